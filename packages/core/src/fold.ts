@@ -1,0 +1,259 @@
+import { contentCid } from "./cid.js";
+import { type Members, MembershipChain, rejectionOf } from "./membership-chain.js";
+import type { Correction } from "./records/correction.js";
+import type { SpaceGenesis } from "./records/genesis.js";
+import type { MembershipChange, Role } from "./records/membership.js";
+import type { Provenance } from "./records/provenance.js";
+import type { Release } from "./records/release.js";
+import type { SignedRecord } from "./signed-record.js";
+import { type RecordEntry, type Rejection, verifyRecord } from "./verify-record.js";
+
+/** What the fold reads: every entry of the space's documents, untrusted. */
+export interface FoldInput {
+  /** CID of the space's genesis record: the space's identity. */
+  readonly spaceCid: string;
+  /** Entries of every document of the space (`records[cid] = bytes`). */
+  readonly entries: Iterable<RecordEntry>;
+  /** The bytes stored for a content CID, if any (checked against the CID). */
+  readonly content: (contentCid: string) => Uint8Array | undefined;
+}
+
+/** One standard as the verified records describe it. */
+export interface StandardState {
+  readonly name: string;
+  /** Every accepted release, by release CID. */
+  readonly releases: ReadonlyMap<string, SignedRecord<Release>>;
+  /** Releases no other release follows: one normally, two or more when concurrent releases forked. */
+  readonly heads: readonly SignedRecord<Release>[];
+  /** The head with the highest version (ties broken by the larger CID). */
+  readonly latest: SignedRecord<Release>;
+  /** True when there is more than one head. */
+  readonly forked: boolean;
+  /** Accepted corrections no accepted release incorporates yet, oldest first. */
+  readonly openCorrections: readonly SignedRecord<Correction>[];
+}
+
+/** The state of a space: a deterministic function of its verified records. */
+export interface SpaceState {
+  readonly genesis: SignedRecord<SpaceGenesis>;
+  readonly members: Members;
+  readonly membershipHeads: readonly string[];
+  readonly membershipChanges: readonly SignedRecord<MembershipChange>[];
+  readonly standards: ReadonlyMap<string, StandardState>;
+  readonly corrections: ReadonlyMap<string, SignedRecord<Correction>>;
+  readonly provenance: ReadonlyMap<string, SignedRecord<Provenance>>;
+}
+
+/** The fold's result: the state (undefined when the genesis is missing or invalid), and every entry left out of it with the reason. */
+export interface FoldResult {
+  readonly state: SpaceState | undefined;
+  readonly rejected: readonly Rejection[];
+}
+
+/** Verification runs in batches so WebCrypto can work on many signatures at once. */
+const VERIFY_BATCH = 2048;
+
+/**
+ * Folds a space's untrusted entries into its state. Every entry goes through
+ * the same checks, in this order; one that fails any is left out and listed
+ * in `rejected`, and never hides a good one:
+ * 1. the entry itself: size, CID, envelope, schema, signature ({@link verifyRecord});
+ * 2. it belongs to this space;
+ * 3. membership changes: the author was a maintainer at the chain point named;
+ * 4. corrections and provenance: the author was a contributor or maintainer there;
+ * 5. releases: the author was a maintainer there, the content matches its CID,
+ *    every parent is an accepted release of the same standard, and the version
+ *    is one more than the highest parent's (so no rollback or replay can
+ *    rewrite history).
+ * @returns `state: undefined` only when the genesis record itself is missing or invalid.
+ */
+export async function fold(input: FoldInput): Promise<FoldResult> {
+  const rejected: Rejection[] = [];
+  const verified = await verifyAll(input.entries, rejected);
+
+  const genesis = verified.get(input.spaceCid);
+  if (genesis === undefined || genesis.record.type !== "canon/space-genesis") {
+    return { state: undefined, rejected };
+  }
+  const byType = {
+    membership: [] as SignedRecord<MembershipChange>[],
+    release: [] as SignedRecord<Release>[],
+    correction: [] as SignedRecord<Correction>[],
+    provenance: [] as SignedRecord<Provenance>[],
+  };
+  for (const signed of verified.values()) {
+    const { record } = signed;
+    if (record.type === "canon/space-genesis") {
+      if (signed.cid !== input.spaceCid)
+        rejected.push(rejectionOf(signed, "genesis of another space"));
+      continue;
+    }
+    if (record.space !== input.spaceCid) {
+      rejected.push(rejectionOf(signed, `belongs to space ${record.space}, not this one`));
+      continue;
+    }
+    if (record.type === "canon/membership")
+      byType.membership.push(signed as SignedRecord<MembershipChange>);
+    else if (record.type === "canon/release") byType.release.push(signed as SignedRecord<Release>);
+    else if (record.type === "canon/correction")
+      byType.correction.push(signed as SignedRecord<Correction>);
+    else byType.provenance.push(signed as SignedRecord<Provenance>);
+  }
+
+  const built = MembershipChain.build(genesis as SignedRecord<SpaceGenesis>, byType.membership);
+  rejected.push(...built.rejected);
+  const chain = built.chain;
+  const authorized = (
+    signed: SignedRecord<Release | Correction | Provenance>,
+    roles: readonly Role[],
+  ) => {
+    const role = chain.roleAt(signed.record.author, signed.record.membership);
+    if (role !== undefined && roles.includes(role)) return true;
+    const why = signed.record.membership.every((head) => chain.knows(head))
+      ? `author was ${role ?? "not a member"} at that point of the membership chain; needs ${roles.join(" or ")}`
+      : "names membership records that are not in the chain";
+    rejected.push(rejectionOf(signed, why));
+    return false;
+  };
+
+  const corrections = new Map<string, SignedRecord<Correction>>();
+  for (const signed of sortByTime(byType.correction)) {
+    if (authorized(signed, ["maintainer", "contributor"])) corrections.set(signed.cid, signed);
+  }
+  const provenance = new Map<string, SignedRecord<Provenance>>();
+  for (const signed of byType.provenance) {
+    if (authorized(signed, ["maintainer", "contributor"])) provenance.set(signed.cid, signed);
+  }
+
+  const accepted = new Map<string, SignedRecord<Release>>();
+  // A valid version is one more than its highest parent's, so ascending version is a topological order.
+  const releases = [...byType.release].sort(
+    (a, b) => a.record.version - b.record.version || (a.cid < b.cid ? -1 : 1),
+  );
+  for (const signed of releases) {
+    if (!authorized(signed, ["maintainer"])) continue;
+    const problem = await releaseProblem(signed, accepted, corrections, input.content);
+    if (problem) rejected.push(rejectionOf(signed, problem));
+    else accepted.set(signed.cid, signed);
+  }
+
+  return {
+    state: {
+      genesis: genesis as SignedRecord<SpaceGenesis>,
+      members: chain.current(),
+      membershipHeads: chain.heads(),
+      membershipChanges: chain.changes(),
+      standards: standardsOf(accepted, corrections),
+      corrections,
+      provenance,
+    },
+    rejected,
+  };
+}
+
+async function verifyAll(
+  entries: Iterable<RecordEntry>,
+  rejected: Rejection[],
+): Promise<Map<string, SignedRecord>> {
+  const verified = new Map<string, SignedRecord>();
+  let batch: RecordEntry[] = [];
+  const drain = async () => {
+    for (const check of await Promise.all(batch.map(verifyRecord))) {
+      if (check.ok) verified.set(check.signed.cid, check.signed);
+      else rejected.push(check.rejection);
+    }
+    batch = [];
+  };
+  for (const entry of entries) {
+    batch.push(entry);
+    if (batch.length >= VERIFY_BATCH) await drain();
+  }
+  await drain();
+  return verified;
+}
+
+async function releaseProblem(
+  signed: SignedRecord<Release>,
+  accepted: ReadonlyMap<string, SignedRecord<Release>>,
+  corrections: ReadonlyMap<string, SignedRecord<Correction>>,
+  content: (contentCid: string) => Uint8Array | undefined,
+): Promise<string | undefined> {
+  const release = signed.record;
+  let highestParent = 0;
+  for (const parentCid of release.parents) {
+    const parent = accepted.get(parentCid);
+    if (parent === undefined)
+      return `parent ${parentCid} is not an accepted release in the history`;
+    if (parent.record.standard !== release.standard)
+      return `parent ${parentCid} is a release of another standard`;
+    highestParent = Math.max(highestParent, parent.record.version);
+  }
+  if (release.version !== highestParent + 1) {
+    return `version ${release.version} does not follow its parents (expected ${highestParent + 1})`;
+  }
+  for (const correctionCid of release.incorporates) {
+    const correction = corrections.get(correctionCid);
+    if (correction === undefined || correction.record.standard !== release.standard) {
+      return `incorporates ${correctionCid}, which is not an accepted correction of ${release.standard}`;
+    }
+  }
+  const bytes = content(release.contentCid);
+  if (bytes === undefined) return `content ${release.contentCid} is missing`;
+  if (
+    bytes.length !== release.size ||
+    (await contentCid(bytes)).toString() !== release.contentCid
+  ) {
+    return `content bytes do not match the content CID ${release.contentCid}`;
+  }
+  return undefined;
+}
+
+function standardsOf(
+  accepted: ReadonlyMap<string, SignedRecord<Release>>,
+  corrections: ReadonlyMap<string, SignedRecord<Correction>>,
+): Map<string, StandardState> {
+  const byName = new Map<string, SignedRecord<Release>[]>();
+  const followed = new Set<string>();
+  const incorporated = new Set<string>();
+  for (const signed of accepted.values()) {
+    const list = byName.get(signed.record.standard) ?? [];
+    list.push(signed);
+    byName.set(signed.record.standard, list);
+    for (const parent of signed.record.parents) followed.add(parent);
+    for (const correction of signed.record.incorporates) incorporated.add(correction);
+  }
+  const standards = new Map<string, StandardState>();
+  for (const name of [...byName.keys()].sort()) {
+    const releases = byName.get(name) as SignedRecord<Release>[];
+    const heads = releases
+      .filter((signed) => !followed.has(signed.cid))
+      .sort((a, b) => b.record.version - a.record.version || (a.cid < b.cid ? 1 : -1));
+    const latest = heads[0] as SignedRecord<Release>;
+    const openCorrections = sortByTime(
+      [...corrections.values()].filter(
+        (c) => c.record.standard === name && !incorporated.has(c.cid),
+      ),
+    );
+    standards.set(name, {
+      name,
+      releases: new Map(releases.map((signed) => [signed.cid, signed])),
+      heads,
+      latest,
+      forked: heads.length > 1,
+      openCorrections,
+    });
+  }
+  return standards;
+}
+
+function sortByTime<R extends { record: { createdAt: string }; cid: string }>(list: R[]): R[] {
+  return [...list].sort((a, b) =>
+    a.record.createdAt < b.record.createdAt
+      ? -1
+      : a.record.createdAt > b.record.createdAt
+        ? 1
+        : a.cid < b.cid
+          ? -1
+          : 1,
+  );
+}

@@ -1,0 +1,43 @@
+import { z } from "zod";
+import { looksLikeCid } from "../cid.js";
+import { type Did, parseDid } from "../did.js";
+
+/** A CID in its string form (base32 CIDv1 when Canon writes it). */
+export const CidString = z.string().max(200).refine(looksLikeCid, "not a CID");
+
+/** An ed25519 did:key. */
+export const DidString = z
+  .string()
+  .max(100)
+  .refine((value) => {
+    try {
+      parseDid(value);
+      return true;
+    } catch {
+      return false;
+    }
+  }, "not an ed25519 did:key")
+  .transform((value) => value as Did);
+
+/** An ISO 8601 UTC timestamp with milliseconds, as `Date#toISOString` writes it. */
+export const Timestamp = z.iso.datetime({ offset: false, precision: 3 });
+
+/**
+ * A standard's name: lowercase letters, digits, `.`, `_` and `-`, starting with
+ * a letter or digit, at most 64 characters. Safe in file names and URLs.
+ */
+export const StandardName = z
+  .string()
+  .regex(
+    /^[a-z0-9][a-z0-9._-]{0,63}$/,
+    "a standard's name is 1-64 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit",
+  );
+
+/** Free text written by a person (a release message, a correction). */
+export const Text = (max: number) => z.string().max(max);
+
+/**
+ * The membership chain's heads the author saw when writing a record: the
+ * causal point at which the fold checks the author's role.
+ */
+export const MembershipHeads = z.array(CidString).min(1).max(64);

@@ -1,0 +1,19 @@
+import { z } from "zod";
+import { Correction } from "./correction.js";
+import { SpaceGenesis } from "./genesis.js";
+import { MembershipChange } from "./membership.js";
+import { Provenance } from "./provenance.js";
+import { Release } from "./release.js";
+
+/** Any record Canon signs, told apart by `type`. */
+export const CanonRecord = z.discriminatedUnion("type", [
+  SpaceGenesis,
+  MembershipChange,
+  Release,
+  Correction,
+  Provenance,
+]);
+/** Any record Canon signs. */
+export type CanonRecord = z.infer<typeof CanonRecord>;
+/** The `type` tag of a record. */
+export type RecordType = CanonRecord["type"];

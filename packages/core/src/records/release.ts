@@ -1,0 +1,30 @@
+import { z } from "zod";
+import { CidString, DidString, MembershipHeads, StandardName, Text, Timestamp } from "./fields.js";
+
+/** Largest standard Canon accepts, in bytes. */
+export const MAX_CONTENT_BYTES = 4 * 1024 * 1024;
+
+/**
+ * An immutable version of a standard. `contentCid` addresses the exact bytes
+ * an agent reads; `parents` are the release heads it follows (two or more
+ * when it resolves a fork); `incorporates` lists corrections it folds in.
+ */
+export const Release = z
+  .object({
+    type: z.literal("canon/release"),
+    v: z.literal(1),
+    space: CidString,
+    standard: StandardName,
+    version: z.number().int().min(1).max(1_000_000_000),
+    contentCid: CidString,
+    size: z.number().int().min(0).max(MAX_CONTENT_BYTES),
+    parents: z.array(CidString).max(64),
+    incorporates: z.array(CidString).max(1024),
+    message: Text(4096),
+    membership: MembershipHeads,
+    author: DidString,
+    createdAt: Timestamp,
+  })
+  .strict();
+/** An immutable version of a standard. */
+export type Release = z.infer<typeof Release>;

@@ -1,0 +1,185 @@
+import * as dagCbor from "@ipld/dag-cbor";
+import { describe, expect, it } from "vitest";
+import { generateKeyPair, recordCid, signingInput } from "../src/index.js";
+import { makeSpace, tick } from "./space-fixture.js";
+
+describe("fold", () => {
+  it("follows a chain of releases to the latest", async () => {
+    const space = await makeSpace();
+    const v1 = await space.release(space.creator, "style", "one");
+    const v2 = await space.release(space.creator, "style", "two", {
+      parents: [v1.cid],
+      version: 2,
+    });
+    const { state, rejected } = await space.fold();
+    expect(rejected).toEqual([]);
+    const style = state?.standards.get("style");
+    expect(style?.latest.cid).toBe(v2.cid);
+    expect(style?.forked).toBe(false);
+    expect(style?.releases.size).toBe(2);
+  });
+
+  it("reports concurrent releases as a fork with both heads, and a release naming both resolves it", async () => {
+    const space = await makeSpace();
+    const v1 = await space.release(space.creator, "style", "one");
+    const a = await space.release(space.creator, "style", "a", { parents: [v1.cid], version: 2 });
+    const b = await space.release(space.creator, "style", "b", { parents: [v1.cid], version: 2 });
+    let style = (await space.fold()).state?.standards.get("style");
+    expect(style?.forked).toBe(true);
+    expect(style?.heads.map((h) => h.cid).sort()).toEqual([a.cid, b.cid].sort());
+    const merged = await space.release(space.creator, "style", "ab", {
+      parents: [a.cid, b.cid],
+      version: 3,
+    });
+    style = (await space.fold()).state?.standards.get("style");
+    expect(style?.forked).toBe(false);
+    expect(style?.latest.cid).toBe(merged.cid);
+  });
+
+  it("leaves out a release by a non-member and says why", async () => {
+    const space = await makeSpace();
+    const stranger = await generateKeyPair();
+    const bad = await space.release(stranger, "style", "evil");
+    const { state, rejected } = await space.fold();
+    expect(state?.standards.has("style")).toBe(false);
+    expect(rejected).toEqual([
+      expect.objectContaining({ cid: bad.cid, reason: expect.stringMatching(/not a member/) }),
+    ]);
+  });
+
+  it("rejects bytes that do not match their CID, a forged signature, and a garbage entry, keeping the good release", async () => {
+    const space = await makeSpace();
+    const good = await space.release(space.creator, "style", "good");
+    const other = await space.release(space.creator, "other", "x");
+    space.entries.delete(other.cid);
+    space.entries.set("bafyreigxyqy2r3wp5h2a3s6jlla7b5rai36m7idtmlhuhvr3lgbpsy26gy", other.bytes);
+    // Forged: the payload is changed and re-wrapped with the old signature.
+    const envelope = dagCbor.decode(good.bytes) as { payload: Uint8Array; sig: Uint8Array };
+    const record = dagCbor.decode(envelope.payload) as Record<string, unknown>;
+    const forgedBytes = dagCbor.encode({
+      payload: dagCbor.encode({ ...record, message: "forged" }),
+      sig: envelope.sig,
+    });
+    const forgedCid = (await recordCid(forgedBytes)).toString();
+    space.entries.set(forgedCid, forgedBytes);
+    space.entries.set("garbage", "not bytes");
+    const { state, rejected } = await space.fold();
+    expect(state?.standards.get("style")?.latest.cid).toBe(good.cid);
+    const reasons = Object.fromEntries(rejected.map((r) => [r.cid, r.reason]));
+    expect(reasons["bafyreigxyqy2r3wp5h2a3s6jlla7b5rai36m7idtmlhuhvr3lgbpsy26gy"]).toMatch(
+      /do not match their CID/,
+    );
+    expect(reasons[forgedCid]).toMatch(/signature does not verify/);
+    expect(reasons.garbage).toMatch(/not a byte string/);
+  });
+
+  it("rejects a release whose content does not match its content CID", async () => {
+    const space = await makeSpace();
+    const release = await space.release(space.creator, "style", "real");
+    space.contents.set(release.record.contentCid, new TextEncoder().encode("fake"));
+    const { rejected } = await space.fold();
+    expect(rejected[0]?.reason).toMatch(/content bytes do not match/);
+  });
+
+  it("rejects a rollback: a version that does not follow its parents, or parents outside the history", async () => {
+    const space = await makeSpace();
+    const v1 = await space.release(space.creator, "style", "one");
+    const v2 = await space.release(space.creator, "style", "two", {
+      parents: [v1.cid],
+      version: 2,
+    });
+    const jump = await space.release(space.creator, "style", "one", {
+      parents: [v2.cid],
+      version: 9,
+    });
+    const orphan = await space.release(space.creator, "style", "x", {
+      parents: ["bafyreigxyqy2r3wp5h2a3s6jlla7b5rai36m7idtmlhuhvr3lgbpsy26gy"],
+      version: 3,
+    });
+    const { state, rejected } = await space.fold();
+    expect(state?.standards.get("style")?.latest.cid).toBe(v2.cid);
+    const reasons = Object.fromEntries(rejected.map((r) => [r.cid, r.reason]));
+    expect(reasons[jump.cid]).toMatch(/does not follow its parents/);
+    expect(reasons[orphan.cid]).toMatch(/not an accepted release/);
+  });
+
+  it("accepts what a member published before removal and rejects what they publish after it", async () => {
+    const space = await makeSpace();
+    const bob = await generateKeyPair();
+    const add = await space.member(space.creator, bob.did, "maintainer");
+    const before = await space.release(bob, "style", "bob's", { membership: [add.cid] });
+    const remove = await space.member(space.creator, bob.did, "removed", [add.cid]);
+    const after = await space.release(bob, "style", "late", {
+      parents: [before.cid],
+      version: 2,
+      membership: [remove.cid],
+    });
+    const { state, rejected } = await space.fold();
+    expect(state?.standards.get("style")?.latest.cid).toBe(before.cid);
+    expect(state?.members.has(bob.did)).toBe(false);
+    expect(rejected.map((r) => r.cid)).toEqual([after.cid]);
+  });
+
+  it("resolves two maintainers removing each other the same way regardless of input order", async () => {
+    const space = await makeSpace();
+    const bob = await generateKeyPair();
+    const add = await space.member(space.creator, bob.did, "maintainer");
+    const bobRemovesCreator = await space.member(bob, space.creator.did, "removed", [add.cid]);
+    const creatorRemovesBob = await space.member(space.creator, bob.did, "removed", [add.cid]);
+    const winner = [bobRemovesCreator, creatorRemovesBob].sort((x, y) =>
+      x.cid < y.cid ? -1 : 1,
+    )[0];
+    const { state } = await space.fold();
+    const reversed = new Map([...space.entries].reverse());
+    space.entries.clear();
+    for (const [k, v] of reversed) space.entries.set(k, v);
+    const again = (await space.fold()).state;
+    expect([...(state?.members.keys() ?? [])]).toEqual([...(again?.members.keys() ?? [])]);
+    expect(state?.members.size).toBe(1);
+    expect(state?.members.has(winner === creatorRemovesBob ? space.creator.did : bob.did)).toBe(
+      true,
+    );
+  });
+
+  it("rejects a membership change by a contributor, and a release by a reader", async () => {
+    const space = await makeSpace();
+    const carol = await generateKeyPair();
+    const add = await space.member(space.creator, carol.did, "reader");
+    const release = await space.release(carol, "style", "x", { membership: [add.cid] });
+    const promote = await space.member(carol, carol.did, "maintainer", [add.cid]);
+    const { rejected } = await space.fold();
+    const reasons = Object.fromEntries(rejected.map((r) => [r.cid, r.reason]));
+    expect(reasons[release.cid]).toMatch(/author was reader/);
+    expect(reasons[promote.cid]).toMatch(/only maintainers manage members/);
+  });
+
+  it("rejects oversized and malformed records with a reason and keeps the rest", async () => {
+    const space = await makeSpace();
+    const good = await space.release(space.creator, "style", "ok");
+    const huge = new Uint8Array(70 * 1024);
+    space.entries.set((await recordCid(huge)).toString(), huge);
+    const payload = dagCbor.encode({
+      type: "canon/release",
+      v: 1,
+      version: "two",
+      createdAt: tick(),
+    });
+    const sig = new Uint8Array(
+      await crypto.subtle.sign("Ed25519", space.creator.privateKey, signingInput(payload)),
+    );
+    const wrongTypes = dagCbor.encode({ payload, sig });
+    space.entries.set((await recordCid(wrongTypes)).toString(), wrongTypes);
+    let nested: unknown = 1;
+    for (let i = 0; i < 2000; i++) nested = [nested];
+    const deep = dagCbor.encode({
+      payload: dagCbor.encode({ type: "canon/release", nested }),
+      sig,
+    });
+    space.entries.set((await recordCid(deep)).toString(), deep);
+    const { state, rejected } = await space.fold();
+    expect(state?.standards.get("style")?.latest.cid).toBe(good.cid);
+    expect(rejected).toHaveLength(3);
+    expect(rejected.map((r) => r.reason).join("\n")).toMatch(/limit is 65536/);
+    expect(rejected.map((r) => r.reason).join("\n")).toMatch(/schema/);
+  });
+});

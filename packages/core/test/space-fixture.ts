@@ -1,0 +1,101 @@
+import {
+  contentCid,
+  fold,
+  generateKeyPair,
+  type KeyPair,
+  type MembershipChange,
+  type Release,
+  type SignedRecord,
+  signRecord,
+} from "../src/index.js";
+
+let clock = Date.parse("2026-11-25T12:00:00.000Z");
+/** Strictly increasing timestamps, so records written in order sort in order. */
+export function tick(): string {
+  clock += 1000;
+  return new Date(clock).toISOString();
+}
+
+/** An in-memory space: the records and contents a replica would hold, and helpers to write them. */
+export async function makeSpace() {
+  const creator = await generateKeyPair();
+  const genesis = await signRecord(creator, {
+    type: "canon/space-genesis",
+    v: 1,
+    name: "test space",
+    author: creator.did,
+    createdAt: tick(),
+    nonce: "0123456789abcdef0123456789abcdef",
+  });
+  const entries = new Map<string, Uint8Array | unknown>([[genesis.cid, genesis.bytes]]);
+  const contents = new Map<string, Uint8Array>();
+  const space = {
+    creator,
+    genesis,
+    entries,
+    contents,
+    add(signed: SignedRecord) {
+      entries.set(signed.cid, signed.bytes);
+      return signed;
+    },
+    async member(
+      author: KeyPair,
+      member: string,
+      role: MembershipChange["role"],
+      membership = [genesis.cid],
+    ) {
+      return space.add(
+        await signRecord(author, {
+          type: "canon/membership",
+          v: 1,
+          space: genesis.cid,
+          member,
+          role,
+          membership,
+          author: author.did,
+          createdAt: tick(),
+        }),
+      ) as SignedRecord<MembershipChange>;
+    },
+    async release(
+      author: KeyPair,
+      standard: string,
+      text: string,
+      options: {
+        parents?: string[];
+        version?: number;
+        membership?: string[];
+        incorporates?: string[];
+      } = {},
+    ) {
+      const bytes = new TextEncoder().encode(text);
+      const cid = (await contentCid(bytes)).toString();
+      contents.set(cid, bytes);
+      return space.add(
+        await signRecord(author, {
+          type: "canon/release",
+          v: 1,
+          space: genesis.cid,
+          standard,
+          version: options.version ?? 1,
+          contentCid: cid,
+          size: bytes.length,
+          parents: options.parents ?? [],
+          incorporates: options.incorporates ?? [],
+          message: "",
+          membership: options.membership ?? [genesis.cid],
+          author: author.did,
+          createdAt: tick(),
+        }),
+      ) as SignedRecord<Release>;
+    },
+    fold() {
+      return fold({
+        spaceCid: genesis.cid,
+        entries: [...entries].map(([cid, bytes]) => ({ cid, bytes })),
+        content: (cid) => contents.get(cid),
+      });
+    },
+  };
+  return space;
+}
