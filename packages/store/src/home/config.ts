@@ -1,0 +1,74 @@
+import { readFile } from "node:fs/promises";
+import { CanonError, CidString } from "@canon/core";
+import { z } from "zod";
+import { writeFileAtomic } from "./atomic-write.js";
+import type { CanonHome } from "./canon-home.js";
+
+/** What this home knows about one space. */
+export const SpaceEntry = z
+  .object({
+    name: z.string(),
+    genesis: CidString,
+    relays: z.array(z.string()).default([]),
+    lastSyncAt: z.string().nullable().default(null),
+  })
+  .strict();
+/** What this home knows about one space. */
+export type SpaceEntry = z.infer<typeof SpaceEntry>;
+
+/** `$CANON_HOME/config.json`: the spaces this home follows and the default one. */
+export const Config = z
+  .object({
+    v: z.literal(1),
+    defaultSpace: z.string().nullable().default(null),
+    spaces: z.record(z.string(), SpaceEntry).default({}),
+  })
+  .strict();
+/** `$CANON_HOME/config.json`. */
+export type Config = z.infer<typeof Config>;
+
+/**
+ * Reads the home's config; a home without one has an empty config.
+ * @throws CanonError `BAD_CONFIG` naming the file when it is not valid.
+ */
+export async function readConfig(home: CanonHome): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(home.config, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT")
+      return { v: 1, defaultSpace: null, spaces: {} };
+    throw new CanonError("BAD_CONFIG", `cannot read ${home.config}: ${(error as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new CanonError("BAD_CONFIG", `${home.config} is not valid JSON; fix or remove it`);
+  }
+  const parsed = Config.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new CanonError(
+      "BAD_CONFIG",
+      `${home.config} is not a valid Canon config: ${issue?.message} at ${issue?.path.join(".")}`,
+    );
+  }
+  return parsed.data;
+}
+
+/** Replaces the home's config atomically. */
+export async function writeConfig(home: CanonHome, config: Config): Promise<void> {
+  await writeFileAtomic(home.config, `${JSON.stringify(config, null, 2)}\n`);
+}
+
+/** Reads, changes and writes the config in one step. */
+export async function updateConfig(
+  home: CanonHome,
+  change: (config: Config) => void,
+): Promise<Config> {
+  const config = await readConfig(home);
+  change(config);
+  await writeConfig(home, config);
+  return config;
+}

@@ -1,0 +1,114 @@
+import { chmod, mkdir, readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  CanonError,
+  generateKeyPair,
+  type Identity,
+  IdentityName,
+  identityFileOf,
+  type KeyPair,
+  keyPairOfIdentityFile,
+} from "@canon/core";
+import { writeFileAtomic } from "./atomic-write.js";
+import type { CanonHome } from "./canon-home.js";
+
+/** The owner's own identity's name; agents get names of their own. */
+export const DEFAULT_IDENTITY = "default";
+
+/** An identity with its key pair, ready to sign. */
+export interface Signer {
+  readonly identity: Identity;
+  readonly keyPair: KeyPair;
+}
+
+function identityPath(home: CanonHome, name: string): string {
+  const parsed = IdentityName.safeParse(name);
+  if (!parsed.success)
+    throw new CanonError(
+      "BAD_ARGUMENT",
+      `"${name}" is not a valid identity name: ${parsed.error.issues[0]?.message}`,
+    );
+  return join(home.identities, `${name}.json`);
+}
+
+/**
+ * Loads an identity by name.
+ * @throws CanonError `NO_IDENTITY` when it does not exist (with what to run), `BAD_CONFIG` when its file is invalid.
+ */
+export async function loadIdentity(home: CanonHome, name = DEFAULT_IDENTITY): Promise<Signer> {
+  const path = identityPath(home, name);
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+      const hint =
+        name === DEFAULT_IDENTITY
+          ? "run `canon init` first"
+          : `create it with \`canon id new --name ${name}\``;
+      throw new CanonError("NO_IDENTITY", `no identity "${name}" in ${home.root}; ${hint}`);
+    }
+    throw new CanonError("BAD_CONFIG", `cannot read ${path}: ${(error as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new CanonError("BAD_CONFIG", `${path} is not valid JSON`);
+  }
+  const { identity, keyPair } = await keyPairOfIdentityFile(json, path);
+  return {
+    identity: { name: identity.name, did: identity.did, createdAt: identity.createdAt },
+    keyPair,
+  };
+}
+
+/**
+ * Creates a new identity, stored 0600 in a 0700 directory. Never overwrites.
+ * @throws CanonError `BAD_ARGUMENT` when one with that name exists.
+ */
+export async function createIdentity(home: CanonHome, name = DEFAULT_IDENTITY): Promise<Signer> {
+  const path = identityPath(home, name);
+  if (await exists(path))
+    throw new CanonError("BAD_ARGUMENT", `identity "${name}" already exists in ${home.root}`);
+  await mkdir(home.identities, { recursive: true, mode: 0o700 });
+  await chmod(home.identities, 0o700);
+  const keyPair = await generateKeyPair();
+  const file = identityFileOf(name, keyPair, new Date().toISOString());
+  await writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`, 0o600);
+  return { identity: { name, did: file.did, createdAt: file.createdAt }, keyPair };
+}
+
+/** Loads the named identity, creating it first if it does not exist. Returns whether it was created. */
+export async function ensureIdentity(
+  home: CanonHome,
+  name = DEFAULT_IDENTITY,
+): Promise<Signer & { created: boolean }> {
+  if (await exists(identityPath(home, name)))
+    return { ...(await loadIdentity(home, name)), created: false };
+  return { ...(await createIdentity(home, name)), created: true };
+}
+
+/** Every identity in this home, by name. */
+export async function listIdentities(home: CanonHome): Promise<Identity[]> {
+  let names: string[];
+  try {
+    names = (await readdir(home.identities))
+      .filter((file) => file.endsWith(".json"))
+      .map((file) => file.slice(0, -5));
+  } catch {
+    return [];
+  }
+  const identities: Identity[] = [];
+  for (const name of names.sort()) identities.push((await loadIdentity(home, name)).identity);
+  return identities;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await readFile(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

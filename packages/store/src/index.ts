@@ -1,0 +1,31 @@
+export { BlobCache } from "./blobs/blob-cache.js";
+export { writeFileAtomic } from "./home/atomic-write.js";
+export { type CanonHome, canonHome } from "./home/canon-home.js";
+export { Config, readConfig, SpaceEntry, updateConfig, writeConfig } from "./home/config.js";
+export {
+  createIdentity,
+  DEFAULT_IDENTITY,
+  ensureIdentity,
+  listIdentities,
+  loadIdentity,
+  type Signer,
+} from "./home/identities.js";
+export { openReplica } from "./open-replica.js";
+export { type CreatedSpace, createSpace } from "./operations/create-space.js";
+export { type Diagnosis, doctor } from "./operations/doctor.js";
+export { type History, type HistoryEntry, history } from "./operations/history.js";
+export { type ListedStandard, type Listing, list } from "./operations/list.js";
+export { type Published, type PublishRequest, publish } from "./operations/publish.js";
+export { type Resolved, type ResolveRequest, resolve } from "./operations/resolve.js";
+export {
+  type ChosenSpace,
+  chooseSpace,
+  type SpaceChoice,
+  type SpaceSession,
+  withSpace,
+} from "./operations/space-session.js";
+export type { FoldedSpace, LoadedSpace, Replica, ReplicaOptions } from "./replica.js";
+export type { SpaceDocument, StandardDocument } from "./space/documents.js";
+export { type FastRead, type IndexedRelease, readFromIndex } from "./space/read-index.js";
+export { formatSpaceUrl, parseSpaceUrl, type SpaceAddress } from "./space/space-url.js";
+export { FileStorage } from "./storage/file-storage.js";

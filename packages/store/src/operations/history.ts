@@ -1,0 +1,51 @@
+import { CanonError } from "@canon/core";
+import type { CanonHome } from "../home/canon-home.js";
+import { readConfig } from "../home/config.js";
+import { describe } from "./resolve.js";
+import { type SpaceChoice, withSpace } from "./space-session.js";
+
+/** One entry of a standard's history. */
+export interface HistoryEntry extends ReturnType<typeof describe> {
+  readonly parents: readonly string[];
+  /** True for a current head (the latest, or one side of a fork). */
+  readonly head: boolean;
+}
+
+/** A standard's history, newest first, and whether it is forked. */
+export interface History {
+  readonly standard: string;
+  readonly forked: boolean;
+  readonly releases: readonly HistoryEntry[];
+  readonly lastSync: string | null;
+}
+
+/**
+ * Every accepted release of a standard, newest version first (concurrent
+ * releases of one version by CID).
+ * @throws CanonError `UNKNOWN_STANDARD`.
+ */
+export async function history(
+  home: CanonHome,
+  request: SpaceChoice & { standard: string },
+): Promise<History> {
+  return withSpace(home, request, async ({ state, chosen }) => {
+    const standard = state.standards.get(request.standard);
+    if (standard === undefined)
+      throw new CanonError("UNKNOWN_STANDARD", `no standard "${request.standard}" in this space`);
+    const heads = new Set(standard.heads.map((head) => head.cid));
+    const releases = [...standard.releases.values()]
+      .sort((a, b) => b.record.version - a.record.version || (a.cid < b.cid ? -1 : 1))
+      .map((signed) => ({
+        ...describe(signed),
+        parents: signed.record.parents,
+        head: heads.has(signed.cid),
+      }));
+    const config = await readConfig(home);
+    return {
+      standard: standard.name,
+      forked: standard.forked,
+      releases,
+      lastSync: config.spaces[chosen.url]?.lastSyncAt ?? null,
+    };
+  });
+}

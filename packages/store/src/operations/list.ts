@@ -1,0 +1,40 @@
+import type { CanonHome } from "../home/canon-home.js";
+import { readConfig } from "../home/config.js";
+import { describe } from "./resolve.js";
+import { type SpaceChoice, withSpace } from "./space-session.js";
+
+/** One standard in a listing. */
+export interface ListedStandard extends ReturnType<typeof describe> {
+  readonly forked: boolean;
+  readonly heads: number;
+  readonly openCorrections: number;
+}
+
+/** The standards of a space. */
+export interface Listing {
+  readonly space: string;
+  readonly name: string;
+  readonly standards: readonly ListedStandard[];
+  readonly lastSync: string | null;
+  /** How many entries the fold left out (see `canon doctor`). */
+  readonly rejected: number;
+}
+
+/** Lists the standards of a space with their latest version, by name. */
+export async function list(home: CanonHome, request: SpaceChoice = {}): Promise<Listing> {
+  return withSpace(home, request, async ({ state, chosen, folded }) => {
+    const config = await readConfig(home);
+    return {
+      space: chosen.url,
+      name: state.genesis.record.name,
+      standards: [...state.standards.values()].map((standard) => ({
+        ...describe(standard.latest),
+        forked: standard.forked,
+        heads: standard.heads.length,
+        openCorrections: standard.openCorrections.length,
+      })),
+      lastSync: config.spaces[chosen.url]?.lastSyncAt ?? null,
+      rejected: folded.fold.rejected.length,
+    };
+  });
+}

@@ -1,0 +1,141 @@
+import { readFile, stat } from "node:fs/promises";
+import {
+  CanonError,
+  contentCid,
+  MAX_CONTENT_BYTES,
+  type Release,
+  StandardName,
+  signRecord,
+} from "@canon/core";
+import { BlobCache } from "../blobs/blob-cache.js";
+import type { CanonHome } from "../home/canon-home.js";
+import type { Signer } from "../home/identities.js";
+import type { StandardDocument } from "../space/documents.js";
+import { type SpaceChoice, withSpace } from "./space-session.js";
+
+/** What to publish. */
+export interface PublishRequest extends SpaceChoice {
+  readonly standard: string;
+  /** Path of the file whose exact bytes become the new version. */
+  readonly file: string;
+  readonly message?: string | undefined;
+}
+
+/** A release just published. */
+export interface Published {
+  readonly standard: string;
+  readonly version: number;
+  /** Content CID (raw, sha2-256) of the published bytes. */
+  readonly cid: string;
+  /** CID of the signed release record. */
+  readonly release: string;
+  /** Release CIDs it follows (two or more when it resolves a fork). */
+  readonly parents: readonly string[];
+}
+
+/**
+ * Publishes a file as the next version of a standard: the version after the
+ * highest current head, following every head (so publishing after a fork
+ * resolves it). Offline; the release syncs at the next `canon sync`.
+ * @throws CanonError `FILE_UNREADABLE`, `BAD_ARGUMENT` (name, size), `NOT_A_MEMBER` when the signer is not a maintainer.
+ */
+export async function publish(
+  home: CanonHome,
+  signer: Signer,
+  request: PublishRequest,
+): Promise<Published> {
+  const name = StandardName.safeParse(request.standard);
+  if (!name.success)
+    throw new CanonError(
+      "BAD_ARGUMENT",
+      `"${request.standard}" is not a valid standard name: ${name.error.issues[0]?.message}`,
+    );
+  const bytes = await readContent(request.file);
+  const message = request.message ?? "";
+  if (message.length > 4096)
+    throw new CanonError("BAD_ARGUMENT", "a release message is at most 4096 characters");
+  const cid = (await contentCid(bytes)).toString();
+
+  return withSpace(home, request, async ({ replica, chosen, folded, state }) => {
+    const role = state.members.get(signer.keyPair.did);
+    if (role !== "maintainer") {
+      throw new CanonError(
+        "NOT_A_MEMBER",
+        `${signer.identity.name} (${signer.keyPair.did}) is ${role ?? "not a member"} of this space; only maintainers publish`,
+      );
+    }
+    const current = state.standards.get(request.standard);
+    const heads = current?.heads ?? [];
+    const release: Release = {
+      type: "canon/release",
+      v: 1,
+      space: chosen.address.genesis,
+      standard: request.standard,
+      version: Math.max(0, ...heads.map((head) => head.record.version)) + 1,
+      contentCid: cid,
+      size: bytes.length,
+      parents: heads.map((head) => head.cid).sort(),
+      incorporates: [],
+      message,
+      membership: [...state.membershipHeads],
+      author: signer.keyPair.did,
+      createdAt: new Date().toISOString(),
+    };
+    const signed = await signRecord(signer.keyPair, release);
+
+    // Releases of a standard go to its document; if concurrent creations made two, the smallest id.
+    const existing = [...folded.standards.entries()].find(
+      ([, handle]) => handle.doc().name === request.standard,
+    );
+    const handle =
+      existing?.[1] ??
+      replica.create<StandardDocument>({
+        canon: "standard",
+        v: 1,
+        name: request.standard,
+        records: {},
+        contents: {},
+      });
+    handle.change((doc) => {
+      doc.records[signed.cid] = signed.bytes;
+      doc.contents[cid] = bytes;
+    });
+    if (existing === undefined) {
+      folded.space.change((doc) => {
+        doc.standards[handle.documentId] = request.standard;
+      });
+    }
+    await new BlobCache(home).put(cid, bytes);
+    return {
+      standard: request.standard,
+      version: release.version,
+      cid,
+      release: signed.cid,
+      parents: release.parents,
+    };
+  });
+}
+
+async function readContent(file: string): Promise<Uint8Array> {
+  try {
+    const info = await stat(file);
+    if (!info.isFile()) throw new CanonError("FILE_UNREADABLE", `${file} is not a regular file`);
+    if (info.size > MAX_CONTENT_BYTES) {
+      throw new CanonError(
+        "BAD_ARGUMENT",
+        `${file} is ${info.size} bytes; a standard is at most ${MAX_CONTENT_BYTES} bytes`,
+      );
+    }
+    return new Uint8Array(await readFile(file));
+  } catch (error) {
+    if (error instanceof CanonError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === "ENOENT"
+        ? "no such file"
+        : code === "EACCES"
+          ? "permission denied"
+          : (error as Error).message;
+    throw new CanonError("FILE_UNREADABLE", `cannot read ${file}: ${why}`);
+  }
+}

@@ -1,0 +1,190 @@
+import {
+  type AutomergeUrl,
+  type DocHandle,
+  type DocumentId,
+  type NetworkAdapterInterface,
+  type PeerId,
+  Repo,
+} from "@automerge/automerge-repo";
+import {
+  CanonError,
+  type FoldResult,
+  fold,
+  isCanonError,
+  type RecordEntry,
+  type SignedRecord,
+} from "@canon/core";
+import type { CanonHome } from "./home/canon-home.js";
+import {
+  isBytes,
+  type SpaceDocument,
+  SpaceDocumentShape,
+  type StandardDocument,
+  StandardDocumentShape,
+} from "./space/documents.js";
+import type { SpaceAddress } from "./space/space-url.js";
+import { FileStorage } from "./storage/file-storage.js";
+
+/** Options for opening a replica. */
+export interface ReplicaOptions {
+  /** Network adapters to sync through (none: fully offline). */
+  readonly network?: NetworkAdapterInterface[];
+  /** Peer id to announce; random when absent. */
+  readonly peerId?: string;
+  /** How long to wait for a document that is not stored locally before calling it unavailable. */
+  readonly findTimeoutMs?: number;
+}
+
+/** A space's documents, loaded. */
+export interface LoadedSpace {
+  readonly address: SpaceAddress;
+  readonly space: DocHandle<SpaceDocument>;
+  /** Standard documents by document id. */
+  readonly standards: ReadonlyMap<string, DocHandle<StandardDocument>>;
+}
+
+/** A loaded space with its fold. */
+export interface FoldedSpace extends LoadedSpace {
+  readonly fold: FoldResult;
+}
+
+/**
+ * The local replica: an automerge-repo `Repo` over {@link FileStorage} in
+ * `$CANON_HOME/replica`. It has a lifecycle (open, use, close) and must be
+ * closed so pending saves reach the disk before the process exits.
+ */
+export class Replica {
+  /** The underlying automerge-repo peer. */
+  readonly repo: Repo;
+  /** The home this replica lives in. */
+  readonly home: CanonHome;
+  /** The storage adapter, for diagnostics (which file holds what). */
+  readonly storage: FileStorage;
+  readonly #findTimeoutMs: number;
+  readonly #touched = new Set<DocumentId>();
+  #closed = false;
+
+  /** Opens (or creates) the replica in `home`. Cheap: documents load on demand. */
+  constructor(home: CanonHome, options: ReplicaOptions = {}) {
+    this.home = home;
+    this.storage = new FileStorage(home.replica);
+    this.#findTimeoutMs = options.findTimeoutMs ?? 5_000;
+    this.repo = new Repo({
+      storage: this.storage,
+      network: options.network ?? [],
+      ...(options.peerId ? { peerId: options.peerId as PeerId } : {}),
+      sharePolicy: async () => true,
+    });
+  }
+
+  /** Creates a new document with initial content and returns its handle. */
+  create<T>(initial: T): DocHandle<T> {
+    const handle = this.repo.create<T>(initial);
+    this.#touched.add(handle.documentId);
+    return handle;
+  }
+
+  /**
+   * Finds a document locally (or from connected peers).
+   * @throws CanonError `STORAGE_DAMAGED` naming the file when a stored chunk is damaged,
+   * `UNKNOWN_SPACE`-style `undefined` is returned when it is not available.
+   */
+  async find<T>(documentId: string): Promise<DocHandle<T> | undefined> {
+    try {
+      const handle = await this.repo.find<T>(`automerge:${documentId}` as AutomergeUrl, {
+        signal: AbortSignal.timeout(this.#findTimeoutMs),
+      });
+      this.#touched.add(handle.documentId);
+      return handle;
+    } catch (error) {
+      if (isCanonError(error)) throw error;
+      if (
+        /unavailable|abort|timeout/i.test(String((error as Error).message ?? error)) ||
+        (error as Error).name === "AbortError" ||
+        (error as Error).name === "TimeoutError"
+      ) {
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Loads a space document and every standard document it lists.
+   * @throws CanonError `UNKNOWN_SPACE` when the space document is not here, `STORAGE_DAMAGED` when a file is damaged.
+   */
+  async loadSpace(address: SpaceAddress): Promise<LoadedSpace> {
+    const space = await this.find<SpaceDocument>(address.documentId);
+    if (space === undefined || !SpaceDocumentShape.safeParse(space.doc()).success) {
+      throw new CanonError(
+        "UNKNOWN_SPACE",
+        `space ${address.documentId} is not in this replica; join it with \`canon space join <url>\``,
+      );
+    }
+    const standards = new Map<string, DocHandle<StandardDocument>>();
+    for (const documentId of Object.keys(space.doc().standards ?? {}).sort()) {
+      const handle = await this.find<StandardDocument>(documentId);
+      if (handle && StandardDocumentShape.safeParse(handle.doc()).success)
+        standards.set(documentId, handle);
+    }
+    return { address, space, standards };
+  }
+
+  /** Loads a space and folds its records into verified state. */
+  async foldSpace(address: SpaceAddress): Promise<FoldedSpace> {
+    const loaded = await this.loadSpace(address);
+    const entries: RecordEntry[] = [];
+    const contents = new Map<string, Uint8Array>();
+    const collect = (records: Record<string, unknown>) => {
+      for (const [cid, bytes] of Object.entries(records)) entries.push({ cid, bytes });
+    };
+    collect(loaded.space.doc().records ?? {});
+    for (const handle of loaded.standards.values()) {
+      const doc = handle.doc();
+      collect(doc.records ?? {});
+      for (const [cid, bytes] of Object.entries(doc.contents ?? {}))
+        if (isBytes(bytes)) contents.set(cid, bytes);
+    }
+    const result = await fold({
+      spaceCid: address.genesis,
+      entries,
+      content: (cid) => contents.get(cid),
+    });
+    return { ...loaded, fold: result };
+  }
+
+  /** The stored bytes of a content CID in a loaded space, unverified (the fold checks them against the CID). */
+  contentOf(loaded: LoadedSpace, contentCid: string): Uint8Array | undefined {
+    for (const handle of loaded.standards.values()) {
+      const bytes = handle.doc().contents?.[contentCid];
+      if (isBytes(bytes)) return bytes;
+    }
+    return undefined;
+  }
+
+  /** Appends a signed record to a document's `records` map. */
+  appendRecord(handle: DocHandle<SpaceDocument | StandardDocument>, signed: SignedRecord): void {
+    handle.change((doc) => {
+      doc.records[signed.cid] = signed.bytes;
+    });
+    this.#touched.add(handle.documentId);
+  }
+
+  /** Document ids this process has loaded or changed. */
+  touched(): DocumentId[] {
+    return [...this.#touched];
+  }
+
+  /**
+   * Writes every pending change to disk and disconnects from peers. Must be
+   * awaited before the process exits, or the last 100 ms of changes are lost.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    // Flush only documents this process loaded: `Repo.flush()` of everything throws
+    // on handles still loading (automerge-repo #740), and so does `shutdown()`.
+    await this.repo.flush(this.touched());
+    for (const adapter of this.repo.networkSubsystem.adapters) adapter.disconnect();
+  }
+}

@@ -1,0 +1,132 @@
+import { createHash } from "node:crypto";
+import { readdir, readFile, rm, unlink } from "node:fs/promises";
+import { join, relative, sep } from "node:path";
+import type { Chunk, StorageAdapterInterface, StorageKey } from "@automerge/automerge-repo/slim";
+import { CanonError } from "@canon/core";
+import { writeFileAtomic } from "../home/atomic-write.js";
+
+/** Every stored file starts with this, then the sha-256 of the rest. */
+const MAGIC = new TextEncoder().encode("CNS1");
+const HEADER = MAGIC.length + 32;
+
+/**
+ * automerge-repo storage in a directory, made for a replica that must never
+ * lose or silently corrupt data:
+ * - every file is written atomically (temp file, fsync, rename), so a crash or
+ *   SIGKILL mid-write leaves the old state, never a partial chunk;
+ * - every file carries a sha-256 of its bytes, checked on every load, so a
+ *   damaged file is named (`STORAGE_DAMAGED`) instead of being half-read and
+ *   then compacted away;
+ * - no in-memory cache, so a long-running relay does not grow without bound.
+ * Key layout matches `NodeFSStorageAdapter`: `[docId, kind, name]` lives at
+ * `<dir>/<docId[0..2]>/<docId[2..]>/<kind>/<name>`.
+ */
+export class FileStorage implements StorageAdapterInterface {
+  readonly #directory: string;
+
+  /** Stores files under `directory` (created on first write). */
+  constructor(directory: string) {
+    this.#directory = directory;
+  }
+
+  /** The file a key is stored in. */
+  pathOf(key: StorageKey): string {
+    const [first = "", ...rest] = key;
+    return join(this.#directory, first.slice(0, 2), first.slice(2), ...rest);
+  }
+
+  async load(key: StorageKey): Promise<Uint8Array | undefined> {
+    const path = this.pathOf(key);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw error;
+    }
+    return unwrap(bytes, path);
+  }
+
+  async save(key: StorageKey, data: Uint8Array): Promise<void> {
+    const path = this.pathOf(key);
+    try {
+      await writeFileAtomic(path, wrap(data));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EACCES" || code === "EROFS" || code === "EPERM") {
+        throw new CanonError(
+          "STORAGE_UNWRITABLE",
+          `cannot write ${path}: ${code}; check the permissions of ${this.#directory}`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+
+  async remove(key: StorageKey): Promise<void> {
+    await unlink(this.pathOf(key)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "ENOENT") throw error;
+    });
+  }
+
+  async loadRange(prefix: StorageKey): Promise<Chunk[]> {
+    const root = this.pathOf(prefix);
+    const files = await listFiles(root);
+    const chunks: Chunk[] = [];
+    // Sequential on purpose: opening every file of a large replica at once hits EMFILE.
+    for (const file of files) {
+      const key = [...prefix, ...relative(root, file).split(sep)];
+      chunks.push({ key, data: await this.load(key) });
+    }
+    return chunks;
+  }
+
+  async removeRange(prefix: StorageKey): Promise<void> {
+    await rm(this.pathOf(prefix), { recursive: true, force: true });
+  }
+}
+
+function wrap(data: Uint8Array): Uint8Array {
+  const bytes = new Uint8Array(HEADER + data.length);
+  bytes.set(MAGIC, 0);
+  bytes.set(createHash("sha256").update(data).digest(), MAGIC.length);
+  bytes.set(data, HEADER);
+  return bytes;
+}
+
+function unwrap(bytes: Uint8Array, path: string): Uint8Array {
+  const damaged = (why: string) =>
+    new CanonError(
+      "STORAGE_DAMAGED",
+      `storage file ${path} is damaged (${why}); the rest of the replica is intact — move this file away and run \`canon sync\` to fetch the document again`,
+    );
+  if (bytes.length < HEADER || !MAGIC.every((byte, i) => bytes[i] === byte))
+    throw damaged("no Canon header");
+  const data = bytes.subarray(HEADER);
+  const digest = createHash("sha256").update(data).digest();
+  if (!digest.equals(bytes.subarray(MAGIC.length, HEADER))) throw damaged("checksum mismatch");
+  return data;
+}
+
+async function listFiles(directory: string): Promise<string[]> {
+  let entries: import("node:fs").Dirent[];
+  try {
+    entries = await readdir(directory, { withFileTypes: true });
+  } catch (error) {
+    if (
+      (error as NodeJS.ErrnoException).code === "ENOENT" ||
+      (error as NodeJS.ErrnoException).code === "ENOTDIR"
+    )
+      return [];
+    throw error;
+  }
+  const files: string[] = [];
+  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (entry.name.includes(".tmp-")) continue;
+    const path = join(directory, entry.name);
+    if (entry.isDirectory()) files.push(...(await listFiles(path)));
+    else files.push(path);
+  }
+  return files;
+}
