@@ -1,4 +1,3 @@
-import * as dagCbor from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
 import * as raw from "multiformats/codecs/raw";
 import { sha256 } from "multiformats/hashes/sha2";
@@ -6,8 +5,8 @@ import { CanonError } from "./error.js";
 
 /** Multicodec code of `raw`: the codec of a content CID (the exact bytes an agent reads). */
 export const RAW_CODEC = raw.code;
-/** Multicodec code of `dag-cbor`: the codec of a record CID. */
-export const DAG_CBOR_CODEC = dagCbor.code;
+/** Multicodec code of `dag-cbor`: the codec of a record CID (a constant, so reading a CID never loads a CBOR codec). */
+export const DAG_CBOR_CODEC = 0x71;
 
 /**
  * The content CID of a standard's bytes: CIDv1, codec `raw`, sha2-256. Its
@@ -19,7 +18,7 @@ export async function contentCid(bytes: Uint8Array): Promise<CID> {
 
 /** The CID of an encoded record: CIDv1, codec `dag-cbor`, sha2-256. */
 export async function recordCid(encoded: Uint8Array): Promise<CID> {
-  return CID.createV1(dagCbor.code, await sha256.digest(encoded));
+  return CID.createV1(DAG_CBOR_CODEC, await sha256.digest(encoded));
 }
 
 /**

@@ -165,7 +165,11 @@ describe("fold", () => {
       createdAt: tick(),
     });
     const sig = new Uint8Array(
-      await crypto.subtle.sign("Ed25519", space.creator.privateKey, signingInput(payload)),
+      await crypto.subtle.sign(
+        "Ed25519",
+        space.creator.privateKey,
+        signingInput(payload) as Uint8Array<ArrayBuffer>,
+      ),
     );
     const wrongTypes = dagCbor.encode({ payload, sig });
     space.entries.set((await recordCid(wrongTypes)).toString(), wrongTypes);

@@ -1,5 +1,6 @@
 import {
   contentCid,
+  type Did,
   fold,
   generateKeyPair,
   type KeyPair,
@@ -49,7 +50,7 @@ export async function makeSpace() {
           type: "canon/membership",
           v: 1,
           space: genesis.cid,
-          member,
+          member: member as Did,
           role,
           membership,
           author: author.did,

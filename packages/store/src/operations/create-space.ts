@@ -5,8 +5,8 @@ import { updateConfig } from "../home/config.js";
 import type { Signer } from "../home/identities.js";
 import { openReplica } from "../open-replica.js";
 import type { SpaceDocument } from "../space/documents.js";
-import { writeReadIndex } from "../space/read-index.js";
 import { formatSpaceUrl } from "../space/space-url.js";
+import { writeReadIndex } from "../space/write-read-index.js";
 
 /** A space just created. */
 export interface CreatedSpace {

@@ -1,11 +1,11 @@
 import { CanonError } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import { readConfig } from "../home/config.js";
-import { describe } from "./resolve.js";
+import { type ReleaseView, releaseView } from "./release-view.js";
 import { type SpaceChoice, withSpace } from "./space-session.js";
 
 /** One entry of a standard's history. */
-export interface HistoryEntry extends ReturnType<typeof describe> {
+export interface HistoryEntry extends ReleaseView {
   readonly parents: readonly string[];
   /** True for a current head (the latest, or one side of a fork). */
   readonly head: boolean;
@@ -36,7 +36,7 @@ export async function history(
     const releases = [...standard.releases.values()]
       .sort((a, b) => b.record.version - a.record.version || (a.cid < b.cid ? -1 : 1))
       .map((signed) => ({
-        ...describe(signed),
+        ...releaseView(signed),
         parents: signed.record.parents,
         head: heads.has(signed.cid),
       }));

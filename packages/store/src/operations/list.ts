@@ -1,10 +1,10 @@
 import type { CanonHome } from "../home/canon-home.js";
 import { readConfig } from "../home/config.js";
-import { describe } from "./resolve.js";
+import { type ReleaseView, releaseView } from "./release-view.js";
 import { type SpaceChoice, withSpace } from "./space-session.js";
 
 /** One standard in a listing. */
-export interface ListedStandard extends ReturnType<typeof describe> {
+export interface ListedStandard extends ReleaseView {
   readonly forked: boolean;
   readonly heads: number;
   readonly openCorrections: number;
@@ -28,7 +28,7 @@ export async function list(home: CanonHome, request: SpaceChoice = {}): Promise<
       space: chosen.url,
       name: state.genesis.record.name,
       standards: [...state.standards.values()].map((standard) => ({
-        ...describe(standard.latest),
+        ...releaseView(standard.latest),
         forked: standard.forked,
         heads: standard.heads.length,
         openCorrections: standard.openCorrections.length,

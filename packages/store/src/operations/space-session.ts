@@ -4,8 +4,8 @@ import type { CanonHome } from "../home/canon-home.js";
 import { readConfig, type SpaceEntry } from "../home/config.js";
 import { openReplica } from "../open-replica.js";
 import type { FoldedSpace, LoadedSpace, Replica, ReplicaOptions } from "../replica.js";
-import { writeReadIndex } from "../space/read-index.js";
 import { parseSpaceUrl, type SpaceAddress } from "../space/space-url.js";
+import { writeReadIndex } from "../space/write-read-index.js";
 
 /** Which space a command acts on: a URL, or the home's default when absent. */
 export interface SpaceChoice {

@@ -1,10 +1,9 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { SpaceState } from "@canon/core";
-import { CID } from "multiformats/cid";
 import { BlobCache } from "../blobs/blob-cache.js";
-import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
+import type { ReleaseView } from "../operations/release-view.js";
+import { SPACE_URL_PATTERN } from "./space-url-pattern.js";
 
 /**
  * The read index: the fold's result for one space, written after every
@@ -14,14 +13,16 @@ import type { CanonHome } from "../home/canon-home.js";
  * computed from (automerge-repo names chunks by content hash, so any change
  * to a document changes the names) and ignored when they differ.
  */
-interface ReadIndex {
+/** The read index file's shape. */
+export interface ReadIndex {
   v: 1;
   genesis: string;
   fingerprint: Record<string, string[]>;
   standards: Record<string, IndexedStandard>;
 }
 
-interface IndexedStandard {
+/** One standard in the read index. */
+export interface IndexedStandard {
   latest: string;
   heads: string[];
   releases: Record<string, IndexedRelease>;
@@ -36,18 +37,23 @@ export interface IndexedRelease {
   readonly author: string;
   readonly createdAt: string;
   readonly message: string;
+  /** The content's sha-256 in hex (the content CID's digest), so a read can check the blob without parsing the CID. */
+  readonly sha256: string;
 }
 
-/** What a fast read found. */
-export interface FastRead extends IndexedRelease {
+/** What a fast read found: the same fields as the slow path's answer. */
+export interface FastRead extends ReleaseView {
   readonly content: Uint8Array;
+  readonly lastSync: string | null;
 }
 
-function indexPath(home: CanonHome, documentId: string): string {
+/** Where a space's read index lives. */
+export function indexPath(home: CanonHome, documentId: string): string {
   return join(home.indexes, `${documentId}.json`);
 }
 
-async function fingerprintOf(
+/** Names of the stored chunk files of each document: they change whenever a document does. */
+export async function fingerprintOf(
   home: CanonHome,
   documentIds: readonly string[],
 ): Promise<Record<string, string[]>> {
@@ -68,68 +74,33 @@ async function fingerprintOf(
   return fingerprint;
 }
 
-/** Writes the read index of a space from its fold. Called after every command that loaded the space. */
-export async function writeReadIndex(
-  home: CanonHome,
-  spaceDocumentId: string,
-  documentIds: readonly string[],
-  state: SpaceState,
-): Promise<void> {
-  const standards: Record<string, IndexedStandard> = {};
-  for (const [name, standard] of state.standards) {
-    const releases: Record<string, IndexedRelease> = {};
-    for (const [cid, { record }] of standard.releases) {
-      releases[cid] = {
-        standard: name,
-        version: record.version,
-        contentCid: record.contentCid,
-        releaseCid: cid,
-        author: record.author,
-        createdAt: record.createdAt,
-        message: record.message,
-      };
-    }
-    standards[name] = {
-      latest: standard.latest.cid,
-      heads: standard.heads.map((head) => head.cid),
-      releases,
-    };
-  }
-  const index: ReadIndex = {
-    v: 1,
-    genesis: state.genesis.cid,
-    fingerprint: await fingerprintOf(home, [
-      spaceDocumentId,
-      ...documentIds.filter((id) => id !== spaceDocumentId),
-    ]),
-    standards,
-  };
-  await writeFileAtomic(indexPath(home, spaceDocumentId), JSON.stringify(index));
-}
-
 /**
- * Resolves `standard` (latest, a version number, or a content or release
- * CID) from the read index and the blob cache, without Automerge. Returns
- * undefined whenever it cannot answer with certainty (no index, a stale
- * index, a fork, a missing or damaged blob): the caller then takes the
- * slow path, which also reports errors properly. A pinned CID needs no
- * freshness check: a release, once accepted, never changes.
+ * Resolves a standard (latest, a version number, or a content or release
+ * CID) from the read index and the blob cache, without Automerge or zod.
+ * Returns undefined whenever it cannot answer with certainty (no config or
+ * index, a stale index, a fork, a missing or damaged blob): the caller then
+ * takes the slow path, which also reports errors properly. A pinned CID
+ * needs no freshness check: a release, once accepted, never changes.
  */
 export async function readFromIndex(
   home: CanonHome,
-  spaceDocumentId: string,
-  genesis: string,
-  standard: string,
-  selector: string | undefined,
+  request: {
+    readonly space?: string | undefined;
+    readonly standard: string;
+    readonly selector?: string | undefined;
+  },
 ): Promise<FastRead | undefined> {
-  let index: ReadIndex;
-  try {
-    index = JSON.parse(await readFile(indexPath(home, spaceDocumentId), "utf8")) as ReadIndex;
-  } catch {
+  const config = await readJson(home.config);
+  const url = request.space ?? config?.defaultSpace;
+  if (typeof url !== "string") return undefined;
+  const [, documentId, genesis] = SPACE_URL_PATTERN.exec(url) ?? [];
+  if (documentId === undefined || genesis === undefined) return undefined;
+  const address = { documentId, genesis };
+  const lastSync = config?.spaces?.[url]?.lastSyncAt;
+  const index = (await readJson(indexPath(home, address.documentId))) as ReadIndex | undefined;
+  if (index?.v !== 1 || index.genesis !== address.genesis || typeof index.standards !== "object")
     return undefined;
-  }
-  if (index?.v !== 1 || index.genesis !== genesis || typeof index.standards !== "object")
-    return undefined;
+  const { standard, selector } = request;
   const entry = Object.hasOwn(index.standards, standard) ? index.standards[standard] : undefined;
   if (entry === undefined || typeof entry.releases !== "object") return undefined;
 
@@ -150,14 +121,33 @@ export async function readFromIndex(
       release = matches[0];
     }
   }
-  if (release === undefined || typeof release.contentCid !== "string") return undefined;
-  let digestHex: string;
+  if (
+    release === undefined ||
+    typeof release.contentCid !== "string" ||
+    release.standard !== standard
+  )
+    return undefined;
+  if (typeof release.sha256 !== "string") return undefined;
+  const content = await new BlobCache(home).get(release.contentCid, release.sha256);
+  if (content === undefined) return undefined;
+  return {
+    standard: release.standard,
+    version: release.version,
+    cid: release.contentCid,
+    release: release.releaseCid,
+    author: release.author,
+    createdAt: release.createdAt,
+    message: release.message,
+    content,
+    lastSync: typeof lastSync === "string" ? lastSync : null,
+  };
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: an unchecked cache read; every field is checked where used.
+async function readJson(path: string): Promise<any> {
   try {
-    digestHex = Buffer.from(CID.parse(release.contentCid).multihash.digest).toString("hex");
+    return JSON.parse(await readFile(path, "utf8"));
   } catch {
     return undefined;
   }
-  const content = await new BlobCache(home).get(release.contentCid, digestHex);
-  if (content === undefined) return undefined;
-  return { ...release, content };
 }

@@ -1,4 +1,5 @@
 import { CanonError, looksLikeCid } from "@canon/core";
+import { SPACE_URL_PATTERN } from "./space-url-pattern.js";
 
 /** A space's address: the space document's Automerge id and the CID of its genesis record. */
 export interface SpaceAddress {
@@ -9,8 +10,6 @@ export interface SpaceAddress {
 }
 
 const PREFIX = "canon:";
-// automerge-repo document ids are bs58check strings.
-const DOCUMENT_ID = /^[1-9A-HJ-NP-Za-km-z]{20,64}$/;
 
 /**
  * Formats a space URL: `canon:<documentId>/<genesisCid>`. The genesis CID in
@@ -35,7 +34,7 @@ export function parseSpaceUrl(input: string): SpaceAddress {
   if (!input.startsWith(PREFIX)) throw bad(`it must start with "${PREFIX}"`);
   const [documentId = "", genesis = "", ...rest] = input.slice(PREFIX.length).split("/");
   if (rest.length > 0) throw bad("too many parts");
-  if (!DOCUMENT_ID.test(documentId)) throw bad("the document id is not valid");
   if (!looksLikeCid(genesis)) throw bad("the genesis CID is not valid");
+  if (!SPACE_URL_PATTERN.test(input)) throw bad("the document id is not valid");
   return { documentId, genesis };
 }

@@ -1,0 +1,29 @@
+// Bundles the CLI (compiled by tsc into build/) into dist/: the entry holds
+// only the argument parser, each command is a chunk loaded when it runs, and
+// tree shaking happens before chunking, so the agent's hot path
+// (`canon show`) loads neither Automerge nor zod. Rollup is used rather than
+// esbuild because esbuild's code splitting keeps every module a barrel file
+// re-exports, which put zod on that path. Automerge (WASM) stays external.
+import commonjs from "@rollup/plugin-commonjs";
+import { nodeResolve } from "@rollup/plugin-node-resolve";
+
+export default {
+  input: { canon: "build/main.js" },
+  output: {
+    dir: "dist",
+    format: "esm",
+    entryFileNames: "[name].mjs",
+    chunkFileNames: "chunks/[name]-[hash].mjs",
+    banner: (chunk) => (chunk.isEntry ? "#!/usr/bin/env node" : ""),
+  },
+  external: (id) => id.startsWith("node:") || id.startsWith("@automerge/"),
+  plugins: [nodeResolve({ preferBuiltins: true, exportConditions: ["node"] }), commonjs()],
+  treeshake: {
+    moduleSideEffects: (id) =>
+      !/[\\/](packages[\\/](core|store)|zod|multiformats|@ipld|cborg)[\\/]/.test(id),
+  },
+  onwarn(warning, warn) {
+    if (warning.code === "CIRCULAR_DEPENDENCY" && /node_modules/.test(warning.message)) return;
+    warn(warning);
+  },
+};

@@ -1,0 +1,17 @@
+import { doctor } from "@canon/store";
+import { home } from "../context.js";
+import { type GlobalOptions, print } from "../output.js";
+
+/** `canon doctor`: every record the replica refused, with the reason. */
+export async function run(options: GlobalOptions): Promise<void> {
+  const diagnosis = await doctor(home(), { space: options.space });
+  print(options, diagnosis, () =>
+    [
+      `${diagnosis.records} record(s) accepted, ${diagnosis.rejected.length} refused`,
+      ...diagnosis.rejected.map(
+        (r) =>
+          `  ${r.cid}${r.type ? ` ${r.type}` : ""}${r.author ? ` by ${r.author}` : ""}: ${r.reason}`,
+      ),
+    ].join("\n"),
+  );
+}

@@ -1,0 +1,8 @@
+import { signer } from "../context.js";
+import { type GlobalOptions, print } from "../output.js";
+
+/** `canon id`: print the identity this command line acts as. */
+export async function run(options: GlobalOptions): Promise<void> {
+  const { identity } = await signer(options);
+  print(options, identity, () => `${identity.did}  (${identity.name})`);
+}

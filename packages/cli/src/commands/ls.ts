@@ -1,0 +1,23 @@
+import { list } from "@canon/store";
+import { home } from "../context.js";
+import { type GlobalOptions, print, syncNote } from "../output.js";
+
+/** `canon ls`: standards in the space with their latest version. */
+export async function run(options: GlobalOptions): Promise<void> {
+  const listing = await list(home(), { space: options.space });
+  print(options, listing, () =>
+    [
+      `${listing.name}  ${listing.space}`,
+      ...(listing.standards.length === 0
+        ? ["  (no standards yet; publish one with `canon publish <standard> <file>`)"]
+        : listing.standards.map(
+            (s) =>
+              `  ${s.standard}@${s.version}  ${s.cid}${s.forked ? `  FORKED (${s.heads} heads)` : ""}`,
+          )),
+      ...(listing.rejected > 0
+        ? [`  ${listing.rejected} record(s) refused; see \`canon doctor\``]
+        : []),
+      syncNote(listing.lastSync),
+    ].join("\n"),
+  );
+}

@@ -1,0 +1,28 @@
+import { CanonError } from "@canon/core";
+import { canonHome, resolve } from "@canon/store";
+import { contentForJson, type GlobalOptions, print } from "../output.js";
+
+/** `canon show <standard>[@<version>|@<cid>]`: print the exact bytes of one version. */
+export async function run(options: GlobalOptions, reference: string): Promise<void> {
+  const at = reference.indexOf("@");
+  const standard = at === -1 ? reference : reference.slice(0, at);
+  const selector = at === -1 ? undefined : reference.slice(at + 1);
+  if (standard.length === 0 || selector === "") {
+    throw new CanonError(
+      "BAD_ARGUMENT",
+      `"${reference}" is not <standard>, <standard>@<version> or <standard>@<cid>`,
+    );
+  }
+  const resolved = await resolve(canonHome(), { standard, selector, space: options.space });
+  if (options.json) {
+    const { content, ...rest } = resolved;
+    print(options, { ...rest, ...contentForJson(content) }, () => "");
+    return;
+  }
+  if (resolved.forkedWith.length > 0) {
+    process.stderr.write(
+      `canon: warning: ${standard} is forked; showing ${resolved.release} (v${resolved.version}); other heads: ${resolved.forkedWith.join(", ")}. Publish a new version to merge them.\n`,
+    );
+  }
+  process.stdout.write(resolved.content);
+}

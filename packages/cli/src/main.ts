@@ -1,0 +1,103 @@
+import { Command, CommanderError, Option } from "commander";
+import type { GlobalOptions } from "./output.js";
+
+/** A command module: `run(options, ...positional arguments)`. */
+// biome-ignore lint/suspicious/noExplicitAny: each command declares its own options and arguments.
+type Loader = () => Promise<{ run: (options: any, ...args: any[]) => Promise<void> }>;
+
+/** Commander calls actions with (...arguments, options, command); each command's code is a chunk loaded only when it runs. */
+function action(load: Loader) {
+  return async (...args: unknown[]) => {
+    const command = args[args.length - 1] as Command;
+    const options: GlobalOptions = command.optsWithGlobals();
+    const { run } = await load();
+    await run(options, ...args.slice(0, -2));
+  };
+}
+
+const program = new Command("canon")
+  .description(
+    "Keep independent AI agents aligned on shared, versioned, content-addressed context.",
+  )
+  .version("0.1.0")
+  .addOption(new Option("--json", "print machine-readable JSON"))
+  .addOption(new Option("--as <name>", "act as this identity (default: the owner's own)"))
+  .addOption(new Option("--space <url>", "act on this space (default: the last created or joined)"))
+  .addOption(new Option("--debug", "show stack traces on errors"))
+  .configureHelp({ showGlobalOptions: true, sortSubcommands: true })
+  .showSuggestionAfterError(true)
+  .exitOverride()
+  .configureOutput({
+    outputError: (message, write) => write(`canon: ${message.replace(/^error: /, "").trim()}\n`),
+  });
+
+program
+  .command("init")
+  .description("create this owner's identity (if none) and print its did")
+  .action(action(() => import("./commands/init.js")));
+
+const id = program.command("id").description("show or create identities");
+id.command("show", { isDefault: true })
+  .description("print the current identity (see --as)")
+  .action(action(() => import("./commands/id-show.js")));
+id.command("new")
+  .description("create a named agent identity")
+  .requiredOption("--name <name>", "the identity's name, e.g. writer-agent")
+  .action(action(() => import("./commands/id-new.js")));
+id.command("ls")
+  .description("list identities in this home")
+  .action(action(() => import("./commands/id-ls.js")));
+
+const space = program.command("space").description("create and choose spaces");
+space
+  .command("create")
+  .description("create a space (you become its first maintainer) and make it the default")
+  .argument("<name>", 'a name for people, e.g. "the publication"')
+  .action(action(() => import("./commands/space-create.js")));
+space
+  .command("ls")
+  .description("list the spaces this home knows")
+  .action(action(() => import("./commands/space-ls.js")));
+
+program
+  .command("publish")
+  .description("publish a file as the next version of a standard")
+  .argument("<standard>", "standard name, e.g. editorial-style")
+  .argument("<file>", "file whose exact bytes become the new version")
+  .option("-m, --message <message>", "what changed", "")
+  .action(action(() => import("./commands/publish.js")));
+
+program
+  .command("show")
+  .description(
+    "print a standard's content: the latest, or <standard>@<version> or <standard>@<cid>",
+  )
+  .argument("<standard>", "standard[@version|@cid]")
+  .action(action(() => import("./commands/show.js")));
+
+program
+  .command("log")
+  .description("list a standard's versions with CIDs, authors, times and messages")
+  .argument("<standard>", "standard name")
+  .action(action(() => import("./commands/log.js")));
+
+program
+  .command("ls")
+  .description("list the standards in the space with their latest version")
+  .action(action(() => import("./commands/ls.js")));
+
+program
+  .command("doctor")
+  .description("list records the replica refused, and why")
+  .action(action(() => import("./commands/doctor.js")));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  const { report } = await import("./report-error.js");
+  process.exitCode = report(
+    error,
+    process.argv.includes("--debug"),
+    error instanceof CommanderError,
+  );
+}

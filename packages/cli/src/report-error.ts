@@ -1,0 +1,27 @@
+import { isCanonError } from "@canon/core";
+import { CommanderError } from "commander";
+import { exitStatusOf } from "./exit-status.js";
+
+/**
+ * Prints an error as one line, `canon: <message>`, and returns the exit
+ * status. Commander has already printed its own usage errors. A stack trace
+ * appears only with `--debug`.
+ */
+export function report(error: unknown, debug: boolean, printed: boolean): number {
+  if (error instanceof CommanderError) {
+    // --help and --version exit through here with status 0.
+    return error.exitCode === 0 ? 0 : 2;
+  }
+  if (debug && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+  if (isCanonError(error)) {
+    process.stderr.write(`canon: ${error.message}\n`);
+    return exitStatusOf(error.code);
+  }
+  if (!printed) {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(
+      `canon: unexpected error: ${message.split("\n")[0]}${debug ? "" : " (run with --debug for details)"}\n`,
+    );
+  }
+  return 1;
+}

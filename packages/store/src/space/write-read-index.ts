@@ -1,0 +1,51 @@
+import type { SpaceState } from "@canon/core";
+import { parseCid, sha256Hex } from "@canon/core";
+import { writeFileAtomic } from "../home/atomic-write.js";
+import type { CanonHome } from "../home/canon-home.js";
+import {
+  fingerprintOf,
+  type IndexedRelease,
+  type IndexedStandard,
+  indexPath,
+  type ReadIndex,
+} from "./read-index.js";
+
+/** Writes the read index of a space from its fold. Called after every command that loaded the space. */
+export async function writeReadIndex(
+  home: CanonHome,
+  spaceDocumentId: string,
+  documentIds: readonly string[],
+  state: SpaceState,
+): Promise<void> {
+  const standards: Record<string, IndexedStandard> = {};
+  for (const [name, standard] of state.standards) {
+    const releases: Record<string, IndexedRelease> = {};
+    for (const [cid, { record }] of standard.releases) {
+      releases[cid] = {
+        standard: name,
+        version: record.version,
+        contentCid: record.contentCid,
+        releaseCid: cid,
+        author: record.author,
+        createdAt: record.createdAt,
+        message: record.message,
+        sha256: sha256Hex(parseCid(record.contentCid)),
+      };
+    }
+    standards[name] = {
+      latest: standard.latest.cid,
+      heads: standard.heads.map((head) => head.cid),
+      releases,
+    };
+  }
+  const index: ReadIndex = {
+    v: 1,
+    genesis: state.genesis.cid,
+    fingerprint: await fingerprintOf(home, [
+      spaceDocumentId,
+      ...documentIds.filter((id) => id !== spaceDocumentId),
+    ]),
+    standards,
+  };
+  await writeFileAtomic(indexPath(home, spaceDocumentId), JSON.stringify(index));
+}
