@@ -95,9 +95,8 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   const { report } = await import("./report-error.js");
-  process.exitCode = report(
-    error,
-    process.argv.includes("--debug"),
-    error instanceof CommanderError,
-  );
+  process.exitCode = report(error, process.argv.includes("--debug"), error instanceof CommanderError);
 }
+// Every command has flushed its replica by now. automerge-repo can leave timers
+// behind (a failed load keeps a 60 s timeout), so leave once stdout is drained.
+process.stdout.write("", () => process.exit());

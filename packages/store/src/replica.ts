@@ -41,6 +41,12 @@ export interface LoadedSpace {
   readonly space: DocHandle<SpaceDocument>;
   /** Standard documents by document id. */
   readonly standards: ReadonlyMap<string, DocHandle<StandardDocument>>;
+  /**
+   * Standard documents whose stored files are damaged, by document id, with
+   * the standard name the space document routes to them (untrusted, for
+   * messages) and the error naming the file. The rest of the space still reads.
+   */
+  readonly damaged: ReadonlyMap<string, { readonly name: string; readonly error: CanonError }>;
 }
 
 /** A loaded space with its fold. */
@@ -90,22 +96,22 @@ export class Replica {
    * `UNKNOWN_SPACE`-style `undefined` is returned when it is not available.
    */
   async find<T>(documentId: string): Promise<DocHandle<T> | undefined> {
+    // A timer rather than find's `signal`: automerge-repo 2.5.6 rejects an
+    // unhandled promise when that signal fires after find has settled.
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), this.#findTimeoutMs);
+    });
     try {
-      const handle = await this.repo.find<T>(`automerge:${documentId}` as AutomergeUrl, {
-        signal: AbortSignal.timeout(this.#findTimeoutMs),
-      });
-      this.#touched.add(handle.documentId);
+      const handle = await Promise.race([this.repo.find<T>(`automerge:${documentId}` as AutomergeUrl), timeout]);
+      if (handle) this.#touched.add(handle.documentId);
       return handle;
     } catch (error) {
       if (isCanonError(error)) throw error;
-      if (
-        /unavailable|abort|timeout/i.test(String((error as Error).message ?? error)) ||
-        (error as Error).name === "AbortError" ||
-        (error as Error).name === "TimeoutError"
-      ) {
-        return undefined;
-      }
+      if (/unavailable/i.test(String((error as Error).message))) return undefined;
       throw error;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -122,12 +128,18 @@ export class Replica {
       );
     }
     const standards = new Map<string, DocHandle<StandardDocument>>();
-    for (const documentId of Object.keys(space.doc().standards ?? {}).sort()) {
-      const handle = await this.find<StandardDocument>(documentId);
-      if (handle && StandardDocumentShape.safeParse(handle.doc()).success)
-        standards.set(documentId, handle);
+    const damaged = new Map<string, { name: string; error: CanonError }>();
+    const routes = space.doc().standards ?? {};
+    for (const documentId of Object.keys(routes).sort()) {
+      try {
+        const handle = await this.find<StandardDocument>(documentId);
+        if (handle && StandardDocumentShape.safeParse(handle.doc()).success) standards.set(documentId, handle);
+      } catch (error) {
+        if (!isCanonError(error, "STORAGE_DAMAGED")) throw error;
+        damaged.set(documentId, { name: String(routes[documentId]), error });
+      }
     }
-    return { address, space, standards };
+    return { address, space, standards, damaged };
   }
 
   /** Loads a space and folds its records into verified state. */

@@ -2,7 +2,7 @@ import { CanonError } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import { readConfig } from "../home/config.js";
 import { type ReleaseView, releaseView } from "./release-view.js";
-import { type SpaceChoice, withSpace } from "./space-session.js";
+import { assertReadable, type SpaceChoice, withSpace } from "./space-session.js";
 
 /** One entry of a standard's history. */
 export interface HistoryEntry extends ReleaseView {
@@ -28,7 +28,8 @@ export async function history(
   home: CanonHome,
   request: SpaceChoice & { standard: string },
 ): Promise<History> {
-  return withSpace(home, request, async ({ state, chosen }) => {
+  return withSpace(home, request, async ({ state, chosen, folded }) => {
+    assertReadable(folded, request.standard);
     const standard = state.standards.get(request.standard);
     if (standard === undefined)
       throw new CanonError("UNKNOWN_STANDARD", `no standard "${request.standard}" in this space`);

@@ -18,6 +18,8 @@ export interface Listing {
   readonly lastSync: string | null;
   /** How many entries the fold left out (see `canon doctor`). */
   readonly rejected: number;
+  /** Standards whose stored files are damaged: listed here, left out of `standards`. */
+  readonly damaged: readonly { readonly standard: string; readonly message: string }[];
 }
 
 /** Lists the standards of a space with their latest version, by name. */
@@ -35,6 +37,7 @@ export async function list(home: CanonHome, request: SpaceChoice = {}): Promise<
       })),
       lastSync: config.spaces[chosen.url]?.lastSyncAt ?? null,
       rejected: folded.fold.rejected.length,
+      damaged: [...folded.damaged.values()].map(({ name, error }) => ({ standard: name, message: error.message })),
     };
   });
 }

@@ -11,7 +11,7 @@ import { BlobCache } from "../blobs/blob-cache.js";
 import type { CanonHome } from "../home/canon-home.js";
 import type { Signer } from "../home/identities.js";
 import type { StandardDocument } from "../space/documents.js";
-import { type SpaceChoice, withSpace } from "./space-session.js";
+import { assertReadable, type SpaceChoice, withSpace } from "./space-session.js";
 
 /** What to publish. */
 export interface PublishRequest extends SpaceChoice {
@@ -64,6 +64,7 @@ export async function publish(
         `${signer.identity.name} (${signer.keyPair.did}) is ${role ?? "not a member"} of this space; only maintainers publish`,
       );
     }
+    assertReadable(folded, request.standard);
     const current = state.standards.get(request.standard);
     const heads = current?.heads ?? [];
     const release: Release = {

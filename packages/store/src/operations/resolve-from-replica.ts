@@ -9,7 +9,7 @@ import type { CanonHome } from "../home/canon-home.js";
 import { readConfig } from "../home/config.js";
 import { releaseView } from "./release-view.js";
 import type { Resolved, ResolveRequest } from "./resolve.js";
-import { withSpace } from "./space-session.js";
+import { assertReadable, withSpace } from "./space-session.js";
 
 /** The slow path of {@link resolve}: loads the replica and folds the space. */
 export async function resolveFromReplica(
@@ -17,6 +17,7 @@ export async function resolveFromReplica(
   request: ResolveRequest,
 ): Promise<Resolved> {
   return withSpace(home, request, async ({ replica, state, folded, chosen }) => {
+    assertReadable(folded, request.standard);
     const standard = state.standards.get(request.standard);
     if (standard === undefined) {
       const known = [...state.standards.keys()];

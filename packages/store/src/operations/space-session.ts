@@ -74,6 +74,14 @@ export async function withSpace<T>(
   }
 }
 
+/**
+ * Throws the storage error of a damaged document that holds `standard`, so a
+ * read or a publish never silently works from part of a standard's history.
+ */
+export function assertReadable(loaded: LoadedSpace, standard: string): void {
+  for (const { name, error } of loaded.damaged.values()) if (name === standard) throw error;
+}
+
 /** Rewrites the space's read index, folding again only if `work` changed a document. */
 async function refreshReadIndex(
   replica: Replica,

@@ -106,7 +106,8 @@ function unwrap(bytes: Uint8Array, path: string): Uint8Array {
   const data = bytes.subarray(HEADER);
   const digest = createHash("sha256").update(data).digest();
   if (!digest.equals(bytes.subarray(MAGIC.length, HEADER))) throw damaged("checksum mismatch");
-  return data;
+  // A plain Uint8Array view, not a Buffer: automerge-repo compares stored values strictly.
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
 async function listFiles(directory: string): Promise<string[]> {

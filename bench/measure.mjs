@@ -1,0 +1,62 @@
+// Helpers shared by the benchmarks: timing a child process, checking what it
+// printed, and summarising samples.
+import { spawnSync } from "node:child_process";
+
+/** The median of a list of numbers (the mean of the middle two when the count is even). */
+export function median(samples) {
+  if (samples.length === 0) throw new Error("median of no samples");
+  const sorted = [...samples].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** Nanoseconds from process.hrtime.bigint() as milliseconds. */
+export function toMs(nanoseconds) {
+  return Number(nanoseconds) / 1e6;
+}
+
+/**
+ * Runs a command to completion and returns its wall time in ms, measured
+ * around the whole spawn (process start, run, exit, stdout collected).
+ * Throws unless it exits 0 and prints exactly `expect` (a Buffer): timing a
+ * command that fails, or prints something else, measures nothing useful.
+ */
+export function timeCommand({ label, command, args, cwd, env, expect }) {
+  const start = process.hrtime.bigint();
+  const result = spawnSync(command, args, { cwd, env, maxBuffer: 64 * 1024 * 1024 });
+  const elapsed = toMs(process.hrtime.bigint() - start);
+  checkOutput(label, result, expect);
+  return elapsed;
+}
+
+/** Throws, with what went wrong, unless a spawnSync result exited 0 with stdout equal to `expect`. */
+export function checkOutput(label, result, expect) {
+  if (result.error) throw new Error(`${label}: could not run: ${result.error.message}`);
+  const stderr = result.stderr?.toString().trim();
+  if (result.status !== 0) {
+    const why = result.signal ? `was killed by ${result.signal}` : `exited ${result.status}`;
+    throw new Error(`${label}: ${why}${stderr ? `\n${stderr}` : ""}`);
+  }
+  if (!result.stdout.equals(expect)) {
+    throw new Error(
+      `${label}: printed ${result.stdout.length} bytes that differ from the expected ${expect.length}` +
+        ` (first difference at byte ${firstDifference(result.stdout, expect)})${stderr ? `\n${stderr}` : ""}`,
+    );
+  }
+}
+
+function firstDifference(a, b) {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) if (a[i] !== b[i]) return i;
+  return length;
+}
+
+/** Milliseconds as text with a fixed number of decimals. */
+export function ms(value, decimals = 1) {
+  return `${value.toFixed(decimals)} ms`;
+}
+
+/** A ratio as text, e.g. "1.23×". */
+export function times(value) {
+  return `${value.toFixed(2)}×`;
+}

@@ -1,0 +1,63 @@
+import { spawnSync } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+/** The built CLI's own entry point (not the pnpm wrapper). */
+export const CANON_BIN = resolve(import.meta.dirname, "../../packages/cli/dist/canon.mjs");
+
+/** What one run of the CLI did. */
+export interface Run {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** stdout parsed as JSON (throws if it is not). */
+  json<T = Record<string, unknown>>(): T;
+}
+
+/** A temporary CANON_HOME and a way to run `canon` in it, as a real child process. */
+export interface Sandbox {
+  readonly home: string;
+  readonly dir: string;
+  canon(...args: string[]): Run;
+  /** Runs and fails the test unless the exit status is 0. */
+  ok(...args: string[]): Run;
+  file(name: string, content: string | Uint8Array): Promise<string>;
+  dispose(): Promise<void>;
+}
+
+/** Creates a sandbox with an empty home in a new temporary directory. */
+export async function sandbox(): Promise<Sandbox> {
+  const dir = await mkdtemp(join(tmpdir(), "canon-e2e-"));
+  const home = join(dir, "home");
+  const canon = (...args: string[]): Run => {
+    const result = spawnSync(process.execPath, [CANON_BIN, ...args], {
+      env: { ...process.env, CANON_HOME: home },
+      encoding: "utf8",
+      cwd: dir,
+      timeout: 60_000,
+    });
+    return {
+      status: result.status,
+      stdout: result.stdout,
+      stderr: result.stderr,
+      json: <T>() => JSON.parse(result.stdout) as T,
+    };
+  };
+  return {
+    home,
+    dir,
+    canon,
+    ok(...args) {
+      const run = canon(...args);
+      if (run.status !== 0) throw new Error(`canon ${args.join(" ")} exited ${run.status}: ${run.stderr}`);
+      return run;
+    },
+    async file(name, content) {
+      const path = join(dir, name);
+      await writeFile(path, content);
+      return path;
+    },
+    dispose: () => rm(dir, { recursive: true, force: true }),
+  };
+}
