@@ -109,17 +109,17 @@ async function measure(temp, log) {
   ].map((command) => ({ expect: bytes, env, ...command, samples: [] }));
 
   // Round 0 is a warm-up (page cache, git's object lookup) and is not kept.
-  // Each round starts at a different command, so none is always the one
-  // running right after a particular other.
+  // Each round runs the commands in a fresh random order, so none always
+  // runs right after a particular other (and inherits what it left behind).
   log(`timing ${commands.length} commands × ${ROUNDS} rounds, interleaved…`);
   for (let round = 0; round <= ROUNDS; round++) {
-    for (let i = 0; i < commands.length; i++) {
-      const command = commands[(round + i) % commands.length];
+    for (const command of shuffled(commands)) {
       const elapsed = timeCommand(command);
       if (round > 0) command.samples.push(elapsed);
     }
   }
-  const [nodeMs, gitMs, latestMs, pinnedMs] = commands.map((command) => median(command.samples));
+  const [nodeRun, gitRun, latestRun, pinnedRun] = commands.map((command) => command.samples);
+  const nodeMs = median(nodeRun);
 
   log(`timing resolve() in-process, ${RESOLVE_CALLS} calls after ${RESOLVE_WARMUP} warm-up…`);
   const resolveSamples = [];
@@ -134,46 +134,56 @@ async function measure(temp, log) {
     if (call >= RESOLVE_WARMUP) resolveSamples.push(elapsed);
   }
   const resolveMs = median(resolveSamples);
+  const latestMs = median(latestRun);
+  const pinnedMs = median(pinnedRun);
 
   const vsNode = (value) => times(value / nodeMs);
+  /** A table row: median, median as a multiple of `node -e 0`'s, fastest sample, sample count. */
+  const row = (label, samples, meaning, { decimals = 1, relative = true } = {}) => ({
+    cells: [
+      label,
+      ms(median(samples), decimals),
+      relative ? vsNode(median(samples)) : "—",
+      ms(Math.min(...samples), decimals),
+      `${samples.length}`,
+    ],
+    meaning,
+  });
   const path = (fast) => (fast ? "read index and blob cache" : "SLOW PATH: replica loaded");
   return {
-    columns: ["Measurement", "Median", "vs `node -e 0`", "Samples"],
+    columns: ["Measurement", "Median", "vs `node -e 0`", "Fastest", "Samples"],
     rows: [
-      {
-        cells: ["baseline: `node -e 0`", ms(nodeMs), vsNode(nodeMs), `${ROUNDS}`],
-        meaning:
-          "The floor for any command written for Node: start the runtime, run nothing, exit.",
-      },
-      {
-        cells: ["baseline: `git show HEAD:standard.md`", ms(gitMs), vsNode(gitMs), `${ROUNDS}`],
-        meaning:
-          "A native binary reading the same 20 KB from a local git repository, for a sense of scale.",
-      },
-      {
-        cells: [`(a) \`canon show ${STANDARD}\``, ms(latestMs), vsNode(latestMs), `${ROUNDS}`],
-        meaning:
-          `A fresh process reading the latest version costs ${ms(latestMs - nodeMs)} over bare Node start-up: ` +
-          "loading the parser and the `show` chunk, reading config and read index, checking the index is " +
-          "current (listing the replica's chunk files), and reading and hashing the blob.",
-      },
-      {
-        cells: [
-          `(b) \`canon show ${STANDARD}@<cid>\``,
-          ms(pinnedMs),
-          vsNode(pinnedMs),
-          `${ROUNDS}`,
-        ],
-        meaning:
-          `A pinned read costs ${ms(pinnedMs - nodeMs)} over bare Node start-up; ` +
-          "it skips the freshness check, since an accepted release never changes, but still hashes the blob.",
-      },
-      {
-        cells: ["(c) `resolve()` in-process, latest", ms(resolveMs, 3), "—", `${RESOLVE_CALLS}`],
-        meaning:
-          "An agent that keeps the store loaded pays this per read, with the same checks as (a) " +
+      row(
+        "baseline: `node -e 0`",
+        nodeRun,
+        "The floor for any command written for Node: start the runtime, run nothing, exit.",
+      ),
+      row(
+        "baseline: `git show HEAD:standard.md`",
+        gitRun,
+        "A native binary reading the same 20 KB from a local git repository, for a sense of scale.",
+      ),
+      row(
+        `(a) \`canon show ${STANDARD}\``,
+        latestRun,
+        `A fresh process reading the latest version costs ${ms(latestMs - nodeMs)} over bare Node ` +
+          "start-up: loading the parser and the `show` chunk, reading config and read index, " +
+          "checking the index is current (listing the replica's chunk files), and reading and " +
+          "hashing the blob.",
+      ),
+      row(
+        `(b) \`canon show ${STANDARD}@<cid>\``,
+        pinnedRun,
+        `A pinned read costs ${ms(pinnedMs - nodeMs)} over bare Node start-up; it skips the ` +
+          "freshness check, since an accepted release never changes, but still hashes the blob.",
+      ),
+      row(
+        "(c) `resolve()` in-process, latest",
+        resolveSamples,
+        "An agent that keeps the store loaded pays this per read, with the same checks as (a) " +
           "but no process start.",
-      },
+        { decimals: 3, relative: false },
+      ),
     ],
     checks: [
       {
@@ -198,6 +208,16 @@ async function measure(temp, log) {
         `pinned, ${path(fastPath.pinned)}.`,
     ],
   };
+}
+
+/** A copy of `items` in random order (Fisher–Yates). */
+function shuffled(items) {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j], copy[i]];
+  }
+  return copy;
 }
 
 /**

@@ -24,8 +24,19 @@ function expectOneLineError(stderr: string, pattern: RegExp) {
 async function publishedSpace() {
   box.ok("init");
   box.ok("space", "create", "the publication");
-  const v1 = box.ok("publish", "editorial-style", await box.file("style.md", "# Style v1\n"), "-m", "first", "--json").json<{ cid: string; release: string }>();
-  const v2 = box.ok("publish", "editorial-style", await box.file("style.md", "# Style v2\n"), "--json").json<{ cid: string; release: string }>();
+  const v1 = box
+    .ok(
+      "publish",
+      "editorial-style",
+      await box.file("style.md", "# Style v1\n"),
+      "-m",
+      "first",
+      "--json",
+    )
+    .json<{ cid: string; release: string }>();
+  const v2 = box
+    .ok("publish", "editorial-style", await box.file("style.md", "# Style v2\n"), "--json")
+    .json<{ cid: string; release: string }>();
   return { v1, v2 };
 }
 
@@ -44,22 +55,27 @@ describe("canon, offline, as a new owner uses it", () => {
     box.ok("init");
     const { url } = box.ok("space", "create", "pub", "--json").json<{ url: string }>();
     expect(url).toMatch(/^canon:[1-9A-Za-z]+\/bafyrei[a-z2-7]+$/);
-    expect(box.ok("space", "ls", "--json").json<{ spaces: { url: string; default: boolean }[] }>().spaces).toEqual([
-      expect.objectContaining({ url, default: true }),
-    ]);
+    expect(
+      box.ok("space", "ls", "--json").json<{ spaces: { url: string; default: boolean }[] }>()
+        .spaces,
+    ).toEqual([expect.objectContaining({ url, default: true })]);
   });
 
   it("publish returns the content CID whose digest is the file's sha256sum, and the release CID", async () => {
     box.ok("init");
     box.ok("space", "create", "pub");
     const bytes = Buffer.from("Rules\n\nNo inline code in non-technical articles.\n");
-    const out = box.ok("publish", "rules", await box.file("rules.md", bytes), "--json").json<Record<string, unknown>>();
+    const out = box
+      .ok("publish", "rules", await box.file("rules.md", bytes), "--json")
+      .json<Record<string, unknown>>();
     expect(Object.keys(out).sort()).toEqual(["cid", "release", "standard", "version"]);
     expect(out).toMatchObject({ standard: "rules", version: 1 });
     const { CID } = await import("multiformats/cid");
     const cid = CID.parse(out.cid as string);
     expect(cid.code).toBe(0x55);
-    expect(Buffer.from(cid.multihash.digest).toString("hex")).toBe(createHash("sha256").update(bytes).digest("hex"));
+    expect(Buffer.from(cid.multihash.digest).toString("hex")).toBe(
+      createHash("sha256").update(bytes).digest("hex"),
+    );
     expect(CID.parse(out.release as string).code).toBe(0x71);
   });
 
@@ -70,7 +86,14 @@ describe("canon, offline, as a new owner uses it", () => {
     expect(box.ok("show", `editorial-style@${v1.cid}`).stdout).toBe("# Style v1\n");
     expect(box.ok("show", `editorial-style@${v2.release}`).stdout).toBe("# Style v2\n");
     const json = box.ok("show", "editorial-style@1", "--json").json();
-    expect(json).toMatchObject({ standard: "editorial-style", version: 1, cid: v1.cid, release: v1.release, content: "# Style v1\n", lastSync: null });
+    expect(json).toMatchObject({
+      standard: "editorial-style",
+      version: 1,
+      cid: v1.cid,
+      release: v1.release,
+      content: "# Style v1\n",
+      lastSync: null,
+    });
   });
 
   it("show is byte-exact for binary content", async () => {
@@ -85,17 +108,33 @@ describe("canon, offline, as a new owner uses it", () => {
   it("log lists versions with CIDs, authors, times and messages; ls lists standards with their latest version", async () => {
     const { v1, v2 } = await publishedSpace();
     const did = box.ok("id", "--json").json<{ did: string }>().did;
-    const log = box.ok("log", "editorial-style", "--json").json<{ releases: Record<string, unknown>[] }>();
+    const log = box
+      .ok("log", "editorial-style", "--json")
+      .json<{ releases: Record<string, unknown>[] }>();
     expect(log.releases).toEqual([
-      expect.objectContaining({ version: 2, cid: v2.cid, release: v2.release, author: did, message: "" }),
-      expect.objectContaining({ version: 1, cid: v1.cid, release: v1.release, author: did, message: "first" }),
+      expect.objectContaining({
+        version: 2,
+        cid: v2.cid,
+        release: v2.release,
+        author: did,
+        message: "",
+      }),
+      expect.objectContaining({
+        version: 1,
+        cid: v1.cid,
+        release: v1.release,
+        author: did,
+        message: "first",
+      }),
     ]);
     expect(Date.parse(log.releases[0]?.createdAt as string)).toBeGreaterThan(Date.now() - 120_000);
     const text = box.ok("log", "editorial-style").stdout;
     expect(text).toContain(v1.cid);
     expect(text).toContain("first");
     box.ok("publish", "tone", await box.file("tone.md", "calm\n"));
-    const ls = box.ok("ls", "--json").json<{ standards: { standard: string; version: number }[] }>();
+    const ls = box
+      .ok("ls", "--json")
+      .json<{ standards: { standard: string; version: number }[] }>();
     expect(ls.standards.map((s) => [s.standard, s.version])).toEqual([
       ["editorial-style", 2],
       ["tone", 1],
@@ -104,12 +143,25 @@ describe("canon, offline, as a new owner uses it", () => {
 
   it("keeps working when the read index is deleted (it is a cache)", async () => {
     await publishedSpace();
-    for (const name of await readdir(join(box.home, "index"))) await writeFile(join(box.home, "index", name), "{garbage");
+    for (const name of await readdir(join(box.home, "index")))
+      await writeFile(join(box.home, "index", name), "{garbage");
     expect(box.ok("show", "editorial-style").stdout).toBe("# Style v2\n");
   });
 
   it("--help works on every command", () => {
-    for (const command of [[], ["init"], ["id"], ["id", "new"], ["space"], ["space", "create"], ["publish"], ["show"], ["log"], ["ls"], ["doctor"]]) {
+    for (const command of [
+      [],
+      ["init"],
+      ["id"],
+      ["id", "new"],
+      ["space"],
+      ["space", "create"],
+      ["publish"],
+      ["show"],
+      ["log"],
+      ["ls"],
+      ["doctor"],
+    ]) {
       const run = box.canon(...command, "--help");
       expect(run.status, command.join(" ")).toBe(0);
       expect(run.stdout).toMatch(/Usage: canon/);
@@ -184,7 +236,8 @@ describe("canon refuses bad input with one line and a non-zero exit", () => {
   it("a corrupted storage file: names it, and every other standard still reads", async () => {
     await publishedSpace();
     box.ok("publish", "tone", await box.file("tone.md", "calm\n"));
-    const url = box.ok("space", "ls", "--json").json<{ spaces: { url: string }[] }>().spaces[0]?.url as string;
+    const url = box.ok("space", "ls", "--json").json<{ spaces: { url: string }[] }>().spaces[0]
+      ?.url as string;
     const spaceId = url.slice("canon:".length).split("/")[0] as string;
     // Damage every chunk of one standard document (any one but the space's).
     const replica = join(box.home, "replica");
@@ -213,16 +266,22 @@ describe("canon refuses bad input with one line and a non-zero exit", () => {
 
     const ls = box.canon("ls", "--json");
     expect(ls.status).toBe(4);
-    const listing = ls.json<{ standards: { standard: string }[]; damaged: { standard: string; message: string }[] }>();
+    const listing = ls.json<{
+      standards: { standard: string }[];
+      damaged: { standard: string; message: string }[];
+    }>();
     expect(listing.damaged).toHaveLength(1);
     const broken = listing.damaged[0]?.standard as string;
     const intact = broken === "tone" ? "editorial-style" : "tone";
     expect(listing.standards.map((s) => s.standard)).toEqual([intact]);
-    expect(listing.damaged[0]?.message).toMatch(new RegExp(`storage file ${target}/\\S+ is damaged`));
+    expect(listing.damaged[0]?.message).toMatch(
+      new RegExp(`storage file ${target}/\\S+ is damaged`),
+    );
     expect(ls.stderr).toMatch(/^canon: storage file .* is damaged/);
 
     // Reading the damaged standard from the replica fails and names the file...
-    for (const name of await readdir(join(box.home, "index"))) await writeFile(join(box.home, "index", name), "{}");
+    for (const name of await readdir(join(box.home, "index")))
+      await writeFile(join(box.home, "index", name), "{}");
     const show = box.canon("show", broken);
     expect(show.status).toBe(4);
     expectOneLineError(show.stderr, new RegExp(`storage file ${target}/\\S+ is damaged`));

@@ -50,7 +50,8 @@ export async function sandbox(): Promise<Sandbox> {
     canon,
     ok(...args) {
       const run = canon(...args);
-      if (run.status !== 0) throw new Error(`canon ${args.join(" ")} exited ${run.status}: ${run.stderr}`);
+      if (run.status !== 0)
+        throw new Error(`canon ${args.join(" ")} exited ${run.status}: ${run.stderr}`);
       return run;
     },
     async file(name, content) {

@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from "commander";
+import { collect } from "./arguments.js";
 import type { GlobalOptions } from "./output.js";
 
 /** A command module: `run(options, ...positional arguments)`. */
@@ -55,6 +56,19 @@ space
   .argument("<name>", 'a name for people, e.g. "the publication"')
   .action(action(() => import("./commands/space-create.js")));
 space
+  .command("join")
+  .description(
+    "join a space through a relay: remember the relay, fetch the space, make it the default",
+  )
+  .argument("<url>", "the space URL (canon:<document-id>/<genesis-cid>)")
+  .requiredOption(
+    "--relay <ws-url>",
+    "relay (or serving peer) to fetch from, e.g. ws://relay.example:3030",
+  )
+  .option("--token <secret>", "token the relay requires")
+  .option("--timeout <seconds>", "give up after this long", "30")
+  .action(action(() => import("./commands/space-join.js")));
+space
   .command("ls")
   .description("list the spaces this home knows")
   .action(action(() => import("./commands/space-ls.js")));
@@ -87,6 +101,51 @@ program
   .action(action(() => import("./commands/ls.js")));
 
 program
+  .command("sync")
+  .description(
+    "exchange every document of the space with a relay or peer, wait until both hold the same, and exit",
+  )
+  .option(
+    "--relay <ws-url>",
+    "relay or serving peer (default: the one remembered for the space); remembered",
+  )
+  .option("--token <secret>", "token the relay requires")
+  .option("--timeout <seconds>", "give up after this long", "30")
+  .action(action(() => import("./commands/sync.js")));
+
+program
+  .command("watch")
+  .description("stay connected to the relay and print each new release or change as it arrives")
+  .option("--relay <ws-url>", "relay or serving peer (default: the one remembered for the space)")
+  .option("--token <secret>", "token the relay requires")
+  .action(action(() => import("./commands/watch.js")));
+
+program
+  .command("serve")
+  .description(
+    "serve this home's replica over WebSocket, so a peer can `canon sync --relay ws://host:port` without a relay",
+  )
+  .requiredOption("--port <port>", "port to listen on (0: any free port)")
+  .option("--host <host>", "address to listen on", "127.0.0.1")
+  .option("--token <secret>", "refuse peers without this token")
+  .action(action(() => import("./commands/serve.js")));
+
+program
+  .command("relay")
+  .description(
+    "run a relay: store and forward documents for any number of owners (trusted for nothing: readers verify)",
+  )
+  .requiredOption("--port <port>", "port to listen on (0: any free port)")
+  .requiredOption("--data <dir>", "directory for the relay's documents")
+  .option("--host <host>", "address to listen on", "127.0.0.1")
+  .option(
+    "--token <secret>",
+    "refuse clients without this token (as ?token=, Authorization: Bearer, or X-Canon-Token)",
+  )
+  .option("--peer <ws-url>", "another relay to sync with (repeatable)", collect)
+  .action(action(() => import("./commands/relay.js")));
+
+program
   .command("doctor")
   .description("list records the replica refused, and why")
   .action(action(() => import("./commands/doctor.js")));
@@ -95,7 +154,11 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   const { report } = await import("./report-error.js");
-  process.exitCode = report(error, process.argv.includes("--debug"), error instanceof CommanderError);
+  process.exitCode = report(
+    error,
+    process.argv.includes("--debug"),
+    error instanceof CommanderError,
+  );
 }
 // Every command has flushed its replica by now. automerge-repo can leave timers
 // behind (a failed load keeps a 60 s timeout), so leave once stdout is drained.

@@ -1,7 +1,14 @@
 export { BlobCache } from "./blobs/blob-cache.js";
 export { writeFileAtomic } from "./home/atomic-write.js";
 export { type CanonHome, canonHome } from "./home/canon-home.js";
-export { Config, readConfig, SpaceEntry, updateConfig, writeConfig } from "./home/config.js";
+export {
+  Config,
+  RelayEntry,
+  readConfig,
+  SpaceEntry,
+  updateConfig,
+  writeConfig,
+} from "./home/config.js";
 export {
   createIdentity,
   DEFAULT_IDENTITY,
@@ -30,3 +37,14 @@ export type { SpaceDocument, StandardDocument } from "./space/documents.js";
 export { type FastRead, type IndexedRelease, readFromIndex } from "./space/read-index.js";
 export { formatSpaceUrl, parseSpaceUrl, type SpaceAddress } from "./space/space-url.js";
 export { FileStorage } from "./storage/file-storage.js";
+export { probeRelay, type RelayHealth } from "./sync/probe-relay.js";
+export { describeRecord, type RecordSummary } from "./sync/record-summary.js";
+export { parseRelayUrl, type RelayEndpoint } from "./sync/relay-url.js";
+export {
+  type ReplicaServer,
+  type ReplicaServerOptions,
+  type ServerHealth,
+  startReplicaServer,
+} from "./sync/replica-server.js";
+export { type SyncReport, type SyncRequest, syncSpace } from "./sync/sync-space.js";
+export { type WatchEvent, type WatchRequest, watchSpace } from "./sync/watch-space.js";

@@ -25,6 +25,15 @@ import {
 import type { SpaceAddress } from "./space/space-url.js";
 import { FileStorage } from "./storage/file-storage.js";
 
+/**
+ * How long a changed document waits before its sync message goes out.
+ * automerge-repo hard-codes 100 ms (Canon patches it to be settable, see
+ * docs/decisions/sync-latency.md): a publish then takes ~100 ms per hop to
+ * reach a reader. Canon's changes are few and whole (one signed record each),
+ * so a short wait costs little extra traffic.
+ */
+export const SYNC_DEBOUNCE_MS = 2;
+
 /** Options for opening a replica. */
 export interface ReplicaOptions {
   /** Network adapters to sync through (none: fully offline). */
@@ -80,7 +89,18 @@ export class Replica {
       network: options.network ?? [],
       ...(options.peerId ? { peerId: options.peerId as PeerId } : {}),
       sharePolicy: async () => true,
+      syncDebounceRate: SYNC_DEBOUNCE_MS,
     });
+  }
+
+  /** Starts syncing through another network adapter (a relay, a serving peer). */
+  connect(adapter: NetworkAdapterInterface): void {
+    this.repo.networkSubsystem.addNetworkAdapter(adapter);
+  }
+
+  /** Stops syncing through an adapter added with {@link connect}. */
+  disconnect(adapter: NetworkAdapterInterface): void {
+    this.repo.networkSubsystem.removeNetworkAdapter(adapter);
   }
 
   /** Creates a new document with initial content and returns its handle. */
@@ -98,12 +118,22 @@ export class Replica {
   async find<T>(documentId: string): Promise<DocHandle<T> | undefined> {
     // A timer rather than find's `signal`: automerge-repo 2.5.6 rejects an
     // unhandled promise when that signal fires after find has settled.
+    // Offline, a document that is not stored is simply absent. Asking the Repo
+    // anyway would cache it as "unavailable" and hide it from a later sync.
+    const offline = this.repo.networkSubsystem.adapters.length === 0;
+    const inMemory = documentId in this.repo.handles;
+    if (offline && !inMemory && !(await this.storage.hasDocument(documentId))) {
+      return undefined;
+    }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<undefined>((resolve) => {
       timer = setTimeout(() => resolve(undefined), this.#findTimeoutMs);
     });
     try {
-      const handle = await Promise.race([this.repo.find<T>(`automerge:${documentId}` as AutomergeUrl), timeout]);
+      const handle = await Promise.race([
+        this.repo.find<T>(`automerge:${documentId}` as AutomergeUrl),
+        timeout,
+      ]);
       if (handle) this.#touched.add(handle.documentId);
       return handle;
     } catch (error) {
@@ -133,7 +163,8 @@ export class Replica {
     for (const documentId of Object.keys(routes).sort()) {
       try {
         const handle = await this.find<StandardDocument>(documentId);
-        if (handle && StandardDocumentShape.safeParse(handle.doc()).success) standards.set(documentId, handle);
+        if (handle && StandardDocumentShape.safeParse(handle.doc()).success)
+          standards.set(documentId, handle);
       } catch (error) {
         if (!isCanonError(error, "STORAGE_DAMAGED")) throw error;
         damaged.set(documentId, { name: String(routes[documentId]), error });

@@ -66,13 +66,18 @@ describe("FileStorage integrity", () => {
   it("names a damaged file instead of returning its bytes", async () => {
     const directory = await temporaryDirectory();
     const storage = new FileStorage(directory);
-    await storage.save(["3H1R1ADT1GnxGUebByLcwifuT3cH", "snapshot", "abc"], new Uint8Array([1, 2, 3, 4]));
+    await storage.save(
+      ["3H1R1ADT1GnxGUebByLcwifuT3cH", "snapshot", "abc"],
+      new Uint8Array([1, 2, 3, 4]),
+    );
     const path = storage.pathOf(["3H1R1ADT1GnxGUebByLcwifuT3cH", "snapshot", "abc"]);
     const bytes = await readFile(path);
     bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 0xff, bytes.length - 1);
     await writeFile(path, bytes);
     await expect(storage.load(["3H1R1ADT1GnxGUebByLcwifuT3cH", "snapshot", "abc"])).rejects.toThrow(
-      new RegExp(`storage file ${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is damaged \\(checksum mismatch\\)`),
+      new RegExp(
+        `storage file ${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is damaged \\(checksum mismatch\\)`,
+      ),
     );
     await rm(directory, { recursive: true, force: true });
   });
@@ -83,7 +88,9 @@ describe("FileStorage integrity", () => {
     await storage.save(["doc", "incremental", "x"], new Uint8Array(100).fill(7));
     const path = storage.pathOf(["doc", "incremental", "x"]);
     await writeFile(path, (await readFile(path)).subarray(0, 50));
-    await expect(storage.load(["doc", "incremental", "x"])).rejects.toMatchObject({ code: "STORAGE_DAMAGED" });
+    await expect(storage.load(["doc", "incremental", "x"])).rejects.toMatchObject({
+      code: "STORAGE_DAMAGED",
+    });
     await rm(directory, { recursive: true, force: true });
   });
 

@@ -44,8 +44,15 @@ async function homeWithSpace() {
 describe("replica", () => {
   it("publishes versions and resolves latest, by number, by content CID and by release CID, across restarts", async () => {
     const { home, signer } = await homeWithSpace();
-    const v1 = await publish(home, signer, { standard: "style", file: await fileWith(home, "a", "one\n"), message: "first" });
-    const v2 = await publish(home, signer, { standard: "style", file: await fileWith(home, "a", "two\n") });
+    const v1 = await publish(home, signer, {
+      standard: "style",
+      file: await fileWith(home, "a", "one\n"),
+      message: "first",
+    });
+    const v2 = await publish(home, signer, {
+      standard: "style",
+      file: await fileWith(home, "a", "two\n"),
+    });
     expect([v1.version, v2.version]).toEqual([1, 2]);
     expect(v2.parents).toEqual([v1.release]);
     const text = async (selector?: string) =>
@@ -63,7 +70,10 @@ describe("replica", () => {
 
   it("answers reads from the replica when the read index and blob cache are gone", async () => {
     const { home, signer } = await homeWithSpace();
-    const v1 = await publish(home, signer, { standard: "style", file: await fileWith(home, "a", "only\n") });
+    const v1 = await publish(home, signer, {
+      standard: "style",
+      file: await fileWith(home, "a", "only\n"),
+    });
     await rm(home.indexes, { recursive: true });
     await rm(home.blobs, { recursive: true });
     const resolved = await resolve(home, { standard: "style", selector: v1.cid });
@@ -86,7 +96,10 @@ describe("replica", () => {
 
   it("refuses a blob whose bytes were edited on disk", async () => {
     const { home, signer } = await homeWithSpace();
-    const v1 = await publish(home, signer, { standard: "style", file: await fileWith(home, "a", "true\n") });
+    const v1 = await publish(home, signer, {
+      standard: "style",
+      file: await fileWith(home, "a", "true\n"),
+    });
     await writeFile(join(home.blobs, v1.cid), "tampered\n");
     const resolved = await resolve(home, { standard: "style", selector: v1.cid });
     expect(new TextDecoder().decode(resolved.content)).toBe("true\n");
@@ -107,10 +120,13 @@ describe("replica", () => {
     const replica = await openReplica(home);
     const loaded = await replica.loadSpace(parseSpaceUrl(space.url));
     await replica.close();
-    const toneId = [...loaded.standards].find(([, handle]) => handle.doc().name === "tone")?.[0] as string;
+    const toneId = [...loaded.standards].find(
+      ([, handle]) => handle.doc().name === "tone",
+    )?.[0] as string;
     const folder = join(home.replica, toneId.slice(0, 2), toneId.slice(2));
     const files: string[] = [];
-    for (const kind of await readdir(folder)) for (const f of await readdir(join(folder, kind))) files.push(join(folder, kind, f));
+    for (const kind of await readdir(folder))
+      for (const f of await readdir(join(folder, kind))) files.push(join(folder, kind, f));
     const chunk = files.find((f) => !f.includes("sync-state")) as string;
     const bytes = await readFile(chunk);
     bytes.writeUInt8(bytes.readUInt8(bytes.length - 3) ^ 0x55, bytes.length - 3);
@@ -119,9 +135,15 @@ describe("replica", () => {
 
     const listing = await list(home);
     expect(listing.standards.map((standard) => standard.standard)).toEqual(["style"]);
-    expect(listing.damaged).toEqual([{ standard: "tone", message: expect.stringContaining(chunk) }]);
-    await expect(resolve(home, { standard: "tone" })).rejects.toMatchObject({ code: "STORAGE_DAMAGED" });
-    expect(new TextDecoder().decode((await resolve(home, { standard: "style" })).content)).toBe("style\n");
+    expect(listing.damaged).toEqual([
+      { standard: "tone", message: expect.stringContaining(chunk) },
+    ]);
+    await expect(resolve(home, { standard: "tone" })).rejects.toMatchObject({
+      code: "STORAGE_DAMAGED",
+    });
+    expect(new TextDecoder().decode((await resolve(home, { standard: "style" })).content)).toBe(
+      "style\n",
+    );
     // The damaged file is left as it was, for inspection; nothing else changed.
     expect(await readFile(chunk)).toEqual(bytes);
     const config = await readConfig(home);
@@ -136,20 +158,36 @@ describe("concurrent publishing on two replicas", () => {
     // The same owner on a second machine: a copy of the whole home.
     const homeB = await newHome();
     await cp(homeA.root, homeB.root, { recursive: true });
-    const a = await publish(homeA, signer, { standard: "style", file: await fileWith(homeA, "s", "from A\n") });
-    const b = await publish(homeB, signer, { standard: "style", file: await fileWith(homeB, "s", "from B\n") });
+    const a = await publish(homeA, signer, {
+      standard: "style",
+      file: await fileWith(homeA, "s", "from A\n"),
+    });
+    const b = await publish(homeB, signer, {
+      standard: "style",
+      file: await fileWith(homeB, "s", "from B\n"),
+    });
     expect(a.version).toBe(2);
     expect(b.version).toBe(2);
 
     await mergeInto(homeA, homeB, space.url);
     const merged = await history(homeA, { standard: "style" });
     expect(merged.forked).toBe(true);
-    expect(merged.releases.filter((r) => r.head).map((r) => r.release).sort()).toEqual([a.release, b.release].sort());
-    await expect(resolve(homeA, { standard: "style", selector: "2" })).rejects.toMatchObject({ code: "AMBIGUOUS_VERSION" });
+    expect(
+      merged.releases
+        .filter((r) => r.head)
+        .map((r) => r.release)
+        .sort(),
+    ).toEqual([a.release, b.release].sort());
+    await expect(resolve(homeA, { standard: "style", selector: "2" })).rejects.toMatchObject({
+      code: "AMBIGUOUS_VERSION",
+    });
     const latest = await resolve(homeA, { standard: "style" });
     expect(latest.forkedWith).toHaveLength(1);
 
-    const v3 = await publish(homeA, signer, { standard: "style", file: await fileWith(homeA, "s", "both\n") });
+    const v3 = await publish(homeA, signer, {
+      standard: "style",
+      file: await fileWith(homeA, "s", "both\n"),
+    });
     expect(v3.version).toBe(3);
     expect([...v3.parents].sort()).toEqual([a.release, b.release].sort());
     expect((await history(homeA, { standard: "style" })).forked).toBe(false);

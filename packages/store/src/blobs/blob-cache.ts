@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { access, readFile } from "node:fs/promises";
+import { access, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
@@ -49,6 +49,9 @@ export class BlobCache {
     } catch {
       return undefined;
     }
-    return createHash("sha256").update(bytes).digest("hex") === sha256Hex ? bytes : undefined;
+    if (createHash("sha256").update(bytes).digest("hex") === sha256Hex) return bytes;
+    // Damaged or edited: remove it, so the next command that loads the replica writes it again.
+    await unlink(this.pathOf(contentCid)).catch(() => {});
+    return undefined;
   }
 }

@@ -4,12 +4,19 @@ import { z } from "zod";
 import { writeFileAtomic } from "./atomic-write.js";
 import type { CanonHome } from "./canon-home.js";
 
+/** A relay this home syncs a space through, and the token it requires (a secret: config.json is 0600). */
+export const RelayEntry = z
+  .object({ url: z.string(), token: z.string().nullable().default(null) })
+  .strict();
+/** A relay this home syncs a space through. */
+export type RelayEntry = z.infer<typeof RelayEntry>;
+
 /** What this home knows about one space. */
 export const SpaceEntry = z
   .object({
     name: z.string(),
     genesis: CidString,
-    relays: z.array(z.string()).default([]),
+    relays: z.array(RelayEntry).default([]),
     lastSyncAt: z.string().nullable().default(null),
   })
   .strict();
@@ -59,7 +66,8 @@ export async function readConfig(home: CanonHome): Promise<Config> {
 
 /** Replaces the home's config atomically. */
 export async function writeConfig(home: CanonHome, config: Config): Promise<void> {
-  await writeFileAtomic(home.config, `${JSON.stringify(config, null, 2)}\n`);
+  // 0600: the config holds relay tokens.
+  await writeFileAtomic(home.config, `${JSON.stringify(config, null, 2)}\n`, 0o600);
 }
 
 /** Reads, changes and writes the config in one step. */

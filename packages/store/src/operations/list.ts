@@ -37,7 +37,10 @@ export async function list(home: CanonHome, request: SpaceChoice = {}): Promise<
       })),
       lastSync: config.spaces[chosen.url]?.lastSyncAt ?? null,
       rejected: folded.fold.rejected.length,
-      damaged: [...folded.damaged.values()].map(({ name, error }) => ({ standard: name, message: error.message })),
+      damaged: [...folded.damaged.values()].map(({ name, error }) => ({
+        standard: name,
+        message: error.message,
+      })),
     };
   });
 }

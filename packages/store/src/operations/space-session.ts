@@ -82,11 +82,11 @@ export function assertReadable(loaded: LoadedSpace, standard: string): void {
   for (const { name, error } of loaded.damaged.values()) if (name === standard) throw error;
 }
 
-/** Rewrites the space's read index, folding again only if `work` changed a document. */
-async function refreshReadIndex(
+/** Rewrites the space's read index (and fills the blob cache), folding again only if a document changed since `before`. */
+export async function refreshReadIndex(
   replica: Replica,
   before: FoldedSpace,
-  headsBefore: string,
+  headsBefore = headsOf(before),
 ): Promise<void> {
   const unchanged = headsBefore === headsOf(await replica.loadSpace(before.address));
   const after = unchanged ? before : await replica.foldSpace(before.address);

@@ -35,6 +35,14 @@ export class FileStorage implements StorageAdapterInterface {
     return join(this.#directory, first.slice(0, 2), first.slice(2), ...rest);
   }
 
+  /** True when any chunk of the document is stored. */
+  async hasDocument(documentId: string): Promise<boolean> {
+    for (const kind of ["snapshot", "incremental"]) {
+      if ((await listFiles(this.pathOf([documentId, kind]))).length > 0) return true;
+    }
+    return false;
+  }
+
   async load(key: StorageKey): Promise<Uint8Array | undefined> {
     const path = this.pathOf(key);
     let bytes: Buffer;

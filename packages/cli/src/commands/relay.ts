@@ -1,0 +1,29 @@
+import { startReplicaServer } from "@canon/store";
+import { parsePort } from "../arguments.js";
+import { type GlobalOptions, print } from "../output.js";
+import { serveUntilSignal } from "../serve-until-signal.js";
+
+/** `canon relay --port <p> --data <dir> [--host] [--token] [--peer <ws-url>...]`: run a relay until SIGTERM/SIGINT. */
+export async function run(
+  options: GlobalOptions & {
+    port: string;
+    data: string;
+    host: string;
+    token?: string;
+    peer?: string[];
+  },
+): Promise<void> {
+  const server = await startReplicaServer({
+    storageDirectory: options.data,
+    port: parsePort(options.port),
+    host: options.host,
+    token: options.token,
+    peers: (options.peer ?? []).map((url) => ({ url, token: options.token })),
+  });
+  print(
+    options,
+    { url: server.url, port: server.port, data: options.data },
+    () => `relay listening on ${server.url} (data in ${options.data})`,
+  );
+  await serveUntilSignal(server);
+}

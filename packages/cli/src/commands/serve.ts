@@ -1,0 +1,24 @@
+import { startReplicaServer } from "@canon/store";
+import { parsePort } from "../arguments.js";
+import { home } from "../context.js";
+import { type GlobalOptions, print } from "../output.js";
+import { serveUntilSignal } from "../serve-until-signal.js";
+
+/** `canon serve --port <p> [--host] [--token]`: serve this home's replica to peers (a relay is just a replica that serves). */
+export async function run(
+  options: GlobalOptions & { port: string; host: string; token?: string },
+): Promise<void> {
+  const server = await startReplicaServer({
+    storageDirectory: home().replica,
+    port: parsePort(options.port),
+    host: options.host,
+    token: options.token,
+    name: "peer",
+  });
+  print(
+    options,
+    { url: server.url, port: server.port },
+    () => `serving ${home().root} on ${server.url}`,
+  );
+  await serveUntilSignal(server);
+}

@@ -1,0 +1,19 @@
+import { syncSpace } from "@canon/store";
+import { parseSeconds } from "../arguments.js";
+import { home } from "../context.js";
+import { describeReport } from "../describe-sync.js";
+import { type GlobalOptions, print } from "../output.js";
+
+/** `canon sync [--relay <ws-url>] [--token <secret>] [--timeout <s>]`: exchange every document of the space, then exit. */
+export async function run(
+  options: GlobalOptions & { relay?: string; token?: string; timeout: string },
+): Promise<void> {
+  const report = await syncSpace(home(), {
+    space: options.space,
+    relay: options.relay,
+    token: options.token,
+    timeoutMs: parseSeconds(options.timeout),
+    remember: options.relay !== undefined,
+  });
+  print(options, report, () => describeReport(report));
+}

@@ -1,0 +1,28 @@
+import { describeRecord, watchSpace } from "@canon/store";
+import { home } from "../context.js";
+import type { GlobalOptions } from "../output.js";
+
+/** `canon watch [--relay <ws-url>]`: stay connected and print each new record as it arrives, one line each. */
+export async function run(
+  options: GlobalOptions & { relay?: string; token?: string },
+): Promise<void> {
+  const stop = new AbortController();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => stop.abort());
+  await watchSpace(home(), {
+    space: options.space,
+    relay: options.relay,
+    token: options.token,
+    signal: stop.signal,
+    onEvent: (event) => {
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify(event)}\n`);
+      } else if (event.event === "record") {
+        process.stdout.write(`${event.at}  ${describeRecord(event.record)}\n`);
+      } else if (event.event === "connected") {
+        process.stderr.write(`canon: connected to ${event.relay}\n`);
+      } else {
+        process.stderr.write(`canon: ${event.reason}; retrying in ${event.retryInMs} ms\n`);
+      }
+    },
+  });
+}

@@ -1,0 +1,11 @@
+import type { ReplicaServer } from "@canon/store";
+
+/** Runs a server until SIGTERM or SIGINT, then flushes its storage and returns. */
+export async function serveUntilSignal(server: ReplicaServer): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+  });
+  await server.stop();
+}

@@ -1,0 +1,54 @@
+import { CanonError } from "@canon/core";
+import { healthUrlOf, type RelayEndpoint } from "./relay-url.js";
+
+/** What a relay says about itself at `/healthz`. */
+export interface RelayHealth {
+  readonly ok: true;
+  readonly peers: number;
+  readonly documents: number;
+}
+
+/**
+ * Asks a relay over plain HTTP whether it is up and accepts the token,
+ * before any document is exchanged. automerge-repo's client adapter turns a
+ * refused WebSocket upgrade into an uncaught exception, so the refusal is
+ * learned here instead, as a clear error.
+ * @throws CanonError `RELAY_UNREACHABLE` (nothing answers within the timeout, or not a Canon relay),
+ * `RELAY_REFUSED` (the token is missing or wrong).
+ */
+export async function probeRelay(endpoint: RelayEndpoint, timeoutMs: number): Promise<RelayHealth> {
+  const shown = endpoint.url;
+  let response: Response;
+  try {
+    response = await fetch(healthUrlOf(endpoint), { signal: AbortSignal.timeout(timeoutMs) });
+  } catch (error) {
+    const cause =
+      (error as Error & { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+    const why =
+      cause === "TimeoutError" ? `no answer within ${Math.round(timeoutMs / 1000)} s` : cause;
+    throw new CanonError(
+      "RELAY_UNREACHABLE",
+      `cannot reach relay ${shown} (${why}); your local replica is unchanged and still readable`,
+    );
+  }
+  if (response.status === 401 || response.status === 403) {
+    throw new CanonError(
+      "RELAY_REFUSED",
+      `relay ${shown} refused the token (${endpoint.token ? "wrong token" : "no token given; pass --token"})`,
+    );
+  }
+  let body: unknown;
+  try {
+    body = await response.json();
+  } catch {
+    body = undefined;
+  }
+  const health = body as Partial<RelayHealth> | undefined;
+  if (!response.ok || health?.ok !== true || typeof health.peers !== "number") {
+    throw new CanonError(
+      "RELAY_UNREACHABLE",
+      `${shown} answered, but not as a Canon relay (HTTP ${response.status})`,
+    );
+  }
+  return health as RelayHealth;
+}

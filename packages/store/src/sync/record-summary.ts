@@ -1,0 +1,63 @@
+import type { SignedRecord, SpaceState } from "@canon/core";
+
+/** One record as `sync` and `watch` report it. */
+export interface RecordSummary {
+  readonly cid: string;
+  readonly type: string;
+  readonly author: string;
+  readonly standard?: string;
+  readonly version?: number;
+  readonly contentCid?: string;
+  readonly member?: string;
+  readonly role?: string;
+}
+
+/** A record's summary: the fields a person needs to recognise it. */
+export function summarize(signed: SignedRecord): RecordSummary {
+  const { record } = signed;
+  const base = { cid: signed.cid, type: record.type, author: record.author };
+  switch (record.type) {
+    case "canon/release":
+      return {
+        ...base,
+        standard: record.standard,
+        version: record.version,
+        contentCid: record.contentCid,
+      };
+    case "canon/correction":
+      return { ...base, standard: record.standard };
+    case "canon/membership":
+      return { ...base, member: record.member, role: record.role };
+    default:
+      return base;
+  }
+}
+
+/** Every accepted record of a folded space, by CID. */
+export function acceptedRecords(state: SpaceState | undefined): Map<string, SignedRecord> {
+  const records = new Map<string, SignedRecord>();
+  if (state === undefined) return records;
+  records.set(state.genesis.cid, state.genesis);
+  for (const change of state.membershipChanges) records.set(change.cid, change);
+  for (const standard of state.standards.values())
+    for (const [cid, release] of standard.releases) records.set(cid, release);
+  for (const [cid, correction] of state.corrections) records.set(cid, correction);
+  for (const [cid, provenance] of state.provenance) records.set(cid, provenance);
+  return records;
+}
+
+/** One line for a person: `release editorial-style@3 bafk… by did:key:…`. */
+export function describeRecord(summary: RecordSummary): string {
+  switch (summary.type) {
+    case "canon/release":
+      return `release ${summary.standard}@${summary.version} ${summary.contentCid} by ${summary.author}`;
+    case "canon/correction":
+      return `correction to ${summary.standard} ${summary.cid} by ${summary.author}`;
+    case "canon/membership":
+      return `membership ${summary.member} → ${summary.role} by ${summary.author}`;
+    case "canon/space-genesis":
+      return `space genesis ${summary.cid} by ${summary.author}`;
+    default:
+      return `${summary.type.replace("canon/", "")} ${summary.cid} by ${summary.author}`;
+  }
+}

@@ -1,0 +1,66 @@
+import type { DocHandle, PeerId, StorageId } from "@automerge/automerge-repo";
+import { CanonError } from "@canon/core";
+import type { Replica } from "../replica.js";
+import { RelayClient } from "./relay-client.js";
+import { type RelayEndpoint, socketUrlOf } from "./relay-url.js";
+
+/** A live connection from a replica to one relay or serving peer. */
+export interface RelaySession {
+  readonly client: RelayClient;
+  readonly peerId: PeerId;
+  /** The relay's storage id: its sync info on a handle says which heads the relay holds. */
+  readonly storageId: StorageId;
+  close(): void;
+}
+
+/** Effectively "never": retries are Canon's own (watch backs off), not the adapter's fixed interval. */
+const NO_ADAPTER_RETRY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Connects a replica to a relay and waits until the relay has introduced
+ * itself (peer id and storage id).
+ * @throws CanonError `RELAY_UNREACHABLE` when that does not happen within `timeoutMs`.
+ */
+export async function openRelaySession(
+  replica: Replica,
+  endpoint: RelayEndpoint,
+  timeoutMs: number,
+): Promise<RelaySession> {
+  const client = new RelayClient(socketUrlOf(endpoint), NO_ADAPTER_RETRY_MS);
+  replica.connect(client);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const peerId = client.remotePeerId;
+    const storageId = peerId ? replica.repo.getStorageIdOfPeer(peerId) : undefined;
+    if (peerId && storageId) {
+      return {
+        client,
+        peerId,
+        storageId,
+        close: () => replica.disconnect(client),
+      };
+    }
+    if (Date.now() > deadline) {
+      replica.disconnect(client);
+      const why = client.lastError ? `: ${client.lastError.message}` : "";
+      throw new CanonError(
+        "RELAY_UNREACHABLE",
+        `relay ${endpoint.url} did not answer as a sync peer within ${Math.round(timeoutMs / 1000)} s${why}`,
+      );
+    }
+    await sleep(5);
+  }
+}
+
+/** True when the relay's last reported heads for a document equal ours. */
+export function inSync(handle: DocHandle<unknown>, storageId: StorageId): boolean {
+  const theirs = handle.getSyncInfo(storageId)?.lastHeads;
+  if (theirs === undefined) return false;
+  const ours = handle.heads();
+  return theirs.length === ours.length && theirs.every((head) => ours.includes(head));
+}
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

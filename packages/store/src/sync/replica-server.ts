@@ -1,0 +1,193 @@
+import { timingSafeEqual } from "node:crypto";
+import { readdir } from "node:fs/promises";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { type PeerId, Repo } from "@automerge/automerge-repo";
+import { WebSocketServerAdapter } from "@automerge/automerge-repo-network-websocket";
+import { CanonError } from "@canon/core";
+import { WebSocketServer } from "ws";
+import { SYNC_DEBOUNCE_MS } from "../replica.js";
+import { FileStorage } from "../storage/file-storage.js";
+import { RelayClient } from "./relay-client.js";
+import { type RelayEndpoint, socketUrlOf } from "./relay-url.js";
+
+/** How to run a relay (or serve a replica). */
+export interface ReplicaServerOptions {
+  /** Where documents are stored (a relay's data dir, or a home's replica/). */
+  readonly storageDirectory: string;
+  readonly port: number;
+  readonly host?: string;
+  /** When set, connections without this token are refused before any document is exchanged. */
+  readonly token?: string | undefined;
+  /** Other relays to sync with, so an organisation can run several. */
+  readonly peers?: readonly RelayEndpoint[];
+  /** A prefix for this server's peer id, for logs. */
+  readonly name?: string;
+}
+
+/** What `/healthz` reports. */
+export interface ServerHealth {
+  readonly ok: true;
+  readonly peers: number;
+  readonly documents: number;
+}
+
+/** A running relay. */
+export interface ReplicaServer {
+  /** `ws://host:port` to give clients. */
+  readonly url: string;
+  readonly port: number;
+  readonly repo: Repo;
+  health(): Promise<ServerHealth>;
+  /** Stops accepting peers, writes every document to disk, and closes. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a relay: an automerge-repo peer with WebSocket networking and durable
+ * storage that only stores and forwards documents (it verifies nothing and is
+ * trusted for nothing; readers verify). It serves `GET /healthz` on the same
+ * port. With a token, the HTTP upgrade is refused (401) unless the token comes
+ * as `?token=`, `Authorization: Bearer`, or `X-Canon-Token`, so an
+ * unauthenticated peer never exchanges a message.
+ * @throws CanonError `STORAGE_UNWRITABLE` when the data dir cannot be written,
+ * `BAD_ARGUMENT` when the port is taken.
+ */
+export async function startReplicaServer(options: ReplicaServerOptions): Promise<ReplicaServer> {
+  const storage = new FileStorage(options.storageDirectory);
+  await assertWritable(storage, options.storageDirectory);
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 * 1024 });
+  const outgoing = (options.peers ?? []).map((peer) => new RelayClient(socketUrlOf(peer), 1000));
+  const repo = new Repo({
+    storage,
+    network: [
+      new WebSocketServerAdapter(
+        wss as unknown as ConstructorParameters<typeof WebSocketServerAdapter>[0],
+      ),
+    ],
+    peerId: `${options.name ?? "relay"}-${Math.random().toString(36).slice(2, 10)}` as PeerId,
+    // Push documents only to peered relays; clients get what they ask for.
+    sharePolicy: async (peerId) => outgoing.some((client) => client.remotePeerId === peerId),
+    syncDebounceRate: SYNC_DEBOUNCE_MS,
+  });
+  for (const client of outgoing) repo.networkSubsystem.addNetworkAdapter(client);
+
+  const http = createServer((request, response) => {
+    void handleHttp(request, response, options.token, () => health(repo, options.storageDirectory));
+  });
+  http.on("upgrade", (request, socket, head) => {
+    if (!authorized(request, options.token)) {
+      socket.end("HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => wss.emit("connection", ws, request));
+  });
+  await listen(http, options.port, options.host ?? "127.0.0.1");
+  const port = (http.address() as AddressInfo).port;
+  const host = options.host ?? "127.0.0.1";
+
+  let stopped: Promise<void> | undefined;
+  return {
+    url: `ws://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    port,
+    repo,
+    health: () => health(repo, options.storageDirectory),
+    stop: () => {
+      stopped ??= (async () => {
+        for (const client of outgoing) {
+          repo.networkSubsystem.removeNetworkAdapter(client);
+        }
+        for (const socket of wss.clients) socket.terminate();
+        wss.close();
+        const ready = Object.values(repo.handles)
+          .filter((handle) => handle.isReady())
+          .map((handle) => handle.documentId);
+        await repo.flush(ready);
+        http.closeAllConnections();
+        await new Promise<void>((resolve) => http.close(() => resolve()));
+      })();
+      return stopped;
+    },
+  };
+}
+
+function authorized(request: IncomingMessage, token: string | undefined): boolean {
+  if (!token) return true;
+  const url = new URL(request.url ?? "/", "http://relay");
+  const header =
+    request.headers.authorization?.replace(/^Bearer\s+/i, "") ?? request.headers["x-canon-token"];
+  const given = url.searchParams.get("token") ?? (typeof header === "string" ? header : undefined);
+  if (given === undefined || given === null) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+async function handleHttp(
+  request: IncomingMessage,
+  response: ServerResponse,
+  token: string | undefined,
+  report: () => Promise<ServerHealth>,
+): Promise<void> {
+  const path = new URL(request.url ?? "/", "http://relay").pathname;
+  if (path !== "/healthz") {
+    response.writeHead(404, { "content-type": "application/json" }).end('{"error":"not found"}');
+    return;
+  }
+  if (!authorized(request, token)) {
+    response
+      .writeHead(401, { "content-type": "application/json" })
+      .end('{"error":"token required"}');
+    return;
+  }
+  response
+    .writeHead(200, { "content-type": "application/json" })
+    .end(JSON.stringify(await report()));
+}
+
+async function health(repo: Repo, directory: string): Promise<ServerHealth> {
+  return { ok: true, peers: repo.peers.length, documents: await countStoredDocuments(directory) };
+}
+
+/** Documents on disk: `<dir>/<2 chars>/<rest>/` folders (automerge-repo's key layout). */
+async function countStoredDocuments(directory: string): Promise<number> {
+  let count = 0;
+  for (const prefix of await readdir(directory, { withFileTypes: true }).catch(() => [])) {
+    if (!prefix.isDirectory()) continue;
+    for (const rest of await readdir(`${directory}/${prefix.name}`, { withFileTypes: true }).catch(
+      () => [],
+    )) {
+      if (rest.isDirectory()) count++;
+    }
+  }
+  return count;
+}
+
+async function assertWritable(storage: FileStorage, directory: string): Promise<void> {
+  try {
+    await storage.save(["storage-adapter-id-probe"], new Uint8Array([1]));
+    await storage.remove(["storage-adapter-id-probe"]);
+  } catch (error) {
+    if (error instanceof CanonError) throw error;
+    throw new CanonError(
+      "STORAGE_UNWRITABLE",
+      `cannot write to ${directory}: ${(error as Error).message}`,
+    );
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      reject(
+        error.code === "EADDRINUSE"
+          ? new CanonError("BAD_ARGUMENT", `port ${port} on ${host} is already in use`)
+          : error.code === "EACCES"
+            ? new CanonError("BAD_ARGUMENT", `not allowed to listen on ${host}:${port}`)
+            : error,
+      );
+    });
+    server.listen(port, host, () => resolve());
+  });
+}

@@ -1,0 +1,193 @@
+import type { DocHandle, UrlHeads } from "@automerge/automerge-repo";
+import { CanonError } from "@canon/core";
+import type { CanonHome } from "../home/canon-home.js";
+import { updateConfig } from "../home/config.js";
+import { openReplica } from "../open-replica.js";
+import { chooseSpace, refreshReadIndex, type SpaceChoice } from "../operations/space-session.js";
+import type { LoadedSpace, Replica } from "../replica.js";
+import { probeRelay } from "./probe-relay.js";
+import { acceptedRecords, type RecordSummary, summarize } from "./record-summary.js";
+import { inSync, openRelaySession, type RelaySession, sleep } from "./relay-session.js";
+import { parseRelayUrl, type RelayEndpoint } from "./relay-url.js";
+
+/** What to sync. */
+export interface SyncRequest extends SpaceChoice {
+  /** Relay or serving peer; the space's stored relay when absent. */
+  readonly relay?: string | undefined;
+  readonly token?: string | undefined;
+  /** Give up after this long (connecting and exchanging together). */
+  readonly timeoutMs: number;
+  /** Remember this relay (and token) for the space. */
+  readonly remember?: boolean;
+  /** Make the space the home's default (as joining does). */
+  readonly makeDefault?: boolean;
+}
+
+/** What a sync did. */
+export interface SyncReport {
+  readonly synced: true;
+  readonly space: string;
+  readonly relay: string;
+  /** Accepted records that arrived. */
+  readonly received: readonly RecordSummary[];
+  /** Records this replica had that the relay did not. */
+  readonly sent: readonly RecordSummary[];
+  readonly lastSync: string;
+}
+
+/**
+ * Syncs every document of a space with a relay or serving peer, waits until
+ * the relay holds exactly what this replica holds (every document's heads
+ * equal on both sides), then records the time as the space's last sync.
+ * Nothing is exchanged before the relay has accepted the token.
+ * @throws CanonError `RELAY_UNREACHABLE`, `RELAY_REFUSED`, `SYNC_TIMEOUT`, `UNKNOWN_SPACE` (the relay lacks it too), `BAD_URL`.
+ */
+export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<SyncReport> {
+  const chosen = await chooseSpace(home, request);
+  const endpoint = relayFor(chosen.entry?.relays ?? [], request);
+  const deadline = Date.now() + request.timeoutMs;
+  await probeRelay(endpoint, request.timeoutMs);
+
+  const replica = await openReplica(home);
+  let session: RelaySession | undefined;
+  try {
+    const before = await loadIfPresent(replica, chosen.address);
+    const recordsBefore = acceptedRecords(
+      before ? (await replica.foldSpace(chosen.address)).fold.state : undefined,
+    );
+    // The relay's heads for each document when the session began, to tell what we sent.
+    const firstRemoteHeads = new Map<string, UrlHeads>();
+    const watchRemote = (handle: DocHandle<unknown>) =>
+      handle.once("remote-heads", ({ heads }) => {
+        if (!firstRemoteHeads.has(handle.documentId))
+          firstRemoteHeads.set(handle.documentId, heads);
+      });
+    if (before) for (const handle of handles(before)) watchRemote(handle);
+
+    session = await openRelaySession(replica, endpoint, Math.max(1, deadline - Date.now()));
+    const loaded = await exchangeUntilEqual(
+      replica,
+      session,
+      chosen.address,
+      deadline,
+      request.timeoutMs,
+    );
+    const folded = await replica.foldSpace(chosen.address);
+    const recordsAfter = acceptedRecords(folded.fold.state);
+    const received = [...recordsAfter]
+      .filter(([cid]) => !recordsBefore.has(cid))
+      .map(([, signed]) => summarize(signed));
+    const relayHad = new Set<string>();
+    for (const handle of handles(loaded)) {
+      const heads = firstRemoteHeads.get(handle.documentId);
+      if (heads && heads.length > 0)
+        for (const cid of Object.keys(
+          (handle.view(heads).doc() as { records?: object } | undefined)?.records ?? {},
+        ))
+          relayHad.add(cid);
+    }
+    const sent = [...recordsBefore]
+      .filter(([cid]) => !relayHad.has(cid))
+      .map(([, signed]) => summarize(signed));
+
+    session.close();
+    session = undefined;
+    await replica.close();
+    await refreshReadIndex(replica, folded);
+    const lastSync = new Date().toISOString();
+    await updateConfig(home, (config) => {
+      const entry = config.spaces[chosen.url] ?? {
+        name: folded.fold.state?.genesis.record.name ?? "",
+        genesis: chosen.address.genesis,
+        relays: [],
+        lastSyncAt: null,
+      };
+      entry.lastSyncAt = lastSync;
+      if (request.remember && !entry.relays.some((relay) => relay.url === endpoint.url)) {
+        entry.relays.unshift({ url: endpoint.url, token: endpoint.token ?? null });
+      }
+      config.spaces[chosen.url] = entry;
+      if (request.makeDefault) config.defaultSpace = chosen.url;
+      else config.defaultSpace ??= chosen.url;
+    });
+    return { synced: true, space: chosen.url, relay: endpoint.url, received, sent, lastSync };
+  } finally {
+    session?.close();
+    await replica.close();
+  }
+}
+
+function relayFor(
+  stored: readonly { url: string; token: string | null }[],
+  request: SyncRequest,
+): RelayEndpoint {
+  if (request.relay !== undefined) {
+    parseRelayUrl(request.relay);
+    const known = stored.find((relay) => relay.url === request.relay);
+    return { url: request.relay, token: request.token ?? known?.token ?? undefined };
+  }
+  const first = stored[0];
+  if (first === undefined) {
+    throw new CanonError(
+      "BAD_ARGUMENT",
+      "no relay is known for this space; pass --relay ws://host:port (it is remembered)",
+    );
+  }
+  return { url: first.url, token: request.token ?? first.token ?? undefined };
+}
+
+async function loadIfPresent(
+  replica: Replica,
+  address: LoadedSpace["address"],
+): Promise<LoadedSpace | undefined> {
+  try {
+    return await replica.loadSpace(address);
+  } catch (error) {
+    if (error instanceof CanonError && error.code === "UNKNOWN_SPACE") return undefined;
+    throw error;
+  }
+}
+
+function handles(loaded: LoadedSpace): DocHandle<unknown>[] {
+  return [
+    loaded.space as DocHandle<unknown>,
+    ...(loaded.standards.values() as Iterable<DocHandle<unknown>>),
+  ];
+}
+
+/**
+ * Loads the space from the relay if needed, then every standard document it
+ * lists (new ones may arrive as the space document syncs), until the relay's
+ * heads equal ours for every one of them.
+ */
+async function exchangeUntilEqual(
+  replica: Replica,
+  session: RelaySession,
+  address: LoadedSpace["address"],
+  deadline: number,
+  timeoutMs: number,
+): Promise<LoadedSpace> {
+  for (;;) {
+    let loaded: LoadedSpace | undefined;
+    try {
+      loaded = await replica.loadSpace(address);
+    } catch (error) {
+      if (!(error instanceof CanonError && error.code === "UNKNOWN_SPACE")) throw error;
+      throw new CanonError(
+        "UNKNOWN_SPACE",
+        `neither this replica nor the relay has space ${address.documentId}; check the space URL`,
+      );
+    }
+    const listed = Object.keys(loaded.space.doc().standards ?? {}).length;
+    const complete = loaded.standards.size + loaded.damaged.size === listed;
+    if (complete && handles(loaded).every((handle) => inSync(handle, session.storageId)))
+      return loaded;
+    if (Date.now() > deadline) {
+      throw new CanonError(
+        "SYNC_TIMEOUT",
+        `sync with ${session.client.url.split("?")[0]} did not finish within ${Math.round(timeoutMs / 1000)} s; what arrived is kept, run \`canon sync\` again`,
+      );
+    }
+    await sleep(5);
+  }
+}
