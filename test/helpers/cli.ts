@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -20,6 +20,8 @@ export interface Sandbox {
   readonly home: string;
   readonly dir: string;
   canon(...args: string[]): Run;
+  /** Like `canon`, without blocking this process (for servers the test itself runs). */
+  canonAsync(...args: string[]): Promise<Run>;
   /** Runs and fails the test unless the exit status is 0. */
   ok(...args: string[]): Run;
   file(name: string, content: string | Uint8Array): Promise<string>;
@@ -44,10 +46,23 @@ export async function sandbox(): Promise<Sandbox> {
       json: <T>() => JSON.parse(result.stdout) as T,
     };
   };
+  const canonAsync = (...args: string[]): Promise<Run> =>
+    new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        [CANON_BIN, ...args],
+        { env: { ...process.env, CANON_HOME: home }, cwd: dir, timeout: 60_000 },
+        (error, stdout, stderr) => {
+          const status = error ? (typeof error.code === "number" ? error.code : null) : 0;
+          resolve({ status, stdout, stderr, json: <T>() => JSON.parse(stdout) as T });
+        },
+      );
+    });
   return {
     home,
     dir,
     canon,
+    canonAsync,
     ok(...args) {
       const run = canon(...args);
       if (run.status !== 0)

@@ -73,6 +73,25 @@ space
   .description("list the spaces this home knows")
   .action(action(() => import("./commands/space-ls.js")));
 
+const member = program.command("member").description("manage who may do what in the space");
+member
+  .command("add")
+  .description(
+    "grant a did a role (maintainers publish and manage members; contributors add corrections and provenance; readers read)",
+  )
+  .argument("<did>", "the member's did:key (they print it with `canon id`)")
+  .requiredOption("--role <role>", "maintainer, contributor or reader")
+  .action(action(() => import("./commands/member-add.js")));
+member
+  .command("remove")
+  .description("remove a member: what they published before stays valid, anything later is refused")
+  .argument("<did>", "the member's did:key")
+  .action(action(() => import("./commands/member-remove.js")));
+member
+  .command("ls")
+  .description("list members and their roles")
+  .action(action(() => import("./commands/member-ls.js")));
+
 program
   .command("publish")
   .description("publish a file as the next version of a standard")

@@ -16,6 +16,11 @@ export function print(options: GlobalOptions, json: unknown, text: () => string)
   }
 }
 
+/** Prints one line: compact JSON with `--json` (for long-running commands, one object per line), else `text`. */
+export function printLine(options: GlobalOptions, json: unknown, text: string): void {
+  process.stdout.write(`${options.json ? JSON.stringify(json) : text}\n`);
+}
+
 /** Content as JSON can carry it: UTF-8 text when it is, else base64. */
 export function contentForJson(bytes: Uint8Array): {
   content: string;

@@ -22,6 +22,12 @@ export { type CreatedSpace, createSpace } from "./operations/create-space.js";
 export { type Diagnosis, doctor } from "./operations/doctor.js";
 export { type History, type HistoryEntry, history } from "./operations/history.js";
 export { type ListedStandard, type Listing, list } from "./operations/list.js";
+export {
+  changeMember,
+  listMembers,
+  type Member,
+  type MembershipChanged,
+} from "./operations/membership.js";
 export { type Published, type PublishRequest, publish } from "./operations/publish.js";
 export { type ReleaseView, releaseView } from "./operations/release-view.js";
 export { type Resolved, type ResolveRequest, resolve } from "./operations/resolve.js";

@@ -1,6 +1,6 @@
 import { startReplicaServer } from "@canon/store";
 import { parsePort } from "../arguments.js";
-import { type GlobalOptions, print } from "../output.js";
+import { type GlobalOptions, printLine } from "../output.js";
 import { serveUntilSignal } from "../serve-until-signal.js";
 
 /** `canon relay --port <p> --data <dir> [--host] [--token] [--peer <ws-url>...]`: run a relay until SIGTERM/SIGINT. */
@@ -20,10 +20,10 @@ export async function run(
     token: options.token,
     peers: (options.peer ?? []).map((url) => ({ url, token: options.token })),
   });
-  print(
+  printLine(
     options,
     { url: server.url, port: server.port, data: options.data },
-    () => `relay listening on ${server.url} (data in ${options.data})`,
+    `relay listening on ${server.url} (data in ${options.data})`,
   );
   await serveUntilSignal(server);
 }

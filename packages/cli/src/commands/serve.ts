@@ -1,7 +1,7 @@
 import { startReplicaServer } from "@canon/store";
 import { parsePort } from "../arguments.js";
 import { home } from "../context.js";
-import { type GlobalOptions, print } from "../output.js";
+import { type GlobalOptions, printLine } from "../output.js";
 import { serveUntilSignal } from "../serve-until-signal.js";
 
 /** `canon serve --port <p> [--host] [--token]`: serve this home's replica to peers (a relay is just a replica that serves). */
@@ -15,10 +15,10 @@ export async function run(
     token: options.token,
     name: "peer",
   });
-  print(
+  printLine(
     options,
     { url: server.url, port: server.port },
-    () => `serving ${home().root} on ${server.url}`,
+    `serving ${home().root} on ${server.url}`,
   );
   await serveUntilSignal(server);
 }

@@ -25,6 +25,8 @@ export async function openRelaySession(
   replica: Replica,
   endpoint: RelayEndpoint,
   timeoutMs: number,
+  /** The timeout the user asked for, for the message (`timeoutMs` may be what is left of it). */
+  shownTimeoutMs = timeoutMs,
 ): Promise<RelaySession> {
   const client = new RelayClient(socketUrlOf(endpoint), NO_ADAPTER_RETRY_MS);
   replica.connect(client);
@@ -45,7 +47,7 @@ export async function openRelaySession(
       const why = client.lastError ? `: ${client.lastError.message}` : "";
       throw new CanonError(
         "RELAY_UNREACHABLE",
-        `relay ${endpoint.url} did not answer as a sync peer within ${Math.round(timeoutMs / 1000)} s${why}`,
+        `relay ${endpoint.url} did not answer as a sync peer within ${Math.round(shownTimeoutMs / 1000)} s${why}`,
       );
     }
     await sleep(5);

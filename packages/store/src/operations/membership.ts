@@ -1,0 +1,71 @@
+import { CanonError, type MembershipChange, parseDid, Role, signRecord } from "@canon/core";
+import type { CanonHome } from "../home/canon-home.js";
+import type { Signer } from "../home/identities.js";
+import { type SpaceChoice, withSpace } from "./space-session.js";
+
+/** A member as `member ls` shows them. */
+export interface Member {
+  readonly did: string;
+  readonly role: string;
+}
+
+/** What a membership change did. */
+export interface MembershipChanged {
+  readonly did: string;
+  readonly role: MembershipChange["role"];
+  /** CID of the signed membership record. */
+  readonly record: string;
+}
+
+/**
+ * Grants `did` a role (or removes them, with `role: "removed"`) by appending
+ * a membership record signed by `signer`, naming the chain's current heads.
+ * @throws CanonError `BAD_DID`, `BAD_ARGUMENT` (unknown role, removing a non-member), `NOT_A_MEMBER` (signer is not a maintainer).
+ */
+export async function changeMember(
+  home: CanonHome,
+  signer: Signer,
+  request: SpaceChoice & { did: string; role: string },
+): Promise<MembershipChanged> {
+  const did = parseDid(request.did);
+  const role = request.role === "removed" ? "removed" : Role.safeParse(request.role).data;
+  if (role === undefined) {
+    throw new CanonError(
+      "BAD_ARGUMENT",
+      `"${request.role}" is not a role; use maintainer, contributor or reader`,
+    );
+  }
+  return withSpace(home, request, async ({ replica, chosen, folded, state }) => {
+    const mine = state.members.get(signer.keyPair.did);
+    if (mine !== "maintainer") {
+      throw new CanonError(
+        "NOT_A_MEMBER",
+        `${signer.identity.name} (${signer.keyPair.did}) is ${mine ?? "not a member"} of this space; only maintainers manage members`,
+      );
+    }
+    if (role === "removed" && !state.members.has(did)) {
+      throw new CanonError("BAD_ARGUMENT", `${did} is not a member of this space`);
+    }
+    const signed = await signRecord(signer.keyPair, {
+      type: "canon/membership",
+      v: 1,
+      space: chosen.address.genesis,
+      member: did,
+      role,
+      membership: [...state.membershipHeads],
+      author: signer.keyPair.did,
+      createdAt: new Date().toISOString(),
+    });
+    replica.appendRecord(folded.space, signed);
+    return { did, role, record: signed.cid };
+  });
+}
+
+/** The space's members and roles, as the verified membership chain says. */
+export async function listMembers(home: CanonHome, request: SpaceChoice = {}): Promise<Member[]> {
+  return withSpace(home, request, async ({ state }) =>
+    [...state.members]
+      .map(([did, role]) => ({ did, role }))
+      .sort((a, b) => (a.did < b.did ? -1 : 1)),
+  );
+}
