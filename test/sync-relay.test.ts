@@ -257,7 +257,15 @@ describe("sync refuses bad input", () => {
         expect(run.stderr).toMatch(
           /^canon: relay ws:\/\/127\.0\.0\.1:\d+ did not answer as a sync peer within 3 s/,
         );
-        const joined = await b.canonAsync("space", "join", url, "--relay", server.url, "--timeout", "3");
+        const joined = await b.canonAsync(
+          "space",
+          "join",
+          url,
+          "--relay",
+          server.url,
+          "--timeout",
+          "3",
+        );
         expect(joined.status).toBe(5);
       } finally {
         await server.close();
