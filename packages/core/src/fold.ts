@@ -130,9 +130,14 @@ export async function fold(input: FoldInput): Promise<FoldResult> {
   const releases = [...byType.release].sort(
     (a, b) => a.record.version - b.record.version || (a.cid < b.cid ? -1 : 1),
   );
+  const releaseParents = new Map(
+    byType.release.map((signed) => [signed.cid, signed.record.parents]),
+  );
   for (const signed of releases) {
     if (!authorized(signed, ["maintainer"])) continue;
-    const problem = await releaseProblem(signed, accepted, corrections, input.content);
+    const problem =
+      backdatedPastRemoval(signed, chain, releaseParents) ??
+      (await releaseProblem(signed, accepted, corrections, input.content));
     if (problem) rejected.push(rejectionOf(signed, problem));
     else accepted.set(signed.cid, signed);
   }
@@ -170,6 +175,47 @@ async function verifyAll(
   }
   await drain();
   return verified;
+}
+
+/**
+ * A release whose author was later removed, citing a point of the chain
+ * before that removal, counts only if the remover had seen it (it is one of
+ * the removal's `releaseHeads` or their ancestor). Otherwise a removed member
+ * could keep publishing by citing old membership heads.
+ */
+function backdatedPastRemoval(
+  signed: SignedRecord<Release>,
+  chain: MembershipChain,
+  parentsOf: ReadonlyMap<string, readonly string[]>,
+): string | undefined {
+  const removals = chain.effectiveRemovalsOf(signed.record.author);
+  if (removals.length === 0) return undefined;
+  const cut = chain.pastOf(signed.record.membership);
+  for (const removal of removals) {
+    if (cut.has(removal.cid)) continue;
+    if (!reachable(removal.record.releaseHeads ?? [], signed.cid, parentsOf)) {
+      return `author was removed by ${removal.cid}, and the remover had not seen this release: it cannot predate the removal`;
+    }
+  }
+  return undefined;
+}
+
+/** True when `target` is one of `heads` or an ancestor of one, following release parents. */
+function reachable(
+  heads: readonly string[],
+  target: string,
+  parentsOf: ReadonlyMap<string, readonly string[]>,
+): boolean {
+  const seen = new Set<string>();
+  const stack = [...heads];
+  while (stack.length > 0) {
+    const cid = stack.pop() as string;
+    if (cid === target) return true;
+    if (seen.has(cid)) continue;
+    seen.add(cid);
+    stack.push(...(parentsOf.get(cid) ?? []));
+  }
+  return false;
 }
 
 async function releaseProblem(

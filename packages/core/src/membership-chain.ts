@@ -82,6 +82,29 @@ export class MembershipChain {
     return this.#order.map((cid) => this.#changes.get(cid) as SignedRecord<MembershipChange>);
   }
 
+  /** Every membership record (and the genesis) in the causal past of `heads`, inclusive. */
+  pastOf(heads: readonly string[]): Set<string> {
+    const past = new Set<string>();
+    for (const head of heads) for (const cid of this.#ancestors.get(head) ?? []) past.add(cid);
+    return past;
+  }
+
+  /** Removals of `did` that took effect in the full replay (not those voided by a concurrent removal of their author). */
+  effectiveRemovalsOf(did: string): SignedRecord<MembershipChange>[] {
+    const members = new Map<Did, Role>([[this.#genesis.record.author, "maintainer"]]);
+    const removals: SignedRecord<MembershipChange>[] = [];
+    for (const cid of this.#order) {
+      const change = this.#changes.get(cid) as SignedRecord<MembershipChange>;
+      const { record } = change;
+      if (members.get(record.author) !== "maintainer") continue;
+      if (record.role === "removed") {
+        members.delete(record.member);
+        if (record.member === did) removals.push(change);
+      } else members.set(record.member, record.role);
+    }
+    return removals;
+  }
+
   /** Members and roles after every accepted change. */
   current(): Members {
     return this.membersAt(this.heads());
@@ -98,8 +121,7 @@ export class MembershipChain {
     const key = [...heads].sort().join(",");
     const cached = this.#cache.get(key);
     if (cached) return cached;
-    const past = new Set<string>();
-    for (const head of heads) for (const cid of this.#ancestors.get(head) ?? []) past.add(cid);
+    const past = this.pastOf(heads);
     const members = new Map<Did, Role>([[this.#genesis.record.author, "maintainer"]]);
     for (const cid of this.#order) {
       if (!past.has(cid)) continue;

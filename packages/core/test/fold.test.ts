@@ -1,6 +1,6 @@
 import * as dagCbor from "@ipld/dag-cbor";
 import { describe, expect, it } from "vitest";
-import { generateKeyPair, recordCid, signingInput } from "../src/index.js";
+import { generateKeyPair, recordCid, signingInput, signRecord } from "../src/index.js";
 import { makeSpace, tick } from "./space-fixture.js";
 
 describe("fold", () => {
@@ -108,7 +108,7 @@ describe("fold", () => {
     const bob = await generateKeyPair();
     const add = await space.member(space.creator, bob.did, "maintainer");
     const before = await space.release(bob, "style", "bob's", { membership: [add.cid] });
-    const remove = await space.member(space.creator, bob.did, "removed", [add.cid]);
+    const remove = await space.member(space.creator, bob.did, "removed", [add.cid], [before.cid]);
     const after = await space.release(bob, "style", "late", {
       parents: [before.cid],
       version: 2,
@@ -118,6 +118,40 @@ describe("fold", () => {
     expect(state?.standards.get("style")?.latest.cid).toBe(before.cid);
     expect(state?.members.has(bob.did)).toBe(false);
     expect(rejected.map((r) => r.cid)).toEqual([after.cid]);
+  });
+
+  it("rejects a release a removed member backdates by citing membership heads from before the removal", async () => {
+    const space = await makeSpace();
+    const bob = await generateKeyPair();
+    const add = await space.member(space.creator, bob.did, "maintainer");
+    const seen = await space.release(bob, "style", "seen", { membership: [add.cid] });
+    const removal = await space.add(
+      await signRecord(space.creator, {
+        type: "canon/membership",
+        v: 1,
+        space: space.genesis.cid,
+        member: bob.did,
+        role: "removed",
+        membership: [add.cid],
+        releaseHeads: [seen.cid],
+        author: space.creator.did,
+        createdAt: tick(),
+      }),
+    );
+    // Bob cites [add] (before his removal) and follows his own release: the remover never saw it.
+    const backdated = await space.release(bob, "style", "late", {
+      parents: [seen.cid],
+      version: 2,
+      membership: [add.cid],
+    });
+    const { state, rejected } = await space.fold();
+    expect(state?.standards.get("style")?.latest.cid).toBe(seen.cid);
+    expect(rejected).toEqual([
+      expect.objectContaining({
+        cid: backdated.cid,
+        reason: expect.stringContaining(`removed by ${removal.cid}`),
+      }),
+    ]);
   });
 
   it("resolves two maintainers removing each other the same way regardless of input order", async () => {

@@ -44,6 +44,7 @@ export async function makeSpace() {
       member: string,
       role: MembershipChange["role"],
       membership = [genesis.cid],
+      releaseHeads?: string[],
     ) {
       return space.add(
         await signRecord(author, {
@@ -53,6 +54,7 @@ export async function makeSpace() {
           member: member as Did,
           role,
           membership,
+          ...(releaseHeads ? { releaseHeads } : {}),
           author: author.did,
           createdAt: tick(),
         }),

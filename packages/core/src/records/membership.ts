@@ -18,6 +18,13 @@ export const MembershipChange = z
     member: DidString,
     role: z.union([Role, z.literal("removed")]),
     membership: MembershipHeads,
+    /**
+     * On a removal: the release heads of every standard the remover had seen.
+     * The removed member's releases count only if they are among these or
+     * their ancestors, so citing an old point of the chain cannot backdate a
+     * release past the removal.
+     */
+    releaseHeads: z.array(CidString).max(4096).optional(),
     author: DidString,
     createdAt: Timestamp,
   })

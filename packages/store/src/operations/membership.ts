@@ -53,6 +53,14 @@ export async function changeMember(
       member: did,
       role,
       membership: [...state.membershipHeads],
+      // A removal pins what the remover has seen, so the removed member cannot backdate releases.
+      ...(role === "removed"
+        ? {
+            releaseHeads: [...state.standards.values()]
+              .flatMap((standard) => standard.heads.map((head) => head.cid))
+              .sort(),
+          }
+        : {}),
       author: signer.keyPair.did,
       createdAt: new Date().toISOString(),
     });

@@ -70,9 +70,13 @@ function pick(standard: StandardState, selector: string | undefined): SignedReco
     return matches[0] as SignedRecord<Release>;
   }
   const cid = parseCid(selector).toString();
+  // The same bytes may be published twice; a content CID names the earliest
+  // release of them, an answer later releases never change.
   const signed =
     standard.releases.get(cid) ??
-    [...standard.releases.values()].find((r) => r.record.contentCid === cid);
+    [...standard.releases.values()]
+      .filter((r) => r.record.contentCid === cid)
+      .sort((x, y) => x.record.version - y.record.version || (x.cid < y.cid ? -1 : 1))[0];
   if (signed === undefined)
     throw new CanonError(
       "UNKNOWN_VERSION",

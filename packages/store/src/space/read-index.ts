@@ -106,9 +106,12 @@ export async function readFromIndex(
 
   let release: IndexedRelease | undefined;
   if (selector !== undefined && !/^\d+$/.test(selector)) {
+    // Same rule as the slow path: a content CID names the earliest release of those bytes.
     release =
       entry.releases[selector] ??
-      Object.values(entry.releases).find((r) => r.contentCid === selector);
+      Object.values(entry.releases)
+        .filter((r) => r.contentCid === selector)
+        .sort((x, y) => x.version - y.version || (x.releaseCid < y.releaseCid ? -1 : 1))[0];
   } else {
     const current = await fingerprintOf(home, Object.keys(index.fingerprint ?? {}));
     if (JSON.stringify(current) !== JSON.stringify(index.fingerprint)) return undefined;

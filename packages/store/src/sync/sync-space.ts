@@ -64,7 +64,12 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
       });
     if (before) for (const handle of handles(before)) watchRemote(handle);
 
-    session = await openRelaySession(replica, endpoint, Math.max(1, deadline - Date.now()), request.timeoutMs);
+    session = await openRelaySession(
+      replica,
+      endpoint,
+      Math.max(1, deadline - Date.now()),
+      request.timeoutMs,
+    );
     const loaded = await exchangeUntilEqual(
       replica,
       session,

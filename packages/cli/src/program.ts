@@ -1,0 +1,182 @@
+import { Command, CommanderError, Option } from "commander";
+import { collect } from "./arguments.js";
+import type { GlobalOptions } from "./output.js";
+
+/** A command module: `run(options, ...positional arguments)`. */
+// biome-ignore lint/suspicious/noExplicitAny: each command declares its own options and arguments.
+type Loader = () => Promise<{ run: (options: any, ...args: any[]) => Promise<void> }>;
+
+/** Commander calls actions with (...arguments, options, command); each command's code is a chunk loaded only when it runs. */
+function action(load: Loader) {
+  return async (...args: unknown[]) => {
+    const command = args[args.length - 1] as Command;
+    const options: GlobalOptions = command.optsWithGlobals();
+    const { run } = await load();
+    await run(options, ...args.slice(0, -2));
+  };
+}
+
+/** The `canon` command line: every command, its options and help. */
+const program = new Command("canon")
+  .description(
+    "Keep independent AI agents aligned on shared, versioned, content-addressed context.",
+  )
+  .version("0.1.0")
+  .addOption(new Option("--json", "print machine-readable JSON"))
+  .addOption(new Option("--as <name>", "act as this identity (default: the owner's own)"))
+  .addOption(new Option("--space <url>", "act on this space (default: the last created or joined)"))
+  .addOption(new Option("--debug", "show stack traces on errors"))
+  .configureHelp({ showGlobalOptions: true, sortSubcommands: true })
+  .showSuggestionAfterError(true)
+  .exitOverride()
+  .configureOutput({
+    outputError: (message, write) => write(`canon: ${message.replace(/^error: /, "").trim()}\n`),
+  });
+
+program
+  .command("init")
+  .description("create this owner's identity (if none) and print its did")
+  .action(action(() => import("./commands/init.js")));
+
+const id = program.command("id").description("show or create identities");
+id.command("show", { isDefault: true })
+  .description("print the current identity (see --as)")
+  .action(action(() => import("./commands/id-show.js")));
+id.command("new")
+  .description("create a named agent identity")
+  .requiredOption("--name <name>", "the identity's name, e.g. writer-agent")
+  .action(action(() => import("./commands/id-new.js")));
+id.command("ls")
+  .description("list identities in this home")
+  .action(action(() => import("./commands/id-ls.js")));
+
+const space = program.command("space").description("create and choose spaces");
+space
+  .command("create")
+  .description("create a space (you become its first maintainer) and make it the default")
+  .argument("<name>", 'a name for people, e.g. "the publication"')
+  .action(action(() => import("./commands/space-create.js")));
+space
+  .command("join")
+  .description(
+    "join a space through a relay: remember the relay, fetch the space, make it the default",
+  )
+  .argument("<url>", "the space URL (canon:<document-id>/<genesis-cid>)")
+  .requiredOption(
+    "--relay <ws-url>",
+    "relay (or serving peer) to fetch from, e.g. ws://relay.example:3030",
+  )
+  .option("--token <secret>", "token the relay requires")
+  .option("--timeout <seconds>", "give up after this long", "30")
+  .action(action(() => import("./commands/space-join.js")));
+space
+  .command("ls")
+  .description("list the spaces this home knows")
+  .action(action(() => import("./commands/space-ls.js")));
+
+const member = program.command("member").description("manage who may do what in the space");
+member
+  .command("add")
+  .description(
+    "grant a did a role (maintainers publish and manage members; contributors add corrections and provenance; readers read)",
+  )
+  .argument("<did>", "the member's did:key (they print it with `canon id`)")
+  .requiredOption("--role <role>", "maintainer, contributor or reader")
+  .action(action(() => import("./commands/member-add.js")));
+member
+  .command("remove")
+  .description("remove a member: what they published before stays valid, anything later is refused")
+  .argument("<did>", "the member's did:key")
+  .action(action(() => import("./commands/member-remove.js")));
+member
+  .command("ls")
+  .description("list members and their roles")
+  .action(action(() => import("./commands/member-ls.js")));
+
+program
+  .command("publish")
+  .description("publish a file as the next version of a standard")
+  .argument("<standard>", "standard name, e.g. editorial-style")
+  .argument("<file>", "file whose exact bytes become the new version")
+  .option("-m, --message <message>", "what changed", "")
+  .action(action(() => import("./commands/publish.js")));
+
+program
+  .command("show")
+  .description(
+    "print a standard's content: the latest, or <standard>@<version> or <standard>@<cid>",
+  )
+  .argument("<standard>", "standard[@version|@cid]")
+  .action(action(() => import("./commands/show.js")));
+
+program
+  .command("log")
+  .description("list a standard's versions with CIDs, authors, times and messages")
+  .argument("<standard>", "standard name")
+  .action(action(() => import("./commands/log.js")));
+
+program
+  .command("ls")
+  .description("list the standards in the space with their latest version")
+  .action(action(() => import("./commands/ls.js")));
+
+program
+  .command("sync")
+  .description(
+    "exchange every document of the space with a relay or peer, wait until both hold the same, and exit",
+  )
+  .option(
+    "--relay <ws-url>",
+    "relay or serving peer (default: the one remembered for the space); remembered",
+  )
+  .option("--token <secret>", "token the relay requires")
+  .option("--timeout <seconds>", "give up after this long", "30")
+  .action(action(() => import("./commands/sync.js")));
+
+program
+  .command("watch")
+  .description("stay connected to the relay and print each new release or change as it arrives")
+  .option("--relay <ws-url>", "relay or serving peer (default: the one remembered for the space)")
+  .option("--token <secret>", "token the relay requires")
+  .action(action(() => import("./commands/watch.js")));
+
+program
+  .command("serve")
+  .description(
+    "serve this home's replica over WebSocket, so a peer can `canon sync --relay ws://host:port` without a relay",
+  )
+  .requiredOption("--port <port>", "port to listen on (0: any free port)")
+  .option("--host <host>", "address to listen on", "127.0.0.1")
+  .option("--token <secret>", "refuse peers without this token")
+  .action(action(() => import("./commands/serve.js")));
+
+program
+  .command("relay")
+  .description(
+    "run a relay: store and forward documents for any number of owners (trusted for nothing: readers verify)",
+  )
+  .requiredOption("--port <port>", "port to listen on (0: any free port)")
+  .requiredOption("--data <dir>", "directory for the relay's documents")
+  .option("--host <host>", "address to listen on", "127.0.0.1")
+  .option(
+    "--token <secret>",
+    "refuse clients without this token (as ?token=, Authorization: Bearer, or X-Canon-Token)",
+  )
+  .option("--peer <ws-url>", "another relay to sync with (repeatable)", collect)
+  .action(action(() => import("./commands/relay.js")));
+
+program
+  .command("doctor")
+  .description("list records the replica refused, and why")
+  .action(action(() => import("./commands/doctor.js")));
+
+/** Parses the command line with commander and runs the command; returns the exit status. */
+export async function runProgram(argv: readonly string[]): Promise<number> {
+  try {
+    await program.parseAsync([...argv]);
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (error) {
+    const { report } = await import("./report-error.js");
+    return report(error, argv.includes("--debug"), error instanceof CommanderError);
+  }
+}
