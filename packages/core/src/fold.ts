@@ -14,8 +14,14 @@ export interface FoldInput {
   readonly spaceCid: string;
   /** Entries of every document of the space (`records[cid] = bytes`). */
   readonly entries: Iterable<RecordEntry>;
-  /** The bytes stored for a content CID, if any (checked against the CID). */
-  readonly content: (contentCid: string) => Uint8Array | undefined;
+  /**
+   * The bytes stored for a content CID: every candidate the documents hold
+   * (a peer may have overwritten the value, or written a concurrent one).
+   * The first that matches the CID is used.
+   */
+  readonly content: (contentCid: string) => readonly Uint8Array[];
+  /** Where to look when no candidate matches (a local cache of verified bytes). */
+  readonly fallbackContent?: (contentCid: string) => Promise<Uint8Array | undefined>;
 }
 
 /** One standard as the verified records describe it. */
@@ -137,7 +143,7 @@ export async function fold(input: FoldInput): Promise<FoldResult> {
     if (!authorized(signed, ["maintainer"])) continue;
     const problem =
       backdatedPastRemoval(signed, chain, releaseParents) ??
-      (await releaseProblem(signed, accepted, corrections, input.content));
+      (await releaseProblem(signed, accepted, corrections, input));
     if (problem) rejected.push(rejectionOf(signed, problem));
     else accepted.set(signed.cid, signed);
   }
@@ -222,7 +228,7 @@ async function releaseProblem(
   signed: SignedRecord<Release>,
   accepted: ReadonlyMap<string, SignedRecord<Release>>,
   corrections: ReadonlyMap<string, SignedRecord<Correction>>,
-  content: (contentCid: string) => Uint8Array | undefined,
+  input: Pick<FoldInput, "content" | "fallbackContent">,
 ): Promise<string | undefined> {
   const release = signed.record;
   let highestParent = 0;
@@ -243,15 +249,19 @@ async function releaseProblem(
       return `incorporates ${correctionCid}, which is not an accepted correction of ${release.standard}`;
     }
   }
-  const bytes = content(release.contentCid);
-  if (bytes === undefined) return `content ${release.contentCid} is missing`;
-  if (
-    bytes.length !== release.size ||
-    (await contentCid(bytes)).toString() !== release.contentCid
-  ) {
-    return `content bytes do not match the content CID ${release.contentCid}`;
-  }
-  return undefined;
+  const candidates = input.content(release.contentCid);
+  for (const bytes of candidates) if (await matches(bytes, release)) return undefined;
+  const fallback = await input.fallbackContent?.(release.contentCid);
+  if (fallback !== undefined && (await matches(fallback, release))) return undefined;
+  if (candidates.length === 0 && fallback === undefined)
+    return `content ${release.contentCid} is missing`;
+  return `content bytes do not match the content CID ${release.contentCid}`;
+}
+
+async function matches(bytes: Uint8Array, release: Release): Promise<boolean> {
+  return (
+    bytes.length === release.size && (await contentCid(bytes)).toString() === release.contentCid
+  );
 }
 
 function standardsOf(

@@ -55,6 +55,9 @@ export async function verifyRecord(entry: RecordEntry): Promise<RecordCheck> {
     return reject("payload is not a DAG-CBOR map");
   }
   const claimed = payload as { type?: unknown; author?: unknown };
+  // One encoding per record: this also refuses strings that were not valid UTF-8.
+  if (!sameBytes(dagCbor.encode(payload), envelope.payload))
+    return reject("payload is not canonical DAG-CBOR", claimed);
   const parsed = CanonRecord.safeParse(payload);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -96,7 +96,10 @@ export async function makeSpace() {
       return fold({
         spaceCid: genesis.cid,
         entries: [...entries].map(([cid, bytes]) => ({ cid, bytes })),
-        content: (cid) => contents.get(cid),
+        content: (cid) => {
+          const bytes = contents.get(cid);
+          return bytes ? [bytes] : [];
+        },
       });
     },
   };

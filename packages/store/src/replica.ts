@@ -1,3 +1,4 @@
+import * as A from "@automerge/automerge";
 import {
   type AutomergeUrl,
   type DocHandle,
@@ -11,9 +12,12 @@ import {
   type FoldResult,
   fold,
   isCanonError,
+  parseCid,
   type RecordEntry,
   type SignedRecord,
+  sha256Hex,
 } from "@canon/core";
+import { BlobCache } from "./blobs/blob-cache.js";
 import type { CanonHome } from "./home/canon-home.js";
 import {
   isBytes,
@@ -177,32 +181,44 @@ export class Replica {
   async foldSpace(address: SpaceAddress): Promise<FoldedSpace> {
     const loaded = await this.loadSpace(address);
     const entries: RecordEntry[] = [];
-    const contents = new Map<string, Uint8Array>();
     const collect = (records: Record<string, unknown>) => {
       for (const [cid, bytes] of Object.entries(records)) entries.push({ cid, bytes });
     };
     collect(loaded.space.doc().records ?? {});
-    for (const handle of loaded.standards.values()) {
-      const doc = handle.doc();
-      collect(doc.records ?? {});
-      for (const [cid, bytes] of Object.entries(doc.contents ?? {}))
-        if (isBytes(bytes)) contents.set(cid, bytes);
-    }
+    for (const handle of loaded.standards.values()) collect(handle.doc().records ?? {});
+    const blobs = new BlobCache(this.home);
     const result = await fold({
       spaceCid: address.genesis,
       entries,
-      content: (cid) => contents.get(cid),
+      content: (cid) => this.contentCandidates(loaded, cid),
+      // Bytes verified earlier survive a peer overwriting them in the document.
+      fallbackContent: (cid) => blobs.get(cid, sha256Hex(parseCid(cid))),
     });
     return { ...loaded, fold: result };
   }
 
   /** The stored bytes of a content CID in a loaded space, unverified (the fold checks them against the CID). */
   contentOf(loaded: LoadedSpace, contentCid: string): Uint8Array | undefined {
+    return this.contentCandidates(loaded, contentCid)[0];
+  }
+
+  /**
+   * Every value the standard documents hold for a content CID, including
+   * concurrent (conflicting) writes, so a peer's write cannot shadow the
+   * real bytes. Unverified: the fold checks each against the CID.
+   */
+  contentCandidates(loaded: LoadedSpace, contentCid: string): Uint8Array[] {
+    const candidates: Uint8Array[] = [];
     for (const handle of loaded.standards.values()) {
-      const bytes = handle.doc().contents?.[contentCid];
-      if (isBytes(bytes)) return bytes;
+      const contents = handle.doc().contents;
+      if (contents === undefined) continue;
+      const current = contents[contentCid];
+      if (isBytes(current)) candidates.push(current);
+      for (const value of Object.values(A.getConflicts(contents, contentCid) ?? {})) {
+        if (isBytes(value) && value !== current) candidates.push(value);
+      }
     }
-    return undefined;
+    return candidates;
   }
 
   /** Appends a signed record to a document's `records` map. */
