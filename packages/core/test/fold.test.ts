@@ -66,7 +66,7 @@ describe("fold", () => {
     const { state, rejected } = await space.fold();
     expect(state?.standards.get("style")?.latest.cid).toBe(good.cid);
     const reasons = Object.fromEntries(rejected.map((r) => [r.cid, r.reason]));
-    expect(reasons["bafyreigxyqy2r3wp5h2a3s6jlla7b5rai36m7idtmlhuhvr3lgbpsy26gy"]).toMatch(
+    expect(reasons.bafyreigxyqy2r3wp5h2a3s6jlla7b5rai36m7idtmlhuhvr3lgbpsy26gy).toMatch(
       /do not match their CID/,
     );
     expect(reasons[forgedCid]).toMatch(/signature does not verify/);

@@ -1,0 +1,117 @@
+import { resolve } from "node:path";
+import { CanonError, isCanonError } from "@canon/core";
+import { parseRelayUrl } from "@canon/store";
+import { z } from "zod";
+
+/** The port a relay listens on when `CANON_RELAY_PORT` is not set. */
+export const DEFAULT_PORT = 3030;
+
+/** The address a relay listens on when `CANON_RELAY_HOST` is not set: this machine only. */
+export const DEFAULT_HOST = "127.0.0.1";
+
+/** The environment variables a relay reads; nothing else in the environment is looked at. */
+export const RELAY_VARIABLES = [
+  "CANON_RELAY_PORT",
+  "CANON_RELAY_HOST",
+  "CANON_RELAY_DATA",
+  "CANON_RELAY_TOKEN",
+  "CANON_RELAY_PEERS",
+] as const;
+
+const Port = z
+  .string()
+  .regex(/^\d{1,5}$/, {
+    error: (issue) =>
+      `must be a port number between 0 and 65535 (0 picks a free one), not ${JSON.stringify(issue.input)}`,
+  })
+  .transform(Number)
+  .pipe(
+    z.number().max(65535, {
+      error: (issue) => `must be at most 65535, not ${JSON.stringify(issue.input)}`,
+    }),
+  )
+  .default(DEFAULT_PORT);
+
+const Host = z
+  .union([z.ipv4(), z.ipv6(), z.hostname()], {
+    error: (issue) =>
+      `must be an IP address or a host name such as 0.0.0.0 or localhost, not ${JSON.stringify(issue.input)}`,
+  })
+  .default(DEFAULT_HOST);
+
+const DataDirectory = z
+  .string({ error: "is required: the directory where the relay keeps its documents" })
+  .transform((directory) => resolve(directory));
+
+const Token = z.string().optional();
+
+/** Comma-separated `ws://`/`wss://` URLs, checked by the same rule the CLI uses for `--peer`. */
+const Peers = z
+  .string()
+  .transform((list) =>
+    list
+      .split(",")
+      .map((url) => url.trim())
+      .filter((url) => url !== ""),
+  )
+  .pipe(
+    z.array(
+      z.string().superRefine((url, context) => {
+        try {
+          parseRelayUrl(url);
+        } catch (error) {
+          if (!isCanonError(error)) throw error;
+          context.addIssue({ code: "custom", message: error.message, input: url });
+        }
+      }),
+    ),
+  )
+  .default([]);
+
+/**
+ * The relay's environment, parsed into its settings. Unset and empty
+ * variables mean the same thing (deployment tools often write `VAR=` for
+ * "not set"); see {@link readRelayConfig}, which does that normalisation.
+ */
+export const RelayEnvironment = z
+  .object({
+    CANON_RELAY_PORT: Port,
+    CANON_RELAY_HOST: Host,
+    CANON_RELAY_DATA: DataDirectory,
+    CANON_RELAY_TOKEN: Token,
+    CANON_RELAY_PEERS: Peers,
+  })
+  .transform((environment) => ({
+    port: environment.CANON_RELAY_PORT,
+    host: environment.CANON_RELAY_HOST,
+    dataDirectory: environment.CANON_RELAY_DATA,
+    token: environment.CANON_RELAY_TOKEN,
+    peers: environment.CANON_RELAY_PEERS,
+  }));
+
+/** A relay's settings: where it listens, where it stores, what it requires, whom it peers with. */
+export type RelayConfig = z.output<typeof RelayEnvironment>;
+
+/**
+ * Reads a relay's settings from the environment (normally `process.env`).
+ * Only the `CANON_RELAY_*` variables are read; the token is never echoed in a
+ * message. The data directory is made absolute against the working directory.
+ * @throws CanonError `BAD_ARGUMENT` naming every variable that is missing or
+ * wrong, on one line.
+ */
+export function readRelayConfig(
+  environment: Readonly<Record<string, string | undefined>>,
+): RelayConfig {
+  const variables = Object.fromEntries(
+    RELAY_VARIABLES.map((name) => [name, environment[name] === "" ? undefined : environment[name]]),
+  );
+  const parsed = RelayEnvironment.safeParse(variables);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((issue) => {
+    const name = String(issue.path[0]);
+    return issue.code === "custom"
+      ? `${name} has a bad URL: ${issue.message}`
+      : `${name} ${issue.message}`;
+  });
+  throw new CanonError("BAD_ARGUMENT", problems.join("; "));
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+import { isCanonError } from "@canon/core";
+import { startReplicaServer } from "@canon/store";
+import { readRelayConfig } from "./config.js";
+import { exitStatusOf } from "./exit-status.js";
+
+/**
+ * `canon-relay`: reads its settings from `CANON_RELAY_*`, starts the relay,
+ * prints `{"url","port","data"}` on one line, and serves until SIGTERM or
+ * SIGINT, when it writes every document to disk and exits 0.
+ */
+async function main(): Promise<void> {
+  // Listen for signals before starting the server, so a stop requested while
+  // it starts still ends in a flush and exit 0 rather than a kill mid-write.
+  const signalled = new Promise<void>((resolve) => {
+    process.once("SIGTERM", () => resolve());
+    process.once("SIGINT", () => resolve());
+  });
+  const config = readRelayConfig(process.env);
+  const server = await startReplicaServer({
+    storageDirectory: config.dataDirectory,
+    port: config.port,
+    host: config.host,
+    token: config.token,
+    // Peered relays of one organisation share its token.
+    peers: config.peers.map((url) => ({ url, token: config.token })),
+    name: "canon-relay",
+  });
+  process.stdout.write(
+    `${JSON.stringify({ url: server.url, port: server.port, data: config.dataDirectory })}\n`,
+  );
+  await signalled;
+  await server.stop();
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    const message = isCanonError(error)
+      ? error.message
+      : `unexpected error: ${error instanceof Error ? error.message : String(error)}`;
+    process.stderr.write(`canon-relay: ${message.replace(/\s*\n\s*/g, " ")}\n`);
+    process.exit(exitStatusOf(error));
+  },
+);
