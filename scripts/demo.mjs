@@ -1,63 +1,101 @@
-// The README's demo: one owner publishes a standard, an agent reads it
-// offline, pins it by CID, and the owner publishes a correction-driven v2 —
-// every step a real `canon` process on a temporary CANON_HOME.
-import { execFileSync } from "node:child_process";
+// The README's demo: an owner publishes a standard, syncs it through a relay,
+// an agent's machine joins and reads it offline (the relay stopped), pins it
+// by CID, and sees the next version arrive. Every step is a real `canon`
+// process on temporary homes; the relay listens on 127.0.0.1 only.
+// (Stamping outputs and verifying them come with the provenance work.)
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
 
 const bin = resolve(import.meta.dirname, "../packages/cli/dist/canon.mjs");
 const work = mkdtempSync(join(tmpdir(), "canon-demo-"));
-const home = join(work, "owner");
+const homes = { owner: join(work, "owner"), agent: join(work, "agent") };
 
-function canon(...args) {
+function canon(who, ...args) {
   process.stdout.write(
-    `\n$ canon ${args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(" ")}\n`,
+    `\n[${who}] $ canon ${args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(" ")}\n`,
   );
   const out = execFileSync(process.execPath, [bin, ...args], {
-    env: { ...process.env, CANON_HOME: home },
+    env: { ...process.env, CANON_HOME: homes[who] },
     encoding: "utf8",
   });
   process.stdout.write(out);
   return out;
 }
 
-try {
-  console.log(`Canon demo — CANON_HOME=${home}`);
-  canon("init");
-  canon("space", "create", "the publication");
+async function startRelay() {
+  const relay = spawn(
+    process.execPath,
+    [bin, "relay", "--port", "0", "--data", join(work, "relay"), "--token", "demo-token", "--json"],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  const line = await new Promise((done) =>
+    createInterface({ input: relay.stdout }).once("line", done),
+  );
+  return { relay, url: JSON.parse(line).url };
+}
 
+let relay;
+try {
+  console.log(`Canon demo (temporary homes in ${work})`);
+  canon("owner", "init");
+  const { url: space } = JSON.parse(canon("owner", "space", "create", "the publication", "--json"));
   const style = join(work, "editorial-style.md");
   writeFileSync(style, "# Editorial style\n\n- Practitioner tone.\n- Short paragraphs.\n");
   const v1 = JSON.parse(
-    canon("publish", "editorial-style", style, "-m", "first version", "--json"),
+    canon("owner", "publish", "editorial-style", style, "-m", "first version", "--json"),
   );
 
-  console.log("\n# An agent reads its context offline, from the local replica:");
-  canon("show", "editorial-style");
+  const started = await startRelay();
+  relay = started.relay;
+  console.log(`\n# A relay is running at ${started.url} (token required). The owner syncs:`);
+  canon("owner", "sync", "--relay", started.url, "--token", "demo-token");
+
+  console.log("\n# An agent's machine joins the space through the relay:");
+  const agentDid = JSON.parse(canon("agent", "init", "--json")).did;
+  canon("owner", "member", "add", agentDid, "--role", "reader");
+  canon("owner", "sync");
+  canon("agent", "space", "join", space, "--relay", started.url, "--token", "demo-token");
+
+  relay.kill("SIGTERM");
+  relay = undefined;
+  console.log(
+    "\n# The relay is stopped. The agent reads its context offline, from its local replica:",
+  );
+  canon("agent", "show", "editorial-style");
+  canon("agent", "ls");
 
   writeFileSync(
     style,
     "# Editorial style\n\n- Practitioner tone.\n- Short paragraphs.\n- No inline code in non-technical articles.\n",
   );
   canon(
+    "owner",
     "publish",
     "editorial-style",
     style,
     "-m",
     "lesson learned: no inline code outside technical pieces",
   );
-
+  const again = await startRelay();
+  relay = again.relay;
   console.log(
-    "\n# The latest version, then the exact bytes an earlier output was made with, by CID:",
+    "\n# The relay is back (new port). Both sync; the agent has v2, and can still pin v1 by its CID:",
   );
-  canon("show", "editorial-style");
-  canon("show", `editorial-style@${v1.cid}`);
-  canon("log", "editorial-style");
-  canon("ls");
+  canon("owner", "sync", "--relay", again.url, "--token", "demo-token");
+  canon("agent", "sync", "--relay", again.url, "--token", "demo-token");
+  canon("agent", "show", "editorial-style");
+  canon("agent", "show", `editorial-style@${v1.cid}`);
+  canon("agent", "log", "editorial-style");
   console.log(
     `\nThe content CID's digest is the file's sha256sum: anyone can check ${v1.cid} without Canon.`,
   );
 } finally {
+  relay?.kill("SIGTERM");
+  await new Promise((done) => setTimeout(done, 300));
   rmSync(work, { recursive: true, force: true });
 }

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
-import { readdir } from "node:fs/promises";
+import { mkdir, readdir, unlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type PeerId, Repo } from "@automerge/automerge-repo";
@@ -54,8 +55,8 @@ export interface ReplicaServer {
  * `BAD_ARGUMENT` when the port is taken.
  */
 export async function startReplicaServer(options: ReplicaServerOptions): Promise<ReplicaServer> {
+  await assertWritable(options.storageDirectory);
   const storage = new FileStorage(options.storageDirectory);
-  await assertWritable(storage, options.storageDirectory);
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 * 1024 });
   const outgoing = (options.peers ?? []).map((peer) => new RelayClient(socketUrlOf(peer), 1000));
@@ -164,16 +165,15 @@ async function countStoredDocuments(directory: string): Promise<number> {
   return count;
 }
 
-async function assertWritable(storage: FileStorage, directory: string): Promise<void> {
+async function assertWritable(directory: string): Promise<void> {
   try {
-    await storage.save(["storage-adapter-id-probe"], new Uint8Array([1]));
-    await storage.remove(["storage-adapter-id-probe"]);
+    await mkdir(directory, { recursive: true });
+    const probe = join(directory, `.write-probe-${process.pid}`);
+    await writeFile(probe, "");
+    await unlink(probe);
   } catch (error) {
-    if (error instanceof CanonError) throw error;
-    throw new CanonError(
-      "STORAGE_UNWRITABLE",
-      `cannot write to ${directory}: ${(error as Error).message}`,
-    );
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new CanonError("STORAGE_UNWRITABLE", `cannot write to the data directory ${directory} (${code})`);
   }
 }
 
@@ -185,7 +185,7 @@ function listen(server: Server, port: number, host: string): Promise<void> {
           ? new CanonError("BAD_ARGUMENT", `port ${port} on ${host} is already in use`)
           : error.code === "EACCES"
             ? new CanonError("BAD_ARGUMENT", `not allowed to listen on ${host}:${port}`)
-            : error,
+            : new CanonError("BAD_ARGUMENT", `cannot listen on ${host}:${port} (${error.code ?? error.message})`),
       );
     });
     server.listen(port, host, () => resolve());
