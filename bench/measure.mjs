@@ -60,3 +60,10 @@ export function ms(value, decimals = 1) {
 export function times(value) {
   return `${value.toFixed(2)}×`;
 }
+
+/** The p-th percentile (0 < p ≤ 100) of a list of numbers, by the nearest-rank method: a real sample. */
+export function percentile(samples, p) {
+  if (samples.length === 0) throw new Error("percentile of no samples");
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1];
+}

@@ -2,7 +2,7 @@
 // them into docs/benchmarks.md.
 //
 //   node bench/run.mjs                     every benchmark
-//   node bench/run.mjs cold-read           only the ones named
+//   node bench/run.mjs sync-latency        only the ones named
 //   node bench/run.mjs cold-read --write   ...and rewrite their sections of the doc
 //
 // A benchmark is a module in this directory exporting `title` and an async
@@ -19,6 +19,9 @@ import { fileURLToPath } from "node:url";
 /** Every benchmark, by name, loaded only when it runs. */
 const BENCHMARKS = {
   "cold-read": () => import("./cold-read.mjs"),
+  "sync-latency": () => import("./sync-latency.mjs"),
+  "live-publish": () => import("./live-publish.mjs"),
+  "fold-throughput": () => import("./fold-throughput.mjs"),
 };
 
 const DOC = fileURLToPath(new URL("../docs/benchmarks.md", import.meta.url));

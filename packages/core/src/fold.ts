@@ -22,6 +22,14 @@ export interface FoldInput {
   readonly content: (contentCid: string) => readonly Uint8Array[];
   /** Where to look when no candidate matches (a local cache of verified bytes). */
   readonly fallbackContent?: (contentCid: string) => Promise<Uint8Array | undefined>;
+  /**
+   * Records that passed {@link verifyRecord} in an earlier fold, by CID; the
+   * fold adds to it. An entry whose bytes equal the cached record's skips the
+   * hashing, decoding and signature check (the outcome depends on the bytes
+   * alone). A long-lived replica keeps one, so each fold after the first
+   * verifies only what is new.
+   */
+  readonly verified?: Map<string, SignedRecord>;
 }
 
 /** One standard as the verified records describe it. */
@@ -75,7 +83,7 @@ const VERIFY_BATCH = 2048;
  */
 export async function fold(input: FoldInput): Promise<FoldResult> {
   const rejected: Rejection[] = [];
-  const verified = await verifyAll(input.entries, rejected);
+  const verified = await verifyAll(input.entries, rejected, input.verified);
 
   const genesis = verified.get(input.spaceCid);
   if (genesis === undefined || genesis.record.type !== "canon/space-genesis") {
@@ -165,17 +173,29 @@ export async function fold(input: FoldInput): Promise<FoldResult> {
 async function verifyAll(
   entries: Iterable<RecordEntry>,
   rejected: Rejection[],
+  cache: Map<string, SignedRecord> | undefined,
 ): Promise<Map<string, SignedRecord>> {
   const verified = new Map<string, SignedRecord>();
   let batch: RecordEntry[] = [];
   const drain = async () => {
     for (const check of await Promise.all(batch.map(verifyRecord))) {
-      if (check.ok) verified.set(check.signed.cid, check.signed);
-      else rejected.push(check.rejection);
+      if (check.ok) {
+        verified.set(check.signed.cid, check.signed);
+        cache?.set(check.signed.cid, check.signed);
+      } else rejected.push(check.rejection);
     }
     batch = [];
   };
   for (const entry of entries) {
+    const known = cache?.get(entry.cid);
+    if (
+      known !== undefined &&
+      entry.bytes instanceof Uint8Array &&
+      sameBytes(known.bytes, entry.bytes)
+    ) {
+      verified.set(known.cid, known);
+      continue;
+    }
     batch.push(entry);
     if (batch.length >= VERIFY_BATCH) await drain();
   }
@@ -312,4 +332,11 @@ function sortByTime<R extends { record: { createdAt: string }; cid: string }>(li
           ? -1
           : 1,
   );
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

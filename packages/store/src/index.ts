@@ -28,7 +28,13 @@ export {
   type Member,
   type MembershipChanged,
 } from "./operations/membership.js";
-export { type Published, type PublishRequest, publish } from "./operations/publish.js";
+export {
+  appendRelease,
+  type Published,
+  type PublishRequest,
+  publish,
+  type ReleaseContent,
+} from "./operations/publish.js";
 export { type ReleaseView, releaseView } from "./operations/release-view.js";
 export { type Resolved, type ResolveRequest, resolve } from "./operations/resolve.js";
 export {
@@ -43,6 +49,7 @@ export type { SpaceDocument, StandardDocument } from "./space/documents.js";
 export { type FastRead, type IndexedRelease, readFromIndex } from "./space/read-index.js";
 export { formatSpaceUrl, parseSpaceUrl, type SpaceAddress } from "./space/space-url.js";
 export { FileStorage } from "./storage/file-storage.js";
+export { type LiveSpace, openLiveSpace } from "./sync/live-space.js";
 export { probeRelay, type RelayHealth } from "./sync/probe-relay.js";
 export { describeRecord, type RecordSummary } from "./sync/record-summary.js";
 export { parseRelayUrl, type RelayEndpoint } from "./sync/relay-url.js";

@@ -81,6 +81,8 @@ export class Replica {
   readonly storage: FileStorage;
   readonly #findTimeoutMs: number;
   readonly #touched = new Set<DocumentId>();
+  /** Records verified by earlier folds in this process (see FoldInput.verified). */
+  readonly #verified = new Map<string, SignedRecord>();
   #closed = false;
 
   /** Opens (or creates) the replica in `home`. Cheap: documents load on demand. */
@@ -193,6 +195,7 @@ export class Replica {
       content: (cid) => this.contentCandidates(loaded, cid),
       // Bytes verified earlier survive a peer overwriting them in the document.
       fallbackContent: (cid) => blobs.get(cid, sha256Hex(parseCid(cid))),
+      verified: this.#verified,
     });
     return { ...loaded, fold: result };
   }

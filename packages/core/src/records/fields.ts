@@ -2,21 +2,41 @@ import { z } from "zod";
 import { looksLikeCid } from "../cid.js";
 import { type Did, parseDid } from "../did.js";
 
+/**
+ * Remembers which strings passed a check. A space's records repeat the same
+ * few CIDs and dids (its genesis, its members, the chain heads), and parsing
+ * them (base32, base58) was most of the fold's cost beyond signatures.
+ * Bounded, so an attacker's stream of distinct strings cannot grow it.
+ */
+function remembered(check: (value: string) => boolean): (value: string) => boolean {
+  const passed = new Set<string>();
+  return (value) => {
+    if (passed.has(value)) return true;
+    if (!check(value)) return false;
+    if (passed.size >= 4096) passed.clear();
+    passed.add(value);
+    return true;
+  };
+}
+
 /** A CID in its string form (base32 CIDv1 when Canon writes it). */
-export const CidString = z.string().max(200).refine(looksLikeCid, "not a CID");
+export const CidString = z.string().max(200).refine(remembered(looksLikeCid), "not a CID");
 
 /** An ed25519 did:key. */
 export const DidString = z
   .string()
   .max(100)
-  .refine((value) => {
-    try {
-      parseDid(value);
-      return true;
-    } catch {
-      return false;
-    }
-  }, "not an ed25519 did:key")
+  .refine(
+    remembered((value) => {
+      try {
+        parseDid(value);
+        return true;
+      } catch {
+        return false;
+      }
+    }),
+    "not an ed25519 did:key",
+  )
   .transform((value) => value as Did);
 
 /** An ISO 8601 UTC timestamp with milliseconds, as `Date#toISOString` writes it. */

@@ -11,7 +11,7 @@ import { BlobCache } from "../blobs/blob-cache.js";
 import type { CanonHome } from "../home/canon-home.js";
 import type { Signer } from "../home/identities.js";
 import type { StandardDocument } from "../space/documents.js";
-import { assertReadable, type SpaceChoice, withSpace } from "./space-session.js";
+import { assertReadable, type SpaceChoice, type SpaceSession, withSpace } from "./space-session.js";
 
 /** What to publish. */
 export interface PublishRequest extends SpaceChoice {
@@ -44,77 +44,96 @@ export async function publish(
   signer: Signer,
   request: PublishRequest,
 ): Promise<Published> {
-  const name = StandardName.safeParse(request.standard);
-  if (!name.success)
+  const bytes = await readContent(request.file);
+  return withSpace(home, request, (session) =>
+    appendRelease(session, signer, { standard: request.standard, bytes, message: request.message }),
+  );
+}
+
+/** A release to append: the exact bytes, not a file. */
+export interface ReleaseContent {
+  readonly standard: string;
+  readonly bytes: Uint8Array;
+  readonly message?: string | undefined;
+}
+
+/**
+ * Signs and appends the next release of a standard to an open, folded space
+ * (the version after the highest head, following every head). Used by
+ * `publish` and by a live space that stays connected to a relay.
+ * @throws CanonError `BAD_ARGUMENT` (name, size, message), `NOT_A_MEMBER`, `STORAGE_DAMAGED`.
+ */
+export async function appendRelease(
+  { replica, chosen, folded, state }: SpaceSession,
+  signer: Signer,
+  { standard, bytes, message = "" }: ReleaseContent,
+): Promise<Published> {
+  const name = StandardName.safeParse(standard);
+  if (!name.success) {
     throw new CanonError(
       "BAD_ARGUMENT",
-      `"${request.standard}" is not a valid standard name: ${name.error.issues[0]?.message}`,
+      `"${standard}" is not a valid standard name: ${name.error.issues[0]?.message}`,
     );
-  const bytes = await readContent(request.file);
-  const message = request.message ?? "";
+  }
+  if (bytes.length > MAX_CONTENT_BYTES) {
+    throw new CanonError(
+      "BAD_ARGUMENT",
+      `the content is ${bytes.length} bytes; a standard is at most ${MAX_CONTENT_BYTES} bytes`,
+    );
+  }
   if (message.length > 4096)
     throw new CanonError("BAD_ARGUMENT", "a release message is at most 4096 characters");
-  const cid = (await contentCid(bytes)).toString();
-
-  return withSpace(home, request, async ({ replica, chosen, folded, state }) => {
-    const role = state.members.get(signer.keyPair.did);
-    if (role !== "maintainer") {
-      throw new CanonError(
-        "NOT_A_MEMBER",
-        `${signer.identity.name} (${signer.keyPair.did}) is ${role ?? "not a member"} of this space; only maintainers publish`,
-      );
-    }
-    assertReadable(folded, request.standard);
-    const current = state.standards.get(request.standard);
-    const heads = current?.heads ?? [];
-    const release: Release = {
-      type: "canon/release",
-      v: 1,
-      space: chosen.address.genesis,
-      standard: request.standard,
-      version: Math.max(0, ...heads.map((head) => head.record.version)) + 1,
-      contentCid: cid,
-      size: bytes.length,
-      parents: heads.map((head) => head.cid).sort(),
-      incorporates: [],
-      message,
-      membership: [...state.membershipHeads],
-      author: signer.keyPair.did,
-      createdAt: new Date().toISOString(),
-    };
-    const signed = await signRecord(signer.keyPair, release);
-
-    // Releases of a standard go to its document; if concurrent creations made two, the smallest id.
-    const existing = [...folded.standards.entries()].find(
-      ([, handle]) => handle.doc().name === request.standard,
+  const role = state.members.get(signer.keyPair.did);
+  if (role !== "maintainer") {
+    throw new CanonError(
+      "NOT_A_MEMBER",
+      `${signer.identity.name} (${signer.keyPair.did}) is ${role ?? "not a member"} of this space; only maintainers publish`,
     );
-    const handle =
-      existing?.[1] ??
-      replica.create<StandardDocument>({
-        canon: "standard",
-        v: 1,
-        name: request.standard,
-        records: {},
-        contents: {},
-      });
-    handle.change((doc) => {
-      doc.records[signed.cid] = signed.bytes;
-      doc.contents[cid] = bytes;
+  }
+  assertReadable(folded, standard);
+  const cid = (await contentCid(bytes)).toString();
+  const heads = state.standards.get(standard)?.heads ?? [];
+  const release: Release = {
+    type: "canon/release",
+    v: 1,
+    space: chosen.address.genesis,
+    standard,
+    version: Math.max(0, ...heads.map((head) => head.record.version)) + 1,
+    contentCid: cid,
+    size: bytes.length,
+    parents: heads.map((head) => head.cid).sort(),
+    incorporates: [],
+    message,
+    membership: [...state.membershipHeads],
+    author: signer.keyPair.did,
+    createdAt: new Date().toISOString(),
+  };
+  const signed = await signRecord(signer.keyPair, release);
+
+  // Releases of a standard go to its document; if concurrent creations made two, the smallest id.
+  const existing = [...folded.standards.entries()].find(
+    ([, handle]) => handle.doc().name === standard,
+  );
+  const handle =
+    existing?.[1] ??
+    replica.create<StandardDocument>({
+      canon: "standard",
+      v: 1,
+      name: standard,
+      records: {},
+      contents: {},
     });
-    if (existing === undefined) {
-      folded.space.change((doc) => {
-        doc.standards[handle.documentId] = request.standard;
-      });
-    }
-    await new BlobCache(home).put(cid, bytes);
-    return {
-      standard: request.standard,
-      version: release.version,
-      cid,
-      release: signed.cid,
-      parents: release.parents,
-    };
+  handle.change((doc) => {
+    doc.records[signed.cid] = signed.bytes;
+    doc.contents[cid] = bytes;
   });
+  if (existing === undefined) {
+    folded.space.change((doc) => {
+      doc.standards[handle.documentId] = standard;
+    });
+  }
+  await new BlobCache(replica.home).put(cid, bytes);
+  return { standard, version: release.version, cid, release: signed.cid, parents: release.parents };
 }
 
 async function readContent(file: string): Promise<Uint8Array> {

@@ -1,8 +1,8 @@
 import { timingSafeEqual } from "node:crypto";
 import { mkdir, readdir, unlink, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { type PeerId, Repo } from "@automerge/automerge-repo";
 import { WebSocketServerAdapter } from "@automerge/automerge-repo-network-websocket";
 import { CanonError } from "@canon/core";
@@ -173,7 +173,10 @@ async function assertWritable(directory: string): Promise<void> {
     await unlink(probe);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new CanonError("STORAGE_UNWRITABLE", `cannot write to the data directory ${directory} (${code})`);
+    throw new CanonError(
+      "STORAGE_UNWRITABLE",
+      `cannot write to the data directory ${directory} (${code})`,
+    );
   }
 }
 
@@ -185,7 +188,10 @@ function listen(server: Server, port: number, host: string): Promise<void> {
           ? new CanonError("BAD_ARGUMENT", `port ${port} on ${host} is already in use`)
           : error.code === "EACCES"
             ? new CanonError("BAD_ARGUMENT", `not allowed to listen on ${host}:${port}`)
-            : new CanonError("BAD_ARGUMENT", `cannot listen on ${host}:${port} (${error.code ?? error.message})`),
+            : new CanonError(
+                "BAD_ARGUMENT",
+                `cannot listen on ${host}:${port} (${error.code ?? error.message})`,
+              ),
       );
     });
     server.listen(port, host, () => resolve());

@@ -33,6 +33,8 @@ export interface WatchRequest extends SpaceChoice {
 const FIRST_RETRY_MS = 250;
 const MAX_RETRY_MS = 10_000;
 const CONNECT_TIMEOUT_MS = 5_000;
+/** How often the watcher looks for changes and for a lost connection. */
+const POLL_MS = 2;
 
 /**
  * Stays connected to a relay and reports every newly accepted record of the
@@ -145,7 +147,7 @@ export async function watchSpace(home: CanonHome, request: WatchRequest): Promis
           dirty = true;
         }
       }
-      await sleep(5);
+      await sleep(POLL_MS);
     }
   } finally {
     session?.close();
