@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as A from "@automerge/automerge";
 import {
   type AutomergeUrl,
@@ -37,6 +38,9 @@ import { FileStorage } from "./storage/file-storage.js";
  * so a short wait costs little extra traffic.
  */
 export const SYNC_DEBOUNCE_MS = 2;
+
+/** A document stored in this many chunks or more is compacted into one snapshot when the replica closes. */
+const COMPACT_AFTER_CHUNKS = 4;
 
 /** Options for opening a replica. */
 export interface ReplicaOptions {
@@ -232,6 +236,18 @@ export class Replica {
     this.#touched.add(handle.documentId);
   }
 
+  /** Compacts every touched document stored in more than a few chunks into one snapshot. */
+  async #compact(): Promise<void> {
+    for (const documentId of this.touched()) {
+      if (this.storage.chunkCount(documentId) < COMPACT_AFTER_CHUNKS) continue;
+      const handle = this.repo.handles[documentId];
+      if (handle === undefined || !handle.isReady()) continue;
+      const doc = handle.doc();
+      const name = createHash("sha256").update(A.getHeads(doc).sort().join(",")).digest("hex");
+      await this.storage.compact(documentId, A.save(doc), name);
+    }
+  }
+
   /** Document ids this process has loaded or changed. */
   touched(): DocumentId[] {
     return [...this.#touched];
@@ -248,5 +264,6 @@ export class Replica {
     // on handles still loading (automerge-repo #740), and so does `shutdown()`.
     await this.repo.flush(this.touched());
     for (const adapter of this.repo.networkSubsystem.adapters) adapter.disconnect();
+    await this.#compact();
   }
 }
