@@ -85,6 +85,8 @@ export class Replica {
   readonly storage: FileStorage;
   readonly #findTimeoutMs: number;
   readonly #touched = new Set<DocumentId>();
+  /** Documents whose stored files failed their checksum: asking again would hang until the find timeout. */
+  readonly #damaged = new Map<string, CanonError>();
   /** Records verified by earlier folds in this process (see FoldInput.verified). */
   readonly #verified = new Map<string, SignedRecord>();
   #closed = false;
@@ -128,6 +130,8 @@ export class Replica {
   async find<T>(documentId: string): Promise<DocHandle<T> | undefined> {
     // A timer rather than find's `signal`: automerge-repo 2.5.6 rejects an
     // unhandled promise when that signal fires after find has settled.
+    const damaged = this.#damaged.get(documentId);
+    if (damaged) throw damaged;
     // Offline, a document that is not stored is simply absent. Asking the Repo
     // anyway would cache it as "unavailable" and hide it from a later sync.
     const offline = this.repo.networkSubsystem.adapters.length === 0;
@@ -147,6 +151,7 @@ export class Replica {
       if (handle) this.#touched.add(handle.documentId);
       return handle;
     } catch (error) {
+      if (isCanonError(error, "STORAGE_DAMAGED")) this.#damaged.set(documentId, error);
       if (isCanonError(error)) throw error;
       if (/unavailable/i.test(String((error as Error).message))) return undefined;
       throw error;
