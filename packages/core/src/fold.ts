@@ -30,6 +30,13 @@ export interface FoldInput {
    * verifies only what is new.
    */
   readonly verified?: Map<string, SignedRecord>;
+  /**
+   * CIDs whose signatures this replica verified in an earlier process (kept
+   * beside the replica, as trusted as the replica itself). Their signature
+   * check is skipped; every other check runs. Signature checks are most of a
+   * cold open's cost.
+   */
+  readonly signaturesKnownGood?: ReadonlySet<string>;
 }
 
 /** One standard as the verified records describe it. */
@@ -83,7 +90,12 @@ const VERIFY_BATCH = 2048;
  */
 export async function fold(input: FoldInput): Promise<FoldResult> {
   const rejected: Rejection[] = [];
-  const verified = await verifyAll(input.entries, rejected, input.verified);
+  const verified = await verifyAll(
+    input.entries,
+    rejected,
+    input.verified,
+    input.signaturesKnownGood,
+  );
 
   const genesis = verified.get(input.spaceCid);
   if (genesis === undefined || genesis.record.type !== "canon/space-genesis") {
@@ -174,11 +186,15 @@ async function verifyAll(
   entries: Iterable<RecordEntry>,
   rejected: Rejection[],
   cache: Map<string, SignedRecord> | undefined,
+  knownGood: ReadonlySet<string> | undefined,
 ): Promise<Map<string, SignedRecord>> {
   const verified = new Map<string, SignedRecord>();
   let batch: RecordEntry[] = [];
   const drain = async () => {
-    for (const check of await Promise.all(batch.map(verifyRecord))) {
+    const checks = await Promise.all(
+      batch.map((entry) => verifyRecord(entry, knownGood?.has(entry.cid) ?? false)),
+    );
+    for (const check of checks) {
       if (check.ok) {
         verified.set(check.signed.cid, check.signed);
         cache?.set(check.signed.cid, check.signed);

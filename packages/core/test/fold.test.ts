@@ -1,6 +1,6 @@
 import * as dagCbor from "@ipld/dag-cbor";
 import { describe, expect, it } from "vitest";
-import { generateKeyPair, recordCid, signingInput, signRecord } from "../src/index.js";
+import { fold, generateKeyPair, recordCid, signingInput, signRecord } from "../src/index.js";
 import { makeSpace, tick } from "./space-fixture.js";
 
 describe("fold", () => {
@@ -71,6 +71,30 @@ describe("fold", () => {
     );
     expect(reasons[forgedCid]).toMatch(/signature does not verify/);
     expect(reasons.garbage).toMatch(/not a byte string/);
+  });
+
+  it("skips only the signature check for CIDs verified before: misfiled bytes are still rejected", async () => {
+    const space = await makeSpace();
+    const good = await space.release(space.creator, "style", "good");
+    const misfiledCid = "bafyreigxyqy2r3wp5h2a3s6jlla7b5rai36m7idtmlhuhvr3lgbpsy26gy";
+    space.entries.set(misfiledCid, good.bytes);
+    const entries = [...space.entries].map(([cid, bytes]) => ({ cid, bytes }));
+    const { state, rejected } = await fold({
+      spaceCid: space.genesis.cid,
+      entries,
+      content: (cid) => {
+        const bytes = space.contents.get(cid);
+        return bytes ? [bytes] : [];
+      },
+      signaturesKnownGood: new Set([good.cid, space.genesis.cid, misfiledCid]),
+    });
+    expect(state?.standards.get("style")?.latest.cid).toBe(good.cid);
+    expect(rejected).toEqual([
+      expect.objectContaining({
+        cid: misfiledCid,
+        reason: expect.stringMatching(/do not match their CID/),
+      }),
+    ]);
   });
 
   it("rejects a release whose content does not match its content CID", async () => {

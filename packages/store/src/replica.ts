@@ -27,6 +27,7 @@ import {
   type StandardDocument,
   StandardDocumentShape,
 } from "./space/documents.js";
+import { readVerifiedSignatures } from "./space/signature-cache.js";
 import type { SpaceAddress } from "./space/space-url.js";
 import { FileStorage } from "./storage/file-storage.js";
 
@@ -87,6 +88,8 @@ export class Replica {
   readonly #touched = new Set<DocumentId>();
   /** Documents whose stored files failed their checksum: asking again would hang until the find timeout. */
   readonly #damaged = new Map<string, CanonError>();
+  /** Per space: CIDs whose signatures an earlier process verified (see space/signature-cache.ts). */
+  readonly #knownGood = new Map<string, Set<string>>();
   /** Records verified by earlier folds in this process (see FoldInput.verified). */
   readonly #verified = new Map<string, SignedRecord>();
   #closed = false;
@@ -198,6 +201,11 @@ export class Replica {
     collect(loaded.space.doc().records ?? {});
     for (const handle of loaded.standards.values()) collect(handle.doc().records ?? {});
     const blobs = new BlobCache(this.home);
+    let knownGood = this.#knownGood.get(address.documentId);
+    if (knownGood === undefined) {
+      knownGood = await readVerifiedSignatures(this.home, address.documentId);
+      this.#knownGood.set(address.documentId, knownGood);
+    }
     const result = await fold({
       spaceCid: address.genesis,
       entries,
@@ -205,6 +213,7 @@ export class Replica {
       // Bytes verified earlier survive a peer overwriting them in the document.
       fallbackContent: (cid) => blobs.get(cid, sha256Hex(parseCid(cid))),
       verified: this.#verified,
+      signaturesKnownGood: knownGood,
     });
     return { ...loaded, fold: result };
   }
@@ -251,6 +260,13 @@ export class Replica {
       const name = createHash("sha256").update(A.getHeads(doc).sort().join(",")).digest("hex");
       await this.storage.compact(documentId, A.save(doc), name);
     }
+  }
+
+  /** CIDs of every record whose signature this process verified or trusted from the cache. */
+  verifiedRecordCids(): Set<string> {
+    const cids = new Set(this.#verified.keys());
+    for (const known of this.#knownGood.values()) for (const cid of known) cids.add(cid);
+    return cids;
   }
 
   /** Document ids this process has loaded or changed. */

@@ -4,6 +4,7 @@ import type { CanonHome } from "../home/canon-home.js";
 import { readConfig, type SpaceEntry } from "../home/config.js";
 import { openReplica } from "../open-replica.js";
 import type { FoldedSpace, LoadedSpace, Replica, ReplicaOptions } from "../replica.js";
+import { writeVerifiedSignatures } from "../space/signature-cache.js";
 import { parseSpaceUrl, type SpaceAddress } from "../space/space-url.js";
 import { writeReadIndex } from "../space/write-read-index.js";
 
@@ -92,6 +93,11 @@ export async function refreshReadIndex(
   const after = unchanged ? before : await replica.foldSpace(before.address);
   if (after.fold.state === undefined) return;
   await fillBlobCache(replica, after);
+  await writeVerifiedSignatures(
+    replica.home,
+    before.address.documentId,
+    replica.verifiedRecordCids(),
+  );
   await writeReadIndex(
     replica.home,
     before.address.documentId,
