@@ -125,6 +125,28 @@ export async function run({ log }) {
       const report = JSON.parse(result.stdout.toString());
       if (report.records !== RECORDS) throw new Error(`canon doctor saw ${report.records} records`);
     }
+    // Opening alone, in a new process: load the replica's documents from disk
+    // and read every stored record out of them (what the fold then checks).
+    const loadScript = [
+      `const store = await import(${JSON.stringify(join(root, "packages/store/dist/index.js"))});`,
+      `const home = store.canonHome(${JSON.stringify(home.root)});`,
+      "const chosen = await store.chooseSpace(home, {});",
+      "const replica = await store.openReplica(home);",
+      "const loaded = await replica.loadSpace(chosen.address);",
+      "let n = Object.keys(loaded.space.doc().records).length;",
+      "for (const handle of loaded.standards.values()) n += Object.keys(handle.doc().records).length;",
+      "process.stdout.write(String(n));",
+      "process.exit(0);",
+    ].join("\n");
+    const loadTimes = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const start = process.hrtime.bigint();
+      const result = spawnSync(process.execPath, ["--input-type=module", "-e", loadScript]);
+      loadTimes.push(toMs(process.hrtime.bigint() - start));
+      if (result.status !== 0 || result.stdout.toString() !== String(RECORDS)) {
+        throw new Error(`opening the replica failed: ${result.stderr}${result.stdout}`);
+      }
+    }
     const baselineTimes = [];
     for (let round = 0; round < ROUNDS; round++) {
       const start = process.hrtime.bigint();
@@ -135,6 +157,7 @@ export async function run({ log }) {
     const raw = median(rawTimes);
     const folded = median(foldTimes);
     const open = median(openTimes);
+    const load = median(loadTimes);
     const rate = (ms) => Math.round((RECORDS / ms) * 1000);
     const share = rate(folded) / rate(raw);
     void url;
@@ -158,6 +181,15 @@ export async function run({ log }) {
           meaning: "Every check the fold makes, in process, records already in memory.",
         },
         {
+          cells: [
+            "cold open: new process loads the replica's documents",
+            `${load.toFixed(0)} ms`,
+            "—",
+          ],
+          meaning:
+            "Node start, imports, Automerge loading both documents from disk and reading out all 10,000 stored records.",
+        },
+        {
           cells: ["cold `canon doctor` on that replica", `${open.toFixed(0)} ms`, "—"],
           meaning: "A new process opens the replica from disk (Automerge load) and folds it.",
         },
@@ -173,7 +205,12 @@ export async function run({ log }) {
           pass: share >= 0.5,
         },
         {
-          target: "a replica with 10,000 records opens in < 1 s",
+          target: "a replica with 10,000 records opens in < 1 s (new process, documents loaded)",
+          measured: `${load.toFixed(0)} ms`,
+          pass: load < 1000,
+        },
+        {
+          target: "…and is opened and fully re-verified (`canon doctor`) in < 1 s",
           measured: `${open.toFixed(0)} ms`,
           pass: open < 1000,
         },
