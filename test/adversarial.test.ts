@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as dagCbor from "@ipld/dag-cbor";
@@ -287,5 +287,59 @@ describe("a replica rejects what it must (attackers write straight into the docu
     ]);
     const { shown } = membersSync();
     expect(shown).toMatchObject({ release: head.release, content: head.content });
+    // Reading from the replica itself (no read index) still serves only bytes that match the CID...
+    for (const name of await readdir(join(reader.home, "index")))
+      await rm(join(reader.home, "index", name));
+    expect(reader.ok("show", "style").stdout).toBe(head.content);
+    // ...and without the cache of verified bytes it refuses rather than serve the swapped ones.
+    await rm(join(reader.home, "index"), { recursive: true, force: true });
+    await rm(join(reader.home, "blobs"), { recursive: true, force: true });
+    expect(reader.canon("show", "style").stdout).not.toContain("swapped");
+  });
+
+  it("a junk routing entry or a release with a non-sha256 content CID does not stop members syncing or reading", async () => {
+    const before = latest();
+    // Signed by a member, but with an identity-hash CID: the schema refuses it, so sign by hand.
+    const payload = dagCbor.encode({
+      type: "canon/release",
+      v: 1,
+      space: genesis,
+      standard: "style",
+      version: before.version + 1,
+      contentCid: "bafkqaaa",
+      size: 0,
+      parents: [before.release],
+      incorporates: [],
+      message: "",
+      membership: [genesis],
+      author: ownerKeys.did,
+      createdAt: new Date().toISOString(),
+    });
+    const sig = new Uint8Array(
+      await crypto.subtle.sign(
+        "Ed25519",
+        ownerKeys.privateKey,
+        core.signingInput(payload) as Uint8Array<ArrayBuffer>,
+      ),
+    );
+    const oddBytes = dagCbor.encode({ payload, sig });
+    const oddCid = {
+      signed: { cid: (await core.recordCid(oddBytes)).toString(), bytes: oddBytes },
+    };
+    await writeAsAttacker(relay.url, spaceDocumentId, ({ space, standards }) => {
+      space.change((doc) => {
+        doc.standards["not-a-document-id"] = "style";
+      });
+      const [handle] = standards.values();
+      handle?.change((doc) => {
+        doc.records[oddCid.signed.cid] = oddCid.signed.bytes;
+      });
+    });
+    const { doctor } = membersSync();
+    expect(latest().release).toBe(before.release);
+    expect(reasonFor(doctor, oddCid.signed.cid)).toMatch(/not a raw sha2-256 content CID/);
+    expect(
+      reader.ok("ls", "--json").json<{ standards: unknown[] }>().standards.length,
+    ).toBeGreaterThan(0);
   });
 });

@@ -13,10 +13,12 @@ export type Members = ReadonlyMap<Did, Role>;
  * point a record names" for any set of chain heads.
  *
  * Replay rule (deterministic on every replica): changes are applied in
- * topological order, concurrent ones by ascending CID, and a change takes
- * effect only if its author is a maintainer at that moment of the replay. So
- * when two maintainers concurrently remove each other, the removal with the
- * smaller CID takes effect and the other finds its author already removed.
+ * topological order, concurrent ones by the author's seniority (the creator
+ * first, then by when each became a maintainer) and then by CID, and a change
+ * takes effect only if its author is a maintainer at that moment of the
+ * replay. So when two maintainers concurrently remove each other, the more
+ * senior one's removal takes effect and the other finds its author already
+ * removed.
  */
 export class MembershipChain {
   readonly #genesis: SignedRecord<SpaceGenesis>;
@@ -30,14 +32,53 @@ export class MembershipChain {
     genesis: SignedRecord<SpaceGenesis>,
     changes: readonly SignedRecord<MembershipChange>[],
   ): { chain: MembershipChain; rejected: Rejection[] } {
+    // A change by a member who was removed, and which the remover had not seen
+    // (it is not in the removal's past) and which does not follow the removal,
+    // cannot predate it: it is how a removed maintainer would backdate taking
+    // the space back. Drop such changes and rebuild until none is left.
+    const excluded: Rejection[] = [];
+    let remaining = [...changes];
+    for (;;) {
+      const built = MembershipChain.#replay(genesis, remaining);
+      const backdated = built.chain.changes().filter((change) => {
+        const own = built.chain.pastOf([change.cid]);
+        return built.chain.effectiveRemovalsOf(change.record.author).some((removal) => {
+          const seenByRemover = built.chain.pastOf([removal.cid]).has(change.cid);
+          return !seenByRemover && !own.has(removal.cid);
+        });
+      });
+      if (backdated.length === 0)
+        return { chain: built.chain, rejected: [...excluded, ...built.rejected] };
+      const drop = new Set(backdated.map((change) => change.cid));
+      for (const change of backdated) {
+        excluded.push(
+          rejectionOf(
+            change,
+            "author was removed by a change that had not seen this one: it cannot predate the removal",
+          ),
+        );
+      }
+      remaining = remaining.filter((change) => !drop.has(change.cid));
+    }
+  }
+
+  static #replay(
+    genesis: SignedRecord<SpaceGenesis>,
+    changes: readonly SignedRecord<MembershipChange>[],
+  ): { chain: MembershipChain; rejected: Rejection[] } {
     const chain = new MembershipChain(genesis);
     const rejected: Rejection[] = [];
     const pending = new Map(changes.map((change) => [change.cid, change]));
     // Kahn's algorithm; the ready set is kept sorted so the order is the same everywhere.
     for (;;) {
+      // Concurrent changes: the more senior author first (granted maintainer
+      // earlier in the replay; the creator before everyone), then the smaller
+      // CID. Seniority, unlike a CID, cannot be ground by a removed member.
+      const seniority = (change: SignedRecord<MembershipChange>) =>
+        chain.#seniority(change.record.author);
       const ready = [...pending.values()]
         .filter((change) => change.record.membership.every((parent) => chain.knows(parent)))
-        .sort((a, b) => (a.cid < b.cid ? -1 : 1));
+        .sort((a, b) => seniority(a) - seniority(b) || (a.cid < b.cid ? -1 : 1));
       const next = ready[0];
       if (next === undefined) break;
       pending.delete(next.cid);
@@ -132,6 +173,16 @@ export class MembershipChain {
     }
     this.#cache.set(key, members);
     return members;
+  }
+
+  /** -1 for the creator; else the replay position of the first change that made `did` a maintainer; Infinity if none. */
+  #seniority(did: string): number {
+    if (did === this.#genesis.record.author) return -1;
+    const position = this.#order.findIndex((cid) => {
+      const { record } = this.#changes.get(cid) as SignedRecord<MembershipChange>;
+      return record.member === did && record.role === "maintainer";
+    });
+    return position === -1 ? Number.POSITIVE_INFINITY : position;
   }
 
   #add(change: SignedRecord<MembershipChange>): void {

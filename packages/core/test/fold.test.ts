@@ -178,6 +178,28 @@ describe("fold", () => {
     ]);
   });
 
+  it("a removed maintainer cannot take the space back, or add a helper, by citing the chain from before the removal", async () => {
+    const space = await makeSpace();
+    const bob = await generateKeyPair();
+    const helper = await generateKeyPair();
+    const add = await space.member(space.creator, bob.did, "maintainer");
+    const removal = await space.member(space.creator, bob.did, "removed", [add.cid], []);
+    // Bob cites [add], before his removal, whatever CID order he manages to grind.
+    const takeBack = await space.member(bob, space.creator.did, "removed", [add.cid]);
+    const addHelper = await space.member(bob, helper.did, "maintainer", [add.cid]);
+    const helperRelease = await space.release(helper, "style", "helper's", {
+      membership: [addHelper.cid],
+    });
+    const { state, rejected } = await space.fold();
+    expect([...(state?.members.keys() ?? [])]).toEqual([space.creator.did]);
+    const reasons = Object.fromEntries(rejected.map((r) => [r.cid, r.reason]));
+    expect(reasons[takeBack.cid]).toMatch(/cannot predate the removal/);
+    expect(reasons[addHelper.cid]).toMatch(/cannot predate the removal/);
+    expect(reasons[helperRelease.cid]).toBeDefined();
+    expect(state?.standards.has("style")).toBe(false);
+    void removal;
+  });
+
   it("resolves two maintainers removing each other the same way regardless of input order", async () => {
     const space = await makeSpace();
     const bob = await generateKeyPair();

@@ -4,17 +4,20 @@ import {
   type AutomergeUrl,
   type DocHandle,
   type DocumentId,
+  isValidDocumentId,
   type NetworkAdapterInterface,
   type PeerId,
   Repo,
 } from "@automerge/automerge-repo";
 import {
   CanonError,
+  contentCid,
   type FoldResult,
   fold,
   isCanonError,
   parseCid,
   type RecordEntry,
+  type Release,
   type SignedRecord,
   sha256Hex,
 } from "@canon/core";
@@ -65,6 +68,8 @@ export interface LoadedSpace {
    * messages) and the error naming the file. The rest of the space still reads.
    */
   readonly damaged: ReadonlyMap<string, { readonly name: string; readonly error: CanonError }>;
+  /** Standard document ids the space document lists that are valid ids (junk entries from peers are ignored). */
+  readonly routes: readonly string[];
 }
 
 /** A loaded space with its fold. */
@@ -135,6 +140,8 @@ export class Replica {
     // unhandled promise when that signal fires after find has settled.
     const damaged = this.#damaged.get(documentId);
     if (damaged) throw damaged;
+    // Routing entries come from peers: an id that is not a document id names nothing.
+    if (!isValidDocumentId(documentId)) return undefined;
     // Offline, a document that is not stored is simply absent. Asking the Repo
     // anyway would cache it as "unavailable" and hide it from a later sync.
     const offline = this.repo.networkSubsystem.adapters.length === 0;
@@ -178,7 +185,10 @@ export class Replica {
     const standards = new Map<string, DocHandle<StandardDocument>>();
     const damaged = new Map<string, { name: string; error: CanonError }>();
     const routes = space.doc().standards ?? {};
-    for (const documentId of Object.keys(routes).sort()) {
+    const valid = Object.keys(routes)
+      .filter((id) => isValidDocumentId(id))
+      .sort();
+    for (const documentId of valid) {
       try {
         const handle = await this.find<StandardDocument>(documentId);
         if (handle && StandardDocumentShape.safeParse(handle.doc()).success)
@@ -188,7 +198,7 @@ export class Replica {
         damaged.set(documentId, { name: String(routes[documentId]), error });
       }
     }
-    return { address, space, standards, damaged };
+    return { address, space, standards, damaged, routes: valid };
   }
 
   /** Loads a space and folds its records into verified state. */
@@ -200,7 +210,6 @@ export class Replica {
     };
     collect(loaded.space.doc().records ?? {});
     for (const handle of loaded.standards.values()) collect(handle.doc().records ?? {});
-    const blobs = new BlobCache(this.home);
     let knownGood = this.#knownGood.get(address.documentId);
     if (knownGood === undefined) {
       knownGood = await readVerifiedSignatures(this.home, address.documentId);
@@ -211,16 +220,34 @@ export class Replica {
       entries,
       content: (cid) => this.contentCandidates(loaded, cid),
       // Bytes verified earlier survive a peer overwriting them in the document.
-      fallbackContent: (cid) => blobs.get(cid, sha256Hex(parseCid(cid))),
+      fallbackContent: (cid) => this.#cachedContent(cid),
       verified: this.#verified,
       signaturesKnownGood: knownGood,
     });
     return { ...loaded, fold: result };
   }
 
-  /** The stored bytes of a content CID in a loaded space, unverified (the fold checks them against the CID). */
-  contentOf(loaded: LoadedSpace, contentCid: string): Uint8Array | undefined {
-    return this.contentCandidates(loaded, contentCid)[0];
+  /**
+   * The bytes of an accepted release: the first candidate (documents, then the
+   * blob cache) that hashes to its content CID, or undefined. Never returns
+   * bytes that do not match, whatever a peer wrote into the documents.
+   */
+  async verifiedContent(loaded: LoadedSpace, release: Release): Promise<Uint8Array | undefined> {
+    const matches = async (bytes: Uint8Array) =>
+      bytes.length === release.size && (await contentCid(bytes)).toString() === release.contentCid;
+    for (const bytes of this.contentCandidates(loaded, release.contentCid))
+      if (await matches(bytes)) return bytes;
+    const cached = await this.#cachedContent(release.contentCid);
+    return cached !== undefined && (await matches(cached)) ? cached : undefined;
+  }
+
+  /** Bytes from the blob cache (hash-checked there), or undefined; never throws. */
+  async #cachedContent(cid: string): Promise<Uint8Array | undefined> {
+    try {
+      return await new BlobCache(this.home).get(cid, sha256Hex(parseCid(cid)));
+    } catch {
+      return undefined;
+    }
   }
 
   /**

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { looksLikeCid } from "../cid.js";
+import { looksLikeCid, parseCid, RAW_CODEC } from "../cid.js";
 import { type Did, parseDid } from "../did.js";
 
 /**
@@ -21,6 +21,22 @@ function remembered(check: (value: string) => boolean): (value: string) => boole
 
 /** A CID in its string form (base32 CIDv1 when Canon writes it). */
 export const CidString = z.string().max(200).refine(remembered(looksLikeCid), "not a CID");
+
+/** A content CID: CIDv1, codec `raw`, sha2-256 (what `contentCid` makes; its digest is the bytes' sha256sum). */
+export const ContentCidString = z
+  .string()
+  .max(200)
+  .refine(
+    remembered((value) => {
+      try {
+        const cid = parseCid(value);
+        return cid.version === 1 && cid.code === RAW_CODEC && cid.multihash.code === 0x12;
+      } catch {
+        return false;
+      }
+    }),
+    "not a raw sha2-256 content CID",
+  );
 
 /** An ed25519 did:key. */
 export const DidString = z

@@ -1,12 +1,20 @@
 import { z } from "zod";
-import { CidString, DidString, MembershipHeads, StandardName, Text, Timestamp } from "./fields.js";
+import {
+  CidString,
+  ContentCidString,
+  DidString,
+  MembershipHeads,
+  StandardName,
+  Text,
+  Timestamp,
+} from "./fields.js";
 
 /** One piece of context an output was produced with. */
 export const ContextEntry = z
   .object({
     standard: StandardName,
     version: z.number().int().min(1),
-    contentCid: CidString,
+    contentCid: ContentCidString,
     releaseCid: CidString,
   })
   .strict();

@@ -1,5 +1,13 @@
 import { z } from "zod";
-import { CidString, DidString, MembershipHeads, StandardName, Text, Timestamp } from "./fields.js";
+import {
+  CidString,
+  ContentCidString,
+  DidString,
+  MembershipHeads,
+  StandardName,
+  Text,
+  Timestamp,
+} from "./fields.js";
 
 /** Largest standard Canon accepts, in bytes. */
 export const MAX_CONTENT_BYTES = 4 * 1024 * 1024;
@@ -16,7 +24,7 @@ export const Release = z
     space: CidString,
     standard: StandardName,
     version: z.number().int().min(1).max(1_000_000_000),
-    contentCid: CidString,
+    contentCid: ContentCidString,
     size: z.number().int().min(0).max(MAX_CONTENT_BYTES),
     parents: z.array(CidString).max(64),
     incorporates: z.array(CidString).max(1024),

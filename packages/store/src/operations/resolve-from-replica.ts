@@ -29,7 +29,7 @@ export async function resolveFromReplica(
     }
     const signed = pick(standard, request.selector);
     // The fold accepted this release only after checking these bytes against its content CID.
-    const content = replica.contentOf(folded, signed.record.contentCid);
+    const content = await replica.verifiedContent(folded, signed.record);
     if (content === undefined)
       throw new CanonError(
         "UNKNOWN_VERSION",

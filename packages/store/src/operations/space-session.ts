@@ -119,7 +119,7 @@ async function fillBlobCache(replica: Replica, folded: FoldedSpace): Promise<voi
   for (const standard of folded.fold.state?.standards.values() ?? []) {
     for (const { record } of standard.releases.values()) {
       if (await blobs.has(record.contentCid)) continue;
-      const bytes = replica.contentOf(folded, record.contentCid);
+      const bytes = await replica.verifiedContent(folded, record);
       if (bytes) await blobs.put(record.contentCid, bytes);
     }
   }

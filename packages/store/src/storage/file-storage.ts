@@ -76,6 +76,8 @@ export class FileStorage implements StorageAdapterInterface {
   }
 
   async remove(key: StorageKey): Promise<void> {
+    const [documentId] = key;
+    if (documentId !== undefined) this.#chunks.get(documentId)?.delete(key.join("/"));
     await unlink(this.pathOf(key)).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== "ENOENT") throw error;
     });
@@ -130,6 +132,10 @@ export class FileStorage implements StorageAdapterInterface {
   }
 
   async removeRange(prefix: StorageKey): Promise<void> {
+    const [documentId] = prefix;
+    const seen = documentId === undefined ? undefined : this.#chunks.get(documentId);
+    for (const key of [...(seen ?? [])])
+      if (key.startsWith(`${prefix.join("/")}/`)) seen?.delete(key);
     await rm(this.pathOf(prefix), { recursive: true, force: true });
   }
 }

@@ -45,7 +45,13 @@ export async function openLiveSpace(
   };
   await probeRelay(endpoint, request.timeoutMs);
   const replica = await openReplica(home);
-  const session = await openRelaySession(replica, endpoint, request.timeoutMs);
+  let session: Awaited<ReturnType<typeof openRelaySession>>;
+  try {
+    session = await openRelaySession(replica, endpoint, request.timeoutMs);
+  } catch (error) {
+    await replica.close();
+    throw error;
+  }
   let closed = false;
   return {
     async publish(signer, content, timeoutMs = request.timeoutMs) {
@@ -71,8 +77,9 @@ export async function openLiveSpace(
       if (closed) return;
       closed = true;
       session.close();
+      const folded = await replica.foldSpace(chosen.address);
       await replica.close();
-      await refreshReadIndex(replica, await replica.foldSpace(chosen.address));
+      await refreshReadIndex(replica, folded);
     },
   };
 }

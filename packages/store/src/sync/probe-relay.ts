@@ -22,8 +22,8 @@ export async function probeRelay(endpoint: RelayEndpoint, timeoutMs: number): Pr
   try {
     response = await fetch(healthUrlOf(endpoint), { signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
-    const cause =
-      (error as Error & { cause?: { code?: string } }).cause?.code ?? (error as Error).name;
+    const failure = error as Error & { cause?: { code?: string; message?: string } };
+    const cause = failure.cause?.code ?? failure.cause?.message ?? failure.name;
     const why =
       cause === "TimeoutError" ? `no answer within ${Math.round(timeoutMs / 1000)} s` : cause;
     throw new CanonError(

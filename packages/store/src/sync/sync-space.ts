@@ -108,8 +108,12 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
         lastSyncAt: null,
       };
       entry.lastSyncAt = lastSync;
-      if (request.remember && !entry.relays.some((relay) => relay.url === endpoint.url)) {
-        entry.relays.unshift({ url: endpoint.url, token: endpoint.token ?? null });
+      if (request.remember) {
+        // The relay that just worked goes first, with the token that worked.
+        entry.relays = [
+          { url: endpoint.url, token: endpoint.token ?? null },
+          ...entry.relays.filter((relay) => relay.url !== endpoint.url),
+        ];
       }
       config.spaces[chosen.url] = entry;
       if (request.makeDefault) config.defaultSpace = chosen.url;
@@ -183,8 +187,7 @@ async function exchangeUntilEqual(
         `neither this replica nor the relay has space ${address.documentId}; check the space URL`,
       );
     }
-    const listed = Object.keys(loaded.space.doc().standards ?? {}).length;
-    const complete = loaded.standards.size + loaded.damaged.size === listed;
+    const complete = loaded.standards.size + loaded.damaged.size === loaded.routes.length;
     if (complete && handles(loaded).every((handle) => inSync(handle, session.storageId)))
       return loaded;
     if (Date.now() > deadline) {
