@@ -11,7 +11,6 @@ const STATUS: Record<CanonErrorCode, number> = {
   BAD_DID: 2,
   BAD_URL: 2,
   BAD_RECORD: 2,
-  BAD_SIGNATURE: 2,
   NO_IDENTITY: 3,
   NO_SPACE: 3,
   UNKNOWN_SPACE: 3,

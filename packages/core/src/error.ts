@@ -6,7 +6,6 @@ export type CanonErrorCode =
   | "BAD_CID"
   | "BAD_DID"
   | "BAD_URL"
-  | "BAD_SIGNATURE"
   | "BAD_RECORD"
   | "BAD_ARGUMENT"
   | "BAD_CONFIG"

@@ -65,6 +65,8 @@ export async function verify(
   if (signature.length !== 64) return false;
   let key = publicKeyCache.get(did);
   if (key === undefined) {
+    // Bounded: an attacker's stream of new signers must not grow it without end.
+    if (publicKeyCache.size >= 4096) publicKeyCache.clear();
     key = crypto.subtle.importKey("raw", asBuffer(publicKeyFromDid(did)), ED25519, false, [
       "verify",
     ]);

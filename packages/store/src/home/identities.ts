@@ -1,4 +1,4 @@
-import { chmod, mkdir, readdir, readFile } from "node:fs/promises";
+import { chmod, link, mkdir, readdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import {
   CanonError,
@@ -69,13 +69,29 @@ export async function loadIdentity(home: CanonHome, name = DEFAULT_IDENTITY): Pr
  */
 export async function createIdentity(home: CanonHome, name = DEFAULT_IDENTITY): Promise<Signer> {
   const path = identityPath(home, name);
-  if (await exists(path))
-    throw new CanonError("BAD_ARGUMENT", `identity "${name}" already exists in ${home.root}`);
-  await mkdir(home.identities, { recursive: true, mode: 0o700 });
-  await chmod(home.identities, 0o700);
   const keyPair = await generateKeyPair();
   const file = identityFileOf(name, keyPair, new Date().toISOString());
-  await writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`, 0o600);
+  try {
+    await mkdir(home.identities, { recursive: true, mode: 0o700 });
+    await chmod(home.identities, 0o700);
+    // Written beside, then linked into place: link fails if the name exists, so
+    // two processes creating the same identity can never overwrite a key.
+    const temporary = `${path}.tmp-${process.pid}-${Date.now()}`;
+    await writeFileAtomic(temporary, `${JSON.stringify(file, null, 2)}\n`, 0o600);
+    try {
+      await link(temporary, path);
+    } finally {
+      await unlink(temporary).catch(() => {});
+    }
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EEXIST")
+      throw new CanonError("BAD_ARGUMENT", `identity "${name}" already exists in ${home.root}`);
+    throw new CanonError(
+      "STORAGE_UNWRITABLE",
+      `cannot write identities in ${home.root}: ${code ?? (error as Error).message}`,
+    );
+  }
   return { identity: { name, did: file.did, createdAt: file.createdAt }, keyPair };
 }
 

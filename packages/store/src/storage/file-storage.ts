@@ -5,6 +5,9 @@ import type { Chunk, StorageAdapterInterface, StorageKey } from "@automerge/auto
 import { CanonError } from "@canon/core";
 import { writeFileAtomic } from "../home/atomic-write.js";
 
+/** Error codes that mean "this place cannot be written", not a bug. */
+const UNWRITABLE = new Set(["EACCES", "EROFS", "EPERM", "ENOTDIR", "EISDIR", "ENOSPC", "EDQUOT"]);
+
 /** Every stored file starts with this, then the sha-256 of the rest. */
 const MAGIC = new TextEncoder().encode("CNS1");
 const HEADER = MAGIC.length + 32;
@@ -64,7 +67,7 @@ export class FileStorage implements StorageAdapterInterface {
       await writeFileAtomic(path, wrap(data));
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === "EACCES" || code === "EROFS" || code === "EPERM") {
+      if (code !== undefined && UNWRITABLE.has(code)) {
         throw new CanonError(
           "STORAGE_UNWRITABLE",
           `cannot write ${path}: ${code}; check the permissions of ${this.#directory}`,
