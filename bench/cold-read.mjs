@@ -14,7 +14,16 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { checkOutput, median, ms, timeCommand, times, toMs } from "./measure.mjs";
+import {
+  checkOutput,
+  median,
+  ms,
+  shuffled,
+  standardText,
+  timeCommand,
+  times,
+  toMs,
+} from "./measure.mjs";
 
 export const title = "Cold read of a 20 KB standard";
 
@@ -56,7 +65,7 @@ async function measure(temp, log) {
   let bytes;
   let cid;
   for (let revision = 1; revision <= VERSIONS; revision++) {
-    bytes = standardText(revision);
+    bytes = standardText(revision, SIZE);
     await writeFile(file, bytes);
     const published = JSON.parse(
       canon("--json", "publish", STANDARD, file, "-m", `revision ${revision}`),
@@ -208,29 +217,4 @@ async function measure(temp, log) {
         `pinned, ${path(fastPath.pinned)}.`,
     ],
   };
-}
-
-/** A copy of `items` in random order (Fisher–Yates). */
-function shuffled(items) {
-  const copy = [...items];
-  for (let i = copy.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [copy[i], copy[j]] = [copy[j], copy[i]];
-  }
-  return copy;
-}
-
-/**
- * Exactly SIZE bytes of Markdown-like text, different for each revision so
- * that every release has its own content CID.
- */
-function standardText(revision) {
-  const lines = [`# Editorial style (revision ${revision})`, ""];
-  for (let rule = 1; lines.join("\n").length < SIZE; rule++) {
-    lines.push(
-      `${rule}. Rule ${rule} of revision ${revision}: prefer the active voice, name the actor, ` +
-        "cut words that add nothing, and cite the source of every figure.",
-    );
-  }
-  return Buffer.from(`${lines.join("\n").slice(0, SIZE - 1)}\n`);
 }

@@ -67,3 +67,28 @@ export function percentile(samples, p) {
   const sorted = [...samples].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1];
 }
+
+/** A copy of `items` in random order (Fisher–Yates). */
+export function shuffled(items) {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j], copy[i]];
+  }
+  return copy;
+}
+
+/**
+ * Exactly `size` bytes of Markdown-like text, different for each revision so
+ * that every release has its own content CID.
+ */
+export function standardText(revision, size) {
+  const lines = [`# Editorial style (revision ${revision})`, ""];
+  for (let rule = 1; lines.join("\n").length < size; rule++) {
+    lines.push(
+      `${rule}. Rule ${rule} of revision ${revision}: prefer the active voice, name the actor, ` +
+        "cut words that add nothing, and cite the source of every figure.",
+    );
+  }
+  return Buffer.from(`${lines.join("\n").slice(0, size - 1)}\n`);
+}

@@ -28,7 +28,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { median, ms, percentile, times } from "./measure.mjs";
+import { median, ms, percentile, shuffled, standardText, times } from "./measure.mjs";
 
 export const title =
   "Sync latency: publish → readable on other replicas, through a relay on loopback";
@@ -112,7 +112,7 @@ async function measure(temp, log, cleanup) {
     const owner = home(name);
     const signer = await ensureIdentity(owner);
     const { url } = await createSpace(owner, signer, `bench ${name}`);
-    await writeFile(file, standardText(`${name} 1`));
+    await writeFile(file, standardText(`${name} 1`, SIZE));
     await publish(owner, signer, { space: url, standard: STANDARD, file, message: "1" });
     await syncSpace(owner, {
       space: url,
@@ -150,7 +150,7 @@ async function measure(temp, log, cleanup) {
   let revision = 0;
   const release = async (owner, watchers) => {
     revision++;
-    const bytes = standardText(revision);
+    const bytes = standardText(revision, SIZE);
     await writeFile(file, bytes);
     const t0 = performance.now();
     const published = await publish(owner.home, owner.signer, {
@@ -256,7 +256,7 @@ async function measure(temp, log, cleanup) {
   const env = { ...process.env, CANON_HOME: patched.owner.home.root };
   for (let round = 0; round <= CLI_ROUNDS; round++) {
     revision++;
-    const bytes = standardText(revision);
+    const bytes = standardText(revision, SIZE);
     await writeFile(file, bytes);
     const t0 = performance.now();
     const published = JSON.parse(
@@ -563,7 +563,7 @@ async function setUpGit(temp) {
   };
   git(root, "init", "-q", "--bare", origin);
   git(root, "clone", "-q", origin, clone1);
-  await writeFile(join(clone1, "standard.md"), standardText("git 0"));
+  await writeFile(join(clone1, "standard.md"), standardText("git 0", SIZE));
   git(clone1, "add", "standard.md");
   git(clone1, "commit", "-q", "-m", "x");
   git(clone1, "push", "-q", "origin", "HEAD:main");
@@ -572,7 +572,7 @@ async function setUpGit(temp) {
   return {
     async round() {
       revision++;
-      const bytes = standardText(`git ${revision}`);
+      const bytes = standardText(`git ${revision}`, SIZE);
       await writeFile(join(clone1, "standard.md"), bytes);
       const start = performance.now();
       git(clone1, "commit", "-a", "-q", "-m", "x");
@@ -600,26 +600,4 @@ function runNode(env, args) {
       },
     );
   });
-}
-
-/** A copy of `items` in random order (Fisher–Yates). */
-function shuffled(items) {
-  const copy = [...items];
-  for (let i = copy.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [copy[i], copy[j]] = [copy[j], copy[i]];
-  }
-  return copy;
-}
-
-/** Exactly SIZE bytes of Markdown-like text, different for each revision. */
-function standardText(revision) {
-  const lines = [`# Editorial style (revision ${revision})`, ""];
-  for (let rule = 1; lines.join("\n").length < SIZE; rule++) {
-    lines.push(
-      `${rule}. Rule ${rule} of revision ${revision}: prefer the active voice, name the actor, ` +
-        "cut words that add nothing, and cite the source of every figure.",
-    );
-  }
-  return Buffer.from(`${lines.join("\n").slice(0, SIZE - 1)}\n`);
 }
