@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-import { isCanonError } from "@canon/core";
+import { exitStatusOf, isCanonError } from "@canon/core";
 import { startReplicaServer } from "@canon/store";
 import { readRelayConfig } from "./config.js";
-import { exitStatusOf } from "./exit-status.js";
 
 /**
  * `canon-relay`: reads its settings from `CANON_RELAY_*`, starts the relay,
@@ -40,6 +39,6 @@ main().then(
       ? error.message
       : `unexpected error: ${error instanceof Error ? error.message : String(error)}`;
     process.stderr.write(`canon-relay: ${message.replace(/\s*\n\s*/g, " ")}\n`);
-    process.exit(exitStatusOf(error));
+    process.exit(isCanonError(error) ? exitStatusOf(error.code) : 1);
   },
 );

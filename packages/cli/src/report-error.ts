@@ -1,6 +1,5 @@
-import { isCanonError } from "@canon/core";
+import { exitStatusOf, isCanonError } from "@canon/core";
 import { CommanderError } from "commander";
-import { exitStatusOf } from "./exit-status.js";
 
 /**
  * Prints an error as one line, `canon: <message>`, and returns the exit

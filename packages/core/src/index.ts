@@ -10,6 +10,7 @@ export {
 } from "./cid.js";
 export { type Did, didFromPublicKey, parseDid, publicKeyFromDid } from "./did.js";
 export { CanonError, type CanonErrorCode, isCanonError } from "./error.js";
+export { exitStatusOf } from "./exit-status.js";
 export {
   type FoldInput,
   type FoldResult,

@@ -289,11 +289,15 @@ export class Replica {
     }
   }
 
-  /** CIDs of every record whose signature this process verified or trusted from the cache. */
-  verifiedRecordCids(): Set<string> {
-    const cids = new Set(this.#verified.keys());
-    for (const known of this.#knownGood.values()) for (const cid of known) cids.add(cid);
-    return cids;
+  /**
+   * Every CID whose signature is known good for a space (verified by this
+   * process or an earlier one), or undefined when this process verified
+   * nothing new, so an unchanged cache is not rewritten on every command.
+   */
+  signaturesToRemember(spaceDocumentId: string): Set<string> | undefined {
+    const known = this.#knownGood.get(spaceDocumentId) ?? new Set<string>();
+    const fresh = [...this.#verified.keys()].filter((cid) => !known.has(cid));
+    return fresh.length === 0 ? undefined : new Set([...known, ...fresh]);
   }
 
   /** Document ids this process has loaded or changed. */

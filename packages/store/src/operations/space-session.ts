@@ -93,11 +93,9 @@ export async function refreshReadIndex(
   const after = unchanged ? before : await replica.foldSpace(before.address);
   if (after.fold.state === undefined) return;
   await fillBlobCache(replica, after);
-  await writeVerifiedSignatures(
-    replica.home,
-    before.address.documentId,
-    replica.verifiedRecordCids(),
-  );
+  const signatures = replica.signaturesToRemember(before.address.documentId);
+  if (signatures)
+    await writeVerifiedSignatures(replica.home, before.address.documentId, signatures);
   await writeReadIndex(
     replica.home,
     before.address.documentId,

@@ -6,7 +6,7 @@ import { appendRelease, type Published, type ReleaseContent } from "../operation
 import { chooseSpace, refreshReadIndex, type SpaceChoice } from "../operations/space-session.js";
 import { probeRelay } from "./probe-relay.js";
 import { inSync, openRelaySession, sleep } from "./relay-session.js";
-import { parseRelayUrl, type RelayEndpoint } from "./relay-url.js";
+import { relayFor } from "./relay-url.js";
 
 /** A space held open and connected to a relay, for a long-running owner or agent. */
 export interface LiveSpace {
@@ -34,15 +34,8 @@ export async function openLiveSpace(
   },
 ): Promise<LiveSpace> {
   const chosen = await chooseSpace(home, request);
-  const stored = chosen.entry?.relays[0];
-  const url = request.relay ?? stored?.url;
-  if (url === undefined)
-    throw new CanonError("BAD_ARGUMENT", "no relay is known for this space; pass a relay URL");
-  parseRelayUrl(url);
-  const endpoint: RelayEndpoint = {
-    url,
-    token: request.token ?? (url === stored?.url ? stored.token : null) ?? undefined,
-  };
+  const endpoint = relayFor(chosen.entry?.relays ?? [], request);
+
   await probeRelay(endpoint, request.timeoutMs);
   const replica = await openReplica(home);
   let session: Awaited<ReturnType<typeof openRelaySession>>;

@@ -45,3 +45,27 @@ export function healthUrlOf(endpoint: RelayEndpoint): string {
   if (endpoint.token) url.searchParams.set("token", endpoint.token);
   return url.toString();
 }
+
+/**
+ * The relay to use for a space: the one asked for (with its remembered token
+ * unless another is given), else the first one remembered for the space.
+ * @throws CanonError `BAD_URL` for a malformed URL, `BAD_ARGUMENT` when no relay is known.
+ */
+export function relayFor(
+  remembered: readonly { url: string; token: string | null }[],
+  request: { readonly relay?: string | undefined; readonly token?: string | undefined },
+): RelayEndpoint {
+  if (request.relay !== undefined) {
+    parseRelayUrl(request.relay);
+    const known = remembered.find((relay) => relay.url === request.relay);
+    return { url: request.relay, token: request.token ?? known?.token ?? undefined };
+  }
+  const first = remembered[0];
+  if (first === undefined) {
+    throw new CanonError(
+      "BAD_ARGUMENT",
+      "no relay is known for this space; pass --relay ws://host:port (it is remembered)",
+    );
+  }
+  return { url: first.url, token: request.token ?? first.token ?? undefined };
+}

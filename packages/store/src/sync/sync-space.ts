@@ -8,7 +8,7 @@ import type { LoadedSpace, Replica } from "../replica.js";
 import { probeRelay } from "./probe-relay.js";
 import { acceptedRecords, type RecordSummary, summarize } from "./record-summary.js";
 import { inSync, openRelaySession, type RelaySession, sleep } from "./relay-session.js";
-import { parseRelayUrl, type RelayEndpoint } from "./relay-url.js";
+import { relayFor } from "./relay-url.js";
 
 /** What to sync. */
 export interface SyncRequest extends SpaceChoice {
@@ -124,25 +124,6 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
     session?.close();
     await replica.close();
   }
-}
-
-function relayFor(
-  stored: readonly { url: string; token: string | null }[],
-  request: SyncRequest,
-): RelayEndpoint {
-  if (request.relay !== undefined) {
-    parseRelayUrl(request.relay);
-    const known = stored.find((relay) => relay.url === request.relay);
-    return { url: request.relay, token: request.token ?? known?.token ?? undefined };
-  }
-  const first = stored[0];
-  if (first === undefined) {
-    throw new CanonError(
-      "BAD_ARGUMENT",
-      "no relay is known for this space; pass --relay ws://host:port (it is remembered)",
-    );
-  }
-  return { url: first.url, token: request.token ?? first.token ?? undefined };
 }
 
 async function loadIfPresent(

@@ -7,7 +7,7 @@ import { chooseSpace, refreshReadIndex, type SpaceChoice } from "../operations/s
 import type { LoadedSpace } from "../replica.js";
 import { acceptedRecords, type RecordSummary, summarize } from "./record-summary.js";
 import { inSync, openRelaySession, type RelaySession, sleep } from "./relay-session.js";
-import { parseRelayUrl, type RelayEndpoint } from "./relay-url.js";
+import { relayFor } from "./relay-url.js";
 
 /** What `watch` tells its caller. */
 export type WatchEvent =
@@ -45,18 +45,7 @@ const POLL_MS = 2;
  */
 export async function watchSpace(home: CanonHome, request: WatchRequest): Promise<void> {
   const chosen = await chooseSpace(home, request);
-  const stored = chosen.entry?.relays[0];
-  const relay = request.relay ?? stored?.url;
-  if (relay === undefined)
-    throw new CanonError(
-      "BAD_ARGUMENT",
-      "no relay is known for this space; pass --relay ws://host:port",
-    );
-  parseRelayUrl(relay);
-  const endpoint: RelayEndpoint = {
-    url: relay,
-    token: request.token ?? (relay === stored?.url ? stored.token : null) ?? undefined,
-  };
+  const endpoint = relayFor(chosen.entry?.relays ?? [], request);
 
   const replica = await openReplica(home);
   const seen = new Set(acceptedRecords(await foldIfPresent()).keys());

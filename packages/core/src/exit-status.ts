@@ -1,7 +1,8 @@
-import type { CanonErrorCode } from "@canon/core";
+import type { CanonErrorCode } from "./error.js";
 
 /**
- * Exit statuses by error code, stable for scripts:
+ * Exit statuses by error code, the same for the `canon` CLI and the relay
+ * app, stable for scripts:
  * 1 unexpected, 2 bad input, 3 not found, 4 local storage or config,
  * 5 network, 6 not allowed.
  */
