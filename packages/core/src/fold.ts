@@ -31,12 +31,13 @@ export interface FoldInput {
    */
   readonly verified?: Map<string, SignedRecord>;
   /**
-   * CIDs whose signatures this replica verified in an earlier process (kept
-   * beside the replica, as trusted as the replica itself). Their signature
-   * check is skipped; every other check runs. Signature checks are most of a
-   * cold open's cost.
+   * Releases, by CID, whose content an earlier fold of this replica matched
+   * against its content CID (a release CID fixes the content CID and size, so
+   * the outcome cannot change). Their content is not looked up or hashed
+   * again; every other rule still applies. Used when folding a snapshot of
+   * verified records, where the documents holding the content are not loaded.
    */
-  readonly signaturesKnownGood?: ReadonlySet<string>;
+  readonly contentVerified?: ReadonlySet<string>;
 }
 
 /** One standard as the verified records describe it. */
@@ -68,7 +69,17 @@ export interface SpaceState {
 /** The fold's result: the state (undefined when the genesis is missing or invalid), and every entry left out of it with the reason. */
 export interface FoldResult {
   readonly state: SpaceState | undefined;
+  /** Every entry left out, with the reason: first those that failed their own checks ({@link FoldResult.invalid}), then those the space's rules refused. */
   readonly rejected: readonly Rejection[];
+  /**
+   * Entries that passed their own checks ({@link verifyRecord}), by CID,
+   * whether or not the space's rules then accepted them: a deterministic
+   * function of their bytes, so a replica may keep them and fold them again
+   * without repeating the checks (see {@link FoldInput.verified}).
+   */
+  readonly verified: ReadonlyMap<string, SignedRecord>;
+  /** Entries that failed their own checks: the part of `rejected` that `verified` cannot reproduce. */
+  readonly invalid: readonly Rejection[];
 }
 
 /** Verification runs in batches so WebCrypto can work on many signatures at once. */
@@ -89,17 +100,13 @@ const VERIFY_BATCH = 2048;
  * @returns `state: undefined` only when the genesis record itself is missing or invalid.
  */
 export async function fold(input: FoldInput): Promise<FoldResult> {
-  const rejected: Rejection[] = [];
-  const verified = await verifyAll(
-    input.entries,
-    rejected,
-    input.verified,
-    input.signaturesKnownGood,
-  );
+  const invalid: Rejection[] = [];
+  const verified = await verifyAll(input.entries, invalid, input.verified);
+  const rejected: Rejection[] = [...invalid];
 
   const genesis = verified.get(input.spaceCid);
   if (genesis === undefined || genesis.record.type !== "canon/space-genesis") {
-    return { state: undefined, rejected };
+    return { state: undefined, rejected, verified, invalid };
   }
   const byType = {
     membership: [] as SignedRecord<MembershipChange>[],
@@ -179,6 +186,8 @@ export async function fold(input: FoldInput): Promise<FoldResult> {
       provenance,
     },
     rejected,
+    verified,
+    invalid,
   };
 }
 
@@ -186,14 +195,11 @@ async function verifyAll(
   entries: Iterable<RecordEntry>,
   rejected: Rejection[],
   cache: Map<string, SignedRecord> | undefined,
-  knownGood: ReadonlySet<string> | undefined,
 ): Promise<Map<string, SignedRecord>> {
   const verified = new Map<string, SignedRecord>();
   let batch: RecordEntry[] = [];
   const drain = async () => {
-    const checks = await Promise.all(
-      batch.map((entry) => verifyRecord(entry, knownGood?.has(entry.cid) ?? false)),
-    );
+    const checks = await Promise.all(batch.map((entry) => verifyRecord(entry)));
     for (const check of checks) {
       if (check.ok) {
         verified.set(check.signed.cid, check.signed);
@@ -264,7 +270,7 @@ async function releaseProblem(
   signed: SignedRecord<Release>,
   accepted: ReadonlyMap<string, SignedRecord<Release>>,
   corrections: ReadonlyMap<string, SignedRecord<Correction>>,
-  input: Pick<FoldInput, "content" | "fallbackContent">,
+  input: Pick<FoldInput, "content" | "fallbackContent" | "contentVerified">,
 ): Promise<string | undefined> {
   const release = signed.record;
   let highestParent = 0;
@@ -285,6 +291,7 @@ async function releaseProblem(
       return `incorporates ${correctionCid}, which is not an accepted correction of ${release.standard}`;
     }
   }
+  if (input.contentVerified?.has(signed.cid)) return undefined;
   const candidates = input.content(release.contentCid);
   for (const bytes of candidates) if (await matches(bytes, release)) return undefined;
   const fallback = await input.fallbackContent?.(release.contentCid);

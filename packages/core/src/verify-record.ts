@@ -27,15 +27,7 @@ export type RecordCheck = { ok: true; signed: SignedRecord } | { ok: false; reje
  * envelope shape, record schema, signature by the record's author. Never
  * throws: a failure is returned as a rejection with a reason.
  */
-export async function verifyRecord(
-  entry: RecordEntry,
-  /**
-   * True when this exact CID's signature was verified before, by this replica
-   * (a record's CID fixes its bytes, and its bytes fix the signature's
-   * outcome). Every other check still runs, the CID check first.
-   */
-  signatureKnownGood = false,
-): Promise<RecordCheck> {
+export async function verifyRecord(entry: RecordEntry): Promise<RecordCheck> {
   const reject = (reason: string, record?: { type?: unknown; author?: unknown }): RecordCheck => ({
     ok: false,
     rejection: {
@@ -73,10 +65,7 @@ export async function verifyRecord(
     return reject(`schema: ${issue?.message ?? "invalid"}${where}`, claimed);
   }
   const record = parsed.data;
-  if (
-    !signatureKnownGood &&
-    !(await verify(record.author, signingInput(envelope.payload), envelope.sig))
-  ) {
+  if (!(await verify(record.author, signingInput(envelope.payload), envelope.sig))) {
     return reject("signature does not verify against the author's key", record);
   }
   return { ok: true, signed: { cid, bytes, record } };

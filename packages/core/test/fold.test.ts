@@ -73,27 +73,65 @@ describe("fold", () => {
     expect(reasons.garbage).toMatch(/not a byte string/);
   });
 
-  it("skips only the signature check for CIDs verified before: misfiled bytes are still rejected", async () => {
+  it("refolds its verified records without the documents: same state, and bytes that changed under a CID are checked again", async () => {
     const space = await makeSpace();
     const good = await space.release(space.creator, "style", "good");
-    const misfiledCid = "bafyreigxyqy2r3wp5h2a3s6jlla7b5rai36m7idtmlhuhvr3lgbpsy26gy";
-    space.entries.set(misfiledCid, good.bytes);
-    const entries = [...space.entries].map(([cid, bytes]) => ({ cid, bytes }));
-    const { state, rejected } = await fold({
+    const stranger = await generateKeyPair();
+    const refused = await space.release(stranger, "style", "evil");
+    space.entries.set("garbage", "not bytes");
+    const first = await space.fold();
+    expect(first.invalid.map((r) => r.cid)).toEqual(["garbage"]);
+    // A stranger's release passes its own checks; the space's rules refuse it.
+    expect([...first.verified.keys()].sort()).toEqual(
+      [space.genesis.cid, good.cid, refused.cid].sort(),
+    );
+
+    // A snapshot: the verified records, the releases whose content matched, no documents.
+    const again = await fold({
       spaceCid: space.genesis.cid,
-      entries,
-      content: (cid) => {
-        const bytes = space.contents.get(cid);
-        return bytes ? [bytes] : [];
-      },
-      signaturesKnownGood: new Set([good.cid, space.genesis.cid, misfiledCid]),
+      entries: [...first.verified.values()],
+      content: () => [],
+      verified: new Map(first.verified),
+      contentVerified: new Set([good.cid]),
     });
-    expect(state?.standards.get("style")?.latest.cid).toBe(good.cid);
+    expect(again.state?.standards.get("style")?.latest.cid).toBe(good.cid);
+    expect([...again.rejected, ...first.invalid].map((r) => r.cid).sort()).toEqual(
+      first.rejected.map((r) => r.cid).sort(),
+    );
+
+    // The cache is keyed by CID but trusted only for identical bytes.
+    const misfiledCid = "bafyreigxyqy2r3wp5h2a3s6jlla7b5rai36m7idtmlhuhvr3lgbpsy26gy";
+    const tampered = await fold({
+      spaceCid: space.genesis.cid,
+      entries: [
+        { cid: space.genesis.cid, bytes: space.genesis.bytes },
+        { cid: misfiledCid, bytes: good.bytes },
+        { cid: good.cid, bytes: new Uint8Array([...good.bytes, 0]) },
+      ],
+      content: () => [],
+      verified: new Map(first.verified),
+      contentVerified: new Set([good.cid]),
+    });
+    expect(tampered.state?.standards.size).toBe(0);
+    expect(tampered.invalid.map((r) => [r.cid, r.reason])).toEqual([
+      [misfiledCid, expect.stringMatching(/do not match their CID/)],
+      [good.cid, expect.stringMatching(/do not match their CID/)],
+    ]);
+  });
+
+  it("checks the content of releases not in contentVerified", async () => {
+    const space = await makeSpace();
+    const one = await space.release(space.creator, "style", "one");
+    const other = await space.release(space.creator, "other", "two");
+    const { rejected, state } = await fold({
+      spaceCid: space.genesis.cid,
+      entries: [...space.entries].map(([cid, bytes]) => ({ cid, bytes })),
+      content: () => [],
+      contentVerified: new Set([one.cid]),
+    });
+    expect(state?.standards.get("style")?.latest.cid).toBe(one.cid);
     expect(rejected).toEqual([
-      expect.objectContaining({
-        cid: misfiledCid,
-        reason: expect.stringMatching(/do not match their CID/),
-      }),
+      expect.objectContaining({ cid: other.cid, reason: expect.stringMatching(/is missing/) }),
     ]);
   });
 
@@ -200,25 +238,23 @@ describe("fold", () => {
     void removal;
   });
 
-  it("resolves two maintainers removing each other the same way regardless of input order", async () => {
+  it("resolves two maintainers removing each other the same way regardless of input order: the more senior one wins", async () => {
     const space = await makeSpace();
     const bob = await generateKeyPair();
     const add = await space.member(space.creator, bob.did, "maintainer");
     const bobRemovesCreator = await space.member(bob, space.creator.did, "removed", [add.cid]);
     const creatorRemovesBob = await space.member(space.creator, bob.did, "removed", [add.cid]);
-    const winner = [bobRemovesCreator, creatorRemovesBob].sort((x, y) =>
-      x.cid < y.cid ? -1 : 1,
-    )[0];
-    const { state } = await space.fold();
+    const { state, rejected } = await space.fold();
     const reversed = new Map([...space.entries].reverse());
     space.entries.clear();
     for (const [k, v] of reversed) space.entries.set(k, v);
-    const again = (await space.fold()).state;
-    expect([...(state?.members.keys() ?? [])]).toEqual([...(again?.members.keys() ?? [])]);
-    expect(state?.members.size).toBe(1);
-    expect(state?.members.has(winner === creatorRemovesBob ? space.creator.did : bob.did)).toBe(
-      true,
-    );
+    const again = await space.fold();
+    expect([...(state?.members.keys() ?? [])]).toEqual([...(again.state?.members.keys() ?? [])]);
+    // Seniority, not CID order: the creator's removal applies whichever CID is smaller.
+    expect([...(state?.members ?? [])]).toEqual([[space.creator.did, "maintainer"]]);
+    expect(state?.membershipChanges.map((c) => c.cid)).toContain(creatorRemovesBob.cid);
+    expect(rejected.map((r) => r.cid)).toEqual([bobRemovesCreator.cid]);
+    expect(again.rejected.map((r) => r.cid)).toEqual([bobRemovesCreator.cid]);
   });
 
   it("rejects a membership change by a contributor, and a release by a reader", async () => {

@@ -25,13 +25,18 @@ import { BlobCache } from "./blobs/blob-cache.js";
 import type { CanonHome } from "./home/canon-home.js";
 import {
   isBytes,
+  isSpaceDocument,
+  isStandardDocument,
+  mapField,
   type SpaceDocument,
-  SpaceDocumentShape,
   type StandardDocument,
-  StandardDocumentShape,
 } from "./space/documents.js";
-import { readVerifiedSignatures } from "./space/signature-cache.js";
 import type { SpaceAddress } from "./space/space-url.js";
+import {
+  readVerifiedSnapshot,
+  snapshotOf,
+  writeVerifiedSnapshot,
+} from "./space/verified-snapshot.js";
 import { FileStorage } from "./storage/file-storage.js";
 
 /**
@@ -93,9 +98,9 @@ export class Replica {
   readonly #touched = new Set<DocumentId>();
   /** Documents whose stored files failed their checksum: asking again would hang until the find timeout. */
   readonly #damaged = new Map<string, CanonError>();
-  /** Per space: CIDs whose signatures an earlier process verified (see space/signature-cache.ts). */
-  readonly #knownGood = new Map<string, Set<string>>();
-  /** Records verified by earlier folds in this process (see FoldInput.verified). */
+  /** Per space: the fingerprint of the verified snapshot on disk ("" when there is none), once read. */
+  readonly #snapshots = new Map<string, string>();
+  /** Records verified by earlier folds, in this process or (from the snapshot) an earlier one; see FoldInput.verified. */
   readonly #verified = new Map<string, SignedRecord>();
   #closed = false;
 
@@ -176,7 +181,7 @@ export class Replica {
    */
   async loadSpace(address: SpaceAddress): Promise<LoadedSpace> {
     const space = await this.find<SpaceDocument>(address.documentId);
-    if (space === undefined || !SpaceDocumentShape.safeParse(space.doc()).success) {
+    if (space === undefined || !isSpaceDocument(space.doc())) {
       throw new CanonError(
         "UNKNOWN_SPACE",
         `space ${address.documentId} is not in this replica; join it with \`canon space join <url>\``,
@@ -184,15 +189,14 @@ export class Replica {
     }
     const standards = new Map<string, DocHandle<StandardDocument>>();
     const damaged = new Map<string, { name: string; error: CanonError }>();
-    const routes = space.doc().standards ?? {};
+    const routes = mapField(space.doc(), "standards");
     const valid = Object.keys(routes)
       .filter((id) => isValidDocumentId(id))
       .sort();
     for (const documentId of valid) {
       try {
         const handle = await this.find<StandardDocument>(documentId);
-        if (handle && StandardDocumentShape.safeParse(handle.doc()).success)
-          standards.set(documentId, handle);
+        if (handle && isStandardDocument(handle.doc())) standards.set(documentId, handle);
       } catch (error) {
         if (!isCanonError(error, "STORAGE_DAMAGED")) throw error;
         damaged.set(documentId, { name: String(routes[documentId]), error });
@@ -208,13 +212,9 @@ export class Replica {
     const collect = (records: Record<string, unknown>) => {
       for (const [cid, bytes] of Object.entries(records)) entries.push({ cid, bytes });
     };
-    collect(loaded.space.doc().records ?? {});
-    for (const handle of loaded.standards.values()) collect(handle.doc().records ?? {});
-    let knownGood = this.#knownGood.get(address.documentId);
-    if (knownGood === undefined) {
-      knownGood = await readVerifiedSignatures(this.home, address.documentId);
-      this.#knownGood.set(address.documentId, knownGood);
-    }
+    collect(mapField(loaded.space.doc(), "records"));
+    for (const handle of loaded.standards.values()) collect(mapField(handle.doc(), "records"));
+    await this.#seedFromSnapshot(address);
     const result = await fold({
       spaceCid: address.genesis,
       entries,
@@ -222,9 +222,47 @@ export class Replica {
       // Bytes verified earlier survive a peer overwriting them in the document.
       fallbackContent: (cid) => this.#cachedContent(cid),
       verified: this.#verified,
-      signaturesKnownGood: knownGood,
     });
     return { ...loaded, fold: result };
+  }
+
+  /** Fills the cache of verified records from the space's snapshot, once per space. */
+  async #seedFromSnapshot(address: SpaceAddress): Promise<void> {
+    if (this.#snapshots.has(address.documentId)) return;
+    const snapshot = await readVerifiedSnapshot(this.home, address.documentId);
+    const usable = snapshot !== undefined && snapshot.genesis === address.genesis;
+    this.#snapshots.set(address.documentId, usable ? JSON.stringify(snapshot.fingerprint) : "");
+    if (usable) for (const signed of snapshot.records) this.#verified.set(signed.cid, signed);
+  }
+
+  /**
+   * The chunk files (`kind/name`) this process holds of the space's
+   * documents, by document id: what a result computed from them describes.
+   */
+  fingerprintOf(loaded: LoadedSpace): Record<string, string[]> {
+    const fingerprint: Record<string, string[]> = {};
+    for (const id of [loaded.address.documentId, ...loaded.routes])
+      fingerprint[id] = this.storage.chunkNames(id);
+    return fingerprint;
+  }
+
+  /**
+   * Keeps a fold's verified records in the space's snapshot, unless the
+   * snapshot on disk already describes exactly these chunk files.
+   * `fingerprint` ({@link fingerprintOf}) must have been taken before the
+   * fold, so the fold covers every chunk it names; after {@link close}, since
+   * compaction renames chunks.
+   */
+  async rememberFold(folded: FoldedSpace, fingerprint: Record<string, string[]>): Promise<void> {
+    const { address } = folded;
+    const key = JSON.stringify(fingerprint);
+    if (this.#snapshots.get(address.documentId) === key) return;
+    await writeVerifiedSnapshot(
+      this.home,
+      address.documentId,
+      snapshotOf(address.genesis, fingerprint, folded.fold),
+    );
+    this.#snapshots.set(address.documentId, key);
   }
 
   /**
@@ -258,8 +296,8 @@ export class Replica {
   contentCandidates(loaded: LoadedSpace, contentCid: string): Uint8Array[] {
     const candidates: Uint8Array[] = [];
     for (const handle of loaded.standards.values()) {
-      const contents = handle.doc().contents;
-      if (contents === undefined) continue;
+      const contents = mapField(handle.doc(), "contents");
+      if (!Object.hasOwn(contents, contentCid)) continue;
       const current = contents[contentCid];
       if (isBytes(current)) candidates.push(current);
       for (const value of Object.values(A.getConflicts(contents, contentCid) ?? {})) {
@@ -287,17 +325,6 @@ export class Replica {
       const name = createHash("sha256").update(A.getHeads(doc).sort().join(",")).digest("hex");
       await this.storage.compact(documentId, A.save(doc), name);
     }
-  }
-
-  /**
-   * Every CID whose signature is known good for a space (verified by this
-   * process or an earlier one), or undefined when this process verified
-   * nothing new, so an unchanged cache is not rewritten on every command.
-   */
-  signaturesToRemember(spaceDocumentId: string): Set<string> | undefined {
-    const known = this.#knownGood.get(spaceDocumentId) ?? new Set<string>();
-    const fresh = [...this.#verified.keys()].filter((cid) => !known.has(cid));
-    return fresh.length === 0 ? undefined : new Set([...known, ...fresh]);
   }
 
   /** Document ids this process has loaded or changed. */

@@ -2,7 +2,8 @@ import { CanonError } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import { readConfig } from "../home/config.js";
 import { type ReleaseView, releaseView } from "./release-view.js";
-import { assertReadable, type SpaceChoice, withSpace } from "./space-session.js";
+import { assertReadable, type SpaceChoice } from "./space-session.js";
+import { viewSpace } from "./space-view.js";
 
 /** One entry of a standard's history. */
 export interface HistoryEntry extends ReleaseView {
@@ -28,8 +29,9 @@ export async function history(
   home: CanonHome,
   request: SpaceChoice & { standard: string },
 ): Promise<History> {
-  return withSpace(home, request, async ({ state, chosen, folded }) => {
-    assertReadable(folded, request.standard);
+  return viewSpace(home, request, async (view) => {
+    const { state, chosen } = view;
+    assertReadable(view, request.standard);
     const standard = state.standards.get(request.standard);
     if (standard === undefined)
       throw new CanonError("UNKNOWN_STANDARD", `no standard "${request.standard}" in this space`);

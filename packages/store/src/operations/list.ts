@@ -1,7 +1,8 @@
 import type { CanonHome } from "../home/canon-home.js";
 import { readConfig } from "../home/config.js";
 import { type ReleaseView, releaseView } from "./release-view.js";
-import { type SpaceChoice, withSpace } from "./space-session.js";
+import type { SpaceChoice } from "./space-session.js";
+import { viewSpace } from "./space-view.js";
 
 /** One standard in a listing. */
 export interface ListedStandard extends ReleaseView {
@@ -24,7 +25,7 @@ export interface Listing {
 
 /** Lists the standards of a space with their latest version, by name. */
 export async function list(home: CanonHome, request: SpaceChoice = {}): Promise<Listing> {
-  return withSpace(home, request, async ({ state, chosen, folded }) => {
+  return viewSpace(home, request, async ({ state, chosen, rejected, damaged }) => {
     const config = await readConfig(home);
     return {
       space: chosen.url,
@@ -36,8 +37,8 @@ export async function list(home: CanonHome, request: SpaceChoice = {}): Promise<
         openCorrections: standard.openCorrections.length,
       })),
       lastSync: config.spaces[chosen.url]?.lastSyncAt ?? null,
-      rejected: folded.fold.rejected.length,
-      damaged: [...folded.damaged.values()].map(({ name, error }) => ({
+      rejected: rejected.length,
+      damaged: [...damaged.values()].map(({ name, error }) => ({
         standard: name,
         message: error.message,
       })),

@@ -2,6 +2,7 @@ import { CanonError, type MembershipChange, parseDid, Role, signRecord } from "@
 import type { CanonHome } from "../home/canon-home.js";
 import type { Signer } from "../home/identities.js";
 import { type SpaceChoice, withSpace } from "./space-session.js";
+import { viewSpace } from "./space-view.js";
 
 /** A member as `member ls` shows them. */
 export interface Member {
@@ -71,7 +72,7 @@ export async function changeMember(
 
 /** The space's members and roles, as the verified membership chain says. */
 export async function listMembers(home: CanonHome, request: SpaceChoice = {}): Promise<Member[]> {
-  return withSpace(home, request, async ({ state }) =>
+  return viewSpace(home, request, async ({ state }) =>
     [...state.members]
       .map(([did, role]) => ({ did, role }))
       .sort((a, b) => (a.did < b.did ? -1 : 1)),

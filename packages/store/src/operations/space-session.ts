@@ -4,7 +4,6 @@ import type { CanonHome } from "../home/canon-home.js";
 import { readConfig, type SpaceEntry } from "../home/config.js";
 import { openReplica } from "../open-replica.js";
 import type { FoldedSpace, LoadedSpace, Replica, ReplicaOptions } from "../replica.js";
-import { writeVerifiedSignatures } from "../space/signature-cache.js";
 import { parseSpaceUrl, type SpaceAddress } from "../space/space-url.js";
 import { writeReadIndex } from "../space/write-read-index.js";
 
@@ -79,29 +78,29 @@ export async function withSpace<T>(
  * Throws the storage error of a damaged document that holds `standard`, so a
  * read or a publish never silently works from part of a standard's history.
  */
-export function assertReadable(loaded: LoadedSpace, standard: string): void {
+export function assertReadable(loaded: Pick<LoadedSpace, "damaged">, standard: string): void {
   for (const { name, error } of loaded.damaged.values()) if (name === standard) throw error;
 }
 
-/** Rewrites the space's read index (and fills the blob cache), folding again only if a document changed since `before`. */
+/**
+ * Rewrites the space's read index and verified snapshot (and fills the blob
+ * cache), folding again only if a document changed since `before`. Call after
+ * the replica is closed, so both describe the chunk files as left on disk.
+ */
 export async function refreshReadIndex(
   replica: Replica,
   before: FoldedSpace,
   headsBefore = headsOf(before),
 ): Promise<void> {
-  const unchanged = headsBefore === headsOf(await replica.loadSpace(before.address));
-  const after = unchanged ? before : await replica.foldSpace(before.address);
+  // Chunk names first: what they hold is already in memory, so a fold from
+  // here on covers them, even if a sync adds changes meanwhile.
+  const current = await replica.loadSpace(before.address);
+  const fingerprint = replica.fingerprintOf(current);
+  const after = headsBefore === headsOf(current) ? before : await replica.foldSpace(before.address);
   if (after.fold.state === undefined) return;
   await fillBlobCache(replica, after);
-  const signatures = replica.signaturesToRemember(before.address.documentId);
-  if (signatures)
-    await writeVerifiedSignatures(replica.home, before.address.documentId, signatures);
-  await writeReadIndex(
-    replica.home,
-    before.address.documentId,
-    [...after.standards.keys()],
-    after.fold.state,
-  );
+  await replica.rememberFold(after, fingerprint);
+  await writeReadIndex(replica.home, before.address.documentId, fingerprint, after.fold.state);
 }
 
 function headsOf(loaded: LoadedSpace): string {

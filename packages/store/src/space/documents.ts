@@ -1,5 +1,3 @@
-import { z } from "zod";
-
 /**
  * What a space document holds. Every field may have been written by anyone
  * who knows the URL, so only signed records carry meaning: `standards` is a
@@ -26,25 +24,36 @@ export interface StandardDocument {
   contents: Record<string, Uint8Array>;
 }
 
-const Bytes = z.instanceof(Uint8Array);
-const ByteMap = z.record(z.string(), z.unknown()).catch({});
+/** True for a space document: its tag is right. Every other field is read leniently where used. */
+export function isSpaceDocument(doc: unknown): boolean {
+  return isMap(doc) && doc.canon === "space";
+}
 
-/** Reads a space document from a peer leniently: wrong fields become empty, entries stay unverified. */
-export const SpaceDocumentShape = z.object({
-  canon: z.literal("space"),
-  records: ByteMap,
-  standards: z.record(z.string(), z.unknown()).catch({}),
-});
+/** True for a standard document: its tag is right. Every other field is read leniently where used. */
+export function isStandardDocument(doc: unknown): boolean {
+  return isMap(doc) && doc.canon === "standard";
+}
 
-/** Reads a standard document from a peer leniently. */
-export const StandardDocumentShape = z.object({
-  canon: z.literal("standard"),
-  name: z.string().catch(""),
-  records: ByteMap,
-  contents: ByteMap,
-});
+/**
+ * A map field of a document (`records`, `contents`, `standards`), or an empty
+ * map when a peer wrote something else there: entries stay unverified, and
+ * the fold rejects each bad one with a reason.
+ */
+export function mapField(doc: unknown, field: string): Record<string, unknown> {
+  const value = isMap(doc) ? doc[field] : undefined;
+  return isMap(value) ? value : {};
+}
 
 /** True for a byte string; entries of any other type are rejected by the fold with a reason. */
 export function isBytes(value: unknown): value is Uint8Array {
-  return Bytes.safeParse(value).success;
+  return value instanceof Uint8Array;
+}
+
+function isMap(value: unknown): value is Record<string, unknown> {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !(value instanceof Uint8Array)
+  );
 }

@@ -3,18 +3,20 @@ import { parseCid, sha256Hex } from "@canon/core";
 import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
 import {
-  fingerprintOf,
   type IndexedRelease,
   type IndexedStandard,
   indexPath,
   type ReadIndex,
 } from "./read-index.js";
 
-/** Writes the read index of a space from its fold. Called after every command that loaded the space. */
+/**
+ * Writes the read index of a space from its fold. Called after every command
+ * that loaded the space; `fingerprint` names the chunk files the fold read.
+ */
 export async function writeReadIndex(
   home: CanonHome,
   spaceDocumentId: string,
-  documentIds: readonly string[],
+  fingerprint: Record<string, string[]>,
   state: SpaceState,
 ): Promise<void> {
   const standards: Record<string, IndexedStandard> = {};
@@ -41,10 +43,7 @@ export async function writeReadIndex(
   const index: ReadIndex = {
     v: 1,
     genesis: state.genesis.cid,
-    fingerprint: await fingerprintOf(home, [
-      spaceDocumentId,
-      ...documentIds.filter((id) => id !== spaceDocumentId),
-    ]),
+    fingerprint,
     standards,
   };
   await writeFileAtomic(indexPath(home, spaceDocumentId), JSON.stringify(index));

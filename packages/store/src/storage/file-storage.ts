@@ -1,16 +1,15 @@
-import { createHash } from "node:crypto";
 import { readdir, readFile, rm, unlink } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import type { Chunk, StorageAdapterInterface, StorageKey } from "@automerge/automerge-repo/slim";
 import { CanonError } from "@canon/core";
 import { writeFileAtomic } from "../home/atomic-write.js";
+import { checksummed, unchecksummed } from "./checksummed.js";
 
 /** Error codes that mean "this place cannot be written", not a bug. */
 const UNWRITABLE = new Set(["EACCES", "EROFS", "EPERM", "ENOTDIR", "EISDIR", "ENOSPC", "EDQUOT"]);
 
-/** Every stored file starts with this, then the sha-256 of the rest. */
-const MAGIC = new TextEncoder().encode("CNS1");
-const HEADER = MAGIC.length + 32;
+/** Every stored file starts with this tag, then the sha-256 of the rest. */
+const TAG = "CNS1";
 
 /**
  * automerge-repo storage in a directory, made for a replica that must never
@@ -105,6 +104,18 @@ export class FileStorage implements StorageAdapterInterface {
   }
 
   /**
+   * The stored chunks of a document this process has seen, as sorted
+   * `kind/name` (the names are content hashes): everything this process's
+   * copy of the document holds. A chunk another process wrote meanwhile is
+   * not in it, so comparing with the directory tells whether a result
+   * computed here still describes what is on disk.
+   */
+  chunkNames(documentId: string): string[] {
+    const prefix = `${documentId}/`;
+    return [...(this.#chunks.get(documentId) ?? [])].map((key) => key.slice(prefix.length)).sort();
+  }
+
+  /**
    * Replaces every chunk of a document this process has seen with one
    * snapshot (`Automerge.save` of a document that includes them all). Chunks
    * another process wrote meanwhile are left alone. The snapshot is written
@@ -144,26 +155,16 @@ export class FileStorage implements StorageAdapterInterface {
 }
 
 function wrap(data: Uint8Array): Uint8Array {
-  const bytes = new Uint8Array(HEADER + data.length);
-  bytes.set(MAGIC, 0);
-  bytes.set(createHash("sha256").update(data).digest(), MAGIC.length);
-  bytes.set(data, HEADER);
-  return bytes;
+  return checksummed(TAG, data);
 }
 
 function unwrap(bytes: Uint8Array, path: string): Uint8Array {
-  const damaged = (why: string) =>
-    new CanonError(
-      "STORAGE_DAMAGED",
-      `storage file ${path} is damaged (${why}); the rest of the replica is intact — move this file away and run \`canon sync\` to fetch the document again`,
-    );
-  if (bytes.length < HEADER || !MAGIC.every((byte, i) => bytes[i] === byte))
-    throw damaged("no Canon header");
-  const data = bytes.subarray(HEADER);
-  const digest = createHash("sha256").update(data).digest();
-  if (!digest.equals(bytes.subarray(MAGIC.length, HEADER))) throw damaged("checksum mismatch");
-  // A plain Uint8Array view, not a Buffer: automerge-repo compares stored values strictly.
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const opened = unchecksummed(TAG, bytes);
+  if ("data" in opened) return opened.data;
+  throw new CanonError(
+    "STORAGE_DAMAGED",
+    `storage file ${path} is damaged (${opened.damage === "no header" ? "no Canon header" : opened.damage}); the rest of the replica is intact — move this file away and run \`canon sync\` to fetch the document again`,
+  );
 }
 
 async function listFiles(directory: string): Promise<string[]> {

@@ -1,0 +1,120 @@
+import { spawnSync } from "node:child_process";
+import { readdir, readFile, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import * as core from "../packages/core/dist/index.js";
+import * as store from "../packages/store/dist/index.js";
+import { CANON_BIN, type Sandbox, sandbox } from "./helpers/cli.js";
+
+let box: Sandbox;
+beforeEach(async () => {
+  box = await sandbox();
+});
+afterEach(async () => {
+  await box.dispose();
+});
+
+const PROBE = resolve(import.meta.dirname, "helpers/automerge-probe.cjs");
+
+/** Runs the CLI with the probe: its JSON output and whether it loaded Automerge. */
+function probed(...args: string[]): { output: unknown; automerge: boolean } {
+  const result = spawnSync(process.execPath, ["--require", PROBE, CANON_BIN, ...args, "--json"], {
+    env: { ...process.env, CANON_HOME: box.home },
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  if (result.status !== 0)
+    throw new Error(`canon ${args.join(" ")} exited ${result.status}: ${result.stderr}`);
+  const seen = /automerge:(loaded|not loaded)/.exec(result.stderr)?.[1];
+  if (seen === undefined) throw new Error(`the probe did not report: ${result.stderr}`);
+  return { output: JSON.parse(result.stdout), automerge: seen === "loaded" };
+}
+
+const READS = [["ls"], ["log", "style"], ["member", "ls"]];
+
+async function snapshotFile(): Promise<string> {
+  const index = join(box.home, "index");
+  const name = (await readdir(index)).find((file) => file.endsWith(".verified"));
+  if (name === undefined) throw new Error("no verified snapshot was written");
+  return join(index, name);
+}
+
+async function spaceWithHistory() {
+  box.ok("init");
+  box.ok("space", "create", "team");
+  box.ok("publish", "style", await box.file("a.md", "one\n"), "-m", "first");
+  box.ok("publish", "style", await box.file("a.md", "two\n"));
+  box.ok("publish", "tone", await box.file("t.md", "calm\n"));
+  const other = (await core.generateKeyPair()).did;
+  box.ok("member", "add", other, "--role", "contributor");
+}
+
+describe("the verified snapshot", () => {
+  it("answers ls, log and member ls without loading Automerge, exactly as the documents do", async () => {
+    await spaceWithHistory();
+    const fast = READS.map((args) => probed(...args));
+    expect(fast.map((run) => run.automerge)).toEqual([false, false, false]);
+
+    const file = await snapshotFile();
+    await writeFile(file, "");
+    const slow = READS.map((args) => probed(...args));
+    expect(slow[0]?.automerge).toBe(true);
+    expect(slow.map((run) => run.output)).toEqual(fast.map((run) => run.output));
+    // The slow path wrote it again: the next read is fast.
+    expect(probed("ls").automerge).toBe(false);
+  });
+
+  it("is not used once the documents hold something it does not describe", async () => {
+    await spaceWithHistory();
+    const file = await snapshotFile();
+    const old = await readFile(file);
+    box.ok("publish", "style", await box.file("a.md", "three\n"));
+    // An earlier, intact snapshot names chunk files that are gone: ignored.
+    await writeFile(file, old);
+    const after = probed("log", "style");
+    expect(after.automerge).toBe(true);
+    expect((after.output as { releases: { version: number }[] }).releases[0]?.version).toBe(3);
+
+    // A writer that never refreshes the snapshot (a library user, a crash): its chunk is new on disk.
+    const home = store.canonHome(box.home);
+    const signer = await store.ensureIdentity(home);
+    const chosen = await store.chooseSpace(home, {});
+    const replica = await store.openReplica(home);
+    try {
+      const folded = await replica.foldSpace(chosen.address);
+      const state = folded.fold.state as core.SpaceState;
+      const correction = await core.signRecord(signer.keyPair, {
+        type: "canon/correction",
+        v: 1,
+        space: chosen.address.genesis,
+        standard: "style",
+        text: "Prefer the active voice.",
+        membership: [...state.membershipHeads],
+        author: signer.keyPair.did,
+        createdAt: new Date().toISOString(),
+      });
+      const [standard] = folded.standards.values();
+      if (standard === undefined) throw new Error("no standard document");
+      replica.appendRecord(standard, correction);
+    } finally {
+      await replica.close();
+    }
+    const listed = probed("ls");
+    expect(listed.automerge).toBe(true);
+    const style = (listed.output as { standards: { standard: string; openCorrections: number }[] })
+      .standards[0];
+    expect(style).toMatchObject({ standard: "style", openCorrections: 1 });
+  });
+
+  it("is ignored when damaged, and rewritten", async () => {
+    await spaceWithHistory();
+    const fast = probed("ls");
+    const file = await snapshotFile();
+    const bytes = await readFile(file);
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 3) ^ 0x01, bytes.length - 3);
+    await writeFile(file, bytes);
+    const slow = probed("ls");
+    expect(slow).toEqual({ output: fast.output, automerge: true });
+    expect(probed("ls")).toEqual({ output: fast.output, automerge: false });
+  });
+});
