@@ -233,6 +233,21 @@ describe("canon refuses bad input with one line and a non-zero exit", () => {
     expectOneLineError(run.stderr, /is not a space URL/);
   });
 
+  it("a malformed default space in config.json: names the file, exit 4, and --space still works", async () => {
+    await publishedSpace();
+    const config = join(box.home, "config.json");
+    const saved = JSON.parse(await readFile(config, "utf8"));
+    await writeFile(config, JSON.stringify({ ...saved, defaultSpace: "canon:bogus" }));
+    for (const args of [["ls"], ["show", "editorial-style@1"]]) {
+      const run = box.canon(...args);
+      expect(run.status).toBe(4);
+      expectOneLineError(run.stderr, new RegExp(`default space in ${config} is not a space URL`));
+    }
+    expect(box.ok("show", "editorial-style", "--space", saved.defaultSpace).stdout).toBe(
+      "# Style v2\n",
+    );
+  });
+
   it("a corrupted storage file: names it, and every other standard still reads", async () => {
     await publishedSpace();
     box.ok("publish", "tone", await box.file("tone.md", "calm\n"));

@@ -1,3 +1,4 @@
+import { sameBytes } from "./bytes.js";
 import { contentCid } from "./cid.js";
 import { type Members, MembershipChain, rejectionOf } from "./membership-chain.js";
 import type { Correction } from "./records/correction.js";
@@ -355,11 +356,4 @@ function sortByTime<R extends { record: { createdAt: string }; cid: string }>(li
           ? -1
           : 1,
   );
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

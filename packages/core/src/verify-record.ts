@@ -1,4 +1,5 @@
 import * as dagCbor from "@ipld/dag-cbor";
+import { sameBytes } from "./bytes.js";
 import { recordCid } from "./cid.js";
 import { verify } from "./keys.js";
 import { CanonRecord } from "./records/record.js";
@@ -88,10 +89,4 @@ function isEnvelope(value: unknown): value is { payload: Uint8Array; sig: Uint8A
     envelope.payload instanceof Uint8Array &&
     envelope.sig instanceof Uint8Array
   );
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

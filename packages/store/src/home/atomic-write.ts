@@ -1,11 +1,13 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, open, rename, unlink } from "node:fs/promises";
+import { type FileHandle, mkdir, open, rename, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 
 /**
  * Writes a file so that a reader sees either the old bytes or the new ones,
- * never a part: write a temporary file beside it, fsync, rename over it.
- * A crash (even SIGKILL) in the middle leaves at most a stray `.tmp-*` file.
+ * never a part: write a temporary file beside it, fsync, rename over it, then
+ * fsync the directory so the rename itself survives a power cut (a compaction
+ * removes old chunks only after its snapshot is durable). A crash (even
+ * SIGKILL) in the middle leaves at most a stray `.tmp-*` file.
  */
 export async function writeFileAtomic(
   path: string,
@@ -25,4 +27,21 @@ export async function writeFileAtomic(
   }
   await file.close();
   await rename(temporary, path);
+  await syncDirectory(dirname(path));
+}
+
+/** fsyncs a directory, so renames and creations in it are durable. */
+async function syncDirectory(directory: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(directory, "r");
+    await handle.sync();
+  } catch (error) {
+    // Some file systems cannot fsync a directory; the rename is still atomic there.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "EINVAL" && code !== "EISDIR" && code !== "EPERM" && code !== "ENOTSUP")
+      throw error;
+  } finally {
+    await handle?.close();
+  }
 }

@@ -21,7 +21,8 @@ export interface ChosenSpace {
 
 /**
  * Picks the space: the URL given, else the home's default.
- * @throws CanonError `NO_SPACE` when neither exists, `BAD_URL` for a malformed URL.
+ * @throws CanonError `NO_SPACE` when neither exists, `BAD_URL` for a malformed URL given,
+ * `BAD_CONFIG` naming the file when the default is malformed.
  */
 export async function chooseSpace(home: CanonHome, choice: SpaceChoice): Promise<ChosenSpace> {
   const config = await readConfig(home);
@@ -32,7 +33,17 @@ export async function chooseSpace(home: CanonHome, choice: SpaceChoice): Promise
       "no space yet; create one with `canon space create <name>` or join one with `canon space join <url>`",
     );
   }
-  return { url, address: parseSpaceUrl(url), entry: config.spaces[url] };
+  if (choice.space !== undefined)
+    return { url, address: parseSpaceUrl(url), entry: config.spaces[url] };
+  try {
+    return { url, address: parseSpaceUrl(url), entry: config.spaces[url] };
+  } catch (error) {
+    throw new CanonError(
+      "BAD_CONFIG",
+      `the default space in ${home.config} is not a space URL (${JSON.stringify(url).slice(0, 120)}); fix or remove \`defaultSpace\` there, or pass --space <url> (\`canon space ls\` lists them)`,
+      { cause: error },
+    );
+  }
 }
 
 /** A replica opened on one space, with the space folded. */
