@@ -231,10 +231,26 @@ describe("a replica rejects what it must (attackers write straight into the docu
         author: malloryKeys.did,
         createdAt: new Date(Date.now() - 86_400_000).toISOString(),
       });
-      await inject([{ record: backdated, content: { cid: backdated.record.contentCid, bytes } }]);
+      // And a correction, dated and placed the same way.
+      const correction = await core.signRecord(malloryKeys, {
+        type: "canon/correction",
+        v: 1,
+        space: genesis,
+        standard: "tone",
+        text: "Always shout.",
+        previous: [],
+        membership: [addition?.cid as string],
+        author: malloryKeys.did,
+        createdAt: new Date(Date.now() - 86_400_000).toISOString(),
+      });
+      await inject([
+        { record: backdated, content: { cid: backdated.record.contentCid, bytes } },
+        { record: correction },
+      ]);
       const { shown, doctor } = membersSync("tone");
       expect(shown).toMatchObject({ release: before.release, content: "mallory's tone v1\n" });
       expect(reasonFor(doctor, backdated.cid)).toMatch(/removed by .* cannot predate the removal/);
+      expect(reasonFor(doctor, correction.cid)).toMatch(/removed by .* cannot predate the removal/);
     } finally {
       await mallory.dispose();
     }

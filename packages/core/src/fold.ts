@@ -150,14 +150,28 @@ export async function fold(input: FoldInput): Promise<FoldResult> {
     return false;
   };
 
+  // Corrections and provenance: each author's own records form a chain
+  // (`previous`), which a removal pins as `recordHeads`.
+  const previousOf = new Map<string, readonly string[]>();
+  for (const signed of [...byType.correction, ...byType.provenance])
+    previousOf.set(signed.cid, signed.record.previous ?? []);
+  const contributed = <R extends Correction | Provenance>(signed: SignedRecord<R>) => {
+    if (!authorized(signed, ["maintainer", "contributor"])) return false;
+    const problem = backdatedPastRemoval(
+      signed,
+      chain,
+      (removal) => removal.record.recordHeads ?? [],
+      previousOf,
+    );
+    if (problem) rejected.push(rejectionOf(signed, problem));
+    return problem === undefined;
+  };
   const corrections = new Map<string, SignedRecord<Correction>>();
-  for (const signed of sortByTime(byType.correction)) {
-    if (authorized(signed, ["maintainer", "contributor"])) corrections.set(signed.cid, signed);
-  }
+  for (const signed of sortByTime(byType.correction))
+    if (contributed(signed)) corrections.set(signed.cid, signed);
   const provenance = new Map<string, SignedRecord<Provenance>>();
-  for (const signed of byType.provenance) {
-    if (authorized(signed, ["maintainer", "contributor"])) provenance.set(signed.cid, signed);
-  }
+  for (const signed of byType.provenance)
+    if (contributed(signed)) provenance.set(signed.cid, signed);
 
   const accepted = new Map<string, SignedRecord<Release>>();
   // A valid version is one more than its highest parent's, so ascending version is a topological order.
@@ -170,8 +184,12 @@ export async function fold(input: FoldInput): Promise<FoldResult> {
   for (const signed of releases) {
     if (!authorized(signed, ["maintainer"])) continue;
     const problem =
-      backdatedPastRemoval(signed, chain, releaseParents) ??
-      (await releaseProblem(signed, accepted, corrections, input));
+      backdatedPastRemoval(
+        signed,
+        chain,
+        (removal) => removal.record.releaseHeads ?? [],
+        releaseParents,
+      ) ?? (await releaseProblem(signed, accepted, corrections, input));
     if (problem) rejected.push(rejectionOf(signed, problem));
     else accepted.set(signed.cid, signed);
   }
@@ -227,14 +245,16 @@ async function verifyAll(
 }
 
 /**
- * A release whose author was later removed, citing a point of the chain
- * before that removal, counts only if the remover had seen it (it is one of
- * the removal's `releaseHeads` or their ancestor). Otherwise a removed member
- * could keep publishing by citing old membership heads.
+ * A record whose author was later removed, citing a point of the chain
+ * before that removal, counts only if the remover had seen it: it is one of
+ * the heads the removal pinned (`releaseHeads` for releases, `recordHeads`
+ * for corrections and provenance) or their ancestor. Otherwise a removed
+ * member could keep writing by citing old membership heads.
  */
 function backdatedPastRemoval(
-  signed: SignedRecord<Release>,
+  signed: SignedRecord<Release | Correction | Provenance>,
   chain: MembershipChain,
+  pinnedBy: (removal: SignedRecord<MembershipChange>) => readonly string[],
   parentsOf: ReadonlyMap<string, readonly string[]>,
 ): string | undefined {
   const removals = chain.effectiveRemovalsOf(signed.record.author);
@@ -242,8 +262,8 @@ function backdatedPastRemoval(
   const cut = chain.pastOf(signed.record.membership);
   for (const removal of removals) {
     if (cut.has(removal.cid)) continue;
-    if (!reachable(removal.record.releaseHeads ?? [], signed.cid, parentsOf)) {
-      return `author was removed by ${removal.cid}, and the remover had not seen this release: it cannot predate the removal`;
+    if (!reachable(pinnedBy(removal), signed.cid, parentsOf)) {
+      return `author was removed by ${removal.cid}, and the remover had not seen this record: it cannot predate the removal`;
     }
   }
   return undefined;

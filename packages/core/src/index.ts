@@ -27,8 +27,15 @@ export {
 } from "./identity.js";
 export { generateKeyPair, type KeyPair, keyPairFromSeed, sign, verify } from "./keys.js";
 export { type Members, MembershipChain } from "./membership-chain.js";
+export { ownRecordHeads } from "./own-record-heads.js";
 export { Correction } from "./records/correction.js";
-export { CidString, DidString, StandardName, Timestamp } from "./records/fields.js";
+export {
+  CidString,
+  DidString,
+  PreviousRecords,
+  StandardName,
+  Timestamp,
+} from "./records/fields.js";
 export { SpaceGenesis } from "./records/genesis.js";
 export { MembershipChange, Role } from "./records/membership.js";
 export { ContextEntry, Provenance } from "./records/provenance.js";

@@ -26,6 +26,8 @@ export class MembershipChain {
   readonly #order: string[] = [];
   readonly #cache = new Map<string, Members>();
   readonly #ancestors = new Map<string, ReadonlySet<string>>();
+  /** Effective removals by member, computed on first use (the chain does not change once built). */
+  #removals: Map<string, SignedRecord<MembershipChange>[]> | undefined;
 
   /** Builds the chain from verified changes; returns the chain and the changes it refused. */
   static build(
@@ -131,19 +133,23 @@ export class MembershipChain {
   }
 
   /** Removals of `did` that took effect in the full replay (not those voided by a concurrent removal of their author). */
-  effectiveRemovalsOf(did: string): SignedRecord<MembershipChange>[] {
-    const members = new Map<Did, Role>([[this.#genesis.record.author, "maintainer"]]);
-    const removals: SignedRecord<MembershipChange>[] = [];
-    for (const cid of this.#order) {
-      const change = this.#changes.get(cid) as SignedRecord<MembershipChange>;
-      const { record } = change;
-      if (members.get(record.author) !== "maintainer") continue;
-      if (record.role === "removed") {
-        members.delete(record.member);
-        if (record.member === did) removals.push(change);
-      } else members.set(record.member, record.role);
+  effectiveRemovalsOf(did: string): readonly SignedRecord<MembershipChange>[] {
+    if (this.#removals === undefined) {
+      // One replay for every member: the fold asks once per record.
+      const removals = new Map<string, SignedRecord<MembershipChange>[]>();
+      const members = new Map<Did, Role>([[this.#genesis.record.author, "maintainer"]]);
+      for (const cid of this.#order) {
+        const change = this.#changes.get(cid) as SignedRecord<MembershipChange>;
+        const { record } = change;
+        if (members.get(record.author) !== "maintainer") continue;
+        if (record.role === "removed") {
+          members.delete(record.member);
+          removals.set(record.member, [...(removals.get(record.member) ?? []), change]);
+        } else members.set(record.member, record.role);
+      }
+      this.#removals = removals;
     }
-    return removals;
+    return this.#removals.get(did) ?? [];
   }
 
   /** Members and roles after every accepted change. */
@@ -193,6 +199,7 @@ export class MembershipChain {
     this.#changes.set(change.cid, change);
     this.#order.push(change.cid);
     this.#cache.clear();
+    this.#removals = undefined;
   }
 }
 

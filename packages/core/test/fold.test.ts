@@ -1,6 +1,13 @@
 import * as dagCbor from "@ipld/dag-cbor";
 import { describe, expect, it } from "vitest";
-import { fold, generateKeyPair, recordCid, signingInput, signRecord } from "../src/index.js";
+import {
+  fold,
+  generateKeyPair,
+  ownRecordHeads,
+  recordCid,
+  signingInput,
+  signRecord,
+} from "../src/index.js";
 import { makeSpace, tick } from "./space-fixture.js";
 
 describe("fold", () => {
@@ -255,6 +262,55 @@ describe("fold", () => {
     expect(state?.membershipChanges.map((c) => c.cid)).toContain(creatorRemovesBob.cid);
     expect(rejected.map((r) => r.cid)).toEqual([bobRemovesCreator.cid]);
     expect(again.rejected.map((r) => r.cid)).toEqual([bobRemovesCreator.cid]);
+  });
+
+  it("accepts corrections and provenance by contributors and maintainers, not by readers", async () => {
+    const space = await makeSpace();
+    const carol = await generateKeyPair();
+    const dave = await generateKeyPair();
+    const addCarol = await space.member(space.creator, carol.did, "contributor");
+    const addDave = await space.member(space.creator, dave.did, "reader", [addCarol.cid]);
+    const ok = await space.correction(carol, "style", "Prefer the active voice.", {
+      membership: [addCarol.cid],
+    });
+    const stamped = await space.provenance(space.creator, "out.md");
+    const refused = await space.correction(dave, "style", "No.", { membership: [addDave.cid] });
+    const { state, rejected } = await space.fold();
+    expect([...(state?.corrections.keys() ?? [])]).toEqual([ok.cid]);
+    expect([...(state?.provenance.keys() ?? [])]).toEqual([stamped.cid]);
+    expect(rejected).toEqual([
+      expect.objectContaining({ cid: refused.cid, reason: expect.stringMatching(/was reader/) }),
+    ]);
+  });
+
+  it("rejects corrections and provenance a removed contributor backdates; what the remover had seen stays valid", async () => {
+    const space = await makeSpace();
+    const carol = await generateKeyPair();
+    const add = await space.member(space.creator, carol.did, "contributor");
+    const first = await space.correction(carol, "style", "Short sentences.", {
+      membership: [add.cid],
+    });
+    const stamp = await space.provenance(carol, "essay.md", {
+      membership: [add.cid],
+      previous: [first.cid],
+    });
+    const before = await space.fold();
+    const heads = ownRecordHeads(before.state as NonNullable<typeof before.state>, carol.did);
+    expect(heads).toEqual([stamp.cid]);
+    const removal = await space.member(space.creator, carol.did, "removed", [add.cid], [], heads);
+    // Carol cites [add], from before her removal, and even follows her own last record.
+    const lateCorrection = await space.correction(carol, "style", "Long sentences.", {
+      membership: [add.cid],
+      previous: [stamp.cid],
+    });
+    const lateStamp = await space.provenance(carol, "forged.md", { membership: [add.cid] });
+    const { state, rejected } = await space.fold();
+    expect([...(state?.corrections.keys() ?? [])]).toEqual([first.cid]);
+    expect([...(state?.provenance.keys() ?? [])]).toEqual([stamp.cid]);
+    const reasons = Object.fromEntries(rejected.map((r) => [r.cid, r.reason]));
+    expect(reasons[lateCorrection.cid]).toContain(`removed by ${removal.cid}`);
+    expect(reasons[lateStamp.cid]).toContain(`removed by ${removal.cid}`);
+    expect(rejected).toHaveLength(2);
   });
 
   it("rejects a membership change by a contributor, and a release by a reader", async () => {

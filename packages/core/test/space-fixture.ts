@@ -1,10 +1,12 @@
 import {
+  type Correction,
   contentCid,
   type Did,
   fold,
   generateKeyPair,
   type KeyPair,
   type MembershipChange,
+  type Provenance,
   type Release,
   type SignedRecord,
   signRecord,
@@ -45,6 +47,7 @@ export async function makeSpace() {
       role: MembershipChange["role"],
       membership = [genesis.cid],
       releaseHeads?: string[],
+      recordHeads?: string[],
     ) {
       return space.add(
         await signRecord(author, {
@@ -55,6 +58,7 @@ export async function makeSpace() {
           role,
           membership,
           ...(releaseHeads ? { releaseHeads } : {}),
+          ...(recordHeads ? { recordHeads } : {}),
           author: author.did,
           createdAt: tick(),
         }),
@@ -91,6 +95,47 @@ export async function makeSpace() {
           createdAt: tick(),
         }),
       ) as SignedRecord<Release>;
+    },
+    async correction(
+      author: KeyPair,
+      standard: string,
+      text: string,
+      options: { membership?: string[]; previous?: string[] } = {},
+    ) {
+      return space.add(
+        await signRecord(author, {
+          type: "canon/correction",
+          v: 1,
+          space: genesis.cid,
+          standard,
+          text,
+          previous: options.previous ?? [],
+          membership: options.membership ?? [genesis.cid],
+          author: author.did,
+          createdAt: tick(),
+        }),
+      ) as SignedRecord<Correction>;
+    },
+    async provenance(
+      author: KeyPair,
+      output: string,
+      options: { membership?: string[]; previous?: string[] } = {},
+    ) {
+      return space.add(
+        await signRecord(author, {
+          type: "canon/provenance",
+          v: 1,
+          space: genesis.cid,
+          subject: [{ name: output, digest: { sha256: "0".repeat(64) } }],
+          context: [],
+          corrections: [],
+          spaceHeads: [],
+          previous: options.previous ?? [],
+          membership: options.membership ?? [genesis.cid],
+          author: author.did,
+          createdAt: tick(),
+        }),
+      ) as SignedRecord<Provenance>;
     },
     fold() {
       return fold({

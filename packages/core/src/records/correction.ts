@@ -1,5 +1,13 @@
 import { z } from "zod";
-import { CidString, DidString, MembershipHeads, StandardName, Text, Timestamp } from "./fields.js";
+import {
+  CidString,
+  DidString,
+  MembershipHeads,
+  PreviousRecords,
+  StandardName,
+  Text,
+  Timestamp,
+} from "./fields.js";
 
 /**
  * A decision learned from feedback, tied to a standard: append-only, open
@@ -14,6 +22,7 @@ export const Correction = z
     standard: StandardName,
     text: Text(16_384).min(1),
     against: CidString.optional(),
+    previous: PreviousRecords,
     membership: MembershipHeads,
     author: DidString,
     createdAt: Timestamp,

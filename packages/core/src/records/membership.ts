@@ -25,6 +25,12 @@ export const MembershipChange = z
      * release past the removal.
      */
     releaseHeads: z.array(CidString).max(4096).optional(),
+    /**
+     * On a removal: the heads of the removed member's own chain of
+     * corrections and provenance records the remover had seen (their
+     * `previous` links). The same rule as `releaseHeads`, for those records.
+     */
+    recordHeads: z.array(CidString).max(1024).optional(),
     author: DidString,
     createdAt: Timestamp,
   })

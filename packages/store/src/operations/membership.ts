@@ -1,4 +1,11 @@
-import { CanonError, type MembershipChange, parseDid, Role, signRecord } from "@canon/core";
+import {
+  CanonError,
+  type MembershipChange,
+  ownRecordHeads,
+  parseDid,
+  Role,
+  signRecord,
+} from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import type { Signer } from "../home/identities.js";
 import { type SpaceChoice, withSpace } from "./space-session.js";
@@ -54,12 +61,14 @@ export async function changeMember(
       member: did,
       role,
       membership: [...state.membershipHeads],
-      // A removal pins what the remover has seen, so the removed member cannot backdate releases.
+      // A removal pins what the remover has seen, so the removed member cannot backdate
+      // releases, corrections or provenance records.
       ...(role === "removed"
         ? {
             releaseHeads: [...state.standards.values()]
               .flatMap((standard) => standard.heads.map((head) => head.cid))
               .sort(),
+            recordHeads: ownRecordHeads(state, did),
           }
         : {}),
       author: signer.keyPair.did,
