@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from "node:fs/promises";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -69,6 +70,27 @@ describe("live updates and direct sync", () => {
     expect(await watch.stop("SIGTERM")).toBe(0);
     // Every line was one JSON object.
     for (const line of watch.lines) expect(() => JSON.parse(line)).not.toThrow();
+  });
+
+  it("watch stops at once on SIGTERM, even while a connection attempt hangs", async () => {
+    // A server that accepts TCP connections and never answers: the WebSocket
+    // handshake hangs until the 5 s connect timeout.
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = silent.address() as AddressInfo;
+      b.ok("init");
+      b.ok("space", "create", "s");
+      const watch = startCanon(["watch", "--json", "--relay", `ws://127.0.0.1:${port}`], b.home);
+      // Let it start connecting (no line is printed until the attempt fails).
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const asked = Date.now();
+      expect(await watch.stop("SIGTERM")).toBe(0);
+      // Well under the 5 s the hanging attempt would otherwise take.
+      expect(Date.now() - asked).toBeLessThan(3_000);
+    } finally {
+      silent.close();
+    }
   });
 
   it("two owners sync directly: one serves its replica, the other syncs with it; no relay", async () => {

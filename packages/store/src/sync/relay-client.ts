@@ -15,9 +15,15 @@ export class RelayClient extends WebSocketClientAdapter {
     this.lastError = error ?? new Error("WebSocket error");
   };
 
-  /** Closes the connection; safe to call more than once (upstream asserts on a second call). */
+  /**
+   * Closes the connection; safe to call more than once (upstream asserts on
+   * a second call), and while the handshake is still under way (upstream
+   * removes its error listener first, and closing a connecting socket emits
+   * an error, which would then be thrown and kill the process).
+   */
   override disconnect(): void {
     if (!this.socket || !this.peerId) return;
+    this.socket.addEventListener("error", ignore);
     super.disconnect();
   }
 
@@ -30,3 +36,5 @@ export class RelayClient extends WebSocketClientAdapter {
     }
   }
 }
+
+function ignore(): void {}

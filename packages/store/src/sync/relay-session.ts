@@ -27,6 +27,8 @@ export async function openRelaySession(
   timeoutMs: number,
   /** The timeout the user asked for, for the message (`timeoutMs` may be what is left of it). */
   shownTimeoutMs = timeoutMs,
+  /** Gives up at once when aborted (the error then says so). */
+  signal?: AbortSignal,
 ): Promise<RelaySession> {
   const client = new RelayClient(socketUrlOf(endpoint), NO_ADAPTER_RETRY_MS);
   replica.connect(client);
@@ -41,6 +43,10 @@ export async function openRelaySession(
         storageId,
         close: () => replica.disconnect(client),
       };
+    }
+    if (signal?.aborted) {
+      replica.disconnect(client);
+      throw new CanonError("RELAY_UNREACHABLE", `stopped connecting to ${endpoint.url}`);
     }
     if (Date.now() > deadline) {
       replica.disconnect(client);

@@ -5,8 +5,9 @@ import { updateConfig } from "../home/config.js";
 import { openReplica } from "../open-replica.js";
 import { chooseSpace, refreshReadIndex, type SpaceChoice } from "../operations/space-session.js";
 import type { LoadedSpace } from "../replica.js";
+import { Alarm, pause } from "./alarm.js";
 import { acceptedRecords, type RecordSummary, summarize } from "./record-summary.js";
-import { inSync, openRelaySession, type RelaySession, sleep } from "./relay-session.js";
+import { inSync, openRelaySession, type RelaySession } from "./relay-session.js";
 import { relayFor } from "./relay-url.js";
 
 /** What `watch` tells its caller. */
@@ -33,15 +34,22 @@ export interface WatchRequest extends SpaceChoice {
 const FIRST_RETRY_MS = 250;
 const MAX_RETRY_MS = 10_000;
 const CONNECT_TIMEOUT_MS = 5_000;
-/** How often the watcher looks for changes and for a lost connection. */
-const POLL_MS = 2;
+/** A connection that lasted this long was a good one: the next retry starts from the first delay again. */
+const STABLE_MS = MAX_RETRY_MS;
+/**
+ * Longest the watcher sleeps between checks when nothing happens. Changes
+ * and lost connections wake it at once; this only bounds how long an event
+ * it cannot hear (a document that was not yet there) goes unnoticed.
+ */
+const IDLE_CHECK_MS = 1_000;
 
 /**
  * Stays connected to a relay and reports every newly accepted record of the
  * space as it arrives (after verification, like every read). Reconnects
- * with exponential backoff (250 ms doubling to 10 s) when the relay goes
- * away. Keeps the read index, blob cache and last-sync time current, so
- * agents reading from this home see updates at once.
+ * with exponential backoff (250 ms doubling to 10 s) when the relay cannot be
+ * reached or keeps closing the connection. Keeps the read index, blob cache
+ * and last-sync time current, so agents reading from this home see updates
+ * at once. Returns promptly once `signal` aborts, even mid-connect.
  */
 export async function watchSpace(home: CanonHome, request: WatchRequest): Promise<void> {
   const chosen = await chooseSpace(home, request);
@@ -49,6 +57,7 @@ export async function watchSpace(home: CanonHome, request: WatchRequest): Promis
 
   const replica = await openReplica(home);
   const seen = new Set(acceptedRecords(await foldIfPresent()).keys());
+  const alarm = new Alarm();
   let dirty = true;
   const subscribed = new Set<string>();
   const subscribe = (handle: DocHandle<unknown>) => {
@@ -56,8 +65,11 @@ export async function watchSpace(home: CanonHome, request: WatchRequest): Promis
     subscribed.add(handle.documentId);
     handle.on("change", () => {
       dirty = true;
+      alarm.ring();
     });
   };
+  const onPeerGone = () => alarm.ring();
+  replica.repo.networkSubsystem.on("peer-disconnected", onPeerGone);
 
   async function foldIfPresent() {
     try {
@@ -69,40 +81,47 @@ export async function watchSpace(home: CanonHome, request: WatchRequest): Promis
   }
 
   let session: RelaySession | undefined;
+  let connectedAt = 0;
   let retryMs = FIRST_RETRY_MS;
+  const { signal } = request;
   const now = () => new Date().toISOString();
+  const retryAfter = async (reason: string) => {
+    request.onEvent({
+      event: "disconnected",
+      relay: endpoint.url,
+      retryInMs: retryMs,
+      reason,
+      at: now(),
+    });
+    await pause(retryMs, signal);
+    retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
+  };
   try {
-    while (!request.signal.aborted) {
+    while (!signal.aborted) {
       if (session === undefined) {
         try {
-          session = await openRelaySession(replica, endpoint, CONNECT_TIMEOUT_MS);
-          retryMs = FIRST_RETRY_MS;
+          session = await openRelaySession(
+            replica,
+            endpoint,
+            CONNECT_TIMEOUT_MS,
+            CONNECT_TIMEOUT_MS,
+            signal,
+          );
+          connectedAt = Date.now();
           dirty = true;
           request.onEvent({ event: "connected", relay: endpoint.url, at: now() });
         } catch (error) {
-          request.onEvent({
-            event: "disconnected",
-            relay: endpoint.url,
-            retryInMs: retryMs,
-            reason: (error as Error).message,
-            at: now(),
-          });
-          await sleep(retryMs);
-          retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
+          if (signal.aborted) break;
+          await retryAfter((error as Error).message);
           continue;
         }
       }
       if (!replica.repo.peers.includes(session.peerId)) {
         session.close();
         session = undefined;
-        request.onEvent({
-          event: "disconnected",
-          relay: endpoint.url,
-          retryInMs: retryMs,
-          reason: "the relay closed the connection",
-          at: now(),
-        });
-        await sleep(retryMs);
+        // A relay that accepts and then drops the connection is backed off from too.
+        if (Date.now() - connectedAt >= STABLE_MS) retryMs = FIRST_RETRY_MS;
+        await retryAfter("the relay closed the connection");
         continue;
       }
       if (dirty) {
@@ -136,9 +155,10 @@ export async function watchSpace(home: CanonHome, request: WatchRequest): Promis
           dirty = true;
         }
       }
-      await sleep(POLL_MS);
+      await alarm.wait(IDLE_CHECK_MS, signal);
     }
   } finally {
+    replica.repo.networkSubsystem.off("peer-disconnected", onPeerGone);
     session?.close();
     await replica.close();
   }
