@@ -1,9 +1,14 @@
 import { spawnSync } from "node:child_process";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import * as dagCbor from "@ipld/dag-cbor";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import * as core from "../packages/core/dist/index.js";
 import * as store from "../packages/store/dist/index.js";
+import {
+  readVerifiedSnapshot,
+  writeVerifiedSnapshot,
+} from "../packages/store/dist/space/verified-snapshot.js";
 import { CANON_BIN, type Sandbox, sandbox } from "./helpers/cli.js";
 
 let box: Sandbox;
@@ -116,5 +121,57 @@ describe("the verified snapshot", () => {
     const slow = probed("ls");
     expect(slow).toEqual({ output: fast.output, automerge: true });
     expect(probed("ls")).toEqual({ output: fast.output, automerge: false });
+  });
+
+  it("is trusted as the replica is, and canon doctor checks everything from scratch and repairs it", async () => {
+    await spaceWithHistory();
+    const home = store.canonHome(box.home);
+    const signer = await store.ensureIdentity(home);
+    const chosen = await store.chooseSpace(home, {});
+    // A correction with a forged signature, written into the documents.
+    const replica = await store.openReplica(home);
+    let forged: core.SignedRecord | undefined;
+    try {
+      const folded = await replica.foldSpace(chosen.address);
+      const genuine = await core.signRecord(signer.keyPair, {
+        type: "canon/correction",
+        v: 1,
+        space: chosen.address.genesis,
+        standard: "style",
+        text: "Forged.",
+        membership: [...(folded.fold.state as core.SpaceState).membershipHeads],
+        author: signer.keyPair.did,
+        createdAt: new Date().toISOString(),
+      });
+      const { payload } = dagCbor.decode(genuine.bytes) as { payload: Uint8Array };
+      const bytes = dagCbor.encode({ payload, sig: new Uint8Array(64) });
+      forged = { cid: (await core.recordCid(bytes)).toString(), bytes, record: genuine.record };
+      const [standard] = folded.standards.values();
+      if (standard === undefined) throw new Error("no standard document");
+      replica.appendRecord(standard, forged);
+    } finally {
+      await replica.close();
+    }
+    const reasonOf = (doctor: { rejected: { cid: string; reason: string }[] }) =>
+      doctor.rejected.find((r) => r.cid === forged?.cid)?.reason;
+    expect(reasonOf(box.ok("doctor", "--json").json())).toMatch(/signature does not verify/);
+
+    // Someone who can write $CANON_HOME lists it as verified: readers trust their own cache...
+    const documentId = chosen.address.documentId;
+    const snapshot = await readVerifiedSnapshot(home, documentId);
+    if (snapshot === undefined || forged === undefined) throw new Error("no snapshot");
+    await writeVerifiedSnapshot(home, documentId, {
+      ...snapshot,
+      records: [...snapshot.records, forged],
+      invalid: snapshot.invalid.filter((r) => r.cid !== forged?.cid),
+    });
+    const openCorrections = () =>
+      (
+        probed("ls").output as { standards: { standard: string; openCorrections: number }[] }
+      ).standards.find((standard) => standard.standard === "style")?.openCorrections;
+    expect(openCorrections()).toBe(1);
+    // ...but doctor trusts no cache, refuses it again, and rewrites the snapshot.
+    expect(reasonOf(box.ok("doctor", "--json").json())).toMatch(/signature does not verify/);
+    expect(openCorrections()).toBe(0);
   });
 });

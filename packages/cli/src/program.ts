@@ -167,7 +167,7 @@ program
 
 program
   .command("doctor")
-  .description("list records the replica refused, and why")
+  .description("check every record from scratch; list those refused, and why")
   .action(action(() => import("./commands/doctor.js")));
 
 /** Parses the command line with commander and runs the command; returns the exit status. */

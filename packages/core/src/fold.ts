@@ -83,8 +83,12 @@ export interface FoldResult {
   readonly invalid: readonly Rejection[];
 }
 
-/** Verification runs in batches so WebCrypto can work on many signatures at once. */
-const VERIFY_BATCH = 2048;
+/**
+ * Verification runs in batches so WebCrypto can check many signatures at
+ * once, on its worker threads. 256 measured better than 2,048 (less garbage
+ * to collect at once) and than smaller batches.
+ */
+const VERIFY_BATCH = 256;
 
 /**
  * Folds a space's untrusted entries into its state. Every entry goes through

@@ -59,6 +59,12 @@ export interface ReplicaOptions {
   readonly peerId?: string;
   /** How long to wait for a document that is not stored locally before calling it unavailable. */
   readonly findTimeoutMs?: number;
+  /**
+   * False to check every record from scratch, ignoring the records the
+   * verified snapshot says were checked before (an audit; the snapshot is
+   * rewritten from the result). Default true.
+   */
+  readonly trustSnapshot?: boolean;
 }
 
 /** A space's documents, loaded. */
@@ -95,6 +101,7 @@ export class Replica {
   /** The storage adapter, for diagnostics (which file holds what). */
   readonly storage: FileStorage;
   readonly #findTimeoutMs: number;
+  readonly #trustSnapshot: boolean;
   readonly #touched = new Set<DocumentId>();
   /** Documents whose stored files failed their checksum: asking again would hang until the find timeout. */
   readonly #damaged = new Map<string, CanonError>();
@@ -109,6 +116,7 @@ export class Replica {
     this.home = home;
     this.storage = new FileStorage(home.replica);
     this.#findTimeoutMs = options.findTimeoutMs ?? 5_000;
+    this.#trustSnapshot = options.trustSnapshot ?? true;
     this.repo = new Repo({
       storage: this.storage,
       network: options.network ?? [],
@@ -229,6 +237,10 @@ export class Replica {
   /** Fills the cache of verified records from the space's snapshot, once per space. */
   async #seedFromSnapshot(address: SpaceAddress): Promise<void> {
     if (this.#snapshots.has(address.documentId)) return;
+    if (!this.#trustSnapshot) {
+      this.#snapshots.set(address.documentId, "");
+      return;
+    }
     const snapshot = await readVerifiedSnapshot(this.home, address.documentId);
     const usable = snapshot !== undefined && snapshot.genesis === address.genesis;
     this.#snapshots.set(address.documentId, usable ? JSON.stringify(snapshot.fingerprint) : "");

@@ -9,12 +9,21 @@ export interface Diagnosis {
   readonly rejected: readonly Rejection[];
 }
 
-/** Folds the space and reports every rejected entry. */
+/**
+ * Loads the space's documents, checks every record in them from scratch
+ * (signatures included: no cache is trusted), and reports every rejected
+ * entry. The caches are rewritten from the result.
+ */
 export async function doctor(home: CanonHome, request: SpaceChoice = {}): Promise<Diagnosis> {
-  return withSpace(home, request, async ({ chosen, state, folded }) => {
-    let records =
-      1 + state.membershipChanges.length + state.corrections.size + state.provenance.size;
-    for (const standard of state.standards.values()) records += standard.releases.size;
-    return { space: chosen.url, records, rejected: folded.fold.rejected };
-  });
+  return withSpace(
+    home,
+    request,
+    async ({ chosen, state, folded }) => {
+      let records =
+        1 + state.membershipChanges.length + state.corrections.size + state.provenance.size;
+      for (const standard of state.standards.values()) records += standard.releases.size;
+      return { space: chosen.url, records, rejected: folded.fold.rejected };
+    },
+    { trustSnapshot: false },
+  );
 }
