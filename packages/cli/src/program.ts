@@ -110,6 +110,28 @@ program
   .action(action(() => import("./commands/show.js")));
 
 program
+  .command("stamp")
+  .description(
+    "sign what an output was produced with (releases and open corrections) into <output>.canon.json",
+  )
+  .argument("<output>", "the output file")
+  .option(
+    "--standard <standard>",
+    "a standard of the context: name, name@version or name@cid (repeatable; default: every standard at its latest)",
+    collect,
+  )
+  .action(action(() => import("./commands/stamp.js")));
+
+program
+  .command("verify")
+  .description(
+    "check an output against its stamp and the shared history: who, with which context, was it current",
+  )
+  .argument("<output>", "the output file")
+  .option("--stamp <file>", "its stamp (default: <output>.canon.json)")
+  .action(action(() => import("./commands/verify.js")));
+
+program
   .command("log")
   .description("list a standard's versions with CIDs, authors, times and messages")
   .argument("<standard>", "standard name")

@@ -19,6 +19,7 @@ export type CanonErrorCode =
   | "STORAGE_DAMAGED"
   | "STORAGE_UNWRITABLE"
   | "NOT_A_MEMBER"
+  | "NOT_VERIFIED"
   | "RELAY_UNREACHABLE"
   | "RELAY_REFUSED"
   | "SYNC_TIMEOUT";

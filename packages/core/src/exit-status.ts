@@ -4,7 +4,7 @@ import type { CanonErrorCode } from "./error.js";
  * Exit statuses by error code, the same for the `canon` CLI and the relay
  * app, stable for scripts:
  * 1 unexpected, 2 bad input, 3 not found, 4 local storage or config,
- * 5 network, 6 not allowed.
+ * 5 network, 6 not allowed, 7 an output does not verify against its stamp.
  */
 const STATUS: Record<CanonErrorCode, number> = {
   BAD_ARGUMENT: 2,
@@ -26,6 +26,7 @@ const STATUS: Record<CanonErrorCode, number> = {
   RELAY_REFUSED: 5,
   SYNC_TIMEOUT: 5,
   NOT_A_MEMBER: 6,
+  NOT_VERIFIED: 7,
 };
 
 /** The exit status for an error code. */

@@ -44,6 +44,14 @@ export {
   type SpaceSession,
   withSpace,
 } from "./operations/space-session.js";
+export { type Stamped, type StampRequest, stamp } from "./operations/stamp.js";
+export {
+  type ContextCheck,
+  type MissedCorrection,
+  type Verification,
+  type VerifyStampRequest,
+  verifyStamp,
+} from "./operations/verify-stamp.js";
 export type { FoldedSpace, LoadedSpace, Replica, ReplicaOptions } from "./replica.js";
 export type { SpaceDocument, StandardDocument } from "./space/documents.js";
 export { type FastRead, type IndexedRelease, readFromIndex } from "./space/read-index.js";

@@ -1,4 +1,3 @@
-import { readFile, stat } from "node:fs/promises";
 import {
   CanonError,
   contentCid,
@@ -11,6 +10,7 @@ import { BlobCache } from "../blobs/blob-cache.js";
 import type { CanonHome } from "../home/canon-home.js";
 import type { Signer } from "../home/identities.js";
 import type { StandardDocument } from "../space/documents.js";
+import { readInputFile } from "./input-file.js";
 import { assertReadable, type SpaceChoice, type SpaceSession, withSpace } from "./space-session.js";
 
 /** What to publish. */
@@ -44,7 +44,7 @@ export async function publish(
   signer: Signer,
   request: PublishRequest,
 ): Promise<Published> {
-  const bytes = await readContent(request.file);
+  const bytes = await readInputFile(request.file, MAX_CONTENT_BYTES);
   return withSpace(home, request, (session) =>
     appendRelease(session, signer, { standard: request.standard, bytes, message: request.message }),
   );
@@ -134,28 +134,4 @@ export async function appendRelease(
   }
   await new BlobCache(replica.home).put(cid, bytes);
   return { standard, version: release.version, cid, release: signed.cid, parents: release.parents };
-}
-
-async function readContent(file: string): Promise<Uint8Array> {
-  try {
-    const info = await stat(file);
-    if (!info.isFile()) throw new CanonError("FILE_UNREADABLE", `${file} is not a regular file`);
-    if (info.size > MAX_CONTENT_BYTES) {
-      throw new CanonError(
-        "BAD_ARGUMENT",
-        `${file} is ${info.size} bytes; a standard is at most ${MAX_CONTENT_BYTES} bytes`,
-      );
-    }
-    return new Uint8Array(await readFile(file));
-  } catch (error) {
-    if (error instanceof CanonError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    const why =
-      code === "ENOENT"
-        ? "no such file"
-        : code === "EACCES"
-          ? "permission denied"
-          : (error as Error).message;
-    throw new CanonError("FILE_UNREADABLE", `cannot read ${file}: ${why}`);
-  }
 }

@@ -1,12 +1,7 @@
-import {
-  CanonError,
-  parseCid,
-  type Release,
-  type SignedRecord,
-  type StandardState,
-} from "@canon/core";
+import { CanonError } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import { readConfig } from "../home/config.js";
+import { pickRelease } from "./pick-release.js";
 import { releaseView } from "./release-view.js";
 import type { Resolved, ResolveRequest } from "./resolve.js";
 import { assertReadable, withSpace } from "./space-session.js";
@@ -27,7 +22,7 @@ export async function resolveFromReplica(
         `no standard "${request.standard}" in this space (${hint})`,
       );
     }
-    const signed = pick(standard, request.selector);
+    const signed = pickRelease(standard, request.selector);
     // The fold accepted this release only after checking these bytes against its content CID.
     const content = await replica.verifiedContent(folded, signed.record);
     if (content === undefined)
@@ -46,41 +41,4 @@ export async function resolveFromReplica(
       lastSync: config.spaces[chosen.url]?.lastSyncAt ?? null,
     };
   });
-}
-
-function pick(standard: StandardState, selector: string | undefined): SignedRecord<Release> {
-  if (selector === undefined) return standard.latest;
-  if (/^\d+$/.test(selector)) {
-    const version = Number(selector);
-    const matches = [...standard.releases.values()].filter(
-      (signed) => signed.record.version === version,
-    );
-    if (matches.length === 0) {
-      throw new CanonError(
-        "UNKNOWN_VERSION",
-        `${standard.name} has no version ${version} (latest is ${standard.latest.record.version})`,
-      );
-    }
-    if (matches.length > 1) {
-      throw new CanonError(
-        "AMBIGUOUS_VERSION",
-        `${standard.name}@${version} names ${matches.length} concurrent releases (${matches.map((m) => m.cid).join(", ")}); pick one by CID`,
-      );
-    }
-    return matches[0] as SignedRecord<Release>;
-  }
-  const cid = parseCid(selector).toString();
-  // The same bytes may be published twice; a content CID names the earliest
-  // release of them, an answer later releases never change.
-  const signed =
-    standard.releases.get(cid) ??
-    [...standard.releases.values()]
-      .filter((r) => r.record.contentCid === cid)
-      .sort((x, y) => x.record.version - y.record.version || (x.cid < y.cid ? -1 : 1))[0];
-  if (signed === undefined)
-    throw new CanonError(
-      "UNKNOWN_VERSION",
-      `${standard.name} has no release or content with CID ${cid}`,
-    );
-  return signed;
 }

@@ -1,4 +1,4 @@
-import type { CanonError, Rejection, SpaceState } from "@canon/core";
+import type { CanonError, Rejection, SignedRecord, SpaceState } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import { fingerprintOf } from "../space/read-index.js";
 import { foldSnapshot, readVerifiedSnapshot } from "../space/verified-snapshot.js";
@@ -11,6 +11,8 @@ export interface SpaceView {
   readonly state: SpaceState;
   /** Every entry the fold left out, with the reason. */
   readonly rejected: readonly Rejection[];
+  /** Every record that passed its own checks (see FoldResult.verified), to fold again with more. */
+  readonly verified: ReadonlyMap<string, SignedRecord>;
   /** Standard documents whose stored files are damaged, by document id (see LoadedSpace.damaged). */
   readonly damaged: ReadonlyMap<string, { readonly name: string; readonly error: CanonError }>;
 }
@@ -36,12 +38,19 @@ export async function viewSpace<T>(
       JSON.stringify(onDisk) === JSON.stringify(snapshot.fingerprint) &&
       (await chunksIntact(home, onDisk))
     ) {
-      const { state, rejected } = await foldSnapshot(snapshot);
-      if (state !== undefined) return work({ chosen, state, rejected, damaged: new Map() });
+      const { state, rejected, verified } = await foldSnapshot(snapshot);
+      if (state !== undefined)
+        return work({ chosen, state, rejected, verified, damaged: new Map() });
     }
   }
   return withSpace(home, choice, ({ chosen, state, folded }) =>
-    work({ chosen, state, rejected: folded.fold.rejected, damaged: folded.damaged }),
+    work({
+      chosen,
+      state,
+      rejected: folded.fold.rejected,
+      verified: folded.fold.verified,
+      damaged: folded.damaged,
+    }),
   );
 }
 

@@ -1,0 +1,28 @@
+import { stamp } from "@canon/store";
+import { home, signer } from "../context.js";
+import { type GlobalOptions, print } from "../output.js";
+
+/** `canon stamp <output> [--standard <ref>]...`: sign the context an output was produced with. */
+export async function run(
+  options: GlobalOptions & { standard?: string[] },
+  output: string,
+): Promise<void> {
+  const stamped = await stamp(home(), await signer(options), {
+    output,
+    context: options.standard,
+    space: options.space,
+  });
+  print(options, stamped, () =>
+    [
+      `Stamped ${output} (sha256 ${stamped.output.sha256})`,
+      `  stamp    ${stamped.stampFile}`,
+      `  record   ${stamped.cid}`,
+      ...stamped.context.map(
+        (entry) => `  context  ${entry.standard}@${entry.version}  ${entry.contentCid}`,
+      ),
+      ...(stamped.corrections.length > 0
+        ? [`  with     ${stamped.corrections.length} open correction(s)`]
+        : []),
+    ].join("\n"),
+  );
+}

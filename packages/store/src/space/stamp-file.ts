@@ -1,0 +1,66 @@
+import { readFile } from "node:fs/promises";
+import { CanonError, type SignedRecord } from "@canon/core";
+import { writeFileAtomic } from "../home/atomic-write.js";
+
+/**
+ * A stamp as it sits beside an output, in `<output>.canon.json`: the signed
+ * provenance record's envelope (base64 DAG-CBOR) and CID, which are all an
+ * auditor trusts, and the record as JSON for people to read.
+ */
+interface StampFile {
+  canon: "stamp";
+  v: 1;
+  cid: string;
+  envelope: string;
+  record: unknown;
+}
+
+/** The stamp file of an output. */
+export function stampFileOf(output: string): string {
+  return `${output}.canon.json`;
+}
+
+/** Writes a signed provenance record as a stamp file. */
+export async function writeStampFile(path: string, signed: SignedRecord): Promise<void> {
+  const file: StampFile = {
+    canon: "stamp",
+    v: 1,
+    cid: signed.cid,
+    envelope: Buffer.from(signed.bytes).toString("base64"),
+    record: signed.record,
+  };
+  await writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`);
+}
+
+/**
+ * The CID and envelope bytes a stamp file claims, unverified (the caller
+ * checks them like any record from a peer).
+ * @throws CanonError `FILE_UNREADABLE` when it cannot be read, `BAD_RECORD` when it is not a stamp file.
+ */
+export async function readStampFile(path: string): Promise<{ cid: string; bytes: Uint8Array }> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new CanonError(
+      "FILE_UNREADABLE",
+      `cannot read the stamp ${path}: ${code === "ENOENT" ? "no such file (stamp the output with `canon stamp`, or name the stamp with --stamp)" : (error as Error).message}`,
+    );
+  }
+  let file: Partial<StampFile>;
+  try {
+    file = JSON.parse(text) as Partial<StampFile>;
+  } catch {
+    throw new CanonError("BAD_RECORD", `${path} is not a Canon stamp (not JSON)`);
+  }
+  if (
+    file?.canon !== "stamp" ||
+    file.v !== 1 ||
+    typeof file.cid !== "string" ||
+    typeof file.envelope !== "string"
+  ) {
+    throw new CanonError("BAD_RECORD", `${path} is not a Canon stamp (no cid and envelope)`);
+  }
+  return { cid: file.cid, bytes: new Uint8Array(Buffer.from(file.envelope, "base64")) };
+}

@@ -1,0 +1,166 @@
+import { readFile, writeFile } from "node:fs/promises";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import * as core from "../packages/core/dist/index.js";
+import { type Sandbox, sandbox } from "./helpers/cli.js";
+
+let owner: Sandbox;
+beforeEach(async () => {
+  owner = await sandbox();
+});
+afterEach(async () => {
+  await owner.dispose();
+});
+
+interface Verdict {
+  verified: boolean;
+  problems: string[];
+  output: { sha256: string; matches: boolean };
+  stamp: { cid: string; author: string };
+  context: {
+    standard: string;
+    version: number;
+    accepted: boolean;
+    current: boolean;
+    latestVersion: number;
+  }[];
+  missedCorrections: { cid: string }[];
+}
+
+/** A space with one standard and an agent identity holding `role`. */
+async function spaceWithAgent(role: string) {
+  owner.ok("init");
+  owner.ok("space", "create", "the publication");
+  owner.ok("publish", "style", await owner.file("style.md", "# Style v1\n"));
+  const agent = owner.ok("id", "new", "--name", "writer", "--json").json<{ did: string }>().did;
+  owner.ok("member", "add", agent, "--role", role);
+  return { agent };
+}
+
+describe("stamp and verify", () => {
+  it("an agent stamps its output with the exact context; an auditor verifies it and sees drift later", async () => {
+    const { agent } = await spaceWithAgent("contributor");
+    const output = await owner.file("article.md", "An article written with the style guide.\n");
+    const stamped = owner
+      .ok("stamp", output, "--standard", "style", "--as", "writer", "--json")
+      .json<{ cid: string; stampFile: string; context: { standard: string; version: number }[] }>();
+    expect(stamped.stampFile).toBe(`${output}.canon.json`);
+    expect(stamped.context).toEqual([expect.objectContaining({ standard: "style", version: 1 })]);
+    const onDisk = JSON.parse(await readFile(stamped.stampFile, "utf8"));
+    expect(onDisk).toMatchObject({ canon: "stamp", cid: stamped.cid });
+
+    const verdict = owner.ok("verify", output, "--json").json<Verdict>();
+    expect(verdict).toMatchObject({
+      verified: true,
+      problems: [],
+      output: { matches: true },
+      stamp: { cid: stamped.cid, author: agent },
+      context: [{ standard: "style", version: 1, accepted: true, current: true, latestVersion: 1 }],
+    });
+
+    // v2 comes out: the output still verifies, and the auditor sees its context is outdated.
+    owner.ok("publish", "style", await owner.file("style.md", "# Style v2\n"));
+    const later = owner.ok("verify", output, "--json").json<Verdict>();
+    expect(later.verified).toBe(true);
+    expect(later.context[0]).toMatchObject({ version: 1, current: false, latestVersion: 2 });
+    expect(owner.ok("verify", output).stdout).toMatch(/outdated: latest is v2/);
+
+    // A pinned context names that version, whatever is latest.
+    const pinned = owner
+      .ok("stamp", output, "--standard", "style@1", "--as", "writer", "--json")
+      .json<{ context: { version: number }[] }>();
+    expect(pinned.context[0]?.version).toBe(1);
+  });
+
+  it("does not verify a changed output, a tampered stamp, or a stamp by a non-member; exit 7 with the reason", async () => {
+    await spaceWithAgent("contributor");
+    const output = await owner.file("article.md", "Original.\n");
+    owner.ok("stamp", output, "--as", "writer");
+    const stampFile = `${output}.canon.json`;
+    const stamp = JSON.parse(await readFile(stampFile, "utf8"));
+
+    await writeFile(output, "Edited after stamping.\n");
+    const changed = owner.canon("verify", output, "--json");
+    expect(changed.status).toBe(7);
+    expect(changed.json<Verdict>().output.matches).toBe(false);
+    expect(changed.stderr).toMatch(/^canon: .* does not verify: the output's sha256 is/);
+    await writeFile(output, "Original.\n");
+
+    // The envelope is what counts: a byte changed in it breaks the CID.
+    const envelope = Buffer.from(stamp.envelope, "base64");
+    envelope.writeUInt8(envelope.readUInt8(envelope.length - 5) ^ 0x01, envelope.length - 5);
+    await writeFile(stampFile, JSON.stringify({ ...stamp, envelope: envelope.toString("base64") }));
+    const tampered = owner.canon("verify", output, "--json");
+    expect(tampered.status).toBe(7);
+    expect(tampered.json<Verdict>().problems[0]).toMatch(/do not match their CID/);
+
+    // A stranger signs a well-formed stamp for the output: its signature is fine, the space refuses it.
+    const stranger = await core.generateKeyPair();
+    const genuine = core.CanonRecord.parse(stamp.record);
+    const forged = await core.signRecord(stranger, { ...genuine, author: stranger.did });
+    await writeFile(
+      stampFile,
+      JSON.stringify({
+        canon: "stamp",
+        v: 1,
+        cid: forged.cid,
+        envelope: Buffer.from(forged.bytes).toString("base64"),
+        record: forged.record,
+      }),
+    );
+    const refused = owner.canon("verify", output, "--json");
+    expect(refused.status).toBe(7);
+    expect(refused.json<Verdict>().problems).toEqual([
+      expect.stringMatching(/refuse the stamp: author was not a member/),
+    ]);
+
+    // Through Canon, a non-member cannot stamp at all.
+    owner.ok("id", "new", "--name", "outsider");
+    const outsider = owner.canon("stamp", output, "--as", "outsider");
+    expect(outsider.status).toBe(6);
+  });
+
+  it("a stamp by an agent removed later no longer verifies: it was never shared, so it cannot be dated before the removal", async () => {
+    const { agent } = await spaceWithAgent("contributor");
+    const output = await owner.file("article.md", "Written before the removal.\n");
+    owner.ok("stamp", output, "--as", "writer");
+    expect(owner.ok("verify", output, "--json").json<Verdict>().verified).toBe(true);
+    owner.ok("member", "remove", agent);
+    const after = owner.canon("verify", output, "--json");
+    expect(after.status).toBe(7);
+    expect(after.json<Verdict>().problems[0]).toMatch(/removed by .* cannot predate the removal/);
+  });
+
+  it("bad input: a missing output, a missing or malformed stamp, an unknown standard, a stamp of another space", async () => {
+    await spaceWithAgent("contributor");
+    const output = await owner.file("article.md", "text\n");
+    expect(owner.canon("stamp", "nope.md", "--as", "writer").status).toBe(3);
+    expect(owner.canon("stamp", output, "--standard", "nope", "--as", "writer").status).toBe(3);
+    expect(owner.canon("stamp", output, "--standard", "style@", "--as", "writer").status).toBe(2);
+    const missing = owner.canon("verify", output);
+    expect(missing.status).toBe(3);
+    expect(missing.stderr).toMatch(
+      /cannot read the stamp .*article\.md\.canon\.json: no such file/,
+    );
+    expect(owner.canon("verify", "nope.md").stderr).toMatch(/cannot read .*nope\.md: no such file/);
+    await writeFile(`${output}.canon.json`, "{not json");
+    const malformed = owner.canon("verify", output);
+    expect(malformed.status).toBe(2);
+    expect(malformed.stderr).toMatch(/is not a Canon stamp/);
+
+    // A stamp made in a space this home never joined.
+    const elsewhere = await sandbox();
+    try {
+      elsewhere.ok("init");
+      elsewhere.ok("space", "create", "other");
+      elsewhere.ok("publish", "x", await elsewhere.file("x.md", "x\n"));
+      const theirs = await elsewhere.file("out.md", "text\n");
+      elsewhere.ok("stamp", theirs);
+      await writeFile(`${output}.canon.json`, await readFile(`${theirs}.canon.json`));
+      const foreign = owner.canon("verify", output);
+      expect(foreign.status).toBe(3);
+      expect(foreign.stderr).toMatch(/which this home has not joined/);
+    } finally {
+      await elsewhere.dispose();
+    }
+  });
+});
