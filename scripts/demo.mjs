@@ -1,8 +1,10 @@
 // The README's demo: an owner publishes a standard, syncs it through a relay,
-// an agent's machine joins and reads it offline (the relay stopped), pins it
-// by CID, and sees the next version arrive. Every step is a real `canon`
-// process on temporary homes; the relay listens on 127.0.0.1 only.
-// (Stamping outputs and verifying them come with the provenance work.)
+// an agent's machine joins and reads it offline (the relay stopped), writes an
+// output and stamps it with the exact context it used, sees the next version
+// arrive and can still pin the old one by CID; then an auditor verifies the
+// output against the shared history and sees that its context has drifted.
+// Every step is a real `canon` process on temporary homes; the relay listens
+// on 127.0.0.1 only.
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -57,7 +59,7 @@ try {
 
   console.log("\n# An agent's machine joins the space through the relay:");
   const agentDid = JSON.parse(canon("agent", "init", "--json")).did;
-  canon("owner", "member", "add", agentDid, "--role", "reader");
+  canon("owner", "member", "add", agentDid, "--role", "contributor");
   canon("owner", "sync");
   canon("agent", "space", "join", space, "--relay", started.url, "--token", "demo-token");
 
@@ -68,6 +70,10 @@ try {
   );
   canon("agent", "show", "editorial-style");
   canon("agent", "ls");
+  console.log("\n# The agent writes an output with that context and stamps it, still offline:");
+  const article = join(work, "article.md");
+  writeFileSync(article, "# Launch notes\n\nShort paragraphs, practitioner tone.\n");
+  canon("agent", "stamp", article, "--standard", "editorial-style");
 
   writeFileSync(
     style,
@@ -91,6 +97,10 @@ try {
   canon("agent", "show", "editorial-style");
   canon("agent", "show", `editorial-style@${v1.cid}`);
   canon("agent", "log", "editorial-style");
+  console.log(
+    "\n# An auditor (here the owner's machine) verifies the output against the shared history:",
+  );
+  canon("owner", "verify", article);
   console.log(
     `\nThe content CID's digest is the file's sha256sum: anyone can check ${v1.cid} without Canon.`,
   );
