@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import * as dagCbor from "@ipld/dag-cbor";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -173,5 +173,78 @@ describe("the verified snapshot", () => {
     // ...but doctor trusts no cache, refuses it again, and rewrites the snapshot.
     expect(reasonOf(box.ok("doctor", "--json").json())).toMatch(/signature does not verify/);
     expect(openCorrections()).toBe(0);
+  });
+
+  it("is not written while a document is damaged, so moving the damaged file away never hides a standard", async () => {
+    box.ok("init");
+    box.ok("space", "create", "team");
+    box.ok("publish", "style", await box.file("a.md", "one\n"));
+    // Large enough that a small change is saved as a chunk of its own, not a new snapshot.
+    box.ok("publish", "tone", await box.file("t.md", "calm\n".repeat(40_000)));
+    // A second chunk for tone's document: a correction written through the library.
+    const home = store.canonHome(box.home);
+    const signer = await store.ensureIdentity(home);
+    const chosen = await store.chooseSpace(home, {});
+    const replica = await store.openReplica(home);
+    let toneId = "";
+    try {
+      const folded = await replica.foldSpace(chosen.address);
+      const [id, tone] =
+        [...folded.standards].find(([, handle]) => handle.doc().name === "tone") ?? [];
+      if (id === undefined || tone === undefined) throw new Error("no tone document");
+      toneId = id;
+      replica.appendRecord(
+        tone,
+        await core.signRecord(signer.keyPair, {
+          type: "canon/correction",
+          v: 1,
+          space: chosen.address.genesis,
+          standard: "tone",
+          text: "Warmer.",
+          membership: [...(folded.fold.state as core.SpaceState).membershipHeads],
+          author: signer.keyPair.did,
+          createdAt: new Date().toISOString(),
+        }),
+      );
+    } finally {
+      await replica.close();
+    }
+    const incremental = join(
+      box.home,
+      "replica",
+      toneId.slice(0, 2),
+      toneId.slice(2),
+      "incremental",
+    );
+    const [chunk] = await readdir(incremental);
+    if (chunk === undefined) throw new Error("tone's document has no incremental chunk");
+    const damaged = join(incremental, chunk);
+    const bytes = await readFile(damaged);
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 2) ^ 0xff, bytes.length - 2);
+    await writeFile(damaged, bytes);
+
+    const snapshot = await snapshotFile();
+    const cachesBefore = await Promise.all(
+      [snapshot, snapshot.replace(/\.verified$/, ".json")].map((file) => readFile(file)),
+    );
+    const broken = box.canon("ls", "--json");
+    expect(broken.status).toBe(4);
+    expect(broken.json<{ damaged: { standard: string }[] }>().damaged).toEqual([
+      expect.objectContaining({ standard: "tone" }),
+    ]);
+    // A fold without tone was not cached as if it described the files on disk.
+    const cachesAfter = await Promise.all(
+      [snapshot, snapshot.replace(/\.verified$/, ".json")].map((file) => readFile(file)),
+    );
+    expect(cachesAfter).toEqual(cachesBefore);
+
+    // The user follows the advice and moves the damaged file away: whatever the
+    // documents now hold, the caches and the documents agree.
+    await mkdir(join(box.dir, "moved"));
+    await rename(damaged, join(box.dir, "moved", chunk));
+    const listed = box.canon("ls", "--json");
+    for (const name of await readdir(join(box.home, "index")))
+      await writeFile(join(box.home, "index", name), "");
+    expect(box.canon("ls", "--json").stdout).toBe(listed.stdout);
   });
 });

@@ -141,41 +141,45 @@ export async function fold(input: FoldInput): Promise<FoldResult> {
   const built = MembershipChain.build(genesis as SignedRecord<SpaceGenesis>, byType.membership);
   rejected.push(...built.rejected);
   const chain = built.chain;
-  const authorized = (
+  const roleProblem = (
     signed: SignedRecord<Release | Correction | Provenance>,
     roles: readonly Role[],
-  ) => {
+  ): string | undefined => {
     const role = chain.roleAt(signed.record.author, signed.record.membership);
-    if (role !== undefined && roles.includes(role)) return true;
-    const why = signed.record.membership.every((head) => chain.knows(head))
+    if (role !== undefined && roles.includes(role)) return undefined;
+    return signed.record.membership.every((head) => chain.knows(head))
       ? `author was ${role ?? "not a member"} at that point of the membership chain; needs ${roles.join(" or ")}`
       : "names membership records that are not in the chain";
-    rejected.push(rejectionOf(signed, why));
-    return false;
+  };
+  const authorized = (signed: SignedRecord<Release>, roles: readonly Role[]) => {
+    const problem = roleProblem(signed, roles);
+    if (problem) rejected.push(rejectionOf(signed, problem));
+    return problem === undefined;
   };
 
   // Corrections and provenance: each author's own records form a chain
   // (`previous`), which a removal pins as `recordHeads`.
+  const contributions = [...sortByTime(byType.correction), ...byType.provenance];
   const previousOf = new Map<string, readonly string[]>();
-  for (const signed of [...byType.correction, ...byType.provenance])
-    previousOf.set(signed.cid, signed.record.previous ?? []);
-  const contributed = <R extends Correction | Provenance>(signed: SignedRecord<R>) => {
-    if (!authorized(signed, ["maintainer", "contributor"])) return false;
-    const problem = backdatedPastRemoval(
-      signed,
-      chain,
-      (removal) => removal.record.recordHeads ?? [],
-      previousOf,
-    );
-    if (problem) rejected.push(rejectionOf(signed, problem));
-    return problem === undefined;
-  };
+  for (const signed of contributions) previousOf.set(signed.cid, signed.record.previous ?? []);
+  const contributed = acceptChains(
+    contributions,
+    (signed) =>
+      roleProblem(signed, ["maintainer", "contributor"]) ??
+      backdatedPastRemoval(
+        signed,
+        chain,
+        (removal) => removal.record.recordHeads ?? [],
+        previousOf,
+      ),
+    rejected,
+  );
   const corrections = new Map<string, SignedRecord<Correction>>();
   for (const signed of sortByTime(byType.correction))
-    if (contributed(signed)) corrections.set(signed.cid, signed);
+    if (contributed.has(signed.cid)) corrections.set(signed.cid, signed);
   const provenance = new Map<string, SignedRecord<Provenance>>();
   for (const signed of byType.provenance)
-    if (contributed(signed)) provenance.set(signed.cid, signed);
+    if (contributed.has(signed.cid)) provenance.set(signed.cid, signed);
 
   const accepted = new Map<string, SignedRecord<Release>>();
   // A valid version is one more than its highest parent's, so ascending version is a topological order.
@@ -246,6 +250,54 @@ async function verifyAll(
   }
   await drain();
   return verified;
+}
+
+/**
+ * Decides which corrections and provenance records count: those `problemOf`
+ * finds nothing wrong with and whose `previous` names only records of the
+ * same author that count themselves, so an author cannot link to records
+ * they hold back (and later pass them off as seen by a remover). Each record
+ * is decided after the records it names (hash links cannot form a cycle).
+ * @returns the CIDs that count; the others are added to `rejected` with the reason.
+ */
+function acceptChains(
+  candidates: readonly SignedRecord<Correction | Provenance>[],
+  problemOf: (signed: SignedRecord<Correction | Provenance>) => string | undefined,
+  rejected: Rejection[],
+): Set<string> {
+  const byCid = new Map(candidates.map((signed) => [signed.cid, signed]));
+  const counts = new Map<string, boolean>();
+  for (const root of candidates) {
+    const stack = [root.cid];
+    const entered = new Set<string>();
+    while (stack.length > 0) {
+      const cid = stack[stack.length - 1] as string;
+      if (counts.has(cid)) {
+        stack.pop();
+        continue;
+      }
+      const signed = byCid.get(cid) as SignedRecord<Correction | Provenance>;
+      const previous = signed.record.previous ?? [];
+      const waiting = previous.filter((p) => byCid.has(p) && !counts.has(p));
+      if (waiting.length > 0 && !entered.has(cid)) {
+        entered.add(cid);
+        stack.push(...waiting);
+        continue;
+      }
+      stack.pop();
+      const broken = previous.find(
+        (p) => byCid.get(p)?.record.author !== signed.record.author || counts.get(p) !== true,
+      );
+      const problem =
+        problemOf(signed) ??
+        (broken === undefined
+          ? undefined
+          : `previous names ${broken}, which is not an accepted record of the same author here`);
+      counts.set(cid, problem === undefined);
+      if (problem !== undefined) rejected.push(rejectionOf(signed, problem));
+    }
+  }
+  return new Set([...counts].filter(([, ok]) => ok).map(([cid]) => cid));
 }
 
 /**

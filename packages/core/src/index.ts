@@ -32,12 +32,13 @@ export { Correction } from "./records/correction.js";
 export {
   CidString,
   DidString,
+  MAX_PREVIOUS,
   PreviousRecords,
   StandardName,
   Timestamp,
 } from "./records/fields.js";
 export { SpaceGenesis } from "./records/genesis.js";
-export { MembershipChange, Role } from "./records/membership.js";
+export { MAX_RECORD_HEADS, MembershipChange, Role } from "./records/membership.js";
 export { ContextEntry, Provenance } from "./records/provenance.js";
 export { CanonRecord, type RecordType } from "./records/record.js";
 export { MAX_CONTENT_BYTES, Release } from "./records/release.js";

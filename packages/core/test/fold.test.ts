@@ -295,7 +295,7 @@ describe("fold", () => {
       previous: [first.cid],
     });
     const before = await space.fold();
-    const heads = ownRecordHeads(before.state as NonNullable<typeof before.state>, carol.did);
+    const heads = ownRecordHeads(before.state as NonNullable<typeof before.state>, carol.did, 64);
     expect(heads).toEqual([stamp.cid]);
     const removal = await space.member(space.creator, carol.did, "removed", [add.cid], [], heads);
     // Carol cites [add], from before her removal, and even follows her own last record.
@@ -311,6 +311,72 @@ describe("fold", () => {
     expect(reasons[lateCorrection.cid]).toContain(`removed by ${removal.cid}`);
     expect(reasons[lateStamp.cid]).toContain(`removed by ${removal.cid}`);
     expect(rejected).toHaveLength(2);
+  });
+
+  it("counts a correction only if the records its previous names are its author's accepted ones: withheld links do not pass a remover's pin", async () => {
+    const space = await makeSpace();
+    const carol = await generateKeyPair();
+    const dave = await generateKeyPair();
+    const addCarol = await space.member(space.creator, carol.did, "contributor");
+    const addDave = await space.member(space.creator, dave.did, "contributor", [addCarol.cid]);
+    // Carol signs H but holds it back, and publishes V naming it.
+    const held = await signRecord(carol, {
+      type: "canon/correction",
+      v: 1,
+      space: space.genesis.cid,
+      standard: "style",
+      text: "Held back.",
+      previous: [],
+      membership: [addCarol.cid],
+      author: carol.did,
+      createdAt: tick(),
+    });
+    const visible = await space.correction(carol, "style", "Visible.", {
+      membership: [addCarol.cid],
+      previous: [held.cid],
+    });
+    const davesOwn = await space.correction(dave, "style", "Dave's.", {
+      membership: [addDave.cid],
+    });
+    const borrowed = await space.correction(carol, "style", "Links to Dave.", {
+      membership: [addCarol.cid],
+      previous: [davesOwn.cid],
+    });
+    const before = await space.fold();
+    const state = before.state as NonNullable<typeof before.state>;
+    expect([...state.corrections.keys()]).toEqual([davesOwn.cid]);
+    const reasons = Object.fromEntries(before.rejected.map((r) => [r.cid, r.reason]));
+    expect(reasons[visible.cid]).toMatch(
+      /previous names .* not an accepted record of the same author/,
+    );
+    expect(reasons[borrowed.cid]).toMatch(
+      /previous names .* not an accepted record of the same author/,
+    );
+
+    // The remover pins nothing of Carol's; after the removal she releases H: neither counts.
+    const heads = ownRecordHeads(state, carol.did, 1024);
+    expect(heads).toEqual([]);
+    await space.member(space.creator, carol.did, "removed", [addDave.cid], [], heads);
+    space.add(held);
+    const after = await space.fold();
+    expect([...(after.state?.corrections.keys() ?? [])]).toEqual([davesOwn.cid]);
+    const later = Object.fromEntries(after.rejected.map((r) => [r.cid, r.reason]));
+    expect(later[held.cid]).toMatch(/cannot predate the removal/);
+    expect(later[visible.cid]).toBeDefined();
+  });
+
+  it("names at most `limit` of an author's heads, the newest first", async () => {
+    const space = await makeSpace();
+    const carol = await generateKeyPair();
+    const add = await space.member(space.creator, carol.did, "contributor");
+    const written = [];
+    for (const text of ["one", "two", "three"])
+      written.push(await space.correction(carol, "style", text, { membership: [add.cid] }));
+    const { state } = await space.fold();
+    const all = ownRecordHeads(state as NonNullable<typeof state>, carol.did, 64);
+    expect(all).toEqual(written.map((c) => c.cid).sort());
+    const newest = ownRecordHeads(state as NonNullable<typeof state>, carol.did, 2);
+    expect(newest).toEqual([written[1]?.cid, written[2]?.cid].sort());
   });
 
   it("rejects a membership change by a contributor, and a release by a reader", async () => {

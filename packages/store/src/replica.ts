@@ -31,6 +31,7 @@ import {
   type SpaceDocument,
   type StandardDocument,
 } from "./space/documents.js";
+import { headsOf } from "./space/heads.js";
 import type { SpaceAddress } from "./space/space-url.js";
 import {
   readVerifiedSnapshot,
@@ -86,6 +87,8 @@ export interface LoadedSpace {
 /** A loaded space with its fold. */
 export interface FoldedSpace extends LoadedSpace {
   readonly fold: FoldResult;
+  /** The documents' heads the fold read ({@link headsOf} at that moment). */
+  readonly heads: string;
 }
 
 /**
@@ -220,8 +223,10 @@ export class Replica {
     const collect = (records: Record<string, unknown>) => {
       for (const [cid, bytes] of Object.entries(records)) entries.push({ cid, bytes });
     };
+    // Entries and heads in the same tick: the fold describes exactly these heads.
     collect(mapField(loaded.space.doc(), "records"));
     for (const handle of loaded.standards.values()) collect(mapField(handle.doc(), "records"));
+    const heads = headsOf(loaded);
     await this.#seedFromSnapshot(address);
     const result = await fold({
       spaceCid: address.genesis,
@@ -231,7 +236,7 @@ export class Replica {
       fallbackContent: (cid) => this.#cachedContent(cid),
       verified: this.#verified,
     });
-    return { ...loaded, fold: result };
+    return { ...loaded, fold: result, heads };
   }
 
   /** Fills the cache of verified records from the space's snapshot, once per space. */

@@ -2,6 +2,7 @@ import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/pro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DocHandle } from "@automerge/automerge-repo";
+import { type SpaceState, signRecord } from "@canon/core";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   type CanonHome,
@@ -16,6 +17,9 @@ import {
   readConfig,
   resolve,
 } from "../src/index.js";
+import { refreshReadIndex } from "../src/operations/space-session.js";
+import { fingerprintOf } from "../src/space/read-index.js";
+import { readVerifiedSnapshot } from "../src/space/verified-snapshot.js";
 
 const cleanup: string[] = [];
 afterEach(async () => {
@@ -209,3 +213,38 @@ async function mergeInto(into: CanonHome, from: CanonHome, url: string): Promise
   await source.close();
   await target.close();
 }
+
+describe("caches of a live replica", () => {
+  it("the verified snapshot holds exactly what the chunk files it names hold, when a change lands between fold and refresh", async () => {
+    const { home, signer, space } = await homeWithSpace();
+    await publish(home, signer, { standard: "style", file: await fileWith(home, "s", "one\n") });
+    const address = parseSpaceUrl(space.url);
+    const replica = await openReplica(home);
+    try {
+      const folded = await replica.foldSpace(address);
+      // A change lands after the fold (as a sync would) and is saved before the refresh.
+      const correction = await signRecord(signer.keyPair, {
+        type: "canon/correction",
+        v: 1,
+        space: address.genesis,
+        standard: "style",
+        text: "Arrived after the fold.",
+        membership: [...(folded.fold.state as SpaceState).membershipHeads],
+        author: signer.keyPair.did,
+        createdAt: new Date().toISOString(),
+      });
+      const [standard] = folded.standards.values();
+      if (standard === undefined) throw new Error("no standard document");
+      replica.appendRecord(standard, correction);
+      await replica.repo.flush();
+      await refreshReadIndex(replica, folded);
+      const snapshot = await readVerifiedSnapshot(home, address.documentId);
+      expect(snapshot?.records.map((signed) => signed.cid)).toContain(correction.cid);
+      expect(await fingerprintOf(home, Object.keys(snapshot?.fingerprint ?? {}))).toEqual(
+        snapshot?.fingerprint,
+      );
+    } finally {
+      await replica.close();
+    }
+  });
+});

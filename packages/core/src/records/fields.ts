@@ -78,10 +78,13 @@ export const Text = (max: number) => z.string().max(max);
  */
 export const MembershipHeads = z.array(CidString).min(1).max(64);
 
+/** Most records a correction or provenance record names in `previous`. */
+export const MAX_PREVIOUS = 64;
+
 /**
  * The heads of its author's own chain of corrections and provenance records
  * when writing one (see `ownRecordHeads`): a removal pins the removed
  * member's heads, so a record they write afterwards cannot be dated before it.
  * Absent or empty for an author's first record.
  */
-export const PreviousRecords = z.array(CidString).max(64).optional();
+export const PreviousRecords = z.array(CidString).max(MAX_PREVIOUS).optional();

@@ -1,6 +1,9 @@
 import { z } from "zod";
 import { CidString, DidString, MembershipHeads, Timestamp } from "./fields.js";
 
+/** Most heads a removal pins in `recordHeads`. */
+export const MAX_RECORD_HEADS = 1024;
+
 /** What a member may do. Maintainers publish and manage members; contributors add corrections and provenance; readers read. */
 export const Role = z.enum(["maintainer", "contributor", "reader"]);
 /** What a member may do. */
@@ -30,7 +33,7 @@ export const MembershipChange = z
      * corrections and provenance records the remover had seen (their
      * `previous` links). The same rule as `releaseHeads`, for those records.
      */
-    recordHeads: z.array(CidString).max(1024).optional(),
+    recordHeads: z.array(CidString).max(MAX_RECORD_HEADS).optional(),
     author: DidString,
     createdAt: Timestamp,
   })

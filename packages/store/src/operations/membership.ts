@@ -1,5 +1,6 @@
 import {
   CanonError,
+  MAX_RECORD_HEADS,
   type MembershipChange,
   ownRecordHeads,
   parseDid,
@@ -68,7 +69,7 @@ export async function changeMember(
             releaseHeads: [...state.standards.values()]
               .flatMap((standard) => standard.heads.map((head) => head.cid))
               .sort(),
-            recordHeads: ownRecordHeads(state, did),
+            recordHeads: ownRecordHeads(state, did, MAX_RECORD_HEADS),
           }
         : {}),
       author: signer.keyPair.did,

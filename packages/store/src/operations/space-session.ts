@@ -4,6 +4,7 @@ import type { CanonHome } from "../home/canon-home.js";
 import { readConfig, type SpaceEntry } from "../home/config.js";
 import { openReplica } from "../open-replica.js";
 import type { FoldedSpace, LoadedSpace, Replica, ReplicaOptions } from "../replica.js";
+import { headsOf } from "../space/heads.js";
 import { parseSpaceUrl, type SpaceAddress } from "../space/space-url.js";
 import { writeReadIndex } from "../space/write-read-index.js";
 
@@ -67,10 +68,8 @@ export async function withSpace<T>(
   const chosen = await chooseSpace(home, choice);
   const replica = await openReplica(home, options);
   let folded: FoldedSpace | undefined;
-  let headsBefore = "";
   try {
     folded = await replica.foldSpace(chosen.address);
-    headsBefore = headsOf(folded);
     const state = folded.fold.state;
     if (state === undefined) {
       throw new CanonError(
@@ -81,7 +80,7 @@ export async function withSpace<T>(
     return await work({ replica, chosen, folded, state });
   } finally {
     await replica.close();
-    if (folded) await refreshReadIndex(replica, folded, headsBefore).catch(() => {});
+    if (folded) await refreshReadIndex(replica, folded).catch(() => {});
   }
 }
 
@@ -95,30 +94,29 @@ export function assertReadable(loaded: Pick<LoadedSpace, "damaged">, standard: s
 
 /**
  * Rewrites the space's read index and verified snapshot (and fills the blob
- * cache), folding again only if a document changed since `before`. Call after
- * the replica is closed, so both describe the chunk files as left on disk.
+ * cache), folding again only if a document changed since `before`. Both
+ * caches name the chunk files they describe, so they are written only when
+ * the fold and those files hold exactly the same changes: everything in
+ * memory is flushed first, and if a change arrives meanwhile (a live sync),
+ * nothing is written and the caller's next round writes them. Nor are they
+ * written while a document is damaged: a fold without it must never look
+ * current. Call after the replica is closed, or between changes of a live one.
  */
-export async function refreshReadIndex(
-  replica: Replica,
-  before: FoldedSpace,
-  headsBefore = headsOf(before),
-): Promise<void> {
-  // Chunk names first: what they hold is already in memory, so a fold from
-  // here on covers them, even if a sync adds changes meanwhile.
+export async function refreshReadIndex(replica: Replica, before: FoldedSpace): Promise<void> {
   const current = await replica.loadSpace(before.address);
+  const heads = headsOf(current);
+  await replica.repo.flush([
+    current.space.documentId,
+    ...[...current.standards.values()].map((handle) => handle.documentId),
+  ]);
   const fingerprint = replica.fingerprintOf(current);
-  const after = headsBefore === headsOf(current) ? before : await replica.foldSpace(before.address);
-  if (after.fold.state === undefined) return;
+  if (headsOf(current) !== heads) return;
+  const after = before.heads === heads ? before : await replica.foldSpace(before.address);
+  if (after.heads !== heads || after.fold.state === undefined) return;
   await fillBlobCache(replica, after);
+  if (after.damaged.size > 0) return;
   await replica.rememberFold(after, fingerprint);
   await writeReadIndex(replica.home, before.address.documentId, fingerprint, after.fold.state);
-}
-
-function headsOf(loaded: LoadedSpace): string {
-  return JSON.stringify([
-    loaded.space.heads(),
-    ...[...loaded.standards.values()].map((handle) => handle.heads()),
-  ]);
 }
 
 /** Copies the content of every accepted release into the blob cache, so pinned reads never need Automerge. */

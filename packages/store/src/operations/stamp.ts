@@ -2,6 +2,7 @@ import { basename } from "node:path";
 import {
   CanonError,
   type ContextEntry,
+  MAX_PREVIOUS,
   ownRecordHeads,
   type Provenance,
   type SpaceState,
@@ -76,7 +77,7 @@ export async function stamp(
       context,
       corrections,
       spaceHeads: [],
-      previous: ownRecordHeads(state, signer.keyPair.did),
+      previous: ownRecordHeads(state, signer.keyPair.did, MAX_PREVIOUS),
       membership: [...state.membershipHeads],
       author: signer.keyPair.did,
       createdAt: new Date().toISOString(),

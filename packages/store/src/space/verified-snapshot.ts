@@ -99,10 +99,14 @@ export async function readVerifiedSnapshot(
     const header = JSON.parse(
       new TextDecoder().decode(data.subarray(4, 4 + headerLength)),
     ) as Header;
-    if (header.v !== 1) return undefined;
+    if (!isHeader(header)) return undefined;
     const records: SignedRecord[] = [];
     let offset = 4 + headerLength;
-    for (const [cid, length, record] of header.records) {
+    for (const entry of header.records) {
+      if (!Array.isArray(entry)) return undefined;
+      const [cid, length, record] = entry;
+      if (typeof cid !== "string" || !Number.isInteger(length) || length < 0) return undefined;
+      if (typeof record !== "object" || record === null) return undefined;
       records.push({ cid, bytes: data.subarray(offset, offset + length), record });
       offset += length;
     }
@@ -117,6 +121,25 @@ export async function readVerifiedSnapshot(
   } catch {
     return undefined;
   }
+}
+
+/** The header's shape (our own file, but never trusted to be well-formed). */
+function isHeader(header: unknown): header is Header {
+  const h = header as Partial<Header> | null;
+  return (
+    typeof h === "object" &&
+    h !== null &&
+    h.v === 1 &&
+    typeof h.genesis === "string" &&
+    typeof h.fingerprint === "object" &&
+    h.fingerprint !== null &&
+    Object.values(h.fingerprint).every(
+      (names) => Array.isArray(names) && names.every((name) => typeof name === "string"),
+    ) &&
+    Array.isArray(h.records) &&
+    Array.isArray(h.invalid) &&
+    Array.isArray(h.contentVerified)
+  );
 }
 
 /** Replaces the space's snapshot. */

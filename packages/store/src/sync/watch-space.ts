@@ -38,8 +38,9 @@ const CONNECT_TIMEOUT_MS = 5_000;
 const STABLE_MS = MAX_RETRY_MS;
 /**
  * Longest the watcher sleeps between checks when nothing happens. Changes
- * and lost connections wake it at once; this only bounds how long an event
- * it cannot hear (a document that was not yet there) goes unnoticed.
+ * and lost connections wake it at once; a standard document the space names
+ * but that has not arrived yet has no change to hear, so while one is
+ * missing the watcher looks again at this interval.
  */
 const IDLE_CHECK_MS = 1_000;
 
@@ -141,6 +142,8 @@ export async function watchSpace(home: CanonHome, request: WatchRequest): Promis
             seen.add(cid);
             request.onEvent({ event: "record", record: summarize(signed), at: now() });
           }
+          // A standard document named but not here yet has no change to hear: look again.
+          if (loaded.routes.length > loaded.standards.size + loaded.damaged.size) dirty = true;
           await replica.repo.flush(replica.touched());
           await refreshReadIndex(replica, folded);
           const handles = [loaded.space, ...loaded.standards.values()] as DocHandle<unknown>[];

@@ -1,0 +1,12 @@
+import type { LoadedSpace } from "../replica.js";
+
+/**
+ * The heads of a loaded space's documents, as one comparable string (kept
+ * apart from replica.ts so that importing it does not load Automerge).
+ */
+export function headsOf(loaded: Pick<LoadedSpace, "space" | "standards">): string {
+  return JSON.stringify([
+    loaded.space.heads(),
+    ...[...loaded.standards.values()].map((handle) => handle.heads()),
+  ]);
+}
