@@ -161,6 +161,11 @@ describe("canon, offline, as a new owner uses it", () => {
       ["log"],
       ["ls"],
       ["doctor"],
+      ["stamp"],
+      ["verify"],
+      ["member", "add"],
+      ["sync"],
+      ["watch"],
     ]) {
       const run = box.canon(...command, "--help");
       expect(run.status, command.join(" ")).toBe(0);
