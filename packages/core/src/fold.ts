@@ -315,9 +315,8 @@ function backdatedPastRemoval(
 ): string | undefined {
   const removals = chain.effectiveRemovalsOf(signed.record.author);
   if (removals.length === 0) return undefined;
-  const cut = chain.pastOf(signed.record.membership);
   for (const removal of removals) {
-    if (cut.has(removal.cid)) continue;
+    if (chain.isInPast(removal.cid, signed.record.membership)) continue;
     if (!reachable(pinnedBy(removal), signed.cid, parentsOf)) {
       return `author was removed by ${removal.cid}, and the remover had not seen this record: it cannot predate the removal`;
     }

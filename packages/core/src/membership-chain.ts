@@ -25,7 +25,20 @@ export class MembershipChain {
   readonly #changes = new Map<string, SignedRecord<MembershipChange>>();
   readonly #order: string[] = [];
   readonly #cache = new Map<string, Members>();
-  readonly #ancestors = new Map<string, ReadonlySet<string>>();
+  /**
+   * Each accepted change's causal past (itself included) as a bitset over
+   * replay positions: the genesis is always in every past and has no bit.
+   * Bitsets keep building and querying the chain near-linear in practice
+   * (sets of CIDs made it quadratic in memory and time).
+   */
+  readonly #past = new Map<string, Uint32Array>();
+  /** Position in the replay of each accepted change. */
+  readonly #position = new Map<string, number>();
+  /** Members after every accepted change so far: the answer for any point whose past is all of them. */
+  readonly #latest = new Map<Did, Role>();
+  /** Replay position of the first change that made each member a maintainer. */
+  readonly #seniorityOf = new Map<string, number>();
+  readonly #words: number;
   /** Effective removals by member, computed on first use (the chain does not change once built). */
   #removals: Map<string, SignedRecord<MembershipChange>[]> | undefined;
 
@@ -43,10 +56,9 @@ export class MembershipChain {
     for (;;) {
       const built = MembershipChain.#replay(genesis, remaining);
       const backdated = built.chain.changes().filter((change) => {
-        const own = built.chain.pastOf([change.cid]);
         return built.chain.effectiveRemovalsOf(change.record.author).some((removal) => {
-          const seenByRemover = built.chain.pastOf([removal.cid]).has(change.cid);
-          return !seenByRemover && !own.has(removal.cid);
+          const seenByRemover = built.chain.isInPast(change.cid, [removal.cid]);
+          return !seenByRemover && !built.chain.isInPast(removal.cid, [change.cid]);
         });
       });
       if (backdated.length === 0)
@@ -68,33 +80,48 @@ export class MembershipChain {
     genesis: SignedRecord<SpaceGenesis>,
     changes: readonly SignedRecord<MembershipChange>[],
   ): { chain: MembershipChain; rejected: Rejection[] } {
-    const chain = new MembershipChain(genesis);
+    const chain = new MembershipChain(genesis, changes.length);
     const rejected: Rejection[] = [];
     const pending = new Map(changes.map((change) => [change.cid, change]));
-    // Kahn's algorithm; the ready set is kept sorted so the order is the same everywhere.
+    const children = new Map<string, SignedRecord<MembershipChange>[]>();
+    for (const change of changes)
+      for (const parent of new Set(change.record.membership))
+        children.set(parent, [...(children.get(parent) ?? []), change]);
+    const isReady = (change: SignedRecord<MembershipChange>) =>
+      change.record.membership.every((parent) => chain.knows(parent));
+    // Kahn's algorithm over the changes whose parents are all in the chain.
+    let ready = changes.filter(isReady);
     for (;;) {
       // Concurrent changes: the more senior author first (granted maintainer
       // earlier in the replay; the creator before everyone), then the smaller
       // CID. Seniority, unlike a CID, cannot be ground by a removed member.
-      const seniority = (change: SignedRecord<MembershipChange>) =>
-        chain.#seniority(change.record.author);
-      const ready = [...pending.values()]
-        .filter((change) => change.record.membership.every((parent) => chain.knows(parent)))
-        .sort((a, b) => seniority(a) - seniority(b) || (a.cid < b.cid ? -1 : 1));
-      const next = ready[0];
+      let next: SignedRecord<MembershipChange> | undefined;
+      for (const change of ready) {
+        if (next === undefined) next = change;
+        else {
+          const order =
+            chain.#seniority(change.record.author) - chain.#seniority(next.record.author) ||
+            (change.cid < next.cid ? -1 : 1);
+          if (order < 0) next = change;
+        }
+      }
       if (next === undefined) break;
-      pending.delete(next.cid);
-      const role = chain.roleAt(next.record.author, next.record.membership);
+      const chosen = next;
+      ready = ready.filter((change) => change !== chosen);
+      pending.delete(chosen.cid);
+      const role = chain.roleAt(chosen.record.author, chosen.record.membership);
       if (role !== "maintainer") {
         rejected.push(
           rejectionOf(
-            next,
+            chosen,
             `author was ${role ?? "not a member"} at that point of the membership chain; only maintainers manage members`,
           ),
         );
         continue;
       }
-      chain.#add(next);
+      chain.#add(chosen);
+      for (const child of children.get(chosen.cid) ?? [])
+        if (pending.has(child.cid) && !ready.includes(child) && isReady(child)) ready.push(child);
     }
     for (const change of pending.values()) {
       rejected.push(rejectionOf(change, "names membership records that are not in the chain"));
@@ -102,14 +129,16 @@ export class MembershipChain {
     return { chain, rejected };
   }
 
-  private constructor(genesis: SignedRecord<SpaceGenesis>) {
+  private constructor(genesis: SignedRecord<SpaceGenesis>, capacity: number) {
     this.#genesis = genesis;
-    this.#ancestors.set(genesis.cid, new Set([genesis.cid]));
+    this.#latest.set(genesis.record.author, "maintainer");
+    this.#words = Math.ceil(capacity / 32) || 1;
+    this.#past.set(genesis.cid, new Uint32Array(this.#words));
   }
 
   /** True when `cid` is the genesis or an accepted membership change. */
   knows(cid: string): boolean {
-    return this.#ancestors.has(cid);
+    return this.#past.has(cid);
   }
 
   /** The chain's current heads: accepted records no other accepted change names. */
@@ -125,11 +154,26 @@ export class MembershipChain {
     return this.#order.map((cid) => this.#changes.get(cid) as SignedRecord<MembershipChange>);
   }
 
-  /** Every membership record (and the genesis) in the causal past of `heads`, inclusive. */
-  pastOf(heads: readonly string[]): Set<string> {
-    const past = new Set<string>();
-    for (const head of heads) for (const cid of this.#ancestors.get(head) ?? []) past.add(cid);
-    return past;
+  /** True when `cid` (the genesis or an accepted change) is in the causal past of `heads`, inclusive. */
+  isInPast(cid: string, heads: readonly string[]): boolean {
+    if (cid === this.#genesis.cid) return heads.some((head) => this.knows(head));
+    const position = this.#position.get(cid);
+    if (position === undefined) return false;
+    return heads.some((head) => {
+      const past = this.#past.get(head);
+      return past !== undefined && hasBit(past, position);
+    });
+  }
+
+  /** The union of the pasts of the known `heads`, as a bitset over replay positions. */
+  #pastBits(heads: readonly string[]): Uint32Array {
+    const bits = new Uint32Array(this.#words);
+    for (const head of heads) {
+      const past = this.#past.get(head);
+      if (past)
+        for (let i = 0; i < bits.length; i++) bits[i] = (bits[i] as number) | (past[i] as number);
+    }
+    return bits;
   }
 
   /** Removals of `did` that took effect in the full replay (not those voided by a concurrent removal of their author). */
@@ -168,10 +212,17 @@ export class MembershipChain {
     const key = [...heads].sort().join(",");
     const cached = this.#cache.get(key);
     if (cached) return cached;
-    const past = this.pastOf(heads);
+    const past = this.#pastBits(heads);
+    if (countBits(past) === this.#order.length) {
+      // The usual case (a chain without concurrent changes): the past is every change so far.
+      const members = new Map(this.#latest);
+      this.#cache.set(key, members);
+      return members;
+    }
     const members = new Map<Did, Role>([[this.#genesis.record.author, "maintainer"]]);
-    for (const cid of this.#order) {
-      if (!past.has(cid)) continue;
+    for (let position = 0; position < this.#order.length; position++) {
+      if (!hasBit(past, position)) continue;
+      const cid = this.#order[position] as string;
       const { record } = this.#changes.get(cid) as SignedRecord<MembershipChange>;
       if (members.get(record.author) !== "maintainer") continue;
       if (record.role === "removed") members.delete(record.member);
@@ -184,20 +235,24 @@ export class MembershipChain {
   /** -1 for the creator; else the replay position of the first change that made `did` a maintainer; Infinity if none. */
   #seniority(did: string): number {
     if (did === this.#genesis.record.author) return -1;
-    const position = this.#order.findIndex((cid) => {
-      const { record } = this.#changes.get(cid) as SignedRecord<MembershipChange>;
-      return record.member === did && record.role === "maintainer";
-    });
-    return position === -1 ? Number.POSITIVE_INFINITY : position;
+    return this.#seniorityOf.get(did) ?? Number.POSITIVE_INFINITY;
   }
 
   #add(change: SignedRecord<MembershipChange>): void {
-    const ancestors = new Set<string>([change.cid]);
-    for (const parent of change.record.membership)
-      for (const cid of this.#ancestors.get(parent) ?? []) ancestors.add(cid);
-    this.#ancestors.set(change.cid, ancestors);
+    const position = this.#order.length;
+    const past = this.#pastBits(change.record.membership);
+    past[position >>> 5] = (past[position >>> 5] as number) | (1 << (position & 31));
+    this.#past.set(change.cid, past);
+    this.#position.set(change.cid, position);
     this.#changes.set(change.cid, change);
     this.#order.push(change.cid);
+    const { author, member, role } = change.record;
+    if (this.#latest.get(author) === "maintainer") {
+      if (role === "removed") this.#latest.delete(member);
+      else this.#latest.set(member, role);
+    }
+    if (role === "maintainer" && !this.#seniorityOf.has(member))
+      this.#seniorityOf.set(member, position);
     this.#cache.clear();
     this.#removals = undefined;
   }
@@ -206,4 +261,19 @@ export class MembershipChain {
 /** A rejection naming a verified record's type and author. */
 export function rejectionOf(signed: SignedRecord, reason: string): Rejection {
   return { cid: signed.cid, reason, type: signed.record.type, author: signed.record.author };
+}
+
+function hasBit(bits: Uint32Array, position: number): boolean {
+  return (((bits[position >>> 5] as number) >>> (position & 31)) & 1) === 1;
+}
+
+function countBits(bits: Uint32Array): number {
+  let count = 0;
+  for (let word of bits) {
+    while (word !== 0) {
+      word &= word - 1;
+      count++;
+    }
+  }
+  return count;
 }
