@@ -161,6 +161,7 @@ export async function fold(input: FoldInput): Promise<FoldResult> {
   // (`previous`), which a removal pins as `recordHeads`.
   const contributions = [...sortByTime(byType.correction), ...byType.provenance];
   const previousOf = new Map<string, readonly string[]>();
+  const recordsSeen = new Map<string, ReadonlySet<string>>();
   for (const signed of contributions) previousOf.set(signed.cid, signed.record.previous ?? []);
   const contributed = acceptChains(
     contributions,
@@ -169,8 +170,10 @@ export async function fold(input: FoldInput): Promise<FoldResult> {
       backdatedPastRemoval(
         signed,
         chain,
+        ["maintainer", "contributor"],
         (removal) => removal.record.recordHeads ?? [],
         previousOf,
+        recordsSeen,
       ),
     rejected,
   );
@@ -186,6 +189,7 @@ export async function fold(input: FoldInput): Promise<FoldResult> {
   const releases = [...byType.release].sort(
     (a, b) => a.record.version - b.record.version || (a.cid < b.cid ? -1 : 1),
   );
+  const releasesSeen = new Map<string, ReadonlySet<string>>();
   const releaseParents = new Map(
     byType.release.map((signed) => [signed.cid, signed.record.parents]),
   );
@@ -195,8 +199,10 @@ export async function fold(input: FoldInput): Promise<FoldResult> {
       backdatedPastRemoval(
         signed,
         chain,
+        ["maintainer"],
         (removal) => removal.record.releaseHeads ?? [],
         releaseParents,
+        releasesSeen,
       ) ?? (await releaseProblem(signed, accepted, corrections, input));
     if (problem) rejected.push(rejectionOf(signed, problem));
     else accepted.set(signed.cid, signed);
@@ -301,45 +307,51 @@ function acceptChains(
 }
 
 /**
- * A record whose author was later removed, citing a point of the chain
- * before that removal, counts only if the remover had seen it: it is one of
- * the heads the removal pinned (`releaseHeads` for releases, `recordHeads`
- * for corrections and provenance) or their ancestor. Otherwise a removed
- * member could keep writing by citing old membership heads.
+ * A record whose author later lost the role it needs (removed, or demoted
+ * below it), citing a point of the chain before that loss, counts only if
+ * whoever made the change had seen it: it is one of the heads the change
+ * pinned (`releaseHeads` for releases, `recordHeads` for corrections and
+ * provenance) or their ancestor. Otherwise a removed or demoted member could
+ * keep writing by citing old membership heads. `reachableFrom` memoises, per
+ * pinning change, every record reachable from its pinned heads.
  */
 function backdatedPastRemoval(
   signed: SignedRecord<Release | Correction | Provenance>,
   chain: MembershipChain,
+  needs: readonly Role[],
   pinnedBy: (removal: SignedRecord<MembershipChange>) => readonly string[],
   parentsOf: ReadonlyMap<string, readonly string[]>,
+  reachableFrom: Map<string, ReadonlySet<string>>,
 ): string | undefined {
-  const removals = chain.effectiveRemovalsOf(signed.record.author);
-  if (removals.length === 0) return undefined;
-  for (const removal of removals) {
+  for (const removal of chain.lossesOf(signed.record.author, needs)) {
     if (chain.isInPast(removal.cid, signed.record.membership)) continue;
-    if (!reachable(pinnedBy(removal), signed.cid, parentsOf)) {
-      return `author was removed by ${removal.cid}, and the remover had not seen this record: it cannot predate the removal`;
+    let seen = reachableFrom.get(removal.cid);
+    if (seen === undefined) {
+      seen = reachableSet(pinnedBy(removal), parentsOf);
+      reachableFrom.set(removal.cid, seen);
+    }
+    if (!seen.has(signed.cid)) {
+      const what = removal.record.role === "removed" ? "removed" : `made ${removal.record.role}`;
+      return `author was ${what} by ${removal.cid}, and that change had not seen this record: it cannot predate the removal`;
     }
   }
   return undefined;
 }
 
-/** True when `target` is one of `heads` or an ancestor of one, following release parents. */
-function reachable(
+/** Every CID in `heads` or among their ancestors, following `parentsOf`. */
+function reachableSet(
   heads: readonly string[],
-  target: string,
   parentsOf: ReadonlyMap<string, readonly string[]>,
-): boolean {
+): Set<string> {
   const seen = new Set<string>();
   const stack = [...heads];
   while (stack.length > 0) {
     const cid = stack.pop() as string;
-    if (cid === target) return true;
     if (seen.has(cid)) continue;
     seen.add(cid);
     stack.push(...(parentsOf.get(cid) ?? []));
   }
-  return false;
+  return seen;
 }
 
 async function releaseProblem(

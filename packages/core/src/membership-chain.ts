@@ -4,6 +4,13 @@ import type { MembershipChange, Role } from "./records/membership.js";
 import type { SignedRecord } from "./signed-record.js";
 import type { Rejection } from "./verify-record.js";
 
+/** One effective change of a member's role in the replay. */
+interface Transition {
+  readonly change: SignedRecord<MembershipChange>;
+  readonly before: Role | undefined;
+  readonly after: Role | undefined;
+}
+
 /** Who holds which role at one point of the membership chain. */
 export type Members = ReadonlyMap<Did, Role>;
 
@@ -39,8 +46,8 @@ export class MembershipChain {
   /** Replay position of the first change that made each member a maintainer. */
   readonly #seniorityOf = new Map<string, number>();
   readonly #words: number;
-  /** Effective removals by member, computed on first use (the chain does not change once built). */
-  #removals: Map<string, SignedRecord<MembershipChange>[]> | undefined;
+  /** Every effective change of each member's role, computed on first use (the chain does not change once built). */
+  #transitions: Map<string, Transition[]> | undefined;
 
   /** Builds the chain from verified changes; returns the chain and the changes it refused. */
   static build(
@@ -56,7 +63,7 @@ export class MembershipChain {
     for (;;) {
       const built = MembershipChain.#replay(genesis, remaining);
       const backdated = built.chain.changes().filter((change) => {
-        return built.chain.effectiveRemovalsOf(change.record.author).some((removal) => {
+        return built.chain.lossesOf(change.record.author, ["maintainer"]).some((removal) => {
           const seenByRemover = built.chain.isInPast(change.cid, [removal.cid]);
           return !seenByRemover && !built.chain.isInPast(removal.cid, [change.cid]);
         });
@@ -176,24 +183,33 @@ export class MembershipChain {
     return bits;
   }
 
-  /** Removals of `did` that took effect in the full replay (not those voided by a concurrent removal of their author). */
-  effectiveRemovalsOf(did: string): readonly SignedRecord<MembershipChange>[] {
-    if (this.#removals === undefined) {
+  /**
+   * The changes, effective in the full replay (not voided by a concurrent
+   * removal of their author), after which `did` no longer held any of `roles`
+   * although they did before: removals, and demotions below those roles.
+   */
+  lossesOf(did: string, roles: readonly Role[]): readonly SignedRecord<MembershipChange>[] {
+    if (this.#transitions === undefined) {
       // One replay for every member: the fold asks once per record.
-      const removals = new Map<string, SignedRecord<MembershipChange>[]>();
+      const transitions = new Map<string, Transition[]>();
       const members = new Map<Did, Role>([[this.#genesis.record.author, "maintainer"]]);
       for (const cid of this.#order) {
         const change = this.#changes.get(cid) as SignedRecord<MembershipChange>;
         const { record } = change;
         if (members.get(record.author) !== "maintainer") continue;
-        if (record.role === "removed") {
-          members.delete(record.member);
-          removals.set(record.member, [...(removals.get(record.member) ?? []), change]);
-        } else members.set(record.member, record.role);
+        const before = members.get(record.member);
+        if (record.role === "removed") members.delete(record.member);
+        else members.set(record.member, record.role);
+        const list = transitions.get(record.member) ?? [];
+        list.push({ change, before, after: members.get(record.member) });
+        transitions.set(record.member, list);
       }
-      this.#removals = removals;
+      this.#transitions = transitions;
     }
-    return this.#removals.get(did) ?? [];
+    const holds = (role: Role | undefined) => role !== undefined && roles.includes(role);
+    return (this.#transitions.get(did) ?? [])
+      .filter(({ before, after }) => holds(before) && !holds(after))
+      .map(({ change }) => change);
   }
 
   /** Members and roles after every accepted change. */
@@ -254,7 +270,7 @@ export class MembershipChain {
     if (role === "maintainer" && !this.#seniorityOf.has(member))
       this.#seniorityOf.set(member, position);
     this.#cache.clear();
-    this.#removals = undefined;
+    this.#transitions = undefined;
   }
 }
 

@@ -379,6 +379,52 @@ describe("fold", () => {
     expect(newest).toEqual([written[1]?.cid, written[2]?.cid].sort());
   });
 
+  it("treats a demotion like a removal for what the demoted member could no longer write", async () => {
+    const space = await makeSpace();
+    const bob = await generateKeyPair();
+    const add = await space.member(space.creator, bob.did, "maintainer");
+    const seen = await space.release(bob, "style", "seen", { membership: [add.cid] });
+    const note = await space.correction(bob, "style", "Seen note.", { membership: [add.cid] });
+    // Bob is made a contributor: he keeps corrections, loses releases.
+    const demote = await space.member(
+      space.creator,
+      bob.did,
+      "contributor",
+      [add.cid],
+      [seen.cid],
+      [note.cid],
+    );
+    const lateRelease = await space.release(bob, "style", "late", {
+      parents: [seen.cid],
+      version: 2,
+      membership: [add.cid],
+    });
+    const laterNote = await space.correction(bob, "style", "After.", {
+      membership: [demote.cid],
+      previous: [note.cid],
+    });
+    // Then a reader: an unpinned correction citing the contributor point is backdated too.
+    const toReader = await space.member(
+      space.creator,
+      bob.did,
+      "reader",
+      [demote.cid],
+      [],
+      [laterNote.cid],
+    );
+    const backdatedNote = await space.correction(bob, "style", "Backdated.", {
+      membership: [demote.cid],
+      previous: [laterNote.cid],
+    });
+    const { state, rejected } = await space.fold();
+    expect(state?.standards.get("style")?.latest.cid).toBe(seen.cid);
+    expect([...(state?.corrections.keys() ?? [])].sort()).toEqual([note.cid, laterNote.cid].sort());
+    const reasons = Object.fromEntries(rejected.map((r) => [r.cid, r.reason]));
+    expect(reasons[lateRelease.cid]).toContain(`made contributor by ${demote.cid}`);
+    expect(reasons[backdatedNote.cid]).toContain(`made reader by ${toReader.cid}`);
+    expect(rejected).toHaveLength(2);
+  });
+
   it("rejects a membership change by a contributor, and a release by a reader", async () => {
     const space = await makeSpace();
     const carol = await generateKeyPair();

@@ -62,9 +62,9 @@ export async function changeMember(
       member: did,
       role,
       membership: [...state.membershipHeads],
-      // A removal pins what the remover has seen, so the removed member cannot backdate
-      // releases, corrections or provenance records.
-      ...(role === "removed"
+      // A removal or demotion pins what its author has seen, so the member cannot
+      // backdate releases, corrections or provenance records past it.
+      ...(isLoss(state.members.get(did), role)
         ? {
             releaseHeads: [...state.standards.values()]
               .flatMap((standard) => standard.heads.map((head) => head.cid))
@@ -87,4 +87,16 @@ export async function listMembers(home: CanonHome, request: SpaceChoice = {}): P
       .map(([did, role]) => ({ did, role }))
       .sort((a, b) => (a.did < b.did ? -1 : 1)),
   );
+}
+
+const RANK: Record<MembershipChange["role"], number> = {
+  maintainer: 3,
+  contributor: 2,
+  reader: 1,
+  removed: 0,
+};
+
+/** True when a change from `current` to `next` takes a right away (a removal or a demotion). */
+function isLoss(current: MembershipChange["role"] | undefined, next: MembershipChange["role"]) {
+  return current !== undefined && RANK[next] < RANK[current];
 }
