@@ -256,6 +256,44 @@ describe("a replica rejects what it must (attackers write straight into the docu
     }
   });
 
+  it("a peer deleting a removal from the documents does not bring the removed member back, and members write it back", async () => {
+    const mallory = (await core.generateKeyPair()).did;
+    owner.ok("member", "add", mallory, "--role", "contributor");
+    owner.ok("member", "remove", mallory);
+    owner.ok("sync");
+    reader.ok("sync");
+    const members = (who: Sandbox) =>
+      who
+        .ok("member", "ls", "--json")
+        .json<{ members: { did: string }[] }>()
+        .members.map((member) => member.did);
+    expect(members(reader)).not.toContain(mallory);
+    const removal = (
+      await store.withSpace(store.canonHome(owner.home), {}, async ({ state }) =>
+        state.membershipChanges.find(
+          (change) => change.record.member === mallory && change.record.role === "removed",
+        ),
+      )
+    )?.cid as string;
+
+    await writeAsAttacker(relay.url, spaceDocumentId, ({ space }) => {
+      space.change((doc) => {
+        delete doc.records[removal];
+      });
+    });
+    reader.ok("sync");
+    expect(members(reader)).not.toContain(mallory);
+    // The reader's sync wrote the removal back: a newcomer who joins now sees it.
+    const newcomer = await sandbox();
+    try {
+      newcomer.ok("init");
+      newcomer.ok("space", "join", spaceUrl, "--relay", relay.url);
+      expect(members(newcomer)).not.toContain(mallory);
+    } finally {
+      await newcomer.dispose();
+    }
+  });
+
   it("malformed and oversized fields: a 50 MB message, deep nesting, wrong types, invalid UTF-8; the replica stays usable", async () => {
     const sig = new Uint8Array(64);
     const envelope = (payload: Uint8Array) => dagCbor.encode({ payload, sig });

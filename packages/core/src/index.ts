@@ -1,3 +1,4 @@
+export { sameBytes } from "./bytes.js";
 export {
   CID,
   contentCid,

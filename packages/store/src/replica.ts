@@ -19,6 +19,7 @@ import {
   type RecordEntry,
   type Release,
   type SignedRecord,
+  sameBytes,
   sha256Hex,
 } from "@canon/core";
 import { BlobCache } from "./blobs/blob-cache.js";
@@ -112,6 +113,12 @@ export class Replica {
   readonly #snapshots = new Map<string, string>();
   /** Records verified by earlier folds, in this process or (from the snapshot) an earlier one; see FoldInput.verified. */
   readonly #verified = new Map<string, SignedRecord>();
+  /**
+   * Per space: every record this replica has verified, in this process or
+   * (from the snapshot) an earlier one. Records are append-only: one that a
+   * peer deleted from, or overwrote in, a document still counts here.
+   */
+  readonly #remembered = new Map<string, Map<string, SignedRecord>>();
   #closed = false;
 
   /** Opens (or creates) the replica in `home`. Cheap: documents load on demand. */
@@ -219,6 +226,7 @@ export class Replica {
   /** Loads a space and folds its records into verified state. */
   async foldSpace(address: SpaceAddress): Promise<FoldedSpace> {
     const loaded = await this.loadSpace(address);
+    await this.#seedFromSnapshot(address);
     const entries: RecordEntry[] = [];
     const collect = (records: Record<string, unknown>) => {
       for (const [cid, bytes] of Object.entries(records)) entries.push({ cid, bytes });
@@ -227,7 +235,13 @@ export class Replica {
     collect(mapField(loaded.space.doc(), "records"));
     for (const handle of loaded.standards.values()) collect(mapField(handle.doc(), "records"));
     const heads = headsOf(loaded);
-    await this.#seedFromSnapshot(address);
+    const remembered = this.#rememberedOf(address.documentId);
+    const held = new Map(entries.map((entry) => [entry.cid, entry.bytes]));
+    for (const signed of remembered.values()) {
+      const bytes = held.get(signed.cid);
+      if (!(bytes instanceof Uint8Array && sameBytes(bytes, signed.bytes)))
+        entries.push({ cid: signed.cid, bytes: signed.bytes });
+    }
     const result = await fold({
       spaceCid: address.genesis,
       entries,
@@ -236,6 +250,7 @@ export class Replica {
       fallbackContent: (cid) => this.#cachedContent(cid),
       verified: this.#verified,
     });
+    for (const [cid, signed] of result.verified) remembered.set(cid, signed);
     return { ...loaded, fold: result, heads };
   }
 
@@ -249,7 +264,58 @@ export class Replica {
     const snapshot = await readVerifiedSnapshot(this.home, address.documentId);
     const usable = snapshot !== undefined && snapshot.genesis === address.genesis;
     this.#snapshots.set(address.documentId, usable ? JSON.stringify(snapshot.fingerprint) : "");
-    if (usable) for (const signed of snapshot.records) this.#verified.set(signed.cid, signed);
+    if (!usable) return;
+    const remembered = this.#rememberedOf(address.documentId);
+    for (const signed of snapshot.records) {
+      this.#verified.set(signed.cid, signed);
+      remembered.set(signed.cid, signed);
+    }
+  }
+
+  #rememberedOf(spaceDocumentId: string): Map<string, SignedRecord> {
+    let remembered = this.#remembered.get(spaceDocumentId);
+    if (remembered === undefined) {
+      remembered = new Map();
+      this.#remembered.set(spaceDocumentId, remembered);
+    }
+    return remembered;
+  }
+
+  /**
+   * Writes back every accepted record the space's documents no longer hold
+   * with its exact bytes (a peer deleted or overwrote it): the documents are
+   * append-only as far as Canon is concerned, and the next sync gives the
+   * record back to every peer. Returns how many were written.
+   */
+  restoreMissing(folded: FoldedSpace): number {
+    const state = folded.fold.state;
+    if (state === undefined) return 0;
+    const standardDocuments = new Map<string, DocHandle<StandardDocument>>();
+    for (const handle of folded.standards.values()) {
+      const name = (handle.doc() as { name?: unknown } | undefined)?.name;
+      if (typeof name === "string" && !standardDocuments.has(name))
+        standardDocuments.set(name, handle);
+    }
+    const accepted: SignedRecord[] = [
+      state.genesis,
+      ...state.membershipChanges,
+      ...[...state.standards.values()].flatMap((standard) => [...standard.releases.values()]),
+      ...state.corrections.values(),
+    ];
+    let restored = 0;
+    for (const signed of accepted) {
+      const { record } = signed;
+      const target =
+        record.type === "canon/release" || record.type === "canon/correction"
+          ? standardDocuments.get(record.standard)
+          : folded.space;
+      if (target === undefined) continue;
+      const current = mapField(target.doc(), "records")[signed.cid];
+      if (current instanceof Uint8Array && sameBytes(current, signed.bytes)) continue;
+      this.appendRecord(target as DocHandle<SpaceDocument | StandardDocument>, signed);
+      restored++;
+    }
+    return restored;
   }
 
   /**

@@ -52,9 +52,10 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
   let session: RelaySession | undefined;
   try {
     const before = await loadIfPresent(replica, chosen.address);
-    const recordsBefore = acceptedRecords(
-      before ? (await replica.foldSpace(chosen.address)).fold.state : undefined,
-    );
+    const foldedBefore = before ? await replica.foldSpace(chosen.address) : undefined;
+    // Records a peer deleted or overwrote go back in, and out to the relay with this sync.
+    if (foldedBefore) replica.restoreMissing(foldedBefore);
+    const recordsBefore = acceptedRecords(foldedBefore?.fold.state);
     // The relay's heads for each document when the session began, to tell what we sent.
     const firstRemoteHeads = new Map<string, UrlHeads>();
     const watchRemote = (handle: DocHandle<unknown>) =>
@@ -70,14 +71,25 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
       Math.max(1, deadline - Date.now()),
       request.timeoutMs,
     );
-    const loaded = await exchangeUntilEqual(
+    let loaded = await exchangeUntilEqual(
       replica,
       session,
       chosen.address,
       deadline,
       request.timeoutMs,
     );
-    const folded = await replica.foldSpace(chosen.address);
+    let folded = await replica.foldSpace(chosen.address);
+    // What arrived may have deleted records this replica holds: restore them and exchange again.
+    if (replica.restoreMissing(folded) > 0) {
+      loaded = await exchangeUntilEqual(
+        replica,
+        session,
+        chosen.address,
+        deadline,
+        request.timeoutMs,
+      );
+      folded = await replica.foldSpace(chosen.address);
+    }
     const recordsAfter = acceptedRecords(folded.fold.state);
     const received = [...recordsAfter]
       .filter(([cid]) => !recordsBefore.has(cid))
