@@ -1,6 +1,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import * as core from "../packages/core/dist/index.js";
+import * as store from "../packages/store/dist/index.js";
 import { type Sandbox, sandbox } from "./helpers/cli.js";
 
 let owner: Sandbox;
@@ -162,5 +163,82 @@ describe("stamp and verify", () => {
     } finally {
       await elsewhere.dispose();
     }
+  });
+
+  it("names a context release the space does not have, a readable record that differs, and the corrections an output missed", async () => {
+    await spaceWithAgent("contributor");
+    const output = await owner.file("article.md", "Written.\n");
+    const home = store.canonHome(owner.home);
+    const writer = await store.loadIdentity(home, "writer");
+    const stampFile = `${output}.canon.json`;
+    const stamped = JSON.parse(
+      await readFile(
+        owner.ok("stamp", output, "--as", "writer", "--json").json<{ stampFile: string }>()
+          .stampFile,
+        "utf8",
+      ),
+    );
+    const writeStamp = async (signed: core.SignedRecord, readable: unknown = signed.record) =>
+      writeFile(
+        stampFile,
+        JSON.stringify({
+          canon: "stamp",
+          v: 1,
+          cid: signed.cid,
+          envelope: Buffer.from(signed.bytes).toString("base64"),
+          record: readable,
+        }),
+      );
+    const record = core.CanonRecord.parse(stamped.record) as core.Provenance;
+
+    // Signed by the agent, but naming a version the release does not have.
+    const [entry] = record.context;
+    if (entry === undefined) throw new Error("no context");
+    await writeStamp(
+      await core.signRecord(writer.keyPair, { ...record, context: [{ ...entry, version: 2 }] }),
+    );
+    const wrong = owner.canon("verify", output, "--json");
+    expect(wrong.status).toBe(7);
+    expect(wrong.json<Verdict>().problems).toEqual([
+      expect.stringMatching(/style@2 .* is not an accepted release/),
+    ]);
+
+    // The readable copy says something else than the signed envelope.
+    const genuine = await core.signRecord(writer.keyPair, record);
+    await writeStamp(genuine, { ...genuine.record, context: [] });
+    const misleading = owner.canon("verify", output, "--json");
+    expect(misleading.status).toBe(7);
+    expect(misleading.json<Verdict>().problems).toEqual([
+      expect.stringMatching(/readable record differs/),
+    ]);
+
+    // A correction dated before the stamp that its context did not include is reported as missed.
+    await writeStamp(genuine);
+    const owners = await store.loadIdentity(home, "default");
+    const chosen = await store.chooseSpace(home, {});
+    const replica = await store.openReplica(home);
+    let missed = "";
+    try {
+      const folded = await replica.foldSpace(chosen.address);
+      const correction = await core.signRecord(owners.keyPair, {
+        type: "canon/correction",
+        v: 1,
+        space: chosen.address.genesis,
+        standard: "style",
+        text: "Learned before the article was written.",
+        membership: [...(folded.fold.state as core.SpaceState).membershipHeads],
+        author: owners.keyPair.did,
+        createdAt: new Date(Date.parse(record.createdAt) - 60_000).toISOString(),
+      });
+      missed = correction.cid;
+      const [standard] = folded.standards.values();
+      if (standard === undefined) throw new Error("no standard document");
+      replica.appendRecord(standard, correction);
+    } finally {
+      await replica.close();
+    }
+    const verdict = owner.ok("verify", output, "--json").json<Verdict>();
+    expect(verdict.verified).toBe(true);
+    expect(verdict.missedCorrections.map((c) => c.cid)).toEqual([missed]);
   });
 });

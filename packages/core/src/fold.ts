@@ -298,7 +298,7 @@ function acceptChains(
         problemOf(signed) ??
         (broken === undefined
           ? undefined
-          : `previous names ${broken}, which is not an accepted record of the same author here`);
+          : `previous names ${broken}, which is not an accepted record of the same author here (sync, or it was never published)`);
       counts.set(cid, problem === undefined);
       if (problem !== undefined) rejected.push(rejectionOf(signed, problem));
     }

@@ -111,6 +111,11 @@ export async function refreshReadIndex(replica: Replica, before: FoldedSpace): P
   ]);
   const fingerprint = replica.fingerprintOf(current);
   if (headsOf(current) !== heads) return;
+  // A standard document that arrived after loading has chunks but is not in the fold.
+  const unloaded = current.routes.filter(
+    (id) => !current.standards.has(id) && !current.damaged.has(id),
+  );
+  if (unloaded.some((id) => (fingerprint[id]?.length ?? 0) > 0)) return;
   const after = before.heads === heads ? before : await replica.foldSpace(before.address);
   if (after.heads !== heads || after.fold.state === undefined) return;
   await fillBlobCache(replica, after);

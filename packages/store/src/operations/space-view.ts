@@ -38,9 +38,12 @@ export async function viewSpace<T>(
       JSON.stringify(onDisk) === JSON.stringify(snapshot.fingerprint) &&
       (await chunksIntact(home, onDisk))
     ) {
-      const { state, rejected, verified } = await foldSnapshot(snapshot);
-      if (state !== undefined)
+      // A snapshot that passed its checksum but does not fold (edited by hand) is ignored.
+      const folded = await foldSnapshot(snapshot).catch(() => undefined);
+      if (folded?.state !== undefined) {
+        const { state, rejected, verified } = folded;
         return work({ chosen, state, rejected, verified, damaged: new Map() });
+      }
     }
   }
   return withSpace(home, choice, ({ chosen, state, folded }) =>

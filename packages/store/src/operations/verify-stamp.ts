@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from "node:util";
 import { CanonError, fold, verifyRecord } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import { readConfig } from "../home/config.js";
@@ -75,6 +76,9 @@ export async function verifyStamp(
   const claimed = await readStampFile(stampPath);
   const problems: string[] = [];
   const check = await verifyRecord(claimed);
+  if (check.ok && !isDeepStrictEqual(claimed.readable, check.signed.record)) {
+    problems.push("the stamp's readable record differs from the signed one in its envelope");
+  }
   const record =
     check.ok && check.signed.record.type === "canon/provenance" ? check.signed.record : undefined;
   const matches = record?.subject.some((subject) => subject.digest.sha256 === sha256) ?? false;
@@ -113,7 +117,7 @@ export async function verifyStamp(
     );
     const refolded = await fold({
       spaceCid: chosen.address.genesis,
-      entries: [...verified.values(), claimed],
+      entries: [...verified.values(), { cid: claimed.cid, bytes: claimed.bytes }],
       content: () => [],
       verified: new Map(verified),
       contentVerified,
@@ -125,7 +129,14 @@ export async function verifyStamp(
 
     const context: ContextCheck[] = [];
     const missedCorrections: MissedCorrection[] = [];
+    const named = new Set(record.corrections);
+    const releases = new Set<string>();
     for (const entry of record.context) {
+      if (releases.has(entry.releaseCid)) {
+        problems.push(`the context names ${entry.releaseCid} twice`);
+        continue;
+      }
+      releases.add(entry.releaseCid);
       const standard = state.standards.get(entry.standard);
       const release = standard?.releases.get(entry.releaseCid);
       const accepted =
@@ -143,14 +154,26 @@ export async function verifyStamp(
         current: standard?.latest.cid === entry.releaseCid,
         latestVersion: standard?.latest.record.version ?? null,
       });
-      const incorporated = new Set(release?.record.incorporates ?? []);
+    }
+    // Drift, for a stamp worth reporting on: corrections of those standards
+    // that existed by their dates and that neither the context nor the
+    // release it used included.
+    if (problems.length === 0) {
+      const incorporated = new Map<string, Set<string>>();
+      for (const entry of record.context) {
+        const release = state.standards.get(entry.standard)?.releases.get(entry.releaseCid);
+        const set = incorporated.get(entry.standard) ?? new Set<string>();
+        for (const cid of release?.record.incorporates ?? []) set.add(cid);
+        incorporated.set(entry.standard, set);
+      }
       for (const correction of state.corrections.values()) {
         const { standard: name, createdAt, text } = correction.record;
+        const used = incorporated.get(name);
         if (
-          name === entry.standard &&
+          used !== undefined &&
           createdAt <= record.createdAt &&
-          !incorporated.has(correction.cid) &&
-          !record.corrections.includes(correction.cid)
+          !used.has(correction.cid) &&
+          !named.has(correction.cid)
         )
           missedCorrections.push({ cid: correction.cid, standard: name, text });
       }
@@ -181,7 +204,16 @@ async function spaceOf(home: CanonHome, request: SpaceChoice, genesis: string): 
     return chosen.url;
   }
   const config = await readConfig(home);
-  const url = Object.entries(config.spaces).find(([, entry]) => entry.genesis === genesis)?.[0];
+  const urls = Object.entries(config.spaces)
+    .filter(([, entry]) => entry.genesis === genesis)
+    .map(([url]) => url);
+  if (urls.length > 1) {
+    throw new CanonError(
+      "BAD_ARGUMENT",
+      `the stamp's space (genesis ${genesis}) matches several joined spaces (${urls.join(", ")}); name one with --space`,
+    );
+  }
+  const [url] = urls;
   if (url === undefined) {
     throw new CanonError(
       "UNKNOWN_SPACE",

@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { CanonError, type SignedRecord } from "@canon/core";
 import { writeFileAtomic } from "../home/atomic-write.js";
 
@@ -14,6 +14,9 @@ interface StampFile {
   envelope: string;
   record: unknown;
 }
+
+/** Largest stamp file read: a record is at most 64 KiB, twice over in the file, plus base64. */
+const MAX_STAMP_BYTES = 1024 * 1024;
 
 /** The stamp file of an output. */
 export function stampFileOf(output: string): string {
@@ -37,11 +40,22 @@ export async function writeStampFile(path: string, signed: SignedRecord): Promis
  * checks them like any record from a peer).
  * @throws CanonError `FILE_UNREADABLE` when it cannot be read, `BAD_RECORD` when it is not a stamp file.
  */
-export async function readStampFile(path: string): Promise<{ cid: string; bytes: Uint8Array }> {
+export async function readStampFile(
+  path: string,
+): Promise<{ cid: string; bytes: Uint8Array; readable: unknown }> {
   let text: string;
   try {
+    const info = await stat(path);
+    if (!info.isFile()) throw new CanonError("FILE_UNREADABLE", `the stamp ${path} is not a file`);
+    if (info.size > MAX_STAMP_BYTES) {
+      throw new CanonError(
+        "BAD_RECORD",
+        `${path} is ${info.size} bytes; a Canon stamp is at most ${MAX_STAMP_BYTES}`,
+      );
+    }
     text = await readFile(path, "utf8");
   } catch (error) {
+    if (error instanceof CanonError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     throw new CanonError(
       "FILE_UNREADABLE",
@@ -62,5 +76,9 @@ export async function readStampFile(path: string): Promise<{ cid: string; bytes:
   ) {
     throw new CanonError("BAD_RECORD", `${path} is not a Canon stamp (no cid and envelope)`);
   }
-  return { cid: file.cid, bytes: new Uint8Array(Buffer.from(file.envelope, "base64")) };
+  return {
+    cid: file.cid,
+    bytes: new Uint8Array(Buffer.from(file.envelope, "base64")),
+    readable: file.record,
+  };
 }
