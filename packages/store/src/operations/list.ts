@@ -30,12 +30,14 @@ export async function list(home: CanonHome, request: SpaceChoice = {}): Promise<
     return {
       space: chosen.url,
       name: state.genesis.record.name,
-      standards: [...state.standards.values()].map((standard) => ({
-        ...releaseView(standard.latest),
-        forked: standard.forked,
-        heads: standard.heads.length,
-        openCorrections: standard.openCorrections.length,
-      })),
+      standards: [...state.standards.values()]
+        .filter((standard) => ![...damaged.values()].some(({ name }) => name === standard.name))
+        .map((standard) => ({
+          ...releaseView(standard.latest),
+          forked: standard.forked,
+          heads: standard.heads.length,
+          openCorrections: standard.openCorrections.length,
+        })),
       lastSync: config.spaces[chosen.url]?.lastSyncAt ?? null,
       rejected: rejected.length,
       damaged: [...damaged.values()].map(({ name, error }) => ({
