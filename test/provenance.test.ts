@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import * as core from "../packages/core/dist/index.js";
 import * as store from "../packages/store/dist/index.js";
 import { type Sandbox, sandbox } from "./helpers/cli.js";
+import { writeCorrection } from "./helpers/library-writer.js";
 
 let owner: Sandbox;
 beforeEach(async () => {
@@ -214,31 +215,13 @@ describe("stamp and verify", () => {
 
     // A correction dated before the stamp that its context did not include is reported as missed.
     await writeStamp(genuine);
-    const owners = await store.loadIdentity(home, "default");
-    const chosen = await store.chooseSpace(home, {});
-    const replica = await store.openReplica(home);
-    let missed = "";
-    try {
-      const folded = await replica.foldSpace(chosen.address);
-      const correction = await core.signRecord(owners.keyPair, {
-        type: "canon/correction",
-        v: 1,
-        space: chosen.address.genesis,
-        standard: "style",
-        text: "Learned before the article was written.",
-        membership: [...(folded.fold.state as core.SpaceState).membershipHeads],
-        author: owners.keyPair.did,
-        createdAt: new Date(Date.parse(record.createdAt) - 60_000).toISOString(),
-      });
-      missed = correction.cid;
-      const [standard] = folded.standards.values();
-      if (standard === undefined) throw new Error("no standard document");
-      replica.appendRecord(standard, correction);
-    } finally {
-      await replica.close();
-    }
+    const { signed: missed } = await writeCorrection(owner.home, {
+      standard: "style",
+      text: "Learned before the article was written.",
+      createdAt: new Date(Date.parse(record.createdAt) - 60_000).toISOString(),
+    });
     const verdict = owner.ok("verify", output, "--json").json<Verdict>();
     expect(verdict.verified).toBe(true);
-    expect(verdict.missedCorrections.map((c) => c.cid)).toEqual([missed]);
+    expect(verdict.missedCorrections.map((c) => c.cid)).toEqual([missed.cid]);
   });
 });

@@ -10,6 +10,7 @@ import {
   writeVerifiedSnapshot,
 } from "../packages/store/dist/space/verified-snapshot.js";
 import { CANON_BIN, type Sandbox, sandbox } from "./helpers/cli.js";
+import { writeCorrection } from "./helpers/library-writer.js";
 
 let box: Sandbox;
 beforeEach(async () => {
@@ -81,29 +82,7 @@ describe("the verified snapshot", () => {
     expect((after.output as { releases: { version: number }[] }).releases[0]?.version).toBe(3);
 
     // A writer that never refreshes the snapshot (a library user, a crash): its chunk is new on disk.
-    const home = store.canonHome(box.home);
-    const signer = await store.ensureIdentity(home);
-    const chosen = await store.chooseSpace(home, {});
-    const replica = await store.openReplica(home);
-    try {
-      const folded = await replica.foldSpace(chosen.address);
-      const state = folded.fold.state as core.SpaceState;
-      const correction = await core.signRecord(signer.keyPair, {
-        type: "canon/correction",
-        v: 1,
-        space: chosen.address.genesis,
-        standard: "style",
-        text: "Prefer the active voice.",
-        membership: [...state.membershipHeads],
-        author: signer.keyPair.did,
-        createdAt: new Date().toISOString(),
-      });
-      const [standard] = folded.standards.values();
-      if (standard === undefined) throw new Error("no standard document");
-      replica.appendRecord(standard, correction);
-    } finally {
-      await replica.close();
-    }
+    await writeCorrection(box.home, { standard: "style", text: "Prefer the active voice." });
     const listed = probed("ls");
     expect(listed.automerge).toBe(true);
     const style = (listed.output as { standards: { standard: string; openCorrections: number }[] })
@@ -125,45 +104,30 @@ describe("the verified snapshot", () => {
 
   it("is trusted as the replica is, and canon doctor checks everything from scratch and repairs it", async () => {
     await spaceWithHistory();
-    const home = store.canonHome(box.home);
-    const signer = await store.ensureIdentity(home);
-    const chosen = await store.chooseSpace(home, {});
     // A correction with a forged signature, written into the documents.
-    const replica = await store.openReplica(home);
-    let forged: core.SignedRecord | undefined;
-    try {
-      const folded = await replica.foldSpace(chosen.address);
-      const genuine = await core.signRecord(signer.keyPair, {
-        type: "canon/correction",
-        v: 1,
-        space: chosen.address.genesis,
-        standard: "style",
-        text: "Forged.",
-        membership: [...(folded.fold.state as core.SpaceState).membershipHeads],
-        author: signer.keyPair.did,
-        createdAt: new Date().toISOString(),
-      });
-      const { payload } = dagCbor.decode(genuine.bytes) as { payload: Uint8Array };
-      const bytes = dagCbor.encode({ payload, sig: new Uint8Array(64) });
-      forged = { cid: (await core.recordCid(bytes)).toString(), bytes, record: genuine.record };
-      const [standard] = folded.standards.values();
-      if (standard === undefined) throw new Error("no standard document");
-      replica.appendRecord(standard, forged);
-    } finally {
-      await replica.close();
-    }
+    const { signed: forged } = await writeCorrection(
+      box.home,
+      { standard: "style", text: "Forged." },
+      async (genuine) => {
+        const { payload } = dagCbor.decode(genuine.bytes) as { payload: Uint8Array };
+        const bytes = dagCbor.encode({ payload, sig: new Uint8Array(64) });
+        return { cid: (await core.recordCid(bytes)).toString(), bytes, record: genuine.record };
+      },
+    );
+    const home = store.canonHome(box.home);
+    const chosen = await store.chooseSpace(home, {});
     const reasonOf = (doctor: { rejected: { cid: string; reason: string }[] }) =>
-      doctor.rejected.find((r) => r.cid === forged?.cid)?.reason;
+      doctor.rejected.find((r) => r.cid === forged.cid)?.reason;
     expect(reasonOf(box.ok("doctor", "--json").json())).toMatch(/signature does not verify/);
 
     // Someone who can write $CANON_HOME lists it as verified: readers trust their own cache...
     const documentId = chosen.address.documentId;
     const snapshot = await readVerifiedSnapshot(home, documentId);
-    if (snapshot === undefined || forged === undefined) throw new Error("no snapshot");
+    if (snapshot === undefined) throw new Error("no snapshot");
     await writeVerifiedSnapshot(home, documentId, {
       ...snapshot,
       records: [...snapshot.records, forged],
-      invalid: snapshot.invalid.filter((r) => r.cid !== forged?.cid),
+      invalid: snapshot.invalid.filter((r) => r.cid !== forged.cid),
     });
     const openCorrections = () =>
       (
@@ -182,33 +146,10 @@ describe("the verified snapshot", () => {
     // Large enough that a small change is saved as a chunk of its own, not a new snapshot.
     box.ok("publish", "tone", await box.file("t.md", "calm\n".repeat(40_000)));
     // A second chunk for tone's document: a correction written through the library.
-    const home = store.canonHome(box.home);
-    const signer = await store.ensureIdentity(home);
-    const chosen = await store.chooseSpace(home, {});
-    const replica = await store.openReplica(home);
-    let toneId = "";
-    try {
-      const folded = await replica.foldSpace(chosen.address);
-      const [id, tone] =
-        [...folded.standards].find(([, handle]) => handle.doc().name === "tone") ?? [];
-      if (id === undefined || tone === undefined) throw new Error("no tone document");
-      toneId = id;
-      replica.appendRecord(
-        tone,
-        await core.signRecord(signer.keyPair, {
-          type: "canon/correction",
-          v: 1,
-          space: chosen.address.genesis,
-          standard: "tone",
-          text: "Warmer.",
-          membership: [...(folded.fold.state as core.SpaceState).membershipHeads],
-          author: signer.keyPair.did,
-          createdAt: new Date().toISOString(),
-        }),
-      );
-    } finally {
-      await replica.close();
-    }
+    const { documentId: toneId } = await writeCorrection(box.home, {
+      standard: "tone",
+      text: "Warmer.",
+    });
     const incremental = join(
       box.home,
       "replica",
