@@ -254,21 +254,25 @@ export class Replica {
     return { ...loaded, fold: result, heads };
   }
 
-  /** Fills the cache of verified records from the space's snapshot, once per space. */
+  /**
+   * Reads the space's snapshot once: its records are remembered (folded even
+   * if the documents lost them) and, unless this replica trusts no cache,
+   * also taken as verified. Without that trust they are checked again like
+   * any entry, and the snapshot is rewritten from the result.
+   */
   async #seedFromSnapshot(address: SpaceAddress): Promise<void> {
     if (this.#snapshots.has(address.documentId)) return;
-    if (!this.#trustSnapshot) {
-      this.#snapshots.set(address.documentId, "");
-      return;
-    }
     const snapshot = await readVerifiedSnapshot(this.home, address.documentId);
     const usable = snapshot !== undefined && snapshot.genesis === address.genesis;
-    this.#snapshots.set(address.documentId, usable ? JSON.stringify(snapshot.fingerprint) : "");
+    this.#snapshots.set(
+      address.documentId,
+      usable && this.#trustSnapshot ? JSON.stringify(snapshot.fingerprint) : "",
+    );
     if (!usable) return;
     const remembered = this.#rememberedOf(address.documentId);
     for (const signed of snapshot.records) {
-      this.#verified.set(signed.cid, signed);
       remembered.set(signed.cid, signed);
+      if (this.#trustSnapshot) this.#verified.set(signed.cid, signed);
     }
   }
 

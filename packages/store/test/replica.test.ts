@@ -2,15 +2,18 @@ import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/pro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DocHandle } from "@automerge/automerge-repo";
-import { type SpaceState, signRecord } from "@canon/core";
+import { generateKeyPair, type SpaceState, signRecord } from "@canon/core";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   type CanonHome,
   canonHome,
+  changeMember,
   createSpace,
+  doctor,
   ensureIdentity,
   history,
   list,
+  listMembers,
   openReplica,
   parseSpaceUrl,
   publish,
@@ -246,5 +249,31 @@ describe("caches of a live replica", () => {
     } finally {
       await replica.close();
     }
+  });
+});
+
+describe("records are append-only for readers", () => {
+  it("a removal deleted from the space document still counts, through doctor's audit too", async () => {
+    const { home, signer, space } = await homeWithSpace();
+    const mallory = (await generateKeyPair()).did;
+    await changeMember(home, signer, { did: mallory, role: "contributor" });
+    const removal = await changeMember(home, signer, { did: mallory, role: "removed" });
+    const dids = async () => (await listMembers(home)).map((member) => member.did);
+    expect(await dids()).not.toContain(mallory);
+
+    // Someone with write access deletes the removal; no Canon cache is refreshed.
+    const replica = await openReplica(home);
+    try {
+      const loaded = await replica.loadSpace(parseSpaceUrl(space.url));
+      loaded.space.change((doc) => {
+        delete doc.records[removal.record];
+      });
+    } finally {
+      await replica.close();
+    }
+    expect(await dids()).not.toContain(mallory);
+    expect((await doctor(home)).rejected).toEqual([]);
+    // Doctor trusts no cache, yet still folds what this replica verified before.
+    expect(await dids()).not.toContain(mallory);
   });
 });
