@@ -7,7 +7,7 @@ import * as core from "../packages/core/dist/index.js";
 import * as store from "../packages/store/dist/index.js";
 import { writeAsAttacker } from "./helpers/attacker.js";
 import { type Sandbox, sandbox } from "./helpers/cli.js";
-import { type RelayProcess, startRelay, stopAll } from "./helpers/processes.js";
+import { type RelayProcess, startCanon, startRelay, stopAll } from "./helpers/processes.js";
 
 /**
  * Attacks on a space by peers that bypass Canon and write straight into the
@@ -292,6 +292,38 @@ describe("a replica rejects what it must (attackers write straight into the docu
     } finally {
       await newcomer.dispose();
     }
+  });
+
+  it("a member's running watch writes back a record a peer deleted", async () => {
+    const mallory = (await core.generateKeyPair()).did;
+    owner.ok("member", "add", mallory, "--role", "contributor");
+    const removal = owner
+      .ok("member", "remove", mallory, "--json")
+      .json<{ record: string }>().record;
+    owner.ok("sync");
+    reader.ok("sync");
+    const watch = startCanon(["watch", "--json"], reader.home);
+    await watch.waitForLine((line) => JSON.parse(line).event === "connected");
+
+    await writeAsAttacker(relay.url, spaceDocumentId, ({ space }) => {
+      space.change((doc) => {
+        delete doc.records[removal];
+      });
+    });
+    // A bare peer looks at what the relay holds until the watcher has put the removal back.
+    const relayHolds = async () => {
+      let held = false;
+      await writeAsAttacker(relay.url, spaceDocumentId, ({ space }) => {
+        held = removal in space.doc().records;
+      });
+      return held;
+    };
+    const deadline = Date.now() + 30_000;
+    while (!(await relayHolds())) {
+      if (Date.now() > deadline) throw new Error("the watcher did not write the removal back");
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(await watch.stop("SIGTERM")).toBe(0);
   });
 
   it("malformed and oversized fields: a 50 MB message, deep nesting, wrong types, invalid UTF-8; the replica stays usable", async () => {

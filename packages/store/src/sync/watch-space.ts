@@ -46,7 +46,8 @@ const IDLE_CHECK_MS = 1_000;
 
 /**
  * Stays connected to a relay and reports every newly accepted record of the
- * space as it arrives (after verification, like every read). Reconnects
+ * space as it arrives (after verification, like every read), and writes
+ * back any accepted record a peer deleted or overwrote. Reconnects
  * with exponential backoff (250 ms doubling to 10 s) when the relay cannot be
  * reached or keeps closing the connection. Keeps the read index, blob cache
  * and last-sync time current, so agents reading from this home see updates
@@ -137,6 +138,8 @@ export async function watchSpace(home: CanonHome, request: WatchRequest): Promis
           subscribe(loaded.space as DocHandle<unknown>);
           for (const handle of loaded.standards.values()) subscribe(handle as DocHandle<unknown>);
           const folded = await replica.foldSpace(chosen.address);
+          // Records a peer deleted or overwrote go back in, and out to the relay.
+          replica.restoreMissing(folded);
           for (const [cid, signed] of acceptedRecords(folded.fold.state)) {
             if (seen.has(cid)) continue;
             seen.add(cid);
