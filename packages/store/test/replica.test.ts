@@ -20,7 +20,7 @@ import {
   readConfig,
   resolve,
 } from "../src/index.js";
-import { refreshReadIndex } from "../src/operations/space-session.js";
+import { refreshCaches } from "../src/operations/space-session.js";
 import { fingerprintOf } from "../src/space/read-index.js";
 import { readVerifiedSnapshot } from "../src/space/verified-snapshot.js";
 
@@ -240,7 +240,7 @@ describe("caches of a live replica", () => {
       if (standard === undefined) throw new Error("no standard document");
       replica.appendRecord(standard, correction);
       await replica.repo.flush();
-      await refreshReadIndex(replica, folded);
+      await refreshCaches(replica, folded);
       const snapshot = await readVerifiedSnapshot(home, address.documentId);
       expect(snapshot?.records.map((signed) => signed.cid)).toContain(correction.cid);
       expect(await fingerprintOf(home, Object.keys(snapshot?.fingerprint ?? {}))).toEqual(

@@ -6,7 +6,7 @@ import type { Signer } from "../home/identities.js";
 import { openReplica } from "../open-replica.js";
 import type { SpaceDocument } from "../space/documents.js";
 import { formatSpaceUrl } from "../space/space-url.js";
-import { refreshReadIndex } from "./space-session.js";
+import { refreshCaches } from "./space-session.js";
 
 /** A space just created. */
 export interface CreatedSpace {
@@ -48,7 +48,7 @@ export async function createSpace(
     url = formatSpaceUrl({ documentId: handle.documentId, genesis: genesis.cid });
     const folded = await replica.foldSpace({ documentId: handle.documentId, genesis: genesis.cid });
     await replica.close();
-    await refreshReadIndex(replica, folded);
+    await refreshCaches(replica, folded);
   } finally {
     await replica.close();
   }

@@ -57,7 +57,7 @@ export interface SpaceSession {
 
 /**
  * Opens the replica, folds the chosen space, runs `work`, then closes the
- * replica (flushing to disk) and refreshes the read index, even if `work` fails.
+ * replica (flushing to disk) and refreshes the caches (read index, verified snapshot), even if `work` fails.
  */
 export async function withSpace<T>(
   home: CanonHome,
@@ -80,7 +80,7 @@ export async function withSpace<T>(
     return await work({ replica, chosen, folded, state });
   } finally {
     await replica.close();
-    if (folded) await refreshReadIndex(replica, folded).catch(() => {});
+    if (folded) await refreshCaches(replica, folded).catch(() => {});
   }
 }
 
@@ -102,7 +102,7 @@ export function assertReadable(loaded: Pick<LoadedSpace, "damaged">, standard: s
  * written while a document is damaged: a fold without it must never look
  * current. Call after the replica is closed, or between changes of a live one.
  */
-export async function refreshReadIndex(replica: Replica, before: FoldedSpace): Promise<void> {
+export async function refreshCaches(replica: Replica, before: FoldedSpace): Promise<void> {
   const current = await replica.loadSpace(before.address);
   const heads = headsOf(current);
   await replica.repo.flush([

@@ -15,17 +15,17 @@ export class Alarm {
   }
 
   /** Waits for a ring, `ms` milliseconds, or the signal to abort, whichever comes first. */
-  async wait(ms: number, signal: AbortSignal): Promise<void> {
-    if (!this.#rung && !signal.aborted) {
+  async wait(ms: number, signal?: AbortSignal): Promise<void> {
+    if (!this.#rung && !signal?.aborted) {
       await new Promise<void>((resolve) => {
         const done = () => {
           clearTimeout(timer);
-          signal.removeEventListener("abort", done);
+          signal?.removeEventListener("abort", done);
           this.#wake = undefined;
           resolve();
         };
         const timer = setTimeout(done, ms);
-        signal.addEventListener("abort", done, { once: true });
+        signal?.addEventListener("abort", done, { once: true });
         this.#wake = done;
       });
     }
@@ -33,7 +33,7 @@ export class Alarm {
   }
 }
 
-/** Resolves after `ms` milliseconds, or at once when `signal` aborts. */
-export function pause(ms: number, signal: AbortSignal): Promise<void> {
+/** Resolves after `ms` milliseconds, or at once when `signal` (if any) aborts. */
+export function pause(ms: number, signal?: AbortSignal): Promise<void> {
   return new Alarm().wait(ms, signal);
 }

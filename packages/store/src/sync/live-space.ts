@@ -3,9 +3,10 @@ import type { CanonHome } from "../home/canon-home.js";
 import type { Signer } from "../home/identities.js";
 import { openReplica } from "../open-replica.js";
 import { appendRelease, type Published, type ReleaseContent } from "../operations/publish.js";
-import { chooseSpace, refreshReadIndex, type SpaceChoice } from "../operations/space-session.js";
+import { chooseSpace, refreshCaches, type SpaceChoice } from "../operations/space-session.js";
+import { pause } from "./alarm.js";
 import { probeRelay } from "./probe-relay.js";
-import { inSync, openRelaySession, sleep } from "./relay-session.js";
+import { inSync, openRelaySession } from "./relay-session.js";
 import { relayFor } from "./relay-url.js";
 
 /** A space held open and connected to a relay, for a long-running owner or agent. */
@@ -15,7 +16,7 @@ export interface LiveSpace {
    * the relay holds it (its heads equal ours), so readers can fetch it.
    */
   publish(signer: Signer, content: ReleaseContent, timeoutMs?: number): Promise<Published>;
-  /** Flushes to disk, refreshes the read index, and disconnects. */
+  /** Flushes to disk, refreshes the caches (read index, verified snapshot), and disconnects. */
   close(): Promise<void>;
 }
 
@@ -62,7 +63,7 @@ export async function openLiveSpace(
             "SYNC_TIMEOUT",
             `the relay did not take ${published.release} within ${Math.round(timeoutMs / 1000)} s`,
           );
-        await sleep(1);
+        await pause(1);
       }
       return published;
     },
@@ -72,7 +73,7 @@ export async function openLiveSpace(
       session.close();
       const folded = await replica.foldSpace(chosen.address);
       await replica.close();
-      await refreshReadIndex(replica, folded);
+      await refreshCaches(replica, folded);
     },
   };
 }

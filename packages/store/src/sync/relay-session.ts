@@ -1,6 +1,7 @@
 import type { DocHandle, PeerId, StorageId } from "@automerge/automerge-repo";
 import { CanonError } from "@canon/core";
 import type { Replica } from "../replica.js";
+import { pause } from "./alarm.js";
 import { RelayClient } from "./relay-client.js";
 import { type RelayEndpoint, socketUrlOf } from "./relay-url.js";
 
@@ -56,7 +57,7 @@ export async function openRelaySession(
         `relay ${endpoint.url} did not answer as a sync peer within ${Math.round(shownTimeoutMs / 1000)} s${why}`,
       );
     }
-    await sleep(5);
+    await pause(5, signal);
   }
 }
 
@@ -66,9 +67,4 @@ export function inSync(handle: DocHandle<unknown>, storageId: StorageId): boolea
   if (theirs === undefined) return false;
   const ours = handle.heads();
   return theirs.length === ours.length && theirs.every((head) => ours.includes(head));
-}
-
-/** Resolves after `ms` milliseconds. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -3,11 +3,12 @@ import { CanonError } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import { updateConfig } from "../home/config.js";
 import { openReplica } from "../open-replica.js";
-import { chooseSpace, refreshReadIndex, type SpaceChoice } from "../operations/space-session.js";
+import { chooseSpace, refreshCaches, type SpaceChoice } from "../operations/space-session.js";
 import type { LoadedSpace, Replica } from "../replica.js";
+import { pause } from "./alarm.js";
 import { probeRelay } from "./probe-relay.js";
 import { acceptedRecords, type RecordSummary, summarize } from "./record-summary.js";
-import { inSync, openRelaySession, type RelaySession, sleep } from "./relay-session.js";
+import { inSync, openRelaySession, type RelaySession } from "./relay-session.js";
 import { relayFor } from "./relay-url.js";
 
 /** What to sync. */
@@ -110,7 +111,7 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
     session.close();
     session = undefined;
     await replica.close();
-    await refreshReadIndex(replica, folded);
+    await refreshCaches(replica, folded);
     const lastSync = new Date().toISOString();
     await updateConfig(home, (config) => {
       const entry = config.spaces[chosen.url] ?? {
@@ -189,6 +190,6 @@ async function exchangeUntilEqual(
         `sync with ${session.client.url.split("?")[0]} did not finish within ${Math.round(timeoutMs / 1000)} s; what arrived is kept, run \`canon sync\` again`,
       );
     }
-    await sleep(5);
+    await pause(5);
   }
 }

@@ -3,7 +3,7 @@ import { CanonError } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import { updateConfig } from "../home/config.js";
 import { openReplica } from "../open-replica.js";
-import { chooseSpace, refreshReadIndex, type SpaceChoice } from "../operations/space-session.js";
+import { chooseSpace, refreshCaches, type SpaceChoice } from "../operations/space-session.js";
 import type { LoadedSpace } from "../replica.js";
 import { Alarm, pause } from "./alarm.js";
 import { acceptedRecords, type RecordSummary, summarize } from "./record-summary.js";
@@ -148,7 +148,7 @@ export async function watchSpace(home: CanonHome, request: WatchRequest): Promis
           // A standard document named but not here yet has no change to hear: look again.
           if (loaded.routes.length > loaded.standards.size + loaded.damaged.size) dirty = true;
           await replica.repo.flush(replica.touched());
-          await refreshReadIndex(replica, folded);
+          await refreshCaches(replica, folded);
           const handles = [loaded.space, ...loaded.standards.values()] as DocHandle<unknown>[];
           const { storageId } = session;
           if (handles.every((handle) => inSync(handle, storageId))) {
