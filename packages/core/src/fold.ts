@@ -1,5 +1,5 @@
 import { sameBytes } from "./bytes.js";
-import { contentCid } from "./cid.js";
+import { contentMatches } from "./content-matches.js";
 import { type Members, MembershipChain, rejectionOf } from "./membership-chain.js";
 import type { Correction } from "./records/correction.js";
 import type { SpaceGenesis } from "./records/genesis.js";
@@ -381,18 +381,12 @@ async function releaseProblem(
   }
   if (input.contentVerified?.has(signed.cid)) return undefined;
   const candidates = input.content(release.contentCid);
-  for (const bytes of candidates) if (await matches(bytes, release)) return undefined;
+  for (const bytes of candidates) if (await contentMatches(bytes, release)) return undefined;
   const fallback = await input.fallbackContent?.(release.contentCid);
-  if (fallback !== undefined && (await matches(fallback, release))) return undefined;
+  if (fallback !== undefined && (await contentMatches(fallback, release))) return undefined;
   if (candidates.length === 0 && fallback === undefined)
     return `content ${release.contentCid} is missing`;
   return `content bytes do not match the content CID ${release.contentCid}`;
-}
-
-async function matches(bytes: Uint8Array, release: Release): Promise<boolean> {
-  return (
-    bytes.length === release.size && (await contentCid(bytes)).toString() === release.contentCid
-  );
 }
 
 function standardsOf(

@@ -9,6 +9,7 @@ export {
   recordCid,
   sha256Hex,
 } from "./cid.js";
+export { contentMatches, type ExpectedContent } from "./content-matches.js";
 export { type Did, didFromPublicKey, parseDid, publicKeyFromDid } from "./did.js";
 export { CanonError, type CanonErrorCode, isCanonError } from "./error.js";
 export { exitStatusOf } from "./exit-status.js";

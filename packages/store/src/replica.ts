@@ -11,7 +11,7 @@ import {
 } from "@automerge/automerge-repo";
 import {
   CanonError,
-  contentCid,
+  contentMatches,
   type FoldResult,
   fold,
   isCanonError,
@@ -358,12 +358,10 @@ export class Replica {
    * bytes that do not match, whatever a peer wrote into the documents.
    */
   async verifiedContent(loaded: LoadedSpace, release: Release): Promise<Uint8Array | undefined> {
-    const matches = async (bytes: Uint8Array) =>
-      bytes.length === release.size && (await contentCid(bytes)).toString() === release.contentCid;
     for (const bytes of this.contentCandidates(loaded, release.contentCid))
-      if (await matches(bytes)) return bytes;
+      if (await contentMatches(bytes, release)) return bytes;
     const cached = await this.#cachedContent(release.contentCid);
-    return cached !== undefined && (await matches(cached)) ? cached : undefined;
+    return cached !== undefined && (await contentMatches(cached, release)) ? cached : undefined;
   }
 
   /** Bytes from the blob cache (hash-checked there), or undefined; never throws. */
