@@ -119,7 +119,7 @@ export async function run({ log }) {
         spaceCid: genesis,
         entries: [...verified.values()],
         content,
-        verified: new Map(verified),
+        cache: { verifiedRecord: (cid) => verified.get(cid) },
       });
       refoldTimes.push(toMs(process.hrtime.bigint() - start));
       if (again.state?.corrections.size !== RECORDS - 2) throw new Error("the refold lost records");

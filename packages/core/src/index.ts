@@ -13,13 +13,9 @@ export { contentMatches, type ExpectedContent } from "./content-matches.js";
 export { type Did, didFromPublicKey, parseDid, publicKeyFromDid } from "./did.js";
 export { CanonError, type CanonErrorCode, isCanonError } from "./error.js";
 export { exitStatusOf } from "./exit-status.js";
-export {
-  type FoldInput,
-  type FoldResult,
-  fold,
-  type SpaceState,
-  type StandardState,
-} from "./fold.js";
+export { type FoldInput, type FoldResult, fold } from "./fold/fold.js";
+export type { FoldCache } from "./fold/fold-cache.js";
+export type { SpaceState, StandardState } from "./fold/space-state.js";
 export {
   type Identity,
   IdentityFile,
@@ -44,10 +40,11 @@ export { MAX_RECORD_HEADS, MembershipChange, Role } from "./records/membership.j
 export { ContextEntry, Provenance } from "./records/provenance.js";
 export { CanonRecord, type RecordType } from "./records/record.js";
 export { MAX_CONTENT_BYTES, Release } from "./records/release.js";
-export { MAX_RECORD_BYTES, type SignedRecord, signingInput, signRecord } from "./signed-record.js";
 export {
-  type RecordCheck,
-  type RecordEntry,
+  REJECTION_CODES,
+  type Refusal,
   type Rejection,
-  verifyRecord,
-} from "./verify-record.js";
+  type RejectionCode,
+} from "./rejection.js";
+export { MAX_RECORD_BYTES, type SignedRecord, signingInput, signRecord } from "./signed-record.js";
+export { type RecordCheck, type RecordEntry, verifyRecord } from "./verify-record.js";

@@ -1,8 +1,10 @@
 import type { Did } from "./did.js";
+import { roleRefusal } from "./fold/checks/author-role.js";
+import { backdatedRefusal, unseenLoss } from "./fold/checks/not-backdated.js";
 import type { SpaceGenesis } from "./records/genesis.js";
 import type { MembershipChange, Role } from "./records/membership.js";
+import { type Rejection, rejectionOf } from "./rejection.js";
 import type { SignedRecord } from "./signed-record.js";
-import type { Rejection } from "./verify-record.js";
 
 /** One effective change of a member's role in the replay. */
 interface Transition {
@@ -54,31 +56,28 @@ export class MembershipChain {
     genesis: SignedRecord<SpaceGenesis>,
     changes: readonly SignedRecord<MembershipChange>[],
   ): { chain: MembershipChain; rejected: Rejection[] } {
-    // A change by a member who was removed, and which the remover had not seen
-    // (it is not in the removal's past) and which does not follow the removal,
-    // cannot predate it: it is how a removed maintainer would backdate taking
-    // the space back. Drop such changes and rebuild until none is left.
+    // The backdating rule (`not-backdated`): a change by a member who lost
+    // the maintainer role, which neither follows that loss nor was seen by
+    // the member who made it, cannot predate it: it is how a removed
+    // maintainer would backdate taking the space back. Drop such changes and
+    // rebuild until none is left.
     const excluded: Rejection[] = [];
     let remaining = [...changes];
     for (;;) {
       const built = MembershipChain.#replay(genesis, remaining);
-      const backdated = built.chain.changes().filter((change) => {
-        return built.chain.lossesOf(change.record.author, ["maintainer"]).some((removal) => {
-          const seenByRemover = built.chain.isInPast(change.cid, [removal.cid]);
-          return !seenByRemover && !built.chain.isInPast(removal.cid, [change.cid]);
-        });
-      });
-      if (backdated.length === 0)
-        return { chain: built.chain, rejected: [...excluded, ...built.rejected] };
-      const drop = new Set(backdated.map((change) => change.cid));
-      for (const change of backdated) {
-        excluded.push(
-          rejectionOf(
-            change,
-            "author was removed by a change that had not seen this one: it cannot predate the removal",
-          ),
+      const { chain } = built;
+      const backdated: Rejection[] = [];
+      for (const change of chain.changes()) {
+        const loss = unseenLoss(
+          chain.lossesOf(change.record.author, ["maintainer"]),
+          (candidate) => chain.isInPast(candidate.cid, [change.cid]),
+          (candidate) => chain.isInPast(change.cid, [candidate.cid]),
         );
+        if (loss !== undefined) backdated.push(rejectionOf(change, backdatedRefusal(loss)));
       }
+      if (backdated.length === 0) return { chain, rejected: [...excluded, ...built.rejected] };
+      excluded.push(...backdated);
+      const drop = new Set(backdated.map((rejection) => rejection.cid));
       remaining = remaining.filter((change) => !drop.has(change.cid));
     }
   }
@@ -116,14 +115,14 @@ export class MembershipChain {
       const chosen = next;
       ready = ready.filter((change) => change !== chosen);
       pending.delete(chosen.cid);
-      const role = chain.roleAt(chosen.record.author, chosen.record.membership);
-      if (role !== "maintainer") {
-        rejected.push(
-          rejectionOf(
-            chosen,
-            `author was ${role ?? "not a member"} at that point of the membership chain; only maintainers manage members`,
-          ),
-        );
+      const refusal = roleRefusal(
+        chain,
+        chosen.record,
+        ["maintainer"],
+        "only maintainers manage members",
+      );
+      if (refusal !== undefined) {
+        rejected.push(rejectionOf(chosen, refusal));
         continue;
       }
       chain.#add(chosen);
@@ -131,7 +130,12 @@ export class MembershipChain {
         if (pending.has(child.cid) && !ready.includes(child) && isReady(child)) ready.push(child);
     }
     for (const change of pending.values()) {
-      rejected.push(rejectionOf(change, "names membership records that are not in the chain"));
+      rejected.push(
+        rejectionOf(change, {
+          code: "unknown-membership-point",
+          reason: "names membership records that are not in the chain",
+        }),
+      );
     }
     return { chain, rejected };
   }
@@ -272,11 +276,6 @@ export class MembershipChain {
     this.#cache.clear();
     this.#transitions = undefined;
   }
-}
-
-/** A rejection naming a verified record's type and author. */
-export function rejectionOf(signed: SignedRecord, reason: string): Rejection {
-  return { cid: signed.cid, reason, type: signed.record.type, author: signed.record.author };
 }
 
 function hasBit(bits: Uint32Array, position: number): boolean {

@@ -1,4 +1,4 @@
-import type { SpaceState } from "./fold.js";
+import type { SpaceState } from "./fold/space-state.js";
 
 /**
  * The heads of an author's own chain of accepted corrections and provenance

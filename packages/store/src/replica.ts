@@ -111,7 +111,7 @@ export class Replica {
   readonly #damaged = new Map<string, CanonError>();
   /** Per space: the fingerprint of the verified snapshot on disk ("" when there is none), once read. */
   readonly #snapshots = new Map<string, string>();
-  /** Records verified by earlier folds, in this process or (from the snapshot) an earlier one; see FoldInput.verified. */
+  /** Records verified by earlier folds, in this process or (from the snapshot) an earlier one; offered to each fold as its cache. */
   readonly #verified = new Map<string, SignedRecord>();
   /**
    * Per space: every record this replica has verified, in this process or
@@ -246,11 +246,16 @@ export class Replica {
       spaceCid: address.genesis,
       entries,
       content: (cid) => this.contentCandidates(loaded, cid),
-      // Bytes verified earlier survive a peer overwriting them in the document.
-      fallbackContent: (cid) => this.#cachedContent(cid),
-      verified: this.#verified,
+      cache: {
+        verifiedRecord: (cid) => this.#verified.get(cid),
+        // Bytes verified earlier survive a peer overwriting them in the document.
+        content: (cid) => this.#cachedContent(cid),
+      },
     });
-    for (const [cid, signed] of result.verified) remembered.set(cid, signed);
+    for (const [cid, signed] of result.verified) {
+      remembered.set(cid, signed);
+      this.#verified.set(cid, signed);
+    }
     return { ...loaded, fold: result, heads };
   }
 

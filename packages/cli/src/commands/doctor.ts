@@ -2,7 +2,7 @@ import { doctor } from "@canon/store";
 import { home } from "../context.js";
 import { type GlobalOptions, print } from "../output.js";
 
-/** `canon doctor`: every record the replica refused, with the reason. */
+/** `canon doctor`: every record the replica refused, with the reason and its stable code (`--json`: `rejected[].code`). */
 export async function run(options: GlobalOptions): Promise<void> {
   const diagnosis = await doctor(home(), { space: options.space });
   print(options, diagnosis, () =>
@@ -10,7 +10,7 @@ export async function run(options: GlobalOptions): Promise<void> {
       `${diagnosis.records} record(s) accepted, ${diagnosis.rejected.length} refused`,
       ...diagnosis.rejected.map(
         (r) =>
-          `  ${r.cid}${r.type ? ` ${r.type}` : ""}${r.author ? ` by ${r.author}` : ""}: ${r.reason}`,
+          `  ${r.cid}${r.type ? ` ${r.type}` : ""}${r.author ? ` by ${r.author}` : ""}: ${r.reason} [${r.code}]`,
       ),
     ].join("\n"),
   );

@@ -119,8 +119,10 @@ export async function verifyStamp(
       spaceCid: chosen.address.genesis,
       entries: [...verified.values(), { cid: claimed.cid, bytes: claimed.bytes }],
       content: () => [],
-      verified: new Map(verified),
-      contentVerified,
+      cache: {
+        verifiedRecord: (cid) => verified.get(cid),
+        contentMatched: (cid) => contentVerified.has(cid),
+      },
     });
     if (!refolded.state?.provenance.has(claimed.cid)) {
       const reason = refolded.rejected.find((r) => r.cid === claimed.cid)?.reason ?? "refused";

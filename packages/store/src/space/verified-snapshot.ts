@@ -4,7 +4,9 @@ import {
   type CanonRecord,
   type FoldResult,
   fold,
+  REJECTION_CODES,
   type Rejection,
+  type RejectionCode,
   type SignedRecord,
 } from "@canon/core";
 import { writeFileAtomic } from "../home/atomic-write.js";
@@ -48,7 +50,8 @@ export interface VerifiedSnapshot {
 const TAG = "CNV1";
 
 interface Header {
-  v: 1;
+  /** 2 since rejections carry a code; a snapshot of another version is not read (the documents are folded instead). */
+  v: 2;
   genesis: string;
   fingerprint: Record<string, string[]>;
   records: [cid: string, length: number, record: CanonRecord][];
@@ -129,7 +132,7 @@ function isHeader(header: unknown): header is Header {
   return (
     typeof h === "object" &&
     h !== null &&
-    h.v === 1 &&
+    h.v === 2 &&
     typeof h.genesis === "string" &&
     typeof h.fingerprint === "object" &&
     h.fingerprint !== null &&
@@ -138,7 +141,20 @@ function isHeader(header: unknown): header is Header {
     ) &&
     Array.isArray(h.records) &&
     Array.isArray(h.invalid) &&
+    h.invalid.every(isRejection) &&
     Array.isArray(h.contentVerified)
+  );
+}
+
+/** A stored rejection: a CID, a known code and a reason. */
+function isRejection(value: unknown): value is Rejection {
+  const r = value as Partial<Rejection> | null;
+  return (
+    typeof r === "object" &&
+    r !== null &&
+    typeof r.cid === "string" &&
+    typeof r.reason === "string" &&
+    REJECTION_CODES.includes(r.code as RejectionCode)
   );
 }
 
@@ -149,7 +165,7 @@ export async function writeVerifiedSnapshot(
   snapshot: VerifiedSnapshot,
 ): Promise<void> {
   const header: Header = {
-    v: 1,
+    v: 2,
     genesis: snapshot.genesis,
     fingerprint: snapshot.fingerprint as Record<string, string[]>,
     records: snapshot.records.map(({ cid, bytes, record }) => [cid, bytes.length, record]),
@@ -177,12 +193,16 @@ export async function writeVerifiedSnapshot(
  * fold of the documents the snapshot's fingerprint names.
  */
 export async function foldSnapshot(snapshot: VerifiedSnapshot): Promise<FoldResult> {
+  const verified = new Map(snapshot.records.map((signed) => [signed.cid, signed]));
+  const contentMatched = new Set(snapshot.contentVerified);
   const result = await fold({
     spaceCid: snapshot.genesis,
     entries: snapshot.records,
     content: () => [],
-    verified: new Map(snapshot.records.map((signed) => [signed.cid, signed])),
-    contentVerified: new Set(snapshot.contentVerified),
+    cache: {
+      verifiedRecord: (cid) => verified.get(cid),
+      contentMatched: (cid) => contentMatched.has(cid),
+    },
   });
   return {
     ...result,
