@@ -61,6 +61,7 @@ export async function verifyStamp(
   const stampPath = request.stamp ?? stampFileOf(request.output);
   const sha256 = await sha256OfInputFile(request.output);
   const claimed = await readStampFile(stampPath);
+  // Which space is known only once core has read the stamp; kept for the verdict.
   let chosen: ChosenSpace | undefined;
   const verdict = await verifyStampInSpace({
     stamp: claimed,
