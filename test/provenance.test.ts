@@ -15,7 +15,7 @@ afterEach(async () => {
 
 interface Verdict {
   verified: boolean;
-  problems: string[];
+  problems: { code: string; message: string; rejection?: string }[];
   output: { sha256: string; matches: boolean };
   stamp: { cid: string; author: string };
   context: {
@@ -83,7 +83,10 @@ describe("stamp and verify", () => {
     await writeFile(output, "Edited after stamping.\n");
     const changed = owner.canon("verify", output, "--json");
     expect(changed.status).toBe(7);
-    expect(changed.json<Verdict>().output.matches).toBe(false);
+    expect(changed.json<Verdict>()).toMatchObject({
+      output: { matches: false },
+      problems: [{ code: "output-mismatch" }],
+    });
     expect(changed.stderr).toMatch(/^canon: .* does not verify: the output's sha256 is/);
     await writeFile(output, "Original.\n");
 
@@ -93,7 +96,9 @@ describe("stamp and verify", () => {
     await writeFile(stampFile, JSON.stringify({ ...stamp, envelope: envelope.toString("base64") }));
     const tampered = owner.canon("verify", output, "--json");
     expect(tampered.status).toBe(7);
-    expect(tampered.json<Verdict>().problems[0]).toMatch(/do not match their CID/);
+    expect(tampered.json<Verdict>().problems).toEqual([
+      { code: "invalid-record", rejection: "cid-mismatch", message: expect.any(String) },
+    ]);
 
     // A stranger signs a well-formed stamp for the output: its signature is fine, the space refuses it.
     const stranger = await core.generateKeyPair();
@@ -112,7 +117,7 @@ describe("stamp and verify", () => {
     const refused = owner.canon("verify", output, "--json");
     expect(refused.status).toBe(7);
     expect(refused.json<Verdict>().problems).toEqual([
-      expect.stringMatching(/refuse the stamp: author was not a member/),
+      { code: "refused-by-space", rejection: "author-role", message: expect.any(String) },
     ]);
 
     // Through Canon, a non-member cannot stamp at all.
@@ -129,7 +134,9 @@ describe("stamp and verify", () => {
     owner.ok("member", "remove", agent);
     const after = owner.canon("verify", output, "--json");
     expect(after.status).toBe(7);
-    expect(after.json<Verdict>().problems[0]).toMatch(/removed by .* cannot predate the removal/);
+    expect(after.json<Verdict>().problems).toEqual([
+      { code: "refused-by-space", rejection: "backdated", message: expect.any(String) },
+    ]);
   });
 
   it("bad input: a missing output, a missing or malformed stamp, an unknown standard, a stamp of another space", async () => {
@@ -200,18 +207,15 @@ describe("stamp and verify", () => {
     );
     const wrong = owner.canon("verify", output, "--json");
     expect(wrong.status).toBe(7);
-    expect(wrong.json<Verdict>().problems).toEqual([
-      expect.stringMatching(/style@2 .* is not an accepted release/),
-    ]);
+    expect(wrong.json<Verdict>().problems.map((p) => p.code)).toEqual(["release-not-accepted"]);
+    expect(wrong.stderr).toMatch(/style@2 .* is not an accepted release/);
 
     // The readable copy says something else than the signed envelope.
     const genuine = await core.signRecord(writer.keyPair, record);
     await writeStamp(genuine, { ...genuine.record, context: [] });
     const misleading = owner.canon("verify", output, "--json");
     expect(misleading.status).toBe(7);
-    expect(misleading.json<Verdict>().problems).toEqual([
-      expect.stringMatching(/readable record differs/),
-    ]);
+    expect(misleading.json<Verdict>().problems.map((p) => p.code)).toEqual(["readable-mismatch"]);
 
     // A correction dated before the stamp that its context did not include is reported as missed.
     await writeStamp(genuine);
@@ -223,5 +227,11 @@ describe("stamp and verify", () => {
     const verdict = owner.ok("verify", output, "--json").json<Verdict>();
     expect(verdict.verified).toBe(true);
     expect(verdict.missedCorrections.map((c) => c.cid)).toEqual([missed.cid]);
+
+    // Drift is reported alongside problems: a stamp that fails still shows what it missed.
+    await writeStamp(genuine, { ...genuine.record, context: [] });
+    const failing = owner.canon("verify", output, "--json").json<Verdict>();
+    expect(failing.problems.map((p) => p.code)).toEqual(["readable-mismatch"]);
+    expect(failing.missedCorrections.map((c) => c.cid)).toEqual([missed.cid]);
   });
 });

@@ -47,4 +47,16 @@ export {
   type RejectionCode,
 } from "./rejection.js";
 export { MAX_RECORD_BYTES, type SignedRecord, signingInput, signRecord } from "./signed-record.js";
+export type { CheckedRelease } from "./stamp/context-releases.js";
+export type { Drift } from "./stamp/drift.js";
+export type { MissedCorrection } from "./stamp/missed-corrections.js";
+export type { StampProblem, StampProblemCode } from "./stamp/stamp-problem.js";
+export type { StampSpace } from "./stamp/stamp-space.js";
+export {
+  type ClaimedStamp,
+  type ContextCheck,
+  type StampInput,
+  type StampVerification,
+  verifyStamp,
+} from "./stamp/verify-stamp.js";
 export { type RecordCheck, type RecordEntry, verifyRecord } from "./verify-record.js";

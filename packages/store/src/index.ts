@@ -48,6 +48,8 @@ export { type Stamped, type StampRequest, stamp } from "./operations/stamp.js";
 export {
   type ContextCheck,
   type MissedCorrection,
+  type StampProblem,
+  type StampProblemCode,
   type Verification,
   type VerifyStampRequest,
   verifyStamp,

@@ -28,14 +28,14 @@ export async function run(
       ...verdict.missedCorrections.map(
         (correction) => `  missed   ${correction.standard}: ${correction.text.split("\n")[0]}`,
       ),
-      ...verdict.problems.map((problem) => `  problem  ${problem}`),
+      ...verdict.problems.map((problem) => `  problem  ${problem.message}`),
       ...(verdict.space ? [`  against  ${verdict.space} (${syncNote(verdict.lastSync)})`] : []),
     ].join("\n"),
   );
   if (!verdict.verified) {
     throw new CanonError(
       "NOT_VERIFIED",
-      `${output} does not verify: ${verdict.problems[0]}${verdict.problems.length > 1 ? ` (and ${verdict.problems.length - 1} more)` : ""}`,
+      `${output} does not verify: ${verdict.problems[0]?.message}${verdict.problems.length > 1 ? ` (and ${verdict.problems.length - 1} more)` : ""}`,
     );
   }
 }
