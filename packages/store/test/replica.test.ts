@@ -21,8 +21,8 @@ import {
   resolve,
 } from "../src/index.js";
 import { refreshCaches } from "../src/operations/space-session.js";
-import { fingerprintOf } from "../src/space/read-index.js";
 import { readVerifiedSnapshot } from "../src/space/verified-snapshot.js";
+import { chunkFingerprint } from "../src/storage/chunk-layout.js";
 
 const cleanup: string[] = [];
 afterEach(async () => {
@@ -243,9 +243,9 @@ describe("caches of a live replica", () => {
       await refreshCaches(replica, folded);
       const snapshot = await readVerifiedSnapshot(home, address.documentId);
       expect(snapshot?.records.map((signed) => signed.cid)).toContain(correction.cid);
-      expect(await fingerprintOf(home, Object.keys(snapshot?.fingerprint ?? {}))).toEqual(
-        snapshot?.fingerprint,
-      );
+      expect(
+        await chunkFingerprint(home.replica, Object.keys(snapshot?.fingerprint ?? {})),
+      ).toEqual(snapshot?.fingerprint);
     } finally {
       await replica.close();
     }

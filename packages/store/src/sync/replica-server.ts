@@ -1,5 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
-import { mkdir, readdir, unlink, writeFile } from "node:fs/promises";
+import { mkdir, unlink, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -8,6 +8,7 @@ import { WebSocketServerAdapter } from "@automerge/automerge-repo-network-websoc
 import { CanonError } from "@canon/core";
 import { WebSocketServer } from "ws";
 import { SYNC_DEBOUNCE_MS } from "../replica.js";
+import { countStoredDocuments } from "../storage/chunk-layout.js";
 import { FileStorage } from "../storage/file-storage.js";
 import { RelayClient } from "./relay-client.js";
 import { type RelayEndpoint, socketUrlOf } from "./relay-url.js";
@@ -149,20 +150,6 @@ async function handleHttp(
 
 async function health(repo: Repo, directory: string): Promise<ServerHealth> {
   return { ok: true, peers: repo.peers.length, documents: await countStoredDocuments(directory) };
-}
-
-/** Documents on disk: `<dir>/<2 chars>/<rest>/` folders (automerge-repo's key layout). */
-async function countStoredDocuments(directory: string): Promise<number> {
-  let count = 0;
-  for (const prefix of await readdir(directory, { withFileTypes: true }).catch(() => [])) {
-    if (!prefix.isDirectory()) continue;
-    for (const rest of await readdir(`${directory}/${prefix.name}`, { withFileTypes: true }).catch(
-      () => [],
-    )) {
-      if (rest.isDirectory()) count++;
-    }
-  }
-  return count;
 }
 
 async function assertWritable(directory: string): Promise<void> {
