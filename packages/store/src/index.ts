@@ -1,4 +1,5 @@
-export { BlobCache } from "./blobs/blob-cache.js";
+export { BlobCache } from "./caches/blob-cache.js";
+export { type FastRead, type IndexedRelease, readFromIndex } from "./caches/read-index.js";
 export { writeFileAtomic } from "./home/atomic-write.js";
 export { type CanonHome, canonHome } from "./home/canon-home.js";
 export {
@@ -54,7 +55,6 @@ export {
 } from "./operations/verify-stamp.js";
 export type { FoldedSpace, LoadedSpace, Replica, ReplicaOptions } from "./replica.js";
 export type { SpaceDocument, StandardDocument } from "./space/documents.js";
-export { type FastRead, type IndexedRelease, readFromIndex } from "./space/read-index.js";
 export { formatSpaceUrl, parseSpaceUrl, type SpaceAddress } from "./space/space-url.js";
 export { FileStorage } from "./storage/file-storage.js";
 export { type LiveSpace, openLiveSpace } from "./sync/live-space.js";

@@ -22,7 +22,12 @@ import {
   sameBytes,
   sha256Hex,
 } from "@canon/core";
-import { BlobCache } from "./blobs/blob-cache.js";
+import { BlobCache } from "./caches/blob-cache.js";
+import {
+  readVerifiedSnapshot,
+  snapshotOf,
+  writeVerifiedSnapshot,
+} from "./caches/verified-snapshot.js";
 import type { CanonHome } from "./home/canon-home.js";
 import {
   isBytes,
@@ -34,11 +39,6 @@ import {
 } from "./space/documents.js";
 import { headsOf } from "./space/heads.js";
 import type { SpaceAddress } from "./space/space-url.js";
-import {
-  readVerifiedSnapshot,
-  snapshotOf,
-  writeVerifiedSnapshot,
-} from "./space/verified-snapshot.js";
 import { FileStorage } from "./storage/file-storage.js";
 
 /**

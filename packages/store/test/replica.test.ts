@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { DocHandle } from "@automerge/automerge-repo";
 import { generateKeyPair, type SpaceState, signRecord } from "@canon/core";
 import { afterEach, describe, expect, it } from "vitest";
+import { readVerifiedSnapshot } from "../src/caches/verified-snapshot.js";
 import {
   type CanonHome,
   canonHome,
@@ -21,7 +22,6 @@ import {
   resolve,
 } from "../src/index.js";
 import { refreshCaches } from "../src/operations/space-session.js";
-import { readVerifiedSnapshot } from "../src/space/verified-snapshot.js";
 import { chunkFingerprint } from "../src/storage/chunk-layout.js";
 
 const cleanup: string[] = [];

@@ -1,12 +1,12 @@
 import { CanonError, type SpaceState } from "@canon/core";
-import { BlobCache } from "../blobs/blob-cache.js";
+import { BlobCache } from "../caches/blob-cache.js";
+import { writeReadIndex } from "../caches/write-read-index.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { readConfig, type SpaceEntry } from "../home/config.js";
 import { openReplica } from "../open-replica.js";
 import type { FoldedSpace, LoadedSpace, Replica, ReplicaOptions } from "../replica.js";
 import { headsOf } from "../space/heads.js";
 import { parseSpaceUrl, type SpaceAddress } from "../space/space-url.js";
-import { writeReadIndex } from "../space/write-read-index.js";
 
 /** Which space a command acts on: a URL, or the home's default when absent. */
 export interface SpaceChoice {

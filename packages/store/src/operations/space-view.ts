@@ -1,6 +1,6 @@
 import type { CanonError, Rejection, SignedRecord, SpaceState } from "@canon/core";
+import { foldSnapshot, readVerifiedSnapshot } from "../caches/verified-snapshot.js";
 import type { CanonHome } from "../home/canon-home.js";
-import { foldSnapshot, readVerifiedSnapshot } from "../space/verified-snapshot.js";
 import { chunkFingerprint, chunkKeyOf } from "../storage/chunk-layout.js";
 import { FileStorage } from "../storage/file-storage.js";
 import { type ChosenSpace, chooseSpace, type SpaceChoice, withSpace } from "./space-session.js";

@@ -1,10 +1,10 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { BlobCache } from "../blobs/blob-cache.js";
 import type { CanonHome } from "../home/canon-home.js";
 import type { ReleaseView } from "../operations/release-view.js";
+import { SPACE_URL_PATTERN } from "../space/space-url-pattern.js";
 import { chunkFingerprint } from "../storage/chunk-layout.js";
-import { SPACE_URL_PATTERN } from "./space-url-pattern.js";
+import { BlobCache } from "./blob-cache.js";
 
 /**
  * The read index: the fold's result for one space, written after every
