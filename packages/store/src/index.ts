@@ -53,8 +53,10 @@ export {
   type VerifyStampRequest,
   verifyStamp,
 } from "./operations/verify-stamp.js";
-export type { FoldedSpace, LoadedSpace, Replica, ReplicaOptions } from "./replica.js";
+export type { Replica, ReplicaOptions } from "./replica.js";
+export type { ContentLookup } from "./space/content-lookup.js";
 export type { SpaceDocument, StandardDocument } from "./space/documents.js";
+export type { FoldedSpace, LoadedSpace, SpaceReader } from "./space/space-reader.js";
 export { formatSpaceUrl, parseSpaceUrl, type SpaceAddress } from "./space/space-url.js";
 export { FileStorage } from "./storage/file-storage.js";
 export { type LiveSpace, openLiveSpace } from "./sync/live-space.js";

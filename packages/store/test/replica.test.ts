@@ -125,7 +125,7 @@ describe("replica", () => {
     await publish(home, signer, { standard: "tone", file: await fileWith(home, "b", "tone\n") });
     // Damage the tone document's stored chunk.
     const replica = await openReplica(home);
-    const loaded = await replica.loadSpace(parseSpaceUrl(space.url));
+    const loaded = await replica.spaces.load(parseSpaceUrl(space.url));
     await replica.close();
     const toneId = [...loaded.standards].find(
       ([, handle]) => handle.doc().name === "tone",
@@ -206,8 +206,8 @@ async function mergeInto(into: CanonHome, from: CanonHome, url: string): Promise
   const address = parseSpaceUrl(url);
   const source = await openReplica(from);
   const target = await openReplica(into);
-  const sourceSpace = await source.loadSpace(address);
-  const targetSpace = await target.loadSpace(address);
+  const sourceSpace = await source.spaces.load(address);
+  const targetSpace = await target.spaces.load(address);
   targetSpace.space.merge(sourceSpace.space as DocHandle<never>);
   for (const [id, handle] of sourceSpace.standards) {
     const mine = await target.find(id);
@@ -224,7 +224,7 @@ describe("caches of a live replica", () => {
     const address = parseSpaceUrl(space.url);
     const replica = await openReplica(home);
     try {
-      const folded = await replica.foldSpace(address);
+      const folded = await replica.spaces.fold(address);
       // A change lands after the fold (as a sync would) and is saved before the refresh.
       const correction = await signRecord(signer.keyPair, {
         type: "canon/correction",
@@ -264,7 +264,7 @@ describe("records are append-only for readers", () => {
     // Someone with write access deletes the removal; no Canon cache is refreshed.
     const replica = await openReplica(home);
     try {
-      const loaded = await replica.loadSpace(parseSpaceUrl(space.url));
+      const loaded = await replica.spaces.load(parseSpaceUrl(space.url));
       loaded.space.change((doc) => {
         delete doc.records[removal.record];
       });

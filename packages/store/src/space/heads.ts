@@ -1,4 +1,4 @@
-import type { LoadedSpace } from "../replica.js";
+import type { LoadedSpace } from "./space-reader.js";
 
 /**
  * The heads of a loaded space's documents, as one comparable string (kept

@@ -7,11 +7,11 @@ import { type PeerId, Repo } from "@automerge/automerge-repo";
 import { WebSocketServerAdapter } from "@automerge/automerge-repo-network-websocket";
 import { CanonError } from "@canon/core";
 import { WebSocketServer } from "ws";
-import { SYNC_DEBOUNCE_MS } from "../replica.js";
 import { countStoredDocuments } from "../storage/chunk-layout.js";
 import { FileStorage } from "../storage/file-storage.js";
 import { RelayClient } from "./relay-client.js";
 import { type RelayEndpoint, socketUrlOf } from "./relay-url.js";
+import { SYNC_DEBOUNCE_MS } from "./sync-debounce.js";
 
 /** How to run a relay (or serve a replica). */
 export interface ReplicaServerOptions {
