@@ -20,7 +20,9 @@ import { answerHttp, healthOf, type ServerHealth } from "./health.js";
 export interface RelayServerOptions {
   /** Where documents are stored (a relay's data dir, or a home's replica/). */
   readonly storageDirectory: string;
+  /** TCP port for WebSocket sync and `/healthz`; 0 picks a free one. */
   readonly port: number;
+  /** Address to listen on; 127.0.0.1 (this machine only) when absent. */
   readonly host?: string;
   /** When set, connections without this token are refused before any document is exchanged. */
   readonly token?: string | undefined;
@@ -34,8 +36,11 @@ export interface RelayServerOptions {
 export interface RelayServer {
   /** `ws://host:port` to give clients. */
   readonly url: string;
+  /** The port it listens on (the free one picked, when asked for 0). */
   readonly port: number;
+  /** The automerge-repo peer that stores and forwards the documents. */
   readonly repo: Repo;
+  /** What `/healthz` would report now. */
   health(): Promise<ServerHealth>;
   /** Stops accepting peers, writes every document to disk, and closes. */
   stop(): Promise<void>;
