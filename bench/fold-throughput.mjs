@@ -131,7 +131,7 @@ export async function run({ log }) {
     }
 
     // A command that ran on the replica left its verified snapshot (see
-    // space/verified-snapshot.ts); `member ls` makes sure it describes the
+    // caches/verified-snapshot.ts); `member ls` makes sure it describes the
     // replica as it is now on disk.
     const cli = (args, env = {}) => {
       const start = process.hrtime.bigint();

@@ -24,13 +24,14 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 
 export async function run({ log }) {
   const store = await import(join(root, "packages/store/dist/index.js"));
+  const { startRelayServer } = await import(join(root, "apps/relay/dist/index.js"));
   const work = await mkdtemp(join(tmpdir(), "canon-bench-live-"));
   let relay;
   let stopWatch;
   const stopFanout = [];
   let live;
   try {
-    relay = await store.startReplicaServer({ storageDirectory: join(work, "relay"), port: 0 });
+    relay = await startRelayServer({ storageDirectory: join(work, "relay"), port: 0 });
     const ownerHome = store.canonHome(join(work, "owner"));
     const readerHome = store.canonHome(join(work, "reader"));
     const owner = await store.ensureIdentity(ownerHome);

@@ -17,7 +17,7 @@
 //           second clone, for a 5 KB file.
 //
 // Canon, the relay and every watcher run in this process (the relay is
-// `startReplicaServer`, as `canon relay` runs it). (a), (e) and git rounds are
+// `startRelayServer` from apps/relay, as `canon relay` runs it). (a), (e) and git rounds are
 // interleaved, round by round in a fresh random order, so they share whatever
 // else the machine is doing.
 import { execFile, spawnSync } from "node:child_process";
@@ -35,6 +35,7 @@ export const title =
 
 const CLI = fileURLToPath(new URL("../packages/cli/dist/canon.mjs", import.meta.url));
 const STORE_DIST = new URL("../packages/store/dist/index.js", import.meta.url);
+const RELAY_DIST = new URL("../apps/relay/dist/index.js", import.meta.url);
 
 const STANDARD = "editorial-style";
 const SIZE = 5 * 1024;
@@ -65,7 +66,7 @@ const SETTLE_MS = 500;
 
 /** Runs the benchmark; returns the table, what each row means, and the targets. */
 export async function run({ log = () => {} } = {}) {
-  for (const built of [CLI, fileURLToPath(STORE_DIST)]) {
+  for (const built of [CLI, fileURLToPath(STORE_DIST), fileURLToPath(RELAY_DIST)]) {
     if (!existsSync(built)) throw new Error(`${built} is missing; run \`pnpm build\` first`);
   }
   const temp = await mkdtemp(join(tmpdir(), "canon-bench-sync-"));
@@ -84,7 +85,8 @@ export async function run({ log = () => {} } = {}) {
 
 async function measure(temp, log, cleanup) {
   const store = await import(STORE_DIST.href);
-  const { canonHome, createSpace, ensureIdentity, publish, startReplicaServer, syncSpace } = store;
+  const { canonHome, createSpace, ensureIdentity, publish, syncSpace } = store;
+  const { startRelayServer } = await import(RELAY_DIST.href);
   const started = performance.now();
   const withinBudget = () => {
     if (performance.now() - started > BUDGET_MS) {
@@ -96,7 +98,7 @@ async function measure(temp, log, cleanup) {
 
   /** A relay in this process, with its own data directory. */
   const startRelay = async (name) => {
-    const relay = await startReplicaServer({
+    const relay = await startRelayServer({
       storageDirectory: join(temp, name),
       port: 0,
       host: "127.0.0.1",

@@ -20,7 +20,7 @@ export default {
   plugins: [nodeResolve({ preferBuiltins: true, exportConditions: ["node"] }), commonjs()],
   treeshake: {
     moduleSideEffects: (id) =>
-      !/[\\/](packages[\\/](core|store)|zod|multiformats|@ipld|cborg)[\\/]/.test(id),
+      !/[\\/](packages[\\/](core|store)|apps[\\/]relay|zod|multiformats|@ipld|cborg)[\\/]/.test(id),
   },
   onwarn(warning, warn) {
     if (warning.code === "CIRCULAR_DEPENDENCY" && /node_modules/.test(warning.message)) return;

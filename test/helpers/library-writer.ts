@@ -24,7 +24,7 @@ export async function writeCorrection(
   const chosen = await store.chooseSpace(home, {});
   const replica = await store.openReplica(home);
   try {
-    const folded = await replica.foldSpace(chosen.address);
+    const folded = await replica.spaces.fold(chosen.address);
     const target = [...folded.standards].find(
       ([, handle]) => (handle.doc() as { name?: string }).name === fields.standard,
     );

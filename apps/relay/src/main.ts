@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { exitStatusOf, isCanonError } from "@canon/core";
-import { startReplicaServer } from "@canon/store";
 import { readRelayConfig } from "./config.js";
+import { startRelayServer } from "./relay-server.js";
 
 /**
  * `canon-relay`: reads its settings from `CANON_RELAY_*`, starts the relay,
@@ -16,7 +16,7 @@ async function main(): Promise<void> {
     process.once("SIGINT", () => resolve());
   });
   const config = readRelayConfig(process.env);
-  const server = await startReplicaServer({
+  const server = await startRelayServer({
     storageDirectory: config.dataDirectory,
     port: config.port,
     host: config.host,

@@ -1,7 +1,7 @@
-import type { ReplicaServer } from "@canon/store";
+import type { RelayServer } from "@canon/relay";
 
 /** Runs a server until SIGTERM or SIGINT, then flushes its storage and returns. */
-export async function serveUntilSignal(server: ReplicaServer): Promise<void> {
+export async function serveUntilSignal(server: RelayServer): Promise<void> {
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGTERM", stop);

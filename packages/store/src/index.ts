@@ -1,4 +1,5 @@
-export { BlobCache } from "./blobs/blob-cache.js";
+export { BlobCache } from "./caches/blob-cache.js";
+export { type FastRead, type IndexedRelease, readFromIndex } from "./caches/read-index.js";
 export { writeFileAtomic } from "./home/atomic-write.js";
 export { type CanonHome, canonHome } from "./home/canon-home.js";
 export {
@@ -54,20 +55,18 @@ export {
   type VerifyStampRequest,
   verifyStamp,
 } from "./operations/verify-stamp.js";
-export type { FoldedSpace, LoadedSpace, Replica, ReplicaOptions } from "./replica.js";
+export type { Replica, ReplicaOptions } from "./replica.js";
+export type { ContentLookup } from "./space/content-lookup.js";
 export type { SpaceDocument, StandardDocument } from "./space/documents.js";
-export { type FastRead, type IndexedRelease, readFromIndex } from "./space/read-index.js";
+export type { FoldedSpace, LoadedSpace, SpaceReader } from "./space/space-reader.js";
 export { formatSpaceUrl, parseSpaceUrl, type SpaceAddress } from "./space/space-url.js";
+export { countStoredDocuments } from "./storage/chunk-layout.js";
 export { FileStorage } from "./storage/file-storage.js";
 export { type LiveSpace, openLiveSpace } from "./sync/live-space.js";
 export { probeRelay, type RelayHealth } from "./sync/probe-relay.js";
 export { describeRecord, type RecordSummary } from "./sync/record-summary.js";
-export { parseRelayUrl, type RelayEndpoint } from "./sync/relay-url.js";
-export {
-  type ReplicaServer,
-  type ReplicaServerOptions,
-  type ServerHealth,
-  startReplicaServer,
-} from "./sync/replica-server.js";
+export { RelayClient } from "./sync/relay-client.js";
+export { parseRelayUrl, type RelayEndpoint, socketUrlOf } from "./sync/relay-url.js";
+export { SYNC_DEBOUNCE_MS } from "./sync/sync-debounce.js";
 export { type SyncReport, type SyncRequest, syncSpace } from "./sync/sync-space.js";
 export { type WatchEvent, type WatchRequest, watchSpace } from "./sync/watch-space.js";

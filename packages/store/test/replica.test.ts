@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { DocHandle } from "@automerge/automerge-repo";
 import { generateKeyPair, type SpaceState, signRecord } from "@canon/core";
 import { afterEach, describe, expect, it } from "vitest";
+import { readVerifiedSnapshot } from "../src/caches/verified-snapshot.js";
 import {
   type CanonHome,
   canonHome,
@@ -21,8 +22,7 @@ import {
   resolve,
 } from "../src/index.js";
 import { refreshCaches } from "../src/operations/space-session.js";
-import { fingerprintOf } from "../src/space/read-index.js";
-import { readVerifiedSnapshot } from "../src/space/verified-snapshot.js";
+import { chunkFingerprint } from "../src/storage/chunk-layout.js";
 
 const cleanup: string[] = [];
 afterEach(async () => {
@@ -125,7 +125,7 @@ describe("replica", () => {
     await publish(home, signer, { standard: "tone", file: await fileWith(home, "b", "tone\n") });
     // Damage the tone document's stored chunk.
     const replica = await openReplica(home);
-    const loaded = await replica.loadSpace(parseSpaceUrl(space.url));
+    const loaded = await replica.spaces.load(parseSpaceUrl(space.url));
     await replica.close();
     const toneId = [...loaded.standards].find(
       ([, handle]) => handle.doc().name === "tone",
@@ -206,8 +206,8 @@ async function mergeInto(into: CanonHome, from: CanonHome, url: string): Promise
   const address = parseSpaceUrl(url);
   const source = await openReplica(from);
   const target = await openReplica(into);
-  const sourceSpace = await source.loadSpace(address);
-  const targetSpace = await target.loadSpace(address);
+  const sourceSpace = await source.spaces.load(address);
+  const targetSpace = await target.spaces.load(address);
   targetSpace.space.merge(sourceSpace.space as DocHandle<never>);
   for (const [id, handle] of sourceSpace.standards) {
     const mine = await target.find(id);
@@ -224,7 +224,7 @@ describe("caches of a live replica", () => {
     const address = parseSpaceUrl(space.url);
     const replica = await openReplica(home);
     try {
-      const folded = await replica.foldSpace(address);
+      const folded = await replica.spaces.fold(address);
       // A change lands after the fold (as a sync would) and is saved before the refresh.
       const correction = await signRecord(signer.keyPair, {
         type: "canon/correction",
@@ -243,9 +243,9 @@ describe("caches of a live replica", () => {
       await refreshCaches(replica, folded);
       const snapshot = await readVerifiedSnapshot(home, address.documentId);
       expect(snapshot?.records.map((signed) => signed.cid)).toContain(correction.cid);
-      expect(await fingerprintOf(home, Object.keys(snapshot?.fingerprint ?? {}))).toEqual(
-        snapshot?.fingerprint,
-      );
+      expect(
+        await chunkFingerprint(home.replica, Object.keys(snapshot?.fingerprint ?? {})),
+      ).toEqual(snapshot?.fingerprint);
     } finally {
       await replica.close();
     }
@@ -264,7 +264,7 @@ describe("records are append-only for readers", () => {
     // Someone with write access deletes the removal; no Canon cache is refreshed.
     const replica = await openReplica(home);
     try {
-      const loaded = await replica.loadSpace(parseSpaceUrl(space.url));
+      const loaded = await replica.spaces.load(parseSpaceUrl(space.url));
       loaded.space.change((doc) => {
         delete doc.records[removal.record];
       });

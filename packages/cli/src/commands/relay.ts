@@ -1,4 +1,4 @@
-import { startReplicaServer } from "@canon/store";
+import { startRelayServer } from "@canon/relay";
 import { parsePort } from "../arguments.js";
 import { type GlobalOptions, printLine } from "../output.js";
 import { serveUntilSignal } from "../serve-until-signal.js";
@@ -13,7 +13,7 @@ export async function run(
     peer?: string[];
   },
 ): Promise<void> {
-  const server = await startReplicaServer({
+  const server = await startRelayServer({
     storageDirectory: options.data,
     port: parsePort(options.port),
     host: options.host,

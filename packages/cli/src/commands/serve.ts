@@ -1,4 +1,4 @@
-import { startReplicaServer } from "@canon/store";
+import { startRelayServer } from "@canon/relay";
 import { parsePort } from "../arguments.js";
 import { home } from "../context.js";
 import { type GlobalOptions, printLine } from "../output.js";
@@ -8,7 +8,7 @@ import { serveUntilSignal } from "../serve-until-signal.js";
 export async function run(
   options: GlobalOptions & { port: string; host: string; token?: string },
 ): Promise<void> {
-  const server = await startReplicaServer({
+  const server = await startRelayServer({
     storageDirectory: home().replica,
     port: parsePort(options.port),
     host: options.host,

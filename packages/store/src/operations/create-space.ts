@@ -46,7 +46,10 @@ export async function createSpace(
       standards: {},
     });
     url = formatSpaceUrl({ documentId: handle.documentId, genesis: genesis.cid });
-    const folded = await replica.foldSpace({ documentId: handle.documentId, genesis: genesis.cid });
+    const folded = await replica.spaces.fold({
+      documentId: handle.documentId,
+      genesis: genesis.cid,
+    });
     await replica.close();
     await refreshCaches(replica, folded);
   } finally {

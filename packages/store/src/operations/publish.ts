@@ -6,7 +6,7 @@ import {
   StandardName,
   signRecord,
 } from "@canon/core";
-import { BlobCache } from "../blobs/blob-cache.js";
+import { BlobCache } from "../caches/blob-cache.js";
 import type { CanonHome } from "../home/canon-home.js";
 import type { Signer } from "../home/identities.js";
 import type { StandardDocument } from "../space/documents.js";

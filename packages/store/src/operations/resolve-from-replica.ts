@@ -24,7 +24,7 @@ export async function resolveFromReplica(
     }
     const signed = pickRelease(standard, request.selector);
     // The fold accepted this release only after checking these bytes against its content CID.
-    const content = await replica.verifiedContent(folded, signed.record);
+    const content = await replica.content.verified(folded, signed.record);
     if (content === undefined)
       throw new CanonError(
         "UNKNOWN_VERSION",

@@ -1,5 +1,5 @@
+import { readFromIndex } from "../caches/read-index.js";
 import type { CanonHome } from "../home/canon-home.js";
-import { readFromIndex } from "../space/read-index.js";
 import type { ReleaseView } from "./release-view.js";
 import type { SpaceChoice } from "./space-session.js";
 

@@ -1,12 +1,13 @@
 import { CanonError, type SpaceState } from "@canon/core";
-import { BlobCache } from "../blobs/blob-cache.js";
+import { BlobCache } from "../caches/blob-cache.js";
+import { writeReadIndex } from "../caches/write-read-index.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { readConfig, type SpaceEntry } from "../home/config.js";
 import { openReplica } from "../open-replica.js";
-import type { FoldedSpace, LoadedSpace, Replica, ReplicaOptions } from "../replica.js";
+import type { Replica, ReplicaOptions } from "../replica.js";
 import { headsOf } from "../space/heads.js";
+import type { FoldedSpace, LoadedSpace } from "../space/space-reader.js";
 import { parseSpaceUrl, type SpaceAddress } from "../space/space-url.js";
-import { writeReadIndex } from "../space/write-read-index.js";
 
 /** Which space a command acts on: a URL, or the home's default when absent. */
 export interface SpaceChoice {
@@ -69,7 +70,7 @@ export async function withSpace<T>(
   const replica = await openReplica(home, options);
   let folded: FoldedSpace | undefined;
   try {
-    folded = await replica.foldSpace(chosen.address);
+    folded = await replica.spaces.fold(chosen.address);
     const state = folded.fold.state;
     if (state === undefined) {
       throw new CanonError(
@@ -103,24 +104,24 @@ export function assertReadable(loaded: Pick<LoadedSpace, "damaged">, standard: s
  * current. Call after the replica is closed, or between changes of a live one.
  */
 export async function refreshCaches(replica: Replica, before: FoldedSpace): Promise<void> {
-  const current = await replica.loadSpace(before.address);
+  const current = await replica.spaces.load(before.address);
   const heads = headsOf(current);
   await replica.repo.flush([
     current.space.documentId,
     ...[...current.standards.values()].map((handle) => handle.documentId),
   ]);
-  const fingerprint = replica.fingerprintOf(current);
+  const fingerprint = replica.spaces.fingerprintOf(current);
   if (headsOf(current) !== heads) return;
   // A standard document that arrived after loading has chunks but is not in the fold.
   const unloaded = current.routes.filter(
     (id) => !current.standards.has(id) && !current.damaged.has(id),
   );
   if (unloaded.some((id) => (fingerprint[id]?.length ?? 0) > 0)) return;
-  const after = before.heads === heads ? before : await replica.foldSpace(before.address);
+  const after = before.heads === heads ? before : await replica.spaces.fold(before.address);
   if (after.heads !== heads || after.fold.state === undefined) return;
   await fillBlobCache(replica, after);
   if (after.damaged.size > 0) return;
-  await replica.rememberFold(after, fingerprint);
+  await replica.spaces.rememberFold(after, fingerprint);
   await writeReadIndex(replica.home, before.address.documentId, fingerprint, after.fold.state);
 }
 
@@ -130,7 +131,7 @@ async function fillBlobCache(replica: Replica, folded: FoldedSpace): Promise<voi
   for (const standard of folded.fold.state?.standards.values() ?? []) {
     for (const { record } of standard.releases.values()) {
       if (await blobs.has(record.contentCid)) continue;
-      const bytes = await replica.verifiedContent(folded, record);
+      const bytes = await replica.content.verified(folded, record);
       if (bytes) await blobs.put(record.contentCid, bytes);
     }
   }

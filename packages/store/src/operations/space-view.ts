@@ -1,7 +1,7 @@
 import type { CanonError, Rejection, SignedRecord, SpaceState } from "@canon/core";
+import { foldSnapshot, readVerifiedSnapshot } from "../caches/verified-snapshot.js";
 import type { CanonHome } from "../home/canon-home.js";
-import { fingerprintOf } from "../space/read-index.js";
-import { foldSnapshot, readVerifiedSnapshot } from "../space/verified-snapshot.js";
+import { chunkFingerprint, chunkKeyOf } from "../storage/chunk-layout.js";
 import { FileStorage } from "../storage/file-storage.js";
 import { type ChosenSpace, chooseSpace, type SpaceChoice, withSpace } from "./space-session.js";
 
@@ -33,7 +33,7 @@ export async function viewSpace<T>(
   const chosen = await chooseSpace(home, choice);
   const snapshot = await readVerifiedSnapshot(home, chosen.address.documentId);
   if (snapshot !== undefined && snapshot.genesis === chosen.address.genesis) {
-    const onDisk = await fingerprintOf(home, Object.keys(snapshot.fingerprint));
+    const onDisk = await chunkFingerprint(home.replica, Object.keys(snapshot.fingerprint));
     if (
       JSON.stringify(onDisk) === JSON.stringify(snapshot.fingerprint) &&
       (await chunksIntact(home, onDisk))
@@ -65,7 +65,7 @@ async function chunksIntact(
   const storage = new FileStorage(home.replica);
   try {
     for (const [documentId, names] of Object.entries(fingerprint))
-      for (const name of names) await storage.load([documentId, ...name.split("/")]);
+      for (const name of names) await storage.load(chunkKeyOf(documentId, name));
     return true;
   } catch {
     return false;

@@ -4,6 +4,14 @@ import type { Chunk, StorageAdapterInterface, StorageKey } from "@automerge/auto
 import { CanonError } from "@canon/core";
 import { writeFileAtomic } from "../home/atomic-write.js";
 import { checksummed, unchecksummed } from "./checksummed.js";
+import {
+  CHUNK_KINDS,
+  chunkNameOf,
+  isChunkKey,
+  isTemporaryFile,
+  pathOfKey,
+  snapshotKeyOf,
+} from "./chunk-layout.js";
 
 /** Error codes that mean "this place cannot be written", not a bug. */
 const UNWRITABLE = new Set(["EACCES", "EROFS", "EPERM", "ENOTDIR", "EISDIR", "ENOSPC", "EDQUOT"]);
@@ -20,8 +28,8 @@ const TAG = "CNS1";
  *   damaged file is named (`STORAGE_DAMAGED`) instead of being half-read and
  *   then compacted away;
  * - no in-memory cache, so a long-running relay does not grow without bound.
- * Key layout matches `NodeFSStorageAdapter`: `[docId, kind, name]` lives at
- * `<dir>/<docId[0..2]>/<docId[2..]>/<kind>/<name>`.
+ * Key layout matches `NodeFSStorageAdapter` (see `chunk-layout.ts`, which owns it):
+ * `[docId, kind, name]` lives at `<dir>/<docId[0..2]>/<docId[2..]>/<kind>/<name>`.
  */
 export class FileStorage implements StorageAdapterInterface {
   readonly #directory: string;
@@ -35,13 +43,12 @@ export class FileStorage implements StorageAdapterInterface {
 
   /** The file a key is stored in. */
   pathOf(key: StorageKey): string {
-    const [first = "", ...rest] = key;
-    return join(this.#directory, first.slice(0, 2), first.slice(2), ...rest);
+    return pathOfKey(this.#directory, key);
   }
 
   /** True when any chunk of the document is stored. */
   async hasDocument(documentId: string): Promise<boolean> {
-    for (const kind of ["snapshot", "incremental"]) {
+    for (const kind of CHUNK_KINDS) {
       if ((await listFiles(this.pathOf([documentId, kind]))).length > 0) return true;
     }
     return false;
@@ -111,8 +118,9 @@ export class FileStorage implements StorageAdapterInterface {
    * computed here still describes what is on disk.
    */
   chunkNames(documentId: string): string[] {
-    const prefix = `${documentId}/`;
-    return [...(this.#chunks.get(documentId) ?? [])].map((key) => key.slice(prefix.length)).sort();
+    return [...(this.#chunks.get(documentId) ?? [])]
+      .map((key) => chunkNameOf(key.split("/")))
+      .sort();
   }
 
   /**
@@ -124,7 +132,7 @@ export class FileStorage implements StorageAdapterInterface {
    * (10,000 records: ~0.2 s against ~10 s).
    */
   async compact(documentId: string, snapshot: Uint8Array, name: string): Promise<void> {
-    const key = [documentId, "snapshot", name];
+    const key = snapshotKeyOf(documentId, name);
     await this.save(key, snapshot);
     const keep = key.join("/");
     for (const seen of [...(this.#chunks.get(documentId) ?? [])]) {
@@ -135,8 +143,8 @@ export class FileStorage implements StorageAdapterInterface {
   }
 
   #remember(key: StorageKey): void {
-    const [documentId, kind] = key;
-    if (documentId === undefined || (kind !== "snapshot" && kind !== "incremental")) return;
+    const [documentId] = key;
+    if (documentId === undefined || !isChunkKey(key)) return;
     let seen = this.#chunks.get(documentId);
     if (seen === undefined) {
       seen = new Set();
@@ -181,7 +189,7 @@ async function listFiles(directory: string): Promise<string[]> {
   }
   const files: string[] = [];
   for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    if (entry.name.includes(".tmp-")) continue;
+    if (isTemporaryFile(entry.name)) continue;
     const path = join(directory, entry.name);
     if (entry.isDirectory()) files.push(...(await listFiles(path)));
     else files.push(path);

@@ -49,12 +49,12 @@ export async function openLiveSpace(
   let closed = false;
   return {
     async publish(signer, content, timeoutMs = request.timeoutMs) {
-      const folded = await replica.foldSpace(chosen.address);
+      const folded = await replica.spaces.fold(chosen.address);
       const state = folded.fold.state;
       if (state === undefined)
         throw new CanonError("BAD_RECORD", "the space's genesis record is missing or invalid");
       const published = await appendRelease({ replica, chosen, folded, state }, signer, content);
-      const loaded = await replica.loadSpace(chosen.address);
+      const loaded = await replica.spaces.load(chosen.address);
       const deadline = Date.now() + timeoutMs;
       const handles = [loaded.space, ...loaded.standards.values()];
       while (!handles.every((handle) => inSync(handle as never, session.storageId))) {
@@ -71,7 +71,7 @@ export async function openLiveSpace(
       if (closed) return;
       closed = true;
       session.close();
-      const folded = await replica.foldSpace(chosen.address);
+      const folded = await replica.spaces.fold(chosen.address);
       await replica.close();
       await refreshCaches(replica, folded);
     },

@@ -4,7 +4,8 @@ import type { CanonHome } from "../home/canon-home.js";
 import { updateConfig } from "../home/config.js";
 import { openReplica } from "../open-replica.js";
 import { chooseSpace, refreshCaches, type SpaceChoice } from "../operations/space-session.js";
-import type { LoadedSpace, Replica } from "../replica.js";
+import type { Replica } from "../replica.js";
+import type { LoadedSpace } from "../space/space-reader.js";
 import { pause } from "./alarm.js";
 import { probeRelay } from "./probe-relay.js";
 import { acceptedRecords, type RecordSummary, summarize } from "./record-summary.js";
@@ -53,9 +54,9 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
   let session: RelaySession | undefined;
   try {
     const before = await loadIfPresent(replica, chosen.address);
-    const foldedBefore = before ? await replica.foldSpace(chosen.address) : undefined;
+    const foldedBefore = before ? await replica.spaces.fold(chosen.address) : undefined;
     // Records a peer deleted or overwrote go back in, and out to the relay with this sync.
-    if (foldedBefore) replica.restoreMissing(foldedBefore);
+    if (foldedBefore) replica.spaces.restoreMissing(foldedBefore);
     const recordsBefore = acceptedRecords(foldedBefore?.fold.state);
     // The relay's heads for each document when the session began, to tell what we sent.
     const firstRemoteHeads = new Map<string, UrlHeads>();
@@ -79,9 +80,9 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
       deadline,
       request.timeoutMs,
     );
-    let folded = await replica.foldSpace(chosen.address);
+    let folded = await replica.spaces.fold(chosen.address);
     // What arrived may have deleted records this replica holds: restore them and exchange again.
-    if (replica.restoreMissing(folded) > 0) {
+    if (replica.spaces.restoreMissing(folded) > 0) {
       loaded = await exchangeUntilEqual(
         replica,
         session,
@@ -89,7 +90,7 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
         deadline,
         request.timeoutMs,
       );
-      folded = await replica.foldSpace(chosen.address);
+      folded = await replica.spaces.fold(chosen.address);
     }
     const recordsAfter = acceptedRecords(folded.fold.state);
     const received = [...recordsAfter]
@@ -144,7 +145,7 @@ async function loadIfPresent(
   address: LoadedSpace["address"],
 ): Promise<LoadedSpace | undefined> {
   try {
-    return await replica.loadSpace(address);
+    return await replica.spaces.load(address);
   } catch (error) {
     if (error instanceof CanonError && error.code === "UNKNOWN_SPACE") return undefined;
     throw error;
@@ -173,7 +174,7 @@ async function exchangeUntilEqual(
   for (;;) {
     let loaded: LoadedSpace | undefined;
     try {
-      loaded = await replica.loadSpace(address);
+      loaded = await replica.spaces.load(address);
     } catch (error) {
       if (!(error instanceof CanonError && error.code === "UNKNOWN_SPACE")) throw error;
       throw new CanonError(

@@ -4,7 +4,7 @@ import type { CanonHome } from "../home/canon-home.js";
 import { updateConfig } from "../home/config.js";
 import { openReplica } from "../open-replica.js";
 import { chooseSpace, refreshCaches, type SpaceChoice } from "../operations/space-session.js";
-import type { LoadedSpace } from "../replica.js";
+import type { LoadedSpace } from "../space/space-reader.js";
 import { Alarm, pause } from "./alarm.js";
 import { acceptedRecords, type RecordSummary, summarize } from "./record-summary.js";
 import { inSync, openRelaySession, type RelaySession } from "./relay-session.js";
@@ -75,7 +75,7 @@ export async function watchSpace(home: CanonHome, request: WatchRequest): Promis
 
   async function foldIfPresent() {
     try {
-      return (await replica.foldSpace(chosen.address)).fold.state;
+      return (await replica.spaces.fold(chosen.address)).fold.state;
     } catch (error) {
       if (error instanceof CanonError && error.code === "UNKNOWN_SPACE") return undefined;
       throw error;
@@ -130,16 +130,16 @@ export async function watchSpace(home: CanonHome, request: WatchRequest): Promis
         dirty = false;
         let loaded: LoadedSpace | undefined;
         try {
-          loaded = await replica.loadSpace(chosen.address);
+          loaded = await replica.spaces.load(chosen.address);
         } catch (error) {
           if (!(error instanceof CanonError && error.code === "UNKNOWN_SPACE")) throw error;
         }
         if (loaded) {
           subscribe(loaded.space as DocHandle<unknown>);
           for (const handle of loaded.standards.values()) subscribe(handle as DocHandle<unknown>);
-          const folded = await replica.foldSpace(chosen.address);
+          const folded = await replica.spaces.fold(chosen.address);
           // Records a peer deleted or overwrote go back in, and out to the relay.
-          replica.restoreMissing(folded);
+          replica.spaces.restoreMissing(folded);
           for (const [cid, signed] of acceptedRecords(folded.fold.state)) {
             if (seen.has(cid)) continue;
             seen.add(cid);

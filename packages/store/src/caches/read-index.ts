@@ -1,9 +1,10 @@
-import { readdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { BlobCache } from "../blobs/blob-cache.js";
 import type { CanonHome } from "../home/canon-home.js";
 import type { ReleaseView } from "../operations/release-view.js";
-import { SPACE_URL_PATTERN } from "./space-url-pattern.js";
+import { SPACE_URL_PATTERN } from "../space/space-url-pattern.js";
+import { chunkFingerprint } from "../storage/chunk-layout.js";
+import { BlobCache } from "./blob-cache.js";
 
 /**
  * The read index: the fold's result for one space, written after every
@@ -52,28 +53,6 @@ export function indexPath(home: CanonHome, documentId: string): string {
   return join(home.indexes, `${documentId}.json`);
 }
 
-/** Names of the stored chunk files of each document: they change whenever a document does. */
-export async function fingerprintOf(
-  home: CanonHome,
-  documentIds: readonly string[],
-): Promise<Record<string, string[]>> {
-  const fingerprint: Record<string, string[]> = {};
-  for (const id of documentIds) {
-    const names: string[] = [];
-    for (const kind of ["snapshot", "incremental"]) {
-      const directory = join(home.replica, id.slice(0, 2), id.slice(2), kind);
-      try {
-        for (const name of await readdir(directory))
-          if (!name.includes(".tmp-")) names.push(`${kind}/${name}`);
-      } catch {
-        // A document with no chunks of this kind.
-      }
-    }
-    fingerprint[id] = names.sort();
-  }
-  return fingerprint;
-}
-
 /**
  * Resolves a standard (latest, a version number, or a content or release
  * CID) from the read index and the blob cache, without Automerge or zod.
@@ -113,7 +92,7 @@ export async function readFromIndex(
         .filter((r) => r.contentCid === selector)
         .sort((x, y) => x.version - y.version || (x.releaseCid < y.releaseCid ? -1 : 1))[0];
   } else {
-    const current = await fingerprintOf(home, Object.keys(index.fingerprint ?? {}));
+    const current = await chunkFingerprint(home.replica, Object.keys(index.fingerprint ?? {}));
     if (JSON.stringify(current) !== JSON.stringify(index.fingerprint)) return undefined;
     if (selector === undefined) {
       if (entry.heads?.length !== 1) return undefined;

@@ -1,22 +1,28 @@
-import { timingSafeEqual } from "node:crypto";
-import { mkdir, readdir, unlink, writeFile } from "node:fs/promises";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { mkdir, unlink, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { type PeerId, Repo } from "@automerge/automerge-repo";
 import { WebSocketServerAdapter } from "@automerge/automerge-repo-network-websocket";
 import { CanonError } from "@canon/core";
+import {
+  FileStorage,
+  RelayClient,
+  type RelayEndpoint,
+  SYNC_DEBOUNCE_MS,
+  socketUrlOf,
+} from "@canon/store";
 import { WebSocketServer } from "ws";
-import { SYNC_DEBOUNCE_MS } from "../replica.js";
-import { FileStorage } from "../storage/file-storage.js";
-import { RelayClient } from "./relay-client.js";
-import { type RelayEndpoint, socketUrlOf } from "./relay-url.js";
+import { authorized } from "./auth.js";
+import { answerHttp, healthOf, type ServerHealth } from "./health.js";
 
 /** How to run a relay (or serve a replica). */
-export interface ReplicaServerOptions {
+export interface RelayServerOptions {
   /** Where documents are stored (a relay's data dir, or a home's replica/). */
   readonly storageDirectory: string;
+  /** TCP port for WebSocket sync and `/healthz`; 0 picks a free one. */
   readonly port: number;
+  /** Address to listen on; 127.0.0.1 (this machine only) when absent. */
   readonly host?: string;
   /** When set, connections without this token are refused before any document is exchanged. */
   readonly token?: string | undefined;
@@ -26,19 +32,15 @@ export interface ReplicaServerOptions {
   readonly name?: string;
 }
 
-/** What `/healthz` reports. */
-export interface ServerHealth {
-  readonly ok: true;
-  readonly peers: number;
-  readonly documents: number;
-}
-
 /** A running relay. */
-export interface ReplicaServer {
+export interface RelayServer {
   /** `ws://host:port` to give clients. */
   readonly url: string;
+  /** The port it listens on (the free one picked, when asked for 0). */
   readonly port: number;
+  /** The automerge-repo peer that stores and forwards the documents. */
   readonly repo: Repo;
+  /** What `/healthz` would report now. */
   health(): Promise<ServerHealth>;
   /** Stops accepting peers, writes every document to disk, and closes. */
   stop(): Promise<void>;
@@ -50,11 +52,13 @@ export interface ReplicaServer {
  * trusted for nothing; readers verify). It serves `GET /healthz` on the same
  * port. With a token, the HTTP upgrade is refused (401) unless the token comes
  * as `?token=`, `Authorization: Bearer`, or `X-Canon-Token`, so an
- * unauthenticated peer never exchanges a message.
+ * unauthenticated peer never exchanges a message (see `auth.ts`). `canon
+ * serve` runs the same server over a home's replica: a relay is just a
+ * replica that serves.
  * @throws CanonError `STORAGE_UNWRITABLE` when the data dir cannot be written,
  * `BAD_ARGUMENT` when the port is taken.
  */
-export async function startReplicaServer(options: ReplicaServerOptions): Promise<ReplicaServer> {
+export async function startRelayServer(options: RelayServerOptions): Promise<RelayServer> {
   await assertWritable(options.storageDirectory);
   const storage = new FileStorage(options.storageDirectory);
 
@@ -75,7 +79,9 @@ export async function startReplicaServer(options: ReplicaServerOptions): Promise
   for (const client of outgoing) repo.networkSubsystem.addNetworkAdapter(client);
 
   const http = createServer((request, response) => {
-    void handleHttp(request, response, options.token, () => health(repo, options.storageDirectory));
+    void answerHttp(request, response, options.token, () =>
+      healthOf(repo, options.storageDirectory),
+    );
   });
   http.on("upgrade", (request, socket, head) => {
     if (!authorized(request, options.token)) {
@@ -93,7 +99,7 @@ export async function startReplicaServer(options: ReplicaServerOptions): Promise
     url: `ws://${host.includes(":") ? `[${host}]` : host}:${port}`,
     port,
     repo,
-    health: () => health(repo, options.storageDirectory),
+    health: () => healthOf(repo, options.storageDirectory),
     stop: () => {
       stopped ??= (async () => {
         for (const client of outgoing) {
@@ -111,58 +117,6 @@ export async function startReplicaServer(options: ReplicaServerOptions): Promise
       return stopped;
     },
   };
-}
-
-function authorized(request: IncomingMessage, token: string | undefined): boolean {
-  if (!token) return true;
-  const url = new URL(request.url ?? "/", "http://relay");
-  const header =
-    request.headers.authorization?.replace(/^Bearer\s+/i, "") ?? request.headers["x-canon-token"];
-  const given = url.searchParams.get("token") ?? (typeof header === "string" ? header : undefined);
-  if (given === undefined || given === null) return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
-async function handleHttp(
-  request: IncomingMessage,
-  response: ServerResponse,
-  token: string | undefined,
-  report: () => Promise<ServerHealth>,
-): Promise<void> {
-  const path = new URL(request.url ?? "/", "http://relay").pathname;
-  if (path !== "/healthz") {
-    response.writeHead(404, { "content-type": "application/json" }).end('{"error":"not found"}');
-    return;
-  }
-  if (!authorized(request, token)) {
-    response
-      .writeHead(401, { "content-type": "application/json" })
-      .end('{"error":"token required"}');
-    return;
-  }
-  response
-    .writeHead(200, { "content-type": "application/json" })
-    .end(JSON.stringify(await report()));
-}
-
-async function health(repo: Repo, directory: string): Promise<ServerHealth> {
-  return { ok: true, peers: repo.peers.length, documents: await countStoredDocuments(directory) };
-}
-
-/** Documents on disk: `<dir>/<2 chars>/<rest>/` folders (automerge-repo's key layout). */
-async function countStoredDocuments(directory: string): Promise<number> {
-  let count = 0;
-  for (const prefix of await readdir(directory, { withFileTypes: true }).catch(() => [])) {
-    if (!prefix.isDirectory()) continue;
-    for (const rest of await readdir(`${directory}/${prefix.name}`, { withFileTypes: true }).catch(
-      () => [],
-    )) {
-      if (rest.isDirectory()) count++;
-    }
-  }
-  return count;
 }
 
 async function assertWritable(directory: string): Promise<void> {

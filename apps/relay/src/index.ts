@@ -1,0 +1,2 @@
+export type { ServerHealth } from "./health.js";
+export { type RelayServer, type RelayServerOptions, startRelayServer } from "./relay-server.js";

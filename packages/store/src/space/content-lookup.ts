@@ -1,0 +1,65 @@
+import * as A from "@automerge/automerge";
+import { contentMatches, parseCid, type Release, sha256Hex } from "@canon/core";
+import { BlobCache } from "../caches/blob-cache.js";
+import type { CanonHome } from "../home/canon-home.js";
+import { isBytes, mapField } from "./documents.js";
+import type { LoadedSpace } from "./space-reader.js";
+
+/**
+ * Finds the bytes behind a content CID: the values a space's standard
+ * documents hold for it, then the home's blob cache. One lives on each
+ * replica, as `replica.content`: callers reach it through the replica, which
+ * is loaded only when needed, so commands that answer from the caches never
+ * load Automerge.
+ */
+export class ContentLookup {
+  readonly #blobs: BlobCache;
+
+  /** A lookup falling back to `home`'s blob cache. */
+  constructor(home: CanonHome) {
+    this.#blobs = new BlobCache(home);
+  }
+
+  /**
+   * The bytes of an accepted release: the first candidate (documents, then the
+   * blob cache) that hashes to its content CID, or undefined. Never returns
+   * bytes that do not match, whatever a peer wrote into the documents.
+   */
+  async verified(
+    loaded: Pick<LoadedSpace, "standards">,
+    release: Release,
+  ): Promise<Uint8Array | undefined> {
+    for (const bytes of this.candidates(loaded, release.contentCid))
+      if (await contentMatches(bytes, release)) return bytes;
+    const cached = await this.cached(release.contentCid);
+    return cached !== undefined && (await contentMatches(cached, release)) ? cached : undefined;
+  }
+
+  /** Bytes from the blob cache (hash-checked there), or undefined; never throws. */
+  async cached(cid: string): Promise<Uint8Array | undefined> {
+    try {
+      return await this.#blobs.get(cid, sha256Hex(parseCid(cid)));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Every value the standard documents hold for a content CID, including
+   * concurrent (conflicting) writes, so a peer's write cannot shadow the
+   * real bytes. Unverified: the fold checks each against the CID.
+   */
+  candidates(loaded: Pick<LoadedSpace, "standards">, contentCid: string): Uint8Array[] {
+    const candidates: Uint8Array[] = [];
+    for (const handle of loaded.standards.values()) {
+      const contents = mapField(handle.doc(), "contents");
+      if (!Object.hasOwn(contents, contentCid)) continue;
+      const current = contents[contentCid];
+      if (isBytes(current)) candidates.push(current);
+      for (const value of Object.values(A.getConflicts(contents, contentCid) ?? {})) {
+        if (isBytes(value) && value !== current) candidates.push(value);
+      }
+    }
+    return candidates;
+  }
+}

@@ -1,0 +1,99 @@
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+
+// The one place that knows how automerge-repo's storage keys sit on disk.
+// The storage adapter writes this layout, the caches fingerprint it, and the
+// relay's health report counts it; if it lived in each of them, a change to
+// one would silently make the others' answers wrong (a cache that never
+// matches, or worse, one that matches stale files).
+//
+// The layout is `NodeFSStorageAdapter`'s, so a directory written by either
+// reads in the other: key `[documentId, ...rest]` lives at
+// `<directory>/<documentId[0..2]>/<documentId[2..]>/<...rest>`. A document's
+// chunks are the keys `[documentId, kind, name]`, kind `snapshot` or
+// `incremental`; automerge-repo names chunks by content hash, so any change
+// to a document changes the names of its chunks.
+
+/** The kinds of chunk a document is stored in. */
+export const CHUNK_KINDS = ["snapshot", "incremental"] as const;
+
+/** The file a storage key lives in under `directory` (for a key prefix, the folder its keys live in). */
+export function pathOfKey(directory: string, key: readonly string[]): string {
+  const [first = "", ...rest] = key;
+  return join(directory, first.slice(0, 2), first.slice(2), ...rest);
+}
+
+/** True when a key names one of a document's chunks rather than other per-document data (such as sync state). */
+export function isChunkKey(key: readonly string[]): boolean {
+  const [documentId, kind] = key;
+  return (
+    documentId !== undefined && (CHUNK_KINDS as readonly (string | undefined)[]).includes(kind)
+  );
+}
+
+/** A chunk's name within its document, `kind/name`: what a fingerprint lists. */
+export function chunkNameOf(key: readonly string[]): string {
+  return key.slice(1).join("/");
+}
+
+/** The storage key of a document's chunk named `kind/name` ({@link chunkNameOf} reversed). */
+export function chunkKeyOf(documentId: string, chunkName: string): string[] {
+  return [documentId, ...chunkName.split("/")];
+}
+
+/** The storage key of a document's snapshot chunk called `name`. */
+export function snapshotKeyOf(documentId: string, name: string): string[] {
+  return [documentId, "snapshot", name];
+}
+
+/**
+ * True for a stray temporary file that an interrupted atomic write left
+ * beside a chunk (see `writeFileAtomic`): it is no chunk, and never loaded.
+ */
+export function isTemporaryFile(name: string): boolean {
+  return name.includes(".tmp-");
+}
+
+/**
+ * The chunk names (sorted `kind/name`) stored on disk for each document, by
+ * document id: they change whenever a document does, so a cache tagged with
+ * them is current exactly while they are unchanged. Reads the directory, so it
+ * sees chunks any process wrote; a document with no chunks maps to `[]`.
+ */
+export async function chunkFingerprint(
+  directory: string,
+  documentIds: readonly string[],
+): Promise<Record<string, string[]>> {
+  const fingerprint: Record<string, string[]> = {};
+  for (const id of documentIds) {
+    const names: string[] = [];
+    for (const kind of CHUNK_KINDS) {
+      try {
+        for (const name of await readdir(pathOfKey(directory, [id, kind])))
+          if (!isTemporaryFile(name)) names.push(chunkNameOf([id, kind, name]));
+      } catch {
+        // A document with no chunks of this kind.
+      }
+    }
+    fingerprint[id] = names.sort();
+  }
+  return fingerprint;
+}
+
+/**
+ * How many documents are stored under `directory`: one
+ * `<2 chars>/<rest>/` folder each. An unreadable folder counts as empty, so
+ * a health report never fails on it.
+ */
+export async function countStoredDocuments(directory: string): Promise<number> {
+  let count = 0;
+  for (const prefix of await readdir(directory, { withFileTypes: true }).catch(() => [])) {
+    if (!prefix.isDirectory()) continue;
+    for (const rest of await readdir(join(directory, prefix.name), { withFileTypes: true }).catch(
+      () => [],
+    )) {
+      if (rest.isDirectory()) count++;
+    }
+  }
+  return count;
+}
