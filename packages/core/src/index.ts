@@ -15,7 +15,12 @@ export { CanonError, type CanonErrorCode, isCanonError } from "./error.js";
 export { exitStatusOf } from "./exit-status.js";
 export { type FoldInput, type FoldResult, fold } from "./fold/fold.js";
 export type { FoldCache } from "./fold/fold-cache.js";
-export type { SpaceState, StandardState } from "./fold/space-state.js";
+export {
+  type CorrectionStatus,
+  correctionsInForce,
+  type SpaceState,
+  type StandardState,
+} from "./fold/space-state.js";
 export {
   type Identity,
   IdentityFile,
@@ -26,7 +31,8 @@ export {
 export { generateKeyPair, type KeyPair, keyPairFromSeed, sign, verify } from "./keys.js";
 export { type Members, MembershipChain } from "./membership-chain.js";
 export { ownRecordHeads } from "./own-record-heads.js";
-export { Correction } from "./records/correction.js";
+export type { Contribution } from "./records/contribution.js";
+export { Correction, MAX_CORRECTION_TEXT } from "./records/correction.js";
 export {
   CidString,
   DidString,
@@ -40,12 +46,20 @@ export { MAX_RECORD_HEADS, MembershipChange, Role } from "./records/membership.j
 export { ContextEntry, Provenance } from "./records/provenance.js";
 export { CanonRecord, type RecordType } from "./records/record.js";
 export { MAX_CONTENT_BYTES, Release } from "./records/release.js";
+export { Withdrawal } from "./records/withdrawal.js";
 export {
   REJECTION_CODES,
   type Refusal,
   type Rejection,
   type RejectionCode,
 } from "./rejection.js";
+export {
+  MAX_RENDERED_CORRECTION_BYTES,
+  MAX_RENDERED_CORRECTIONS,
+  type RenderedContext,
+  type RenderInput,
+  renderContext,
+} from "./rendered-context.js";
 export { MAX_RECORD_BYTES, type SignedRecord, signingInput, signRecord } from "./signed-record.js";
 export type { CheckedRelease } from "./stamp/context-releases.js";
 export type { Drift } from "./stamp/drift.js";

@@ -22,6 +22,7 @@ import type { SignedRecord } from "./signed-record.js";
  * - `backdated`: the author later lost the role, and the change that took it had not seen this record (`not-backdated`);
  * - `previous-not-accepted`: `previous` names a record that is not an accepted record of the same author (`own-chain`);
  * - `parent-not-accepted` / `parent-other-standard` / `version-not-following`: a release's lineage (`release-lineage`);
+ * - `withdraws-unknown` / `withdraw-not-allowed`: a withdrawal of something that is not an accepted correction of its standard, or by someone who is neither its author nor a maintainer (`withdraws`);
  * - `incorporates-unknown`: a release incorporates something that is not an accepted correction of its standard (`incorporates`);
  * - `content-missing` / `content-mismatch`: a release's content is not here, or no candidate matches its CID (`content-matches`).
  */
@@ -41,6 +42,8 @@ export type RejectionCode =
   | "unknown-membership-point"
   | "backdated"
   | "previous-not-accepted"
+  | "withdraws-unknown"
+  | "withdraw-not-allowed"
   | "parent-not-accepted"
   | "parent-other-standard"
   | "version-not-following"
@@ -65,6 +68,8 @@ export const REJECTION_CODES: readonly RejectionCode[] = [
   "unknown-membership-point",
   "backdated",
   "previous-not-accepted",
+  "withdraws-unknown",
+  "withdraw-not-allowed",
   "parent-not-accepted",
   "parent-other-standard",
   "version-not-following",

@@ -10,6 +10,7 @@ import {
   type Release,
   type SignedRecord,
   signRecord,
+  type Withdrawal,
 } from "../src/index.js";
 
 let clock = Date.parse("2026-11-25T12:00:00.000Z");
@@ -100,7 +101,7 @@ export async function makeSpace() {
       author: KeyPair,
       standard: string,
       text: string,
-      options: { membership?: string[]; previous?: string[] } = {},
+      options: { membership?: string[]; previous?: string[]; createdAt?: string } = {},
     ) {
       return space.add(
         await signRecord(author, {
@@ -112,9 +113,28 @@ export async function makeSpace() {
           previous: options.previous ?? [],
           membership: options.membership ?? [genesis.cid],
           author: author.did,
-          createdAt: tick(),
+          createdAt: options.createdAt ?? tick(),
         }),
       ) as SignedRecord<Correction>;
+    },
+    async withdrawal(
+      author: KeyPair,
+      correction: SignedRecord<Correction>,
+      options: { membership?: string[]; previous?: string[]; standard?: string } = {},
+    ) {
+      return space.add(
+        await signRecord(author, {
+          type: "canon/withdrawal",
+          v: 1,
+          space: genesis.cid,
+          standard: options.standard ?? correction.record.standard,
+          correction: correction.cid,
+          previous: options.previous ?? [],
+          membership: options.membership ?? [genesis.cid],
+          author: author.did,
+          createdAt: tick(),
+        }),
+      ) as SignedRecord<Withdrawal>;
     },
     async provenance(
       author: KeyPair,

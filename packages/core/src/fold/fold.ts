@@ -1,9 +1,11 @@
 import { MembershipChain } from "../membership-chain.js";
+import type { Contribution } from "../records/contribution.js";
 import type { Correction } from "../records/correction.js";
 import type { SpaceGenesis } from "../records/genesis.js";
 import type { MembershipChange, Role } from "../records/membership.js";
 import type { Provenance } from "../records/provenance.js";
 import type { Release } from "../records/release.js";
+import type { Withdrawal } from "../records/withdrawal.js";
 import { type Rejection, rejectionOf } from "../rejection.js";
 import type { SignedRecord } from "../signed-record.js";
 import type { RecordEntry } from "../verify-record.js";
@@ -15,6 +17,7 @@ import { incorporates } from "./checks/incorporates.js";
 import { notBackdated } from "./checks/not-backdated.js";
 import { ownChain } from "./checks/own-chain.js";
 import { releaseLineage } from "./checks/release-lineage.js";
+import { withdraws } from "./checks/withdraws.js";
 import type { FoldCache } from "./fold-cache.js";
 import { byTime, type SpaceState, standardsOf } from "./space-state.js";
 import { verifyEntries } from "./verify-entries.js";
@@ -65,9 +68,11 @@ const MAINTAINERS: readonly Role[] = ["maintainer"];
  * 2. `belongs-to-space`: a record of this space (a genesis: this space's own);
  * 3. membership changes, replayed by {@link MembershipChain.build}: `author-role`
  *    (a maintainer at the chain point named) and `not-backdated`;
- * 4. corrections and provenance: `author-role` (contributor or maintainer),
- *    `not-backdated` (against the heads a removal pinned), `own-chain`
- *    (`previous` names only the author's own accepted records);
+ * 4. contributions (corrections, withdrawals, provenance): `author-role`
+ *    (contributor or maintainer), `not-backdated` (against the heads a
+ *    removal pinned), `own-chain` (`previous` names only the author's own
+ *    accepted records), `withdraws` (a withdrawal closes an accepted
+ *    correction of its standard, by its author or a maintainer);
  * 5. releases: `author-role` (maintainer), `not-backdated`, `release-lineage`
  *    (accepted parents of the same standard, version one more than the
  *    highest parent's: no rollback or replay), `incorporates` (accepted
@@ -87,7 +92,7 @@ export async function fold(input: FoldInput): Promise<FoldResult> {
   const space = recordsOfSpace(verified, input.spaceCid);
   const membership = MembershipChain.build(genesis as SignedRecord<SpaceGenesis>, space.membership);
   const chain = membership.chain;
-  const contributions = await acceptContributions(space.corrections, space.provenance, chain);
+  const contributions = await acceptContributions(space, chain);
   const releases = await acceptReleases(
     space.releases,
     chain,
@@ -102,9 +107,14 @@ export async function fold(input: FoldInput): Promise<FoldResult> {
       members: chain.current(),
       membershipHeads: chain.heads(),
       membershipChanges: chain.changes(),
-      standards: standardsOf(releases.accepted, contributions.corrections),
+      standards: standardsOf(
+        releases.accepted,
+        contributions.corrections,
+        contributions.withdrawals,
+      ),
       corrections: contributions.corrections,
       provenance: contributions.provenance,
+      withdrawals: contributions.withdrawals,
     },
     rejected: [
       ...invalid,
@@ -124,6 +134,7 @@ function recordsOfSpace(verified: ReadonlyMap<string, SignedRecord>, spaceCid: s
   const releases: SignedRecord<Release>[] = [];
   const corrections: SignedRecord<Correction>[] = [];
   const provenance: SignedRecord<Provenance>[] = [];
+  const withdrawals: SignedRecord<Withdrawal>[] = [];
   const rejected: Rejection[] = [];
   for (const signed of verified.values()) {
     const refusal = belongsToSpace(signed, spaceCid);
@@ -135,30 +146,41 @@ function recordsOfSpace(verified: ReadonlyMap<string, SignedRecord>, spaceCid: s
       corrections.push(signed as SignedRecord<Correction>);
     else if (signed.record.type === "canon/provenance")
       provenance.push(signed as SignedRecord<Provenance>);
+    else if (signed.record.type === "canon/withdrawal")
+      withdrawals.push(signed as SignedRecord<Withdrawal>);
   }
-  return { membership, releases, corrections, provenance, rejected };
+  return { membership, releases, corrections, provenance, withdrawals, rejected };
 }
 
 /**
- * Corrections and provenance records: each author's own records form a
- * chain (`previous`), which a removal pins as `recordHeads`. Each record is
- * decided after the records it names.
+ * Contributions (corrections, withdrawals, provenance): each author's own
+ * records form a chain (`previous`), which a removal pins as `recordHeads`.
+ * Each record is decided after the records it names.
  */
 async function acceptContributions(
-  corrections: readonly SignedRecord<Correction>[],
-  provenance: readonly SignedRecord<Provenance>[],
+  space: {
+    readonly corrections: readonly SignedRecord<Correction>[];
+    readonly provenance: readonly SignedRecord<Provenance>[];
+    readonly withdrawals: readonly SignedRecord<Withdrawal>[];
+  },
   chain: MembershipChain,
 ) {
-  type Contribution = SignedRecord<Correction | Provenance>;
-  const candidates: Contribution[] = [...byTime(corrections), ...provenance];
+  const corrections = byTime(space.corrections);
+  const withdrawals = byTime(space.withdrawals);
+  const candidates: SignedRecord<Contribution>[] = [
+    ...corrections,
+    ...withdrawals,
+    ...space.provenance,
+  ];
   const previousOf = new Map(
     candidates.map((signed) => [signed.cid, signed.record.previous ?? []]),
   );
-  const accepted = new Map<string, Contribution>();
-  const checks: Check<Contribution>[] = [
+  const accepted = new Map<string, SignedRecord<Contribution>>();
+  const checks: Check<SignedRecord<Contribution>>[] = [
     authorRole(chain, CONTRIBUTORS),
     notBackdated(chain, CONTRIBUTORS, (loss) => loss.record.recordHeads ?? [], previousOf),
     ownChain(accepted),
+    withdraws(chain, accepted),
   ];
   const rejected: Rejection[] = [];
   for (const signed of afterWhatTheyName(candidates)) {
@@ -166,13 +188,14 @@ async function acceptContributions(
     if (refusal === undefined) accepted.set(signed.cid, signed);
     else rejected.push(rejectionOf(signed, refusal));
   }
-  const ofType = <R extends Contribution>(list: readonly R[]) =>
+  const ofType = <R extends SignedRecord<Contribution>>(list: readonly R[]) =>
     new Map(
       list.filter((signed) => accepted.has(signed.cid)).map((signed) => [signed.cid, signed]),
     );
   return {
-    corrections: ofType(byTime(corrections)),
-    provenance: ofType(provenance),
+    corrections: ofType(corrections),
+    withdrawals: ofType(withdrawals),
+    provenance: ofType(space.provenance),
     rejected,
   };
 }
@@ -208,12 +231,11 @@ async function acceptReleases(
 
 /**
  * The records in an order where each comes after every record of the list
- * its `previous` names (a depth-first post-order from each record in turn;
- * hash links cannot form a cycle, and the visited set guards anyway).
+ * it names: its `previous`, and for a withdrawal the correction it closes
+ * (a depth-first post-order from each record in turn; hash links cannot
+ * form a cycle, and the visited set guards anyway).
  */
-function afterWhatTheyName<R extends SignedRecord<Correction | Provenance>>(
-  records: readonly R[],
-): R[] {
+function afterWhatTheyName<R extends SignedRecord<Contribution>>(records: readonly R[]): R[] {
   const byCid = new Map(records.map((signed) => [signed.cid, signed]));
   const placed = new Set<string>();
   const entered = new Set<string>();
@@ -227,8 +249,8 @@ function afterWhatTheyName<R extends SignedRecord<Correction | Provenance>>(
         continue;
       }
       const signed = byCid.get(cid) as R;
-      const waiting = (signed.record.previous ?? []).filter(
-        (previous) => byCid.has(previous) && !placed.has(previous),
+      const waiting = namedBy(signed.record).filter(
+        (named) => byCid.has(named) && !placed.has(named),
       );
       if (waiting.length > 0 && !entered.has(cid)) {
         entered.add(cid);
@@ -241,4 +263,10 @@ function afterWhatTheyName<R extends SignedRecord<Correction | Provenance>>(
     }
   }
   return order;
+}
+
+/** The contributions a contribution's decision depends on. */
+function namedBy(record: Contribution): readonly string[] {
+  const previous = record.previous ?? [];
+  return record.type === "canon/withdrawal" ? [...previous, record.correction] : previous;
 }

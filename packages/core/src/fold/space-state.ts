@@ -4,7 +4,22 @@ import type { SpaceGenesis } from "../records/genesis.js";
 import type { MembershipChange } from "../records/membership.js";
 import type { Provenance } from "../records/provenance.js";
 import type { Release } from "../records/release.js";
+import type { Withdrawal } from "../records/withdrawal.js";
 import type { SignedRecord } from "../signed-record.js";
+
+/**
+ * Where a correction stands: `open` while it is in force on at least one
+ * head of its standard, `incorporated` once every head's history
+ * incorporates it, `withdrawn` when a withdrawal closed it first.
+ */
+export interface CorrectionStatus {
+  readonly correction: SignedRecord<Correction>;
+  readonly state: "open" | "incorporated" | "withdrawn";
+  /** Accepted releases that incorporate it, on any branch, by CID (sorted). */
+  readonly incorporatedBy: readonly string[];
+  /** Accepted withdrawals of it, oldest first. */
+  readonly withdrawnBy: readonly SignedRecord<Withdrawal>[];
+}
 
 /** One standard as the verified records describe it. */
 export interface StandardState {
@@ -17,8 +32,10 @@ export interface StandardState {
   readonly latest: SignedRecord<Release>;
   /** True when there is more than one head. */
   readonly forked: boolean;
-  /** Accepted corrections no accepted release incorporates yet, oldest first. */
+  /** Accepted corrections in force on at least one head (not withdrawn, not incorporated there), oldest first. */
   readonly openCorrections: readonly SignedRecord<Correction>[];
+  /** Every accepted correction of the standard and where it stands, oldest first. */
+  readonly corrections: ReadonlyMap<string, CorrectionStatus>;
 }
 
 /** The state of a space: a deterministic function of its verified records. */
@@ -30,45 +47,118 @@ export interface SpaceState {
   readonly standards: ReadonlyMap<string, StandardState>;
   readonly corrections: ReadonlyMap<string, SignedRecord<Correction>>;
   readonly provenance: ReadonlyMap<string, SignedRecord<Provenance>>;
+  readonly withdrawals: ReadonlyMap<string, SignedRecord<Withdrawal>>;
 }
 
-/** Each standard's state from the accepted releases and corrections, standards sorted by name. */
+/** Each standard's state from the accepted releases, corrections and withdrawals, standards sorted by name. */
 export function standardsOf(
   accepted: ReadonlyMap<string, SignedRecord<Release>>,
   corrections: ReadonlyMap<string, SignedRecord<Correction>>,
+  withdrawals: ReadonlyMap<string, SignedRecord<Withdrawal>>,
 ): Map<string, StandardState> {
   const byName = new Map<string, SignedRecord<Release>[]>();
   const followed = new Set<string>();
-  const incorporated = new Set<string>();
   for (const signed of accepted.values()) {
     const list = byName.get(signed.record.standard) ?? [];
     list.push(signed);
     byName.set(signed.record.standard, list);
     for (const parent of signed.record.parents) followed.add(parent);
-    for (const correction of signed.record.incorporates) incorporated.add(correction);
   }
+  const withdrawnBy = new Map<string, SignedRecord<Withdrawal>[]>();
+  for (const signed of byTime([...withdrawals.values()]))
+    withdrawnBy.set(signed.record.correction, [
+      ...(withdrawnBy.get(signed.record.correction) ?? []),
+      signed,
+    ]);
+  const correctionsByName = new Map<string, SignedRecord<Correction>[]>();
+  for (const signed of corrections.values())
+    correctionsByName.set(signed.record.standard, [
+      ...(correctionsByName.get(signed.record.standard) ?? []),
+      signed,
+    ]);
+
   const standards = new Map<string, StandardState>();
   for (const name of [...byName.keys()].sort()) {
-    const releases = byName.get(name) as SignedRecord<Release>[];
-    const heads = releases
+    const list = byName.get(name) as SignedRecord<Release>[];
+    const releases = new Map(list.map((signed) => [signed.cid, signed]));
+    const heads = list
       .filter((signed) => !followed.has(signed.cid))
       .sort((a, b) => b.record.version - a.record.version || (a.cid < b.cid ? 1 : -1));
     const latest = heads[0] as SignedRecord<Release>;
-    const openCorrections = byTime(
-      [...corrections.values()].filter(
-        (c) => c.record.standard === name && !incorporated.has(c.cid),
-      ),
-    );
+    const onEveryHead = intersection(heads.map((head) => incorporatedIn(releases, head.cid)));
+    const incorporatedBy = new Map<string, string[]>();
+    for (const signed of [...releases.values()].sort((a, b) => (a.cid < b.cid ? -1 : 1)))
+      for (const cid of signed.record.incorporates)
+        incorporatedBy.set(cid, [...(incorporatedBy.get(cid) ?? []), signed.cid]);
+    const statuses = new Map<string, CorrectionStatus>();
+    for (const correction of byTime(correctionsByName.get(name) ?? [])) {
+      const withdrawn = withdrawnBy.get(correction.cid) ?? [];
+      statuses.set(correction.cid, {
+        correction,
+        state: onEveryHead.has(correction.cid)
+          ? "incorporated"
+          : withdrawn.length > 0
+            ? "withdrawn"
+            : "open",
+        incorporatedBy: incorporatedBy.get(correction.cid) ?? [],
+        withdrawnBy: withdrawn,
+      });
+    }
     standards.set(name, {
       name,
-      releases: new Map(releases.map((signed) => [signed.cid, signed])),
+      releases,
       heads,
       latest,
       forked: heads.length > 1,
-      openCorrections,
+      openCorrections: [...statuses.values()]
+        .filter((status) => status.state === "open")
+        .map((status) => status.correction),
+      corrections: statuses,
     });
   }
   return standards;
+}
+
+/**
+ * The corrections in force for one release of a standard: accepted, not
+ * withdrawn, and not incorporated by that release or any release it
+ * follows, oldest first. What the rendered context of that release lists.
+ */
+export function correctionsInForce(
+  standard: StandardState,
+  releaseCid: string,
+): SignedRecord<Correction>[] {
+  const incorporated = incorporatedIn(standard.releases, releaseCid);
+  return [...standard.corrections.values()]
+    .filter((status) => status.withdrawnBy.length === 0 && !incorporated.has(status.correction.cid))
+    .map((status) => status.correction);
+}
+
+/** Every correction a release or one of its ancestors incorporates (none for a release not among `releases`). */
+export function incorporatedIn(
+  releases: ReadonlyMap<string, SignedRecord<Release>>,
+  releaseCid: string,
+): Set<string> {
+  const incorporated = new Set<string>();
+  const seen = new Set<string>();
+  const stack = [releaseCid];
+  while (stack.length > 0) {
+    const cid = stack.pop() as string;
+    if (seen.has(cid)) continue;
+    seen.add(cid);
+    const release = releases.get(cid);
+    if (release === undefined) continue;
+    for (const correction of release.record.incorporates) incorporated.add(correction);
+    stack.push(...release.record.parents);
+  }
+  return incorporated;
+}
+
+/** The elements every set holds (empty for no sets). */
+function intersection(sets: readonly Set<string>[]): Set<string> {
+  const [first, ...rest] = sets;
+  if (first === undefined) return new Set();
+  return new Set([...first].filter((value) => rest.every((set) => set.has(value))));
 }
 
 /** Records oldest first by `createdAt`, ties broken by CID: the same order on every replica. */

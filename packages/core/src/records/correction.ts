@@ -9,10 +9,15 @@ import {
   Timestamp,
 } from "./fields.js";
 
+/** Longest correction text, in characters. */
+export const MAX_CORRECTION_TEXT = 16_384;
+
 /**
- * A decision learned from feedback, tied to a standard: append-only, open
- * until a release lists it in `incorporates`. `against` is the release the
- * author was reading when the lesson was learned.
+ * A decision learned from feedback, tied to a standard: append-only, in
+ * force until a release on every head of the standard incorporates it, or
+ * a withdrawal closes it. `against` is the release the author was reading
+ * when the lesson was learned; `evidence` the record (usually the stamp of
+ * the output that went wrong) that shows it.
  */
 export const Correction = z
   .object({
@@ -20,8 +25,9 @@ export const Correction = z
     v: z.literal(1),
     space: CidString,
     standard: StandardName,
-    text: Text(16_384).min(1),
+    text: Text(MAX_CORRECTION_TEXT).min(1),
     against: CidString.optional(),
+    evidence: CidString.optional(),
     previous: PreviousRecords,
     membership: MembershipHeads,
     author: DidString,

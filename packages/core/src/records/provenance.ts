@@ -10,13 +10,18 @@ import {
   Timestamp,
 } from "./fields.js";
 
-/** One piece of context an output was produced with. */
+/**
+ * One piece of context an output was produced with: the release, its
+ * content, and (when the agent read the rendered context: the release with
+ * the corrections in force) the CID of exactly what it read.
+ */
 export const ContextEntry = z
   .object({
     standard: StandardName,
     version: z.number().int().min(1),
     contentCid: ContentCidString,
     releaseCid: CidString,
+    renderedCid: ContentCidString.optional(),
   })
   .strict();
 /** One piece of context an output was produced with. */

@@ -4,6 +4,7 @@ import { SpaceGenesis } from "./genesis.js";
 import { MembershipChange } from "./membership.js";
 import { Provenance } from "./provenance.js";
 import { Release } from "./release.js";
+import { Withdrawal } from "./withdrawal.js";
 
 /** Any record Canon signs, told apart by `type`. */
 export const CanonRecord = z.discriminatedUnion("type", [
@@ -12,6 +13,7 @@ export const CanonRecord = z.discriminatedUnion("type", [
   Release,
   Correction,
   Provenance,
+  Withdrawal,
 ]);
 /** Any record Canon signs. */
 export type CanonRecord = z.infer<typeof CanonRecord>;

@@ -1,14 +1,13 @@
 import type { MembershipChain } from "../../membership-chain.js";
-import type { Correction } from "../../records/correction.js";
+import type { Contribution } from "../../records/contribution.js";
 import type { Role } from "../../records/membership.js";
-import type { Provenance } from "../../records/provenance.js";
 import type { Release } from "../../records/release.js";
 import type { Refusal } from "../../rejection.js";
 import type { SignedRecord } from "../../signed-record.js";
 import type { Check } from "./check.js";
 
-/** A record written at a point of the membership chain: a release, correction or provenance record. */
-type Positioned = SignedRecord<Release | Correction | Provenance>;
+/** A record written at a point of the membership chain: a release or a contribution. */
+type Positioned = SignedRecord<Release | Contribution>;
 
 /**
  * The author held one of `roles` at the point of the membership chain the

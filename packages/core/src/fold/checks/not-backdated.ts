@@ -1,7 +1,6 @@
 import type { MembershipChain } from "../../membership-chain.js";
-import type { Correction } from "../../records/correction.js";
+import type { Contribution } from "../../records/contribution.js";
 import type { MembershipChange, Role } from "../../records/membership.js";
-import type { Provenance } from "../../records/provenance.js";
 import type { Release } from "../../records/release.js";
 import type { Refusal } from "../../rejection.js";
 import type { SignedRecord } from "../../signed-record.js";
@@ -36,14 +35,13 @@ export function backdatedRefusal(loss: Loss): Refusal {
 }
 
 /**
- * The backdating rule for releases, corrections and provenance: a record
+ * The backdating rule for releases and contributions (corrections, withdrawals, provenance): a record
  * follows a loss when the loss is in the past of its membership heads; the
  * loss's author had seen it when it is one of the heads the change pinned
- * (`pinnedBy`: `releaseHeads` for releases, `recordHeads` for corrections and
- * provenance) or their ancestor through `parentsOf`. What each change pinned
+ * (`pinnedBy`: `releaseHeads` for releases, `recordHeads` for contributions) or their ancestor through `parentsOf`. What each change pinned
  * is computed once and kept for the whole fold.
  */
-export function notBackdated<R extends SignedRecord<Release | Correction | Provenance>>(
+export function notBackdated<R extends SignedRecord<Release | Contribution>>(
   chain: MembershipChain,
   roles: readonly Role[],
   pinnedBy: (loss: Loss) => readonly string[],

@@ -1,17 +1,16 @@
-import type { Correction } from "../../records/correction.js";
-import type { Provenance } from "../../records/provenance.js";
+import type { Contribution } from "../../records/contribution.js";
 import type { SignedRecord } from "../../signed-record.js";
 import type { Check } from "./check.js";
 
 /**
- * A correction's or provenance record's `previous` names only accepted
+ * A contribution's `previous` (corrections, withdrawals, provenance) names only accepted
  * records of the same author, so an author cannot link to records they hold
  * back (and later pass them off as seen by whoever removes them). The fold
  * decides each record after the records it names (hash links cannot form a
  * cycle), so `accepted` already holds every decision this check needs.
  */
-export function ownChain<R extends SignedRecord<Correction | Provenance>>(
-  accepted: ReadonlyMap<string, SignedRecord<Correction | Provenance>>,
+export function ownChain<R extends SignedRecord<Contribution>>(
+  accepted: ReadonlyMap<string, SignedRecord<Contribution>>,
 ): Check<R> {
   return (signed) => {
     const broken = (signed.record.previous ?? []).find(
