@@ -46,6 +46,10 @@ export {
 } from "./operations/space-session.js";
 export { type Stamped, type StampRequest, stamp } from "./operations/stamp.js";
 export {
+  parseStandardReference,
+  type StandardReference,
+} from "./operations/standard-reference.js";
+export {
   type ContextCheck,
   type MissedCorrection,
   type Verification,
