@@ -43,7 +43,7 @@ export { SpaceGenesis } from "./records/genesis.js";
 export { MAX_RECORD_HEADS, MembershipChange, Role } from "./records/membership.js";
 export { ContextEntry, Provenance } from "./records/provenance.js";
 export { CanonRecord, type RecordType } from "./records/record.js";
-export { MAX_CONTENT_BYTES, Release } from "./records/release.js";
+export { MAX_CONTENT_BYTES, MAX_MESSAGE_LENGTH, Release } from "./records/release.js";
 export { MAX_RECORD_BYTES, type SignedRecord, signingInput, signRecord } from "./signed-record.js";
 export {
   type RecordCheck,
