@@ -1,8 +1,8 @@
-import { readFile } from "node:fs/promises";
 import { CanonError, CidString } from "@canon/core";
 import { z } from "zod";
 import { writeFileAtomic } from "./atomic-write.js";
 import type { CanonHome } from "./canon-home.js";
+import { readJsonFile } from "./read-json-file.js";
 
 /** A relay this home syncs a space through, and the token it requires (a secret: config.json is 0600). */
 export const RelayEntry = z
@@ -39,20 +39,8 @@ export type Config = z.infer<typeof Config>;
  * @throws CanonError `BAD_CONFIG` naming the file when it is not valid.
  */
 export async function readConfig(home: CanonHome): Promise<Config> {
-  let text: string;
-  try {
-    text = await readFile(home.config, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT")
-      return { v: 1, defaultSpace: null, spaces: {} };
-    throw new CanonError("BAD_CONFIG", `cannot read ${home.config}: ${(error as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new CanonError("BAD_CONFIG", `${home.config} is not valid JSON; fix or remove it`);
-  }
+  const json = await readJsonFile(home.config, "fix or remove it");
+  if (json === undefined) return { v: 1, defaultSpace: null, spaces: {} };
   const parsed = Config.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
