@@ -62,6 +62,7 @@ export { type FastRead, type IndexedRelease, readFromIndex } from "./space/read-
 export { formatSpaceUrl, parseSpaceUrl, type SpaceAddress } from "./space/space-url.js";
 export { FileStorage } from "./storage/file-storage.js";
 export { type LiveSpace, openLiveSpace } from "./sync/live-space.js";
+export { parsePort } from "./sync/port.js";
 export { probeRelay, type RelayHealth } from "./sync/probe-relay.js";
 export { describeRecord, type RecordSummary } from "./sync/record-summary.js";
 export { parseRelayUrl, type RelayEndpoint } from "./sync/relay-url.js";

@@ -1,5 +1,4 @@
-import { startReplicaServer } from "@canon/store";
-import { parsePort } from "../arguments.js";
+import { parsePort, startReplicaServer } from "@canon/store";
 import { home } from "../context.js";
 import { type GlobalOptions, printLine } from "../output.js";
 import { serveUntilSignal } from "../serve-until-signal.js";
@@ -10,7 +9,7 @@ export async function run(
 ): Promise<void> {
   const server = await startReplicaServer({
     storageDirectory: home().replica,
-    port: parsePort(options.port),
+    port: parsePort(options.port, "--port"),
     host: options.host,
     token: options.token,
     name: "peer",
