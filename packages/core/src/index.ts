@@ -12,7 +12,6 @@ export {
 export { contentMatches, type ExpectedContent } from "./content-matches.js";
 export { type Did, didFromPublicKey, parseDid, publicKeyFromDid } from "./did.js";
 export { CanonError, type CanonErrorCode, isCanonError } from "./error.js";
-export { exitStatusOf } from "./exit-status.js";
 export {
   type FoldInput,
   type FoldResult,
