@@ -1,14 +1,7 @@
 export { BlobCache } from "./blobs/blob-cache.js";
 export { writeFileAtomic } from "./home/atomic-write.js";
 export { type CanonHome, canonHome } from "./home/canon-home.js";
-export {
-  Config,
-  RelayEntry,
-  readConfig,
-  SpaceEntry,
-  updateConfig,
-  writeConfig,
-} from "./home/config.js";
+export { Config, RelayEntry, readConfig, SpaceEntry, updateConfig } from "./home/config.js";
 export {
   createIdentity,
   DEFAULT_IDENTITY,
