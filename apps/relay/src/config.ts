@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { CanonError, isCanonError } from "@canon/core";
-import { parseRelayUrl } from "@canon/store";
+import { parsePort, parseRelayUrl } from "@canon/store";
 import { z } from "zod";
 
 /** The port a relay listens on when `CANON_RELAY_PORT` is not set. */
@@ -18,18 +18,18 @@ export const RELAY_VARIABLES = [
   "CANON_RELAY_PEERS",
 ] as const;
 
+/** Checked by the same rule as the CLI's `--port`. */
 const Port = z
   .string()
-  .regex(/^\d{1,5}$/, {
-    error: (issue) =>
-      `must be a port number between 0 and 65535 (0 picks a free one), not ${JSON.stringify(issue.input)}`,
+  .transform((value, context) => {
+    try {
+      return parsePort(value, "CANON_RELAY_PORT");
+    } catch (error) {
+      if (!isCanonError(error)) throw error;
+      context.addIssue({ code: "custom", message: error.message, input: value });
+      return z.NEVER;
+    }
   })
-  .transform(Number)
-  .pipe(
-    z.number().max(65535, {
-      error: (issue) => `must be at most 65535, not ${JSON.stringify(issue.input)}`,
-    }),
-  )
   .default(DEFAULT_PORT);
 
 const Host = z
@@ -61,7 +61,11 @@ const Peers = z
           parseRelayUrl(url);
         } catch (error) {
           if (!isCanonError(error)) throw error;
-          context.addIssue({ code: "custom", message: error.message, input: url });
+          context.addIssue({
+            code: "custom",
+            message: `CANON_RELAY_PEERS has a bad URL: ${error.message}`,
+            input: url,
+          });
         }
       }),
     ),
@@ -107,11 +111,9 @@ export function readRelayConfig(
   );
   const parsed = RelayEnvironment.safeParse(variables);
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => {
-    const name = String(issue.path[0]);
-    return issue.code === "custom"
-      ? `${name} has a bad URL: ${issue.message}`
-      : `${name} ${issue.message}`;
-  });
+  // Custom issues come from Canon's own parsers and already name the variable.
+  const problems = parsed.error.issues.map((issue) =>
+    issue.code === "custom" ? issue.message : `${String(issue.path[0])} ${issue.message}`,
+  );
   throw new CanonError("BAD_ARGUMENT", problems.join("; "));
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-import { exitStatusOf, isCanonError } from "@canon/core";
+import { isCanonError } from "@canon/core";
 import { readRelayConfig } from "./config.js";
+import { relayExitStatusOf } from "./exit-status.js";
 import { startRelayServer } from "./relay-server.js";
 
 /**
@@ -39,6 +40,6 @@ main().then(
       ? error.message
       : `unexpected error: ${error instanceof Error ? error.message : String(error)}`;
     process.stderr.write(`canon-relay: ${message.replace(/\s*\n\s*/g, " ")}\n`);
-    process.exit(isCanonError(error) ? exitStatusOf(error.code) : 1);
+    process.exit(isCanonError(error) ? relayExitStatusOf(error.code) : 1);
   },
 );

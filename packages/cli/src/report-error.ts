@@ -1,5 +1,6 @@
-import { exitStatusOf, isCanonError } from "@canon/core";
+import { isCanonError } from "@canon/core";
 import { CommanderError } from "commander";
+import { exitStatusOf } from "./exit-status.js";
 
 /**
  * Prints an error as one line, `canon: <message>`, and returns the exit

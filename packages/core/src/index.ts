@@ -12,7 +12,6 @@ export {
 export { contentMatches, type ExpectedContent } from "./content-matches.js";
 export { type Did, didFromPublicKey, parseDid, publicKeyFromDid } from "./did.js";
 export { CanonError, type CanonErrorCode, isCanonError } from "./error.js";
-export { exitStatusOf } from "./exit-status.js";
 export { type FoldInput, type FoldResult, fold } from "./fold/fold.js";
 export type { FoldCache } from "./fold/fold-cache.js";
 export {
@@ -45,7 +44,7 @@ export { SpaceGenesis } from "./records/genesis.js";
 export { MAX_RECORD_HEADS, MembershipChange, Role } from "./records/membership.js";
 export { ContextEntry, Provenance } from "./records/provenance.js";
 export { CanonRecord, type RecordType } from "./records/record.js";
-export { MAX_CONTENT_BYTES, Release } from "./records/release.js";
+export { MAX_CONTENT_BYTES, MAX_MESSAGE_LENGTH, Release } from "./records/release.js";
 export { Withdrawal } from "./records/withdrawal.js";
 export {
   REJECTION_CODES,

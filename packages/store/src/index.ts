@@ -2,14 +2,7 @@ export { BlobCache } from "./caches/blob-cache.js";
 export { type FastRead, type IndexedRelease, readFromIndex } from "./caches/read-index.js";
 export { writeFileAtomic } from "./home/atomic-write.js";
 export { type CanonHome, canonHome } from "./home/canon-home.js";
-export {
-  Config,
-  RelayEntry,
-  readConfig,
-  SpaceEntry,
-  updateConfig,
-  writeConfig,
-} from "./home/config.js";
+export { Config, RelayEntry, readConfig, SpaceEntry, updateConfig } from "./home/config.js";
 export {
   createIdentity,
   DEFAULT_IDENTITY,
@@ -47,6 +40,10 @@ export {
 } from "./operations/space-session.js";
 export { type Stamped, type StampRequest, stamp } from "./operations/stamp.js";
 export {
+  parseStandardReference,
+  type StandardReference,
+} from "./operations/standard-reference.js";
+export {
   type ContextCheck,
   type MissedCorrection,
   type StampProblem,
@@ -63,6 +60,7 @@ export { formatSpaceUrl, parseSpaceUrl, type SpaceAddress } from "./space/space-
 export { countStoredDocuments } from "./storage/chunk-layout.js";
 export { FileStorage } from "./storage/file-storage.js";
 export { type LiveSpace, openLiveSpace } from "./sync/live-space.js";
+export { parsePort } from "./sync/port.js";
 export { probeRelay, type RelayHealth } from "./sync/probe-relay.js";
 export { describeRecord, type RecordSummary } from "./sync/record-summary.js";
 export { RelayClient } from "./sync/relay-client.js";

@@ -1,6 +1,6 @@
-import { exitStatusOf } from "@canon/core";
 import { list } from "@canon/store";
 import { home } from "../context.js";
+import { exitStatusOf } from "../exit-status.js";
 import { type GlobalOptions, print, syncNote } from "../output.js";
 
 /** `canon ls`: standards in the space with their latest version. */

@@ -1,5 +1,5 @@
 import { startRelayServer } from "@canon/relay";
-import { parsePort } from "../arguments.js";
+import { parsePort } from "@canon/store";
 import { type GlobalOptions, printLine } from "../output.js";
 import { serveUntilSignal } from "../serve-until-signal.js";
 
@@ -15,7 +15,7 @@ export async function run(
 ): Promise<void> {
   const server = await startRelayServer({
     storageDirectory: options.data,
-    port: parsePort(options.port),
+    port: parsePort(options.port, "--port"),
     host: options.host,
     token: options.token,
     peers: (options.peer ?? []).map((url) => ({ url, token: options.token })),

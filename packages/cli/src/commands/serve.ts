@@ -1,5 +1,5 @@
 import { startRelayServer } from "@canon/relay";
-import { parsePort } from "../arguments.js";
+import { parsePort } from "@canon/store";
 import { home } from "../context.js";
 import { type GlobalOptions, printLine } from "../output.js";
 import { serveUntilSignal } from "../serve-until-signal.js";
@@ -10,7 +10,7 @@ export async function run(
 ): Promise<void> {
   const server = await startRelayServer({
     storageDirectory: home().replica,
-    port: parsePort(options.port),
+    port: parsePort(options.port, "--port"),
     host: options.host,
     token: options.token,
     name: "peer",

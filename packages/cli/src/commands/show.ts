@@ -1,18 +1,9 @@
-import { CanonError } from "@canon/core";
-import { canonHome, resolve } from "@canon/store";
+import { canonHome, parseStandardReference, resolve } from "@canon/store";
 import { contentForJson, type GlobalOptions, print } from "../output.js";
 
 /** `canon show <standard>[@<version>|@<cid>]`: print the exact bytes of one version. */
 export async function run(options: GlobalOptions, reference: string): Promise<void> {
-  const at = reference.indexOf("@");
-  const standard = at === -1 ? reference : reference.slice(0, at);
-  const selector = at === -1 ? undefined : reference.slice(at + 1);
-  if (standard.length === 0 || selector === "") {
-    throw new CanonError(
-      "BAD_ARGUMENT",
-      `"${reference}" is not <standard>, <standard>@<version> or <standard>@<cid>`,
-    );
-  }
+  const { standard, selector } = parseStandardReference(reference);
   const resolved = await resolve(canonHome(), { standard, selector, space: options.space });
   if (options.json) {
     const { content, ...rest } = resolved;

@@ -12,6 +12,9 @@ import {
 /** Largest standard Canon accepts, in bytes. */
 export const MAX_CONTENT_BYTES = 4 * 1024 * 1024;
 
+/** Longest release message Canon accepts, in characters (UTF-16 code units, as `string.length` counts them). */
+export const MAX_MESSAGE_LENGTH = 4096;
+
 /**
  * An immutable version of a standard. `contentCid` addresses the exact bytes
  * an agent reads; `parents` are the release heads it follows (two or more
@@ -28,7 +31,7 @@ export const Release = z
     size: z.number().int().min(0).max(MAX_CONTENT_BYTES),
     parents: z.array(CidString).max(64),
     incorporates: z.array(CidString).max(1024),
-    message: Text(4096),
+    message: Text(MAX_MESSAGE_LENGTH),
     membership: MembershipHeads,
     author: DidString,
     createdAt: Timestamp,

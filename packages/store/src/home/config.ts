@@ -1,8 +1,9 @@
-import { readFile } from "node:fs/promises";
 import { CanonError, CidString } from "@canon/core";
 import { z } from "zod";
 import { writeFileAtomic } from "./atomic-write.js";
 import type { CanonHome } from "./canon-home.js";
+import { withFileLock } from "./file-lock.js";
+import { readJsonFile } from "./read-json-file.js";
 
 /** A relay this home syncs a space through, and the token it requires (a secret: config.json is 0600). */
 export const RelayEntry = z
@@ -39,20 +40,8 @@ export type Config = z.infer<typeof Config>;
  * @throws CanonError `BAD_CONFIG` naming the file when it is not valid.
  */
 export async function readConfig(home: CanonHome): Promise<Config> {
-  let text: string;
-  try {
-    text = await readFile(home.config, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT")
-      return { v: 1, defaultSpace: null, spaces: {} };
-    throw new CanonError("BAD_CONFIG", `cannot read ${home.config}: ${(error as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new CanonError("BAD_CONFIG", `${home.config} is not valid JSON; fix or remove it`);
-  }
+  const json = await readJsonFile(home.config, "fix or remove it");
+  if (json === undefined) return { v: 1, defaultSpace: null, spaces: {} };
   const parsed = Config.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -64,19 +53,29 @@ export async function readConfig(home: CanonHome): Promise<Config> {
   return parsed.data;
 }
 
-/** Replaces the home's config atomically. */
-export async function writeConfig(home: CanonHome, config: Config): Promise<void> {
+/** Replaces the home's config atomically; only {@link updateConfig} calls it, under the lock. */
+async function writeConfig(home: CanonHome, config: Config): Promise<void> {
   // 0600: the config holds relay tokens.
   await writeFileAtomic(home.config, `${JSON.stringify(config, null, 2)}\n`, 0o600);
 }
 
-/** Reads, changes and writes the config in one step. */
+/**
+ * Reads, changes and writes the config in one step, holding the home's config
+ * lock throughout, so that concurrent commands on one home (a \`sync\`, a
+ * \`watch\` and a \`space create\`) each see the others' changes rather than
+ * overwrite them. \`change\` runs under the lock: keep it quick, with no I/O.
+ * @throws CanonError \`BAD_CONFIG\` when the config is not valid,
+ * \`STORAGE_UNWRITABLE\` when it cannot be written or its lock cannot be taken
+ * within a few seconds (see {@link withFileLock}).
+ */
 export async function updateConfig(
   home: CanonHome,
   change: (config: Config) => void,
 ): Promise<Config> {
-  const config = await readConfig(home);
-  change(config);
-  await writeConfig(home, config);
-  return config;
+  return withFileLock(home.config, async () => {
+    const config = await readConfig(home);
+    change(config);
+    await writeConfig(home, config);
+    return config;
+  });
 }

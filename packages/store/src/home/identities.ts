@@ -11,6 +11,7 @@ import {
 } from "@canon/core";
 import { writeFileAtomic } from "./atomic-write.js";
 import type { CanonHome } from "./canon-home.js";
+import { readJsonFile } from "./read-json-file.js";
 
 /** The owner's own identity's name; agents get names of their own. */
 export const DEFAULT_IDENTITY = "default";
@@ -37,24 +38,13 @@ function identityPath(home: CanonHome, name: string): string {
  */
 export async function loadIdentity(home: CanonHome, name = DEFAULT_IDENTITY): Promise<Signer> {
   const path = identityPath(home, name);
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") {
-      const hint =
-        name === DEFAULT_IDENTITY
-          ? "run `canon init` first"
-          : `create it with \`canon id new --name ${name}\``;
-      throw new CanonError("NO_IDENTITY", `no identity "${name}" in ${home.root}; ${hint}`);
-    }
-    throw new CanonError("BAD_CONFIG", `cannot read ${path}: ${(error as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new CanonError("BAD_CONFIG", `${path} is not valid JSON`);
+  const json = await readJsonFile(path);
+  if (json === undefined) {
+    const hint =
+      name === DEFAULT_IDENTITY
+        ? "run `canon init` first"
+        : `create it with \`canon id new --name ${name}\``;
+    throw new CanonError("NO_IDENTITY", `no identity "${name}" in ${home.root}; ${hint}`);
   }
   const { identity, keyPair } = await keyPairOfIdentityFile(json, path);
   return {

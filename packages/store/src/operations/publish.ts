@@ -2,6 +2,7 @@ import {
   CanonError,
   contentCid,
   MAX_CONTENT_BYTES,
+  MAX_MESSAGE_LENGTH,
   type Release,
   StandardName,
   signRecord,
@@ -81,8 +82,12 @@ export async function appendRelease(
       `the content is ${bytes.length} bytes; a standard is at most ${MAX_CONTENT_BYTES} bytes`,
     );
   }
-  if (message.length > 4096)
-    throw new CanonError("BAD_ARGUMENT", "a release message is at most 4096 characters");
+  if (message.length > MAX_MESSAGE_LENGTH) {
+    throw new CanonError(
+      "BAD_ARGUMENT",
+      `a release message is at most ${MAX_MESSAGE_LENGTH} characters`,
+    );
+  }
   const role = state.members.get(signer.keyPair.did);
   if (role !== "maintainer") {
     throw new CanonError(

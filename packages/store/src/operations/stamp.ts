@@ -15,6 +15,7 @@ import { sha256OfInputFile } from "./input-file.js";
 import { pickRelease } from "./pick-release.js";
 import type { SpaceChoice } from "./space-session.js";
 import { viewSpace } from "./space-view.js";
+import { parseStandardReference } from "./standard-reference.js";
 
 /** What to stamp. */
 export interface StampRequest extends SpaceChoice {
@@ -46,7 +47,7 @@ export interface Stamped {
  * with, and writes it beside the output as `<output>.canon.json`. Offline,
  * from the local replica, without loading Automerge while the verified
  * snapshot is current. An auditor checks it with {@link verifyStamp}.
- * @throws CanonError `FILE_UNREADABLE`, `UNKNOWN_STANDARD`, `UNKNOWN_VERSION`, `NOT_A_MEMBER`
+ * @throws CanonError `FILE_UNREADABLE`, `BAD_ARGUMENT` (a malformed reference), `UNKNOWN_STANDARD`, `UNKNOWN_VERSION`, `NOT_A_MEMBER`
  * when the signer is not a contributor or maintainer.
  */
 export async function stamp(
@@ -93,15 +94,7 @@ function contextOf(state: SpaceState, references: readonly string[]): ContextEnt
   const wanted = references.length > 0 ? references : [...state.standards.keys()];
   const entries = new Map<string, ContextEntry>();
   for (const reference of wanted) {
-    const at = reference.indexOf("@");
-    const name = at === -1 ? reference : reference.slice(0, at);
-    const selector = at === -1 ? undefined : reference.slice(at + 1);
-    if (name.length === 0 || selector === "") {
-      throw new CanonError(
-        "BAD_ARGUMENT",
-        `"${reference}" is not <standard>, <standard>@<version> or <standard>@<cid>`,
-      );
-    }
+    const { standard: name, selector } = parseStandardReference(reference);
     const standard = state.standards.get(name);
     if (standard === undefined) {
       const known = [...state.standards.keys()];

@@ -1,0 +1,104 @@
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { CanonError } from "@canon/core";
+import type { LockOptions } from "proper-lockfile";
+
+/**
+ * A lock whose holder has not refreshed it for this long is taken over. The
+ * holder refreshes it every second, so only a process that was killed (or
+ * stopped, or froze for seconds) in the middle of a write leaves one this old.
+ */
+export const LOCK_STALE_MS = 5_000;
+
+/**
+ * How long a writer waits for a lock before giving up. Longer than
+ * {@link LOCK_STALE_MS}, so a lock left by a process killed a moment ago is
+ * waited out and taken over rather than reported.
+ */
+export const LOCK_WAIT_MS = 8_000;
+
+// Pauses between tries: the first, doubling up to the longest.
+const FIRST_RETRY_MS = 10;
+const LONGEST_RETRY_MS = 250;
+
+/** Where the lock on `path` lives: a directory beside it, present only while someone writes. */
+export function lockPathOf(path: string): string {
+  return `${path}.lock`;
+}
+
+/**
+ * Runs `work` while holding an exclusive lock on `path`, shared by every
+ * process that writes it: a directory created beside it with `mkdir`, which
+ * only one process can win. Hold it only around
+ * a read-modify-write: others wait for it. A lock left by a killed process is
+ * taken over once {@link LOCK_STALE_MS} old. Readers need no lock when writers
+ * replace the file by an atomic rename.
+ * @throws CanonError `STORAGE_UNWRITABLE` naming the file when the lock cannot
+ * be taken within {@link LOCK_WAIT_MS} or its directory is not writable, or
+ * when another process took the lock over while `work` ran (this process
+ * froze for seconds): then the write may have raced and should be checked.
+ * Whatever `work` throws passes through, after the lock is released.
+ */
+export async function withFileLock<T>(path: string, work: () => Promise<T>): Promise<T> {
+  let compromised: Error | undefined;
+  const release = await acquire(path, {
+    lockfilePath: lockPathOf(path),
+    // The file itself may not exist yet (a home's first config).
+    realpath: false,
+    stale: LOCK_STALE_MS,
+    update: 1_000,
+    // Upstream throws from a timer, which would crash the process; reported once `work` is done.
+    onCompromised: (error) => {
+      compromised = error;
+    },
+  });
+  let result: T;
+  try {
+    result = await work();
+  } finally {
+    // Fails only when the lock was lost, which is reported below.
+    await release().catch(() => {});
+  }
+  if (compromised !== undefined) {
+    throw new CanonError(
+      "STORAGE_UNWRITABLE",
+      `lost the lock on ${path} while writing it (this process stalled for over ${LOCK_STALE_MS / 1000} s and another one took the lock over); check the file (\`canon space ls\`) and re-run the command`,
+      { cause: compromised },
+    );
+  }
+  return result;
+}
+
+/** Takes the lock, retrying with growing, jittered pauses until {@link LOCK_WAIT_MS} has passed. */
+async function acquire(path: string, options: LockOptions): Promise<() => Promise<void>> {
+  // Loaded here rather than at the top so that commands that only read (the
+  // hot path of \`canon show\`) never load the library.
+  const { lock } = await import("proper-lockfile");
+  // Without its directory the lock cannot be made; a failure here shows up as lock()'s.
+  await mkdir(dirname(path), { recursive: true }).catch(() => {});
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (let pause = FIRST_RETRY_MS; ; pause = Math.min(pause * 2, LONGEST_RETRY_MS)) {
+    try {
+      return await lock(path, options);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "ELOCKED") {
+        throw new CanonError(
+          "STORAGE_UNWRITABLE",
+          `cannot lock ${path} for writing (${code ?? (error as Error).message}); check that ${dirname(path)} exists and is writable`,
+          { cause: error },
+        );
+      }
+      if (Date.now() >= deadline) {
+        throw new CanonError(
+          "STORAGE_UNWRITABLE",
+          `cannot write ${path}: another canon process has held its lock (${options.lockfilePath}) for over ${LOCK_WAIT_MS / 1000} s; retry once it finishes (a lock left by a crashed process frees itself after ${LOCK_STALE_MS / 1000} s)`,
+          { cause: error },
+        );
+      }
+      // Jittered, so processes waiting together do not retry in step.
+      await sleep(pause * (0.5 + Math.random()));
+    }
+  }
+}
