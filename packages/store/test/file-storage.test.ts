@@ -8,7 +8,7 @@ import {
   type StorageKey,
 } from "@automerge/automerge-repo";
 import { runStorageAdapterTests } from "@automerge/automerge-repo/helpers/tests/storage-adapter-tests.js";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { FileStorage } from "../src/storage/file-storage.js";
 
 async function temporaryDirectory(): Promise<string> {
@@ -113,8 +113,19 @@ describe("FileStorage integrity", () => {
 });
 
 describe("FileStorage under a Repo", () => {
-  it("gives a new Repo on the same directory every change an earlier Repo saved, across several saves", async () => {
+  const directories: string[] = [];
+  afterEach(async () => {
+    for (const directory of directories.splice(0))
+      await rm(directory, { recursive: true, force: true });
+  });
+  const directoryForTest = async (): Promise<string> => {
     const directory = await temporaryDirectory();
+    directories.push(directory);
+    return directory;
+  };
+
+  it("gives a new Repo on the same directory every change an earlier Repo saved, across several saves", async () => {
+    const directory = await directoryForTest();
     const writer = new Repo({ storage: new FileStorage(directory) });
     // Large enough that small later changes are saved as incremental chunks, not re-compacted.
     const initial = Object.fromEntries(
@@ -147,11 +158,10 @@ describe("FileStorage under a Repo", () => {
     });
     expect(loaded.heads()).toEqual(handle.heads());
     await reader.shutdown();
-    await rm(directory, { recursive: true, force: true });
   });
 
   it("compacts only the chunks this process has seen: a chunk another process wrote meanwhile stays", async () => {
-    const directory = await temporaryDirectory();
+    const directory = await directoryForTest();
     const mine = new FileStorage(directory);
     const theirs = new FileStorage(directory);
     await mine.save(["doc", "incremental", "a"], new Uint8Array([1]));
@@ -167,20 +177,18 @@ describe("FileStorage under a Repo", () => {
     ]);
     expect(mine.chunkNames("doc")).toEqual(["snapshot/ab"]);
     expect(mine.chunkCount("doc")).toBe(1);
-    await rm(directory, { recursive: true, force: true });
   });
 
   it("treats removing a key or a range that was never saved as done", async () => {
-    const directory = await temporaryDirectory();
+    const directory = await directoryForTest();
     const storage = new FileStorage(directory);
     await expect(storage.remove(["AAAAA", "snapshot", "never"])).resolves.toBeUndefined();
     await expect(storage.removeRange(["BBBBB"])).resolves.toBeUndefined();
     expect(await storage.hasDocument("AAAAA")).toBe(false);
-    await rm(directory, { recursive: true, force: true });
   });
 
   it("names the path and says STORAGE_UNWRITABLE when its directory cannot be created", async () => {
-    const directory = await temporaryDirectory();
+    const directory = await directoryForTest();
     const notADirectory = join(directory, "file");
     await writeFile(notADirectory, "");
     const storage = new FileStorage(join(notADirectory, "replica"));
@@ -190,6 +198,5 @@ describe("FileStorage under a Repo", () => {
         message: expect.stringContaining(join(notADirectory, "replica")),
       },
     );
-    await rm(directory, { recursive: true, force: true });
   });
 });
