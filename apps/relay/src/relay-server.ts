@@ -64,13 +64,12 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 * 1024 });
   const outgoing = (options.peers ?? []).map((peer) => new RelayClient(socketUrlOf(peer), 1000));
+  const serverAdapter = new WebSocketServerAdapter(
+    wss as unknown as ConstructorParameters<typeof WebSocketServerAdapter>[0],
+  );
   const repo = new Repo({
     storage,
-    network: [
-      new WebSocketServerAdapter(
-        wss as unknown as ConstructorParameters<typeof WebSocketServerAdapter>[0],
-      ),
-    ],
+    network: [serverAdapter],
     peerId: `${options.name ?? "relay"}-${Math.random().toString(36).slice(2, 10)}` as PeerId,
     // Push documents only to peered relays; clients get what they ask for.
     sharePolicy: async (peerId) => outgoing.some((client) => client.remotePeerId === peerId),
@@ -90,6 +89,10 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     }
     wss.handleUpgrade(request, socket, head, (ws) => wss.emit("connection", ws, request));
   });
+  // The Repo connects its adapters only once it has read (or written) its
+  // storage id; until then a WebSocket that connects is dropped without a
+  // word, and its client waits for a retry. Listen only after that.
+  await adapterConnected(serverAdapter);
   await listen(http, options.port, options.host ?? "127.0.0.1");
   const port = (http.address() as AddressInfo).port;
   const host = options.host ?? "127.0.0.1";
@@ -117,6 +120,19 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
       return stopped;
     },
   };
+}
+
+/** Resolves once the Repo has connected `adapter` (it then has a peer id): a few milliseconds at start-up. */
+async function adapterConnected(adapter: WebSocketServerAdapter): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (adapter.peerId === undefined) {
+    if (Date.now() > deadline)
+      throw new CanonError(
+        "STORAGE_UNWRITABLE",
+        "the relay's storage did not answer within 30 s (reading its storage id)",
+      );
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
 }
 
 async function assertWritable(directory: string): Promise<void> {

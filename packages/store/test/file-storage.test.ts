@@ -1,9 +1,14 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Chunk, StorageAdapterInterface, StorageKey } from "@automerge/automerge-repo";
+import {
+  type Chunk,
+  Repo,
+  type StorageAdapterInterface,
+  type StorageKey,
+} from "@automerge/automerge-repo";
 import { runStorageAdapterTests } from "@automerge/automerge-repo/helpers/tests/storage-adapter-tests.js";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { FileStorage } from "../src/storage/file-storage.js";
 
 async function temporaryDirectory(): Promise<string> {
@@ -104,5 +109,94 @@ describe("FileStorage integrity", () => {
     const chunks = await storage.loadRange(["doc", "incremental"]);
     expect(chunks.map((chunk) => chunk.key)).toEqual([["doc", "incremental", "a"]]);
     await rm(directory, { recursive: true, force: true });
+  });
+});
+
+describe("FileStorage under a Repo", () => {
+  const directories: string[] = [];
+  afterEach(async () => {
+    for (const directory of directories.splice(0))
+      await rm(directory, { recursive: true, force: true });
+  });
+  const directoryForTest = async (): Promise<string> => {
+    const directory = await temporaryDirectory();
+    directories.push(directory);
+    return directory;
+  };
+
+  it("gives a new Repo on the same directory every change an earlier Repo saved, across several saves", async () => {
+    const directory = await directoryForTest();
+    const writer = new Repo({ storage: new FileStorage(directory) });
+    // Large enough that small later changes are saved as incremental chunks, not re-compacted.
+    const initial = Object.fromEntries(
+      Array.from({ length: 200 }, (_, i) => [`old-${i}`, "x".repeat(40)]),
+    );
+    const handle = writer.create<{ records: Record<string, string> }>({ records: initial });
+    await writer.flush();
+    for (const batch of [0, 1, 2]) {
+      handle.change((doc) => {
+        doc.records[`cid-${batch}`] = `record ${batch}`;
+      });
+      await writer.flush();
+    }
+    await writer.shutdown();
+
+    const storage = new FileStorage(directory);
+    expect(await storage.hasDocument(handle.documentId)).toBe(true);
+    // A snapshot and incremental chunks: the reader concatenates several files.
+    const chunks = await storage.loadRange([handle.documentId]);
+    expect(new Set(chunks.map((chunk) => chunk.key[1]))).toEqual(
+      new Set(["snapshot", "incremental"]),
+    );
+    const reader = new Repo({ storage });
+    const loaded = await reader.find<{ records: Record<string, string> }>(handle.url);
+    expect(loaded.doc().records).toEqual({
+      ...initial,
+      "cid-0": "record 0",
+      "cid-1": "record 1",
+      "cid-2": "record 2",
+    });
+    expect(loaded.heads()).toEqual(handle.heads());
+    await reader.shutdown();
+  });
+
+  it("compacts only the chunks this process has seen: a chunk another process wrote meanwhile stays", async () => {
+    const directory = await directoryForTest();
+    const mine = new FileStorage(directory);
+    const theirs = new FileStorage(directory);
+    await mine.save(["doc", "incremental", "a"], new Uint8Array([1]));
+    await mine.save(["doc", "incremental", "b"], new Uint8Array([2]));
+    await theirs.save(["doc", "incremental", "c"], new Uint8Array([3]));
+    expect(mine.chunkNames("doc")).toEqual(["incremental/a", "incremental/b"]);
+
+    await mine.compact("doc", new Uint8Array([9]), "ab");
+
+    expect((await theirs.loadRange(["doc"])).map((chunk) => chunk.key.join("/"))).toEqual([
+      "doc/incremental/c",
+      "doc/snapshot/ab",
+    ]);
+    expect(mine.chunkNames("doc")).toEqual(["snapshot/ab"]);
+    expect(mine.chunkCount("doc")).toBe(1);
+  });
+
+  it("treats removing a key or a range that was never saved as done", async () => {
+    const directory = await directoryForTest();
+    const storage = new FileStorage(directory);
+    await expect(storage.remove(["AAAAA", "snapshot", "never"])).resolves.toBeUndefined();
+    await expect(storage.removeRange(["BBBBB"])).resolves.toBeUndefined();
+    expect(await storage.hasDocument("AAAAA")).toBe(false);
+  });
+
+  it("names the path and says STORAGE_UNWRITABLE when its directory cannot be created", async () => {
+    const directory = await directoryForTest();
+    const notADirectory = join(directory, "file");
+    await writeFile(notADirectory, "");
+    const storage = new FileStorage(join(notADirectory, "replica"));
+    await expect(storage.save(["doc", "snapshot", "x"], new Uint8Array([1]))).rejects.toMatchObject(
+      {
+        code: "STORAGE_UNWRITABLE",
+        message: expect.stringContaining(join(notADirectory, "replica")),
+      },
+    );
   });
 });

@@ -1,0 +1,140 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MessageChannel } from "node:worker_threads";
+import { next as A } from "@automerge/automerge";
+import { type PeerId, Repo } from "@automerge/automerge-repo";
+import { MessageChannelNetworkAdapter } from "@automerge/automerge-repo-network-messagechannel";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { FileStorage } from "../src/storage/file-storage.js";
+
+/**
+ * What `patches/@automerge__automerge-repo@2.5.6.patch` changes, observed
+ * from outside. Each test fails on an unpatched automerge-repo 2.5.6 (where
+ * every document's sync waits a fixed 100 ms, and storage replays chunks
+ * with `loadIncremental`); check them again before dropping or porting the
+ * patch to a newer release.
+ */
+describe("the automerge-repo patch", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.restoreAllMocks();
+  });
+
+  it("takes syncDebounceRate as a Repo option, defaulting to upstream's 100 ms, and gives it to each document's synchronizer", async () => {
+    const fast = new Repo({ syncDebounceRate: 2 });
+    const upstream = new Repo();
+    expect(fast.syncDebounceRate).toBe(2);
+    expect(upstream.syncDebounceRate).toBe(100);
+
+    const handle = fast.create({ n: 0 });
+    expect(fast.synchronizer.docSynchronizers[handle.documentId]?.syncDebounceRate).toBe(2);
+    const other = upstream.create({ n: 0 });
+    expect(upstream.synchronizer.docSynchronizers[other.documentId]?.syncDebounceRate).toBe(100);
+    await Promise.all([fast.shutdown(), upstream.shutdown()]);
+  });
+
+  it.each([
+    { option: 2, waits: 2 },
+    { option: undefined, waits: 100 },
+  ])(
+    "sends a change to a peer $waits ms after it is made (syncDebounceRate: $option)",
+    async ({ option, waits }) => {
+      const peer = await silentPeer();
+      const repo = new Repo({
+        network: [peer.adapter],
+        peerId: "alice" as PeerId,
+        ...(option === undefined ? {} : { syncDebounceRate: option }),
+      });
+      try {
+        await new Promise((resolve) => repo.networkSubsystem.once("peer", resolve));
+        const send = vi.spyOn(peer.adapter, "send");
+        /** Heads of every sync message sent so far: each names the changes it brings. */
+        const sentHeads = () =>
+          send.mock.calls.flatMap(([message]) =>
+            message.type === "sync" && "data" in message
+              ? A.decodeSyncMessage(message.data).heads
+              : [],
+          );
+
+        vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+        const handle = repo.create<{ n: number }>({ n: 0 });
+        // Run the sync that creating the document scheduled: the debounce counts from it.
+        await vi.advanceTimersToNextTimerAsync();
+
+        handle.change((doc) => {
+          doc.n = 1;
+        });
+        const [head] = A.getHeads(handle.doc());
+        await vi.advanceTimersByTimeAsync(waits - 1);
+        expect(sentHeads()).not.toContain(head);
+        await vi.advanceTimersByTimeAsync(1);
+        expect(sentHeads()).toContain(head);
+      } finally {
+        vi.useRealTimers();
+        await repo.shutdown();
+        peer.close();
+      }
+    },
+  );
+
+  it("opens a compacted snapshot from storage whole (A.load), without replaying it through loadIncremental", async () => {
+    const directory = await mkdtemp(join(tmpdir(), "canon-patch-"));
+    try {
+      const storage = new FileStorage(directory);
+      const writer = new Repo({ storage });
+      const handle = writer.create<{ records: Record<string, string> }>({ records: {} });
+      for (let i = 0; i < 20; i++)
+        handle.change((doc) => {
+          doc.records[`cid-${i}`] = `record ${i}`;
+        });
+      await writer.flush();
+      await storage.compact(handle.documentId, A.save(handle.doc()), "snapshot-of-20");
+      expect(storage.chunkNames(handle.documentId)).toEqual(["snapshot/snapshot-of-20"]);
+      await writer.shutdown();
+
+      // Every Automerge document's backend shares this prototype, whichever module loaded it.
+      const backend = Object.getPrototypeOf(A.getBackend(A.init()));
+      const replayed = vi.spyOn(backend, "loadIncremental");
+      const reader = new Repo({ storage: new FileStorage(directory) });
+      const loaded = await reader.find<{ records: Record<string, string> }>(handle.url);
+      expect(loaded.doc()).toEqual(handle.doc());
+      expect(loaded.heads()).toEqual(handle.heads());
+      expect(replayed).not.toHaveBeenCalled();
+      await reader.shutdown();
+
+      // Control: the unpatched code path, A.loadIncremental(A.init(), bytes), is seen by the spy.
+      A.loadIncremental(A.init(), A.save(handle.doc()));
+      expect(replayed).toHaveBeenCalledTimes(1);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+});
+
+/**
+ * A MessageChannel peer that completes the adapter's handshake and then
+ * never answers, so everything sent is the Repo's own initiative.
+ */
+async function silentPeer() {
+  const { port1, port2 } = new MessageChannel();
+  port2.on("message", (message: { type: string; senderId: string }) => {
+    if (message.type === "arrive")
+      port2.postMessage({
+        type: "welcome",
+        senderId: "silent",
+        peerMetadata: {},
+        targetId: message.senderId,
+      });
+  });
+  const adapter = new MessageChannelNetworkAdapter(
+    port1 as unknown as ConstructorParameters<typeof MessageChannelNetworkAdapter>[0],
+  );
+  return {
+    adapter,
+    close: () => {
+      port1.close();
+      port2.close();
+    },
+  };
+}
