@@ -64,18 +64,8 @@ export function standardsOf(
     byName.set(signed.record.standard, list);
     for (const parent of signed.record.parents) followed.add(parent);
   }
-  const withdrawnBy = new Map<string, SignedRecord<Withdrawal>[]>();
-  for (const signed of byTime([...withdrawals.values()]))
-    withdrawnBy.set(signed.record.correction, [
-      ...(withdrawnBy.get(signed.record.correction) ?? []),
-      signed,
-    ]);
-  const correctionsByName = new Map<string, SignedRecord<Correction>[]>();
-  for (const signed of corrections.values())
-    correctionsByName.set(signed.record.standard, [
-      ...(correctionsByName.get(signed.record.standard) ?? []),
-      signed,
-    ]);
+  const withdrawnBy = groupBy(byTime([...withdrawals.values()]), (w) => w.record.correction);
+  const correctionsByName = groupBy(byTime([...corrections.values()]), (c) => c.record.standard);
 
   const standards = new Map<string, StandardState>();
   for (const name of [...byName.keys()].sort()) {
@@ -88,10 +78,13 @@ export function standardsOf(
     const onEveryHead = intersection(heads.map((head) => incorporatedIn(releases, head.cid)));
     const incorporatedBy = new Map<string, string[]>();
     for (const signed of [...releases.values()].sort((a, b) => (a.cid < b.cid ? -1 : 1)))
-      for (const cid of signed.record.incorporates)
-        incorporatedBy.set(cid, [...(incorporatedBy.get(cid) ?? []), signed.cid]);
+      for (const cid of signed.record.incorporates) {
+        const list = incorporatedBy.get(cid);
+        if (list === undefined) incorporatedBy.set(cid, [signed.cid]);
+        else list.push(signed.cid);
+      }
     const statuses = new Map<string, CorrectionStatus>();
-    for (const correction of byTime(correctionsByName.get(name) ?? [])) {
+    for (const correction of correctionsByName.get(name) ?? []) {
       const withdrawn = withdrawnBy.get(correction.cid) ?? [];
       statuses.set(correction.cid, {
         correction,
@@ -152,6 +145,18 @@ export function incorporatedIn(
     stack.push(...release.record.parents);
   }
   return incorporated;
+}
+
+/** The items grouped by a key, each group in the items' order. */
+function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, [item]);
+    else group.push(item);
+  }
+  return groups;
 }
 
 /** The elements every set holds (empty for no sets). */

@@ -16,7 +16,9 @@ export async function firstRefusal<R extends SignedRecord>(
   checks: readonly Check<R>[],
 ): Promise<Refusal | undefined> {
   for (const check of checks) {
-    const refusal = await check(signed);
+    const answer = check(signed);
+    // Most checks answer at once; awaiting only promises keeps a refold of 10,000 records cheap.
+    const refusal = answer instanceof Promise ? await answer : answer;
     if (refusal !== undefined) return refusal;
   }
   return undefined;
