@@ -42,3 +42,11 @@ export function shortDid(did: string): string {
 export function syncNote(lastSync: string | null): string {
   return lastSync === null ? "never synced" : `last synced ${lastSync}`;
 }
+
+/**
+ * Text a peer wrote, safe to print on a terminal: control characters other
+ * than newline and tab shown as `?`, so no escape sequence reaches it.
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(/[^\P{Cc}\n\t]/gu, "?");
+}

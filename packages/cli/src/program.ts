@@ -99,6 +99,10 @@ program
   .argument("<standard>", "standard name, e.g. editorial-style")
   .argument("<file>", "file whose exact bytes become the new version")
   .option("-m, --message <message>", "what changed", "")
+  .option(
+    "--incorporates <id...>",
+    "open corrections (by id) this version folds in; they close once every head has them",
+  )
   .action(action(() => import("./commands/publish.js")));
 
 program
@@ -107,7 +111,37 @@ program
     "print a standard's content: the latest, or <standard>@<version> or <standard>@<cid>",
   )
   .argument("<standard>", "standard[@version|@cid]")
+  .option(
+    "--rendered",
+    "print what agents read: the release followed by the corrections in force (its own CID)",
+  )
   .action(action(() => import("./commands/show.js")));
+
+program
+  .command("correct")
+  .description(
+    "record a correction to a standard (contributors and maintainers): in force for every agent from its next sync, until a version incorporates it",
+  )
+  .argument("[standard]", "the standard it corrects")
+  .argument("[text]", 'the lesson, e.g. "No inline code formatting in non-technical articles."')
+  .option(
+    "--evidence <output|cid>",
+    "what went wrong: a stamped output file (its stamp is recorded) or a record's CID",
+  )
+  .option(
+    "--withdraw <id>",
+    "close a correction without a new version (its author or a maintainer)",
+  )
+  .option("--reason <text>", "why it is withdrawn (with --withdraw)")
+  .action(action(() => import("./commands/correct.js")));
+
+program
+  .command("corrections")
+  .description("list a standard's corrections: id, author, date, evidence, state")
+  .argument("<standard>", "standard name")
+  .addOption(new Option("--open", "only those in force (the default)").conflicts("all"))
+  .option("--all", "every correction, with who incorporated or withdrew it")
+  .action(action(() => import("./commands/corrections.js")));
 
 program
   .command("stamp")

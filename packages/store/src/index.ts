@@ -12,6 +12,20 @@ export {
   type Signer,
 } from "./home/identities.js";
 export { openReplica } from "./open-replica.js";
+export {
+  type Corrected,
+  type CorrectRequest,
+  correct,
+  type Withdrawn,
+  type WithdrawRequest,
+  withdrawCorrection,
+} from "./operations/correct.js";
+export {
+  type CorrectionEntry,
+  type CorrectionLog,
+  type CorrectionLogRequest,
+  correctionLog,
+} from "./operations/correction-log.js";
 export { type CreatedSpace, createSpace } from "./operations/create-space.js";
 export { type Diagnosis, doctor } from "./operations/doctor.js";
 export { type History, type HistoryEntry, history } from "./operations/history.js";
@@ -30,6 +44,7 @@ export {
   type ReleaseContent,
 } from "./operations/publish.js";
 export { type ReleaseView, releaseView } from "./operations/release-view.js";
+export { type RenderedRelease, resolveRendered } from "./operations/render.js";
 export { type Resolved, type ResolveRequest, resolve } from "./operations/resolve.js";
 export {
   type ChosenSpace,

@@ -1,6 +1,6 @@
 import { history } from "@canon/store";
 import { home } from "../context.js";
-import { type GlobalOptions, print, syncNote } from "../output.js";
+import { type GlobalOptions, print, syncNote, terminalSafe } from "../output.js";
 
 /** `canon log <standard>`: versions with CIDs, authors, times and messages, newest first. */
 export async function run(options: GlobalOptions, standard: string): Promise<void> {
@@ -20,7 +20,8 @@ export async function run(options: GlobalOptions, standard: string): Promise<voi
           `  release  ${r.release}`,
           `  author   ${r.author}`,
           `  date     ${r.createdAt}`,
-          ...(r.message ? [`  message  ${r.message}`] : []),
+          ...(r.message ? [`  message  ${terminalSafe(r.message)}`] : []),
+          ...r.incorporates.map((cid) => `  closes   correction ${cid}`),
         ].join("\n"),
       ),
       "",

@@ -2,9 +2,9 @@ import { publish } from "@canon/store";
 import { home, signer } from "../context.js";
 import { type GlobalOptions, print } from "../output.js";
 
-/** `canon publish <standard> <file> [-m <message>]`. */
+/** `canon publish <standard> <file> [-m <message>] [--incorporates <id>...]`. */
 export async function run(
-  options: GlobalOptions & { message?: string },
+  options: GlobalOptions & { message?: string; incorporates?: string[] },
   standard: string,
   file: string,
 ): Promise<void> {
@@ -12,6 +12,7 @@ export async function run(
     standard,
     file,
     message: options.message,
+    incorporates: options.incorporates,
     space: options.space,
   });
   const { parents, ...json } = published;
@@ -21,6 +22,7 @@ export async function run(
       `  content  ${published.cid}`,
       `  release  ${published.release}`,
       ...(parents.length > 1 ? [`  merges   ${parents.length} heads (fork resolved)`] : []),
+      ...published.incorporates.map((cid) => `  closes   correction ${cid}`),
     ].join("\n"),
   );
 }

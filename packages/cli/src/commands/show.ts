@@ -1,9 +1,16 @@
 import { canonHome, parseStandardReference, resolve } from "@canon/store";
 import { contentForJson, type GlobalOptions, print } from "../output.js";
 
-/** `canon show <standard>[@<version>|@<cid>]`: print the exact bytes of one version. */
-export async function run(options: GlobalOptions, reference: string): Promise<void> {
+/** `canon show <standard>[@<version>|@<cid>] [--rendered]`: print the exact bytes of one version, or its rendered context. */
+export async function run(
+  options: GlobalOptions & { rendered?: boolean },
+  reference: string,
+): Promise<void> {
   const { standard, selector } = parseStandardReference(reference);
+  if (options.rendered) {
+    const { showRendered } = await import("./show-rendered.js");
+    return showRendered(options, standard, selector);
+  }
   const resolved = await resolve(canonHome(), { standard, selector, space: options.space });
   if (options.json) {
     const { content, ...rest } = resolved;

@@ -21,7 +21,7 @@ export async function run(
         (entry) => `  context  ${entry.standard}@${entry.version}  ${entry.contentCid}`,
       ),
       ...(stamped.corrections.length > 0
-        ? [`  with     ${stamped.corrections.length} open correction(s)`]
+        ? [`  with     ${stamped.corrections.length} correction(s) in force`]
         : []),
     ].join("\n"),
   );

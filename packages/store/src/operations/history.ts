@@ -8,6 +8,8 @@ import { viewSpace } from "./space-view.js";
 /** One entry of a standard's history. */
 export interface HistoryEntry extends ReleaseView {
   readonly parents: readonly string[];
+  /** Corrections this release incorporates (closes), by CID. */
+  readonly incorporates: readonly string[];
   /** True for a current head (the latest, or one side of a fork). */
   readonly head: boolean;
 }
@@ -41,6 +43,7 @@ export async function history(
       .map((signed) => ({
         ...releaseView(signed),
         parents: signed.record.parents,
+        incorporates: signed.record.incorporates,
         head: heads.has(signed.cid),
       }));
     const config = await readConfig(home);

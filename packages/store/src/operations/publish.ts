@@ -3,7 +3,9 @@ import {
   contentCid,
   MAX_CONTENT_BYTES,
   MAX_MESSAGE_LENGTH,
+  parseCid,
   type Release,
+  type SpaceState,
   StandardName,
   signRecord,
 } from "@canon/core";
@@ -11,6 +13,7 @@ import { BlobCache } from "../caches/blob-cache.js";
 import type { CanonHome } from "../home/canon-home.js";
 import type { Signer } from "../home/identities.js";
 import type { StandardDocument } from "../space/documents.js";
+import { standardDocumentOf } from "../space/standard-document.js";
 import { readInputFile } from "./input-file.js";
 import { assertReadable, type SpaceChoice, type SpaceSession, withSpace } from "./space-session.js";
 
@@ -20,6 +23,8 @@ export interface PublishRequest extends SpaceChoice {
   /** Path of the file whose exact bytes become the new version. */
   readonly file: string;
   readonly message?: string | undefined;
+  /** CIDs of open corrections of the standard this version folds in (they close once every head has them). */
+  readonly incorporates?: readonly string[] | undefined;
 }
 
 /** A release just published. */
@@ -32,6 +37,8 @@ export interface Published {
   readonly release: string;
   /** Release CIDs it follows (two or more when it resolves a fork). */
   readonly parents: readonly string[];
+  /** Corrections it incorporates. */
+  readonly incorporates: readonly string[];
 }
 
 /**
@@ -47,7 +54,12 @@ export async function publish(
 ): Promise<Published> {
   const bytes = await readInputFile(request.file, MAX_CONTENT_BYTES);
   return withSpace(home, request, (session) =>
-    appendRelease(session, signer, { standard: request.standard, bytes, message: request.message }),
+    appendRelease(session, signer, {
+      standard: request.standard,
+      bytes,
+      message: request.message,
+      incorporates: request.incorporates,
+    }),
   );
 }
 
@@ -56,18 +68,20 @@ export interface ReleaseContent {
   readonly standard: string;
   readonly bytes: Uint8Array;
   readonly message?: string | undefined;
+  readonly incorporates?: readonly string[] | undefined;
 }
 
 /**
  * Signs and appends the next release of a standard to an open, folded space
  * (the version after the highest head, following every head). Used by
  * `publish` and by a live space that stays connected to a relay.
- * @throws CanonError `BAD_ARGUMENT` (name, size, message), `NOT_A_MEMBER`, `STORAGE_DAMAGED`.
+ * @throws CanonError `BAD_ARGUMENT` (name, size, message, a correction already closed or of another standard),
+ * `BAD_CID`, `UNKNOWN_CORRECTION`, `NOT_A_MEMBER`, `STORAGE_DAMAGED`.
  */
 export async function appendRelease(
   { replica, chosen, folded, state }: SpaceSession,
   signer: Signer,
-  { standard, bytes, message = "" }: ReleaseContent,
+  { standard, bytes, message = "", incorporates = [] }: ReleaseContent,
 ): Promise<Published> {
   const name = StandardName.safeParse(standard);
   if (!name.success) {
@@ -96,6 +110,7 @@ export async function appendRelease(
     );
   }
   assertReadable(folded, standard);
+  const incorporated = openCorrectionsNamed(state, standard, incorporates);
   const cid = (await contentCid(bytes)).toString();
   const heads = state.standards.get(standard)?.heads ?? [];
   const release: Release = {
@@ -107,7 +122,7 @@ export async function appendRelease(
     contentCid: cid,
     size: bytes.length,
     parents: heads.map((head) => head.cid).sort(),
-    incorporates: [],
+    incorporates: incorporated,
     message,
     membership: [...state.membershipHeads],
     author: signer.keyPair.did,
@@ -115,12 +130,10 @@ export async function appendRelease(
   };
   const signed = await signRecord(signer.keyPair, release);
 
-  // Releases of a standard go to its document; if concurrent creations made two, the smallest id.
-  const existing = [...folded.standards.entries()].find(
-    ([, handle]) => handle.doc().name === standard,
-  );
+  // Releases of a standard go to its document (created with the first release).
+  const existing = standardDocumentOf(folded, standard);
   const handle =
-    existing?.[1] ??
+    existing ??
     replica.create<StandardDocument>({
       canon: "standard",
       v: 1,
@@ -138,5 +151,48 @@ export async function appendRelease(
     });
   }
   await new BlobCache(replica.home).put(cid, bytes);
-  return { standard, version: release.version, cid, release: signed.cid, parents: release.parents };
+  return {
+    standard,
+    version: release.version,
+    cid,
+    release: signed.cid,
+    parents: release.parents,
+    incorporates: incorporated,
+  };
+}
+
+/**
+ * The corrections a new release may incorporate: each named once, each an
+ * open correction of this standard (a closed one cannot be closed again).
+ */
+function openCorrectionsNamed(
+  state: SpaceState,
+  standard: string,
+  named: readonly string[],
+): string[] {
+  const cids = [...new Set(named.map((cid) => parseCid(cid).toString()))].sort();
+  if (cids.length > 1024)
+    throw new CanonError("BAD_ARGUMENT", "a release incorporates at most 1024 corrections");
+  const log = state.standards.get(standard)?.corrections;
+  for (const cid of cids) {
+    const status = log?.get(cid);
+    if (status === undefined) {
+      const other = state.corrections.get(cid);
+      if (other !== undefined)
+        throw new CanonError(
+          "BAD_ARGUMENT",
+          `${cid} is a correction of ${other.record.standard}, not of ${standard}`,
+        );
+      throw new CanonError(
+        "UNKNOWN_CORRECTION",
+        `no correction ${cid} in this space (\`canon corrections ${standard}\` lists the open ones; sync if it was made elsewhere)`,
+      );
+    }
+    if (status.state !== "open")
+      throw new CanonError(
+        "BAD_ARGUMENT",
+        `correction ${cid} is already ${status.state === "withdrawn" ? "withdrawn" : "incorporated"}; \`canon corrections ${standard}\` lists the open ones`,
+      );
+  }
+  return cids;
 }

@@ -1,6 +1,7 @@
 import { CanonError } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import { readConfig } from "../home/config.js";
+import { findStandard } from "./find-standard.js";
 import { pickRelease } from "./pick-release.js";
 import { releaseView } from "./release-view.js";
 import type { Resolved, ResolveRequest } from "./resolve.js";
@@ -13,15 +14,7 @@ export async function resolveFromReplica(
 ): Promise<Resolved> {
   return withSpace(home, request, async ({ replica, state, folded, chosen }) => {
     assertReadable(folded, request.standard);
-    const standard = state.standards.get(request.standard);
-    if (standard === undefined) {
-      const known = [...state.standards.keys()];
-      const hint = known.length ? `known: ${known.join(", ")}` : "none published yet";
-      throw new CanonError(
-        "UNKNOWN_STANDARD",
-        `no standard "${request.standard}" in this space (${hint})`,
-      );
-    }
+    const standard = findStandard(state, request.standard);
     const signed = pickRelease(standard, request.selector);
     // The fold accepted this release only after checking these bytes against its content CID.
     const content = await replica.content.verified(folded, signed.record);

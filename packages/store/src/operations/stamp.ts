@@ -2,17 +2,23 @@ import { basename } from "node:path";
 import {
   CanonError,
   type ContextEntry,
+  type Correction,
+  correctionsInForce,
   MAX_PREVIOUS,
   ownRecordHeads,
   type Provenance,
+  type Release,
+  type SignedRecord,
   type SpaceState,
   signRecord,
 } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import type { Signer } from "../home/identities.js";
 import { stampFileOf, writeStampFile } from "../space/stamp-file.js";
+import { findStandard } from "./find-standard.js";
 import { sha256OfInputFile } from "./input-file.js";
 import { pickRelease } from "./pick-release.js";
+import { renderRelease } from "./render.js";
 import type { SpaceChoice } from "./space-session.js";
 import { viewSpace } from "./space-view.js";
 import { parseStandardReference } from "./standard-reference.js";
@@ -37,16 +43,20 @@ export interface Stamped {
   readonly stampFile: string;
   readonly output: { readonly name: string; readonly sha256: string };
   readonly context: readonly ContextEntry[];
-  /** Open corrections of those standards, which the agent's context included. */
+  /** The corrections in force the rendered context listed, which the agent saw. */
   readonly corrections: readonly string[];
 }
 
+/** Most corrections a stamp names (the provenance record's limit). */
+const MAX_STAMP_CORRECTIONS = 1024;
+
 /**
  * Stamps an output: signs a provenance record naming the output's sha-256 and
- * the exact releases (and open corrections) of the context it was produced
- * with, and writes it beside the output as `<output>.canon.json`. Offline,
- * from the local replica, without loading Automerge while the verified
- * snapshot is current. An auditor checks it with {@link verifyStamp}.
+ * the exact releases of the context it was produced with, the CID of each
+ * one's rendered context, and the corrections in force that context listed,
+ * and writes it beside the output as `<output>.canon.json`. Offline, from
+ * the local replica, without loading Automerge while the verified snapshot
+ * is current. An auditor checks it with {@link verifyStamp}.
  * @throws CanonError `FILE_UNREADABLE`, `BAD_ARGUMENT` (a malformed reference), `UNKNOWN_STANDARD`, `UNKNOWN_VERSION`, `NOT_A_MEMBER`
  * when the signer is not a contributor or maintainer.
  */
@@ -56,7 +66,7 @@ export async function stamp(
   request: StampRequest,
 ): Promise<Stamped> {
   const sha256 = await sha256OfInputFile(request.output);
-  return viewSpace(home, request, async ({ state, chosen }) => {
+  const plan = await viewSpace(home, request, async ({ state, chosen }) => {
     const role = state.members.get(signer.keyPair.did);
     if (role !== "maintainer" && role !== "contributor") {
       throw new CanonError(
@@ -64,52 +74,69 @@ export async function stamp(
         `${signer.identity.name} (${signer.keyPair.did}) is ${role ?? "not a member"} of this space; stamping needs contributor or maintainer`,
       );
     }
-    const context = contextOf(state, request.context ?? []);
-    const corrections = context.flatMap(
-      ({ standard }) =>
-        state.standards.get(standard)?.openCorrections.map((correction) => correction.cid) ?? [],
-    );
-    const name = basename(request.output);
-    const record: Provenance = {
-      type: "canon/provenance",
-      v: 1,
-      space: chosen.address.genesis,
-      subject: [{ name, digest: { sha256 } }],
-      context,
-      corrections,
-      spaceHeads: [],
+    return {
+      genesis: chosen.address.genesis,
+      used: contextOf(state, request.context ?? []),
       previous: ownRecordHeads(state, signer.keyPair.did, MAX_PREVIOUS),
       membership: [...state.membershipHeads],
-      author: signer.keyPair.did,
-      createdAt: new Date().toISOString(),
     };
-    const signed = await signRecord(signer.keyPair, record);
-    const stampFile = stampFileOf(request.output);
-    await writeStampFile(stampFile, signed);
-    return { cid: signed.cid, stampFile, output: { name, sha256 }, context, corrections };
   });
+  // What the agent read: each release rendered with the corrections in force for it.
+  const context: ContextEntry[] = [];
+  const corrections: string[] = [];
+  for (const { release, inForce } of plan.used) {
+    const rendered = await renderRelease(home, request, release, inForce);
+    const { standard, version, contentCid } = release.record;
+    context.push({
+      standard,
+      version,
+      contentCid,
+      releaseCid: release.cid,
+      renderedCid: rendered.cid,
+    });
+    corrections.push(...rendered.shown);
+  }
+  if (corrections.length > MAX_STAMP_CORRECTIONS) {
+    throw new CanonError(
+      "BAD_ARGUMENT",
+      `the context lists ${corrections.length} corrections in force; a stamp names at most ${MAX_STAMP_CORRECTIONS}: stamp with fewer standards (--standard), or incorporate corrections into new versions`,
+    );
+  }
+  const name = basename(request.output);
+  const record: Provenance = {
+    type: "canon/provenance",
+    v: 1,
+    space: plan.genesis,
+    subject: [{ name, digest: { sha256 } }],
+    context,
+    corrections,
+    spaceHeads: [],
+    previous: plan.previous,
+    membership: plan.membership,
+    author: signer.keyPair.did,
+    createdAt: new Date().toISOString(),
+  };
+  const signed = await signRecord(signer.keyPair, record);
+  const stampFile = stampFileOf(request.output);
+  await writeStampFile(stampFile, signed);
+  return { cid: signed.cid, stampFile, output: { name, sha256 }, context, corrections };
 }
 
-function contextOf(state: SpaceState, references: readonly string[]): ContextEntry[] {
+/** The releases the context names (each once) and the corrections in force for each. */
+function contextOf(
+  state: SpaceState,
+  references: readonly string[],
+): { release: SignedRecord<Release>; inForce: SignedRecord<Correction>[] }[] {
   const wanted = references.length > 0 ? references : [...state.standards.keys()];
-  const entries = new Map<string, ContextEntry>();
+  const used = new Map<
+    string,
+    { release: SignedRecord<Release>; inForce: SignedRecord<Correction>[] }
+  >();
   for (const reference of wanted) {
     const { standard: name, selector } = parseStandardReference(reference);
-    const standard = state.standards.get(name);
-    if (standard === undefined) {
-      const known = [...state.standards.keys()];
-      throw new CanonError(
-        "UNKNOWN_STANDARD",
-        `no standard "${name}" in this space (${known.length ? `known: ${known.join(", ")}` : "none published yet"})`,
-      );
-    }
-    const { cid, record } = pickRelease(standard, selector);
-    entries.set(cid, {
-      standard: name,
-      version: record.version,
-      contentCid: record.contentCid,
-      releaseCid: cid,
-    });
+    const standard = findStandard(state, name);
+    const release = pickRelease(standard, selector);
+    used.set(release.cid, { release, inForce: correctionsInForce(standard, release.cid) });
   }
-  return [...entries.values()];
+  return [...used.values()];
 }

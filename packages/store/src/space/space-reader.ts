@@ -201,12 +201,15 @@ export class SpaceReader {
       ...state.membershipChanges,
       ...[...state.standards.values()].flatMap((standard) => [...standard.releases.values()]),
       ...state.corrections.values(),
+      ...state.withdrawals.values(),
     ];
     let restored = 0;
     for (const signed of accepted) {
       const { record } = signed;
       const target =
-        record.type === "canon/release" || record.type === "canon/correction"
+        record.type === "canon/release" ||
+        record.type === "canon/correction" ||
+        record.type === "canon/withdrawal"
           ? standardDocuments.get(record.standard)
           : folded.space;
       if (target === undefined) continue;

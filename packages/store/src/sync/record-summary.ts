@@ -10,6 +10,9 @@ export interface RecordSummary {
   readonly contentCid?: string;
   readonly member?: string;
   readonly role?: string;
+  /** A correction's text; a withdrawal's correction. */
+  readonly text?: string;
+  readonly correction?: string;
 }
 
 /** A record's summary: the fields a person needs to recognise it. */
@@ -25,7 +28,9 @@ export function summarize(signed: SignedRecord): RecordSummary {
         contentCid: record.contentCid,
       };
     case "canon/correction":
-      return { ...base, standard: record.standard };
+      return { ...base, standard: record.standard, text: record.text };
+    case "canon/withdrawal":
+      return { ...base, standard: record.standard, correction: record.correction };
     case "canon/membership":
       return { ...base, member: record.member, role: record.role };
     default:
@@ -42,6 +47,7 @@ export function acceptedRecords(state: SpaceState | undefined): Map<string, Sign
   for (const standard of state.standards.values())
     for (const [cid, release] of standard.releases) records.set(cid, release);
   for (const [cid, correction] of state.corrections) records.set(cid, correction);
+  for (const [cid, withdrawal] of state.withdrawals) records.set(cid, withdrawal);
   for (const [cid, provenance] of state.provenance) records.set(cid, provenance);
   return records;
 }
@@ -52,7 +58,9 @@ export function describeRecord(summary: RecordSummary): string {
     case "canon/release":
       return `release ${summary.standard}@${summary.version} ${summary.contentCid} by ${summary.author}`;
     case "canon/correction":
-      return `correction to ${summary.standard} ${summary.cid} by ${summary.author}`;
+      return `correction to ${summary.standard} ${summary.cid} by ${summary.author}: ${excerpt(summary.text ?? "")}`;
+    case "canon/withdrawal":
+      return `withdrawal of correction ${summary.correction} to ${summary.standard} by ${summary.author}`;
     case "canon/membership":
       return `membership ${summary.member} → ${summary.role} by ${summary.author}`;
     case "canon/space-genesis":
@@ -60,4 +68,10 @@ export function describeRecord(summary: RecordSummary): string {
     default:
       return `${summary.type.replace("canon/", "")} ${summary.cid} by ${summary.author}`;
   }
+}
+
+/** The first line of a text, at most 80 characters, control characters shown as `?` (a peer wrote it). */
+function excerpt(text: string): string {
+  const line = (text.split("\n", 1)[0] ?? "").replace(/\p{Cc}/gu, "?");
+  return line.length > 80 || text.includes("\n") ? `${line.slice(0, 79)}…` : line;
 }

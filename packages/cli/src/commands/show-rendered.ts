@@ -1,0 +1,31 @@
+import { canonHome, resolveRendered } from "@canon/store";
+import { contentForJson, type GlobalOptions, print } from "../output.js";
+
+/**
+ * `canon show <standard> --rendered`: the release followed by the corrections
+ * in force. A chunk of its own, so the plain `show` (an agent's start-up
+ * read) never loads what rendering needs.
+ */
+export async function showRendered(
+  options: GlobalOptions,
+  standard: string,
+  selector: string | undefined,
+): Promise<void> {
+  const rendered = await resolveRendered(canonHome(), { standard, selector, space: options.space });
+  if (options.json) {
+    const { content, ...rest } = rendered;
+    print(options, { ...rest, ...contentForJson(content) }, () => "");
+    return;
+  }
+  if (rendered.forkedWith.length > 0) {
+    process.stderr.write(
+      `canon: warning: ${standard} is forked; showing ${rendered.release} (v${rendered.version}); other heads: ${rendered.forkedWith.join(", ")}. Publish a new version to merge them.\n`,
+    );
+  }
+  if (!rendered.spliced && rendered.corrections.length > 0) {
+    process.stderr.write(
+      `canon: ${standard}@${rendered.version} is not text: these are its corrections in force alone; \`canon show ${standard}@${rendered.version}\` prints its exact bytes\n`,
+    );
+  }
+  process.stdout.write(rendered.content);
+}
