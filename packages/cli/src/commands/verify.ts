@@ -1,7 +1,7 @@
 import { CanonError } from "@canon/core";
 import { verifyStamp } from "@canon/store";
 import { home } from "../context.js";
-import { type GlobalOptions, print, shortDid, syncNote } from "../output.js";
+import { type GlobalOptions, print, shortDid, syncNote, terminalSafe } from "../output.js";
 
 /** `canon verify <output> [--stamp <file>]`: an auditor's check of an output against its stamp. Exit 7 when it does not verify. */
 export async function run(
@@ -26,7 +26,8 @@ export async function run(
           }`,
       ),
       ...verdict.missedCorrections.map(
-        (correction) => `  missed   ${correction.standard}: ${correction.text.split("\n")[0]}`,
+        (correction) =>
+          `  missed   ${correction.standard} correction ${correction.cid}: ${terminalSafe(correction.text.split("\n")[0] ?? "")}`,
       ),
       ...verdict.problems.map((problem) => `  problem  ${problem.message}`),
       ...(verdict.space ? [`  against  ${verdict.space} (${syncNote(verdict.lastSync)})`] : []),
