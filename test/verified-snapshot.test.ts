@@ -8,7 +8,7 @@ import * as store from "../packages/store/dist/index.js";
 import {
   readVerifiedSnapshot,
   writeVerifiedSnapshot,
-} from "../packages/store/dist/space/verified-snapshot.js";
+} from "../packages/store/dist/caches/verified-snapshot.js";
 import { CANON_BIN, type Sandbox, sandbox } from "./helpers/cli.js";
 import { writeCorrection } from "./helpers/library-writer.js";
 
