@@ -1,8 +1,11 @@
 // The README's demo: an owner publishes a standard, syncs it through a relay,
 // an agent's machine joins and reads it offline (the relay stopped), writes an
-// output and stamps it with the exact context it used, sees the next version
-// arrive and can still pin the old one by CID; then an auditor verifies the
-// output against the shared history and sees that its context has drifted.
+// output and stamps it with the exact context it used; its operator records a
+// correction with that output as evidence, which reaches the owner at the next
+// sync and is in force in every agent's rendered context until the owner
+// publishes a version that incorporates it; the agent can still pin the old
+// version by CID, and an auditor verifies the output against the shared
+// history and sees that its context has drifted.
 // Every step is a real `canon` process on temporary homes; the relay listens
 // on 127.0.0.1 only.
 import { execFileSync, spawn } from "node:child_process";
@@ -75,6 +78,32 @@ try {
   writeFileSync(article, "# Launch notes\n\nShort paragraphs, practitioner tone.\n");
   canon("agent", "stamp", article, "--standard", "editorial-style");
 
+  console.log(
+    "\n# The agent's operator spots a mistake and records the lesson, with the output as evidence (offline too):",
+  );
+  const lesson = JSON.parse(
+    canon(
+      "agent",
+      "correct",
+      "editorial-style",
+      "No inline code formatting in non-technical articles.",
+      "--evidence",
+      article,
+      "--json",
+    ),
+  );
+  canon("agent", "show", "editorial-style", "--rendered");
+
+  const again = await startRelay();
+  relay = again.relay;
+  console.log(
+    "\n# The relay is back (new port). Both sync; the lesson reaches the owner, in force for every agent:",
+  );
+  canon("agent", "sync", "--relay", again.url, "--token", "demo-token");
+  canon("owner", "sync", "--relay", again.url, "--token", "demo-token");
+  canon("owner", "corrections", "editorial-style");
+
+  console.log("\n# The owner folds the lesson into the standard itself: v2 incorporates it.");
   writeFileSync(
     style,
     "# Editorial style\n\n- Practitioner tone.\n- Short paragraphs.\n- No inline code in non-technical articles.\n",
@@ -86,15 +115,14 @@ try {
     style,
     "-m",
     "lesson learned: no inline code outside technical pieces",
+    "--incorporates",
+    lesson.cid,
   );
-  const again = await startRelay();
-  relay = again.relay;
-  console.log(
-    "\n# The relay is back (new port). Both sync; the agent has v2, and can still pin v1 by its CID:",
-  );
-  canon("owner", "sync", "--relay", again.url, "--token", "demo-token");
-  canon("agent", "sync", "--relay", again.url, "--token", "demo-token");
-  canon("agent", "show", "editorial-style");
+  canon("owner", "sync");
+  console.log("\n# The agent syncs: v2, the correction closed, and v1 still pinned by its CID:");
+  canon("agent", "sync");
+  canon("agent", "show", "editorial-style", "--rendered");
+  canon("agent", "corrections", "editorial-style", "--all");
   canon("agent", "show", `editorial-style@${v1.cid}`);
   canon("agent", "log", "editorial-style");
   console.log(
