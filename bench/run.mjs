@@ -22,6 +22,7 @@ const BENCHMARKS = {
   "sync-latency": () => import("./sync-latency.mjs"),
   "live-publish": () => import("./live-publish.mjs"),
   "fold-throughput": () => import("./fold-throughput.mjs"),
+  corrections: () => import("./corrections.mjs"),
 };
 
 const DOC = fileURLToPath(new URL("../docs/benchmarks.md", import.meta.url));
