@@ -68,8 +68,14 @@ describe("canon, offline, as a new owner uses it", () => {
     const out = box
       .ok("publish", "rules", await box.file("rules.md", bytes), "--json")
       .json<Record<string, unknown>>();
-    expect(Object.keys(out).sort()).toEqual(["cid", "release", "standard", "version"]);
-    expect(out).toMatchObject({ standard: "rules", version: 1 });
+    expect(Object.keys(out).sort()).toEqual([
+      "cid",
+      "incorporates",
+      "release",
+      "standard",
+      "version",
+    ]);
+    expect(out).toMatchObject({ standard: "rules", version: 1, incorporates: [] });
     const { CID } = await import("multiformats/cid");
     const cid = CID.parse(out.cid as string);
     expect(cid.code).toBe(0x55);
