@@ -14,6 +14,7 @@ export { type Did, didFromPublicKey, parseDid, publicKeyFromDid } from "./did.js
 export { CanonError, type CanonErrorCode, isCanonError } from "./error.js";
 export { type FoldInput, type FoldResult, fold } from "./fold/fold.js";
 export type { FoldCache } from "./fold/fold-cache.js";
+export { type Freshness, freshnessOf, missingFrom, newestCheckpoint } from "./fold/freshness.js";
 export {
   type CorrectionStatus,
   correctionsInForce,
@@ -30,7 +31,8 @@ export {
 export { generateKeyPair, type KeyPair, keyPairFromSeed, sign, verify } from "./keys.js";
 export { type Members, MembershipChain } from "./membership-chain.js";
 export { ownRecordHeads } from "./own-record-heads.js";
-export type { Contribution } from "./records/contribution.js";
+export { Checkpoint, MAX_CHECKPOINT_STANDARDS } from "./records/checkpoint.js";
+export type { Contribution, Positioned } from "./records/contribution.js";
 export { Correction, MAX_CORRECTION_TEXT } from "./records/correction.js";
 export {
   CidString,
@@ -45,6 +47,7 @@ export { MAX_RECORD_HEADS, MembershipChange, Role } from "./records/membership.j
 export { ContextEntry, Provenance } from "./records/provenance.js";
 export { CanonRecord, type RecordType } from "./records/record.js";
 export { MAX_CONTENT_BYTES, MAX_MESSAGE_LENGTH, Release } from "./records/release.js";
+export { DEFAULT_CHECKPOINT_EXPIRY_SECONDS, SpaceSettings } from "./records/space-settings.js";
 export { Withdrawal } from "./records/withdrawal.js";
 export {
   REJECTION_CODES,

@@ -1,4 +1,5 @@
 import {
+  type Checkpoint,
   type Correction,
   contentCid,
   type Did,
@@ -135,6 +136,41 @@ export async function makeSpace() {
           createdAt: tick(),
         }),
       ) as SignedRecord<Withdrawal>;
+    },
+    async checkpoint(
+      author: KeyPair,
+      options: {
+        standards?: { standard: string; heads: string[] }[];
+        membership?: string[];
+        expires?: string;
+        createdAt?: string;
+      } = {},
+    ) {
+      return space.add(
+        await signRecord(author, {
+          type: "canon/checkpoint",
+          v: 1,
+          space: genesis.cid,
+          standards: options.standards ?? [],
+          expires: options.expires ?? "2099-01-01T00:00:00.000Z",
+          membership: options.membership ?? [genesis.cid],
+          author: author.did,
+          createdAt: options.createdAt ?? tick(),
+        }),
+      ) as SignedRecord<Checkpoint>;
+    },
+    async settings(author: KeyPair, checkpointExpirySeconds: number, membership = [genesis.cid]) {
+      return space.add(
+        await signRecord(author, {
+          type: "canon/space-settings",
+          v: 1,
+          space: genesis.cid,
+          checkpointExpirySeconds,
+          membership,
+          author: author.did,
+          createdAt: tick(),
+        }),
+      );
     },
     async provenance(
       author: KeyPair,

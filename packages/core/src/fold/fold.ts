@@ -1,10 +1,12 @@
 import { MembershipChain } from "../membership-chain.js";
+import type { Checkpoint } from "../records/checkpoint.js";
 import type { Contribution } from "../records/contribution.js";
 import type { Correction } from "../records/correction.js";
 import type { SpaceGenesis } from "../records/genesis.js";
 import type { MembershipChange, Role } from "../records/membership.js";
 import type { Provenance } from "../records/provenance.js";
 import type { Release } from "../records/release.js";
+import { DEFAULT_CHECKPOINT_EXPIRY_SECONDS, type SpaceSettings } from "../records/space-settings.js";
 import type { Withdrawal } from "../records/withdrawal.js";
 import { type Rejection, rejectionOf } from "../rejection.js";
 import type { SignedRecord } from "../signed-record.js";
@@ -77,7 +79,10 @@ const MAINTAINERS: readonly Role[] = ["maintainer"];
  *    (accepted parents of the same standard, version one more than the
  *    highest parent's: no rollback or replay), `incorporates` (accepted
  *    corrections of the same standard), `content-matches` (the bytes hash to
- *    the content CID).
+ *    the content CID);
+ * 6. checkpoints and space settings: `author-role` (maintainer) and
+ *    `not-backdated` (a removed or demoted maintainer's statements stop
+ *    counting unless they follow the change).
  *
  * Pure: it reads its input and cache and writes into neither.
  * @returns `state: undefined` only when the genesis record itself is missing or invalid.
@@ -100,6 +105,7 @@ export async function fold(input: FoldInput): Promise<FoldResult> {
     input,
     cache,
   );
+  const attestations = await acceptAttestations(space.checkpoints, space.settings, chain);
 
   return {
     state: {
@@ -115,6 +121,8 @@ export async function fold(input: FoldInput): Promise<FoldResult> {
       corrections: contributions.corrections,
       provenance: contributions.provenance,
       withdrawals: contributions.withdrawals,
+      checkpoints: attestations.checkpoints,
+      settings: attestations.settings,
     },
     rejected: [
       ...invalid,
@@ -122,6 +130,7 @@ export async function fold(input: FoldInput): Promise<FoldResult> {
       ...membership.rejected,
       ...contributions.rejected,
       ...releases.rejected,
+      ...attestations.rejected,
     ],
     verified,
     invalid,
@@ -135,6 +144,8 @@ function recordsOfSpace(verified: ReadonlyMap<string, SignedRecord>, spaceCid: s
   const corrections: SignedRecord<Correction>[] = [];
   const provenance: SignedRecord<Provenance>[] = [];
   const withdrawals: SignedRecord<Withdrawal>[] = [];
+  const checkpoints: SignedRecord<Checkpoint>[] = [];
+  const settings: SignedRecord<SpaceSettings>[] = [];
   const rejected: Rejection[] = [];
   for (const signed of verified.values()) {
     const refusal = belongsToSpace(signed, spaceCid);
@@ -148,8 +159,21 @@ function recordsOfSpace(verified: ReadonlyMap<string, SignedRecord>, spaceCid: s
       provenance.push(signed as SignedRecord<Provenance>);
     else if (signed.record.type === "canon/withdrawal")
       withdrawals.push(signed as SignedRecord<Withdrawal>);
+    else if (signed.record.type === "canon/checkpoint")
+      checkpoints.push(signed as SignedRecord<Checkpoint>);
+    else if (signed.record.type === "canon/space-settings")
+      settings.push(signed as SignedRecord<SpaceSettings>);
   }
-  return { membership, releases, corrections, provenance, withdrawals, rejected };
+  return {
+    membership,
+    releases,
+    corrections,
+    provenance,
+    withdrawals,
+    checkpoints,
+    settings,
+    rejected,
+  };
 }
 
 /**
@@ -227,6 +251,39 @@ async function acceptReleases(
     else rejected.push(rejectionOf(signed, refusal));
   }
   return { accepted, rejected };
+}
+
+/**
+ * Checkpoints and space settings: statements only maintainers sign. A
+ * maintainer removed or demoted later stops vouching for anything: their
+ * statements count only if they follow that change (no pins).
+ */
+async function acceptAttestations(
+  checkpoints: readonly SignedRecord<Checkpoint>[],
+  settings: readonly SignedRecord<SpaceSettings>[],
+  chain: MembershipChain,
+) {
+  const checks: Check<SignedRecord<Checkpoint | SpaceSettings>>[] = [
+    authorRole(chain, MAINTAINERS),
+    notBackdated(chain, MAINTAINERS, () => [], new Map()),
+  ];
+  const rejected: Rejection[] = [];
+  const accepted = new Set<string>();
+  for (const signed of [...checkpoints, ...settings]) {
+    const refusal = await firstRefusal(signed, checks);
+    if (refusal === undefined) accepted.add(signed.cid);
+    else rejected.push(rejectionOf(signed, refusal));
+  }
+  const newest = byTime(settings.filter((signed) => accepted.has(signed.cid))).at(-1);
+  return {
+    checkpoints: byTime(checkpoints.filter((signed) => accepted.has(signed.cid))),
+    settings: {
+      checkpointExpirySeconds:
+        newest?.record.checkpointExpirySeconds ?? DEFAULT_CHECKPOINT_EXPIRY_SECONDS,
+      record: newest,
+    },
+    rejected,
+  };
 }
 
 /**

@@ -1,9 +1,11 @@
 import type { Members } from "../membership-chain.js";
+import type { Checkpoint } from "../records/checkpoint.js";
 import type { Correction } from "../records/correction.js";
 import type { SpaceGenesis } from "../records/genesis.js";
 import type { MembershipChange } from "../records/membership.js";
 import type { Provenance } from "../records/provenance.js";
 import type { Release } from "../records/release.js";
+import type { SpaceSettings } from "../records/space-settings.js";
 import type { Withdrawal } from "../records/withdrawal.js";
 import type { SignedRecord } from "../signed-record.js";
 
@@ -48,6 +50,13 @@ export interface SpaceState {
   readonly corrections: ReadonlyMap<string, SignedRecord<Correction>>;
   readonly provenance: ReadonlyMap<string, SignedRecord<Provenance>>;
   readonly withdrawals: ReadonlyMap<string, SignedRecord<Withdrawal>>;
+  /** Accepted checkpoints, oldest first (by `createdAt`, then CID). */
+  readonly checkpoints: readonly SignedRecord<Checkpoint>[];
+  /** The space's settings in force: the newest accepted settings record's, else the defaults. */
+  readonly settings: {
+    readonly checkpointExpirySeconds: number;
+    readonly record: SignedRecord<SpaceSettings> | undefined;
+  };
 }
 
 /** Each standard's state from the accepted releases, corrections and withdrawals, standards sorted by name. */

@@ -1,9 +1,11 @@
 import { z } from "zod";
+import { Checkpoint } from "./checkpoint.js";
 import { Correction } from "./correction.js";
 import { SpaceGenesis } from "./genesis.js";
 import { MembershipChange } from "./membership.js";
 import { Provenance } from "./provenance.js";
 import { Release } from "./release.js";
+import { SpaceSettings } from "./space-settings.js";
 import { Withdrawal } from "./withdrawal.js";
 
 /** Any record Canon signs, told apart by `type`. */
@@ -14,6 +16,8 @@ export const CanonRecord = z.discriminatedUnion("type", [
   Correction,
   Provenance,
   Withdrawal,
+  Checkpoint,
+  SpaceSettings,
 ]);
 /** Any record Canon signs. */
 export type CanonRecord = z.infer<typeof CanonRecord>;

@@ -1,20 +1,17 @@
 import type { MembershipChain } from "../../membership-chain.js";
-import type { Contribution } from "../../records/contribution.js";
+import type { Positioned } from "../../records/contribution.js";
 import type { Role } from "../../records/membership.js";
-import type { Release } from "../../records/release.js";
 import type { Refusal } from "../../rejection.js";
 import type { SignedRecord } from "../../signed-record.js";
 import type { Check } from "./check.js";
 
-/** A record written at a point of the membership chain: a release or a contribution. */
-type Positioned = SignedRecord<Release | Contribution>;
 
 /**
  * The author held one of `roles` at the point of the membership chain the
  * record names (its `membership` heads): the role a record needs is judged
  * where its author says they stood, and every head must be in the chain.
  */
-export function authorRole<R extends Positioned>(
+export function authorRole<R extends SignedRecord<Positioned>>(
   chain: MembershipChain,
   roles: readonly Role[],
   needs = `needs ${roles.join(" or ")}`,

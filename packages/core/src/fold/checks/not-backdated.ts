@@ -1,7 +1,6 @@
 import type { MembershipChain } from "../../membership-chain.js";
-import type { Contribution } from "../../records/contribution.js";
+import type { Positioned } from "../../records/contribution.js";
 import type { MembershipChange, Role } from "../../records/membership.js";
-import type { Release } from "../../records/release.js";
 import type { Refusal } from "../../rejection.js";
 import type { SignedRecord } from "../../signed-record.js";
 import type { Check } from "./check.js";
@@ -41,7 +40,7 @@ export function backdatedRefusal(loss: Loss): Refusal {
  * (`pinnedBy`: `releaseHeads` for releases, `recordHeads` for contributions) or their ancestor through `parentsOf`. What each change pinned
  * is computed once and kept for the whole fold.
  */
-export function notBackdated<R extends SignedRecord<Release | Contribution>>(
+export function notBackdated<R extends SignedRecord<Positioned>>(
   chain: MembershipChain,
   roles: readonly Role[],
   pinnedBy: (loss: Loss) => readonly string[],
