@@ -4,11 +4,11 @@ import { join, resolve } from "node:path";
 import * as dagCbor from "@ipld/dag-cbor";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import * as core from "../packages/core/dist/index.js";
-import * as store from "../packages/store/dist/index.js";
 import {
   readVerifiedSnapshot,
   writeVerifiedSnapshot,
 } from "../packages/store/dist/caches/verified-snapshot.js";
+import * as store from "../packages/store/dist/index.js";
 import { CANON_BIN, type Sandbox, sandbox } from "./helpers/cli.js";
 import { writeCorrection } from "./helpers/library-writer.js";
 

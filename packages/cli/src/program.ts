@@ -70,6 +70,14 @@ space
   .option("--timeout <seconds>", "give up after this long", "30")
   .action(action(() => import("./commands/space-join.js")));
 space
+  .command("settings")
+  .description("sign new settings for the space (maintainers): how long a checkpoint stays valid")
+  .requiredOption(
+    "--checkpoint-expiry <duration>",
+    "e.g. 30m, 12h, 7d (default 7d): a reader whose newest checkpoint is older says its view may be frozen",
+  )
+  .action(action(() => import("./commands/space-settings.js")));
+space
   .command("ls")
   .description("list the spaces this home knows")
   .action(action(() => import("./commands/space-ls.js")));
@@ -163,6 +171,10 @@ program
   )
   .argument("<output>", "the output file")
   .option("--stamp <file>", "its stamp (default: <output>.canon.json)")
+  .option(
+    "--require-fresh",
+    "exit 8 unless the auditor's view is proven complete and current by a checkpoint",
+  )
   .action(action(() => import("./commands/verify.js")));
 
 program
@@ -172,8 +184,19 @@ program
   .action(action(() => import("./commands/log.js")));
 
 program
+  .command("checkpoint")
+  .description(
+    "sign a checkpoint of the space now (maintainers): its heads and an expiry, so readers can prove their view complete and current (a maintainer's sync signs one when due)",
+  )
+  .action(action(() => import("./commands/checkpoint.js")));
+
+program
   .command("ls")
   .description("list the standards in the space with their latest version")
+  .option(
+    "--require-fresh",
+    "exit 8 unless the newest checkpoint is current and this replica holds all it names",
+  )
   .action(action(() => import("./commands/ls.js")));
 
 program

@@ -21,6 +21,7 @@ export type CanonErrorCode =
   | "STORAGE_UNWRITABLE"
   | "NOT_A_MEMBER"
   | "NOT_VERIFIED"
+  | "NOT_FRESH"
   | "RELAY_UNREACHABLE"
   | "RELAY_REFUSED"
   | "SYNC_TIMEOUT";

@@ -13,6 +13,13 @@ export {
 } from "./home/identities.js";
 export { openReplica } from "./open-replica.js";
 export {
+  type CheckpointWritten,
+  changeSettings,
+  checkpointDue,
+  type SettingsRequest,
+  writeCheckpoint,
+} from "./operations/checkpoint.js";
+export {
   type Corrected,
   type CorrectRequest,
   correct,

@@ -1,10 +1,11 @@
 import { list } from "@canon/store";
 import { home } from "../context.js";
 import { exitStatusOf } from "../exit-status.js";
+import { freshnessNote, requireFresh } from "../freshness.js";
 import { type GlobalOptions, print, syncNote } from "../output.js";
 
-/** `canon ls`: standards in the space with their latest version. */
-export async function run(options: GlobalOptions): Promise<void> {
+/** `canon ls [--require-fresh]`: standards in the space with their latest version, and what the replica can prove about its view. */
+export async function run(options: GlobalOptions & { requireFresh?: boolean }): Promise<void> {
   const listing = await list(home(), { space: options.space });
   print(options, listing, () =>
     [
@@ -19,9 +20,11 @@ export async function run(options: GlobalOptions): Promise<void> {
         ? [`  ${listing.rejected} record(s) refused; see \`canon doctor\``]
         : []),
       syncNote(listing.lastSync),
+      freshnessNote(listing.freshness),
     ].join("\n"),
   );
   // Damaged standards are listed in --json and reported here; the others were still read.
   for (const { message } of listing.damaged) process.stderr.write(`canon: ${message}\n`);
   if (listing.damaged.length > 0) process.exitCode = exitStatusOf("STORAGE_DAMAGED");
+  requireFresh(listing.freshness, options.requireFresh);
 }

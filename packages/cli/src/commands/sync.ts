@@ -1,6 +1,6 @@
 import { syncSpace } from "@canon/store";
 import { parseSeconds } from "../arguments.js";
-import { home } from "../context.js";
+import { home, signerIfAny } from "../context.js";
 import { describeReport } from "../describe-sync.js";
 import { type GlobalOptions, print } from "../output.js";
 
@@ -14,6 +14,7 @@ export async function run(
     token: options.token,
     timeoutMs: parseSeconds(options.timeout),
     remember: options.relay !== undefined,
+    checkpointAs: await signerIfAny(options),
   });
   print(options, report, () => describeReport(report));
 }

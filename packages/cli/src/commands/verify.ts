@@ -1,11 +1,12 @@
 import { CanonError } from "@canon/core";
 import { verifyStamp } from "@canon/store";
 import { home } from "../context.js";
+import { freshnessNote, requireFresh } from "../freshness.js";
 import { type GlobalOptions, print, shortDid, syncNote, terminalSafe } from "../output.js";
 
 /** `canon verify <output> [--stamp <file>]`: an auditor's check of an output against its stamp. Exit 7 when it does not verify. */
 export async function run(
-  options: GlobalOptions & { stamp?: string },
+  options: GlobalOptions & { stamp?: string; requireFresh?: boolean },
   output: string,
 ): Promise<void> {
   const verdict = await verifyStamp(home(), { output, stamp: options.stamp, space: options.space });
@@ -31,8 +32,10 @@ export async function run(
       ),
       ...verdict.problems.map((problem) => `  problem  ${problem.message}`),
       ...(verdict.space ? [`  against  ${verdict.space} (${syncNote(verdict.lastSync)})`] : []),
+      ...(verdict.freshness ? [`  view     ${freshnessNote(verdict.freshness)}`] : []),
     ].join("\n"),
   );
+  if (verdict.verified && verdict.freshness) requireFresh(verdict.freshness, options.requireFresh);
   if (!verdict.verified) {
     throw new CanonError(
       "NOT_VERIFIED",

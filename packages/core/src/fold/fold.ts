@@ -6,7 +6,10 @@ import type { SpaceGenesis } from "../records/genesis.js";
 import type { MembershipChange, Role } from "../records/membership.js";
 import type { Provenance } from "../records/provenance.js";
 import type { Release } from "../records/release.js";
-import { DEFAULT_CHECKPOINT_EXPIRY_SECONDS, type SpaceSettings } from "../records/space-settings.js";
+import {
+  DEFAULT_CHECKPOINT_EXPIRY_SECONDS,
+  type SpaceSettings,
+} from "../records/space-settings.js";
 import type { Withdrawal } from "../records/withdrawal.js";
 import { type Rejection, rejectionOf } from "../rejection.js";
 import type { SignedRecord } from "../signed-record.js";

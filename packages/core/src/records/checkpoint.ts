@@ -1,11 +1,5 @@
 import { z } from "zod";
-import {
-  CidString,
-  DidString,
-  MembershipHeads,
-  StandardName,
-  Timestamp,
-} from "./fields.js";
+import { CidString, DidString, MembershipHeads, StandardName, Timestamp } from "./fields.js";
 
 /** Most standards one checkpoint names. */
 export const MAX_CHECKPOINT_STANDARDS = 512;
@@ -25,9 +19,7 @@ export const Checkpoint = z
     space: CidString,
     standards: z
       .array(
-        z
-          .object({ standard: StandardName, heads: z.array(CidString).min(1).max(64) })
-          .strict(),
+        z.object({ standard: StandardName, heads: z.array(CidString).min(1).max(64) }).strict(),
       )
       .max(MAX_CHECKPOINT_STANDARDS),
     expires: Timestamp,

@@ -14,7 +14,11 @@ export const SpaceSettings = z
     type: z.literal("canon/space-settings"),
     v: z.literal(1),
     space: CidString,
-    checkpointExpirySeconds: z.number().int().min(60).max(366 * 24 * 3600),
+    checkpointExpirySeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(366 * 24 * 3600),
     membership: MembershipHeads,
     author: DidString,
     createdAt: Timestamp,

@@ -1,3 +1,4 @@
+import { type Freshness, freshnessOf } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import { readConfig } from "../home/config.js";
 import { type ReleaseView, releaseView } from "./release-view.js";
@@ -17,6 +18,8 @@ export interface Listing {
   readonly name: string;
   readonly standards: readonly ListedStandard[];
   readonly lastSync: string | null;
+  /** What this replica can prove about its view: the newest checkpoint, and whether it is complete and current. */
+  readonly freshness: Freshness;
   /** How many entries the fold left out (see `canon doctor`). */
   readonly rejected: number;
   /** Standards whose stored files are damaged: listed here, left out of `standards`. */
@@ -39,6 +42,7 @@ export async function list(home: CanonHome, request: SpaceChoice = {}): Promise<
           openCorrections: standard.openCorrections.length,
         })),
       lastSync: config.spaces[chosen.url]?.lastSyncAt ?? null,
+      freshness: freshnessOf(state, new Date()),
       rejected: rejected.length,
       damaged: [...damaged.values()].map(({ name, error }) => ({
         standard: name,

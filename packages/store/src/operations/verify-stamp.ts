@@ -1,6 +1,8 @@
 import {
   CanonError,
   type ContextCheck,
+  type Freshness,
+  freshnessOf,
   type MissedCorrection,
   type StampProblem,
   type StampProblemCode,
@@ -44,6 +46,8 @@ export interface Verification {
   readonly missedCorrections: readonly MissedCorrection[];
   /** When the auditor's replica last synced the space (staleness of the verdict); null if never. */
   readonly lastSync: string | null;
+  /** What the auditor's replica can prove about its view of the space (null when no space was read). */
+  readonly freshness: Freshness | null;
 }
 
 /**
@@ -63,6 +67,7 @@ export async function verifyStamp(
   const claimed = await readStampFile(stampPath);
   // Which space is known only once core has read the stamp; kept for the verdict.
   let chosen: ChosenSpace | undefined;
+  let freshness: Freshness | null = null;
   const verdict = await verifyStampInSpace({
     stamp: claimed,
     outputSha256: sha256,
@@ -70,6 +75,7 @@ export async function verifyStamp(
       const url = await spaceOf(home, request, genesis);
       return viewSpace(home, { space: url }, async (view) => {
         chosen = view.chosen;
+        freshness = freshnessOf(view.state, new Date());
         return view;
       });
     },
@@ -90,6 +96,7 @@ export async function verifyStamp(
     context: verdict.context,
     missedCorrections: verdict.missedCorrections,
     lastSync,
+    freshness,
   };
 }
 

@@ -2,7 +2,9 @@ import type { DocHandle, UrlHeads } from "@automerge/automerge-repo";
 import { CanonError } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import { updateConfig } from "../home/config.js";
+import type { Signer } from "../home/identities.js";
 import { openReplica } from "../open-replica.js";
+import { appendCheckpoint, checkpointDue } from "../operations/checkpoint.js";
 import { chooseSpace, refreshCaches, type SpaceChoice } from "../operations/space-session.js";
 import type { Replica } from "../replica.js";
 import type { LoadedSpace } from "../space/space-reader.js";
@@ -23,6 +25,8 @@ export interface SyncRequest extends SpaceChoice {
   readonly remember?: boolean;
   /** Make the space the home's default (as joining does). */
   readonly makeDefault?: boolean;
+  /** This home's identity: when it is a maintainer, the sync also signs a checkpoint if one is due. */
+  readonly checkpointAs?: Signer | undefined;
 }
 
 /** What a sync did. */
@@ -83,6 +87,20 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
     let folded = await replica.spaces.fold(chosen.address);
     // What arrived may have deleted records this replica holds: restore them and exchange again.
     if (replica.spaces.restoreMissing(folded) > 0) {
+      loaded = await exchangeUntilEqual(
+        replica,
+        session,
+        chosen.address,
+        deadline,
+        request.timeoutMs,
+      );
+      folded = await replica.spaces.fold(chosen.address);
+    }
+    // A maintainer's sync keeps the space's checkpoint current (see operations/checkpoint.ts).
+    const signer = request.checkpointAs;
+    const state = folded.fold.state;
+    if (signer && state && checkpointDue(state, signer.keyPair.did, new Date())) {
+      await appendCheckpoint(replica, folded, state, signer);
       loaded = await exchangeUntilEqual(
         replica,
         session,

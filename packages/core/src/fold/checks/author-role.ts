@@ -5,7 +5,6 @@ import type { Refusal } from "../../rejection.js";
 import type { SignedRecord } from "../../signed-record.js";
 import type { Check } from "./check.js";
 
-
 /**
  * The author held one of `roles` at the point of the membership chain the
  * record names (its `membership` heads): the role a record needs is judged

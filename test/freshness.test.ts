@@ -1,0 +1,122 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { writeAsAttacker } from "./helpers/attacker.js";
+import { type Sandbox, sandbox } from "./helpers/cli.js";
+import { startRelay, stopAll } from "./helpers/processes.js";
+
+let owner: Sandbox;
+let newcomer: Sandbox;
+let relayData: string;
+beforeEach(async () => {
+  owner = await sandbox();
+  newcomer = await sandbox();
+  relayData = await mkdtemp(join(tmpdir(), "canon-relay-"));
+});
+afterEach(async () => {
+  await stopAll();
+  await owner.dispose();
+  await newcomer.dispose();
+  await rm(relayData, { recursive: true, force: true });
+});
+
+interface Listing {
+  standards: { standard: string; version: number }[];
+  freshness: { status: string; missing: string[]; checkpoint: { cid: string } | null };
+}
+
+describe("freshness you can prove (checkpoints, a real relay on 127.0.0.1)", () => {
+  it("a maintainer's sync signs a checkpoint; a newcomer whose relay withholds the latest release is told its view is incomplete", async () => {
+    const relay = await startRelay(relayData);
+    owner.ok("init");
+    const { url } = owner.ok("space", "create", "shared", "--json").json<{ url: string }>();
+    owner.ok("publish", "style", await owner.file("v1.md", "v1\n"));
+    const v2 = owner
+      .ok("publish", "style", await owner.file("v2.md", "v2\n"), "--json")
+      .json<{ release: string }>();
+    owner.ok("sync", "--relay", relay.url);
+    // The owner's sync signed a checkpoint naming v2.
+    const ownView = owner.ok("ls", "--json").json<Listing>();
+    expect(ownView.freshness).toMatchObject({ status: "fresh", missing: [] });
+    expect(ownView.freshness.checkpoint).not.toBeNull();
+
+    // A hostile peer (or a relay serving an older state) withholds v2 from newcomers.
+    const spaceDocumentId = url.replace(/^canon:/, "").split("/")[0] as string;
+    await writeAsAttacker(relay.url, spaceDocumentId, (raw) => {
+      for (const handle of raw.standards.values())
+        handle.change((doc) => {
+          delete doc.records[v2.release];
+        });
+    });
+    newcomer.ok("init");
+    newcomer.ok("space", "join", url, "--relay", relay.url);
+    const view = newcomer.ok("ls", "--json").json<Listing>();
+    expect(view.standards).toEqual([expect.objectContaining({ standard: "style", version: 1 })]);
+    expect(view.freshness).toMatchObject({ status: "incomplete", missing: [v2.release] });
+    expect(newcomer.ok("ls").stdout).toMatch(/INCOMPLETE: the checkpoint of .* names 1 record/);
+    const strict = newcomer.canon("ls", "--require-fresh");
+    expect(strict.status).toBe(8);
+    expect(strict.stderr).toMatch(/not proven fresh/);
+
+    // The owner's next sync writes v2 back; the newcomer's view is complete again.
+    owner.ok("sync");
+    newcomer.ok("sync");
+    expect(newcomer.ok("ls", "--json").json<Listing>().freshness.status).toBe("fresh");
+    expect(newcomer.canon("ls", "--require-fresh").status).toBe(0);
+  });
+
+  it("a view whose newest checkpoint expired says it may be frozen; the expiry is a signed space setting", async () => {
+    owner.ok("init");
+    owner.ok("space", "create", "shared");
+    owner.ok("publish", "style", await owner.file("v1.md", "v1\n"));
+    owner.ok("space", "settings", "--checkpoint-expiry", "60s");
+    const signed = owner.ok("checkpoint", "--json").json<{ createdAt: string; expires: string }>();
+    expect(Date.parse(signed.expires) - Date.parse(signed.createdAt)).toBe(60_000);
+    const fresh = owner.ok("ls", "--json").json<Listing>();
+    expect(fresh.freshness.status).toBe("fresh");
+    expect(owner.canon("space", "settings", "--checkpoint-expiry", "10s").status).toBe(2);
+    // A clock cannot be moved across processes: sign checkpoints whose expiry has passed instead.
+    const { signRecord } = await import("../packages/core/dist/index.js");
+    const store = await import("../packages/store/dist/index.js");
+    const home = store.canonHome(owner.home);
+    const signer = await store.loadIdentity(home, store.DEFAULT_IDENTITY);
+    await store.withSpace(home, {}, async ({ replica, folded, state }) => {
+      const signed = await signRecord(signer.keyPair, {
+        type: "canon/checkpoint",
+        v: 1,
+        space: state.genesis.cid,
+        standards: [...state.standards.values()].map((s) => ({
+          standard: s.name,
+          heads: s.heads.map((h) => h.cid),
+        })),
+        expires: new Date(Date.now() - 1000).toISOString(),
+        membership: [...state.membershipHeads],
+        author: signer.keyPair.did,
+        createdAt: new Date(Date.now() - 2000).toISOString(),
+      });
+      replica.appendRecord(folded.space, signed);
+    });
+    // That checkpoint is older than the fresh one: the newest still counts.
+    expect(owner.ok("ls", "--json").json<Listing>().freshness.status).toBe("fresh");
+    await store.withSpace(home, {}, async ({ replica, folded, state }) => {
+      const signed = await signRecord(signer.keyPair, {
+        type: "canon/checkpoint",
+        v: 1,
+        space: state.genesis.cid,
+        standards: [...state.standards.values()].map((s) => ({
+          standard: s.name,
+          heads: s.heads.map((h) => h.cid),
+        })),
+        expires: new Date(Date.now() - 1).toISOString(),
+        membership: [...state.membershipHeads],
+        author: signer.keyPair.did,
+        createdAt: new Date(Date.now() - 1).toISOString(),
+      });
+      replica.appendRecord(folded.space, signed);
+    });
+    expect(owner.ok("ls", "--json").json<Listing>().freshness.status).toBe("expired");
+    expect(owner.ok("ls").stdout).toMatch(/EXPIRED: .* may be frozen/);
+    expect(owner.canon("ls", "--require-fresh").status).toBe(8);
+  });
+});
