@@ -200,13 +200,29 @@ describe("canon refuses bad input with one line and a non-zero exit", () => {
     await publishedSpace();
     let run = box.canon("show", "nope");
     expect(run.status).toBe(3);
-    expectOneLineError(run.stderr, /no standard "nope".*known: editorial-style/);
+    expectOneLineError(run.stderr, /no standard "nope" in this space; 1 standard\(s\) here/);
+    run = box.canon("show", "editorial-styel");
+    expect(run.status).toBe(3);
+    expectOneLineError(run.stderr, /did you mean editorial-style\?/);
+    expect(box.ok("show", "editorial-style@latest").stdout).toBe(
+      box.ok("show", "editorial-style").stdout,
+    );
+    expect(box.ok("show", "editorial-style@v1").stdout).toBe(
+      box.ok("show", "editorial-style@1").stdout,
+    );
+    run = box.canon("show", "editorial-style@newest!");
+    expect(run.status).toBe(2);
+    expectOneLineError(
+      run.stderr,
+      /after @ comes a version \(3 or v3\), latest, or a release or content CID/,
+    );
     run = box.canon("show", "editorial-style@9");
     expect(run.status).toBe(3);
     expectOneLineError(run.stderr, /no version 9 \(latest is 2\)/);
     run = box.canon("show", "editorial-style@bafynotacid");
     expect(run.status).toBe(2);
-    expectOneLineError(run.stderr, /"bafynotacid" is not a CID/);
+    expectOneLineError(run.stderr, /"bafynotacid" is neither a version of editorial-style/);
+    expect(run.stderr).not.toMatch(/multibase decoder/);
     run = box.canon("log", "nope");
     expect(run.status).toBe(3);
   });
@@ -232,6 +248,11 @@ describe("canon refuses bad input with one line and a non-zero exit", () => {
     expect(run.status).toBe(2);
     expect(run.stderr).toMatch(/^canon: unknown command 'pubish'/);
     expect(run.stderr).toMatch(/Did you mean publish\?/);
+    // With --help too: the typo is reported, not hidden behind the main help.
+    run = box.canon("pubish", "--help");
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/Did you mean publish\?/);
+    expect(run.stdout).toBe("");
     run = box.canon("ls", "--frobnicate");
     expect(run.status).toBe(2);
     expect(run.stderr).toMatch(/unknown option '--frobnicate'/);

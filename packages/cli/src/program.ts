@@ -252,10 +252,32 @@ program
 /** Parses the command line with commander and runs the command; returns the exit status. */
 export async function runProgram(argv: readonly string[]): Promise<number> {
   try {
-    await program.parseAsync([...argv]);
+    await program.parseAsync(withoutHelpForUnknownCommand(argv));
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (error) {
     const { report } = await import("./report-error.js");
     return report(error, argv.includes("--debug"), error instanceof CommanderError);
   }
+}
+
+/**
+ * `canon agents --help` would print the main help and exit 0, hiding the
+ * typo: for a command word that names no command, drop `--help` so the
+ * parser reports it as unknown (with a suggestion) and exits 2.
+ */
+function withoutHelpForUnknownCommand(argv: readonly string[]): string[] {
+  const args = argv.slice(2);
+  const valued = new Set(["--as", "--space"]);
+  let word: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (valued.has(arg)) i++;
+    else if (!arg.startsWith("-")) {
+      word = arg;
+      break;
+    }
+  }
+  const known = new Set(["help", ...program.commands.flatMap((c) => [c.name(), ...c.aliases()])]);
+  if (word === undefined || known.has(word)) return [...argv];
+  return argv.filter((arg, i) => i < 2 || (arg !== "--help" && arg !== "-h"));
 }

@@ -1,6 +1,6 @@
-import { CanonError } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import { readConfig } from "../home/config.js";
+import { findStandard } from "./find-standard.js";
 import { type ReleaseView, releaseView } from "./release-view.js";
 import { assertReadable, type SpaceChoice } from "./space-session.js";
 import { viewSpace } from "./space-view.js";
@@ -34,9 +34,7 @@ export async function history(
   return viewSpace(home, request, async (view) => {
     const { state, chosen } = view;
     assertReadable(view, request.standard);
-    const standard = state.standards.get(request.standard);
-    if (standard === undefined)
-      throw new CanonError("UNKNOWN_STANDARD", `no standard "${request.standard}" in this space`);
+    const standard = findStandard(state, request.standard);
     const heads = new Set(standard.heads.map((head) => head.cid));
     const releases = [...standard.releases.values()]
       .sort((a, b) => b.record.version - a.record.version || (a.cid < b.cid ? -1 : 1))

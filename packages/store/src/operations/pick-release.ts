@@ -36,7 +36,15 @@ export function pickRelease(
     }
     return matches[0] as SignedRecord<Release>;
   }
-  const cid = parseCid(selector).toString();
+  let cid: string;
+  try {
+    cid = parseCid(selector).toString();
+  } catch {
+    throw new CanonError(
+      "BAD_CID",
+      `"${selector.slice(0, 200)}" is neither a version of ${standard.name} (3 or v3), latest, nor a CID`,
+    );
+  }
   // The same bytes may be published twice; a content CID names the earliest
   // release of them, an answer later releases never change.
   const signed =
