@@ -258,6 +258,22 @@ describe("canon refuses bad input with one line and a non-zero exit", () => {
     expect(run.stderr).toMatch(/unknown option '--frobnicate'/);
   });
 
+  it("--space by a unique name; a second space of the same name needs --force", async () => {
+    box.ok("init");
+    const first = box.ok("space", "create", "pub", "--json").json<{ url: string }>().url;
+    const again = box.canon("space", "create", "pub");
+    expect(again.status).toBe(2);
+    expectOneLineError(again.stderr, /already has a space named "pub".*--force/);
+    box.ok("space", "create", "other");
+    box.ok("publish", "s", await box.file("s.md", "x\n"), "--space", "pub");
+    expect(box.ok("ls", "--space", "pub", "--json").json<{ space: string }>().space).toBe(first);
+    expect(box.canon("ls", "--space", "nope").status).toBe(3);
+    box.ok("space", "create", "pub", "--force");
+    const ambiguous = box.canon("ls", "--space", "pub");
+    expect(ambiguous.status).toBe(2);
+    expectOneLineError(ambiguous.stderr, /2 spaces are named "pub"/);
+  });
+
   it("a malformed --space URL", () => {
     box.ok("init");
     const run = box.canon("ls", "--space", "automerge:abc");

@@ -24,7 +24,12 @@ const program = new Command("canon")
   .version("0.1.0")
   .addOption(new Option("--json", "print machine-readable JSON"))
   .addOption(new Option("--as <name>", "act as this identity (default: the owner's own)"))
-  .addOption(new Option("--space <url>", "act on this space (default: the last created or joined)"))
+  .addOption(
+    new Option(
+      "--space <url|name>",
+      "act on this space, by URL or by its unique name (default: the last created or joined)",
+    ),
+  )
   .addOption(new Option("--debug", "show stack traces on errors"))
   .configureHelp({ showGlobalOptions: true, sortSubcommands: true })
   .showSuggestionAfterError(true)
@@ -54,7 +59,8 @@ const space = program.command("space").description("create and choose spaces");
 space
   .command("create")
   .description("create a space (you become its first maintainer) and make it the default")
-  .argument("<name>", 'a name for people, e.g. "the publication"')
+  .argument("<name>", 'a name for people, e.g. "the publication" (then also `--space <name>`)')
+  .option("--force", "create it even if this home already has a space of that name")
   .action(action(() => import("./commands/space-create.js")));
 space
   .command("join")

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { CanonError, signRecord } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
-import { updateConfig } from "../home/config.js";
+import { readConfig, updateConfig } from "../home/config.js";
 import type { Signer } from "../home/identities.js";
 import { openReplica } from "../open-replica.js";
 import type { SpaceDocument } from "../space/documents.js";
@@ -18,15 +18,27 @@ export interface CreatedSpace {
 /**
  * Creates a space: signs its genesis record (the signer becomes its first
  * maintainer), stores the space document, and makes it the home's default.
- * @throws CanonError `BAD_ARGUMENT` for an empty or overlong name.
+ * A name this home already knows is refused unless `force`, so `--space
+ * <name>` keeps naming one space.
+ * @throws CanonError `BAD_ARGUMENT` for an empty, overlong or (without `force`) taken name.
  */
 export async function createSpace(
   home: CanonHome,
   signer: Signer,
   name: string,
+  options: { readonly force?: boolean | undefined } = {},
 ): Promise<CreatedSpace> {
   if (name.trim().length === 0 || name.length > 200) {
     throw new CanonError("BAD_ARGUMENT", "a space name must be 1-200 characters");
+  }
+  const taken = Object.entries((await readConfig(home)).spaces).find(
+    ([, entry]) => entry.name === name,
+  );
+  if (taken && !options.force) {
+    throw new CanonError(
+      "BAD_ARGUMENT",
+      `this home already has a space named ${JSON.stringify(name)} (${taken[0]}); pick another name, or pass --force to create a second one`,
+    );
   }
   const genesis = await signRecord(signer.keyPair, {
     type: "canon/space-genesis",

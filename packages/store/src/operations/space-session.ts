@@ -2,7 +2,7 @@ import { CanonError, type SpaceState } from "@canon/core";
 import { BlobCache } from "../caches/blob-cache.js";
 import { writeReadIndex } from "../caches/write-read-index.js";
 import type { CanonHome } from "../home/canon-home.js";
-import { readConfig, type SpaceEntry } from "../home/config.js";
+import { type Config, readConfig, type SpaceEntry } from "../home/config.js";
 import { openReplica } from "../open-replica.js";
 import type { Replica, ReplicaOptions } from "../replica.js";
 import { headsOf } from "../space/heads.js";
@@ -35,8 +35,11 @@ export async function chooseSpace(home: CanonHome, choice: SpaceChoice): Promise
       "no space yet; create one with `canon space create <name>` or join one with `canon space join <url>`",
     );
   }
-  if (choice.space !== undefined)
+  if (choice.space !== undefined) {
+    // A URL has a scheme; anything without a colon is a space's name.
+    if (!choice.space.includes(":")) return chooseByName(home, config, choice.space);
     return { url, address: parseSpaceUrl(url), entry: config.spaces[url] };
+  }
   try {
     return { url, address: parseSpaceUrl(url), entry: config.spaces[url] };
   } catch (error) {
@@ -46,6 +49,27 @@ export async function chooseSpace(home: CanonHome, choice: SpaceChoice): Promise
       { cause: error },
     );
   }
+}
+
+/**
+ * The joined space a name (as `space create` or the creator gave it) names.
+ * @throws CanonError `UNKNOWN_SPACE` when no space has that name, `BAD_ARGUMENT` when several do.
+ */
+function chooseByName(home: CanonHome, config: Config, name: string): ChosenSpace {
+  const matches = Object.entries(config.spaces).filter(([, entry]) => entry.name === name);
+  const [match] = matches;
+  if (match === undefined)
+    throw new CanonError(
+      "UNKNOWN_SPACE",
+      `no space named ${JSON.stringify(name.slice(0, 200))} in ${home.config}; \`canon space ls\` lists them (or pass its canon: URL)`,
+    );
+  if (matches.length > 1)
+    throw new CanonError(
+      "BAD_ARGUMENT",
+      `${matches.length} spaces are named ${JSON.stringify(name)} (${matches.map(([url]) => url).join(", ")}); pass the URL`,
+    );
+  const [url, entry] = match;
+  return { url, address: parseSpaceUrl(url), entry };
 }
 
 /** A replica opened on one space, with the space folded. */
