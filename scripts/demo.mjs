@@ -99,8 +99,8 @@ try {
   console.log(
     "\n# The relay is back (new port). Both sync; the lesson reaches the owner, in force for every agent:",
   );
-  canon("agent", "sync", "--relay", again.url, "--token", "demo-token");
-  canon("owner", "sync", "--relay", again.url, "--token", "demo-token");
+  canon("agent", "sync", "--relay", again.url, "--token", "demo-token", "--remember");
+  canon("owner", "sync", "--relay", again.url, "--token", "demo-token", "--remember");
   canon("owner", "corrections", "editorial-style");
 
   console.log("\n# The owner folds the lesson into the standard itself: v2 incorporates it.");

@@ -61,6 +61,24 @@ describe("sync through a relay (real processes on 127.0.0.1)", () => {
     expect(await relay.stop("SIGTERM")).toBe(0);
   });
 
+  it("a one-off --relay does not replace the remembered relay; --remember does", async () => {
+    const relay = await startRelay(relayData);
+    await twoOwners();
+    a.ok("sync", "--relay", relay.url);
+    const otherData = await mkdtemp(join(tmpdir(), "canon-relay-"));
+    try {
+      const other = await startRelay(otherData);
+      expect(a.ok("sync", "--relay", other.url, "--json").json<{ relay: string }>().relay).toBe(
+        other.url,
+      );
+      expect(a.ok("sync", "--json").json<{ relay: string }>().relay).toBe(relay.url);
+      a.ok("sync", "--relay", other.url, "--remember");
+      expect(a.ok("sync", "--json").json<{ relay: string }>().relay).toBe(other.url);
+    } finally {
+      await rm(otherData, { recursive: true, force: true });
+    }
+  });
+
   it("keeps working offline while the relay is down; after it returns both owners hold both releases and see the fork", async () => {
     let relay = await startRelay(relayData);
     const { url } = await twoOwners();

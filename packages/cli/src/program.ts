@@ -212,9 +212,10 @@ program
   )
   .option(
     "--relay <ws-url>",
-    "relay or serving peer (default: the one remembered for the space); remembered",
+    "relay or serving peer (default: the one remembered for the space; remembered if none is)",
   )
   .option("--token <secret>", "token the relay requires")
+  .option("--remember", "make --relay (and --token) the space's relay from now on")
   .option("--timeout <seconds>", "give up after this long", "30")
   .action(action(() => import("./commands/sync.js")));
 

@@ -4,16 +4,20 @@ import { home, signerIfAny } from "../context.js";
 import { describeReport } from "../describe-sync.js";
 import { type GlobalOptions, print } from "../output.js";
 
-/** `canon sync [--relay <ws-url>] [--token <secret>] [--timeout <s>]`: exchange every document of the space, then exit. */
+/**
+ * `canon sync [--relay <ws-url>] [--token <secret>] [--remember] [--timeout <s>]`:
+ * exchange every document of the space, then exit. A relay given for one
+ * sync is remembered only with `--remember`, or when none is remembered yet.
+ */
 export async function run(
-  options: GlobalOptions & { relay?: string; token?: string; timeout: string },
+  options: GlobalOptions & { relay?: string; token?: string; timeout: string; remember?: boolean },
 ): Promise<void> {
   const report = await syncSpace(home(), {
     space: options.space,
     relay: options.relay,
     token: options.token,
     timeoutMs: parseSeconds(options.timeout),
-    remember: options.relay !== undefined,
+    remember: options.relay !== undefined && options.remember === true ? true : "if-none",
     checkpointAs: await signerIfAny(options),
   });
   print(options, report, () => describeReport(report));

@@ -21,8 +21,8 @@ export interface SyncRequest extends SpaceChoice {
   readonly token?: string | undefined;
   /** Give up after this long (connecting and exchanging together). */
   readonly timeoutMs: number;
-  /** Remember this relay (and token) for the space. */
-  readonly remember?: boolean;
+  /** Remember this relay (and token) for the space: always, or only when the space has none yet. */
+  readonly remember?: boolean | "if-none";
   /** Make the space the home's default (as joining does). */
   readonly makeDefault?: boolean;
   /** This home's identity: when it is a maintainer, the sync also signs a checkpoint if one is due. */
@@ -140,7 +140,10 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
         lastSyncAt: null,
       };
       entry.lastSyncAt = lastSync;
-      if (request.remember) {
+      if (
+        request.remember === true ||
+        (request.remember === "if-none" && entry.relays.length === 0)
+      ) {
         // The relay that just worked goes first, with the token that worked.
         entry.relays = [
           { url: endpoint.url, token: endpoint.token ?? null },
