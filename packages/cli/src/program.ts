@@ -190,6 +190,21 @@ program
   .action(action(() => import("./commands/log.js")));
 
 program
+  .command("retire")
+  .description(
+    "retire a standard (maintainers): it leaves `ls` and default stamps; its log, pinned reads and old stamps still work",
+  )
+  .argument("<standard>", "standard name")
+  .option("-m, --message <why>", "why it is retired", "")
+  .action(action(() => import("./commands/retire.js")));
+
+program
+  .command("unretire")
+  .description("bring a retired standard back (maintainers)")
+  .argument("<standard>", "standard name")
+  .action(action(() => import("./commands/unretire.js")));
+
+program
   .command("checkpoint")
   .description(
     "sign a checkpoint of the space now (maintainers): its heads and an expiry, so readers can prove their view complete and current (a maintainer's sync signs one when due)",
@@ -199,6 +214,7 @@ program
 program
   .command("ls")
   .description("list the standards in the space with their latest version")
+  .option("--all", "also list retired standards")
   .option(
     "--require-fresh",
     "exit 8 unless the newest checkpoint is current and this replica holds all it names",

@@ -47,6 +47,7 @@ export { MAX_RECORD_HEADS, MembershipChange, Role } from "./records/membership.j
 export { ContextEntry, Provenance } from "./records/provenance.js";
 export { CanonRecord, type RecordType } from "./records/record.js";
 export { MAX_CONTENT_BYTES, MAX_MESSAGE_LENGTH, Release } from "./records/release.js";
+export { Retirement } from "./records/retirement.js";
 export { DEFAULT_CHECKPOINT_EXPIRY_SECONDS, SpaceSettings } from "./records/space-settings.js";
 export { Withdrawal } from "./records/withdrawal.js";
 export {

@@ -73,3 +73,41 @@ describe("checkpoints and freshness", () => {
     });
   });
 });
+
+describe("retirement", () => {
+  it("the newest accepted retirement of a standard decides; only maintainers retire", async () => {
+    const space = await makeSpace();
+    const carol = await generateKeyPair();
+    const addCarol = await space.member(space.creator, carol.did, "contributor");
+    await space.release(space.creator, "style", "one");
+    const { signRecord } = await import("../src/index.js");
+    const retire = async (author: typeof carol, retired: boolean, membership: string[]) =>
+      space.add(
+        await signRecord(author, {
+          type: "canon/retirement",
+          v: 1,
+          space: space.genesis.cid,
+          standard: "style",
+          retired,
+          message: "",
+          membership,
+          author: author.did,
+          createdAt: new Date(
+            Date.parse("2026-12-01T00:00:00.000Z") + space.entries.size * 1000,
+          ).toISOString(),
+        }),
+      );
+    const byContributor = await retire(carol, true, [addCarol.cid]);
+    let folded = await space.fold();
+    expect(folded.state?.standards.get("style")?.retired).toBeUndefined();
+    expect(folded.rejected.map((r) => [r.cid, r.code])).toEqual([
+      [byContributor.cid, "author-role"],
+    ]);
+    const retired = await retire(space.creator, true, [addCarol.cid]);
+    folded = await space.fold();
+    expect(folded.state?.standards.get("style")?.retired?.cid).toBe(retired.cid);
+    await retire(space.creator, false, [addCarol.cid]);
+    folded = await space.fold();
+    expect(folded.state?.standards.get("style")?.retired).toBeUndefined();
+  });
+});

@@ -53,6 +53,7 @@ export {
 export { type ReleaseView, releaseView } from "./operations/release-view.js";
 export { type RenderedRelease, resolveRendered } from "./operations/render.js";
 export { type Resolved, type ResolveRequest, resolve } from "./operations/resolve.js";
+export { type Retired, type RetireRequest, retireStandard } from "./operations/retire.js";
 export {
   type ChosenSpace,
   chooseSpace,

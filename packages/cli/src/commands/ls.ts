@@ -5,8 +5,10 @@ import { freshnessNote, requireFresh } from "../freshness.js";
 import { type GlobalOptions, print, syncNote } from "../output.js";
 
 /** `canon ls [--require-fresh]`: standards in the space with their latest version, and what the replica can prove about its view. */
-export async function run(options: GlobalOptions & { requireFresh?: boolean }): Promise<void> {
-  const listing = await list(home(), { space: options.space });
+export async function run(
+  options: GlobalOptions & { requireFresh?: boolean; all?: boolean },
+): Promise<void> {
+  const listing = await list(home(), { space: options.space, all: options.all === true });
   print(options, listing, () =>
     [
       `${listing.name}  ${listing.space}`,
@@ -14,8 +16,11 @@ export async function run(options: GlobalOptions & { requireFresh?: boolean }): 
         ? ["  (no standards yet; publish one with `canon publish <standard> <file>`)"]
         : listing.standards.map(
             (s) =>
-              `  ${s.standard}@${s.version}  ${s.cid}${s.forked ? `  FORKED (${s.heads} heads)` : ""}`,
+              `  ${s.standard}@${s.version}  ${s.cid}${s.forked ? `  FORKED (${s.heads} heads)` : ""}${s.retired ? "  (retired)" : ""}`,
           )),
+      ...(listing.retired > 0
+        ? [`  ${listing.retired} retired standard(s): \`canon ls --all\``]
+        : []),
       ...(listing.rejected > 0
         ? [`  ${listing.rejected} record(s) refused; see \`canon doctor\``]
         : []),

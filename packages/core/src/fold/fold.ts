@@ -6,6 +6,7 @@ import type { SpaceGenesis } from "../records/genesis.js";
 import type { MembershipChange, Role } from "../records/membership.js";
 import type { Provenance } from "../records/provenance.js";
 import type { Release } from "../records/release.js";
+import type { Retirement } from "../records/retirement.js";
 import {
   DEFAULT_CHECKPOINT_EXPIRY_SECONDS,
   type SpaceSettings,
@@ -83,7 +84,7 @@ const MAINTAINERS: readonly Role[] = ["maintainer"];
  *    highest parent's: no rollback or replay), `incorporates` (accepted
  *    corrections of the same standard), `content-matches` (the bytes hash to
  *    the content CID);
- * 6. checkpoints and space settings: `author-role` (maintainer) and
+ * 6. checkpoints, space settings and retirements: `author-role` (maintainer) and
  *    `not-backdated` (a removed or demoted maintainer's statements stop
  *    counting unless they follow the change).
  *
@@ -108,7 +109,7 @@ export async function fold(input: FoldInput): Promise<FoldResult> {
     input,
     cache,
   );
-  const attestations = await acceptAttestations(space.checkpoints, space.settings, chain);
+  const attestations = await acceptAttestations(space, chain);
 
   return {
     state: {
@@ -120,6 +121,7 @@ export async function fold(input: FoldInput): Promise<FoldResult> {
         releases.accepted,
         contributions.corrections,
         contributions.withdrawals,
+        attestations.retirements,
       ),
       corrections: contributions.corrections,
       provenance: contributions.provenance,
@@ -149,6 +151,7 @@ function recordsOfSpace(verified: ReadonlyMap<string, SignedRecord>, spaceCid: s
   const withdrawals: SignedRecord<Withdrawal>[] = [];
   const checkpoints: SignedRecord<Checkpoint>[] = [];
   const settings: SignedRecord<SpaceSettings>[] = [];
+  const retirements: SignedRecord<Retirement>[] = [];
   const rejected: Rejection[] = [];
   for (const signed of verified.values()) {
     const refusal = belongsToSpace(signed, spaceCid);
@@ -166,6 +169,8 @@ function recordsOfSpace(verified: ReadonlyMap<string, SignedRecord>, spaceCid: s
       checkpoints.push(signed as SignedRecord<Checkpoint>);
     else if (signed.record.type === "canon/space-settings")
       settings.push(signed as SignedRecord<SpaceSettings>);
+    else if (signed.record.type === "canon/retirement")
+      retirements.push(signed as SignedRecord<Retirement>);
   }
   return {
     membership,
@@ -175,6 +180,7 @@ function recordsOfSpace(verified: ReadonlyMap<string, SignedRecord>, spaceCid: s
     withdrawals,
     checkpoints,
     settings,
+    retirements,
     rejected,
   };
 }
@@ -257,34 +263,41 @@ async function acceptReleases(
 }
 
 /**
- * Checkpoints and space settings: statements only maintainers sign. A
- * maintainer removed or demoted later stops vouching for anything: their
- * statements count only if they follow that change (no pins).
+ * Checkpoints, space settings and retirements: statements only maintainers
+ * sign. A maintainer removed or demoted later stops vouching for anything:
+ * their statements count only if they follow that change (no pins).
  */
 async function acceptAttestations(
-  checkpoints: readonly SignedRecord<Checkpoint>[],
-  settings: readonly SignedRecord<SpaceSettings>[],
+  space: {
+    readonly checkpoints: readonly SignedRecord<Checkpoint>[];
+    readonly settings: readonly SignedRecord<SpaceSettings>[];
+    readonly retirements: readonly SignedRecord<Retirement>[];
+  },
   chain: MembershipChain,
 ) {
-  const checks: Check<SignedRecord<Checkpoint | SpaceSettings>>[] = [
+  type Attestation = SignedRecord<Checkpoint | SpaceSettings | Retirement>;
+  const checks: Check<Attestation>[] = [
     authorRole(chain, MAINTAINERS),
     notBackdated(chain, MAINTAINERS, () => [], new Map()),
   ];
   const rejected: Rejection[] = [];
   const accepted = new Set<string>();
-  for (const signed of [...checkpoints, ...settings]) {
+  for (const signed of [...space.checkpoints, ...space.settings, ...space.retirements]) {
     const refusal = await firstRefusal(signed, checks);
     if (refusal === undefined) accepted.add(signed.cid);
     else rejected.push(rejectionOf(signed, refusal));
   }
-  const newest = byTime(settings.filter((signed) => accepted.has(signed.cid))).at(-1);
+  const kept = <R extends Attestation>(list: readonly R[]) =>
+    byTime(list.filter((signed) => accepted.has(signed.cid)));
+  const newest = kept(space.settings).at(-1);
   return {
-    checkpoints: byTime(checkpoints.filter((signed) => accepted.has(signed.cid))),
+    checkpoints: kept(space.checkpoints),
     settings: {
       checkpointExpirySeconds:
         newest?.record.checkpointExpirySeconds ?? DEFAULT_CHECKPOINT_EXPIRY_SECONDS,
       record: newest,
     },
+    retirements: kept(space.retirements),
     rejected,
   };
 }

@@ -5,6 +5,7 @@ import type { SpaceGenesis } from "../records/genesis.js";
 import type { MembershipChange } from "../records/membership.js";
 import type { Provenance } from "../records/provenance.js";
 import type { Release } from "../records/release.js";
+import type { Retirement } from "../records/retirement.js";
 import type { SpaceSettings } from "../records/space-settings.js";
 import type { Withdrawal } from "../records/withdrawal.js";
 import type { SignedRecord } from "../signed-record.js";
@@ -38,6 +39,8 @@ export interface StandardState {
   readonly openCorrections: readonly SignedRecord<Correction>[];
   /** Every accepted correction of the standard and where it stands, oldest first. */
   readonly corrections: ReadonlyMap<string, CorrectionStatus>;
+  /** The newest accepted retirement record when it retires the standard (hidden from listings and default stamps), else undefined. */
+  readonly retired: SignedRecord<Retirement> | undefined;
 }
 
 /** The state of a space: a deterministic function of its verified records. */
@@ -64,6 +67,7 @@ export function standardsOf(
   accepted: ReadonlyMap<string, SignedRecord<Release>>,
   corrections: ReadonlyMap<string, SignedRecord<Correction>>,
   withdrawals: ReadonlyMap<string, SignedRecord<Withdrawal>>,
+  retirements: readonly SignedRecord<Retirement>[],
 ): Map<string, StandardState> {
   const byName = new Map<string, SignedRecord<Release>[]>();
   const followed = new Set<string>();
@@ -75,6 +79,7 @@ export function standardsOf(
   }
   const withdrawnBy = groupBy(byTime([...withdrawals.values()]), (w) => w.record.correction);
   const correctionsByName = groupBy(byTime([...corrections.values()]), (c) => c.record.standard);
+  const retirementsByName = groupBy(byTime(retirements), (r) => r.record.standard);
 
   const standards = new Map<string, StandardState>();
   for (const name of [...byName.keys()].sort()) {
@@ -116,6 +121,7 @@ export function standardsOf(
         .filter((status) => status.state === "open")
         .map((status) => status.correction),
       corrections: statuses,
+      retired: retiredBy(retirementsByName.get(name)),
     });
   }
   return standards;
@@ -154,6 +160,14 @@ export function incorporatedIn(
     stack.push(...release.record.parents);
   }
   return incorporated;
+}
+
+/** The newest retirement record of a standard, when it retires it. */
+function retiredBy(
+  retirements: readonly SignedRecord<Retirement>[] | undefined,
+): SignedRecord<Retirement> | undefined {
+  const newest = retirements?.at(-1);
+  return newest?.record.retired ? newest : undefined;
 }
 
 /** The items grouped by a key, each group in the items' order. */

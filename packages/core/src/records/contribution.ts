@@ -2,6 +2,7 @@ import type { Checkpoint } from "./checkpoint.js";
 import type { Correction } from "./correction.js";
 import type { Provenance } from "./provenance.js";
 import type { Release } from "./release.js";
+import type { Retirement } from "./retirement.js";
 import type { SpaceSettings } from "./space-settings.js";
 import type { Withdrawal } from "./withdrawal.js";
 
@@ -15,7 +16,7 @@ export type Contribution = Correction | Provenance | Withdrawal;
 
 /**
  * A record written at a point of the membership chain (it names
- * `membership` heads): a release, a contribution, a checkpoint or a space's
- * settings. The fold judges its author's role at that point.
+ * `membership` heads): a release, a contribution, a checkpoint, a space's
+ * settings or a retirement. The fold judges its author's role at that point.
  */
-export type Positioned = Release | Contribution | Checkpoint | SpaceSettings;
+export type Positioned = Release | Contribution | Checkpoint | SpaceSettings | Retirement;

@@ -5,6 +5,7 @@ import { SpaceGenesis } from "./genesis.js";
 import { MembershipChange } from "./membership.js";
 import { Provenance } from "./provenance.js";
 import { Release } from "./release.js";
+import { Retirement } from "./retirement.js";
 import { SpaceSettings } from "./space-settings.js";
 import { Withdrawal } from "./withdrawal.js";
 
@@ -18,6 +19,7 @@ export const CanonRecord = z.discriminatedUnion("type", [
   Withdrawal,
   Checkpoint,
   SpaceSettings,
+  Retirement,
 ]);
 /** Any record Canon signs. */
 export type CanonRecord = z.infer<typeof CanonRecord>;

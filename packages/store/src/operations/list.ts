@@ -10,6 +10,8 @@ export interface ListedStandard extends ReleaseView {
   readonly forked: boolean;
   readonly heads: number;
   readonly openCorrections: number;
+  /** True when a maintainer retired it (listed only with `all`). */
+  readonly retired: boolean;
 }
 
 /** The standards of a space. */
@@ -20,14 +22,19 @@ export interface Listing {
   readonly lastSync: string | null;
   /** What this replica can prove about its view: the newest checkpoint, and whether it is complete and current. */
   readonly freshness: Freshness;
+  /** Retired standards left out of `standards` (see `all`). */
+  readonly retired: number;
   /** How many entries the fold left out (see `canon doctor`). */
   readonly rejected: number;
   /** Standards whose stored files are damaged: listed here, left out of `standards`. */
   readonly damaged: readonly { readonly standard: string; readonly message: string }[];
 }
 
-/** Lists the standards of a space with their latest version, by name. */
-export async function list(home: CanonHome, request: SpaceChoice = {}): Promise<Listing> {
+/** Lists the standards of a space with their latest version, by name; retired ones only with `all`. */
+export async function list(
+  home: CanonHome,
+  request: SpaceChoice & { readonly all?: boolean | undefined } = {},
+): Promise<Listing> {
   return viewSpace(home, request, async ({ state, chosen, rejected, damaged }) => {
     const config = await readConfig(home);
     return {
@@ -35,12 +42,17 @@ export async function list(home: CanonHome, request: SpaceChoice = {}): Promise<
       name: state.genesis.record.name,
       standards: [...state.standards.values()]
         .filter((standard) => ![...damaged.values()].some(({ name }) => name === standard.name))
+        .filter((standard) => request.all || standard.retired === undefined)
         .map((standard) => ({
           ...releaseView(standard.latest),
           forked: standard.forked,
           heads: standard.heads.length,
           openCorrections: standard.openCorrections.length,
+          retired: standard.retired !== undefined,
         })),
+      retired: request.all
+        ? 0
+        : [...state.standards.values()].filter((standard) => standard.retired !== undefined).length,
       lastSync: config.spaces[chosen.url]?.lastSyncAt ?? null,
       freshness: freshnessOf(state, new Date()),
       rejected: rejected.length,

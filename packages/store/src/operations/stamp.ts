@@ -30,7 +30,7 @@ export interface StampRequest extends SpaceChoice {
   /**
    * The context the output was produced with: `name` (the latest release) or
    * `name@<version|release CID|content CID>`, as `canon show` takes them.
-   * Every standard of the space, at its latest release, when empty.
+   * Every standard of the space that is not retired, at its latest release, when empty.
    */
   readonly context?: readonly string[] | undefined;
 }
@@ -127,7 +127,11 @@ function contextOf(
   state: SpaceState,
   references: readonly string[],
 ): { release: SignedRecord<Release>; inForce: SignedRecord<Correction>[] }[] {
-  const wanted = references.length > 0 ? references : [...state.standards.keys()];
+  // By default every standard in use: retired ones are left out (name one to include it).
+  const wanted =
+    references.length > 0
+      ? references
+      : [...state.standards.values()].filter((s) => s.retired === undefined).map((s) => s.name);
   const used = new Map<
     string,
     { release: SignedRecord<Release>; inForce: SignedRecord<Correction>[] }
