@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type RawSpace, writeAsAttacker } from "./helpers/attacker.js";
 import { type Sandbox, sandbox } from "./helpers/cli.js";
 import { type RelayProcess, startRelay, stopAll } from "./helpers/processes.js";
@@ -33,13 +33,17 @@ beforeAll(async () => {
   relayData = await mkdtemp(join(tmpdir(), "canon-relay-"));
   relay = await startRelay(relayData);
   owner.ok("init");
+  reader.ok("init");
+});
+
+// A space of its own for each attack, so one attack's damage never explains another's failure.
+beforeEach(async () => {
   spaceUrl = owner.ok("space", "create", "structure", "--json").json<{ url: string }>().url;
   [spaceDocumentId = ""] = spaceUrl.slice("canon:".length).split("/");
   owner.ok("publish", "style", await owner.file("s.md", "style v1\n"));
   owner.ok("sync", "--relay", relay.url);
-  reader.ok("init");
   reader.ok("space", "join", spaceUrl, "--relay", relay.url);
-  await attack(({ standards }) => {
+  await writeAsAttacker(relay.url, spaceDocumentId, ({ standards }) => {
     styleDocument = [...standards.keys()][0] as string;
   });
 });
@@ -161,13 +165,8 @@ describe("readers treat every unsigned field as untrusted input (a hostile peer 
         .json<DoctorJson>()
         .missing.map((m) => m.documentId),
     ).toEqual([nowhere]);
-    expect(membersWork()).toMatchObject({ content: "style v2\n" });
-    expect(await newcomerReads()).toMatchObject({ content: "style v2\n" });
-    await attack(({ space }) => {
-      space.change((doc) => {
-        delete doc.standards[nowhere];
-      });
-    });
+    expect(membersWork()).toMatchObject({ content: "style v1\n" });
+    expect(await newcomerReads()).toMatchObject({ content: "style v1\n" });
   });
 
   it("a deleted routing entry: members put it back, and a newcomer still gets the standard", async () => {
@@ -183,7 +182,7 @@ describe("readers treat every unsigned field as untrusted input (a hostile peer 
   });
 
   it("a deleted release together with its content: members write back both, so a newcomer reads the latest version", async () => {
-    owner.ok("publish", "style", await owner.file("s.md", "style v3\n"));
+    owner.ok("publish", "style", await owner.file("s.md", "style v2\n"));
     owner.ok("sync", "--timeout", "20");
     reader.ok("sync", "--timeout", "20");
     const latest = shown(owner);
@@ -196,12 +195,12 @@ describe("readers treat every unsigned field as untrusted input (a hostile peer 
     reader.ok("sync", "--timeout", "20");
     const style = (await relayView()).style as { records: object; contents: object };
     expect(Object.keys(style.records)).toContain(latest.release);
-    expect(Object.keys(style.contents).length).toBe(3);
-    expect(await newcomerReads()).toMatchObject({ version: 3, content: "style v3\n" });
+    expect(Object.keys(style.contents).length).toBe(2);
+    expect(await newcomerReads()).toMatchObject({ version: 2, content: "style v2\n" });
   });
 
   it("content overwritten before a newcomer saw it: members write the right bytes back, and that release and the next stay readable", async () => {
-    owner.ok("publish", "style", await owner.file("s.md", "style v4\n"));
+    owner.ok("publish", "style", await owner.file("s.md", "style v2\n"));
     owner.ok("sync", "--timeout", "20");
     reader.ok("sync", "--timeout", "20");
     await attack(({ standards }) => {
@@ -212,10 +211,10 @@ describe("readers treat every unsigned field as untrusted input (a hostile peer 
     });
     // Only the reader syncs: the owner's own copy of the right bytes does not take part.
     reader.ok("sync", "--timeout", "20");
-    expect(await newcomerReads("style@3")).toMatchObject({ content: "style v3\n" });
-    expect(await newcomerReads()).toMatchObject({ version: 4, content: "style v4\n" });
-    owner.ok("publish", "style", await owner.file("s.md", "style v5\n"));
+    expect(await newcomerReads("style@1")).toMatchObject({ content: "style v1\n" });
+    expect(await newcomerReads()).toMatchObject({ version: 2, content: "style v2\n" });
+    owner.ok("publish", "style", await owner.file("s.md", "style v3\n"));
     owner.ok("sync", "--timeout", "20");
-    expect(await newcomerReads()).toMatchObject({ version: 5, content: "style v5\n" });
+    expect(await newcomerReads()).toMatchObject({ version: 3, content: "style v3\n" });
   });
 });
