@@ -1,4 +1,4 @@
-import { type DocHandle, type PeerId, Repo } from "@automerge/automerge-repo";
+import { type DocHandle, isValidDocumentId, type PeerId, Repo } from "@automerge/automerge-repo";
 import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket";
 
 /** The documents of a space as an attacker sees them: plain Automerge documents anyone with the URL can write. */
@@ -22,6 +22,8 @@ export async function writeAsAttacker(
   relayUrl: string,
   spaceDocumentId: string,
   write: (raw: RawSpace) => void | Promise<void>,
+  /** Standard documents to open besides those the space routes to (a routing entry may be gone). */
+  options: { readonly documents?: readonly string[] } = {},
 ): Promise<void> {
   const client = new WebSocketClientAdapter(relayUrl, 60_000);
   const repo = new Repo({
@@ -35,8 +37,20 @@ export async function writeAsAttacker(
       `automerge:${spaceDocumentId}` as never,
     );
     const standards: RawSpace["standards"] = new Map();
-    for (const id of Object.keys(space.doc().standards)) {
-      standards.set(id, await repo.find(`automerge:${id}` as never));
+    const routing = (space.doc() as { standards?: unknown }).standards;
+    const routed = typeof routing === "object" && routing !== null ? Object.keys(routing) : [];
+    for (const id of new Set([...routed, ...(options.documents ?? [])])) {
+      if (!isValidDocumentId(id)) continue;
+      // A routing entry may name a document that exists nowhere: skip it after a while.
+      let timer: NodeJS.Timeout | undefined;
+      const found = await Promise.race([
+        repo.find(`automerge:${id}` as never).catch(() => undefined),
+        new Promise<undefined>((resolve) => {
+          timer = setTimeout(() => resolve(undefined), 3_000);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (found) standards.set(id, found as never);
     }
     await write({ space, standards } as RawSpace);
     const relayStorage = client.remotePeerId

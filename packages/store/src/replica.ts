@@ -12,7 +12,7 @@ import {
 import { type CanonError, isCanonError, type SignedRecord } from "@canon/core";
 import type { CanonHome } from "./home/canon-home.js";
 import { ContentLookup } from "./space/content-lookup.js";
-import type { SpaceDocument, StandardDocument } from "./space/documents.js";
+import { type SpaceDocument, type StandardDocument, writableMap } from "./space/documents.js";
 import { SpaceReader } from "./space/space-reader.js";
 import { FileStorage } from "./storage/file-storage.js";
 import { SYNC_DEBOUNCE_MS } from "./sync/sync-debounce.js";
@@ -58,6 +58,8 @@ export class Replica {
   readonly #touched = new Set<DocumentId>();
   /** Documents whose stored files failed their checksum: asking again would hang until the find timeout. */
   readonly #damaged = new Map<string, CanonError>();
+  /** Documents a find gave up on (unavailable, or not here within the timeout). */
+  readonly #waitedFor = new Set<string>();
   #closed = false;
 
   /** Opens (or creates) the replica in `home`. Cheap: documents load on demand. */
@@ -112,9 +114,12 @@ export class Replica {
     if (offline && !inMemory && !(await this.storage.hasDocument(documentId))) {
       return undefined;
     }
+    // A document already waited for once in this process is not waited for again:
+    // a routing entry naming one that exists nowhere costs one timeout, not one a load.
+    const waitMs = this.#waitedFor.has(documentId) ? 0 : this.#findTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), this.#findTimeoutMs);
+      timer = setTimeout(() => resolve(undefined), waitMs);
     });
     try {
       const handle = await Promise.race([
@@ -122,21 +127,34 @@ export class Replica {
         timeout,
       ]);
       if (handle) this.#touched.add(handle.documentId);
+      else this.#waitedFor.add(documentId);
       return handle;
     } catch (error) {
       if (isCanonError(error, "STORAGE_DAMAGED")) this.#damaged.set(documentId, error);
       if (isCanonError(error)) throw error;
-      if (/unavailable/i.test(String((error as Error).message))) return undefined;
+      if (/unavailable/i.test(String((error as Error).message))) {
+        this.#waitedFor.add(documentId);
+        return undefined;
+      }
       throw error;
     } finally {
       clearTimeout(timer);
     }
   }
 
-  /** Appends a signed record to a document's `records` map. */
+  /**
+   * True when a document is here without asking peers: loaded, or stored.
+   * @throws nothing a peer can cause (a storage error reading the directory only).
+   */
+  async holds(documentId: string): Promise<boolean> {
+    if (this.repo.handles[documentId as DocumentId]?.isReady()) return true;
+    return isValidDocumentId(documentId) && (await this.storage.hasDocument(documentId));
+  }
+
+  /** Appends a signed record to a document's `records` map (recreated first if a peer deleted or retyped it). */
   appendRecord(handle: DocHandle<SpaceDocument | StandardDocument>, signed: SignedRecord): void {
     handle.change((doc) => {
-      doc.records[signed.cid] = signed.bytes;
+      writableMap<Uint8Array>(doc, "records")[signed.cid] = signed.bytes;
     });
     this.#touched.add(handle.documentId);
   }

@@ -39,7 +39,8 @@ export async function startTestRelay(options: { token?: string } = {}): Promise<
     adapter,
     stop: async () => {
       await server.stop();
-      await rm(directory, { recursive: true, force: true });
+      // Saves the relay started before stopping may still be landing: retry a directory that filled meanwhile.
+      await rm(directory, { recursive: true, force: true, maxRetries: 5 });
     },
   };
 }

@@ -74,37 +74,42 @@ export async function correct(
 ): Promise<Corrected> {
   const text = checkedText(request.text);
   const evidence = request.evidence === undefined ? undefined : await evidenceOf(request.evidence);
-  return withSpace(home, request, async (session) => {
-    const { state, folded, chosen } = session;
-    assertContributor(signer, state, "recording a correction");
-    const standard = findStandard(state, request.standard);
-    assertReadable(folded, request.standard);
-    const evidenceCid = evidence === undefined ? undefined : evidenceIn(evidence, state, chosen);
-    const record: Correction = {
-      type: "canon/correction",
-      v: 1,
-      space: chosen.address.genesis,
-      standard: request.standard,
-      text,
-      against: standard.latest.cid,
-      ...(evidenceCid === undefined ? {} : { evidence: evidenceCid }),
-      previous: ownRecordHeads(state, signer.keyPair.did, MAX_PREVIOUS),
-      membership: [...state.membershipHeads],
-      author: signer.keyPair.did,
-      createdAt: new Date().toISOString(),
-    };
-    const signed = await signRecord(signer.keyPair, record);
-    append(session, request.standard, signed);
-    return {
-      cid: signed.cid,
-      standard: record.standard,
-      text,
-      author: record.author,
-      createdAt: record.createdAt,
-      against: standard.latest.cid,
-      evidence: evidenceCid ?? null,
-    };
-  });
+  return withSpace(
+    home,
+    request,
+    async (session) => {
+      const { state, folded, chosen } = session;
+      assertContributor(signer, state, "recording a correction");
+      const standard = findStandard(state, request.standard);
+      assertReadable(folded, request.standard);
+      const evidenceCid = evidence === undefined ? undefined : evidenceIn(evidence, state, chosen);
+      const record: Correction = {
+        type: "canon/correction",
+        v: 1,
+        space: chosen.address.genesis,
+        standard: request.standard,
+        text,
+        against: standard.latest.cid,
+        ...(evidenceCid === undefined ? {} : { evidence: evidenceCid }),
+        previous: ownRecordHeads(state, signer.keyPair.did, MAX_PREVIOUS),
+        membership: [...state.membershipHeads],
+        author: signer.keyPair.did,
+        createdAt: new Date().toISOString(),
+      };
+      const signed = await signRecord(signer.keyPair, record);
+      append(session, request.standard, signed);
+      return {
+        cid: signed.cid,
+        standard: record.standard,
+        text,
+        author: record.author,
+        createdAt: record.createdAt,
+        against: standard.latest.cid,
+        evidence: evidenceCid ?? null,
+      };
+    },
+    { writeBack: true },
+  );
 }
 
 /**
@@ -121,56 +126,61 @@ export async function withdrawCorrection(
   const correctionCid = parseCid(request.correction).toString();
   if (request.reason !== undefined && request.reason.length > 4096)
     throw new CanonError("BAD_ARGUMENT", "a withdrawal's reason is at most 4096 characters");
-  return withSpace(home, request, async (session) => {
-    const { state, chosen, folded } = session;
-    const correction = state.corrections.get(correctionCid);
-    const status = correction
-      ? state.standards.get(correction.record.standard)?.corrections.get(correctionCid)
-      : undefined;
-    if (correction === undefined || status === undefined) {
-      throw new CanonError(
-        "UNKNOWN_CORRECTION",
-        `no correction ${correctionCid} in this space (\`canon corrections <standard> --all\` lists them; sync if it was made elsewhere)`,
-      );
-    }
-    const { standard } = correction.record;
-    assertReadable(folded, standard);
-    if (status.state !== "open") {
-      throw new CanonError(
-        "BAD_ARGUMENT",
-        `correction ${correctionCid} is already ${status.state === "withdrawn" ? "withdrawn" : `incorporated (by ${status.incorporatedBy.join(", ")})`}`,
-      );
-    }
-    const role = state.members.get(signer.keyPair.did);
-    if (correction.record.author !== signer.keyPair.did && role !== "maintainer") {
-      throw new CanonError(
-        "NOT_A_MEMBER",
-        `${signer.identity.name} (${signer.keyPair.did}) is ${role ?? "not a member"} and not the correction's author; only its author or a maintainer may withdraw it`,
-      );
-    }
-    assertContributor(signer, state, "withdrawing a correction");
-    const record: Withdrawal = {
-      type: "canon/withdrawal",
-      v: 1,
-      space: chosen.address.genesis,
-      standard,
-      correction: correctionCid,
-      ...(request.reason ? { reason: request.reason } : {}),
-      previous: ownRecordHeads(state, signer.keyPair.did, MAX_PREVIOUS),
-      membership: [...state.membershipHeads],
-      author: signer.keyPair.did,
-      createdAt: new Date().toISOString(),
-    };
-    const signed = await signRecord(signer.keyPair, record);
-    append(session, standard, signed);
-    return {
-      cid: signed.cid,
-      correction: correctionCid,
-      standard,
-      author: record.author,
-      createdAt: record.createdAt,
-    };
-  });
+  return withSpace(
+    home,
+    request,
+    async (session) => {
+      const { state, chosen, folded } = session;
+      const correction = state.corrections.get(correctionCid);
+      const status = correction
+        ? state.standards.get(correction.record.standard)?.corrections.get(correctionCid)
+        : undefined;
+      if (correction === undefined || status === undefined) {
+        throw new CanonError(
+          "UNKNOWN_CORRECTION",
+          `no correction ${correctionCid} in this space (\`canon corrections <standard> --all\` lists them; sync if it was made elsewhere)`,
+        );
+      }
+      const { standard } = correction.record;
+      assertReadable(folded, standard);
+      if (status.state !== "open") {
+        throw new CanonError(
+          "BAD_ARGUMENT",
+          `correction ${correctionCid} is already ${status.state === "withdrawn" ? "withdrawn" : `incorporated (by ${status.incorporatedBy.join(", ")})`}`,
+        );
+      }
+      const role = state.members.get(signer.keyPair.did);
+      if (correction.record.author !== signer.keyPair.did && role !== "maintainer") {
+        throw new CanonError(
+          "NOT_A_MEMBER",
+          `${signer.identity.name} (${signer.keyPair.did}) is ${role ?? "not a member"} and not the correction's author; only its author or a maintainer may withdraw it`,
+        );
+      }
+      assertContributor(signer, state, "withdrawing a correction");
+      const record: Withdrawal = {
+        type: "canon/withdrawal",
+        v: 1,
+        space: chosen.address.genesis,
+        standard,
+        correction: correctionCid,
+        ...(request.reason ? { reason: request.reason } : {}),
+        previous: ownRecordHeads(state, signer.keyPair.did, MAX_PREVIOUS),
+        membership: [...state.membershipHeads],
+        author: signer.keyPair.did,
+        createdAt: new Date().toISOString(),
+      };
+      const signed = await signRecord(signer.keyPair, record);
+      append(session, standard, signed);
+      return {
+        cid: signed.cid,
+        correction: correctionCid,
+        standard,
+        author: record.author,
+        createdAt: record.createdAt,
+      };
+    },
+    { writeBack: true },
+  );
 }
 
 /** The text, checked: not blank, at most {@link MAX_CORRECTION_TEXT} characters. */
@@ -270,7 +280,7 @@ function assertContributor(signer: Signer, state: SpaceState, doing: string): vo
 
 /** Appends a record to the standard's document. */
 function append(session: SpaceSession, standard: string, signed: SignedRecord): void {
-  const handle = standardDocumentOf(session.folded, standard);
+  const handle = standardDocumentOf(session.folded, session.state, standard);
   if (handle === undefined)
     throw new CanonError(
       "STORAGE_DAMAGED",

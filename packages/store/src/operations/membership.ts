@@ -44,40 +44,45 @@ export async function changeMember(
       `"${request.role}" is not a role; use maintainer, contributor or reader`,
     );
   }
-  return withSpace(home, request, async ({ replica, chosen, folded, state }) => {
-    const mine = state.members.get(signer.keyPair.did);
-    if (mine !== "maintainer") {
-      throw new CanonError(
-        "NOT_A_MEMBER",
-        `${signer.identity.name} (${signer.keyPair.did}) is ${mine ?? "not a member"} of this space; only maintainers manage members`,
-      );
-    }
-    if (role === "removed" && !state.members.has(did)) {
-      throw new CanonError("BAD_ARGUMENT", `${did} is not a member of this space`);
-    }
-    const signed = await signRecord(signer.keyPair, {
-      type: "canon/membership",
-      v: 1,
-      space: chosen.address.genesis,
-      member: did,
-      role,
-      membership: [...state.membershipHeads],
-      // A removal or demotion pins what its author has seen, so the member cannot
-      // backdate releases, corrections or provenance records past it.
-      ...(isLoss(state.members.get(did), role)
-        ? {
-            releaseHeads: [...state.standards.values()]
-              .flatMap((standard) => standard.heads.map((head) => head.cid))
-              .sort(),
-            recordHeads: ownRecordHeads(state, did, MAX_RECORD_HEADS),
-          }
-        : {}),
-      author: signer.keyPair.did,
-      createdAt: new Date().toISOString(),
-    });
-    replica.appendRecord(folded.space, signed);
-    return { did, role, record: signed.cid };
-  });
+  return withSpace(
+    home,
+    request,
+    async ({ replica, chosen, folded, state }) => {
+      const mine = state.members.get(signer.keyPair.did);
+      if (mine !== "maintainer") {
+        throw new CanonError(
+          "NOT_A_MEMBER",
+          `${signer.identity.name} (${signer.keyPair.did}) is ${mine ?? "not a member"} of this space; only maintainers manage members`,
+        );
+      }
+      if (role === "removed" && !state.members.has(did)) {
+        throw new CanonError("BAD_ARGUMENT", `${did} is not a member of this space`);
+      }
+      const signed = await signRecord(signer.keyPair, {
+        type: "canon/membership",
+        v: 1,
+        space: chosen.address.genesis,
+        member: did,
+        role,
+        membership: [...state.membershipHeads],
+        // A removal or demotion pins what its author has seen, so the member cannot
+        // backdate releases, corrections or provenance records past it.
+        ...(isLoss(state.members.get(did), role)
+          ? {
+              releaseHeads: [...state.standards.values()]
+                .flatMap((standard) => standard.heads.map((head) => head.cid))
+                .sort(),
+              recordHeads: ownRecordHeads(state, did, MAX_RECORD_HEADS),
+            }
+          : {}),
+        author: signer.keyPair.did,
+        createdAt: new Date().toISOString(),
+      });
+      replica.appendRecord(folded.space, signed);
+      return { did, role, record: signed.cid };
+    },
+    { writeBack: true },
+  );
 }
 
 /** The space's members and roles, as the verified membership chain says. */

@@ -12,7 +12,7 @@ import {
 import { BlobCache } from "../caches/blob-cache.js";
 import type { CanonHome } from "../home/canon-home.js";
 import type { Signer } from "../home/identities.js";
-import type { StandardDocument } from "../space/documents.js";
+import { mapField, type StandardDocument, writableMap } from "../space/documents.js";
 import { standardDocumentOf } from "../space/standard-document.js";
 import { readInputFile } from "./input-file.js";
 import { assertReadable, type SpaceChoice, type SpaceSession, withSpace } from "./space-session.js";
@@ -53,13 +53,17 @@ export async function publish(
   request: PublishRequest,
 ): Promise<Published> {
   const bytes = await readInputFile(request.file, MAX_CONTENT_BYTES);
-  return withSpace(home, request, (session) =>
-    appendRelease(session, signer, {
-      standard: request.standard,
-      bytes,
-      message: request.message,
-      incorporates: request.incorporates,
-    }),
+  return withSpace(
+    home,
+    request,
+    (session) =>
+      appendRelease(session, signer, {
+        standard: request.standard,
+        bytes,
+        message: request.message,
+        incorporates: request.incorporates,
+      }),
+    { writeBack: true },
   );
 }
 
@@ -131,7 +135,7 @@ export async function appendRelease(
   const signed = await signRecord(signer.keyPair, release);
 
   // Releases of a standard go to its document (created with the first release).
-  const existing = standardDocumentOf(folded, standard);
+  const existing = standardDocumentOf(folded, state, standard);
   const handle =
     existing ??
     replica.create<StandardDocument>({
@@ -141,13 +145,14 @@ export async function appendRelease(
       records: {},
       contents: {},
     });
+  // A peer may have deleted or retyped the maps: they are recreated, never written through.
   handle.change((doc) => {
-    doc.records[signed.cid] = signed.bytes;
-    doc.contents[cid] = bytes;
+    writableMap<Uint8Array>(doc, "records")[signed.cid] = signed.bytes;
+    writableMap<Uint8Array>(doc, "contents")[cid] = bytes;
   });
-  if (existing === undefined) {
+  if (mapField(folded.space.doc(), "standards")[handle.documentId] === undefined) {
     folded.space.change((doc) => {
-      doc.standards[handle.documentId] = standard;
+      writableMap<string>(doc, "standards")[handle.documentId] = standard;
     });
   }
   await new BlobCache(replica.home).put(cid, bytes);

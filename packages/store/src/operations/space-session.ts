@@ -80,6 +80,15 @@ export interface SpaceSession {
   readonly state: SpaceState;
 }
 
+/** How {@link withSpace} opens the replica. */
+export interface SessionOptions extends ReplicaOptions {
+  /**
+   * Write back what the documents lost of the verified state before `work`
+   * runs (see `SpaceReader.restoreMissing`): for commands that write anyway.
+   */
+  readonly writeBack?: boolean;
+}
+
 /**
  * Opens the replica, folds the chosen space, runs `work`, then closes the
  * replica (flushing to disk) and refreshes the caches (read index, verified snapshot), even if `work` fails.
@@ -88,13 +97,18 @@ export async function withSpace<T>(
   home: CanonHome,
   choice: SpaceChoice,
   work: (session: SpaceSession) => Promise<T>,
-  options: ReplicaOptions = {},
+  options: SessionOptions = {},
 ): Promise<T> {
   const chosen = await chooseSpace(home, choice);
-  const replica = await openReplica(home, options);
+  const { writeBack = false, ...replicaOptions } = options;
+  const replica = await openReplica(home, replicaOptions);
   let folded: FoldedSpace | undefined;
   try {
     folded = await replica.spaces.fold(chosen.address);
+    // What a peer deleted goes back in, and out at the next sync; fold again
+    // if that created or routed a document, so `work` writes where it belongs.
+    if (writeBack && (await replica.spaces.restoreMissing(folded)) > 0)
+      folded = await replica.spaces.fold(chosen.address);
     const state = folded.fold.state;
     if (state === undefined) {
       throw new CanonError(
@@ -137,7 +151,7 @@ export async function refreshCaches(replica: Replica, before: FoldedSpace): Prom
   const fingerprint = replica.spaces.fingerprintOf(current);
   if (headsOf(current) !== heads) return;
   // A standard document that arrived after loading has chunks but is not in the fold.
-  const unloaded = current.routes.filter(
+  const unloaded = current.documents.filter(
     (id) => !current.standards.has(id) && !current.damaged.has(id),
   );
   if (unloaded.some((id) => (fingerprint[id]?.length ?? 0) > 0)) return;

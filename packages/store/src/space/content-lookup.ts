@@ -2,7 +2,8 @@ import * as A from "@automerge/automerge";
 import { contentMatches, parseCid, type Release, sha256Hex } from "@canon/core";
 import { BlobCache } from "../caches/blob-cache.js";
 import type { CanonHome } from "../home/canon-home.js";
-import { isBytes, mapField } from "./documents.js";
+import { mapsAt } from "./document-maps.js";
+import { isBytes } from "./documents.js";
 import type { LoadedSpace } from "./space-reader.js";
 
 /**
@@ -52,14 +53,25 @@ export class ContentLookup {
   candidates(loaded: Pick<LoadedSpace, "standards">, contentCid: string): Uint8Array[] {
     const candidates: Uint8Array[] = [];
     for (const handle of loaded.standards.values()) {
-      const contents = mapField(handle.doc(), "contents");
-      if (!Object.hasOwn(contents, contentCid)) continue;
-      const current = contents[contentCid];
-      if (isBytes(current)) candidates.push(current);
-      for (const value of Object.values(A.getConflicts(contents, contentCid) ?? {})) {
-        if (isBytes(value) && value !== current) candidates.push(value);
+      // Every `contents` map, if members recreated a deleted one concurrently.
+      for (const contents of mapsAt(handle.doc(), "contents")) {
+        if (!Object.hasOwn(contents, contentCid)) continue;
+        const current = contents[contentCid];
+        if (isBytes(current)) candidates.push(current);
+        for (const value of Object.values(conflictsOf(contents, contentCid))) {
+          if (isBytes(value) && value !== current) candidates.push(value);
+        }
       }
     }
     return candidates;
+  }
+}
+
+/** The concurrent values of a map's key; none when the map is not one Automerge tracks. */
+function conflictsOf(map: Record<string, unknown>, key: string): Record<string, unknown> {
+  try {
+    return A.getConflicts(map as A.Doc<Record<string, unknown>>, key) ?? {};
+  } catch {
+    return {};
   }
 }

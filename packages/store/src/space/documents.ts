@@ -1,6 +1,7 @@
 /**
  * What a space document holds. Every field may have been written by anyone
- * who knows the URL, so only signed records carry meaning: `standards` is a
+ * who knows the URL, so only signed records carry meaning: the type tags are
+ * hints written for people and other tools, never checked; `standards` is a
  * routing table (which documents to read), never trusted for content.
  */
 export interface SpaceDocument {
@@ -14,7 +15,9 @@ export interface SpaceDocument {
 
 /**
  * What a standard document holds: signed releases and corrections, and the
- * content bytes releases point to (checked against their CIDs on read).
+ * content bytes releases point to (checked against their CIDs on read). Its
+ * `name` is a hint: a document belongs to the standards whose accepted
+ * records it holds.
  */
 export interface StandardDocument {
   canon: "standard";
@@ -24,24 +27,25 @@ export interface StandardDocument {
   contents: Record<string, Uint8Array>;
 }
 
-/** True for a space document: its tag is right. Every other field is read leniently where used. */
-export function isSpaceDocument(doc: unknown): boolean {
-  return isMap(doc) && doc.canon === "space";
-}
-
-/** True for a standard document: its tag is right. Every other field is read leniently where used. */
-export function isStandardDocument(doc: unknown): boolean {
-  return isMap(doc) && doc.canon === "standard";
-}
-
 /**
  * A map field of a document (`records`, `contents`, `standards`), or an empty
- * map when a peer wrote something else there: entries stay unverified, and
- * the fold rejects each bad one with a reason.
+ * map when a peer deleted it or wrote something else there: entries stay
+ * unverified, and the fold rejects each bad one with a reason.
  */
 export function mapField(doc: unknown, field: string): Record<string, unknown> {
   const value = isMap(doc) ? doc[field] : undefined;
   return isMap(value) ? value : {};
+}
+
+/**
+ * The map at `field` of a document being changed (inside `handle.change`),
+ * recreated empty first when a peer deleted it or wrote another type there,
+ * so a write never throws on what a peer left.
+ */
+export function writableMap<T>(doc: unknown, field: string): Record<string, T> {
+  const parent = doc as Record<string, unknown>;
+  if (!isMap(parent[field])) parent[field] = {};
+  return parent[field] as Record<string, T>;
 }
 
 /** True for a byte string; entries of any other type are rejected by the fold with a reason. */
@@ -49,11 +53,13 @@ export function isBytes(value: unknown): value is Uint8Array {
   return value instanceof Uint8Array;
 }
 
-function isMap(value: unknown): value is Record<string, unknown> {
-  return (
-    typeof value === "object" &&
-    value !== null &&
-    !Array.isArray(value) &&
-    !(value instanceof Uint8Array)
-  );
+/**
+ * True for a plain map. Automerge also stores counters, timestamps, immutable
+ * strings, lists and bytes as objects: none of them is a map, and writing
+ * into one would throw.
+ */
+export function isMap(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
 }

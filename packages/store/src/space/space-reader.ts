@@ -14,21 +14,37 @@ import {
   writeVerifiedSnapshot,
 } from "../caches/verified-snapshot.js";
 import type { Replica } from "../replica.js";
-import {
-  isSpaceDocument,
-  isStandardDocument,
-  mapField,
-  type SpaceDocument,
-  type StandardDocument,
-} from "./documents.js";
+import { mapsAt } from "./document-maps.js";
+import { mapField, type SpaceDocument, type StandardDocument } from "./documents.js";
 import { headsOf } from "./heads.js";
 import type { SpaceAddress } from "./space-url.js";
+import { writeBack } from "./write-back.js";
+
+/** Stored documents loaded at once: enough to overlap reads, few enough never to run out of file handles. */
+const LOCAL_LOADS = 8;
+
+/** True when two entry values are the same bytes. */
+function sameEntry(a: unknown, b: unknown): boolean {
+  return a instanceof Uint8Array && b instanceof Uint8Array && sameBytes(a, b);
+}
+
+/** A document the space routes to that did not arrive within the find timeout: reported, never waited for. */
+export interface MissingDocument {
+  readonly documentId: string;
+  /** The routing entry's standard name (a hint a peer wrote, cut to 200 characters), or null when it is not a string. */
+  readonly name: string | null;
+}
 
 /** A space's documents, loaded. */
 export interface LoadedSpace {
   readonly address: SpaceAddress;
   readonly space: DocHandle<SpaceDocument>;
-  /** Standard documents by document id. */
+  /**
+   * Standard documents by document id, sorted: every one the space routes to
+   * and every one this replica read the space's records from before (so a
+   * routing entry a peer deleted loses nothing). Whatever their tags say: a
+   * document belongs to the standards whose accepted records it holds.
+   */
   readonly standards: ReadonlyMap<string, DocHandle<StandardDocument>>;
   /**
    * Standard documents whose stored files are damaged, by document id, with
@@ -38,6 +54,12 @@ export interface LoadedSpace {
   readonly damaged: ReadonlyMap<string, { readonly name: string; readonly error: CanonError }>;
   /** Standard document ids the space document lists that are valid ids (junk entries from peers are ignored). */
   readonly routes: readonly string[];
+  /** The routing entries' standard names (hints), by document id, where they are strings. */
+  readonly routeNames: ReadonlyMap<string, string>;
+  /** Every standard document id this load looked for: {@link routes} and those remembered, sorted. */
+  readonly documents: readonly string[];
+  /** Routed documents that did not arrive within the find timeout (nowhere, or a peer holds them back). */
+  readonly missing: readonly MissingDocument[];
 }
 
 /** A loaded space with its fold. */
@@ -69,6 +91,12 @@ export class SpaceReader {
    * peer deleted from, or overwrote in, a document still counts here.
    */
   readonly #remembered = new Map<string, Map<string, SignedRecord>>();
+  /**
+   * Per space: standard documents the space's records were read from, in
+   * this process or (from the snapshot's fingerprint) an earlier one; loaded
+   * with the routed ones, so a routing entry a peer deleted hides nothing.
+   */
+  readonly #known = new Map<string, Set<string>>();
 
   /**
    * A reader of `replica`'s spaces. With `trustSnapshot` false, every record
@@ -81,33 +109,80 @@ export class SpaceReader {
   }
 
   /**
-   * Loads a space document and every standard document it lists.
+   * Loads a space document and every standard document it lists or this
+   * replica read the space from before. The space document is the one the
+   * address names, whatever its fields say (the fold checks its records
+   * against the genesis CID). Documents stored here load a few at a time;
+   * those only peers may hold are asked for all at once, each waited for at
+   * most the replica's find timeout, so a routing entry naming a document
+   * that exists nowhere costs one timeout and is reported in `missing`.
    * @throws CanonError `UNKNOWN_SPACE` when the space document is not here, `STORAGE_DAMAGED` when a file is damaged.
    */
   async load(address: SpaceAddress): Promise<LoadedSpace> {
     const space = await this.#replica.find<SpaceDocument>(address.documentId);
-    if (space === undefined || !isSpaceDocument(space.doc())) {
+    if (space === undefined) {
       throw new CanonError(
         "UNKNOWN_SPACE",
         `space ${address.documentId} is not in this replica; join it with \`canon space join <url>\``,
       );
     }
+    await this.#seedFromSnapshot(address);
+    const routing = mapField(space.doc(), "standards");
+    const routes = Object.keys(routing)
+      .filter((id) => isValidDocumentId(id) && id !== address.documentId)
+      .sort();
+    const routeNames = new Map<string, string>();
+    for (const id of routes) {
+      const name = routing[id];
+      if (typeof name === "string") routeNames.set(id, name);
+    }
+    const known = this.#knownOf(address.documentId);
+    const documents = [...new Set([...routes, ...known])].sort();
+    const found = await this.#findAll(documents);
     const standards = new Map<string, DocHandle<StandardDocument>>();
     const damaged = new Map<string, { name: string; error: CanonError }>();
-    const routes = mapField(space.doc(), "standards");
-    const valid = Object.keys(routes)
-      .filter((id) => isValidDocumentId(id))
-      .sort();
-    for (const documentId of valid) {
-      try {
-        const handle = await this.#replica.find<StandardDocument>(documentId);
-        if (handle && isStandardDocument(handle.doc())) standards.set(documentId, handle);
-      } catch (error) {
-        if (!isCanonError(error, "STORAGE_DAMAGED")) throw error;
-        damaged.set(documentId, { name: String(routes[documentId]), error });
+    const missing: MissingDocument[] = [];
+    for (const documentId of documents) {
+      const result = found.get(documentId);
+      if (result instanceof CanonError) {
+        damaged.set(documentId, { name: routeNames.get(documentId) ?? "", error: result });
+      } else if (result !== undefined) {
+        standards.set(documentId, result);
+        known.add(documentId);
+      } else if (Object.hasOwn(routing, documentId)) {
+        const name = routeNames.get(documentId);
+        missing.push({ documentId, name: name === undefined ? null : name.slice(0, 200) });
       }
     }
-    return { address, space, standards, damaged, routes: valid };
+    return { address, space, standards, damaged, routes, routeNames, documents, missing };
+  }
+
+  /** Finds documents: stored ones a few at a time, the rest all at once; damaged ones as their error. */
+  async #findAll(
+    documentIds: readonly string[],
+  ): Promise<Map<string, DocHandle<StandardDocument> | CanonError | undefined>> {
+    const results = new Map<string, DocHandle<StandardDocument> | CanonError | undefined>();
+    const findOne = async (documentId: string) => {
+      try {
+        results.set(documentId, await this.#replica.find<StandardDocument>(documentId));
+      } catch (error) {
+        if (!isCanonError(error, "STORAGE_DAMAGED")) throw error;
+        results.set(documentId, error);
+      }
+    };
+    const stored: string[] = [];
+    const remote: string[] = [];
+    for (const documentId of documentIds)
+      ((await this.#replica.holds(documentId)) ? stored : remote).push(documentId);
+    // Asking peers costs a message each and waits on the network, not on files.
+    const asked = Promise.all(remote.map(findOne));
+    let next = 0;
+    const worker = async () => {
+      while (next < stored.length) await findOne(stored[next++] as string);
+    };
+    await Promise.all(Array.from({ length: Math.min(LOCAL_LOADS, stored.length) }, worker));
+    await asked;
+    return results;
   }
 
   /**
@@ -117,20 +192,27 @@ export class SpaceReader {
    */
   async fold(address: SpaceAddress): Promise<FoldedSpace> {
     const loaded = await this.load(address);
-    await this.#seedFromSnapshot(address);
     const entries: RecordEntry[] = [];
-    const collect = (records: Record<string, unknown>) => {
-      for (const [cid, bytes] of Object.entries(records)) entries.push({ cid, bytes });
+    const collected = new Map<string, unknown[]>();
+    const collect = (doc: unknown) => {
+      for (const records of mapsAt(doc, "records")) {
+        for (const [cid, bytes] of Object.entries(records)) {
+          const seen = collected.get(cid) ?? [];
+          // The same record in several documents (or maps) is one entry.
+          if (seen.some((other) => other === bytes || sameEntry(other, bytes))) continue;
+          seen.push(bytes);
+          collected.set(cid, seen);
+          entries.push({ cid, bytes });
+        }
+      }
     };
     // Entries and heads in the same tick: the fold describes exactly these heads.
-    collect(mapField(loaded.space.doc(), "records"));
-    for (const handle of loaded.standards.values()) collect(mapField(handle.doc(), "records"));
+    collect(loaded.space.doc());
+    for (const handle of loaded.standards.values()) collect(handle.doc());
     const heads = headsOf(loaded);
     const remembered = this.#rememberedOf(address.documentId);
-    const held = new Map(entries.map((entry) => [entry.cid, entry.bytes]));
     for (const signed of remembered.values()) {
-      const bytes = held.get(signed.cid);
-      if (!(bytes instanceof Uint8Array && sameBytes(bytes, signed.bytes)))
+      if (!(collected.get(signed.cid) ?? []).some((bytes) => sameEntry(bytes, signed.bytes)))
         entries.push({ cid: signed.cid, bytes: signed.bytes });
     }
     const result = await fold({
@@ -165,11 +247,25 @@ export class SpaceReader {
       usable && this.#trustSnapshot ? JSON.stringify(snapshot.fingerprint) : "",
     );
     if (!usable) return;
+    // Documents the space's records were read from last time: a deleted routing entry does not hide them.
+    const known = this.#knownOf(address.documentId);
+    for (const [documentId, chunks] of Object.entries(snapshot.fingerprint))
+      if (documentId !== address.documentId && chunks.length > 0 && isValidDocumentId(documentId))
+        known.add(documentId);
     const remembered = this.#rememberedOf(address.documentId);
     for (const signed of snapshot.records) {
       remembered.set(signed.cid, signed);
       if (this.#trustSnapshot) this.#verified.set(signed.cid, signed);
     }
+  }
+
+  #knownOf(spaceDocumentId: string): Set<string> {
+    let known = this.#known.get(spaceDocumentId);
+    if (known === undefined) {
+      known = new Set();
+      this.#known.set(spaceDocumentId, known);
+    }
+    return known;
   }
 
   #rememberedOf(spaceDocumentId: string): Map<string, SignedRecord> {
@@ -182,43 +278,13 @@ export class SpaceReader {
   }
 
   /**
-   * Writes back every accepted record the space's documents no longer hold
-   * with its exact bytes (a peer deleted or overwrote it): the documents are
-   * append-only as far as Canon is concerned, and the next sync gives the
-   * record back to every peer. Returns how many were written.
+   * Writes back what the space's documents lost of its verified state
+   * ({@link writeBack}): maps, type tags, routing entries, every accepted
+   * record with its exact bytes and every accepted release's content, so the
+   * next sync gives them back to every peer. Returns how many writes it made.
    */
-  restoreMissing(folded: FoldedSpace): number {
-    const state = folded.fold.state;
-    if (state === undefined) return 0;
-    const standardDocuments = new Map<string, DocHandle<StandardDocument>>();
-    for (const handle of folded.standards.values()) {
-      const name = (handle.doc() as { name?: unknown } | undefined)?.name;
-      if (typeof name === "string" && !standardDocuments.has(name))
-        standardDocuments.set(name, handle);
-    }
-    const accepted: SignedRecord[] = [
-      state.genesis,
-      ...state.membershipChanges,
-      ...[...state.standards.values()].flatMap((standard) => [...standard.releases.values()]),
-      ...state.corrections.values(),
-      ...state.withdrawals.values(),
-    ];
-    let restored = 0;
-    for (const signed of accepted) {
-      const { record } = signed;
-      const target =
-        record.type === "canon/release" ||
-        record.type === "canon/correction" ||
-        record.type === "canon/withdrawal"
-          ? standardDocuments.get(record.standard)
-          : folded.space;
-      if (target === undefined) continue;
-      const current = mapField(target.doc(), "records")[signed.cid];
-      if (current instanceof Uint8Array && sameBytes(current, signed.bytes)) continue;
-      this.#replica.appendRecord(target as DocHandle<SpaceDocument | StandardDocument>, signed);
-      restored++;
-    }
-    return restored;
+  restoreMissing(folded: FoldedSpace): Promise<number> {
+    return writeBack(this.#replica, folded);
   }
 
   /**
@@ -227,7 +293,7 @@ export class SpaceReader {
    */
   fingerprintOf(loaded: LoadedSpace): Record<string, string[]> {
     const fingerprint: Record<string, string[]> = {};
-    for (const id of [loaded.address.documentId, ...loaded.routes])
+    for (const id of [loaded.address.documentId, ...loaded.documents])
       fingerprint[id] = this.#replica.storage.chunkNames(id);
     return fingerprint;
   }

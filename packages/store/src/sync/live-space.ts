@@ -49,7 +49,10 @@ export async function openLiveSpace(
   let closed = false;
   return {
     async publish(signer, content, timeoutMs = request.timeoutMs) {
-      const folded = await replica.spaces.fold(chosen.address);
+      let folded = await replica.spaces.fold(chosen.address);
+      // What a peer deleted goes back in first, and out with this release.
+      if ((await replica.spaces.restoreMissing(folded)) > 0)
+        folded = await replica.spaces.fold(chosen.address);
       const state = folded.fold.state;
       if (state === undefined)
         throw new CanonError("BAD_RECORD", "the space's genesis record is missing or invalid");

@@ -7,7 +7,8 @@ import { openReplica } from "../open-replica.js";
 import { appendCheckpoint, checkpointDue } from "../operations/checkpoint.js";
 import { chooseSpace, refreshCaches, type SpaceChoice } from "../operations/space-session.js";
 import type { Replica } from "../replica.js";
-import type { LoadedSpace } from "../space/space-reader.js";
+import { mapField } from "../space/documents.js";
+import type { LoadedSpace, MissingDocument } from "../space/space-reader.js";
 import { pause } from "./alarm.js";
 import { probeRelay } from "./probe-relay.js";
 import { acceptedRecords, type RecordSummary, summarize } from "./record-summary.js";
@@ -38,6 +39,11 @@ export interface SyncReport {
   readonly received: readonly RecordSummary[];
   /** Records this replica had that the relay did not. */
   readonly sent: readonly RecordSummary[];
+  /**
+   * Documents the space routes to that neither this replica nor the relay
+   * produced within the find timeout: not waited for (`canon doctor` lists them too).
+   */
+  readonly missing: readonly MissingDocument[];
   readonly lastSync: string;
 }
 
@@ -60,7 +66,7 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
     const before = await loadIfPresent(replica, chosen.address);
     const foldedBefore = before ? await replica.spaces.fold(chosen.address) : undefined;
     // Records a peer deleted or overwrote go back in, and out to the relay with this sync.
-    if (foldedBefore) replica.spaces.restoreMissing(foldedBefore);
+    if (foldedBefore) await replica.spaces.restoreMissing(foldedBefore);
     const recordsBefore = acceptedRecords(foldedBefore?.fold.state);
     // The relay's heads for each document when the session began, to tell what we sent.
     const firstRemoteHeads = new Map<string, UrlHeads>();
@@ -86,7 +92,7 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
     );
     let folded = await replica.spaces.fold(chosen.address);
     // What arrived may have deleted records this replica holds: restore them and exchange again.
-    if (replica.spaces.restoreMissing(folded) > 0) {
+    if ((await replica.spaces.restoreMissing(folded)) > 0) {
       loaded = await exchangeUntilEqual(
         replica,
         session,
@@ -118,9 +124,7 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
     for (const handle of handles(loaded)) {
       const heads = firstRemoteHeads.get(handle.documentId);
       if (heads && heads.length > 0)
-        for (const cid of Object.keys(
-          (handle.view(heads).doc() as { records?: object } | undefined)?.records ?? {},
-        ))
+        for (const cid of Object.keys(mapField(handle.view(heads).doc(), "records")))
           relayHad.add(cid);
     }
     const sent = [...recordsBefore]
@@ -154,7 +158,15 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
       if (request.makeDefault) config.defaultSpace = chosen.url;
       else config.defaultSpace ??= chosen.url;
     });
-    return { synced: true, space: chosen.url, relay: endpoint.url, received, sent, lastSync };
+    return {
+      synced: true,
+      space: chosen.url,
+      relay: endpoint.url,
+      received,
+      sent,
+      missing: loaded.missing,
+      lastSync,
+    };
   } finally {
     session?.close();
     await replica.close();
@@ -183,7 +195,9 @@ function handles(loaded: LoadedSpace): DocHandle<unknown>[] {
 /**
  * Loads the space from the relay if needed, then every standard document it
  * lists (new ones may arrive as the space document syncs), until the relay's
- * heads equal ours for every one of them.
+ * heads equal ours for every one of them. A routed document that does not
+ * arrive within the replica's find timeout is left out (reported as
+ * missing), never waited for.
  */
 async function exchangeUntilEqual(
   replica: Replica,
@@ -203,9 +217,9 @@ async function exchangeUntilEqual(
         `neither this replica nor the relay has space ${address.documentId}; check the space URL`,
       );
     }
-    const complete = loaded.standards.size + loaded.damaged.size === loaded.routes.length;
-    if (complete && handles(loaded).every((handle) => inSync(handle, session.storageId)))
-      return loaded;
+    // `load` settled every routed document (loaded, damaged, or missing after its
+    // bound); new routes that arrive with the space document are loaded next round.
+    if (handles(loaded).every((handle) => inSync(handle, session.storageId))) return loaded;
     if (Date.now() > deadline) {
       throw new CanonError(
         "SYNC_TIMEOUT",

@@ -139,14 +139,14 @@ export async function watchSpace(home: CanonHome, request: WatchRequest): Promis
           for (const handle of loaded.standards.values()) subscribe(handle as DocHandle<unknown>);
           const folded = await replica.spaces.fold(chosen.address);
           // Records a peer deleted or overwrote go back in, and out to the relay.
-          replica.spaces.restoreMissing(folded);
+          await replica.spaces.restoreMissing(folded);
           for (const [cid, signed] of acceptedRecords(folded.fold.state)) {
             if (seen.has(cid)) continue;
             seen.add(cid);
             request.onEvent({ event: "record", record: summarize(signed), at: now() });
           }
           // A standard document named but not here yet has no change to hear: look again.
-          if (loaded.routes.length > loaded.standards.size + loaded.damaged.size) dirty = true;
+          if (loaded.documents.length > loaded.standards.size + loaded.damaged.size) dirty = true;
           await replica.repo.flush(replica.touched());
           await refreshCaches(replica, folded);
           const handles = [loaded.space, ...loaded.standards.values()] as DocHandle<unknown>[];
