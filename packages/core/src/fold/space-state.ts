@@ -41,6 +41,8 @@ export interface StandardState {
   readonly corrections: ReadonlyMap<string, CorrectionStatus>;
   /** The newest accepted retirement record when it retires the standard (hidden from listings and default stamps), else undefined. */
   readonly retired: SignedRecord<Retirement> | undefined;
+  /** Every accepted retirement (and reversal) of the standard, oldest first. */
+  readonly retirements: readonly SignedRecord<Retirement>[];
 }
 
 /** The state of a space: a deterministic function of its verified records. */
@@ -122,6 +124,7 @@ export function standardsOf(
         .map((status) => status.correction),
       corrections: statuses,
       retired: retiredBy(retirementsByName.get(name)),
+      retirements: retirementsByName.get(name) ?? [],
     });
   }
   return standards;

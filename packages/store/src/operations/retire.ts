@@ -61,7 +61,7 @@ export async function retireStandard(
       createdAt: new Date().toISOString(),
     };
     const signed = await signRecord(signer.keyPair, record);
-    const handle = standardDocumentOf(folded, request.standard);
+    const handle = standardDocumentOf(folded, state, request.standard);
     if (handle === undefined)
       throw new CanonError(
         "STORAGE_DAMAGED",

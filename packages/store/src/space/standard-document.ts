@@ -33,7 +33,7 @@ export function standardDocumentOf(
   return undefined;
 }
 
-/** The CIDs of a standard's accepted records: releases, corrections, withdrawals. */
+/** The CIDs of a standard's accepted records: releases, corrections, withdrawals, retirements. */
 export function recordCidsOf(state: SpaceState | undefined, standard: string): string[] {
   const entry = state?.standards.get(standard);
   const cids = [...(entry?.releases.keys() ?? [])];
@@ -41,5 +41,6 @@ export function recordCidsOf(state: SpaceState | undefined, standard: string): s
     if (correction.record.standard === standard) cids.push(cid);
   for (const [cid, withdrawal] of state?.withdrawals ?? [])
     if (withdrawal.record.standard === standard) cids.push(cid);
+  for (const retirement of entry?.retirements ?? []) cids.push(retirement.cid);
   return cids;
 }

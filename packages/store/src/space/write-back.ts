@@ -65,6 +65,8 @@ export async function writeBack(replica: Replica, folded: FoldedSpace): Promise<
     state.genesis,
     ...state.membershipChanges,
     ...state.provenance.values(),
+    ...state.checkpoints,
+    ...(state.settings.record ? [state.settings.record] : []),
   ]);
   const routing = mapField(folded.space.doc(), "standards");
   const routes: [string, string][] = [];
@@ -108,6 +110,8 @@ function recordsOf(state: SpaceState, standard: string): SignedRecord[] {
     if (cids.has(release.cid)) records.push(release);
   for (const map of [state.corrections, state.withdrawals])
     for (const [cid, signed] of map) if (cids.has(cid)) records.push(signed);
+  for (const retirement of state.standards.get(standard)?.retirements ?? [])
+    if (cids.has(retirement.cid)) records.push(retirement);
   return records;
 }
 
