@@ -1,20 +1,25 @@
 import type { Rejection } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
+import { auditChunks, type DamagedFile } from "../storage/chunk-audit.js";
 import { type SpaceChoice, withSpace } from "./space-session.js";
 
-/** What `doctor` found: every entry the fold left out, with the reason. */
+/** What `doctor` found: every entry the fold left out, with the reason, and every damaged storage file, with the fix. */
 export interface Diagnosis {
   readonly space: string;
   readonly records: number;
   readonly rejected: readonly Rejection[];
+  readonly damagedFiles: readonly DamagedFile[];
 }
 
 /**
  * Loads the space's documents, checks every record in them from scratch
  * (signatures included: no cache is trusted), and reports every rejected
- * entry. The caches are rewritten from the result.
+ * entry. Every file of the replica's storage is checked too, whichever space
+ * it belongs to (the fold skips a damaged document, so only this audit names
+ * it). The caches are rewritten from the result.
  */
 export async function doctor(home: CanonHome, request: SpaceChoice = {}): Promise<Diagnosis> {
+  const damagedFiles = await auditChunks(home.replica);
   return withSpace(
     home,
     request,
@@ -22,7 +27,7 @@ export async function doctor(home: CanonHome, request: SpaceChoice = {}): Promis
       let records =
         1 + state.membershipChanges.length + state.corrections.size + state.provenance.size;
       for (const standard of state.standards.values()) records += standard.releases.size;
-      return { space: chosen.url, records, rejected: folded.fold.rejected };
+      return { space: chosen.url, records, rejected: folded.fold.rejected, damagedFiles };
     },
     { trustSnapshot: false },
   );
