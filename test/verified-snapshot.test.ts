@@ -4,11 +4,11 @@ import { join, resolve } from "node:path";
 import * as dagCbor from "@ipld/dag-cbor";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import * as core from "../packages/core/dist/index.js";
-import * as store from "../packages/store/dist/index.js";
 import {
   readVerifiedSnapshot,
   writeVerifiedSnapshot,
 } from "../packages/store/dist/caches/verified-snapshot.js";
+import * as store from "../packages/store/dist/index.js";
 import { CANON_BIN, type Sandbox, sandbox } from "./helpers/cli.js";
 import { writeCorrection } from "./helpers/library-writer.js";
 
@@ -166,7 +166,7 @@ describe("the verified snapshot", () => {
 
     const snapshot = await snapshotFile();
     const cachesBefore = await Promise.all(
-      [snapshot, snapshot.replace(/\.verified$/, ".json")].map((file) => readFile(file)),
+      [snapshot, snapshot.replace(/\.verified$/, ".index")].map((file) => readFile(file)),
     );
     const broken = box.canon("ls", "--json");
     expect(broken.status).toBe(4);
@@ -175,7 +175,7 @@ describe("the verified snapshot", () => {
     ]);
     // A fold without tone was not cached as if it described the files on disk.
     const cachesAfter = await Promise.all(
-      [snapshot, snapshot.replace(/\.verified$/, ".json")].map((file) => readFile(file)),
+      [snapshot, snapshot.replace(/\.verified$/, ".index")].map((file) => readFile(file)),
     );
     expect(cachesAfter).toEqual(cachesBefore);
 
