@@ -9,6 +9,7 @@ export {
   ensureIdentity,
   listIdentities,
   loadIdentity,
+  readIdentity,
   type Signer,
 } from "./home/identities.js";
 export { openReplica } from "./open-replica.js";
