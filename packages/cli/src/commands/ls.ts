@@ -1,7 +1,7 @@
 import { list } from "@canon/store";
 import { home } from "../context.js";
 import { exitStatusOf } from "../exit-status.js";
-import { type GlobalOptions, print, syncNote } from "../output.js";
+import { escapeControls, type GlobalOptions, print, syncNote } from "../output.js";
 
 /** `canon ls`: standards in the space with their latest version. */
 export async function run(options: GlobalOptions): Promise<void> {
@@ -22,6 +22,7 @@ export async function run(options: GlobalOptions): Promise<void> {
     ].join("\n"),
   );
   // Damaged standards are listed in --json and reported here; the others were still read.
-  for (const { message } of listing.damaged) process.stderr.write(`canon: ${message}\n`);
+  for (const { message } of listing.damaged)
+    process.stderr.write(`canon: ${escapeControls(message)}\n`);
   if (listing.damaged.length > 0) process.exitCode = exitStatusOf("STORAGE_DAMAGED");
 }
