@@ -177,6 +177,7 @@ async function exchangeUntilEqual(
       loaded = await replica.spaces.load(address);
     } catch (error) {
       if (!(error instanceof CanonError && error.code === "UNKNOWN_SPACE")) throw error;
+      session.assertConnected();
       throw new CanonError(
         "UNKNOWN_SPACE",
         `neither this replica nor the relay has space ${address.documentId}; check the space URL`,
@@ -185,6 +186,7 @@ async function exchangeUntilEqual(
     const complete = loaded.standards.size + loaded.damaged.size === loaded.routes.length;
     if (complete && handles(loaded).every((handle) => inSync(handle, session.storageId)))
       return loaded;
+    session.assertConnected();
     if (Date.now() > deadline) {
       throw new CanonError(
         "SYNC_TIMEOUT",
