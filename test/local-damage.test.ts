@@ -98,7 +98,8 @@ describe("local damage is explained (real processes on real files)", () => {
     const at = good.indexOf('"version":2,');
     expect(at).toBeGreaterThan(0);
     const damaged = Buffer.from(good);
-    damaged[at + '"version":'.length] ^= 0x01;
+    const digit = at + '"version":'.length;
+    damaged.writeUInt8(damaged.readUInt8(digit) ^ 0x01, digit);
     await writeFile(index, damaged);
 
     const shown = box
