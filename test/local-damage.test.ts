@@ -176,9 +176,11 @@ describe("local damage is explained (real processes on real files)", () => {
         "--timeout",
         "30",
       );
-      // Kill the relay once the reader has begun storing what arrives.
+      // Kill the relay once the reader has begun storing what arrives (the space's document comes first).
+      const spaceId = (/^canon:([^/]+)\//.exec(url) as RegExpExecArray)[1] as string;
+      const spaceFolder = join(reader.home, "replica", spaceId.slice(0, 2), spaceId.slice(2));
       while (
-        !(await stat(join(reader.home, "replica")).then(
+        !(await stat(spaceFolder).then(
           () => true,
           () => false,
         ))

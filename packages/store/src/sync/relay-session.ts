@@ -59,14 +59,6 @@ export async function openRelaySession(
         close: () => replica.disconnect(client),
       };
     }
-    // No retry is scheduled within any timeout (see NO_ADAPTER_RETRY_MS), so waiting on is pointless.
-    if (client.lostConnection !== undefined) {
-      replica.disconnect(client);
-      throw new CanonError(
-        "RELAY_UNREACHABLE",
-        `lost the connection to ${endpoint.url} before it answered as a sync peer (${describeClose(client)}); check that the relay is running, then run the command again`,
-      );
-    }
     if (signal?.aborted) {
       replica.disconnect(client);
       throw new CanonError("RELAY_UNREACHABLE", `stopped connecting to ${endpoint.url}`);
