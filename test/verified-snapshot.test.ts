@@ -166,7 +166,7 @@ describe("the verified snapshot", () => {
 
     const snapshot = await snapshotFile();
     const cachesBefore = await Promise.all(
-      [snapshot, snapshot.replace(/\.verified$/, ".json")].map((file) => readFile(file)),
+      [snapshot, snapshot.replace(/\.verified$/, ".index")].map((file) => readFile(file)),
     );
     const broken = box.canon("ls", "--json");
     expect(broken.status).toBe(4);
@@ -175,7 +175,7 @@ describe("the verified snapshot", () => {
     ]);
     // A fold without tone was not cached as if it described the files on disk.
     const cachesAfter = await Promise.all(
-      [snapshot, snapshot.replace(/\.verified$/, ".json")].map((file) => readFile(file)),
+      [snapshot, snapshot.replace(/\.verified$/, ".index")].map((file) => readFile(file)),
     );
     expect(cachesAfter).toEqual(cachesBefore);
 

@@ -50,3 +50,31 @@ export function syncNote(lastSync: string | null): string {
 export function terminalSafe(text: string): string {
   return text.replace(/[^\P{Cc}\n\t]/gu, "?");
 }
+
+/**
+ * Characters that must never reach a terminal raw from a one-line message:
+ * every control character (C0, DEL, C1: escape sequences, newlines that
+ * forge a second line), the Unicode line separators, and the bidirectional
+ * overrides that reorder what a person sees.
+ */
+const UNSAFE_IN_ONE_LINE = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+
+/**
+ * A message safe to print as one line: each character of
+ * {@link UNSAFE_IN_ONE_LINE} written as its escape (`\n`, `\r`, `\t`,
+ * `\x1b`, `\u202e`), everything else unchanged. Messages interpolate names
+ * from the command line and from peers' documents, so this runs once, where
+ * they are printed, rather than at every place that builds one.
+ */
+export function escapeControls(text: string): string {
+  return text.replace(UNSAFE_IN_ONE_LINE, (character) => {
+    const named = NAMED_ESCAPES[character];
+    if (named !== undefined) return named;
+    const code = character.codePointAt(0) ?? 0;
+    return code < 0x100
+      ? `\\x${code.toString(16).padStart(2, "0")}`
+      : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
+
+const NAMED_ESCAPES: Readonly<Record<string, string>> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };

@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from "commander";
 import { collect } from "./arguments.js";
-import type { GlobalOptions } from "./output.js";
+import { escapeControls, type GlobalOptions } from "./output.js";
 
 /** A command module: `run(options, ...positional arguments)`. */
 // biome-ignore lint/suspicious/noExplicitAny: each command declares its own options and arguments.
@@ -35,7 +35,8 @@ const program = new Command("canon")
   .showSuggestionAfterError(true)
   .exitOverride()
   .configureOutput({
-    outputError: (message, write) => write(`canon: ${message.replace(/^error: /, "").trim()}\n`),
+    outputError: (message, write) =>
+      write(`canon: ${escapeControls(message.replace(/^error: /, "").trim())}\n`),
   });
 
 program

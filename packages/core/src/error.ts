@@ -19,6 +19,7 @@ export type CanonErrorCode =
   | "FILE_UNREADABLE"
   | "STORAGE_DAMAGED"
   | "STORAGE_UNWRITABLE"
+  | "IDENTITY_UNPROTECTED"
   | "NOT_A_MEMBER"
   | "NOT_VERIFIED"
   | "NOT_FRESH"

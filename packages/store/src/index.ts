@@ -9,6 +9,7 @@ export {
   ensureIdentity,
   listIdentities,
   loadIdentity,
+  readIdentity,
   type Signer,
 } from "./home/identities.js";
 export { openReplica } from "./open-replica.js";
@@ -80,6 +81,7 @@ export type { ContentLookup } from "./space/content-lookup.js";
 export type { SpaceDocument, StandardDocument } from "./space/documents.js";
 export type { FoldedSpace, LoadedSpace, SpaceReader } from "./space/space-reader.js";
 export { formatSpaceUrl, parseSpaceUrl, type SpaceAddress } from "./space/space-url.js";
+export { auditChunks, type DamagedFile } from "./storage/chunk-audit.js";
 export { countStoredDocuments } from "./storage/chunk-layout.js";
 export { FileStorage } from "./storage/file-storage.js";
 export { type LiveSpace, openLiveSpace } from "./sync/live-space.js";

@@ -87,13 +87,13 @@ describe("replica", () => {
     expect(new TextDecoder().decode(resolved.content)).toBe("only\n");
     // The slow path rebuilt both, so the next read is fast again.
     expect(await readdir(home.blobs)).toEqual([v1.cid]);
-    expect((await readdir(home.indexes)).filter((name) => name.endsWith(".json"))).toHaveLength(1);
+    expect((await readdir(home.indexes)).filter((name) => name.endsWith(".index"))).toHaveLength(1);
   });
 
   it("ignores a stale read index: a publish from another process is seen", async () => {
     const { home, signer } = await homeWithSpace();
     await publish(home, signer, { standard: "style", file: await fileWith(home, "a", "one\n") });
-    const index = (await readdir(home.indexes)).find((name) => name.endsWith(".json")) as string;
+    const index = (await readdir(home.indexes)).find((name) => name.endsWith(".index")) as string;
     const staleIndex = await readFile(join(home.indexes, index));
     await publish(home, signer, { standard: "style", file: await fileWith(home, "a", "two\n") });
     await writeFile(join(home.indexes, index), staleIndex);

@@ -2,7 +2,7 @@ import { list } from "@canon/store";
 import { home } from "../context.js";
 import { exitStatusOf } from "../exit-status.js";
 import { freshnessNote, requireFresh } from "../freshness.js";
-import { type GlobalOptions, print, syncNote } from "../output.js";
+import { escapeControls, type GlobalOptions, print, syncNote } from "../output.js";
 
 /** `canon ls [--require-fresh]`: standards in the space with their latest version, and what the replica can prove about its view. */
 export async function run(
@@ -29,7 +29,8 @@ export async function run(
     ].join("\n"),
   );
   // Damaged standards are listed in --json and reported here; the others were still read.
-  for (const { message } of listing.damaged) process.stderr.write(`canon: ${message}\n`);
+  for (const { message } of listing.damaged)
+    process.stderr.write(`canon: ${escapeControls(message)}\n`);
   if (listing.damaged.length > 0) process.exitCode = exitStatusOf("STORAGE_DAMAGED");
   requireFresh(listing.freshness, options.requireFresh);
 }

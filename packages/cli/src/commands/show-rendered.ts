@@ -1,5 +1,5 @@
 import { canonHome, resolveRendered } from "@canon/store";
-import { contentForJson, type GlobalOptions, print } from "../output.js";
+import { contentForJson, escapeControls, type GlobalOptions, print } from "../output.js";
 
 /**
  * `canon show <standard> --rendered`: the release followed by the corrections
@@ -24,7 +24,7 @@ export async function showRendered(
   }
   if (!rendered.spliced && rendered.corrections.length > 0) {
     process.stderr.write(
-      `canon: ${standard}@${rendered.version} is not text: these are its corrections in force alone; \`canon show ${standard}@${rendered.version}\` prints its exact bytes\n`,
+      `canon: ${escapeControls(standard)}@${rendered.version} is not text: these are its corrections in force alone; \`canon show ${standard}@${rendered.version}\` prints its exact bytes\n`,
     );
   }
   process.stdout.write(rendered.content);

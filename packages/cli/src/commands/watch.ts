@@ -1,6 +1,6 @@
 import { describeRecord, watchSpace } from "@canon/store";
 import { home } from "../context.js";
-import type { GlobalOptions } from "../output.js";
+import { escapeControls, type GlobalOptions } from "../output.js";
 
 /** `canon watch [--relay <ws-url>]`: stay connected and print each new record as it arrives, one line each. */
 export async function run(
@@ -21,7 +21,9 @@ export async function run(
       } else if (event.event === "connected") {
         process.stderr.write(`canon: connected to ${event.relay}\n`);
       } else {
-        process.stderr.write(`canon: ${event.reason}; retrying in ${event.retryInMs} ms\n`);
+        process.stderr.write(
+          `canon: ${escapeControls(event.reason)}; retrying in ${event.retryInMs} ms\n`,
+        );
       }
     },
   });

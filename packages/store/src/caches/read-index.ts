@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { CanonHome } from "../home/canon-home.js";
 import type { ReleaseView } from "../operations/release-view.js";
 import { SPACE_URL_PATTERN } from "../space/space-url-pattern.js";
+import { unchecksummed } from "../storage/checksummed.js";
 import { chunkFingerprint } from "../storage/chunk-layout.js";
 import { BlobCache } from "./blob-cache.js";
 
@@ -12,7 +13,10 @@ import { BlobCache } from "./blob-cache.js";
  * without loading Automerge. It is a cache, never a source of truth: it is
  * tagged with the names of the stored chunk files of every document it was
  * computed from (automerge-repo names chunks by content hash, so any change
- * to a document changes the names) and ignored when they differ.
+ * to a document changes the names) and ignored when they differ. The file is
+ * checksummed like the verified snapshot (tag {@link READ_INDEX_TAG}, then
+ * the sha-256, then the JSON), so a damaged one is ignored and rebuilt, never
+ * served: a flipped byte could otherwise name the wrong version.
  */
 /** The read index file's shape. */
 export interface ReadIndex {
@@ -48,9 +52,12 @@ export interface FastRead extends ReleaseView {
   readonly lastSync: string | null;
 }
 
+/** The read index file's tag (`checksummed.ts`): "Canon Index", format 1. */
+export const READ_INDEX_TAG = "CNI1";
+
 /** Where a space's read index lives. */
 export function indexPath(home: CanonHome, documentId: string): string {
-  return join(home.indexes, `${documentId}.json`);
+  return join(home.indexes, `${documentId}.index`);
 }
 
 /**
@@ -76,7 +83,7 @@ export async function readFromIndex(
   if (documentId === undefined || genesis === undefined) return undefined;
   const address = { documentId, genesis };
   const lastSync = config?.spaces?.[url]?.lastSyncAt;
-  const index = (await readJson(indexPath(home, address.documentId))) as ReadIndex | undefined;
+  const index = await readIndexFile(indexPath(home, address.documentId));
   if (index?.v !== 1 || index.genesis !== address.genesis || typeof index.standards !== "object")
     return undefined;
   const { standard, selector } = request;
@@ -123,6 +130,17 @@ export async function readFromIndex(
     content,
     lastSync: typeof lastSync === "string" ? lastSync : null,
   };
+}
+
+/** The index in `path`, unchecked beyond its checksum, or undefined when it is missing, damaged or not JSON. */
+async function readIndexFile(path: string): Promise<ReadIndex | undefined> {
+  try {
+    const opened = unchecksummed(READ_INDEX_TAG, await readFile(path));
+    if (!("data" in opened)) return undefined;
+    return JSON.parse(new TextDecoder().decode(opened.data)) as ReadIndex;
+  } catch {
+    return undefined;
+  }
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: an unchecked cache read; every field is checked where used.

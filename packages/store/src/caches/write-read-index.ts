@@ -2,10 +2,12 @@ import type { SpaceState } from "@canon/core";
 import { parseCid, sha256Hex } from "@canon/core";
 import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
+import { checksummed } from "../storage/checksummed.js";
 import {
   type IndexedRelease,
   type IndexedStandard,
   indexPath,
+  READ_INDEX_TAG,
   type ReadIndex,
 } from "./read-index.js";
 
@@ -46,5 +48,8 @@ export async function writeReadIndex(
     fingerprint,
     standards,
   };
-  await writeFileAtomic(indexPath(home, spaceDocumentId), JSON.stringify(index));
+  await writeFileAtomic(
+    indexPath(home, spaceDocumentId),
+    checksummed(READ_INDEX_TAG, new TextEncoder().encode(JSON.stringify(index))),
+  );
 }

@@ -11,6 +11,7 @@ import {
 } from "@canon/core";
 import { writeFileAtomic } from "./atomic-write.js";
 import type { CanonHome } from "./canon-home.js";
+import { assertPrivate } from "./private-file.js";
 import { readJsonFile } from "./read-json-file.js";
 
 /** The owner's own identity's name; agents get names of their own. */
@@ -33,11 +34,27 @@ function identityPath(home: CanonHome, name: string): string {
 }
 
 /**
- * Loads an identity by name.
- * @throws CanonError `NO_IDENTITY` when it does not exist (with what to run), `BAD_CONFIG` when its file is invalid.
+ * Loads an identity by name, ready to sign.
+ * @throws CanonError `NO_IDENTITY` when it does not exist (with what to run), `BAD_CONFIG` when its file is invalid,
+ * `IDENTITY_UNPROTECTED` when group or others may read or write its file (with the `chmod` that fixes it).
  */
 export async function loadIdentity(home: CanonHome, name = DEFAULT_IDENTITY): Promise<Signer> {
   const path = identityPath(home, name);
+  await assertPrivate(path);
+  return readIdentityFile(home, name, path);
+}
+
+/**
+ * The public part of an identity (name, did), for showing it: unlike
+ * {@link loadIdentity}, it works on a key file others can read, since nothing
+ * is signed with it.
+ * @throws CanonError `NO_IDENTITY` when it does not exist, `BAD_CONFIG` when its file is invalid.
+ */
+export async function readIdentity(home: CanonHome, name = DEFAULT_IDENTITY): Promise<Identity> {
+  return (await readIdentityFile(home, name, identityPath(home, name))).identity;
+}
+
+async function readIdentityFile(home: CanonHome, name: string, path: string): Promise<Signer> {
   const json = await readJsonFile(path);
   if (json === undefined) {
     const hint =
@@ -106,7 +123,7 @@ export async function listIdentities(home: CanonHome): Promise<Identity[]> {
     return [];
   }
   const identities: Identity[] = [];
-  for (const name of names.sort()) identities.push((await loadIdentity(home, name)).identity);
+  for (const name of names.sort()) identities.push(await readIdentity(home, name));
   return identities;
 }
 

@@ -16,8 +16,8 @@ import {
 /** Error codes that mean "this place cannot be written", not a bug. */
 const UNWRITABLE = new Set(["EACCES", "EROFS", "EPERM", "ENOTDIR", "EISDIR", "ENOSPC", "EDQUOT"]);
 
-/** Every stored file starts with this tag, then the sha-256 of the rest. */
-const TAG = "CNS1";
+/** Every stored file starts with this tag, then the sha-256 of the rest (`chunk-audit.ts` checks it too). */
+export const STORAGE_FILE_TAG = "CNS1";
 
 /**
  * automerge-repo storage in a directory, made for a replica that must never
@@ -163,11 +163,11 @@ export class FileStorage implements StorageAdapterInterface {
 }
 
 function wrap(data: Uint8Array): Uint8Array {
-  return checksummed(TAG, data);
+  return checksummed(STORAGE_FILE_TAG, data);
 }
 
 function unwrap(bytes: Uint8Array, path: string): Uint8Array {
-  const opened = unchecksummed(TAG, bytes);
+  const opened = unchecksummed(STORAGE_FILE_TAG, bytes);
   if ("data" in opened) return opened.data;
   throw new CanonError(
     "STORAGE_DAMAGED",

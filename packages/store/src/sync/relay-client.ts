@@ -4,11 +4,30 @@ import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websoc
  * automerge-repo's WebSocket client, hardened for a CLI: an error on the
  * socket (a refused upgrade, a reset connection) or a message it cannot
  * handle is recorded and the connection closed, instead of being thrown
- * from an event listener, which would kill the process.
+ * from an event listener, which would kill the process. A socket that
+ * closes without {@link RelayClient.disconnect} is recorded too, so a caller
+ * waiting on the relay notices at once instead of at its timeout.
  */
 export class RelayClient extends WebSocketClientAdapter {
   /** The last socket or protocol error, for the caller's message. */
   lastError: Error | undefined;
+
+  /**
+   * How the current connection ended, when the other side (or the network)
+   * closed it: undefined while it is open or connecting, or when this side
+   * closed it with {@link RelayClient.disconnect}. A new attempt clears it.
+   */
+  lostConnection: { readonly code: number; readonly reason: string } | undefined;
+
+  override connect(...args: Parameters<WebSocketClientAdapter["connect"]>): void {
+    this.lostConnection = undefined;
+    super.connect(...args);
+    this.socket?.addEventListener("close", this.#recordLoss);
+  }
+
+  readonly #recordLoss = (event: { code: number; reason: string }) => {
+    this.lostConnection = { code: event.code, reason: String(event.reason) };
+  };
 
   override onError = (event: unknown) => {
     const error = (event as { error?: Error }).error;
@@ -23,6 +42,7 @@ export class RelayClient extends WebSocketClientAdapter {
    */
   override disconnect(): void {
     if (!this.socket || !this.peerId) return;
+    this.socket.removeEventListener("close", this.#recordLoss);
     this.socket.addEventListener("error", ignore);
     super.disconnect();
   }

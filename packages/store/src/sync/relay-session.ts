@@ -11,6 +11,13 @@ export interface RelaySession {
   readonly peerId: PeerId;
   /** The relay's storage id: its sync info on a handle says which heads the relay holds. */
   readonly storageId: StorageId;
+  /**
+   * Throws when the connection closed since the session opened (the relay
+   * stopped or the network dropped), so a loop waiting on the relay ends at
+   * once instead of at its deadline.
+   * @throws CanonError `RELAY_UNREACHABLE` saying the connection was lost.
+   */
+  assertConnected(): void;
   close(): void;
 }
 
@@ -42,6 +49,13 @@ export async function openRelaySession(
         client,
         peerId,
         storageId,
+        assertConnected: () => {
+          if (client.lostConnection === undefined) return;
+          throw new CanonError(
+            "RELAY_UNREACHABLE",
+            `lost the connection to ${endpoint.url} mid-sync (${describeClose(client)}): the relay stopped or the network dropped; what arrived is kept, run \`canon sync\` again once the relay is back`,
+          );
+        },
         close: () => replica.disconnect(client),
       };
     }
@@ -59,6 +73,15 @@ export async function openRelaySession(
     }
     await pause(5, signal);
   }
+}
+
+/** How a connection closed, for a message: the WebSocket close code, its reason, the last socket error. */
+function describeClose(client: RelayClient): string {
+  const { code, reason } = client.lostConnection ?? { code: 1006, reason: "" };
+  const parts = [`close code ${code}${code === 1006 ? ", closed without a goodbye" : ""}`];
+  if (reason !== "") parts.push(reason);
+  if (client.lastError) parts.push(client.lastError.message);
+  return parts.join("; ");
 }
 
 /** True when the relay's last reported heads for a document equal ours. */

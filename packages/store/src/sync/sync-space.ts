@@ -212,11 +212,15 @@ async function exchangeUntilEqual(
       loaded = await replica.spaces.load(address);
     } catch (error) {
       if (!(error instanceof CanonError && error.code === "UNKNOWN_SPACE")) throw error;
+      session.assertConnected();
       throw new CanonError(
         "UNKNOWN_SPACE",
         `neither this replica nor the relay has space ${address.documentId}; check the space URL`,
       );
     }
+    // A document that went missing because the connection dropped is not "missing":
+    // the sync failed, and says so.
+    session.assertConnected();
     // `load` settled every routed document (loaded, damaged, or missing after its
     // bound); new routes that arrive with the space document are loaded next round.
     if (handles(loaded).every((handle) => inSync(handle, session.storageId))) return loaded;
