@@ -1,2 +1,12 @@
 export type { ServerHealth } from "./health.js";
+export { DEFAULT_LIMITS, type RelayLimits } from "./limits.js";
+export {
+  createRelayLog,
+  DEFAULT_LOG_LEVEL,
+  isLogLevel,
+  LOG_LEVELS,
+  type LogLevel,
+  type RelayEvent,
+  type RelayLog,
+} from "./relay-log.js";
 export { type RelayServer, type RelayServerOptions, startRelayServer } from "./relay-server.js";
