@@ -185,9 +185,11 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
       if (!(await this.#mayName(connection, message.documentId)))
         return this.#quotaExceeded(socket, connection, "newDocumentsPerMinute");
     }
-    if (message.type === "sync" || message.type === "request") {
+    if ((message.type === "sync" || message.type === "request") && parsed.changes.length > 0) {
       const refused = await this.#mayWrite(connection, message.documentId, parsed.changes);
       if (refused !== undefined) return this.#quotaExceeded(socket, connection, refused);
+      if (!(await this.#applies(message.documentId, message.data)))
+        return this.#disconnect(socket, connection, "sync message does not apply to the document");
     }
     if (connection.closed) return;
     // The adapter's own rule: a socket whose peer id a later join took over no longer speaks for it.
@@ -204,6 +206,34 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
     return connection.created.take(1);
   }
 
+  /**
+   * True when the sync message's changes apply to a copy of the document.
+   * Automerge applies a change's ops one by one and does not roll back: a
+   * change naming an object that does not exist throws halfway and leaves the
+   * document unloadable for every peer that later fetches it. So the changes
+   * are tried on a clone first (the document loaded from disk if need be).
+   * Cost: a clone of the document per sync message that carries changes.
+   */
+  async #applies(documentId: string, data: Uint8Array): Promise<boolean> {
+    let doc: A.Doc<unknown> = A.init();
+    const handles = this.#repo?.handles;
+    const handle = handles?.[documentId as never];
+    if (handle?.isReady()) doc = handle.doc();
+    else if (this.#repo !== undefined && (await this.#options.sizes.isStored(documentId))) {
+      try {
+        doc = (await this.#repo.find(documentId as never)).doc();
+      } catch {
+        return false;
+      }
+    }
+    try {
+      A.receiveSyncMessage(A.clone(doc), A.initSyncState(), data);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** The quota that writing `changes` to `documentId` would exceed, or undefined (and the bytes counted). */
   async #mayWrite(
     connection: Connection,
@@ -214,7 +244,9 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
     const doc = handle?.isReady() ? handle.doc() : undefined;
     let bytes = 0;
     for (const change of changes) {
-      if (doc === undefined || !A.hasHeads(doc, [change.hash])) bytes += change.bytes;
+      const known =
+        doc !== undefined && change.hash !== undefined && A.hasHeads(doc, [change.hash]);
+      if (!known) bytes += change.bytes;
     }
     if (bytes === 0) return undefined;
     const { sizes, limits } = this.#options;

@@ -135,9 +135,13 @@ export const WireMessage = z.discriminatedUnion("type", [
 /** A message that passed {@link WireMessage}. */
 export type WireMessage = z.output<typeof WireMessage>;
 
-/** A change carried by a sync message: its hash (to tell whether the relay has it) and its size. */
+/**
+ * A chunk carried by a sync message and its size: a change with its hash (to
+ * tell whether the relay has it already), or a whole document (Automerge 3
+ * sends one to a peer that has none of it), which has no single hash.
+ */
 export interface IncomingChange {
-  readonly hash: string;
+  readonly hash: string | undefined;
   readonly bytes: number;
 }
 
@@ -154,7 +158,8 @@ export type ParsedWireMessage =
  * Decodes and checks one WebSocket message from a peer: CBOR in a guard, the
  * shape by {@link WireMessage}, and the payloads the Repo would otherwise
  * parse unguarded: a sync message's `data` must decode as an Automerge sync
- * message whose every change decodes (checksum included), and an ephemeral
+ * message whose every chunk decodes (checksum included) as a change or loads
+ * as a whole document, and an ephemeral
  * message's `data` must be CBOR. Never throws. Cost: linear in the message.
  */
 export function parseWireMessage(bytes: Uint8Array): ParsedWireMessage {
@@ -195,11 +200,29 @@ function syncChanges(data: Uint8Array, message: WireMessage): ParsedWireMessage 
   }
   const incoming: IncomingChange[] = [];
   for (const change of changes) {
-    try {
-      incoming.push({ hash: A.decodeChange(change).hash, bytes: change.byteLength });
-    } catch {
+    const hash = changeHash(change);
+    if (hash === undefined && !isDocument(change))
       return { ok: false, reason: "sync message carries a change that does not decode" };
-    }
+    incoming.push({ hash: hash ?? undefined, bytes: change.byteLength });
   }
   return { ok: true, message, changes: incoming };
+}
+
+/** The change's hash; undefined when the chunk is not a change that decodes. */
+function changeHash(chunk: Uint8Array): string | undefined {
+  try {
+    return A.decodeChange(chunk).hash;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when the chunk loads as a whole document (costs a full load, once per first sync). */
+function isDocument(chunk: Uint8Array): boolean {
+  try {
+    A.load(chunk);
+    return true;
+  } catch {
+    return false;
+  }
 }
