@@ -1,11 +1,18 @@
 export type { ServerHealth } from "./health.js";
-export { DEFAULT_LIMITS, type RelayLimits } from "./limits.js";
+export {
+  DEFAULT_LIMITS,
+  LIMIT_SETTINGS,
+  type LimitOverrides,
+  parseLimit,
+  type RelayLimits,
+} from "./limits.js";
 export {
   createRelayLog,
   DEFAULT_LOG_LEVEL,
   isLogLevel,
   LOG_LEVELS,
   type LogLevel,
+  parseLogLevel,
   type RelayEvent,
   type RelayLog,
 } from "./relay-log.js";

@@ -1,3 +1,5 @@
+import { CanonError } from "@canon/core";
+
 const MIB = 1024 * 1024;
 
 /**
@@ -41,11 +43,49 @@ export const DEFAULT_LIMITS: RelayLimits = {
   newDocumentsPerMinute: 1000,
 };
 
+/** Some limits to change; the others (and any left undefined) keep their defaults. */
+export type LimitOverrides = { readonly [name in keyof RelayLimits]?: number | undefined };
+
 /** The limits given, with defaults for the ones left out. */
-export function limitsWith(overrides: Partial<RelayLimits> | undefined): RelayLimits {
+export function limitsWith(overrides: LimitOverrides | undefined): RelayLimits {
   const chosen = { ...DEFAULT_LIMITS };
   for (const [name, value] of Object.entries(overrides ?? {})) {
     if (value !== undefined) chosen[name as keyof RelayLimits] = value;
   }
   return chosen;
+}
+
+/** The `CANON_RELAY_*` variable (and `canon relay` flag) setting each limit. */
+export const LIMIT_SETTINGS: Readonly<
+  Record<keyof RelayLimits, { variable: string; flag: string }>
+> = {
+  maxMessageBytes: { variable: "CANON_RELAY_MAX_MESSAGE_BYTES", flag: "--max-message-bytes" },
+  maxDocumentBytes: { variable: "CANON_RELAY_MAX_DOCUMENT_BYTES", flag: "--max-document-bytes" },
+  receiveBytesPerMinute: {
+    variable: "CANON_RELAY_RECEIVE_BYTES_PER_MINUTE",
+    flag: "--receive-bytes-per-minute",
+  },
+  writeBytesPerMinute: {
+    variable: "CANON_RELAY_WRITE_BYTES_PER_MINUTE",
+    flag: "--write-bytes-per-minute",
+  },
+  newDocumentsPerMinute: {
+    variable: "CANON_RELAY_NEW_DOCUMENTS_PER_MINUTE",
+    flag: "--new-documents-per-minute",
+  },
+};
+
+/**
+ * Parses a limit given as text (a variable or a flag called `name`): a whole
+ * number of at least 1.
+ * @throws CanonError `BAD_ARGUMENT` naming `name` otherwise.
+ */
+export function parseLimit(value: string, name: string): number {
+  const parsed = /^[0-9]{1,15}$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+  if (!Number.isSafeInteger(parsed) || parsed < 1)
+    throw new CanonError(
+      "BAD_ARGUMENT",
+      `${name} must be a whole number of at least 1, not ${JSON.stringify(value)}`,
+    );
+  return parsed;
 }

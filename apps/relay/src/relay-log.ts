@@ -1,3 +1,5 @@
+import { CanonError } from "@canon/core";
+
 /** How much a relay logs, most verbose last; `silent` logs nothing. */
 export const LOG_LEVELS = ["silent", "error", "warn", "info", "debug"] as const;
 
@@ -58,4 +60,16 @@ export function createRelayLog(
       );
     },
   };
+}
+
+/**
+ * Parses a log level given as text (a variable or a flag called `name`).
+ * @throws CanonError `BAD_ARGUMENT` naming `name` and the levels.
+ */
+export function parseLogLevel(value: string, name: string): LogLevel {
+  if (isLogLevel(value)) return value;
+  throw new CanonError(
+    "BAD_ARGUMENT",
+    `${name} must be one of ${LOG_LEVELS.join(", ")}, not ${JSON.stringify(value)}`,
+  );
 }

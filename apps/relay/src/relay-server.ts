@@ -16,7 +16,7 @@ import { authorized } from "./auth.js";
 import { DocumentSizes } from "./guard/document-sizes.js";
 import { GuardedServerAdapter } from "./guard/guarded-server-adapter.js";
 import { answerHttp, healthOf, type ServerHealth } from "./health.js";
-import { limitsWith, type RelayLimits } from "./limits.js";
+import { type LimitOverrides, limitsWith } from "./limits.js";
 import { createRelayLog, DEFAULT_LOG_LEVEL, type LogLevel, type RelayLog } from "./relay-log.js";
 
 /** How to run a relay (or serve a replica). */
@@ -34,9 +34,9 @@ export interface RelayServerOptions {
   /** A prefix for this server's peer id, for logs. */
   readonly name?: string;
   /** Limits on what one connection may send and how large a document may grow; defaults in `limits.ts`. */
-  readonly limits?: Partial<RelayLimits>;
+  readonly limits?: LimitOverrides;
   /** How much to log (JSON lines on stderr); `warn` when absent. Ignored when `log` is given. */
-  readonly logLevel?: LogLevel;
+  readonly logLevel?: LogLevel | undefined;
   /** Where to log instead (tests capture the events). */
   readonly log?: RelayLog;
 }
