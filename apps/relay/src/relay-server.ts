@@ -82,6 +82,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     limits,
     log,
     sizes: new DocumentSizes(options.storageDirectory),
+    storage,
   });
   const repo = new Repo({
     storage,

@@ -6,6 +6,7 @@ import {
   type PeerId,
   type PeerMetadata,
   type Repo,
+  type StorageAdapterInterface,
 } from "@automerge/automerge-repo";
 import { WebSocketServerAdapter } from "@automerge/automerge-repo-network-websocket";
 import type { WebSocket, WebSocketServer } from "ws";
@@ -13,6 +14,7 @@ import type { RelayLimits } from "../limits.js";
 import type { RelayLog } from "../relay-log.js";
 import type { DocumentSizes } from "./document-sizes.js";
 import { RateBudget } from "./rate-budget.js";
+import { storedDocument } from "./stored-document.js";
 import { type IncomingChange, parseWireMessage, type WireMessage } from "./wire-message.js";
 
 /** What the guard needs besides the WebSocket server. */
@@ -20,6 +22,8 @@ export interface GuardOptions {
   readonly limits: RelayLimits;
   readonly log: RelayLog;
   readonly sizes: DocumentSizes;
+  /** The relay's storage, to try changes on a document not yet in memory. */
+  readonly storage: StorageAdapterInterface;
 }
 
 /** One peer's socket, as the guard sees it. */
@@ -211,21 +215,14 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
    * Automerge applies a change's ops one by one and does not roll back: a
    * change naming an object that does not exist throws halfway and leaves the
    * document unloadable for every peer that later fetches it. So the changes
-   * are tried on a clone first (the document loaded from disk if need be).
+   * are tried on a clone first (read from disk when not in memory).
    * Cost: a clone of the document per sync message that carries changes.
    */
   async #applies(documentId: string, data: Uint8Array): Promise<boolean> {
-    let doc: A.Doc<unknown> = A.init();
-    const handles = this.#repo?.handles;
-    const handle = handles?.[documentId as never];
-    if (handle?.isReady()) doc = handle.doc();
-    else if (this.#repo !== undefined && (await this.#options.sizes.isStored(documentId))) {
-      try {
-        doc = (await this.#repo.find(documentId as never)).doc();
-      } catch {
-        return false;
-      }
-    }
+    const handle = this.#repo?.handles[documentId as never];
+    const doc = handle?.isReady()
+      ? handle.doc()
+      : await storedDocument(this.#options.storage, documentId);
     try {
       A.receiveSyncMessage(A.clone(doc), A.initSyncState(), data);
       return true;
