@@ -203,7 +203,7 @@ function syncChanges(data: Uint8Array, message: WireMessage): ParsedWireMessage 
     const hash = changeHash(change);
     if (hash === undefined && !isDocument(change))
       return { ok: false, reason: "sync message carries a change that does not decode" };
-    incoming.push({ hash: hash ?? undefined, bytes: change.byteLength });
+    incoming.push({ hash, bytes: change.byteLength });
   }
   return { ok: true, message, changes: incoming };
 }
