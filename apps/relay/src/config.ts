@@ -2,6 +2,8 @@ import { resolve } from "node:path";
 import { CanonError, isCanonError } from "@canon/core";
 import { parsePort, parseRelayUrl } from "@canon/store";
 import { z } from "zod";
+import { LIMIT_SETTINGS, parseLimit, type RelayLimits } from "./limits.js";
+import { DEFAULT_LOG_LEVEL, parseLogLevel } from "./relay-log.js";
 
 /** The port a relay listens on when `CANON_RELAY_PORT` is not set. */
 export const DEFAULT_PORT = 3030;
@@ -16,7 +18,28 @@ export const RELAY_VARIABLES = [
   "CANON_RELAY_DATA",
   "CANON_RELAY_TOKEN",
   "CANON_RELAY_PEERS",
+  "CANON_RELAY_LOG_LEVEL",
+  "CANON_RELAY_MAX_MESSAGE_BYTES",
+  "CANON_RELAY_MAX_DOCUMENT_BYTES",
+  "CANON_RELAY_RECEIVE_BYTES_PER_MINUTE",
+  "CANON_RELAY_WRITE_BYTES_PER_MINUTE",
+  "CANON_RELAY_NEW_DOCUMENTS_PER_MINUTE",
 ] as const;
+
+/** Checks a variable by one of Canon's own parsers, whose messages already name it. */
+function checkedBy<T>(parse: (value: string, name: string) => T, name: string) {
+  return z.string().transform((value, context) => {
+    try {
+      return parse(value, name);
+    } catch (error) {
+      if (!isCanonError(error)) throw error;
+      context.addIssue({ code: "custom", message: error.message, input: value });
+      return z.NEVER;
+    }
+  });
+}
+
+const Limit = (name: string) => checkedBy(parseLimit, name).optional();
 
 /** Checked by the same rule as the CLI's `--port`. */
 const Port = z
@@ -84,6 +107,14 @@ export const RelayEnvironment = z
     CANON_RELAY_DATA: DataDirectory,
     CANON_RELAY_TOKEN: Token,
     CANON_RELAY_PEERS: Peers,
+    CANON_RELAY_LOG_LEVEL: checkedBy(parseLogLevel, "CANON_RELAY_LOG_LEVEL").default(
+      DEFAULT_LOG_LEVEL,
+    ),
+    CANON_RELAY_MAX_MESSAGE_BYTES: Limit(LIMIT_SETTINGS.maxMessageBytes.variable),
+    CANON_RELAY_MAX_DOCUMENT_BYTES: Limit(LIMIT_SETTINGS.maxDocumentBytes.variable),
+    CANON_RELAY_RECEIVE_BYTES_PER_MINUTE: Limit(LIMIT_SETTINGS.receiveBytesPerMinute.variable),
+    CANON_RELAY_WRITE_BYTES_PER_MINUTE: Limit(LIMIT_SETTINGS.writeBytesPerMinute.variable),
+    CANON_RELAY_NEW_DOCUMENTS_PER_MINUTE: Limit(LIMIT_SETTINGS.newDocumentsPerMinute.variable),
   })
   .transform((environment) => ({
     port: environment.CANON_RELAY_PORT,
@@ -91,6 +122,14 @@ export const RelayEnvironment = z
     dataDirectory: environment.CANON_RELAY_DATA,
     token: environment.CANON_RELAY_TOKEN,
     peers: environment.CANON_RELAY_PEERS,
+    logLevel: environment.CANON_RELAY_LOG_LEVEL,
+    limits: {
+      maxMessageBytes: environment.CANON_RELAY_MAX_MESSAGE_BYTES,
+      maxDocumentBytes: environment.CANON_RELAY_MAX_DOCUMENT_BYTES,
+      receiveBytesPerMinute: environment.CANON_RELAY_RECEIVE_BYTES_PER_MINUTE,
+      writeBytesPerMinute: environment.CANON_RELAY_WRITE_BYTES_PER_MINUTE,
+      newDocumentsPerMinute: environment.CANON_RELAY_NEW_DOCUMENTS_PER_MINUTE,
+    } satisfies Partial<Record<keyof RelayLimits, number | undefined>>,
   }));
 
 /** A relay's settings: where it listens, where it stores, what it requires, whom it peers with. */

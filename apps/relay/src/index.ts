@@ -1,2 +1,19 @@
 export type { ServerHealth } from "./health.js";
+export {
+  DEFAULT_LIMITS,
+  LIMIT_SETTINGS,
+  type LimitOverrides,
+  parseLimit,
+  type RelayLimits,
+} from "./limits.js";
+export {
+  createRelayLog,
+  DEFAULT_LOG_LEVEL,
+  isLogLevel,
+  LOG_LEVELS,
+  type LogLevel,
+  parseLogLevel,
+  type RelayEvent,
+  type RelayLog,
+} from "./relay-log.js";
 export { type RelayServer, type RelayServerOptions, startRelayServer } from "./relay-server.js";

@@ -25,6 +25,8 @@ async function main(): Promise<void> {
     // Peered relays of one organisation share its token.
     peers: config.peers.map((url) => ({ url, token: config.token })),
     name: "canon-relay",
+    logLevel: config.logLevel,
+    limits: config.limits,
   });
   process.stdout.write(
     `${JSON.stringify({ url: server.url, port: server.port, data: config.dataDirectory })}\n`,

@@ -3,7 +3,6 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { type PeerId, Repo } from "@automerge/automerge-repo";
-import { WebSocketServerAdapter } from "@automerge/automerge-repo-network-websocket";
 import { CanonError } from "@canon/core";
 import {
   FileStorage,
@@ -14,7 +13,11 @@ import {
 } from "@canon/store";
 import { WebSocketServer } from "ws";
 import { authorized } from "./auth.js";
+import { DocumentSizes } from "./guard/document-sizes.js";
+import { GuardedServerAdapter } from "./guard/guarded-server-adapter.js";
 import { answerHttp, healthOf, type ServerHealth } from "./health.js";
+import { type LimitOverrides, limitsWith } from "./limits.js";
+import { createRelayLog, DEFAULT_LOG_LEVEL, type LogLevel, type RelayLog } from "./relay-log.js";
 
 /** How to run a relay (or serve a replica). */
 export interface RelayServerOptions {
@@ -30,6 +33,12 @@ export interface RelayServerOptions {
   readonly peers?: readonly RelayEndpoint[];
   /** A prefix for this server's peer id, for logs. */
   readonly name?: string;
+  /** Limits on what one connection may send and how large a document may grow; defaults in `limits.ts`. */
+  readonly limits?: LimitOverrides;
+  /** How much to log (JSON lines on stderr); `warn` when absent. Ignored when `log` is given. */
+  readonly logLevel?: LogLevel | undefined;
+  /** Where to log instead (tests capture the events). */
+  readonly log?: RelayLog;
 }
 
 /** A running relay. */
@@ -54,7 +63,9 @@ export interface RelayServer {
  * as `?token=`, `Authorization: Bearer`, or `X-Canon-Token`, so an
  * unauthenticated peer never exchanges a message (see `auth.ts`). `canon
  * serve` runs the same server over a home's replica: a relay is just a
- * replica that serves.
+ * replica that serves. Every byte a peer sends is checked before the Repo
+ * sees it, against the limits in `limits.ts` (see `guard/`); a peer that
+ * breaks a rule is logged and disconnected, and the server stays up.
  * @throws CanonError `STORAGE_UNWRITABLE` when the data dir cannot be written,
  * `BAD_ARGUMENT` when the port is taken.
  */
@@ -62,11 +73,17 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   await assertWritable(options.storageDirectory);
   const storage = new FileStorage(options.storageDirectory);
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 * 1024 });
+  const limits = limitsWith(options.limits);
+  const log = options.log ?? createRelayLog(options.logLevel ?? DEFAULT_LOG_LEVEL);
+  // `ws` refuses a larger message itself (close 1009), before buffering it whole.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes });
   const outgoing = (options.peers ?? []).map((peer) => new RelayClient(socketUrlOf(peer), 1000));
-  const serverAdapter = new WebSocketServerAdapter(
-    wss as unknown as ConstructorParameters<typeof WebSocketServerAdapter>[0],
-  );
+  const serverAdapter = new GuardedServerAdapter(wss, {
+    limits,
+    log,
+    sizes: new DocumentSizes(options.storageDirectory),
+    storage,
+  });
   const repo = new Repo({
     storage,
     network: [serverAdapter],
@@ -75,6 +92,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     sharePolicy: async (peerId) => outgoing.some((client) => client.remotePeerId === peerId),
     syncDebounceRate: SYNC_DEBOUNCE_MS,
   });
+  serverAdapter.guardRepo(repo);
   for (const client of outgoing) repo.networkSubsystem.addNetworkAdapter(client);
 
   const http = createServer((request, response) => {
@@ -123,7 +141,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
 }
 
 /** Resolves once the Repo has connected `adapter` (it then has a peer id): a few milliseconds at start-up. */
-async function adapterConnected(adapter: WebSocketServerAdapter): Promise<void> {
+async function adapterConnected(adapter: GuardedServerAdapter): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (adapter.peerId === undefined) {
     if (Date.now() > deadline)

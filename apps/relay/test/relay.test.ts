@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -213,6 +214,47 @@ describe("canon-relay (the built app as a real process on 127.0.0.1)", () => {
     });
   });
 
+  it("logs JSON lines on stderr at CANON_RELAY_LOG_LEVEL and enforces CANON_RELAY_* quotas, stdout keeping its one line", async () => {
+    const relay = await startRelay({
+      CANON_RELAY_DATA: await temporaryDirectory(),
+      CANON_RELAY_LOG_LEVEL: "info",
+      CANON_RELAY_MAX_DOCUMENT_BYTES: "65536",
+    });
+    const client = new Repo({
+      network: [new WebSocketClientAdapter(relay.started.url, 200)],
+      peerId: "quota-client" as PeerId,
+    });
+    clients.push(client);
+    client.create({ text: randomBytes(150_000).toString("base64") });
+    const deadline = Date.now() + 10_000;
+    // The disconnect is logged just after the quota: wait for both (a loaded machine is slow).
+    const logged = () => {
+      const text = relay.stderr();
+      return text.includes('"quota-exceeded"') && text.includes('"peer-disconnected"');
+    };
+    while (!logged() && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    const events = relay
+      .stderr()
+      .split("\n")
+      .filter((line) => line.endsWith("}"))
+      .map((line) => JSON.parse(line) as { event: string; quota?: string; peerId?: string });
+    expect(events.map((event) => event.event)).toEqual(
+      expect.arrayContaining([
+        "connection-opened",
+        "peer-joined",
+        "quota-exceeded",
+        "peer-disconnected",
+      ]),
+    );
+    expect(events.find((event) => event.event === "quota-exceeded")).toMatchObject({
+      quota: "maxDocumentBytes",
+      peerId: "quota-client",
+    });
+    expect(relay.stdout).toHaveLength(1);
+  });
+
   describe("refuses to start, with one `canon-relay:` line on stderr", () => {
     async function expectRefusal(
       variables: Record<string, string>,
@@ -247,6 +289,30 @@ describe("canon-relay (the built app as a real process on 127.0.0.1)", () => {
         { CANON_RELAY_PORT: "70000", CANON_RELAY_DATA: await temporaryDirectory() },
         2,
         /CANON_RELAY_PORT must be a port number between 0 and 65535 .*"70000"/,
+      );
+    });
+
+    it("exits 2 when a limit is not a whole number of at least 1", async () => {
+      await expectRefusal(
+        {
+          CANON_RELAY_PORT: "0",
+          CANON_RELAY_DATA: await temporaryDirectory(),
+          CANON_RELAY_MAX_DOCUMENT_BYTES: "0",
+        },
+        2,
+        /CANON_RELAY_MAX_DOCUMENT_BYTES must be a whole number of at least 1, not "0"/,
+      );
+    });
+
+    it("exits 2 when CANON_RELAY_LOG_LEVEL is not a level", async () => {
+      await expectRefusal(
+        {
+          CANON_RELAY_PORT: "0",
+          CANON_RELAY_DATA: await temporaryDirectory(),
+          CANON_RELAY_LOG_LEVEL: "loud",
+        },
+        2,
+        /CANON_RELAY_LOG_LEVEL must be one of silent, error, warn, info, debug, not "loud"/,
       );
     });
 

@@ -251,6 +251,10 @@ program
   .requiredOption("--port <port>", "port to listen on (0: any free port)")
   .option("--host <host>", "address to listen on", "127.0.0.1")
   .option("--token <secret>", "refuse peers without this token")
+  .option(
+    "--log-level <level>",
+    "JSON-line logs on stderr: silent, error, warn (default, or CANON_RELAY_LOG_LEVEL), info, debug",
+  )
   .action(action(() => import("./commands/serve.js")));
 
 program
@@ -266,6 +270,24 @@ program
     "refuse clients without this token (as ?token=, Authorization: Bearer, or X-Canon-Token)",
   )
   .option("--peer <ws-url>", "another relay to sync with (repeatable)", collect)
+  .option(
+    "--log-level <level>",
+    "JSON-line logs on stderr: silent, error, warn (default, or CANON_RELAY_LOG_LEVEL), info, debug",
+  )
+  .option("--max-message-bytes <n>", "largest message a peer may send (default 32 MiB)")
+  .option("--max-document-bytes <n>", "largest document the relay stores (default 32 MiB)")
+  .option(
+    "--receive-bytes-per-minute <n>",
+    "bytes one connection may send per minute (default 64 MiB)",
+  )
+  .option(
+    "--write-bytes-per-minute <n>",
+    "bytes of new changes one connection may write per minute (default 32 MiB)",
+  )
+  .option(
+    "--new-documents-per-minute <n>",
+    "new documents one connection may create per minute (default 1000)",
+  )
   .action(action(() => import("./commands/relay.js")));
 
 program

@@ -82,7 +82,7 @@ export type { SpaceDocument, StandardDocument } from "./space/documents.js";
 export type { FoldedSpace, LoadedSpace, SpaceReader } from "./space/space-reader.js";
 export { formatSpaceUrl, parseSpaceUrl, type SpaceAddress } from "./space/space-url.js";
 export { auditChunks, type DamagedFile } from "./storage/chunk-audit.js";
-export { countStoredDocuments } from "./storage/chunk-layout.js";
+export { CHUNK_KINDS, countStoredDocuments, pathOfKey } from "./storage/chunk-layout.js";
 export { FileStorage } from "./storage/file-storage.js";
 export { type LiveSpace, openLiveSpace } from "./sync/live-space.js";
 export { parsePort } from "./sync/port.js";

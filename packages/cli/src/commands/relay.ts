@@ -1,24 +1,44 @@
-import { startRelayServer } from "@canon/relay";
+import {
+  LIMIT_SETTINGS,
+  type LimitOverrides,
+  parseLimit,
+  parseLogLevel,
+  type RelayLimits,
+  startRelayServer,
+} from "@canon/relay";
 import { parsePort } from "@canon/store";
 import { type GlobalOptions, printLine } from "../output.js";
 import { serveUntilSignal } from "../serve-until-signal.js";
 
-/** `canon relay --port <p> --data <dir> [--host] [--token] [--peer <ws-url>...]`: run a relay until SIGTERM/SIGINT. */
+/** The limit flags, as commander names them (`--max-message-bytes` is `maxMessageBytes`). */
+type LimitFlags = { [name in keyof RelayLimits]?: string };
+
+/** `canon relay --port <p> --data <dir> [--host] [--token] [--peer <ws-url>...] [--log-level] [limits]`: run a relay until SIGTERM/SIGINT. */
 export async function run(
-  options: GlobalOptions & {
-    port: string;
-    data: string;
-    host: string;
-    token?: string;
-    peer?: string[];
-  },
+  options: GlobalOptions &
+    LimitFlags & {
+      port: string;
+      data: string;
+      host: string;
+      token?: string;
+      peer?: string[];
+      logLevel?: string;
+    },
 ): Promise<void> {
+  const limits: LimitOverrides = Object.fromEntries(
+    Object.entries(LIMIT_SETTINGS).map(([name, setting]) => {
+      const given = options[name as keyof RelayLimits];
+      return [name, given === undefined ? undefined : parseLimit(given, setting.flag)];
+    }),
+  );
   const server = await startRelayServer({
     storageDirectory: options.data,
     port: parsePort(options.port, "--port"),
     host: options.host,
     token: options.token,
     peers: (options.peer ?? []).map((url) => ({ url, token: options.token })),
+    limits,
+    logLevel: logLevelOf(options.logLevel),
   });
   printLine(
     options,
@@ -26,4 +46,11 @@ export async function run(
     `relay listening on ${server.url} (data in ${options.data})`,
   );
   await serveUntilSignal(server);
+}
+
+/** `--log-level`, else `CANON_RELAY_LOG_LEVEL`, else the relay's default. */
+export function logLevelOf(flag: string | undefined) {
+  if (flag !== undefined) return parseLogLevel(flag, "--log-level");
+  const variable = process.env.CANON_RELAY_LOG_LEVEL;
+  return variable ? parseLogLevel(variable, "CANON_RELAY_LOG_LEVEL") : undefined;
 }

@@ -3,10 +3,11 @@ import { parsePort } from "@canon/store";
 import { home } from "../context.js";
 import { type GlobalOptions, printLine } from "../output.js";
 import { serveUntilSignal } from "../serve-until-signal.js";
+import { logLevelOf } from "./relay.js";
 
-/** `canon serve --port <p> [--host] [--token]`: serve this home's replica to peers (a relay is just a replica that serves). */
+/** `canon serve --port <p> [--host] [--token] [--log-level]`: serve this home's replica to peers (a relay is just a replica that serves). */
 export async function run(
-  options: GlobalOptions & { port: string; host: string; token?: string },
+  options: GlobalOptions & { port: string; host: string; token?: string; logLevel?: string },
 ): Promise<void> {
   const server = await startRelayServer({
     storageDirectory: home().replica,
@@ -14,6 +15,7 @@ export async function run(
     host: options.host,
     token: options.token,
     name: "peer",
+    logLevel: logLevelOf(options.logLevel),
   });
   printLine(
     options,

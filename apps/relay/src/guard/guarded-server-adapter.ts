@@ -1,0 +1,297 @@
+import type { IncomingMessage } from "node:http";
+import * as A from "@automerge/automerge";
+import {
+  cbor,
+  type Message,
+  type PeerId,
+  type PeerMetadata,
+  type Repo,
+  type StorageAdapterInterface,
+} from "@automerge/automerge-repo";
+import { WebSocketServerAdapter } from "@automerge/automerge-repo-network-websocket";
+import type { WebSocket, WebSocketServer } from "ws";
+import type { RelayLimits } from "../limits.js";
+import type { RelayLog } from "../relay-log.js";
+import type { DocumentSizes } from "./document-sizes.js";
+import { RateBudget } from "./rate-budget.js";
+import { storedDocument } from "./stored-document.js";
+import { type IncomingChange, parseWireMessage, type WireMessage } from "./wire-message.js";
+
+/** What the guard needs besides the WebSocket server. */
+export interface GuardOptions {
+  readonly limits: RelayLimits;
+  readonly log: RelayLog;
+  readonly sizes: DocumentSizes;
+  /** The relay's storage, to try changes on a document not yet in memory. */
+  readonly storage: StorageAdapterInterface;
+}
+
+/** One peer's socket, as the guard sees it. */
+interface Connection {
+  readonly remoteAddress: string;
+  /** Set by the peer's one `join`; every later message must come from it. */
+  peerId: string | undefined;
+  readonly received: RateBudget;
+  readonly written: RateBudget;
+  readonly created: RateBudget;
+  /** Documents this connection has named, each counted once against {@link Connection.created}. */
+  readonly named: Set<string>;
+  /** Messages are checked one at a time, in order (some checks read the disk). */
+  queue: Promise<void>;
+  closed: boolean;
+  bytesReceived: number;
+  messages: number;
+}
+
+/** How long a peer told to go (close 1008) has to answer the close before its socket is cut. */
+const CLOSE_GRACE_MS = 1000;
+
+/**
+ * automerge-repo's WebSocket server adapter with a guard in front: every
+ * socket gets an error handler (an unmasked frame or an oversized message
+ * makes `ws` emit `error`, which upstream leaves unhandled and so kills the
+ * process); every message is decoded and checked ({@link parseWireMessage})
+ * and counted against its connection's budgets and the document size limit
+ * before the adapter or the Repo sees it; and a peer that breaks any rule is
+ * logged and disconnected, while the others keep syncing.
+ */
+export class GuardedServerAdapter extends WebSocketServerAdapter {
+  readonly #server: WebSocketServer;
+  readonly #options: GuardOptions;
+  readonly #connections = new WeakMap<WebSocket, Connection>();
+  #repo: Repo | undefined;
+
+  /** Guards the connections `server` accepts; call {@link GuardedServerAdapter.guardRepo} once the Repo exists. */
+  constructor(server: WebSocketServer, options: GuardOptions) {
+    super(server as unknown as ConstructorParameters<typeof WebSocketServerAdapter>[0]);
+    this.#server = server;
+    this.#options = options;
+  }
+
+  /**
+   * Catches what the Repo throws while handling a message that passed the
+   * guard (a sync message whose changes decode but do not apply, for one),
+   * which upstream only prints to stdout, and disconnects the sender.
+   * Replaces `repo.synchronizer.receiveMessage` on this one instance: the
+   * Repo offers no hook for it.
+   */
+  guardRepo(repo: Repo): void {
+    this.#repo = repo;
+    const synchronizer = repo.synchronizer;
+    const receive = synchronizer.receiveMessage.bind(synchronizer);
+    synchronizer.receiveMessage = async (message) => {
+      try {
+        await receive(message);
+      } catch (error) {
+        this.#repoError(message.senderId, error);
+      }
+    };
+  }
+
+  override connect(peerId: PeerId, peerMetadata?: PeerMetadata): void {
+    // Registered before the adapter's own listener, so every socket has an
+    // error handler and a connection record before it can deliver a message.
+    this.#server.on("connection", (socket: WebSocket, request: IncomingMessage) =>
+      this.#open(socket, request),
+    );
+    super.connect(peerId, peerMetadata);
+  }
+
+  override receiveMessage(messageBytes: Uint8Array, socket: WebSocket): void {
+    const connection = this.#connections.get(socket);
+    if (connection === undefined || connection.closed) return;
+    connection.bytesReceived += messageBytes.byteLength;
+    connection.messages += 1;
+    if (!connection.received.take(messageBytes.byteLength)) {
+      this.#quotaExceeded(socket, connection, "receiveBytesPerMinute");
+      return;
+    }
+    connection.queue = connection.queue
+      .then(() => this.#check(messageBytes, socket, connection))
+      .catch((error: unknown) =>
+        this.#disconnect(socket, connection, `relay error: ${describe(error)}`),
+      );
+  }
+
+  #open(socket: WebSocket, request: IncomingMessage): void {
+    const { limits, log } = this.#options;
+    const connection: Connection = {
+      remoteAddress: `${request.socket.remoteAddress ?? "?"}:${request.socket.remotePort ?? "?"}`,
+      peerId: undefined,
+      received: new RateBudget(limits.receiveBytesPerMinute),
+      written: new RateBudget(limits.writeBytesPerMinute),
+      created: new RateBudget(limits.newDocumentsPerMinute),
+      named: new Set(),
+      queue: Promise.resolve(),
+      closed: false,
+      bytesReceived: 0,
+      messages: 0,
+    };
+    this.#connections.set(socket, connection);
+    socket.on("error", (error: Error & { code?: string }) => {
+      // `ws` closes the socket itself after a protocol error.
+      if (connection.closed) return;
+      connection.closed = true;
+      log.write("warn", "peer-disconnected", {
+        peerId: connection.peerId,
+        remoteAddress: connection.remoteAddress,
+        reason:
+          error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH"
+            ? `message over ${limits.maxMessageBytes} bytes`
+            : `protocol error: ${error.message}`,
+      });
+    });
+    socket.on("close", (code: number) => {
+      connection.closed = true;
+      log.write("info", "connection-closed", {
+        peerId: connection.peerId,
+        remoteAddress: connection.remoteAddress,
+        code,
+        bytesReceived: connection.bytesReceived,
+        messages: connection.messages,
+      });
+    });
+    log.write("info", "connection-opened", { remoteAddress: connection.remoteAddress });
+  }
+
+  async #check(bytes: Uint8Array, socket: WebSocket, connection: Connection): Promise<void> {
+    if (connection.closed) return;
+    const parsed = parseWireMessage(bytes);
+    if (!parsed.ok) return this.#disconnect(socket, connection, parsed.reason);
+    const { message } = parsed;
+    if (message.type === "join") {
+      if (connection.peerId !== undefined)
+        return this.#disconnect(socket, connection, "joined twice");
+      if (message.senderId === this.peerId)
+        return this.#disconnect(socket, connection, "claims the relay's own peer id");
+      connection.peerId = message.senderId;
+      this.#options.log.write("info", "peer-joined", {
+        peerId: message.senderId,
+        remoteAddress: connection.remoteAddress,
+      });
+      // Re-encoded from the parsed message: only checked fields go on.
+      super.receiveMessage(cbor.encode(message), socket);
+      return;
+    }
+    if (connection.peerId === undefined)
+      return this.#disconnect(socket, connection, `sent ${message.type} before joining`);
+    if (message.senderId !== connection.peerId)
+      return this.#disconnect(socket, connection, "speaks for another peer id");
+    if (message.type === "leave" || message.type === "peer" || message.type === "error") return;
+    if (message.targetId !== this.peerId)
+      return this.#disconnect(socket, connection, "addressed to another peer");
+    if (
+      message.type === "sync" ||
+      message.type === "request" ||
+      message.type === "doc-unavailable" ||
+      message.type === "ephemeral"
+    ) {
+      if (!(await this.#mayName(connection, message.documentId)))
+        return this.#quotaExceeded(socket, connection, "newDocumentsPerMinute");
+    }
+    if ((message.type === "sync" || message.type === "request") && parsed.changes.length > 0) {
+      const refused = await this.#mayWrite(connection, message.documentId, parsed.changes);
+      if (refused !== undefined) return this.#quotaExceeded(socket, connection, refused);
+      if (!(await this.#applies(message.documentId, message.data)))
+        return this.#disconnect(socket, connection, "sync message does not apply to the document");
+    }
+    if (connection.closed) return;
+    // The adapter's own rule: a socket whose peer id a later join took over no longer speaks for it.
+    if (this.sockets[message.senderId as PeerId] !== socket) return;
+    this.emit("message", message as WireMessage & Message);
+  }
+
+  /** False when naming `documentId` would create one document more than the connection's budget allows. */
+  async #mayName(connection: Connection, documentId: string): Promise<boolean> {
+    if (connection.named.has(documentId)) return true;
+    connection.named.add(documentId);
+    if (this.#repo?.handles[documentId as never]?.isReady()) return true;
+    if (await this.#options.sizes.isStored(documentId)) return true;
+    return connection.created.take(1);
+  }
+
+  /**
+   * True when the sync message's changes apply to a copy of the document.
+   * Automerge applies a change's ops one by one and does not roll back: a
+   * change naming an object that does not exist throws halfway and leaves the
+   * document unloadable for every peer that later fetches it. So the changes
+   * are tried on a clone first (read from disk when not in memory).
+   * Cost: a clone of the document per sync message that carries changes.
+   */
+  async #applies(documentId: string, data: Uint8Array): Promise<boolean> {
+    const handle = this.#repo?.handles[documentId as never];
+    const doc = handle?.isReady()
+      ? handle.doc()
+      : await storedDocument(this.#options.storage, documentId);
+    try {
+      A.receiveSyncMessage(A.clone(doc), A.initSyncState(), data);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The quota that writing `changes` to `documentId` would exceed, or undefined (and the bytes counted). */
+  async #mayWrite(
+    connection: Connection,
+    documentId: string,
+    changes: readonly IncomingChange[],
+  ): Promise<keyof RelayLimits | undefined> {
+    const handle = this.#repo?.handles[documentId as never];
+    const doc = handle?.isReady() ? handle.doc() : undefined;
+    let bytes = 0;
+    for (const change of changes) {
+      const known =
+        doc !== undefined && change.hash !== undefined && A.hasHeads(doc, [change.hash]);
+      if (!known) bytes += change.bytes;
+    }
+    if (bytes === 0) return undefined;
+    const { sizes, limits } = this.#options;
+    if ((await sizes.sizeOf(documentId)) + bytes > limits.maxDocumentBytes)
+      return "maxDocumentBytes";
+    if (!connection.written.take(bytes)) return "writeBytesPerMinute";
+    sizes.add(documentId, bytes);
+    return undefined;
+  }
+
+  #quotaExceeded(socket: WebSocket, connection: Connection, quota: keyof RelayLimits): void {
+    if (connection.closed) return;
+    this.#options.log.write("warn", "quota-exceeded", {
+      peerId: connection.peerId,
+      remoteAddress: connection.remoteAddress,
+      quota,
+      limit: this.#options.limits[quota],
+    });
+    this.#disconnect(socket, connection, `quota exceeded: ${quota}`);
+  }
+
+  #repoError(senderId: PeerId, error: unknown): void {
+    const socket = this.sockets[senderId] as WebSocket | undefined;
+    const connection = socket ? this.#connections.get(socket) : undefined;
+    if (socket === undefined || connection === undefined) {
+      // A peered relay (another adapter) or a peer already gone.
+      this.#options.log.write("warn", "repo-error", { peerId: senderId, error: describe(error) });
+      return;
+    }
+    this.#disconnect(socket, connection, `message refused by the repo: ${describe(error)}`);
+  }
+
+  /** Logs why and closes the socket (1008, policy violation); cuts it if the peer does not answer the close. */
+  #disconnect(socket: WebSocket, connection: Connection, reason: string): void {
+    if (connection.closed) return;
+    connection.closed = true;
+    this.#options.log.write("warn", "peer-disconnected", {
+      peerId: connection.peerId,
+      remoteAddress: connection.remoteAddress,
+      reason,
+    });
+    socket.close(1008, "policy violation");
+    setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
+  }
+}
+
+/** An error's message, one line and short: it goes into a log, and may quote a peer. */
+function describe(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.replace(/\s+/g, " ").slice(0, 200);
+}

@@ -1,0 +1,75 @@
+import { CanonError } from "@canon/core";
+
+/** How much a relay logs, most verbose last; `silent` logs nothing. */
+export const LOG_LEVELS = ["silent", "error", "warn", "info", "debug"] as const;
+
+/** One of {@link LOG_LEVELS}. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/**
+ * The level a relay logs at unless told otherwise: misbehaving peers and
+ * exceeded quotas (`warn`) but not every connection (`info`), so a test suite
+ * that starts many relays stays quiet and an operator still sees attacks.
+ */
+export const DEFAULT_LOG_LEVEL: LogLevel = "warn";
+
+/** The events a relay logs, each one JSON line. */
+export type RelayEvent =
+  | "connection-opened"
+  | "peer-joined"
+  | "connection-closed"
+  | "peer-disconnected"
+  | "quota-exceeded"
+  | "repo-error";
+
+/** Writes one JSON line per event; fields are plain values, never a peer's raw bytes. */
+export interface RelayLog {
+  /** True when `level` would be written, so a caller can skip building fields. */
+  enabled(level: Exclude<LogLevel, "silent">): boolean;
+  /** Logs `event` at `level` with `fields`, as `{"time","level","event",...fields}`. */
+  write(
+    level: Exclude<LogLevel, "silent">,
+    event: RelayEvent,
+    fields: Readonly<Record<string, string | number | boolean | undefined>>,
+  ): void;
+}
+
+/** True when `value` names a level. */
+export function isLogLevel(value: string): value is LogLevel {
+  return (LOG_LEVELS as readonly string[]).includes(value);
+}
+
+/**
+ * A log writing JSON lines at `level` and above to `sink` (stderr unless
+ * given). A tiny writer rather than pino: the relay logs a handful of
+ * events, synchronously, to one stream, and `canon relay` loads this module
+ * in a CLI whose start-up time is measured (see STACK-NOTES).
+ */
+export function createRelayLog(
+  level: LogLevel,
+  sink: (line: string) => void = (line) => process.stderr.write(line),
+): RelayLog {
+  const threshold = LOG_LEVELS.indexOf(level);
+  const enabled = (wanted: Exclude<LogLevel, "silent">) => LOG_LEVELS.indexOf(wanted) <= threshold;
+  return {
+    enabled,
+    write(wanted, event, fields) {
+      if (!enabled(wanted)) return;
+      sink(
+        `${JSON.stringify({ time: new Date().toISOString(), level: wanted, event, ...fields })}\n`,
+      );
+    },
+  };
+}
+
+/**
+ * Parses a log level given as text (a variable or a flag called `name`).
+ * @throws CanonError `BAD_ARGUMENT` naming `name` and the levels.
+ */
+export function parseLogLevel(value: string, name: string): LogLevel {
+  if (isLogLevel(value)) return value;
+  throw new CanonError(
+    "BAD_ARGUMENT",
+    `${name} must be one of ${LOG_LEVELS.join(", ")}, not ${JSON.stringify(value)}`,
+  );
+}

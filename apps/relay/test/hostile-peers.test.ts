@@ -1,0 +1,264 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as A from "@automerge/automerge";
+import { cbor, generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  createRelayLog,
+  type RelayLimits,
+  type RelayServer,
+  startRelayServer,
+} from "../src/index.js";
+import {
+  clientRepo,
+  eventually,
+  fetchThroughRelay,
+  frame,
+  joinMessage,
+  rawUpgrade,
+  sendMessages,
+  syncThroughRelay,
+  withTimeout,
+  writeAndWaitForClose,
+} from "./helpers/hostile-peer.js";
+
+interface LoggedEvent {
+  readonly level: string;
+  readonly event: string;
+  readonly reason?: string;
+  readonly quota?: string;
+  readonly peerId?: string;
+}
+
+const servers: RelayServer[] = [];
+const directories: string[] = [];
+
+afterEach(async () => {
+  for (const server of servers.splice(0)) await server.stop();
+  for (const directory of directories.splice(0))
+    await rm(directory, { recursive: true, force: true });
+});
+
+/** An in-process relay on 127.0.0.1 whose log lines are kept in `events`. */
+async function relay(
+  limits: Partial<RelayLimits> = {},
+): Promise<{ server: RelayServer; events: LoggedEvent[] }> {
+  const directory = await mkdtemp(join(tmpdir(), "canon-relay-hostile-"));
+  directories.push(directory);
+  const events: LoggedEvent[] = [];
+  const server = await startRelayServer({
+    storageDirectory: directory,
+    port: 0,
+    limits,
+    log: createRelayLog("info", (line) => events.push(JSON.parse(line) as LoggedEvent)),
+  });
+  servers.push(server);
+  return { server, events };
+}
+
+function disconnects(events: readonly LoggedEvent[]): string[] {
+  return events.filter((e) => e.event === "peer-disconnected").map((e) => e.reason ?? "");
+}
+
+function randomDocumentId(): string {
+  return parseAutomergeUrl(generateAutomergeUrl()).documentId;
+}
+
+describe("the relay stays up whatever a connection sends", () => {
+  it("disconnects a peer whose message is CBOR null (one byte), and keeps serving", async () => {
+    const { server, events } = await relay();
+    expect(await sendMessages(server.url, [Uint8Array.of(0xf6)])).toBe(1008);
+    expect(disconnects(events)).toEqual([expect.stringContaining("bad message")]);
+    await syncThroughRelay(server.url);
+  });
+
+  it("disconnects a peer whose join has supportedProtocolVersions that is not an array", async () => {
+    const { server, events } = await relay();
+    const join = joinMessage("hostile-1", { supportedProtocolVersions: 1 });
+    expect(await sendMessages(server.url, [join])).toBe(1008);
+    expect(disconnects(events)).toEqual([expect.stringContaining("supportedProtocolVersions")]);
+    await syncThroughRelay(server.url);
+  });
+
+  it("survives an unmasked frame written on a raw socket after a valid upgrade", async () => {
+    const { server, events } = await relay();
+    const socket = await rawUpgrade(server.port);
+    expect(await writeAndWaitForClose(socket, frame(joinMessage("raw-1"), { masked: false }))).toBe(
+      true,
+    );
+    await eventually(() => disconnects(events).length === 1);
+    expect(disconnects(events)[0]).toContain("protocol error");
+    await syncThroughRelay(server.url);
+  });
+
+  it("refuses a frame over the message limit from its header, and keeps serving", async () => {
+    const { server, events } = await relay({ maxMessageBytes: 1024 * 1024 });
+    const socket = await rawUpgrade(server.port);
+    const header = frame(new Uint8Array(0), { declaredLength: 1024 * 1024 + 1 });
+    expect(await writeAndWaitForClose(socket, header)).toBe(true);
+    await eventually(() => disconnects(events).length === 1);
+    expect(disconnects(events)[0]).toContain(`message over ${1024 * 1024} bytes`);
+    await syncThroughRelay(server.url);
+  });
+
+  it("disconnects a peer whose sync data is not an Automerge sync message", async () => {
+    const { server, events } = await relay();
+    const peerId = "hostile-sync";
+    const sync = cbor.encode({
+      type: "sync",
+      senderId: peerId,
+      targetId: server.repo.peerId,
+      documentId: randomDocumentId(),
+      data: Uint8Array.of(1, 2, 3),
+    });
+    expect(await sendMessages(server.url, [joinMessage(peerId), sync])).toBe(1008);
+    expect(disconnects(events)).toEqual(["data is not an Automerge sync message"]);
+    await syncThroughRelay(server.url);
+  });
+
+  it("disconnects a peer sending a change that decodes but does not apply, and keeps the document intact", async () => {
+    const { server, events } = await relay();
+    const url = await syncThroughRelay(server.url, "kept");
+    const { documentId } = parseAutomergeUrl(url);
+    // A change on the stored document whose one op names an object that does not exist.
+    const local = A.change(
+      A.clone((await server.repo.find<{ text: string }>(url)).doc()),
+      (doc) => {
+        doc.text = "replaced";
+      },
+    );
+    const decoded = A.decodeChange(A.getLastLocalChange(local) as Uint8Array);
+    const op = decoded.ops[0] as { obj: string };
+    op.obj = `99@${decoded.actor}`;
+    const template = A.decodeSyncMessage(
+      A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array,
+    );
+    const hostile = A.encodeSyncMessage({ ...template, changes: [A.encodeChange(decoded)] });
+    const peerId = "hostile-change";
+    const message = (data: Uint8Array) =>
+      cbor.encode({
+        type: "sync",
+        senderId: peerId,
+        targetId: server.repo.peerId,
+        documentId,
+        data,
+      });
+    const opening = A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array;
+    // The first message opens the sync; the second arrives once its state exists.
+    const closed = await sendMessagesAfter(server.url, peerId, [
+      message(opening),
+      message(hostile),
+    ]);
+    expect(closed).toBe(1008);
+    expect(disconnects(events)).toEqual(["sync message does not apply to the document"]);
+    expect((await fetchThroughRelay<{ text: string }>(server.url, url)).text).toBe("kept");
+  });
+
+  it("limits the documents one connection may create per minute", async () => {
+    const { server, events } = await relay({ newDocumentsPerMinute: 3 });
+    const peerId = "hostile-creator";
+    const opening = A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array;
+    const requests = Array.from({ length: 5 }, () =>
+      cbor.encode({
+        type: "request",
+        senderId: peerId,
+        targetId: server.repo.peerId,
+        documentId: randomDocumentId(),
+        data: opening,
+      }),
+    );
+    expect(await sendMessages(server.url, [joinMessage(peerId), ...requests])).toBe(1008);
+    expect(events.filter((e) => e.event === "quota-exceeded").map((e) => e.quota)).toEqual([
+      "newDocumentsPerMinute",
+    ]);
+    // Three were let through; the fourth closed the connection.
+    expect(Object.keys(server.repo.handles).length).toBe(3);
+    await syncThroughRelay(server.url);
+  });
+
+  it("refuses to let a document grow past the size limit; smaller documents still sync", async () => {
+    const { server, events } = await relay({ maxDocumentBytes: 64 * 1024 });
+    const { repo } = clientRepo(server.url);
+    const bloated = repo.create({ text: randomBytes(150_000).toString("base64") });
+    try {
+      await eventually(() => events.some((e) => e.quota === "maxDocumentBytes"));
+    } finally {
+      await repo.shutdown();
+    }
+    expect(server.repo.handles[bloated.documentId]?.isReady() ?? false).toBe(false);
+    await syncThroughRelay(server.url, "small");
+  });
+
+  it("limits the bytes of changes one connection may write per minute", async () => {
+    const { server, events } = await relay({ writeBytesPerMinute: 32 * 1024 });
+    const { repo } = clientRepo(server.url);
+    repo.create({ text: randomBytes(75_000).toString("base64") });
+    try {
+      await eventually(() => events.some((e) => e.quota === "writeBytesPerMinute"));
+    } finally {
+      await repo.shutdown();
+    }
+    await syncThroughRelay(server.url, "small");
+  });
+
+  it("limits the bytes one connection may send per minute", async () => {
+    const { server, events } = await relay({ receiveBytesPerMinute: 200 * 1024 });
+    const peerId = "hostile-flood";
+    const documentId = randomDocumentId();
+    const ephemeral = (count: number) =>
+      cbor.encode({
+        type: "ephemeral",
+        senderId: peerId,
+        targetId: server.repo.peerId,
+        documentId,
+        count,
+        sessionId: "s",
+        data: cbor.encode("z".repeat(60_000)),
+      });
+    const flood = [joinMessage(peerId), ...Array.from({ length: 5 }, (_, i) => ephemeral(i))];
+    expect(await sendMessages(server.url, flood)).toBe(1008);
+    expect(events.filter((e) => e.event === "quota-exceeded").map((e) => e.quota)).toEqual([
+      "receiveBytesPerMinute",
+    ]);
+    await syncThroughRelay(server.url);
+  });
+
+  it("logs connections opened and closed with the peer id and remote address", async () => {
+    const { server, events } = await relay();
+    await syncThroughRelay(server.url);
+    await eventually(() => events.some((e) => e.event === "connection-closed"));
+    const kinds = new Set(events.map((e) => e.event));
+    expect(kinds).toEqual(new Set(["connection-opened", "peer-joined", "connection-closed"]));
+    const joined = events.find((e) => e.event === "peer-joined") as LoggedEvent & {
+      remoteAddress: string;
+    };
+    expect(joined.peerId).toMatch(/^test-/);
+    expect(joined.remoteAddress).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+});
+
+/** Joins as `peerId` and sends `messages` spaced 200 ms apart; resolves with the close code. */
+async function sendMessagesAfter(
+  url: string,
+  peerId: string,
+  messages: readonly Uint8Array[],
+): Promise<number | undefined> {
+  const { default: WebSocket } = await import("ws");
+  return withTimeout(
+    new Promise<number | undefined>((resolve) => {
+      const socket = new WebSocket(url);
+      socket.on("error", () => {});
+      socket.on("open", async () => {
+        socket.send(joinMessage(peerId));
+        for (const message of messages) {
+          await new Promise((r) => setTimeout(r, 200));
+          if (socket.readyState === socket.OPEN) socket.send(message);
+        }
+      });
+      socket.on("close", (code) => resolve(code));
+    }),
+    5000,
+  );
+}
