@@ -58,12 +58,25 @@ describe("freshness you can prove (checkpoints, a real relay on 127.0.0.1)", () 
     const strict = newcomer.canon("ls", "--require-fresh");
     expect(strict.status).toBe(8);
     expect(strict.stderr).toMatch(/not proven fresh/);
+    // The agent's read says so too: the exact bytes on stdout, the warning on stderr.
+    const shown = newcomer.canon("show", "style");
+    expect(shown.status).toBe(0);
+    expect(shown.stdout).toBe("v1\n");
+    expect(shown.stderr).toMatch(/warning: INCOMPLETE/);
+    expect(newcomer.ok("show", "style", "--json").json<Listing>().freshness.status).toBe(
+      "incomplete",
+    );
+    expect(newcomer.canon("show", "style", "--require-fresh").status).toBe(8);
 
     // The owner's next sync writes v2 back; the newcomer's view is complete again.
     owner.ok("sync");
     newcomer.ok("sync");
     expect(newcomer.ok("ls", "--json").json<Listing>().freshness.status).toBe("fresh");
     expect(newcomer.canon("ls", "--require-fresh").status).toBe(0);
+    const fresh = newcomer.canon("show", "style", "--require-fresh");
+    expect(fresh.status).toBe(0);
+    expect(fresh.stdout).toBe("v2\n");
+    expect(fresh.stderr).toBe("");
   });
 
   it("a view whose newest checkpoint expired says it may be frozen; the expiry is a signed space setting", async () => {

@@ -130,6 +130,10 @@ program
     "--rendered",
     "print what agents read: the release followed by the corrections in force (its own CID)",
   )
+  .option(
+    "--require-fresh",
+    "exit 8 unless a current checkpoint proves this replica's view complete",
+  )
   .action(action(() => import("./commands/show.js")));
 
 program

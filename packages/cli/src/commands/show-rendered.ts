@@ -7,7 +7,7 @@ import { contentForJson, escapeControls, type GlobalOptions, print } from "../ou
  * read) never loads what rendering needs.
  */
 export async function showRendered(
-  options: GlobalOptions,
+  options: GlobalOptions & { requireFresh?: boolean },
   standard: string,
   selector: string | undefined,
 ): Promise<void> {
@@ -15,7 +15,8 @@ export async function showRendered(
   if (options.json) {
     const { content, ...rest } = rendered;
     print(options, { ...rest, ...contentForJson(content) }, () => "");
-    return;
+    const { reportFreshness } = await import("./show.js");
+    return reportFreshness(rendered.freshness, options);
   }
   if (rendered.forkedWith.length > 0) {
     process.stderr.write(
@@ -28,4 +29,6 @@ export async function showRendered(
     );
   }
   process.stdout.write(rendered.content);
+  const { reportFreshness } = await import("./show.js");
+  await reportFreshness(rendered.freshness, options);
 }

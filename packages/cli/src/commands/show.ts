@@ -3,7 +3,7 @@ import { contentForJson, type GlobalOptions, print } from "../output.js";
 
 /** `canon show <standard>[@<version>|@<cid>] [--rendered]`: print the exact bytes of one version, or its rendered context. */
 export async function run(
-  options: GlobalOptions & { rendered?: boolean },
+  options: GlobalOptions & { rendered?: boolean; requireFresh?: boolean },
   reference: string,
 ): Promise<void> {
   const { standard, selector } = parseStandardReference(reference);
@@ -15,7 +15,7 @@ export async function run(
   if (options.json) {
     const { content, ...rest } = resolved;
     print(options, { ...rest, ...contentForJson(content) }, () => "");
-    return;
+    return reportFreshness(resolved.freshness, options);
   }
   if (resolved.forkedWith.length > 0) {
     process.stderr.write(
@@ -23,4 +23,23 @@ export async function run(
     );
   }
   process.stdout.write(resolved.content);
+  await reportFreshness(resolved.freshness, options);
+}
+
+/**
+ * A view a checkpoint proves incomplete or expired is said on stderr (stdout
+ * stays the exact bytes); with `--require-fresh`, anything but fresh exits 8.
+ * Loaded only then, to keep the agent's start-up read small.
+ */
+export async function reportFreshness(
+  freshness: { readonly status: string },
+  options: { readonly requireFresh?: boolean; readonly json?: boolean },
+): Promise<void> {
+  if (freshness.status === "fresh" || (freshness.status === "unproven" && !options.requireFresh))
+    return;
+  const { freshnessNote, requireFresh } = await import("../freshness.js");
+  const full = freshness as Parameters<typeof freshnessNote>[0];
+  if (!options.json && freshness.status !== "unproven")
+    process.stderr.write(`canon: warning: ${freshnessNote(full)}\n`);
+  requireFresh(full, options.requireFresh);
 }

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { Freshness } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import type { ReleaseView } from "../operations/release-view.js";
 import { SPACE_URL_PATTERN } from "../space/space-url-pattern.js";
@@ -20,10 +21,23 @@ import { BlobCache } from "./blob-cache.js";
  */
 /** The read index file's shape. */
 export interface ReadIndex {
-  v: 1;
+  /** 2 since it carries the newest checkpoint; an index of another version is not read. */
+  v: 2;
   genesis: string;
   fingerprint: Record<string, string[]>;
   standards: Record<string, IndexedStandard>;
+  /** The newest accepted checkpoint when the index was written, and what it named that the fold lacked; null when none. */
+  checkpoint: IndexedCheckpoint | null;
+}
+
+/** The newest checkpoint as the read index records it. */
+export interface IndexedCheckpoint {
+  readonly cid: string;
+  readonly author: string;
+  readonly createdAt: string;
+  readonly expires: string;
+  /** Records it names that the fold did not hold. */
+  readonly missing: readonly string[];
 }
 
 /** One standard in the read index. */
@@ -50,6 +64,8 @@ export interface IndexedRelease {
 export interface FastRead extends ReleaseView {
   readonly content: Uint8Array;
   readonly lastSync: string | null;
+  /** What the replica could prove about its view when the index was written, judged now. */
+  readonly freshness: Freshness;
 }
 
 /** The read index file's tag (`checksummed.ts`): "Canon Index", format 1. */
@@ -84,7 +100,7 @@ export async function readFromIndex(
   const address = { documentId, genesis };
   const lastSync = config?.spaces?.[url]?.lastSyncAt;
   const index = await readIndexFile(indexPath(home, address.documentId));
-  if (index?.v !== 1 || index.genesis !== address.genesis || typeof index.standards !== "object")
+  if (index?.v !== 2 || index.genesis !== address.genesis || typeof index.standards !== "object")
     return undefined;
   const { standard, selector } = request;
   const entry = Object.hasOwn(index.standards, standard) ? index.standards[standard] : undefined;
@@ -129,6 +145,24 @@ export async function readFromIndex(
     message: release.message,
     content,
     lastSync: typeof lastSync === "string" ? lastSync : null,
+    freshness: freshnessOfIndex(index.checkpoint, new Date()),
+  };
+}
+
+/** The freshness the index's checkpoint proves at `now` (the same rule as core's `freshnessOf`). */
+export function freshnessOfIndex(
+  checkpoint: IndexedCheckpoint | null | undefined,
+  now: Date,
+): Freshness {
+  if (checkpoint === null || checkpoint === undefined || typeof checkpoint.expires !== "string")
+    return { status: "unproven", checkpoint: null, missing: [] };
+  const missing = Array.isArray(checkpoint.missing) ? checkpoint.missing : [];
+  const { cid, author, createdAt, expires } = checkpoint;
+  return {
+    status:
+      missing.length > 0 ? "incomplete" : Date.parse(expires) < now.getTime() ? "expired" : "fresh",
+    checkpoint: { cid, author, createdAt, expires },
+    missing,
   };
 }
 

@@ -1,5 +1,5 @@
 import type { SpaceState } from "@canon/core";
-import { parseCid, sha256Hex } from "@canon/core";
+import { missingFrom, newestCheckpoint, parseCid, sha256Hex } from "@canon/core";
 import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { checksummed } from "../storage/checksummed.js";
@@ -43,13 +43,28 @@ export async function writeReadIndex(
     };
   }
   const index: ReadIndex = {
-    v: 1,
+    v: 2,
     genesis: state.genesis.cid,
     fingerprint,
     standards,
+    checkpoint: checkpointOf(state),
   };
   await writeFileAtomic(
     indexPath(home, spaceDocumentId),
     checksummed(READ_INDEX_TAG, new TextEncoder().encode(JSON.stringify(index))),
   );
+}
+
+/** The newest checkpoint and what it names that the state lacks, as the index keeps it. */
+function checkpointOf(state: SpaceState): ReadIndex["checkpoint"] {
+  const newest = newestCheckpoint(state, new Date());
+  if (newest === undefined) return null;
+  const { author, createdAt, expires } = newest.record;
+  return {
+    cid: newest.cid,
+    author,
+    createdAt,
+    expires,
+    missing: missingFrom(state, newest.record),
+  };
 }

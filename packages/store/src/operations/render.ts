@@ -2,6 +2,8 @@ import {
   CanonError,
   type Correction,
   correctionsInForce,
+  type Freshness,
+  freshnessOf,
   parseCid,
   type Release,
   type RenderedContext,
@@ -35,6 +37,8 @@ export interface RenderedRelease extends ReleaseView {
   /** Other heads when the standard is forked and the latest was asked for. */
   readonly forkedWith: readonly string[];
   readonly lastSync: string | null;
+  /** What the replica can prove about its view of the space. */
+  readonly freshness: Freshness;
 }
 
 /**
@@ -59,6 +63,7 @@ export async function resolveRendered(
           ? standard.heads.slice(1).map((head) => head.cid)
           : [],
       lastSync: config.spaces[view.chosen.url]?.lastSyncAt ?? null,
+      freshness: freshnessOf(view.state, new Date()),
     };
   });
   const rendered = await renderRelease(home, request, plan.release, plan.corrections);
@@ -71,6 +76,7 @@ export async function resolveRendered(
     spliced: rendered.spliced,
     forkedWith: plan.forkedWith,
     lastSync: plan.lastSync,
+    freshness: plan.freshness,
   };
 }
 

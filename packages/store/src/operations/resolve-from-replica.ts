@@ -1,4 +1,4 @@
-import { CanonError } from "@canon/core";
+import { CanonError, freshnessOf } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import { readConfig } from "../home/config.js";
 import { findStandard } from "./find-standard.js";
@@ -32,6 +32,7 @@ export async function resolveFromReplica(
           ? standard.heads.slice(1).map((head) => head.cid)
           : [],
       lastSync: config.spaces[chosen.url]?.lastSyncAt ?? null,
+      freshness: freshnessOf(state, new Date()),
     };
   });
 }

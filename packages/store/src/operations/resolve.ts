@@ -1,3 +1,4 @@
+import type { Freshness } from "@canon/core";
 import { readFromIndex } from "../caches/read-index.js";
 import type { CanonHome } from "../home/canon-home.js";
 import type { ReleaseView } from "./release-view.js";
@@ -17,6 +18,8 @@ export interface Resolved extends ReleaseView {
   readonly forkedWith: readonly string[];
   /** When this home last synced the space with a relay or peer; null if never. */
   readonly lastSync: string | null;
+  /** What the replica can prove about its view of the space (see `canon ls`). */
+  readonly freshness: Freshness;
 }
 
 /**
