@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { writeAsAttacker } from "./helpers/attacker.js";
 import { type Sandbox, sandbox } from "./helpers/cli.js";
-import { startRelay, stopAll } from "./helpers/processes.js";
+import { startCanon, startRelay, stopAll } from "./helpers/processes.js";
 
 let owner: Sandbox;
 let newcomer: Sandbox;
@@ -77,6 +77,39 @@ describe("freshness you can prove (checkpoints, a real relay on 127.0.0.1)", () 
     expect(fresh.status).toBe(0);
     expect(fresh.stdout).toBe("v2\n");
     expect(fresh.stderr).toBe("");
+  });
+
+  it("a maintainer's running watch signs a checkpoint when a release arrives", async () => {
+    const relay = await startRelay(relayData);
+    owner.ok("init");
+    const { url } = owner.ok("space", "create", "shared", "--json").json<{ url: string }>();
+    const ownerDid = owner.ok("id", "--json").json<{ did: string }>().did;
+    const otherDid = newcomer.ok("init", "--json").json<{ did: string }>().did;
+    owner.ok("member", "add", otherDid, "--role", "maintainer");
+    owner.ok("publish", "style", await owner.file("v1.md", "v1\n"));
+    owner.ok("sync", "--relay", relay.url);
+    newcomer.ok("space", "join", url, "--relay", relay.url);
+    const watcher = startCanon(["watch", "--json"], owner.home);
+    await watcher.waitForLine((line) => line.includes('"connected"'));
+    const v2 = newcomer
+      .ok("publish", "style", await newcomer.file("v2.md", "v2\n"), "--json")
+      .json<{ release: string }>();
+    newcomer.ok("sync");
+    await watcher.waitForLine((line) => line.includes(v2.release));
+    // The owner's watch signs a checkpoint naming v2; the other maintainer receives it.
+    const deadline = Date.now() + 20_000;
+    let author: string | undefined;
+    while (Date.now() < deadline) {
+      newcomer.ok("sync");
+      const freshness = newcomer.ok("ls", "--json").json<Listing>().freshness as {
+        checkpoint: { author: string; createdAt: string } | null;
+      };
+      author = freshness.checkpoint?.author;
+      if (author === ownerDid) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(author).toBe(ownerDid);
+    expect(await watcher.stop()).toBe(0);
   });
 
   it("a view whose newest checkpoint expired says it may be frozen; the expiry is a signed space setting", async () => {

@@ -1,5 +1,5 @@
 import { describeRecord, watchSpace } from "@canon/store";
-import { home } from "../context.js";
+import { home, signerIfAny } from "../context.js";
 import { escapeControls, type GlobalOptions } from "../output.js";
 
 /** `canon watch [--relay <ws-url>]`: stay connected and print each new record as it arrives, one line each. */
@@ -13,6 +13,7 @@ export async function run(
     relay: options.relay,
     token: options.token,
     signal: stop.signal,
+    checkpointAs: await signerIfAny(options),
     onEvent: (event) => {
       if (options.json) {
         process.stdout.write(`${JSON.stringify(event)}\n`);

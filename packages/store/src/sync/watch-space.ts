@@ -1,8 +1,10 @@
 import type { DocHandle } from "@automerge/automerge-repo";
-import { CanonError } from "@canon/core";
+import { CanonError, type SpaceState } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import { updateConfig } from "../home/config.js";
+import type { Signer } from "../home/identities.js";
 import { openReplica } from "../open-replica.js";
+import { appendCheckpoint, checkpointDue } from "../operations/checkpoint.js";
 import { chooseSpace, refreshCaches, type SpaceChoice } from "../operations/space-session.js";
 import type { LoadedSpace } from "../space/space-reader.js";
 import { Alarm, pause } from "./alarm.js";
@@ -28,6 +30,8 @@ export interface WatchRequest extends SpaceChoice {
   readonly token?: string | undefined;
   /** Stops watching when aborted. */
   readonly signal: AbortSignal;
+  /** This home's identity: when it is a maintainer, the watch keeps the space's checkpoint current. */
+  readonly checkpointAs?: Signer | undefined;
   readonly onEvent: (event: WatchEvent) => void;
 }
 
@@ -61,6 +65,8 @@ export async function watchSpace(home: CanonHome, request: WatchRequest): Promis
   const seen = new Set(acceptedRecords(await foldIfPresent()).keys());
   const alarm = new Alarm();
   let dirty = true;
+  /** The state the watch last folded, to tell when a checkpoint falls due. */
+  let lastState: SpaceState | undefined;
   const subscribed = new Set<string>();
   const subscribe = (handle: DocHandle<unknown>) => {
     if (subscribed.has(handle.documentId)) return;
@@ -140,6 +146,11 @@ export async function watchSpace(home: CanonHome, request: WatchRequest): Promis
           const folded = await replica.spaces.fold(chosen.address);
           // Records a peer deleted or overwrote go back in, and out to the relay.
           await replica.spaces.restoreMissing(folded);
+          // A maintainer's watch keeps the checkpoint current, as their syncs do.
+          const signer = request.checkpointAs;
+          lastState = folded.fold.state;
+          if (signer && lastState && checkpointDue(lastState, signer.keyPair.did, new Date()))
+            await appendCheckpoint(replica, folded, lastState, signer);
           for (const [cid, signed] of acceptedRecords(folded.fold.state)) {
             if (seen.has(cid)) continue;
             seen.add(cid);
@@ -162,6 +173,13 @@ export async function watchSpace(home: CanonHome, request: WatchRequest): Promis
         }
       }
       await alarm.wait(IDLE_CHECK_MS, signal);
+      // A checkpoint also ages: look again when it is due although nothing changed.
+      if (
+        request.checkpointAs &&
+        lastState &&
+        checkpointDue(lastState, request.checkpointAs.keyPair.did, new Date())
+      )
+        dirty = true;
     }
   } finally {
     replica.repo.networkSubsystem.off("peer-disconnected", onPeerGone);
