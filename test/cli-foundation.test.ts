@@ -274,6 +274,30 @@ describe("canon refuses bad input with one line and a non-zero exit", () => {
     expectOneLineError(ambiguous.stderr, /2 spaces are named "pub"/);
   });
 
+  it("with --json, an error is also one JSON object on stdout: code, message, exit status", async () => {
+    await publishedSpace();
+    let run = box.canon("show", "nope", "--json");
+    expect(run.status).toBe(3);
+    expect(run.json()).toEqual({
+      error: {
+        code: "UNKNOWN_STANDARD",
+        message: expect.stringMatching(/no standard "nope"/),
+        exitStatus: 3,
+      },
+    });
+    expectOneLineError(run.stderr, /no standard "nope"/);
+    run = box.canon("lss", "--json");
+    expect(run.status).toBe(2);
+    expect(run.json()).toMatchObject({ error: { code: "BAD_ARGUMENT", exitStatus: 2 } });
+    // A command that printed its result and then fails adds no second document.
+    const output = await box.file("out.md", "x\n");
+    box.ok("stamp", output);
+    await box.file("out.md", "changed\n");
+    run = box.canon("verify", output, "--json");
+    expect(run.status).toBe(7);
+    expect(run.json()).toMatchObject({ verified: false });
+  });
+
   it("a malformed --space URL", () => {
     box.ok("init");
     const run = box.canon("ls", "--space", "automerge:abc");

@@ -41,7 +41,7 @@ async function runShow({ reference, options }: PlainShow): Promise<number> {
     return 0;
   } catch (error) {
     const { report } = await import("./report-error.js");
-    return report(error, false, false);
+    return report(error, false, false, options.json === true);
   }
 }
 

@@ -8,8 +8,10 @@ export interface GlobalOptions {
 
 /** Prints a command's result: `json` as one JSON document, else the human `text`. */
 export function print(options: GlobalOptions, json: unknown, text: () => string): void {
-  if (options.json) process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
-  else {
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+    printedJson = true;
+  } else {
     const rendered = text();
     if (rendered.length > 0)
       process.stdout.write(rendered.endsWith("\n") ? rendered : `${rendered}\n`);
@@ -19,6 +21,15 @@ export function print(options: GlobalOptions, json: unknown, text: () => string)
 /** Prints one line: compact JSON with `--json` (for long-running commands, one object per line), else `text`. */
 export function printLine(options: GlobalOptions, json: unknown, text: string): void {
   process.stdout.write(`${options.json ? JSON.stringify(json) : text}\n`);
+  if (options.json) printedJson = true;
+}
+
+/** True once this process printed its JSON result (an error after it then adds none: one document on stdout). */
+let printedJson = false;
+
+/** Whether a JSON result is already on stdout. */
+export function jsonPrinted(): boolean {
+  return printedJson;
 }
 
 /** Content as JSON can carry it: UTF-8 text when it is, else base64. */

@@ -306,7 +306,12 @@ export async function runProgram(argv: readonly string[]): Promise<number> {
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (error) {
     const { report } = await import("./report-error.js");
-    return report(error, argv.includes("--debug"), error instanceof CommanderError);
+    return report(
+      error,
+      argv.includes("--debug"),
+      error instanceof CommanderError,
+      argv.includes("--json"),
+    );
   }
 }
 
