@@ -8,12 +8,14 @@ import type { CanonErrorCode } from "@canon/core";
  * every entry against the CLI's table.
  */
 export const RELAY_EXIT_STATUS: Readonly<Partial<Record<CanonErrorCode, number>>> = {
-  // A missing or malformed variable, a bad peer URL, a port in use.
+  // A missing or malformed variable, a bad peer URL.
   BAD_ARGUMENT: 2,
   BAD_URL: 2,
   // The data directory cannot be written, or a stored file is damaged.
   STORAGE_UNWRITABLE: 4,
   STORAGE_DAMAGED: 4,
+  // The port is taken, or not ours to listen on: a local resource, not bad input.
+  PORT_UNAVAILABLE: 4,
 };
 
 /** The status `canon-relay` exits with for an error code: 1 (unexpected) for any code not in its table. */

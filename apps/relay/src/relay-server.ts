@@ -67,7 +67,7 @@ export interface RelayServer {
  * sees it, against the limits in `limits.ts` (see `guard/`); a peer that
  * breaks a rule is logged and disconnected, and the server stays up.
  * @throws CanonError `STORAGE_UNWRITABLE` when the data dir cannot be written,
- * `BAD_ARGUMENT` when the port is taken.
+ * `PORT_UNAVAILABLE` when the port is taken or not allowed.
  */
 export async function startRelayServer(options: RelayServerOptions): Promise<RelayServer> {
   await assertWritable(options.storageDirectory);
@@ -173,11 +173,14 @@ function listen(server: Server, port: number, host: string): Promise<void> {
     server.once("error", (error: NodeJS.ErrnoException) => {
       reject(
         error.code === "EADDRINUSE"
-          ? new CanonError("BAD_ARGUMENT", `port ${port} on ${host} is already in use`)
+          ? new CanonError(
+              "PORT_UNAVAILABLE",
+              `port ${port} on ${host} is already in use; stop what holds it, or pick another port (0: any free one)`,
+            )
           : error.code === "EACCES"
-            ? new CanonError("BAD_ARGUMENT", `not allowed to listen on ${host}:${port}`)
+            ? new CanonError("PORT_UNAVAILABLE", `not allowed to listen on ${host}:${port}`)
             : new CanonError(
-                "BAD_ARGUMENT",
+                "PORT_UNAVAILABLE",
                 `cannot listen on ${host}:${port} (${error.code ?? error.message})`,
               ),
       );

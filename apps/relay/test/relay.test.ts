@@ -328,14 +328,14 @@ describe("canon-relay (the built app as a real process on 127.0.0.1)", () => {
       );
     });
 
-    it("exits 2 when the port is already in use", async () => {
+    it("exits 4 when the port is already in use (a local resource, not bad input)", async () => {
       const relay = await startRelay({ CANON_RELAY_DATA: await temporaryDirectory() });
       await expectRefusal(
         {
           CANON_RELAY_PORT: String(relay.started.port),
           CANON_RELAY_DATA: await temporaryDirectory(),
         },
-        2,
+        4,
         /already in use/,
       );
     });
