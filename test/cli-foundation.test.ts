@@ -177,7 +177,12 @@ describe("canon, offline, as a new owner uses it", () => {
       expect(run.status, command.join(" ")).toBe(0);
       expect(run.stdout).toMatch(/Usage: canon/);
       expect(run.stdout).toMatch(/--json/);
+      expect(run.stdout, command.join(" ")).toMatch(/\nExamples:\n {2}\$ canon /);
     }
+    const top = box.ok("--help").stdout;
+    expect(top).toMatch(/Exit statuses:/);
+    for (let status = 0; status <= 8; status++)
+      expect(top).toMatch(new RegExp(`\\n {2}${status} {2}\\S`));
   });
 });
 

@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from "commander";
 import { collect } from "./arguments.js";
+import { addHelpText } from "./help-text.js";
 import { escapeControls, type GlobalOptions } from "./output.js";
 
 /** A command module: `run(options, ...positional arguments)`. */
@@ -298,6 +299,8 @@ program
   .command("doctor")
   .description("check every record from scratch; list those refused, and why")
   .action(action(() => import("./commands/doctor.js")));
+
+addHelpText(program);
 
 /** Parses the command line with commander and runs the command; returns the exit status. */
 export async function runProgram(argv: readonly string[]): Promise<number> {

@@ -1,0 +1,86 @@
+import type { Command } from "commander";
+
+/** Examples shown under each command's `--help`, by command path. */
+const EXAMPLES: Record<string, readonly string[]> = {
+  canon: [
+    'canon init && canon space create "the publication"',
+    'canon publish editorial-style style.md -m "first version"',
+    "canon sync --relay ws://127.0.0.1:3030 --token s3cret",
+    "canon show editorial-style --rendered",
+  ],
+  init: ["canon init", 'canon init --json   # {"did": ...}'],
+  id: ["canon id", "canon id --as writer-agent --json"],
+  "id new": ["canon id new --name writer-agent"],
+  "id ls": ["canon id ls"],
+  space: ['canon space create "the publication"', "canon space ls"],
+  "space ls": ["canon space ls --json"],
+  member: ["canon member add did:key:z6Mk... --role reader", "canon member ls"],
+  "member remove": ["canon member remove did:key:z6Mk..."],
+  "member ls": ["canon member ls --json"],
+  checkpoint: ["canon checkpoint"],
+  unretire: ["canon unretire old-style"],
+  "space create": ['canon space create "the publication"'],
+  "space join": [
+    "canon space join canon:<id>/<cid> --relay ws://relay.example:3030 --token s3cret",
+  ],
+  "space settings": ["canon space settings --checkpoint-expiry 12h"],
+  "member add": ["canon member add did:key:z6Mk... --role contributor"],
+  publish: [
+    'canon publish editorial-style style.md -m "shorter sentences"',
+    "canon publish editorial-style style.md --incorporates bafyrei...",
+  ],
+  show: [
+    "canon show editorial-style",
+    "canon show editorial-style@3",
+    "canon show editorial-style@bafkrei...   # a content or release CID",
+    "canon show editorial-style --rendered   # with the corrections in force",
+  ],
+  correct: [
+    'canon correct editorial-style "No inline code in non-technical articles." --evidence article.md',
+    'canon correct --withdraw bafyrei... --reason "superseded"',
+  ],
+  corrections: [
+    "canon corrections editorial-style",
+    "canon corrections editorial-style --all --json",
+  ],
+  stamp: [
+    "canon stamp article.md --as writer-agent",
+    "canon stamp article.md --standard editorial-style@3 --standard glossary",
+  ],
+  verify: ["canon verify article.md", "canon verify article.md --require-fresh --json"],
+  sync: ["canon sync", "canon sync --relay ws://127.0.0.1:4040 --remember"],
+  watch: ["canon watch", "canon watch --json   # one object per line"],
+  relay: ["canon relay --port 3030 --data /var/lib/canon-relay --token s3cret"],
+  serve: ["canon serve --port 4040"],
+  retire: ['canon retire old-style -m "replaced by editorial-style"'],
+  log: ["canon log editorial-style"],
+  ls: ["canon ls", "canon ls --all --require-fresh"],
+  doctor: ["canon doctor", "canon doctor --json"],
+};
+
+/** The exit statuses every command shares (the README's table). */
+const EXIT_STATUSES = [
+  "Exit statuses:",
+  "  0  success",
+  "  1  unexpected error (a bug: report it with --debug)",
+  "  2  bad input: a malformed CID, did, URL, name, command or option",
+  "  3  not found: no identity or space, an unknown standard, version or correction, a missing file",
+  "  4  local storage, config or resources: a damaged file, an unwritable home, an exposed key, a port in use",
+  "  5  network: the relay unreachable, refusing, timed out, or lost mid-sync",
+  "  6  not allowed: the identity lacks the role",
+  "  7  verify: the output does not verify against its stamp",
+  "  8  --require-fresh: the view is not proven fresh by a checkpoint",
+].join("\n");
+
+/** Adds examples to every command that has some, and the exit statuses to the top-level help. */
+export function addHelpText(program: Command): void {
+  const visit = (command: Command, path: string) => {
+    const examples = EXAMPLES[path];
+    if (examples)
+      command.addHelpText("after", `\nExamples:\n${examples.map((e) => `  $ ${e}`).join("\n")}`);
+    for (const child of command.commands)
+      visit(child, path === "canon" ? child.name() : `${path} ${child.name()}`);
+  };
+  visit(program, "canon");
+  program.addHelpText("after", `\n${EXIT_STATUSES}`);
+}
