@@ -217,10 +217,15 @@ function changeHash(chunk: Uint8Array): string | undefined {
   }
 }
 
-/** True when the chunk loads as a whole document (costs a full load, once per first sync). */
+/**
+ * True when the chunk parses as a document chunk: a whole document, or a
+ * bundle of changes whose dependencies are elsewhere (Automerge 3 sends
+ * either in sync messages), which `loadIncremental` takes without throwing.
+ * Whether the changes apply is checked later, on a copy of the document.
+ */
 function isDocument(chunk: Uint8Array): boolean {
   try {
-    A.load(chunk);
+    A.loadIncremental(A.init(), chunk);
     return true;
   } catch {
     return false;

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import {
   type DocHandle,
   generateAutomergeUrl,
@@ -198,9 +199,10 @@ export function runHubNetworkAdapterTests(setup: () => Promise<HubSetup>, title:
           const hubSawA = eventFor(hub.adapter, "peer-candidate", "a" as PeerId);
           const bSawHub = eventPromise(b, "peer-candidate");
 
-          const aPeerMetadata: PeerMetadata = { storageId: "a" as StorageId };
+          // Canon's relay accepts only UUID storage ids (they name files on its disk).
+          const aPeerMetadata: PeerMetadata = { storageId: randomUUID() as StorageId };
 
-          b.connect("b" as PeerId, { storageId: "b" as StorageId });
+          b.connect("b" as PeerId, { storageId: randomUUID() as StorageId });
           a.connect("a" as PeerId, aPeerMetadata);
 
           expect(await hubSawA).toMatchObject({ peerId: "a", peerMetadata: aPeerMetadata });
@@ -243,16 +245,20 @@ export function runHubNetworkAdapterTests(setup: () => Promise<HubSetup>, title:
           await hubSawLeft;
 
           const documentId = parseAutomergeUrl(generateAutomergeUrl()).documentId;
+          // Upstream sends a made-up type; Canon's relay refuses any message that is not
+          // one of the protocol's, so this sends an ephemeral message it accepts.
           const message = {
-            type: "foo",
-            data: new Uint8Array([1, 2, 3]),
+            type: "ephemeral",
+            data: new Uint8Array([0x01]),
+            count: 1,
+            sessionId: "contract",
             documentId,
             senderId: leftPeerId,
             targetId: hub.repo.peerId,
           } as unknown as Parameters<NetworkAdapterInterface["send"]>[0];
 
           // Control: while connected, the same message reaches the hub.
-          const delivered = messageFrom(hub.adapter, leftPeerId, "foo");
+          const delivered = messageFrom(hub.adapter, leftPeerId, "ephemeral");
           left.send(message);
           await delivered;
 
@@ -261,7 +267,7 @@ export function runHubNetworkAdapterTests(setup: () => Promise<HubSetup>, title:
           await disconnected;
 
           const hubReceived = Promise.race([
-            messageFrom(hub.adapter, leftPeerId, "foo").then(() => "received"),
+            messageFrom(hub.adapter, leftPeerId, "ephemeral").then(() => "received"),
             pause(50).then(() => "nothing"),
           ]);
           left.send(message);
