@@ -250,7 +250,11 @@ program
   )
   .requiredOption("--port <port>", "port to listen on (0: any free port)")
   .option("--host <host>", "address to listen on", "127.0.0.1")
-  .option("--token <secret>", "refuse peers without this token")
+  .option("--token <secret>", "refuse peers without this token (with --tokens: the admin token)")
+  .option(
+    "--tokens <file>",
+    "tokens per space, read-write or read-only (JSON, see apps/relay/README.md; or CANON_RELAY_TOKENS_FILE)",
+  )
   .option(
     "--log-level <level>",
     "JSON-line logs on stderr: silent, error, warn (default, or CANON_RELAY_LOG_LEVEL), info, debug",
@@ -267,7 +271,11 @@ program
   .option("--host <host>", "address to listen on", "127.0.0.1")
   .option(
     "--token <secret>",
-    "refuse clients without this token (as ?token=, Authorization: Bearer, or X-Canon-Token)",
+    "refuse clients without this token (as ?token=, Authorization: Bearer, or X-Canon-Token); with --tokens it is the admin token, opening every space",
+  )
+  .option(
+    "--tokens <file>",
+    "tokens per space, read-write or read-only (JSON, see apps/relay/README.md; or CANON_RELAY_TOKENS_FILE)",
   )
   .option("--peer <ws-url>", "another relay to sync with (repeatable)", collect)
   .option(
