@@ -58,7 +58,7 @@ export function parseTokensFile(text: string, source: string, admin?: string): R
     const where = issue?.path.length ? issue.path.map(String).join(".") : "(the file)";
     throw new CanonError(
       "BAD_ARGUMENT",
-      `the tokens file ${source} has a bad entry at ${where}: ${issue?.message ?? "wrong shape"}; it looks like {"spaces": {"<space-document-id>": {"write": ["…"], "read": ["…"]}}}`,
+      `the tokens file ${source} has a bad entry at ${where}: ${issueMessage(issue)}; it looks like {"spaces": {"<space-document-id>": {"write": ["…"], "read": ["…"]}}}`,
     );
   }
   const rights = new Map<string, { write: boolean; spaces: Set<string> }>();
@@ -106,4 +106,11 @@ export async function readTokensFile(path: string, admin?: string): Promise<Rela
     );
   }
   return parseTokensFile(text, path, admin);
+}
+
+/** An issue's message; for a bad record key, the key's own issue (zod wraps it as "Invalid key in record"). */
+function issueMessage(issue: z.core.$ZodIssue | undefined): string {
+  if (issue === undefined) return "wrong shape";
+  if (issue.code === "invalid_key") return issue.issues[0]?.message ?? issue.message;
+  return issue.message;
 }
