@@ -139,3 +139,24 @@ describe("tokens per space on a relay (real processes on 127.0.0.1)", () => {
     }
   });
 });
+
+describe("canon space ls and relay tokens", () => {
+  it("prints tokens only with --json --show-tokens", async () => {
+    alpha.ok("init");
+    alpha.ok("space", "create", "alpha");
+    const relay = await startRelay(join(directory, "relay"), { token: ADMIN });
+    alpha.ok("sync", "--relay", relay.url, "--token", ADMIN, "--remember");
+    type Listing = {
+      spaces: { relays: { url: string; token: string | null; hasToken: boolean }[] }[];
+    };
+    const hidden = alpha.ok("space", "ls", "--json");
+    expect(hidden.stdout).not.toContain(ADMIN);
+    expect(hidden.json<Listing>().spaces[0]?.relays).toEqual([
+      { url: relay.url, token: null, hasToken: true },
+    ]);
+    expect(alpha.ok("space", "ls").stdout).not.toContain(ADMIN);
+    expect(alpha.ok("space", "ls", "--show-tokens").stdout).not.toContain(ADMIN);
+    const shown = alpha.ok("space", "ls", "--json", "--show-tokens").json<Listing>();
+    expect(shown.spaces[0]?.relays[0]?.token).toBe(ADMIN);
+  });
+});

@@ -87,6 +87,7 @@ space
 space
   .command("ls")
   .description("list the spaces this home knows")
+  .option("--show-tokens", "include relay tokens in --json output (hidden otherwise)")
   .action(action(() => import("./commands/space-ls.js")));
 
 const member = program.command("member").description("manage who may do what in the space");
