@@ -75,7 +75,9 @@ export class SpaceAccess {
     const claimants = new Set<string>();
     for (const space of this.#spaces) {
       const doc = await this.#document(space);
-      const maps = isMap(doc) ? Object.values(A.getConflicts(doc, "standards") ?? {}) : [];
+      // getConflicts answers undefined when the field has a single value.
+      const conflicts = isMap(doc) ? A.getConflicts(doc, "standards") : undefined;
+      const maps = conflicts ? Object.values(conflicts) : isMap(doc) ? [doc.standards] : [];
       if (maps.some((map) => isMap(map) && Object.hasOwn(map, documentId))) claimants.add(space);
     }
     return claimants;
