@@ -38,7 +38,9 @@ beforeAll(async () => {
 
 // A space of its own for each attack, so one attack's damage never explains another's failure.
 beforeEach(async () => {
-  spaceUrl = owner.ok("space", "create", "structure", "--force", "--json").json<{ url: string }>().url;
+  spaceUrl = owner
+    .ok("space", "create", "structure", "--force", "--json")
+    .json<{ url: string }>().url;
   [spaceDocumentId = ""] = spaceUrl.slice("canon:".length).split("/");
   owner.ok("publish", "style", await owner.file("s.md", "style v1\n"));
   owner.ok("sync", "--relay", relay.url);

@@ -17,6 +17,7 @@ export const RELAY_VARIABLES = [
   "CANON_RELAY_HOST",
   "CANON_RELAY_DATA",
   "CANON_RELAY_TOKEN",
+  "CANON_RELAY_TOKENS_FILE",
   "CANON_RELAY_PEERS",
   "CANON_RELAY_LOG_LEVEL",
   "CANON_RELAY_MAX_MESSAGE_BYTES",
@@ -106,6 +107,10 @@ export const RelayEnvironment = z
     CANON_RELAY_HOST: Host,
     CANON_RELAY_DATA: DataDirectory,
     CANON_RELAY_TOKEN: Token,
+    CANON_RELAY_TOKENS_FILE: z
+      .string()
+      .transform((path) => resolve(path))
+      .optional(),
     CANON_RELAY_PEERS: Peers,
     CANON_RELAY_LOG_LEVEL: checkedBy(parseLogLevel, "CANON_RELAY_LOG_LEVEL").default(
       DEFAULT_LOG_LEVEL,
@@ -121,6 +126,7 @@ export const RelayEnvironment = z
     host: environment.CANON_RELAY_HOST,
     dataDirectory: environment.CANON_RELAY_DATA,
     token: environment.CANON_RELAY_TOKEN,
+    tokensFile: environment.CANON_RELAY_TOKENS_FILE,
     peers: environment.CANON_RELAY_PEERS,
     logLevel: environment.CANON_RELAY_LOG_LEVEL,
     limits: {

@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Repo } from "@automerge/automerge-repo";
 import { countStoredDocuments } from "@canon/store";
-import { authorized } from "./auth.js";
+import type { RelayTokens } from "./access/relay-tokens.js";
+import { grantOf } from "./auth.js";
 
 /** What `/healthz` reports. */
 export interface ServerHealth {
@@ -19,13 +20,14 @@ export async function healthOf(repo: Repo, directory: string): Promise<ServerHea
 
 /**
  * Answers a plain HTTP request to the relay: `GET /healthz` with the
- * report (401 without the token, when one is required), 404 for anything
+ * report (401 without a token the relay accepts, when it requires one: the
+ * admin token or any space's token), 404 for anything
  * else. WebSocket upgrades never come here.
  */
 export async function answerHttp(
   request: IncomingMessage,
   response: ServerResponse,
-  token: string | undefined,
+  tokens: RelayTokens,
   report: () => Promise<ServerHealth>,
 ): Promise<void> {
   const path = new URL(request.url ?? "/", "http://relay").pathname;
@@ -33,7 +35,7 @@ export async function answerHttp(
     response.writeHead(404, { "content-type": "application/json" }).end('{"error":"not found"}');
     return;
   }
-  if (!authorized(request, token)) {
+  if (grantOf(request, tokens) === undefined) {
     response
       .writeHead(401, { "content-type": "application/json" })
       .end('{"error":"token required"}');

@@ -1,3 +1,6 @@
+export type { AccessGrant } from "./access/access-grant.js";
+export { RelayTokens } from "./access/relay-tokens.js";
+export { MIN_TOKEN_LENGTH, parseTokensFile, readTokensFile } from "./access/tokens-file.js";
 export type { ServerHealth } from "./health.js";
 export {
   DEFAULT_LIMITS,

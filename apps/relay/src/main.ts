@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 import { isCanonError } from "@canon/core";
+import { readTokensFile } from "./access/tokens-file.js";
 import { readRelayConfig } from "./config.js";
 import { relayExitStatusOf } from "./exit-status.js";
 import { startRelayServer } from "./relay-server.js";
 
 /**
- * `canon-relay`: reads its settings from `CANON_RELAY_*`, starts the relay,
+ * `canon-relay`: reads its settings from `CANON_RELAY_*` (and the tokens
+ * file `CANON_RELAY_TOKENS_FILE` names), starts the relay,
  * prints `{"url","port","data"}` on one line, and serves until SIGTERM or
  * SIGINT, when it writes every document to disk and exits 0.
  */
@@ -17,11 +19,16 @@ async function main(): Promise<void> {
     process.once("SIGINT", () => resolve());
   });
   const config = readRelayConfig(process.env);
+  const spaceTokens =
+    config.tokensFile === undefined
+      ? undefined
+      : await readTokensFile(config.tokensFile, config.token);
   const server = await startRelayServer({
     storageDirectory: config.dataDirectory,
     port: config.port,
     host: config.host,
     token: config.token,
+    spaceTokens,
     // Peered relays of one organisation share its token.
     peers: config.peers.map((url) => ({ url, token: config.token })),
     name: "canon-relay",

@@ -20,6 +20,7 @@ export type RelayEvent =
   | "connection-closed"
   | "peer-disconnected"
   | "quota-exceeded"
+  | "access-refused"
   | "repo-error";
 
 /** Writes one JSON line per event; fields are plain values, never a peer's raw bytes. */

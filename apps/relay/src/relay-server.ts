@@ -12,7 +12,9 @@ import {
   socketUrlOf,
 } from "@canon/store";
 import { WebSocketServer } from "ws";
-import { authorized } from "./auth.js";
+import { RelayTokens } from "./access/relay-tokens.js";
+import { SpaceAccess } from "./access/space-access.js";
+import { grantOf } from "./auth.js";
 import { DocumentSizes } from "./guard/document-sizes.js";
 import { GuardedServerAdapter } from "./guard/guarded-server-adapter.js";
 import { answerHttp, healthOf, type ServerHealth } from "./health.js";
@@ -29,6 +31,12 @@ export interface RelayServerOptions {
   readonly host?: string;
   /** When set, connections without this token are refused before any document is exchanged. */
   readonly token?: string | undefined;
+  /**
+   * Tokens per space (read from a tokens file by `readTokensFile`); `token`
+   * is then the admin token, which opens every space. The `token` given
+   * here must be the one the tokens were parsed with.
+   */
+  readonly spaceTokens?: RelayTokens | undefined;
   /** Other relays to sync with, so an organisation can run several. */
   readonly peers?: readonly RelayEndpoint[];
   /** A prefix for this server's peer id, for logs. */
@@ -78,11 +86,20 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   // `ws` refuses a larger message itself (close 1009), before buffering it whole.
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes });
   const outgoing = (options.peers ?? []).map((peer) => new RelayClient(socketUrlOf(peer), 1000));
+  const tokens = options.spaceTokens ?? new RelayTokens(options.token);
+  const sizes = new DocumentSizes(options.storageDirectory);
+  // The access check reads the Repo's documents; the Repo needs the adapter first.
+  let started: Repo | undefined;
   const serverAdapter = new GuardedServerAdapter(wss, {
     limits,
     log,
-    sizes: new DocumentSizes(options.storageDirectory),
+    sizes,
     storage,
+    grantOf: (request) => grantOf(request, tokens),
+    access:
+      tokens.spaces.size > 0
+        ? new SpaceAccess(tokens.spaces, { storage, sizes, repo: () => started })
+        : undefined,
   });
   const repo = new Repo({
     storage,
@@ -93,15 +110,14 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     syncDebounceRate: SYNC_DEBOUNCE_MS,
   });
   serverAdapter.guardRepo(repo);
+  started = repo;
   for (const client of outgoing) repo.networkSubsystem.addNetworkAdapter(client);
 
   const http = createServer((request, response) => {
-    void answerHttp(request, response, options.token, () =>
-      healthOf(repo, options.storageDirectory),
-    );
+    void answerHttp(request, response, tokens, () => healthOf(repo, options.storageDirectory));
   });
   http.on("upgrade", (request, socket, head) => {
-    if (!authorized(request, options.token)) {
+    if (grantOf(request, tokens) === undefined) {
       socket.end("HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return;
     }

@@ -88,6 +88,7 @@ space
 space
   .command("ls")
   .description("list the spaces this home knows")
+  .option("--show-tokens", "include relay tokens in --json output (hidden otherwise)")
   .action(action(() => import("./commands/space-ls.js")));
 
 const member = program.command("member").description("manage who may do what in the space");
@@ -255,7 +256,11 @@ program
   )
   .requiredOption("--port <port>", "port to listen on (0: any free port)")
   .option("--host <host>", "address to listen on", "127.0.0.1")
-  .option("--token <secret>", "refuse peers without this token")
+  .option("--token <secret>", "refuse peers without this token (with --tokens: the admin token)")
+  .option(
+    "--tokens <file>",
+    "tokens per space, read-write or read-only (JSON, see apps/relay/README.md; or CANON_RELAY_TOKENS_FILE)",
+  )
   .option(
     "--log-level <level>",
     "JSON-line logs on stderr: silent, error, warn (default, or CANON_RELAY_LOG_LEVEL), info, debug",
@@ -272,7 +277,11 @@ program
   .option("--host <host>", "address to listen on", "127.0.0.1")
   .option(
     "--token <secret>",
-    "refuse clients without this token (as ?token=, Authorization: Bearer, or X-Canon-Token)",
+    "refuse clients without this token (as ?token=, Authorization: Bearer, or X-Canon-Token); with --tokens it is the admin token, opening every space",
+  )
+  .option(
+    "--tokens <file>",
+    "tokens per space, read-write or read-only (JSON, see apps/relay/README.md; or CANON_RELAY_TOKENS_FILE)",
   )
   .option("--peer <ws-url>", "another relay to sync with (repeatable)", collect)
   .option(

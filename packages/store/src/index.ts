@@ -84,6 +84,7 @@ export { formatSpaceUrl, parseSpaceUrl, type SpaceAddress } from "./space/space-
 export { auditChunks, type DamagedFile } from "./storage/chunk-audit.js";
 export { CHUNK_KINDS, countStoredDocuments, pathOfKey } from "./storage/chunk-layout.js";
 export { FileStorage } from "./storage/file-storage.js";
+export { ACCESS_REFUSED_CLOSE_CODE } from "./sync/access-refused.js";
 export { type LiveSpace, openLiveSpace } from "./sync/live-space.js";
 export { parsePort } from "./sync/port.js";
 export { probeRelay, type RelayHealth } from "./sync/probe-relay.js";

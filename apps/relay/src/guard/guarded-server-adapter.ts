@@ -9,7 +9,10 @@ import {
   type StorageAdapterInterface,
 } from "@automerge/automerge-repo";
 import { WebSocketServerAdapter } from "@automerge/automerge-repo-network-websocket";
+import { ACCESS_REFUSED_CLOSE_CODE } from "@canon/store";
 import type { WebSocket, WebSocketServer } from "ws";
+import { type AccessGrant, ALL_ACCESS } from "../access/access-grant.js";
+import type { SpaceAccess } from "../access/space-access.js";
 import type { RelayLimits } from "../limits.js";
 import type { RelayLog } from "../relay-log.js";
 import type { DocumentSizes } from "./document-sizes.js";
@@ -24,11 +27,19 @@ export interface GuardOptions {
   readonly sizes: DocumentSizes;
   /** The relay's storage, to try changes on a document not yet in memory. */
   readonly storage: StorageAdapterInterface;
+  /** Which documents each connection's token opens; every connection may touch everything when absent. */
+  readonly access?: SpaceAccess | undefined;
+  /** The grant of the token a connection presented at the upgrade (which refused any without one). */
+  readonly grantOf?: (request: IncomingMessage) => AccessGrant | undefined;
 }
 
 /** One peer's socket, as the guard sees it. */
 interface Connection {
   readonly remoteAddress: string;
+  /** What the connection's token opens. */
+  readonly grant: AccessGrant;
+  /** Documents {@link GuardOptions.access} already let this connection touch (reads; writes also need a write grant). */
+  readonly allowed: Set<string>;
   /** Set by the peer's one `join`; every later message must come from it. */
   peerId: string | undefined;
   readonly received: RateBudget;
@@ -115,8 +126,16 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
 
   #open(socket: WebSocket, request: IncomingMessage): void {
     const { limits, log } = this.#options;
+    const grant = this.#options.grantOf ? this.#options.grantOf(request) : ALL_ACCESS;
+    if (grant === undefined) {
+      // The upgrade already refused this; never serve a socket without a grant.
+      socket.terminate();
+      return;
+    }
     const connection: Connection = {
       remoteAddress: `${request.socket.remoteAddress ?? "?"}:${request.socket.remotePort ?? "?"}`,
+      grant,
+      allowed: new Set(),
       peerId: undefined,
       received: new RateBudget(limits.receiveBytesPerMinute),
       written: new RateBudget(limits.writeBytesPerMinute),
@@ -180,6 +199,12 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
     if (message.type === "leave" || message.type === "peer" || message.type === "error") return;
     if (message.targetId !== this.peerId)
       return this.#disconnect(socket, connection, "addressed to another peer");
+    if ("documentId" in message) {
+      const writes =
+        (message.type === "sync" || message.type === "request") && parsed.changes.length > 0;
+      const refused = await this.#refusal(connection, message.documentId, writes);
+      if (refused !== undefined) return this.#refuse(socket, connection, refused);
+    }
     if (
       message.type === "sync" ||
       message.type === "request" ||
@@ -199,6 +224,42 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
     // The adapter's own rule: a socket whose peer id a later join took over no longer speaks for it.
     if (this.sockets[message.senderId as PeerId] !== socket) return;
     this.emit("message", message as WireMessage & Message);
+  }
+
+  /** Why the connection's token may not touch `documentId` (with changes when `writes`), or undefined. */
+  async #refusal(
+    connection: Connection,
+    documentId: string,
+    writes: boolean,
+  ): Promise<string | undefined> {
+    const { grant } = connection;
+    const access = this.#options.access;
+    if (grant.kind === "all" || access === undefined) return undefined;
+    if (writes && !grant.write) return `read-only token: changes to ${documentId} refused`;
+    if (connection.allowed.has(documentId)) return undefined;
+    const refused = await access.refusal(grant, documentId, writes);
+    if (refused === undefined) connection.allowed.add(documentId);
+    return refused;
+  }
+
+  /**
+   * Logs the refusal and closes the socket with {@link ACCESS_REFUSED_CLOSE_CODE}
+   * and the reason, so the client reports `RELAY_REFUSED` saying what was
+   * refused rather than a lost connection. Closing (rather than answering
+   * `doc-unavailable`) also ends a sync that would otherwise wait for heads
+   * the relay will never send.
+   */
+  #refuse(socket: WebSocket, connection: Connection, reason: string): void {
+    if (connection.closed) return;
+    connection.closed = true;
+    this.#options.log.write("warn", "access-refused", {
+      peerId: connection.peerId,
+      remoteAddress: connection.remoteAddress,
+      reason,
+    });
+    // A close reason is at most 123 bytes; the reasons are ASCII.
+    socket.close(ACCESS_REFUSED_CLOSE_CODE, reason.slice(0, 120));
+    setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
   }
 
   /** False when naming `documentId` would create one document more than the connection's budget allows. */

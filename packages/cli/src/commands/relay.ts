@@ -4,6 +4,7 @@ import {
   parseLimit,
   parseLogLevel,
   type RelayLimits,
+  readTokensFile,
   startRelayServer,
 } from "@canon/relay";
 import { parsePort } from "@canon/store";
@@ -13,7 +14,7 @@ import { serveUntilSignal } from "../serve-until-signal.js";
 /** The limit flags, as commander names them (`--max-message-bytes` is `maxMessageBytes`). */
 type LimitFlags = { [name in keyof RelayLimits]?: string };
 
-/** `canon relay --port <p> --data <dir> [--host] [--token] [--peer <ws-url>...] [--log-level] [limits]`: run a relay until SIGTERM/SIGINT. */
+/** `canon relay --port <p> --data <dir> [--host] [--token] [--tokens <file>] [--peer <ws-url>...] [--log-level] [limits]`: run a relay until SIGTERM/SIGINT. */
 export async function run(
   options: GlobalOptions &
     LimitFlags & {
@@ -21,6 +22,7 @@ export async function run(
       data: string;
       host: string;
       token?: string;
+      tokens?: string;
       peer?: string[];
       logLevel?: string;
     },
@@ -36,6 +38,7 @@ export async function run(
     port: parsePort(options.port, "--port"),
     host: options.host,
     token: options.token,
+    spaceTokens: await spaceTokensOf(options.tokens, options.token),
     peers: (options.peer ?? []).map((url) => ({ url, token: options.token })),
     limits,
     logLevel: logLevelOf(options.logLevel),
@@ -46,6 +49,16 @@ export async function run(
     `relay listening on ${server.url} (data in ${options.data})`,
   );
   await serveUntilSignal(server);
+}
+
+/**
+ * The tokens file of `--tokens`, else `CANON_RELAY_TOKENS_FILE`, parsed with
+ * `--token` as the admin token; undefined when neither names one.
+ * @throws CanonError `BAD_ARGUMENT` when it cannot be read or is wrong.
+ */
+export async function spaceTokensOf(flag: string | undefined, adminToken: string | undefined) {
+  const path = flag ?? (process.env.CANON_RELAY_TOKENS_FILE || undefined);
+  return path === undefined ? undefined : readTokensFile(path, adminToken);
 }
 
 /** `--log-level`, else `CANON_RELAY_LOG_LEVEL`, else the relay's default. */

@@ -3,17 +3,24 @@ import { parsePort } from "@canon/store";
 import { home } from "../context.js";
 import { type GlobalOptions, printLine } from "../output.js";
 import { serveUntilSignal } from "../serve-until-signal.js";
-import { logLevelOf } from "./relay.js";
+import { logLevelOf, spaceTokensOf } from "./relay.js";
 
-/** `canon serve --port <p> [--host] [--token] [--log-level]`: serve this home's replica to peers (a relay is just a replica that serves). */
+/** `canon serve --port <p> [--host] [--token] [--tokens <file>] [--log-level]`: serve this home's replica to peers (a relay is just a replica that serves). */
 export async function run(
-  options: GlobalOptions & { port: string; host: string; token?: string; logLevel?: string },
+  options: GlobalOptions & {
+    port: string;
+    host: string;
+    token?: string;
+    tokens?: string;
+    logLevel?: string;
+  },
 ): Promise<void> {
   const server = await startRelayServer({
     storageDirectory: home().replica,
     port: parsePort(options.port, "--port"),
     host: options.host,
     token: options.token,
+    spaceTokens: await spaceTokensOf(options.tokens, options.token),
     name: "peer",
     logLevel: logLevelOf(options.logLevel),
   });

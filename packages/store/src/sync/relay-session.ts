@@ -1,6 +1,7 @@
 import type { DocHandle, PeerId, StorageId } from "@automerge/automerge-repo";
 import { CanonError } from "@canon/core";
 import type { Replica } from "../replica.js";
+import { ACCESS_REFUSED_CLOSE_CODE } from "./access-refused.js";
 import { pause } from "./alarm.js";
 import { RelayClient } from "./relay-client.js";
 import { type RelayEndpoint, socketUrlOf } from "./relay-url.js";
@@ -15,7 +16,9 @@ export interface RelaySession {
    * Throws when the connection closed since the session opened (the relay
    * stopped or the network dropped), so a loop waiting on the relay ends at
    * once instead of at its deadline.
-   * @throws CanonError `RELAY_UNREACHABLE` saying the connection was lost.
+   * @throws CanonError `RELAY_UNREACHABLE` saying the connection was lost,
+   * `RELAY_REFUSED` when the relay closed it because the token may not do
+   * what was asked (another space's document, or a write with a read-only token).
    */
   assertConnected(): void;
   close(): void;
@@ -50,7 +53,14 @@ export async function openRelaySession(
         peerId,
         storageId,
         assertConnected: () => {
-          if (client.lostConnection === undefined) return;
+          const lost = client.lostConnection;
+          if (lost === undefined) return;
+          if (lost.code === ACCESS_REFUSED_CLOSE_CODE) {
+            throw new CanonError(
+              "RELAY_REFUSED",
+              `relay ${endpoint.url} refused this token: ${lost.reason || "access refused"}; nothing more was exchanged (what arrived is kept); ask the relay's operator for a token of this space, a write token to publish`,
+            );
+          }
           throw new CanonError(
             "RELAY_UNREACHABLE",
             `lost the connection to ${endpoint.url} mid-sync (${describeClose(client)}): the relay stopped or the network dropped; what arrived is kept, run \`canon sync\` again once the relay is back`,
