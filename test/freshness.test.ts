@@ -127,40 +127,28 @@ describe("freshness you can prove (checkpoints, a real relay on 127.0.0.1)", () 
     const store = await import("../packages/store/dist/index.js");
     const home = store.canonHome(owner.home);
     const signer = await store.loadIdentity(home, store.DEFAULT_IDENTITY);
-    await store.withSpace(home, {}, async ({ replica, folded, state }) => {
-      const signed = await signRecord(signer.keyPair, {
-        type: "canon/checkpoint",
-        v: 1,
-        space: state.genesis.cid,
-        standards: [...state.standards.values()].map((s) => ({
-          standard: s.name,
-          heads: s.heads.map((h) => h.cid),
-        })),
-        expires: new Date(Date.now() - 1000).toISOString(),
-        membership: [...state.membershipHeads],
-        author: signer.keyPair.did,
-        createdAt: new Date(Date.now() - 2000).toISOString(),
+    /** Signs a checkpoint of the space now, dated `ageMs` ago and expired `expiredMs` ago. */
+    const signExpired = (ageMs: number, expiredMs: number) =>
+      store.withSpace(home, {}, async ({ replica, folded, state }) => {
+        const signed = await signRecord(signer.keyPair, {
+          type: "canon/checkpoint",
+          v: 1,
+          space: state.genesis.cid,
+          standards: [...state.standards.values()].map((s) => ({
+            standard: s.name,
+            heads: s.heads.map((h) => h.cid),
+          })),
+          expires: new Date(Date.now() - expiredMs).toISOString(),
+          membership: [...state.membershipHeads],
+          author: signer.keyPair.did,
+          createdAt: new Date(Date.now() - ageMs).toISOString(),
+        });
+        replica.appendRecord(folded.space, signed);
       });
-      replica.appendRecord(folded.space, signed);
-    });
+    await signExpired(2000, 1000);
     // That checkpoint is older than the fresh one: the newest still counts.
     expect(owner.ok("ls", "--json").json<Listing>().freshness.status).toBe("fresh");
-    await store.withSpace(home, {}, async ({ replica, folded, state }) => {
-      const signed = await signRecord(signer.keyPair, {
-        type: "canon/checkpoint",
-        v: 1,
-        space: state.genesis.cid,
-        standards: [...state.standards.values()].map((s) => ({
-          standard: s.name,
-          heads: s.heads.map((h) => h.cid),
-        })),
-        expires: new Date(Date.now() - 1).toISOString(),
-        membership: [...state.membershipHeads],
-        author: signer.keyPair.did,
-        createdAt: new Date(Date.now() - 1).toISOString(),
-      });
-      replica.appendRecord(folded.space, signed);
-    });
+    await signExpired(1, 1);
     expect(owner.ok("ls", "--json").json<Listing>().freshness.status).toBe("expired");
     expect(owner.ok("ls").stdout).toMatch(/EXPIRED: .* may be frozen/);
     expect(owner.canon("ls", "--require-fresh").status).toBe(8);

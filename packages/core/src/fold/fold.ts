@@ -17,7 +17,7 @@ import type { SignedRecord } from "../signed-record.js";
 import type { RecordEntry } from "../verify-record.js";
 import { authorRole } from "./checks/author-role.js";
 import { belongsToSpace } from "./checks/belongs-to-space.js";
-import { type Check, firstRefusal } from "./checks/check.js";
+import { type Check, decideEach } from "./checks/check.js";
 import { contentMatchesCid } from "./checks/content-matches.js";
 import { incorporates } from "./checks/incorporates.js";
 import { notBackdated } from "./checks/not-backdated.js";
@@ -215,12 +215,7 @@ async function acceptContributions(
     ownChain(accepted),
     withdraws(chain, accepted),
   ];
-  const rejected: Rejection[] = [];
-  for (const signed of afterWhatTheyName(candidates)) {
-    const refusal = await firstRefusal(signed, checks);
-    if (refusal === undefined) accepted.set(signed.cid, signed);
-    else rejected.push(rejectionOf(signed, refusal));
-  }
+  const rejected = await decideEach(afterWhatTheyName(candidates), checks, accepted);
   const ofType = <R extends SignedRecord<Contribution>>(list: readonly R[]) =>
     new Map(
       list.filter((signed) => accepted.has(signed.cid)).map((signed) => [signed.cid, signed]),
@@ -250,16 +245,10 @@ async function acceptReleases(
     incorporates(corrections),
     contentMatchesCid(input.content, cache),
   ];
-  const rejected: Rejection[] = [];
   const ordered = [...releases].sort(
     (a, b) => a.record.version - b.record.version || (a.cid < b.cid ? -1 : 1),
   );
-  for (const signed of ordered) {
-    const refusal = await firstRefusal(signed, checks);
-    if (refusal === undefined) accepted.set(signed.cid, signed);
-    else rejected.push(rejectionOf(signed, refusal));
-  }
-  return { accepted, rejected };
+  return { accepted, rejected: await decideEach(ordered, checks, accepted) };
 }
 
 /**
@@ -280,13 +269,12 @@ async function acceptAttestations(
     authorRole(chain, MAINTAINERS),
     notBackdated(chain, MAINTAINERS, () => [], new Map()),
   ];
-  const rejected: Rejection[] = [];
-  const accepted = new Set<string>();
-  for (const signed of [...space.checkpoints, ...space.settings, ...space.retirements]) {
-    const refusal = await firstRefusal(signed, checks);
-    if (refusal === undefined) accepted.add(signed.cid);
-    else rejected.push(rejectionOf(signed, refusal));
-  }
+  const accepted = new Map<string, Attestation>();
+  const rejected = await decideEach(
+    [...space.checkpoints, ...space.settings, ...space.retirements],
+    checks,
+    accepted,
+  );
   const kept = <R extends Attestation>(list: readonly R[]) =>
     byTime(list.filter((signed) => accepted.has(signed.cid)));
   const newest = kept(space.settings).at(-1);

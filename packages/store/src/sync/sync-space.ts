@@ -91,30 +91,18 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
       request.timeoutMs,
     );
     let folded = await replica.spaces.fold(chosen.address);
-    // What arrived may have deleted records this replica holds: restore them and exchange again.
-    if ((await replica.spaces.restoreMissing(folded)) > 0) {
-      loaded = await exchangeUntilEqual(
-        replica,
-        session,
-        chosen.address,
-        deadline,
-        request.timeoutMs,
-      );
+    const exchangeAgain = async (open: RelaySession) => {
+      loaded = await exchangeUntilEqual(replica, open, chosen.address, deadline, request.timeoutMs);
       folded = await replica.spaces.fold(chosen.address);
-    }
+    };
+    // What arrived may have deleted records this replica holds: restore them and exchange again.
+    if ((await replica.spaces.restoreMissing(folded)) > 0) await exchangeAgain(session);
     // A maintainer's sync keeps the space's checkpoint current (see operations/checkpoint.ts).
     const signer = request.checkpointAs;
     const state = folded.fold.state;
     if (signer && state && checkpointDue(state, signer.keyPair.did, new Date())) {
       await appendCheckpoint(replica, folded, state, signer);
-      loaded = await exchangeUntilEqual(
-        replica,
-        session,
-        chosen.address,
-        deadline,
-        request.timeoutMs,
-      );
-      folded = await replica.spaces.fold(chosen.address);
+      await exchangeAgain(session);
     }
     const recordsAfter = acceptedRecords(folded.fold.state);
     const received = [...recordsAfter]

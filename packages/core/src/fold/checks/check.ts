@@ -1,4 +1,4 @@
-import type { Refusal } from "../../rejection.js";
+import { type Refusal, type Rejection, rejectionOf } from "../../rejection.js";
 import type { SignedRecord } from "../../signed-record.js";
 
 /**
@@ -22,4 +22,23 @@ export async function firstRefusal<R extends SignedRecord>(
     if (refusal !== undefined) return refusal;
   }
   return undefined;
+}
+
+/**
+ * Decides each record in turn: one that passes every check goes into
+ * `accepted` at once (later records' checks may look it up there), one that
+ * fails is returned as a rejection with the first refusal.
+ */
+export async function decideEach<R extends SignedRecord>(
+  records: Iterable<R>,
+  checks: readonly Check<R>[],
+  accepted: Map<string, R>,
+): Promise<Rejection[]> {
+  const rejected: Rejection[] = [];
+  for (const signed of records) {
+    const refusal = await firstRefusal(signed, checks);
+    if (refusal === undefined) accepted.set(signed.cid, signed);
+    else rejected.push(rejectionOf(signed, refusal));
+  }
+  return rejected;
 }
