@@ -273,7 +273,7 @@ function assertContributor(signer: Signer, state: SpaceState, doing: string): vo
   if (role !== "maintainer" && role !== "contributor") {
     throw new CanonError(
       "NOT_A_MEMBER",
-      `${signer.identity.name} (${signer.keyPair.did}) is ${role ?? "not a member"} of this space; ${doing} needs contributor or maintainer`,
+      `${signer.identity.name} (${signer.keyPair.did}) is ${role ?? "not a member"} of this space; ${doing} needs contributor or maintainer (if a maintainer just added you, run \`canon sync\` first)`,
     );
   }
 }

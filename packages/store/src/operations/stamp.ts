@@ -71,7 +71,7 @@ export async function stamp(
     if (role !== "maintainer" && role !== "contributor") {
       throw new CanonError(
         "NOT_A_MEMBER",
-        `${signer.identity.name} (${signer.keyPair.did}) is ${role ?? "not a member"} of this space; stamping needs contributor or maintainer`,
+        `${signer.identity.name} (${signer.keyPair.did}) is ${role ?? "not a member"} of this space; stamping needs contributor or maintainer (if a maintainer just added you, run \`canon sync\` first)`,
       );
     }
     return {
