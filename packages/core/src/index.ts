@@ -14,7 +14,13 @@ export { type Did, didFromPublicKey, parseDid, publicKeyFromDid } from "./did.js
 export { CanonError, type CanonErrorCode, isCanonError } from "./error.js";
 export { type FoldInput, type FoldResult, fold } from "./fold/fold.js";
 export type { FoldCache } from "./fold/fold-cache.js";
-export { type Freshness, freshnessOf, missingFrom, newestCheckpoint } from "./fold/freshness.js";
+export {
+  effectiveExpiry,
+  type Freshness,
+  freshnessOf,
+  missingFrom,
+  newestCheckpoint,
+} from "./fold/freshness.js";
 export {
   type CorrectionStatus,
   correctionsInForce,

@@ -111,3 +111,18 @@ describe("retirement", () => {
     expect(folded.state?.standards.get("style")?.retired).toBeUndefined();
   });
 });
+
+describe("checkpoint expiry", () => {
+  it("never lasts past the space's signed window, whatever the checkpoint claims", async () => {
+    const space = await makeSpace();
+    await space.settings(space.creator, 3600);
+    await space.checkpoint(space.creator, {
+      createdAt: "2026-11-30T22:00:00.000Z",
+      expires: "2099-01-01T00:00:00.000Z",
+    });
+    const state = (await space.fold()).state;
+    const freshness = state && freshnessOf(state, NOW);
+    expect(freshness?.status).toBe("expired");
+    expect(freshness?.checkpoint?.expires).toBe("2026-11-30T23:00:00.000Z");
+  });
+});

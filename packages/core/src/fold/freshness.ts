@@ -47,12 +47,26 @@ export function missingFrom(state: SpaceState, checkpoint: Checkpoint): string[]
   return missing;
 }
 
+/**
+ * When a checkpoint stops counting: its own `expires`, but never later than
+ * the space's signed expiry window after it was made, so a checkpoint
+ * signed to last for ever cannot hide a frozen view.
+ */
+export function effectiveExpiry(state: SpaceState, checkpoint: Checkpoint): string {
+  const windowEnd =
+    Date.parse(checkpoint.createdAt) + state.settings.checkpointExpirySeconds * 1000;
+  return Date.parse(checkpoint.expires) <= windowEnd
+    ? checkpoint.expires
+    : new Date(windowEnd).toISOString();
+}
+
 /** How fresh and complete a replica's view of a space is provably, at `now`. */
 export function freshnessOf(state: SpaceState, now: Date): Freshness {
   const newest = newestCheckpoint(state, now);
   if (newest === undefined) return { status: "unproven", checkpoint: null, missing: [] };
   const missing = missingFrom(state, newest.record);
-  const { author, createdAt, expires } = newest.record;
+  const { author, createdAt } = newest.record;
+  const expires = effectiveExpiry(state, newest.record);
   return {
     status:
       missing.length > 0 ? "incomplete" : Date.parse(expires) < now.getTime() ? "expired" : "fresh",

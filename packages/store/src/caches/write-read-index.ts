@@ -1,5 +1,5 @@
 import type { SpaceState } from "@canon/core";
-import { missingFrom, newestCheckpoint, parseCid, sha256Hex } from "@canon/core";
+import { effectiveExpiry, missingFrom, newestCheckpoint, parseCid, sha256Hex } from "@canon/core";
 import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { checksummed } from "../storage/checksummed.js";
