@@ -59,12 +59,12 @@ export async function writeReadIndex(
 function checkpointOf(state: SpaceState): ReadIndex["checkpoint"] {
   const newest = newestCheckpoint(state, new Date());
   if (newest === undefined) return null;
-  const { author, createdAt, expires } = newest.record;
+  const { author, createdAt } = newest.record;
   return {
     cid: newest.cid,
     author,
     createdAt,
-    expires,
+    expires: effectiveExpiry(state, newest.record),
     missing: missingFrom(state, newest.record),
   };
 }
