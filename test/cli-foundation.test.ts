@@ -279,6 +279,19 @@ describe("canon refuses bad input with one line and a non-zero exit", () => {
     expectOneLineError(ambiguous.stderr, /2 spaces are named "pub"/);
   });
 
+  it("a reader that closes the pipe early (| head) ends the output without a crash", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const { CANON_BIN } = await import("./helpers/cli.js");
+    const piped = spawnSync(
+      "bash",
+      ["-c", `set -o pipefail; "${process.execPath}" "${CANON_BIN}" --help | head -1`],
+      { env: { ...process.env, CANON_HOME: box.home }, encoding: "utf8" },
+    );
+    expect(piped.stdout).toMatch(/^Usage: canon/);
+    expect(piped.stderr).not.toMatch(/EPIPE|Unhandled/);
+    expect(piped.status).toBe(0);
+  });
+
   it("with --json, an error is also one JSON object on stdout: code, message, exit status", async () => {
     await publishedSpace();
     let run = box.canon("show", "nope", "--json");

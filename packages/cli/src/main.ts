@@ -7,6 +7,12 @@
  */
 import type { GlobalOptions } from "./output.js";
 
+// A reader that stops early (`canon log x | head`) closes the pipe: that ends the output, not in a crash.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
 const argv = process.argv.slice(2);
 process.exitCode = await (plainShow(argv) ? runShow(plainShow(argv) as PlainShow) : runFull());
 // Every command has flushed its replica by now. automerge-repo can leave timers
