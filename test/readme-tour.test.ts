@@ -1,0 +1,119 @@
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { CANON_BIN } from "./helpers/cli.js";
+import { startCanon, stopAll } from "./helpers/processes.js";
+
+/**
+ * The README's 60-second tour, run as written: its lines are read from the
+ * README itself, so the tour cannot drift from the product. Only what a
+ * reader fills in changes: the paths under /tmp and the port become a
+ * temporary directory and a free port, and `<agent-did>`, `<space-url>`,
+ * `<correction-id>` and `bafkrei...` take the values earlier lines printed.
+ */
+const README = readFileSync(resolve(import.meta.dirname, "../README.md"), "utf8");
+
+function tourLines(): string[] {
+  const start = README.indexOf("## A 60-second tour");
+  const open = README.indexOf("```sh\n", start) + "```sh\n".length;
+  const close = README.indexOf("```", open);
+  return README.slice(open, close)
+    .split("\n")
+    .filter((line) => line.trim() !== "" && !line.trim().startsWith("#"));
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((done) => server.close(() => done()));
+  return port;
+}
+
+let work: string | undefined;
+afterAll(async () => {
+  await stopAll();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe("the README's tour", () => {
+  it("runs as written on fresh homes with a real relay", async () => {
+    work = await mkdtemp(join(tmpdir(), "canon-tour-"));
+    await writeFile(join(work, "style.md"), "# Editorial style\n\n- Plain words.\n");
+    await writeFile(join(work, "article.md"), "# Launch notes\n\nPlain words.\n");
+    const port = String(await freePort());
+    const values: Record<string, string> = {};
+    let env: NodeJS.ProcessEnv = { ...process.env };
+    const fill = (line: string) => {
+      let filled = line
+        .replaceAll("/tmp/", `${work}/`)
+        .replaceAll("3030", port)
+        .replaceAll("bafkrei...", values.contentCid ?? "bafkrei...");
+      for (const [name, value] of Object.entries(values))
+        filled = filled.replaceAll(`<${name}>`, value);
+      expect(filled, `a placeholder with no value yet: ${line}`).not.toMatch(/<[a-z-]+>/);
+      return filled;
+    };
+    const canonFunction = `canon() { "${process.execPath}" "${CANON_BIN}" "$@"; }\n`;
+
+    for (const line of tourLines()) {
+      if (line.startsWith("alias canon=")) continue;
+      const filled = fill(line);
+      const exported = /^export CANON_HOME=(\S+)/.exec(filled);
+      if (exported) {
+        env = { ...env, CANON_HOME: exported[1] };
+        continue;
+      }
+      const words = filled.replace(/\s+#.*$/, "").trim();
+      if (words.endsWith("&")) {
+        // The relay, in the background, until it listens.
+        const args = words.slice("canon ".length, -1).trim().split(/\s+/);
+        const relay = startCanon([...args, "--json"], env.CANON_HOME as string);
+        await relay.waitForLine((out) => out.startsWith("{"));
+        continue;
+      }
+      if (words === "canon watch") {
+        const watch = startCanon(["watch", "--json"], env.CANON_HOME as string);
+        await watch.waitForLine((out) => out.includes('"connected"'));
+        expect(await watch.stop("SIGINT")).toBe(0);
+        continue;
+      }
+      const run = spawnSync("bash", ["-c", canonFunction + filled], {
+        cwd: work,
+        env,
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+      expect({ line, status: run.status, stderr: run.stderr }).toMatchObject({ line, status: 0 });
+      // What later lines need, from what this one printed.
+      if (/canon space create/.test(line))
+        values["space-url"] = (/canon:\S+/.exec(run.stdout) as RegExpExecArray)[0];
+      if (/^canon init/.test(line) && env.CANON_HOME?.endsWith("/agent"))
+        values["agent-did"] = (/did:key:\S+/.exec(run.stdout) as RegExpExecArray)[0];
+      if (/canon publish editorial-style style\.md -m/.test(line))
+        values.contentCid = (/content\s+(\S+)/.exec(run.stdout) as RegExpExecArray)[1] as string;
+      if (/canon correct editorial-style/.test(line))
+        values["correction-id"] = (/id\s+(\S+)/.exec(run.stdout) as RegExpExecArray)[1] as string;
+    }
+    // It ended where the tour says: the correction folded into version 2.
+    const log = spawnSync(
+      process.execPath,
+      [CANON_BIN, "corrections", "editorial-style", "--all", "--json"],
+      {
+        cwd: work,
+        env: { ...env, CANON_HOME: join(work, "owner") },
+        encoding: "utf8",
+      },
+    );
+    expect(JSON.parse(log.stdout).corrections).toEqual([
+      expect.objectContaining({
+        state: "incorporated",
+        incorporatedBy: [expect.objectContaining({ version: 2 })],
+      }),
+    ]);
+  });
+});
