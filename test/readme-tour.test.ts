@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CANON_BIN } from "./helpers/cli.js";
 import { startCanon, stopAll } from "./helpers/processes.js";
 
@@ -14,6 +14,8 @@ import { startCanon, stopAll } from "./helpers/processes.js";
  * reader fills in changes: the paths under /tmp and the port become a
  * temporary directory and a free port, and `<agent-did>`, `<space-url>`,
  * `<correction-id>` and `bafkrei...` take the values earlier lines printed.
+ * It runs twice: with this repository's build, and with the CLI packed into
+ * a tarball and installed by npm into a scratch prefix, as a user installs it.
  */
 const README = readFileSync(resolve(import.meta.dirname, "../README.md"), "utf8");
 
@@ -34,86 +36,119 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-let work: string | undefined;
+const cleanup: string[] = [];
 afterAll(async () => {
   await stopAll();
-  if (work) await rm(work, { recursive: true, force: true });
+  for (const dir of cleanup) await rm(dir, { recursive: true, force: true });
 });
 
-describe("the README's tour", () => {
-  it("runs as written on fresh homes with a real relay", async () => {
-    work = await mkdtemp(join(tmpdir(), "canon-tour-"));
-    await writeFile(join(work, "style.md"), "# Editorial style\n\n- Plain words.\n");
-    await writeFile(join(work, "article.md"), "# Launch notes\n\nPlain words.\n");
-    const port = String(await freePort());
-    const values: Record<string, string> = {};
-    let env: NodeJS.ProcessEnv = { ...process.env };
-    const fill = (line: string) => {
-      let filled = line
-        .replaceAll("/tmp/", `${work}/`)
-        .replaceAll("3030", port)
-        .replaceAll("bafkrei...", values.contentCid ?? "bafkrei...");
-      for (const [name, value] of Object.entries(values))
-        filled = filled.replaceAll(`<${name}>`, value);
-      expect(filled, `a placeholder with no value yet: ${line}`).not.toMatch(/<[a-z-]+>/);
-      return filled;
-    };
-    const canonFunction = `canon() { "${process.execPath}" "${CANON_BIN}" "$@"; }\n`;
+/** `pnpm pack`s the CLI and `npm install -g`s the tarball into a scratch prefix; returns its entry point. */
+async function installFromTarball(): Promise<string> {
+  const scratch = await mkdtemp(join(tmpdir(), "canon-install-"));
+  cleanup.push(scratch);
+  const root = resolve(import.meta.dirname, "..");
+  const run = (command: string, args: string[], cwd: string) => {
+    const result = spawnSync(command, args, { cwd, encoding: "utf8", timeout: 240_000 });
+    if (result.status !== 0)
+      throw new Error(`${command} ${args.join(" ")} failed: ${result.stderr}${result.stdout}`);
+    return result.stdout;
+  };
+  const pnpm = JSON.parse(readFileSync(join(root, "package.json"), "utf8"))
+    .packageManager as string;
+  run("npx", ["-y", pnpm, "pack", "--pack-destination", scratch], join(root, "packages/cli"));
+  run(
+    "npm",
+    ["install", "-g", "--prefix", join(scratch, "prefix"), join(scratch, "canon-cli-0.1.0.tgz")],
+    scratch,
+  );
+  return join(scratch, "prefix/lib/node_modules/@canon/cli/dist/canon.mjs");
+}
 
-    for (const line of tourLines()) {
-      if (line.startsWith("alias canon=")) continue;
-      const filled = fill(line);
-      const exported = /^export CANON_HOME=(\S+)/.exec(filled);
-      if (exported) {
-        env = { ...env, CANON_HOME: exported[1] };
-        continue;
-      }
-      const words = filled.replace(/\s+#.*$/, "").trim();
-      if (words.endsWith("&")) {
-        // The relay, in the background, until it listens.
-        const args = words.slice("canon ".length, -1).trim().split(/\s+/);
-        const relay = startCanon([...args, "--json"], env.CANON_HOME as string);
-        await relay.waitForLine((out) => out.startsWith("{"));
-        continue;
-      }
-      if (words === "canon watch") {
-        const watch = startCanon(["watch", "--json"], env.CANON_HOME as string);
-        await watch.waitForLine((out) => out.includes('"connected"'));
-        expect(await watch.stop("SIGINT")).toBe(0);
-        continue;
-      }
-      const run = spawnSync("bash", ["-c", canonFunction + filled], {
-        cwd: work,
-        env,
-        encoding: "utf8",
-        timeout: 60_000,
-      });
-      expect({ line, status: run.status, stderr: run.stderr }).toMatchObject({ line, status: 0 });
-      // What later lines need, from what this one printed.
-      if (/canon space create/.test(line))
-        values["space-url"] = (/canon:\S+/.exec(run.stdout) as RegExpExecArray)[0];
-      if (/^canon init/.test(line) && env.CANON_HOME?.endsWith("/agent"))
-        values["agent-did"] = (/did:key:\S+/.exec(run.stdout) as RegExpExecArray)[0];
-      if (/canon publish editorial-style style\.md -m/.test(line))
-        values.contentCid = (/content\s+(\S+)/.exec(run.stdout) as RegExpExecArray)[1] as string;
-      if (/canon correct editorial-style/.test(line))
-        values["correction-id"] = (/id\s+(\S+)/.exec(run.stdout) as RegExpExecArray)[1] as string;
+let installedBin: string;
+beforeAll(async () => {
+  installedBin = await installFromTarball();
+}, 300_000);
+
+async function runTour(bin: string): Promise<void> {
+  const work = await mkdtemp(join(tmpdir(), "canon-tour-"));
+  cleanup.push(work);
+  await writeFile(join(work, "style.md"), "# Editorial style\n\n- Plain words.\n");
+  await writeFile(join(work, "article.md"), "# Launch notes\n\nPlain words.\n");
+  const port = String(await freePort());
+  const values: Record<string, string> = {};
+  let env: NodeJS.ProcessEnv = { ...process.env };
+  const fill = (line: string) => {
+    let filled = line
+      .replaceAll("/tmp/", `${work}/`)
+      .replaceAll("3030", port)
+      .replaceAll("bafkrei...", values.contentCid ?? "bafkrei...");
+    for (const [name, value] of Object.entries(values))
+      filled = filled.replaceAll(`<${name}>`, value);
+    expect(filled, `a placeholder with no value yet: ${line}`).not.toMatch(/<[a-z-]+>/);
+    return filled;
+  };
+  const canonFunction = `canon() { "${process.execPath}" "${bin}" "$@"; }\n`;
+
+  for (const line of tourLines()) {
+    if (line.startsWith("alias canon=")) continue;
+    const filled = fill(line);
+    const exported = /^export CANON_HOME=(\S+)/.exec(filled);
+    if (exported) {
+      env = { ...env, CANON_HOME: exported[1] };
+      continue;
     }
-    // It ended where the tour says: the correction folded into version 2.
-    const log = spawnSync(
-      process.execPath,
-      [CANON_BIN, "corrections", "editorial-style", "--all", "--json"],
-      {
-        cwd: work,
-        env: { ...env, CANON_HOME: join(work, "owner") },
-        encoding: "utf8",
-      },
-    );
-    expect(JSON.parse(log.stdout).corrections).toEqual([
-      expect.objectContaining({
-        state: "incorporated",
-        incorporatedBy: [expect.objectContaining({ version: 2 })],
-      }),
-    ]);
-  });
+    const words = filled.replace(/\s+#.*$/, "").trim();
+    if (words.endsWith("&")) {
+      // The relay, in the background, until it listens.
+      const args = words.slice("canon ".length, -1).trim().split(/\s+/);
+      const relay = startCanon([...args, "--json"], env.CANON_HOME as string, bin);
+      await relay.waitForLine((out) => out.startsWith("{"));
+      continue;
+    }
+    if (words === "canon watch") {
+      const watch = startCanon(["watch", "--json"], env.CANON_HOME as string, bin);
+      await watch.waitForLine((out) => out.includes('"connected"'));
+      expect(await watch.stop("SIGINT")).toBe(0);
+      continue;
+    }
+    const run = spawnSync("bash", ["-c", canonFunction + filled], {
+      cwd: work,
+      env,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect({ line, status: run.status, stderr: run.stderr }).toMatchObject({ line, status: 0 });
+    // What later lines need, from what this one printed.
+    if (/canon space create/.test(line))
+      values["space-url"] = (/canon:\S+/.exec(run.stdout) as RegExpExecArray)[0];
+    if (/^canon init/.test(line) && env.CANON_HOME?.endsWith("/agent"))
+      values["agent-did"] = (/did:key:\S+/.exec(run.stdout) as RegExpExecArray)[0];
+    if (/canon publish editorial-style style\.md -m/.test(line))
+      values.contentCid = (/content\s+(\S+)/.exec(run.stdout) as RegExpExecArray)[1] as string;
+    if (/canon correct editorial-style/.test(line))
+      values["correction-id"] = (/id\s+(\S+)/.exec(run.stdout) as RegExpExecArray)[1] as string;
+  }
+  // It ended where the tour says: the correction folded into version 2.
+  const log = spawnSync(
+    process.execPath,
+    [CANON_BIN, "corrections", "editorial-style", "--all", "--json"],
+    {
+      cwd: work,
+      env: { ...env, CANON_HOME: join(work, "owner") },
+      encoding: "utf8",
+    },
+  );
+  expect(JSON.parse(log.stdout).corrections).toEqual([
+    expect.objectContaining({
+      state: "incorporated",
+      incorporatedBy: [expect.objectContaining({ version: 2 })],
+    }),
+  ]);
+}
+
+describe("the README's tour", () => {
+  it("runs as written on fresh homes with a real relay", () => runTour(CANON_BIN));
+
+  it("runs as written with the CLI installed from its tarball by npm (no clone, no build)", () =>
+    runTour(installedBin));
 });

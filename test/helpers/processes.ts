@@ -16,9 +16,9 @@ export interface Background {
 
 const running = new Set<ChildProcess>();
 
-/** Starts `canon <args>` in the background with the given CANON_HOME. */
-export function startCanon(args: readonly string[], home: string): Background {
-  const child = spawn(process.execPath, [CANON_BIN, ...args], {
+/** Starts `canon <args>` in the background with the given CANON_HOME (and, to test an installed CLI, its entry point). */
+export function startCanon(args: readonly string[], home: string, bin = CANON_BIN): Background {
+  const child = spawn(process.execPath, [bin, ...args], {
     env: { ...process.env, CANON_HOME: home },
     stdio: ["ignore", "pipe", "pipe"],
   });
