@@ -279,6 +279,19 @@ describe("canon refuses bad input with one line and a non-zero exit", () => {
     expectOneLineError(ambiguous.stderr, /2 spaces are named "pub"/);
   });
 
+  it("terminal output shortens dids where they are not the point; --json keeps them whole", async () => {
+    const { did } = box.ok("init", "--json").json<{ did: string }>();
+    box.ok("space", "create", "short");
+    box.ok("publish", "s", await box.file("s.md", "x\n"));
+    const short = `${did.slice(0, 14)}…${did.slice(-6)}`;
+    const log = box.ok("log", "s").stdout;
+    expect(log).toContain(`author   ${short}`);
+    expect(log).not.toContain(did);
+    expect(
+      box.ok("log", "s", "--json").json<{ releases: { author: string }[] }>().releases[0]?.author,
+    ).toBe(did);
+  });
+
   it("a reader that closes the pipe early (| head) ends the output without a crash", async () => {
     const { spawnSync } = await import("node:child_process");
     const { CANON_BIN } = await import("./helpers/cli.js");

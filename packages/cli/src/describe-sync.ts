@@ -1,4 +1,5 @@
-import { describeRecord, type SyncReport } from "@canon/store";
+import type { SyncReport } from "@canon/store";
+import { describeRecord } from "./describe-record.js";
 
 /** A sync report for a person: what arrived, what left. */
 export function describeReport(report: SyncReport): string {

@@ -88,7 +88,7 @@ export { ACCESS_REFUSED_CLOSE_CODE } from "./sync/access-refused.js";
 export { type LiveSpace, openLiveSpace } from "./sync/live-space.js";
 export { parsePort } from "./sync/port.js";
 export { probeRelay, type RelayHealth } from "./sync/probe-relay.js";
-export { describeRecord, type RecordSummary } from "./sync/record-summary.js";
+export type { RecordSummary } from "./sync/record-summary.js";
 export { RelayClient } from "./sync/relay-client.js";
 export { parseRelayUrl, type RelayEndpoint, socketUrlOf } from "./sync/relay-url.js";
 export { SYNC_DEBOUNCE_MS } from "./sync/sync-debounce.js";

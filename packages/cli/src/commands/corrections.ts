@@ -1,6 +1,6 @@
 import { correctionLog } from "@canon/store";
 import { home } from "../context.js";
-import { type GlobalOptions, print, syncNote, terminalSafe } from "../output.js";
+import { type GlobalOptions, print, shortDid, syncNote, terminalSafe } from "../output.js";
 
 /** `canon corrections <standard> [--open|--all]`: a standard's correction log, oldest first. */
 export async function run(
@@ -19,7 +19,7 @@ export async function run(
         [
           "",
           `${entry.cid}  ${stateOf(entry)}`,
-          `  author   ${entry.author}`,
+          `  author   ${shortDid(entry.author)}`,
           `  date     ${entry.createdAt}`,
           ...(entry.evidence ? [`  evidence ${entry.evidence}`] : []),
           `  text     ${terminalSafe(entry.text).split("\n").join("\n           ")}`,
@@ -39,6 +39,6 @@ function stateOf(entry: {
   const versions = entry.incorporatedBy.map((release) => `v${release.version}`).join(", ");
   if (entry.state === "incorporated") return `incorporated (${versions})`;
   if (entry.state === "withdrawn")
-    return `withdrawn by ${entry.withdrawnBy.map((w) => w.author).join(", ")}`;
+    return `withdrawn by ${entry.withdrawnBy.map((w) => shortDid(w.author)).join(", ")}`;
   return versions ? `open (incorporated on another branch: ${versions})` : "open";
 }

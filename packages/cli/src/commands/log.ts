@@ -1,6 +1,6 @@
 import { history } from "@canon/store";
 import { home } from "../context.js";
-import { type GlobalOptions, print, syncNote, terminalSafe } from "../output.js";
+import { type GlobalOptions, print, shortDid, syncNote, terminalSafe } from "../output.js";
 
 /** `canon log <standard>`: versions with CIDs, authors, times and messages, newest first. */
 export async function run(options: GlobalOptions, standard: string): Promise<void> {
@@ -18,7 +18,7 @@ export async function run(options: GlobalOptions, standard: string): Promise<voi
           `${r.standard}@${r.version}${r.head ? (log.forked ? "  (head)" : "  (latest)") : ""}`,
           `  content  ${r.cid}`,
           `  release  ${r.release}`,
-          `  author   ${r.author}`,
+          `  author   ${shortDid(r.author)}`,
           `  date     ${r.createdAt}`,
           ...(r.message ? [`  message  ${terminalSafe(r.message)}`] : []),
           ...r.incorporates.map((cid) => `  closes   correction ${cid}`),

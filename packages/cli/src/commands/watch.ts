@@ -1,5 +1,6 @@
-import { describeRecord, watchSpace } from "@canon/store";
+import { watchSpace } from "@canon/store";
 import { home, signerIfAny } from "../context.js";
+import { describeRecord } from "../describe-record.js";
 import { escapeControls, type GlobalOptions } from "../output.js";
 
 /** `canon watch [--relay <ws-url>]`: stay connected and print each new record as it arrives, one line each. */

@@ -51,27 +51,3 @@ export function acceptedRecords(state: SpaceState | undefined): Map<string, Sign
   for (const [cid, provenance] of state.provenance) records.set(cid, provenance);
   return records;
 }
-
-/** One line for a person: `release editorial-style@3 bafk… by did:key:…`. */
-export function describeRecord(summary: RecordSummary): string {
-  switch (summary.type) {
-    case "canon/release":
-      return `release ${summary.standard}@${summary.version} ${summary.contentCid} by ${summary.author}`;
-    case "canon/correction":
-      return `correction to ${summary.standard} ${summary.cid} by ${summary.author}: ${excerpt(summary.text ?? "")}`;
-    case "canon/withdrawal":
-      return `withdrawal of correction ${summary.correction} to ${summary.standard} by ${summary.author}`;
-    case "canon/membership":
-      return `membership ${summary.member} → ${summary.role} by ${summary.author}`;
-    case "canon/space-genesis":
-      return `space genesis ${summary.cid} by ${summary.author}`;
-    default:
-      return `${summary.type.replace("canon/", "")} ${summary.cid} by ${summary.author}`;
-  }
-}
-
-/** The first line of a text, at most 80 characters, control characters shown as `?` (a peer wrote it). */
-function excerpt(text: string): string {
-  const line = (text.split("\n", 1)[0] ?? "").replace(/\p{Cc}/gu, "?");
-  return line.length > 80 || text.includes("\n") ? `${line.slice(0, 79)}…` : line;
-}
