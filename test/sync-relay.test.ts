@@ -61,6 +61,24 @@ describe("sync through a relay (real processes on 127.0.0.1)", () => {
     expect(await relay.stop("SIGTERM")).toBe(0);
   });
 
+  it("shows progress on a terminal during a sync, and nothing extra when stderr is not one", async () => {
+    const relay = await startRelay(relayData);
+    await twoOwners();
+    const piped = a.ok("sync", "--relay", relay.url);
+    expect(piped.stderr).toBe("");
+    const { spawnSync } = await import("node:child_process");
+    const { CANON_BIN } = await import("./helpers/cli.js");
+    // `script` gives the command a terminal; what it prints comes back through it.
+    const onTerminal = spawnSync(
+      "script",
+      ["-qec", `"${process.execPath}" "${CANON_BIN}" sync`, "/dev/null"],
+      { env: { ...process.env, CANON_HOME: a.home }, encoding: "utf8", timeout: 60_000 },
+    );
+    expect(onTerminal.status).toBe(0);
+    expect(onTerminal.stdout).toMatch(/canon: syncing… \d+ of \d+ document\(s\) in step/);
+    expect(onTerminal.stdout).toMatch(/Synced with/);
+  });
+
   it("a one-off --relay does not replace the remembered relay; --remember does", async () => {
     const relay = await startRelay(relayData);
     await twoOwners();

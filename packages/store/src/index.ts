@@ -92,5 +92,10 @@ export type { RecordSummary } from "./sync/record-summary.js";
 export { RelayClient } from "./sync/relay-client.js";
 export { parseRelayUrl, type RelayEndpoint, socketUrlOf } from "./sync/relay-url.js";
 export { SYNC_DEBOUNCE_MS } from "./sync/sync-debounce.js";
-export { type SyncReport, type SyncRequest, syncSpace } from "./sync/sync-space.js";
+export {
+  type SyncProgress,
+  type SyncReport,
+  type SyncRequest,
+  syncSpace,
+} from "./sync/sync-space.js";
 export { type WatchEvent, type WatchRequest, watchSpace } from "./sync/watch-space.js";

@@ -3,6 +3,7 @@ import { parseSeconds } from "../arguments.js";
 import { home } from "../context.js";
 import { describeReport } from "../describe-sync.js";
 import { type GlobalOptions, print } from "../output.js";
+import { progressLine } from "../progress-line.js";
 
 /** `canon space join <url> --relay <ws-url> [--token <secret>]`: remember the relay, fetch the space, make it the default. */
 export async function run(
@@ -10,13 +11,20 @@ export async function run(
   url: string,
 ): Promise<void> {
   parseSpaceUrl(url);
-  const report = await syncSpace(home(), {
-    space: url,
-    relay: options.relay,
-    token: options.token,
-    timeoutMs: parseSeconds(options.timeout),
-    remember: true,
-    makeDefault: true,
-  });
+  const progress = progressLine(options);
+  let report: Awaited<ReturnType<typeof syncSpace>>;
+  try {
+    report = await syncSpace(home(), {
+      onProgress: progress.onProgress,
+      space: url,
+      relay: options.relay,
+      token: options.token,
+      timeoutMs: parseSeconds(options.timeout),
+      remember: true,
+      makeDefault: true,
+    });
+  } finally {
+    progress.done();
+  }
   print(options, report, () => `Joined ${url} (now the default)\n${describeReport(report)}`);
 }

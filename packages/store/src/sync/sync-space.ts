@@ -28,6 +28,14 @@ export interface SyncRequest extends SpaceChoice {
   readonly makeDefault?: boolean;
   /** This home's identity: when it is a maintainer, the sync also signs a checkpoint if one is due. */
   readonly checkpointAs?: Signer | undefined;
+  /** Told how far the exchange has got, each time that changes (for a progress line). */
+  readonly onProgress?: ((progress: SyncProgress) => void) | undefined;
+}
+
+/** How far a sync has got: documents loaded of those the space names, and those in step with the relay. */
+export interface SyncProgress {
+  readonly documents: number;
+  readonly inStep: number;
 }
 
 /** What a sync did. */
@@ -89,10 +97,18 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
       chosen.address,
       deadline,
       request.timeoutMs,
+      request.onProgress,
     );
     let folded = await replica.spaces.fold(chosen.address);
     const exchangeAgain = async (open: RelaySession) => {
-      loaded = await exchangeUntilEqual(replica, open, chosen.address, deadline, request.timeoutMs);
+      loaded = await exchangeUntilEqual(
+        replica,
+        open,
+        chosen.address,
+        deadline,
+        request.timeoutMs,
+        request.onProgress,
+      );
       folded = await replica.spaces.fold(chosen.address);
     };
     // What arrived may have deleted records this replica holds: restore them and exchange again.
@@ -193,7 +209,9 @@ async function exchangeUntilEqual(
   address: LoadedSpace["address"],
   deadline: number,
   timeoutMs: number,
+  onProgress?: (progress: SyncProgress) => void,
 ): Promise<LoadedSpace> {
+  let reported = "";
   for (;;) {
     let loaded: LoadedSpace | undefined;
     try {
@@ -209,9 +227,18 @@ async function exchangeUntilEqual(
     // A document that went missing because the connection dropped is not "missing":
     // the sync failed, and says so.
     session.assertConnected();
+    const loadedHandles = handles(loaded);
+    const progress = {
+      documents: loadedHandles.length,
+      inStep: loadedHandles.filter((handle) => inSync(handle, session.storageId)).length,
+    };
+    if (onProgress && JSON.stringify(progress) !== reported) {
+      reported = JSON.stringify(progress);
+      onProgress(progress);
+    }
     // `load` settled every routed document (loaded, damaged, or missing after its
     // bound); new routes that arrive with the space document are loaded next round.
-    if (handles(loaded).every((handle) => inSync(handle, session.storageId))) return loaded;
+    if (progress.inStep === loadedHandles.length) return loaded;
     if (Date.now() > deadline) {
       throw new CanonError(
         "SYNC_TIMEOUT",
