@@ -1,6 +1,7 @@
 import {
   CanonError,
   type Checkpoint,
+  type Did,
   MAX_CHECKPOINT_STANDARDS,
   type SignedRecord,
   type SpaceSettings,
@@ -11,6 +12,7 @@ import type { CanonHome } from "../home/canon-home.js";
 import type { Signer } from "../home/identities.js";
 import type { Replica } from "../replica.js";
 import type { LoadedSpace } from "../space/space-reader.js";
+import { MAINTAINER, requireRole } from "./require-role.js";
 import { type SpaceChoice, withSpace } from "./space-session.js";
 
 /** A checkpoint just signed. */
@@ -29,7 +31,7 @@ export interface CheckpointWritten {
  * changes, or simply ages, always has a current checkpoint.
  */
 export function checkpointDue(state: SpaceState, did: string, now: Date): boolean {
-  if (state.members.get(did as never) !== "maintainer") return false;
+  if (state.members.get(did as Did) !== "maintainer") return false;
   const own = state.checkpoints.filter((signed) => signed.record.author === did).at(-1);
   if (own === undefined) return true;
   const halfLife = (state.settings.checkpointExpirySeconds * 1000) / 2;
@@ -50,13 +52,7 @@ export async function appendCheckpoint(
   signer: Signer,
   now = new Date(),
 ): Promise<CheckpointWritten> {
-  const role = state.members.get(signer.keyPair.did);
-  if (role !== "maintainer") {
-    throw new CanonError(
-      "NOT_A_MEMBER",
-      `${signer.identity.name} (${signer.keyPair.did}) is ${role ?? "not a member"} of this space; only maintainers sign checkpoints`,
-    );
-  }
+  requireRole(signer, state, MAINTAINER, "signing a checkpoint");
   if (state.standards.size > MAX_CHECKPOINT_STANDARDS)
     throw new CanonError(
       "BAD_ARGUMENT",
@@ -113,12 +109,7 @@ export async function changeSettings(
       "a checkpoint's expiry is between 1 minute and 366 days (e.g. 30m, 12h, 7d)",
     );
   return withSpace(home, request, async ({ replica, folded, state, chosen }) => {
-    const role = state.members.get(signer.keyPair.did);
-    if (role !== "maintainer")
-      throw new CanonError(
-        "NOT_A_MEMBER",
-        `${signer.identity.name} (${signer.keyPair.did}) is ${role ?? "not a member"} of this space; only maintainers change its settings`,
-      );
+    requireRole(signer, state, MAINTAINER, "changing the space's settings");
     const record: SpaceSettings = {
       type: "canon/space-settings",
       v: 1,

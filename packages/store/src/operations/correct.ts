@@ -20,6 +20,7 @@ import { standardDocumentOf } from "../space/standard-document.js";
 import { acceptedRecords } from "../sync/record-summary.js";
 import { findStandard } from "./find-standard.js";
 import { sha256OfInputFile } from "./input-file.js";
+import { CONTRIBUTOR, requireRole } from "./require-role.js";
 import { assertReadable, type SpaceChoice, type SpaceSession, withSpace } from "./space-session.js";
 
 /** A correction to record. */
@@ -79,7 +80,7 @@ export async function correct(
     request,
     async (session) => {
       const { state, folded, chosen } = session;
-      assertContributor(signer, state, "recording a correction");
+      requireRole(signer, state, CONTRIBUTOR, "recording a correction");
       const standard = findStandard(state, request.standard);
       assertReadable(folded, request.standard);
       const evidenceCid = evidence === undefined ? undefined : evidenceIn(evidence, state, chosen);
@@ -156,7 +157,7 @@ export async function withdrawCorrection(
           `${signer.identity.name} (${signer.keyPair.did}) is ${role ?? "not a member"} and not the correction's author; only its author or a maintainer may withdraw it`,
         );
       }
-      assertContributor(signer, state, "withdrawing a correction");
+      requireRole(signer, state, CONTRIBUTOR, "withdrawing a correction");
       const record: Withdrawal = {
         type: "canon/withdrawal",
         v: 1,
@@ -265,17 +266,6 @@ function evidenceIn(evidence: Evidence, state: SpaceState, chosen: SpaceSession[
       `${evidence.output} changed since it was stamped (its sha256 is ${evidence.sha256}); stamp it again or give a record CID`,
     );
   return evidence.stamp.cid;
-}
-
-/** Contributors and maintainers may write corrections and withdrawals. */
-function assertContributor(signer: Signer, state: SpaceState, doing: string): void {
-  const role = state.members.get(signer.keyPair.did);
-  if (role !== "maintainer" && role !== "contributor") {
-    throw new CanonError(
-      "NOT_A_MEMBER",
-      `${signer.identity.name} (${signer.keyPair.did}) is ${role ?? "not a member"} of this space; ${doing} needs contributor or maintainer (if a maintainer just added you, run \`canon sync\` first)`,
-    );
-  }
 }
 
 /** Appends a record to the standard's document. */

@@ -9,6 +9,7 @@ import {
 } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import type { Signer } from "../home/identities.js";
+import { MAINTAINER, requireRole } from "./require-role.js";
 import { type SpaceChoice, withSpace } from "./space-session.js";
 import { viewSpace } from "./space-view.js";
 
@@ -48,13 +49,7 @@ export async function changeMember(
     home,
     request,
     async ({ replica, chosen, folded, state }) => {
-      const mine = state.members.get(signer.keyPair.did);
-      if (mine !== "maintainer") {
-        throw new CanonError(
-          "NOT_A_MEMBER",
-          `${signer.identity.name} (${signer.keyPair.did}) is ${mine ?? "not a member"} of this space; only maintainers manage members`,
-        );
-      }
+      requireRole(signer, state, MAINTAINER, "managing members");
       if (role === "removed" && !state.members.has(did)) {
         throw new CanonError("BAD_ARGUMENT", `${did} is not a member of this space`);
       }

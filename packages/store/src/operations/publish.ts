@@ -15,6 +15,7 @@ import type { Signer } from "../home/identities.js";
 import { mapField, type StandardDocument, writableMap } from "../space/documents.js";
 import { standardDocumentOf } from "../space/standard-document.js";
 import { readInputFile } from "./input-file.js";
+import { MAINTAINER, requireRole } from "./require-role.js";
 import { assertReadable, type SpaceChoice, type SpaceSession, withSpace } from "./space-session.js";
 
 /** What to publish. */
@@ -106,13 +107,7 @@ export async function appendRelease(
       `a release message is at most ${MAX_MESSAGE_LENGTH} characters`,
     );
   }
-  const role = state.members.get(signer.keyPair.did);
-  if (role !== "maintainer") {
-    throw new CanonError(
-      "NOT_A_MEMBER",
-      `${signer.identity.name} (${signer.keyPair.did}) is ${role ?? "not a member"} of this space; only maintainers publish`,
-    );
-  }
+  requireRole(signer, state, MAINTAINER, "publishing");
   assertReadable(folded, standard);
   const incorporated = openCorrectionsNamed(state, standard, incorporates);
   const cid = (await contentCid(bytes)).toString();

@@ -3,6 +3,7 @@ import type { CanonHome } from "../home/canon-home.js";
 import type { Signer } from "../home/identities.js";
 import { standardDocumentOf } from "../space/standard-document.js";
 import { findStandard } from "./find-standard.js";
+import { MAINTAINER, requireRole } from "./require-role.js";
 import { assertReadable, type SpaceChoice, withSpace } from "./space-session.js";
 
 /** A standard to retire or bring back. */
@@ -36,12 +37,7 @@ export async function retireStandard(
   if (message.length > MAX_MESSAGE_LENGTH)
     throw new CanonError("BAD_ARGUMENT", `a message is at most ${MAX_MESSAGE_LENGTH} characters`);
   return withSpace(home, request, async ({ replica, folded, state, chosen }) => {
-    const role = state.members.get(signer.keyPair.did);
-    if (role !== "maintainer")
-      throw new CanonError(
-        "NOT_A_MEMBER",
-        `${signer.identity.name} (${signer.keyPair.did}) is ${role ?? "not a member"} of this space; only maintainers retire standards`,
-      );
+    requireRole(signer, state, MAINTAINER, "retiring a standard");
     const standard = findStandard(state, request.standard);
     assertReadable(folded, request.standard);
     if ((standard.retired !== undefined) === request.retired)

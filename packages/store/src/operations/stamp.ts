@@ -19,6 +19,7 @@ import { findStandard } from "./find-standard.js";
 import { sha256OfInputFile } from "./input-file.js";
 import { pickRelease } from "./pick-release.js";
 import { renderRelease } from "./render.js";
+import { CONTRIBUTOR, requireRole } from "./require-role.js";
 import type { SpaceChoice } from "./space-session.js";
 import { viewSpace } from "./space-view.js";
 import { parseStandardReference } from "./standard-reference.js";
@@ -67,13 +68,7 @@ export async function stamp(
 ): Promise<Stamped> {
   const sha256 = await sha256OfInputFile(request.output);
   const plan = await viewSpace(home, request, async ({ state, chosen }) => {
-    const role = state.members.get(signer.keyPair.did);
-    if (role !== "maintainer" && role !== "contributor") {
-      throw new CanonError(
-        "NOT_A_MEMBER",
-        `${signer.identity.name} (${signer.keyPair.did}) is ${role ?? "not a member"} of this space; stamping needs contributor or maintainer (if a maintainer just added you, run \`canon sync\` first)`,
-      );
-    }
+    requireRole(signer, state, CONTRIBUTOR, "stamping");
     return {
       genesis: chosen.address.genesis,
       used: contextOf(state, request.context ?? []),
