@@ -24,6 +24,7 @@ export type CanonErrorCode =
   | "NOT_A_MEMBER"
   | "NOT_VERIFIED"
   | "NOT_FRESH"
+  | "PROJECT_DRIFT"
   | "RELAY_UNREACHABLE"
   | "RELAY_REFUSED"
   | "SYNC_TIMEOUT";

@@ -99,3 +99,45 @@ export {
   syncSpace,
 } from "./sync/sync-space.js";
 export { type WatchEvent, type WatchRequest, watchSpace } from "./sync/watch-space.js";
+export { type Added, type AddRequest, addStandard } from "./workspace/add-standard.js";
+export { defaultTarget, isBundleContent } from "./workspace/default-target.js";
+export {
+  type DriftState,
+  type ProjectStatus,
+  projectStatus,
+  type StandardDrift,
+} from "./workspace/drift.js";
+export {
+  type ImportedContext,
+  type ImportReport,
+  type ImportRequest,
+  importContext,
+} from "./workspace/import-context.js";
+export { type FoundContext, findContext } from "./workspace/import-layouts.js";
+export {
+  LOCK_FILE,
+  LockedFile,
+  LockedStandard,
+  LockFile,
+  readLock,
+  serializeLock,
+} from "./workspace/lock-file.js";
+export {
+  findProjectDir,
+  MANIFEST_FILE,
+  type Project,
+  ProjectManifest,
+  ProjectStandard,
+  readProject,
+  TARGET_TYPES,
+  Target,
+  type TargetType,
+} from "./workspace/project-manifest.js";
+export {
+  type PulledStandard,
+  type PullReport,
+  type PullRequest,
+  pull,
+} from "./workspace/pull.js";
+export { type RunReport, type RunRequest, runInProject } from "./workspace/run-command.js";
+export { type TargetSettings, targetsFromFlags } from "./workspace/target-flags.js";

@@ -1,0 +1,67 @@
+import { CanonError } from "@canon/core";
+import type { CanonHome } from "../home/canon-home.js";
+import { findStandard } from "../operations/find-standard.js";
+import type { SpaceChoice } from "../operations/space-session.js";
+import { viewSpace } from "../operations/space-view.js";
+import { defaultTarget, isBundleContent } from "./default-target.js";
+import { readProjectOrEmpty, type Target, writeProject } from "./project-manifest.js";
+
+/** A standard to add to a project. */
+export interface AddRequest extends SpaceChoice {
+  /** The project directory (canon.json is created there when absent). */
+  readonly dir: string;
+  readonly standard: string;
+  /** Where it goes; the default target for its name when empty. */
+  readonly targets: readonly Target[];
+  /** A version number or CID to pin; the latest at each pull when absent. */
+  readonly pin?: number | string | undefined;
+}
+
+/** What `add` changed. */
+export interface Added {
+  readonly project: string;
+  readonly standard: string;
+  readonly targets: readonly Target[];
+  /** True when canon.json already named the standard (its entry is replaced). */
+  readonly replaced: boolean;
+}
+
+/**
+ * Adds a standard to a project's canon.json (creating it, with the space's
+ * URL, when absent), after checking the space has it. Writes nothing else:
+ * `pull` installs it.
+ * @throws CanonError `UNKNOWN_STANDARD` with a did-you-mean, `BAD_ARGUMENT` (no default target for its name), `BAD_CONFIG`.
+ */
+export async function addStandard(home: CanonHome, request: AddRequest): Promise<Added> {
+  const project = await readProjectOrEmpty(request.dir);
+  const choice: SpaceChoice = { space: project.manifest.space ?? request.space };
+  const { url, bundle } = await viewSpace(home, choice, async ({ chosen, state }) => ({
+    url: chosen.url,
+    bundle: isBundleContent(findStandard(state, request.standard).latest.record.contentCid),
+  }));
+  const targets =
+    request.targets.length > 0 ? request.targets : [defaultTarget(request.standard, bundle)];
+  if (bundle) {
+    const wrong = targets.find((target) => target.type !== "skill");
+    if (wrong !== undefined)
+      throw new CanonError(
+        "BAD_ARGUMENT",
+        `${request.standard} is a bundle (a folder); it can only go to a skill target, not ${wrong.type}`,
+      );
+  }
+  const replaced = project.manifest.standards[request.standard] !== undefined;
+  await writeProject({
+    ...project,
+    manifest: {
+      space: project.manifest.space ?? url,
+      standards: {
+        ...project.manifest.standards,
+        [request.standard]: {
+          ...(request.pin !== undefined ? { version: request.pin } : {}),
+          targets: [...targets],
+        },
+      },
+    },
+  });
+  return { project: project.dir, standard: request.standard, targets, replaced };
+}

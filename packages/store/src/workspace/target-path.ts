@@ -1,0 +1,25 @@
+import { z } from "zod";
+
+/**
+ * A target's path: relative to the project, `/`-separated, no empty, `.` or
+ * `..` segment, no `\`, no control character, at most 512 characters. Symlinks
+ * leaving the project are refused when writing (see write-tree).
+ */
+export const TargetPath = z
+  .string()
+  .min(1)
+  .max(512)
+  .refine((path) => !path.startsWith("/") && !/^[A-Za-z]:/.test(path), "must be relative")
+  .refine((path) => !path.includes("\\"), "must use / (no backslash)")
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point.
+  .refine((path) => !/[\u0000-\u001f\u007f]/.test(path), "must not hold control characters")
+  .refine(
+    (path) =>
+      path.split("/").every((segment) => segment !== "" && segment !== "." && segment !== ".."),
+    "must stay inside the project (no empty, . or .. segment)",
+  );
+
+/** The last `/`-separated segment of a standard's name: what a target file or folder is named after. */
+export function lastSegment(standard: string): string {
+  return standard.slice(standard.lastIndexOf("/") + 1);
+}

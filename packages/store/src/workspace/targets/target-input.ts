@@ -1,0 +1,26 @@
+/** One file of a bundle release, as the store resolves it (see the bundles API). */
+export interface TargetBundleFile {
+  readonly path: string;
+  readonly executable: boolean;
+  readonly bytes: Uint8Array;
+}
+
+/** What a target is made from: one resolved release of a standard. */
+export interface TargetInput {
+  readonly standard: string;
+  /** The release's exact bytes (a single-file release; the manifest of a bundle). */
+  readonly content: Uint8Array;
+  /** The rendered context: the release followed by the corrections in force (the section alone for a bundle). */
+  readonly rendered: Uint8Array;
+  /** The corrections section alone, or null when none is in force. */
+  readonly section: Uint8Array | null;
+  /** The bundle's files, or null for a single-file release. */
+  readonly files: readonly TargetBundleFile[] | null;
+}
+
+/** A file a target writes, relative to the project. */
+export interface TargetFile {
+  readonly path: string;
+  readonly bytes: Uint8Array;
+  readonly executable: boolean;
+}

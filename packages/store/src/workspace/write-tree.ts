@@ -1,0 +1,124 @@
+import { createHash } from "node:crypto";
+import { chmod, lstat, readFile, realpath, rmdir, stat, unlink } from "node:fs/promises";
+import { dirname, join, relative, sep } from "node:path";
+import { CanonError } from "@canon/core";
+import { writeFileAtomic } from "../home/atomic-write.js";
+import type { LockedFile } from "./lock-file.js";
+import type { TargetFile } from "./targets/target-input.js";
+
+/** Hex sha-256 of bytes. */
+export function sha256Of(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** Hex sha-256 of a file's bytes, or undefined when it is absent or not a regular file. */
+export async function sha256OfFile(path: string): Promise<string | undefined> {
+  try {
+    return sha256Of(await readFile(path));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Refuses any target path that would leave the project through a symlinked
+ * directory (or is itself a directory), before anything is written.
+ * @throws CanonError `BAD_CONFIG` naming the path.
+ */
+export async function checkInsideProject(dir: string, paths: readonly string[]): Promise<void> {
+  const root = await realpath(dir);
+  for (const path of paths) {
+    let ancestor = dirname(join(dir, path));
+    // The deepest directory that exists decides where the file lands.
+    for (;;) {
+      try {
+        await stat(ancestor);
+        break;
+      } catch {
+        ancestor = dirname(ancestor);
+      }
+    }
+    const real = await realpath(ancestor);
+    if (real !== root && !real.startsWith(root + sep))
+      throw new CanonError(
+        "BAD_CONFIG",
+        `target ${path} leaves the project through a symlink (${relative(dir, ancestor) || "."} → ${real}); point the target elsewhere`,
+      );
+    const existing = await lstat(join(dir, path)).catch(() => undefined);
+    if (existing?.isDirectory())
+      throw new CanonError(
+        "BAD_CONFIG",
+        `target ${path} is a directory in the project; point the target elsewhere`,
+      );
+  }
+}
+
+/**
+ * Writes every file atomically (temporary file + rename) with its
+ * executable bit, skipping those already holding the same bytes and mode.
+ * @throws CanonError `STORAGE_UNWRITABLE` naming the file that could not be written.
+ */
+export async function writeTree(dir: string, files: readonly TargetFile[]): Promise<number> {
+  let written = 0;
+  for (const file of files) {
+    const path = join(dir, file.path);
+    const mode = file.executable ? 0o755 : 0o644;
+    const current = await stat(path).catch(() => undefined);
+    if (
+      current?.isFile() &&
+      (current.mode & 0o777) === mode &&
+      current.size === file.bytes.length &&
+      Buffer.from(await readFile(path)).equals(file.bytes)
+    )
+      continue;
+    try {
+      await writeFileAtomic(path, file.bytes, mode);
+      await chmod(path, mode);
+    } catch (error) {
+      throw new CanonError(
+        "STORAGE_UNWRITABLE",
+        `cannot write ${path}: ${(error as Error).message}; canon.lock is unchanged`,
+        { cause: error },
+      );
+    }
+    written++;
+  }
+  return written;
+}
+
+/**
+ * Removes files a previous pull wrote that no target writes now, only those
+ * still holding the bytes the lock names (a file someone edited is kept), and
+ * the directories that leaves empty.
+ * @returns the paths removed and the paths kept because they were edited.
+ */
+export async function removeStale(
+  dir: string,
+  previous: readonly LockedFile[],
+  keep: ReadonlySet<string>,
+): Promise<{ removed: string[]; kept: string[] }> {
+  const removed: string[] = [];
+  const kept: string[] = [];
+  for (const file of previous) {
+    if (keep.has(file.path)) continue;
+    const path = join(dir, file.path);
+    const sha = await sha256OfFile(path);
+    if (sha === undefined) continue;
+    if (sha !== file.sha256) {
+      kept.push(file.path);
+      continue;
+    }
+    await unlink(path);
+    removed.push(file.path);
+    let parent = dirname(path);
+    while (parent !== dir && parent.startsWith(dir + sep)) {
+      try {
+        await rmdir(parent);
+      } catch {
+        break;
+      }
+      parent = dirname(parent);
+    }
+  }
+  return { removed, kept };
+}
