@@ -43,9 +43,13 @@ export { Correction, MAX_CORRECTION_TEXT } from "./records/correction.js";
 export {
   CidString,
   DidString,
+  ContentCidString,
   MAX_PREVIOUS,
+  MAX_STANDARD_NAME_LENGTH,
+  MAX_STANDARD_NAME_SEGMENTS,
   PreviousRecords,
   StandardName,
+  standardNameKey,
   Timestamp,
 } from "./records/fields.js";
 export { SpaceGenesis } from "./records/genesis.js";
