@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { looksLikeCid, parseCid, RAW_CODEC } from "../cid.js";
+import { DAG_CBOR_CODEC, looksLikeCid, parseCid, RAW_CODEC } from "../cid.js";
 import { type Did, parseDid } from "../did.js";
 
 /**
@@ -36,6 +36,29 @@ export const ContentCidString = z
       }
     }),
     "not a raw sha2-256 content CID",
+  );
+
+/**
+ * A release's content CID: a raw sha2-256 CID (a file's exact bytes) or a
+ * dag-cbor sha2-256 CID (a bundle's manifest, see `bundle/`).
+ */
+export const ReleaseContentCidString = z
+  .string()
+  .max(200)
+  .refine(
+    remembered((value) => {
+      try {
+        const cid = parseCid(value);
+        return (
+          cid.version === 1 &&
+          (cid.code === RAW_CODEC || cid.code === DAG_CBOR_CODEC) &&
+          cid.multihash.code === 0x12
+        );
+      } catch {
+        return false;
+      }
+    }),
+    "not a raw or dag-cbor sha2-256 content CID",
   );
 
 /** An ed25519 did:key. */
