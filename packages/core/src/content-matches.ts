@@ -1,6 +1,10 @@
-import { contentCid } from "./cid.js";
+import { isBundleCid } from "./bundle/bundle-manifest.js";
+import { contentCid, recordCid } from "./cid.js";
 
-/** What a release says its content is: the raw CID of the exact bytes, and their length. */
+/**
+ * What a release says its content is: the CID of the exact bytes (raw for a
+ * file, dag-cbor for a bundle's manifest), and their length.
+ */
 export interface ExpectedContent {
   readonly contentCid: string;
   readonly size: number;
@@ -8,7 +12,7 @@ export interface ExpectedContent {
 
 /**
  * True when `bytes` are the content a release names: the same length, and
- * hashing to its content CID. The length is checked first, so bytes of the
+ * hashing to its content CID (a bundle's manifest hashes to a dag-cbor CID). The length is checked first, so bytes of the
  * wrong size are refused without hashing them. Every path that serves or
  * accepts content goes through this one check.
  */
@@ -16,7 +20,7 @@ export async function contentMatches(
   bytes: Uint8Array,
   expected: ExpectedContent,
 ): Promise<boolean> {
-  return (
-    bytes.length === expected.size && (await contentCid(bytes)).toString() === expected.contentCid
-  );
+  if (bytes.length !== expected.size) return false;
+  const cid = isBundleCid(expected.contentCid) ? await recordCid(bytes) : await contentCid(bytes);
+  return cid.toString() === expected.contentCid;
 }

@@ -1,3 +1,23 @@
+export {
+  BundleEntry,
+  type BundleEntryInput,
+  BundleManifest,
+  bundleCid,
+  bundleManifestOf,
+  decodeBundleManifest,
+  encodeBundleManifest,
+  isBundleCid,
+  MAX_BUNDLE_BYTES,
+  MAX_BUNDLE_FILES,
+  MODE_EXECUTABLE,
+  MODE_FILE,
+} from "./bundle/bundle-manifest.js";
+export {
+  bundlePathKey,
+  bundlePathProblem,
+  compareBundlePaths,
+  MAX_BUNDLE_PATH_BYTES,
+} from "./bundle/bundle-path.js";
 export { sameBytes } from "./bytes.js";
 export {
   CID,
@@ -42,10 +62,15 @@ export type { Contribution, Positioned } from "./records/contribution.js";
 export { Correction, MAX_CORRECTION_TEXT } from "./records/correction.js";
 export {
   CidString,
+  ContentCidString,
   DidString,
   MAX_PREVIOUS,
+  MAX_STANDARD_NAME_LENGTH,
+  MAX_STANDARD_NAME_SEGMENTS,
   PreviousRecords,
+  ReleaseContentCidString,
   StandardName,
+  standardNameKey,
   Timestamp,
 } from "./records/fields.js";
 export { SpaceGenesis } from "./records/genesis.js";

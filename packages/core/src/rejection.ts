@@ -24,7 +24,8 @@ import type { SignedRecord } from "./signed-record.js";
  * - `parent-not-accepted` / `parent-other-standard` / `version-not-following`: a release's lineage (`release-lineage`);
  * - `withdraws-unknown` / `withdraw-not-allowed`: a withdrawal of something that is not an accepted correction of its standard, or by someone who is neither its author nor a maintainer (`withdraws`);
  * - `incorporates-unknown`: a release incorporates something that is not an accepted correction of its standard (`incorporates`);
- * - `content-missing` / `content-mismatch`: a release's content is not here, or no candidate matches its CID (`content-matches`).
+ * - `content-missing` / `content-mismatch`: a release's content (or a file of its bundle) is not here, or no candidate matches its CID (`content-matches`);
+ * - `bundle-malformed`: a bundle release's manifest matches its CID but is not a valid manifest (schema, grammar, limits, canonical encoding) (`content-matches`).
  */
 export type RejectionCode =
   | "not-bytes"
@@ -49,7 +50,8 @@ export type RejectionCode =
   | "version-not-following"
   | "incorporates-unknown"
   | "content-missing"
-  | "content-mismatch";
+  | "content-mismatch"
+  | "bundle-malformed";
 
 /** Every {@link RejectionCode}, in the order the checks run (for docs, and for parsing stored rejections). */
 export const REJECTION_CODES: readonly RejectionCode[] = [
@@ -76,6 +78,7 @@ export const REJECTION_CODES: readonly RejectionCode[] = [
   "incorporates-unknown",
   "content-missing",
   "content-mismatch",
+  "bundle-malformed",
 ];
 
 /** What a check answers when a record fails it: the code and the human reason. */

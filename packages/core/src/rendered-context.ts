@@ -15,6 +15,12 @@ export interface RenderInput {
   readonly content: Uint8Array;
   /** The corrections in force for this release, oldest first ({@link correctionsInForce}). */
   readonly corrections: readonly SignedRecord<Correction>[];
+  /**
+   * True when the release is a bundle (its content is a manifest): the
+   * rendering is then the corrections section alone, empty when none are in
+   * force, never the manifest's CBOR.
+   */
+  readonly bundle?: boolean | undefined;
 }
 
 /** A rendered context: what an agent reads, with its own CID. */
@@ -39,6 +45,8 @@ export interface RenderedContext {
  * Renders a release with the corrections in force, deterministically (the
  * same bytes on every replica for the same release and corrections):
  *
+ * - a bundle: the section alone, no bytes when no correction is in force
+ *   (the files are read one by one, exactly; the section travels beside them);
  * - no corrections in force: the release's bytes, unchanged (the rendered
  *   CID is the content CID);
  * - a UTF-8 text release: its bytes, a newline if they do not end in one,
@@ -61,7 +69,17 @@ export interface RenderedContext {
  * do not fit, a last line counts them and names the command that lists all.
  */
 export async function renderContext(input: RenderInput): Promise<RenderedContext> {
-  const text = utf8Text(input.content);
+  const text = input.bundle ? undefined : utf8Text(input.content);
+  if (input.corrections.length === 0 && input.bundle) {
+    const bytes = new Uint8Array(0);
+    return {
+      bytes,
+      cid: (await contentCid(bytes)).toString(),
+      shown: [],
+      omitted: 0,
+      spliced: false,
+    };
+  }
   if (input.corrections.length === 0) {
     return {
       bytes: input.content,

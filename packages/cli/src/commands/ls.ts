@@ -1,4 +1,4 @@
-import { list } from "@canon/store";
+import { type ListedStandard, list } from "@canon/store";
 import { home } from "../context.js";
 import { exitStatusOf } from "../exit-status.js";
 import { freshnessNote, requireFresh } from "../freshness.js";
@@ -14,10 +14,7 @@ export async function run(
       `${listing.name}  ${listing.space}`,
       ...(listing.standards.length === 0
         ? ["  (no standards yet; publish one with `canon publish <standard> <file>`)"]
-        : listing.standards.map(
-            (s) =>
-              `  ${s.standard}@${s.version}  ${s.cid}${s.forked ? `  FORKED (${s.heads} heads)` : ""}${s.retired ? "  (retired)" : ""}`,
-          )),
+        : groupedLines(listing.standards)),
       ...(listing.retired > 0
         ? [`  ${listing.retired} retired standard(s): \`canon ls --all\``]
         : []),
@@ -33,4 +30,25 @@ export async function run(
     process.stderr.write(`canon: ${escapeControls(message)}\n`);
   if (listing.damaged.length > 0) process.exitCode = exitStatusOf("STORAGE_DAMAGED");
   requireFresh(listing.freshness, options.requireFresh);
+}
+
+/**
+ * The listing for people: names of one segment first, then a heading per
+ * group (`skills/`) with its members under it, each by its whole name so it
+ * can be copied into another command.
+ */
+function groupedLines(standards: readonly ListedStandard[]): string[] {
+  const line = (s: ListedStandard, indent: string) =>
+    `${indent}${s.standard}@${s.version}  ${s.cid}${s.forked ? `  FORKED (${s.heads} heads)` : ""}${s.retired ? "  (retired)" : ""}`;
+  const groups = new Map<string, ListedStandard[]>();
+  const lines: string[] = [];
+  for (const s of standards) {
+    if (s.group === null) lines.push(line(s, "  "));
+    else groups.set(s.group, [...(groups.get(s.group) ?? []), s]);
+  }
+  for (const group of [...groups.keys()].sort()) {
+    lines.push(`  ${group}`);
+    for (const s of groups.get(group) ?? []) lines.push(line(s, "    "));
+  }
+  return lines;
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { looksLikeCid, parseCid, RAW_CODEC } from "../cid.js";
+import { DAG_CBOR_CODEC, looksLikeCid, parseCid, RAW_CODEC } from "../cid.js";
 import { type Did, parseDid } from "../did.js";
 
 /**
@@ -38,6 +38,29 @@ export const ContentCidString = z
     "not a raw sha2-256 content CID",
   );
 
+/**
+ * A release's content CID: a raw sha2-256 CID (a file's exact bytes) or a
+ * dag-cbor sha2-256 CID (a bundle's manifest, see `bundle/`).
+ */
+export const ReleaseContentCidString = z
+  .string()
+  .max(200)
+  .refine(
+    remembered((value) => {
+      try {
+        const cid = parseCid(value);
+        return (
+          cid.version === 1 &&
+          (cid.code === RAW_CODEC || cid.code === DAG_CBOR_CODEC) &&
+          cid.multihash.code === 0x12
+        );
+      } catch {
+        return false;
+      }
+    }),
+    "not a raw or dag-cbor sha2-256 content CID",
+  );
+
 /** An ed25519 did:key. */
 export const DidString = z
   .string()
@@ -58,16 +81,44 @@ export const DidString = z
 /** An ISO 8601 UTC timestamp with milliseconds, as `Date#toISOString` writes it. */
 export const Timestamp = z.iso.datetime({ offset: false, precision: 3 });
 
+/** Longest standard name, in characters (every character is ASCII, so also in bytes). */
+export const MAX_STANDARD_NAME_LENGTH = 200;
+/** Most `/`-separated segments in a standard name. */
+export const MAX_STANDARD_NAME_SEGMENTS = 8;
+
+const NAME_SEGMENT = "[A-Za-z0-9][A-Za-z0-9._-]{0,63}";
+const NAME_PATTERN = new RegExp(
+  `^${NAME_SEGMENT}(?:/${NAME_SEGMENT}){0,${MAX_STANDARD_NAME_SEGMENTS - 1}}$`,
+);
+
 /**
- * A standard's name: lowercase letters, digits, `.`, `_` and `-`, starting with
- * a letter or digit, at most 64 characters. Safe in file names and URLs.
+ * A standard's name: 1-8 segments separated by `/` (`house-style`,
+ * `skills/codeql`, `Rules/A11y`), each 1-64 letters (either case), digits,
+ * `.`, `_` or `-` starting with a letter or digit (so never `.` or `..`), at
+ * most 200 characters in all. Safe as a relative path, in URLs, in
+ * `name@selector` and on a terminal. Names that differ only in case are
+ * different names, but `publish` refuses to create one that equals an
+ * existing name ignoring case (see {@link standardNameKey}).
  */
 export const StandardName = z
   .string()
+  .max(
+    MAX_STANDARD_NAME_LENGTH,
+    `a standard's name is at most ${MAX_STANDARD_NAME_LENGTH} characters`,
+  )
   .regex(
-    /^[a-z0-9][a-z0-9._-]{0,63}$/,
-    "a standard's name is 1-64 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit",
+    NAME_PATTERN,
+    "a standard's name is 1-8 segments separated by '/', each 1-64 letters, digits, '.', '_' or '-' starting with a letter or digit",
   );
+
+/**
+ * The key under which two standard names collide: the name in lowercase.
+ * `Rules/A11y` and `rules/a11y` would land on the same files on a
+ * case-insensitive file system, so a space never gets both from `publish`.
+ */
+export function standardNameKey(name: string): string {
+  return name.toLowerCase();
+}
 
 /** Free text written by a person (a release message, a correction). */
 export const Text = (max: number) => z.string().max(max);

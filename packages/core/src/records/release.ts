@@ -1,9 +1,9 @@
 import { z } from "zod";
 import {
   CidString,
-  ContentCidString,
   DidString,
   MembershipHeads,
+  ReleaseContentCidString,
   StandardName,
   Text,
   Timestamp,
@@ -17,7 +17,8 @@ export const MAX_MESSAGE_LENGTH = 4096;
 
 /**
  * An immutable version of a standard. `contentCid` addresses the exact bytes
- * an agent reads; `parents` are the release heads it follows (two or more
+ * an agent reads (a raw CID), or a bundle's manifest (a dag-cbor CID) whose
+ * files are addressed by raw CIDs; `size` is those bytes' length; `parents` are the release heads it follows (two or more
  * when it resolves a fork); `incorporates` lists corrections it folds in.
  */
 export const Release = z
@@ -27,7 +28,7 @@ export const Release = z
     space: CidString,
     standard: StandardName,
     version: z.number().int().min(1).max(1_000_000_000),
-    contentCid: ContentCidString,
+    contentCid: ReleaseContentCidString,
     size: z.number().int().min(0).max(MAX_CONTENT_BYTES),
     parents: z.array(CidString).max(64),
     incorporates: z.array(CidString).max(1024),

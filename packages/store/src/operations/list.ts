@@ -12,6 +12,8 @@ export interface ListedStandard extends ReleaseView {
   readonly openCorrections: number;
   /** True when a maintainer retired it (listed only with `all`). */
   readonly retired: boolean;
+  /** Its name up to and including the last `/` (`skills/` for `skills/codeql`), or null for a name of one segment. */
+  readonly group: string | null;
 }
 
 /** The standards of a space. */
@@ -49,6 +51,7 @@ export async function list(
           heads: standard.heads.length,
           openCorrections: standard.openCorrections.length,
           retired: standard.retired !== undefined,
+          group: groupOf(standard.name),
         })),
       retired: request.all
         ? 0
@@ -62,4 +65,10 @@ export async function list(
       })),
     };
   });
+}
+
+/** A name's group: everything up to and including its last `/`, or null when it has one segment. */
+export function groupOf(name: string): string | null {
+  const slash = name.lastIndexOf("/");
+  return slash === -1 ? null : name.slice(0, slash + 1);
 }

@@ -8,6 +8,7 @@ import {
   type SpaceState,
   StandardName,
   signRecord,
+  standardNameKey,
 } from "@canon/core";
 import { BlobCache } from "../caches/blob-cache.js";
 import type { CanonHome } from "../home/canon-home.js";
@@ -109,6 +110,7 @@ export async function appendRelease(
   }
   requireRole(signer, state, MAINTAINER, "publishing");
   assertReadable(folded, standard);
+  refuseCaseCollision(state, standard);
   const incorporated = openCorrectionsNamed(state, standard, incorporates);
   const cid = (await contentCid(bytes)).toString();
   const heads = state.standards.get(standard)?.heads ?? [];
@@ -159,6 +161,24 @@ export async function appendRelease(
     parents: release.parents,
     incorporates: incorporated,
   };
+}
+
+/**
+ * A new standard may not equal an existing one ignoring case: on a
+ * case-insensitive file system (macOS, Windows) both would be written to the
+ * same files. An existing standard keeps publishing under its own name.
+ * @throws CanonError `BAD_ARGUMENT` naming the other standard.
+ */
+function refuseCaseCollision(state: SpaceState, standard: string): void {
+  if (state.standards.has(standard)) return;
+  const key = standardNameKey(standard);
+  for (const other of state.standards.keys()) {
+    if (standardNameKey(other) === key)
+      throw new CanonError(
+        "BAD_ARGUMENT",
+        `"${standard}" differs from the existing standard "${other}" only in case; publish to "${other}" or pick another name (names that differ only in case collide on case-insensitive file systems)`,
+      );
+  }
 }
 
 /**
