@@ -304,6 +304,75 @@ program
   )
   .action(action(() => import("./commands/relay.js")));
 
+const projectOption = () =>
+  new Option("--project <dir>", "the project directory (default: the nearest holding canon.json)");
+
+program
+  .command("add")
+  .description(
+    "add a standard to this project's canon.json, with where it goes (then `canon pull`)",
+  )
+  .argument("<standard>", "standard name, e.g. skills/webapp-testing")
+  .option(
+    "--as, --target <type[:path]>",
+    "a target (repeatable): skill, agents-md, claude-md, gemini-md, cursor-rule, copilot, copilot-instructions, file:<path> (default: from the name)",
+    collect,
+  )
+  .option("--description <text>", "front matter description (cursor-rule, copilot-instructions)")
+  .option("--globs <globs>", "front matter globs (cursor-rule)")
+  .option("--always-apply", "front matter alwaysApply: true (cursor-rule)")
+  .option("--apply-to <globs>", "front matter applyTo (copilot-instructions)")
+  .option("--pin <version|cid>", "install this version, not the latest")
+  .addOption(projectOption())
+  .action(action(() => import("./commands/add.js")));
+
+program
+  .command("pull")
+  .description(
+    "write every standard of canon.json where its tools read it, then canon.lock (syncs first when the space has a relay)",
+  )
+  .option(
+    "--frozen",
+    "install exactly what canon.lock names; fail if it no longer matches canon.json",
+  )
+  .option("--offline", "do not sync first")
+  .option("--timeout <seconds>", "bound of the sync before reading", "10")
+  .addOption(projectOption())
+  .action(action(() => import("./commands/pull.js")));
+
+program
+  .command("status")
+  .description(
+    "say per standard of canon.json: current, behind, modified, missing, forked or unknown (offline)",
+  )
+  .option("--check", "exit 9 unless every standard is current (for CI)")
+  .addOption(projectOption())
+  .action(action(() => import("./commands/status.js")));
+
+program
+  .command("import")
+  .description(
+    "publish a repository's agent context (skill folders, Cursor rules, Copilot instructions, AGENTS.md, CLAUDE.md, GEMINI.md) and write its canon.json and canon.lock",
+  )
+  .argument("<path>", "the repository's directory")
+  .option("--prefix <prefix>", "put every name under this prefix, e.g. team/")
+  .option("-m, --message <message>", "release message (default: where it was imported from)")
+  .action(action(() => import("./commands/import.js")));
+
+program
+  .command("run")
+  .description(
+    "pull, run a command with CANON_LOCK and CANON_CONTEXT_DIR set, stamp its outputs when it exits 0, and exit with its status",
+  )
+  .argument("<command>", "the command to run (after --)")
+  .argument("[args...]", "its arguments")
+  .option("--frozen", "refuse to start when canon.lock no longer matches canon.json")
+  .option("--offline", "do not sync first")
+  .option("--stamp <glob>", "stamp every file matching this glob when the command exits 0")
+  .option("--timeout <seconds>", "bound of the sync before running", "10")
+  .addOption(projectOption())
+  .action(action(() => import("./commands/run.js")));
+
 program
   .command("doctor")
   .description("check every record from scratch; list those refused, and why")
@@ -314,7 +383,7 @@ addHelpText(program);
 /** Parses the command line with commander and runs the command; returns the exit status. */
 export async function runProgram(argv: readonly string[]): Promise<number> {
   try {
-    await program.parseAsync(withoutHelpForUnknownCommand(argv));
+    await program.parseAsync(targetFlagsOfAdd(withoutHelpForUnknownCommand(argv)));
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (error) {
     const { report } = await import("./report-error.js");
@@ -328,23 +397,43 @@ export async function runProgram(argv: readonly string[]): Promise<number> {
 }
 
 /**
+ * `canon add <standard> --as <target>` names a target, while `--as` is
+ * everywhere else the global identity option (which add never needs, as it
+ * signs nothing): after the word `add`, `--as` is read as `--target`.
+ */
+function targetFlagsOfAdd(argv: readonly string[]): string[] {
+  const at = commandWordAt(argv);
+  if (at < 0 || argv[at] !== "add") return [...argv];
+  return argv.map((arg, i) =>
+    i <= at
+      ? arg
+      : arg === "--as"
+        ? "--target"
+        : arg.startsWith("--as=")
+          ? `--target=${arg.slice(5)}`
+          : arg,
+  );
+}
+
+/**
  * `canon agents --help` would print the main help and exit 0, hiding the
  * typo: for a command word that names no command, drop `--help` so the
  * parser reports it as unknown (with a suggestion) and exits 2.
  */
 function withoutHelpForUnknownCommand(argv: readonly string[]): string[] {
-  const args = argv.slice(2);
-  const valued = new Set(["--as", "--space"]);
-  let word: string | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    if (valued.has(arg)) i++;
-    else if (!arg.startsWith("-")) {
-      word = arg;
-      break;
-    }
-  }
+  const word = argv[commandWordAt(argv)];
   const known = new Set(["help", ...program.commands.flatMap((c) => [c.name(), ...c.aliases()])]);
   if (word === undefined || known.has(word)) return [...argv];
   return argv.filter((arg, i) => i < 2 || (arg !== "--help" && arg !== "-h"));
+}
+
+/** Where the command word is in argv (after the global options and their values), or -1. */
+function commandWordAt(argv: readonly string[]): number {
+  const valued = new Set(["--as", "--space"]);
+  for (let i = 2; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (valued.has(arg)) i++;
+    else if (!arg.startsWith("-")) return i;
+  }
+  return -1;
 }
