@@ -1,4 +1,4 @@
-import { addStandard, targetsFromFlags } from "@canon/store";
+import { addStandard } from "@canon/store";
 import { home } from "../context.js";
 import { type GlobalOptions, print } from "../output.js";
 import { projectDir } from "../project-dir.js";
@@ -16,12 +16,6 @@ export async function run(
   },
   standard: string,
 ): Promise<void> {
-  const targets = targetsFromFlags(options.target ?? [], {
-    description: options.description,
-    globs: options.globs,
-    alwaysApply: options.alwaysApply,
-    applyTo: options.applyTo,
-  });
   const pin =
     options.pin === undefined
       ? undefined
@@ -31,7 +25,13 @@ export async function run(
   const added = await addStandard(home(), {
     dir: await projectDir(options, true),
     standard,
-    targets,
+    targets: options.target ?? [],
+    settings: {
+      description: options.description,
+      globs: options.globs,
+      alwaysApply: options.alwaysApply,
+      applyTo: options.applyTo,
+    },
     pin,
     space: options.space,
   });

@@ -5,14 +5,17 @@ import type { SpaceChoice } from "../operations/space-session.js";
 import { viewSpace } from "../operations/space-view.js";
 import { defaultTarget, isBundleContent } from "./default-target.js";
 import { readProjectOrEmpty, type Target, writeProject } from "./project-manifest.js";
+import { type TargetSettings, targetsFromFlags } from "./target-flags.js";
 
 /** A standard to add to a project. */
 export interface AddRequest extends SpaceChoice {
   /** The project directory (canon.json is created there when absent). */
   readonly dir: string;
   readonly standard: string;
-  /** Where it goes; the default target for its name when empty. */
-  readonly targets: readonly Target[];
+  /** Where it goes, as `--as <type>[:<path>]` flags; the default target for its name when empty. */
+  readonly targets: readonly string[];
+  /** Front matter settings for the targets that take them. */
+  readonly settings?: TargetSettings | undefined;
   /** A version number or CID to pin; the latest at each pull when absent. */
   readonly pin?: number | string | undefined;
 }
@@ -30,9 +33,11 @@ export interface Added {
  * Adds a standard to a project's canon.json (creating it, with the space's
  * URL, when absent), after checking the space has it. Writes nothing else:
  * `pull` installs it.
- * @throws CanonError `UNKNOWN_STANDARD` with a did-you-mean, `BAD_ARGUMENT` (no default target for its name), `BAD_CONFIG`.
+ * @throws CanonError `UNKNOWN_STANDARD` with a did-you-mean, `BAD_ARGUMENT` (a bad flag, no default target for its name), `BAD_CONFIG`.
  */
 export async function addStandard(home: CanonHome, request: AddRequest): Promise<Added> {
+  // Flags are checked before the space is read, so a typo fails fast.
+  const given = targetsFromFlags(request.targets, request.settings ?? {});
   const project = await readProjectOrEmpty(request.dir);
   const choice: SpaceChoice = { space: project.manifest.space ?? request.space };
   const { url, bundle } = await viewSpace(home, choice, async ({ chosen, state }) => ({
@@ -40,7 +45,9 @@ export async function addStandard(home: CanonHome, request: AddRequest): Promise
     bundle: isBundleContent(findStandard(state, request.standard).latest.record.contentCid),
   }));
   const targets =
-    request.targets.length > 0 ? request.targets : [defaultTarget(request.standard, bundle)];
+    given.length > 0
+      ? given
+      : targetsFromFlags([defaultTarget(request.standard, bundle).type], request.settings ?? {});
   if (bundle) {
     const wrong = targets.find((target) => target.type !== "skill");
     if (wrong !== undefined)

@@ -15,6 +15,8 @@ export interface TargetSettings {
  * @throws CanonError `BAD_ARGUMENT` naming the flag: an unknown type (listing the types), a bad path, a setting no target takes.
  */
 export function targetsFromFlags(flags: readonly string[], settings: TargetSettings): Target[] {
+  // No flag: the caller picks the default target and applies the settings to it.
+  if (flags.length === 0) return [];
   const targets = flags.map((flag) => {
     const colon = flag.indexOf(":");
     const type = colon < 0 ? flag : flag.slice(0, colon);

@@ -22,8 +22,9 @@ export async function sha256OfFile(path: string): Promise<string | undefined> {
 
 /**
  * Refuses any target path that would leave the project through a symlinked
- * directory (or is itself a directory), before anything is written.
- * @throws CanonError `BAD_CONFIG` naming the path.
+ * directory, is itself a directory, or lies under a file, before anything is
+ * written.
+ * @throws CanonError `BAD_CONFIG` naming the path, `STORAGE_UNWRITABLE` when a parent is a file.
  */
 export async function checkInsideProject(dir: string, paths: readonly string[]): Promise<void> {
   const root = await realpath(dir);
@@ -31,12 +32,14 @@ export async function checkInsideProject(dir: string, paths: readonly string[]):
     let ancestor = dirname(join(dir, path));
     // The deepest directory that exists decides where the file lands.
     for (;;) {
-      try {
-        await stat(ancestor);
-        break;
-      } catch {
-        ancestor = dirname(ancestor);
-      }
+      const found = await stat(ancestor).catch(() => undefined);
+      if (found?.isDirectory()) break;
+      if (found !== undefined)
+        throw new CanonError(
+          "STORAGE_UNWRITABLE",
+          `cannot write ${join(dir, path)}: ${ancestor} is not a directory; nothing was written and canon.lock is unchanged`,
+        );
+      ancestor = dirname(ancestor);
     }
     const real = await realpath(ancestor);
     if (real !== root && !real.startsWith(root + sep))
