@@ -155,7 +155,9 @@ describe("bundle manifests", () => {
         encode({
           v: 1,
           type: "canon/bundle",
-          files: [{ ...cids[0], cid: CID.createV1(0x71, CID.parse(good.files[0]?.cid ?? "").multihash) }],
+          files: [
+            { ...cids[0], cid: CID.createV1(0x71, CID.parse(good.files[0]?.cid ?? "").multihash) },
+          ],
         }),
       ],
       [
