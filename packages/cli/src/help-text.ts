@@ -28,12 +28,20 @@ const EXAMPLES: Record<string, readonly string[]> = {
   publish: [
     'canon publish editorial-style style.md -m "shorter sentences"',
     "canon publish editorial-style style.md --incorporates bafyrei...",
+    "canon publish skills/codeql .claude/skills/codeql   # a folder: one bundle",
+    "canon publish editorial-style style.md --force      # even if unchanged",
+  ],
+  export: [
+    "canon export skills/codeql .claude/skills/codeql",
+    "canon export skills/codeql@3 /tmp/codeql-v3 --force",
   ],
   show: [
     "canon show editorial-style",
     "canon show editorial-style@3",
     "canon show editorial-style@bafkrei...   # a content or release CID",
     "canon show editorial-style --rendered   # with the corrections in force",
+    "canon show skills/codeql                # a bundle: lists its files",
+    "canon show skills/codeql --file SKILL.md",
   ],
   correct: [
     'canon correct editorial-style "No inline code in non-technical articles." --evidence article.md',

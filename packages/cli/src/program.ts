@@ -112,14 +112,20 @@ member
 
 program
   .command("publish")
-  .description("publish a file as the next version of a standard")
-  .argument("<standard>", "standard name, e.g. editorial-style")
-  .argument("<file>", "file whose exact bytes become the new version")
+  .description(
+    "publish a file, or a folder as one bundle, as the next version of a standard (identical content is not a new version)",
+  )
+  .argument("<standard>", "standard name, e.g. editorial-style or skills/codeql")
+  .argument(
+    "<file>",
+    "file whose exact bytes become the new version, or folder whose files (paths, bytes, executable bits) do",
+  )
   .option("-m, --message <message>", "what changed", "")
   .option(
     "--incorporates <id...>",
     "open corrections (by id) this version folds in; they close once every head has them",
   )
+  .option("--force", "publish a new version even when the content equals the latest")
   .action(action(() => import("./commands/publish.js")));
 
 program
@@ -136,7 +142,18 @@ program
     "--require-fresh",
     "exit 8 unless a current checkpoint proves this replica's view complete",
   )
+  .option("--file <path>", "a bundle's file to print, by its path in the bundle")
   .action(action(() => import("./commands/show.js")));
+
+program
+  .command("export")
+  .description(
+    "write a release out as files: a bundle's tree with its executable bits, or a single file named after the last segment of the standard's name",
+  )
+  .argument("<standard>", "standard[@version|@cid]")
+  .argument("<dir>", "folder to write into (created when missing)")
+  .option("--force", "overwrite existing files whose bytes differ")
+  .action(action(() => import("./commands/export.js")));
 
 program
   .command("correct")

@@ -14,6 +14,11 @@ export {
 } from "./home/identities.js";
 export { openReplica } from "./open-replica.js";
 export {
+  type BundleFile,
+  type BundleFolder,
+  readBundleFolder,
+} from "./operations/bundle-folder.js";
+export {
   type CheckpointWritten,
   changeSettings,
   checkpointDue,
@@ -36,6 +41,12 @@ export {
 } from "./operations/correction-log.js";
 export { type CreatedSpace, createSpace } from "./operations/create-space.js";
 export { type Diagnosis, doctor } from "./operations/doctor.js";
+export {
+  type Exported,
+  type ExportedFile,
+  type ExportRequest,
+  exportStandard,
+} from "./operations/export-standard.js";
 export { type History, type HistoryEntry, history } from "./operations/history.js";
 export { type ListedStandard, type Listing, list } from "./operations/list.js";
 export {
@@ -54,6 +65,7 @@ export {
 export { type ReleaseView, releaseView } from "./operations/release-view.js";
 export { type RenderedRelease, resolveRendered } from "./operations/render.js";
 export { type Resolved, type ResolveRequest, resolve } from "./operations/resolve.js";
+export { type ResolvedFiles, resolveFiles } from "./operations/resolve-files.js";
 export { type Retired, type RetireRequest, retireStandard } from "./operations/retire.js";
 export {
   type ChosenSpace,

@@ -23,7 +23,11 @@ export async function showRendered(
       `canon: warning: ${standard} is forked; showing ${rendered.release} (v${rendered.version}); other heads: ${rendered.forkedWith.join(", ")}. Publish a new version to merge them.\n`,
     );
   }
-  if (!rendered.spliced && rendered.corrections.length > 0) {
+  if (rendered.cid.startsWith("bafyrei")) {
+    process.stderr.write(
+      `canon: ${escapeControls(standard)}@${rendered.version} is a bundle: ${rendered.corrections.length > 0 ? "these are its corrections in force alone" : "no correction is in force"}; \`canon show ${standard}@${rendered.version}\` lists its files\n`,
+    );
+  } else if (!rendered.spliced && rendered.corrections.length > 0) {
     process.stderr.write(
       `canon: ${escapeControls(standard)}@${rendered.version} is not text: these are its corrections in force alone; \`canon show ${standard}@${rendered.version}\` prints its exact bytes\n`,
     );

@@ -1,9 +1,13 @@
 import { canonHome, parseStandardReference, resolve } from "@canon/store";
 import { contentForJson, type GlobalOptions, print } from "../output.js";
 
-/** `canon show <standard>[@<version>|@<cid>] [--rendered]`: print the exact bytes of one version, or its rendered context. */
+/**
+ * `canon show <standard>[@<version>|@<cid>] [--rendered] [--file <path>]`:
+ * print the exact bytes of one version, its rendered context, or (a bundle)
+ * its files or one of them.
+ */
 export async function run(
-  options: GlobalOptions & { rendered?: boolean; requireFresh?: boolean },
+  options: GlobalOptions & { rendered?: boolean; requireFresh?: boolean; file?: string },
   reference: string,
 ): Promise<void> {
   const { standard, selector } = parseStandardReference(reference);
@@ -11,7 +15,16 @@ export async function run(
     const { showRendered } = await import("./show-rendered.js");
     return showRendered(options, standard, selector);
   }
+  if (options.file !== undefined) {
+    const { showBundle } = await import("./show-bundle.js");
+    return showBundle(options, standard, selector);
+  }
   const resolved = await resolve(canonHome(), { standard, selector, space: options.space });
+  // A bundle's content CID is a dag-cbor sha2-256 CID (base32 "bafyrei…"): list its files, never print its CBOR.
+  if (resolved.cid.startsWith("bafyrei")) {
+    const { showBundle } = await import("./show-bundle.js");
+    return showBundle(options, standard, resolved.release);
+  }
   if (options.json) {
     const { content, ...rest } = resolved;
     print(options, { ...rest, ...contentForJson(content) }, () => "");

@@ -13,11 +13,14 @@ export async function writeFileAtomic(
   path: string,
   bytes: Uint8Array | string,
   mode = 0o644,
+  /** Set `mode` exactly, whatever the umask (an exported file's executable bit). */
+  exactMode = false,
 ): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const temporary = `${path}.tmp-${randomBytes(6).toString("hex")}`;
   const file = await open(temporary, "wx", mode);
   try {
+    if (exactMode) await file.chmod(mode);
     await file.writeFile(bytes);
     await file.sync();
   } catch (error) {

@@ -1,20 +1,26 @@
+import { stat } from "node:fs/promises";
 import {
   CanonError,
   contentCid,
+  decodeBundleManifest,
+  encodeBundleManifest,
   MAX_CONTENT_BYTES,
   MAX_MESSAGE_LENGTH,
   parseCid,
   type Release,
+  recordCid,
   type SpaceState,
   StandardName,
+  sameBytes,
   signRecord,
   standardNameKey,
 } from "@canon/core";
 import { BlobCache } from "../caches/blob-cache.js";
 import type { CanonHome } from "../home/canon-home.js";
 import type { Signer } from "../home/identities.js";
-import { mapField, type StandardDocument, writableMap } from "../space/documents.js";
+import { isBytes, mapField, type StandardDocument, writableMap } from "../space/documents.js";
 import { standardDocumentOf } from "../space/standard-document.js";
+import { type BundleFile, readBundleFolder } from "./bundle-folder.js";
 import { readInputFile } from "./input-file.js";
 import { MAINTAINER, requireRole } from "./require-role.js";
 import { assertReadable, type SpaceChoice, type SpaceSession, withSpace } from "./space-session.js";
@@ -22,21 +28,32 @@ import { assertReadable, type SpaceChoice, type SpaceSession, withSpace } from "
 /** What to publish. */
 export interface PublishRequest extends SpaceChoice {
   readonly standard: string;
-  /** Path of the file whose exact bytes become the new version. */
+  /**
+   * Path of the file whose exact bytes become the new version, or of a
+   * folder published as one bundle (see {@link readBundleFolder}).
+   */
   readonly file: string;
   readonly message?: string | undefined;
   /** CIDs of open corrections of the standard this version folds in (they close once every head has them). */
   readonly incorporates?: readonly string[] | undefined;
+  /** Publish a new version even when the content equals the only head's ("unchanged" otherwise). */
+  readonly force?: boolean | undefined;
 }
 
-/** A release just published. */
+/** A release just published, or the head that already had the same content. */
 export interface Published {
   readonly standard: string;
   readonly version: number;
-  /** Content CID (raw, sha2-256) of the published bytes. */
+  /** Content CID of the published bytes (raw, sha2-256) or bundle (its manifest's dag-cbor CID). */
   readonly cid: string;
   /** CID of the signed release record. */
   readonly release: string;
+  /**
+   * True when nothing was written: the standard's only head already has this
+   * content and no correction was incorporated, so `version`, `cid` and
+   * `release` are that head's.
+   */
+  readonly unchanged: boolean;
   /** Release CIDs it follows (two or more when it resolves a fork). */
   readonly parents: readonly string[];
   /** Corrections it incorporates. */
@@ -44,37 +61,63 @@ export interface Published {
 }
 
 /**
- * Publishes a file as the next version of a standard: the version after the
- * highest current head, following every head (so publishing after a fork
- * resolves it). Offline; the release syncs at the next `canon sync`.
- * @throws CanonError `FILE_UNREADABLE`, `BAD_ARGUMENT` (name, size), `NOT_A_MEMBER` when the signer is not a maintainer.
+ * Publishes a file, or a folder as one bundle, as the next version of a
+ * standard: the version after the highest current head, following every
+ * head (so publishing after a fork resolves it). Content equal to the only
+ * head's is not a new version unless `force` (see {@link Published.unchanged}).
+ * Everything is read and checked before anything is written. Offline; the
+ * release syncs at the next `canon sync`.
+ * @throws CanonError `FILE_UNREADABLE`, `BAD_ARGUMENT` (name, size, what a folder holds), `NOT_A_MEMBER` when the signer is not a maintainer.
  */
 export async function publish(
   home: CanonHome,
   signer: Signer,
   request: PublishRequest,
 ): Promise<Published> {
-  const bytes = await readInputFile(request.file, MAX_CONTENT_BYTES);
+  const content = await readContent(request.file);
   return withSpace(
     home,
     request,
     (session) =>
       appendRelease(session, signer, {
         standard: request.standard,
-        bytes,
+        ...content,
         message: request.message,
         incorporates: request.incorporates,
+        force: request.force,
       }),
     { writeBack: true },
   );
 }
 
+/** A file's bytes, or a folder's manifest bytes and files. */
+async function readContent(
+  path: string,
+): Promise<{ bytes: Uint8Array; files?: readonly BundleFile[] }> {
+  if (!(await isFolder(path))) return { bytes: await readInputFile(path, MAX_CONTENT_BYTES) };
+  const { manifest, files } = await readBundleFolder(path);
+  return { bytes: encodeBundleManifest(manifest), files };
+}
+
+async function isFolder(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false; // readInputFile reports it
+  }
+}
+
 /** A release to append: the exact bytes, not a file. */
 export interface ReleaseContent {
   readonly standard: string;
+  /** The content: a file's exact bytes, or a bundle's encoded manifest (then `files` holds its files). */
   readonly bytes: Uint8Array;
+  /** For a bundle, every file its manifest (`bytes`) lists; absent for a single file. */
+  readonly files?: readonly BundleFile[] | undefined;
   readonly message?: string | undefined;
   readonly incorporates?: readonly string[] | undefined;
+  /** Publish even when the content equals the only head's. */
+  readonly force?: boolean | undefined;
 }
 
 /**
@@ -87,7 +130,7 @@ export interface ReleaseContent {
 export async function appendRelease(
   { replica, chosen, folded, state }: SpaceSession,
   signer: Signer,
-  { standard, bytes, message = "", incorporates = [] }: ReleaseContent,
+  { standard, bytes, files, message = "", incorporates = [], force = false }: ReleaseContent,
 ): Promise<Published> {
   const name = StandardName.safeParse(standard);
   if (!name.success) {
@@ -112,8 +155,21 @@ export async function appendRelease(
   assertReadable(folded, standard);
   refuseCaseCollision(state, standard);
   const incorporated = openCorrectionsNamed(state, standard, incorporates);
-  const cid = (await contentCid(bytes)).toString();
+  const cid = (
+    files === undefined ? await contentCid(bytes) : await bundleContentCid(bytes, files)
+  ).toString();
   const heads = state.standards.get(standard)?.heads ?? [];
+  const [only] = heads;
+  if (heads.length === 1 && only?.record.contentCid === cid && incorporated.length === 0 && !force)
+    return {
+      standard,
+      version: only.record.version,
+      cid,
+      release: only.cid,
+      parents: only.record.parents,
+      incorporates: [],
+      unchanged: true,
+    };
   const release: Release = {
     type: "canon/release",
     v: 1,
@@ -143,16 +199,25 @@ export async function appendRelease(
       contents: {},
     });
   // A peer may have deleted or retyped the maps: they are recreated, never written through.
+  // A bundle's files go beside its manifest, each under its raw CID (identical files are stored once).
+  const held = mapField(handle.doc(), "contents");
+  const newFiles = (files ?? []).filter(
+    (file) => !(isBytes(held[file.cid]) && sameBytes(held[file.cid] as Uint8Array, file.bytes)),
+  );
   handle.change((doc) => {
     writableMap<Uint8Array>(doc, "records")[signed.cid] = signed.bytes;
-    writableMap<Uint8Array>(doc, "contents")[cid] = bytes;
+    const contents = writableMap<Uint8Array>(doc, "contents");
+    contents[cid] = bytes;
+    for (const file of newFiles) contents[file.cid] = file.bytes;
   });
   if (mapField(folded.space.doc(), "standards")[handle.documentId] === undefined) {
     folded.space.change((doc) => {
       writableMap<string>(doc, "standards")[handle.documentId] = standard;
     });
   }
-  await new BlobCache(replica.home).put(cid, bytes);
+  const blobs = new BlobCache(replica.home);
+  await blobs.put(cid, bytes);
+  for (const file of files ?? []) await blobs.put(file.cid, file.bytes);
   return {
     standard,
     version: release.version,
@@ -160,7 +225,33 @@ export async function appendRelease(
     release: signed.cid,
     parents: release.parents,
     incorporates: incorporated,
+    unchanged: false,
   };
+}
+
+/**
+ * The content CID of a bundle about to be published: its manifest's CID,
+ * once every file the manifest lists is among `files` with the same CID
+ * and size, and each file's bytes hash to it.
+ * @throws CanonError `BAD_ARGUMENT` when the manifest and the files disagree.
+ */
+async function bundleContentCid(manifestBytes: Uint8Array, files: readonly BundleFile[]) {
+  const manifest = decodeBundleManifest(manifestBytes);
+  const byPath = new Map(files.map((file) => [file.path, file]));
+  for (const entry of manifest.files) {
+    const file = byPath.get(entry.path);
+    if (
+      file === undefined ||
+      file.size !== entry.size ||
+      file.bytes.length !== entry.size ||
+      (await contentCid(file.bytes)).toString() !== entry.cid
+    )
+      throw new CanonError(
+        "BAD_ARGUMENT",
+        `the bundle's file ${JSON.stringify(entry.path)} is missing or does not match its manifest`,
+      );
+  }
+  return recordCid(manifestBytes);
 }
 
 /**

@@ -4,6 +4,7 @@ import {
   correctionsInForce,
   type Freshness,
   freshnessOf,
+  isBundleCid,
   parseCid,
   type Release,
   type RenderedContext,
@@ -32,7 +33,7 @@ export interface RenderedRelease extends ReleaseView {
   readonly corrections: readonly string[];
   /** Corrections in force that did not fit and are only counted. */
   readonly omittedCorrections: number;
-  /** False for a release that is not UTF-8 text: the content is then the corrections section alone. */
+  /** False for a release that is not UTF-8 text or is a bundle: the content is then the corrections section alone. */
   readonly spliced: boolean;
   /** Other heads when the standard is forked and the latest was asked for. */
   readonly forkedWith: readonly string[];
@@ -97,5 +98,11 @@ export async function renderRelease(
     cached ?? (await resolve(home, { ...choice, standard, selector: release.cid })).content;
   if (content === undefined)
     throw new CanonError("UNKNOWN_VERSION", `content of ${contentCid} is not in this replica`);
-  return renderContext({ standard, version, content, corrections });
+  return renderContext({
+    standard,
+    version,
+    content,
+    corrections,
+    bundle: isBundleCid(contentCid),
+  });
 }

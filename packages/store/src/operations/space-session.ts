@@ -163,14 +163,17 @@ export async function refreshCaches(replica: Replica, before: FoldedSpace): Prom
   await writeReadIndex(replica.home, before.address.documentId, fingerprint, after.fold.state);
 }
 
-/** Copies the content of every accepted release into the blob cache, so pinned reads never need Automerge. */
+/** Copies the content of every accepted release (and every file of a bundle) into the blob cache, so pinned reads never need Automerge. */
 async function fillBlobCache(replica: Replica, folded: FoldedSpace): Promise<void> {
   const blobs = new BlobCache(replica.home);
   for (const standard of folded.fold.state?.standards.values() ?? []) {
     for (const { record } of standard.releases.values()) {
       if (await blobs.has(record.contentCid)) continue;
-      const bytes = await replica.content.verified(folded, record);
-      if (bytes) await blobs.put(record.contentCid, bytes);
+      // A bundle's files first, its manifest last: a manifest in the cache means its files are there too.
+      const pieces = await replica.content.pieces(folded, record);
+      if (pieces === undefined) continue;
+      for (const { entry, bytes } of pieces.files ?? []) await blobs.put(entry.cid, bytes);
+      await blobs.put(record.contentCid, pieces.content);
     }
   }
 }

@@ -1,5 +1,13 @@
 import * as A from "@automerge/automerge";
-import { contentMatches, parseCid, type Release, sha256Hex } from "@canon/core";
+import {
+  type BundleEntry,
+  contentMatches,
+  decodeBundleManifest,
+  type ExpectedContent,
+  isBundleCid,
+  parseCid,
+  sha256Hex,
+} from "@canon/core";
 import { BlobCache } from "../caches/blob-cache.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { mapsAt } from "./document-maps.js";
@@ -28,12 +36,43 @@ export class ContentLookup {
    */
   async verified(
     loaded: Pick<LoadedSpace, "standards">,
-    release: Release,
+    release: ExpectedContent,
   ): Promise<Uint8Array | undefined> {
     for (const bytes of this.candidates(loaded, release.contentCid))
       if (await contentMatches(bytes, release)) return bytes;
     const cached = await this.cached(release.contentCid);
     return cached !== undefined && (await contentMatches(cached, release)) ? cached : undefined;
+  }
+
+  /**
+   * Everything an accepted release's content is made of, verified: the
+   * content itself (a file's bytes or a bundle's manifest) first, then, for
+   * a bundle, each file it lists with its entry. Undefined when any piece is
+   * missing here (the fold accepted the release, so a missing piece means
+   * local damage or a pruned document).
+   */
+  async pieces(
+    loaded: Pick<LoadedSpace, "standards">,
+    release: ExpectedContent,
+  ): Promise<
+    { content: Uint8Array; files: { entry: BundleEntry; bytes: Uint8Array }[] | null } | undefined
+  > {
+    const content = await this.verified(loaded, release);
+    if (content === undefined) return undefined;
+    if (!isBundleCid(release.contentCid)) return { content, files: null };
+    let entries: readonly BundleEntry[];
+    try {
+      entries = decodeBundleManifest(content).files;
+    } catch {
+      return undefined;
+    }
+    const files: { entry: BundleEntry; bytes: Uint8Array }[] = [];
+    for (const entry of entries) {
+      const bytes = await this.verified(loaded, { contentCid: entry.cid, size: entry.size });
+      if (bytes === undefined) return undefined;
+      files.push({ entry, bytes });
+    }
+    return { content, files };
   }
 
   /** Bytes from the blob cache (hash-checked there), or undefined; never throws. */

@@ -1,5 +1,12 @@
 import type { DocHandle } from "@automerge/automerge-repo";
-import { contentMatches, type SignedRecord, type SpaceState, sameBytes } from "@canon/core";
+import {
+  contentMatches,
+  type ExpectedContent,
+  isBundleCid,
+  type SignedRecord,
+  type SpaceState,
+  sameBytes,
+} from "@canon/core";
 import type { Replica } from "../replica.js";
 import { isBytes, isMap, mapField, type StandardDocument, writableMap } from "./documents.js";
 import type { FoldedSpace } from "./space-reader.js";
@@ -138,12 +145,24 @@ async function contentsToWrite(
 ): Promise<[string, Uint8Array][]> {
   const held = mapField(doc, "contents");
   const writes: [string, Uint8Array][] = [];
+  const want = async (expected: ExpectedContent, found?: Uint8Array) => {
+    const current = held[expected.contentCid];
+    if (isBytes(current) && (await contentMatches(current, expected))) return;
+    if (writes.some(([cid]) => cid === expected.contentCid)) return;
+    const bytes = found ?? (await replica.content.verified(folded, expected));
+    if (bytes !== undefined) writes.push([expected.contentCid, bytes]);
+  };
   for (const { record } of state.standards.get(standard)?.releases.values() ?? []) {
-    const current = held[record.contentCid];
-    if (isBytes(current) && (await contentMatches(current, record))) continue;
-    if (writes.some(([cid]) => cid === record.contentCid)) continue;
-    const bytes = await replica.content.verified(folded, record);
-    if (bytes !== undefined) writes.push([record.contentCid, bytes]);
+    if (!isBundleCid(record.contentCid)) {
+      await want(record);
+      continue;
+    }
+    // A bundle: its manifest and every file it lists.
+    const pieces = await replica.content.pieces(folded, record);
+    if (pieces === undefined) continue;
+    await want(record, pieces.content);
+    for (const { entry, bytes } of pieces.files ?? [])
+      await want({ contentCid: entry.cid, size: entry.size }, bytes);
   }
   return writes;
 }
