@@ -112,7 +112,7 @@ export {
 } from "./sync/sync-space.js";
 export { type WatchEvent, type WatchRequest, watchSpace } from "./sync/watch-space.js";
 export { type Added, type AddRequest, addStandard } from "./workspace/add-standard.js";
-export { defaultTarget, isBundleContent } from "./workspace/default-target.js";
+export { defaultTarget } from "./workspace/default-target.js";
 export {
   type DriftState,
   type ProjectStatus,

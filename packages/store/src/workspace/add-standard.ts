@@ -1,9 +1,9 @@
-import { CanonError } from "@canon/core";
+import { CanonError, isBundleCid } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import { findStandard } from "../operations/find-standard.js";
 import type { SpaceChoice } from "../operations/space-session.js";
 import { viewSpace } from "../operations/space-view.js";
-import { defaultTarget, isBundleContent } from "./default-target.js";
+import { defaultTarget } from "./default-target.js";
 import { readProjectOrEmpty, type Target, writeProject } from "./project-manifest.js";
 import { type TargetSettings, targetsFromFlags } from "./target-flags.js";
 
@@ -42,7 +42,7 @@ export async function addStandard(home: CanonHome, request: AddRequest): Promise
   const choice: SpaceChoice = { space: project.manifest.space ?? request.space };
   const { url, bundle } = await viewSpace(home, choice, async ({ chosen, state }) => ({
     url: chosen.url,
-    bundle: isBundleContent(findStandard(state, request.standard).latest.record.contentCid),
+    bundle: isBundleCid(findStandard(state, request.standard).latest.record.contentCid),
   }));
   const targets =
     given.length > 0

@@ -1,13 +1,5 @@
-import { CanonError, parseCid } from "@canon/core";
+import { CanonError, isBundleCid } from "@canon/core";
 import type { Target } from "./project-manifest.js";
-
-/** Multicodec of DAG-CBOR: a content CID with it names a bundle manifest (see docs/bundles.md). */
-const DAG_CBOR = 0x71;
-
-/** True when a release's content CID names a bundle (a folder) rather than one file's bytes. */
-export function isBundleContent(contentCid: string): boolean {
-  return parseCid(contentCid).code === DAG_CBOR;
-}
 
 /**
  * The target a standard gets when `canon add` is given no `--as`, following

@@ -72,16 +72,16 @@ export async function importContext(
   const choice: SpaceChoice = { space: project.manifest.space ?? request.space };
   const imported: ImportedContext[] = [];
   for (const entry of found) {
-    const result = (await publish(home, signer, {
+    const result = await publish(home, signer, {
       ...choice,
       standard: entry.standard,
       file: join(request.dir, entry.path),
       message: request.message ?? `imported from ${entry.path}`,
-    })) as Awaited<ReturnType<typeof publish>> & { unchanged?: boolean };
+    });
     imported.push({
       standard: entry.standard,
       path: entry.path,
-      published: result.unchanged !== true,
+      published: !result.unchanged,
       version: result.version,
       cid: result.cid,
     });

@@ -112,16 +112,17 @@ export async function pull(home: CanonHome, request: PullRequest): Promise<PullR
     const rendered = await renderRelease(home, choice, plan.release, plan.corrections);
     const shown = plan.corrections.filter((c) => rendered.shown.includes(c.cid));
     const source = await releaseFiles(home, choice, plan.name, plan.release.cid);
+    // The section alone (what a bundle renders to), for targets that keep their bytes exact.
     const section =
       shown.length === 0
         ? null
-        : // A one-byte non-text body renders as the section alone (see renderContext).
-          (
+        : (
             await renderContext({
               standard: plan.name,
               version: record.version,
-              content: new Uint8Array([0]),
+              content: source.content,
               corrections: shown,
+              bundle: true,
             })
           ).bytes;
     const input = {

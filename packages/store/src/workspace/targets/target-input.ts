@@ -1,9 +1,4 @@
-/** One file of a bundle release, as the store resolves it (see the bundles API). */
-export interface TargetBundleFile {
-  readonly path: string;
-  readonly executable: boolean;
-  readonly bytes: Uint8Array;
-}
+import type { BundleFile } from "../../operations/bundle-folder.js";
 
 /** What a target is made from: one resolved release of a standard. */
 export interface TargetInput {
@@ -15,7 +10,7 @@ export interface TargetInput {
   /** The corrections section alone, or null when none is in force. */
   readonly section: Uint8Array | null;
   /** The bundle's files, or null for a single-file release. */
-  readonly files: readonly TargetBundleFile[] | null;
+  readonly files: readonly BundleFile[] | null;
 }
 
 /** A file a target writes, relative to the project. */
