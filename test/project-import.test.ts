@@ -1,0 +1,182 @@
+import { cp, lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, relative, resolve } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type Sandbox, sandbox } from "./helpers/cli.js";
+import { startRelay, stopAll } from "./helpers/processes.js";
+
+const FIXTURE = resolve(import.meta.dirname, "fixtures/public-context/repo");
+
+let lead: Sandbox;
+let second: Sandbox;
+let relayData: string;
+beforeEach(async () => {
+  lead = await sandbox();
+  second = await sandbox();
+  relayData = await mkdtemp(join(tmpdir(), "canon-relay-"));
+});
+afterEach(async () => {
+  await stopAll();
+  await lead.dispose();
+  await second.dispose();
+  await rm(relayData, { recursive: true, force: true });
+});
+
+/** Every regular file under a directory (relative path → bytes and executable bit), canon.json/canon.lock left out. */
+async function tree(root: string): Promise<Map<string, { bytes: Buffer; executable: boolean }>> {
+  const out = new Map<string, { bytes: Buffer; executable: boolean }>();
+  const walk = async (dir: string) => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) await walk(path);
+      else {
+        const rel = relative(root, path);
+        if (rel === "canon.json" || rel === "canon.lock" || rel === ".gitattributes") continue;
+        out.set(rel, {
+          bytes: await readFile(path),
+          executable: ((await lstat(path)).mode & 0o111) !== 0,
+        });
+      }
+    }
+  };
+  await walk(root);
+  return out;
+}
+
+type Status = {
+  current: boolean;
+  standards: { standard: string; state: string; files: string[] }[];
+};
+
+describe("a lead imports a real repository's context; a second home adds and pulls it (real processes, a real relay)", () => {
+  it("gives a byte-identical tree with exec bits, then tracks edits, new releases and --frozen", async () => {
+    const relay = await startRelay(relayData);
+    // The lead's repository: a copy of the public fixture.
+    const repo = join(lead.dir, "repo");
+    await cp(FIXTURE, repo, { recursive: true });
+    lead.ok("init");
+    const { url } = lead.ok("space", "create", "team", "--json").json<{ url: string }>();
+    const imported = lead
+      .ok("import", repo, "--json")
+      .json<{ imported: { standard: string; published: boolean }[] }>();
+    expect(imported.imported.map((entry) => entry.standard).sort()).toEqual([
+      "agents",
+      "claude",
+      "instructions/a11y",
+      "instructions/astro",
+      "rules/angular-typescript",
+      "rules/anti-overengineering",
+      "skills/algorithmic-art",
+      "skills/brand-guidelines",
+      "skills/house-style",
+      "skills/webapp-testing",
+    ]);
+    expect(imported.imported.every((entry) => entry.published)).toBe(true);
+    // The import leaves the repository's files exactly as they were.
+    expect(await tree(repo)).toEqual(await tree(FIXTURE));
+    // Importing again without changes publishes nothing.
+    const again = lead.ok("import", repo);
+    expect(again.stdout).toMatch(/0 published, 10 unchanged/);
+    expect(lead.ok("log", "skills/house-style", "--json").stdout).not.toContain('"version": 2');
+    const manifest = JSON.parse(await readFile(join(repo, "canon.json"), "utf8"));
+    expect(manifest.standards["skills/algorithmic-art"].targets).toEqual([
+      { type: "skill", path: ".github/skills/algorithmic-art" },
+    ]);
+    lead.ok("sync", "--relay", relay.url);
+
+    // A second home joins; an empty project adds every standard by name (default targets) and pulls.
+    second.ok("space", "join", url, "--relay", relay.url);
+    const project = join(second.dir, "project");
+    await mkdir(project);
+    const p = ["--project", project];
+    for (const entry of imported.imported) {
+      const path = manifest.standards[entry.standard].targets[0].path;
+      second.ok("add", entry.standard, ...(path ? ["--as", `skill:${path}`] : []), ...p);
+    }
+    second.ok("pull", ...p);
+    const got = await tree(project);
+    const want = await tree(FIXTURE);
+    expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
+    for (const [path, file] of want) {
+      const mine = got.get(path);
+      expect(mine?.bytes.equals(file.bytes), `${path} bytes`).toBe(true);
+      expect(mine?.executable, `${path} executable bit`).toBe(file.executable);
+    }
+    expect(got.get(".claude/skills/house-style/scripts/check.sh")?.executable).toBe(true);
+    expect(second.ok("status", "--check", ...p).status).toBe(0);
+
+    // A local edit is "modified", naming the file.
+    await writeFile(join(project, ".claude/skills/webapp-testing/SKILL.md"), "changed\n");
+    const modified = second.canon("status", "--check", ...p, "--json");
+    expect(modified.status).toBe(9);
+    expect(
+      modified.json<Status>().standards.find((s) => s.standard === "skills/webapp-testing"),
+    ).toMatchObject({
+      state: "modified",
+      files: [".claude/skills/webapp-testing/SKILL.md"],
+    });
+    second.ok("pull", ...p);
+
+    // A new upstream release of a skill folder: behind until pull, which writes the new file.
+    await writeFile(join(repo, ".claude/skills/house-style/NOTES.md"), "new file\n");
+    lead.ok("import", repo);
+    lead.ok("sync");
+    second.ok("sync");
+    const lockBefore = await readFile(join(project, "canon.lock"), "utf8");
+    expect(
+      second
+        .canon("status", "--json", ...p)
+        .json<Status>()
+        .standards.find((s) => s.standard === "skills/house-style")?.state,
+    ).toBe("behind");
+    // --frozen installs exactly the lock (v1, without the new file).
+    await rm(join(project, ".claude"), { recursive: true });
+    second.ok("pull", "--frozen", "--offline", ...p);
+    expect(await readFile(join(project, "canon.lock"), "utf8")).toBe(lockBefore);
+    await expect(lstat(join(project, ".claude/skills/house-style/NOTES.md"))).rejects.toThrow();
+    expect((await tree(join(project, ".claude"))).size).toBe(
+      [...want.keys()].filter((path) => path.startsWith(".claude/")).length,
+    );
+    second.ok("pull", ...p);
+    expect(await readFile(join(project, ".claude/skills/house-style/NOTES.md"), "utf8")).toBe(
+      "new file\n",
+    );
+    expect(second.ok("status", "--check", ...p).status).toBe(0);
+    // --frozen fails once canon.json changes, naming the standard.
+    second.ok("add", "agents", "--as", "gemini-md", ...p);
+    const stale = second.canon("pull", "--frozen", ...p);
+    expect(stale.status).toBe(9);
+    expect(stale.stderr).toMatch(/for agents: its targets changed/);
+  });
+
+  it("writes a SKILL.md without front matter as published, with a warning, and corrections beside a skill folder", async () => {
+    lead.ok("init");
+    lead.ok("space", "create", "team");
+    const repo = join(lead.dir, "repo");
+    await mkdir(join(repo, ".claude/skills/bare"), { recursive: true });
+    await writeFile(join(repo, ".claude/skills/bare/SKILL.md"), "# No front matter\n");
+    await mkdir(join(repo, ".claude/skills/broken"), { recursive: true });
+    await writeFile(
+      join(repo, ".claude/skills/broken/SKILL.md"),
+      "---\nname: [unclosed\n---\nbody\n",
+    );
+    const run = lead.ok("import", repo);
+    expect(run.stderr).toMatch(
+      /\.claude\/skills\/bare\/SKILL\.md of skills\/bare: it has no front matter; written as published/,
+    );
+    expect(run.stderr).toMatch(
+      /skills\/broken\/SKILL\.md of skills\/broken: its front matter is not valid YAML/,
+    );
+    expect(await readFile(join(repo, ".claude/skills/broken/SKILL.md"), "utf8")).toBe(
+      "---\nname: [unclosed\n---\nbody\n",
+    );
+    lead.ok("correct", "skills/bare", "Say what the skill is for.");
+    lead.ok("pull", "--project", repo);
+    expect(await readFile(join(repo, ".claude/skills/bare/SKILL.md"), "utf8")).toBe(
+      "# No front matter\n",
+    );
+    expect(await readFile(join(repo, ".claude/skills/bare/CANON-CORRECTIONS.md"), "utf8")).toMatch(
+      /^## Corrections in force for skills\/bare@1\n[\s\S]*Say what the skill is for\./,
+    );
+  });
+});
