@@ -64,6 +64,23 @@ const EXAMPLES: Record<string, readonly string[]> = {
   log: ["canon log editorial-style"],
   ls: ["canon ls", "canon ls --all --require-fresh"],
   doctor: ["canon doctor", "canon doctor --json"],
+  add: [
+    "canon add skills/webapp-testing           # .claude/skills/webapp-testing/",
+    'canon add rules/a11y --globs "src/**/*.tsx" --always-apply',
+    "canon add style --as agents-md --as file:docs/style.md",
+    'canon add instructions/astro --apply-to "**/*.astro"',
+  ],
+  pull: ["canon pull", "canon pull --frozen   # in CI: exactly canon.lock", "canon pull --offline"],
+  status: [
+    "canon status",
+    "canon status --check   # in CI: exit 9 unless current",
+    "canon status --json",
+  ],
+  import: ["canon import .", "canon import ../other-repo --prefix team"],
+  run: [
+    "canon run -- ./agent.sh --task review",
+    'canon run --frozen --stamp "out/**/*.md" -- ./agent.sh',
+  ],
 };
 
 /** The exit statuses every command shares (the README's table). */
@@ -78,6 +95,7 @@ const EXIT_STATUSES = [
   "  6  not allowed: the identity lacks the role",
   "  7  verify: the output does not verify against its stamp",
   "  8  --require-fresh: the view is not proven fresh by a checkpoint",
+  "  9  a project is not current (status --check), or canon.lock is stale (pull --frozen)",
 ].join("\n");
 
 /** Adds examples to every command that has some, and the exit statuses to the top-level help. */
