@@ -73,9 +73,15 @@ describe("canon, offline, as a new owner uses it", () => {
       "incorporates",
       "release",
       "standard",
+      "unchanged",
       "version",
     ]);
-    expect(out).toMatchObject({ standard: "rules", version: 1, incorporates: [] });
+    expect(out).toMatchObject({
+      standard: "rules",
+      version: 1,
+      incorporates: [],
+      unchanged: false,
+    });
     const { CID } = await import("multiformats/cid");
     const cid = CID.parse(out.cid as string);
     expect(cid.code).toBe(0x55);
