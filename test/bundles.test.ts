@@ -7,6 +7,7 @@ import {
   mkdtemp,
   readdir,
   readFile,
+  rename,
   rm,
   stat,
   symlink,
@@ -222,6 +223,22 @@ describe("bundles end to end (real processes, a real relay on 127.0.0.1)", () =>
       .json<{ content: string; renderedCid: string }>();
     expect(rendered.content).toBe("");
     expect(rendered.renderedCid).toMatch(/^bafkrei/);
+
+    // The offline fast path (read index + blob cache) serves a pinned bundle's files with no replica at all.
+    const pinned = b.ok("show", "skills/house-style", "--json").json<{ release: string }>().release;
+    await rename(join(b.home, "replica"), join(b.home, "replica-away"));
+    const fast = canonBytes(
+      b,
+      "show",
+      `skills/house-style@${pinned}`,
+      "--file",
+      "scripts/check.sh",
+    );
+    expect(fast.stderr.toString()).toBe("");
+    expect(Buffer.compare(fast.stdout, await readFile(join(HOUSE_STYLE, "scripts/check.sh")))).toBe(
+      0,
+    );
+    await rename(join(b.home, "replica-away"), join(b.home, "replica"));
 
     // A single-file standard exports as the last segment of its name.
     b.ok("export", "Rules/A11y", join(b.dir, "rules"));
