@@ -73,9 +73,15 @@ describe("canon, offline, as a new owner uses it", () => {
       "incorporates",
       "release",
       "standard",
+      "unchanged",
       "version",
     ]);
-    expect(out).toMatchObject({ standard: "rules", version: 1, incorporates: [] });
+    expect(out).toMatchObject({
+      standard: "rules",
+      version: 1,
+      incorporates: [],
+      unchanged: false,
+    });
     const { CID } = await import("multiformats/cid");
     const cid = CID.parse(out.cid as string);
     expect(cid.code).toBe(0x55);
@@ -232,15 +238,20 @@ describe("canon refuses bad input with one line and a non-zero exit", () => {
     expect(run.status).toBe(3);
   });
 
-  it("missing or unreadable file, and a directory", async () => {
+  it("missing or unreadable file, a device, and a folder holding the Canon home", async () => {
     box.ok("init");
     box.ok("space", "create", "pub");
     let run = box.canon("publish", "s", join(box.dir, "missing.md"));
     expect(run.status).toBe(3);
     expectOneLineError(run.stderr, /cannot read .*missing\.md: no such file/);
-    run = box.canon("publish", "s", box.dir);
+    run = box.canon("publish", "s", "/dev/null");
     expect(run.status).toBe(3);
     expectOneLineError(run.stderr, /is not a regular file/);
+    // A folder is a bundle, but never one holding the home's private keys.
+    run = box.canon("publish", "s", box.dir);
+    expect(run.status).toBe(2);
+    expectOneLineError(run.stderr, /holds the Canon home .* \(private keys\)/);
+    expect(box.ok("ls", "--json").json<{ standards: unknown[] }>().standards).toEqual([]);
   });
 
   it("a bad standard name, a typo in a command, an unknown option", async () => {

@@ -5,6 +5,7 @@ import {
   DidString,
   MembershipHeads,
   PreviousRecords,
+  ReleaseContentCidString,
   StandardName,
   Text,
   Timestamp,
@@ -19,7 +20,7 @@ export const ContextEntry = z
   .object({
     standard: StandardName,
     version: z.number().int().min(1),
-    contentCid: ContentCidString,
+    contentCid: ReleaseContentCidString,
     releaseCid: CidString,
     renderedCid: ContentCidString.optional(),
   })

@@ -1,4 +1,5 @@
-import { stat } from "node:fs/promises";
+import { realpath, stat } from "node:fs/promises";
+import { isAbsolute, relative, resolve } from "node:path";
 import {
   CanonError,
   contentCid,
@@ -74,7 +75,7 @@ export async function publish(
   signer: Signer,
   request: PublishRequest,
 ): Promise<Published> {
-  const content = await readContent(request.file);
+  const content = await readContent(home, request.file);
   return withSpace(
     home,
     request,
@@ -92,11 +93,28 @@ export async function publish(
 
 /** A file's bytes, or a folder's manifest bytes and files. */
 async function readContent(
+  home: CanonHome,
   path: string,
 ): Promise<{ bytes: Uint8Array; files?: readonly BundleFile[] }> {
   if (!(await isFolder(path))) return { bytes: await readInputFile(path, MAX_CONTENT_BYTES) };
+  await refuseFolderHoldingHome(home, path);
   const { manifest, files } = await readBundleFolder(path);
   return { bytes: encodeBundleManifest(manifest), files };
+}
+
+/**
+ * A folder holding the Canon home (its identities' private keys) is never
+ * published: `canon publish notes ~` would otherwise put them in a release.
+ * @throws CanonError `BAD_ARGUMENT`.
+ */
+async function refuseFolderHoldingHome(home: CanonHome, folder: string): Promise<void> {
+  const real = async (path: string) => realpath(path).catch(() => resolve(path));
+  const inside = relative(await real(folder), await real(home.root));
+  if (inside === "" || (!inside.startsWith("..") && !isAbsolute(inside)))
+    throw new CanonError(
+      "BAD_ARGUMENT",
+      `${folder} holds the Canon home ${home.root} (private keys); publish a folder that does not`,
+    );
 }
 
 async function isFolder(path: string): Promise<boolean> {
