@@ -178,5 +178,15 @@ describe("a lead imports a real repository's context; a second home adds and pul
     expect(await readFile(join(repo, ".claude/skills/bare/CANON-CORRECTIONS.md"), "utf8")).toMatch(
       /^## Corrections in force for skills\/bare@1\n[\s\S]*Say what the skill is for\./,
     );
+    // An output made with skill folders in context is stamped with their bundle releases, and verifies.
+    lead.ok("run", "--project", repo, "--stamp", "out.md", "--", "sh", "-c", "echo made > out.md");
+    const verdict = lead
+      .canon("verify", join(lead.dir, "out.md"), "--json")
+      .json<{ verified: boolean; context: { standard: string }[] }>();
+    expect(verdict.verified).toBe(true);
+    expect(verdict.context.map((entry) => entry.standard).sort()).toEqual([
+      "skills/bare",
+      "skills/broken",
+    ]);
   });
 });
