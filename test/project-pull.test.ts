@@ -331,9 +331,9 @@ describe("bad project input: one line naming the file, the exit status, nothing 
         standards: { agents: { targets: [{ type: "file", path: "../x" }] } },
       }),
     );
-    const escape = a.canon("pull", ...p);
-    expect(escape.status).toBe(4);
-    expect(escape.stderr).toMatch(
+    const escaping = a.canon("pull", ...p);
+    expect(escaping.status).toBe(4);
+    expect(escaping.stderr).toMatch(
       /field standards\.agents\.targets\.0\.path: must stay inside the project/,
     );
     expect(await readFile(join(project, "canon.lock"), "utf8")).toBe(lock);

@@ -1,4 +1,4 @@
-import { CanonError, isBundleCid } from "@canon/core";
+import { CanonError } from "@canon/core";
 import type { Target } from "./project-manifest.js";
 
 /**
