@@ -115,7 +115,8 @@ describe("a lead imports a real repository's context; a second home adds and pul
       state: "modified",
       files: [".claude/skills/webapp-testing/SKILL.md"],
     });
-    second.ok("pull", ...p);
+    expect(second.canon("pull", ...p).status).toBe(9);
+    second.ok("pull", "--force", ...p);
 
     // A new upstream release of a skill folder: behind until pull, which writes the new file.
     await writeFile(join(repo, ".claude/skills/house-style/NOTES.md"), "new file\n");

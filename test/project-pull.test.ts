@@ -180,7 +180,17 @@ describe("canon add, pull, status (real processes, a real relay)", () => {
     expect(text).toMatch(/behind\s+rules\/a11y\s+v1 installed, v2 available/);
     expect(text).toContain("buttons too");
 
-    b.ok("pull", ...p);
+    // The local edit is never overwritten silently: pull refuses, writing nothing, until --force.
+    const lockBefore = await readFile(join(project, "canon.lock"), "utf8");
+    const refused = b.canon("pull", ...p);
+    expect(refused.status).toBe(9);
+    expect(refused.stderr).toMatch(
+      /CLAUDE\.md was edited since the last pull .*nothing was written.*--force/,
+    );
+    expect(await readFile(join(project, "CLAUDE.md"), "utf8")).toBe("mine\n");
+    expect(await readFile(join(project, "canon.lock"), "utf8")).toBe(lockBefore);
+    await expect(stat(join(project, "AGENTS.md"))).rejects.toThrow();
+    b.ok("pull", "--force", ...p);
     expect(b.ok("status", "--check", ...p).status).toBe(0);
     expect(await readFile(join(project, "AGENTS.md"), "utf8")).toBe(
       "# Agents\r\nRun the tests.\r\n",
@@ -251,6 +261,23 @@ describe("canon add, pull, status (real processes, a real relay)", () => {
     expect(run).toMatchObject({ removed: ["docs/a.md"], kept: ["docs/b.md"] });
     await expect(stat(join(project, "docs/a.md"))).rejects.toThrow();
     expect(await readFile(join(project, "docs/b.md"), "utf8")).toBe("edited\n");
+  });
+
+  it("pull never overwrites a file canon did not write, unless --force", async () => {
+    const { project } = await sharedSpace();
+    await writeFile(join(project, "AGENTS.md"), "hand-written\n");
+    b.ok("add", "agents", "--project", project);
+    const refused = b.canon("pull", "--project", project);
+    expect(refused.status).toBe(9);
+    expect(refused.stderr).toMatch(
+      /AGENTS\.md was edited since the last pull \(or not written by canon\)/,
+    );
+    expect(await readFile(join(project, "AGENTS.md"), "utf8")).toBe("hand-written\n");
+    await expect(stat(join(project, "canon.lock"))).rejects.toThrow();
+    b.ok("pull", "--force", "--project", project);
+    expect(await readFile(join(project, "AGENTS.md"), "utf8")).toBe(
+      "# Agents\r\nRun the tests.\r\n",
+    );
   });
 
   it("offline, pull says so and uses the replica", async () => {

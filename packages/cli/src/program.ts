@@ -352,6 +352,10 @@ program
     "--frozen",
     "install exactly what canon.lock names; fail if it no longer matches canon.json",
   )
+  .option(
+    "--force",
+    "overwrite files edited since the last pull (or not written by canon); refused otherwise",
+  )
   .option("--offline", "do not sync first")
   .option("--timeout <seconds>", "bound of the sync before reading", "10")
   .addOption(projectOption())

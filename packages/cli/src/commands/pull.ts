@@ -4,11 +4,12 @@ import { home } from "../context.js";
 import { escapeControls, type GlobalOptions, print } from "../output.js";
 import { projectDir } from "../project-dir.js";
 
-/** `canon pull [--frozen] [--offline] [--timeout <s>]`: write every target of canon.json, then canon.lock. */
+/** `canon pull [--frozen] [--force] [--offline] [--timeout <s>]`: write every target of canon.json, then canon.lock. */
 export async function run(
   options: GlobalOptions & {
     project?: string;
     frozen?: boolean;
+    force?: boolean;
     offline?: boolean;
     timeout: string;
   },
@@ -16,6 +17,7 @@ export async function run(
   const report = await pull(home(), {
     dir: await projectDir(options),
     frozen: options.frozen,
+    force: options.force,
     offline: options.offline,
     timeoutMs: parseSeconds(options.timeout),
     space: options.space,

@@ -1,12 +1,17 @@
-import { join } from "node:path";
-import { CanonError } from "@canon/core";
+import { readdir } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { CanonError, MAX_CONTENT_BYTES } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import type { Signer } from "../home/identities.js";
+import { readBundleFolder } from "../operations/bundle-folder.js";
+import { readInputFile } from "../operations/input-file.js";
 import { publish } from "../operations/publish.js";
 import type { SpaceChoice } from "../operations/space-session.js";
-import { findContext } from "./import-layouts.js";
+import { type FoundContext, findContext } from "./import-layouts.js";
+import { canonicalJson, type LockedStandard, readLock } from "./lock-file.js";
 import { readProjectOrEmpty, writeProject } from "./project-manifest.js";
 import { type PullReport, pull } from "./pull.js";
+import { sha256OfFile } from "./write-tree.js";
 
 /** What to import. */
 export interface ImportRequest extends SpaceChoice {
@@ -70,8 +75,27 @@ export async function importContext(
   }
   const project = await readProjectOrEmpty(request.dir);
   const choice: SpaceChoice = { space: project.manifest.space ?? request.space };
+  // Every folder and file is read and checked before anything is published.
+  for (const entry of found) {
+    const path = join(request.dir, entry.path);
+    if (entry.folder) await readBundleFolder(path);
+    else await readInputFile(path, MAX_CONTENT_BYTES);
+  }
+  const lock = await readLock(request.dir);
   const imported: ImportedContext[] = [];
   for (const entry of found) {
+    // What the last pull wrote here, untouched (corrections section included), is not new content.
+    const written = lock?.standards[entry.standard];
+    if (written !== undefined && (await stillAsWritten(request.dir, entry, written))) {
+      imported.push({
+        standard: entry.standard,
+        path: entry.path,
+        published: false,
+        version: written.version,
+        cid: written.content,
+      });
+      continue;
+    }
     const result = await publish(home, signer, {
       ...choice,
       standard: entry.standard,
@@ -96,6 +120,30 @@ export async function importContext(
     offline: true,
     timeoutMs: 1,
     warn: request.warn,
+    // The recognised files hold what was just published (or found unchanged): a pull may add the corrections in force.
+    overwritable: (path) =>
+      found.some((entry) => path === entry.path || path.startsWith(`${entry.path}/`)),
   });
   return { project: request.dir, imported, skipped, pull: pulled };
+}
+
+/**
+ * True when what import found at `entry` is exactly what the last pull wrote
+ * for it (same target, every file with the lock's sha-256, no file more): the
+ * rendered bytes of a release already published, not new content.
+ */
+async function stillAsWritten(
+  dir: string,
+  entry: FoundContext,
+  written: LockedStandard,
+): Promise<boolean> {
+  if (canonicalJson(written.targets) !== canonicalJson([entry.target])) return false;
+  for (const file of written.files)
+    if ((await sha256OfFile(join(dir, file.path))) !== file.sha256) return false;
+  if (!entry.folder) return true;
+  const onDisk = await readdir(join(dir, entry.path), { recursive: true, withFileTypes: true });
+  const files = onDisk
+    .filter((item) => !item.isDirectory())
+    .map((item) => relative(dir, join(item.parentPath, item.name)).split("\\").join("/"));
+  return files.length === written.files.length;
 }

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import {
   CanonError,
   type Correction,
@@ -26,7 +27,13 @@ import { releaseFiles } from "./release-files.js";
 import { syncBeforeReading } from "./sync-first.js";
 import { targetFiles } from "./targets/target-files.js";
 import type { TargetFile } from "./targets/target-input.js";
-import { checkInsideProject, removeStale, sha256Of, writeTree } from "./write-tree.js";
+import {
+  checkInsideProject,
+  removeStale,
+  sha256Of,
+  sha256OfFile,
+  writeTree,
+} from "./write-tree.js";
 
 /** How to pull. */
 export interface PullRequest extends SpaceChoice {
@@ -34,6 +41,10 @@ export interface PullRequest extends SpaceChoice {
   readonly dir: string;
   /** Install exactly what canon.lock names; fail when it no longer matches canon.json. */
   readonly frozen?: boolean | undefined;
+  /** Overwrite files edited since the last pull (or that canon did not write). */
+  readonly force?: boolean | undefined;
+  /** Paths that may be overwritten whatever they hold (`import`: the files it just published). */
+  readonly overwritable?: ((path: string) => boolean) | undefined;
   /** Do not sync first, even when the space has a relay. */
   readonly offline?: boolean | undefined;
   /** Bound of the sync before reading. */
@@ -77,12 +88,14 @@ interface Planned {
  * Installs a project's standards: syncs first when the space has a relay
  * (bounded; unreachable → a warning and the replica as it is), resolves each
  * standard of canon.json (its pin, else the latest), writes every target
- * atomically, removes files the previous lock wrote that no target writes now
+ * atomically (refusing, before any write, to overwrite a file that holds
+ * neither the new bytes nor those the lock names, unless `force`), removes files the previous lock wrote that no target writes now
  * (unless edited), and writes canon.lock last. With `frozen`, installs exactly
  * what canon.lock names (releases and corrections) and checks every file's
  * sha-256 against it before writing anything.
  * @throws CanonError `BAD_CONFIG` (canon.json or canon.lock malformed, targets colliding or leaving the project),
- * `PROJECT_DRIFT` (`frozen` and the lock does not match), `UNKNOWN_STANDARD`, `UNKNOWN_VERSION`, `STORAGE_UNWRITABLE`.
+ * `PROJECT_DRIFT` (`frozen` and the lock does not match; a file to write was edited since the last pull
+ * or not written by canon, unless `force`), `UNKNOWN_STANDARD`, `UNKNOWN_VERSION`, `STORAGE_UNWRITABLE`.
  */
 export async function pull(home: CanonHome, request: PullRequest): Promise<PullReport> {
   const warn = request.warn ?? (() => {});
@@ -104,7 +117,7 @@ export async function pull(home: CanonHome, request: PullRequest): Promise<PullR
       `canon.lock was written for space ${lock.space}, but this project reads ${url}; run \`canon pull\` without --frozen`,
     );
 
-  const owners = new Map<string, string>();
+  const owners = new Map<string, { standard: string; path: string }>();
   const files: TargetFile[] = [];
   const locked: Record<string, LockedStandard> = {};
   for (const plan of planned) {
@@ -136,13 +149,14 @@ export async function pull(home: CanonHome, request: PullRequest): Promise<PullR
     const written: LockedFile[] = [];
     for (const target of targets) {
       for (const file of targetFiles(input, target, warn)) {
-        const owner = owners.get(file.path);
+        // Keyed ignoring case: on macOS and Windows two such paths are one file.
+        const owner = owners.get(file.path.toLowerCase());
         if (owner !== undefined)
           throw new CanonError(
             "BAD_CONFIG",
-            `${project.manifestPath}: ${owner} and ${plan.name} both write ${file.path}; give one of them another path`,
+            `${project.manifestPath}: ${owner.standard} and ${plan.name} both write ${file.path}${owner.path === file.path ? "" : ` (as ${owner.path}, the same file ignoring case)`}; give one of them another path`,
           );
-        owners.set(file.path, plan.name);
+        owners.set(file.path.toLowerCase(), { standard: plan.name, path: file.path });
         files.push(file);
         written.push({ path: file.path, sha256: sha256Of(file.bytes) });
       }
@@ -164,9 +178,19 @@ export async function pull(home: CanonHome, request: PullRequest): Promise<PullR
     project.dir,
     files.map((file) => file.path),
   );
-  const writtenCount = await writeTree(project.dir, files);
   const previous = Object.values(lock?.standards ?? {}).flatMap((entry) => entry.files);
-  const { removed, kept } = await removeStale(project.dir, previous, new Set(owners.keys()));
+  if (!request.force)
+    await refuseOverwritingEdits(
+      project.dir,
+      files.filter((file) => !request.overwritable?.(file.path)),
+      previous,
+    );
+  const writtenCount = await writeTree(project.dir, files);
+  const { removed, kept } = await removeStale(
+    project.dir,
+    previous,
+    new Set(files.map((file) => file.path)),
+  );
   for (const path of kept)
     warn(`${path} is no longer a target but was edited since the last pull; left in place`);
   await writeLock(project.dir, { lockVersion: 1, space: url, standards: locked });
@@ -282,5 +306,30 @@ function assertFilesMatch(
   throw new CanonError(
     "PROJECT_DRIFT",
     `canon.lock does not match what ${name} installs (${differing} differs by sha-256; edited by hand?); nothing was written. Run \`canon pull\` without --frozen to rewrite the lock`,
+  );
+}
+
+/**
+ * Refuses to overwrite a file that holds neither the bytes about to be
+ * written nor those the previous lock names for it: an edit made since the
+ * last pull, or a file canon never wrote (a hand-written AGENTS.md).
+ * @throws CanonError `PROJECT_DRIFT` naming the files, before anything is written.
+ */
+async function refuseOverwritingEdits(
+  dir: string,
+  files: readonly TargetFile[],
+  previous: readonly LockedFile[],
+): Promise<void> {
+  const locked = new Map(previous.map((file) => [file.path, file.sha256]));
+  const edited: string[] = [];
+  for (const file of files) {
+    const current = await sha256OfFile(join(dir, file.path));
+    if (current === undefined || current === locked.get(file.path)) continue;
+    if (current !== sha256Of(file.bytes)) edited.push(file.path);
+  }
+  if (edited.length === 0) return;
+  throw new CanonError(
+    "PROJECT_DRIFT",
+    `${edited.slice(0, 3).join(", ")}${edited.length > 3 ? ` and ${edited.length - 3} more` : ""} ${edited.length === 1 ? "was" : "were"} edited since the last pull (or not written by canon); nothing was written. Keep the edit elsewhere (or publish it), then \`canon pull --force\` to overwrite`,
   );
 }
