@@ -1,4 +1,14 @@
-import { cp, lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import {
+  cp,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -47,6 +57,27 @@ type Status = {
   current: boolean;
   standards: { standard: string; state: string; files: string[] }[];
 };
+
+describe("canon import refuses a bad folder before publishing anything", () => {
+  it("a symlink loop in a skill folder: one line naming it, exit 2, nothing published, no canon.json", async () => {
+    lead.ok("init");
+    lead.ok("space", "create", "team");
+    const repo = join(lead.dir, "repo");
+    await mkdir(join(repo, ".claude/skills/fine"), { recursive: true });
+    await writeFile(join(repo, ".claude/skills/fine/SKILL.md"), "---\nname: fine\n---\n");
+    await mkdir(join(repo, ".claude/skills/loop"), { recursive: true });
+    await writeFile(join(repo, ".claude/skills/loop/SKILL.md"), "---\nname: loop\n---\n");
+    await symlink("b", join(repo, ".claude/skills/loop/a"));
+    await symlink("a", join(repo, ".claude/skills/loop/b"));
+    await writeFile(join(repo, "AGENTS.md"), "# A\n");
+    const run = lead.canon("import", repo);
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    expect(run.stderr).toMatch(/loop\/a/);
+    expect(lead.ok("ls", "--json").json<{ standards: unknown[] }>().standards).toEqual([]);
+    await expect(lstat(join(repo, "canon.json"))).rejects.toThrow();
+  });
+});
 
 describe("a lead imports a real repository's context; a second home adds and pulls it (real processes, a real relay)", () => {
   it("gives a byte-identical tree with exec bits, then tracks edits, new releases and --frozen", async () => {
@@ -179,6 +210,13 @@ describe("a lead imports a real repository's context; a second home adds and pul
     expect(await readFile(join(repo, ".claude/skills/bare/CANON-CORRECTIONS.md"), "utf8")).toMatch(
       /^## Corrections in force for skills\/bare@1\n[\s\S]*Say what the skill is for\./,
     );
+    // Importing again while a correction is in force: the folder holds what the pull wrote
+    // (CANON-CORRECTIONS.md included), which is not new content.
+    const reimport = lead
+      .ok("import", repo, "--json")
+      .json<{ imported: { standard: string; published: boolean }[] }>();
+    expect(reimport.imported.every((entry) => !entry.published)).toBe(true);
+    expect(lead.ok("log", "skills/bare", "--json").stdout).not.toContain('"version": 2');
     // An output made with skill folders in context is stamped with their bundle releases, and verifies.
     lead.ok("run", "--project", repo, "--stamp", "out.md", "--", "sh", "-c", "echo made > out.md");
     const verdict = lead

@@ -280,6 +280,47 @@ describe("canon add, pull, status (real processes, a real relay)", () => {
     );
   });
 
+  it("status says forked when upstream has two heads, and unknown for a standard the replica lacks", async () => {
+    const { project, relay } = await sharedSpace();
+    const p = ["--project", project];
+    b.ok("init");
+    const bDid = b.ok("id", "--json").json<{ did: string }>().did;
+    a.ok("member", "add", bDid, "--role", "maintainer");
+    a.ok("sync");
+    b.ok("sync");
+    b.ok("add", "style", "--as", "agents-md", ...p);
+    b.ok("pull", ...p);
+    // Both publish v2 while apart: a fork once they meet.
+    a.ok("publish", "style", await a.file("a2.md", "A's v2\n"));
+    b.ok("publish", "style", await b.file("b2.md", "B's v2\n"));
+    a.ok("sync");
+    b.ok("sync");
+    a.ok("sync");
+    const forked = b.canon("status", "--check", ...p, "--json");
+    expect(forked.status).toBe(9);
+    expect(forked.json<Status>().standards[0]).toMatchObject({
+      standard: "style",
+      state: "forked",
+    });
+    const manifest = JSON.parse(await readFile(join(project, "canon.json"), "utf8"));
+    manifest.standards.ghost = { targets: [{ type: "claude-md" }] };
+    await writeFile(join(project, "canon.json"), JSON.stringify(manifest));
+    const states = b.canon("status", ...p, "--json").json<Status>().standards;
+    expect(states.find((s) => s.standard === "ghost")?.state).toBe("unknown");
+    await relay.stop();
+  });
+
+  it("a pinned version stays installed while upstream moves on", async () => {
+    const { project } = await sharedSpace();
+    const p = ["--project", project];
+    a.ok("publish", "style", await a.file("v2.md", "Long sentences.\n"));
+    a.ok("sync");
+    b.ok("add", "style", "--as", "claude-md", "--pin", "1", ...p);
+    b.ok("pull", ...p);
+    expect(await readFile(join(project, "CLAUDE.md"), "utf8")).toBe("Short sentences.\n");
+    expect(b.ok("status", "--check", ...p).status).toBe(0);
+  });
+
   it("offline, pull says so and uses the replica", async () => {
     const { project, relay } = await sharedSpace();
     b.ok("add", "agents", "--project", project);
