@@ -319,6 +319,10 @@ describe("canon add, pull, status (real processes, a real relay)", () => {
     b.ok("pull", ...p);
     expect(await readFile(join(project, "CLAUDE.md"), "utf8")).toBe("Short sentences.\n");
     expect(b.ok("status", "--check", ...p).status).toBe(0);
+    // Adding it again without --as or --pin keeps its targets and pin.
+    b.ok("add", "style", ...p);
+    const manifest = JSON.parse(await readFile(join(project, "canon.json"), "utf8"));
+    expect(manifest.standards.style).toEqual({ version: 1, targets: [{ type: "claude-md" }] });
   });
 
   it("offline, pull says so and uses the replica", async () => {

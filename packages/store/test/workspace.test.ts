@@ -216,3 +216,29 @@ describe("default targets and --as flags", () => {
     );
   });
 });
+
+describe("import layouts", () => {
+  it("finds every layout of the public fixture, named as add expects, under a prefix when given", async () => {
+    const { findContext } = await import("../src/workspace/import-layouts.js");
+    const root = new URL("../../../test/fixtures/public-context/repo", import.meta.url).pathname;
+    const { found, skipped } = await findContext(root, "team");
+    expect(skipped).toEqual([]);
+    expect(found.map((entry) => [entry.standard, entry.path, entry.folder])).toEqual([
+      ["team/skills/brand-guidelines", ".claude/skills/brand-guidelines", true],
+      ["team/skills/house-style", ".claude/skills/house-style", true],
+      ["team/skills/webapp-testing", ".claude/skills/webapp-testing", true],
+      ["team/skills/algorithmic-art", ".github/skills/algorithmic-art", true],
+      ["team/rules/angular-typescript", ".cursor/rules/angular-typescript.mdc", false],
+      ["team/rules/anti-overengineering", ".cursor/rules/anti-overengineering.mdc", false],
+      ["team/instructions/a11y", ".github/instructions/a11y.instructions.md", false],
+      ["team/instructions/astro", ".github/instructions/astro.instructions.md", false],
+      ["team/agents", "AGENTS.md", false],
+      ["team/claude", "CLAUDE.md", false],
+    ]);
+    // Each found target is what add would pick for the name, except a path that differs from the default.
+    for (const entry of found) {
+      const { path: _path, ...kind } = entry.target as { path?: string };
+      expect(defaultTarget(entry.standard, entry.folder)).toEqual(kind);
+    }
+  });
+});

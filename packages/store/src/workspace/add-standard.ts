@@ -44,10 +44,15 @@ export async function addStandard(home: CanonHome, request: AddRequest): Promise
     url: chosen.url,
     bundle: isBundleCid(findStandard(state, request.standard).latest.record.contentCid),
   }));
+  const existing = project.manifest.standards[request.standard];
+  const settingsGiven = Object.values(request.settings ?? {}).some((value) => value !== undefined);
+  // Adding again without --as keeps the targets canon.json has (only a pin changes).
   const targets =
     given.length > 0
       ? given
-      : targetsFromFlags([defaultTarget(request.standard, bundle).type], request.settings ?? {});
+      : existing !== undefined && !settingsGiven
+        ? existing.targets
+        : targetsFromFlags([defaultTarget(request.standard, bundle).type], request.settings ?? {});
   if (bundle) {
     const wrong = targets.find((target) => target.type !== "skill");
     if (wrong !== undefined)
@@ -56,7 +61,8 @@ export async function addStandard(home: CanonHome, request: AddRequest): Promise
         `${request.standard} is a bundle (a folder); it can only go to a skill target, not ${wrong.type}`,
       );
   }
-  const replaced = project.manifest.standards[request.standard] !== undefined;
+  const replaced = existing !== undefined;
+  const version = request.pin ?? existing?.version;
   await writeProject({
     ...project,
     manifest: {
@@ -64,7 +70,7 @@ export async function addStandard(home: CanonHome, request: AddRequest): Promise
       standards: {
         ...project.manifest.standards,
         [request.standard]: {
-          ...(request.pin !== undefined ? { version: request.pin } : {}),
+          ...(version !== undefined ? { version } : {}),
           targets: [...targets],
         },
       },

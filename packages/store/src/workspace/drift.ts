@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { correctionsInForce, type SpaceState } from "@canon/core";
+import { correctionsInForce, renderContext, type SpaceState } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import { pickRelease } from "../operations/pick-release.js";
 import type { SpaceChoice } from "../operations/space-session.js";
@@ -56,8 +56,10 @@ export async function projectStatus(
     for (const file of entry.files)
       onDisk.set(file.path, await sha256OfFile(join(project.dir, file.path)));
   const standards = await viewSpace(home, choice, async ({ state }) =>
-    Object.entries(project.manifest.standards).map(([name, wanted]) =>
-      driftOf(state, name, wanted, lock, onDisk),
+    Promise.all(
+      Object.entries(project.manifest.standards).map(([name, wanted]) =>
+        driftOf(state, name, wanted, lock, onDisk),
+      ),
     ),
   );
   for (const name of Object.keys(lock?.standards ?? {}))
@@ -78,13 +80,13 @@ export async function projectStatus(
   };
 }
 
-function driftOf(
+async function driftOf(
   state: SpaceState,
   name: string,
   wanted: ProjectStandard,
   lock: LockFile | undefined,
   onDisk: ReadonlyMap<string, string | undefined>,
-): StandardDrift {
+): Promise<StandardDrift> {
   const entry: LockedStandard | undefined = lock?.standards[name];
   const locked = entry?.version ?? null;
   const standard = state.standards.get(name);
@@ -145,7 +147,23 @@ function driftOf(
           )
           .sort((a, b) => a.record.version - b.record.version)
           .map((r) => ({ version: r.record.version, release: r.cid, message: r.record.message }));
-  const inForce = correctionsInForce(standard, target.cid);
+  // Only the corrections a rendered context would list (the newest that fit) count, as the lock records those.
+  const all = correctionsInForce(standard, target.cid);
+  const listed =
+    all.length === 0
+      ? new Set<string>()
+      : new Set(
+          (
+            await renderContext({
+              standard: name,
+              version: target.record.version,
+              content: new Uint8Array(0),
+              corrections: all,
+              bundle: true,
+            })
+          ).shown,
+        );
+  const inForce = all.filter((c) => listed.has(c.cid));
   const had = new Set(entry.corrections);
   const now = new Set(inForce.map((c) => c.cid));
   const corrections = [
