@@ -1,5 +1,6 @@
+import { constants } from "node:fs";
 import { lstat, open, readdir, realpath, stat } from "node:fs/promises";
-import { join, relative, sep } from "node:path";
+import { isAbsolute, join, relative, sep } from "node:path";
 import {
   type BundleManifest,
   bundleManifestOf,
@@ -129,7 +130,7 @@ async function linkTarget(root: string, link: string, shown: string): Promise<st
     );
   }
   const inside = relative(root, target);
-  if (inside === "" || inside.startsWith("..") || inside.split(sep)[0] === ".." || target === root)
+  if (inside === "" || inside === ".." || inside.startsWith(`..${sep}`) || isAbsolute(inside))
     throw new CanonError(
       "BAD_ARGUMENT",
       `${shown} is a symbolic link leaving the folder (to ${target}); a bundle keeps files inside it only`,
@@ -148,7 +149,10 @@ async function readRegularFile(
   absolute: string,
   shown: string,
 ): Promise<{ bytes: Uint8Array; executable: boolean }> {
-  const handle = await unreadable(shown, () => open(absolute, "r"));
+  // No link is followed here (links were resolved and checked), and a FIFO swapped in cannot block the read.
+  const handle = await unreadable(shown, () =>
+    open(absolute, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK),
+  );
   try {
     const info = await handle.stat();
     if (!info.isFile())
