@@ -66,7 +66,8 @@ export async function writeTree(dir: string, files: readonly TargetFile[]): Prom
   for (const file of files) {
     const path = join(dir, file.path);
     const mode = file.executable ? 0o755 : 0o644;
-    const current = await stat(path).catch(() => undefined);
+    // lstat: a symlink at a target path is replaced by the file, never written through.
+    const current = await lstat(path).catch(() => undefined);
     if (
       current?.isFile() &&
       (current.mode & 0o777) === mode &&
