@@ -217,6 +217,16 @@ describe("a lead imports a real repository's context; a second home adds and pul
       .json<{ imported: { standard: string; published: boolean }[] }>();
     expect(reimport.imported.every((entry) => !entry.published)).toBe(true);
     expect(lead.ok("log", "skills/bare", "--json").stdout).not.toContain('"version": 2');
+    // Editing that skill: the companion canon wrote must not be published with it.
+    await writeFile(
+      join(repo, ".claude/skills/bare/SKILL.md"),
+      "---\nname: bare\n---\nNow for X.\n",
+    );
+    const withCompanion = lead.canon("import", repo);
+    expect(withCompanion.status).toBe(2);
+    expect(withCompanion.stderr).toMatch(/bare\/CANON-CORRECTIONS\.md was written by `canon pull`/);
+    await rm(join(repo, ".claude/skills/bare/CANON-CORRECTIONS.md"));
+    expect(lead.ok("import", repo).stdout).toMatch(/published\s+skills\/bare@2/);
     // An output made with skill folders in context is stamped with their bundle releases, and verifies.
     lead.ok("run", "--project", repo, "--stamp", "out.md", "--", "sh", "-c", "echo made > out.md");
     const verdict = lead

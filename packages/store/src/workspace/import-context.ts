@@ -11,6 +11,7 @@ import { type FoundContext, findContext } from "./import-layouts.js";
 import { canonicalJson, type LockedStandard, readLock } from "./lock-file.js";
 import { readProjectOrEmpty, writeProject } from "./project-manifest.js";
 import { type PullReport, pull } from "./pull.js";
+import { SKILL_CORRECTIONS_FILE } from "./targets/skill.js";
 import { sha256OfFile } from "./write-tree.js";
 
 /** What to import. */
@@ -75,13 +76,38 @@ export async function importContext(
   }
   const project = await readProjectOrEmpty(request.dir);
   const choice: SpaceChoice = { space: project.manifest.space ?? request.space };
+  const lock = await readLock(request.dir);
   // Every folder and file is read and checked before anything is published.
   for (const entry of found) {
     const path = join(request.dir, entry.path);
-    if (entry.folder) await readBundleFolder(path);
-    else await readInputFile(path, MAX_CONTENT_BYTES);
+    const written = lock?.standards[entry.standard];
+    if (entry.folder) {
+      const { files } = await readBundleFolder(path);
+      // The companion a pull wrote must not become part of the skill (the next pull would refuse it).
+      const companion = `${entry.path}/${SKILL_CORRECTIONS_FILE}`;
+      if (
+        files.some((file) => file.path === SKILL_CORRECTIONS_FILE) &&
+        written?.files.some((file) => file.path === companion) &&
+        !(await stillAsWritten(request.dir, entry, written))
+      )
+        throw new CanonError(
+          "BAD_ARGUMENT",
+          `${companion} was written by \`canon pull\` (the corrections in force), not by you; remove it before importing the edited skill (and close the corrections with \`canon publish --incorporates\` if the edit folds them in)`,
+        );
+    } else {
+      const bytes = await readInputFile(path, MAX_CONTENT_BYTES);
+      const marker = `## Corrections in force for ${entry.standard}@`;
+      if (
+        written !== undefined &&
+        written.corrections.length > 0 &&
+        Buffer.from(bytes).includes(marker) &&
+        !(await stillAsWritten(request.dir, entry, written))
+      )
+        request.warn?.(
+          `${entry.path} still holds the "${marker}…" section \`canon pull\` appended; it is imported as part of the content`,
+        );
+    }
   }
-  const lock = await readLock(request.dir);
   const imported: ImportedContext[] = [];
   for (const entry of found) {
     // What the last pull wrote here, untouched (corrections section included), is not new content.
