@@ -103,9 +103,14 @@ export async function removeStale(
 ): Promise<{ removed: string[]; kept: string[] }> {
   const removed: string[] = [];
   const kept: string[] = [];
+  const root = await realpath(dir);
   for (const file of previous) {
     if (keep.has(file.path)) continue;
     const path = join(dir, file.path);
+    // A lock is input too: never remove a file reached through a symlink leaving the project.
+    const realParent = await realpath(dirname(path)).catch(() => undefined);
+    if (realParent === undefined || (realParent !== root && !realParent.startsWith(root + sep)))
+      continue;
     const sha = await sha256OfFile(path);
     if (sha === undefined) continue;
     if (sha !== file.sha256) {
