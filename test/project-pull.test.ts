@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -441,6 +442,25 @@ describe("bad project input: one line naming the file, the exit status, nothing 
         /cannot write .*docs\/style\.md: .*docs is not a directory/,
       );
       expect(await readFile(join(project, "canon.lock"), "utf8")).toBe(lock);
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+
+  it("a hand-edited lock cannot make pull delete a file outside the project through a symlink", async () => {
+    const { project, lock } = await oneHome();
+    const outside = await mkdtemp(join(tmpdir(), "canon-outside-"));
+    try {
+      await writeFile(join(outside, "victim.txt"), "precious\n");
+      await symlink(outside, join(project, "link"));
+      const edited = JSON.parse(lock);
+      edited.standards.agents.files.push({
+        path: "link/victim.txt",
+        sha256: createHash("sha256").update("precious\n").digest("hex"),
+      });
+      await writeFile(join(project, "canon.lock"), JSON.stringify(edited));
+      a.ok("pull", "--project", project);
+      expect(await readFile(join(outside, "victim.txt"), "utf8")).toBe("precious\n");
     } finally {
       await rm(outside, { recursive: true, force: true });
     }
