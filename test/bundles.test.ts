@@ -272,6 +272,20 @@ describe("bundles end to end (real processes, a real relay on 127.0.0.1)", () =>
       (await readFile(join(out, "SKILL.md"))).equals(await readFile(join(HOUSE_STYLE, "SKILL.md"))),
     ).toBe(true);
 
+    // A file in the way of a folder, or a folder that cannot be made: one line, nothing written.
+    await writeFile(join(b.dir, "afile"), "x");
+    const inTheWay = b.canon("export", "skills/house-style", join(b.dir, "afile/sub"));
+    expect(inTheWay.status).toBe(2);
+    expectOneLineError(
+      inTheWay.stderr,
+      /afile\/sub\/SKILL\.md cannot be written: a file is in the way/,
+    );
+    if (process.platform === "linux") {
+      const unwritable = b.canon("export", "skills/house-style", "/proc/canon-export-test");
+      expect(unwritable.status).toBe(4);
+      expectOneLineError(unwritable.stderr, /cannot create the folder \/proc\/canon-export-test/);
+    }
+
     // Stamping with a bundle standard (by a member), and verifying the stamp on both homes.
     const output = await a.file("article.md", "written with the house style\n");
     a.ok("stamp", output, "--standard", "skills/house-style");
