@@ -290,6 +290,19 @@ describe("bundles end to end (real processes, a real relay on 127.0.0.1)", () =>
     const output = await a.file("article.md", "written with the house style\n");
     a.ok("stamp", output, "--standard", "skills/house-style");
     expect(a.ok("verify", output, "--json").json()).toMatchObject({ verified: true });
+    // With a correction in force, --rendered is that section alone, with its own raw CID.
+    a.ok("correct", "skills/house-style", "Say 'we', never 'the team'.");
+    const section = a
+      .ok("show", "skills/house-style", "--rendered", "--json")
+      .json<{ content: string; renderedCid: string; spliced: boolean }>();
+    expect(section.content).toMatch(/^## Corrections in force for skills\/house-style@2\n/);
+    expect(section.content).toContain("Say 'we', never 'the team'.");
+    expect(section.spliced).toBe(false);
+    const sectionCid = core.CID.parse(section.renderedCid);
+    expect(sectionCid.code).toBe(0x55);
+    expect(core.sha256Hex(sectionCid)).toBe(
+      createHash("sha256").update(section.content).digest("hex"),
+    );
   }, 120_000);
 
   it("a bundle file a peer altered or deleted in the documents is refused with its code, and the owner's sync heals it", async () => {
