@@ -291,7 +291,9 @@ describe("bundles end to end (real processes, a real relay on 127.0.0.1)", () =>
     a.ok("stamp", output, "--standard", "skills/house-style");
     expect(a.ok("verify", output, "--json").json()).toMatchObject({ verified: true });
     // With a correction in force, --rendered is that section alone, with its own raw CID.
-    a.ok("correct", "skills/house-style", "Say 'we', never 'the team'.");
+    const lesson = a
+      .ok("correct", "skills/house-style", "Say 'we', never 'the team'.", "--json")
+      .json<{ cid: string }>().cid;
     const section = a
       .ok("show", "skills/house-style", "--rendered", "--json")
       .json<{ content: string; renderedCid: string; spliced: boolean }>();
@@ -303,6 +305,10 @@ describe("bundles end to end (real processes, a real relay on 127.0.0.1)", () =>
     expect(core.sha256Hex(sectionCid)).toBe(
       createHash("sha256").update(section.content).digest("hex"),
     );
+    // Identical content that incorporates a correction is a new version: it closes the correction.
+    expect(
+      a.ok("publish", "skills/house-style", HOUSE_STYLE, "--incorporates", lesson, "--json").json(),
+    ).toMatchObject({ unchanged: false, version: 3, cid: house.cid, incorporates: [lesson] });
   }, 120_000);
 
   it("a bundle file a peer altered or deleted in the documents is refused with its code, and the owner's sync heals it", async () => {
