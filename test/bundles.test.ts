@@ -311,6 +311,39 @@ describe("bundles end to end (real processes, a real relay on 127.0.0.1)", () =>
     ).toMatchObject({ unchanged: false, version: 3, cid: house.cid, incorporates: [lesson] });
   }, 120_000);
 
+  it("after a fork, publishing content equal to one head still merges the heads", async () => {
+    const relay = await startRelay(relayData);
+    a.ok("init");
+    const bDid = b.ok("init", "--json").json<{ did: string }>().did;
+    const { url } = a.ok("space", "create", "team", "--json").json<{ url: string }>();
+    a.ok("member", "add", bDid, "--role", "maintainer");
+    a.ok("publish", "skills/house-style", HOUSE_STYLE);
+    a.ok("sync", "--relay", relay.url);
+    b.ok("space", "join", url, "--relay", relay.url);
+    // Both publish a version 2 while apart: a fork.
+    const mine = a
+      .ok("publish", "skills/house-style", WEBAPP_TESTING, "--json")
+      .json<{ cid: string }>();
+    b.ok("publish", "skills/house-style", await b.file("other.md", "other\n"));
+    b.ok("sync");
+    a.ok("sync");
+    expect(a.ok("log", "skills/house-style", "--json").json<{ forked: boolean }>().forked).toBe(
+      true,
+    );
+    const merged = a
+      .ok("publish", "skills/house-style", WEBAPP_TESTING, "--json")
+      .json<{ unchanged: boolean; version: number; cid: string; parents?: unknown }>();
+    expect(merged).toMatchObject({ unchanged: false, version: 3, cid: mine.cid });
+    expect(a.ok("log", "skills/house-style", "--json").json<{ forked: boolean }>().forked).toBe(
+      false,
+    );
+    // Now one head: the same content again is unchanged.
+    expect(a.ok("publish", "skills/house-style", WEBAPP_TESTING, "--json").json()).toMatchObject({
+      unchanged: true,
+      version: 3,
+    });
+  }, 120_000);
+
   it("a bundle file a peer altered or deleted in the documents is refused with its code, and the owner's sync heals it", async () => {
     const relay = await startRelay(relayData);
     a.ok("init");
