@@ -272,10 +272,76 @@ describe("bundles end to end (real processes, a real relay on 127.0.0.1)", () =>
       (await readFile(join(out, "SKILL.md"))).equals(await readFile(join(HOUSE_STYLE, "SKILL.md"))),
     ).toBe(true);
 
+    // A file in the way of a folder, or a folder that cannot be made: one line, nothing written.
+    await writeFile(join(b.dir, "afile"), "x");
+    const inTheWay = b.canon("export", "skills/house-style", join(b.dir, "afile/sub"));
+    expect(inTheWay.status).toBe(2);
+    expectOneLineError(
+      inTheWay.stderr,
+      /afile\/sub\/SKILL\.md cannot be written: a file is in the way/,
+    );
+    if (process.platform === "linux") {
+      const unwritable = b.canon("export", "skills/house-style", "/proc/canon-export-test");
+      expect(unwritable.status).toBe(4);
+      expectOneLineError(unwritable.stderr, /cannot create the folder \/proc\/canon-export-test/);
+    }
+
     // Stamping with a bundle standard (by a member), and verifying the stamp on both homes.
     const output = await a.file("article.md", "written with the house style\n");
     a.ok("stamp", output, "--standard", "skills/house-style");
     expect(a.ok("verify", output, "--json").json()).toMatchObject({ verified: true });
+    // With a correction in force, --rendered is that section alone, with its own raw CID.
+    const lesson = a
+      .ok("correct", "skills/house-style", "Say 'we', never 'the team'.", "--json")
+      .json<{ cid: string }>().cid;
+    const section = a
+      .ok("show", "skills/house-style", "--rendered", "--json")
+      .json<{ content: string; renderedCid: string; spliced: boolean }>();
+    expect(section.content).toMatch(/^## Corrections in force for skills\/house-style@2\n/);
+    expect(section.content).toContain("Say 'we', never 'the team'.");
+    expect(section.spliced).toBe(false);
+    const sectionCid = core.CID.parse(section.renderedCid);
+    expect(sectionCid.code).toBe(0x55);
+    expect(core.sha256Hex(sectionCid)).toBe(
+      createHash("sha256").update(section.content).digest("hex"),
+    );
+    // Identical content that incorporates a correction is a new version: it closes the correction.
+    expect(
+      a.ok("publish", "skills/house-style", HOUSE_STYLE, "--incorporates", lesson, "--json").json(),
+    ).toMatchObject({ unchanged: false, version: 3, cid: house.cid, incorporates: [lesson] });
+  }, 120_000);
+
+  it("after a fork, publishing content equal to one head still merges the heads", async () => {
+    const relay = await startRelay(relayData);
+    a.ok("init");
+    const bDid = b.ok("init", "--json").json<{ did: string }>().did;
+    const { url } = a.ok("space", "create", "team", "--json").json<{ url: string }>();
+    a.ok("member", "add", bDid, "--role", "maintainer");
+    a.ok("publish", "skills/house-style", HOUSE_STYLE);
+    a.ok("sync", "--relay", relay.url);
+    b.ok("space", "join", url, "--relay", relay.url);
+    // Both publish a version 2 while apart: a fork.
+    const mine = a
+      .ok("publish", "skills/house-style", WEBAPP_TESTING, "--json")
+      .json<{ cid: string }>();
+    b.ok("publish", "skills/house-style", await b.file("other.md", "other\n"));
+    b.ok("sync");
+    a.ok("sync");
+    expect(a.ok("log", "skills/house-style", "--json").json<{ forked: boolean }>().forked).toBe(
+      true,
+    );
+    const merged = a
+      .ok("publish", "skills/house-style", WEBAPP_TESTING, "--json")
+      .json<{ unchanged: boolean; version: number; cid: string; parents?: unknown }>();
+    expect(merged).toMatchObject({ unchanged: false, version: 3, cid: mine.cid });
+    expect(a.ok("log", "skills/house-style", "--json").json<{ forked: boolean }>().forked).toBe(
+      false,
+    );
+    // Now one head: the same content again is unchanged.
+    expect(a.ok("publish", "skills/house-style", WEBAPP_TESTING, "--json").json()).toMatchObject({
+      unchanged: true,
+      version: 3,
+    });
   }, 120_000);
 
   it("a bundle file a peer altered or deleted in the documents is refused with its code, and the owner's sync heals it", async () => {

@@ -1,6 +1,6 @@
 import { CanonError, parseCid, sha256Hex } from "@canon/core";
 import { canonHome, resolveFiles } from "@canon/store";
-import { escapeControls, type GlobalOptions, print } from "../output.js";
+import { contentForJson, escapeControls, type GlobalOptions, print } from "../output.js";
 
 /**
  * `canon show <standard>` on a bundle: its files (mode, size, sha256, path);
@@ -28,7 +28,6 @@ export async function showBundle(
         `${standard}@${resolved.version} has no file ${JSON.stringify(options.file)}; \`canon show ${standard}\` lists its ${resolved.files.length} files`,
       );
     if (options.json) {
-      const { contentForJson } = await import("../output.js");
       print(
         options,
         {

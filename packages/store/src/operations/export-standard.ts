@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import { chmod, lstat, readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { chmod, lstat, mkdir, readFile, stat } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import { CanonError, MODE_EXECUTABLE, MODE_FILE, sameBytes } from "@canon/core";
 import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
@@ -80,6 +80,7 @@ export async function exportStandard(home: CanonHome, request: ExportRequest): P
   }
   const exported: ExportedFile[] = [];
   for (const plan of plans) {
+    if (plan.write) await makeFolders(dirname(plan.target));
     try {
       if (plan.write) await writeFileAtomic(plan.target, plan.bytes, plan.mode, true);
       else if (((await lstat(plan.target)).mode & 0o777) !== plan.mode)
@@ -125,7 +126,13 @@ async function existingFile(dir: string, path: string): Promise<Uint8Array | und
     try {
       info = await lstat(current);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") return undefined;
+      if (code === "ENOTDIR")
+        throw new CanonError(
+          "BAD_ARGUMENT",
+          `${current} cannot be written: a file is in the way of its folder; nothing was written`,
+        );
       throw new CanonError(
         "STORAGE_UNWRITABLE",
         `cannot read ${current}: ${(error as Error).message}`,
@@ -155,5 +162,40 @@ async function existingFile(dir: string, path: string): Promise<Uint8Array | und
       "STORAGE_UNWRITABLE",
       `cannot read ${current}: ${(error as Error).message}`,
     );
+  }
+}
+
+/**
+ * Creates a folder and its missing parents one level at a time (Node's
+ * recursive `mkdir` never returns on some file systems, such as `/proc`).
+ * @throws CanonError `STORAGE_UNWRITABLE` naming the folder that could not be made.
+ */
+async function makeFolders(folder: string): Promise<void> {
+  const absolute = resolve(folder);
+  const missing: string[] = [];
+  for (let current = absolute; ; current = dirname(current)) {
+    try {
+      if ((await stat(current)).isDirectory()) break;
+      throw new CanonError("STORAGE_UNWRITABLE", `cannot write into ${current}: not a folder`);
+    } catch (error) {
+      if (error instanceof CanonError) throw error;
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT" || dirname(current) === current)
+        throw new CanonError(
+          "STORAGE_UNWRITABLE",
+          `cannot write into ${current}: ${(error as Error).message}`,
+        );
+      missing.unshift(current);
+    }
+  }
+  for (const path of missing) {
+    try {
+      await mkdir(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EEXIST") continue;
+      throw new CanonError(
+        "STORAGE_UNWRITABLE",
+        `cannot create the folder ${path}: ${(error as Error).message}`,
+      );
+    }
   }
 }
