@@ -1,5 +1,5 @@
 import { readdir } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { CanonError, MAX_CONTENT_BYTES } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import type { Signer } from "../home/identities.js";
@@ -168,8 +168,6 @@ async function stillAsWritten(
     if ((await sha256OfFile(join(dir, file.path))) !== file.sha256) return false;
   if (!entry.folder) return true;
   const onDisk = await readdir(join(dir, entry.path), { recursive: true, withFileTypes: true });
-  const files = onDisk
-    .filter((item) => !item.isDirectory())
-    .map((item) => relative(dir, join(item.parentPath, item.name)).split("\\").join("/"));
-  return files.length === written.files.length;
+  // Every file listed matched above, so an equal count means no file more.
+  return onDisk.filter((item) => !item.isDirectory()).length === written.files.length;
 }
