@@ -9,6 +9,7 @@ import {
 import { type LockFile, serializeLock } from "../src/workspace/lock-file.js";
 import { parseManifest } from "../src/workspace/project-manifest.js";
 import { targetsFromFlags } from "../src/workspace/target-flags.js";
+import { cursorFrontMatter } from "../src/workspace/targets/cursor-rule.js";
 import { skillFiles } from "../src/workspace/targets/skill.js";
 import { targetFiles } from "../src/workspace/targets/target-files.js";
 
@@ -97,6 +98,30 @@ describe("canon.json", () => {
       ).toThrow(/field standards\.a\.targets\.0\.path/);
     },
   );
+});
+
+describe("a Cursor rule's front matter", () => {
+  it("is the shape Cursor documents: globs bare and comma-joined with no space, even starting with *", () => {
+    expect(
+      cursorFrontMatter(
+        { description: "Accessibility", globs: "**/*.ts, src/**/*.tsx", alwaysApply: false },
+        "r.mdc",
+      ),
+    ).toBe(
+      "---\ndescription: Accessibility\nglobs: **/*.ts,src/**/*.tsx\nalwaysApply: false\n---\n",
+    );
+    expect(cursorFrontMatter({ globs: ["*.md", " docs/** "] }, "r.mdc")).toBe(
+      "---\nglobs: *.md,docs/**\n---\n",
+    );
+  });
+  it("quotes a description only where YAML needs it, and refuses what Cursor cannot read", () => {
+    expect(cursorFrontMatter({ description: "A: b" }, "r.mdc")).toBe(
+      '---\ndescription: "A: b"\n---\n',
+    );
+    expect(cursorFrontMatter({}, "r.mdc")).toBe("");
+    expect(() => cursorFrontMatter({ globs: ["a,b"] }, "r.mdc")).toThrow(/holds a comma/);
+    expect(() => cursorFrontMatter({ description: "two\nlines" }, "r.mdc")).toThrow(/one line/);
+  });
 });
 
 describe("front matter", () => {
