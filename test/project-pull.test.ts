@@ -468,7 +468,30 @@ describe("bad project input: one line naming the file, the exit status, nothing 
 
   it("refuses two targets writing the same path, naming both standards", async () => {
     const { project, lock } = await oneHome();
-    a.ok("add", "style", "--as", "agents-md", "--project", project);
+    const manifestPath = join(project, "canon.json");
+    const before = await readFile(manifestPath, "utf8");
+    // add refuses it before writing canon.json, ignoring case, and under another's folder too.
+    for (const as of ["agents-md", "file:agents.MD"]) {
+      const refused = a.canon("add", "style", "--as", as, "--project", project);
+      expect(refused.status).toBe(4);
+      expect(refused.stderr).toMatch(/agents and style both write (AGENTS\.md|agents\.MD)/);
+      expect(await readFile(manifestPath, "utf8")).toBe(before);
+    }
+    a.ok("add", "style", "--as", "skill:.claude/skills/style", "--project", project);
+    const inside = a.canon(
+      "add",
+      "agents",
+      "--as",
+      "file:.claude/skills/Style/notes.md",
+      "--project",
+      project,
+    );
+    expect(inside.status).toBe(4);
+    expect(inside.stderr).toMatch(/agents and style both write under \.claude\/skills\/style/);
+    // A canon.json edited by hand into a clash is refused by pull, the lock untouched.
+    const manifest = JSON.parse(before);
+    manifest.standards.style = { targets: [{ type: "agents-md" }] };
+    await writeFile(manifestPath, JSON.stringify(manifest));
     const clash = a.canon("pull", "--project", project);
     expect(clash.status).toBe(4);
     expect(clash.stderr).toMatch(/agents and style both write AGENTS\.md/);

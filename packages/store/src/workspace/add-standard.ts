@@ -6,6 +6,7 @@ import { viewSpace } from "../operations/space-view.js";
 import { defaultTarget } from "./default-target.js";
 import { readProjectOrEmpty, type Target, writeProject } from "./project-manifest.js";
 import { type TargetSettings, targetsFromFlags } from "./target-flags.js";
+import { assertDistinctTargets } from "./target-places.js";
 
 /** A standard to add to a project. */
 export interface AddRequest extends SpaceChoice {
@@ -33,7 +34,7 @@ export interface Added {
  * Adds a standard to a project's canon.json (creating it, with the space's
  * URL, when absent), after checking the space has it. Writes nothing else:
  * `pull` installs it.
- * @throws CanonError `UNKNOWN_STANDARD` with a did-you-mean, `BAD_ARGUMENT` (a bad flag, no default target for its name), `BAD_CONFIG`.
+ * @throws CanonError `UNKNOWN_STANDARD` with a did-you-mean, `BAD_ARGUMENT` (a bad flag, no default target for its name), `BAD_CONFIG` (canon.json unreadable, or the new target would write where another standard's does; canon.json is then left as it was).
  */
 export async function addStandard(home: CanonHome, request: AddRequest): Promise<Added> {
   // Flags are checked before the space is read, so a typo fails fast.
@@ -63,18 +64,17 @@ export async function addStandard(home: CanonHome, request: AddRequest): Promise
   }
   const replaced = existing !== undefined;
   const version = request.pin ?? existing?.version;
-  await writeProject({
-    ...project,
-    manifest: {
-      space: project.manifest.space ?? url,
-      standards: {
-        ...project.manifest.standards,
-        [request.standard]: {
-          ...(version !== undefined ? { version } : {}),
-          targets: [...targets],
-        },
+  const manifest = {
+    space: project.manifest.space ?? url,
+    standards: {
+      ...project.manifest.standards,
+      [request.standard]: {
+        ...(version !== undefined ? { version } : {}),
+        targets: [...targets],
       },
     },
-  });
+  };
+  assertDistinctTargets(manifest, project.manifestPath);
+  await writeProject({ ...project, manifest });
   return { project: project.dir, standard: request.standard, targets, replaced };
 }
