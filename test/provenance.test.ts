@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import * as core from "../packages/core/dist/index.js";
@@ -126,13 +127,36 @@ describe("stamp and verify", () => {
     expect(outsider.status).toBe(6);
   });
 
-  it("a stamp by an agent removed later no longer verifies: it was never shared, so it cannot be dated before the removal", async () => {
+  it("a stamp shared before its author's removal still verifies; one signed after it with the old membership point does not", async () => {
     const { agent } = await spaceWithAgent("contributor");
     const output = await owner.file("article.md", "Written before the removal.\n");
     owner.ok("stamp", output, "--as", "writer");
     expect(owner.ok("verify", output, "--json").json<Verdict>().verified).toBe(true);
     owner.ok("member", "remove", agent);
-    const after = owner.canon("verify", output, "--json");
+    // The stamp was in the writer's feed when the owner removed them: the removal pinned it.
+    expect(owner.ok("verify", output, "--json").json<Verdict>().verified).toBe(true);
+
+    // The removed agent still holds its key and signs a new stamp citing the old membership point.
+    const stamp = JSON.parse(await readFile(`${output}.canon.json`, "utf8"));
+    const writer = await store.loadIdentity(store.canonHome(owner.home), "writer");
+    const later = await owner.file("later.md", "Written after the removal.\n");
+    const sha256 = createHash("sha256").update("Written after the removal.\n").digest("hex");
+    const backdated = await core.signRecord(writer.keyPair, {
+      ...core.CanonRecord.parse(stamp.record),
+      subject: [{ name: "later.md", digest: { sha256 } }],
+      createdAt: new Date().toISOString(),
+    });
+    await writeFile(
+      `${later}.canon.json`,
+      JSON.stringify({
+        canon: "stamp",
+        v: 1,
+        cid: backdated.cid,
+        envelope: Buffer.from(backdated.bytes).toString("base64"),
+        record: backdated.record,
+      }),
+    );
+    const after = owner.canon("verify", later, "--json");
     expect(after.status).toBe(7);
     expect(after.json<Verdict>().problems).toEqual([
       { code: "refused-by-space", rejection: "backdated", message: expect.any(String) },

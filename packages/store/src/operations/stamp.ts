@@ -14,6 +14,7 @@ import {
 } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import type { Signer } from "../home/identities.js";
+import { appendToFeeds } from "../space/feed.js";
 import { stampFileOf, writeStampFile } from "../space/stamp-file.js";
 import { findStandard } from "./find-standard.js";
 import { sha256OfInputFile } from "./input-file.js";
@@ -21,7 +22,7 @@ import { pickRelease } from "./pick-release.js";
 import { renderRelease } from "./render.js";
 import { CONTRIBUTOR, requireRole } from "./require-role.js";
 import type { SpaceChoice } from "./space-session.js";
-import { viewSpace } from "./space-view.js";
+import { withSpace } from "./space-session.js";
 import { parseStandardReference } from "./standard-reference.js";
 
 /** What to stamp. */
@@ -55,9 +56,11 @@ const MAX_STAMP_CORRECTIONS = 1024;
  * Stamps an output: signs a provenance record naming the output's sha-256 and
  * the exact releases of the context it was produced with, the CID of each
  * one's rendered context, and the corrections in force that context listed,
- * and writes it beside the output as `<output>.canon.json`. Offline, from
- * the local replica, without loading Automerge while the verified snapshot
- * is current. An auditor checks it with {@link verifyStamp}.
+ * writes it beside the output as `<output>.canon.json`, and appends it to the
+ * signer's provenance feed in the space (`space/feed.ts`), which the next
+ * `sync` (or a running watch) shares. Offline, from the local replica. An
+ * auditor checks it with {@link verifyStamp}, from the sidecar or from the
+ * feeds with the output alone.
  * @throws CanonError `FILE_UNREADABLE`, `BAD_ARGUMENT` (a malformed reference), `UNKNOWN_STANDARD`, `UNKNOWN_VERSION`, `NOT_A_MEMBER`
  * when the signer is not a contributor or maintainer.
  */
@@ -67,15 +70,37 @@ export async function stamp(
   request: StampRequest,
 ): Promise<Stamped> {
   const sha256 = await sha256OfInputFile(request.output);
-  const plan = await viewSpace(home, request, async ({ state, chosen }) => {
+  return withSpace(home, request, async (session) => {
+    const { state, chosen } = session;
     requireRole(signer, state, CONTRIBUTOR, "stamping");
-    return {
+    const plan = {
       genesis: chosen.address.genesis,
       used: contextOf(state, request.context ?? []),
       previous: ownRecordHeads(state, signer.keyPair.did, MAX_PREVIOUS),
       membership: [...state.membershipHeads],
     };
+    const signed = await signStamp(home, signer, request, sha256, plan);
+    // The sidecar first: the feed's copy goes out at the next sync (or a running watch's next round).
+    await writeStampFile(signed.stampFile, signed.signed);
+    appendToFeeds(session.replica, session.folded, state, [signed.signed]);
+    const { signed: record, ...stamped } = signed;
+    return { cid: record.cid, ...stamped };
   });
+}
+
+/** Renders the context, then signs the provenance record. */
+async function signStamp(
+  home: CanonHome,
+  signer: Signer,
+  request: StampRequest,
+  sha256: string,
+  plan: {
+    genesis: string;
+    used: { release: SignedRecord<Release>; inForce: SignedRecord<Correction>[] }[];
+    previous: string[];
+    membership: string[];
+  },
+) {
   // What the agent read: each release rendered with the corrections in force for it.
   const context: ContextEntry[] = [];
   const corrections: string[] = [];
@@ -113,8 +138,7 @@ export async function stamp(
   };
   const signed = await signRecord(signer.keyPair, record);
   const stampFile = stampFileOf(request.output);
-  await writeStampFile(stampFile, signed);
-  return { cid: signed.cid, stampFile, output: { name, sha256 }, context, corrections };
+  return { signed, stampFile, output: { name, sha256 }, context, corrections };
 }
 
 /** The releases the context names (each once) and the corrections in force for each. */
