@@ -47,7 +47,11 @@ const EXAMPLES: Record<string, readonly string[]> = {
     "canon stamp article.md --as writer-agent",
     "canon stamp article.md --standard editorial-style@3 --standard glossary",
   ],
-  verify: ["canon verify article.md", "canon verify article.md --require-fresh --json"],
+  verify: [
+    "canon verify article.md   # the sidecar, or the feeds when there is none",
+    "canon verify --stamp bafyrei...   # one stamp from the feeds, by CID",
+    "canon verify article.md --require-fresh --json",
+  ],
   sync: ["canon sync", "canon sync --relay ws://127.0.0.1:4040 --remember"],
   watch: ["canon watch", "canon watch --json   # one object per line"],
   relay: ["canon relay --port 3030 --data /var/lib/canon-relay --token s3cret"],

@@ -182,8 +182,15 @@ program
   .description(
     "check an output against its stamp and the shared history: who, with which context, was it current",
   )
-  .argument("<output>", "the output file")
-  .option("--stamp <file>", "its stamp (default: <output>.canon.json)")
+  .argument(
+    "[output]",
+    "the output file (with no sidecar, its stamps are found in the space's feeds by its sha256)",
+  )
+  .option(
+    "--stamp <file|cid>",
+    "its stamp: a sidecar file (default: <output>.canon.json when it exists), or a stamp's CID to find in the feeds",
+  )
+  .option("--feeds", "look in the space's feeds even when a sidecar exists")
   .option(
     "--require-fresh",
     "exit 8 unless the auditor's view is proven complete and current by a checkpoint",

@@ -68,6 +68,11 @@ export {
   type StandardReference,
 } from "./operations/standard-reference.js";
 export {
+  type FeedVerification,
+  type VerifyFromFeedsRequest,
+  verifyFromFeeds,
+} from "./operations/verify-from-feeds.js";
+export {
   type ContextCheck,
   type MissedCorrection,
   type StampProblem,

@@ -6,6 +6,7 @@ import {
   type MissedCorrection,
   type StampProblem,
   type StampProblemCode,
+  type StampVerification,
   verifyStamp as verifyStampInSpace,
 } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
@@ -33,7 +34,8 @@ export interface Verification {
   readonly problems: readonly StampProblem[];
   readonly output: { readonly path: string; readonly sha256: string; readonly matches: boolean };
   readonly stamp: {
-    readonly path: string;
+    /** The sidecar file read, or null for a stamp found in the space's feeds. */
+    readonly path: string | null;
     readonly cid: string;
     readonly author: string | null;
     readonly createdAt: string | null;
@@ -82,21 +84,40 @@ export async function verifyStamp(
   });
   const lastSync =
     chosen === undefined ? null : ((await readConfig(home)).spaces[chosen.url]?.lastSyncAt ?? null);
+  return verificationOf(verdict, {
+    output: { path: request.output, sha256 },
+    stamp: { path: stampPath, cid: claimed.cid },
+    space: chosen?.url ?? null,
+    lastSync,
+    freshness,
+  });
+}
+
+/** A core verdict as the store reports it. */
+export function verificationOf(
+  verdict: StampVerification,
+  about: {
+    readonly output: { readonly path: string; readonly sha256: string };
+    readonly stamp: { readonly path: string | null; readonly cid: string };
+    readonly space: string | null;
+    readonly lastSync: string | null;
+    readonly freshness: Freshness | null;
+  },
+): Verification {
   return {
-    output: { path: request.output, sha256, matches: verdict.outputMatches },
+    output: { ...about.output, matches: verdict.outputMatches },
     stamp: {
-      path: stampPath,
-      cid: claimed.cid,
+      ...about.stamp,
       author: verdict.record?.author ?? null,
       createdAt: verdict.record?.createdAt ?? null,
     },
     verified: verdict.verified,
     problems: verdict.problems,
-    space: chosen?.url ?? null,
+    space: about.space,
     context: verdict.context,
     missedCorrections: verdict.missedCorrections,
-    lastSync,
-    freshness,
+    lastSync: about.lastSync,
+    freshness: about.freshness,
   };
 }
 
