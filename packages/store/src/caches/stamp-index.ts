@@ -113,8 +113,8 @@ export function stampIndexOf(
     }
     agents[record.author] = {
       stamps: agent.stamps + 1,
-      lastStampedAt:
-        record.createdAt > agent.lastStampedAt ? record.createdAt : agent.lastStampedAt,
+      // Oldest first: this stamp is the agent's newest so far.
+      lastStampedAt: record.createdAt,
       latest,
     };
   }
