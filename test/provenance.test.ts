@@ -60,12 +60,14 @@ describe("stamp and verify", () => {
       context: [{ standard: "style", version: 1, accepted: true, current: true, latestVersion: 1 }],
     });
 
-    // v2 comes out: the output still verifies, and the auditor sees its context is outdated.
+    // v2 comes out: the output still verifies, and the auditor sees it was current when stamped and superseded since.
     owner.ok("publish", "style", await owner.file("style.md", "# Style v2\n"));
     const later = owner.ok("verify", output, "--json").json<Verdict>();
     expect(later.verified).toBe(true);
     expect(later.context[0]).toMatchObject({ version: 1, current: false, latestVersion: 2 });
-    expect(owner.ok("verify", output).stdout).toMatch(/outdated: latest is v2/);
+    expect(owner.ok("verify", output).stdout).toMatch(
+      /current when stamped; superseded since by v2/,
+    );
 
     // A pinned context names that version, whatever is latest.
     const pinned = owner
@@ -169,11 +171,15 @@ describe("stamp and verify", () => {
     expect(owner.canon("stamp", "nope.md", "--as", "writer").status).toBe(3);
     expect(owner.canon("stamp", output, "--standard", "nope", "--as", "writer").status).toBe(3);
     expect(owner.canon("stamp", output, "--standard", "style@", "--as", "writer").status).toBe(2);
+    // No sidecar: the feeds are searched, and hold no stamp of this output.
     const missing = owner.canon("verify", output);
-    expect(missing.status).toBe(3);
+    expect(missing.status).toBe(7);
     expect(missing.stderr).toMatch(
-      /cannot read the stamp .*article\.md\.canon\.json: no such file/,
+      /no stamp for .*article\.md \(sha256 [0-9a-f]{64}\) in the feeds/,
     );
+    const absent = owner.canon("verify", output, "--stamp", "absent.canon.json");
+    expect(absent.status).toBe(3);
+    expect(absent.stderr).toMatch(/cannot read the stamp .*absent\.canon\.json: no such file/);
     expect(owner.canon("verify", "nope.md").stderr).toMatch(/cannot read .*nope\.md: no such file/);
     await writeFile(`${output}.canon.json`, "{not json");
     const malformed = owner.canon("verify", output);

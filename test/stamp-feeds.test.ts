@@ -82,3 +82,118 @@ describe("stamp feeds (real processes and relay)", () => {
     expect(auditor.canon("verify", "--stamp", "not a cid").status).toBe(2);
   });
 });
+
+interface Judged {
+  verified: boolean;
+  staleWhenStamped: boolean;
+  context: {
+    version: number;
+    whenStamped: string;
+    staleReason: string | null;
+    heldVersion: number | null;
+    newerWhenStamped: number[];
+    supersededSince: boolean;
+    newerSince: number[];
+  }[];
+  missedCorrections: { cid: string; staleReason: string }[];
+  laterCorrections: { cid: string }[];
+  warnings: { code: string; standard: string }[];
+}
+
+describe("what the agent knew when it stamped", () => {
+  it("tells current-when-stamped from superseded-since, and held-newer from newer-not-received; --strict exits 9", async () => {
+    const relay = await startRelay(relayData);
+    owner.ok("init");
+    const { url } = owner.ok("space", "create", "pub", "--json").json<{ url: string }>();
+    owner.ok("publish", "style", await owner.file("s.md", "# Style v1\n"));
+    const did = agent.ok("init", "--json").json<{ did: string }>().did;
+    owner.ok("member", "add", did, "--role", "contributor");
+    owner.ok("sync", "--relay", relay.url);
+    agent.ok("space", "join", url, "--relay", relay.url);
+
+    // Current when stamped, superseded since once v2 comes out.
+    const first = await agent.file("first.md", "First.\n");
+    agent.ok("stamp", first);
+    agent.ok("sync");
+    // v2 and a correction exist, but the agent does not sync before stamping: a sync problem.
+    owner.ok("publish", "style", await owner.file("s.md", "# Style v2\n"));
+    const missed = owner
+      .ok("correct", "style", "Shorter sentences.", "--json")
+      .json<{ cid: string }>();
+    owner.ok("sync");
+    const second = await agent.file("second.md", "Second.\n");
+    agent.ok("stamp", second);
+    agent.ok("sync");
+    // The agent now holds v2 and pins v1 anyway: an agent problem.
+    const third = await agent.file("third.md", "Third.\n");
+    agent.ok("stamp", third, "--standard", "style@1");
+    // Two versions at once: warned on stderr and signed into the stamp.
+    const fourth = await agent.file("fourth.md", "Fourth.\n");
+    const both = agent.ok("stamp", fourth, "--standard", "style@1", "--standard", "style@2");
+    expect(both.stderr).toMatch(/warning: style is named at several versions/);
+    agent.ok("sync");
+    const later = owner.ok("correct", "style", "Even shorter.", "--json").json<{ cid: string }>();
+    owner.ok("sync");
+
+    auditor.ok("init");
+    auditor.ok("space", "join", url, "--relay", relay.url);
+    const judge = async (name: string, content: string) => {
+      const copy = await auditor.file(name, content);
+      const found = auditor.ok("verify", copy, "--json").json<{ stamps: Judged[] }>();
+      expect(found.stamps).toHaveLength(1);
+      return { copy, verdict: found.stamps[0] as Judged };
+    };
+    const a = await judge("first.md", "First.\n");
+    expect(a.verdict.context).toEqual([
+      expect.objectContaining({
+        version: 1,
+        whenStamped: "current",
+        staleReason: null,
+        heldVersion: 1,
+        supersededSince: true,
+        newerSince: [2],
+      }),
+    ]);
+    expect(a.verdict.staleWhenStamped).toBe(false);
+    expect(a.verdict.laterCorrections.map((c) => c.cid).sort()).toEqual(
+      [missed.cid, later.cid].sort(),
+    );
+    expect(auditor.canon("verify", a.copy, "--strict").status).toBe(0);
+
+    const b = await judge("second.md", "Second.\n");
+    expect(b.verdict.context).toEqual([
+      expect.objectContaining({
+        version: 1,
+        whenStamped: "stale",
+        staleReason: "newer-not-received",
+        heldVersion: 1,
+        newerWhenStamped: [2],
+      }),
+    ]);
+    expect(b.verdict.missedCorrections).toEqual([
+      expect.objectContaining({ cid: missed.cid, staleReason: "newer-not-received" }),
+    ]);
+    expect(b.verdict.laterCorrections.map((c) => c.cid)).toEqual([later.cid]);
+    const strict = auditor.canon("verify", b.copy, "--strict");
+    expect(strict.status).toBe(9);
+    expect(strict.stdout).toMatch(/had not reached the agent's replica/);
+
+    const c = await judge("third.md", "Third.\n");
+    expect(c.verdict.context).toEqual([
+      expect.objectContaining({
+        version: 1,
+        whenStamped: "stale",
+        staleReason: "held-newer",
+        heldVersion: 2,
+      }),
+    ]);
+    expect(c.verdict.missedCorrections).toEqual([]);
+
+    const d = await judge("fourth.md", "Fourth.\n");
+    expect(d.verdict.warnings).toEqual([{ code: "several-versions", standard: "style" }]);
+    expect(d.verdict.context.map((entry) => [entry.version, entry.whenStamped])).toEqual([
+      [1, "stale"],
+      [2, "current"],
+    ]);
+  });
+});

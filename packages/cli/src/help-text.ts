@@ -74,6 +74,7 @@ const EXIT_STATUSES = [
   "  6  not allowed: the identity lacks the role",
   "  7  verify: the output does not verify against its stamp",
   "  8  --require-fresh: the view is not proven fresh by a checkpoint",
+  "  9  verify --strict: the output verifies, but its context was stale when stamped",
 ].join("\n");
 
 /** Adds examples to every command that has some, and the exit statuses to the top-level help. */

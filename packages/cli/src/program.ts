@@ -192,6 +192,10 @@ program
   )
   .option("--feeds", "look in the space's feeds even when a sidecar exists")
   .option(
+    "--strict",
+    "exit 9 when the output verifies but its context was stale when stamped (a newer release or a correction existed)",
+  )
+  .option(
     "--require-fresh",
     "exit 8 unless the auditor's view is proven complete and current by a checkpoint",
   )

@@ -24,6 +24,7 @@ export type CanonErrorCode =
   | "NOT_A_MEMBER"
   | "NOT_VERIFIED"
   | "NOT_FRESH"
+  | "STALE_WHEN_STAMPED"
   | "RELAY_UNREACHABLE"
   | "RELAY_REFUSED"
   | "SYNC_TIMEOUT";

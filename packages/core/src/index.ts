@@ -50,7 +50,12 @@ export {
 } from "./records/fields.js";
 export { SpaceGenesis } from "./records/genesis.js";
 export { MAX_RECORD_HEADS, MembershipChange, Role } from "./records/membership.js";
-export { ContextEntry, Provenance } from "./records/provenance.js";
+export {
+  ContextEntry,
+  KnownStandard,
+  Provenance,
+  StampWarning,
+} from "./records/provenance.js";
 export { CanonRecord, type RecordType } from "./records/record.js";
 export { MAX_CONTENT_BYTES, MAX_MESSAGE_LENGTH, Release } from "./records/release.js";
 export { Retirement } from "./records/retirement.js";
@@ -72,7 +77,7 @@ export {
 export { MAX_RECORD_BYTES, type SignedRecord, signingInput, signRecord } from "./signed-record.js";
 export type { CheckedRelease } from "./stamp/context-releases.js";
 export type { Drift } from "./stamp/drift.js";
-export type { MissedCorrection } from "./stamp/missed-corrections.js";
+export type { LaterCorrection, MissedCorrection } from "./stamp/missed-corrections.js";
 export type { StampProblem, StampProblemCode } from "./stamp/stamp-problem.js";
 export type { StampSpace } from "./stamp/stamp-space.js";
 export {
@@ -82,4 +87,5 @@ export {
   type StampVerification,
   verifyStamp,
 } from "./stamp/verify-stamp.js";
+export { type StaleReason, type WhenStamped, whenStampedOf } from "./stamp/when-stamped.js";
 export { type RecordCheck, type RecordEntry, verifyRecord } from "./verify-record.js";

@@ -12,6 +12,10 @@ export async function run(
     context: options.standard,
     space: options.space,
   });
+  for (const warning of stamped.warnings)
+    process.stderr.write(
+      `canon: warning: ${warning.standard} ${warning.code === "forked" ? "is forked (several latest releases in this replica): the stamp says so" : "is named at several versions: the stamp says so"}\n`,
+    );
   print(options, stamped, () =>
     [
       `Stamped ${output} (sha256 ${stamped.output.sha256})`,

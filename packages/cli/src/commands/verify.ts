@@ -12,7 +12,12 @@ import { type GlobalOptions, print, shortDid, syncNote, terminalSafe } from "../
  * sha256 (or the one stamp a CID names). Exit 7 when it does not verify.
  */
 export async function run(
-  options: GlobalOptions & { stamp?: string; requireFresh?: boolean; feeds?: boolean },
+  options: GlobalOptions & {
+    stamp?: string;
+    requireFresh?: boolean;
+    feeds?: boolean;
+    strict?: boolean;
+  },
   output: string | undefined,
 ): Promise<void> {
   if (output === undefined && options.stamp === undefined)
@@ -60,16 +65,20 @@ function describe(output: string, verdict: Verification): string {
     ...verdict.context.map(
       (entry) =>
         `  context  ${entry.standard}@${entry.version}  ${entry.contentCid}  ${
-          !entry.accepted
-            ? "NOT an accepted release"
-            : entry.current
-              ? "current"
-              : `outdated: latest is v${entry.latestVersion}`
+          !entry.accepted ? "NOT an accepted release" : whenStampedNote(entry)
         }`,
+    ),
+    ...verdict.warnings.map(
+      (warning) =>
+        `  warned   ${warning.standard}: ${warning.code === "forked" ? "the standard was forked in the agent's replica" : "the context named several versions of it"}`,
     ),
     ...verdict.missedCorrections.map(
       (correction) =>
-        `  missed   ${correction.standard} correction ${correction.cid}: ${terminalSafe(correction.text.split("\n")[0] ?? "")}`,
+        `  missed   ${correction.standard} correction ${correction.cid} (stale when stamped: ${correction.staleReason === "unknown" ? "the stamp does not say what its replica held" : "it had not reached the agent's replica"}): ${terminalSafe(correction.text.split("\n")[0] ?? "")}`,
+    ),
+    ...verdict.laterCorrections.map(
+      (correction) =>
+        `  since    ${correction.standard} correction ${correction.cid} at ${correction.createdAt}: ${terminalSafe(correction.text.split("\n")[0] ?? "")}`,
     ),
     ...verdict.problems.map((problem) => `  problem  ${problem.message}`),
     ...(verdict.space ? [`  against  ${verdict.space} (${syncNote(verdict.lastSync)})`] : []),
@@ -77,15 +86,36 @@ function describe(output: string, verdict: Verification): string {
   ].join("\n");
 }
 
-/** Exit 8 on an unproven view when asked, exit 7 when no stamp verifies. */
+/** One context release for people: current or stale when stamped (and why), and superseded since. */
+function whenStampedNote(entry: Verification["context"][number]): string {
+  const then =
+    entry.whenStamped === "current"
+      ? "current when stamped"
+      : entry.staleReason === "held-newer"
+        ? `STALE when stamped: the agent's replica held v${entry.heldVersion}`
+        : entry.staleReason === "newer-not-received"
+          ? `STALE when stamped: v${entry.newerWhenStamped.join(", v")} existed but had not reached the agent's replica (a sync problem)`
+          : `STALE when stamped: v${entry.newerWhenStamped.join(", v")} existed (the stamp does not say what its replica held)`;
+  const since = entry.supersededSince ? `; superseded since by v${entry.newerSince.join(", v")}` : "";
+  return `${then}${since}`;
+}
+
+/** Exit 8 on an unproven view when asked, exit 9 under --strict when stale when stamped, exit 7 when no stamp verifies. */
 function finish(
-  options: { requireFresh?: boolean },
+  options: { requireFresh?: boolean; strict?: boolean },
   output: string,
   verified: boolean,
   verdicts: readonly Verification[],
 ): void {
   const freshness = verdicts.find((verdict) => verdict.freshness)?.freshness;
   if (verified && freshness) requireFresh(freshness, options.requireFresh);
+  const good = verdicts.filter((verdict) => verdict.verified);
+  if (verified && options.strict && good.every((verdict) => verdict.staleWhenStamped)) {
+    throw new CanonError(
+      "STALE_WHEN_STAMPED",
+      `${output} verifies, but its context was stale when stamped (--strict); \`canon verify ${output}\` says which release or correction`,
+    );
+  }
   if (!verified) {
     const problems = verdicts.flatMap((verdict) => verdict.problems);
     throw new CanonError(

@@ -4,12 +4,18 @@ import { checkAuthorRole } from "./author-role.js";
 import { type CheckedRelease, checkContextReleases } from "./context-releases.js";
 import { type Drift, driftOf } from "./drift.js";
 import { checkEnvelope } from "./envelope.js";
-import { type MissedCorrection, missedCorrectionsOf } from "./missed-corrections.js";
+import {
+  type LaterCorrection,
+  laterCorrectionsOf,
+  type MissedCorrection,
+  missedCorrectionsOf,
+} from "./missed-corrections.js";
 import { checkProvenanceType } from "./provenance-type.js";
 import { checkReadableCopy } from "./readable-copy.js";
 import type { StampProblem } from "./stamp-problem.js";
 import type { StampSpace } from "./stamp-space.js";
 import { checkSubject } from "./subject.js";
+import { type WhenStamped, whenStampedOf } from "./when-stamped.js";
 
 /** A stamp as its file claims it, untrusted: the entry (CID and envelope bytes) and the record as JSON for people. */
 export interface ClaimedStamp extends RecordEntry {
@@ -29,8 +35,8 @@ export interface StampInput {
   readonly spaceOf: (genesis: string) => Promise<StampSpace>;
 }
 
-/** One release of the stamp's context, as the auditor's space sees it: accepted as named, and its drift. */
-export type ContextCheck = CheckedRelease & Drift;
+/** One release of the stamp's context, as the auditor's space sees it: accepted as named, its drift now, and whether it was current when stamped. */
+export type ContextCheck = CheckedRelease & Drift & WhenStamped;
 
 /** A verdict on one stamp. */
 export interface StampVerification {
@@ -44,8 +50,12 @@ export interface StampVerification {
   readonly outputMatches: boolean;
   /** Each release the context names (once each); empty when the stamp is not a valid provenance record. */
   readonly context: readonly ContextCheck[];
-  /** Corrections the context missed; reported alongside problems, not instead of them. */
+  /** Corrections the context missed (stale when stamped); reported alongside problems, not instead of them. */
   readonly missedCorrections: readonly MissedCorrection[];
+  /** Corrections signed after the stamp that its releases do not incorporate (superseded since). */
+  readonly laterCorrections: readonly LaterCorrection[];
+  /** The forks and several versions of one standard the agent was warned of when it stamped. */
+  readonly warnings: NonNullable<Provenance["warnings"]>;
 }
 
 /**
@@ -59,8 +69,9 @@ export interface StampVerification {
  *    space's own fold ({@link checkAuthorRole});
  * 6. each context release is accepted, and named once ({@link checkContextReleases});
  * then reports drift, whatever the problems: releases no longer their
- * standard's latest ({@link driftOf}) and missed corrections
- * ({@link missedCorrectionsOf}). A stamp that fails 1 or 2 has no context
+ * standard's latest ({@link driftOf}), whether each was current when stamped
+ * or superseded since ({@link whenStampedOf}), missed corrections
+ * ({@link missedCorrectionsOf}) and those signed since ({@link laterCorrectionsOf}). A stamp that fails 1 or 2 has no context
  * to check, and stops there.
  * Never throws, but passes on whatever `spaceOf` throws.
  */
@@ -86,8 +97,14 @@ export async function verifyStamp(input: StampInput): Promise<StampVerification>
     problems,
     record,
     outputMatches: subject === undefined,
-    context: context.releases.map((release) => ({ ...release, ...driftOf(release, space.state) })),
+    context: context.releases.map((release) => ({
+      ...release,
+      ...driftOf(release, space.state),
+      ...whenStampedOf(release, record, space.state),
+    })),
     missedCorrections: missedCorrectionsOf(record, space.state),
+    laterCorrections: laterCorrectionsOf(record, space.state),
+    warnings: record.warnings ?? [],
   };
 }
 
@@ -100,5 +117,7 @@ function unverifiable(problem: StampProblem): StampVerification {
     outputMatches: false,
     context: [],
     missedCorrections: [],
+    laterCorrections: [],
+    warnings: [],
   };
 }

@@ -3,6 +3,7 @@ import {
   CanonError,
   type ContextEntry,
   type Correction,
+  type KnownStandard,
   correctionsInForce,
   MAX_PREVIOUS,
   ownRecordHeads,
@@ -10,6 +11,7 @@ import {
   type Release,
   type SignedRecord,
   type SpaceState,
+  type StampWarning,
   signRecord,
 } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
@@ -47,6 +49,10 @@ export interface Stamped {
   readonly context: readonly ContextEntry[];
   /** The corrections in force the rendered context listed, which the agent saw. */
   readonly corrections: readonly string[];
+  /** What this replica held of each standard of the context (signed into the stamp). */
+  readonly knew: readonly KnownStandard[];
+  /** Forked standards and standards named at several versions (signed into the stamp; the CLI warns on stderr). */
+  readonly warnings: readonly StampWarning[];
 }
 
 /** Most corrections a stamp names (the provenance record's limit). */
@@ -78,6 +84,7 @@ export async function stamp(
       used: contextOf(state, request.context ?? []),
       previous: ownRecordHeads(state, signer.keyPair.did, MAX_PREVIOUS),
       membership: [...state.membershipHeads],
+      ...whatTheReplicaHeld(state, request.context ?? []),
     };
     const signed = await signStamp(home, signer, request, sha256, plan);
     // The sidecar first: the feed's copy goes out at the next sync (or a running watch's next round).
@@ -99,6 +106,8 @@ async function signStamp(
     used: { release: SignedRecord<Release>; inForce: SignedRecord<Correction>[] }[];
     previous: string[];
     membership: string[];
+    knew: KnownStandard[];
+    warnings: StampWarning[];
   },
 ) {
   // What the agent read: each release rendered with the corrections in force for it.
@@ -131,6 +140,8 @@ async function signStamp(
     context,
     corrections,
     spaceHeads: [],
+    knew: plan.knew,
+    warnings: plan.warnings,
     previous: plan.previous,
     membership: plan.membership,
     author: signer.keyPair.did,
@@ -138,7 +149,45 @@ async function signStamp(
   };
   const signed = await signRecord(signer.keyPair, record);
   const stampFile = stampFileOf(request.output);
-  return { signed, stampFile, output: { name, sha256 }, context, corrections };
+  return {
+    signed,
+    stampFile,
+    output: { name, sha256 },
+    context,
+    corrections,
+    knew: plan.knew,
+    warnings: plan.warnings,
+  };
+}
+
+/**
+ * What the replica held of each standard the context uses (its release
+ * heads, highest version and corrections in force at its latest), and the
+ * warnings to sign with it: a forked standard, or one named at several versions.
+ */
+function whatTheReplicaHeld(
+  state: SpaceState,
+  references: readonly string[],
+): { knew: KnownStandard[]; warnings: StampWarning[] } {
+  const used = contextOf(state, references);
+  const versionsOf = new Map<string, number>();
+  for (const { release } of used)
+    versionsOf.set(release.record.standard, (versionsOf.get(release.record.standard) ?? 0) + 1);
+  const knew: KnownStandard[] = [];
+  const warnings: StampWarning[] = [];
+  for (const [name, count] of [...versionsOf].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const standard = findStandard(state, name);
+    const heads = standard.heads.map((head) => head.cid).sort();
+    knew.push({
+      standard: name,
+      version: Math.max(...standard.heads.map((head) => head.record.version)),
+      heads: heads.slice(0, 16),
+      openCorrections: correctionsInForce(standard, standard.latest.cid).length,
+    });
+    if (heads.length > 1) warnings.push({ code: "forked", standard: name });
+    if (count > 1) warnings.push({ code: "several-versions", standard: name });
+  }
+  return { knew, warnings };
 }
 
 /** The releases the context names (each once) and the corrections in force for each. */

@@ -3,6 +3,7 @@ import {
   type ContextCheck,
   type Freshness,
   freshnessOf,
+  type LaterCorrection,
   type MissedCorrection,
   type StampProblem,
   type StampProblemCode,
@@ -16,7 +17,7 @@ import { sha256OfInputFile } from "./input-file.js";
 import { type ChosenSpace, chooseSpace, type SpaceChoice } from "./space-session.js";
 import { viewSpace } from "./space-view.js";
 
-export type { ContextCheck, MissedCorrection, StampProblem, StampProblemCode };
+export type { ContextCheck, LaterCorrection, MissedCorrection, StampProblem, StampProblemCode };
 
 /** What to verify. */
 export interface VerifyStampRequest extends SpaceChoice {
@@ -44,8 +45,14 @@ export interface Verification {
   readonly space: string | null;
   /** Each release of the stamp's context, with its drift; reported alongside problems. */
   readonly context: readonly ContextCheck[];
-  /** Corrections the context missed; reported alongside problems. */
+  /** Corrections the context missed although they existed when it was stamped (stale when stamped); reported alongside problems. */
   readonly missedCorrections: readonly MissedCorrection[];
+  /** Corrections signed after the stamp that its releases do not incorporate (superseded since). */
+  readonly laterCorrections: readonly LaterCorrection[];
+  /** Forks and several versions of one standard the agent stamped with, as the stamp says. */
+  readonly warnings: StampVerification["warnings"];
+  /** Some release or correction of the context was stale when stamped (what `--strict` fails on). */
+  readonly staleWhenStamped: boolean;
   /** When the auditor's replica last synced the space (staleness of the verdict); null if never. */
   readonly lastSync: string | null;
   /** What the auditor's replica can prove about its view of the space (null when no space was read). */
@@ -116,6 +123,11 @@ export function verificationOf(
     space: about.space,
     context: verdict.context,
     missedCorrections: verdict.missedCorrections,
+    laterCorrections: verdict.laterCorrections,
+    warnings: verdict.warnings,
+    staleWhenStamped:
+      verdict.context.some((entry) => entry.whenStamped === "stale") ||
+      verdict.missedCorrections.length > 0,
     lastSync: about.lastSync,
     freshness: about.freshness,
   };
