@@ -189,6 +189,37 @@ describe("what the agent knew when it stamped", () => {
     ]);
     expect(c.verdict.missedCorrections).toEqual([]);
 
+    // The drift matrix: the agent's newest stamp named v1 and v2; it is on v2, behind by the correction signed after it.
+    const matrix = auditor.ok("agents", "--json").json<{
+      standards: { standard: string; latestVersion: number }[];
+      agents: {
+        did: string;
+        stamps: number;
+        standards: {
+          standard: string;
+          version: number;
+          behindVersions: number;
+          behindCorrections: number;
+        }[];
+      }[];
+    }>();
+    expect(matrix.standards).toEqual([{ standard: "style", latestVersion: 2 }]);
+    expect(matrix.agents).toEqual([
+      expect.objectContaining({
+        did,
+        stamps: 4,
+        standards: [
+          expect.objectContaining({
+            standard: "style",
+            version: 2,
+            behindVersions: 0,
+            behindCorrections: 1,
+          }),
+        ],
+      }),
+    ]);
+    expect(auditor.ok("agents").stdout).toMatch(/style \(v2\)[\s\S]*v2 -1c\s+4\s/);
+
     const d = await judge("fourth.md", "Fourth.\n");
     expect(d.verdict.warnings).toEqual([{ code: "several-versions", standard: "style" }]);
     expect(d.verdict.context.map((entry) => [entry.version, entry.whenStamped])).toEqual([

@@ -52,6 +52,7 @@ const EXAMPLES: Record<string, readonly string[]> = {
     "canon verify --stamp bafyrei...   # one stamp from the feeds, by CID",
     "canon verify article.md --require-fresh --json",
   ],
+  agents: ["canon agents", "canon agents --json"],
   sync: ["canon sync", "canon sync --relay ws://127.0.0.1:4040 --remember"],
   watch: ["canon watch", "canon watch --json   # one object per line"],
   relay: ["canon relay --port 3030 --data /var/lib/canon-relay --token s3cret"],

@@ -202,6 +202,13 @@ program
   .action(action(() => import("./commands/verify.js")));
 
 program
+  .command("agents")
+  .description(
+    "every agent that has stamped in the space: its newest stamped version of each standard against the latest (-Nv versions, -Mc open corrections behind) and when it last stamped",
+  )
+  .action(action(() => import("./commands/agents.js")));
+
+program
   .command("log")
   .description("list a standard's versions with CIDs, authors, times and messages")
   .argument("<standard>", "standard name")

@@ -14,6 +14,12 @@ export {
 } from "./home/identities.js";
 export { openReplica } from "./open-replica.js";
 export {
+  type AgentDrift,
+  type AgentStandard,
+  type AgentsMatrix,
+  listAgents,
+} from "./operations/agents.js";
+export {
   type CheckpointWritten,
   changeSettings,
   checkpointDue,

@@ -96,7 +96,9 @@ function whenStampedNote(entry: Verification["context"][number]): string {
         : entry.staleReason === "newer-not-received"
           ? `STALE when stamped: v${entry.newerWhenStamped.join(", v")} existed but had not reached the agent's replica (a sync problem)`
           : `STALE when stamped: v${entry.newerWhenStamped.join(", v")} existed (the stamp does not say what its replica held)`;
-  const since = entry.supersededSince ? `; superseded since by v${entry.newerSince.join(", v")}` : "";
+  const since = entry.supersededSince
+    ? `; superseded since by v${entry.newerSince.join(", v")}`
+    : "";
   return `${then}${since}`;
 }
 

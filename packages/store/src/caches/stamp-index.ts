@@ -1,6 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { FoldResult, Provenance, SignedRecord } from "@canon/core";
+import {
+  correctionsInForce,
+  type FoldResult,
+  type Provenance,
+  type SignedRecord,
+} from "@canon/core";
 import { z } from "zod";
 import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
@@ -25,6 +30,8 @@ export interface StampIndex {
   readonly bySha256: Record<string, string[]>;
   /** Per agent did: its accepted stamps' summary. */
   readonly agents: Record<string, IndexedAgent>;
+  /** Per standard that is not retired: its latest version when the index was written. */
+  readonly latest: Record<string, number>;
 }
 
 /** What the index keeps of one agent's accepted stamps. */
@@ -41,8 +48,12 @@ export interface IndexedStampedRelease {
   readonly releaseCid: string;
   readonly stampCid: string;
   readonly stampedAt: string;
-  /** Corrections that stamp named as in force. */
-  readonly corrections: number;
+  /** The standard's latest version when the index was written. */
+  readonly latestVersion: number;
+  /** Versions between the stamped release and the latest (0 when it is the latest; by version number). */
+  readonly behindVersions: number;
+  /** Corrections open when the index was written (in force for the latest release) that the stamp did not name. */
+  readonly behindCorrections: number;
 }
 
 const IndexedStampedReleaseShape = z.object({
@@ -50,7 +61,9 @@ const IndexedStampedReleaseShape = z.object({
   releaseCid: z.string(),
   stampCid: z.string(),
   stampedAt: z.string(),
-  corrections: z.number().int(),
+  latestVersion: z.number().int(),
+  behindVersions: z.number().int(),
+  behindCorrections: z.number().int(),
 });
 
 const StampIndexShape = z.object({
@@ -66,6 +79,7 @@ const StampIndexShape = z.object({
       latest: z.record(z.string(), IndexedStampedReleaseShape),
     }),
   ),
+  latest: z.record(z.string(), z.number().int()),
 });
 
 /** The stamp index file's tag (`checksummed.ts`): "Canon Provenance", format 1. */
@@ -103,12 +117,21 @@ export function stampIndexOf(
       named.set(entry.standard, Math.max(named.get(entry.standard) ?? 0, entry.version));
     for (const entry of record.context) {
       if (entry.version !== named.get(entry.standard)) continue;
+      const standard = fold.state?.standards.get(entry.standard);
+      const latestVersion = standard?.latest.record.version ?? entry.version;
+      const seen = new Set(record.corrections);
       latest[entry.standard] = {
         version: entry.version,
         releaseCid: entry.releaseCid,
         stampCid: cid,
         stampedAt: record.createdAt,
-        corrections: record.corrections.length,
+        latestVersion,
+        behindVersions: Math.max(0, latestVersion - entry.version),
+        behindCorrections:
+          standard === undefined
+            ? 0
+            : correctionsInForce(standard, standard.latest.cid).filter((c) => !seen.has(c.cid))
+                .length,
       };
     }
     agents[record.author] = {
@@ -118,7 +141,10 @@ export function stampIndexOf(
       latest,
     };
   }
-  return { v: 1, genesis, fingerprint, bySha256, agents };
+  const latestOf: Record<string, number> = {};
+  for (const [name, standard] of fold.state?.standards ?? [])
+    if (standard.retired === undefined) latestOf[name] = standard.latest.record.version;
+  return { v: 1, genesis, fingerprint, bySha256, agents, latest: latestOf };
 }
 
 /** Oldest first by signed date, then CID: the newest stamp of a standard wins. */

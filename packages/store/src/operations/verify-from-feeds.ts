@@ -6,19 +6,12 @@ import {
   type SignedRecord,
   verifyStamp as verifyStampInSpace,
 } from "@canon/core";
-import {
-  readStampIndex,
-  type StampIndex,
-  stampIndexOf,
-  writeStampIndex,
-} from "../caches/stamp-index.js";
-import { readVerifiedSnapshot } from "../caches/verified-snapshot.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { readConfig } from "../home/config.js";
-import { chunkFingerprint } from "../storage/chunk-layout.js";
+import { currentStampIndex } from "./current-stamp-index.js";
 import { sha256OfInputFile } from "./input-file.js";
 import type { SpaceChoice } from "./space-session.js";
-import { type SpaceView, viewSpace } from "./space-view.js";
+import { viewSpace } from "./space-view.js";
 import { type Verification, verificationOf } from "./verify-stamp.js";
 
 /** What to verify from the space's feeds: an output (found by its sha256), a stamp CID, or both. */
@@ -72,7 +65,7 @@ export async function verifyFromFeeds(
     let cids: readonly string[];
     if (request.stampCid !== undefined) cids = [request.stampCid];
     else {
-      const index = (await readStampIndex(home, address)) ?? (await rebuildIndex(home, view));
+      const index = await currentStampIndex(home, view);
       cids = Object.hasOwn(index.bySha256, sha256 as string)
         ? (index.bySha256[sha256 as string] ?? [])
         : [];
@@ -121,28 +114,4 @@ export async function verifyFromFeeds(
       stamps,
     };
   });
-}
-
-/**
- * The stamp index computed from the view's fold, written to disk when the
- * verified snapshot it came from still names exactly the chunk files there
- * (otherwise the slow path's cache refresh writes it).
- */
-async function rebuildIndex(home: CanonHome, view: SpaceView): Promise<StampIndex> {
-  const { address } = view.chosen;
-  const snapshot = await readVerifiedSnapshot(home, address.documentId);
-  const fingerprint =
-    snapshot === undefined
-      ? {}
-      : await chunkFingerprint(home.replica, Object.keys(snapshot.fingerprint));
-  const index = stampIndexOf(address.genesis, fingerprint, {
-    verified: view.verified,
-    state: view.state,
-  });
-  if (
-    snapshot !== undefined &&
-    JSON.stringify(fingerprint) === JSON.stringify(snapshot.fingerprint)
-  )
-    await writeStampIndex(home, address.documentId, index).catch(() => {});
-  return index;
 }
