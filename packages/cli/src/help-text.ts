@@ -46,7 +46,9 @@ const EXAMPLES: Record<string, readonly string[]> = {
   stamp: [
     "canon stamp article.md --as writer-agent",
     "canon stamp article.md --standard editorial-style@3 --standard glossary",
+    "canon stamp article.md --format in-toto   # a DSSE envelope any in-toto verifier reads",
   ],
+  "export-stamp": ["canon export-stamp bafyrei... --as writer-agent -o article.intoto.json"],
   verify: [
     "canon verify article.md   # the sidecar, or the feeds when there is none",
     "canon verify --stamp bafyrei...   # one stamp from the feeds, by CID",

@@ -175,7 +175,24 @@ program
     "a standard of the context: name, name@version or name@cid (repeatable; default: every standard at its latest)",
     collect,
   )
+  .addOption(
+    new Option(
+      "--format <format>",
+      "the sidecar's form: canon, or in-toto (a Statement v1 in a DSSE envelope)",
+    )
+      .choices(["canon", "in-toto"])
+      .default("canon"),
+  )
   .action(action(() => import("./commands/stamp.js")));
+
+program
+  .command("export-stamp")
+  .description(
+    "print a stamp from the feeds as an in-toto Statement v1 in a DSSE envelope, signed with its author's key",
+  )
+  .argument("<cid>", "the stamp's CID")
+  .option("-o, --out <file>", "write it to a file instead of stdout")
+  .action(action(() => import("./commands/export-stamp.js")));
 
 program
   .command("verify")

@@ -81,6 +81,19 @@ export type { LaterCorrection, MissedCorrection } from "./stamp/missed-correctio
 export type { StampProblem, StampProblemCode } from "./stamp/stamp-problem.js";
 export type { StampSpace } from "./stamp/stamp-space.js";
 export {
+  CANON_PREDICATE_TYPE,
+  checkDsse,
+  DsseEnvelope,
+  dsseEnvelopeOf,
+  entryOfDsse,
+  IN_TOTO_PAYLOAD_TYPE,
+  IN_TOTO_STATEMENT_TYPE,
+  type InTotoStatement,
+  inTotoStatementOf,
+  preAuthEncoding,
+  type ResolvedDependency,
+} from "./stamp/in-toto.js";
+export {
   type ClaimedStamp,
   type ContextCheck,
   type StampInput,

@@ -42,6 +42,7 @@ export {
 } from "./operations/correction-log.js";
 export { type CreatedSpace, createSpace } from "./operations/create-space.js";
 export { type Diagnosis, doctor } from "./operations/doctor.js";
+export { type ExportStampRequest, exportStamp } from "./operations/export-stamp.js";
 export { type History, type HistoryEntry, history } from "./operations/history.js";
 export { type ListedStandard, type Listing, list } from "./operations/list.js";
 export {

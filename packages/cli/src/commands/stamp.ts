@@ -4,13 +4,14 @@ import { type GlobalOptions, print } from "../output.js";
 
 /** `canon stamp <output> [--standard <ref>]...`: sign the context an output was produced with. */
 export async function run(
-  options: GlobalOptions & { standard?: string[] },
+  options: GlobalOptions & { standard?: string[]; format?: "canon" | "in-toto" },
   output: string,
 ): Promise<void> {
   const stamped = await stamp(home(), await signer(options), {
     output,
     context: options.standard,
     space: options.space,
+    format: options.format,
   });
   for (const warning of stamped.warnings)
     process.stderr.write(

@@ -4,6 +4,7 @@ import { checkAuthorRole } from "./author-role.js";
 import { type CheckedRelease, checkContextReleases } from "./context-releases.js";
 import { type Drift, driftOf } from "./drift.js";
 import { checkEnvelope } from "./envelope.js";
+import { checkDsse, type DsseEnvelope } from "./in-toto.js";
 import {
   type LaterCorrection,
   laterCorrectionsOf,
@@ -17,9 +18,14 @@ import type { StampSpace } from "./stamp-space.js";
 import { checkSubject } from "./subject.js";
 import { type WhenStamped, whenStampedOf } from "./when-stamped.js";
 
-/** A stamp as its file claims it, untrusted: the entry (CID and envelope bytes) and the record as JSON for people. */
+/**
+ * A stamp as its file claims it, untrusted: the entry (CID and envelope
+ * bytes) and the record as JSON for people; or, in the in-toto form, the
+ * DSSE envelope that carried the entry (then `readable` is not read).
+ */
 export interface ClaimedStamp extends RecordEntry {
   readonly readable: unknown;
+  readonly dsse?: DsseEnvelope | undefined;
 }
 
 /** What {@link verifyStamp} checks: a claimed stamp, the output it is for, and where to find its space. */
@@ -63,7 +69,9 @@ export interface StampVerification {
  * The checks, in order:
  * 1. envelope: the entry is a valid signed record ({@link checkEnvelope});
  * 2. it is a provenance record ({@link checkProvenanceType});
- * 3. the readable copy in the stamp file is the signed record ({@link checkReadableCopy});
+ * 3. the readable copy in the stamp file is the signed record ({@link checkReadableCopy}),
+ *    or, for the in-toto form, the DSSE envelope is signed by the author and
+ *    its Statement is the record's ({@link checkDsse});
  * 4. subject: the output's sha256 is among the stamp's ({@link checkSubject});
  * 5. the author's role at the membership point the stamp names, by the
  *    space's own fold ({@link checkAuthorRole});
@@ -83,7 +91,10 @@ export async function verifyStamp(input: StampInput): Promise<StampVerification>
   const stamp = provenance.signed;
   const record = stamp.record;
 
-  const readable = checkReadableCopy(input.stamp.readable, record);
+  const readable =
+    input.stamp.dsse === undefined
+      ? checkReadableCopy(input.stamp.readable, record)
+      : await checkDsse(input.stamp.dsse, stamp);
   const subject = checkSubject(record, input.outputSha256);
   const space = await input.spaceOf(record.space);
   const role = await checkAuthorRole(stamp, space);

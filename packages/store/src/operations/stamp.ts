@@ -4,6 +4,7 @@ import {
   type ContextEntry,
   type Correction,
   correctionsInForce,
+  dsseEnvelopeOf,
   type KnownStandard,
   MAX_PREVIOUS,
   ownRecordHeads,
@@ -17,7 +18,7 @@ import {
 import type { CanonHome } from "../home/canon-home.js";
 import type { Signer } from "../home/identities.js";
 import { appendToFeeds } from "../space/feed.js";
-import { stampFileOf, writeStampFile } from "../space/stamp-file.js";
+import { stampFileOf, writeDsseStampFile, writeStampFile } from "../space/stamp-file.js";
 import { findStandard } from "./find-standard.js";
 import { sha256OfInputFile } from "./input-file.js";
 import { pickRelease } from "./pick-release.js";
@@ -37,6 +38,12 @@ export interface StampRequest extends SpaceChoice {
    * Every standard of the space that is not retired, at its latest release, when empty.
    */
   readonly context?: readonly string[] | undefined;
+  /**
+   * The sidecar's form: `canon` (the default: the envelope, CID and readable
+   * record) or `in-toto` (an in-toto Statement v1 in a DSSE envelope signed
+   * with the agent's key; docs/provenance-predicate.md). `verify` reads both.
+   */
+  readonly format?: "canon" | "in-toto" | undefined;
 }
 
 /** A stamp just written. */
@@ -88,7 +95,9 @@ export async function stamp(
     };
     const signed = await signStamp(home, signer, request, sha256, plan);
     // The sidecar first: the feed's copy goes out at the next sync (or a running watch's next round).
-    await writeStampFile(signed.stampFile, signed.signed);
+    if (request.format === "in-toto")
+      await writeDsseStampFile(signed.stampFile, await dsseEnvelopeOf(signer.keyPair, signed.signed));
+    else await writeStampFile(signed.stampFile, signed.signed);
     appendToFeeds(session.replica, session.folded, state, [signed.signed]);
     const { signed: record, ...stamped } = signed;
     return { cid: record.cid, ...stamped };
