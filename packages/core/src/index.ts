@@ -77,9 +77,6 @@ export {
 export { MAX_RECORD_BYTES, type SignedRecord, signingInput, signRecord } from "./signed-record.js";
 export type { CheckedRelease } from "./stamp/context-releases.js";
 export type { Drift } from "./stamp/drift.js";
-export type { LaterCorrection, MissedCorrection } from "./stamp/missed-corrections.js";
-export type { StampProblem, StampProblemCode } from "./stamp/stamp-problem.js";
-export type { StampSpace } from "./stamp/stamp-space.js";
 export {
   CANON_PREDICATE_TYPE,
   checkDsse,
@@ -93,6 +90,9 @@ export {
   preAuthEncoding,
   type ResolvedDependency,
 } from "./stamp/in-toto.js";
+export type { LaterCorrection, MissedCorrection } from "./stamp/missed-corrections.js";
+export type { StampProblem, StampProblemCode } from "./stamp/stamp-problem.js";
+export type { StampSpace } from "./stamp/stamp-space.js";
 export {
   type ClaimedStamp,
   type ContextCheck,

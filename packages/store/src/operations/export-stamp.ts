@@ -2,8 +2,8 @@ import {
   CanonError,
   type DsseEnvelope,
   dsseEnvelopeOf,
-  parseCid,
   type Provenance,
+  parseCid,
   type SignedRecord,
 } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";

@@ -96,7 +96,10 @@ export async function stamp(
     const signed = await signStamp(home, signer, request, sha256, plan);
     // The sidecar first: the feed's copy goes out at the next sync (or a running watch's next round).
     if (request.format === "in-toto")
-      await writeDsseStampFile(signed.stampFile, await dsseEnvelopeOf(signer.keyPair, signed.signed));
+      await writeDsseStampFile(
+        signed.stampFile,
+        await dsseEnvelopeOf(signer.keyPair, signed.signed),
+      );
     else await writeStampFile(signed.stampFile, signed.signed);
     appendToFeeds(session.replica, session.folded, state, [signed.signed]);
     const { signed: record, ...stamped } = signed;

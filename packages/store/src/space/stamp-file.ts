@@ -81,10 +81,16 @@ export async function readStampFile(path: string): Promise<{
   if (typeof file === "object" && file !== null && "payloadType" in file) {
     const parsed = DsseEnvelope.safeParse(file);
     if (!parsed.success)
-      throw new CanonError("BAD_RECORD", `${path} is not a DSSE envelope (payload, payloadType, signatures)`);
+      throw new CanonError(
+        "BAD_RECORD",
+        `${path} is not a DSSE envelope (payload, payloadType, signatures)`,
+      );
     const entry = entryOfDsse(parsed.data);
     if ("error" in entry)
-      throw new CanonError("BAD_RECORD", `${path} is a DSSE envelope but not a Canon stamp: ${entry.error}`);
+      throw new CanonError(
+        "BAD_RECORD",
+        `${path} is a DSSE envelope but not a Canon stamp: ${entry.error}`,
+      );
     return { cid: entry.cid, bytes: entry.bytes, readable: undefined, dsse: parsed.data };
   }
   if (
