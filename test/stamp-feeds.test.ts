@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Sandbox, sandbox } from "./helpers/cli.js";
-import { startRelay, stopAll } from "./helpers/processes.js";
+import { startCanon, startRelay, stopAll } from "./helpers/processes.js";
 
 let owner: Sandbox;
 let agent: Sandbox;
@@ -80,6 +80,36 @@ describe("stamp feeds (real processes and relay)", () => {
     const other = await auditor.file("other.md", "Never stamped.\n");
     expect(auditor.canon("verify", other).status).toBe(7);
     expect(auditor.canon("verify", "--stamp", "not a cid").status).toBe(2);
+  });
+});
+
+describe("stamps live through a running watch", () => {
+  it("a stamp made while the agent's watch runs reaches an auditor's watch without a sync", async () => {
+    const relay = await startRelay(relayData);
+    owner.ok("init");
+    const { url } = owner.ok("space", "create", "pub", "--json").json<{ url: string }>();
+    owner.ok("publish", "style", await owner.file("s.md", "# Style v1\n"));
+    const did = agent.ok("init", "--json").json<{ did: string }>().did;
+    owner.ok("member", "add", did, "--role", "contributor");
+    owner.ok("sync", "--relay", relay.url);
+    agent.ok("space", "join", url, "--relay", relay.url);
+    auditor.ok("init");
+    auditor.ok("space", "join", url, "--relay", relay.url);
+
+    const agentWatch = startCanon(["watch", "--json"], agent.home);
+    const auditorWatch = startCanon(["watch", "--json"], auditor.home);
+    await agentWatch.waitForLine((line) => line.includes('"connected"'));
+    await auditorWatch.waitForLine((line) => line.includes('"connected"'));
+    const output = await agent.file("live.md", "Written while watching.\n");
+    const stamped = agent.ok("stamp", output, "--json").json<{ cid: string }>();
+    // Neither home runs `sync`: the agent's watch sends it, the auditor's receives it.
+    await auditorWatch.waitForLine((line) => line.includes(stamped.cid), 30_000);
+    await agentWatch.stop("SIGINT");
+    await auditorWatch.stop("SIGINT");
+    const copy = await auditor.file("live.md", "Written while watching.\n");
+    expect(auditor.ok("verify", copy, "--json").json<Found>().stamps[0]?.stamp.cid).toBe(
+      stamped.cid,
+    );
   });
 });
 
