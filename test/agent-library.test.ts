@@ -81,9 +81,8 @@ describe("@canon/agent from a packed tarball", () => {
     const writer = owner.ok("id", "new", "--name", "writer", "--json").json<{ did: string }>();
     owner.ok("member", "add", writer.did, "--role", "contributor");
 
-    const printed = run(process.execPath, ["agent.mjs", "style"], project, {
+    const printed = run(process.execPath, ["agent.mjs", "style", "writer"], project, {
       CANON_HOME: owner.home,
-      AGENT_IDENTITY: "writer",
     });
     const result = JSON.parse(printed) as {
       version: number;

@@ -4,12 +4,14 @@
 // follows it, stamps the output with exactly that context, and verifies it
 // as an auditor would. Run it in a directory, with a Canon home that has
 // joined a space and an identity that is a contributor there:
-//   CANON_HOME=~/.canon AGENT_IDENTITY=writer node agent.mjs editorial-style
+//   CANON_HOME=~/.canon node agent.mjs editorial-style writer
 import { writeFile } from "node:fs/promises";
 import { openAgent } from "@canon/agent";
 
 const standard = process.argv[2] ?? "editorial-style";
-const agent = openAgent({ identity: process.env.AGENT_IDENTITY });
+// The identity to stamp as (`canon id new --name writer`); the home's own when absent.
+const identity = process.argv[3];
+const agent = openAgent(identity === undefined ? {} : { identity });
 
 // 1. What to follow: the latest release, rendered with the corrections in force.
 const context = await agent.renderedContext(standard);
