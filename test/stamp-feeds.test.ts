@@ -83,6 +83,36 @@ describe("stamp feeds (real processes and relay)", () => {
   });
 });
 
+describe("stamping with a forked standard", () => {
+  it("warns on stderr and signs the fork into the stamp; verify reports it", async () => {
+    const relay = await startRelay(relayData);
+    owner.ok("init");
+    const { url } = owner.ok("space", "create", "pub", "--json").json<{ url: string }>();
+    owner.ok("publish", "style", await owner.file("s.md", "# Style v1\n"));
+    const other = agent.ok("init", "--json").json<{ did: string }>().did;
+    owner.ok("member", "add", other, "--role", "maintainer");
+    owner.ok("sync", "--relay", relay.url);
+    agent.ok("space", "join", url, "--relay", relay.url);
+    // Two maintainers publish v2 apart: a fork once both sync.
+    owner.ok("publish", "style", await owner.file("s.md", "# Style v2 by the owner\n"));
+    agent.ok("publish", "style", await agent.file("s.md", "# Style v2 by the other\n"));
+    owner.ok("sync");
+    agent.ok("sync");
+    owner.ok("sync");
+    const output = await owner.file("forked.md", "Made while forked.\n");
+    const stamped = owner.ok("stamp", output, "--standard", "style", "--json");
+    expect(stamped.stderr).toMatch(/warning: style is forked/);
+    expect(stamped.json<{ warnings: unknown[] }>().warnings).toEqual([
+      { code: "forked", standard: "style" },
+    ]);
+    const verdict = owner.ok("verify", output, "--json");
+    expect(verdict.json<{ warnings: unknown[] }>().warnings).toEqual([
+      { code: "forked", standard: "style" },
+    ]);
+    expect(owner.ok("verify", output).stdout).toMatch(/warned {3}style: the standard was forked/);
+  });
+});
+
 describe("stamps live through a running watch", () => {
   it("a stamp made while the agent's watch runs reaches an auditor's watch without a sync", async () => {
     const relay = await startRelay(relayData);

@@ -30,8 +30,9 @@ export function appendToFeeds(
 ): number {
   let writes = 0;
   const fresh = new Map<string, DocHandle<FeedDocument>>();
+  const held = heldValues(loaded, stamps);
   for (const stamp of stamps) {
-    if (heldAnywhere(loaded, stamp)) continue;
+    if (held.get(stamp.cid)?.some((bytes) => sameBytes(bytes, stamp.bytes))) continue;
     const author = stamp.record.author;
     const segment =
       fresh.get(author) ??
@@ -50,13 +51,28 @@ export function appendToFeeds(
   return writes + routeFeeds(loaded, state);
 }
 
-/** True when the space document or a loaded document holds the record with exactly these bytes. */
-function heldAnywhere(loaded: LoadedSpace, signed: SignedRecord): boolean {
+/**
+ * The byte values the space document and every loaded document hold under
+ * the CIDs of `records`: read once, so checking thousands of stamps costs
+ * one pass over the documents, not one per stamp.
+ */
+function heldValues(
+  loaded: LoadedSpace,
+  records: readonly SignedRecord[],
+): Map<string, Uint8Array[]> {
+  const wanted = new Set(records.map((signed) => signed.cid));
+  const held = new Map<string, Uint8Array[]>();
   for (const handle of [loaded.space, ...loaded.standards.values()] as DocHandle<unknown>[]) {
-    const held = mapField(handle.doc(), "records")[signed.cid];
-    if (isBytes(held) && sameBytes(held, signed.bytes)) return true;
+    const map = mapField(handle.doc(), "records");
+    const keys = Object.keys(map);
+    // Whichever side is smaller is walked.
+    const cids = keys.length < wanted.size ? keys.filter((cid) => wanted.has(cid)) : [...wanted];
+    for (const cid of cids) {
+      const value = Object.hasOwn(map, cid) ? map[cid] : undefined;
+      if (isBytes(value)) held.set(cid, [...(held.get(cid) ?? []), value]);
+    }
   }
-  return false;
+  return held;
 }
 
 /** The first loaded document (by id) holding an accepted stamp of `author` that has room left. */
