@@ -24,6 +24,7 @@ const BENCHMARKS = {
   "fold-throughput": () => import("./fold-throughput.mjs"),
   corrections: () => import("./corrections.mjs"),
   project: () => import("./project.mjs"),
+  "stamp-feeds": () => import("./stamp-feeds.mjs"),
 };
 
 const DOC = fileURLToPath(new URL("../docs/benchmarks.md", import.meta.url));

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import * as core from "../packages/core/dist/index.js";
@@ -59,12 +60,14 @@ describe("stamp and verify", () => {
       context: [{ standard: "style", version: 1, accepted: true, current: true, latestVersion: 1 }],
     });
 
-    // v2 comes out: the output still verifies, and the auditor sees its context is outdated.
+    // v2 comes out: the output still verifies, and the auditor sees it was current when stamped and superseded since.
     owner.ok("publish", "style", await owner.file("style.md", "# Style v2\n"));
     const later = owner.ok("verify", output, "--json").json<Verdict>();
     expect(later.verified).toBe(true);
     expect(later.context[0]).toMatchObject({ version: 1, current: false, latestVersion: 2 });
-    expect(owner.ok("verify", output).stdout).toMatch(/outdated: latest is v2/);
+    expect(owner.ok("verify", output).stdout).toMatch(
+      /current when stamped; superseded since by v2/,
+    );
 
     // A pinned context names that version, whatever is latest.
     const pinned = owner
@@ -126,13 +129,36 @@ describe("stamp and verify", () => {
     expect(outsider.status).toBe(6);
   });
 
-  it("a stamp by an agent removed later no longer verifies: it was never shared, so it cannot be dated before the removal", async () => {
+  it("a stamp shared before its author's removal still verifies; one signed after it with the old membership point does not", async () => {
     const { agent } = await spaceWithAgent("contributor");
     const output = await owner.file("article.md", "Written before the removal.\n");
     owner.ok("stamp", output, "--as", "writer");
     expect(owner.ok("verify", output, "--json").json<Verdict>().verified).toBe(true);
     owner.ok("member", "remove", agent);
-    const after = owner.canon("verify", output, "--json");
+    // The stamp was in the writer's feed when the owner removed them: the removal pinned it.
+    expect(owner.ok("verify", output, "--json").json<Verdict>().verified).toBe(true);
+
+    // The removed agent still holds its key and signs a new stamp citing the old membership point.
+    const stamp = JSON.parse(await readFile(`${output}.canon.json`, "utf8"));
+    const writer = await store.loadIdentity(store.canonHome(owner.home), "writer");
+    const later = await owner.file("later.md", "Written after the removal.\n");
+    const sha256 = createHash("sha256").update("Written after the removal.\n").digest("hex");
+    const backdated = await core.signRecord(writer.keyPair, {
+      ...core.CanonRecord.parse(stamp.record),
+      subject: [{ name: "later.md", digest: { sha256 } }],
+      createdAt: new Date().toISOString(),
+    });
+    await writeFile(
+      `${later}.canon.json`,
+      JSON.stringify({
+        canon: "stamp",
+        v: 1,
+        cid: backdated.cid,
+        envelope: Buffer.from(backdated.bytes).toString("base64"),
+        record: backdated.record,
+      }),
+    );
+    const after = owner.canon("verify", later, "--json");
     expect(after.status).toBe(7);
     expect(after.json<Verdict>().problems).toEqual([
       { code: "refused-by-space", rejection: "backdated", message: expect.any(String) },
@@ -145,11 +171,15 @@ describe("stamp and verify", () => {
     expect(owner.canon("stamp", "nope.md", "--as", "writer").status).toBe(3);
     expect(owner.canon("stamp", output, "--standard", "nope", "--as", "writer").status).toBe(3);
     expect(owner.canon("stamp", output, "--standard", "style@", "--as", "writer").status).toBe(2);
+    // No sidecar: the feeds are searched, and hold no stamp of this output.
     const missing = owner.canon("verify", output);
-    expect(missing.status).toBe(3);
+    expect(missing.status).toBe(7);
     expect(missing.stderr).toMatch(
-      /cannot read the stamp .*article\.md\.canon\.json: no such file/,
+      /no stamp for .*article\.md \(sha256 [0-9a-f]{64}\) in the feeds/,
     );
+    const absent = owner.canon("verify", output, "--stamp", "absent.canon.json");
+    expect(absent.status).toBe(3);
+    expect(absent.stderr).toMatch(/cannot read the stamp .*absent\.canon\.json: no such file/);
     expect(owner.canon("verify", "nope.md").stderr).toMatch(/cannot read .*nope\.md: no such file/);
     await writeFile(`${output}.canon.json`, "{not json");
     const malformed = owner.canon("verify", output);

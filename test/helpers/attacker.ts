@@ -7,6 +7,7 @@ export interface RawSpace {
     records: Record<string, Uint8Array>;
     standards: Record<string, string>;
   }>;
+  /** Standard documents and feed segments, by document id. */
   readonly standards: Map<
     string,
     DocHandle<{ name: string; records: Record<string, unknown>; contents: Record<string, unknown> }>
@@ -37,8 +38,11 @@ export async function writeAsAttacker(
       `automerge:${spaceDocumentId}` as never,
     );
     const standards: RawSpace["standards"] = new Map();
-    const routing = (space.doc() as { standards?: unknown }).standards;
-    const routed = typeof routing === "object" && routing !== null ? Object.keys(routing) : [];
+    // Standard documents and provenance feed segments alike.
+    const keysOf = (map: unknown) =>
+      typeof map === "object" && map !== null ? Object.keys(map) : [];
+    const doc = space.doc() as { standards?: unknown; feeds?: unknown };
+    const routed = [...keysOf(doc.standards), ...keysOf(doc.feeds)];
     for (const id of new Set([...routed, ...(options.documents ?? [])])) {
       if (!isValidDocumentId(id)) continue;
       // A routing entry may name a document that exists nowhere: skip it after a while.

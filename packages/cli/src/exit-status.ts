@@ -4,7 +4,9 @@ import type { CanonErrorCode } from "@canon/core";
  * The `canon` CLI's exit statuses by error code, stable for scripts (the
  * README's table): 1 unexpected, 2 bad input, 3 not found, 4 local storage
  * or config, 5 network, 6 not allowed, 7 an output does not verify against
- * its stamp, 8 the view is not proven fresh (`--require-fresh`), 9 a project is not current with its canon.json and canon.lock (`status --check`, `pull --frozen`). A policy of this command, not of the records, so it lives here
+ * its stamp, 8 the view is not proven fresh (`--require-fresh`), 9 a project is not current with its
+ * canon.json and canon.lock (`status --check`, `pull --frozen`), 10 an output verifies but was made from
+ * context stale when stamped (`verify --strict`). A policy of this command, not of the records, so it lives here
  * rather than in core; the relay app keeps its own table of the few codes it
  * can fail with, which a test holds to this one.
  */
@@ -34,6 +36,7 @@ const STATUS: Record<CanonErrorCode, number> = {
   NOT_VERIFIED: 7,
   NOT_FRESH: 8,
   PROJECT_DRIFT: 9,
+  STALE_WHEN_STAMPED: 10,
 };
 
 /** The exit status `canon` ends with for an error code. */

@@ -54,8 +54,15 @@ const EXAMPLES: Record<string, readonly string[]> = {
   stamp: [
     "canon stamp article.md --as writer-agent",
     "canon stamp article.md --standard editorial-style@3 --standard glossary",
+    "canon stamp article.md --format in-toto   # a DSSE envelope any in-toto verifier reads",
   ],
-  verify: ["canon verify article.md", "canon verify article.md --require-fresh --json"],
+  "export-stamp": ["canon export-stamp bafyrei... --as writer-agent -o article.intoto.json"],
+  verify: [
+    "canon verify article.md   # the sidecar, or the feeds when there is none",
+    "canon verify --stamp bafyrei...   # one stamp from the feeds, by CID",
+    "canon verify article.md --require-fresh --json",
+  ],
+  agents: ["canon agents", "canon agents --json"],
   sync: ["canon sync", "canon sync --relay ws://127.0.0.1:4040 --remember"],
   watch: ["canon watch", "canon watch --json   # one object per line"],
   relay: ["canon relay --port 3030 --data /var/lib/canon-relay --token s3cret"],
@@ -96,6 +103,7 @@ const EXIT_STATUSES = [
   "  7  verify: the output does not verify against its stamp",
   "  8  --require-fresh: the view is not proven fresh by a checkpoint",
   "  9  a project is not current (status --check), or canon.lock is stale (pull --frozen)",
+  " 10  verify --strict: the output verifies, but its context was stale when stamped",
 ].join("\n");
 
 /** Adds examples to every command that has some, and the exit statuses to the top-level help. */

@@ -192,20 +192,55 @@ program
     "a standard of the context: name, name@version or name@cid (repeatable; default: every standard at its latest)",
     collect,
   )
+  .addOption(
+    new Option(
+      "--format <format>",
+      "the sidecar's form: canon, or in-toto (a Statement v1 in a DSSE envelope)",
+    )
+      .choices(["canon", "in-toto"])
+      .default("canon"),
+  )
   .action(action(() => import("./commands/stamp.js")));
+
+program
+  .command("export-stamp")
+  .description(
+    "print a stamp from the feeds as an in-toto Statement v1 in a DSSE envelope, signed with its author's key",
+  )
+  .argument("<cid>", "the stamp's CID")
+  .option("-o, --out <file>", "write it to a file instead of stdout")
+  .action(action(() => import("./commands/export-stamp.js")));
 
 program
   .command("verify")
   .description(
     "check an output against its stamp and the shared history: who, with which context, was it current",
   )
-  .argument("<output>", "the output file")
-  .option("--stamp <file>", "its stamp (default: <output>.canon.json)")
+  .argument(
+    "[output]",
+    "the output file (with no sidecar, its stamps are found in the space's feeds by its sha256)",
+  )
+  .option(
+    "--stamp <file|cid>",
+    "its stamp: a sidecar file (default: <output>.canon.json when it exists), or a stamp's CID to find in the feeds",
+  )
+  .option("--feeds", "look in the space's feeds even when a sidecar exists")
+  .option(
+    "--strict",
+    "exit 10 when the output verifies but its context was stale when stamped (a newer release or a correction existed)",
+  )
   .option(
     "--require-fresh",
     "exit 8 unless the auditor's view is proven complete and current by a checkpoint",
   )
   .action(action(() => import("./commands/verify.js")));
+
+program
+  .command("agents")
+  .description(
+    "every agent that has stamped in the space: its newest stamped version of each standard against the latest (-Nv versions, -Mc open corrections behind) and when it last stamped",
+  )
+  .action(action(() => import("./commands/agents.js")));
 
 program
   .command("log")

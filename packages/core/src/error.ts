@@ -25,6 +25,7 @@ export type CanonErrorCode =
   | "NOT_VERIFIED"
   | "NOT_FRESH"
   | "PROJECT_DRIFT"
+  | "STALE_WHEN_STAMPED"
   | "RELAY_UNREACHABLE"
   | "RELAY_REFUSED"
   | "SYNC_TIMEOUT";

@@ -75,7 +75,12 @@ export {
 } from "./records/fields.js";
 export { SpaceGenesis } from "./records/genesis.js";
 export { MAX_RECORD_HEADS, MembershipChange, Role } from "./records/membership.js";
-export { ContextEntry, Provenance } from "./records/provenance.js";
+export {
+  ContextEntry,
+  KnownStandard,
+  Provenance,
+  StampWarning,
+} from "./records/provenance.js";
 export { CanonRecord, type RecordType } from "./records/record.js";
 export { MAX_CONTENT_BYTES, MAX_MESSAGE_LENGTH, Release } from "./records/release.js";
 export { Retirement } from "./records/retirement.js";
@@ -97,7 +102,20 @@ export {
 export { MAX_RECORD_BYTES, type SignedRecord, signingInput, signRecord } from "./signed-record.js";
 export type { CheckedRelease } from "./stamp/context-releases.js";
 export type { Drift } from "./stamp/drift.js";
-export type { MissedCorrection } from "./stamp/missed-corrections.js";
+export {
+  CANON_PREDICATE_TYPE,
+  checkDsse,
+  DsseEnvelope,
+  dsseEnvelopeOf,
+  entryOfDsse,
+  IN_TOTO_PAYLOAD_TYPE,
+  IN_TOTO_STATEMENT_TYPE,
+  type InTotoStatement,
+  inTotoStatementOf,
+  preAuthEncoding,
+  type ResolvedDependency,
+} from "./stamp/in-toto.js";
+export type { LaterCorrection, MissedCorrection } from "./stamp/missed-corrections.js";
 export type { StampProblem, StampProblemCode } from "./stamp/stamp-problem.js";
 export type { StampSpace } from "./stamp/stamp-space.js";
 export {
@@ -107,4 +125,5 @@ export {
   type StampVerification,
   verifyStamp,
 } from "./stamp/verify-stamp.js";
+export { type StaleReason, type WhenStamped, whenStampedOf } from "./stamp/when-stamped.js";
 export { type RecordCheck, type RecordEntry, verifyRecord } from "./verify-record.js";

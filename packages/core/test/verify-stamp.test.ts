@@ -3,6 +3,7 @@ import {
   type ContextEntry,
   generateKeyPair,
   type KeyPair,
+  type KnownStandard,
   type Release,
   type SignedRecord,
   type StampProblemCode,
@@ -15,6 +16,15 @@ import { makeSpace, tick } from "./space-fixture.js";
 type Space = Awaited<ReturnType<typeof makeSpace>>;
 
 const OUTPUT_SHA256 = "ab".repeat(32);
+/** A release that was current when stamped and has not been superseded since, for a stamp that does not say what its replica held. */
+const CURRENT_THEN_AND_NOW = {
+  whenStamped: "current",
+  staleReason: null,
+  heldVersion: null,
+  newerWhenStamped: [],
+  supersededSince: false,
+  newerSince: [],
+} as const;
 
 /** A space with one standard at v1 and an agent that is a contributor. */
 async function spaceWithAgent() {
@@ -39,6 +49,7 @@ function stampBy(
     membership: string[];
     corrections?: string[];
     sha256?: string;
+    knew?: KnownStandard[];
   },
 ) {
   return signRecord(author, {
@@ -53,6 +64,7 @@ function stampBy(
     membership: options.membership,
     author: author.did,
     createdAt: tick(),
+    ...(options.knew ? { knew: options.knew } : {}),
   });
 }
 
@@ -99,8 +111,18 @@ describe("verifyStamp", () => {
       problems: [],
       record: stamp.record,
       outputMatches: true,
-      context: [{ ...contextOf(v1), accepted: true, current: true, latestVersion: 1 }],
+      context: [
+        {
+          ...contextOf(v1),
+          accepted: true,
+          current: true,
+          latestVersion: 1,
+          ...CURRENT_THEN_AND_NOW,
+        },
+      ],
       missedCorrections: [],
+      laterCorrections: [],
+      warnings: [],
     });
   });
 
@@ -285,8 +307,53 @@ describe("verifyStamp", () => {
       const { verdict } = await verify(space, stamp);
       expect(verdict.verified).toBe(true);
       expect(verdict.context).toEqual([
-        { ...contextOf(v1), accepted: true, current: false, latestVersion: 2 },
+        {
+          ...contextOf(v1),
+          accepted: true,
+          current: false,
+          latestVersion: 2,
+          ...CURRENT_THEN_AND_NOW,
+          supersededSince: true,
+          newerSince: [2],
+        },
       ]);
+    });
+
+    it("stale when stamped: held-newer when the stamp says its replica held a newer version, newer-not-received when it did not", async () => {
+      const { space, agent, joined, v1 } = await spaceWithAgent();
+      await space.release(space.creator, "style", "# Style v2", { parents: [v1.cid], version: 2 });
+      const held = (version: number) => [
+        { standard: "style", version, heads: [v1.cid], openCorrections: 0 },
+      ];
+      const pinned = await stampBy(agent, space, {
+        context: [contextOf(v1)],
+        membership: [joined.cid],
+        knew: held(2),
+      });
+      const behind = await stampBy(agent, space, {
+        context: [contextOf(v1)],
+        membership: [joined.cid],
+        knew: held(1),
+      });
+      const old = await stampBy(agent, space, {
+        context: [contextOf(v1)],
+        membership: [joined.cid],
+      });
+      const judged = async (stamp: typeof pinned) =>
+        (await verify(space, stamp)).verdict.context[0];
+      expect(await judged(pinned)).toMatchObject({
+        whenStamped: "stale",
+        staleReason: "held-newer",
+        heldVersion: 2,
+        newerWhenStamped: [2],
+        supersededSince: false,
+      });
+      expect(await judged(behind)).toMatchObject({
+        whenStamped: "stale",
+        staleReason: "newer-not-received",
+        heldVersion: 1,
+      });
+      expect(await judged(old)).toMatchObject({ whenStamped: "stale", staleReason: "unknown" });
     });
 
     it("misses corrections of the standards used that existed by the stamp's date, unless incorporated or named", async () => {
@@ -309,8 +376,9 @@ describe("verifyStamp", () => {
       const { verdict } = await verify(space, stamp);
       expect(verdict.verified).toBe(true);
       expect(verdict.missedCorrections).toEqual([
-        { cid: missed.cid, standard: "style", text: "learned after v2" },
+        { cid: missed.cid, standard: "style", text: "learned after v2", staleReason: "unknown" },
       ]);
+      expect(verdict.laterCorrections.map((c) => c.text)).toEqual(["learned after the stamp"]);
     });
 
     it("is reported alongside problems, not instead of them", async () => {
@@ -332,7 +400,15 @@ describe("verifyStamp", () => {
         "release-named-twice",
       ]);
       expect(verdict.context).toEqual([
-        { ...contextOf(v1), accepted: true, current: false, latestVersion: 2 },
+        {
+          ...contextOf(v1),
+          accepted: true,
+          current: false,
+          latestVersion: 2,
+          ...CURRENT_THEN_AND_NOW,
+          supersededSince: true,
+          newerSince: [2],
+        },
       ]);
       expect(verdict.missedCorrections.map((c) => c.cid)).toEqual([missed.cid]);
     });

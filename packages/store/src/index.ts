@@ -14,6 +14,12 @@ export {
 } from "./home/identities.js";
 export { openReplica } from "./open-replica.js";
 export {
+  type AgentDrift,
+  type AgentStandard,
+  type AgentsMatrix,
+  listAgents,
+} from "./operations/agents.js";
+export {
   type BundleFile,
   type BundleFolder,
   readBundleFolder,
@@ -41,6 +47,7 @@ export {
 } from "./operations/correction-log.js";
 export { type CreatedSpace, createSpace } from "./operations/create-space.js";
 export { type Diagnosis, doctor } from "./operations/doctor.js";
+export { type ExportStampRequest, exportStamp } from "./operations/export-stamp.js";
 export {
   type Exported,
   type ExportedFile,
@@ -79,6 +86,11 @@ export {
   parseStandardReference,
   type StandardReference,
 } from "./operations/standard-reference.js";
+export {
+  type FeedVerification,
+  type VerifyFromFeedsRequest,
+  verifyFromFeeds,
+} from "./operations/verify-from-feeds.js";
 export {
   type ContextCheck,
   type MissedCorrection,

@@ -12,6 +12,8 @@ export type StampProblemCode =
   | "not-provenance"
   /** The record as JSON in the stamp file is not the signed record. */
   | "readable-mismatch"
+  /** A DSSE envelope (in-toto form) not signed by the stamp's author, or whose Statement differs from the signed record it carries. */
+  | "dsse-mismatch"
   /** The output's sha256 is not among the stamp's subjects. */
   | "output-mismatch"
   /** The space's fold refuses the stamp (the author's role at the membership point it names, a removal, another space). */

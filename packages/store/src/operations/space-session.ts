@@ -1,5 +1,6 @@
 import { CanonError, type SpaceState } from "@canon/core";
 import { BlobCache } from "../caches/blob-cache.js";
+import { stampIndexOf, writeStampIndex } from "../caches/stamp-index.js";
 import { writeReadIndex } from "../caches/write-read-index.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { type Config, readConfig, type SpaceEntry } from "../home/config.js";
@@ -132,7 +133,7 @@ export function assertReadable(loaded: Pick<LoadedSpace, "damaged">, standard: s
 }
 
 /**
- * Rewrites the space's read index and verified snapshot (and fills the blob
+ * Rewrites the space's read index, stamp index and verified snapshot (and fills the blob
  * cache), folding again only if a document changed since `before`. Both
  * caches name the chunk files they describe, so they are written only when
  * the fold and those files hold exactly the same changes: everything in
@@ -161,6 +162,11 @@ export async function refreshCaches(replica: Replica, before: FoldedSpace): Prom
   if (after.damaged.size > 0) return;
   await replica.spaces.rememberFold(after, fingerprint);
   await writeReadIndex(replica.home, before.address.documentId, fingerprint, after.fold.state);
+  await writeStampIndex(
+    replica.home,
+    before.address.documentId,
+    stampIndexOf(before.address.genesis, fingerprint, after.fold),
+  );
 }
 
 /** Copies the content of every accepted release (and every file of a bundle) into the blob cache, so pinned reads never need Automerge. */

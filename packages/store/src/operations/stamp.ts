@@ -4,24 +4,28 @@ import {
   type ContextEntry,
   type Correction,
   correctionsInForce,
+  dsseEnvelopeOf,
+  type KnownStandard,
   MAX_PREVIOUS,
   ownRecordHeads,
   type Provenance,
   type Release,
   type SignedRecord,
   type SpaceState,
+  type StampWarning,
   signRecord,
 } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import type { Signer } from "../home/identities.js";
-import { stampFileOf, writeStampFile } from "../space/stamp-file.js";
+import { appendToFeeds } from "../space/feed.js";
+import { stampFileOf, writeDsseStampFile, writeStampFile } from "../space/stamp-file.js";
 import { findStandard } from "./find-standard.js";
 import { sha256OfInputFile } from "./input-file.js";
 import { pickRelease } from "./pick-release.js";
 import { renderRelease } from "./render.js";
 import { CONTRIBUTOR, requireRole } from "./require-role.js";
 import type { SpaceChoice } from "./space-session.js";
-import { viewSpace } from "./space-view.js";
+import { withSpace } from "./space-session.js";
 import { parseStandardReference } from "./standard-reference.js";
 
 /** What to stamp. */
@@ -34,6 +38,12 @@ export interface StampRequest extends SpaceChoice {
    * Every standard of the space that is not retired, at its latest release, when empty.
    */
   readonly context?: readonly string[] | undefined;
+  /**
+   * The sidecar's form: `canon` (the default: the envelope, CID and readable
+   * record) or `in-toto` (an in-toto Statement v1 in a DSSE envelope signed
+   * with the agent's key; docs/provenance-predicate.md). `verify` reads both.
+   */
+  readonly format?: "canon" | "in-toto" | undefined;
 }
 
 /** A stamp just written. */
@@ -46,6 +56,10 @@ export interface Stamped {
   readonly context: readonly ContextEntry[];
   /** The corrections in force the rendered context listed, which the agent saw. */
   readonly corrections: readonly string[];
+  /** What this replica held of each standard of the context (signed into the stamp). */
+  readonly knew: readonly KnownStandard[];
+  /** Forked standards and standards named at several versions (signed into the stamp; the CLI warns on stderr). */
+  readonly warnings: readonly StampWarning[];
 }
 
 /** Most corrections a stamp names (the provenance record's limit). */
@@ -55,9 +69,11 @@ const MAX_STAMP_CORRECTIONS = 1024;
  * Stamps an output: signs a provenance record naming the output's sha-256 and
  * the exact releases of the context it was produced with, the CID of each
  * one's rendered context, and the corrections in force that context listed,
- * and writes it beside the output as `<output>.canon.json`. Offline, from
- * the local replica, without loading Automerge while the verified snapshot
- * is current. An auditor checks it with {@link verifyStamp}.
+ * writes it beside the output as `<output>.canon.json`, and appends it to the
+ * signer's provenance feed in the space (`space/feed.ts`), which the next
+ * `sync` (or a running watch) shares. Offline, from the local replica. An
+ * auditor checks it with {@link verifyStamp}, from the sidecar or from the
+ * feeds with the output alone.
  * @throws CanonError `FILE_UNREADABLE`, `BAD_ARGUMENT` (a malformed reference), `UNKNOWN_STANDARD`, `UNKNOWN_VERSION`, `NOT_A_MEMBER`
  * when the signer is not a contributor or maintainer.
  */
@@ -67,15 +83,45 @@ export async function stamp(
   request: StampRequest,
 ): Promise<Stamped> {
   const sha256 = await sha256OfInputFile(request.output);
-  const plan = await viewSpace(home, request, async ({ state, chosen }) => {
+  return withSpace(home, request, async (session) => {
+    const { state, chosen } = session;
     requireRole(signer, state, CONTRIBUTOR, "stamping");
-    return {
+    const plan = {
       genesis: chosen.address.genesis,
       used: contextOf(state, request.context ?? []),
       previous: ownRecordHeads(state, signer.keyPair.did, MAX_PREVIOUS),
       membership: [...state.membershipHeads],
+      ...whatTheReplicaHeld(state, request.context ?? []),
     };
+    const signed = await signStamp(home, signer, request, sha256, plan);
+    // The sidecar first: the feed's copy goes out at the next sync (or a running watch's next round).
+    if (request.format === "in-toto")
+      await writeDsseStampFile(
+        signed.stampFile,
+        await dsseEnvelopeOf(signer.keyPair, signed.signed),
+      );
+    else await writeStampFile(signed.stampFile, signed.signed);
+    appendToFeeds(session.replica, session.folded, state, [signed.signed]);
+    const { signed: record, ...stamped } = signed;
+    return { cid: record.cid, ...stamped };
   });
+}
+
+/** Renders the context, then signs the provenance record. */
+async function signStamp(
+  home: CanonHome,
+  signer: Signer,
+  request: StampRequest,
+  sha256: string,
+  plan: {
+    genesis: string;
+    used: { release: SignedRecord<Release>; inForce: SignedRecord<Correction>[] }[];
+    previous: string[];
+    membership: string[];
+    knew: KnownStandard[];
+    warnings: StampWarning[];
+  },
+) {
   // What the agent read: each release rendered with the corrections in force for it.
   const context: ContextEntry[] = [];
   const corrections: string[] = [];
@@ -106,6 +152,8 @@ export async function stamp(
     context,
     corrections,
     spaceHeads: [],
+    knew: plan.knew,
+    warnings: plan.warnings,
     previous: plan.previous,
     membership: plan.membership,
     author: signer.keyPair.did,
@@ -113,8 +161,45 @@ export async function stamp(
   };
   const signed = await signRecord(signer.keyPair, record);
   const stampFile = stampFileOf(request.output);
-  await writeStampFile(stampFile, signed);
-  return { cid: signed.cid, stampFile, output: { name, sha256 }, context, corrections };
+  return {
+    signed,
+    stampFile,
+    output: { name, sha256 },
+    context,
+    corrections,
+    knew: plan.knew,
+    warnings: plan.warnings,
+  };
+}
+
+/**
+ * What the replica held of each standard the context uses (its release
+ * heads, highest version and corrections in force at its latest), and the
+ * warnings to sign with it: a forked standard, or one named at several versions.
+ */
+function whatTheReplicaHeld(
+  state: SpaceState,
+  references: readonly string[],
+): { knew: KnownStandard[]; warnings: StampWarning[] } {
+  const used = contextOf(state, references);
+  const versionsOf = new Map<string, number>();
+  for (const { release } of used)
+    versionsOf.set(release.record.standard, (versionsOf.get(release.record.standard) ?? 0) + 1);
+  const knew: KnownStandard[] = [];
+  const warnings: StampWarning[] = [];
+  for (const [name, count] of [...versionsOf].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const standard = findStandard(state, name);
+    const heads = standard.heads.map((head) => head.cid).sort();
+    knew.push({
+      standard: name,
+      version: Math.max(...standard.heads.map((head) => head.record.version)),
+      heads: heads.slice(0, 16),
+      openCorrections: correctionsInForce(standard, standard.latest.cid).length,
+    });
+    if (heads.length > 1) warnings.push({ code: "forked", standard: name });
+    if (count > 1) warnings.push({ code: "several-versions", standard: name });
+  }
+  return { knew, warnings };
 }
 
 /** The releases the context names (each once) and the corrections in force for each. */

@@ -3,9 +3,11 @@ import {
   type ContextCheck,
   type Freshness,
   freshnessOf,
+  type LaterCorrection,
   type MissedCorrection,
   type StampProblem,
   type StampProblemCode,
+  type StampVerification,
   verifyStamp as verifyStampInSpace,
 } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
@@ -15,7 +17,7 @@ import { sha256OfInputFile } from "./input-file.js";
 import { type ChosenSpace, chooseSpace, type SpaceChoice } from "./space-session.js";
 import { viewSpace } from "./space-view.js";
 
-export type { ContextCheck, MissedCorrection, StampProblem, StampProblemCode };
+export type { ContextCheck, LaterCorrection, MissedCorrection, StampProblem, StampProblemCode };
 
 /** What to verify. */
 export interface VerifyStampRequest extends SpaceChoice {
@@ -33,7 +35,8 @@ export interface Verification {
   readonly problems: readonly StampProblem[];
   readonly output: { readonly path: string; readonly sha256: string; readonly matches: boolean };
   readonly stamp: {
-    readonly path: string;
+    /** The sidecar file read, or null for a stamp found in the space's feeds. */
+    readonly path: string | null;
     readonly cid: string;
     readonly author: string | null;
     readonly createdAt: string | null;
@@ -42,8 +45,14 @@ export interface Verification {
   readonly space: string | null;
   /** Each release of the stamp's context, with its drift; reported alongside problems. */
   readonly context: readonly ContextCheck[];
-  /** Corrections the context missed; reported alongside problems. */
+  /** Corrections the context missed although they existed when it was stamped (stale when stamped); reported alongside problems. */
   readonly missedCorrections: readonly MissedCorrection[];
+  /** Corrections signed after the stamp that its releases do not incorporate (superseded since). */
+  readonly laterCorrections: readonly LaterCorrection[];
+  /** Forks and several versions of one standard the agent stamped with, as the stamp says. */
+  readonly warnings: StampVerification["warnings"];
+  /** Some release or correction of the context was stale when stamped (what `--strict` fails on). */
+  readonly staleWhenStamped: boolean;
   /** When the auditor's replica last synced the space (staleness of the verdict); null if never. */
   readonly lastSync: string | null;
   /** What the auditor's replica can prove about its view of the space (null when no space was read). */
@@ -82,21 +91,45 @@ export async function verifyStamp(
   });
   const lastSync =
     chosen === undefined ? null : ((await readConfig(home)).spaces[chosen.url]?.lastSyncAt ?? null);
+  return verificationOf(verdict, {
+    output: { path: request.output, sha256 },
+    stamp: { path: stampPath, cid: claimed.cid },
+    space: chosen?.url ?? null,
+    lastSync,
+    freshness,
+  });
+}
+
+/** A core verdict as the store reports it. */
+export function verificationOf(
+  verdict: StampVerification,
+  about: {
+    readonly output: { readonly path: string; readonly sha256: string };
+    readonly stamp: { readonly path: string | null; readonly cid: string };
+    readonly space: string | null;
+    readonly lastSync: string | null;
+    readonly freshness: Freshness | null;
+  },
+): Verification {
   return {
-    output: { path: request.output, sha256, matches: verdict.outputMatches },
+    output: { ...about.output, matches: verdict.outputMatches },
     stamp: {
-      path: stampPath,
-      cid: claimed.cid,
+      ...about.stamp,
       author: verdict.record?.author ?? null,
       createdAt: verdict.record?.createdAt ?? null,
     },
     verified: verdict.verified,
     problems: verdict.problems,
-    space: chosen?.url ?? null,
+    space: about.space,
     context: verdict.context,
     missedCorrections: verdict.missedCorrections,
-    lastSync,
-    freshness,
+    laterCorrections: verdict.laterCorrections,
+    warnings: verdict.warnings,
+    staleWhenStamped:
+      verdict.context.some((entry) => entry.whenStamped === "stale") ||
+      verdict.missedCorrections.length > 0,
+    lastSync: about.lastSync,
+    freshness: about.freshness,
   };
 }
 

@@ -11,7 +11,37 @@ export interface SpaceDocument {
   records: Record<string, Uint8Array>;
   /** Standard documents of this space: document id → standard name. Keyed by id so concurrent additions never collide. */
   standards: Record<string, string>;
+  /**
+   * Provenance feed segments of this space: document id → the agent's did
+   * (a hint). Absent in spaces no one has stamped in yet. A routing table
+   * like `standards`: which documents to read, never trusted for content.
+   */
+  feeds?: Record<string, string>;
 }
+
+/**
+ * One segment of an agent's provenance feed: the signed provenance records
+ * (stamps) it appended, as `records[cid] = envelope bytes`. The `author`
+ * is a hint; every record is verified like any other, and a segment is
+ * closed for writing once it holds {@link FEED_SEGMENT_STAMPS} records or
+ * {@link FEED_SEGMENT_BYTES} bytes of them, so no document grows without bound.
+ */
+export interface FeedDocument {
+  canon: "feed";
+  v: 1;
+  author: string;
+  records: Record<string, Uint8Array>;
+}
+
+/** Most stamps one feed segment takes before the agent starts a new one. */
+export const FEED_SEGMENT_STAMPS = 1000;
+
+/**
+ * Most bytes of stamps one feed segment takes before the agent starts a new
+ * one: a quarter of a relay's default document limit (32 MiB), so a segment
+ * of the largest records (64 KiB each) still syncs through any default relay.
+ */
+export const FEED_SEGMENT_BYTES = 8 * 1024 * 1024;
 
 /**
  * What a standard document holds: signed releases and corrections, and the

@@ -42,8 +42,9 @@ export interface LoadedSpace {
   /**
    * Standard documents by document id, sorted: every one the space routes to
    * and every one this replica read the space's records from before (so a
-   * routing entry a peer deleted loses nothing). Whatever their tags say: a
-   * document belongs to the standards whose accepted records it holds.
+   * routing entry a peer deleted loses nothing), provenance feed segments
+   * included (they sync, fold and fingerprint the same way). Whatever their
+   * tags say: a document belongs to the standards whose accepted records it holds.
    */
   readonly standards: ReadonlyMap<string, DocHandle<StandardDocument>>;
   /**
@@ -56,6 +57,13 @@ export interface LoadedSpace {
   readonly routes: readonly string[];
   /** The routing entries' standard names (hints), by document id, where they are strings. */
   readonly routeNames: ReadonlyMap<string, string>;
+  /**
+   * Document ids the space's `feeds` map routes to (provenance feed
+   * segments), with the agent did each entry names (a hint, cut to 200
+   * characters; "" when it is not a string). They are also in
+   * {@link routes}, and loaded with the standard documents.
+   */
+  readonly feedRoutes: ReadonlyMap<string, string>;
   /** Every standard document id this load looked for: {@link routes} and those remembered, sorted. */
   readonly documents: readonly string[];
   /** Routed documents that did not arrive within the find timeout (nowhere, or a peer holds them back). */
@@ -128,12 +136,19 @@ export class SpaceReader {
     }
     await this.#seedFromSnapshot(address);
     const routing = mapField(space.doc(), "standards");
-    const routes = Object.keys(routing)
-      .filter((id) => isValidDocumentId(id) && id !== address.documentId)
-      .sort();
+    const feedRouting = mapField(space.doc(), "feeds");
+    const valid = (id: string) => isValidDocumentId(id) && id !== address.documentId;
+    const feedRoutes = new Map<string, string>();
+    for (const id of Object.keys(feedRouting).filter(valid)) {
+      const author = feedRouting[id];
+      feedRoutes.set(id, typeof author === "string" ? author.slice(0, 200) : "");
+    }
+    const routes = [
+      ...new Set([...Object.keys(routing).filter(valid), ...feedRoutes.keys()]),
+    ].sort();
     const routeNames = new Map<string, string>();
     for (const id of routes) {
-      const name = routing[id];
+      const name = Object.hasOwn(routing, id) ? routing[id] : undefined;
       if (typeof name === "string") routeNames.set(id, name);
     }
     const known = this.#knownOf(address.documentId);
@@ -149,12 +164,22 @@ export class SpaceReader {
       } else if (result !== undefined) {
         standards.set(documentId, result);
         known.add(documentId);
-      } else if (Object.hasOwn(routing, documentId)) {
+      } else if (Object.hasOwn(routing, documentId) || feedRoutes.has(documentId)) {
         const name = routeNames.get(documentId);
         missing.push({ documentId, name: name === undefined ? null : name.slice(0, 200) });
       }
     }
-    return { address, space, standards, damaged, routes, routeNames, documents, missing };
+    return {
+      address,
+      space,
+      standards,
+      damaged,
+      routes,
+      routeNames,
+      feedRoutes,
+      documents,
+      missing,
+    };
   }
 
   /** Finds documents: stored ones a few at a time, the rest all at once; damaged ones as their error. */

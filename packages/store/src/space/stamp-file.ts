@@ -1,5 +1,5 @@
 import { readFile, stat } from "node:fs/promises";
-import { CanonError, type SignedRecord } from "@canon/core";
+import { CanonError, DsseEnvelope, entryOfDsse, type SignedRecord } from "@canon/core";
 import { writeFileAtomic } from "../home/atomic-write.js";
 
 /**
@@ -35,14 +35,24 @@ export async function writeStampFile(path: string, signed: SignedRecord): Promis
   await writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`);
 }
 
+/** Writes a stamp in its in-toto form: a DSSE envelope (JSON) carrying the Statement. */
+export async function writeDsseStampFile(path: string, envelope: DsseEnvelope): Promise<void> {
+  await writeFileAtomic(path, `${JSON.stringify(envelope, null, 2)}\n`);
+}
+
 /**
  * The CID and envelope bytes a stamp file claims, unverified (the caller
- * checks them like any record from a peer).
+ * checks them like any record from a peer). Either form: Canon's own
+ * (`canon: "stamp"`), or a DSSE envelope carrying the in-toto Statement,
+ * returned with the envelope so its signature is checked too.
  * @throws CanonError `FILE_UNREADABLE` when it cannot be read, `BAD_RECORD` when it is not a stamp file.
  */
-export async function readStampFile(
-  path: string,
-): Promise<{ cid: string; bytes: Uint8Array; readable: unknown }> {
+export async function readStampFile(path: string): Promise<{
+  cid: string;
+  bytes: Uint8Array;
+  readable: unknown;
+  dsse?: DsseEnvelope;
+}> {
   let text: string;
   try {
     const info = await stat(path);
@@ -67,6 +77,21 @@ export async function readStampFile(
     file = JSON.parse(text) as Partial<StampFile>;
   } catch {
     throw new CanonError("BAD_RECORD", `${path} is not a Canon stamp (not JSON)`);
+  }
+  if (typeof file === "object" && file !== null && "payloadType" in file) {
+    const parsed = DsseEnvelope.safeParse(file);
+    if (!parsed.success)
+      throw new CanonError(
+        "BAD_RECORD",
+        `${path} is not a DSSE envelope (payload, payloadType, signatures)`,
+      );
+    const entry = entryOfDsse(parsed.data);
+    if ("error" in entry)
+      throw new CanonError(
+        "BAD_RECORD",
+        `${path} is a DSSE envelope but not a Canon stamp: ${entry.error}`,
+      );
+    return { cid: entry.cid, bytes: entry.bytes, readable: undefined, dsse: parsed.data };
   }
   if (
     file?.canon !== "stamp" ||

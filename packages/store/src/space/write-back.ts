@@ -9,6 +9,7 @@ import {
 } from "@canon/core";
 import type { Replica } from "../replica.js";
 import { isBytes, isMap, mapField, type StandardDocument, writableMap } from "./documents.js";
+import { appendToFeeds } from "./feed.js";
 import type { FoldedSpace } from "./space-reader.js";
 import { recordCidsOf, standardDocumentOf } from "./standard-document.js";
 
@@ -71,7 +72,6 @@ export async function writeBack(replica: Replica, folded: FoldedSpace): Promise<
   const spaceRecords = recordsToWrite(folded.space.doc(), [
     state.genesis,
     ...state.membershipChanges,
-    ...state.provenance.values(),
     ...state.checkpoints,
     ...(state.settings.record ? [state.settings.record] : []),
   ]);
@@ -98,7 +98,8 @@ export async function writeBack(replica: Replica, folded: FoldedSpace): Promise<
     });
     writes += spaceRecords.length + routes.length + (retag || remap ? 1 : 0);
   }
-  return writes;
+  // Stamps go back into their authors' feeds (a stamp some document still holds stays there).
+  return writes + appendToFeeds(replica, folded, state, [...state.provenance.values()]);
 }
 
 /** Every standard with an accepted record: releases, or corrections and withdrawals. */

@@ -6,6 +6,7 @@ import { writeFileAtomic } from "../home/atomic-write.js";
 import { checksummed, unchecksummed } from "./checksummed.js";
 import {
   CHUNK_KINDS,
+  chunkKeyOf,
   chunkNameOf,
   isChunkKey,
   isTemporaryFile,
@@ -103,6 +104,19 @@ export class FileStorage implements StorageAdapterInterface {
       this.#remember(key);
     }
     return chunks;
+  }
+
+  /**
+   * Loads one chunk another process wrote (`kind/name`, as
+   * {@link chunkNames} lists them) and counts it as seen, so a copy of the
+   * document that merges it describes it too.
+   * @throws CanonError `STORAGE_DAMAGED` when the file fails its checksum.
+   */
+  async loadChunk(documentId: string, chunkName: string): Promise<Uint8Array | undefined> {
+    const key = chunkKeyOf(documentId, chunkName);
+    const data = await this.load(key);
+    if (data !== undefined) this.#remember(key);
+    return data;
   }
 
   /** How many stored chunks of a document this process has seen (loaded or written). */

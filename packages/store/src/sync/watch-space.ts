@@ -8,6 +8,7 @@ import { appendCheckpoint, checkpointDue } from "../operations/checkpoint.js";
 import { chooseSpace, refreshCaches, type SpaceChoice } from "../operations/space-session.js";
 import type { LoadedSpace } from "../space/space-reader.js";
 import { Alarm, pause } from "./alarm.js";
+import { mergeChangesOnDisk } from "./changes-on-disk.js";
 import { acceptedRecords, type RecordSummary, summarize } from "./record-summary.js";
 import { inSync, openRelaySession, type RelaySession } from "./relay-session.js";
 import { relayFor } from "./relay-url.js";
@@ -67,6 +68,8 @@ export async function watchSpace(home: CanonHome, request: WatchRequest): Promis
   let dirty = true;
   /** The state the watch last folded, to tell when a checkpoint falls due. */
   let lastState: SpaceState | undefined;
+  /** The space's documents as last loaded, checked for changes other commands wrote to disk. */
+  let lastHandles: DocHandle<unknown>[] = [];
   const subscribed = new Set<string>();
   const subscribe = (handle: DocHandle<unknown>) => {
     if (subscribed.has(handle.documentId)) return;
@@ -161,6 +164,7 @@ export async function watchSpace(home: CanonHome, request: WatchRequest): Promis
           await replica.repo.flush(replica.touched());
           await refreshCaches(replica, folded);
           const handles = [loaded.space, ...loaded.standards.values()] as DocHandle<unknown>[];
+          lastHandles = handles;
           const { storageId } = session;
           if (handles.every((handle) => inSync(handle, storageId))) {
             await updateConfig(home, (config) => {
@@ -173,6 +177,9 @@ export async function watchSpace(home: CanonHome, request: WatchRequest): Promis
         }
       }
       await alarm.wait(IDLE_CHECK_MS, signal);
+      // What another command wrote into this home meanwhile (a stamp in the agent's feed) goes out now.
+      if (lastHandles.length > 0 && (await mergeChangesOnDisk(replica, lastHandles)) > 0)
+        dirty = true;
       // A checkpoint also ages: look again when it is due although nothing changed.
       if (
         request.checkpointAs &&

@@ -1,0 +1,374 @@
+// Provenance feeds at scale: a space whose feeds hold up to 100,000 stamps
+// across 100 agents. The stamps are signed in this process (real ed25519,
+// real records, each agent's chain linked through `previous`) and written
+// into the agents' feed segments with automerge-repo, as `canon stamp` would
+// have appended them, one change a stamp; then, at each size, a new process
+// is timed for what an auditor and an owner run, beside `node -e 0`:
+//   - cold `canon verify <output>` with no sidecar (found in the feeds);
+//   - cold `canon agents`;
+//   - cold `canon stamp` (one more stamp, into a feed), beside raw ed25519
+//     signing of one record in process;
+//   - the feeds' size on disk, and a newcomer's `canon space join` through a
+//     relay on 127.0.0.1 (up to JOIN_LIMIT stamps, to keep the run bounded).
+// The first command after the stamps are written folds them from scratch
+// (signatures included) and writes the caches; it is reported as "first fold".
+import { execFile, spawnSync } from "node:child_process";
+import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { median, ms, toMs } from "./measure.mjs";
+
+export const title = "Provenance feeds: 100,000 stamps across 100 agents";
+
+const AGENTS = 100;
+const STEPS = (process.env.CANON_BENCH_FEED_STEPS ?? "1000,10000,100000").split(",").map(Number);
+/** A newcomer's join is timed up to this many stamps (it moves every feed segment through the relay). */
+const JOIN_LIMIT = 100_000;
+const ROUNDS = 3;
+const SEGMENT = 1000;
+const root = fileURLToPath(new URL("..", import.meta.url));
+const bin = join(root, "packages/cli/dist/canon.mjs");
+
+export async function run({ log }) {
+  const core = await import(join(root, "packages/core/dist/index.js"));
+  const store = await import(join(root, "packages/store/dist/index.js"));
+  const { startRelayServer } = await import(join(root, "apps/relay/dist/index.js"));
+  const work = await mkdtemp(join(tmpdir(), "canon-bench-feeds-"));
+  const relay = await startRelayServer({
+    storageDirectory: join(work, "relay"),
+    port: 0,
+    host: "127.0.0.1",
+  });
+  const relayUrl = relay.url;
+  try {
+    const homeDir = join(work, "home");
+    const env = { ...process.env, CANON_HOME: homeDir };
+    // Asynchronous: the relay runs in this process and must keep answering.
+    const canon = (args, extraEnv = env) =>
+      new Promise((resolve, reject) => {
+        const start = performance.now();
+        execFile(
+          process.execPath,
+          [bin, ...args],
+          { env: extraEnv, cwd: work, maxBuffer: 256 * 1024 * 1024 },
+          (error, stdout, stderr) => {
+            const elapsed = performance.now() - start;
+            if (error)
+              reject(new Error(`canon ${args.join(" ")} failed: ${error.message} ${stderr}`));
+            else resolve({ elapsed, stdout });
+          },
+        );
+      });
+    const nodeBaseline = () => {
+      const start = performance.now();
+      spawnSync(process.execPath, ["-e", "0"]);
+      return performance.now() - start;
+    };
+
+    await canon(["init"]);
+    const { url } = JSON.parse((await canon(["space", "create", "bench", "--json"])).stdout);
+    await writeFile(join(work, "style.md"), "# Style v1\n");
+    await canon(["publish", "style", join(work, "style.md")]);
+    await writeFile(join(work, "style.md"), "# Style v2\n");
+    await canon(["publish", "style", join(work, "style.md")]);
+    await canon(["sync", "--relay", relayUrl]);
+    const home = store.canonHome(homeDir);
+    const owner = await store.loadIdentity(home);
+    const address = store.parseSpaceUrl(url);
+
+    log(`adding ${AGENTS} agents…`);
+    const agents = [];
+    for (let i = 0; i < AGENTS; i++) agents.push(await core.generateKeyPair());
+    const { genesis, membership, releases } = await store.withSpace(home, {}, async (session) => {
+      let heads = [...session.state.membershipHeads];
+      const changes = [];
+      for (const agent of agents) {
+        const change = await core.signRecord(owner.keyPair, {
+          type: "canon/membership",
+          v: 1,
+          space: session.state.genesis.cid,
+          member: agent.did,
+          role: "contributor",
+          membership: heads,
+          author: owner.keyPair.did,
+          createdAt: new Date().toISOString(),
+        });
+        changes.push(change);
+        heads = [change.cid];
+      }
+      session.folded.space.change((doc) => {
+        for (const change of changes) doc.records[change.cid] = change.bytes;
+      });
+      const style = session.state.standards.get("style");
+      return {
+        genesis: session.state.genesis.cid,
+        membership: heads,
+        releases: [...style.releases.values()].sort((a, b) => a.record.version - b.record.version),
+      };
+    });
+    await canon(["sync"]);
+
+    const previous = new Map();
+    const segments = new Map(); // agent did -> { documentId, count }
+    let made = 0;
+    let sample; // an output whose stamp the auditor looks up
+    const signStamp = async (agent, n) => {
+      const release = releases[n % releases.length];
+      const text = `output ${n}\n`;
+      const sha256 = core.sha256Hex(await core.contentCid(new TextEncoder().encode(text)));
+      const signed = await core.signRecord(agent, {
+        type: "canon/provenance",
+        v: 1,
+        space: genesis,
+        subject: [{ name: `out-${n}.md`, digest: { sha256 } }],
+        context: [
+          {
+            standard: "style",
+            version: release.record.version,
+            contentCid: release.record.contentCid,
+            releaseCid: release.cid,
+          },
+        ],
+        corrections: [],
+        spaceHeads: [],
+        knew: [{ standard: "style", version: 2, heads: [releases[1].cid], openCorrections: 0 }],
+        warnings: [],
+        previous: previous.has(agent.did) ? [previous.get(agent.did)] : [],
+        membership,
+        author: agent.did,
+        createdAt: new Date(Date.UTC(2026, 10, 28, 0, 0, 0, n)).toISOString(),
+      });
+      previous.set(agent.did, signed.cid);
+      return { signed, text };
+    };
+
+    const columns = ["Stamps", "Measurement", "Median", "vs `node -e 0`"];
+    const rows = [];
+    const checks = [];
+    const notes = [];
+    let signTimes = [];
+    for (const target of STEPS) {
+      log(`signing and writing stamps up to ${target}…`);
+      const replica = await store.openReplica(home);
+      try {
+        const loaded = await replica.spaces.load(address);
+        const open = new Map();
+        const batch = [];
+        while (made < target) {
+          const agent = agents[made % AGENTS];
+          const start = process.hrtime.bigint();
+          const { signed, text } = await signStamp(agent, made);
+          signTimes.push(toMs(process.hrtime.bigint() - start));
+          batch.push(signed);
+          if (made === Math.floor(target / 2)) sample = text;
+          made += 1;
+        }
+        // Into each agent's current segment, a new one every SEGMENT stamps.
+        const byAgent = new Map();
+        for (const signed of batch) {
+          const list = byAgent.get(signed.record.author) ?? [];
+          list.push(signed);
+          byAgent.set(signed.record.author, list);
+        }
+        for (const [did, list] of byAgent) {
+          for (const signed of list) {
+            let segment = segments.get(did);
+            if (segment === undefined || segment.count >= SEGMENT) {
+              const handle = replica.create({ canon: "feed", v: 1, author: did, records: {} });
+              loaded.space.change((doc) => {
+                doc.feeds ??= {};
+                doc.feeds[handle.documentId] = did;
+              });
+              segment = { documentId: handle.documentId, count: 0 };
+              segments.set(did, segment);
+              open.set(handle.documentId, handle);
+            }
+            if (!open.has(segment.documentId))
+              open.set(segment.documentId, await replica.find(segment.documentId));
+            open.get(segment.documentId).change((doc) => {
+              doc.records[signed.cid] = signed.bytes;
+            });
+            segment.count += 1;
+          }
+        }
+      } finally {
+        await replica.close();
+      }
+      await writeFile(join(work, "sample.md"), sample);
+
+      // The first command after: folds every new stamp from scratch and writes the caches.
+      const first = (await canon(["ls", "--json"])).elapsed;
+      const baseline = [];
+      const verifyTimes = [];
+      const agentsTimes = [];
+      const stampTimes = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        baseline.push(nodeBaseline());
+        const verified = await canon(["verify", join(work, "sample.md"), "--json"]);
+        if (!JSON.parse(verified.stdout).verified) throw new Error("the sample did not verify");
+        verifyTimes.push(verified.elapsed);
+        const matrix = await canon(["agents", "--json"]);
+        if (JSON.parse(matrix.stdout).agents.length !== AGENTS)
+          throw new Error("canon agents did not list every agent");
+        agentsTimes.push(matrix.elapsed);
+      }
+      // One more stamp by the owner, cold, into its feed (then the caches are current again).
+      for (let round = 0; round < ROUNDS; round++) {
+        const output = join(work, `owner-${target}-${round}.md`);
+        await writeFile(output, `owner output ${target} ${round}\n`);
+        stampTimes.push((await canon(["stamp", output, "--standard", "style"])).elapsed);
+        await canon(["ls", "--json"]);
+      }
+      const node = median(baseline);
+      const rel = (value) => `${(value / node).toFixed(1)}×`;
+      const feedBytes = await feedSize(homeDir, url, segments);
+      rows.push(
+        {
+          cells: [
+            String(target),
+            "first fold after the stamps arrive (`canon ls`)",
+            ms(first, 0),
+            rel(first),
+          ],
+          meaning:
+            "A new process loads every document with Automerge, checks each new stamp (signature included) and writes the verified snapshot, read index and stamp index.",
+        },
+        {
+          cells: [
+            String(target),
+            "cold `canon verify <output>` (no sidecar)",
+            ms(median(verifyTimes), 0),
+            rel(median(verifyTimes)),
+          ],
+          meaning:
+            "Finds the output's stamp by sha256 in the stamp index, folds the space from the verified snapshot and verifies the stamp against it.",
+        },
+        {
+          cells: [
+            String(target),
+            "cold `canon agents`",
+            ms(median(agentsTimes), 0),
+            rel(median(agentsTimes)),
+          ],
+          meaning: "Reads the stamp index alone.",
+        },
+        {
+          cells: [
+            String(target),
+            "cold `canon stamp` (one more)",
+            ms(median(stampTimes), 0),
+            rel(median(stampTimes)),
+          ],
+          meaning:
+            "Loads the space with Automerge, signs, writes the sidecar and appends to the owner's feed segment.",
+        },
+        {
+          cells: [
+            String(target),
+            "feeds on disk",
+            `${(feedBytes / 1024 / 1024).toFixed(1)} MiB`,
+            "—",
+          ],
+          meaning: "The stored chunk files of every feed segment after compaction.",
+        },
+        {
+          cells: [String(target), "baseline `node -e 0`", ms(node, 0), "1.0×"],
+          meaning: "Starting Node, for scale.",
+        },
+      );
+      if (target <= JOIN_LIMIT) {
+        await canon(["sync"]);
+        const newcomer = join(work, `newcomer-${target}`);
+        const newcomerEnv = { ...process.env, CANON_HOME: newcomer };
+        await canon(["init"], newcomerEnv);
+        const joined = await canon(
+          ["space", "join", url, "--relay", relayUrl, "--timeout", "600"],
+          newcomerEnv,
+        );
+        rows.push({
+          cells: [
+            String(target),
+            "newcomer `canon space join` through the relay",
+            ms(joined.elapsed, 0),
+            rel(joined.elapsed),
+          ],
+          meaning:
+            "A fresh home fetches the space and every feed segment from a relay on 127.0.0.1 and folds them (signatures included).",
+        });
+        await rm(newcomer, { recursive: true, force: true });
+      }
+      if (target === STEPS.at(-1)) {
+        checks.push({
+          target: "cold `canon agents` at 100,000 stamps under 1 s",
+          measured: ms(median(agentsTimes), 0),
+          pass: median(agentsTimes) < 1000,
+        });
+        checks.push({
+          target: "cold `canon verify` of one output at 100,000 stamps under 10 s",
+          measured: ms(median(verifyTimes), 0),
+          pass: median(verifyTimes) < 10_000,
+        });
+      }
+    }
+    const signMedian = median(signTimes);
+    const raw = [];
+    const message = new Uint8Array(600);
+    for (let i = 0; i < 1000; i++) {
+      const start = process.hrtime.bigint();
+      await core.sign(agents[0], message);
+      raw.push(toMs(process.hrtime.bigint() - start));
+    }
+    rows.push(
+      {
+        cells: [
+          "—",
+          "sign one stamp in process (schema, DAG-CBOR, ed25519)",
+          ms(signMedian, 3),
+          "—",
+        ],
+        meaning:
+          "`signRecord` of a provenance record, what `canon stamp` adds to its fold and writes.",
+      },
+      {
+        cells: ["—", "raw ed25519 sign (WebCrypto, 600 bytes)", ms(median(raw), 3), "—"],
+        meaning: "The signature alone: the physical limit of stamping.",
+      },
+    );
+    signTimes = [];
+    notes.push(
+      `${AGENTS} agents, segments of ${SEGMENT} stamps; each stamp names one release of one standard and links to its agent's previous stamp.`,
+    );
+    return { columns, rows, checks, notes };
+  } finally {
+    await relay.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Bytes of the stored chunk files of every feed segment. */
+async function feedSize(homeDir, _url, segments) {
+  let bytes = 0;
+  for (const { documentId: id } of segments.values()) {
+    const dir = join(homeDir, "replica", id.slice(0, 2), id.slice(2));
+    for (const file of await listFiles(dir)) bytes += (await stat(file)).size;
+  }
+  return bytes;
+}
+
+async function listFiles(dir) {
+  const out = [];
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await listFiles(path)));
+    else out.push(path);
+  }
+  return out;
+}
