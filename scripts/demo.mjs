@@ -5,11 +5,17 @@
 // sync and is in force in every agent's rendered context until the owner
 // publishes a version that incorporates it; the agent can still pin the old
 // version by CID, and an auditor verifies the output against the shared
-// history and sees that its context has drifted.
+// history and sees that its context has drifted. Then the workspace: the
+// owner publishes a skill folder as one release (republishing unchanged bytes
+// makes no version), the agent's project names what it uses in canon.json,
+// `canon pull` writes it where tools read it and locks it, `canon status
+// --check` says it is current; an auditor verifies from the output alone (the
+// stamp is found in the agent's feed) and `canon agents` shows who works from
+// which versions.
 // Every step is a real `canon` process on temporary homes; the relay listens
 // on 127.0.0.1 only.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -19,12 +25,18 @@ const work = mkdtempSync(join(tmpdir(), "canon-demo-"));
 const homes = { owner: join(work, "owner"), agent: join(work, "agent") };
 
 function canon(who, ...args) {
+  return canonIn(undefined, who, ...args);
+}
+
+/** Runs `canon` as `who` (in `cwd` when given), printing the command and its output. */
+function canonIn(cwd, who, ...args) {
   process.stdout.write(
-    `\n[${who}] $ canon ${args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(" ")}\n`,
+    `\n[${who}${cwd ? ` in ${cwd.slice(work.length + 1)}/` : ""}] $ canon ${args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(" ")}\n`,
   );
   const out = execFileSync(process.execPath, [bin, ...args], {
     env: { ...process.env, CANON_HOME: homes[who] },
     encoding: "utf8",
+    cwd,
   });
   process.stdout.write(out);
   return out;
@@ -50,6 +62,10 @@ try {
   canon("owner", "init");
   const { url: space } = JSON.parse(canon("owner", "space", "create", "the publication", "--json"));
   const style = join(work, "editorial-style.md");
+  const skill = resolve(
+    import.meta.dirname,
+    "../test/fixtures/public-context/repo/.claude/skills/house-style",
+  );
   writeFileSync(style, "# Editorial style\n\n- Practitioner tone.\n- Short paragraphs.\n");
   const v1 = JSON.parse(
     canon("owner", "publish", "editorial-style", style, "-m", "first version", "--json"),
@@ -118,6 +134,12 @@ try {
     "--incorporates",
     lesson.cid,
   );
+  console.log(
+    "\n# Publishing the same bytes again makes no version; a skill folder is one release (a bundle):",
+  );
+  canon("owner", "publish", "editorial-style", style);
+  canon("owner", "publish", "skills/house-style", skill, "-m", "our house style skill");
+  canon("owner", "show", "skills/house-style");
   canon("owner", "sync");
   console.log("\n# The agent syncs: v2, the correction closed, and v1 still pinned by its CID:");
   canon("agent", "sync");
@@ -129,6 +151,27 @@ try {
     "\n# An auditor (here the owner's machine) verifies the output against the shared history:",
   );
   canon("owner", "verify", article);
+
+  console.log(
+    "\n# The agent's project names the context it uses; pull writes it where its tools read it, and locks it:",
+  );
+  const project = join(work, "agent-project");
+  mkdirSync(project);
+  canonIn(project, "agent", "add", "editorial-style", "--as", "agents-md");
+  canonIn(project, "agent", "add", "skills/house-style");
+  canonIn(project, "agent", "pull");
+  canonIn(project, "agent", "status", "--check");
+  process.stdout.write(
+    `\n--- agent-project/AGENTS.md ---\n${readFileSync(join(project, "AGENTS.md"), "utf8")}`,
+  );
+
+  console.log(
+    "\n# An auditor with nothing but the output's bytes: the stamp is found in the agent's feed.",
+  );
+  const copy = join(work, "received-article.md");
+  writeFileSync(copy, readFileSync(article));
+  canon("owner", "verify", copy);
+  canon("owner", "agents");
   console.log(
     `\nThe content CID's digest is the file's sha256sum: anyone can check ${v1.cid} without Canon.`,
   );
