@@ -1,8 +1,10 @@
 // Provenance feeds at scale: a space whose feeds hold up to 100,000 stamps
 // across 100 agents. The stamps are signed in this process (real ed25519,
 // real records, each agent's chain linked through `previous`) and written
-// into the agents' feed segments with automerge-repo, as `canon stamp` would
-// have appended them, one change a stamp; then, at each size, a new process
+// into the agents' feed segments with automerge-repo (one change per
+// segment and size step rather than one per stamp, so that writing 100,000
+// stamps takes minutes, not an hour; the documents hold the same records,
+// with a shorter change history); then, at each size, a new process
 // is timed for what an auditor and an owner run, beside `node -e 0`:
 //   - cold `canon verify <output>` with no sidecar (found in the feeds);
 //   - cold `canon agents`;
@@ -12,20 +14,21 @@
 //     relay on 127.0.0.1 (up to JOIN_LIMIT stamps, to keep the run bounded).
 // The first command after the stamps are written folds them from scratch
 // (signatures included) and writes the caches; it is reported as "first fold".
-import { execFile, spawnSync } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
 import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { median, ms, toMs } from "./measure.mjs";
 
 export const title = "Provenance feeds: 100,000 stamps across 100 agents";
 
 const AGENTS = 100;
-const STEPS = (process.env.CANON_BENCH_FEED_STEPS ?? "1000,10000,100000").split(",").map(Number);
+const STEPS = [1_000, 10_000, 100_000];
 /** A newcomer's join is timed up to this many stamps (it moves every feed segment through the relay). */
-const JOIN_LIMIT = 100_000;
+const JOIN_LIMIT = 10_000;
 const ROUNDS = 3;
 const SEGMENT = 1000;
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -34,14 +37,34 @@ const bin = join(root, "packages/cli/dist/canon.mjs");
 export async function run({ log }) {
   const core = await import(join(root, "packages/core/dist/index.js"));
   const store = await import(join(root, "packages/store/dist/index.js"));
-  const { startRelayServer } = await import(join(root, "apps/relay/dist/index.js"));
   const work = await mkdtemp(join(tmpdir(), "canon-bench-feeds-"));
-  const relay = await startRelayServer({
-    storageDirectory: join(work, "relay"),
-    port: 0,
-    host: "127.0.0.1",
+  // The relay in its own process (`canon relay`), as deployed: this one is busy signing.
+  const relay = spawn(
+    process.execPath,
+    // A fresh relay takes the whole space in one sync: its per-minute quotas (32 MiB written
+    // by default) would cut the first push of 100,000 stamps, so they are raised here.
+    [
+      bin,
+      "relay",
+      "--port",
+      "0",
+      "--data",
+      join(work, "relay"),
+      "--json",
+      "--write-bytes-per-minute",
+      String(4 * 1024 ** 3),
+      "--receive-bytes-per-minute",
+      String(4 * 1024 ** 3),
+    ],
+    {
+      env: { ...process.env, CANON_HOME: join(work, "relay-home") },
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  const relayUrl = await new Promise((resolve, reject) => {
+    createInterface({ input: relay.stdout }).once("line", (line) => resolve(JSON.parse(line).url));
+    relay.once("exit", (code) => reject(new Error(`the relay exited ${code}`)));
   });
-  const relayUrl = relay.url;
   try {
     const homeDir = join(work, "home");
     const env = { ...process.env, CANON_HOME: homeDir };
@@ -173,9 +196,22 @@ export async function run({ log }) {
           byAgent.set(signed.record.author, list);
         }
         for (const [did, list] of byAgent) {
+          // One change per segment's share of the batch: the same records, far fewer changes.
+          let pending = [];
+          const flush = async (segment) => {
+            if (pending.length === 0) return;
+            if (!open.has(segment.documentId))
+              open.set(segment.documentId, await replica.find(segment.documentId));
+            const records = pending;
+            pending = [];
+            open.get(segment.documentId).change((doc) => {
+              for (const signed of records) doc.records[signed.cid] = signed.bytes;
+            });
+          };
           for (const signed of list) {
             let segment = segments.get(did);
             if (segment === undefined || segment.count >= SEGMENT) {
+              if (segment !== undefined) await flush(segment);
               const handle = replica.create({ canon: "feed", v: 1, author: did, records: {} });
               loaded.space.change((doc) => {
                 doc.feeds ??= {};
@@ -185,13 +221,10 @@ export async function run({ log }) {
               segments.set(did, segment);
               open.set(handle.documentId, handle);
             }
-            if (!open.has(segment.documentId))
-              open.set(segment.documentId, await replica.find(segment.documentId));
-            open.get(segment.documentId).change((doc) => {
-              doc.records[signed.cid] = signed.bytes;
-            });
+            pending.push(signed);
             segment.count += 1;
           }
+          await flush(segments.get(did));
         }
       } finally {
         await replica.close();
@@ -210,7 +243,8 @@ export async function run({ log }) {
         if (!JSON.parse(verified.stdout).verified) throw new Error("the sample did not verify");
         verifyTimes.push(verified.elapsed);
         const matrix = await canon(["agents", "--json"]);
-        if (JSON.parse(matrix.stdout).agents.length !== AGENTS)
+        // The owner stamps too, from the second size on.
+        if (JSON.parse(matrix.stdout).agents.length < AGENTS)
           throw new Error("canon agents did not list every agent");
         agentsTimes.push(matrix.elapsed);
       }
@@ -279,7 +313,8 @@ export async function run({ log }) {
         },
       );
       if (target <= JOIN_LIMIT) {
-        await canon(["sync"]);
+        // A sync that loses its connection keeps what arrived; the next one finishes it.
+        await canon(["sync", "--timeout", "600"]).catch(() => canon(["sync", "--timeout", "600"]));
         const newcomer = join(work, `newcomer-${target}`);
         const newcomerEnv = { ...process.env, CANON_HOME: newcomer };
         await canon(["init"], newcomerEnv);
@@ -339,11 +374,19 @@ export async function run({ log }) {
     signTimes = [];
     notes.push(
       `${AGENTS} agents, segments of ${SEGMENT} stamps; each stamp names one release of one standard and links to its agent's previous stamp.`,
+      "The relay runs as `canon relay` with its per-minute write and receive quotas raised to 4 GiB: with the defaults (32 MiB written a minute) it disconnects the first push of 100,000 stamps (`quota-exceeded`), and the owner must sync again after a minute.",
+      "The join is timed up to 10,000 stamps: pushing 100,000 stamps (100 segments) to a fresh relay in one `canon sync` lost its connection (close 1006) twice on this machine, with the quotas raised; not investigated yet (the issue's report lists it).",
     );
     return { columns, rows, checks, notes };
   } finally {
-    await relay.stop();
-    await rm(work, { recursive: true, force: true });
+    relay.kill("SIGTERM");
+    await new Promise((resolve) =>
+      relay.exitCode === null ? relay.once("exit", resolve) : resolve(),
+    );
+    // The relay may still be flushing a document as it stops: retry, and never lose the figures to cleanup.
+    await rm(work, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 }).catch(
+      (error) => log(`could not remove ${work}: ${error.message}`),
+    );
   }
 }
 
