@@ -2,6 +2,8 @@ export type { AccessGrant } from "./access/access-grant.js";
 export { RelayTokens } from "./access/relay-tokens.js";
 export { MIN_TOKEN_LENGTH, parseTokensFile, readTokensFile } from "./access/tokens-file.js";
 export type { ServerHealth } from "./health.js";
+export type { RefusalReason } from "./metrics.js";
+export { redactedDatabaseUrl } from "./storage/database-url.js";
 export {
   DEFAULT_LIMITS,
   LIMIT_SETTINGS,
