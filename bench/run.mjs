@@ -23,6 +23,7 @@ const BENCHMARKS = {
   "live-publish": () => import("./live-publish.mjs"),
   "fold-throughput": () => import("./fold-throughput.mjs"),
   corrections: () => import("./corrections.mjs"),
+  "relay-postgres": () => import("./relay-postgres.mjs"),
 };
 
 const DOC = fileURLToPath(new URL("../docs/benchmarks.md", import.meta.url));

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { type DocumentId, type PeerId, Repo } from "@automerge/automerge-repo";
+import { type PeerId, Repo } from "@automerge/automerge-repo";
 import { CanonError } from "@canon/core";
 import { RelayClient, type RelayEndpoint, SYNC_DEBOUNCE_MS, socketUrlOf } from "@canon/store";
 import { WebSocketServer } from "ws";
@@ -15,6 +15,7 @@ import { type LimitOverrides, limitsWith } from "./limits.js";
 import { RelayMetrics } from "./metrics.js";
 import { createRelayLog, DEFAULT_LOG_LEVEL, type LogLevel, type RelayLog } from "./relay-log.js";
 import { openDirectoryStorage } from "./storage/directory-storage.js";
+import { DocumentFlushes } from "./storage/document-flushes.js";
 import { PostgresFanout } from "./storage/postgres-fanout.js";
 import { openPostgresStorage } from "./storage/postgres-storage.js";
 import type { RelayStorage } from "./storage/relay-storage.js";
@@ -115,6 +116,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   const sizes = new DocumentSizes(relayStorage);
   // The access check reads the Repo's documents; the Repo needs the adapter first.
   let started: Repo | undefined;
+  const flushes = new DocumentFlushes(() => started);
   const metrics = new RelayMetrics(
     () => started,
     () => wss.clients.size,
@@ -125,7 +127,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     sizes,
     storage,
     metrics,
-    stored: (documentId) => storedNow(started, documentId),
+    stored: (documentId) => flushes.stored(documentId),
     grantOf: (request) => grantOf(request, tokens),
     access:
       tokens.spaces.size > 0
@@ -239,16 +241,6 @@ async function adapterConnected(adapter: GuardedServerAdapter): Promise<void> {
   }
 }
 
-/**
- * Resolves once the document's changes the Repo holds are stored (for the
- * database, committed): a save now instead of after the Repo's debounce.
- * A document still loading has nothing in memory to store yet.
- */
-async function storedNow(repo: Repo | undefined, documentId: string): Promise<void> {
-  const handle = repo?.handles[documentId as DocumentId];
-  if (repo === undefined || handle === undefined || !handle.isReady()) return;
-  await repo.flush([documentId as DocumentId]);
-}
 
 function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {

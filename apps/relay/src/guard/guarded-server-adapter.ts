@@ -84,7 +84,7 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
   readonly #options: GuardOptions;
   readonly #connections = new WeakMap<WebSocket, Connection>();
   #repo: Repo | undefined;
-  /** Per peer, the last message on its way out: each waits for the one before. */
+  /** Per peer and document (`peer document`, or the peer alone), the last message on its way out: each waits for the one before. */
   readonly #outgoing = new Map<string, Promise<void>>();
   /** When changes from a peer to a document arrived (`peer document`), until the relay answers. */
   readonly #arrived = new Map<string, number>();
@@ -127,15 +127,17 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
 
   /**
    * Sends a message to a peer, after {@link GuardOptions.stored} for a sync
-   * message (see there). Messages to one peer leave in the order the Repo
-   * sent them.
+   * message (see there). Messages to one peer about one document leave in
+   * the order the Repo sent them; documents do not wait for each other (each
+   * has its own sync state, and a commit per document would otherwise add up).
    */
   override send(message: FromServerMessage): void {
     const target = message.targetId as string;
-    const previous = this.#outgoing.get(target);
+    const about = "documentId" in message ? message.documentId : undefined;
+    const queue = about === undefined ? target : `${target} ${about}`;
+    const previous = this.#outgoing.get(queue);
     const stored = this.#options.stored;
-    const documentId =
-      message.type === "sync" && "documentId" in message ? message.documentId : undefined;
+    const documentId = message.type === "sync" ? about : undefined;
     const waits = stored !== undefined && documentId !== undefined;
     if (previous === undefined && !waits) {
       this.#sendNow(message);
@@ -154,9 +156,9 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
         });
       })
       .finally(() => {
-        if (this.#outgoing.get(target) === next) this.#outgoing.delete(target);
+        if (this.#outgoing.get(queue) === next) this.#outgoing.delete(queue);
       });
-    this.#outgoing.set(target, next);
+    this.#outgoing.set(queue, next);
   }
 
   #sendNow(message: FromServerMessage): void {
