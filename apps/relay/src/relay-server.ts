@@ -148,7 +148,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
 
   const fanout =
     postgres !== undefined && options.databaseUrl !== undefined
-      ? new PostgresFanout(options.databaseUrl, postgres, repo, log)
+      ? new PostgresFanout(options.databaseUrl, postgres, repo, log, flushes)
       : undefined;
   if (fanout !== undefined) {
     fanout.onMerged = (seconds) => metrics.mergeSeconds.observe(seconds);

@@ -2,6 +2,7 @@ import * as A from "@automerge/automerge";
 import type { DocumentId, Repo } from "@automerge/automerge-repo";
 import pg from "pg";
 import type { RelayLog } from "../relay-log.js";
+import type { DocumentFlushes } from "./document-flushes.js";
 import { DOCUMENTS_CHANNEL } from "./postgres-schema.js";
 import type { ChunkNotice, PostgresStorage } from "./postgres-storage.js";
 
@@ -23,6 +24,7 @@ export class PostgresFanout {
   readonly #storage: PostgresStorage;
   readonly #repo: Repo;
   readonly #log: RelayLog;
+  readonly #flushes: DocumentFlushes;
   #client: pg.Client | undefined;
   #listening = false;
   #stopped = false;
@@ -32,9 +34,19 @@ export class PostgresFanout {
   /** Called with the time a merge took, and whether it changed the document. */
   onMerged: ((seconds: number) => void) | undefined;
 
-  /** Fan-out for `repo`, reading chunks through `storage`, listening on its own connection to `url`. */
-  constructor(url: string, storage: PostgresStorage, repo: Repo, log: RelayLog) {
+  /**
+   * Fan-out for `repo`, reading chunks through `storage`, listening on its
+   * own connection to `url`; `flushes` learns that a merged state is stored.
+   */
+  constructor(
+    url: string,
+    storage: PostgresStorage,
+    repo: Repo,
+    log: RelayLog,
+    flushes: DocumentFlushes,
+  ) {
     this.#url = url;
+    this.#flushes = flushes;
     this.#storage = storage;
     this.#repo = repo;
     this.#log = log;
@@ -163,6 +175,9 @@ export class PostgresFanout {
     }
     const handle = this.#repo.handles[documentId as DocumentId];
     if (chunks.length === 0 || handle === undefined || !handle.isReady()) return;
+    // A stored state plus chunks read from storage is stored: the relay need
+    // not write it again before passing it on (the Repo's own save still will).
+    const storedBefore = this.#flushes.isStored(documentId, A.getHeads(handle.doc()));
     handle.update((doc) => {
       let merged = doc;
       for (const chunk of chunks) {
@@ -174,6 +189,7 @@ export class PostgresFanout {
       }
       return merged;
     });
+    if (storedBefore) this.#flushes.markStored(documentId, A.getHeads(handle.doc()));
     this.onMerged?.((performance.now() - started) / 1000);
   }
 }
