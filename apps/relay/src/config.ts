@@ -126,7 +126,10 @@ export const RelayEnvironment = z
     CANON_RELAY_NEW_DOCUMENTS_PER_MINUTE: Limit(LIMIT_SETTINGS.newDocumentsPerMinute.variable),
   })
   .superRefine((environment, context) => {
-    if (environment.CANON_RELAY_DATA === undefined && environment.CANON_RELAY_DATABASE_URL === undefined)
+    if (
+      environment.CANON_RELAY_DATA === undefined &&
+      environment.CANON_RELAY_DATABASE_URL === undefined
+    )
       context.addIssue({
         code: "custom",
         message:

@@ -241,7 +241,6 @@ async function adapterConnected(adapter: GuardedServerAdapter): Promise<void> {
   }
 }
 
-
 function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) => {

@@ -3,8 +3,8 @@ import { runStorageAdapterTests } from "@automerge/automerge-repo/helpers/tests/
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redactedDatabaseUrl } from "../src/storage/database-url.js";
-import { openPostgresStorage, type PostgresStorage } from "../src/storage/postgres-storage.js";
 import { SCHEMA_VERSION } from "../src/storage/postgres-schema.js";
+import { openPostgresStorage, type PostgresStorage } from "../src/storage/postgres-storage.js";
 import { startTestPostgres, type TestPostgres } from "./helpers/postgres-server.js";
 
 let server: TestPostgres;

@@ -1,3 +1,5 @@
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import * as A from "@automerge/automerge";
 import {
   type AutomergeUrl,
@@ -7,9 +9,8 @@ import {
   type StorageId,
 } from "@automerge/automerge-repo";
 import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket";
-import { existsSync } from "node:fs";
-import WebSocket from "ws";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { startTestPostgres, type TestPostgres } from "./helpers/postgres-server.js";
 import {
   killRelayProcesses,
@@ -24,7 +25,8 @@ let postgres: TestPostgres;
 const clients: Repo[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(RELAY_MAIN)) throw new Error(`${RELAY_MAIN} is missing: run \`pnpm build\` first`);
+  if (!existsSync(RELAY_MAIN))
+    throw new Error(`${RELAY_MAIN} is missing: run \`pnpm build\` first`);
   postgres = await startTestPostgres();
 }, 90_000);
 
@@ -87,7 +89,9 @@ function acknowledged(client: Repo, handle: DocHandle<Doc>): boolean {
   const storageId = relayStorageId(client);
   const theirs = storageId ? handle.getSyncInfo(storageId)?.lastHeads : undefined;
   const ours = handle.heads();
-  return theirs !== undefined && theirs.length === ours.length && theirs.every((h) => ours.includes(h));
+  return (
+    theirs !== undefined && theirs.length === ours.length && theirs.every((h) => ours.includes(h))
+  );
 }
 
 describe("several relays on one PostgreSQL", () => {
@@ -213,5 +217,49 @@ describe("several relays on one PostgreSQL", () => {
     await waitFor(() => acknowledged(writer, handle), 15_000);
     await waitFor(() => seen.doc().items["late-4"] === 4, 10_000);
     expect(Object.keys(seen.doc().items)).toHaveLength(25);
+  });
+});
+
+describe("CANON_RELAY_DATABASE_URL refusals", () => {
+  /** Runs the relay to its exit with only `variables`; returns its status and stderr. */
+  function refused(variables: Record<string, string>) {
+    const environment = Object.fromEntries(
+      Object.entries(process.env).filter(([name]) => !name.startsWith("CANON_RELAY_")),
+    );
+    const result = spawnSync(process.execPath, [RELAY_MAIN], {
+      env: { ...environment, CANON_RELAY_PORT: "0", ...variables },
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    return { status: result.status, stderr: result.stderr, stdout: result.stdout };
+  }
+
+  it("exits 2 on a URL that is not postgres://, without quoting its password", () => {
+    const { status, stderr, stdout } = refused({
+      CANON_RELAY_DATABASE_URL: "mysql://canon:hunter2-secret@db/canon",
+    });
+    expect(status).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr).toMatch(/^canon-relay: CANON_RELAY_DATABASE_URL must start with postgres:\/\//);
+    expect(stderr).not.toContain("hunter2-secret");
+  });
+
+  it("exits 4 when the database cannot be reached, naming it with the password hidden", () => {
+    const url = new URL(postgres.url);
+    url.port = "1";
+    const { status, stderr } = refused({ CANON_RELAY_DATABASE_URL: url.toString() });
+    expect(status).toBe(4);
+    expect(stderr).toContain(
+      `cannot use the database postgres://postgres:***@127.0.0.1:1/postgres`,
+    );
+    expect(stderr).not.toContain(url.password);
+    expect(stderr.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("exits 2 naming both CANON_RELAY_DATA and CANON_RELAY_DATABASE_URL when neither is set", () => {
+    const { status, stderr } = refused({});
+    expect(status).toBe(2);
+    expect(stderr).toContain("CANON_RELAY_DATA is required");
+    expect(stderr).toContain("CANON_RELAY_DATABASE_URL");
   });
 });
