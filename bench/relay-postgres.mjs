@@ -326,7 +326,7 @@ async function startRelay(variables, processes) {
       ...process.env,
       CANON_RELAY_PORT: "0",
       CANON_RELAY_HOST: "127.0.0.1",
-      CANON_RELAY_LOG_LEVEL: "error",
+      CANON_RELAY_LOG_LEVEL: process.env.CANON_BENCH_RELAY_LOGS ?? "error",
       ...variables,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -334,6 +334,7 @@ async function startRelay(variables, processes) {
   let stderr = "";
   child.stderr.on("data", (chunk) => {
     stderr += chunk;
+    if (process.env.CANON_BENCH_RELAY_LOGS) process.stderr.write(chunk);
   });
   const line = await new Promise((resolve, reject) => {
     createInterface({ input: child.stdout }).once("line", resolve);

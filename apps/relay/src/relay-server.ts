@@ -16,8 +16,7 @@ import { RelayMetrics } from "./metrics.js";
 import { createRelayLog, DEFAULT_LOG_LEVEL, type LogLevel, type RelayLog } from "./relay-log.js";
 import { openDirectoryStorage } from "./storage/directory-storage.js";
 import { DocumentFlushes } from "./storage/document-flushes.js";
-import { PostgresFanout } from "./storage/postgres-fanout.js";
-import { openPostgresStorage } from "./storage/postgres-storage.js";
+import type { PostgresFanout } from "./storage/postgres-fanout.js";
 import type { RelayStorage } from "./storage/relay-storage.js";
 
 /** How to run a relay (or serve a replica). */
@@ -99,10 +98,18 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   const limits = limitsWith(options.limits);
   const log = options.log ?? createRelayLog(options.logLevel ?? DEFAULT_LOG_LEVEL);
   const origin = `${options.name ?? "relay"}-${randomBytes(4).toString("hex")}`;
-  const postgres =
+  // Loaded only for a database, so `canon relay` and `canon serve` never load `pg`.
+  const database =
     options.databaseUrl === undefined
       ? undefined
-      : await openPostgresStorage(options.databaseUrl, origin);
+      : {
+          ...(await import("./storage/postgres-storage.js")),
+          ...(await import("./storage/postgres-fanout.js")),
+        };
+  const postgres =
+    options.databaseUrl === undefined || database === undefined
+      ? undefined
+      : await database.openPostgresStorage(options.databaseUrl, origin);
   let relayStorage: RelayStorage;
   if (postgres !== undefined) relayStorage = postgres;
   else if (options.storageDirectory !== undefined)
@@ -146,9 +153,9 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   started = repo;
   for (const client of outgoing) repo.networkSubsystem.addNetworkAdapter(client);
 
-  const fanout =
-    postgres !== undefined && options.databaseUrl !== undefined
-      ? new PostgresFanout(options.databaseUrl, postgres, repo, log, flushes)
+  const fanout: PostgresFanout | undefined =
+    postgres !== undefined && database !== undefined && options.databaseUrl !== undefined
+      ? new database.PostgresFanout(options.databaseUrl, postgres, repo, log, flushes)
       : undefined;
   if (fanout !== undefined) {
     fanout.onMerged = (seconds) => metrics.mergeSeconds.observe(seconds);

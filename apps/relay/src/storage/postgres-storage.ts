@@ -28,7 +28,7 @@ export interface ChunkNotice {
  * automerge-repo storage in PostgreSQL, over a `pg` pool: one row per storage
  * key (`canon_relay_chunks`), the schema created and migrated by
  * {@link openPostgresStorage}. Every write is one transaction; a write of a
- * snapshot or incremental chunk also sends a notification naming the chunk
+ * new snapshot or incremental chunk also sends a notification naming the chunk
  * (`pg_notify`, delivered by PostgreSQL only when the transaction commits),
  * which other relays on the same database use to pick up the change. While
  * the database is unreachable, each operation waits and tries again (so a
@@ -63,16 +63,28 @@ export class PostgresStorage implements StorageAdapterInterface, RelayStorage {
   }
 
   save(key: StorageKey, data: Uint8Array): Promise<void> {
+    const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    if (!(key.length === 3 && CONTENT_KINDS.includes(key[1] ?? "")))
+      return this.#transaction(async (client) => {
+        await client.query(
+          `INSERT INTO canon_relay_chunks (key, data) VALUES ($1, $2)
+           ON CONFLICT (key) DO UPDATE SET data = excluded.data, seq = nextval('canon_relay_chunk_seq')`,
+          [key, bytes],
+        );
+      });
+    // A snapshot or incremental chunk is named by a hash of what it holds
+    // (its heads, its bytes): a row under the same key already holds it.
+    // Another relay that merged the chunk and saves the same changes again
+    // then writes nothing and notifies no one.
     return this.#transaction(async (client) => {
-      await client.query(
+      const inserted = await client.query(
         `INSERT INTO canon_relay_chunks (key, data) VALUES ($1, $2)
-         ON CONFLICT (key) DO UPDATE SET data = excluded.data, seq = nextval('canon_relay_chunk_seq')`,
-        [key, Buffer.from(data.buffer, data.byteOffset, data.byteLength)],
+         ON CONFLICT (key) DO NOTHING`,
+        [key, bytes],
       );
-      if (key.length === 3 && CONTENT_KINDS.includes(key[1] ?? "")) {
-        const notice: ChunkNotice = { documentId: key[0] ?? "", key, origin: this.origin };
-        await client.query("SELECT pg_notify($1, $2)", [DOCUMENTS_CHANNEL, JSON.stringify(notice)]);
-      }
+      if (inserted.rowCount === 0) return;
+      const notice: ChunkNotice = { documentId: key[0] ?? "", key, origin: this.origin };
+      await client.query("SELECT pg_notify($1, $2)", [DOCUMENTS_CHANNEL, JSON.stringify(notice)]);
     });
   }
 
