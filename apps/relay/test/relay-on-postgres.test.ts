@@ -9,6 +9,7 @@ import {
   type StorageId,
 } from "@automerge/automerge-repo";
 import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket";
+import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { startTestPostgres, type TestPostgres } from "./helpers/postgres-server.js";
@@ -183,6 +184,43 @@ describe("several relays on one PostgreSQL", () => {
     await waitFor(() => seen.doc().items.after === 2, 10_000);
     expect(one.child.exitCode).toBeNull();
     expect(one.stderr()).toContain('"event":"database-back"');
+  });
+
+  it("re-reads the documents it holds after its notification connection drops, so a change it missed still reaches its clients", async () => {
+    const [one, two] = await Promise.all([relayOnDatabase(), relayOnDatabase()]);
+    const writer = clientOf(one, "missed-writer");
+    const handle = writer.create<Doc>({ items: { before: 1 } });
+    await waitFor(() => acknowledged(writer, handle));
+    const watcher = clientOf(two, "missed-watcher");
+    const seen = await watcher.find<Doc>(handle.url as AutomergeUrl);
+    // Cut every relay's LISTEN connection (not their pools), then write at once:
+    // the notification goes out while nobody listens.
+    const admin = new pg.Client({ connectionString: postgres.url });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query(
+        "SELECT pg_terminate_backend(pid) AS cut FROM pg_stat_activity WHERE application_name LIKE 'canon-relay % listen'",
+      );
+      expect(rows).toHaveLength(2);
+      // Gone for sure (the relays wait before listening again).
+      await waitFor(
+        async () =>
+          (
+            await admin.query(
+              "SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'canon-relay % listen'",
+            )
+          ).rowCount === 0,
+        5000,
+      );
+      handle.change((doc) => {
+        doc.items.missed = 2;
+      });
+      await waitFor(() => acknowledged(writer, handle));
+    } finally {
+      await admin.end();
+    }
+    await waitFor(() => seen.doc().items.missed === 2, 15_000);
+    await waitFor(() => two.stderr().includes('"event":"database-back"'));
   });
 
   it("loses nothing a client was told was stored when its relay is SIGKILLed mid-sync; the client finishes through the other relay", async () => {

@@ -7,7 +7,7 @@ import { DOCUMENTS_CHANNEL } from "./postgres-schema.js";
 import type { ChunkNotice, PostgresStorage } from "./postgres-storage.js";
 
 /** Pauses between attempts to LISTEN again after the connection dropped. */
-const RECONNECT_PAUSES_MS = [100, 250, 500, 1000, 2000];
+const RECONNECT_PAUSES_MS = [250, 500, 1000, 2000];
 
 /**
  * Fan-out between relays on one database. Each relay LISTENs on
