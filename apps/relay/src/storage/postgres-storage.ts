@@ -8,7 +8,7 @@ import type { RelayStorage } from "./relay-storage.js";
 /** The chunk kinds a document's content is stored in (sync states are not content). */
 const CONTENT_KINDS = ["snapshot", "incremental"];
 
-/** How long to wait for a connection before a health check or a retry counts it as down. */
+/** How long a health check waits for the database before reporting it unreachable. */
 const CONNECT_TIMEOUT_MS = 2000;
 
 /** The longest pause between two tries of a write or read while the database is unreachable. */
@@ -41,6 +41,7 @@ export class PostgresStorage implements StorageAdapterInterface, RelayStorage {
   /** This relay process, as named in the notifications it sends. */
   readonly origin: string;
   readonly #pool: pg.Pool;
+  readonly #url: string;
   #closed = false;
   /** The last connection error, while the database is unreachable. */
   #down: string | undefined;
@@ -48,6 +49,7 @@ export class PostgresStorage implements StorageAdapterInterface, RelayStorage {
   /** Storage over `pool` (see {@link openPostgresStorage}); `origin` names this relay in notifications. */
   constructor(pool: pg.Pool, url: string, origin: string) {
     this.#pool = pool;
+    this.#url = url;
     this.location = redactedDatabaseUrl(url);
     this.origin = origin;
   }
@@ -146,14 +148,29 @@ export class PostgresStorage implements StorageAdapterInterface, RelayStorage {
     });
   }
 
+  /**
+   * Checks the database on a connection of its own (not the pool's, where a
+   * busy relay's queue would make a healthy database look slow), within
+   * {@link CONNECT_TIMEOUT_MS}.
+   */
   async unhealthy(): Promise<string | undefined> {
+    const client = new pg.Client({
+      connectionString: this.#url,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      query_timeout: CONNECT_TIMEOUT_MS,
+      application_name: `canon-relay ${this.origin} health`,
+    });
+    client.on("error", () => undefined);
     try {
-      await this.#pool.query("SELECT 1");
+      await client.connect();
+      await client.query("SELECT 1");
       this.#down = undefined;
       return undefined;
     } catch (error) {
       this.#down = describe(error);
       return `database unreachable: ${this.#down}`;
+    } finally {
+      await client.end().catch(() => undefined);
     }
   }
 
@@ -223,7 +240,11 @@ export async function openPostgresStorage(url: string, origin: string): Promise<
   const pool = new pg.Pool({
     connectionString: url,
     max: 10,
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    // No timeout for a connection from the pool: under load, requests queue
+    // for a free one, and timing them out (then retrying at the back of the
+    // queue) would starve them. A database that is down refuses at once.
+    connectionTimeoutMillis: 0,
+    keepAlive: true,
     idleTimeoutMillis: 30_000,
     application_name: `canon-relay ${origin}`,
   });
