@@ -29,8 +29,10 @@ export const title = "Two relays on one PostgreSQL under load, beside one file-b
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const relayApp = join(root, "apps/relay");
+/** A `CANON_BENCH_<name>` variable. */
+const setting = (name) => process.env[`CANON_BENCH_${name}`];
 const size = (name, fallback) => {
-  const value = Number(process.env[`CANON_BENCH_${name}`] ?? fallback);
+  const value = Number(setting(name) ?? fallback);
   if (!Number.isInteger(value) || value < 1)
     throw new Error(`CANON_BENCH_${name} must be a whole number ≥ 1`);
   return value;
@@ -40,6 +42,8 @@ const STANDARDS = size("STANDARDS", 10);
 const SYNCERS = size("SYNCERS", 500);
 const WATCHERS = Math.min(size("WATCHERS", 100), SPACES);
 const ROUNDS = size("ROUNDS", 3);
+/** CANON_BENCH_RELAY_LOGS=warn (or info): the relays' log level, their logs on this stderr. */
+const RELAY_LOGS = setting("RELAY_LOGS");
 /** Changes timed one at a time before the load starts. */
 const QUIET_ROUNDS = 40;
 /** How often each syncing client writes to its space while the watchers are measured. */
@@ -400,7 +404,7 @@ async function startRelay(variables, processes) {
       ...process.env,
       CANON_RELAY_PORT: "0",
       CANON_RELAY_HOST: "127.0.0.1",
-      CANON_RELAY_LOG_LEVEL: process.env.CANON_BENCH_RELAY_LOGS ?? "error",
+      CANON_RELAY_LOG_LEVEL: RELAY_LOGS ?? "error",
       ...variables,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -408,7 +412,7 @@ async function startRelay(variables, processes) {
   let stderr = "";
   child.stderr.on("data", (chunk) => {
     stderr += chunk;
-    if (process.env.CANON_BENCH_RELAY_LOGS) process.stderr.write(chunk);
+    if (RELAY_LOGS) process.stderr.write(chunk);
   });
   const line = await new Promise((resolve, reject) => {
     createInterface({ input: child.stdout }).once("line", resolve);
