@@ -37,9 +37,10 @@ export interface GuardOptions {
   readonly grantOf?: (request: IncomingMessage) => AccessGrant | undefined;
   /**
    * Resolves once everything the relay holds of a document is stored
-   * (committed). A sync message for the document waits for it before it
-   * leaves, so no peer hears the relay's heads, and so no client decides it
-   * is synced, before the data is durable. Messages to one peer keep their order.
+   * (committed). A sync message to a peer whose changes to the document are
+   * not yet known to be stored waits for it before it leaves, so that peer
+   * never hears heads including its changes, and so never decides it is
+   * synced, before they are durable. Messages to one peer keep their order.
    */
   readonly stored?: (documentId: string) => Promise<void>;
   /** Counters and histograms for `/metrics`. */
@@ -88,6 +89,12 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
   readonly #outgoing = new Map<string, Promise<void>>();
   /** When changes from a peer to a document arrived (`peer document`), until the relay answers. */
   readonly #arrived = new Map<string, number>();
+  /**
+   * Per `peer document`, the hashes of the changes that peer sent which are
+   * not yet known to be stored ("?" for a change whose hash did not decode:
+   * cleared by the next wait for storage).
+   */
+  readonly #unstored = new Map<string, Set<string>>();
 
   /** Guards the connections `server` accepts; call {@link GuardedServerAdapter.guardRepo} once the Repo exists. */
   constructor(server: WebSocketServer, options: GuardOptions) {
@@ -126,10 +133,13 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
   }
 
   /**
-   * Sends a message to a peer, after {@link GuardOptions.stored} for a sync
-   * message (see there). Messages to one peer about one document leave in
-   * the order the Repo sent them; documents do not wait for each other (each
-   * has its own sync state, and a commit per document would otherwise add up).
+   * Sends a message to a peer; a sync message to a peer with changes to the
+   * document not yet known to be stored first waits for
+   * {@link GuardOptions.stored} (see there). Other peers get the relay's
+   * changes at once: what they hear of is not theirs to lose, and the
+   * writer's copy stays unacknowledged until it is stored. Messages to one
+   * peer about one document leave in the order the Repo sent them; documents
+   * do not wait for each other (a commit per document would add up).
    */
   override send(message: FromServerMessage): void {
     const target = message.targetId as string;
@@ -138,14 +148,25 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
     const previous = this.#outgoing.get(queue);
     const stored = this.#options.stored;
     const documentId = message.type === "sync" ? about : undefined;
-    const waits = stored !== undefined && documentId !== undefined;
+    const unstored =
+      documentId === undefined ? undefined : this.#unstored.get(`${target} ${documentId}`);
+    const waits = stored !== undefined && unstored !== undefined && unstored.size > 0;
     if (previous === undefined && !waits) {
       this.#sendNow(message);
       return;
     }
     const next = (previous ?? Promise.resolve())
       .then(async () => {
-        if (stored !== undefined && documentId !== undefined) await stored(documentId);
+        if (stored !== undefined && documentId !== undefined && unstored !== undefined) {
+          // The state `stored` saves is this one (documents are immutable values).
+          const handle = this.#repo?.handles[documentId as never];
+          const snapshot = handle?.isReady() ? handle.doc() : undefined;
+          await stored(documentId);
+          for (const hash of [...unstored])
+            if (hash === "?" || (snapshot !== undefined && A.hasHeads(snapshot, [hash])))
+              unstored.delete(hash);
+          if (unstored.size === 0) this.#unstored.delete(`${target} ${documentId}`);
+        }
         this.#sendNow(message);
       })
       .catch((error: unknown) => {
@@ -295,6 +316,9 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
       const key = `${message.senderId} ${message.documentId}`;
       if (this.#options.metrics !== undefined && !this.#arrived.has(key))
         this.#arrived.set(key, performance.now());
+      const unstored = this.#unstored.get(key) ?? new Set<string>();
+      for (const change of parsed.changes) unstored.add(change.hash ?? "?");
+      this.#unstored.set(key, unstored);
     }
     if (connection.closed) return;
     // The adapter's own rule: a socket whose peer id a later join took over no longer speaks for it.
