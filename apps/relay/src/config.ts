@@ -4,6 +4,7 @@ import { parsePort, parseRelayUrl } from "@canon/store";
 import { z } from "zod";
 import { LIMIT_SETTINGS, parseLimit, type RelayLimits } from "./limits.js";
 import { DEFAULT_LOG_LEVEL, parseLogLevel } from "./relay-log.js";
+import { parseDatabaseUrl } from "./storage/database-url.js";
 
 /** The port a relay listens on when `CANON_RELAY_PORT` is not set. */
 export const DEFAULT_PORT = 3030;
@@ -16,6 +17,7 @@ export const RELAY_VARIABLES = [
   "CANON_RELAY_PORT",
   "CANON_RELAY_HOST",
   "CANON_RELAY_DATA",
+  "CANON_RELAY_DATABASE_URL",
   "CANON_RELAY_TOKEN",
   "CANON_RELAY_TOKENS_FILE",
   "CANON_RELAY_PEERS",
@@ -64,8 +66,9 @@ const Host = z
   .default(DEFAULT_HOST);
 
 const DataDirectory = z
-  .string({ error: "is required: the directory where the relay keeps its documents" })
-  .transform((directory) => resolve(directory));
+  .string()
+  .transform((directory) => resolve(directory))
+  .optional();
 
 const Token = z.string().optional();
 
@@ -106,6 +109,7 @@ export const RelayEnvironment = z
     CANON_RELAY_PORT: Port,
     CANON_RELAY_HOST: Host,
     CANON_RELAY_DATA: DataDirectory,
+    CANON_RELAY_DATABASE_URL: checkedBy(parseDatabaseUrl, "CANON_RELAY_DATABASE_URL").optional(),
     CANON_RELAY_TOKEN: Token,
     CANON_RELAY_TOKENS_FILE: z
       .string()
@@ -121,10 +125,25 @@ export const RelayEnvironment = z
     CANON_RELAY_WRITE_BYTES_PER_MINUTE: Limit(LIMIT_SETTINGS.writeBytesPerMinute.variable),
     CANON_RELAY_NEW_DOCUMENTS_PER_MINUTE: Limit(LIMIT_SETTINGS.newDocumentsPerMinute.variable),
   })
+  .superRefine((environment, context) => {
+    if (
+      environment.CANON_RELAY_DATA === undefined &&
+      environment.CANON_RELAY_DATABASE_URL === undefined
+    )
+      context.addIssue({
+        code: "custom",
+        message:
+          "CANON_RELAY_DATA is required: the directory where the relay keeps its documents (or CANON_RELAY_DATABASE_URL, a PostgreSQL database)",
+        path: ["CANON_RELAY_DATA"],
+      });
+  })
   .transform((environment) => ({
     port: environment.CANON_RELAY_PORT,
     host: environment.CANON_RELAY_HOST,
+    /** Where documents are stored, unless `databaseUrl` is set (which wins). */
     dataDirectory: environment.CANON_RELAY_DATA,
+    /** A PostgreSQL URL to store documents in, shared with other relays. */
+    databaseUrl: environment.CANON_RELAY_DATABASE_URL,
     token: environment.CANON_RELAY_TOKEN,
     tokensFile: environment.CANON_RELAY_TOKENS_FILE,
     peers: environment.CANON_RELAY_PEERS,

@@ -1,37 +1,67 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Repo } from "@automerge/automerge-repo";
-import { countStoredDocuments } from "@canon/store";
 import type { RelayTokens } from "./access/relay-tokens.js";
 import { grantOf } from "./auth.js";
+import type { RelayStorage } from "./storage/relay-storage.js";
 
-/** What `/healthz` reports. */
-export interface ServerHealth {
-  readonly ok: true;
-  /** Connected peers: clients and peered relays. */
-  readonly peers: number;
-  /** Documents stored on disk. */
-  readonly documents: number;
+/** What `/healthz` reports: served with 200 when `ok`, 503 when not. */
+export type ServerHealth =
+  | {
+      readonly ok: true;
+      /** Connected peers: clients and peered relays. */
+      readonly peers: number;
+      /** Documents stored (in the directory or the database). */
+      readonly documents: number;
+    }
+  | {
+      readonly ok: false;
+      /** Connected peers: clients and peered relays. */
+      readonly peers: number;
+      /** Why the relay cannot serve now, one line, without secrets. */
+      readonly reason: string;
+    };
+
+/** Something besides the storage that can make a relay unhealthy (the database notifications). */
+export type HealthCheck = () => string | undefined;
+
+/**
+ * The health of a relay running `repo` over `storage`: unhealthy while the
+ * storage cannot serve (a database that is down) or another check fails.
+ */
+export async function healthOf(
+  repo: Repo,
+  storage: RelayStorage,
+  checks: readonly HealthCheck[] = [],
+): Promise<ServerHealth> {
+  const peers = repo.peers.length;
+  const reason = (await storage.unhealthy()) ?? checks.map((check) => check()).find(Boolean);
+  if (reason !== undefined) return { ok: false, peers, reason };
+  return { ok: true, peers, documents: await storage.countDocuments() };
 }
 
-/** The health of a relay running `repo` over the documents stored in `directory`. */
-export async function healthOf(repo: Repo, directory: string): Promise<ServerHealth> {
-  return { ok: true, peers: repo.peers.length, documents: await countStoredDocuments(directory) };
+/** What the plain HTTP routes answer from. */
+export interface HttpReports {
+  /** The `/healthz` report. */
+  readonly health: () => Promise<ServerHealth>;
+  /** The `/metrics` text (Prometheus exposition format) and its content type. */
+  readonly metrics: () => Promise<{ readonly text: string; readonly contentType: string }>;
 }
 
 /**
- * Answers a plain HTTP request to the relay: `GET /healthz` with the
- * report (401 without a token the relay accepts, when it requires one: the
- * admin token or any space's token), 404 for anything
- * else. WebSocket upgrades never come here.
+ * Answers a plain HTTP request to the relay: `GET /healthz` with the report
+ * (200 when healthy, 503 with a reason when not, so a load balancer stops
+ * sending to it), `GET /metrics` in Prometheus text format, both 401 without
+ * a token the relay accepts when it requires one (the admin token or any
+ * space's token), and 404 for anything else. WebSocket upgrades never come here.
  */
 export async function answerHttp(
   request: IncomingMessage,
   response: ServerResponse,
   tokens: RelayTokens,
-  report: () => Promise<ServerHealth>,
+  reports: HttpReports,
 ): Promise<void> {
   const path = new URL(request.url ?? "/", "http://relay").pathname;
-  if (path !== "/healthz") {
+  if (path !== "/healthz" && path !== "/metrics") {
     response.writeHead(404, { "content-type": "application/json" }).end('{"error":"not found"}');
     return;
   }
@@ -41,7 +71,13 @@ export async function answerHttp(
       .end('{"error":"token required"}');
     return;
   }
+  if (path === "/metrics") {
+    const { text, contentType } = await reports.metrics();
+    response.writeHead(200, { "content-type": contentType }).end(text);
+    return;
+  }
+  const health = await reports.health();
   response
-    .writeHead(200, { "content-type": "application/json" })
-    .end(JSON.stringify(await report()));
+    .writeHead(health.ok ? 200 : 503, { "content-type": "application/json" })
+    .end(JSON.stringify(health));
 }

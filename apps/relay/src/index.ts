@@ -9,6 +9,7 @@ export {
   parseLimit,
   type RelayLimits,
 } from "./limits.js";
+export type { RefusalReason } from "./metrics.js";
 export {
   createRelayLog,
   DEFAULT_LOG_LEVEL,
@@ -20,3 +21,4 @@ export {
   type RelayLog,
 } from "./relay-log.js";
 export { type RelayServer, type RelayServerOptions, startRelayServer } from "./relay-server.js";
+export { redactedDatabaseUrl } from "./storage/database-url.js";

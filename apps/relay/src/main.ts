@@ -8,7 +8,8 @@ import { startRelayServer } from "./relay-server.js";
 /**
  * `canon-relay`: reads its settings from `CANON_RELAY_*` (and the tokens
  * file `CANON_RELAY_TOKENS_FILE` names), starts the relay,
- * prints `{"url","port","data"}` on one line, and serves until SIGTERM or
+ * prints `{"url","port","data"}` (`"database"`, the URL without its
+ * password, instead of `"data"` with `CANON_RELAY_DATABASE_URL`) on one line, and serves until SIGTERM or
  * SIGINT, when it writes every document to disk and exits 0.
  */
 async function main(): Promise<void> {
@@ -24,7 +25,9 @@ async function main(): Promise<void> {
       ? undefined
       : await readTokensFile(config.tokensFile, config.token);
   const server = await startRelayServer({
-    storageDirectory: config.dataDirectory,
+    // A database, when given, wins over the directory.
+    storageDirectory: config.databaseUrl === undefined ? config.dataDirectory : undefined,
+    databaseUrl: config.databaseUrl,
     port: config.port,
     host: config.host,
     token: config.token,
@@ -35,9 +38,9 @@ async function main(): Promise<void> {
     logLevel: config.logLevel,
     limits: config.limits,
   });
-  process.stdout.write(
-    `${JSON.stringify({ url: server.url, port: server.port, data: config.dataDirectory })}\n`,
-  );
+  const where =
+    config.databaseUrl === undefined ? { data: server.storage } : { database: server.storage };
+  process.stdout.write(`${JSON.stringify({ url: server.url, port: server.port, ...where })}\n`);
   await signalled;
   await server.stop();
 }

@@ -21,7 +21,10 @@ export type RelayEvent =
   | "peer-disconnected"
   | "quota-exceeded"
   | "access-refused"
-  | "repo-error";
+  | "repo-error"
+  | "database-lost"
+  | "database-back"
+  | "merge-failed";
 
 /** Writes one JSON line per event; fields are plain values, never a peer's raw bytes. */
 export interface RelayLog {

@@ -1,30 +1,37 @@
-import { mkdir, unlink, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
 import { type PeerId, Repo } from "@automerge/automerge-repo";
 import { CanonError } from "@canon/core";
-import {
-  FileStorage,
-  RelayClient,
-  type RelayEndpoint,
-  SYNC_DEBOUNCE_MS,
-  socketUrlOf,
-} from "@canon/store";
+import { RelayClient, type RelayEndpoint, SYNC_DEBOUNCE_MS, socketUrlOf } from "@canon/store";
 import { WebSocketServer } from "ws";
 import { RelayTokens } from "./access/relay-tokens.js";
 import { SpaceAccess } from "./access/space-access.js";
 import { grantOf } from "./auth.js";
 import { DocumentSizes } from "./guard/document-sizes.js";
 import { GuardedServerAdapter } from "./guard/guarded-server-adapter.js";
-import { answerHttp, healthOf, type ServerHealth } from "./health.js";
+import { answerHttp, type HealthCheck, healthOf, type ServerHealth } from "./health.js";
 import { type LimitOverrides, limitsWith } from "./limits.js";
+import { RelayMetrics } from "./metrics.js";
 import { createRelayLog, DEFAULT_LOG_LEVEL, type LogLevel, type RelayLog } from "./relay-log.js";
+import { openDirectoryStorage } from "./storage/directory-storage.js";
+import { DocumentFlushes } from "./storage/document-flushes.js";
+import type { PostgresFanout } from "./storage/postgres-fanout.js";
+import type { RelayStorage } from "./storage/relay-storage.js";
 
 /** How to run a relay (or serve a replica). */
 export interface RelayServerOptions {
-  /** Where documents are stored (a relay's data dir, or a home's replica/). */
-  readonly storageDirectory: string;
+  /**
+   * Where documents are stored (a relay's data dir, or a home's replica/);
+   * required unless `databaseUrl` is given.
+   */
+  readonly storageDirectory?: string | undefined;
+  /**
+   * A PostgreSQL URL: store documents in that database instead of a
+   * directory, shared with every other relay given the same URL (changes
+   * reach each other's clients through LISTEN/NOTIFY). Never logged with its password.
+   */
+  readonly databaseUrl?: string | undefined;
   /** TCP port for WebSocket sync and `/healthz`; 0 picks a free one. */
   readonly port: number;
   /** Address to listen on; 127.0.0.1 (this machine only) when absent. */
@@ -57,8 +64,12 @@ export interface RelayServer {
   readonly port: number;
   /** The automerge-repo peer that stores and forwards the documents. */
   readonly repo: Repo;
+  /** Where the documents are: the data directory, or the database URL without its password. */
+  readonly storage: string;
   /** What `/healthz` would report now. */
   health(): Promise<ServerHealth>;
+  /** What `/metrics` would report now (Prometheus text format). */
+  metrics(): Promise<string>;
   /** Stops accepting peers, writes every document to disk, and closes. */
   stop(): Promise<void>;
 }
@@ -74,27 +85,56 @@ export interface RelayServer {
  * replica that serves. Every byte a peer sends is checked before the Repo
  * sees it, against the limits in `limits.ts` (see `guard/`); a peer that
  * breaks a rule is logged and disconnected, and the server stays up.
- * @throws CanonError `STORAGE_UNWRITABLE` when the data dir cannot be written,
- * `PORT_UNAVAILABLE` when the port is taken or not allowed.
+ *
+ * With `databaseUrl`, documents live in PostgreSQL and any number of relays
+ * may share the database (see `storage/`). Either way, a sync message for a
+ * document leaves the relay only once the document's changes are stored, so
+ * a client is never told it is in step before its data is durable.
+ * @throws CanonError `STORAGE_UNWRITABLE` when the data dir cannot be written
+ * or the database cannot be used, `PORT_UNAVAILABLE` when the port is taken
+ * or not allowed, `BAD_ARGUMENT` with neither a directory nor a database.
  */
 export async function startRelayServer(options: RelayServerOptions): Promise<RelayServer> {
-  await assertWritable(options.storageDirectory);
-  const storage = new FileStorage(options.storageDirectory);
-
   const limits = limitsWith(options.limits);
   const log = options.log ?? createRelayLog(options.logLevel ?? DEFAULT_LOG_LEVEL);
+  const origin = `${options.name ?? "relay"}-${randomBytes(4).toString("hex")}`;
+  // Loaded only for a database, so `canon relay` and `canon serve` never load `pg`.
+  const database =
+    options.databaseUrl === undefined
+      ? undefined
+      : {
+          ...(await import("./storage/postgres-storage.js")),
+          ...(await import("./storage/postgres-fanout.js")),
+        };
+  const postgres =
+    options.databaseUrl === undefined || database === undefined
+      ? undefined
+      : await database.openPostgresStorage(options.databaseUrl, origin);
+  let relayStorage: RelayStorage;
+  if (postgres !== undefined) relayStorage = postgres;
+  else if (options.storageDirectory !== undefined)
+    relayStorage = await openDirectoryStorage(options.storageDirectory);
+  else throw new CanonError("BAD_ARGUMENT", "a relay needs a data directory or a database URL");
+  const storage = relayStorage.adapter;
   // `ws` refuses a larger message itself (close 1009), before buffering it whole.
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes });
   const outgoing = (options.peers ?? []).map((peer) => new RelayClient(socketUrlOf(peer), 1000));
   const tokens = options.spaceTokens ?? new RelayTokens(options.token);
-  const sizes = new DocumentSizes(options.storageDirectory);
+  const sizes = new DocumentSizes(relayStorage);
   // The access check reads the Repo's documents; the Repo needs the adapter first.
   let started: Repo | undefined;
+  const flushes = new DocumentFlushes(() => started);
+  const metrics = new RelayMetrics(
+    () => started,
+    () => wss.clients.size,
+  );
   const serverAdapter = new GuardedServerAdapter(wss, {
     limits,
     log,
     sizes,
     storage,
+    metrics,
+    stored: (documentId) => flushes.stored(documentId),
     grantOf: (request) => grantOf(request, tokens),
     access:
       tokens.spaces.size > 0
@@ -104,7 +144,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   const repo = new Repo({
     storage,
     network: [serverAdapter],
-    peerId: `${options.name ?? "relay"}-${Math.random().toString(36).slice(2, 10)}` as PeerId,
+    peerId: origin as PeerId,
     // Push documents only to peered relays; clients get what they ask for.
     sharePolicy: async (peerId) => outgoing.some((client) => client.remotePeerId === peerId),
     syncDebounceRate: SYNC_DEBOUNCE_MS,
@@ -113,11 +153,40 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   started = repo;
   for (const client of outgoing) repo.networkSubsystem.addNetworkAdapter(client);
 
+  const fanout: PostgresFanout | undefined =
+    postgres !== undefined && database !== undefined && options.databaseUrl !== undefined
+      ? new database.PostgresFanout(options.databaseUrl, postgres, repo, log, flushes)
+      : undefined;
+  if (fanout !== undefined) {
+    fanout.onMerged = (seconds) => metrics.mergeSeconds.observe(seconds);
+    try {
+      await fanout.start();
+    } catch (error) {
+      await relayStorage.close();
+      throw new CanonError(
+        "STORAGE_UNWRITABLE",
+        `cannot listen for notifications on the database ${relayStorage.location}: ${(error as Error).message}`,
+      );
+    }
+  }
+  const checks: HealthCheck[] =
+    fanout === undefined
+      ? []
+      : [() => (fanout.listening ? undefined : "database notifications: not listening")];
+  const health = () => healthOf(repo, relayStorage, checks);
+  const metricsText = async () => ({
+    text: await metrics.registry.metrics(),
+    contentType: metrics.registry.contentType,
+  });
+
   const http = createServer((request, response) => {
-    void answerHttp(request, response, tokens, () => healthOf(repo, options.storageDirectory));
+    answerHttp(request, response, tokens, { health, metrics: metricsText }).catch(() => {
+      if (!response.headersSent) response.writeHead(500).end();
+    });
   });
   http.on("upgrade", (request, socket, head) => {
     if (grantOf(request, tokens) === undefined) {
+      metrics.refused.inc({ reason: "unauthorized" });
       socket.end("HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return;
     }
@@ -126,8 +195,14 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   // The Repo connects its adapters only once it has read (or written) its
   // storage id; until then a WebSocket that connects is dropped without a
   // word, and its client waits for a retry. Listen only after that.
-  await adapterConnected(serverAdapter);
-  await listen(http, options.port, options.host ?? "127.0.0.1");
+  try {
+    await adapterConnected(serverAdapter);
+    await listen(http, options.port, options.host ?? "127.0.0.1");
+  } catch (error) {
+    await fanout?.stop();
+    await relayStorage.close();
+    throw error;
+  }
   const port = (http.address() as AddressInfo).port;
   const host = options.host ?? "127.0.0.1";
 
@@ -136,7 +211,9 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     url: `ws://${host.includes(":") ? `[${host}]` : host}:${port}`,
     port,
     repo,
-    health: () => healthOf(repo, options.storageDirectory),
+    storage: relayStorage.location,
+    health,
+    metrics: async () => (await metricsText()).text,
     stop: () => {
       stopped ??= (async () => {
         for (const client of outgoing) {
@@ -148,8 +225,10 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
           .filter((handle) => handle.isReady())
           .map((handle) => handle.documentId);
         await repo.flush(ready);
+        await fanout?.stop();
         http.closeAllConnections();
         await new Promise<void>((resolve) => http.close(() => resolve()));
+        await relayStorage.close();
       })();
       return stopped;
     },
@@ -166,21 +245,6 @@ async function adapterConnected(adapter: GuardedServerAdapter): Promise<void> {
         "the relay's storage did not answer within 30 s (reading its storage id)",
       );
     await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
-
-async function assertWritable(directory: string): Promise<void> {
-  try {
-    await mkdir(directory, { recursive: true });
-    const probe = join(directory, `.write-probe-${process.pid}`);
-    await writeFile(probe, "");
-    await unlink(probe);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new CanonError(
-      "STORAGE_UNWRITABLE",
-      `cannot write to the data directory ${directory} (${code})`,
-    );
   }
 }
 

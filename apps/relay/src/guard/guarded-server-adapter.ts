@@ -8,12 +8,16 @@ import {
   type Repo,
   type StorageAdapterInterface,
 } from "@automerge/automerge-repo";
-import { WebSocketServerAdapter } from "@automerge/automerge-repo-network-websocket";
+import {
+  type FromServerMessage,
+  WebSocketServerAdapter,
+} from "@automerge/automerge-repo-network-websocket";
 import { ACCESS_REFUSED_CLOSE_CODE } from "@canon/store";
 import type { WebSocket, WebSocketServer } from "ws";
 import { type AccessGrant, ALL_ACCESS } from "../access/access-grant.js";
 import type { SpaceAccess } from "../access/space-access.js";
 import type { RelayLimits } from "../limits.js";
+import type { RefusalReason, RelayMetrics } from "../metrics.js";
 import type { RelayLog } from "../relay-log.js";
 import type { DocumentSizes } from "./document-sizes.js";
 import { RateBudget } from "./rate-budget.js";
@@ -31,6 +35,16 @@ export interface GuardOptions {
   readonly access?: SpaceAccess | undefined;
   /** The grant of the token a connection presented at the upgrade (which refused any without one). */
   readonly grantOf?: (request: IncomingMessage) => AccessGrant | undefined;
+  /**
+   * Resolves once everything the relay holds of a document is stored
+   * (committed). A sync message to a peer whose changes to the document are
+   * not yet known to be stored waits for it before it leaves, so that peer
+   * never hears heads including its changes, and so never decides it is
+   * synced, before they are durable. Messages to one peer keep their order.
+   */
+  readonly stored?: (documentId: string) => Promise<void>;
+  /** Counters and histograms for `/metrics`. */
+  readonly metrics?: RelayMetrics;
 }
 
 /** One peer's socket, as the guard sees it. */
@@ -71,6 +85,16 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
   readonly #options: GuardOptions;
   readonly #connections = new WeakMap<WebSocket, Connection>();
   #repo: Repo | undefined;
+  /** Per peer and document (`peer document`, or the peer alone), the last message on its way out: each waits for the one before. */
+  readonly #outgoing = new Map<string, Promise<void>>();
+  /** When changes from a peer to a document arrived (`peer document`), until the relay answers. */
+  readonly #arrived = new Map<string, number>();
+  /**
+   * Per `peer document`, the hashes of the changes that peer sent which are
+   * not yet known to be stored ("?" for a change whose hash did not decode:
+   * cleared by the next wait for storage).
+   */
+  readonly #unstored = new Map<string, Set<string>>();
 
   /** Guards the connections `server` accepts; call {@link GuardedServerAdapter.guardRepo} once the Repo exists. */
   constructor(server: WebSocketServer, options: GuardOptions) {
@@ -108,9 +132,78 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
     super.connect(peerId, peerMetadata);
   }
 
+  /**
+   * Sends a message to a peer; a sync message to a peer with changes to the
+   * document not yet known to be stored first waits for
+   * {@link GuardOptions.stored} (see there). Other peers get the relay's
+   * changes at once: what they hear of is not theirs to lose, and the
+   * writer's copy stays unacknowledged until it is stored. Messages to one
+   * peer about one document leave in the order the Repo sent them; documents
+   * do not wait for each other (a commit per document would add up).
+   */
+  override send(message: FromServerMessage): void {
+    const target = message.targetId as string;
+    const about = "documentId" in message ? message.documentId : undefined;
+    const queue = about === undefined ? target : `${target} ${about}`;
+    const previous = this.#outgoing.get(queue);
+    const stored = this.#options.stored;
+    const documentId = message.type === "sync" ? about : undefined;
+    const unstored =
+      documentId === undefined ? undefined : this.#unstored.get(`${target} ${documentId}`);
+    const waits = stored !== undefined && unstored !== undefined && unstored.size > 0;
+    if (previous === undefined && !waits) {
+      this.#sendNow(message);
+      return;
+    }
+    const next = (previous ?? Promise.resolve())
+      .then(async () => {
+        if (stored !== undefined && documentId !== undefined && unstored !== undefined) {
+          // The state `stored` saves is this one (documents are immutable values).
+          const handle = this.#repo?.handles[documentId as never];
+          const snapshot = handle?.isReady() ? handle.doc() : undefined;
+          await stored(documentId);
+          for (const hash of [...unstored])
+            if (hash === "?" || (snapshot !== undefined && A.hasHeads(snapshot, [hash])))
+              unstored.delete(hash);
+          if (unstored.size === 0) this.#unstored.delete(`${target} ${documentId}`);
+        }
+        this.#sendNow(message);
+      })
+      .catch((error: unknown) => {
+        // Not stored (the storage closed): the message is dropped, and the peer never hears of those heads.
+        this.#options.log.write("warn", "repo-error", {
+          peerId: target,
+          error: `not sent, not stored: ${describe(error)}`,
+        });
+      })
+      .finally(() => {
+        if (this.#outgoing.get(queue) === next) this.#outgoing.delete(queue);
+      });
+    this.#outgoing.set(queue, next);
+  }
+
+  #sendNow(message: FromServerMessage): void {
+    const socket = this.sockets[message.targetId as PeerId];
+    if (socket === undefined) return;
+    if ("data" in message && message.data?.byteLength === 0) return;
+    const encoded = cbor.encode(message);
+    socket.send(encoded);
+    const metrics = this.#options.metrics;
+    metrics?.bytesOut.inc(encoded.byteLength);
+    if (metrics !== undefined && message.type === "sync") {
+      const key = `${message.targetId} ${message.documentId}`;
+      const since = this.#arrived.get(key);
+      if (since !== undefined) {
+        this.#arrived.delete(key);
+        metrics.syncSeconds.observe((performance.now() - since) / 1000);
+      }
+    }
+  }
+
   override receiveMessage(messageBytes: Uint8Array, socket: WebSocket): void {
     const connection = this.#connections.get(socket);
     if (connection === undefined || connection.closed) return;
+    this.#options.metrics?.bytesIn.inc(messageBytes.byteLength);
     connection.bytesReceived += messageBytes.byteLength;
     connection.messages += 1;
     if (!connection.received.take(messageBytes.byteLength)) {
@@ -151,6 +244,7 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
       // `ws` closes the socket itself after a protocol error.
       if (connection.closed) return;
       connection.closed = true;
+      this.#refused("protocol-error");
       log.write("warn", "peer-disconnected", {
         peerId: connection.peerId,
         remoteAddress: connection.remoteAddress,
@@ -219,6 +313,12 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
       if (refused !== undefined) return this.#quotaExceeded(socket, connection, refused);
       if (!(await this.#applies(message.documentId, message.data)))
         return this.#disconnect(socket, connection, "sync message does not apply to the document");
+      const key = `${message.senderId} ${message.documentId}`;
+      if (this.#options.metrics !== undefined && !this.#arrived.has(key))
+        this.#arrived.set(key, performance.now());
+      const unstored = this.#unstored.get(key) ?? new Set<string>();
+      for (const change of parsed.changes) unstored.add(change.hash ?? "?");
+      this.#unstored.set(key, unstored);
     }
     if (connection.closed) return;
     // The adapter's own rule: a socket whose peer id a later join took over no longer speaks for it.
@@ -252,6 +352,7 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
   #refuse(socket: WebSocket, connection: Connection, reason: string): void {
     if (connection.closed) return;
     connection.closed = true;
+    this.#refused("access-refused");
     this.#options.log.write("warn", "access-refused", {
       peerId: connection.peerId,
       remoteAddress: connection.remoteAddress,
@@ -323,7 +424,11 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
       quota,
       limit: this.#options.limits[quota],
     });
-    this.#disconnect(socket, connection, `quota exceeded: ${quota}`);
+    this.#disconnect(socket, connection, `quota exceeded: ${quota}`, "quota-exceeded");
+  }
+
+  #refused(reason: RefusalReason): void {
+    this.#options.metrics?.refused.inc({ reason });
   }
 
   #repoError(senderId: PeerId, error: unknown): void {
@@ -338,9 +443,15 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
   }
 
   /** Logs why and closes the socket (1008, policy violation); cuts it if the peer does not answer the close. */
-  #disconnect(socket: WebSocket, connection: Connection, reason: string): void {
+  #disconnect(
+    socket: WebSocket,
+    connection: Connection,
+    reason: string,
+    counted: RefusalReason = "bad-message",
+  ): void {
     if (connection.closed) return;
     connection.closed = true;
+    this.#refused(counted);
     this.#options.log.write("warn", "peer-disconnected", {
       peerId: connection.peerId,
       remoteAddress: connection.remoteAddress,

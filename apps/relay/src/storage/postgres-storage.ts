@@ -1,0 +1,305 @@
+import type { Chunk, StorageAdapterInterface, StorageKey } from "@automerge/automerge-repo";
+import { CanonError } from "@canon/core";
+import pg from "pg";
+import { redactedDatabaseUrl } from "./database-url.js";
+import { DOCUMENTS_CHANNEL, migrate } from "./postgres-schema.js";
+import type { RelayStorage } from "./relay-storage.js";
+
+/** The chunk kinds a document's content is stored in (sync states are not content). */
+const CONTENT_KINDS = ["snapshot", "incremental"];
+
+/** How long a health check waits for the database before reporting it unreachable. */
+const CONNECT_TIMEOUT_MS = 2000;
+
+/** The longest pause between two tries of a write or read while the database is unreachable. */
+const MAX_RETRY_PAUSE_MS = 1000;
+
+/** What a notification on {@link DOCUMENTS_CHANNEL} carries: which chunk of which document, written by whom. */
+export interface ChunkNotice {
+  /** The document written. */
+  readonly documentId: string;
+  /** The chunk's full storage key. */
+  readonly key: readonly string[];
+  /** The relay process that wrote it (so it can ignore its own). */
+  readonly origin: string;
+}
+
+/**
+ * automerge-repo storage in PostgreSQL, over a `pg` pool: one row per storage
+ * key (`canon_relay_chunks`), the schema created and migrated by
+ * {@link openPostgresStorage}. Every write is one transaction; a write of a
+ * new snapshot or incremental chunk also sends a notification naming the chunk
+ * (`pg_notify`, delivered by PostgreSQL only when the transaction commits),
+ * which other relays on the same database use to pick up the change. While
+ * the database is unreachable, each operation waits and tries again (so a
+ * save is never dropped, and nothing is acknowledged before it commits)
+ * until the storage is closed.
+ */
+export class PostgresStorage implements StorageAdapterInterface, RelayStorage {
+  readonly adapter: StorageAdapterInterface = this;
+  readonly location: string;
+  /** This relay process, as named in the notifications it sends. */
+  readonly origin: string;
+  readonly #pool: pg.Pool;
+  readonly #url: string;
+  #closed = false;
+  /** The last connection error, while the database is unreachable. */
+  #down: string | undefined;
+
+  /** Storage over `pool` (see {@link openPostgresStorage}); `origin` names this relay in notifications. */
+  constructor(pool: pg.Pool, url: string, origin: string) {
+    this.#pool = pool;
+    this.#url = url;
+    this.location = redactedDatabaseUrl(url);
+    this.origin = origin;
+  }
+
+  load(key: StorageKey): Promise<Uint8Array | undefined> {
+    return this.#retrying(async () => {
+      const { rows } = await this.#pool.query<{ data: Buffer }>(
+        "SELECT data FROM canon_relay_chunks WHERE key = $1",
+        [key],
+      );
+      return rows[0] === undefined ? undefined : bytesOf(rows[0].data);
+    });
+  }
+
+  save(key: StorageKey, data: Uint8Array): Promise<void> {
+    const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    if (!(key.length === 3 && CONTENT_KINDS.includes(key[1] ?? "")))
+      return this.#transaction(async (client) => {
+        await client.query(
+          `INSERT INTO canon_relay_chunks (key, data) VALUES ($1, $2)
+           ON CONFLICT (key) DO UPDATE SET data = excluded.data, seq = nextval('canon_relay_chunk_seq')`,
+          [key, bytes],
+        );
+      });
+    // A snapshot or incremental chunk is named by a hash of what it holds
+    // (its heads, its bytes): a row under the same key already holds it.
+    // Another relay that merged the chunk and saves the same changes again
+    // then writes nothing and notifies no one.
+    return this.#transaction(async (client) => {
+      const inserted = await client.query(
+        `INSERT INTO canon_relay_chunks (key, data) VALUES ($1, $2)
+         ON CONFLICT (key) DO NOTHING`,
+        [key, bytes],
+      );
+      if (inserted.rowCount === 0) return;
+      const notice: ChunkNotice = { documentId: key[0] ?? "", key, origin: this.origin };
+      await client.query("SELECT pg_notify($1, $2)", [DOCUMENTS_CHANNEL, JSON.stringify(notice)]);
+    });
+  }
+
+  remove(key: StorageKey): Promise<void> {
+    return this.#transaction(async (client) => {
+      await client.query("DELETE FROM canon_relay_chunks WHERE key = $1", [key]);
+    });
+  }
+
+  loadRange(prefix: StorageKey): Promise<Chunk[]> {
+    return this.#retrying(async () => {
+      const { rows } = await this.#pool.query<{ key: string[]; data: Buffer }>(
+        `SELECT key, data FROM canon_relay_chunks WHERE ${rangeCondition(prefix)} ORDER BY seq`,
+        rangeParameters(prefix),
+      );
+      return rows.map((row) => ({ key: row.key, data: bytesOf(row.data) }));
+    });
+  }
+
+  removeRange(prefix: StorageKey): Promise<void> {
+    return this.#transaction(async (client) => {
+      await client.query(
+        `DELETE FROM canon_relay_chunks WHERE ${rangeCondition(prefix)}`,
+        rangeParameters(prefix),
+      );
+    });
+  }
+
+  hasDocument(documentId: string): Promise<boolean> {
+    return this.#retrying(async () => {
+      const { rows } = await this.#pool.query<{ stored: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM canon_relay_chunks
+           WHERE document_id = $1 AND key[2] = ANY($2)) AS stored`,
+        [documentId, CONTENT_KINDS],
+      );
+      return rows[0]?.stored === true;
+    });
+  }
+
+  storedBytes(documentId: string): Promise<number> {
+    return this.#retrying(async () => {
+      const { rows } = await this.#pool.query<{ bytes: string }>(
+        `SELECT coalesce(sum(octet_length(data)), 0) AS bytes FROM canon_relay_chunks
+           WHERE document_id = $1 AND key[2] = ANY($2)`,
+        [documentId, CONTENT_KINDS],
+      );
+      return Number(rows[0]?.bytes ?? 0);
+    });
+  }
+
+  countDocuments(): Promise<number> {
+    return this.#retrying(async () => {
+      const { rows } = await this.#pool.query<{ documents: string }>(
+        `SELECT count(DISTINCT document_id) AS documents FROM canon_relay_chunks
+           WHERE key[2] = ANY($1)`,
+        [CONTENT_KINDS],
+      );
+      return Number(rows[0]?.documents ?? 0);
+    });
+  }
+
+  /**
+   * Checks the database on a connection of its own (not the pool's, where a
+   * busy relay's queue would make a healthy database look slow), within
+   * {@link CONNECT_TIMEOUT_MS}.
+   */
+  async unhealthy(): Promise<string | undefined> {
+    const client = new pg.Client({
+      connectionString: this.#url,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      query_timeout: CONNECT_TIMEOUT_MS,
+      application_name: `canon-relay ${this.origin} health`,
+    });
+    client.on("error", () => undefined);
+    try {
+      await client.connect();
+      await client.query("SELECT 1");
+      this.#down = undefined;
+      return undefined;
+    } catch (error) {
+      this.#down = describe(error);
+      return `database unreachable: ${this.#down}`;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+
+  /** Runs `work` in a transaction on one connection, trying again while the database is unreachable. */
+  #transaction(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+    return this.#retrying(async () => {
+      const client = await this.#pool.connect();
+      let broken = false;
+      try {
+        await client.query("BEGIN");
+        await work(client);
+        await client.query("COMMIT");
+      } catch (error) {
+        broken = isConnectionError(error);
+        if (!broken) await client.query("ROLLBACK").catch(() => undefined);
+        throw error;
+      } finally {
+        client.release(broken);
+      }
+    });
+  }
+
+  /**
+   * Runs `work`, and again after a pause each time it fails because the
+   * database cannot be reached (connection refused or lost, server shutting
+   * down), until it succeeds or the storage is closed. Any other error (a bug,
+   * a full disk on the server) is thrown at once as `STORAGE_UNWRITABLE`.
+   */
+  async #retrying<T>(work: () => Promise<T>): Promise<T> {
+    let pause = 50;
+    for (;;) {
+      if (this.#closed)
+        throw new CanonError("STORAGE_UNWRITABLE", `storage ${this.location} is closed`);
+      try {
+        const result = await work();
+        this.#down = undefined;
+        return result;
+      } catch (error) {
+        if (!isConnectionError(error) || this.#closed)
+          throw new CanonError(
+            "STORAGE_UNWRITABLE",
+            `database ${this.location} refused a storage operation: ${describe(error)}`,
+            { cause: error },
+          );
+        this.#down = describe(error);
+        await new Promise((resolve) => setTimeout(resolve, pause));
+        pause = Math.min(pause * 2, MAX_RETRY_PAUSE_MS);
+      }
+    }
+  }
+}
+
+/**
+ * Connects to the database at `url`, creates or migrates the relay's schema,
+ * and returns the storage over a connection pool.
+ * @throws CanonError `STORAGE_UNWRITABLE` when the database cannot be reached
+ * or its schema is newer than this relay's; the message shows the URL
+ * without its password.
+ */
+export async function openPostgresStorage(url: string, origin: string): Promise<PostgresStorage> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    // No timeout for a connection from the pool: under load, requests queue
+    // for a free one, and timing them out (then retrying at the back of the
+    // queue) would starve them. A database that is down refuses at once.
+    connectionTimeoutMillis: 0,
+    keepAlive: true,
+    idleTimeoutMillis: 30_000,
+    application_name: `canon-relay ${origin}`,
+  });
+  // An idle connection the server dropped (a restart) is reported here; the
+  // pool replaces it on the next query. Without a listener it would end the process.
+  pool.on("error", () => undefined);
+  try {
+    await migrate(pool);
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw new CanonError(
+      "STORAGE_UNWRITABLE",
+      `cannot use the database ${redactedDatabaseUrl(url)}: ${describe(error)}`,
+      { cause: error },
+    );
+  }
+  return new PostgresStorage(pool, url, origin);
+}
+
+/** True for errors that mean "the database is not there right now", not "the request is wrong". */
+export function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string") {
+    // SQLSTATE class 08 (connection exception), 57P01-03 (shutting down, cannot connect now).
+    if (/^08/.test(code) || /^57P0[123]$/.test(code)) return true;
+    if (/^E[A-Z]+$/.test(code)) return true; // ECONNREFUSED, ECONNRESET, EPIPE, ETIMEDOUT…
+    return false;
+  }
+  const message = error instanceof Error ? error.message : "";
+  return /connection|timeout|terminated|not queryable/i.test(message);
+}
+
+/** The SQL condition for keys starting with `prefix` ($1 the document id, $2 the whole prefix). */
+function rangeCondition(prefix: StorageKey): string {
+  if (prefix.length === 0) return "true";
+  return `document_id = $1 AND key[1:${prefix.length}] = $2::text[]`;
+}
+
+function rangeParameters(prefix: StorageKey): unknown[] {
+  return prefix.length === 0 ? [] : [prefix[0], prefix];
+}
+
+/** A copy as a plain Uint8Array (a Buffer may share a larger pool; automerge-repo expects Uint8Array). */
+function bytesOf(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer);
+}
+
+/** An error's message on one line, short, without connection strings. */
+function describe(error: unknown): string {
+  const text =
+    error instanceof Error
+      ? error.message || (error as { code?: string }).code || error.name
+      : String(error);
+  return text
+    .replace(/postgres(?:ql)?:\/\/\S+/gi, (url) => redactedDatabaseUrl(url))
+    .replace(/\s+/g, " ")
+    .slice(0, 200);
+}

@@ -1,0 +1,166 @@
+import { type Chunk, Repo } from "@automerge/automerge-repo";
+import { runStorageAdapterTests } from "@automerge/automerge-repo/helpers/tests/storage-adapter-tests.js";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { redactedDatabaseUrl } from "../src/storage/database-url.js";
+import { SCHEMA_VERSION } from "../src/storage/postgres-schema.js";
+import { openPostgresStorage, type PostgresStorage } from "../src/storage/postgres-storage.js";
+import { startTestPostgres, type TestPostgres } from "./helpers/postgres-server.js";
+
+let server: TestPostgres;
+let databases = 0;
+
+beforeAll(async () => {
+  server = await startTestPostgres();
+}, 90_000);
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+/** A fresh database on the test server, so each case starts empty. */
+async function freshDatabase(): Promise<string> {
+  const name = `canon_${process.pid}_${++databases}`;
+  const admin = new pg.Client({ connectionString: server.url });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(server.url);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+runStorageAdapterTests(async () => {
+  const storage = await openPostgresStorage(await freshDatabase(), "acceptance");
+  return { adapter: storage, teardown: () => storage.close() };
+}, "PostgresStorage");
+
+describe("PostgresStorage", () => {
+  const open: PostgresStorage[] = [];
+  afterAll(async () => {
+    for (const storage of open.splice(0)) await storage.close();
+  });
+  const storageOn = async (url: string, origin = "test") => {
+    const storage = await openPostgresStorage(url, origin);
+    open.push(storage);
+    return storage;
+  };
+
+  it("creates its schema once and records the version; a second relay on the database migrates nothing", async () => {
+    const url = await freshDatabase();
+    await Promise.all([storageOn(url, "a"), storageOn(url, "b")]);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    const { rows } = await client.query("SELECT version FROM canon_relay_migrations");
+    await client.end();
+    expect(rows).toEqual([{ version: SCHEMA_VERSION }]);
+  });
+
+  it("refuses a database whose schema is newer than the relay's, without the password in the message", async () => {
+    const url = await freshDatabase();
+    await storageOn(url);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query("INSERT INTO canon_relay_migrations (version) VALUES (999)");
+    await client.end();
+    const password = new URL(url).password;
+    const refused = openPostgresStorage(url, "old");
+    await expect(refused).rejects.toMatchObject({
+      code: "STORAGE_UNWRITABLE",
+      message: expect.stringContaining("newer than this relay's"),
+    });
+    await expect(refused).rejects.not.toMatchObject({
+      message: expect.stringContaining(password),
+    });
+  });
+
+  it("says STORAGE_UNWRITABLE naming the URL without its password when the database cannot be reached", async () => {
+    const url = new URL(server.url);
+    url.port = "1";
+    await expect(openPostgresStorage(url.toString(), "x")).rejects.toMatchObject({
+      code: "STORAGE_UNWRITABLE",
+      message: expect.stringContaining(redactedDatabaseUrl(url.toString())),
+    });
+    expect(redactedDatabaseUrl(url.toString())).not.toContain(url.password);
+  });
+
+  it("loads exactly the saved values under a prefix, counts documents and their bytes", async () => {
+    const storage = await storageOn(await freshDatabase());
+    await storage.save(["AAAAA", "sync-state", "x"], new Uint8Array([1]));
+    await storage.save(["AAAAA", "snapshot", "y"], new Uint8Array([2, 2]));
+    await storage.save(["BBBBB", "incremental", "z"], new Uint8Array([3]));
+    const chunks: Chunk[] = await storage.loadRange(["AAAAA"]);
+    expect(chunks).toStrictEqual([
+      { key: ["AAAAA", "sync-state", "x"], data: new Uint8Array([1]) },
+      { key: ["AAAAA", "snapshot", "y"], data: new Uint8Array([2, 2]) },
+    ]);
+    expect(await storage.countDocuments()).toBe(2);
+    expect(await storage.storedBytes("AAAAA")).toBe(2);
+    expect(await storage.hasDocument("BBBBB")).toBe(true);
+    expect(await storage.hasDocument("CCCCC")).toBe(false);
+  });
+
+  it("treats removing a key or a range that was never saved as done", async () => {
+    const storage = await storageOn(await freshDatabase());
+    await expect(storage.remove(["AAAAA", "snapshot", "never"])).resolves.toBeUndefined();
+    await expect(storage.removeRange(["BBBBB"])).resolves.toBeUndefined();
+  });
+
+  it("gives a new Repo on the same database every change an earlier Repo saved, across several saves", async () => {
+    const url = await freshDatabase();
+    const writer = new Repo({ storage: await storageOn(url, "writer") });
+    const initial = Object.fromEntries(
+      Array.from({ length: 200 }, (_, i) => [`old-${i}`, "x".repeat(40)]),
+    );
+    const handle = writer.create<{ records: Record<string, string> }>({ records: initial });
+    await writer.flush();
+    for (const batch of [0, 1, 2]) {
+      handle.change((doc) => {
+        doc.records[`cid-${batch}`] = `record ${batch}`;
+      });
+      await writer.flush();
+    }
+    await writer.shutdown();
+
+    const storage = await storageOn(url, "reader");
+    const chunks = await storage.loadRange([handle.documentId]);
+    expect(new Set(chunks.map((chunk) => chunk.key[1]))).toEqual(
+      new Set(["snapshot", "incremental"]),
+    );
+    const reader = new Repo({ storage });
+    const loaded = await reader.find<{ records: Record<string, string> }>(handle.url);
+    expect(loaded.doc().records).toEqual({
+      ...initial,
+      "cid-0": "record 0",
+      "cid-1": "record 1",
+      "cid-2": "record 2",
+    });
+    expect(loaded.heads()).toEqual(handle.heads());
+    await reader.shutdown();
+  });
+
+  it("waits while the database is down and finishes the write once it is back: nothing is dropped", async () => {
+    const storage = await storageOn(await freshDatabase());
+    await storage.save(["AAAAA", "snapshot", "before"], new Uint8Array([1]));
+    await server.pause();
+    try {
+      expect(await storage.unhealthy()).toMatch(/^database unreachable/);
+      const pending = storage.save(["AAAAA", "incremental", "during"], new Uint8Array([2]));
+      let settled = false;
+      void pending.finally(() => {
+        settled = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(settled).toBe(false);
+      await server.start();
+      await pending;
+    } finally {
+      await server.start().catch(() => undefined);
+    }
+    expect(await storage.unhealthy()).toBeUndefined();
+    expect((await storage.loadRange(["AAAAA"])).map((chunk) => chunk.key[2])).toEqual([
+      "before",
+      "during",
+    ]);
+  });
+});
