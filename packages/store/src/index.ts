@@ -3,6 +3,7 @@ export { type FastRead, type IndexedRelease, readFromIndex } from "./caches/read
 export { writeFileAtomic } from "./home/atomic-write.js";
 export { type CanonHome, canonHome } from "./home/canon-home.js";
 export { Config, RelayEntry, readConfig, SpaceEntry, updateConfig } from "./home/config.js";
+export { withHomeLock } from "./home/home-lock.js";
 export {
   createIdentity,
   DEFAULT_IDENTITY,
@@ -12,7 +13,7 @@ export {
   readIdentity,
   type Signer,
 } from "./home/identities.js";
-export { openReplica } from "./open-replica.js";
+export { holdReplica, openReplica } from "./open-replica.js";
 export {
   type AgentDrift,
   type AgentStandard,
@@ -109,6 +110,7 @@ export { auditChunks, type DamagedFile } from "./storage/chunk-audit.js";
 export { CHUNK_KINDS, countStoredDocuments, pathOfKey } from "./storage/chunk-layout.js";
 export { FileStorage } from "./storage/file-storage.js";
 export { ACCESS_REFUSED_CLOSE_CODE } from "./sync/access-refused.js";
+export { closeHeldSessions, untilRelaysHold } from "./sync/held-sessions.js";
 export { type LiveSpace, openLiveSpace } from "./sync/live-space.js";
 export { parsePort } from "./sync/port.js";
 export { probeRelay, type RelayHealth } from "./sync/probe-relay.js";

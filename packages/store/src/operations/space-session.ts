@@ -4,6 +4,7 @@ import { stampIndexOf, writeStampIndex } from "../caches/stamp-index.js";
 import { writeReadIndex } from "../caches/write-read-index.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { type Config, readConfig, type SpaceEntry } from "../home/config.js";
+import { withHomeLock } from "../home/home-lock.js";
 import { openReplica } from "../open-replica.js";
 import type { Replica, ReplicaOptions } from "../replica.js";
 import { headsOf } from "../space/heads.js";
@@ -88,6 +89,11 @@ export interface SessionOptions extends ReplicaOptions {
    * runs (see `SpaceReader.restoreMissing`): for commands that write anyway.
    */
   readonly writeBack?: boolean;
+  /**
+   * Hold the home lock ({@link withHomeLock}) while the session runs, so no
+   * other process writes the replica's records meanwhile. Implied by `writeBack`.
+   */
+  readonly exclusive?: boolean;
 }
 
 /**
@@ -101,8 +107,24 @@ export async function withSpace<T>(
   options: SessionOptions = {},
 ): Promise<T> {
   const chosen = await chooseSpace(home, choice);
-  const { writeBack = false, ...replicaOptions } = options;
+  const { writeBack = false, exclusive = writeBack, ...replicaOptions } = options;
+  if (exclusive)
+    return withHomeLock(home, () => session(home, chosen, work, writeBack, replicaOptions, true));
+  return session(home, chosen, work, writeBack, replicaOptions, false);
+}
+
+async function session<T>(
+  home: CanonHome,
+  chosen: ChosenSpace,
+  work: (session: SpaceSession) => Promise<T>,
+  writeBack: boolean,
+  replicaOptions: ReplicaOptions,
+  exclusive: boolean,
+): Promise<T> {
   const replica = await openReplica(home, replicaOptions);
+  // A replica held open by this home's owner catches up with what a command
+  // run by another process (without the owner) wrote meanwhile.
+  if (exclusive) await replica.catchUp();
   let folded: FoldedSpace | undefined;
   try {
     folded = await replica.spaces.fold(chosen.address);
