@@ -3,6 +3,7 @@ export { type FastRead, type IndexedRelease, readFromIndex } from "./caches/read
 export { writeFileAtomic } from "./home/atomic-write.js";
 export { type CanonHome, canonHome } from "./home/canon-home.js";
 export { Config, RelayEntry, readConfig, SpaceEntry, updateConfig } from "./home/config.js";
+export { holdFileLock } from "./home/file-lock.js";
 export { withHomeLock } from "./home/home-lock.js";
 export {
   createIdentity,
@@ -101,6 +102,12 @@ export {
   type VerifyStampRequest,
   verifyStamp,
 } from "./operations/verify-stamp.js";
+export {
+  MAX_OWNER_REQUEST_BYTES,
+  OWNER_PROTOCOL,
+  OwnerRequest,
+  parseOwnerRequest,
+} from "./owner/owner-request.js";
 export type { Replica, ReplicaOptions } from "./replica.js";
 export type { ContentLookup } from "./space/content-lookup.js";
 export type { SpaceDocument, StandardDocument } from "./space/documents.js";

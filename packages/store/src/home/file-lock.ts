@@ -102,3 +102,29 @@ async function acquire(path: string, options: LockOptions): Promise<() => Promis
     }
   }
 }
+
+/**
+ * Takes the lock on `path` for as long as this process wants it (a home's
+ * owner holds `owner.lock` for its life), refreshed every second, or
+ * resolves undefined at once when another live process holds it. `onLost`
+ * runs if another process takes it over (this one froze for over
+ * {@link LOCK_STALE_MS}). Resolves with the function that releases it.
+ */
+export async function holdFileLock(
+  path: string,
+  lockfilePath: string,
+  onLost: () => void,
+): Promise<(() => Promise<void>) | undefined> {
+  const { lock } = await import("proper-lockfile");
+  try {
+    return await lock(path, {
+      lockfilePath,
+      realpath: false,
+      stale: LOCK_STALE_MS,
+      update: 1_000,
+      onCompromised: onLost,
+    });
+  } catch {
+    return undefined;
+  }
+}
