@@ -204,9 +204,15 @@ export async function becomeOwner(
       const alive = setInterval(() => send({ t: "alive" }), 1_000);
       queue = queue.then(async () => {
         let code = 1;
+        const began = performance.now();
         try {
           code = await runCommand(argv, cwd, (stream, text) => send({ t: stream, d: text }));
+          const ran = performance.now();
           await untilRelaysHold(replica, PUSH_TIMEOUT_MS);
+          if (process.env.CANON_OWNER_TRACE)
+            process.stderr.write(
+              `owner: ${argv[0]} ran ${(ran - began).toFixed(1)} ms, reached the relay ${(performance.now() - ran).toFixed(1)} ms later\n`,
+            );
         } catch (error) {
           send({ t: "err", d: `canon: the owner failed: ${(error as Error).message}\n` });
         } finally {
