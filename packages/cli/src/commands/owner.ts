@@ -40,7 +40,7 @@ export async function run(
     );
     return;
   }
-  const owner = await becomeOwner(home(), { idleSeconds: idleSecondsFromEnv() });
+  const owner = await becomeOwner(home(), { idleSeconds: idleSecondsFromEnv(), waitMs: 7_000 });
   if (owner === undefined) return;
   await owner.stopped;
 }

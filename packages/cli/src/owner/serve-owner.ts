@@ -48,6 +48,8 @@ export interface Owner {
 export interface OwnerOptions {
   /** Exit after this long without a command; never when undefined (a watch hosts the owner). */
   readonly idleSeconds?: number | undefined;
+  /** How long to wait for the owner lock (an owner killed a moment ago leaves it for 5 s); 0: give up at once. */
+  readonly waitMs?: number | undefined;
 }
 
 /** Seconds an on-demand owner stays without a command: `CANON_OWNER_IDLE_SECONDS`, else the default. */
@@ -70,7 +72,12 @@ export async function becomeOwner(
   // from some working directories, its own imports failed to resolve.
   const replica = await openReplica(home);
   let compromised = () => {};
-  const release = await holdFileLock(home.root, ownerLockOf(home.root), () => compromised());
+  const release = await holdFileLock(
+    home.root,
+    ownerLockOf(home.root),
+    () => compromised(),
+    options.waitMs ?? 0,
+  );
   if (release === undefined) return undefined;
   const socketPath = ownerSocketOf(home.root);
   // A socket left by a crashed owner: this process holds the lock, so it is stale.
@@ -180,7 +187,7 @@ export async function becomeOwner(
           send({ t: "accepted" });
           send({
             t: "out",
-            d: `${JSON.stringify({ pid: process.pid, version: CLI_VERSION, home: home.root, running, idleSeconds: options.idleSeconds ?? null })}\n`,
+            d: `${JSON.stringify({ pid: process.pid, version: CLI_VERSION, home: home.root, busy: running, idleSeconds: options.idleSeconds ?? null })}\n`,
           });
           send({ t: "exit", code: 0 });
           socket.end();
