@@ -78,6 +78,8 @@ async function measure(temp, log, cleanup) {
   cli(envB, ["space", "join", url, "--relay", relay.url]);
 
   let revision = 0;
+  /** Each command's share of the owner rounds. */
+  const steps = { publish: [], sync: [], receive: [], show: [] };
   /** One Canon round trip; returns its wall time (the four commands, not the file write). */
   const canonRound = async (env) => {
     revision++;
@@ -85,12 +87,21 @@ async function measure(temp, log, cleanup) {
     await writeFile(file, bytes);
     const start = performance.now();
     cli({ ...envA, ...env }, ["publish", STANDARD, file]);
+    const published = performance.now();
     cli({ ...envA, ...env }, ["sync"]);
+    const synced = performance.now();
     cli({ ...envB, ...env }, ["sync"]);
+    const received = performance.now();
     const shown = spawnSync(process.execPath, [CLI, "show", STANDARD], {
       env: { ...envB, ...env },
     });
     const elapsed = performance.now() - start;
+    if (env.CANON_NO_OWNER === undefined) {
+      steps.publish.push(published - start);
+      steps.sync.push(synced - published);
+      steps.receive.push(received - synced);
+      steps.show.push(start + elapsed - received);
+    }
     checkOutput(`reader's canon show after round ${revision}`, shown, bytes);
     return elapsed;
   };
@@ -109,11 +120,19 @@ async function measure(temp, log, cleanup) {
   }
   const owned = [];
   const gitSamples = [];
+  for (const samples of Object.values(steps)) samples.length = 0;
   for (let i = 0; i < ROUNDS; i++) {
     for (const which of shuffled(["canon", "git"])) {
       if (which === "canon") owned.push(await canonRound({}));
       else gitSamples.push(await git.round());
     }
+  }
+
+  const nodeBaseline = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const begin = performance.now();
+    spawnSync(process.execPath, ["-e", "0"]);
+    nodeBaseline.push(performance.now() - begin);
   }
 
   log(`live: B watches, A publishes, ${LIVE_ROUNDS} rounds…`);
@@ -132,6 +151,23 @@ async function measure(temp, log, cleanup) {
         owned,
         "owner A `canon publish` + `canon sync`, reader B `canon sync` + `canon show` (checked: prints the published bytes), each a thin client of its home's owner process",
       ),
+      row("  of which A `canon publish`", steps.publish, "through A's owner"),
+      row(
+        "  of which A `canon sync`",
+        steps.sync,
+        "through A's owner, which holds the relay connection",
+      ),
+      row(
+        "  of which B `canon sync`",
+        steps.receive,
+        "through B's owner, which holds the relay connection",
+      ),
+      row(
+        "  of which B `canon show`",
+        steps.show,
+        "no owner: reads the read index and blob cache B's owner wrote",
+      ),
+      row("`node -e 0`", nodeBaseline, "a Node process that does nothing, timed in the same run"),
       row(
         "Canon CLI round trip, `CANON_NO_OWNER=1`",
         noOwner,
