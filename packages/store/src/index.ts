@@ -79,6 +79,7 @@ export { type Retired, type RetireRequest, retireStandard } from "./operations/r
 export {
   type ChosenSpace,
   chooseSpace,
+  refreshCaches,
   type SpaceChoice,
   type SpaceSession,
   withSpace,

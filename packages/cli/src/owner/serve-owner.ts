@@ -11,6 +11,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { isCanonError } from "@canon/core";
 import {
   type CanonHome,
+  chooseSpace,
   closeHeldSessions,
   holdFileLock,
   holdReplica,
@@ -19,6 +20,7 @@ import {
   openReplica,
   parseOwnerRequest,
   type Replica,
+  refreshCaches,
   untilRelaysHold,
 } from "@canon/store";
 import { CLI_VERSION, ownerLockOf, ownerSocketOf } from "./owner-socket.js";
@@ -27,6 +29,8 @@ import { CLI_VERSION, ownerLockOf, ownerSocketOf } from "./owner-socket.js";
 export const DEFAULT_IDLE_SECONDS = 300;
 /** How long a command's writes may take to reach a held relay before the owner answers anyway. */
 const PUSH_TIMEOUT_MS = 2_000;
+/** Changes that arrive together are folded once, this long after the first. */
+const REFRESH_DEBOUNCE_MS = 5;
 /** How long a client has, once accepted, to say "go". */
 const GO_TIMEOUT_MS = 5_000;
 
@@ -232,6 +236,38 @@ export async function becomeOwner(
       });
     });
   }
+
+  // What arrives from a relay between commands is folded and written to the
+  // caches at once (as a watch does): the next `sync` finds nothing left to
+  // do, and `show` reads it without any command having run.
+  let refreshPending = false;
+  const refreshSoon = () => {
+    if (refreshPending || stopping) return;
+    refreshPending = true;
+    setTimeout(() => {
+      queue = queue.then(async () => {
+        refreshPending = false;
+        if (running > 0 || stopping) return;
+        try {
+          const chosen = await chooseSpace(home, {});
+          if (!(await replica.holds(chosen.address.documentId))) return;
+          await refreshCaches(replica, await replica.spaces.fold(chosen.address));
+        } catch {
+          // The next command that loads the space reports what is wrong.
+        }
+      });
+    }, REFRESH_DEBOUNCE_MS).unref();
+  };
+  const subscribed = new WeakSet<object>();
+  const subscribe = (handle: { on(event: "change", listener: () => void): unknown }) => {
+    if (subscribed.has(handle)) return;
+    subscribed.add(handle);
+    handle.on("change", () => {
+      if (running === 0) refreshSoon();
+    });
+  };
+  for (const handle of Object.values(replica.repo.handles)) subscribe(handle);
+  replica.repo.on("document", ({ handle }) => subscribe(handle));
 
   for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => void stop());
   return { replica, stopped, stop };
