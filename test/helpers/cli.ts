@@ -39,7 +39,7 @@ export async function sandbox(): Promise<Sandbox> {
   const home = join(dir, "home");
   const canon = (...args: string[]): Run => {
     const result = spawnSync(process.execPath, [CANON_BIN, ...args], {
-      env: { ...process.env, CANON_NO_OWNER: process.env.CANON_NO_OWNER ?? "1", CANON_HOME: home },
+      env: { CANON_NO_OWNER: "1", ...process.env, CANON_HOME: home },
       encoding: "utf8",
       cwd: dir,
       timeout: 60_000,
@@ -57,11 +57,7 @@ export async function sandbox(): Promise<Sandbox> {
         process.execPath,
         [CANON_BIN, ...args],
         {
-          env: {
-            ...process.env,
-            CANON_NO_OWNER: process.env.CANON_NO_OWNER ?? "1",
-            CANON_HOME: home,
-          },
+          env: { CANON_NO_OWNER: "1", ...process.env, CANON_HOME: home },
           cwd: dir,
           timeout: 60_000,
         },

@@ -7,7 +7,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { existsSync, lstatSync, statSync } from "node:fs";
 import { chmod, unlink } from "node:fs/promises";
-import { createServer, type Server, type Socket } from "node:net";
+import { createServer, type Socket } from "node:net";
 import { isCanonError } from "@canon/core";
 import {
   type CanonHome,
