@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync, statSync } from "node:fs";
+import { chownSync, existsSync, statSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -190,9 +190,9 @@ describe("one owner per home", () => {
     await ok(home, ["owner", "--stop"]);
   });
 
-  it("hostile bytes on the socket are refused and the owner keeps serving", async () => {
+  it("hostile bytes on the socket are refused and the owner keeps serving; another user's socket is ignored", async () => {
     const { home } = await homeWithSpace("hostile");
-    await startOwner(home);
+    const owner = await startOwner(home);
     const answer = (payload: string | Buffer) =>
       new Promise<string>((resolve) => {
         const socket = connect(join(home, "owner.sock"));
@@ -215,6 +215,19 @@ describe("one owner per home", () => {
     );
     expect(await answer(Buffer.alloc(200 * 1024, 0x61))).toMatch(/"t":"refused"/);
     expect(await ownerPid(home)).toBeDefined();
+
+    // A socket of another user is never talked to: the command does the work itself.
+    const socket = join(home, "owner.sock");
+    chownSync(socket, 65534, 65534);
+    try {
+      await writeFile(join(dir, "other-user.md"), "by this user\n");
+      const run = await canon(home, ["publish", "s", join(dir, "other-user.md")]);
+      expect(run.status, run.stderr).toBe(0);
+      expect((await versions(home)).map((entry) => entry.version)).toContain(2);
+      expect(owner.stderr()).not.toMatch(/owner: publish ran/);
+    } finally {
+      chownSync(socket, process.getuid?.() ?? 0, process.getgid?.() ?? 0);
+    }
     await ok(home, ["owner", "--stop"]);
   });
 });
@@ -262,6 +275,14 @@ describe("a watch owns its home", () => {
     // A never ran `sync`: the releases reached B through A's watch's connection.
     await until("B's watch printing version 5", async () =>
       /"version":5/.test(printed) ? true : undefined,
+    );
+    // A membership change from another shell goes out the same way.
+    const c = join(dir, "watcher-c");
+    await ok(c, ["init"], { CANON_NO_OWNER: "1" });
+    const didC = JSON.parse((await ok(c, ["id", "--json"])).stdout).did as string;
+    await ok(a, ["member", "add", didC, "--role", "reader"]);
+    await until("B's watch printing the new member", async () =>
+      printed.includes(didC) ? true : undefined,
     );
     const all = await versions(a);
     expect(all.map((entry) => entry.version).sort()).toEqual([1, 2, 3, 4, 5]);
