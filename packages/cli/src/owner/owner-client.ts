@@ -61,6 +61,8 @@ export function startOwner(root: string): void {
     const child = spawn(process.execPath, [process.argv[1], "owner"], {
       detached: true,
       stdio: "ignore",
+      // Not the caller's directory, which the owner would otherwise keep in use.
+      cwd: root,
       env: { ...process.env, CANON_HOME: root },
     });
     child.on("error", () => {});

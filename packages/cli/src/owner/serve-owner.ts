@@ -269,7 +269,9 @@ export async function becomeOwner(
   for (const handle of Object.values(replica.repo.handles)) subscribe(handle);
   replica.repo.on("document", ({ handle }) => subscribe(handle));
 
-  for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => void stop());
+  // A standalone owner stops on a signal; a watch hosting one stops it itself, after its own loop.
+  if (options.idleSeconds !== undefined)
+    for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => void stop());
   return { replica, stopped, stop };
 }
 
