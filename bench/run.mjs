@@ -26,6 +26,7 @@ const BENCHMARKS = {
   project: () => import("./project.mjs"),
   "stamp-feeds": () => import("./stamp-feeds.mjs"),
   "relay-postgres": () => import("./relay-postgres.mjs"),
+  "round-trip": () => import("./round-trip.mjs"),
 };
 
 const DOC = fileURLToPath(new URL("../docs/benchmarks.md", import.meta.url));

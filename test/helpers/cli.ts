@@ -28,13 +28,18 @@ export interface Sandbox {
   dispose(): Promise<void>;
 }
 
-/** Creates a sandbox with an empty home in a new temporary directory. */
+/**
+ * Creates a sandbox with an empty home in a new temporary directory. Its
+ * commands run without an owner process (`CANON_NO_OWNER=1`, unless the
+ * environment says otherwise): test/owner.test.ts tests the owner, and no
+ * test leaves one behind.
+ */
 export async function sandbox(): Promise<Sandbox> {
   const dir = await mkdtemp(join(tmpdir(), "canon-e2e-"));
   const home = join(dir, "home");
   const canon = (...args: string[]): Run => {
     const result = spawnSync(process.execPath, [CANON_BIN, ...args], {
-      env: { ...process.env, CANON_HOME: home },
+      env: { CANON_NO_OWNER: "1", ...process.env, CANON_HOME: home },
       encoding: "utf8",
       cwd: dir,
       timeout: 60_000,
@@ -51,7 +56,11 @@ export async function sandbox(): Promise<Sandbox> {
       execFile(
         process.execPath,
         [CANON_BIN, ...args],
-        { env: { ...process.env, CANON_HOME: home }, cwd: dir, timeout: 60_000 },
+        {
+          env: { CANON_NO_OWNER: "1", ...process.env, CANON_HOME: home },
+          cwd: dir,
+          timeout: 60_000,
+        },
         (error, stdout, stderr) => {
           const status = error ? (typeof error.code === "number" ? error.code : null) : 0;
           resolve({ status, stdout, stderr, json: <T>() => JSON.parse(stdout) as T });

@@ -19,7 +19,7 @@ const running = new Set<ChildProcess>();
 /** Starts `canon <args>` in the background with the given CANON_HOME (and, to test an installed CLI, its entry point). */
 export function startCanon(args: readonly string[], home: string, bin = CANON_BIN): Background {
   const child = spawn(process.execPath, [bin, ...args], {
-    env: { ...process.env, CANON_HOME: home },
+    env: { CANON_NO_OWNER: "1", ...process.env, CANON_HOME: home },
     stdio: ["ignore", "pipe", "pipe"],
   });
   running.add(child);

@@ -67,6 +67,11 @@ const EXAMPLES: Record<string, readonly string[]> = {
   watch: ["canon watch", "canon watch --json   # one object per line"],
   relay: ["canon relay --port 3030 --data /var/lib/canon-relay --token s3cret"],
   serve: ["canon serve --port 4040"],
+  owner: [
+    "canon owner --status   # the owner process of this home, if one runs",
+    "canon owner --stop",
+    "CANON_NO_OWNER=1 canon publish editorial-style style.md   # without one",
+  ],
   retire: ['canon retire old-style -m "replaced by editorial-style"'],
   log: ["canon log editorial-style"],
   ls: ["canon ls", "canon ls --all --require-fresh"],

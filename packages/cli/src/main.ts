@@ -14,7 +14,9 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 });
 
 const argv = process.argv.slice(2);
-process.exitCode = await (plainShow(argv) ? runShow(plainShow(argv) as PlainShow) : runFull());
+process.exitCode =
+  (await throughOwner(argv)) ??
+  (await (plainShow(argv) ? runShow(plainShow(argv) as PlainShow) : runFull()));
 // Every command has flushed its replica by now. automerge-repo can leave timers
 // behind (a failed load keeps a 60 s timeout), so leave once stdout is drained.
 process.stdout.write("", () => process.exit());
@@ -49,6 +51,17 @@ async function runShow({ reference, options }: PlainShow): Promise<number> {
     const { report } = await import("./report-error.js");
     return report(error, false, false, options.json === true);
   }
+}
+
+/**
+ * Commands that write or sync go to the home's owner process when one
+ * answers (a thin client: nothing else is loaded); undefined to do the work here.
+ */
+async function throughOwner(args: readonly string[]): Promise<number | undefined> {
+  const { isRouted, ownerDisabled } = await import("./owner/owner-socket.js");
+  if (ownerDisabled() || !isRouted(args)) return undefined;
+  const { runThroughOwner } = await import("./owner/owner-client.js");
+  return runThroughOwner(args);
 }
 
 async function runFull(): Promise<number> {

@@ -302,6 +302,15 @@ program
   .action(action(() => import("./commands/watch.js")));
 
 program
+  .command("owner")
+  .description(
+    "this home's owner process, which commands that write or sync run through (started on demand; CANON_NO_OWNER=1 disables it)",
+  )
+  .option("--status", "print the running owner process (pid, version)")
+  .option("--stop", "stop the running owner process")
+  .action(action(() => import("./commands/owner.js")));
+
+program
   .command("serve")
   .description(
     "serve this home's replica over WebSocket, so a peer can `canon sync --relay ws://host:port` without a relay",

@@ -3,6 +3,8 @@ export { type FastRead, type IndexedRelease, readFromIndex } from "./caches/read
 export { writeFileAtomic } from "./home/atomic-write.js";
 export { type CanonHome, canonHome } from "./home/canon-home.js";
 export { Config, RelayEntry, readConfig, SpaceEntry, updateConfig } from "./home/config.js";
+export { holdFileLock } from "./home/file-lock.js";
+export { withHomeLock } from "./home/home-lock.js";
 export {
   createIdentity,
   DEFAULT_IDENTITY,
@@ -12,7 +14,7 @@ export {
   readIdentity,
   type Signer,
 } from "./home/identities.js";
-export { openReplica } from "./open-replica.js";
+export { holdReplica, openReplica } from "./open-replica.js";
 export {
   type AgentDrift,
   type AgentStandard,
@@ -77,6 +79,7 @@ export { type Retired, type RetireRequest, retireStandard } from "./operations/r
 export {
   type ChosenSpace,
   chooseSpace,
+  refreshCaches,
   type SpaceChoice,
   type SpaceSession,
   withSpace,
@@ -100,6 +103,12 @@ export {
   type VerifyStampRequest,
   verifyStamp,
 } from "./operations/verify-stamp.js";
+export {
+  MAX_OWNER_REQUEST_BYTES,
+  OWNER_PROTOCOL,
+  OwnerRequest,
+  parseOwnerRequest,
+} from "./owner/owner-request.js";
 export type { Replica, ReplicaOptions } from "./replica.js";
 export type { ContentLookup } from "./space/content-lookup.js";
 export type { SpaceDocument, StandardDocument } from "./space/documents.js";
@@ -109,6 +118,7 @@ export { auditChunks, type DamagedFile } from "./storage/chunk-audit.js";
 export { CHUNK_KINDS, countStoredDocuments, pathOfKey } from "./storage/chunk-layout.js";
 export { FileStorage } from "./storage/file-storage.js";
 export { ACCESS_REFUSED_CLOSE_CODE } from "./sync/access-refused.js";
+export { closeHeldSessions, untilRelaysHold } from "./sync/held-sessions.js";
 export { type LiveSpace, openLiveSpace } from "./sync/live-space.js";
 export { parsePort } from "./sync/port.js";
 export { probeRelay, type RelayHealth } from "./sync/probe-relay.js";

@@ -61,6 +61,8 @@ export class Replica {
   /** Documents a find gave up on (unavailable, or not here within the timeout). */
   readonly #waitedFor = new Set<string>();
   #closed = false;
+  /** Held open by the home's owner process: {@link close} only flushes. */
+  #heldOpen = false;
 
   /** Opens (or creates) the replica in `home`. Cheap: documents load on demand. */
   constructor(home: CanonHome, options: ReplicaOptions = {}) {
@@ -177,10 +179,46 @@ export class Replica {
   }
 
   /**
+   * Keeps this replica open for the life of the process (the home's owner):
+   * from now on {@link close} only flushes, and {@link shutdown} closes.
+   */
+  holdOpen(): void {
+    this.#heldOpen = true;
+  }
+
+  /** True while held open by the home's owner ({@link holdOpen}). */
+  get isHeldOpen(): boolean {
+    return this.#heldOpen;
+  }
+
+  /**
+   * Merges what another process wrote into this home's storage since these
+   * documents were loaded (a command run without the owner), so a held-open
+   * replica decides from the newest state. Returns how many chunks it merged.
+   */
+  async catchUp(): Promise<number> {
+    if (!this.#heldOpen) return 0;
+    const { mergeChangesOnDisk } = await import("./sync/changes-on-disk.js");
+    const ready = Object.values(this.repo.handles).filter((handle) => handle.isReady());
+    return mergeChangesOnDisk(this, ready as DocHandle<unknown>[]);
+  }
+
+  /** Closes a replica held open with {@link holdOpen}: flushes, disconnects, compacts. */
+  async shutdown(): Promise<void> {
+    this.#heldOpen = false;
+    await this.close();
+  }
+
+  /**
    * Writes every pending change to disk and disconnects from peers. Must be
    * awaited before the process exits, or the last 100 ms of changes are lost.
+   * A replica held open ({@link holdOpen}) is only flushed.
    */
   async close(): Promise<void> {
+    if (this.#heldOpen) {
+      await this.repo.flush(this.touched());
+      return;
+    }
     if (this.#closed) return;
     this.#closed = true;
     // Flush only documents this process loaded: `Repo.flush()` of everything throws

@@ -2,6 +2,9 @@ import { watchSpace } from "@canon/store";
 import { home, signerIfAny } from "../context.js";
 import { describeRecord } from "../describe-record.js";
 import { escapeControls, type GlobalOptions } from "../output.js";
+import { askOwner } from "../owner/owner-client.js";
+import { homeRoot, ownerDisabled } from "../owner/owner-socket.js";
+import { becomeOwner } from "../owner/serve-owner.js";
 
 /** `canon watch [--relay <ws-url>]`: stay connected and print each new record as it arrives, one line each. */
 export async function run(
@@ -9,6 +12,39 @@ export async function run(
 ): Promise<void> {
   const stop = new AbortController();
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => stop.abort());
+  // A watch is its home's owner: commands from other shells run in its replica
+  // and go out through its connection (docs/decisions/2026-11-29-home-owner.md).
+  const owner = await hostOwner();
+  try {
+    await watchUntilStopped(options, stop);
+  } finally {
+    await owner?.stop();
+  }
+}
+
+/** Becomes the home's owner, first asking an on-demand owner to hand over; undefined when disabled or not possible. */
+async function hostOwner() {
+  if (ownerDisabled()) return undefined;
+  const root = homeRoot();
+  let owner = await becomeOwner(home(), {});
+  for (let tries = 0; owner === undefined && tries < 2; tries++) {
+    if ((await askOwner(root, { op: "stop" }, () => {})) === undefined) break;
+    for (let wait = 0; owner === undefined && wait < 40; wait++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      owner = await becomeOwner(home(), {});
+    }
+  }
+  if (owner === undefined)
+    process.stderr.write(
+      "canon: warning: another process owns this home; commands still work, and what they write goes out within a second\n",
+    );
+  return owner;
+}
+
+async function watchUntilStopped(
+  options: GlobalOptions & { relay?: string; token?: string },
+  stop: AbortController,
+): Promise<void> {
   await watchSpace(home(), {
     space: options.space,
     relay: options.relay,

@@ -102,3 +102,33 @@ async function acquire(path: string, options: LockOptions): Promise<() => Promis
     }
   }
 }
+
+/**
+ * Takes the lock on `path` for as long as this process wants it (a home's
+ * owner holds `owner.lock` for its life), refreshed every second, or
+ * resolves undefined when another live process holds it (after `waitMs`). `onLost`
+ * runs if another process takes it over (this one froze for over
+ * {@link LOCK_STALE_MS}). Resolves with the function that releases it.
+ */
+export async function holdFileLock(
+  path: string,
+  lockfilePath: string,
+  onLost: () => void,
+  /** Keep trying this long (a lock left by a process just killed frees itself after {@link LOCK_STALE_MS}). */
+  waitMs = 0,
+): Promise<(() => Promise<void>) | undefined> {
+  const { lock } = await import("proper-lockfile");
+  try {
+    return await lock(path, {
+      lockfilePath,
+      realpath: false,
+      stale: LOCK_STALE_MS,
+      update: 1_000,
+      onCompromised: onLost,
+      retries:
+        waitMs > 0 ? { retries: Math.ceil(waitMs / 500), minTimeout: 500, maxTimeout: 500 } : 0,
+    });
+  } catch {
+    return undefined;
+  }
+}

@@ -81,8 +81,11 @@ export async function writeCheckpoint(
   signer: Signer,
   choice: SpaceChoice,
 ): Promise<CheckpointWritten> {
-  return withSpace(home, choice, ({ replica, folded, state }) =>
-    appendCheckpoint(replica, folded, state, signer),
+  return withSpace(
+    home,
+    choice,
+    ({ replica, folded, state }) => appendCheckpoint(replica, folded, state, signer),
+    { exclusive: true },
   );
 }
 
@@ -108,21 +111,26 @@ export async function changeSettings(
       "BAD_ARGUMENT",
       "a checkpoint's expiry is between 1 minute and 366 days (e.g. 30m, 12h, 7d)",
     );
-  return withSpace(home, request, async ({ replica, folded, state, chosen }) => {
-    requireRole(signer, state, MAINTAINER, "changing the space's settings");
-    const record: SpaceSettings = {
-      type: "canon/space-settings",
-      v: 1,
-      space: chosen.address.genesis,
-      checkpointExpirySeconds: seconds,
-      membership: [...state.membershipHeads],
-      author: signer.keyPair.did,
-      createdAt: new Date().toISOString(),
-    };
-    const signed: SignedRecord = await signRecord(signer.keyPair, record);
-    replica.appendRecord(folded.space, signed);
-    return { cid: signed.cid, checkpointExpirySeconds: seconds };
-  });
+  return withSpace(
+    home,
+    request,
+    async ({ replica, folded, state, chosen }) => {
+      requireRole(signer, state, MAINTAINER, "changing the space's settings");
+      const record: SpaceSettings = {
+        type: "canon/space-settings",
+        v: 1,
+        space: chosen.address.genesis,
+        checkpointExpirySeconds: seconds,
+        membership: [...state.membershipHeads],
+        author: signer.keyPair.did,
+        createdAt: new Date().toISOString(),
+      };
+      const signed: SignedRecord = await signRecord(signer.keyPair, record);
+      replica.appendRecord(folded.space, signed);
+      return { cid: signed.cid, checkpointExpirySeconds: seconds };
+    },
+    { exclusive: true },
+  );
 }
 
 /** Everything of a checkpoint but its author: the space's heads now, valid for the space's expiry. */

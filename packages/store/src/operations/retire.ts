@@ -36,34 +36,39 @@ export async function retireStandard(
   const message = request.message ?? "";
   if (message.length > MAX_MESSAGE_LENGTH)
     throw new CanonError("BAD_ARGUMENT", `a message is at most ${MAX_MESSAGE_LENGTH} characters`);
-  return withSpace(home, request, async ({ replica, folded, state, chosen }) => {
-    requireRole(signer, state, MAINTAINER, "retiring a standard");
-    const standard = findStandard(state, request.standard);
-    assertReadable(folded, request.standard);
-    if ((standard.retired !== undefined) === request.retired)
-      throw new CanonError(
-        "BAD_ARGUMENT",
-        `${request.standard} is ${request.retired ? "already retired" : "not retired"}`,
-      );
-    const record: Retirement = {
-      type: "canon/retirement",
-      v: 1,
-      space: chosen.address.genesis,
-      standard: request.standard,
-      retired: request.retired,
-      message,
-      membership: [...state.membershipHeads],
-      author: signer.keyPair.did,
-      createdAt: new Date().toISOString(),
-    };
-    const signed = await signRecord(signer.keyPair, record);
-    const handle = standardDocumentOf(folded, state, request.standard);
-    if (handle === undefined)
-      throw new CanonError(
-        "STORAGE_DAMAGED",
-        `the document of ${request.standard} is not in this replica; run \`canon sync\``,
-      );
-    replica.appendRecord(handle, signed);
-    return { cid: signed.cid, standard: request.standard, retired: request.retired };
-  });
+  return withSpace(
+    home,
+    request,
+    async ({ replica, folded, state, chosen }) => {
+      requireRole(signer, state, MAINTAINER, "retiring a standard");
+      const standard = findStandard(state, request.standard);
+      assertReadable(folded, request.standard);
+      if ((standard.retired !== undefined) === request.retired)
+        throw new CanonError(
+          "BAD_ARGUMENT",
+          `${request.standard} is ${request.retired ? "already retired" : "not retired"}`,
+        );
+      const record: Retirement = {
+        type: "canon/retirement",
+        v: 1,
+        space: chosen.address.genesis,
+        standard: request.standard,
+        retired: request.retired,
+        message,
+        membership: [...state.membershipHeads],
+        author: signer.keyPair.did,
+        createdAt: new Date().toISOString(),
+      };
+      const signed = await signRecord(signer.keyPair, record);
+      const handle = standardDocumentOf(folded, state, request.standard);
+      if (handle === undefined)
+        throw new CanonError(
+          "STORAGE_DAMAGED",
+          `the document of ${request.standard} is not in this replica; run \`canon sync\``,
+        );
+      replica.appendRecord(handle, signed);
+      return { cid: signed.cid, standard: request.standard, retired: request.retired };
+    },
+    { exclusive: true },
+  );
 }

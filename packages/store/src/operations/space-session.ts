@@ -4,6 +4,7 @@ import { stampIndexOf, writeStampIndex } from "../caches/stamp-index.js";
 import { writeReadIndex } from "../caches/write-read-index.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { type Config, readConfig, type SpaceEntry } from "../home/config.js";
+import { withHomeLock } from "../home/home-lock.js";
 import { openReplica } from "../open-replica.js";
 import type { Replica, ReplicaOptions } from "../replica.js";
 import { headsOf } from "../space/heads.js";
@@ -88,6 +89,11 @@ export interface SessionOptions extends ReplicaOptions {
    * runs (see `SpaceReader.restoreMissing`): for commands that write anyway.
    */
   readonly writeBack?: boolean;
+  /**
+   * Hold the home lock ({@link withHomeLock}) while the session runs, so no
+   * other process writes the replica's records meanwhile. Implied by `writeBack`.
+   */
+  readonly exclusive?: boolean;
 }
 
 /**
@@ -101,8 +107,24 @@ export async function withSpace<T>(
   options: SessionOptions = {},
 ): Promise<T> {
   const chosen = await chooseSpace(home, choice);
-  const { writeBack = false, ...replicaOptions } = options;
+  const { writeBack = false, exclusive = writeBack, ...replicaOptions } = options;
+  if (exclusive)
+    return withHomeLock(home, () => session(home, chosen, work, writeBack, replicaOptions, true));
+  return session(home, chosen, work, writeBack, replicaOptions, false);
+}
+
+async function session<T>(
+  home: CanonHome,
+  chosen: ChosenSpace,
+  work: (session: SpaceSession) => Promise<T>,
+  writeBack: boolean,
+  replicaOptions: ReplicaOptions,
+  exclusive: boolean,
+): Promise<T> {
   const replica = await openReplica(home, replicaOptions);
+  // A replica held open by this home's owner catches up with what a command
+  // run by another process (without the owner) wrote meanwhile.
+  if (exclusive) await replica.catchUp();
   let folded: FoldedSpace | undefined;
   try {
     folded = await replica.spaces.fold(chosen.address);
@@ -151,6 +173,9 @@ export async function refreshCaches(replica: Replica, before: FoldedSpace): Prom
   ]);
   const fingerprint = replica.spaces.fingerprintOf(current);
   if (headsOf(current) !== heads) return;
+  // The home's owner wrote the caches for exactly these heads already (a sync right after a publish).
+  const written = cachesWritten.get(replica);
+  if (written?.get(before.address.documentId) === heads) return;
   // A standard document that arrived after loading has chunks but is not in the fold.
   const unloaded = current.documents.filter(
     (id) => !current.standards.has(id) && !current.damaged.has(id),
@@ -167,19 +192,42 @@ export async function refreshCaches(replica: Replica, before: FoldedSpace): Prom
     before.address.documentId,
     stampIndexOf(before.address.genesis, fingerprint, after.fold),
   );
+  if (replica.isHeldOpen) {
+    const bySpace = cachesWritten.get(replica) ?? new Map<string, string>();
+    bySpace.set(before.address.documentId, heads);
+    cachesWritten.set(replica, bySpace);
+  }
 }
+
+/** For a replica held open (the home's owner): the heads each space's caches were last written for. */
+const cachesWritten = new WeakMap<Replica, Map<string, string>>();
+
+/** Content CIDs a held-open replica found in the blob cache (blobs are never removed while it runs). */
+const cachedContent = new WeakMap<Replica, Set<string>>();
 
 /** Copies the content of every accepted release (and every file of a bundle) into the blob cache, so pinned reads never need Automerge. */
 async function fillBlobCache(replica: Replica, folded: FoldedSpace): Promise<void> {
   const blobs = new BlobCache(replica.home);
+  // A replica held open (the home's owner) remembers what it found cached, so a
+  // sync costs a check per new release rather than one per release of the space.
+  let known = cachedContent.get(replica);
+  if (known === undefined) {
+    known = new Set();
+    if (replica.isHeldOpen) cachedContent.set(replica, known);
+  }
   for (const standard of folded.fold.state?.standards.values() ?? []) {
     for (const { record } of standard.releases.values()) {
-      if (await blobs.has(record.contentCid)) continue;
+      if (known.has(record.contentCid)) continue;
+      if (await blobs.has(record.contentCid)) {
+        known.add(record.contentCid);
+        continue;
+      }
       // A bundle's files first, its manifest last: a manifest in the cache means its files are there too.
       const pieces = await replica.content.pieces(folded, record);
       if (pieces === undefined) continue;
       for (const { entry, bytes } of pieces.files ?? []) await blobs.put(entry.cid, bytes);
       await blobs.put(record.contentCid, pieces.content);
+      known.add(record.contentCid);
     }
   }
 }

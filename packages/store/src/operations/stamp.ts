@@ -83,28 +83,33 @@ export async function stamp(
   request: StampRequest,
 ): Promise<Stamped> {
   const sha256 = await sha256OfInputFile(request.output);
-  return withSpace(home, request, async (session) => {
-    const { state, chosen } = session;
-    requireRole(signer, state, CONTRIBUTOR, "stamping");
-    const plan = {
-      genesis: chosen.address.genesis,
-      used: contextOf(state, request.context ?? []),
-      previous: ownRecordHeads(state, signer.keyPair.did, MAX_PREVIOUS),
-      membership: [...state.membershipHeads],
-      ...whatTheReplicaHeld(state, request.context ?? []),
-    };
-    const signed = await signStamp(home, signer, request, sha256, plan);
-    // The sidecar first: the feed's copy goes out at the next sync (or a running watch's next round).
-    if (request.format === "in-toto")
-      await writeDsseStampFile(
-        signed.stampFile,
-        await dsseEnvelopeOf(signer.keyPair, signed.signed),
-      );
-    else await writeStampFile(signed.stampFile, signed.signed);
-    appendToFeeds(session.replica, session.folded, state, [signed.signed]);
-    const { signed: record, ...stamped } = signed;
-    return { cid: record.cid, ...stamped };
-  });
+  return withSpace(
+    home,
+    request,
+    async (session) => {
+      const { state, chosen } = session;
+      requireRole(signer, state, CONTRIBUTOR, "stamping");
+      const plan = {
+        genesis: chosen.address.genesis,
+        used: contextOf(state, request.context ?? []),
+        previous: ownRecordHeads(state, signer.keyPair.did, MAX_PREVIOUS),
+        membership: [...state.membershipHeads],
+        ...whatTheReplicaHeld(state, request.context ?? []),
+      };
+      const signed = await signStamp(home, signer, request, sha256, plan);
+      // The sidecar first: the feed's copy goes out at the next sync (or a running watch's next round).
+      if (request.format === "in-toto")
+        await writeDsseStampFile(
+          signed.stampFile,
+          await dsseEnvelopeOf(signer.keyPair, signed.signed),
+        );
+      else await writeStampFile(signed.stampFile, signed.signed);
+      appendToFeeds(session.replica, session.folded, state, [signed.signed]);
+      const { signed: record, ...stamped } = signed;
+      return { cid: record.cid, ...stamped };
+    },
+    { exclusive: true },
+  );
 }
 
 /** Renders the context, then signs the provenance record. */

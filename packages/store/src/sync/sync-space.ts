@@ -10,9 +10,9 @@ import type { Replica } from "../replica.js";
 import { mapField } from "../space/documents.js";
 import type { LoadedSpace, MissingDocument } from "../space/space-reader.js";
 import { pause } from "./alarm.js";
-import { probeRelay } from "./probe-relay.js";
+import { relaySessionFor } from "./held-sessions.js";
 import { acceptedRecords, type RecordSummary, summarize } from "./record-summary.js";
-import { inSync, openRelaySession, type RelaySession } from "./relay-session.js";
+import { inSync, type RelaySession } from "./relay-session.js";
 import { relayFor } from "./relay-url.js";
 
 /** What to sync. */
@@ -66,7 +66,6 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
   const chosen = await chooseSpace(home, request);
   const endpoint = relayFor(chosen.entry?.relays ?? [], request);
   const deadline = Date.now() + request.timeoutMs;
-  await probeRelay(endpoint, request.timeoutMs);
 
   const replica = await openReplica(home);
   let session: RelaySession | undefined;
@@ -85,12 +84,20 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
       });
     if (before) for (const handle of handles(before)) watchRemote(handle);
 
-    session = await openRelaySession(
+    // In the home's owner, a held session is reused (and kept): see held-sessions.ts.
+    session = await relaySessionFor(
       replica,
       endpoint,
       Math.max(1, deadline - Date.now()),
       request.timeoutMs,
     );
+    // A held session may have exchanged these already: its last heads are where the relay was.
+    if (before && replica.isHeldOpen)
+      for (const handle of handles(before)) {
+        const known = handle.getSyncInfo(session.storageId)?.lastHeads;
+        if (known && !firstRemoteHeads.has(handle.documentId))
+          firstRemoteHeads.set(handle.documentId, known);
+      }
     let loaded = await exchangeUntilEqual(
       replica,
       session,

@@ -9,6 +9,7 @@ import { chooseSpace, refreshCaches, type SpaceChoice } from "../operations/spac
 import type { LoadedSpace } from "../space/space-reader.js";
 import { Alarm, pause } from "./alarm.js";
 import { mergeChangesOnDisk } from "./changes-on-disk.js";
+import { holdSession } from "./held-sessions.js";
 import { acceptedRecords, type RecordSummary, summarize } from "./record-summary.js";
 import { inSync, openRelaySession, type RelaySession } from "./relay-session.js";
 import { relayFor } from "./relay-url.js";
@@ -119,6 +120,8 @@ export async function watchSpace(home: CanonHome, request: WatchRequest): Promis
             signal,
           );
           connectedAt = Date.now();
+          // In the home's owner, routed commands sync through this connection.
+          if (replica.isHeldOpen) holdSession(endpoint, session);
           dirty = true;
           request.onEvent({ event: "connected", relay: endpoint.url, at: now() });
         } catch (error) {
@@ -128,6 +131,7 @@ export async function watchSpace(home: CanonHome, request: WatchRequest): Promis
         }
       }
       if (!replica.repo.peers.includes(session.peerId)) {
+        holdSession(endpoint, undefined);
         session.close();
         session = undefined;
         // A relay that accepts and then drops the connection is backed off from too.
@@ -190,6 +194,7 @@ export async function watchSpace(home: CanonHome, request: WatchRequest): Promis
     }
   } finally {
     replica.repo.networkSubsystem.off("peer-disconnected", onPeerGone);
+    if (session) holdSession(endpoint, undefined);
     session?.close();
     await replica.close();
   }

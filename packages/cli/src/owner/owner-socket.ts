@@ -1,0 +1,49 @@
+/**
+ * Where a home's owner process listens, and which commands go to it. Only
+ * `node:` modules here: the thin client reads this before anything else
+ * loads (see docs/decisions/2026-11-29-home-owner.md).
+ */
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+
+/** The CLI's version: an owner of another version refuses requests, and the client does the work itself. */
+export const CLI_VERSION = "0.1.0";
+
+/** The protocol's version (the same as `OWNER_PROTOCOL` in @canon/store, which the client must not load). */
+export const PROTOCOL = 1;
+
+/** The home's root as `canonHome()` computes it, without loading @canon/store. */
+export function homeRoot(): string {
+  return resolve(process.env.CANON_HOME || join(homedir(), ".canon"));
+}
+
+/** The owner's socket in a home: 0600, owner only. */
+export function ownerSocketOf(root: string): string {
+  return join(root, "owner.sock");
+}
+
+/** The lock the owner holds for its life: one owner per home. */
+export function ownerLockOf(root: string): string {
+  return join(root, "owner.lock");
+}
+
+/** True when `CANON_NO_OWNER` asks every command to do its work itself, and no owner to start. */
+export function ownerDisabled(): boolean {
+  const value = process.env.CANON_NO_OWNER;
+  return value !== undefined && value !== "" && value !== "0";
+}
+
+/**
+ * True when `argv` (after `canon`) is a command the owner runs: those that
+ * write records or sync, given as files and flags only (`-` reads standard
+ * input, which does not travel; help prints locally).
+ */
+export function isRouted(argv: readonly string[]): boolean {
+  const [first, second] = argv;
+  const command =
+    first === "publish" || first === "correct" || first === "stamp" || first === "sync"
+      ? true
+      : first === "member" && (second === "add" || second === "remove");
+  if (!command) return false;
+  return !argv.some((arg) => arg === "-" || arg === "--help" || arg === "-h");
+}

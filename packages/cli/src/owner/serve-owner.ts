@@ -1,0 +1,320 @@
+/**
+ * The home's owner process (`canon owner`): holds the replica open and the
+ * relay sessions of the spaces it synced, and runs the commands thin clients
+ * send over `$CANON_HOME/owner.sock`, one at a time, under the home lock.
+ * See docs/decisions/2026-11-29-home-owner.md.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { existsSync, lstatSync, statSync } from "node:fs";
+import { chmod, unlink } from "node:fs/promises";
+import { createServer, type Socket } from "node:net";
+import { isCanonError } from "@canon/core";
+import {
+  type CanonHome,
+  chooseSpace,
+  closeHeldSessions,
+  holdFileLock,
+  holdReplica,
+  MAX_OWNER_REQUEST_BYTES,
+  type OwnerRequest,
+  openReplica,
+  parseOwnerRequest,
+  type Replica,
+  refreshCaches,
+  untilRelaysHold,
+} from "@canon/store";
+import { CLI_VERSION, ownerLockOf, ownerSocketOf } from "./owner-socket.js";
+
+/** Default idle time before an owner started on demand exits: `CANON_OWNER_IDLE_SECONDS` overrides it. */
+export const DEFAULT_IDLE_SECONDS = 300;
+/** How long a command's writes may take to reach a held relay before the owner answers anyway. */
+const PUSH_TIMEOUT_MS = 2_000;
+/** Changes that arrive together are folded once, this long after the first. */
+const REFRESH_DEBOUNCE_MS = 5;
+/** How long a client has, once accepted, to say "go". */
+const GO_TIMEOUT_MS = 5_000;
+
+/** Where a routed command's output goes: the client's socket. */
+interface Sink {
+  write(stream: "out" | "err", text: string): void;
+}
+const sinks = new AsyncLocalStorage<Sink>();
+
+/** A running owner. */
+export interface Owner {
+  readonly replica: Replica;
+  /** Resolves once the owner has stopped (idle, `--stop`, a signal, its socket removed). */
+  readonly stopped: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** What {@link becomeOwner} is asked. */
+export interface OwnerOptions {
+  /** Exit after this long without a command; never when undefined (a watch hosts the owner). */
+  readonly idleSeconds?: number | undefined;
+  /** How long to wait for the owner lock (an owner killed a moment ago leaves it for 5 s); 0: give up at once. */
+  readonly waitMs?: number | undefined;
+}
+
+/** Seconds an on-demand owner stays without a command: `CANON_OWNER_IDLE_SECONDS`, else the default. */
+export function idleSecondsFromEnv(): number {
+  const value = Number(process.env.CANON_OWNER_IDLE_SECONDS);
+  return Number.isFinite(value) && value > 0 ? value : DEFAULT_IDLE_SECONDS;
+}
+
+/**
+ * Becomes the owner of `home`, or resolves undefined when another process
+ * already is (it holds `owner.lock`) or the socket cannot be made (a path
+ * too long for a Unix socket, a read-only home).
+ */
+export async function becomeOwner(
+  home: CanonHome,
+  options: OwnerOptions,
+): Promise<Owner | undefined> {
+  if (!existsSync(home.root)) return undefined;
+  // Automerge loads before anything else: loaded after proper-lockfile (graceful-fs)
+  // from some working directories, its own imports failed to resolve.
+  const replica = await openReplica(home);
+  let compromised = () => {};
+  const release = await holdFileLock(
+    home.root,
+    ownerLockOf(home.root),
+    () => compromised(),
+    options.waitMs ?? 0,
+  );
+  if (release === undefined) return undefined;
+  const socketPath = ownerSocketOf(home.root);
+  // A socket left by a crashed owner: this process holds the lock, so it is stale.
+  await unlink(socketPath).catch(() => {});
+  const server = createServer((socket) => serve(socket));
+  const previousMask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(socketPath, () => resolve());
+    });
+    await chmod(socketPath, 0o600);
+  } catch {
+    process.umask(previousMask);
+    server.close();
+    await release().catch(() => {});
+    return undefined;
+  } finally {
+    process.umask(previousMask);
+  }
+  const socketInode = statSync(socketPath).ino;
+
+  holdReplica(replica);
+  captureOutput();
+
+  let queue: Promise<void> = Promise.resolve();
+  let running = 0;
+  let lastActive = Date.now();
+  let stopping: Promise<void> | undefined;
+  let markStopped = () => {};
+  const stopped = new Promise<void>((resolve) => {
+    markStopped = resolve;
+  });
+
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      clearInterval(tick);
+      server.close();
+      await queue.catch(() => {});
+      if (socketStillOurs()) await unlink(socketPath).catch(() => {});
+      closeHeldSessions();
+      holdReplica(undefined);
+      await replica.shutdown().catch(() => {});
+      await release().catch(() => {});
+      markStopped();
+    })();
+    return stopping;
+  };
+  compromised = () => void stop();
+
+  function socketStillOurs(): boolean {
+    try {
+      return lstatSync(socketPath).ino === socketInode;
+    } catch {
+      return false;
+    }
+  }
+
+  // Every second: gone when the socket was removed (the home deleted, `owner --stop` unable to connect) or idle too long.
+  const tick = setInterval(() => {
+    if (!socketStillOurs()) void stop();
+    else if (
+      options.idleSeconds !== undefined &&
+      running === 0 &&
+      Date.now() - lastActive > options.idleSeconds * 1000
+    )
+      void stop();
+  }, 1_000);
+  tick.unref();
+
+  function serve(socket: Socket): void {
+    let buffered = "";
+    let request: OwnerRequest | undefined;
+    let finished = false;
+    const send = (frame: Record<string, unknown>) => {
+      if (!socket.destroyed) socket.write(`${JSON.stringify(frame)}\n`);
+    };
+    const refuse = (reason: string) => {
+      finished = true;
+      send({ t: "refused", reason });
+      socket.end();
+    };
+    const goTimer = setTimeout(() => socket.destroy(), GO_TIMEOUT_MS);
+    socket.on("error", () => {});
+    socket.on("close", () => clearTimeout(goTimer));
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => {
+      if (finished) return;
+      buffered += chunk;
+      if (buffered.length > MAX_OWNER_REQUEST_BYTES + 8) return refuse("request too long");
+      const at = buffered.indexOf("\n");
+      if (at < 0) return;
+      const line = buffered.slice(0, at);
+      buffered = buffered.slice(at + 1);
+      if (request === undefined) {
+        try {
+          request = parseOwnerRequest(line);
+        } catch (error) {
+          return refuse(isCanonError(error) ? error.message : "bad request");
+        }
+        if (request.version !== CLI_VERSION)
+          return refuse(`this owner is canon ${CLI_VERSION}, not ${request.version}`);
+        if (stopping) return refuse("the owner is stopping");
+        if (request.op === "status") {
+          finished = true;
+          clearTimeout(goTimer);
+          send({ t: "accepted" });
+          send({
+            t: "out",
+            d: `${JSON.stringify({ pid: process.pid, version: CLI_VERSION, home: home.root, busy: running, idleSeconds: options.idleSeconds ?? null })}\n`,
+          });
+          send({ t: "exit", code: 0 });
+          socket.end();
+          return;
+        }
+        send({ t: "accepted" });
+        return;
+      }
+      if (line !== "go") return refuse("expected go");
+      finished = true;
+      clearTimeout(goTimer);
+      const current = request;
+      if (current.op !== "run") {
+        send({ t: "exit", code: 0 });
+        socket.end();
+        void stop();
+        return;
+      }
+      const { argv, cwd } = current;
+      running += 1;
+      const alive = setInterval(() => send({ t: "alive" }), 1_000);
+      queue = queue.then(async () => {
+        let code = 1;
+        const began = performance.now();
+        try {
+          code = await runCommand(argv, cwd, (stream, text) => send({ t: stream, d: text }));
+          const ran = performance.now();
+          await untilRelaysHold(replica, PUSH_TIMEOUT_MS);
+          if (process.env.CANON_OWNER_TRACE)
+            process.stderr.write(
+              `owner: ${argv[0]} ran ${(ran - began).toFixed(1)} ms, reached the relay ${(performance.now() - ran).toFixed(1)} ms later\n`,
+            );
+        } catch (error) {
+          send({ t: "err", d: `canon: the owner failed: ${(error as Error).message}\n` });
+        } finally {
+          clearInterval(alive);
+          running -= 1;
+          lastActive = Date.now();
+          send({ t: "exit", code });
+          socket.end();
+        }
+      });
+    });
+  }
+
+  // What arrives from a relay between commands is folded and written to the
+  // caches at once (as a watch does): the next `sync` finds nothing left to
+  // do, and `show` reads it without any command having run.
+  let refreshPending = false;
+  const refreshSoon = () => {
+    if (refreshPending || stopping) return;
+    refreshPending = true;
+    setTimeout(() => {
+      queue = queue.then(async () => {
+        refreshPending = false;
+        if (running > 0 || stopping) return;
+        try {
+          const chosen = await chooseSpace(home, {});
+          if (!(await replica.holds(chosen.address.documentId))) return;
+          await refreshCaches(replica, await replica.spaces.fold(chosen.address));
+        } catch {
+          // The next command that loads the space reports what is wrong.
+        }
+      });
+    }, REFRESH_DEBOUNCE_MS).unref();
+  };
+  const subscribed = new WeakSet<object>();
+  const subscribe = (handle: { on(event: "change", listener: () => void): unknown }) => {
+    if (subscribed.has(handle)) return;
+    subscribed.add(handle);
+    handle.on("change", () => {
+      if (running === 0) refreshSoon();
+    });
+  };
+  for (const handle of Object.values(replica.repo.handles)) subscribe(handle);
+  replica.repo.on("document", ({ handle }) => subscribe(handle));
+
+  // A standalone owner stops on a signal; a watch hosting one stops it itself, after its own loop.
+  if (options.idleSeconds !== undefined)
+    for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => void stop());
+  return { replica, stopped, stop };
+}
+
+/** Runs one command in this process, its output sent to `write`; resolves with its exit status. */
+async function runCommand(
+  argv: readonly string[],
+  cwd: string,
+  write: Sink["write"],
+): Promise<number> {
+  const { runProgram } = await import("../program.js");
+  try {
+    process.chdir(cwd);
+  } catch {
+    write("err", `canon: cannot work in ${cwd} (it no longer exists?)\n`);
+    return 1;
+  }
+  const exitCode = process.exitCode;
+  process.exitCode = undefined;
+  try {
+    return await sinks.run({ write }, () => runProgram(["node", "canon", ...argv]));
+  } finally {
+    process.exitCode = exitCode;
+  }
+}
+
+let captured = false;
+/** Sends what a routed command prints to its client; anything else prints as usual. */
+function captureOutput(): void {
+  if (captured) return;
+  captured = true;
+  for (const [stream, name] of [
+    [process.stdout, "out"],
+    [process.stderr, "err"],
+  ] as const) {
+    const original = stream.write.bind(stream);
+    stream.write = ((chunk: string | Uint8Array, encoding?: unknown, callback?: unknown) => {
+      const sink = sinks.getStore();
+      if (sink === undefined)
+        return original(chunk, encoding as BufferEncoding, callback as () => void);
+      sink.write(name, typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8"));
+      const done = typeof encoding === "function" ? encoding : callback;
+      if (typeof done === "function") queueMicrotask(() => (done as () => void)());
+      return true;
+    }) as typeof stream.write;
+  }
+}

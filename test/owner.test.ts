@@ -1,0 +1,293 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { chownSync, existsSync, statSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { CANON_BIN } from "./helpers/cli.js";
+import { type RelayProcess, startRelay, stopAll } from "./helpers/processes.js";
+
+// Real processes: thin clients, owner processes, a relay on 127.0.0.1.
+// See docs/decisions/2026-11-29-home-owner.md.
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+let dir: string;
+const started: ChildProcess[] = [];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "canon-owner-"));
+});
+afterEach(async () => {
+  for (const child of started.splice(0)) {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  }
+  await stopAll();
+});
+afterAll(async () => {
+  // Removing the homes removes the owners' sockets: an owner notices within a second and exits.
+  await rm(dir, { recursive: true, force: true });
+});
+
+function envOf(home: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CANON_HOME: home,
+    CANON_OWNER_IDLE_SECONDS: "60",
+    ...extra,
+  };
+  if (extra.CANON_NO_OWNER === undefined) delete env.CANON_NO_OWNER;
+  return env;
+}
+
+function canon(home: string, args: string[], extra: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CANON_BIN, ...args],
+      { env: envOf(home, extra), cwd: dir, timeout: 60_000 },
+      (error, stdout, stderr) => {
+        const status = error ? (typeof error.code === "number" ? error.code : null) : 0;
+        resolve({ status, stdout, stderr });
+      },
+    );
+  });
+}
+
+async function ok(home: string, args: string[], extra: Record<string, string> = {}): Promise<Run> {
+  const run = await canon(home, args, extra);
+  if (run.status !== 0)
+    throw new Error(`canon ${args.join(" ")} exited ${run.status}: ${run.stderr}`);
+  return run;
+}
+
+/** The owner's pid as `canon owner --status` reports it, or undefined when none answers. */
+async function ownerPid(home: string): Promise<number | undefined> {
+  const status = JSON.parse((await ok(home, ["owner", "--status", "--json"])).stdout) as {
+    running: boolean;
+    pid?: number;
+  };
+  return status.running ? status.pid : undefined;
+}
+
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  ms = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** A home with an identity and a space holding version 1 of `s`. */
+async function homeWithSpace(name: string): Promise<{ home: string; file: string }> {
+  const home = join(dir, name);
+  const file = join(dir, `${name}.md`);
+  await ok(home, ["init"], { CANON_NO_OWNER: "1" });
+  await ok(home, ["space", "create", name], { CANON_NO_OWNER: "1" });
+  await writeFile(file, "version 1\n");
+  await ok(home, ["publish", "s", file], { CANON_NO_OWNER: "1" });
+  return { home, file };
+}
+
+/** Versions of `s`, read without any owner. */
+async function versions(home: string): Promise<{ version: number; author: string }[]> {
+  const log = JSON.parse((await ok(home, ["log", "s", "--json"], { CANON_NO_OWNER: "1" })).stdout);
+  const entries = (Array.isArray(log) ? log : (log.entries ?? log.releases)) as {
+    version: number;
+    author: string;
+  }[];
+  return entries.map(({ version, author }) => ({ version, author }));
+}
+
+async function publishThree(home: string, extra: Record<string, string> = {}): Promise<void> {
+  const files = await Promise.all(
+    [1, 2, 3].map(async (i) => {
+      const file = join(dir, `concurrent-${i}-${Math.random()}.md`);
+      await writeFile(file, `concurrent ${i} ${Math.random()}\n`);
+      return file;
+    }),
+  );
+  const runs = await Promise.all(files.map((file) => canon(home, ["publish", "s", file], extra)));
+  for (const run of runs) expect(run.status, run.stderr).toBe(0);
+}
+
+/** Starts `canon owner` for a home in the foreground of a test, tracing each command on stderr. */
+async function startOwner(home: string): Promise<{ child: ChildProcess; stderr: () => string }> {
+  const child = spawn(process.execPath, [CANON_BIN, "owner"], {
+    env: envOf(home, { CANON_OWNER_TRACE: "1" }),
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  started.push(child);
+  let stderr = "";
+  child.stderr?.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  await until("the owner answering", () => ownerPid(home));
+  return { child, stderr: () => stderr };
+}
+
+describe("one owner per home", () => {
+  it("three concurrent publishes without an owner are versions 2, 3, 4 by one author", async () => {
+    const { home } = await homeWithSpace("no-owner");
+    await publishThree(home, { CANON_NO_OWNER: "1" });
+    const all = await versions(home);
+    expect(all.map((entry) => entry.version).sort()).toEqual([1, 2, 3, 4]);
+    expect(new Set(all.map((entry) => entry.author)).size).toBe(1);
+    expect(existsSync(join(home, "owner.sock"))).toBe(false);
+  });
+
+  it("three concurrent publishes through an owner are versions 2, 3, 4; its socket is 0600", async () => {
+    const { home } = await homeWithSpace("owned");
+    const owner = await startOwner(home);
+    expect(statSync(join(home, "owner.sock")).mode & 0o777).toBe(0o600);
+    await publishThree(home);
+    expect((await versions(home)).map((entry) => entry.version).sort()).toEqual([1, 2, 3, 4]);
+    expect(owner.stderr().match(/owner: publish ran/g)?.length).toBe(3);
+    await ok(home, ["owner", "--stop"]);
+    await until("the owner exiting", async () =>
+      owner.child.exitCode === null ? undefined : true,
+    );
+  });
+
+  it("kill -9 of the owner right after a command returned loses nothing; then a stale socket and a stopped owner block nothing", async () => {
+    const { home, file } = await homeWithSpace("crash");
+    const owner = await startOwner(home);
+    await writeFile(file, "version 2\n");
+    await ok(home, ["publish", "s", file]);
+    owner.child.kill("SIGKILL");
+    expect(owner.stderr()).toMatch(/owner: publish ran/);
+    expect((await versions(home)).map((entry) => entry.version)).toContain(2);
+
+    // The socket file is left behind, stale: the command does the work itself and starts a new owner.
+    expect(existsSync(join(home, "owner.sock"))).toBe(true);
+    await writeFile(file, "version 3\n");
+    await ok(home, ["publish", "s", file]);
+    const pid = await until("an owner started on demand", () => ownerPid(home));
+    expect(pid).not.toBe(owner.child.pid);
+
+    // A stopped (hung) owner: the command gives up on it after the accept timeout and does the work itself.
+    process.kill(pid, "SIGSTOP");
+    try {
+      await writeFile(file, "version 4\n");
+      const began = Date.now();
+      await ok(home, ["publish", "s", file]);
+      expect(Date.now() - began).toBeLessThan(15_000);
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    expect((await versions(home)).map((entry) => entry.version).sort()).toEqual([1, 2, 3, 4]);
+    await ok(home, ["owner", "--stop"]);
+  });
+
+  it("hostile bytes on the socket are refused and the owner keeps serving; another user's socket is ignored", async () => {
+    const { home } = await homeWithSpace("hostile");
+    const owner = await startOwner(home);
+    const answer = (payload: string | Buffer) =>
+      new Promise<string>((resolve) => {
+        const socket = connect(join(home, "owner.sock"));
+        let got = "";
+        socket.on("data", (chunk) => {
+          got += chunk;
+        });
+        socket.on("close", () => resolve(got));
+        socket.on("error", () => resolve(got));
+        socket.write(payload);
+      });
+    expect(await answer("not json\n")).toMatch(/"t":"refused"/);
+    expect(
+      await answer(
+        `${JSON.stringify({ v: 1, version: "0.1.0", op: "run", argv: ["publish"], cwd: "relative" })}\n`,
+      ),
+    ).toMatch(/"t":"refused"/);
+    expect(await answer(`${JSON.stringify({ v: 1, version: "9.9.9", op: "status" })}\n`)).toMatch(
+      /"t":"refused".*9\.9\.9/,
+    );
+    expect(await answer(Buffer.alloc(200 * 1024, 0x61))).toMatch(/"t":"refused"/);
+    expect(await ownerPid(home)).toBeDefined();
+
+    // A socket of another user is never talked to: the command does the work itself.
+    const socket = join(home, "owner.sock");
+    chownSync(socket, 65534, 65534);
+    try {
+      await writeFile(join(dir, "other-user.md"), "by this user\n");
+      const run = await canon(home, ["publish", "s", join(dir, "other-user.md")]);
+      expect(run.status, run.stderr).toBe(0);
+      expect((await versions(home)).map((entry) => entry.version)).toContain(2);
+      expect(owner.stderr()).not.toMatch(/owner: publish ran/);
+    } finally {
+      chownSync(socket, process.getuid?.() ?? 0, process.getgid?.() ?? 0);
+    }
+    await ok(home, ["owner", "--stop"]);
+  });
+});
+
+describe("a watch owns its home", () => {
+  let relay: RelayProcess;
+  beforeAll(async () => {
+    relay = await startRelay(await mkdtemp(join(dir, "relay-")));
+  });
+
+  it("publishes from other shells run in the watch and go out live through its connection", async () => {
+    const { home: a, file } = await homeWithSpace("watcher-a");
+    await ok(a, ["sync", "--relay", relay.url], { CANON_NO_OWNER: "1" });
+    const b = join(dir, "watcher-b");
+    await ok(b, ["init"], { CANON_NO_OWNER: "1" });
+    const did = JSON.parse((await ok(b, ["id", "--json"])).stdout).did as string;
+    await ok(a, ["member", "add", did, "--role", "reader"], { CANON_NO_OWNER: "1" });
+    await ok(a, ["sync"], { CANON_NO_OWNER: "1" });
+    const url = JSON.parse((await ok(a, ["space", "ls", "--json"])).stdout);
+    const spaceUrl = (Array.isArray(url) ? url : url.spaces)[0].url as string;
+    await ok(b, ["space", "join", spaceUrl, "--relay", relay.url], { CANON_NO_OWNER: "1" });
+
+    const watchA = spawn(process.execPath, [CANON_BIN, "watch"], {
+      env: envOf(a),
+      stdio: ["ignore", "ignore", "ignore"],
+    });
+    started.push(watchA);
+    const pid = await until("A's watch owning the home", () => ownerPid(a));
+    expect(pid).toBe(watchA.pid);
+
+    const watchB = spawn(process.execPath, [CANON_BIN, "watch", "--json"], {
+      env: envOf(b),
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    started.push(watchB);
+    let printed = "";
+    watchB.stdout?.on("data", (chunk) => {
+      printed += chunk;
+    });
+    await until("B's watch owning its home", () => ownerPid(b));
+
+    await publishThree(a);
+    await writeFile(file, "after the three\n");
+    await ok(a, ["publish", "s", file]);
+    // A never ran `sync`: the releases reached B through A's watch's connection.
+    await until("B's watch printing version 5", async () =>
+      /"version":5/.test(printed) ? true : undefined,
+    );
+    // A membership change from another shell goes out the same way.
+    const c = join(dir, "watcher-c");
+    await ok(c, ["init"], { CANON_NO_OWNER: "1" });
+    const didC = JSON.parse((await ok(c, ["id", "--json"])).stdout).did as string;
+    await ok(a, ["member", "add", didC, "--role", "reader"]);
+    await until("B's watch printing the new member", async () =>
+      printed.includes(didC) ? true : undefined,
+    );
+    const all = await versions(a);
+    expect(all.map((entry) => entry.version).sort()).toEqual([1, 2, 3, 4, 5]);
+    expect(new Set(all.map((entry) => entry.author)).size).toBe(1);
+    watchA.kill("SIGTERM");
+    watchB.kill("SIGTERM");
+  });
+});
