@@ -11,6 +11,7 @@ import { type FoundContext, findContext } from "./import-layouts.js";
 import { canonicalJson, type LockedStandard, readLock } from "./lock-file.js";
 import { readProjectOrEmpty, writeProject } from "./project-manifest.js";
 import { type PullReport, pull } from "./pull.js";
+import { standardEntry } from "./standards-record.js";
 import { SKILL_CORRECTIONS_FILE } from "./targets/skill.js";
 import { sha256OfFile } from "./write-tree.js";
 
@@ -80,7 +81,7 @@ export async function importContext(
   // Every folder and file is read and checked before anything is published.
   for (const entry of found) {
     const path = join(request.dir, entry.path);
-    const written = lock?.standards[entry.standard];
+    const written = lock && standardEntry(lock.standards, entry.standard);
     if (entry.folder) {
       const { files } = await readBundleFolder(path);
       // The companion a pull wrote must not become part of the skill (the next pull would refuse it).
@@ -111,7 +112,7 @@ export async function importContext(
   const imported: ImportedContext[] = [];
   for (const entry of found) {
     // What the last pull wrote here, untouched (corrections section included), is not new content.
-    const written = lock?.standards[entry.standard];
+    const written = lock && standardEntry(lock.standards, entry.standard);
     if (written !== undefined && (await stillAsWritten(request.dir, entry, written))) {
       imported.push({
         standard: entry.standard,

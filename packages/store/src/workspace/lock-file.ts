@@ -4,6 +4,7 @@ import { CanonError } from "@canon/core";
 import { z } from "zod";
 import { writeFileAtomic } from "../home/atomic-write.js";
 import { Target } from "./project-manifest.js";
+import { standardsRecord } from "./standards-record.js";
 import { TargetPath } from "./target-path.js";
 
 /** The lock's file name, beside canon.json. */
@@ -38,7 +39,7 @@ export type LockedStandard = z.infer<typeof LockedStandard>;
 export const LockFile = z.strictObject({
   lockVersion: z.literal(1),
   space: z.string().min(1).max(2048),
-  standards: z.record(z.string().min(1).max(200), LockedStandard),
+  standards: standardsRecord(LockedStandard),
 });
 /** canon.lock, parsed. */
 export type LockFile = z.infer<typeof LockFile>;

@@ -3,6 +3,7 @@ import { dirname, join, resolve } from "node:path";
 import { CanonError } from "@canon/core";
 import { z } from "zod";
 import { writeFileAtomic } from "../home/atomic-write.js";
+import { standardsRecord } from "./standards-record.js";
 import { TargetPath } from "./target-path.js";
 
 /** The project manifest's file name, found in a directory or its parents (as git finds `.git`). */
@@ -88,7 +89,7 @@ export type ProjectStandard = z.infer<typeof ProjectStandard>;
 /** canon.json: the space and the standards a project uses, each with its targets. */
 export const ProjectManifest = z.strictObject({
   space: z.string().min(1).max(2048).optional(),
-  standards: z.record(z.string().min(1).max(200), ProjectStandard),
+  standards: standardsRecord(ProjectStandard),
 });
 /** canon.json, parsed. */
 export type ProjectManifest = z.infer<typeof ProjectManifest>;

@@ -1,0 +1,81 @@
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type Sandbox, sandbox } from "./helpers/cli.js";
+
+let a: Sandbox;
+beforeEach(async () => {
+  a = await sandbox();
+});
+afterEach(async () => {
+  await a.dispose();
+});
+
+describe("hostile canon.json and canon.lock", () => {
+  it("standards named like Object.prototype members (constructor, toString) add, pull and show in status like any other", async () => {
+    a.ok("init");
+    a.ok("space", "create", "solo");
+    a.ok("publish", "constructor", await a.file("c.md", "# C\n"));
+    a.ok("publish", "toString", await a.file("t.md", "# T\n"));
+    const project = join(a.dir, "project");
+    await mkdir(project);
+    const p = ["--project", project];
+    // No canon.json yet: nothing is "already there" under a prototype member's name.
+    const nowhere = a.canon("add", "constructor", ...p);
+    expect(nowhere.status).toBe(2);
+    expect(nowhere.stderr).toMatch(/say where with --as/);
+    expect(a.ok("add", "constructor", "--as", "file:c.md", ...p).stdout).toMatch(
+      /^Added constructor/,
+    );
+    a.ok("pull", ...p);
+    expect(a.ok("add", "toString", "--as", "file:t.md", ...p).stdout).toMatch(/^Added toString/);
+    const before = a
+      .ok("status", "--json", ...p)
+      .json<{ standards: { standard: string; detail: string }[] }>();
+    expect(before.standards.find((s) => s.standard === "toString")?.detail).toMatch(
+      /not in canon\.lock/,
+    );
+    a.ok("pull", ...p);
+    expect(await readFile(join(project, "c.md"), "utf8")).toBe("# C\n");
+    expect(await readFile(join(project, "t.md"), "utf8")).toBe("# T\n");
+    const status = a
+      .ok("status", "--json", ...p)
+      .json<{ current: boolean; standards: { standard: string; state: string }[] }>();
+    expect(status.standards.map((s) => [s.standard, s.state])).toEqual([
+      ["constructor", "current"],
+      ["toString", "current"],
+    ]);
+    a.ok("pull", "--frozen", ...p);
+  });
+
+  it("refuses a canon.json or canon.lock whose standard key is not a standard name (__proto__), naming the file", async () => {
+    a.ok("init");
+    a.ok("space", "create", "solo");
+    a.ok("publish", "agents", await a.file("agents.md", "# A\n"));
+    const project = join(a.dir, "project");
+    await mkdir(project);
+    const p = ["--project", project];
+    a.ok("add", "agents", ...p);
+    a.ok("pull", ...p);
+    const manifestPath = join(project, "canon.json");
+    const manifest = await readFile(manifestPath, "utf8");
+    const lockPath = join(project, "canon.lock");
+    const lock = await readFile(lockPath, "utf8");
+    await writeFile(
+      manifestPath,
+      manifest.replace(
+        '"standards": {',
+        '"standards": {"__proto__": {"targets": [{"type": "claude-md"}]},',
+      ),
+    );
+    const proto = a.canon("pull", ...p);
+    expect(proto.status).toBe(4);
+    expect(proto.stderr).toMatch(/canon\.json: field standards\.__proto__/);
+    expect(proto.stderr.trim().split("\n")).toHaveLength(1);
+    await writeFile(manifestPath, manifest);
+    await writeFile(lockPath, lock.replace('"standards": {', '"standards": {"__proto__": {},'));
+    const protoLock = a.canon("status", ...p);
+    expect(protoLock.status).toBe(4);
+    expect(protoLock.stderr).toMatch(/canon\.lock: field standards\.__proto__/);
+  });
+});
