@@ -1,8 +1,10 @@
 import { z } from "zod";
+import { isGitMetadataPath } from "../operations/git-metadata.js";
 
 /**
  * A target's path: relative to the project, `/`-separated, no empty, `.` or
- * `..` segment, no `\`, no control character, at most 512 characters. Symlinks
+ * `..` segment, no `.git` folder (see isGitMetadataPath), no `\`, no control
+ * character, at most 512 characters. Symlinks
  * leaving the project are refused when writing (see write-tree).
  */
 export const TargetPath = z
@@ -17,6 +19,10 @@ export const TargetPath = z
     (path) =>
       path.split("/").every((segment) => segment !== "" && segment !== "." && segment !== ".."),
     "must stay inside the project (no empty, . or .. segment)",
+  )
+  .refine(
+    (path) => !isGitMetadataPath(path),
+    "must not go into a .git folder (hooks and config there run code)",
   );
 
 /** The last `/`-separated segment of a standard's name: what a target file or folder is named after. */

@@ -3,6 +3,7 @@ import { chmod, lstat, readFile, realpath, rmdir, stat, unlink } from "node:fs/p
 import { dirname, join, relative, sep } from "node:path";
 import { CanonError } from "@canon/core";
 import { writeFileAtomic } from "../home/atomic-write.js";
+import { isGitMetadataPath } from "../operations/git-metadata.js";
 import type { LockedFile } from "./lock-file.js";
 import type { TargetFile } from "./targets/target-input.js";
 
@@ -22,13 +23,19 @@ export async function sha256OfFile(path: string): Promise<string | undefined> {
 
 /**
  * Refuses any target path that would leave the project through a symlinked
- * directory, is itself a directory, or lies under a file, before anything is
- * written.
+ * directory, is itself a directory, lies under a file, or goes into a `.git`
+ * folder (a bundle's paths included), before anything is written.
  * @throws CanonError `BAD_CONFIG` naming the path, `STORAGE_UNWRITABLE` when a parent is a file.
  */
 export async function checkInsideProject(dir: string, paths: readonly string[]): Promise<void> {
   const root = await realpath(dir);
   for (const path of paths) {
+    // A bundle's own paths too: a peer's `.git/hooks/…` or `.git/config` under a skill folder runs code.
+    if (isGitMetadataPath(path))
+      throw new CanonError(
+        "BAD_CONFIG",
+        `${path} is inside a .git folder, where Canon never writes (hooks and config there run code); nothing was written`,
+      );
     let ancestor = dirname(join(dir, path));
     // The deepest directory that exists decides where the file lands.
     for (;;) {
