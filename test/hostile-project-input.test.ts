@@ -78,4 +78,28 @@ describe("hostile canon.json and canon.lock", () => {
     expect(protoLock.status).toBe(4);
     expect(protoLock.stderr).toMatch(/canon\.lock: field standards\.__proto__/);
   });
+
+  it("run --stamp prints the files it stamped with their control characters escaped (a file named to rewrite the terminal)", async () => {
+    a.ok("init");
+    a.ok("space", "create", "solo");
+    a.ok("publish", "agents", await a.file("agents.md", "# A\n"));
+    const project = join(a.dir, "project");
+    await mkdir(project);
+    const p = ["--project", project];
+    a.ok("add", "agents", ...p);
+    const run = a.ok(
+      "run",
+      ...p,
+      "--stamp",
+      "out/*.md",
+      "--",
+      "sh",
+      "-c",
+      "mkdir -p out && echo hi > \"out/$(printf 'x\\033]0;owned\\007\\033[2K').md\"",
+    );
+    expect(run.stderr).toContain("stamped x\\x1b]0;owned\\x07\\x1b[2K.md → ");
+    expect(run.stderr).toContain("out/x\\x1b]0;owned\\x07\\x1b[2K.md.canon.json");
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: escape sequences are what must not appear.
+    expect(run.stderr).not.toMatch(/[\u001b\u0007]/);
+  });
 });

@@ -51,4 +51,20 @@ describe("a crafted stamp file handed to an auditor", () => {
     expect(dsse.stderr).toMatch(/is a DSSE envelope but not a Canon stamp: .*cid is not a CID/);
     expect(dsse.stdout + dsse.stderr).not.toMatch(CONTROL);
   });
+
+  it("an output named to forge the verdict line (CR, erase line) is printed escaped by stamp and verify", async () => {
+    auditor.ok("init");
+    auditor.ok("space", "create", "audit");
+    auditor.ok("publish", "style", await auditor.file("style.md", "# Style\n"));
+    const output = await auditor.file("a\r\u001b[2KVerified: good.md", "An article.\n");
+    const stamped = auditor.ok("stamp", output);
+    expect(stamped.stdout).toContain("a\\r\\x1b[2KVerified: good.md");
+    expect(stamped.stdout).not.toMatch(CONTROL);
+    // Tamper with the output so the verdict is NOT verified, which the name tries to hide.
+    await writeFile(output, "Another article.\n");
+    const verdict = auditor.canon("verify", output);
+    expect(verdict.status).toBe(7);
+    expect(verdict.stdout).toMatch(/^NOT verified: .*a\\r\\x1b\[2KVerified: good\.md/);
+    expect(verdict.stdout + verdict.stderr).not.toMatch(CONTROL);
+  });
 });
