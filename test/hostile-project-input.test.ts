@@ -1,4 +1,5 @@
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Sandbox, sandbox } from "./helpers/cli.js";
@@ -101,5 +102,31 @@ describe("hostile canon.json and canon.lock", () => {
     expect(run.stderr).toContain("out/x\\x1b]0;owned\\x07\\x1b[2K.md.canon.json");
     // biome-ignore lint/suspicious/noControlCharactersInRegex: escape sequences are what must not appear.
     expect(run.stderr).not.toMatch(/[\u001b\u0007]/);
+  });
+
+  it("a FIFO or a link to /dev/zero where canon.lock names a file does not hang status or pull: it is not the file canon wrote", async () => {
+    a.ok("init");
+    a.ok("space", "create", "solo");
+    a.ok("publish", "agents", await a.file("agents.md", "# A\n"));
+    const project = join(a.dir, "project");
+    await mkdir(project);
+    const p = ["--project", project];
+    a.ok("add", "agents", ...p);
+    a.ok("pull", ...p);
+    const agentsMd = join(project, "AGENTS.md");
+    for (const plant of [
+      () => execFileSync("mkfifo", [agentsMd]),
+      () => symlink("/dev/zero", agentsMd),
+    ]) {
+      await rm(agentsMd);
+      await plant();
+      const status = a.canon("status", "--json", ...p);
+      expect(status.status).toBe(0);
+      expect(status.json<{ standards: { state: string; detail: string }[] }>().standards).toEqual([
+        expect.objectContaining({ state: "missing", detail: "absent: AGENTS.md" }),
+      ]);
+      a.ok("pull", ...p);
+      expect(await readFile(agentsMd, "utf8")).toBe("# A\n");
+    }
   });
 });

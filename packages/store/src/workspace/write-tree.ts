@@ -1,5 +1,16 @@
 import { createHash } from "node:crypto";
-import { chmod, lstat, readFile, realpath, rmdir, stat, unlink } from "node:fs/promises";
+import { constants } from "node:fs";
+import {
+  chmod,
+  type FileHandle,
+  lstat,
+  open,
+  readFile,
+  realpath,
+  rmdir,
+  stat,
+  unlink,
+} from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import { CanonError } from "@canon/core";
 import { writeFileAtomic } from "../home/atomic-write.js";
@@ -12,12 +23,29 @@ export function sha256Of(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
-/** Hex sha-256 of a file's bytes, or undefined when it is absent or not a regular file. */
+/**
+ * Hex sha-256 of a file's bytes, or undefined when it is absent or not a
+ * regular file: a FIFO or a link to a device (`/dev/zero`) where canon.lock
+ * names a file is opened without blocking, never read, and the bytes of a
+ * regular file are hashed as a stream, whatever its size.
+ */
 export async function sha256OfFile(path: string): Promise<string | undefined> {
+  let handle: FileHandle;
   try {
-    return sha256Of(await readFile(path));
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch {
     return undefined;
+  }
+  try {
+    if (!(await handle.stat()).isFile()) return undefined;
+    const hash = createHash("sha256");
+    for await (const chunk of handle.createReadStream({ autoClose: false }))
+      hash.update(chunk as Buffer);
+    return hash.digest("hex");
+  } catch {
+    return undefined;
+  } finally {
+    await handle.close();
   }
 }
 
