@@ -129,4 +129,29 @@ describe("hostile canon.json and canon.lock", () => {
       expect(await readFile(agentsMd, "utf8")).toBe("# A\n");
     }
   });
+
+  it("a canon.lock linked to /dev/zero or a canon.json that is a FIFO is refused in one line naming it, not read forever", async () => {
+    a.ok("init");
+    a.ok("space", "create", "solo");
+    a.ok("publish", "agents", await a.file("agents.md", "# A\n"));
+    const project = join(a.dir, "project");
+    await mkdir(project);
+    const p = ["--project", project];
+    a.ok("add", "agents", ...p);
+    a.ok("pull", ...p);
+    await rm(join(project, "canon.lock"));
+    await symlink("/dev/zero", join(project, "canon.lock"));
+    for (const command of ["status", "pull"]) {
+      const run = a.canon(command, ...p);
+      expect(run.status).toBe(4);
+      expect(run.stderr).toMatch(/canon\.lock is not a regular file/);
+      expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    }
+    await rm(join(project, "canon.lock"));
+    await rm(join(project, "canon.json"));
+    execFileSync("mkfifo", [join(project, "canon.json")]);
+    const fifo = a.canon("pull", ...p);
+    expect(fifo.status).toBe(4);
+    expect(fifo.stderr).toMatch(/canon\.json is not a regular file/);
+  });
 });
