@@ -154,4 +154,37 @@ describe("hostile canon.json and canon.lock", () => {
     expect(fifo.status).toBe(4);
     expect(fifo.stderr).toMatch(/canon\.json is not a regular file/);
   });
+
+  it("import never publishes a file or skill folder reached through a symbolic link leaving the repository (a secret, /proc/self/environ)", async () => {
+    a.ok("init");
+    a.ok("space", "create", "solo");
+    const secret = await a.file("secret.txt", "SECRET=hunter2\n");
+    const outside = join(a.dir, "outside-skills");
+    await mkdir(join(outside, "x"), { recursive: true });
+    await writeFile(join(outside, "x", "SKILL.md"), "---\nname: x\ndescription: y\n---\nSECRET\n");
+    const repo = join(a.dir, "repo");
+    const cases: [string, () => Promise<void>][] = [
+      ["CLAUDE.md", () => symlink(secret, join(repo, "CLAUDE.md"))],
+      ["GEMINI.md", () => symlink("/proc/self/environ", join(repo, "GEMINI.md"))],
+      [".claude/skills/x", () => symlink(outside, join(repo, ".claude", "skills"))],
+    ];
+    for (const [path, plant] of cases) {
+      await rm(repo, { recursive: true, force: true });
+      await mkdir(join(repo, ".claude"), { recursive: true });
+      await writeFile(join(repo, "AGENTS.md"), "# Agents\n");
+      await plant();
+      const imported = a.canon("import", repo);
+      expect(imported.status).toBe(2);
+      expect(imported.stderr).toContain(`${path} leads outside ${repo} through a symbolic link`);
+      expect(imported.stderr.trim().split("\n")).toHaveLength(1);
+      expect(a.ok("ls", "--json").json<{ standards: unknown[] }>().standards).toEqual([]);
+      await expect(readFile(join(repo, "canon.json"))).rejects.toThrow();
+    }
+    // A link to a file inside the repository is followed as before.
+    await rm(join(repo, ".claude", "skills"));
+    await writeFile(join(repo, "notes.md"), "# Claude\n");
+    await symlink("notes.md", join(repo, "CLAUDE.md"));
+    a.ok("import", repo);
+    expect(a.ok("show", "claude").stdout).toBe("# Claude\n");
+  });
 });
