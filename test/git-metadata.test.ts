@@ -1,4 +1,4 @@
-import { access, mkdir, readFile, writeFile } from "node:fs/promises";
+import { access, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Sandbox, sandbox } from "./helpers/cli.js";
@@ -95,5 +95,37 @@ describe("Canon never writes into, nor publishes, a .git folder", () => {
     expect(published.stderr).toMatch(/\.git is git's metadata, which a bundle never holds/);
     expect(a.canon("show", "skills/cloned").status).toBe(3);
     expect(await readFile(join(skill, ".git", "config"), "utf8")).toMatch(/ghp_secret/);
+  });
+
+  it("a link the repository commits into its own .git (docs -> .git/hooks) does not let pull write there either", async () => {
+    const dir = await project();
+    await writeFile(join(dir, ".git", "config"), "[core]\n");
+    const skill = join(a.dir, "skill");
+    await mkdir(skill);
+    await writeFile(join(skill, "SKILL.md"), SKILL);
+    await writeFile(join(skill, "pre-commit"), HOOK, { mode: 0o755 });
+    a.ok("publish", "skills/x", skill);
+    a.ok(
+      "publish",
+      "style",
+      await a.file("style.md", "[core]\n\tfsmonitor = sh -c 'echo owned'\n"),
+    );
+    await symlink(".git/hooks", join(dir, "hooks"));
+    await symlink(".git", join(dir, "docs"));
+    const p = ["--project", dir];
+    for (const [standard, target] of [
+      ["skills/x", { type: "skill", path: "hooks" }],
+      ["style", { type: "file", path: "docs/config" }],
+    ] as const) {
+      await writeFile(
+        join(dir, "canon.json"),
+        JSON.stringify({ standards: { [standard]: { targets: [target] } } }),
+      );
+      const pulled = a.canon("pull", ...p);
+      expect(pulled.status).toBe(4);
+      expect(pulled.stderr).toMatch(/leads into \.git .* where Canon never writes/);
+    }
+    expect(await exists(join(dir, ".git", "hooks", "pre-commit"))).toBe(false);
+    expect(await readFile(join(dir, ".git", "config"), "utf8")).toBe("[core]\n");
   });
 });

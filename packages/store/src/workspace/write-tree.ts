@@ -82,6 +82,12 @@ export async function checkInsideProject(dir: string, paths: readonly string[]):
         "BAD_CONFIG",
         `target ${path} leaves the project through a symlink (${relative(dir, ancestor) || "."} → ${real}); point the target elsewhere`,
       );
+    // A link the repository commits (`hooks` → `.git/hooks`) must not lead there either.
+    if (isGitMetadataPath(relative(root, real).split(sep).join("/")))
+      throw new CanonError(
+        "BAD_CONFIG",
+        `target ${path} leads into .git through a symlink (${relative(dir, ancestor) || "."} → ${real}), where Canon never writes (hooks and config there run code); nothing was written`,
+      );
     const existing = await lstat(join(dir, path)).catch(() => undefined);
     if (existing?.isDirectory())
       throw new CanonError(
