@@ -187,4 +187,22 @@ describe("hostile canon.json and canon.lock", () => {
     a.ok("import", repo);
     expect(a.ok("show", "claude").stdout).toBe("# Claude\n");
   });
+
+  it("run --stamp never follows a linked folder out of the tree, so no stamp file is written outside it", async () => {
+    a.ok("init");
+    a.ok("space", "create", "solo");
+    a.ok("publish", "agents", await a.file("agents.md", "# A\n"));
+    const project = join(a.dir, "project");
+    await mkdir(project);
+    const outside = join(a.dir, "elsewhere");
+    await mkdir(outside);
+    await writeFile(join(outside, "victim.md"), "not yours\n");
+    const p = ["--project", project];
+    a.ok("add", "agents", ...p);
+    await mkdir(join(a.dir, "out"));
+    await symlink(outside, join(a.dir, "out", "ext"));
+    a.ok("run", ...p, "--stamp", "out/**/*.md", "--", "sh", "-c", "echo hi > out/mine.md");
+    expect(await readFile(join(a.dir, "out", "mine.md.canon.json"), "utf8")).toMatch(/"stamp"/);
+    await expect(readFile(join(outside, "victim.md.canon.json"))).rejects.toThrow();
+  });
 });
