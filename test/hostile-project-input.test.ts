@@ -3,6 +3,7 @@ import { mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Sandbox, sandbox } from "./helpers/cli.js";
+import { publishBundleThroughLibrary } from "./helpers/library-writer.js";
 
 let a: Sandbox;
 beforeEach(async () => {
@@ -204,5 +205,27 @@ describe("hostile canon.json and canon.lock", () => {
     a.ok("run", ...p, "--stamp", "out/**/*.md", "--", "sh", "-c", "echo hi > out/mine.md");
     expect(await readFile(join(a.dir, "out", "mine.md.canon.json"), "utf8")).toMatch(/"stamp"/);
     await expect(readFile(join(outside, "victim.md.canon.json"))).rejects.toThrow();
+  });
+
+  it("a peer's bundle with a file name longer than file systems take is refused by pull before any file is written", async () => {
+    a.ok("init");
+    a.ok("space", "create", "solo");
+    await publishBundleThroughLibrary(a.home, "skills/x", [
+      { path: "SKILL.md", text: "---\nname: x\ndescription: y\n---\n" },
+      { path: "a.md", text: "A\n" },
+      { path: "z".repeat(250), text: "Z\n" },
+    ]);
+    const project = join(a.dir, "project");
+    await mkdir(project);
+    const p = ["--project", project];
+    a.ok("add", "skills/x", ...p);
+    const pulled = a.canon("pull", ...p);
+    expect(pulled.status).not.toBe(0);
+    expect(pulled.stderr).toMatch(
+      /a name in it is 250 bytes, longer than file systems take.*nothing was written/,
+    );
+    expect(pulled.stderr.trim().split("\n")).toHaveLength(1);
+    await expect(readFile(join(project, ".claude", "skills", "x", "SKILL.md"))).rejects.toThrow();
+    await expect(readFile(join(project, "canon.lock"))).rejects.toThrow();
   });
 });

@@ -49,15 +49,33 @@ export async function sha256OfFile(path: string): Promise<string | undefined> {
   }
 }
 
+/** Longest name of a file or folder most file systems take (NAME_MAX), in bytes. */
+const MAX_NAME_BYTES = 255;
+/** Longest file name written: an atomic write's temporary file adds `.tmp-` and 12 hex digits. */
+const MAX_FILE_NAME_BYTES = MAX_NAME_BYTES - 17;
+
 /**
  * Refuses any target path that would leave the project through a symlinked
- * directory, is itself a directory, lies under a file, or goes into a `.git`
- * folder (a bundle's paths included), before anything is written.
+ * directory, is itself a directory, lies under a file, goes into a `.git`
+ * folder (a bundle's paths included), or holds a name longer than file
+ * systems take (a peer's bundle may: the pull would stop halfway), before
+ * anything is written.
  * @throws CanonError `BAD_CONFIG` naming the path, `STORAGE_UNWRITABLE` when a parent is a file.
  */
 export async function checkInsideProject(dir: string, paths: readonly string[]): Promise<void> {
   const root = await realpath(dir);
   for (const path of paths) {
+    const segments = path.split("/");
+    const tooLong = segments.find(
+      (segment, i) =>
+        Buffer.byteLength(segment) >
+        (i === segments.length - 1 ? MAX_FILE_NAME_BYTES : MAX_NAME_BYTES),
+    );
+    if (tooLong !== undefined)
+      throw new CanonError(
+        "STORAGE_UNWRITABLE",
+        `cannot write ${path}: a name in it is ${Buffer.byteLength(tooLong)} bytes, longer than file systems take (${MAX_NAME_BYTES}, ${MAX_FILE_NAME_BYTES} for a file's own name); nothing was written and canon.lock is unchanged`,
+      );
     // A bundle's own paths too: a peer's `.git/hooks/…` or `.git/config` under a skill folder runs code.
     if (isGitMetadataPath(path))
       throw new CanonError(
