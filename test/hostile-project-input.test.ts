@@ -227,5 +227,9 @@ describe("hostile canon.json and canon.lock", () => {
     expect(pulled.stderr.trim().split("\n")).toHaveLength(1);
     await expect(readFile(join(project, ".claude", "skills", "x", "SKILL.md"))).rejects.toThrow();
     await expect(readFile(join(project, "canon.lock"))).rejects.toThrow();
+    const exported = a.canon("export", "skills/x", join(a.dir, "exported"));
+    expect(exported.status).not.toBe(0);
+    expect(exported.stderr).toMatch(/a name in it is 250 bytes, .*nothing was written/);
+    await expect(readFile(join(a.dir, "exported", "SKILL.md"))).rejects.toThrow();
   });
 });

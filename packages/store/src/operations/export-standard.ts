@@ -4,6 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import { CanonError, MODE_EXECUTABLE, MODE_FILE, sameBytes } from "@canon/core";
 import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
+import { MAX_FILE_NAME_BYTES, MAX_NAME_BYTES, overlongName } from "./file-name-limit.js";
 import { isGitMetadataPath } from "./git-metadata.js";
 import type { ReleaseView } from "./release-view.js";
 import type { ResolveRequest } from "./resolve.js";
@@ -68,6 +69,12 @@ export async function exportStandard(home: CanonHome, request: ExportRequest): P
       throw new CanonError(
         "BAD_ARGUMENT",
         `${resolved.standard}@${resolved.version} holds ${JSON.stringify(file.path)}, inside a .git folder, where an export never writes (hooks and config there run code); nothing was written`,
+      );
+    const tooLong = overlongName(file.path);
+    if (tooLong !== undefined)
+      throw new CanonError(
+        "STORAGE_UNWRITABLE",
+        `cannot write ${JSON.stringify(file.path)}: a name in it is ${Buffer.byteLength(tooLong)} bytes, longer than file systems take (${MAX_NAME_BYTES}, ${MAX_FILE_NAME_BYTES} for a file's own name); nothing was written`,
       );
     const target = join(request.dir, ...file.path.split("/"));
     const mode = file.executable ? MODE_EXECUTABLE : MODE_FILE;

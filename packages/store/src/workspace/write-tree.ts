@@ -14,6 +14,11 @@ import {
 import { dirname, join, relative, sep } from "node:path";
 import { CanonError } from "@canon/core";
 import { writeFileAtomic } from "../home/atomic-write.js";
+import {
+  MAX_FILE_NAME_BYTES,
+  MAX_NAME_BYTES,
+  overlongName,
+} from "../operations/file-name-limit.js";
 import { isGitMetadataPath } from "../operations/git-metadata.js";
 import type { LockedFile } from "./lock-file.js";
 import type { TargetFile } from "./targets/target-input.js";
@@ -49,11 +54,6 @@ export async function sha256OfFile(path: string): Promise<string | undefined> {
   }
 }
 
-/** Longest name of a file or folder most file systems take (NAME_MAX), in bytes. */
-const MAX_NAME_BYTES = 255;
-/** Longest file name written: an atomic write's temporary file adds `.tmp-` and 12 hex digits. */
-const MAX_FILE_NAME_BYTES = MAX_NAME_BYTES - 17;
-
 /**
  * Refuses any target path that would leave the project through a symlinked
  * directory, is itself a directory, lies under a file, goes into a `.git`
@@ -65,12 +65,7 @@ const MAX_FILE_NAME_BYTES = MAX_NAME_BYTES - 17;
 export async function checkInsideProject(dir: string, paths: readonly string[]): Promise<void> {
   const root = await realpath(dir);
   for (const path of paths) {
-    const segments = path.split("/");
-    const tooLong = segments.find(
-      (segment, i) =>
-        Buffer.byteLength(segment) >
-        (i === segments.length - 1 ? MAX_FILE_NAME_BYTES : MAX_NAME_BYTES),
-    );
+    const tooLong = overlongName(path);
     if (tooLong !== undefined)
       throw new CanonError(
         "STORAGE_UNWRITABLE",
