@@ -232,4 +232,24 @@ describe("hostile canon.json and canon.lock", () => {
     expect(exported.stderr).toMatch(/a name in it is 250 bytes, .*nothing was written/);
     await expect(readFile(join(a.dir, "exported", "SKILL.md"))).rejects.toThrow();
   });
+
+  it("no target may be canon.json or canon.lock themselves (pull --force would overwrite the manifest)", async () => {
+    a.ok("init");
+    a.ok("space", "create", "solo");
+    a.ok("publish", "agents", await a.file("agents.md", "# A\n"));
+    const project = join(a.dir, "project");
+    await mkdir(project);
+    const p = ["--project", project];
+    const added = a.canon("add", "agents", "--as", "file:canon.json", ...p);
+    expect(added.status).toBe(2);
+    expect(added.stderr).toMatch(/must not be canon\.json or canon\.lock/);
+    const manifest = JSON.stringify({
+      standards: { agents: { targets: [{ type: "file", path: "CANON.LOCK" }] } },
+    });
+    await writeFile(join(project, "canon.json"), manifest);
+    const pulled = a.canon("pull", "--force", ...p);
+    expect(pulled.status).toBe(4);
+    expect(pulled.stderr).toMatch(/targets\.0\.path: must not be canon\.json or canon\.lock/);
+    expect(await readFile(join(project, "canon.json"), "utf8")).toBe(manifest);
+  });
 });
