@@ -47,3 +47,49 @@ export async function writeCorrection(
     await replica.close();
   }
 }
+
+/** One file of a bundle written through the library. */
+export interface LibraryBundleFile {
+  readonly path: string;
+  readonly text: string;
+  readonly executable?: boolean;
+}
+
+/**
+ * Publishes a bundle by the home's owner through the library, bypassing the
+ * folder reader (as a peer's own client could): any paths the manifest
+ * grammar accepts, whatever `canon publish <folder>` would refuse.
+ */
+export async function publishBundleThroughLibrary(
+  homeRoot: string,
+  standard: string,
+  files: readonly LibraryBundleFile[],
+): Promise<void> {
+  const home = store.canonHome(homeRoot);
+  const signer = await store.ensureIdentity(home);
+  const chosen = await store.chooseSpace(home, {});
+  const replica = await store.openReplica(home);
+  try {
+    const folded = await replica.spaces.fold(chosen.address);
+    const bundleFiles = await Promise.all(
+      files.map(async (file) => {
+        const bytes = new TextEncoder().encode(file.text);
+        return {
+          path: file.path,
+          cid: (await core.contentCid(bytes)).toString(),
+          size: bytes.length,
+          executable: file.executable === true,
+          bytes,
+        };
+      }),
+    );
+    const manifest = core.bundleManifestOf(bundleFiles);
+    await store.appendRelease(
+      { replica, chosen, folded, state: folded.fold.state as core.SpaceState },
+      signer,
+      { standard, bytes: core.encodeBundleManifest(manifest), files: bundleFiles },
+    );
+  } finally {
+    await replica.close();
+  }
+}

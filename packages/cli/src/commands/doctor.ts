@@ -2,7 +2,7 @@ import { CanonError } from "@canon/core";
 import { doctor } from "@canon/store";
 import { home } from "../context.js";
 import { describeMissing } from "../describe-sync.js";
-import { type GlobalOptions, print } from "../output.js";
+import { escapeControls, type GlobalOptions, print } from "../output.js";
 
 /**
  * `canon doctor`: every record the replica refused, with the reason and its
@@ -19,7 +19,8 @@ export async function run(options: GlobalOptions): Promise<void> {
       `${diagnosis.records} record(s) accepted, ${diagnosis.rejected.length} refused`,
       ...diagnosis.rejected.map(
         (r) =>
-          `  ${r.cid}${r.type ? ` ${r.type}` : ""}${r.author ? ` by ${r.author}` : ""}: ${r.reason} [${r.code}]`,
+          // Key, type and author are a peer's bytes: escaped, so no escape sequence reaches the terminal.
+          `  ${escapeControls(r.cid)}${r.type ? ` ${escapeControls(r.type)}` : ""}${r.author ? ` by ${escapeControls(r.author)}` : ""}: ${escapeControls(r.reason)} [${r.code}]`,
       ),
       ...describeMissing(diagnosis.missing),
       damaged.length === 0

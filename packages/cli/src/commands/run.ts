@@ -37,7 +37,7 @@ export async function run(
   });
   for (const stamped of report.stamped)
     process.stderr.write(
-      `canon: stamped ${escapeControls(stamped.output.name)} → ${stamped.stampFile}\n`,
+      `canon: stamped ${escapeControls(stamped.output.name)} → ${escapeControls(stamped.stampFile)}\n`,
     );
   if (options.stamp !== undefined && report.exitStatus === 0 && report.stamped.length === 0)
     warn(`no file matched --stamp ${options.stamp}; nothing stamped`);

@@ -1,6 +1,6 @@
 import { stamp } from "@canon/store";
 import { home, signer } from "../context.js";
-import { type GlobalOptions, print } from "../output.js";
+import { escapeControls, type GlobalOptions, print } from "../output.js";
 
 /** `canon stamp <output> [--standard <ref>]...`: sign the context an output was produced with. */
 export async function run(
@@ -19,8 +19,8 @@ export async function run(
     );
   print(options, stamped, () =>
     [
-      `Stamped ${output} (sha256 ${stamped.output.sha256})`,
-      `  stamp    ${stamped.stampFile}`,
+      `Stamped ${escapeControls(output)} (sha256 ${stamped.output.sha256})`,
+      `  stamp    ${escapeControls(stamped.stampFile)}`,
       `  record   ${stamped.cid}`,
       ...stamped.context.map(
         (entry) => `  context  ${entry.standard}@${entry.version}  ${entry.contentCid}`,

@@ -3,7 +3,14 @@ import { CanonError } from "@canon/core";
 import { type Verification, verifyFromFeeds, verifyStamp } from "@canon/store";
 import { home } from "../context.js";
 import { freshnessNote, requireFresh } from "../freshness.js";
-import { type GlobalOptions, print, shortDid, syncNote, terminalSafe } from "../output.js";
+import {
+  escapeControls,
+  type GlobalOptions,
+  print,
+  shortDid,
+  syncNote,
+  terminalSafe,
+} from "../output.js";
 
 /**
  * `canon verify [output] [--stamp <file|cid>] [--feeds]`: an auditor's check
@@ -57,7 +64,7 @@ export async function run(
 /** The human report of one verdict. */
 function describe(output: string, verdict: Verification): string {
   return [
-    `${verdict.verified ? "Verified" : "NOT verified"}: ${output} (sha256 ${verdict.output.sha256})`,
+    `${verdict.verified ? "Verified" : "NOT verified"}: ${escapeControls(output)} (sha256 ${verdict.output.sha256})`,
     `  stamp    ${verdict.stamp.cid}${verdict.stamp.path === null ? " (from the feeds)" : ""}`,
     ...(verdict.stamp.author
       ? [`  stamped  by ${shortDid(verdict.stamp.author)} at ${verdict.stamp.createdAt}`]

@@ -1,5 +1,6 @@
 import { base64pad } from "multiformats/bases/base64";
 import { z } from "zod";
+import { sameBytes } from "../bytes.js";
 import { parseCid, sha256Hex } from "../cid.js";
 import { type KeyPair, sign, verify } from "../keys.js";
 import type { Provenance } from "../records/provenance.js";
@@ -150,15 +151,22 @@ export function entryOfDsse(
 }
 
 /**
- * The DSSE envelope is the stamp's: some signature verifies over the PAE
- * with the stamp author's key, and the Statement says exactly what the
- * signed record says (so neither the statement nor the record can be
- * swapped for another). Never throws.
+ * The DSSE envelope is the stamp's: its payloadType is in-toto's, some
+ * signature verifies over the PAE with the stamp author's key, and the
+ * payload is byte for byte the Statement {@link dsseEnvelopeOf} signs for
+ * the record (so neither the statement nor the record can be swapped for
+ * another, and no duplicate key or other spelling lets another JSON parser
+ * read a different Statement). Never throws.
  */
 export async function checkDsse(
   envelope: DsseEnvelope,
   signed: SignedRecord<Provenance>,
 ): Promise<StampProblem | undefined> {
+  if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE)
+    return {
+      code: "dsse-mismatch",
+      message: `the DSSE payloadType is not ${IN_TOTO_PAYLOAD_TYPE}`,
+    };
   let payload: Uint8Array;
   try {
     payload = base64pad.baseDecode(envelope.payload);
@@ -182,7 +190,10 @@ export async function checkDsse(
       code: "dsse-mismatch",
       message: "no signature of the DSSE envelope verifies with the stamp author's key",
     };
-  if (JSON.stringify(statementOf(envelope)) !== JSON.stringify(inTotoStatementOf(signed)))
+  // The exact bytes, not the parsed JSON: a payload with a duplicate key or other spelling
+  // parses to this Statement here but may read as another one to another verifier.
+  const statement = new TextEncoder().encode(JSON.stringify(inTotoStatementOf(signed)));
+  if (!sameBytes(payload, statement))
     return {
       code: "dsse-mismatch",
       message: "the in-toto Statement differs from the signed Canon record it carries",

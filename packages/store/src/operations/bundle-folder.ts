@@ -11,6 +11,7 @@ import {
   MAX_BUNDLE_FILES,
   MAX_CONTENT_BYTES,
 } from "@canon/core";
+import { isGitMetadataPath } from "./git-metadata.js";
 
 /** One file of a bundle, with its exact bytes. */
 export interface BundleFile {
@@ -37,7 +38,7 @@ export interface BundleFolder {
  * regular file inside the folder is followed (the file is stored under the
  * link's path); empty folders are not kept. Refused, naming the file: a link
  * leaving the folder, a link loop or a dangling link, a link to a folder, a
- * device, FIFO or socket, a path outside the grammar (`docs/bundles.md`),
+ * device, FIFO or socket, a `.git` folder, a path outside the grammar (`docs/bundles.md`),
  * two paths equal ignoring case, a file or the bundle over the limits, an
  * empty folder.
  * @throws CanonError `BAD_ARGUMENT` for what the folder holds, `FILE_UNREADABLE` when it or a file cannot be read.
@@ -56,6 +57,11 @@ export async function readBundleFolder(dir: string): Promise<BundleFolder> {
       const problem = bundlePathProblem(path);
       if (problem !== undefined)
         throw new CanonError("BAD_ARGUMENT", `${JSON.stringify(shown)}: ${problem}`);
+      if (isGitMetadataPath(path))
+        throw new CanonError(
+          "BAD_ARGUMENT",
+          `${shown} is git's metadata, which a bundle never holds (its config keeps remotes, often with tokens); publish a copy of the folder without it`,
+        );
       const info = await unreadable(shown, () => lstat(absolute));
       if (info.isDirectory()) {
         await walk(absolute);

@@ -4,6 +4,8 @@ import { dirname, join, resolve } from "node:path";
 import { CanonError, MODE_EXECUTABLE, MODE_FILE, sameBytes } from "@canon/core";
 import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
+import { MAX_FILE_NAME_BYTES, MAX_NAME_BYTES, overlongName } from "./file-name-limit.js";
+import { isGitMetadataPath } from "./git-metadata.js";
 import type { ReleaseView } from "./release-view.js";
 import type { ResolveRequest } from "./resolve.js";
 import { resolveFiles } from "./resolve-files.js";
@@ -42,7 +44,8 @@ export interface Exported extends ReleaseView {
  * after the last segment of its name (`skills/codeql` → `codeql`). Every
  * target is checked before anything is written: an existing file with other
  * bytes is refused unless `force`, and nothing is written through a
- * symbolic link or over a folder. Files are written atomically; empty
+ * symbolic link, over a folder or into a `.git` folder the bundle names.
+ * Files are written atomically; empty
  * folders of the original were never kept.
  * @throws CanonError as `resolveFiles`; `BAD_ARGUMENT` for a differing file without `force` or a link in the way,
  * `STORAGE_UNWRITABLE` when a file cannot be written.
@@ -62,6 +65,17 @@ export async function exportStandard(home: CanonHome, request: ExportRequest): P
   const plans: { path: string; target: string; bytes: Uint8Array; mode: number; write: boolean }[] =
     [];
   for (const file of files) {
+    if (isGitMetadataPath(file.path))
+      throw new CanonError(
+        "BAD_ARGUMENT",
+        `${resolved.standard}@${resolved.version} holds ${JSON.stringify(file.path)}, inside a .git folder, where an export never writes (hooks and config there run code); nothing was written`,
+      );
+    const tooLong = overlongName(file.path);
+    if (tooLong !== undefined)
+      throw new CanonError(
+        "STORAGE_UNWRITABLE",
+        `cannot write ${JSON.stringify(file.path)}: a name in it is ${Buffer.byteLength(tooLong)} bytes, longer than file systems take (${MAX_NAME_BYTES}, ${MAX_FILE_NAME_BYTES} for a file's own name); nothing was written`,
+      );
     const target = join(request.dir, ...file.path.split("/"));
     const mode = file.executable ? MODE_EXECUTABLE : MODE_FILE;
     const existing = await existingFile(request.dir, file.path);

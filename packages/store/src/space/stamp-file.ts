@@ -1,5 +1,5 @@
 import { readFile, stat } from "node:fs/promises";
-import { CanonError, DsseEnvelope, entryOfDsse, type SignedRecord } from "@canon/core";
+import { CanonError, CidString, DsseEnvelope, entryOfDsse, type SignedRecord } from "@canon/core";
 import { writeFileAtomic } from "../home/atomic-write.js";
 
 /**
@@ -45,7 +45,7 @@ export async function writeDsseStampFile(path: string, envelope: DsseEnvelope): 
  * checks them like any record from a peer). Either form: Canon's own
  * (`canon: "stamp"`), or a DSSE envelope carrying the in-toto Statement,
  * returned with the envelope so its signature is checked too.
- * @throws CanonError `FILE_UNREADABLE` when it cannot be read, `BAD_RECORD` when it is not a stamp file.
+ * @throws CanonError `FILE_UNREADABLE` when it cannot be read, `BAD_RECORD` when it is not a stamp file (or its claimed CID is not a CID).
  */
 export async function readStampFile(path: string): Promise<{
   cid: string;
@@ -91,6 +91,11 @@ export async function readStampFile(path: string): Promise<{
         "BAD_RECORD",
         `${path} is a DSSE envelope but not a Canon stamp: ${entry.error}`,
       );
+    if (!CidString.safeParse(entry.cid).success)
+      throw new CanonError(
+        "BAD_RECORD",
+        `${path} is a DSSE envelope but not a Canon stamp: its predicate's canonRecord.cid is not a CID`,
+      );
     return { cid: entry.cid, bytes: entry.bytes, readable: undefined, dsse: parsed.data };
   }
   if (
@@ -101,6 +106,9 @@ export async function readStampFile(path: string): Promise<{
   ) {
     throw new CanonError("BAD_RECORD", `${path} is not a Canon stamp (no cid and envelope)`);
   }
+  // The claimed CID is printed in the verdict: it must be one, not text of the file's choosing.
+  if (!CidString.safeParse(file.cid).success)
+    throw new CanonError("BAD_RECORD", `${path} is not a Canon stamp (its cid is not a CID)`);
   return {
     cid: file.cid,
     bytes: new Uint8Array(Buffer.from(file.envelope, "base64")),

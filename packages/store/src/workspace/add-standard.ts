@@ -5,6 +5,7 @@ import type { SpaceChoice } from "../operations/space-session.js";
 import { viewSpace } from "../operations/space-view.js";
 import { defaultTarget } from "./default-target.js";
 import { readProjectOrEmpty, type Target, writeProject } from "./project-manifest.js";
+import { standardEntry } from "./standards-record.js";
 import { type TargetSettings, targetsFromFlags } from "./target-flags.js";
 import { assertDistinctTargets } from "./target-places.js";
 
@@ -45,7 +46,7 @@ export async function addStandard(home: CanonHome, request: AddRequest): Promise
     url: chosen.url,
     bundle: isBundleCid(findStandard(state, request.standard).latest.record.contentCid),
   }));
-  const existing = project.manifest.standards[request.standard];
+  const existing = standardEntry(project.manifest.standards, request.standard);
   const settingsGiven = Object.values(request.settings ?? {}).some((value) => value !== undefined);
   // Adding again without --as keeps the targets canon.json has (only a pin changes).
   const targets =

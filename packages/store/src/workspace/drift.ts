@@ -6,6 +6,7 @@ import type { SpaceChoice } from "../operations/space-session.js";
 import { viewSpace } from "../operations/space-view.js";
 import { canonicalJson, type LockedStandard, type LockFile, readLock } from "./lock-file.js";
 import { type ProjectStandard, readProject } from "./project-manifest.js";
+import { standardEntry } from "./standards-record.js";
 import { sha256OfFile } from "./write-tree.js";
 
 /** Where one standard of a project stands. */
@@ -63,7 +64,7 @@ export async function projectStatus(
     ),
   );
   for (const name of Object.keys(lock?.standards ?? {}))
-    if (project.manifest.standards[name] === undefined)
+    if (standardEntry(project.manifest.standards, name) === undefined)
       standards.push(
         drift(
           name,
@@ -87,7 +88,7 @@ async function driftOf(
   lock: LockFile | undefined,
   onDisk: ReadonlyMap<string, string | undefined>,
 ): Promise<StandardDrift> {
-  const entry: LockedStandard | undefined = lock?.standards[name];
+  const entry: LockedStandard | undefined = lock && standardEntry(lock.standards, name);
   const locked = entry?.version ?? null;
   const standard = state.standards.get(name);
   if (standard === undefined)

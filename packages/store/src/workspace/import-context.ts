@@ -1,5 +1,5 @@
-import { readdir } from "node:fs/promises";
-import { join } from "node:path";
+import { readdir, realpath } from "node:fs/promises";
+import { isAbsolute, join, relative, sep } from "node:path";
 import { CanonError, MAX_CONTENT_BYTES } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import type { Signer } from "../home/identities.js";
@@ -11,6 +11,7 @@ import { type FoundContext, findContext } from "./import-layouts.js";
 import { canonicalJson, type LockedStandard, readLock } from "./lock-file.js";
 import { readProjectOrEmpty, writeProject } from "./project-manifest.js";
 import { type PullReport, pull } from "./pull.js";
+import { standardEntry } from "./standards-record.js";
 import { SKILL_CORRECTIONS_FILE } from "./targets/skill.js";
 import { sha256OfFile } from "./write-tree.js";
 
@@ -48,7 +49,8 @@ export interface ImportReport {
  * {@link findContext} recognises as a standard (a skill folder as one
  * bundle; identical content publishes nothing), records each in the
  * directory's canon.json with the target it was found at (so a pull elsewhere
- * writes the same paths), then pulls offline to write canon.lock.
+ * writes the same paths), then pulls offline to write canon.lock. Nothing
+ * reached through a symbolic link leaving the directory is ever published.
  * @throws CanonError `BAD_ARGUMENT` (two paths give one name, nothing found), those of `publish` and `pull`.
  */
 export async function importContext(
@@ -74,13 +76,14 @@ export async function importContext(
       );
     byName.set(entry.standard.toLowerCase(), entry.path);
   }
+  await refuseLinksLeaving(request.dir, found);
   const project = await readProjectOrEmpty(request.dir);
   const choice: SpaceChoice = { space: project.manifest.space ?? request.space };
   const lock = await readLock(request.dir);
   // Every folder and file is read and checked before anything is published.
   for (const entry of found) {
     const path = join(request.dir, entry.path);
-    const written = lock?.standards[entry.standard];
+    const written = lock && standardEntry(lock.standards, entry.standard);
     if (entry.folder) {
       const { files } = await readBundleFolder(path);
       // The companion a pull wrote must not become part of the skill (the next pull would refuse it).
@@ -111,7 +114,7 @@ export async function importContext(
   const imported: ImportedContext[] = [];
   for (const entry of found) {
     // What the last pull wrote here, untouched (corrections section included), is not new content.
-    const written = lock?.standards[entry.standard];
+    const written = lock && standardEntry(lock.standards, entry.standard);
     if (written !== undefined && (await stillAsWritten(request.dir, entry, written))) {
       imported.push({
         standard: entry.standard,
@@ -170,4 +173,27 @@ async function stillAsWritten(
   const onDisk = await readdir(join(dir, entry.path), { recursive: true, withFileTypes: true });
   // Every file listed matched above, so an equal count means no file more.
   return onDisk.filter((item) => !item.isDirectory()).length === written.files.length;
+}
+
+/**
+ * Refuses, before anything is read or published, any file or skill folder
+ * found whose real path leaves the repository: a cloned repository can
+ * commit `CLAUDE.md` as a link to `~/.ssh/id_ed25519` or `/proc/self/environ`,
+ * or `.claude/skills` as a link to another folder, and a published release
+ * cannot be taken back. Links inside the repository are followed.
+ * @throws CanonError `BAD_ARGUMENT` naming the path and where it leads.
+ */
+async function refuseLinksLeaving(dir: string, found: readonly FoundContext[]): Promise<void> {
+  const root = await realpath(dir);
+  for (const entry of found) {
+    // A dangling link is reported when it is read.
+    const real = await realpath(join(dir, entry.path)).catch(() => undefined);
+    if (real === undefined) continue;
+    const inside = relative(root, real);
+    if (inside === "" || inside === ".." || inside.startsWith(`..${sep}`) || isAbsolute(inside))
+      throw new CanonError(
+        "BAD_ARGUMENT",
+        `${entry.path} leads outside ${dir} through a symbolic link (to ${real}); import publishes only what the repository holds, so nothing was published`,
+      );
+  }
 }

@@ -1,10 +1,14 @@
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CanonError } from "@canon/core";
 import { z } from "zod";
 import { writeFileAtomic } from "../home/atomic-write.js";
+import { readProjectFile } from "./project-file.js";
 import { Target } from "./project-manifest.js";
+import { standardsRecord } from "./standards-record.js";
 import { TargetPath } from "./target-path.js";
+
+/** Largest canon.lock read (a hundred bundles of a thousand files is about 20 MiB). */
+export const MAX_LOCK_BYTES = 64 * 1024 * 1024;
 
 /** The lock's file name, beside canon.json. */
 export const LOCK_FILE = "canon.lock";
@@ -38,24 +42,19 @@ export type LockedStandard = z.infer<typeof LockedStandard>;
 export const LockFile = z.strictObject({
   lockVersion: z.literal(1),
   space: z.string().min(1).max(2048),
-  standards: z.record(z.string().min(1).max(200), LockedStandard),
+  standards: standardsRecord(LockedStandard),
 });
 /** canon.lock, parsed. */
 export type LockFile = z.infer<typeof LockFile>;
 
 /**
  * Reads a project's canon.lock; undefined when there is none.
- * @throws CanonError `BAD_CONFIG` naming the file and the field when it does not parse (edited by hand?).
+ * @throws CanonError `BAD_CONFIG` naming the file and the field when it does not parse (edited by hand?), is not a regular file or is over {@link MAX_LOCK_BYTES}.
  */
 export async function readLock(dir: string): Promise<LockFile | undefined> {
   const path = join(dir, LOCK_FILE);
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new CanonError("FILE_UNREADABLE", `cannot read ${path}: ${(error as Error).message}`);
-  }
+  const text = await readProjectFile(path, MAX_LOCK_BYTES);
+  if (text === undefined) return undefined;
   let raw: unknown;
   try {
     raw = JSON.parse(text);

@@ -1,9 +1,14 @@
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { CanonError } from "@canon/core";
 import { z } from "zod";
 import { writeFileAtomic } from "../home/atomic-write.js";
+import { readProjectFile } from "./project-file.js";
+import { standardsRecord } from "./standards-record.js";
 import { TargetPath } from "./target-path.js";
+
+/** Largest canon.json read. */
+export const MAX_MANIFEST_BYTES = 1024 * 1024;
 
 /** The project manifest's file name, found in a directory or its parents (as git finds `.git`). */
 export const MANIFEST_FILE = "canon.json";
@@ -88,7 +93,7 @@ export type ProjectStandard = z.infer<typeof ProjectStandard>;
 /** canon.json: the space and the standards a project uses, each with its targets. */
 export const ProjectManifest = z.strictObject({
   space: z.string().min(1).max(2048).optional(),
-  standards: z.record(z.string().min(1).max(200), ProjectStandard),
+  standards: standardsRecord(ProjectStandard),
 });
 /** canon.json, parsed. */
 export type ProjectManifest = z.infer<typeof ProjectManifest>;
@@ -121,20 +126,16 @@ export async function findProjectDir(
 
 /**
  * Reads and validates a project's canon.json.
- * @throws CanonError `BAD_CONFIG` naming the file and the field, `FILE_UNREADABLE` when there is none.
+ * @throws CanonError `BAD_CONFIG` naming the file and the field (or not a regular file, over {@link MAX_MANIFEST_BYTES}), `FILE_UNREADABLE` when there is none.
  */
 export async function readProject(dir: string): Promise<Project> {
   const manifestPath = join(dir, MANIFEST_FILE);
-  let text: string;
-  try {
-    text = await readFile(manifestPath, "utf8");
-  } catch (error) {
+  const text = await readProjectFile(manifestPath, MAX_MANIFEST_BYTES);
+  if (text === undefined)
     throw new CanonError(
       "FILE_UNREADABLE",
       `no ${MANIFEST_FILE} in ${dir}: \`canon add <standard>\` creates one (or pass --project <dir>)`,
-      { cause: error },
     );
-  }
   return { dir, manifestPath, manifest: parseManifest(text, manifestPath) };
 }
 

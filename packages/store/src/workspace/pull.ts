@@ -24,6 +24,7 @@ import {
 } from "./lock-file.js";
 import { type Project, readProject } from "./project-manifest.js";
 import { releaseFiles } from "./release-files.js";
+import { standardEntry } from "./standards-record.js";
 import { syncBeforeReading } from "./sync-first.js";
 import { targetFiles } from "./targets/target-files.js";
 import type { TargetFile } from "./targets/target-input.js";
@@ -145,7 +146,7 @@ export async function pull(home: CanonHome, request: PullRequest): Promise<PullR
       section,
       files: source.files,
     };
-    const targets = project.manifest.standards[plan.name]?.targets ?? [];
+    const targets = standardEntry(project.manifest.standards, plan.name)?.targets ?? [];
     const written: LockedFile[] = [];
     for (const target of targets) {
       for (const file of targetFiles(input, target, warn)) {
@@ -230,7 +231,7 @@ function planStandard(
       });
     throw error;
   }
-  const entry = frozen?.standards[name];
+  const entry = frozen && standardEntry(frozen.standards, name);
   if (entry !== undefined) {
     const release = pickRelease(standard, entry.release);
     const corrections = entry.corrections.map((cid) => {
@@ -265,7 +266,7 @@ function assertLockMatches(project: Project, lock: LockFile | undefined): assert
     );
   const wanted = project.manifest.standards;
   for (const [name, standard] of Object.entries(wanted)) {
-    const entry = lock.standards[name];
+    const entry = standardEntry(lock.standards, name);
     const stale = (why: string) =>
       new CanonError(
         "PROJECT_DRIFT",
@@ -284,7 +285,7 @@ function assertLockMatches(project: Project, lock: LockFile | undefined): assert
       throw stale(`canon.json pins ${pin}, the lock has v${entry.version}`);
   }
   for (const name of Object.keys(lock.standards))
-    if (wanted[name] === undefined)
+    if (standardEntry(wanted, name) === undefined)
       throw new CanonError(
         "PROJECT_DRIFT",
         `canon.lock does not match canon.json for ${name}: canon.json no longer names it; run \`canon pull\` and commit the lock`,
@@ -297,7 +298,7 @@ function assertFilesMatch(
   files: readonly LockedFile[],
   lock: LockFile | undefined,
 ): void {
-  const expected = lock?.standards[name]?.files ?? [];
+  const expected = (lock && standardEntry(lock.standards, name))?.files ?? [];
   if (canonicalJson(files) === canonicalJson(expected)) return;
   const differing =
     files.find((file, i) => canonicalJson(file) !== canonicalJson(expected[i]))?.path ??

@@ -38,7 +38,8 @@ export interface RunReport {
  * runs the command with `CANON_LOCK` (absolute path of canon.lock) and
  * `CANON_CONTEXT_DIR` (the project directory) in its environment and stdio
  * inherited, and when it exits 0 stamps every file matching `stampGlob` with
- * the lock's releases (each with the corrections in force).
+ * the lock's releases (each with the corrections in force); the glob does
+ * not follow linked folders.
  * @throws CanonError as `pull` and `stamp` do; `FILE_UNREADABLE` when the command cannot be started.
  */
 export async function runInProject(home: CanonHome, request: RunRequest): Promise<RunReport> {
@@ -67,11 +68,18 @@ export async function runInProject(home: CanonHome, request: RunRequest): Promis
   const stamped: Stamped[] = [];
   if (exitStatus === 0 && request.stampGlob !== undefined && request.signer !== undefined) {
     const signer = await request.signer();
-    const outputs = (
-      await glob(request.stampGlob, { cwd: request.cwd, absolute: true, dot: false })
-    )
-      .filter((path) => !path.endsWith(".canon.json"))
-      .sort();
+    const outputs =
+      // A linked folder is not followed: a repository's `out/ext` → `/etc` would put stamp files there.
+      (
+        await glob(request.stampGlob, {
+          cwd: request.cwd,
+          absolute: true,
+          dot: false,
+          followSymbolicLinks: false,
+        })
+      )
+        .filter((path) => !path.endsWith(".canon.json"))
+        .sort();
     const context = pulled.standards.map((entry) => `${entry.standard}@${entry.release}`);
     for (const output of outputs)
       stamped.push(await stamp(home, signer, { output, context, space: pulled.space }));

@@ -1,8 +1,11 @@
 import { z } from "zod";
+import { isGitMetadataPath } from "../operations/git-metadata.js";
 
 /**
  * A target's path: relative to the project, `/`-separated, no empty, `.` or
- * `..` segment, no `\`, no control character, at most 512 characters. Symlinks
+ * `..` segment, not canon.json or canon.lock, no `.git` folder (see
+ * isGitMetadataPath), no `\`, no control
+ * character, at most 512 characters. Symlinks
  * leaving the project are refused when writing (see write-tree).
  */
 export const TargetPath = z
@@ -17,6 +20,15 @@ export const TargetPath = z
     (path) =>
       path.split("/").every((segment) => segment !== "" && segment !== "." && segment !== ".."),
     "must stay inside the project (no empty, . or .. segment)",
+  )
+  // The project's own files (MANIFEST_FILE, LOCK_FILE; named here, which they import), any case.
+  .refine(
+    (path) => !["canon.json", "canon.lock"].includes(path.toLowerCase()),
+    "must not be canon.json or canon.lock, the project's own files",
+  )
+  .refine(
+    (path) => !isGitMetadataPath(path),
+    "must not go into a .git folder (hooks and config there run code)",
   );
 
 /** The last `/`-separated segment of a standard's name: what a target file or folder is named after. */

@@ -1,8 +1,25 @@
 import { createHash } from "node:crypto";
-import { chmod, lstat, readFile, realpath, rmdir, stat, unlink } from "node:fs/promises";
+import { constants } from "node:fs";
+import {
+  chmod,
+  type FileHandle,
+  lstat,
+  open,
+  readFile,
+  realpath,
+  rmdir,
+  stat,
+  unlink,
+} from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import { CanonError } from "@canon/core";
 import { writeFileAtomic } from "../home/atomic-write.js";
+import {
+  MAX_FILE_NAME_BYTES,
+  MAX_NAME_BYTES,
+  overlongName,
+} from "../operations/file-name-limit.js";
+import { isGitMetadataPath } from "../operations/git-metadata.js";
 import type { LockedFile } from "./lock-file.js";
 import type { TargetFile } from "./targets/target-input.js";
 
@@ -11,24 +28,55 @@ export function sha256Of(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
-/** Hex sha-256 of a file's bytes, or undefined when it is absent or not a regular file. */
+/**
+ * Hex sha-256 of a file's bytes, or undefined when it is absent or not a
+ * regular file: a FIFO or a link to a device (`/dev/zero`) where canon.lock
+ * names a file is opened without blocking, never read, and the bytes of a
+ * regular file are hashed as a stream, whatever its size.
+ */
 export async function sha256OfFile(path: string): Promise<string | undefined> {
+  let handle: FileHandle;
   try {
-    return sha256Of(await readFile(path));
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch {
     return undefined;
+  }
+  try {
+    if (!(await handle.stat()).isFile()) return undefined;
+    const hash = createHash("sha256");
+    for await (const chunk of handle.createReadStream({ autoClose: false }))
+      hash.update(chunk as Buffer);
+    return hash.digest("hex");
+  } catch {
+    return undefined;
+  } finally {
+    await handle.close();
   }
 }
 
 /**
  * Refuses any target path that would leave the project through a symlinked
- * directory, is itself a directory, or lies under a file, before anything is
- * written.
+ * directory, is itself a directory, lies under a file, goes into a `.git`
+ * folder (a bundle's paths included), or holds a name longer than file
+ * systems take (a peer's bundle may: the pull would stop halfway), before
+ * anything is written.
  * @throws CanonError `BAD_CONFIG` naming the path, `STORAGE_UNWRITABLE` when a parent is a file.
  */
 export async function checkInsideProject(dir: string, paths: readonly string[]): Promise<void> {
   const root = await realpath(dir);
   for (const path of paths) {
+    const tooLong = overlongName(path);
+    if (tooLong !== undefined)
+      throw new CanonError(
+        "STORAGE_UNWRITABLE",
+        `cannot write ${path}: a name in it is ${Buffer.byteLength(tooLong)} bytes, longer than file systems take (${MAX_NAME_BYTES}, ${MAX_FILE_NAME_BYTES} for a file's own name); nothing was written and canon.lock is unchanged`,
+      );
+    // A bundle's own paths too: a peer's `.git/hooks/…` or `.git/config` under a skill folder runs code.
+    if (isGitMetadataPath(path))
+      throw new CanonError(
+        "BAD_CONFIG",
+        `${path} is inside a .git folder, where Canon never writes (hooks and config there run code); nothing was written`,
+      );
     let ancestor = dirname(join(dir, path));
     // The deepest directory that exists decides where the file lands.
     for (;;) {
@@ -46,6 +94,12 @@ export async function checkInsideProject(dir: string, paths: readonly string[]):
       throw new CanonError(
         "BAD_CONFIG",
         `target ${path} leaves the project through a symlink (${relative(dir, ancestor) || "."} → ${real}); point the target elsewhere`,
+      );
+    // A link the repository commits (`hooks` → `.git/hooks`) must not lead there either.
+    if (isGitMetadataPath(relative(root, real).split(sep).join("/")))
+      throw new CanonError(
+        "BAD_CONFIG",
+        `target ${path} leads into .git through a symlink (${relative(dir, ancestor) || "."} → ${real}), where Canon never writes (hooks and config there run code); nothing was written`,
       );
     const existing = await lstat(join(dir, path)).catch(() => undefined);
     if (existing?.isDirectory())

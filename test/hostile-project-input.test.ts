@@ -1,0 +1,255 @@
+import { execFileSync } from "node:child_process";
+import { mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type Sandbox, sandbox } from "./helpers/cli.js";
+import { publishBundleThroughLibrary } from "./helpers/library-writer.js";
+
+let a: Sandbox;
+beforeEach(async () => {
+  a = await sandbox();
+});
+afterEach(async () => {
+  await a.dispose();
+});
+
+describe("hostile canon.json and canon.lock", () => {
+  it("standards named like Object.prototype members (constructor, toString) add, pull and show in status like any other", async () => {
+    a.ok("init");
+    a.ok("space", "create", "solo");
+    a.ok("publish", "constructor", await a.file("c.md", "# C\n"));
+    a.ok("publish", "toString", await a.file("t.md", "# T\n"));
+    const project = join(a.dir, "project");
+    await mkdir(project);
+    const p = ["--project", project];
+    // No canon.json yet: nothing is "already there" under a prototype member's name.
+    const nowhere = a.canon("add", "constructor", ...p);
+    expect(nowhere.status).toBe(2);
+    expect(nowhere.stderr).toMatch(/say where with --as/);
+    expect(a.ok("add", "constructor", "--as", "file:c.md", ...p).stdout).toMatch(
+      /^Added constructor/,
+    );
+    a.ok("pull", ...p);
+    expect(a.ok("add", "toString", "--as", "file:t.md", ...p).stdout).toMatch(/^Added toString/);
+    const before = a
+      .ok("status", "--json", ...p)
+      .json<{ standards: { standard: string; detail: string }[] }>();
+    expect(before.standards.find((s) => s.standard === "toString")?.detail).toMatch(
+      /not in canon\.lock/,
+    );
+    a.ok("pull", ...p);
+    expect(await readFile(join(project, "c.md"), "utf8")).toBe("# C\n");
+    expect(await readFile(join(project, "t.md"), "utf8")).toBe("# T\n");
+    const status = a
+      .ok("status", "--json", ...p)
+      .json<{ current: boolean; standards: { standard: string; state: string }[] }>();
+    expect(status.standards.map((s) => [s.standard, s.state])).toEqual([
+      ["constructor", "current"],
+      ["toString", "current"],
+    ]);
+    a.ok("pull", "--frozen", ...p);
+  });
+
+  it("refuses a canon.json or canon.lock whose standard key is not a standard name (__proto__), naming the file", async () => {
+    a.ok("init");
+    a.ok("space", "create", "solo");
+    a.ok("publish", "agents", await a.file("agents.md", "# A\n"));
+    const project = join(a.dir, "project");
+    await mkdir(project);
+    const p = ["--project", project];
+    a.ok("add", "agents", ...p);
+    a.ok("pull", ...p);
+    const manifestPath = join(project, "canon.json");
+    const manifest = await readFile(manifestPath, "utf8");
+    const lockPath = join(project, "canon.lock");
+    const lock = await readFile(lockPath, "utf8");
+    await writeFile(
+      manifestPath,
+      manifest.replace(
+        '"standards": {',
+        '"standards": {"__proto__": {"targets": [{"type": "claude-md"}]},',
+      ),
+    );
+    const proto = a.canon("pull", ...p);
+    expect(proto.status).toBe(4);
+    expect(proto.stderr).toMatch(/canon\.json: field standards\.__proto__/);
+    expect(proto.stderr.trim().split("\n")).toHaveLength(1);
+    await writeFile(manifestPath, manifest);
+    await writeFile(lockPath, lock.replace('"standards": {', '"standards": {"__proto__": {},'));
+    const protoLock = a.canon("status", ...p);
+    expect(protoLock.status).toBe(4);
+    expect(protoLock.stderr).toMatch(/canon\.lock: field standards\.__proto__/);
+  });
+
+  it("run --stamp prints the files it stamped with their control characters escaped (a file named to rewrite the terminal)", async () => {
+    a.ok("init");
+    a.ok("space", "create", "solo");
+    a.ok("publish", "agents", await a.file("agents.md", "# A\n"));
+    const project = join(a.dir, "project");
+    await mkdir(project);
+    const p = ["--project", project];
+    a.ok("add", "agents", ...p);
+    const run = a.ok(
+      "run",
+      ...p,
+      "--stamp",
+      "out/*.md",
+      "--",
+      "sh",
+      "-c",
+      "mkdir -p out && echo hi > \"out/$(printf 'x\\033]0;owned\\007\\033[2K').md\"",
+    );
+    expect(run.stderr).toContain("stamped x\\x1b]0;owned\\x07\\x1b[2K.md → ");
+    expect(run.stderr).toContain("out/x\\x1b]0;owned\\x07\\x1b[2K.md.canon.json");
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: escape sequences are what must not appear.
+    expect(run.stderr).not.toMatch(/[\u001b\u0007]/);
+  });
+
+  it("a FIFO or a link to /dev/zero where canon.lock names a file does not hang status or pull: it is not the file canon wrote", async () => {
+    a.ok("init");
+    a.ok("space", "create", "solo");
+    a.ok("publish", "agents", await a.file("agents.md", "# A\n"));
+    const project = join(a.dir, "project");
+    await mkdir(project);
+    const p = ["--project", project];
+    a.ok("add", "agents", ...p);
+    a.ok("pull", ...p);
+    const agentsMd = join(project, "AGENTS.md");
+    for (const plant of [
+      () => execFileSync("mkfifo", [agentsMd]),
+      () => symlink("/dev/zero", agentsMd),
+    ]) {
+      await rm(agentsMd);
+      await plant();
+      const status = a.canon("status", "--json", ...p);
+      expect(status.status).toBe(0);
+      expect(status.json<{ standards: { state: string; detail: string }[] }>().standards).toEqual([
+        expect.objectContaining({ state: "missing", detail: "absent: AGENTS.md" }),
+      ]);
+      a.ok("pull", ...p);
+      expect(await readFile(agentsMd, "utf8")).toBe("# A\n");
+    }
+  });
+
+  it("a canon.lock linked to /dev/zero or a canon.json that is a FIFO is refused in one line naming it, not read forever", async () => {
+    a.ok("init");
+    a.ok("space", "create", "solo");
+    a.ok("publish", "agents", await a.file("agents.md", "# A\n"));
+    const project = join(a.dir, "project");
+    await mkdir(project);
+    const p = ["--project", project];
+    a.ok("add", "agents", ...p);
+    a.ok("pull", ...p);
+    await rm(join(project, "canon.lock"));
+    await symlink("/dev/zero", join(project, "canon.lock"));
+    for (const command of ["status", "pull"]) {
+      const run = a.canon(command, ...p);
+      expect(run.status).toBe(4);
+      expect(run.stderr).toMatch(/canon\.lock is not a regular file/);
+      expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    }
+    await rm(join(project, "canon.lock"));
+    await rm(join(project, "canon.json"));
+    execFileSync("mkfifo", [join(project, "canon.json")]);
+    const fifo = a.canon("pull", ...p);
+    expect(fifo.status).toBe(4);
+    expect(fifo.stderr).toMatch(/canon\.json is not a regular file/);
+  });
+
+  it("import never publishes a file or skill folder reached through a symbolic link leaving the repository (a secret, /proc/self/environ)", async () => {
+    a.ok("init");
+    a.ok("space", "create", "solo");
+    const secret = await a.file("secret.txt", "SECRET=hunter2\n");
+    const outside = join(a.dir, "outside-skills");
+    await mkdir(join(outside, "x"), { recursive: true });
+    await writeFile(join(outside, "x", "SKILL.md"), "---\nname: x\ndescription: y\n---\nSECRET\n");
+    const repo = join(a.dir, "repo");
+    const cases: [string, () => Promise<void>][] = [
+      ["CLAUDE.md", () => symlink(secret, join(repo, "CLAUDE.md"))],
+      ["GEMINI.md", () => symlink("/proc/self/environ", join(repo, "GEMINI.md"))],
+      [".claude/skills/x", () => symlink(outside, join(repo, ".claude", "skills"))],
+    ];
+    for (const [path, plant] of cases) {
+      await rm(repo, { recursive: true, force: true });
+      await mkdir(join(repo, ".claude"), { recursive: true });
+      await writeFile(join(repo, "AGENTS.md"), "# Agents\n");
+      await plant();
+      const imported = a.canon("import", repo);
+      expect(imported.status).toBe(2);
+      expect(imported.stderr).toContain(`${path} leads outside ${repo} through a symbolic link`);
+      expect(imported.stderr.trim().split("\n")).toHaveLength(1);
+      expect(a.ok("ls", "--json").json<{ standards: unknown[] }>().standards).toEqual([]);
+      await expect(readFile(join(repo, "canon.json"))).rejects.toThrow();
+    }
+    // A link to a file inside the repository is followed as before.
+    await rm(join(repo, ".claude", "skills"));
+    await writeFile(join(repo, "notes.md"), "# Claude\n");
+    await symlink("notes.md", join(repo, "CLAUDE.md"));
+    a.ok("import", repo);
+    expect(a.ok("show", "claude").stdout).toBe("# Claude\n");
+  });
+
+  it("run --stamp never follows a linked folder out of the tree, so no stamp file is written outside it", async () => {
+    a.ok("init");
+    a.ok("space", "create", "solo");
+    a.ok("publish", "agents", await a.file("agents.md", "# A\n"));
+    const project = join(a.dir, "project");
+    await mkdir(project);
+    const outside = join(a.dir, "elsewhere");
+    await mkdir(outside);
+    await writeFile(join(outside, "victim.md"), "not yours\n");
+    const p = ["--project", project];
+    a.ok("add", "agents", ...p);
+    await mkdir(join(a.dir, "out"));
+    await symlink(outside, join(a.dir, "out", "ext"));
+    a.ok("run", ...p, "--stamp", "out/**/*.md", "--", "sh", "-c", "echo hi > out/mine.md");
+    expect(await readFile(join(a.dir, "out", "mine.md.canon.json"), "utf8")).toMatch(/"stamp"/);
+    await expect(readFile(join(outside, "victim.md.canon.json"))).rejects.toThrow();
+  });
+
+  it("a peer's bundle with a file name longer than file systems take is refused by pull before any file is written", async () => {
+    a.ok("init");
+    a.ok("space", "create", "solo");
+    await publishBundleThroughLibrary(a.home, "skills/x", [
+      { path: "SKILL.md", text: "---\nname: x\ndescription: y\n---\n" },
+      { path: "a.md", text: "A\n" },
+      { path: "z".repeat(250), text: "Z\n" },
+    ]);
+    const project = join(a.dir, "project");
+    await mkdir(project);
+    const p = ["--project", project];
+    a.ok("add", "skills/x", ...p);
+    const pulled = a.canon("pull", ...p);
+    expect(pulled.status).not.toBe(0);
+    expect(pulled.stderr).toMatch(
+      /a name in it is 250 bytes, longer than file systems take.*nothing was written/,
+    );
+    expect(pulled.stderr.trim().split("\n")).toHaveLength(1);
+    await expect(readFile(join(project, ".claude", "skills", "x", "SKILL.md"))).rejects.toThrow();
+    await expect(readFile(join(project, "canon.lock"))).rejects.toThrow();
+    const exported = a.canon("export", "skills/x", join(a.dir, "exported"));
+    expect(exported.status).not.toBe(0);
+    expect(exported.stderr).toMatch(/a name in it is 250 bytes, .*nothing was written/);
+    await expect(readFile(join(a.dir, "exported", "SKILL.md"))).rejects.toThrow();
+  });
+
+  it("no target may be canon.json or canon.lock themselves (pull --force would overwrite the manifest)", async () => {
+    a.ok("init");
+    a.ok("space", "create", "solo");
+    a.ok("publish", "agents", await a.file("agents.md", "# A\n"));
+    const project = join(a.dir, "project");
+    await mkdir(project);
+    const p = ["--project", project];
+    const added = a.canon("add", "agents", "--as", "file:canon.json", ...p);
+    expect(added.status).toBe(2);
+    expect(added.stderr).toMatch(/must not be canon\.json or canon\.lock/);
+    const manifest = JSON.stringify({
+      standards: { agents: { targets: [{ type: "file", path: "CANON.LOCK" }] } },
+    });
+    await writeFile(join(project, "canon.json"), manifest);
+    const pulled = a.canon("pull", "--force", ...p);
+    expect(pulled.status).toBe(4);
+    expect(pulled.stderr).toMatch(/targets\.0\.path: must not be canon\.json or canon\.lock/);
+    expect(await readFile(join(project, "canon.json"), "utf8")).toBe(manifest);
+  });
+});
