@@ -12,6 +12,7 @@ import {
   MAX_CONTENT_BYTES,
 } from "@canon/core";
 import { isGitMetadataPath } from "./git-metadata.js";
+import { unreadable as unreadableAs } from "./input-file.js";
 
 /** One file of a bundle, with its exact bytes. */
 export interface BundleFile {
@@ -197,18 +198,7 @@ function kindOf(info: {
   return "not a regular file";
 }
 
-async function unreadable<T>(file: string, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof CanonError) throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    const why =
-      code === "ENOENT"
-        ? "no such file or folder"
-        : code === "EACCES"
-          ? "permission denied"
-          : (error as Error).message;
-    throw new CanonError("FILE_UNREADABLE", `cannot read ${file}: ${why}`);
-  }
+/** A file-system error on a path of the folder, as `FILE_UNREADABLE` naming it. */
+function unreadable<T>(file: string, work: () => Promise<T>): Promise<T> {
+  return unreadableAs(file, work, "no such file or folder");
 }

@@ -38,7 +38,15 @@ async function inputFileSize(file: string): Promise<number> {
   return info.size;
 }
 
-async function unreadable<T>(file: string, work: () => Promise<T>): Promise<T> {
+/**
+ * Runs `work` on a path the user named, turning a file-system error into
+ * `FILE_UNREADABLE` naming the path (`missing` says what is not there).
+ */
+export async function unreadable<T>(
+  file: string,
+  work: () => Promise<T>,
+  missing = "no such file",
+): Promise<T> {
   try {
     return await work();
   } catch (error) {
@@ -46,7 +54,7 @@ async function unreadable<T>(file: string, work: () => Promise<T>): Promise<T> {
     const code = (error as NodeJS.ErrnoException).code;
     const why =
       code === "ENOENT"
-        ? "no such file"
+        ? missing
         : code === "EACCES"
           ? "permission denied"
           : (error as Error).message;
