@@ -25,6 +25,7 @@ const BENCHMARKS = {
   corrections: () => import("./corrections.mjs"),
   project: () => import("./project.mjs"),
   "stamp-feeds": () => import("./stamp-feeds.mjs"),
+  "flat-costs": () => import("./flat-costs.mjs"),
 };
 
 const DOC = fileURLToPath(new URL("../docs/benchmarks.md", import.meta.url));
