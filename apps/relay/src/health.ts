@@ -1,8 +1,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Repo } from "@automerge/automerge-repo";
 import { countStoredDocuments } from "@canon/store";
+import type { AccessGrant } from "./access/access-grant.js";
 import type { RelayTokens } from "./access/relay-tokens.js";
 import { grantOf } from "./auth.js";
+import type { HeadsSummary } from "./heads-summary.js";
 
 /** What `/healthz` reports. */
 export interface ServerHealth {
@@ -20,8 +22,10 @@ export async function healthOf(repo: Repo, directory: string): Promise<ServerHea
 
 /**
  * Answers a plain HTTP request to the relay: `GET /healthz` with the
- * report (401 without a token the relay accepts, when it requires one: the
- * admin token or any space's token), 404 for anything
+ * report, `GET /heads/<space-document-id>` with the space's heads summary
+ * (see `heads-summary.ts`; 404 when the relay does not hold the space or the
+ * token does not open it), 401 without a token the relay accepts when it
+ * requires one (the admin token or any space's token), 404 for anything
  * else. WebSocket upgrades never come here.
  */
 export async function answerHttp(
@@ -29,16 +33,30 @@ export async function answerHttp(
   response: ServerResponse,
   tokens: RelayTokens,
   report: () => Promise<ServerHealth>,
+  summary?: (spaceDocumentId: string, grant: AccessGrant) => Promise<HeadsSummary | undefined>,
 ): Promise<void> {
   const path = new URL(request.url ?? "/", "http://relay").pathname;
-  if (path !== "/healthz") {
+  const heads = /^\/heads\/([A-Za-z0-9]{1,100})$/.exec(path);
+  if (path !== "/healthz" && (heads === null || summary === undefined)) {
     response.writeHead(404, { "content-type": "application/json" }).end('{"error":"not found"}');
     return;
   }
-  if (grantOf(request, tokens) === undefined) {
+  const grant = grantOf(request, tokens);
+  if (grant === undefined) {
     response
       .writeHead(401, { "content-type": "application/json" })
       .end('{"error":"token required"}');
+    return;
+  }
+  if (heads !== null && summary !== undefined) {
+    const answer = await summary(heads[1] as string, grant).catch(() => undefined);
+    if (answer === undefined) {
+      response
+        .writeHead(404, { "content-type": "application/json" })
+        .end('{"error":"no such space"}');
+      return;
+    }
+    response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(answer));
     return;
   }
   response

@@ -17,6 +17,7 @@ import { SpaceAccess } from "./access/space-access.js";
 import { grantOf } from "./auth.js";
 import { DocumentSizes } from "./guard/document-sizes.js";
 import { GuardedServerAdapter } from "./guard/guarded-server-adapter.js";
+import { headsSummary } from "./heads-summary.js";
 import { answerHttp, healthOf, type ServerHealth } from "./health.js";
 import { type LimitOverrides, limitsWith } from "./limits.js";
 import { createRelayLog, DEFAULT_LOG_LEVEL, type LogLevel, type RelayLog } from "./relay-log.js";
@@ -90,16 +91,17 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   const sizes = new DocumentSizes(options.storageDirectory);
   // The access check reads the Repo's documents; the Repo needs the adapter first.
   let started: Repo | undefined;
+  const access =
+    tokens.spaces.size > 0
+      ? new SpaceAccess(tokens.spaces, { storage, sizes, repo: () => started })
+      : undefined;
   const serverAdapter = new GuardedServerAdapter(wss, {
     limits,
     log,
     sizes,
     storage,
     grantOf: (request) => grantOf(request, tokens),
-    access:
-      tokens.spaces.size > 0
-        ? new SpaceAccess(tokens.spaces, { storage, sizes, repo: () => started })
-        : undefined,
+    access,
   });
   const repo = new Repo({
     storage,
@@ -114,7 +116,13 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   for (const client of outgoing) repo.networkSubsystem.addNetworkAdapter(client);
 
   const http = createServer((request, response) => {
-    void answerHttp(request, response, tokens, () => healthOf(repo, options.storageDirectory));
+    void answerHttp(
+      request,
+      response,
+      tokens,
+      () => healthOf(repo, options.storageDirectory),
+      (space, grant) => headsSummary(space, grant, { repo, storage, sizes, access }),
+    );
   });
   http.on("upgrade", (request, socket, head) => {
     if (grantOf(request, tokens) === undefined) {

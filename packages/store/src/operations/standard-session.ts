@@ -1,5 +1,6 @@
 import type { DocHandle } from "@automerge/automerge-repo";
 import { type FoldResult, fold, type RecordEntry } from "@canon/core";
+import { readHeadsCache, writeHeadsCache } from "../caches/heads-cache.js";
 import { stampIndexOf, writeStampIndex } from "../caches/stamp-index.js";
 import { snapshotOf, writeVerifiedSnapshot } from "../caches/verified-snapshot.js";
 import { writeReadIndex } from "../caches/write-read-index.js";
@@ -184,4 +185,10 @@ async function refreshTouched(
     address.documentId,
     stampIndexOf(address.genesis, fingerprint, merged),
   );
+  // The heads of untouched documents are those the previous cache recorded, if it described the snapshot's files.
+  const previous = await readHeadsCache(replica.home, address.documentId);
+  if (JSON.stringify(previous?.fingerprint) !== JSON.stringify(snapshot.fingerprint)) return;
+  const heads: Record<string, readonly string[]> = { ...previous?.heads };
+  for (const handle of handles) heads[handle.documentId] = handle.heads();
+  await writeHeadsCache(replica.home, address.documentId, { fingerprint, heads });
 }

@@ -12,8 +12,9 @@ import type { LoadedSpace, MissingDocument } from "../space/space-reader.js";
 import { pause } from "./alarm.js";
 import { probeRelay } from "./probe-relay.js";
 import { acceptedRecords, type RecordSummary, summarize } from "./record-summary.js";
+import { nothingToExchange } from "./relay-heads.js";
 import { inSync, openRelaySession, type RelaySession } from "./relay-session.js";
-import { relayFor } from "./relay-url.js";
+import { type RelayEndpoint, relayFor } from "./relay-url.js";
 
 /** What to sync. */
 export interface SyncRequest extends SpaceChoice {
@@ -53,6 +54,11 @@ export interface SyncReport {
    */
   readonly missing: readonly MissingDocument[];
   readonly lastSync: string;
+  /**
+   * True when the relay's heads summary showed every document equal on both
+   * sides, so no document was loaded or exchanged (see `relay-heads.ts`).
+   */
+  readonly summarised: boolean;
 }
 
 /**
@@ -67,6 +73,32 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
   const endpoint = relayFor(chosen.entry?.relays ?? [], request);
   const deadline = Date.now() + request.timeoutMs;
   await probeRelay(endpoint, request.timeoutMs);
+  // One summary of the relay's heads first: when every document is the same on
+  // both sides, nothing is loaded and nothing exchanged.
+  if (
+    await nothingToExchange(
+      home,
+      chosen,
+      endpoint,
+      Math.max(1, deadline - Date.now()),
+      request.checkpointAs,
+    )
+  ) {
+    const lastSync = await recordSync(home, chosen.url, endpoint, request, {
+      name: chosen.entry?.name ?? "",
+      genesis: chosen.address.genesis,
+    });
+    return {
+      synced: true,
+      space: chosen.url,
+      relay: endpoint.url,
+      received: [],
+      sent: [],
+      missing: [],
+      lastSync,
+      summarised: true,
+    };
+  }
 
   const replica = await openReplica(home);
   let session: RelaySession | undefined;
@@ -139,28 +171,9 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
     session = undefined;
     await replica.close();
     await refreshCaches(replica, folded);
-    const lastSync = new Date().toISOString();
-    await updateConfig(home, (config) => {
-      const entry = config.spaces[chosen.url] ?? {
-        name: folded.fold.state?.genesis.record.name ?? "",
-        genesis: chosen.address.genesis,
-        relays: [],
-        lastSyncAt: null,
-      };
-      entry.lastSyncAt = lastSync;
-      if (
-        request.remember === true ||
-        (request.remember === "if-none" && entry.relays.length === 0)
-      ) {
-        // The relay that just worked goes first, with the token that worked.
-        entry.relays = [
-          { url: endpoint.url, token: endpoint.token ?? null },
-          ...entry.relays.filter((relay) => relay.url !== endpoint.url),
-        ];
-      }
-      config.spaces[chosen.url] = entry;
-      if (request.makeDefault) config.defaultSpace = chosen.url;
-      else config.defaultSpace ??= chosen.url;
+    const lastSync = await recordSync(home, chosen.url, endpoint, request, {
+      name: folded.fold.state?.genesis.record.name ?? "",
+      genesis: chosen.address.genesis,
     });
     return {
       synced: true,
@@ -170,11 +183,41 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
       sent,
       missing: loaded.missing,
       lastSync,
+      summarised: false,
     };
   } finally {
     session?.close();
     await replica.close();
   }
+}
+
+/** Records a finished sync in the home's config (time, relay, default space); returns the time. */
+async function recordSync(
+  home: CanonHome,
+  spaceUrl: string,
+  endpoint: RelayEndpoint,
+  request: SyncRequest,
+  fresh: { readonly name: string; readonly genesis: string },
+): Promise<string> {
+  const lastSync = new Date().toISOString();
+  await updateConfig(home, (config) => {
+    const entry = config.spaces[spaceUrl] ?? { ...fresh, relays: [], lastSyncAt: null };
+    entry.lastSyncAt = lastSync;
+    if (
+      request.remember === true ||
+      (request.remember === "if-none" && entry.relays.length === 0)
+    ) {
+      // The relay that just worked goes first, with the token that worked.
+      entry.relays = [
+        { url: endpoint.url, token: endpoint.token ?? null },
+        ...entry.relays.filter((relay) => relay.url !== endpoint.url),
+      ];
+    }
+    config.spaces[spaceUrl] = entry;
+    if (request.makeDefault) config.defaultSpace = spaceUrl;
+    else config.defaultSpace ??= spaceUrl;
+  });
+  return lastSync;
 }
 
 async function loadIfPresent(
