@@ -105,6 +105,9 @@ export async function run({ log }) {
         node: median(samples.node),
         join: joined.elapsed,
       });
+      log(
+        `${size} standards: ${JSON.stringify(figures.get(size), (_, v) => (typeof v === "number" ? Math.round(v) : v))}`,
+      );
       await relay.stop();
       relays.pop();
     }

@@ -20,44 +20,53 @@ afterEach(async () => {
   await rm(relayData, { recursive: true, force: true });
 });
 
-type Report = { summarised: boolean; received: { cid: string }[]; sent: { cid: string }[] };
+type Report = { exchanged: number | null; received: { cid: string }[]; sent: { cid: string }[] };
 
-describe("a sync with nothing new is answered by the relay's heads summary", () => {
-  it("loads nothing when both sides agree, and syncs every document as soon as one differs", async () => {
+describe("a sync starts from the relay's heads summary", () => {
+  it("loads nothing when both sides agree, and only the documents that differ otherwise", async () => {
     const relay = await startRelay(relayData);
     a.ok("init");
-    const bDid = b.ok("init", "--json").json<{ did: string }>().did;
+    b.ok("init");
     const { url } = a.ok("space", "create", "shared", "--json").json<{ url: string }>();
-    a.ok("member", "add", bDid, "--role", "maintainer");
     for (const standard of ["style", "tone", "names"])
       a.ok("publish", standard, await a.file(`${standard}.md`, `${standard} v1\n`));
-    const first = a.ok("sync", "--relay", relay.url, "--json").json<Report>();
-    expect(first.summarised).toBe(false);
-    expect(first.sent.length).toBeGreaterThan(0);
+    a.ok("sync", "--relay", relay.url);
+    // B reads (not a member: it never owes a checkpoint, which would load every document).
+    const joined = b.ok("space", "join", url, "--relay", relay.url, "--json").json<Report>();
+    expect(joined.exchanged).toBeNull(); // nothing here yet: every document
+    const again = b.ok("sync", "--json").json<Report>();
+    expect(again).toMatchObject({ exchanged: 0, received: [], sent: [] });
 
-    const again = a.ok("sync", "--json").json<Report>();
-    expect(again).toMatchObject({ summarised: true, received: [], sent: [] });
-
-    // Something new on the relay: the summary differs, so the sync exchanges.
-    b.ok("space", "join", url, "--relay", relay.url);
-    const v2 = b
-      .ok("publish", "tone", await b.file("tone.md", "tone v2\n"), "--json")
+    // A new version on the relay: only its document differs.
+    const v2 = a
+      .ok("publish", "tone", await a.file("tone.md", "tone v2\n"), "--json")
       .json<{ release: string }>();
-    b.ok("sync");
-    const pulled = a.ok("sync", "--json").json<Report>();
-    expect(pulled.summarised).toBe(false);
+    a.ok("sync");
+    const pulled = b.ok("sync", "--json").json<Report>();
+    // tone's document, and the space document with A's new checkpoint.
+    expect(pulled.exchanged).toBe(2);
     expect(pulled.received.map((record) => record.cid)).toContain(v2.release);
-    expect(a.ok("show", "tone").stdout).toBe("tone v2\n");
-    expect(a.ok("sync", "--json").json<Report>().summarised).toBe(true);
+    expect(b.ok("show", "tone").stdout).toBe("tone v2\n");
+    expect(b.ok("ls").stdout).toContain("tone");
+    expect(b.ok("sync", "--json").json<Report>().exchanged).toBe(0);
 
-    // Something new here (published through the one-standard path): it goes out.
+    // A new standard: its document and the space document's new route.
+    a.ok("publish", "extra", await a.file("extra.md", "extra v1\n"));
+    a.ok("sync");
+    const routed = b.ok("sync", "--json").json<Report>();
+    expect(routed.exchanged).toBe(2);
+    expect(b.ok("show", "extra").stdout).toBe("extra v1\n");
+    expect(b.ok("sync", "--json").json<Report>().exchanged).toBe(0);
+
+    // The owner's sync with nothing new loads nothing either, once its checkpoint is current.
+    a.ok("sync");
+    expect(a.ok("sync", "--json").json<Report>()).toMatchObject({ exchanged: 0, sent: [] });
+    // What the owner publishes goes out in a full sync (a checkpoint is due) and reaches B.
     const v3 = a
       .ok("publish", "tone", await a.file("tone.md", "tone v3\n"), "--json")
       .json<{ release: string }>();
     const pushed = a.ok("sync", "--json").json<Report>();
-    expect(pushed.summarised).toBe(false);
     expect(pushed.sent.map((record) => record.cid)).toContain(v3.release);
-    expect(a.ok("sync", "--json").json<Report>().summarised).toBe(true);
     b.ok("sync");
     expect(b.ok("show", "tone").stdout).toBe("tone v3\n");
   });
@@ -92,7 +101,7 @@ describe("a sync with nothing new is answered by the relay's heads summary", () 
     const { url } = a.ok("space", "create", "shared", "--json").json<{ url: string }>();
     a.ok("sync", "--relay", relay.url, "--token", "s3cret");
     const again = a.ok("sync", "--json");
-    expect(again.json<Report>().summarised, again.stdout).toBe(true);
+    expect(again.json<Report>().exchanged, again.stdout).toBe(0);
     const spaceId = url.slice("canon:".length).split("/")[0] as string;
     const bare = await fetch(`http://127.0.0.1:${relay.port}/heads/${spaceId}`);
     expect(bare.status).toBe(401);

@@ -121,13 +121,14 @@ async function loadStandard(
  * chunks), and the fold of the snapshot's records with every record of the
  * touched documents (only new ones are checked). A chunk another process
  * wrote meanwhile is named nowhere, so the next command sees the caches stale.
+ * Returns that fold, or undefined when it wrote nothing. Call after `Replica.close`.
  */
-async function refreshTouched(
+export async function refreshTouched(
   replica: Replica,
   chosen: ChosenSpace,
   current: CurrentSnapshot,
-  folded: FoldedSpace,
-): Promise<void> {
+  folded: Pick<FoldedSpace, "space" | "standards">,
+): Promise<FoldResult | undefined> {
   const { address } = chosen;
   const { snapshot } = current;
   const touched = replica.touched();
@@ -135,7 +136,7 @@ async function refreshTouched(
   for (const id of touched)
     if (!handles.some((handle) => handle.documentId === id)) {
       const handle = replica.repo.handles[id];
-      if (handle === undefined || !handle.isReady()) return;
+      if (handle === undefined || !handle.isReady()) return undefined;
       handles.push(handle as DocHandle<StandardDocument>);
     }
   const fingerprint: Record<string, string[]> = {};
@@ -168,7 +169,7 @@ async function refreshTouched(
     },
   });
   const state = result.state;
-  if (state === undefined) return;
+  if (state === undefined) return undefined;
   const merged: FoldResult = {
     ...result,
     invalid: [...snapshot.invalid, ...result.invalid],
@@ -187,8 +188,9 @@ async function refreshTouched(
   );
   // The heads of untouched documents are those the previous cache recorded, if it described the snapshot's files.
   const previous = await readHeadsCache(replica.home, address.documentId);
-  if (JSON.stringify(previous?.fingerprint) !== JSON.stringify(snapshot.fingerprint)) return;
+  if (JSON.stringify(previous?.fingerprint) !== JSON.stringify(snapshot.fingerprint)) return merged;
   const heads: Record<string, readonly string[]> = { ...previous?.heads };
   for (const handle of handles) heads[handle.documentId] = handle.heads();
   await writeHeadsCache(replica.home, address.documentId, { fingerprint, heads });
+  return merged;
 }

@@ -4,7 +4,7 @@ import type { CanonHome } from "../home/canon-home.js";
 import type { Signer } from "../home/identities.js";
 import { checkpointDue } from "../operations/checkpoint.js";
 import type { ChosenSpace } from "../operations/space-session.js";
-import { currentSnapshot } from "../operations/space-view.js";
+import { type CurrentSnapshot, currentSnapshot } from "../operations/space-view.js";
 import { parseRelayUrl, type RelayEndpoint } from "./relay-url.js";
 
 /** Most bytes of a heads summary read from a relay (about 300,000 documents' heads). */
@@ -58,46 +58,53 @@ export async function fetchHeadsSummary(
   }
 }
 
+/** How this replica's documents compare with a relay's, by their heads. */
+export interface HeadsComparison {
+  /** The verified snapshot the comparison started from (current when compared). */
+  readonly current: CurrentSnapshot;
+  /** Documents whose heads differ, or that one side holds and the other does not; empty when all agree. */
+  readonly differing: readonly string[];
+}
+
 /**
- * True when a sync with the relay has nothing to exchange, known without
- * loading Automerge: the verified snapshot is current (names exactly the
- * chunk files on disk), the heads cache was written from the same files,
- * every document of the space is here, no checkpoint is due from
- * `checkpointAs`, and the relay's heads summary lists exactly the same
- * documents with exactly the same heads. Anything else, including a relay
- * that answers no summary, is false: the caller then syncs every document.
+ * Compares this replica's documents of a space with a relay's, without
+ * loading Automerge: when the verified snapshot is current (names exactly
+ * the chunk files on disk), the heads cache was written from the same
+ * files, every document of the space is here, and no checkpoint is due from
+ * `checkpointAs`, it asks the relay for its heads summary and returns the
+ * documents whose heads differ. Undefined otherwise, including when the
+ * relay answers no summary: the caller then syncs every document.
  */
-export async function nothingToExchange(
+export async function compareWithRelay(
   home: CanonHome,
   chosen: ChosenSpace,
   endpoint: RelayEndpoint,
   timeoutMs: number,
   checkpointAs: Signer | undefined,
-): Promise<boolean> {
+): Promise<HeadsComparison | undefined> {
   const spaceId = chosen.address.documentId;
   const [current, cache] = await Promise.all([
     currentSnapshot(home, chosen),
     readHeadsCache(home, spaceId),
   ]);
-  if (current === undefined || cache === undefined) return false;
+  if (current === undefined || cache === undefined) return undefined;
   if (JSON.stringify(cache.fingerprint) !== JSON.stringify(current.snapshot.fingerprint))
-    return false;
+    return undefined;
   if (checkpointAs && checkpointDue(current.fold.state, checkpointAs.keyPair.did, new Date()))
-    return false;
+    return undefined;
   const ours = new Map<string, readonly string[]>();
   for (const [id, chunks] of Object.entries(cache.fingerprint)) {
     const heads = cache.heads[id];
     // A document routed here but held nowhere: the full sync waits for it and reports it.
-    if (chunks.length === 0 || heads === undefined) return false;
+    if (chunks.length === 0 || heads === undefined) return undefined;
     ours.set(id, heads);
   }
-  if (!ours.has(spaceId)) return false;
+  if (!ours.has(spaceId)) return undefined;
   const theirs = await fetchHeadsSummary(endpoint, spaceId, timeoutMs);
-  if (theirs === undefined || theirs.size !== ours.size) return false;
-  for (const [id, heads] of ours) {
-    const other = theirs.get(id);
-    if (other === undefined || JSON.stringify(other) !== JSON.stringify([...heads].sort()))
-      return false;
-  }
-  return true;
+  if (theirs === undefined) return undefined;
+  const differing = new Set<string>();
+  for (const [id, heads] of ours)
+    if (JSON.stringify(theirs.get(id)) !== JSON.stringify([...heads].sort())) differing.add(id);
+  for (const id of theirs.keys()) if (!ours.has(id)) differing.add(id);
+  return { current, differing: [...differing].sort() };
 }

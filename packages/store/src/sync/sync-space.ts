@@ -12,9 +12,10 @@ import type { LoadedSpace, MissingDocument } from "../space/space-reader.js";
 import { pause } from "./alarm.js";
 import { probeRelay } from "./probe-relay.js";
 import { acceptedRecords, type RecordSummary, summarize } from "./record-summary.js";
-import { nothingToExchange } from "./relay-heads.js";
+import { compareWithRelay } from "./relay-heads.js";
 import { inSync, openRelaySession, type RelaySession } from "./relay-session.js";
 import { type RelayEndpoint, relayFor } from "./relay-url.js";
+import { syncDocuments } from "./sync-documents.js";
 
 /** What to sync. */
 export interface SyncRequest extends SpaceChoice {
@@ -55,10 +56,12 @@ export interface SyncReport {
   readonly missing: readonly MissingDocument[];
   readonly lastSync: string;
   /**
-   * True when the relay's heads summary showed every document equal on both
-   * sides, so no document was loaded or exchanged (see `relay-heads.ts`).
+   * How many documents were loaded and exchanged when the relay's heads
+   * summary chose them (only those whose heads differed; 0 when every one
+   * was the same on both sides), or null when every document of the space
+   * was loaded and synced (no usable summary or caches, see `relay-heads.ts`).
    */
-  readonly summarised: boolean;
+  readonly exchanged: number | null;
 }
 
 /**
@@ -75,15 +78,20 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
   await probeRelay(endpoint, request.timeoutMs);
   // One summary of the relay's heads first: when every document is the same on
   // both sides, nothing is loaded and nothing exchanged.
-  if (
-    await nothingToExchange(
-      home,
-      chosen,
-      endpoint,
-      Math.max(1, deadline - Date.now()),
-      request.checkpointAs,
-    )
-  ) {
+  // One summary of the relay's heads first: only documents that differ are
+  // loaded and exchanged, none when every one is the same on both sides.
+  const comparison = await compareWithRelay(
+    home,
+    chosen,
+    endpoint,
+    Math.max(1, deadline - Date.now()),
+    request.checkpointAs,
+  );
+  if (comparison !== undefined) {
+    const exchanged =
+      comparison.differing.length === 0
+        ? { received: [], sent: [], missing: [] }
+        : await syncDocuments(home, chosen, endpoint, comparison, deadline, request.timeoutMs);
     const lastSync = await recordSync(home, chosen.url, endpoint, request, {
       name: chosen.entry?.name ?? "",
       genesis: chosen.address.genesis,
@@ -92,14 +100,11 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
       synced: true,
       space: chosen.url,
       relay: endpoint.url,
-      received: [],
-      sent: [],
-      missing: [],
+      ...exchanged,
       lastSync,
-      summarised: true,
+      exchanged: comparison.differing.length,
     };
   }
-
   const replica = await openReplica(home);
   let session: RelaySession | undefined;
   try {
@@ -183,7 +188,7 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
       sent,
       missing: loaded.missing,
       lastSync,
-      summarised: false,
+      exchanged: null,
     };
   } finally {
     session?.close();
