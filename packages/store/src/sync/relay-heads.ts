@@ -62,6 +62,8 @@ export async function fetchHeadsSummary(
 export interface HeadsComparison {
   /** The verified snapshot the comparison started from (current when compared). */
   readonly current: CurrentSnapshot;
+  /** How many documents the two sides hold between them. */
+  readonly documents: number;
   /** Documents whose heads differ, or that one side holds and the other does not; empty when all agree. */
   readonly differing: readonly string[];
 }
@@ -106,5 +108,6 @@ export async function compareWithRelay(
   for (const [id, heads] of ours)
     if (JSON.stringify(theirs.get(id)) !== JSON.stringify([...heads].sort())) differing.add(id);
   for (const id of theirs.keys()) if (!ours.has(id)) differing.add(id);
-  return { current, differing: [...differing].sort() };
+  const documents = new Set([...ours.keys(), ...theirs.keys()]).size;
+  return { current, documents, differing: [...differing].sort() };
 }

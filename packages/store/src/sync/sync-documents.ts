@@ -28,8 +28,9 @@ export interface DocumentsSynced {
  * space document), waits until the relay's heads equal ours for each of
  * them, then updates the caches from the snapshot and those documents
  * ({@link refreshTouched}). The rest of the space is neither loaded nor
- * exchanged: both sides hold the same heads of it. Records a peer deleted
- * are not written back here (a sync that loads every document does that).
+ * exchanged: both sides hold the same heads of it. Undefined when the
+ * exchange took a record out of a document (a peer deleted it): the caller
+ * then syncs every document, which writes it back.
  * @throws CanonError `RELAY_UNREACHABLE`, `RELAY_REFUSED`, `SYNC_TIMEOUT` as a full sync does.
  */
 export async function syncDocuments(
@@ -39,7 +40,7 @@ export async function syncDocuments(
   comparison: HeadsComparison,
   deadline: number,
   timeoutMs: number,
-): Promise<DocumentsSynced> {
+): Promise<DocumentsSynced | undefined> {
   const { address } = chosen;
   const replica = await openReplica(home);
   let session: RelaySession | undefined;
@@ -108,6 +109,13 @@ export async function syncDocuments(
         );
       await pause(5);
     }
+    // A record one of these documents held and lost (a peer deleted it) must be
+    // written back, which a sync of every document does: leave it to that one.
+    const held = new Set<string>();
+    for (const handle of handles)
+      for (const records of mapsAt(handle.doc(), "records"))
+        for (const cid of Object.keys(records)) held.add(cid);
+    if ([...ours].some((cid) => !held.has(cid))) return undefined;
     const relayHad = new Set<string>();
     for (const handle of handles) {
       const heads = firstRemoteHeads.get(handle.documentId);

@@ -5,17 +5,22 @@ import { updateConfig } from "../home/config.js";
 import type { Signer } from "../home/identities.js";
 import { openReplica } from "../open-replica.js";
 import { appendCheckpoint, checkpointDue } from "../operations/checkpoint.js";
-import { chooseSpace, refreshCaches, type SpaceChoice } from "../operations/space-session.js";
+import {
+  type ChosenSpace,
+  chooseSpace,
+  refreshCaches,
+  type SpaceChoice,
+} from "../operations/space-session.js";
 import type { Replica } from "../replica.js";
 import { mapField } from "../space/documents.js";
 import type { LoadedSpace, MissingDocument } from "../space/space-reader.js";
 import { pause } from "./alarm.js";
 import { probeRelay } from "./probe-relay.js";
 import { acceptedRecords, type RecordSummary, summarize } from "./record-summary.js";
-import { compareWithRelay } from "./relay-heads.js";
+import { compareWithRelay, type HeadsComparison } from "./relay-heads.js";
 import { inSync, openRelaySession, type RelaySession } from "./relay-session.js";
 import { type RelayEndpoint, relayFor } from "./relay-url.js";
-import { syncDocuments } from "./sync-documents.js";
+import { type DocumentsSynced, syncDocuments } from "./sync-documents.js";
 
 /** What to sync. */
 export interface SyncRequest extends SpaceChoice {
@@ -87,11 +92,11 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
     Math.max(1, deadline - Date.now()),
     request.checkpointAs,
   );
-  if (comparison !== undefined) {
-    const exchanged =
-      comparison.differing.length === 0
-        ? { received: [], sent: [], missing: [] }
-        : await syncDocuments(home, chosen, endpoint, comparison, deadline, request.timeoutMs);
+  const exchanged =
+    comparison === undefined
+      ? undefined
+      : await exchangeDiffering(home, chosen, endpoint, comparison, deadline, request);
+  if (comparison !== undefined && exchanged !== undefined) {
     const lastSync = await recordSync(home, chosen.url, endpoint, request, {
       name: chosen.entry?.name ?? "",
       genesis: chosen.address.genesis,
@@ -194,6 +199,34 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
     session?.close();
     await replica.close();
   }
+}
+
+/**
+ * Exchanges the documents a heads comparison found different (none when all
+ * agree), telling `onProgress` how many of the space's documents are in step.
+ * Undefined when a sync of every document is needed after all.
+ */
+async function exchangeDiffering(
+  home: CanonHome,
+  chosen: ChosenSpace,
+  endpoint: RelayEndpoint,
+  comparison: HeadsComparison,
+  deadline: number,
+  request: SyncRequest,
+): Promise<DocumentsSynced | undefined> {
+  const documents = comparison.documents;
+  request.onProgress?.({ documents, inStep: documents - comparison.differing.length });
+  if (comparison.differing.length === 0) return { received: [], sent: [], missing: [] };
+  const synced = await syncDocuments(
+    home,
+    chosen,
+    endpoint,
+    comparison,
+    deadline,
+    request.timeoutMs,
+  );
+  if (synced !== undefined) request.onProgress?.({ documents, inStep: documents });
+  return synced;
 }
 
 /** Records a finished sync in the home's config (time, relay, default space); returns the time. */
