@@ -1,11 +1,11 @@
-import type { DocHandle, UrlHeads } from "@automerge/automerge-repo";
-import { CanonError, type SignedRecord } from "@canon/core";
+import { type DocHandle, isValidDocumentId, type UrlHeads } from "@automerge/automerge-repo";
+import { CanonError, type SignedRecord, sameBytes } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import { openReplica } from "../open-replica.js";
 import type { ChosenSpace } from "../operations/space-session.js";
 import { refreshTouched } from "../operations/standard-session.js";
 import { mapsAt } from "../space/document-maps.js";
-import { mapField, type SpaceDocument, type StandardDocument } from "../space/documents.js";
+import { isMap, mapField, type SpaceDocument, type StandardDocument } from "../space/documents.js";
 import type { MissingDocument } from "../space/space-reader.js";
 import { pause } from "./alarm.js";
 import { acceptedRecords, summarize } from "./record-summary.js";
@@ -62,6 +62,9 @@ export async function syncDocuments(
     for (const handle of [space, ...standards.values()])
       for (const records of mapsAt(handle.doc(), "records"))
         for (const cid of Object.keys(records)) ours.add(cid);
+    const before = new Map<DocHandle<unknown>, unknown>();
+    for (const handle of [space, ...standards.values()])
+      before.set(handle as DocHandle<unknown>, handle.doc());
     const firstRemoteHeads = new Map<string, UrlHeads>();
     const watchRemote = (handle: DocHandle<unknown>) =>
       handle.once("remote-heads", ({ heads }) => {
@@ -109,13 +112,20 @@ export async function syncDocuments(
         );
       await pause(5);
     }
-    // A record one of these documents held and lost (a peer deleted it) must be
-    // written back, which a sync of every document does: leave it to that one.
-    const held = new Set<string>();
-    for (const handle of handles)
-      for (const records of mapsAt(handle.doc(), "records"))
-        for (const cid of Object.keys(records)) held.add(cid);
-    if ([...ours].some((cid) => !held.has(cid))) return undefined;
+    // Anything a peer took out or changed (a record, content, a route, a tag)
+    // is written back by a sync of every document: leave it to that one.
+    for (const [handle, doc] of before) if (!contains(handle.doc(), doc)) return undefined;
+    // A route to a document neither side listed: a sync of every document looks for it and reports it.
+    const known = comparison.current.snapshot.fingerprint;
+    for (const field of ["standards", "feeds"])
+      for (const id of Object.keys(mapField(space.doc(), field)))
+        if (
+          isValidDocumentId(id) &&
+          id !== address.documentId &&
+          !standards.has(id) &&
+          !Object.hasOwn(known, id)
+        )
+          return undefined;
     const relayHad = new Set<string>();
     for (const handle of handles) {
       const heads = firstRemoteHeads.get(handle.documentId);
@@ -141,4 +151,22 @@ export async function syncDocuments(
     session?.close();
     await replica.close();
   }
+}
+
+/**
+ * True when `after` holds everything `before` held, unchanged: every key of
+ * every map with the same value (byte strings compared by content), and no
+ * scalar changed. What a sync may add without anything to write back.
+ */
+function contains(after: unknown, before: unknown): boolean {
+  if (before instanceof Uint8Array) return after instanceof Uint8Array && sameBytes(after, before);
+  if (isMap(before)) {
+    if (!isMap(after)) return false;
+    for (const [key, value] of Object.entries(before))
+      if (!Object.hasOwn(after, key) || !contains(after[key], value)) return false;
+    return true;
+  }
+  if (typeof before === "object" && before !== null)
+    return JSON.stringify(after) === JSON.stringify(before);
+  return after === before;
 }
