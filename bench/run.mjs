@@ -27,6 +27,7 @@ const BENCHMARKS = {
   "stamp-feeds": () => import("./stamp-feeds.mjs"),
   "relay-postgres": () => import("./relay-postgres.mjs"),
   "round-trip": () => import("./round-trip.mjs"),
+  "flat-costs": () => import("./flat-costs.mjs"),
 };
 
 const DOC = fileURLToPath(new URL("../docs/benchmarks.md", import.meta.url));

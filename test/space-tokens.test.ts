@@ -70,6 +70,16 @@ describe("tokens per space on a relay (real processes on 127.0.0.1)", () => {
       expect(refused.stderr).toMatch(/relay .* refused this token: space \S+ is not this token's/);
     }
     expect(agent.canon("show", "secret").status).toBe(3);
+    // The heads summary is refused the same way: another space's is not found, its own lists its documents.
+    const heads = (space: string, token: string) =>
+      fetch(`http://127.0.0.1:${relay.port}/heads/${documentIdOf(space)}?token=${token}`);
+    expect((await heads(betaUrl, ALPHA_WRITE)).status).toBe(404);
+    expect((await heads(betaUrl, ALPHA_READ)).status).toBe(404);
+    const own = (await (await heads(alphaUrl, ALPHA_READ)).json()) as {
+      documents: Record<string, string[]>;
+    };
+    expect(Object.keys(own.documents)).toHaveLength(2);
+    expect((await heads(betaUrl, ADMIN)).status).toBe(200);
 
     // Its own space works, and so does a sync with the remembered token.
     agent.ok("space", "join", alphaUrl, "--relay", relay.url, "--token", ALPHA_READ);

@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Repo } from "@automerge/automerge-repo";
+import type { AccessGrant } from "./access/access-grant.js";
 import type { RelayTokens } from "./access/relay-tokens.js";
 import { grantOf } from "./auth.js";
+import type { HeadsSummary } from "./heads-summary.js";
 import type { RelayStorage } from "./storage/relay-storage.js";
 
 /** What `/healthz` reports: served with 200 when `ok`, 503 when not. */
@@ -45,14 +47,22 @@ export interface HttpReports {
   readonly health: () => Promise<ServerHealth>;
   /** The `/metrics` text (Prometheus exposition format) and its content type. */
   readonly metrics: () => Promise<{ readonly text: string; readonly contentType: string }>;
+  /** A space's heads summary for `GET /heads/<id>`, undefined when the relay does not hold it or the grant does not open it. */
+  readonly heads?: (
+    spaceDocumentId: string,
+    grant: AccessGrant,
+  ) => Promise<HeadsSummary | undefined>;
 }
 
 /**
  * Answers a plain HTTP request to the relay: `GET /healthz` with the report
  * (200 when healthy, 503 with a reason when not, so a load balancer stops
- * sending to it), `GET /metrics` in Prometheus text format, both 401 without
- * a token the relay accepts when it requires one (the admin token or any
- * space's token), and 404 for anything else. WebSocket upgrades never come here.
+ * sending to it), `GET /metrics` in Prometheus text format,
+ * `GET /heads/<space-document-id>` with the space's heads summary (see
+ * `heads-summary.ts`; 404 when the relay does not hold the space or the token
+ * does not open it), all 401 without a token the relay accepts when it
+ * requires one (the admin token or any space's token), and 404 for anything
+ * else. WebSocket upgrades never come here.
  */
 export async function answerHttp(
   request: IncomingMessage,
@@ -61,11 +71,14 @@ export async function answerHttp(
   reports: HttpReports,
 ): Promise<void> {
   const path = new URL(request.url ?? "/", "http://relay").pathname;
-  if (path !== "/healthz" && path !== "/metrics") {
+  const heads = /^\/heads\/([A-Za-z0-9]{1,100})$/.exec(path);
+  const summary = reports.heads;
+  if (path !== "/healthz" && path !== "/metrics" && (heads === null || summary === undefined)) {
     response.writeHead(404, { "content-type": "application/json" }).end('{"error":"not found"}');
     return;
   }
-  if (grantOf(request, tokens) === undefined) {
+  const grant = grantOf(request, tokens);
+  if (grant === undefined) {
     response
       .writeHead(401, { "content-type": "application/json" })
       .end('{"error":"token required"}');
@@ -74,6 +87,17 @@ export async function answerHttp(
   if (path === "/metrics") {
     const { text, contentType } = await reports.metrics();
     response.writeHead(200, { "content-type": contentType }).end(text);
+    return;
+  }
+  if (heads !== null && summary !== undefined) {
+    const answer = await summary(heads[1] as string, grant).catch(() => undefined);
+    if (answer === undefined) {
+      response
+        .writeHead(404, { "content-type": "application/json" })
+        .end('{"error":"no such space"}');
+      return;
+    }
+    response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(answer));
     return;
   }
   const health = await reports.health();

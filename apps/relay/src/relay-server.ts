@@ -10,6 +10,7 @@ import { SpaceAccess } from "./access/space-access.js";
 import { grantOf } from "./auth.js";
 import { DocumentSizes } from "./guard/document-sizes.js";
 import { GuardedServerAdapter } from "./guard/guarded-server-adapter.js";
+import { headsSummary } from "./heads-summary.js";
 import { answerHttp, type HealthCheck, healthOf, type ServerHealth } from "./health.js";
 import { type LimitOverrides, limitsWith } from "./limits.js";
 import { RelayMetrics } from "./metrics.js";
@@ -128,6 +129,10 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     () => started,
     () => wss.clients.size,
   );
+  const access =
+    tokens.spaces.size > 0
+      ? new SpaceAccess(tokens.spaces, { storage, sizes, repo: () => started })
+      : undefined;
   const serverAdapter = new GuardedServerAdapter(wss, {
     limits,
     log,
@@ -136,10 +141,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     metrics,
     stored: (documentId) => flushes.stored(documentId),
     grantOf: (request) => grantOf(request, tokens),
-    access:
-      tokens.spaces.size > 0
-        ? new SpaceAccess(tokens.spaces, { storage, sizes, repo: () => started })
-        : undefined,
+    access,
   });
   const repo = new Repo({
     storage,
@@ -180,7 +182,11 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   });
 
   const http = createServer((request, response) => {
-    answerHttp(request, response, tokens, { health, metrics: metricsText }).catch(() => {
+    answerHttp(request, response, tokens, {
+      health,
+      metrics: metricsText,
+      heads: (space, grant) => headsSummary(space, grant, { repo, storage, sizes, access }),
+    }).catch(() => {
       if (!response.headersSent) response.writeHead(500).end();
     });
   });

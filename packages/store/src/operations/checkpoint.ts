@@ -28,10 +28,14 @@ export interface CheckpointWritten {
  * True when `did` is a maintainer whose newest checkpoint no longer describes
  * the space: none yet, other heads than now, or more than half its validity
  * gone. Syncs and watches of maintainers then sign a new one, so a space that
- * changes, or simply ages, always has a current checkpoint.
+ * changes, or simply ages, always has a current checkpoint. Never due in a
+ * space of more standards than one checkpoint may name
+ * ({@link MAX_CHECKPOINT_STANDARDS}): none can be signed there, and a sync or
+ * watch must not fail for it (its readers see no current checkpoint).
  */
 export function checkpointDue(state: SpaceState, did: string, now: Date): boolean {
   if (state.members.get(did as Did) !== "maintainer") return false;
+  if (state.standards.size > MAX_CHECKPOINT_STANDARDS) return false;
   const own = state.checkpoints.filter((signed) => signed.record.author === did).at(-1);
   if (own === undefined) return true;
   const halfLife = (state.settings.checkpointExpirySeconds * 1000) / 2;

@@ -24,7 +24,8 @@ import { standardDocumentOf } from "../space/standard-document.js";
 import { type BundleFile, readBundleFolder } from "./bundle-folder.js";
 import { readInputFile } from "./input-file.js";
 import { MAINTAINER, requireRole } from "./require-role.js";
-import { assertReadable, type SpaceChoice, type SpaceSession, withSpace } from "./space-session.js";
+import { assertReadable, type SpaceChoice, type SpaceSession } from "./space-session.js";
+import { withStandard } from "./standard-session.js";
 
 /** What to publish. */
 export interface PublishRequest extends SpaceChoice {
@@ -76,18 +77,14 @@ export async function publish(
   request: PublishRequest,
 ): Promise<Published> {
   const content = await readContent(home, request.file);
-  return withSpace(
-    home,
-    request,
-    (session) =>
-      appendRelease(session, signer, {
-        standard: request.standard,
-        ...content,
-        message: request.message,
-        incorporates: request.incorporates,
-        force: request.force,
-      }),
-    { writeBack: true },
+  return withStandard(home, request, request.standard, (session) =>
+    appendRelease(session, signer, {
+      standard: request.standard,
+      ...content,
+      message: request.message,
+      incorporates: request.incorporates,
+      force: request.force,
+    }),
   );
 }
 

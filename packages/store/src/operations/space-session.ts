@@ -1,5 +1,6 @@
 import { CanonError, type SpaceState } from "@canon/core";
 import { BlobCache } from "../caches/blob-cache.js";
+import { writeHeadsCache } from "../caches/heads-cache.js";
 import { stampIndexOf, writeStampIndex } from "../caches/stamp-index.js";
 import { writeReadIndex } from "../caches/write-read-index.js";
 import type { CanonHome } from "../home/canon-home.js";
@@ -155,8 +156,8 @@ export function assertReadable(loaded: Pick<LoadedSpace, "damaged">, standard: s
 }
 
 /**
- * Rewrites the space's read index, stamp index and verified snapshot (and fills the blob
- * cache), folding again only if a document changed since `before`. Both
+ * Rewrites the space's read index, stamp index, verified snapshot and heads
+ * cache (and fills the blob cache), folding again only if a document changed since `before`. Both
  * caches name the chunk files they describe, so they are written only when
  * the fold and those files hold exactly the same changes: everything in
  * memory is flushed first, and if a change arrives meanwhile (a live sync),
@@ -192,6 +193,13 @@ export async function refreshCaches(replica: Replica, before: FoldedSpace): Prom
     before.address.documentId,
     stampIndexOf(before.address.genesis, fingerprint, after.fold),
   );
+  const documentHeads: Record<string, readonly string[]> = {};
+  for (const handle of [current.space, ...current.standards.values()])
+    documentHeads[handle.documentId] = handle.heads();
+  await writeHeadsCache(replica.home, before.address.documentId, {
+    fingerprint,
+    heads: documentHeads,
+  });
   if (replica.isHeldOpen) {
     const bySpace = cachesWritten.get(replica) ?? new Map<string, string>();
     bySpace.set(before.address.documentId, heads);

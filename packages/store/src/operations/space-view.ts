@@ -1,5 +1,9 @@
-import type { CanonError, Rejection, SignedRecord, SpaceState } from "@canon/core";
-import { foldSnapshot, readVerifiedSnapshot } from "../caches/verified-snapshot.js";
+import type { CanonError, FoldResult, Rejection, SignedRecord, SpaceState } from "@canon/core";
+import {
+  foldSnapshot,
+  readVerifiedSnapshot,
+  type VerifiedSnapshot,
+} from "../caches/verified-snapshot.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { chunkFingerprint, chunkKeyOf } from "../storage/chunk-layout.js";
 import { FileStorage } from "../storage/file-storage.js";
@@ -31,20 +35,10 @@ export async function viewSpace<T>(
   work: (view: SpaceView) => Promise<T>,
 ): Promise<T> {
   const chosen = await chooseSpace(home, choice);
-  const snapshot = await readVerifiedSnapshot(home, chosen.address.documentId);
-  if (snapshot !== undefined && snapshot.genesis === chosen.address.genesis) {
-    const onDisk = await chunkFingerprint(home.replica, Object.keys(snapshot.fingerprint));
-    if (
-      JSON.stringify(onDisk) === JSON.stringify(snapshot.fingerprint) &&
-      (await chunksIntact(home, onDisk))
-    ) {
-      // A snapshot that passed its checksum but does not fold (edited by hand) is ignored.
-      const folded = await foldSnapshot(snapshot).catch(() => undefined);
-      if (folded?.state !== undefined) {
-        const { state, rejected, verified } = folded;
-        return work({ chosen, state, rejected, verified, damaged: new Map() });
-      }
-    }
+  const current = await currentSnapshot(home, chosen);
+  if (current !== undefined) {
+    const { state, rejected, verified } = current.fold;
+    return work({ chosen, state, rejected, verified, damaged: new Map() });
   }
   return withSpace(home, choice, ({ chosen, state, folded }) =>
     work({
@@ -55,6 +49,34 @@ export async function viewSpace<T>(
       damaged: folded.damaged,
     }),
   );
+}
+
+/** A verified snapshot that still describes the replica, with its fold. */
+export interface CurrentSnapshot {
+  readonly snapshot: VerifiedSnapshot;
+  /** The fold of its records: the space's state, as the documents give it. */
+  readonly fold: FoldResult & { readonly state: SpaceState };
+}
+
+/**
+ * The chosen space's verified snapshot when it still names exactly the chunk
+ * files on disk, each of them passes its checksum, and its records fold into
+ * a state; undefined otherwise (none, stale, damaged, or edited by hand). The
+ * documents then hold exactly its entries, so its fold is theirs.
+ */
+export async function currentSnapshot(
+  home: CanonHome,
+  chosen: ChosenSpace,
+): Promise<CurrentSnapshot | undefined> {
+  const snapshot = await readVerifiedSnapshot(home, chosen.address.documentId);
+  if (snapshot === undefined || snapshot.genesis !== chosen.address.genesis) return undefined;
+  const onDisk = await chunkFingerprint(home.replica, Object.keys(snapshot.fingerprint));
+  if (JSON.stringify(onDisk) !== JSON.stringify(snapshot.fingerprint)) return undefined;
+  if (!(await chunksIntact(home, onDisk))) return undefined;
+  // A snapshot that passed its checksum but does not fold (edited by hand) is ignored.
+  const fold = await foldSnapshot(snapshot).catch(() => undefined);
+  if (fold?.state === undefined) return undefined;
+  return { snapshot, fold: { ...fold, state: fold.state } };
 }
 
 /** True when every chunk file named passes its checksum (a damaged one is reported by the slow path). */

@@ -5,15 +5,23 @@ import { updateConfig } from "../home/config.js";
 import type { Signer } from "../home/identities.js";
 import { openReplica } from "../open-replica.js";
 import { appendCheckpoint, checkpointDue } from "../operations/checkpoint.js";
-import { chooseSpace, refreshCaches, type SpaceChoice } from "../operations/space-session.js";
+import {
+  type ChosenSpace,
+  chooseSpace,
+  refreshCaches,
+  type SpaceChoice,
+} from "../operations/space-session.js";
 import type { Replica } from "../replica.js";
 import { mapField } from "../space/documents.js";
 import type { LoadedSpace, MissingDocument } from "../space/space-reader.js";
 import { pause } from "./alarm.js";
 import { relaySessionFor } from "./held-sessions.js";
+import { probeRelay } from "./probe-relay.js";
 import { acceptedRecords, type RecordSummary, summarize } from "./record-summary.js";
+import { compareWithRelay, type HeadsComparison } from "./relay-heads.js";
 import { inSync, type RelaySession } from "./relay-session.js";
-import { relayFor } from "./relay-url.js";
+import { type RelayEndpoint, relayFor } from "./relay-url.js";
+import { type DocumentsSynced, syncDocuments } from "./sync-documents.js";
 
 /** What to sync. */
 export interface SyncRequest extends SpaceChoice {
@@ -53,6 +61,13 @@ export interface SyncReport {
    */
   readonly missing: readonly MissingDocument[];
   readonly lastSync: string;
+  /**
+   * How many documents were loaded and exchanged when the relay's heads
+   * summary chose them (only those whose heads differed; 0 when every one
+   * was the same on both sides), or null when every document of the space
+   * was loaded and synced (no usable summary or caches, see `relay-heads.ts`).
+   */
+  readonly exchanged: number | null;
 }
 
 /**
@@ -66,7 +81,34 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
   const chosen = await chooseSpace(home, request);
   const endpoint = relayFor(chosen.entry?.relays ?? [], request);
   const deadline = Date.now() + request.timeoutMs;
-
+  await probeRelay(endpoint, request.timeoutMs);
+  // One summary of the relay's heads first: only documents that differ are
+  // loaded and exchanged, none when every one is the same on both sides.
+  const comparison = await compareWithRelay(
+    home,
+    chosen,
+    endpoint,
+    Math.max(1, deadline - Date.now()),
+    request.checkpointAs,
+  );
+  const exchanged =
+    comparison === undefined
+      ? undefined
+      : await exchangeDiffering(home, chosen, endpoint, comparison, deadline, request);
+  if (comparison !== undefined && exchanged !== undefined) {
+    const lastSync = await recordSync(home, chosen.url, endpoint, request, {
+      name: chosen.entry?.name ?? "",
+      genesis: chosen.address.genesis,
+    });
+    return {
+      synced: true,
+      space: chosen.url,
+      relay: endpoint.url,
+      ...exchanged,
+      lastSync,
+      exchanged: comparison.differing.length,
+    };
+  }
   const replica = await openReplica(home);
   let session: RelaySession | undefined;
   try {
@@ -146,28 +188,9 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
     session = undefined;
     await replica.close();
     await refreshCaches(replica, folded);
-    const lastSync = new Date().toISOString();
-    await updateConfig(home, (config) => {
-      const entry = config.spaces[chosen.url] ?? {
-        name: folded.fold.state?.genesis.record.name ?? "",
-        genesis: chosen.address.genesis,
-        relays: [],
-        lastSyncAt: null,
-      };
-      entry.lastSyncAt = lastSync;
-      if (
-        request.remember === true ||
-        (request.remember === "if-none" && entry.relays.length === 0)
-      ) {
-        // The relay that just worked goes first, with the token that worked.
-        entry.relays = [
-          { url: endpoint.url, token: endpoint.token ?? null },
-          ...entry.relays.filter((relay) => relay.url !== endpoint.url),
-        ];
-      }
-      config.spaces[chosen.url] = entry;
-      if (request.makeDefault) config.defaultSpace = chosen.url;
-      else config.defaultSpace ??= chosen.url;
+    const lastSync = await recordSync(home, chosen.url, endpoint, request, {
+      name: folded.fold.state?.genesis.record.name ?? "",
+      genesis: chosen.address.genesis,
     });
     return {
       synced: true,
@@ -177,11 +200,69 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
       sent,
       missing: loaded.missing,
       lastSync,
+      exchanged: null,
     };
   } finally {
     session?.close();
     await replica.close();
   }
+}
+
+/**
+ * Exchanges the documents a heads comparison found different (none when all
+ * agree), telling `onProgress` how many of the space's documents are in step.
+ * Undefined when a sync of every document is needed after all.
+ */
+async function exchangeDiffering(
+  home: CanonHome,
+  chosen: ChosenSpace,
+  endpoint: RelayEndpoint,
+  comparison: HeadsComparison,
+  deadline: number,
+  request: SyncRequest,
+): Promise<DocumentsSynced | undefined> {
+  const documents = comparison.documents;
+  request.onProgress?.({ documents, inStep: documents - comparison.differing.length });
+  if (comparison.differing.length === 0) return { received: [], sent: [], missing: [] };
+  const synced = await syncDocuments(
+    home,
+    chosen,
+    endpoint,
+    comparison,
+    deadline,
+    request.timeoutMs,
+  );
+  if (synced !== undefined) request.onProgress?.({ documents, inStep: documents });
+  return synced;
+}
+
+/** Records a finished sync in the home's config (time, relay, default space); returns the time. */
+async function recordSync(
+  home: CanonHome,
+  spaceUrl: string,
+  endpoint: RelayEndpoint,
+  request: SyncRequest,
+  fresh: { readonly name: string; readonly genesis: string },
+): Promise<string> {
+  const lastSync = new Date().toISOString();
+  await updateConfig(home, (config) => {
+    const entry = config.spaces[spaceUrl] ?? { ...fresh, relays: [], lastSyncAt: null };
+    entry.lastSyncAt = lastSync;
+    if (
+      request.remember === true ||
+      (request.remember === "if-none" && entry.relays.length === 0)
+    ) {
+      // The relay that just worked goes first, with the token that worked.
+      entry.relays = [
+        { url: endpoint.url, token: endpoint.token ?? null },
+        ...entry.relays.filter((relay) => relay.url !== endpoint.url),
+      ];
+    }
+    config.spaces[spaceUrl] = entry;
+    if (request.makeDefault) config.defaultSpace = spaceUrl;
+    else config.defaultSpace ??= spaceUrl;
+  });
+  return lastSync;
 }
 
 async function loadIfPresent(

@@ -1,0 +1,85 @@
+import * as A from "@automerge/automerge";
+import {
+  encodeHeads,
+  isValidDocumentId,
+  type Repo,
+  type StorageAdapterInterface,
+} from "@automerge/automerge-repo";
+import type { AccessGrant } from "./access/access-grant.js";
+import type { SpaceAccess } from "./access/space-access.js";
+import type { DocumentSizes } from "./guard/document-sizes.js";
+import { storedDocument } from "./guard/stored-document.js";
+
+/**
+ * What `GET /heads/<space-document-id>` answers: the heads (as automerge-repo
+ * encodes them) of the space document and of every document its routing maps
+ * (`standards`, `feeds`) name that this relay holds, by document id. A
+ * client compares them with its own and skips the sync when all are equal.
+ * The answer is unsigned: a relay that lies in it can only make a client do
+ * a full sync, or miss what the relay would withhold anyway.
+ */
+export interface HeadsSummary {
+  readonly space: string;
+  readonly documents: Readonly<Record<string, readonly string[]>>;
+}
+
+/** Where a summary reads documents: the Repo's copies in memory first, else the stored chunks. */
+export interface SummarySources {
+  readonly repo: Repo;
+  readonly storage: StorageAdapterInterface;
+  readonly sizes: DocumentSizes;
+  /** The per-space access check, when the relay has space tokens. */
+  readonly access: SpaceAccess | undefined;
+}
+
+/** Most routed documents one summary lists (a routing map is written by peers). */
+const MAX_SUMMARY_DOCUMENTS = 100_000;
+
+/**
+ * The heads summary of a space as `grant` may see it, or undefined when the
+ * relay does not hold the space document or the grant does not open it.
+ * Documents the grant may not read are left out, as are those not stored here.
+ */
+export async function headsSummary(
+  spaceDocumentId: string,
+  grant: AccessGrant,
+  sources: SummarySources,
+): Promise<HeadsSummary | undefined> {
+  if (!isValidDocumentId(spaceDocumentId)) return undefined;
+  if (grant.kind === "spaces" && !grant.spaces.has(spaceDocumentId)) return undefined;
+  const space = await headsOf(spaceDocumentId, sources);
+  if (space === undefined) return undefined;
+  const documents: Record<string, readonly string[]> = { [spaceDocumentId]: space.heads };
+  const routed = new Set<string>();
+  for (const field of ["standards", "feeds"]) {
+    const map = isMap(space.doc) ? space.doc[field] : undefined;
+    if (isMap(map)) for (const id of Object.keys(map)) if (isValidDocumentId(id)) routed.add(id);
+  }
+  for (const id of [...routed].slice(0, MAX_SUMMARY_DOCUMENTS)) {
+    if (id === spaceDocumentId) continue;
+    if ((await sources.access?.refusal(grant, id, false)) !== undefined) continue;
+    const held = await headsOf(id, sources);
+    if (held !== undefined) documents[id] = held.heads;
+  }
+  return { space: spaceDocumentId, documents };
+}
+
+/** A document's content and heads as this relay holds it, or undefined when it holds none of it. */
+async function headsOf(
+  documentId: string,
+  { repo, storage, sizes }: SummarySources,
+): Promise<{ doc: unknown; heads: string[] } | undefined> {
+  const handle = repo.handles[documentId as never];
+  if (handle?.isReady()) return { doc: handle.doc(), heads: [...handle.heads()].sort() };
+  // Never `repo.find`: a document not in memory would then be asked of the network.
+  if (!(await sizes.isStored(documentId))) return undefined;
+  const doc = await storedDocument(storage, documentId);
+  return { doc, heads: [...encodeHeads(A.getHeads(doc))].sort() };
+}
+
+/** A plain map (Automerge's counters, texts and lists are objects too, but not maps). */
+function isMap(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}

@@ -1,0 +1,75 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { writeFileAtomic } from "../home/atomic-write.js";
+import type { CanonHome } from "../home/canon-home.js";
+import { checksummed, unchecksummed } from "../storage/checksummed.js";
+
+/**
+ * The heads of a space's documents as this home last folded them, by
+ * document id (automerge-repo's encoding, sorted), with the fingerprint
+ * (chunk files) they were read from. Kept in
+ * `$CANON_HOME/index/<space-document-id>.heads` beside the verified
+ * snapshot, so `sync` can compare them with a relay's heads summary without
+ * loading Automerge. Valid only while its fingerprint equals the verified
+ * snapshot's and that one names exactly the chunk files on disk.
+ */
+export interface HeadsCache {
+  readonly fingerprint: Readonly<Record<string, readonly string[]>>;
+  readonly heads: Readonly<Record<string, readonly string[]>>;
+}
+
+const TAG = "CNH1";
+
+function pathOf(home: CanonHome, spaceDocumentId: string): string {
+  return join(home.indexes, `${spaceDocumentId}.heads`);
+}
+
+/** Replaces a space's heads cache. */
+export async function writeHeadsCache(
+  home: CanonHome,
+  spaceDocumentId: string,
+  cache: HeadsCache,
+): Promise<void> {
+  const heads: Record<string, string[]> = {};
+  for (const [id, list] of Object.entries(cache.heads)) heads[id] = [...list].sort();
+  const json = JSON.stringify({ v: 1, fingerprint: cache.fingerprint, heads });
+  await writeFileAtomic(
+    pathOf(home, spaceDocumentId),
+    checksummed(TAG, new TextEncoder().encode(json)),
+  );
+}
+
+/** A space's heads cache, or undefined when there is none or it is damaged or malformed. */
+export async function readHeadsCache(
+  home: CanonHome,
+  spaceDocumentId: string,
+): Promise<HeadsCache | undefined> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(pathOf(home, spaceDocumentId));
+  } catch {
+    return undefined;
+  }
+  const opened = unchecksummed(TAG, bytes);
+  if (!("data" in opened)) return undefined;
+  try {
+    const parsed = JSON.parse(new TextDecoder().decode(opened.data)) as unknown;
+    const cache = parsed as { v?: unknown; fingerprint?: unknown; heads?: unknown };
+    if (cache.v !== 1 || !isListMap(cache.fingerprint) || !isListMap(cache.heads)) return undefined;
+    return { fingerprint: cache.fingerprint, heads: cache.heads };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A map of string lists (our own file, but never trusted to be well-formed). */
+function isListMap(value: unknown): value is Record<string, string[]> {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value).every(
+      (list) => Array.isArray(list) && list.every((item) => typeof item === "string"),
+    )
+  );
+}

@@ -1,0 +1,196 @@
+import type { DocHandle } from "@automerge/automerge-repo";
+import { type FoldResult, fold, type RecordEntry } from "@canon/core";
+import { readHeadsCache, writeHeadsCache } from "../caches/heads-cache.js";
+import { stampIndexOf, writeStampIndex } from "../caches/stamp-index.js";
+import { snapshotOf, writeVerifiedSnapshot } from "../caches/verified-snapshot.js";
+import { writeReadIndex } from "../caches/write-read-index.js";
+import type { CanonHome } from "../home/canon-home.js";
+import { openReplica } from "../open-replica.js";
+import type { Replica } from "../replica.js";
+import { mapsAt } from "../space/document-maps.js";
+import { mapField, type SpaceDocument, type StandardDocument } from "../space/documents.js";
+import { headsOf } from "../space/heads.js";
+import type { FoldedSpace } from "../space/space-reader.js";
+import { recordCidsOf } from "../space/standard-document.js";
+import {
+  type ChosenSpace,
+  chooseSpace,
+  type SessionOptions,
+  type SpaceChoice,
+  type SpaceSession,
+  withSpace,
+} from "./space-session.js";
+import { type CurrentSnapshot, currentSnapshot } from "./space-view.js";
+
+/**
+ * Runs `work` on a session that loads only the space document and the
+ * documents of one standard, when the space's verified snapshot is current
+ * (it names exactly the chunk files on disk, each passing its checksum): the
+ * state is then the snapshot's fold, the documents the command does not
+ * touch are never opened, and afterwards the caches (verified snapshot, read
+ * index, stamp index) are updated from the snapshot and the touched
+ * documents alone. So writing one standard costs the same in a space of ten
+ * standards or a thousand.
+ *
+ * The standard's documents are those the routing table names for it; when
+ * none of them holds an accepted record the state has for it (a peer
+ * rerouted them), or the snapshot is not current, it is {@link withSpace}
+ * with `writeBack`, which loads and folds every document. Nothing is written
+ * back into documents this session does not load: `sync` and `watch`, which
+ * load them all, do that.
+ */
+export async function withStandard<T>(
+  home: CanonHome,
+  choice: SpaceChoice,
+  standard: string,
+  work: (session: SpaceSession) => Promise<T>,
+  options: SessionOptions = {},
+): Promise<T> {
+  const chosen = await chooseSpace(home, choice);
+  const current = await currentSnapshot(home, chosen);
+  const full = () => withSpace(home, choice, work, { ...options, writeBack: true });
+  if (current === undefined) return full();
+  const { writeBack: _, ...replicaOptions } = options;
+  const replica = await openReplica(home, replicaOptions);
+  let folded: FoldedSpace | undefined;
+  try {
+    folded = await loadStandard(replica, chosen, current, standard);
+    if (folded === undefined) {
+      await replica.close();
+      return await full();
+    }
+    return await work({ replica, chosen, folded, state: current.fold.state });
+  } finally {
+    await replica.close();
+    if (folded) await refreshTouched(replica, chosen, current, folded).catch(() => {});
+  }
+}
+
+/**
+ * The space document and the standard's routed documents, with the
+ * snapshot's fold; undefined when a routed document is missing here or the
+ * state has accepted records of the standard that none of them holds.
+ */
+async function loadStandard(
+  replica: Replica,
+  chosen: ChosenSpace,
+  current: CurrentSnapshot,
+  standard: string,
+): Promise<FoldedSpace | undefined> {
+  const { address } = chosen;
+  const space = await replica.find<SpaceDocument>(address.documentId);
+  if (space === undefined) return undefined;
+  const routing = mapField(space.doc(), "standards");
+  const routeNames = new Map<string, string>();
+  for (const [id, name] of Object.entries(routing))
+    if (typeof name === "string" && id in current.snapshot.fingerprint) routeNames.set(id, name);
+  const standards = new Map<string, DocHandle<StandardDocument>>();
+  for (const [id, name] of [...routeNames].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (name !== standard) continue;
+    const handle = await replica.find<StandardDocument>(id);
+    if (handle === undefined) return undefined;
+    standards.set(id, handle);
+  }
+  const records = recordCidsOf(current.fold.state, standard);
+  if (records.length > 0) {
+    const held = (handle: DocHandle<StandardDocument>) =>
+      mapsAt(handle.doc(), "records").some((map) => records.some((cid) => Object.hasOwn(map, cid)));
+    if (![...standards.values()].some(held)) return undefined;
+  }
+  const documents = Object.keys(current.snapshot.fingerprint)
+    .filter((id) => id !== address.documentId)
+    .sort();
+  const loaded = {
+    address,
+    space,
+    standards,
+    damaged: new Map(),
+    routes: documents,
+    routeNames,
+    feedRoutes: new Map(),
+    documents,
+    missing: [],
+  };
+  return { ...loaded, fold: current.fold, heads: headsOf(loaded) };
+}
+
+/**
+ * Rewrites the caches after a session that loaded only some documents: the
+ * snapshot's fingerprint with the touched documents' chunk files as this
+ * process now holds them (after `Replica.close`, since compaction renames
+ * chunks), and the fold of the snapshot's records with every record of the
+ * touched documents (only new ones are checked). A chunk another process
+ * wrote meanwhile is named nowhere, so the next command sees the caches stale.
+ * Returns that fold, or undefined when it wrote nothing. Call after `Replica.close`.
+ */
+export async function refreshTouched(
+  replica: Replica,
+  chosen: ChosenSpace,
+  current: CurrentSnapshot,
+  folded: Pick<FoldedSpace, "space" | "standards">,
+): Promise<FoldResult | undefined> {
+  const { address } = chosen;
+  const { snapshot } = current;
+  const touched = replica.touched();
+  const handles = [folded.space, ...folded.standards.values()];
+  for (const id of touched)
+    if (!handles.some((handle) => handle.documentId === id)) {
+      const handle = replica.repo.handles[id];
+      if (handle === undefined || !handle.isReady()) return undefined;
+      handles.push(handle as DocHandle<StandardDocument>);
+    }
+  const fingerprint: Record<string, string[]> = {};
+  for (const [id, names] of Object.entries(snapshot.fingerprint)) fingerprint[id] = [...names];
+  for (const id of touched) fingerprint[id] = replica.storage.chunkNames(id);
+  const verified = new Map(snapshot.records.map((signed) => [signed.cid, signed]));
+  const known = new Set([...verified.keys(), ...snapshot.invalid.map((entry) => entry.cid)]);
+  const entries: RecordEntry[] = [...snapshot.records];
+  for (const handle of handles)
+    for (const records of mapsAt(handle.doc(), "records"))
+      for (const [cid, bytes] of Object.entries(records))
+        if (!known.has(cid)) {
+          known.add(cid);
+          entries.push({ cid, bytes });
+        }
+  const standards = new Map(
+    handles
+      .filter((handle) => handle.documentId !== folded.space.documentId)
+      .map((handle) => [handle.documentId, handle as DocHandle<StandardDocument>]),
+  );
+  const contentMatched = new Set(snapshot.contentVerified);
+  const result = await fold({
+    spaceCid: address.genesis,
+    entries,
+    content: (cid) => replica.content.candidates({ standards }, cid),
+    cache: {
+      verifiedRecord: (cid) => verified.get(cid),
+      contentMatched: (cid) => contentMatched.has(cid),
+      content: (cid) => replica.content.cached(cid),
+    },
+  });
+  const state = result.state;
+  if (state === undefined) return undefined;
+  const merged: FoldResult = {
+    ...result,
+    invalid: [...snapshot.invalid, ...result.invalid],
+    rejected: [...snapshot.invalid, ...result.rejected],
+  };
+  await writeVerifiedSnapshot(
+    replica.home,
+    address.documentId,
+    snapshotOf(address.genesis, fingerprint, merged),
+  );
+  await writeReadIndex(replica.home, address.documentId, fingerprint, state);
+  await writeStampIndex(
+    replica.home,
+    address.documentId,
+    stampIndexOf(address.genesis, fingerprint, merged),
+  );
+  // The heads of untouched documents are those the previous cache recorded, if it described the snapshot's files.
+  const previous = await readHeadsCache(replica.home, address.documentId);
+  if (JSON.stringify(previous?.fingerprint) !== JSON.stringify(snapshot.fingerprint)) return merged;
+  const heads: Record<string, readonly string[]> = { ...previous?.heads };
+  for (const handle of handles) heads[handle.documentId] = handle.heads();
+  await writeHeadsCache(replica.home, address.documentId, { fingerprint, heads });
+  return merged;
+}

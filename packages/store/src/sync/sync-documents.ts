@@ -1,0 +1,172 @@
+import { type DocHandle, isValidDocumentId, type UrlHeads } from "@automerge/automerge-repo";
+import { CanonError, type SignedRecord, sameBytes } from "@canon/core";
+import type { CanonHome } from "../home/canon-home.js";
+import { openReplica } from "../open-replica.js";
+import type { ChosenSpace } from "../operations/space-session.js";
+import { refreshTouched } from "../operations/standard-session.js";
+import { mapsAt } from "../space/document-maps.js";
+import { isMap, mapField, type SpaceDocument, type StandardDocument } from "../space/documents.js";
+import type { MissingDocument } from "../space/space-reader.js";
+import { pause } from "./alarm.js";
+import { acceptedRecords, summarize } from "./record-summary.js";
+import type { HeadsComparison } from "./relay-heads.js";
+import { inSync, openRelaySession, type RelaySession } from "./relay-session.js";
+import type { RelayEndpoint } from "./relay-url.js";
+
+/** Documents asked of the relay at once: enough to overlap round trips, few enough for any relay. */
+const REMOTE_FINDS = 32;
+
+/** What {@link syncDocuments} exchanged. */
+export interface DocumentsSynced {
+  readonly received: ReturnType<typeof summarize>[];
+  readonly sent: ReturnType<typeof summarize>[];
+  readonly missing: MissingDocument[];
+}
+
+/**
+ * Syncs only the documents a heads comparison found different (and the
+ * space document), waits until the relay's heads equal ours for each of
+ * them, then updates the caches from the snapshot and those documents
+ * ({@link refreshTouched}). The rest of the space is neither loaded nor
+ * exchanged: both sides hold the same heads of it. Undefined when the
+ * exchange took a record out of a document (a peer deleted it): the caller
+ * then syncs every document, which writes it back.
+ * @throws CanonError `RELAY_UNREACHABLE`, `RELAY_REFUSED`, `SYNC_TIMEOUT` as a full sync does.
+ */
+export async function syncDocuments(
+  home: CanonHome,
+  chosen: ChosenSpace,
+  endpoint: RelayEndpoint,
+  comparison: HeadsComparison,
+  deadline: number,
+  timeoutMs: number,
+): Promise<DocumentsSynced | undefined> {
+  const { address } = chosen;
+  const replica = await openReplica(home);
+  let session: RelaySession | undefined;
+  try {
+    const space = await replica.find<SpaceDocument>(address.documentId);
+    if (space === undefined)
+      throw new CanonError("UNKNOWN_SPACE", `space ${address.documentId} is not in this replica`);
+    const standards = new Map<string, DocHandle<StandardDocument>>();
+    const local: string[] = [];
+    const remote: string[] = [];
+    for (const id of comparison.differing)
+      if (id !== address.documentId) ((await replica.holds(id)) ? local : remote).push(id);
+    for (const id of local) {
+      const handle = await replica.find<StandardDocument>(id);
+      if (handle !== undefined) standards.set(id, handle);
+    }
+    // What we hold before the exchange, and the relay's heads when it first reports them: what we sent.
+    const ours = new Set<string>();
+    for (const handle of [space, ...standards.values()])
+      for (const records of mapsAt(handle.doc(), "records"))
+        for (const cid of Object.keys(records)) ours.add(cid);
+    const before = new Map<DocHandle<unknown>, unknown>();
+    for (const handle of [space, ...standards.values()])
+      before.set(handle as DocHandle<unknown>, handle.doc());
+    const firstRemoteHeads = new Map<string, UrlHeads>();
+    const watchRemote = (handle: DocHandle<unknown>) =>
+      handle.once("remote-heads", ({ heads }) => {
+        if (!firstRemoteHeads.has(handle.documentId))
+          firstRemoteHeads.set(handle.documentId, heads);
+      });
+    for (const handle of [space, ...standards.values()]) watchRemote(handle as DocHandle<unknown>);
+    const recordsBefore = acceptedRecords(comparison.current.fold.state);
+
+    session = await openRelaySession(
+      replica,
+      endpoint,
+      Math.max(1, deadline - Date.now()),
+      timeoutMs,
+    );
+    const missing: MissingDocument[] = [];
+    const routing = mapField(space.doc(), "standards");
+    let next = 0;
+    const worker = async () => {
+      while (next < remote.length) {
+        const id = remote[next++] as string;
+        const handle = await replica.find<StandardDocument>(id);
+        if (handle !== undefined) standards.set(id, handle);
+        else {
+          const name = routing[id];
+          missing.push({
+            documentId: id,
+            name: typeof name === "string" ? name.slice(0, 200) : null,
+          });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(REMOTE_FINDS, remote.length) }, worker));
+    const handles = [
+      space as DocHandle<unknown>,
+      ...(standards.values() as Iterable<DocHandle<unknown>>),
+    ];
+    for (;;) {
+      session.assertConnected();
+      if (handles.every((handle) => inSync(handle, session?.storageId as never))) break;
+      if (Date.now() > deadline)
+        throw new CanonError(
+          "SYNC_TIMEOUT",
+          `sync with ${endpoint.url} did not finish within ${Math.round(timeoutMs / 1000)} s; what arrived is kept, run \`canon sync\` again`,
+        );
+      await pause(5);
+    }
+    // Anything a peer took out or changed (a record, content, a route, a tag)
+    // is written back by a sync of every document: leave it to that one.
+    for (const [handle, doc] of before) if (!contains(handle.doc(), doc)) return undefined;
+    // A route to a document neither side listed: a sync of every document looks for it and reports it.
+    const known = comparison.current.snapshot.fingerprint;
+    for (const field of ["standards", "feeds"])
+      for (const id of Object.keys(mapField(space.doc(), field)))
+        if (
+          isValidDocumentId(id) &&
+          id !== address.documentId &&
+          !standards.has(id) &&
+          !Object.hasOwn(known, id)
+        )
+          return undefined;
+    const relayHad = new Set<string>();
+    for (const handle of handles) {
+      const heads = firstRemoteHeads.get(handle.documentId);
+      if (heads && heads.length > 0)
+        for (const cid of Object.keys(mapField(handle.view(heads).doc(), "records")))
+          relayHad.add(cid);
+    }
+    session.close();
+    session = undefined;
+    await replica.close();
+    const merged = await refreshTouched(replica, chosen, comparison.current, { space, standards });
+    const after: Map<string, SignedRecord> = acceptedRecords(merged?.state);
+    return {
+      received: [...after]
+        .filter(([cid]) => !recordsBefore.has(cid))
+        .map(([, signed]) => summarize(signed)),
+      sent: [...recordsBefore]
+        .filter(([cid]) => ours.has(cid) && !relayHad.has(cid))
+        .map(([, signed]) => summarize(signed)),
+      missing,
+    };
+  } finally {
+    session?.close();
+    await replica.close();
+  }
+}
+
+/**
+ * True when `after` holds everything `before` held, unchanged: every key of
+ * every map with the same value (byte strings compared by content), and no
+ * scalar changed. What a sync may add without anything to write back.
+ */
+function contains(after: unknown, before: unknown): boolean {
+  if (before instanceof Uint8Array) return after instanceof Uint8Array && sameBytes(after, before);
+  if (isMap(before)) {
+    if (!isMap(after)) return false;
+    for (const [key, value] of Object.entries(before))
+      if (!Object.hasOwn(after, key) || !contains(after[key], value)) return false;
+    return true;
+  }
+  if (typeof before === "object" && before !== null)
+    return JSON.stringify(after) === JSON.stringify(before);
+  return after === before;
+}
