@@ -95,6 +95,8 @@ export interface SessionOptions extends ReplicaOptions {
    * other process writes the replica's records meanwhile. Implied by `writeBack`.
    */
   readonly exclusive?: boolean;
+  /** The caller holds the home lock already (it is not re-entrant): run as exclusive without taking it. */
+  readonly lockHeld?: boolean;
 }
 
 /**
@@ -108,7 +110,8 @@ export async function withSpace<T>(
   options: SessionOptions = {},
 ): Promise<T> {
   const chosen = await chooseSpace(home, choice);
-  const { writeBack = false, exclusive = writeBack, ...replicaOptions } = options;
+  const { writeBack = false, exclusive = writeBack, lockHeld = false, ...replicaOptions } = options;
+  if (lockHeld) return session(home, chosen, work, writeBack, replicaOptions, true);
   if (exclusive)
     return withHomeLock(home, () => session(home, chosen, work, writeBack, replicaOptions, true));
   return session(home, chosen, work, writeBack, replicaOptions, false);

@@ -5,6 +5,7 @@ import { stampIndexOf, writeStampIndex } from "../caches/stamp-index.js";
 import { snapshotOf, writeVerifiedSnapshot } from "../caches/verified-snapshot.js";
 import { writeReadIndex } from "../caches/write-read-index.js";
 import type { CanonHome } from "../home/canon-home.js";
+import { withHomeLock } from "../home/home-lock.js";
 import { openReplica } from "../open-replica.js";
 import type { Replica } from "../replica.js";
 import { mapsAt } from "../space/document-maps.js";
@@ -46,12 +47,25 @@ export async function withStandard<T>(
   work: (session: SpaceSession) => Promise<T>,
   options: SessionOptions = {},
 ): Promise<T> {
+  // The home lock from the snapshot it decides from to the flush, as withSpace holds it.
+  return withHomeLock(home, () => standardSession(home, choice, standard, work, options));
+}
+
+async function standardSession<T>(
+  home: CanonHome,
+  choice: SpaceChoice,
+  standard: string,
+  work: (session: SpaceSession) => Promise<T>,
+  options: SessionOptions,
+): Promise<T> {
   const chosen = await chooseSpace(home, choice);
   const current = await currentSnapshot(home, chosen);
-  const full = () => withSpace(home, choice, work, { ...options, writeBack: true });
+  const full = () => withSpace(home, choice, work, { ...options, writeBack: true, lockHeld: true });
   if (current === undefined) return full();
-  const { writeBack: _, ...replicaOptions } = options;
+  const { writeBack: _, exclusive: __, lockHeld: ___, ...replicaOptions } = options;
   const replica = await openReplica(home, replicaOptions);
+  // A replica held open by the home's owner catches up with what other processes wrote.
+  await replica.catchUp();
   let folded: FoldedSpace | undefined;
   try {
     folded = await loadStandard(replica, chosen, current, standard);
