@@ -37,7 +37,14 @@ const program = new Command("canon")
   .exitOverride()
   .configureOutput({
     outputError: (message, write) =>
-      write(`canon: ${escapeControls(message.replace(/^error: /, "").trim())}\n`),
+      write(
+        `canon: ${escapeControls(
+          message
+            .replace(/^error: /, "")
+            .trim()
+            .replace(/\s*\n\s*/g, " "),
+        )}\n`,
+      ),
   });
 
 program
