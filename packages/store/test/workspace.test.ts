@@ -243,6 +243,31 @@ describe("default targets and --as flags", () => {
 });
 
 describe("import layouts", () => {
+  it("finds GEMINI.md, .github/copilot-instructions.md and root skills/<n>/SKILL.md folders (not a skills/<n>/ without one)", async () => {
+    const { mkdtemp, mkdir, writeFile, rm } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { findContext } = await import("../src/workspace/import-layouts.js");
+    const root = await mkdtemp(join(tmpdir(), "canon-layouts-"));
+    try {
+      await mkdir(join(root, ".github"), { recursive: true });
+      await mkdir(join(root, "skills/codeql"), { recursive: true });
+      await mkdir(join(root, "skills/notes"), { recursive: true });
+      await writeFile(join(root, "GEMINI.md"), "# Gemini\n");
+      await writeFile(join(root, ".github/copilot-instructions.md"), "Be brief.\n");
+      await writeFile(join(root, "skills/codeql/SKILL.md"), "---\nname: codeql\n---\n");
+      await writeFile(join(root, "skills/notes/README.md"), "not a skill\n");
+      const { found, skipped } = await findContext(root, undefined);
+      expect(skipped).toEqual([]);
+      expect(found.map((entry) => [entry.standard, entry.path, entry.target])).toEqual([
+        ["skills/codeql", "skills/codeql", { type: "skill", path: "skills/codeql" }],
+        ["gemini", "GEMINI.md", { type: "gemini-md" }],
+        ["copilot-instructions", ".github/copilot-instructions.md", { type: "copilot" }],
+      ]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
   it("finds every layout of the public fixture, named as add expects, under a prefix when given", async () => {
     const { findContext } = await import("../src/workspace/import-layouts.js");
     const root = new URL("../../../test/fixtures/public-context/repo", import.meta.url).pathname;
