@@ -5,6 +5,7 @@
 // esbuild because esbuild's code splitting keeps every module a barrel file
 // re-exports, which put zod on that path. Automerge (WASM) stays external.
 import commonjs from "@rollup/plugin-commonjs";
+import json from "@rollup/plugin-json";
 import { nodeResolve } from "@rollup/plugin-node-resolve";
 
 export default {
@@ -17,10 +18,13 @@ export default {
     banner: (chunk) => (chunk.isEntry ? "#!/usr/bin/env node" : ""),
   },
   external: (id) => id.startsWith("node:") || id.startsWith("@automerge/"),
-  plugins: [nodeResolve({ preferBuiltins: true, exportConditions: ["node"] }), commonjs()],
+  // JSON: the MCP SDK's validator (ajv) imports its meta-schemas.
+  plugins: [nodeResolve({ preferBuiltins: true, exportConditions: ["node"] }), commonjs(), json()],
   treeshake: {
     moduleSideEffects: (id) =>
-      !/[\\/](packages[\\/](core|store)|apps[\\/]relay|zod|multiformats|@ipld|cborg)[\\/]/.test(id),
+      !/[\\/](packages[\\/](core|store|mcp)|apps[\\/]relay|zod|multiformats|@ipld|cborg)[\\/]/.test(
+        id,
+      ),
   },
   onwarn(warning, warn) {
     if (warning.code === "CIRCULAR_DEPENDENCY" && /node_modules/.test(warning.message)) return;

@@ -65,6 +65,11 @@ const EXAMPLES: Record<string, readonly string[]> = {
   agents: ["canon agents", "canon agents --json"],
   sync: ["canon sync", "canon sync --relay ws://127.0.0.1:4040 --remember"],
   watch: ["canon watch", "canon watch --json   # one object per line"],
+  mcp: [
+    "canon mcp                          # in a project: its canon.json and canon.lock",
+    'canon mcp --space "the publication"  # a whole space',
+    "canon mcp --print-config claude-code > .mcp.json",
+  ],
   relay: ["canon relay --port 3030 --data /var/lib/canon-relay --token s3cret"],
   serve: ["canon serve --port 4040"],
   owner: [

@@ -309,6 +309,26 @@ program
   .action(action(() => import("./commands/watch.js")));
 
 program
+  .command("mcp")
+  .description(
+    "serve the project's context over the Model Context Protocol on stdio (resources, prompts, canon_* tools, live updates)",
+  )
+  .option(
+    "--project <dir>",
+    "the project whose canon.json and canon.lock to serve (default: the nearest)",
+  )
+  .option(
+    "--relay <ws-url>",
+    "relay to stay connected to (default: the one remembered for the space)",
+  )
+  .option("--token <secret>", "token the relay requires")
+  .option(
+    "--print-config <client>",
+    "print the configuration of claude-code, cursor or vscode that starts this server on this machine",
+  )
+  .action(action(() => import("./commands/mcp.js")));
+
+program
   .command("owner")
   .description(
     "this home's owner process, which commands that write or sync run through (started on demand; CANON_NO_OWNER=1 disables it)",

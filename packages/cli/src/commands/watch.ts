@@ -2,9 +2,7 @@ import { watchSpace } from "@canon/store";
 import { home, signerIfAny } from "../context.js";
 import { describeRecord } from "../describe-record.js";
 import { escapeControls, type GlobalOptions } from "../output.js";
-import { askOwner } from "../owner/owner-client.js";
-import { homeRoot, ownerDisabled } from "../owner/owner-socket.js";
-import { becomeOwner } from "../owner/serve-owner.js";
+import { hostOwner } from "../owner/host-owner.js";
 
 /** `canon watch [--relay <ws-url>]`: stay connected and print each new record as it arrives, one line each. */
 export async function run(
@@ -20,25 +18,6 @@ export async function run(
   } finally {
     await owner?.stop();
   }
-}
-
-/** Becomes the home's owner, first asking an on-demand owner to hand over; undefined when disabled or not possible. */
-async function hostOwner() {
-  if (ownerDisabled()) return undefined;
-  const root = homeRoot();
-  let owner = await becomeOwner(home(), {});
-  for (let tries = 0; owner === undefined && tries < 2; tries++) {
-    if ((await askOwner(root, { op: "stop" }, () => {})) === undefined) break;
-    for (let wait = 0; owner === undefined && wait < 40; wait++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      owner = await becomeOwner(home(), {});
-    }
-  }
-  if (owner === undefined)
-    process.stderr.write(
-      "canon: warning: another process owns this home; commands still work, and what they write goes out within a second\n",
-    );
-  return owner;
 }
 
 async function watchUntilStopped(

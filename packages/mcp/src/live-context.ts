@@ -1,0 +1,147 @@
+import { isCanonError } from "@canon/core";
+import { type CanonHome, type Signer, watchSpace } from "@canon/store";
+import { fileUri, STATUS_URI, standardUri } from "./resource-uri.js";
+import {
+  readServedContext,
+  type ServedContext,
+  type ServedScope,
+  spaceOf,
+  statusOf,
+} from "./served-context.js";
+
+/** How often the served context is read again when nothing announced a change (a `canon pull` in a shell, a CLI write without an owner). */
+const POLL_MS = 1_000;
+/** After a record arrives: read again this soon, and once more when the watch has written its caches. */
+const AFTER_RECORD_MS = [20, 250] as const;
+
+/** What changed between two readings of the served context. */
+export interface ContextChange {
+  /** Addresses whose content or metadata changed (or appeared, or went away). */
+  readonly updated: readonly string[];
+  /** The list of resources (and prompts) changed: added, removed, or a new version or status in their metadata. */
+  readonly listChanged: boolean;
+}
+
+/** What {@link LiveContext} is given. */
+export interface LiveContextOptions {
+  readonly home: CanonHome;
+  readonly scope: ServedScope;
+  /** A relay to watch; the space's remembered one when absent. */
+  readonly relay?: string | undefined;
+  readonly token?: string | undefined;
+  /** A maintainer's identity keeps the space's checkpoint current while connected, as `canon watch` does. */
+  readonly checkpointAs?: Signer | undefined;
+  /** Lines for the operator (stderr). */
+  readonly log: (line: string) => void;
+  /** Told each change, after the new context is current. */
+  readonly onChange: (change: ContextChange) => void;
+}
+
+/**
+ * The served context kept current: read once at start, read again when the
+ * relay delivers a record (the connection stays open, reconnecting with
+ * back-off), after a tool wrote, and every second, and compared each time so
+ * only real changes are announced.
+ */
+export class LiveContext {
+  #context: ServedContext | undefined;
+  #fingerprints = new Map<string, string>();
+  #listKey = "";
+  #reading: Promise<void> = Promise.resolve();
+  readonly #stop = new AbortController();
+  #poll: NodeJS.Timeout | undefined;
+  #watching: Promise<void> = Promise.resolve();
+
+  constructor(readonly options: LiveContextOptions) {}
+
+  /** Reads the context for the first time; starts watching and polling. @throws CanonError when the scope cannot be read at all. */
+  async start(): Promise<void> {
+    await this.refresh();
+    this.#poll = setInterval(() => void this.refresh().catch(() => {}), POLL_MS);
+    this.#poll.unref();
+    this.#watching = this.#watch();
+  }
+
+  /** What is served now. */
+  current(): ServedContext {
+    if (this.#context === undefined) throw new Error("LiveContext.current() before start()");
+    return this.#context;
+  }
+
+  /** Reads the context again (one reading at a time) and announces what changed. */
+  refresh(): Promise<void> {
+    this.#reading = this.#reading.catch(() => {}).then(() => this.#read());
+    return this.#reading;
+  }
+
+  /** Stops watching and polling. */
+  async stop(): Promise<void> {
+    clearInterval(this.#poll);
+    this.#stop.abort();
+    await this.#watching.catch(() => {});
+    await this.#reading.catch(() => {});
+  }
+
+  async #read(): Promise<void> {
+    const { home, scope } = this.options;
+    let context: ServedContext;
+    let status: string;
+    try {
+      context = await readServedContext(home, scope);
+      status = JSON.stringify(await statusOf(home, scope));
+    } catch (error) {
+      if (this.#context === undefined) throw error;
+      // canon.json half-written by an editor, a damaged file: keep serving the last good reading.
+      this.options.log(`canon: warning: ${(error as Error).message}`);
+      return;
+    }
+    const fingerprints = new Map<string, string>([[STATUS_URI, status]]);
+    for (const served of context.standards) {
+      const key = `${served.rendered.release} ${served.rendered.renderedCid} ${served.latestVersion}`;
+      fingerprints.set(standardUri(served.standard), key);
+      for (const path of served.files) fingerprints.set(fileUri(served.standard, path), key);
+    }
+    const listKey = JSON.stringify([...fingerprints.entries()]);
+    const first = this.#context === undefined;
+    const previous = this.#fingerprints;
+    this.#context = context;
+    this.#fingerprints = fingerprints;
+    const listChanged = listKey !== this.#listKey;
+    this.#listKey = listKey;
+    if (first) return;
+    const updated = [...new Set([...previous.keys(), ...fingerprints.keys()])].filter(
+      (uri) => previous.get(uri) !== fingerprints.get(uri),
+    );
+    if (updated.length > 0 || listChanged) this.options.onChange({ updated, listChanged });
+  }
+
+  /** Stays connected to the space's relay while serving; without one, local changes only. */
+  async #watch(): Promise<void> {
+    const { home, scope, log } = this.options;
+    const signal = this.#stop.signal;
+    const space = await spaceOf(scope);
+    try {
+      await watchSpace(home, {
+        space,
+        relay: this.options.relay,
+        token: this.options.token,
+        signal,
+        checkpointAs: this.options.checkpointAs,
+        onEvent: (event) => {
+          if (event.event === "record") {
+            for (const delay of AFTER_RECORD_MS)
+              setTimeout(() => void this.refresh().catch(() => {}), delay).unref();
+          } else if (event.event === "connected") log(`canon: connected to ${event.relay}`);
+          else log(`canon: ${event.reason}; retrying in ${event.retryInMs} ms`);
+        },
+      });
+    } catch (error) {
+      if (signal.aborted) return;
+      if (isCanonError(error, "BAD_ARGUMENT"))
+        log(
+          "canon: no relay is known for this space: serving this replica offline (updates come from this home only)",
+        );
+      else log(`canon: warning: stopped watching the relay: ${(error as Error).message}`);
+    }
+  }
+}
