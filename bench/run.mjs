@@ -28,6 +28,7 @@ const BENCHMARKS = {
   "relay-postgres": () => import("./relay-postgres.mjs"),
   "round-trip": () => import("./round-trip.mjs"),
   "flat-costs": () => import("./flat-costs.mjs"),
+  mcp: () => import("./mcp.mjs"),
 };
 
 const DOC = fileURLToPath(new URL("../docs/benchmarks.md", import.meta.url));
