@@ -13,6 +13,8 @@ import {
 const POLL_MS = 1_000;
 /** After a record arrives: read again this soon, and once more when the watch has written its caches. */
 const AFTER_RECORD_MS = [20, 250] as const;
+/** How soon to try watching again when the space is not joined yet. */
+const WATCH_RETRY_MS = 5_000;
 
 /** What changed between two readings of the served context. */
 export interface ContextChange {
@@ -47,6 +49,7 @@ export class LiveContext {
   #context: ServedContext | undefined;
   #fingerprints = new Map<string, string>();
   #listKey = "";
+  #lastWarning: string | undefined;
   #reading: Promise<void> = Promise.resolve();
   readonly #stop = new AbortController();
   #poll: NodeJS.Timeout | undefined;
@@ -54,9 +57,22 @@ export class LiveContext {
 
   constructor(readonly options: LiveContextOptions) {}
 
-  /** Reads the context for the first time; starts watching and polling. @throws CanonError when the scope cannot be read at all. */
+  /**
+   * Reads the context for the first time; starts watching and polling. When
+   * the scope cannot be read yet (no space joined, a malformed canon.json),
+   * serves nothing but `canon://status`, whose read reports why, until it can.
+   */
   async start(): Promise<void> {
-    await this.refresh();
+    await this.refresh().catch((error) => {
+      if (!isCanonError(error)) throw error;
+      this.options.log(`canon: warning: ${error.message}`);
+      this.#context = {
+        scope: this.options.scope,
+        space: undefined,
+        standards: [],
+        unavailable: [],
+      };
+    });
     this.#poll = setInterval(() => void this.refresh().catch(() => {}), POLL_MS);
     this.#poll.unref();
     this.#watching = this.#watch();
@@ -92,9 +108,12 @@ export class LiveContext {
     } catch (error) {
       if (this.#context === undefined) throw error;
       // canon.json half-written by an editor, a damaged file: keep serving the last good reading.
-      this.options.log(`canon: warning: ${(error as Error).message}`);
+      const message = (error as Error).message;
+      if (message !== this.#lastWarning) this.options.log(`canon: warning: ${message}`);
+      this.#lastWarning = message;
       return;
     }
+    this.#lastWarning = undefined;
     const fingerprints = new Map<string, string>([[STATUS_URI, status]]);
     for (const served of context.standards) {
       const key = `${served.rendered.release} ${served.rendered.renderedCid} ${served.latestVersion}`;
@@ -119,8 +138,8 @@ export class LiveContext {
   async #watch(): Promise<void> {
     const { home, scope, log } = this.options;
     const signal = this.#stop.signal;
-    const space = await spaceOf(scope);
     try {
+      const space = await spaceOf(scope);
       await watchSpace(home, {
         space,
         relay: this.options.relay,
@@ -137,6 +156,17 @@ export class LiveContext {
       });
     } catch (error) {
       if (signal.aborted) return;
+      if (
+        isCanonError(error, "NO_SPACE") ||
+        isCanonError(error, "UNKNOWN_SPACE") ||
+        isCanonError(error, "FILE_UNREADABLE") ||
+        isCanonError(error, "BAD_CONFIG")
+      ) {
+        // Not joined yet, or canon.json unreadable: try again once it may be.
+        await pause(WATCH_RETRY_MS, signal);
+        if (!signal.aborted) return this.#watch();
+        return;
+      }
       if (isCanonError(error, "BAD_ARGUMENT"))
         log(
           "canon: no relay is known for this space: serving this replica offline (updates come from this home only)",
@@ -144,4 +174,17 @@ export class LiveContext {
       else log(`canon: warning: stopped watching the relay: ${(error as Error).message}`);
     }
   }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
 }
