@@ -329,6 +329,35 @@ describe("canon mcp", () => {
     ).toMatch(/NO_IDENTITY/);
   });
 
+  it("starts before a space is joined, says why on canon://status, and serves once it is", async () => {
+    const { url } = await sharedProject();
+    const c = await sandbox();
+    try {
+      c.ok("init");
+      const client = await connect(c.dir, c.home);
+      const before = await client.listResources();
+      expect(before.resources.map((resource) => resource.uri)).toEqual(["canon://status"]);
+      await expect(client.readResource({ uri: "canon://status" })).rejects.toThrow(
+        /no space yet.*canon space join/,
+      );
+      let listChanged = 0;
+      client.setNotificationHandler(ResourceListChangedNotificationSchema, () => {
+        listChanged += 1;
+      });
+      const did = c.ok("id", "--json").json<{ did: string }>().did;
+      a.ok("member", "add", did, "--role", "reader");
+      a.ok("sync");
+      // Joined from another shell while the server runs: the server hears of it.
+      const joined = await c.canonAsync("space", "join", url, "--relay", relay.url);
+      expect(joined.status, joined.stderr).toBe(0);
+      await until(() => listChanged > 0, "notifications/resources/list_changed");
+      const after = await client.listResources();
+      expect(after.resources.map((resource) => resource.uri)).toContain("canon://editorial-style");
+    } finally {
+      await c.dispose();
+    }
+  });
+
   it("writes only JSON-RPC on stdout, hosts the home's owner, and notifies a subscriber of a CLI write routed through it", async () => {
     const { project } = await sharedProject();
     const child = spawn(process.execPath, [CANON_BIN, "mcp"], {

@@ -4,6 +4,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CANON_BIN } from "./helpers/cli.js";
 import { startCanon, stopAll } from "./helpers/processes.js";
@@ -151,4 +153,36 @@ describe("the README's tour", () => {
 
   it("runs as written with the CLI installed from its tarball by npm (no clone, no build)", () =>
     runTour(installedBin));
+
+  it("serves MCP from the installed tarball (the SDK is bundled)", async () => {
+    const work = await mkdtemp(join(tmpdir(), "canon-tour-mcp-"));
+    cleanup.push(work);
+    const env = { PATH: process.env.PATH ?? "", CANON_HOME: join(work, "home") };
+    for (const args of [["init"], ["space", "create", "tarball"]])
+      expect(spawnSync(process.execPath, [installedBin, ...args], { env }).status).toBe(0);
+    await writeFile(join(work, "style.md"), "Plain words.\n");
+    const published = spawnSync(
+      process.execPath,
+      [installedBin, "publish", "editorial-style", join(work, "style.md")],
+      { env: { ...env, CANON_NO_OWNER: "1" } },
+    );
+    expect(published.status).toBe(0);
+    const client = new Client({ name: "tour", version: "1.0.0" });
+    await client.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [installedBin, "mcp"],
+        cwd: work,
+        env,
+        stderr: "ignore",
+      }),
+    );
+    try {
+      const read = await client.readResource({ uri: "canon://editorial-style" });
+      expect(read.contents[0]).toMatchObject({ text: "Plain words.\n" });
+      expect((await client.listTools()).tools).toHaveLength(6);
+    } finally {
+      await client.close();
+    }
+  });
 });
