@@ -199,7 +199,7 @@ async function measure(temp, log, cleanup) {
         "A's commands (thin clients of A's owner, which holds the relay connection) until `notifications/resources/updated` reaches the client of B's `canon mcp` through the relay (checked: the resource then reads the new revision)",
       ),
       row(
-        "  of which after `canon publish` returned",
+        "of which after `canon publish` returned",
         afterPublish,
         "from A's publish command exiting to the notification (A's sync runs meanwhile)",
       ),
