@@ -398,8 +398,16 @@ describe("canon mcp", () => {
     await answer(1);
     send({ jsonrpc: "2.0", method: "notifications/initialized" });
     send("this is not JSON");
+    send({ id: 7, hello: "not JSON-RPC" });
+    send(
+      `{"jsonrpc":"2.0","id":8,"method":"resources/read","params":{"uri":"${"x".repeat(5 * 1024 * 1024)}"}}`,
+    );
     send({ jsonrpc: "2.0", id: 2, method: "no/such/method" });
     expect((await answer(2)).error?.code).toBe(-32601);
+    expect((await answer(7)).error?.code).toBe(-32600);
+    const errors = lines.map((line) => JSON.parse(line)).filter((message) => message.id === null);
+    expect(errors.map((message) => message.error.code)).toEqual([-32700, -32600]);
+    expect(lines.some((line) => JSON.parse(line).id === 8)).toBe(false);
     send({
       jsonrpc: "2.0",
       id: 3,

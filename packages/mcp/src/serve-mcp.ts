@@ -6,6 +6,7 @@ import {
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
 } from "@modelcontextprotocol/sdk/types.js";
+import { guardedInput } from "./guarded-input.js";
 import { LiveContext } from "./live-context.js";
 import { registerPrompts } from "./prompts.js";
 import { registerResources } from "./resources.js";
@@ -101,10 +102,12 @@ export async function serveMcp(options: ServeMcpOptions): Promise<void> {
   });
   mcp.server.onerror = (error) => options.log(`canon: mcp: ${error.message}`);
 
-  const transport = new StdioServerTransport(options.input, options.output);
+  const input = options.input ?? process.stdin;
+  const output = options.output ?? process.stdout;
+  const transport = new StdioServerTransport(guardedInput(input, output, options.log), output);
   const closed = new Promise<void>((resolve) => {
     transport.onclose = () => resolve();
-    (options.input ?? process.stdin).once("end", () => resolve());
+    input.once("end", () => resolve());
     options.signal?.addEventListener("abort", () => resolve(), { once: true });
   });
   await mcp.connect(transport);
