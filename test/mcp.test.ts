@@ -311,8 +311,16 @@ describe("canon mcp", () => {
     ).toMatch(/Input validation/);
     expect(existsSync(join(b.dir, "outside.md.canon.json"))).toBe(false);
 
+    // Offline: the relay gone, a pull says so and installs from the replica; reads go on.
+    await relay.stop("SIGKILL");
+    expect(await call(client, "canon_pull", { timeoutSeconds: 2 })).toMatchObject({
+      sync: "offline",
+    });
     // Still serving.
     expect((await client.listResources()).resources.length).toBeGreaterThan(3);
+    expect(
+      (await client.readResource({ uri: "canon://editorial-style" })).contents[0],
+    ).toMatchObject({ text: "# Style\n\nShort sentences.\n" });
     expect((client as unknown as { problems: Error[] }).problems).toEqual([]);
   });
 
