@@ -11,7 +11,8 @@
 // `canon pull` writes it where tools read it and locks it, `canon status
 // --check` says it is current; an auditor verifies from the output alone (the
 // stamp is found in the agent's feed) and `canon agents` shows who works from
-// which versions.
+// which versions. Last, the agent's coding tool reads the same context over
+// MCP (`canon mcp`) and hears of the owner's next release through the relay.
 // Every step is a real `canon` process on temporary homes; the relay listens
 // on 127.0.0.1 only.
 import { execFileSync, spawn } from "node:child_process";
@@ -19,6 +20,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 
 const bin = resolve(import.meta.dirname, "../packages/cli/dist/canon.mjs");
 const work = mkdtempSync(join(tmpdir(), "canon-demo-"));
@@ -54,6 +58,51 @@ async function startRelay() {
     createInterface({ input: relay.stdout }).once("line", done),
   );
   return { relay, url: JSON.parse(line).url };
+}
+
+/** A short MCP session: list, read, subscribe, and hear of the owner's next release through the relay. */
+async function mcpSession(project, style) {
+  const client = new Client({ name: "canon-demo", version: "1.0.0" });
+  await client.connect(
+    new StdioClientTransport({
+      command: process.execPath,
+      args: [bin, "mcp"],
+      cwd: project,
+      env: { PATH: process.env.PATH ?? "", CANON_HOME: homes.agent },
+      stderr: "ignore",
+    }),
+  );
+  try {
+    const { resources } = await client.listResources();
+    for (const resource of resources)
+      console.log(`  resource  ${resource.uri.padEnd(44)} ${resource.title ?? ""}`);
+    const { tools } = await client.listTools();
+    console.log(`  tools     ${tools.map((tool) => tool.name).join(", ")}`);
+    const read = await client.readResource({ uri: "canon://editorial-style" });
+    console.log(`  read canon://editorial-style:\n${read.contents[0].text.replace(/^/gm, "    ")}`);
+    let notified;
+    const heard = new Promise((done) => {
+      notified = done;
+    });
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (notification) => {
+      if (notification.params.uri === "canon://editorial-style") notified();
+    });
+    await client.subscribeResource({ uri: "canon://editorial-style" });
+    console.log("  subscribed to canon://editorial-style; the owner publishes v3 and syncs:");
+    writeFileSync(style, `${readFileSync(style, "utf8")}- Cite every figure.\n`);
+    canon("owner", "publish", "editorial-style", style, "-m", "cite figures");
+    canon("owner", "sync");
+    await heard;
+    console.log(
+      "  notifications/resources/updated canon://editorial-style (how soon: bench/mcp.mjs, docs/benchmarks.md)",
+    );
+    const status = await client.callTool({ name: "canon_status", arguments: {} });
+    console.log(
+      `  canon_status: ${status.structuredContent.standards.map((entry) => `${entry.standard} ${entry.state}`).join(", ")}`,
+    );
+  } finally {
+    await client.close();
+  }
 }
 
 let relay;
@@ -172,6 +221,11 @@ try {
   writeFileSync(copy, readFileSync(article));
   canon("owner", "verify", copy);
   canon("owner", "agents");
+
+  console.log(
+    "\n# The agent's coding tool speaks MCP: `canon mcp` in the project, here with the MCP SDK's own client:",
+  );
+  await mcpSession(project, style);
   console.log(
     `\nThe content CID's digest is the file's sha256sum: anyone can check ${v1.cid} without Canon.`,
   );
