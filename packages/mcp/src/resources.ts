@@ -17,8 +17,12 @@ import {
   STATUS_URI,
   standardUri,
 } from "./resource-uri.js";
-import type { ServedContext, ServedScope, ServedStandard } from "./served-context.js";
-import { statusOf } from "./served-context.js";
+import {
+  type ServedContext,
+  type ServedScope,
+  type ServedStandard,
+  statusOf,
+} from "./served-context.js";
 
 /** Where resources come from: the home, and what is served now. */
 export interface ResourceSource {

@@ -58,7 +58,6 @@ export async function serveMcp(options: ServeMcpOptions): Promise<void> {
       capabilities: {
         resources: { subscribe: true, listChanged: true },
         prompts: { listChanged: true },
-        tools: { listChanged: false },
       },
       instructions:
         "Canon serves this project's shared context: read each canon://<standard> resource (or prompt) before working, stamp outputs with canon_stamp, record corrections the operator gives with canon_correct. Subscribe to canon://status to hear of new releases and corrections.",

@@ -1,4 +1,4 @@
-import { isBundleCid, isCanonError } from "@canon/core";
+import { CanonError, decodeBundleManifest, isBundleCid, isCanonError } from "@canon/core";
 import {
   type CanonHome,
   list,
@@ -7,7 +7,7 @@ import {
   type RenderedRelease,
   readLock,
   readProject,
-  resolveFiles,
+  resolve,
   resolveRendered,
 } from "@canon/store";
 
@@ -95,7 +95,7 @@ export async function readServedContext(
   return { scope, space, standards, unavailable };
 }
 
-/** The paths of a bundle's files (none for a single file). */
+/** The paths of a bundle's files, from its manifest (none for a single file); no file is read. */
 async function filesOf(
   home: CanonHome,
   space: string | undefined,
@@ -103,8 +103,16 @@ async function filesOf(
   rendered: RenderedRelease,
 ): Promise<string[]> {
   if (!isBundleCid(rendered.cid)) return [];
-  const resolved = await resolveFiles(home, { space, standard, selector: rendered.release });
-  return (resolved.files ?? []).map((file) => file.path);
+  const manifest = await resolve(home, { space, standard, selector: rendered.release });
+  try {
+    return decodeBundleManifest(manifest.content).files.map((file) => file.path);
+  } catch (cause) {
+    throw new CanonError(
+      "STORAGE_DAMAGED",
+      `the manifest of ${standard}@${rendered.version} does not decode: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
 }
 
 /**
