@@ -178,6 +178,7 @@ describe("canon, offline, as a new owner uses it", () => {
       ["member", "add"],
       ["sync"],
       ["watch"],
+      ["mcp"],
     ]) {
       const run = box.canon(...command, "--help");
       expect(run.status, command.join(" ")).toBe(0);
