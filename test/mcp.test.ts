@@ -276,6 +276,12 @@ describe("canon mcp", () => {
     );
     await expect(client.getPrompt({ name: "nope" })).rejects.toThrow(/no prompt "nope"/);
     await expect(
+      client.subscribeResource({ uri: `canon://${"x".repeat(5000)}` }),
+    ).rejects.toMatchObject({ code: -32602 });
+    await expect(client.subscribeResource({ uri: "https://example.com/" })).rejects.toThrow(
+      /canon:\/\/ addresses/,
+    );
+    await expect(
       client.request(
         { method: "nope/nope", params: {} },
         ResourceUpdatedNotificationSchema.shape.params,

@@ -3,6 +3,8 @@ import type { CanonHome, Signer } from "@canon/store";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import {
+  ErrorCode,
+  McpError,
   SubscribeRequestSchema,
   UnsubscribeRequestSchema,
 } from "@modelcontextprotocol/sdk/types.js";
@@ -15,6 +17,8 @@ import { registerTools } from "./tools.js";
 
 /** Most addresses one client may subscribe to. */
 const MAX_SUBSCRIPTIONS = 10_000;
+/** Longest address one may subscribe to. */
+const MAX_URI_LENGTH = 4096;
 
 /** What {@link serveMcp} serves, and over what. */
 export interface ServeMcpOptions {
@@ -92,7 +96,18 @@ export async function serveMcp(options: ServeMcpOptions): Promise<void> {
     log: options.log,
   });
   mcp.server.setRequestHandler(SubscribeRequestSchema, async (request) => {
-    if (subscribed.size < MAX_SUBSCRIPTIONS) subscribed.add(request.params.uri);
+    const { uri } = request.params;
+    if (uri.length > MAX_URI_LENGTH || !uri.startsWith("canon://"))
+      throw new McpError(
+        ErrorCode.InvalidParams,
+        `cannot subscribe to ${uri.slice(0, 200)}: this server's resources are canon:// addresses of at most ${MAX_URI_LENGTH} characters`,
+      );
+    if (subscribed.size >= MAX_SUBSCRIPTIONS && !subscribed.has(uri))
+      throw new McpError(
+        ErrorCode.InvalidParams,
+        `at most ${MAX_SUBSCRIPTIONS} subscriptions; unsubscribe from some first`,
+      );
+    subscribed.add(uri);
     return {};
   });
   mcp.server.setRequestHandler(UnsubscribeRequestSchema, async (request) => {
