@@ -7,20 +7,23 @@ import {
   ListPromptsRequestSchema,
   McpError,
 } from "@modelcontextprotocol/sdk/types.js";
+import { listPage } from "./list-page.js";
 import { toMcpError } from "./mcp-error.js";
 import { fileUri } from "./resource-uri.js";
 import { metadataOf, type ResourceSource } from "./resources.js";
 
 /** Registers the prompt handlers: each served standard is also a prompt of the same name. */
 export function registerPrompts(server: Server, source: ResourceSource): void {
-  server.setRequestHandler(ListPromptsRequestSchema, async () => ({
-    prompts: source.current().standards.map((served) => ({
+  server.setRequestHandler(ListPromptsRequestSchema, async (request) => {
+    const prompts = source.current().standards.map((served) => ({
       name: served.standard,
       title: `${served.standard} v${served.rendered.version}`,
       description: `The rendered context of ${served.standard} (version ${served.rendered.version}, with ${served.rendered.corrections.length} correction(s) in force)${served.files.length > 0 ? `; its ${served.files.length} file(s) as embedded resources` : ""}`,
       _meta: metadataOf(served),
-    })),
-  }));
+    }));
+    const { page, nextCursor } = listPage(prompts, request.params?.cursor);
+    return { prompts: page, ...(nextCursor === undefined ? {} : { nextCursor }) };
+  });
   server.setRequestHandler(GetPromptRequestSchema, async (request) => {
     try {
       return await getPrompt(source, request.params.name);

@@ -9,6 +9,7 @@ import {
   type ReadResourceResult,
   type Resource,
 } from "@modelcontextprotocol/sdk/types.js";
+import { listPage } from "./list-page.js";
 import { RESOURCE_NOT_FOUND, toMcpError } from "./mcp-error.js";
 import {
   FILE_URI_TEMPLATE,
@@ -94,9 +95,10 @@ export function listResources(context: ServedContext): Resource[] {
 
 /** Registers the resource handlers on `server` (which must declare the resources capability). */
 export function registerResources(server: Server, source: ResourceSource): void {
-  server.setRequestHandler(ListResourcesRequestSchema, async () => ({
-    resources: listResources(source.current()),
-  }));
+  server.setRequestHandler(ListResourcesRequestSchema, async (request) => {
+    const { page, nextCursor } = listPage(listResources(source.current()), request.params?.cursor);
+    return { resources: page, ...(nextCursor === undefined ? {} : { nextCursor }) };
+  });
   server.setRequestHandler(ListResourceTemplatesRequestSchema, async () => ({
     resourceTemplates: [
       {
