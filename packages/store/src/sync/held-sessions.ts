@@ -48,13 +48,14 @@ export async function relaySessionFor(
     return openRelaySession(replica, endpoint, timeoutMs, shownTimeoutMs);
   }
   const existing = held.get(keyOf(endpoint));
-  if (existing && alive(replica, existing)) return { ...existing, close: () => {} };
+  if (existing && alive(replica, existing)) return existing.reuse();
   existing?.close();
   held.delete(keyOf(endpoint));
   await probeRelay(endpoint, timeoutMs);
   const session = await openRelaySession(replica, endpoint, timeoutMs, shownTimeoutMs);
   held.set(keyOf(endpoint), session);
-  return { ...session, close: () => {} };
+  // This first use keeps what the relay reported since connecting; closing it leaves the connection open.
+  return { ...session, close: () => session.atStart.stop() };
 }
 
 /**
@@ -70,8 +71,9 @@ export async function untilRelaysHold(replica: Replica, timeoutMs: number): Prom
     for (const session of held.values()) {
       if (!alive(replica, session)) continue;
       for (const handle of Object.values(replica.repo.handles)) {
-        if (!handle.isReady() || handle.getSyncInfo(session.storageId) === undefined) continue;
-        if (!inSync(handle, session.storageId)) pending = true;
+        const theirs = session.relayHeads(handle.documentId);
+        if (!handle.isReady() || theirs === undefined) continue;
+        if (!inSync(handle, theirs)) pending = true;
       }
     }
     if (!pending) return true;

@@ -60,7 +60,9 @@ export async function openLiveSpace(
       const loaded = await replica.spaces.load(chosen.address);
       const deadline = Date.now() + timeoutMs;
       const handles = [loaded.space, ...loaded.standards.values()];
-      while (!handles.every((handle) => inSync(handle as never, session.storageId))) {
+      while (
+        !handles.every((handle) => inSync(handle as never, session.relayHeads(handle.documentId)))
+      ) {
         if (Date.now() > deadline)
           throw new CanonError(
             "SYNC_TIMEOUT",

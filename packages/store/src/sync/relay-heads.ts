@@ -66,6 +66,8 @@ export interface HeadsComparison {
   readonly documents: number;
   /** Documents whose heads differ, or that one side holds and the other does not; empty when all agree. */
   readonly differing: readonly string[];
+  /** The relay's summary itself: heads by document id, what a sync must at least end up holding. */
+  readonly relay: ReadonlyMap<string, readonly string[]>;
 }
 
 /**
@@ -109,5 +111,5 @@ export async function compareWithRelay(
     if (JSON.stringify(theirs.get(id)) !== JSON.stringify([...heads].sort())) differing.add(id);
   for (const id of theirs.keys()) if (!ours.has(id)) differing.add(id);
   const documents = new Set([...ours.keys(), ...theirs.keys()]).size;
-  return { current, documents, differing: [...differing].sort() };
+  return { current, documents, differing: [...differing].sort(), relay: theirs };
 }

@@ -1,4 +1,4 @@
-import { type DocHandle, isValidDocumentId, type UrlHeads } from "@automerge/automerge-repo";
+import { type DocHandle, isValidDocumentId } from "@automerge/automerge-repo";
 import { CanonError, type SignedRecord, sameBytes } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import { openReplica } from "../open-replica.js";
@@ -8,9 +8,10 @@ import { mapsAt } from "../space/document-maps.js";
 import { isMap, mapField, type SpaceDocument, type StandardDocument } from "../space/documents.js";
 import type { MissingDocument } from "../space/space-reader.js";
 import { pause } from "./alarm.js";
+import { relaySessionFor } from "./held-sessions.js";
 import { acceptedRecords, summarize } from "./record-summary.js";
 import type { HeadsComparison } from "./relay-heads.js";
-import { inSync, openRelaySession, type RelaySession } from "./relay-session.js";
+import { inSync, type RelaySession } from "./relay-session.js";
 import type { RelayEndpoint } from "./relay-url.js";
 
 /** Documents asked of the relay at once: enough to overlap round trips, few enough for any relay. */
@@ -26,7 +27,9 @@ export interface DocumentsSynced {
 /**
  * Syncs only the documents a heads comparison found different (and the
  * space document), waits until the relay's heads equal ours for each of
- * them, then updates the caches from the snapshot and those documents
+ * them and this replica holds what the relay's summary listed (so a
+ * connection the home's owner held open, which may not have heard yet of
+ * what another home pushed, never ends the sync early), then updates the caches from the snapshot and those documents
  * ({@link refreshTouched}). The rest of the space is neither loaded nor
  * exchanged: both sides hold the same heads of it. Undefined when the
  * exchange took a record out of a document (a peer deleted it): the caller
@@ -57,7 +60,7 @@ export async function syncDocuments(
       const handle = await replica.find<StandardDocument>(id);
       if (handle !== undefined) standards.set(id, handle);
     }
-    // What we hold before the exchange, and the relay's heads when it first reports them: what we sent.
+    // What we hold before the exchange, and the relay's heads as it began: what we sent.
     const ours = new Set<string>();
     for (const handle of [space, ...standards.values()])
       for (const records of mapsAt(handle.doc(), "records"))
@@ -65,16 +68,10 @@ export async function syncDocuments(
     const before = new Map<DocHandle<unknown>, unknown>();
     for (const handle of [space, ...standards.values()])
       before.set(handle as DocHandle<unknown>, handle.doc());
-    const firstRemoteHeads = new Map<string, UrlHeads>();
-    const watchRemote = (handle: DocHandle<unknown>) =>
-      handle.once("remote-heads", ({ heads }) => {
-        if (!firstRemoteHeads.has(handle.documentId))
-          firstRemoteHeads.set(handle.documentId, heads);
-      });
-    for (const handle of [space, ...standards.values()]) watchRemote(handle as DocHandle<unknown>);
     const recordsBefore = acceptedRecords(comparison.current.fold.state);
 
-    session = await openRelaySession(
+    // In the home's owner, the connection it holds (a watch's, a previous sync's) is reused.
+    session = await relaySessionFor(
       replica,
       endpoint,
       Math.max(1, deadline - Date.now()),
@@ -102,9 +99,12 @@ export async function syncDocuments(
       space as DocHandle<unknown>,
       ...(standards.values() as Iterable<DocHandle<unknown>>),
     ];
+    const open = session;
+    const inStep = (handle: DocHandle<unknown>) =>
+      inSync(handle, open.relayHeads(handle.documentId), comparison.relay.get(handle.documentId));
     for (;;) {
       session.assertConnected();
-      if (handles.every((handle) => inSync(handle, session?.storageId as never))) break;
+      if (handles.every(inStep)) break;
       if (Date.now() > deadline)
         throw new CanonError(
           "SYNC_TIMEOUT",
@@ -128,7 +128,7 @@ export async function syncDocuments(
           return undefined;
     const relayHad = new Set<string>();
     for (const handle of handles) {
-      const heads = firstRemoteHeads.get(handle.documentId);
+      const heads = session.atStart.get(handle.documentId);
       if (heads && heads.length > 0)
         for (const cid of Object.keys(mapField(handle.view(heads).doc(), "records")))
           relayHad.add(cid);

@@ -1,4 +1,4 @@
-import type { DocHandle, UrlHeads } from "@automerge/automerge-repo";
+import type { DocHandle } from "@automerge/automerge-repo";
 import { CanonError } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import { updateConfig } from "../home/config.js";
@@ -18,7 +18,7 @@ import { pause } from "./alarm.js";
 import { relaySessionFor } from "./held-sessions.js";
 import { probeRelay } from "./probe-relay.js";
 import { acceptedRecords, type RecordSummary, summarize } from "./record-summary.js";
-import { compareWithRelay, type HeadsComparison } from "./relay-heads.js";
+import { compareWithRelay, fetchHeadsSummary, type HeadsComparison } from "./relay-heads.js";
 import { inSync, type RelaySession } from "./relay-session.js";
 import { type RelayEndpoint, relayFor } from "./relay-url.js";
 import { type DocumentsSynced, syncDocuments } from "./sync-documents.js";
@@ -117,29 +117,24 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
     // Records a peer deleted or overwrote go back in, and out to the relay with this sync.
     if (foldedBefore) await replica.spaces.restoreMissing(foldedBefore);
     const recordsBefore = acceptedRecords(foldedBefore?.fold.state);
-    // The relay's heads for each document when the session began, to tell what we sent.
-    const firstRemoteHeads = new Map<string, UrlHeads>();
-    const watchRemote = (handle: DocHandle<unknown>) =>
-      handle.once("remote-heads", ({ heads }) => {
-        if (!firstRemoteHeads.has(handle.documentId))
-          firstRemoteHeads.set(handle.documentId, heads);
-      });
-    if (before) for (const handle of handles(before)) watchRemote(handle);
 
     // In the home's owner, a held session is reused (and kept): see held-sessions.ts.
+    // Such a connection may not have heard yet of what another home pushed a
+    // moment ago: the relay's summary, asked now, says what this sync must at
+    // least receive. A new connection needs none: the relay's first answer on it is current.
+    const floor = replica.isHeldOpen
+      ? await fetchHeadsSummary(
+          endpoint,
+          chosen.address.documentId,
+          Math.max(1, deadline - Date.now()),
+        )
+      : undefined;
     session = await relaySessionFor(
       replica,
       endpoint,
       Math.max(1, deadline - Date.now()),
       request.timeoutMs,
     );
-    // A held session may have exchanged these already: its last heads are where the relay was.
-    if (before && replica.isHeldOpen)
-      for (const handle of handles(before)) {
-        const known = handle.getSyncInfo(session.storageId)?.lastHeads;
-        if (known && !firstRemoteHeads.has(handle.documentId))
-          firstRemoteHeads.set(handle.documentId, known);
-      }
     let loaded = await exchangeUntilEqual(
       replica,
       session,
@@ -147,6 +142,7 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
       deadline,
       request.timeoutMs,
       request.onProgress,
+      floor,
     );
     let folded = await replica.spaces.fold(chosen.address);
     const exchangeAgain = async (open: RelaySession) => {
@@ -157,6 +153,7 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
         deadline,
         request.timeoutMs,
         request.onProgress,
+        floor,
       );
       folded = await replica.spaces.fold(chosen.address);
     };
@@ -175,7 +172,7 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
       .map(([, signed]) => summarize(signed));
     const relayHad = new Set<string>();
     for (const handle of handles(loaded)) {
-      const heads = firstRemoteHeads.get(handle.documentId);
+      const heads = session.atStart.get(handle.documentId);
       if (heads && heads.length > 0)
         for (const cid of Object.keys(mapField(handle.view(heads).doc(), "records")))
           relayHad.add(cid);
@@ -287,7 +284,8 @@ function handles(loaded: LoadedSpace): DocHandle<unknown>[] {
 /**
  * Loads the space from the relay if needed, then every standard document it
  * lists (new ones may arrive as the space document syncs), until the relay's
- * heads equal ours for every one of them. A routed document that does not
+ * heads equal ours for every one of them, and this replica holds what
+ * `floor` (the relay's summary when the sync began) lists for each. A routed document that does not
  * arrive within the replica's find timeout is left out (reported as
  * missing), never waited for.
  */
@@ -298,6 +296,7 @@ async function exchangeUntilEqual(
   deadline: number,
   timeoutMs: number,
   onProgress?: (progress: SyncProgress) => void,
+  floor?: ReadonlyMap<string, readonly string[]>,
 ): Promise<LoadedSpace> {
   let reported = "";
   for (;;) {
@@ -318,7 +317,9 @@ async function exchangeUntilEqual(
     const loadedHandles = handles(loaded);
     const progress = {
       documents: loadedHandles.length,
-      inStep: loadedHandles.filter((handle) => inSync(handle, session.storageId)).length,
+      inStep: loadedHandles.filter((handle) =>
+        inSync(handle, session.relayHeads(handle.documentId), floor?.get(handle.documentId)),
+      ).length,
     };
     if (onProgress && JSON.stringify(progress) !== reported) {
       reported = JSON.stringify(progress);

@@ -169,8 +169,8 @@ export async function watchSpace(home: CanonHome, request: WatchRequest): Promis
           await refreshCaches(replica, folded);
           const handles = [loaded.space, ...loaded.standards.values()] as DocHandle<unknown>[];
           lastHandles = handles;
-          const { storageId } = session;
-          if (handles.every((handle) => inSync(handle, storageId))) {
+          const open = session;
+          if (handles.every((handle) => inSync(handle, open.relayHeads(handle.documentId)))) {
             await updateConfig(home, (config) => {
               const entry = config.spaces[chosen.url];
               if (entry) entry.lastSyncAt = now();

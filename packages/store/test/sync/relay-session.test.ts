@@ -2,12 +2,14 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MessageChannel } from "node:worker_threads";
-import { type DocHandle, type PeerId, Repo, type StorageId } from "@automerge/automerge-repo";
+import * as A from "@automerge/automerge";
+import { type DocHandle, encodeHeads, type PeerId, Repo } from "@automerge/automerge-repo";
 import { MessageChannelNetworkAdapter } from "@automerge/automerge-repo-network-messagechannel";
 import { CanonError } from "@canon/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { canonHome, FileStorage, openReplica, type Replica } from "../../src/index.js";
 import { inSync, openRelaySession } from "../../src/sync/relay-session.js";
+import { ReportedHeads } from "../../src/sync/reported-heads.js";
 import { closedPort, startTestRelay, type TestRelay } from "../relay-fixture.js";
 
 const cleanup: (() => Promise<void>)[] = [];
@@ -68,42 +70,102 @@ async function clientAndStoringPeer() {
 }
 
 describe("inSync", () => {
-  /** A handle whose own heads and last-reported heads of a peer are given. */
-  const handleWith = (ours: string[], theirs: string[] | undefined) =>
+  /** A ready handle holding `doc`. */
+  const handleOf = (doc: A.Doc<unknown>) =>
     ({
-      heads: () => ours,
-      getSyncInfo: () => (theirs === undefined ? undefined : { lastHeads: theirs }),
+      heads: () => encodeHeads(A.getHeads(doc)),
+      isReady: () => true,
+      doc: () => doc,
     }) as unknown as DocHandle<unknown>;
-  const storageId = "relay" as StorageId;
+  /** A handle whose own heads are given. */
+  const handleWith = (ours: string[]) => ({ heads: () => ours }) as unknown as DocHandle<unknown>;
 
-  it("compares heads as sets, and is false when the peer has reported nothing", () => {
-    expect(inSync(handleWith(["a", "b"], ["b", "a"]), storageId)).toBe(true);
-    expect(inSync(handleWith(["a"], ["a", "b"]), storageId)).toBe(false);
-    expect(inSync(handleWith(["a", "b"], ["a"]), storageId)).toBe(false);
-    expect(inSync(handleWith(["a", "b"], ["a", "c"]), storageId)).toBe(false);
-    expect(inSync(handleWith(["a"], undefined), storageId)).toBe(false);
-    expect(inSync(handleWith([], []), storageId)).toBe(true);
+  it("compares heads as sets, and is false when the relay has reported nothing", () => {
+    expect(inSync(handleWith(["a", "b"]), ["b", "a"])).toBe(true);
+    expect(inSync(handleWith(["a"]), ["a", "b"])).toBe(false);
+    expect(inSync(handleWith(["a", "b"]), ["a"])).toBe(false);
+    expect(inSync(handleWith(["a", "b"]), ["a", "c"])).toBe(false);
+    expect(inSync(handleWith(["a"]), undefined)).toBe(false);
+    expect(inSync(handleWith([]), [])).toBe(true);
+  });
+
+  it("with a floor, is true only once this replica holds every change the floor names", () => {
+    const first = A.from<{ n: number }>({ n: 1 });
+    const later = A.change(A.clone(first), (doc) => {
+      doc.n = 2;
+    });
+    const ours = (doc: A.Doc<unknown>) => encodeHeads(A.getHeads(doc));
+    const floor = ours(later);
+    // The relay said it holds our heads, but its summary names a change we lack.
+    expect(inSync(handleOf(first), ours(first), floor)).toBe(false);
+    expect(inSync(handleOf(later), ours(later), floor)).toBe(true);
+    // Holding more than the floor is fine; an older floor is met.
+    const further = A.change(A.clone(later), (doc) => {
+      doc.n = 3;
+    });
+    expect(inSync(handleOf(further), ours(further), floor)).toBe(true);
+    expect(inSync(handleOf(further), ours(further), ours(first))).toBe(true);
+    // A floor that is not a head encoding (an unsigned summary) is never met.
+    expect(inSync(handleOf(later), ours(later), ["not-a-head"])).toBe(false);
   });
 
   it("turns true once the storing peer reports our heads, false on a local change, and true again once that change reached it", async () => {
-    const { client, storageId } = await clientAndStoringPeer();
+    const { client, peer } = await clientAndStoringPeer();
+    const reported = new ReportedHeads(client);
+    cleanup.push(async () => reported.stop());
     const handle = client.create<{ records: Record<string, string> }>({ records: {} });
-    expect(inSync(handle, storageId)).toBe(false);
-    await vi.waitFor(() => expect(inSync(handle, storageId)).toBe(true), { timeout: 10_000 });
+    const theirs = () => reported.latest(peer.peerId, handle.documentId);
+    expect(inSync(handle, theirs())).toBe(false);
+    await vi.waitFor(() => expect(inSync(handle, theirs())).toBe(true), { timeout: 10_000 });
 
     handle.change((doc) => {
       doc.records.cid = "record";
     });
-    expect(inSync(handle, storageId)).toBe(false);
-    await vi.waitFor(() => expect(inSync(handle, storageId)).toBe(true), { timeout: 10_000 });
-    expect(handle.getSyncInfo(storageId)?.lastHeads).toEqual(handle.heads());
+    expect(inSync(handle, theirs())).toBe(false);
+    await vi.waitFor(() => expect(inSync(handle, theirs())).toBe(true), { timeout: 10_000 });
+    expect(theirs()).toEqual(handle.heads());
+    expect(reported.latest("another-peer" as PeerId, handle.documentId)).toBeUndefined();
   });
+});
 
-  it("is false for a storage id that is not the peer's", async () => {
-    const { client, storageId } = await clientAndStoringPeer();
-    const handle = client.create({ n: 1 });
-    await vi.waitFor(() => expect(inSync(handle, storageId)).toBe(true), { timeout: 10_000 });
-    expect(inSync(handle, "some-other-store" as StorageId)).toBe(false);
+describe("a relay's heads, connection by connection", () => {
+  it("a new connection knows nothing of what the relay said over an earlier one, and is in step only once it received what another peer pushed meanwhile", async () => {
+    const { server } = await relay();
+    const mine = await replica();
+    // The replica stays open across connections, as the home's owner keeps it.
+    const handle = mine.create<{ n: number }>({ n: 1 });
+    const first = await openRelaySession(mine, { url: server.url }, 10_000);
+    await vi.waitFor(() => expect(inSync(handle, first.relayHeads(handle.documentId))).toBe(true), {
+      timeout: 10_000,
+    });
+    const storageId = first.storageId;
+    first.close();
+
+    // Another peer changes the document through the relay while this one is away.
+    const other = await replica();
+    const theirs = await openRelaySession(other, { url: server.url }, 10_000);
+    const found = await other.find<{ n: number }>(handle.documentId);
+    if (found === undefined) throw new Error("the other peer did not receive the document");
+    found.change((doc) => {
+      doc.n = 2;
+    });
+    await vi.waitFor(() => expect(inSync(found, theirs.relayHeads(found.documentId))).toBe(true), {
+      timeout: 10_000,
+    });
+    theirs.close();
+
+    // automerge-repo's sync info still says the relay holds our old heads.
+    expect(handle.getSyncInfo(storageId)?.lastHeads).toEqual(handle.heads());
+    const second = await openRelaySession(mine, { url: server.url }, 10_000);
+    cleanup.push(async () => second.close());
+    // What the relay reported over the first connection does not count on the second.
+    expect(second.atStart.get(handle.documentId)).not.toEqual(handle.heads());
+    await vi.waitFor(
+      () => expect(inSync(handle, second.relayHeads(handle.documentId))).toBe(true),
+      { timeout: 10_000 },
+    );
+    expect(handle.doc().n).toBe(2);
+    expect(second.atStart.get(handle.documentId)).toEqual(found.heads());
   });
 });
 
