@@ -1,0 +1,92 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ownerHomes } from "./helpers/owner-homes.js";
+import { type RelayProcess, startRelay, stopAll } from "./helpers/processes.js";
+
+// A `canon sync` run after another home's `canon sync` reported success
+// receives what that home pushed, also when it goes through an owner process
+// that holds its relay connection open between commands, or that connected
+// to the same relay before (docs/decisions/2026-11-29-sync-freshness.md).
+// Real processes: owners, thin clients, a relay on 127.0.0.1.
+
+let dir: string;
+let homes: ReturnType<typeof ownerHomes>;
+const alone = { CANON_NO_OWNER: "1" };
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "canon-owner-sync-"));
+  homes = ownerHomes(dir);
+});
+afterEach(async () => {
+  homes.killOwners();
+  await stopAll();
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** An owner home A with a space synced to `relay`, and a contributor B who joined it. */
+async function twoHomes(name: string, relay: RelayProcess) {
+  const { home: a, space } = await homes.homeWithSpace(`${name}-a`);
+  await homes.ok(a, ["sync", "--relay", relay.url], alone);
+  const b = join(dir, `${name}-b`);
+  const did = JSON.parse((await homes.ok(b, ["init", "--json"], alone)).stdout).did as string;
+  await homes.ok(a, ["member", "add", did, "--role", "contributor"], alone);
+  await homes.ok(a, ["sync"], alone);
+  await homes.ok(b, ["space", "join", space, "--relay", relay.url], alone);
+  return { a, b };
+}
+
+/** The CIDs of the corrections of `s` a home holds, read from its files (no owner). */
+async function corrections(home: string): Promise<string[]> {
+  const listed = JSON.parse((await homes.ok(home, ["corrections", "s", "--json"], alone)).stdout);
+  return (listed.corrections as { cid: string }[]).map((entry) => entry.cid);
+}
+
+async function correct(home: string, text: string, extra: Record<string, string> = alone) {
+  return JSON.parse((await homes.ok(home, ["correct", "s", text, "--json"], extra)).stdout)
+    .cid as string;
+}
+
+describe("sync through an owner process", () => {
+  it("receives what another home's sync pushed, round after round, through the connection the owner holds", async () => {
+    const relay = await startRelay(await mkdtemp(join(dir, "relay-")));
+    const { a, b } = await twoHomes("held", relay);
+    await homes.startOwner(a);
+    // The first sync through A's owner opens the connection it then holds.
+    await homes.ok(a, ["sync"]);
+    for (let round = 0; round < 4; round++) {
+      const lesson = await correct(b, `lesson ${round}`);
+      await homes.ok(b, ["sync"], alone);
+      // (It may arrive before A's sync: the owner's connection hears of it live.)
+      await homes.ok(a, ["sync"]);
+      expect(await corrections(a), `round ${round}`).toContain(lesson);
+    }
+  });
+
+  it("after the relay came back on another port, receives what was pushed while the owner was away from it", async () => {
+    const data = await mkdtemp(join(dir, "relay-"));
+    const first = await startRelay(data);
+    const { a, b } = await twoHomes("moved", first);
+    await homes.startOwner(a);
+    await homes.startOwner(b);
+    await homes.ok(a, ["sync"]);
+    await first.stop();
+
+    // B corrects offline, through its owner; the relay comes back with the same data on a new port.
+    const lesson = await correct(b, "written offline", {});
+    const second = await startRelay(data);
+    await homes.ok(b, ["sync", "--relay", second.url, "--remember"]);
+    const synced = JSON.parse(
+      (await homes.ok(a, ["sync", "--relay", second.url, "--remember", "--json"])).stdout,
+    );
+    expect(synced.received.map((record: { cid: string }) => record.cid)).toContain(lesson);
+    expect(await corrections(a)).toContain(lesson);
+    // What the owner publishes next can incorporate it (the demo's step).
+    const file = join(dir, "moved-v2.md");
+    await writeFile(file, "version 2\n");
+    await homes.ok(a, ["publish", "s", file, "--incorporates", lesson]);
+  });
+});
