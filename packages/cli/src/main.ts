@@ -14,9 +14,13 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 });
 
 const argv = process.argv.slice(2);
+const routed = await isRoutedHere(argv);
+const answered = routed ? await throughOwner(argv) : undefined;
 process.exitCode =
-  (await throughOwner(argv)) ??
-  (await (plainShow(argv) ? runShow(plainShow(argv) as PlainShow) : runFull()));
+  answered ?? (await (plainShow(argv) ? runShow(plainShow(argv) as PlainShow) : runFull()));
+// No owner took the command: one starts for the next, once this one did its work.
+// A command that failed (a mistyped flag, a missing file) leaves no process behind.
+if (routed && answered === undefined && process.exitCode === 0) await startOwnerForNext();
 // Every command has flushed its replica by now. automerge-repo can leave timers
 // behind (a failed load keeps a 60 s timeout), so leave once stdout is drained.
 process.stdout.write("", () => process.exit());
@@ -53,15 +57,25 @@ async function runShow({ reference, options }: PlainShow): Promise<number> {
   }
 }
 
+/** True for the commands that write or sync, which go to the home's owner process when one runs. */
+async function isRoutedHere(args: readonly string[]): Promise<boolean> {
+  const { isRouted, ownerDisabled } = await import("./owner/owner-socket.js");
+  return !ownerDisabled() && isRouted(args);
+}
+
 /**
- * Commands that write or sync go to the home's owner process when one
- * answers (a thin client: nothing else is loaded); undefined to do the work here.
+ * Runs a routed command through the home's owner process when one answers
+ * (a thin client: nothing else is loaded); undefined to do the work here.
  */
 async function throughOwner(args: readonly string[]): Promise<number | undefined> {
-  const { isRouted, ownerDisabled } = await import("./owner/owner-socket.js");
-  if (ownerDisabled() || !isRouted(args)) return undefined;
   const { runThroughOwner } = await import("./owner/owner-client.js");
   return runThroughOwner(args);
+}
+
+async function startOwnerForNext(): Promise<void> {
+  const { startOwner } = await import("./owner/owner-client.js");
+  const { homeRoot } = await import("./owner/owner-socket.js");
+  startOwner(homeRoot());
 }
 
 async function runFull(): Promise<number> {

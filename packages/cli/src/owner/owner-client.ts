@@ -3,8 +3,11 @@
  * answers, before commander, zod or Automerge are loaded. Only `node:`
  * modules. Returns undefined whenever the command should do the work itself:
  * no owner, a stale socket, a socket of another user, an owner that does not
- * accept within {@link ACCEPT_TIMEOUT_MS}, or one of another version. With no
- * owner answering, starts one in the background for the next command.
+ * accept within {@link ACCEPT_TIMEOUT_MS}, or one of another version. The
+ * entry point then runs the command here, and starts an owner in the
+ * background ({@link startOwner}) for the next command once this one
+ * succeeded: a command that failed (a mistyped flag, a missing file) leaves
+ * no process behind.
  */
 import { spawn } from "node:child_process";
 import { lstatSync } from "node:fs";
@@ -103,7 +106,10 @@ export async function askOwner(
       resolve(code);
     };
     let timer = setTimeout(() => finish(undefined), ACCEPT_TIMEOUT_MS);
+    // The socket closing after the exit frame (or after a refusal) is the end of a
+    // normal exchange, as when a watch asks an idle owner to hand over: nothing to say.
     const lost = () => {
+      if (settled) return;
       if (!accepted) return finish(undefined);
       process.stderr.write(
         "canon: the owner process stopped answering mid-command; it may or may not have finished: check with `canon log` (CANON_NO_OWNER=1 runs commands without it)\n",
@@ -146,12 +152,8 @@ function relay(frame: Frame): void {
 
 /**
  * Runs `argv` (after `canon`) through the home's owner: its exit status, or
- * undefined when this process should do the work itself (an owner was then
- * started for the next command, if none answered).
+ * undefined when this process should do the work itself.
  */
 export async function runThroughOwner(argv: readonly string[]): Promise<number | undefined> {
-  const root = homeRoot();
-  const code = await askOwner(root, { op: "run", argv: [...argv], cwd: process.cwd() });
-  if (code === undefined) startOwner(root);
-  return code;
+  return askOwner(homeRoot(), { op: "run", argv: [...argv], cwd: process.cwd() });
 }

@@ -1,0 +1,113 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { CANON_BIN } from "./helpers/cli.js";
+import { isRunning, ownerHomes, until } from "./helpers/owner-homes.js";
+import { startRelay, stopAll } from "./helpers/processes.js";
+
+// When an owner process starts on demand, and how one hands over to a watch.
+// See docs/decisions/2026-11-29-home-owner.md. Real processes throughout.
+
+let dir: string;
+let homes: ReturnType<typeof ownerHomes>;
+const started: ChildProcess[] = [];
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "canon-owner-on-demand-"));
+  homes = ownerHomes(dir);
+});
+afterEach(async () => {
+  for (const child of started.splice(0))
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  homes.killOwners();
+  await stopAll();
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/**
+ * Pids of `canon owner` processes serving `home`, found by their command
+ * line and environment (Linux's /proc): an owner started on demand is
+ * detached and prints nothing, so this is how a leftover one is seen.
+ */
+function ownersOf(home: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      if (!argv.includes(CANON_BIN) || argv[argv.indexOf(CANON_BIN) + 1] !== "owner") continue;
+      const environment = readFileSync(`/proc/${entry}/environ`, "utf8").split("\0");
+      if (environment.includes(`CANON_HOME=${home}`)) found.push(Number(entry));
+    } catch {
+      // The process ended meanwhile, or is another user's.
+    }
+  }
+  return found;
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("an owner started on demand", () => {
+  it.runIf(existsSync("/proc/self/environ"))(
+    "is not started by a command that fails before writing (a missing file, a bad flag), and is by one that succeeds",
+    async () => {
+      const { home, file } = await homes.homeWithSpace("on-demand");
+      const missing = await homes.run(home, ["publish", "s", join(dir, "no-such-file.md")]);
+      expect(missing.status).not.toBe(0);
+      expect(missing.stderr).toMatch(/no-such-file\.md/);
+      const badFlag = await homes.run(home, ["publish", "s", file, "--no-such-flag"]);
+      expect(badFlag.status).not.toBe(0);
+      const badSync = await homes.run(home, ["sync", "--timeout", "soon"]);
+      expect(badSync.status).not.toBe(0);
+      // An owner started by any of them would be listening well within this (see the control below).
+      await pause(3_000);
+      expect(existsSync(join(home, "owner.sock"))).toBe(false);
+      expect(ownersOf(home)).toEqual([]);
+      expect(await homes.ownerPid(home)).toBeUndefined();
+
+      // The control: a command that did its work starts one for the next command.
+      await writeFile(file, "version 2\n");
+      await homes.ok(home, ["publish", "s", file]);
+      const pid = await until("an owner started on demand", () => homes.ownerPid(home));
+      homes.track(pid);
+      expect(ownersOf(home)).toEqual([pid]);
+      await homes.ok(home, ["owner", "--stop"]);
+      await until("the owner exiting", async () => (isRunning(pid) ? undefined : true));
+    },
+  );
+
+  it("hands over to a watch without an error line: the watch owns the home and says nothing alarming", async () => {
+    const relay = await startRelay(await mkdtemp(join(dir, "relay-")));
+    const { home } = await homes.homeWithSpace("hand-over");
+    await homes.ok(home, ["sync", "--relay", relay.url], { CANON_NO_OWNER: "1" });
+    const owner = await homes.startOwner(home);
+    const watch = spawn(process.execPath, [CANON_BIN, "watch"], {
+      env: homes.env(home),
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    started.push(watch);
+    let stderr = "";
+    watch.stderr?.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    await until("the watch owning the home", async () =>
+      (await homes.ownerPid(home)) === watch.pid ? true : undefined,
+    );
+    await until("the on-demand owner exiting", async () =>
+      owner.exitCode === null && owner.signalCode === null ? undefined : true,
+    );
+    await until("the watch connecting", async () =>
+      /connected to/.test(stderr) ? true : undefined,
+    );
+    // Whatever the watch would print about the hand-over has been printed by now.
+    await pause(500);
+    expect(stderr).not.toMatch(/stopped answering/);
+    expect(stderr).not.toMatch(/another process owns this home/);
+    expect(owner.exitCode).toBe(0);
+  });
+});
