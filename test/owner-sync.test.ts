@@ -72,6 +72,10 @@ describe("sync through an owner process", () => {
     const { a, b } = await twoHomes("moved", first);
     await homes.startOwner(a);
     await homes.startOwner(b);
+    // A's owner exchanges something with the relay (a new version): it then knows the relay's heads.
+    const file = join(dir, "moved-a.md");
+    await writeFile(file, "version 2\n");
+    await homes.ok(a, ["publish", "s", file]);
     await homes.ok(a, ["sync"]);
     await first.stop();
 
@@ -85,8 +89,7 @@ describe("sync through an owner process", () => {
     expect(synced.received.map((record: { cid: string }) => record.cid)).toContain(lesson);
     expect(await corrections(a)).toContain(lesson);
     // What the owner publishes next can incorporate it (the demo's step).
-    const file = join(dir, "moved-v2.md");
-    await writeFile(file, "version 2\n");
+    await writeFile(file, "version 3\n");
     await homes.ok(a, ["publish", "s", file, "--incorporates", lesson]);
   });
 });
