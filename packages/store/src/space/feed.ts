@@ -126,7 +126,7 @@ function holdsStampOf(doc: unknown, state: SpaceState, author: string): boolean 
 }
 
 /** True when a segment holds fewer than {@link FEED_SEGMENT_STAMPS} records and {@link FEED_SEGMENT_BYTES} bytes of them. */
-function hasRoom(doc: unknown): boolean {
+export function hasRoom(doc: unknown): boolean {
   const records = Object.values(mapField(doc, "records"));
   if (records.length >= FEED_SEGMENT_STAMPS) return false;
   let bytes = 0;
