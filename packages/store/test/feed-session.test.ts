@@ -1,4 +1,5 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -161,5 +162,54 @@ describe("a stamp's session on its author's feed", () => {
     const stamped = await stamp(home, a, { output: await output() });
     const found = await verifyFromFeeds(home, { stampCid: stamped.cid });
     expect(found.verified).toBe(true);
+  });
+
+  it("a damaged shard of the stamp index or stamps file of the snapshot is ignored, removed and rewritten, never served", async () => {
+    const { home, agents } = await spaceWithStamps();
+    const chosen = await chooseSpace(home, {});
+    const id = chosen.address.documentId;
+    const damage = async (path: string) => {
+      const bytes = await readFile(path);
+      bytes[bytes.length - 2] = (bytes[bytes.length - 2] as number) ^ 0xff;
+      await writeFile(path, bytes);
+      return bytes;
+    };
+    const shards = join(home.indexes, `${id}.stamps.d`);
+    const feeds = join(home.indexes, `${id}.feeds`);
+    expect((await readdir(shards)).length).toBeGreaterThan(0);
+    expect((await readdir(feeds)).length).toBe(3);
+    // Every shard and every author's stamps file damaged at once.
+    const damaged = new Map<string, Buffer>();
+    for (const dir of [shards, feeds])
+      for (const name of await readdir(dir))
+        damaged.set(join(dir, name), await damage(join(dir, name)));
+    // Every output still verifies, by its own author, from the feeds alone: twice, the
+    // second time from the caches the first rewrote.
+    const outputs = [1, 2, 3, 4, 5, 6].map((n) => join(home.root, `out-${n}.md`));
+    for (let round = 0; round < 2; round++)
+      for (const [i, path] of outputs.entries()) {
+        const found = await verifyFromFeeds(home, { output: path });
+        expect(found.verified).toBe(true);
+        expect(found.stamps.map((s) => s.stamp.author)).toEqual([
+          agents[Math.floor(i / 2)]?.keyPair.did,
+        ]);
+      }
+    expect((await listAgents(home, {})).agents).toHaveLength(3);
+    // What was read damaged was removed and written again: the caches are whole and current.
+    expect(await currentSnapshot(home, chosen)).toBeDefined();
+    const sha256s = await Promise.all(
+      outputs.map(async (path) =>
+        createHash("sha256")
+          .update(await readFile(path))
+          .digest("hex"),
+      ),
+    );
+    const index = await readStampIndex(home, chosen.address, { sha256s });
+    expect(Object.keys(index?.bySha256 ?? {}).sort()).toEqual([...sha256s].sort());
+    for (const [file, bytes] of damaged) {
+      const now = await readFile(file).catch(() => undefined);
+      if (now !== undefined && sha256s.some((sha) => file.endsWith(`.d/${sha[0]}`)))
+        expect(now.equals(bytes)).toBe(false);
+    }
   });
 });

@@ -10,7 +10,7 @@ import {
 import { z } from "zod";
 import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
-import { checksummed, unchecksummed } from "../storage/checksummed.js";
+import { checksummed, storedChecksum, unchecksummed } from "../storage/checksummed.js";
 import { chunkFingerprint } from "../storage/chunk-layout.js";
 
 /**
@@ -271,8 +271,9 @@ export async function writeStampIndex(
     const file = checksummed(SHARD_TAG, new TextEncoder().encode(JSON.stringify(entries)));
     const checksum = Buffer.from(file.subarray(4, 36)).toString("hex");
     shards[shard] = checksum;
-    if (previous?.shards[shard] === checksum) continue;
-    await writeFileAtomic(shardPath(home, spaceDocumentId, shard), file);
+    const path = shardPath(home, spaceDocumentId, shard);
+    if (previous?.shards[shard] === checksum && (await storedChecksum(path)) === checksum) continue;
+    await writeFileAtomic(path, file);
   }
   const main = {
     v: 2,
@@ -318,10 +319,15 @@ async function readShard(
   checksum: string,
 ): Promise<Shard | undefined> {
   try {
-    const bytes = await readFile(shardPath(home, spaceDocumentId, shard));
+    const path = shardPath(home, spaceDocumentId, shard);
+    const bytes = await readFile(path);
     if (Buffer.from(bytes.subarray(4, 36)).toString("hex") !== checksum) return undefined;
     const opened = unchecksummed(SHARD_TAG, bytes);
-    if (!("data" in opened)) return undefined;
+    if (!("data" in opened)) {
+      // Damaged after writing: gone, so the next write does not skip it as unchanged.
+      await unlink(path).catch(() => {});
+      return undefined;
+    }
     const entries = JSON.parse(new TextDecoder().decode(opened.data)) as unknown;
     if (typeof entries !== "object" || entries === null || Array.isArray(entries)) return undefined;
     for (const [sha256, stamps] of Object.entries(entries)) {

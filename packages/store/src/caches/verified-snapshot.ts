@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { type FileHandle, open, readdir, readFile, unlink } from "node:fs/promises";
+import { readdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import {
   type CanonRecord,
@@ -12,7 +12,7 @@ import {
 } from "@canon/core";
 import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
-import { checksummed, unchecksummed } from "../storage/checksummed.js";
+import { checksummed, storedChecksum, unchecksummed } from "../storage/checksummed.js";
 
 /**
  * The verified snapshot of a space: every record of its documents that passed
@@ -313,7 +313,7 @@ export async function writeVerifiedSnapshot(
     const checksum = Buffer.from(file.subarray(4, 36)).toString("hex");
     feeds[did] = checksum;
     const path = feedPathOf(home, spaceDocumentId, did);
-    if (previous?.feeds[did] === checksum && (await checksumOf(path)) === checksum) continue;
+    if (previous?.feeds[did] === checksum && (await storedChecksum(path)) === checksum) continue;
     await writeFileAtomic(path, file);
   }
   const header: Header = {
@@ -334,21 +334,6 @@ export async function writeVerifiedSnapshot(
   for (const name of await readdir(folder).catch(() => [] as string[]))
     if (!named.has(name) && !name.includes(".tmp-"))
       await unlink(join(folder, name)).catch(() => {});
-}
-
-/** The checksum (hex) a framed file on disk starts with, read without the rest; undefined when there is none. */
-async function checksumOf(path: string): Promise<string | undefined> {
-  let handle: FileHandle | undefined;
-  try {
-    handle = await open(path, "r");
-    const head = Buffer.alloc(36);
-    const { bytesRead } = await handle.read(head, 0, 36, 0);
-    return bytesRead === 36 ? head.subarray(4).toString("hex") : undefined;
-  } catch {
-    return undefined;
-  } finally {
-    await handle?.close();
-  }
 }
 
 /** The main file's header when it is intact, to skip rewriting stamps files that did not change. */
