@@ -330,6 +330,10 @@ export async function run({ log }) {
           ["space", "join", url, "--relay", relayUrl, "--timeout", "600"],
           newcomerEnv,
         );
+        // The newcomer holds every stamp: its index counts them all.
+        const held = JSON.parse((await canon(["agents", "--json"], newcomerEnv)).stdout).agents;
+        const count = held.reduce((sum, agent) => sum + agent.stamps, 0);
+        if (count < target) throw new Error(`the newcomer holds ${count} of ${target} stamps`);
         rows.push({
           cells: [
             String(target),

@@ -45,6 +45,8 @@ export interface GuardOptions {
   readonly stored?: (documentId: string) => Promise<void>;
   /** Counters and histograms for `/metrics`. */
   readonly metrics?: RelayMetrics;
+  /** How often each peer is pinged ({@link KEEP_ALIVE_MS} by default). */
+  readonly keepAliveMs?: number | undefined;
 }
 
 /** One peer's socket, as the guard sees it. */
@@ -110,7 +112,7 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
   constructor(server: WebSocketServer, options: GuardOptions) {
     super(
       server as unknown as ConstructorParameters<typeof WebSocketServerAdapter>[0],
-      KEEP_ALIVE_MS,
+      options.keepAliveMs ?? KEEP_ALIVE_MS,
     );
     this.#server = server;
     this.#options = options;
