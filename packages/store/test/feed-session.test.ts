@@ -10,6 +10,7 @@ import {
   signRecord,
 } from "@canon/core";
 import { afterEach, describe, expect, it } from "vitest";
+import { readHeadsCache } from "../src/caches/heads-cache.js";
 import { readStampIndex, stampIndexOf } from "../src/caches/stamp-index.js";
 import {
   canonHome,
@@ -151,6 +152,25 @@ describe("a stamp's session on its author's feed", () => {
     expect(found.stamps.map((s) => s.stamp.cid)).toEqual([stamped.cid]);
     const matrix = await listAgents(home, {});
     expect(matrix.agents.find((row) => row.did === a.keyPair.did)?.stamps).toBe(3);
+  });
+
+  it("a new agent's first stamp starts its segment, and the heads cache names it with the rest", async () => {
+    const { home, owner, output } = await spaceWithStamps();
+    const newcomer = await createIdentity(home, "d");
+    await changeMember(home, owner, { did: newcomer.keyPair.did, role: "contributor" });
+    const chosen = await chooseSpace(home, {});
+    expect(await withFeedSession(home, chosen, newcomer.keyPair.did, async () => 0)).toBeDefined();
+    const stamped = await stamp(home, newcomer, { output: await output() });
+    const current = await currentSnapshot(home, chosen);
+    expect(current?.fold.state.provenance.get(stamped.cid)?.record.author).toBe(
+      newcomer.keyPair.did,
+    );
+    const heads = await readHeadsCache(home, chosen.address.documentId);
+    expect(heads?.fingerprint).toEqual(current?.snapshot.fingerprint);
+    for (const [id, chunks] of Object.entries(current?.snapshot.fingerprint ?? {}))
+      if (chunks.length > 0) expect(heads?.heads[id], id).toBeDefined();
+    // Four agents' segments and the standard's document.
+    expect(Object.keys(current?.snapshot.fingerprint ?? {})).toHaveLength(1 + 1 + 4);
   });
 
   it("falls back to the whole space when the caches are stale, and still appends to the author's segment", async () => {

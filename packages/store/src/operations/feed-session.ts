@@ -54,7 +54,14 @@ export async function withFeedSession<T>(
     await replica.catchUp();
     const loaded = await loadOwnFeed(replica, chosen, current, author);
     appendToFeeds(replica, loaded, current.fold.state, stamps);
+    // What it opened, and a segment it created (now routed from the space document).
+    const routed = new Set(Object.keys(mapField(loaded.space.doc(), "feeds")));
     handles = [loaded.space, ...loaded.standards.values()] as DocHandle<unknown>[];
+    for (const id of replica.touched())
+      if (routed.has(id) && !handles.some((handle) => handle.documentId === id)) {
+        const handle = replica.repo.handles[id];
+        if (handle?.isReady()) handles.push(handle as DocHandle<unknown>);
+      }
     appended = [...appended, ...stamps];
   };
   try {
@@ -150,7 +157,9 @@ async function refreshAfterAppend(
   const { snapshot } = current;
   const fingerprint: Record<string, string[]> = {};
   for (const [id, names] of Object.entries(snapshot.fingerprint)) fingerprint[id] = [...names];
-  for (const id of replica.touched()) fingerprint[id] = replica.storage.chunkNames(id);
+  // Only this space's documents (a home's owner holds other spaces' open too).
+  for (const { documentId } of handles)
+    fingerprint[documentId] = replica.storage.chunkNames(documentId);
   const verified = new Map(current.fold.verified);
   for (const signed of stamps) verified.set(signed.cid, signed);
   const contentMatched = new Set(snapshot.contentVerified);
