@@ -305,6 +305,9 @@ export async function writeVerifiedSnapshot(
   const feeds: Record<string, string> = { ...snapshot.partial?.others };
   for (const did of snapshot.partial?.agents ?? []) if (!stamps.has(did)) delete feeds[did];
   for (const [did, records] of stamps) {
+    // A partial snapshot rewrites only its authors' files: any other author's would lose stamps.
+    if (snapshot.partial !== undefined && !snapshot.partial.agents.includes(did))
+      throw new Error(`a partial snapshot holds stamps of ${did}, not one of its authors`);
     const header: FeedHeader = {
       did,
       records: records.map(({ cid, bytes, record }) => [cid, bytes.length, record]),

@@ -8,6 +8,7 @@ import { writeReadIndex } from "../caches/write-read-index.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { openReplica } from "../open-replica.js";
 import type { Replica } from "../replica.js";
+import { mapsAt } from "../space/document-maps.js";
 import { mapField, type SpaceDocument, type StandardDocument } from "../space/documents.js";
 import { appendToFeeds, hasRoom } from "../space/feed.js";
 import type { LoadedSpace } from "../space/space-reader.js";
@@ -31,7 +32,8 @@ export interface FeedSession {
  * segments are opened with Automerge, and afterwards the caches are updated
  * in place: the snapshot's file of the author's stamps and its main file,
  * the read index, the stamp index's shard of each new stamp's outputs and
- * its agents' rows, and the heads cache. Undefined (nothing run) when the
+ * its agents' rows, and the heads cache (left stale, for the next command to
+ * fold, when the opened documents hold anything else new). Undefined (nothing run) when the
  * snapshot or the stamp index does not describe the chunk files on disk:
  * the caller then opens the whole space. The caller holds the home lock.
  * Returns `work`'s value and the documents the session opened with Automerge.
@@ -162,6 +164,13 @@ async function refreshAfterAppend(
     fingerprint[documentId] = replica.storage.chunkNames(documentId);
   const verified = new Map(current.fold.verified);
   for (const signed of stamps) verified.set(signed.cid, signed);
+  // Anything else these documents hold that the session did not fold (a
+  // change a held-open replica received meanwhile, a peer's copy of another
+  // agent's stamp): the caches are left stale, and the next command folds.
+  const known = new Set([...verified.keys(), ...snapshot.invalid.map((entry) => entry.cid)]);
+  for (const handle of handles)
+    for (const records of mapsAt(handle.doc(), "records"))
+      for (const cid of Object.keys(records)) if (!known.has(cid)) return;
   const contentMatched = new Set(snapshot.contentVerified);
   const after = await fold({
     spaceCid: address.genesis,
