@@ -18,7 +18,9 @@ import {
   createIdentity,
   createSpace,
   ensureIdentity,
+  holdReplica,
   listAgents,
+  openReplica,
   publish,
   stamp,
   verifyFromFeeds,
@@ -171,6 +173,31 @@ describe("a stamp's session on its author's feed", () => {
       if (chunks.length > 0) expect(heads?.heads[id], id).toBeDefined();
     // Four agents' segments and the standard's document.
     expect(Object.keys(current?.snapshot.fingerprint ?? {})).toHaveLength(1 + 1 + 4);
+  });
+
+  it("in the home's owner (a replica held open with every document loaded), stamp after stamp keeps every cache current", async () => {
+    const { home, agents, output } = await spaceWithStamps();
+    const [a, b] = agents as [(typeof agents)[number], (typeof agents)[number]];
+    // b's segment in more chunks than a close leaves uncompacted.
+    for (let i = 0; i < 4; i++) await stamp(home, b, { output: await output() });
+    const chosen = await chooseSpace(home, {});
+    const replica = await openReplica(home);
+    holdReplica(replica);
+    try {
+      await withSpace(home, {}, async () => {});
+      for (let i = 0; i < 3; i++) {
+        expect(
+          await withFeedSession(home, chosen, a.keyPair.did, async () => 0),
+          `stamp ${i}`,
+        ).toBeDefined();
+        await stamp(home, a, { output: await output() });
+      }
+      const current = await currentSnapshot(home, chosen);
+      expect(current?.fold.state.provenance.size).toBe(6 + 4 + 3);
+    } finally {
+      holdReplica(undefined);
+      await replica.shutdown();
+    }
   });
 
   it("falls back to the whole space when the caches are stale, and still appends to the author's segment", async () => {

@@ -1,5 +1,5 @@
 import { stat } from "node:fs/promises";
-import type { DocHandle } from "@automerge/automerge-repo";
+import type { DocHandle, DocumentId } from "@automerge/automerge-repo";
 import { fold, type Provenance, type SignedRecord, type SpaceState } from "@canon/core";
 import { readHeadsCache, writeHeadsCache } from "../caches/heads-cache.js";
 import { readStampIndex, withAcceptedStamps, writeStampIndex } from "../caches/stamp-index.js";
@@ -55,13 +55,13 @@ export async function withFeedSession<T>(
     // A replica held open by the home's owner catches up with what other processes wrote.
     await replica.catchUp();
     const loaded = await loadOwnFeed(replica, chosen, current, author);
+    const routedBefore = new Set(Object.keys(mapField(loaded.space.doc(), "feeds")));
     appendToFeeds(replica, loaded, current.fold.state, stamps);
-    // What it opened, and a segment it created (now routed from the space document).
-    const routed = new Set(Object.keys(mapField(loaded.space.doc(), "feeds")));
+    // What it opened, and a segment it created (routed from the space document only now).
     handles = [loaded.space, ...loaded.standards.values()] as DocHandle<unknown>[];
-    for (const id of replica.touched())
-      if (routed.has(id) && !handles.some((handle) => handle.documentId === id)) {
-        const handle = replica.repo.handles[id];
+    for (const id of Object.keys(mapField(loaded.space.doc(), "feeds")))
+      if (!routedBefore.has(id) && !handles.some((handle) => handle.documentId === id)) {
+        const handle = replica.repo.handles[id as DocumentId];
         if (handle?.isReady()) handles.push(handle as DocHandle<unknown>);
       }
     appended = [...appended, ...stamps];
@@ -162,6 +162,25 @@ async function refreshAfterAppend(
   // Only this space's documents (a home's owner holds other spaces' open too).
   for (const { documentId } of handles)
     fingerprint[documentId] = replica.storage.chunkNames(documentId);
+  // A home's owner also holds this space's other documents open, and closing
+  // may compact them (new chunk names, same changes): renamed ones keep
+  // counting when their heads are those the heads cache recorded for the
+  // snapshot; any other change leaves the caches stale.
+  const previous = await readHeadsCache(replica.home, address.documentId);
+  const described = JSON.stringify(previous?.fingerprint) === JSON.stringify(snapshot.fingerprint);
+  const renamed: DocHandle<unknown>[] = [];
+  for (const id of replica.touched()) {
+    if (!Object.hasOwn(snapshot.fingerprint, id)) continue;
+    if (handles.some((handle) => handle.documentId === id)) continue;
+    const names = replica.storage.chunkNames(id);
+    if (JSON.stringify(names) === JSON.stringify(snapshot.fingerprint[id])) continue;
+    const handle = replica.repo.handles[id] as DocHandle<unknown> | undefined;
+    const recorded = previous?.heads[id];
+    if (!described || handle === undefined || !handle.isReady() || recorded === undefined) return;
+    if (JSON.stringify([...handle.heads()].sort()) !== JSON.stringify([...recorded].sort())) return;
+    fingerprint[id] = names;
+    renamed.push(handle);
+  }
   const verified = new Map(current.fold.verified);
   for (const signed of stamps) verified.set(signed.cid, signed);
   // Anything else these documents hold that the session did not fold (a
@@ -201,9 +220,8 @@ async function refreshAfterAppend(
       withAcceptedStamps(index, fingerprint, stamps, state),
       { only: outputs },
     );
-  const previous = await readHeadsCache(replica.home, address.documentId);
-  if (JSON.stringify(previous?.fingerprint) !== JSON.stringify(snapshot.fingerprint)) return;
+  if (!described) return;
   const heads: Record<string, readonly string[]> = { ...previous?.heads };
-  for (const handle of handles) heads[handle.documentId] = handle.heads();
+  for (const handle of [...handles, ...renamed]) heads[handle.documentId] = handle.heads();
   await writeHeadsCache(replica.home, address.documentId, { fingerprint, heads });
 }
