@@ -328,11 +328,12 @@ export async function run({ log }) {
         },
       );
       {
-        const pushed = await canon(["sync", "--timeout", "600"]);
+        // In a process of its own, as the newcomer's join: what a push and a join cost, not the owner's queue.
+        const pushed = await canon(["sync", "--timeout", "600"], cold);
         rows.push({
           cells: [
             String(target),
-            "owner's `canon sync` pushing the new stamps",
+            "`canon sync` pushing the new stamps (`CANON_NO_OWNER=1`)",
             ms(pushed.elapsed, 0),
             rel(pushed.elapsed),
           ],
@@ -340,7 +341,7 @@ export async function run({ log }) {
             "One sync sends every new feed segment to the relay (no retry: a lost connection fails the run).",
         });
         const newcomer = join(work, `newcomer-${target}`);
-        const newcomerEnv = { ...process.env, CANON_HOME: newcomer };
+        const newcomerEnv = { ...process.env, CANON_HOME: newcomer, CANON_NO_OWNER: "1" };
         await canon(["init"], newcomerEnv);
         const joined = await canon(
           ["space", "join", url, "--relay", relayUrl, "--timeout", "600"],
@@ -422,6 +423,15 @@ export async function run({ log }) {
     );
     return { columns, rows, checks, notes };
   } finally {
+    // The home's owner process the commands started: stopped, not left to its idle timeout.
+    await new Promise((resolve) =>
+      execFile(
+        process.execPath,
+        [bin, "owner", "--stop"],
+        { env: { ...process.env, CANON_HOME: join(work, "home") } },
+        () => resolve(),
+      ),
+    );
     relay.kill("SIGTERM");
     await new Promise((resolve) =>
       relay.exitCode === null ? relay.once("exit", resolve) : resolve(),
