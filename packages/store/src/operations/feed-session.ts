@@ -12,7 +12,7 @@ import { mapsAt } from "../space/document-maps.js";
 import { mapField, type SpaceDocument, type StandardDocument } from "../space/documents.js";
 import { appendToFeeds, hasRoom } from "../space/feed.js";
 import type { LoadedSpace } from "../space/space-reader.js";
-import { chunkKeyOf, pathOfKey } from "../storage/chunk-layout.js";
+import { chunkFingerprint, chunkKeyOf, pathOfKey } from "../storage/chunk-layout.js";
 import type { ChosenSpace } from "./space-session.js";
 import { type CurrentSnapshot, currentSnapshot } from "./space-view.js";
 
@@ -159,9 +159,20 @@ async function refreshAfterAppend(
   const { snapshot } = current;
   const fingerprint: Record<string, string[]> = {};
   for (const [id, names] of Object.entries(snapshot.fingerprint)) fingerprint[id] = [...names];
-  // Only this space's documents (a home's owner holds other spaces' open too).
-  for (const { documentId } of handles)
-    fingerprint[documentId] = replica.storage.chunkNames(documentId);
+  // Only this space's documents (a home's owner holds other spaces' open too),
+  // as they are on disk: a home's owner may still remember chunks another
+  // process compacted away. Every chunk there must be one this process holds
+  // (merged or written); one it does not is a change the session did not fold.
+  const onDisk = await chunkFingerprint(
+    replica.home.replica,
+    handles.map((handle) => handle.documentId),
+  );
+  for (const { documentId } of handles) {
+    const held = new Set(replica.storage.chunkNames(documentId));
+    const names = onDisk[documentId] ?? [];
+    if (names.some((name) => !held.has(name))) return;
+    fingerprint[documentId] = names;
+  }
   // A home's owner also holds this space's other documents open, and closing
   // may compact them (new chunk names, same changes): renamed ones keep
   // counting when their heads are those the heads cache recorded for the
@@ -169,11 +180,19 @@ async function refreshAfterAppend(
   const previous = await readHeadsCache(replica.home, address.documentId);
   const described = JSON.stringify(previous?.fingerprint) === JSON.stringify(snapshot.fingerprint);
   const renamed: DocHandle<unknown>[] = [];
-  for (const id of replica.touched()) {
-    if (!Object.hasOwn(snapshot.fingerprint, id)) continue;
-    if (handles.some((handle) => handle.documentId === id)) continue;
-    const names = replica.storage.chunkNames(id);
+  const others = replica
+    .touched()
+    .filter(
+      (id) =>
+        Object.hasOwn(snapshot.fingerprint, id) &&
+        !handles.some((handle) => handle.documentId === id),
+    );
+  const othersOnDisk = await chunkFingerprint(replica.home.replica, others);
+  for (const id of others) {
+    const names = othersOnDisk[id] ?? [];
     if (JSON.stringify(names) === JSON.stringify(snapshot.fingerprint[id])) continue;
+    const held = new Set(replica.storage.chunkNames(id));
+    if (names.some((name) => !held.has(name))) return;
     const handle = replica.repo.handles[id] as DocHandle<unknown> | undefined;
     const recorded = previous?.heads[id];
     if (!described || handle === undefined || !handle.isReady() || recorded === undefined) return;
