@@ -209,9 +209,7 @@ describe("provenance end to end: three owners, their agents, rounds of releases,
     // The removed agent's feed loses its records map: it held the only copy of its refused
     // stamp, which the members' write-back must restore too (or the auditor never finds it).
     await writeAsAttacker(relay.url, spaceDocumentId, ({ space, standards }) => {
-      const feeds = Object.entries(
-        (space.doc() as { feeds?: Record<string, string> }).feeds ?? {},
-      );
+      const feeds = Object.entries((space.doc() as { feeds?: Record<string, string> }).feeds ?? {});
       feedsSeen = feeds.length;
       const feedOf = (did: string) => standards.get(feeds.find(([, by]) => by === did)?.[0] ?? "");
       const target = feedOf(agents.get(a) as string);
