@@ -206,10 +206,15 @@ describe("provenance end to end: three owners, their agents, rounds of releases,
     const forgedBytes = dagCbor.encode({ payload: dagCbor.encode(forgedRecord), sig });
     const forgedCid = (await core.recordCid(forgedBytes)).toString();
     let feedsSeen = 0;
+    // The removed agent's feed loses its records map: it held the only copy of its refused
+    // stamp, which the members' write-back must restore too (or the auditor never finds it).
     await writeAsAttacker(relay.url, spaceDocumentId, ({ space, standards }) => {
-      const feeds = Object.keys((space.doc() as { feeds?: object }).feeds ?? {});
+      const feeds = Object.entries((space.doc() as { feeds?: Record<string, string> }).feeds ?? {});
       feedsSeen = feeds.length;
-      const [target, other] = feeds.map((id) => standards.get(id));
+      const feedOf = (did: string) => standards.get(feeds.find(([, by]) => by === did)?.[0] ?? "");
+      const target = feedOf(agents.get(a) as string);
+      const other = feedOf(agents.get(c) as string);
+      expect(target && other).toBeTruthy();
       target?.change((doc) => {
         doc.records.junk = "not a record";
         doc.records[forgedCid] = forgedBytes;

@@ -23,6 +23,12 @@ import type { RelayStorage } from "./storage/relay-storage.js";
 /** How to run a relay (or serve a replica). */
 export interface RelayServerOptions {
   /**
+   * How often each peer is pinged, in ms; one that neither answered the last
+   * ping nor sent anything since is dropped (30 s by default, see
+   * `guard/guarded-server-adapter.ts`). Shorter only in tests.
+   */
+  readonly keepAliveMs?: number | undefined;
+  /**
    * Where documents are stored (a relay's data dir, or a home's replica/);
    * required unless `databaseUrl` is given.
    */
@@ -142,6 +148,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     stored: (documentId) => flushes.stored(documentId),
     grantOf: (request) => grantOf(request, tokens),
     access,
+    keepAliveMs: options.keepAliveMs,
   });
   const repo = new Repo({
     storage,

@@ -225,6 +225,51 @@ describe("the relay stays up whatever a connection sends", () => {
     await syncThroughRelay(server.url);
   });
 
+  it("keeps a peer that sends while its answers to pings are late, and drops one that neither sends nor answers", async () => {
+    const directory = await mkdtemp(join(tmpdir(), "canon-relay-hostile-"));
+    directories.push(directory);
+    const server = await startRelayServer({
+      storageDirectory: directory,
+      port: 0,
+      keepAliveMs: 200,
+    });
+    servers.push(server);
+    const { default: WebSocket } = await import("ws");
+    // Neither answers pings: a client busy pushing, whose pong waits behind its messages, looks like this.
+    const connect = (peerId: string) =>
+      new Promise<InstanceType<typeof WebSocket>>((resolve, reject) => {
+        const socket = new WebSocket(server.url, { autoPong: false });
+        socket.once("open", () => {
+          socket.send(joinMessage(peerId));
+          resolve(socket);
+        });
+        socket.once("error", reject);
+      });
+    const busy = await connect("busy-peer");
+    const silent = await connect("silent-peer");
+    const closed = new Set<string>();
+    busy.once("close", () => closed.add("busy"));
+    silent.once("close", () => closed.add("silent"));
+    const documentId = randomDocumentId();
+    for (let count = 0; count < 20; count++) {
+      busy.send(
+        cbor.encode({
+          type: "ephemeral",
+          senderId: "busy-peer",
+          targetId: server.repo.peerId,
+          documentId,
+          count,
+          sessionId: "s",
+          data: cbor.encode("still here"),
+        }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 60));
+    }
+    // 1.2 s is six pings: the silent peer is gone, the busy one is not.
+    expect([...closed]).toEqual(["silent"]);
+    busy.close();
+  });
+
   it("logs connections opened and closed with the peer id and remote address", async () => {
     const { server, events } = await relay();
     await syncThroughRelay(server.url);

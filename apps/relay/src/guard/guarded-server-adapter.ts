@@ -45,6 +45,8 @@ export interface GuardOptions {
   readonly stored?: (documentId: string) => Promise<void>;
   /** Counters and histograms for `/metrics`. */
   readonly metrics?: RelayMetrics;
+  /** How often each peer is pinged ({@link KEEP_ALIVE_MS} by default). */
+  readonly keepAliveMs?: number | undefined;
 }
 
 /** One peer's socket, as the guard sees it. */
@@ -80,6 +82,16 @@ const CLOSE_GRACE_MS = 1000;
  * before the adapter or the Repo sees it; and a peer that breaks any rule is
  * logged and disconnected, while the others keep syncing.
  */
+/**
+ * How often the relay pings each peer; one that has neither answered the
+ * last ping nor sent anything since is dropped. Upstream pings every 5 s and
+ * counts only pongs, so a client pushing a space of many large documents,
+ * whose pong waits behind its own messages, or either side busy for a few
+ * seconds (a fold, a large document stored), lost its connection (close
+ * 1006) mid-sync; a peer that is really gone still goes within a minute.
+ */
+const KEEP_ALIVE_MS = 30_000;
+
 export class GuardedServerAdapter extends WebSocketServerAdapter {
   readonly #server: WebSocketServer;
   readonly #options: GuardOptions;
@@ -98,7 +110,10 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
 
   /** Guards the connections `server` accepts; call {@link GuardedServerAdapter.guardRepo} once the Repo exists. */
   constructor(server: WebSocketServer, options: GuardOptions) {
-    super(server as unknown as ConstructorParameters<typeof WebSocketServerAdapter>[0]);
+    super(
+      server as unknown as ConstructorParameters<typeof WebSocketServerAdapter>[0],
+      options.keepAliveMs ?? KEEP_ALIVE_MS,
+    );
     this.#server = server;
     this.#options = options;
   }
@@ -203,6 +218,9 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
   override receiveMessage(messageBytes: Uint8Array, socket: WebSocket): void {
     const connection = this.#connections.get(socket);
     if (connection === undefined || connection.closed) return;
+    // A peer that sends is alive, whether or not its answer to the last ping
+    // got through yet: it queues behind the megabytes it is sending.
+    (socket as WebSocket & { isAlive?: boolean }).isAlive = true;
     this.#options.metrics?.bytesIn.inc(messageBytes.byteLength);
     connection.bytesReceived += messageBytes.byteLength;
     connection.messages += 1;

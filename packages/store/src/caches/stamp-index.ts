@@ -1,15 +1,16 @@
-import { readFile } from "node:fs/promises";
+import { readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import {
   correctionsInForce,
   type FoldResult,
   type Provenance,
   type SignedRecord,
+  type SpaceState,
 } from "@canon/core";
 import { z } from "zod";
 import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
-import { checksummed, unchecksummed } from "../storage/checksummed.js";
+import { checksummed, storedChecksum, unchecksummed } from "../storage/checksummed.js";
 import { chunkFingerprint } from "../storage/chunk-layout.js";
 
 /**
@@ -23,16 +24,31 @@ import { chunkFingerprint } from "../storage/chunk-layout.js";
  * it names is verified again against the fold).
  */
 export interface StampIndex {
-  readonly v: 1;
+  readonly v: 2;
   readonly genesis: string;
   readonly fingerprint: Record<string, string[]>;
-  /** Output sha256 (hex) → CIDs of the stamps naming it, sorted. */
-  readonly bySha256: Record<string, string[]>;
+  /**
+   * Output sha256 (hex) → the stamps naming it, by CID. On disk in
+   * {@link STAMP_SHARDS} shards by the sha256's first hex digit, each named
+   * with its checksum in the main file: read back, it holds only the shard
+   * asked for ({@link readStampIndex}), so a lookup costs the same at a
+   * thousand stamps or a million.
+   */
+  readonly bySha256: Record<string, IndexedStamp[]>;
   /** Per agent did: its accepted stamps' summary. */
   readonly agents: Record<string, IndexedAgent>;
   /** Per standard that is not retired: its latest version when the index was written. */
   readonly latest: Record<string, number>;
 }
+
+/** A stamp naming an output: its CID and author (whose stamps a verdict needs). */
+export interface IndexedStamp {
+  readonly cid: string;
+  readonly author: string;
+}
+
+/** Shards of the index's `bySha256`: one per first hex digit of the output's sha256. */
+export const STAMP_SHARDS = 16;
 
 /** What the index keeps of one agent's accepted stamps. */
 export interface IndexedAgent {
@@ -66,24 +82,42 @@ const IndexedStampedReleaseShape = z.object({
   behindCorrections: z.number().int(),
 });
 
-const StampIndexShape = z.object({
-  v: z.literal(1),
+const AgentsShape = z.record(
+  z.string(),
+  z.object({
+    stamps: z.number().int(),
+    lastStampedAt: z.string(),
+    latest: z.record(z.string(), IndexedStampedReleaseShape),
+  }),
+);
+
+const MainShape = z.object({
+  v: z.literal(2),
   genesis: z.string(),
   fingerprint: z.record(z.string(), z.array(z.string())),
-  bySha256: z.record(z.string(), z.array(z.string())),
-  agents: z.record(
-    z.string(),
-    z.object({
-      stamps: z.number().int(),
-      lastStampedAt: z.string(),
-      latest: z.record(z.string(), IndexedStampedReleaseShape),
-    }),
-  ),
+  agents: AgentsShape,
   latest: z.record(z.string(), z.number().int()),
+  /** Per shard (first hex digit): the checksum (hex) of its file. */
+  shards: z.record(z.string(), z.string()),
 });
 
-/** The stamp index file's tag (`checksummed.ts`): "Canon Provenance", format 1. */
-export const STAMP_INDEX_TAG = "CNP1";
+/** A shard: sha256 → [stamp CID, author] pairs. Parsed without zod (thousands of entries), checked by hand. */
+type Shard = Record<string, [cid: string, author: string][]>;
+
+/** The stamp index file's tag (`checksummed.ts`): "Canon Provenance", format 2 (sharded). */
+export const STAMP_INDEX_TAG = "CNP2";
+/** A shard file's tag. */
+const SHARD_TAG = "CNPS";
+
+/** The shard a sha256 (hex) falls in. */
+function shardOf(sha256: string): string {
+  return sha256.slice(0, 1).toLowerCase();
+}
+
+/** Where a shard of a space's stamp index lives. */
+function shardPath(home: CanonHome, spaceDocumentId: string, shard: string): string {
+  return join(home.indexes, `${spaceDocumentId}.stamps.d`, shard);
+}
 
 /** Where a space's stamp index lives. */
 export function stampIndexPath(home: CanonHome, spaceDocumentId: string): string {
@@ -96,55 +130,107 @@ export function stampIndexOf(
   fingerprint: Record<string, string[]>,
   fold: Pick<FoldResult, "verified" | "state">,
 ): StampIndex {
-  const bySha256: Record<string, string[]> = {};
+  const bySha256: Record<string, IndexedStamp[]> = {};
   for (const signed of fold.verified.values()) {
     const record = signed.record;
     if (record.type !== "canon/provenance" || record.space !== genesis) continue;
-    for (const subject of record.subject) {
-      const cids = bySha256[subject.digest.sha256] ?? [];
-      if (!cids.includes(signed.cid)) cids.push(signed.cid);
-      bySha256[subject.digest.sha256] = cids;
-    }
+    addBySha256(bySha256, signed as SignedRecord<Provenance>);
   }
-  for (const cids of Object.values(bySha256)) cids.sort();
+  for (const stamps of Object.values(bySha256)) stamps.sort((a, b) => (a.cid < b.cid ? -1 : 1));
   const agents: Record<string, IndexedAgent> = {};
   const accepted = [...(fold.state?.provenance.values() ?? [])].sort(byDate);
-  for (const { cid, record } of accepted as SignedRecord<Provenance>[]) {
-    const agent = agents[record.author] ?? { stamps: 0, lastStampedAt: "", latest: {} };
-    const latest = { ...agent.latest };
-    const named = new Map<string, number>();
-    for (const entry of record.context)
-      named.set(entry.standard, Math.max(named.get(entry.standard) ?? 0, entry.version));
-    for (const entry of record.context) {
-      if (entry.version !== named.get(entry.standard)) continue;
-      const standard = fold.state?.standards.get(entry.standard);
-      const latestVersion = standard?.latest.record.version ?? entry.version;
-      const seen = new Set(record.corrections);
-      latest[entry.standard] = {
-        version: entry.version,
-        releaseCid: entry.releaseCid,
-        stampCid: cid,
-        stampedAt: record.createdAt,
-        latestVersion,
-        behindVersions: Math.max(0, latestVersion - entry.version),
-        behindCorrections:
-          standard === undefined
-            ? 0
-            : correctionsInForce(standard, standard.latest.cid).filter((c) => !seen.has(c.cid))
-                .length,
-      };
-    }
-    agents[record.author] = {
-      stamps: agent.stamps + 1,
-      // Oldest first: this stamp is the agent's newest so far.
-      lastStampedAt: record.createdAt,
-      latest,
+  for (const signed of accepted as SignedRecord<Provenance>[])
+    agents[signed.record.author] = withStamp(agents[signed.record.author], signed, fold.state);
+  return { v: 2, genesis, fingerprint, bySha256, agents, latest: latestOf(fold.state) };
+}
+
+/**
+ * The index with stamps added that the space's rules accepted (checked
+ * against `state`, which holds them), as a fold of the space with them would
+ * give it, without the fold: their outputs in `bySha256`, and their authors'
+ * rows. For a writer that just appended them (`canon stamp`). `index` holds
+ * the shards of the stamps' outputs (read with their sha256s).
+ */
+export function withAcceptedStamps(
+  index: StampIndex,
+  fingerprint: Record<string, string[]>,
+  stamps: readonly SignedRecord<Provenance>[],
+  state: SpaceState,
+): StampIndex {
+  const bySha256: Record<string, IndexedStamp[]> = {};
+  for (const [sha256, list] of Object.entries(index.bySha256)) bySha256[sha256] = [...list];
+  const agents = { ...index.agents };
+  for (const signed of [...stamps].sort(byDate)) {
+    addBySha256(bySha256, signed);
+    for (const subject of signed.record.subject)
+      bySha256[subject.digest.sha256]?.sort((a, b) => (a.cid < b.cid ? -1 : 1));
+    agents[signed.record.author] = withStamp(agents[signed.record.author], signed, state);
+  }
+  return { ...index, fingerprint, bySha256, agents, latest: latestOf(state) };
+}
+
+/** Files a stamp under each output it names. */
+function addBySha256(bySha256: Record<string, IndexedStamp[]>, signed: SignedRecord<Provenance>) {
+  for (const subject of signed.record.subject) {
+    const stamps = bySha256[subject.digest.sha256] ?? [];
+    if (!stamps.some((stamp) => stamp.cid === signed.cid))
+      stamps.push({ cid: signed.cid, author: signed.record.author });
+    bySha256[subject.digest.sha256] = stamps;
+  }
+}
+
+/** An agent's row with one more accepted stamp (the newest wins each standard it names). */
+function withStamp(
+  agent: IndexedAgent | undefined,
+  signed: SignedRecord<Provenance>,
+  state: SpaceState | undefined,
+): IndexedAgent {
+  const { cid, record } = signed;
+  const before = agent ?? { stamps: 0, lastStampedAt: "", latest: {} };
+  const latest = { ...before.latest };
+  const named = new Map<string, number>();
+  for (const entry of record.context)
+    named.set(entry.standard, Math.max(named.get(entry.standard) ?? 0, entry.version));
+  for (const entry of record.context) {
+    if (entry.version !== named.get(entry.standard)) continue;
+    const older = latest[entry.standard];
+    if (older !== undefined && !newer(record.createdAt, cid, older.stampedAt, older.stampCid))
+      continue;
+    const standard = state?.standards.get(entry.standard);
+    const latestVersion = standard?.latest.record.version ?? entry.version;
+    const seen = new Set(record.corrections);
+    latest[entry.standard] = {
+      version: entry.version,
+      releaseCid: entry.releaseCid,
+      stampCid: cid,
+      stampedAt: record.createdAt,
+      latestVersion,
+      behindVersions: Math.max(0, latestVersion - entry.version),
+      behindCorrections:
+        standard === undefined
+          ? 0
+          : correctionsInForce(standard, standard.latest.cid).filter((c) => !seen.has(c.cid))
+              .length,
     };
   }
-  const latestOf: Record<string, number> = {};
-  for (const [name, standard] of fold.state?.standards ?? [])
-    if (standard.retired === undefined) latestOf[name] = standard.latest.record.version;
-  return { v: 1, genesis, fingerprint, bySha256, agents, latest: latestOf };
+  return {
+    stamps: before.stamps + 1,
+    lastStampedAt: [record.createdAt, before.lastStampedAt].sort().at(-1) as string,
+    latest,
+  };
+}
+
+/** True when a stamp (date, CID) comes after another in {@link byDate} order. */
+function newer(date: string, cid: string, otherDate: string, otherCid: string): boolean {
+  return date !== otherDate ? date > otherDate : cid > otherCid;
+}
+
+/** Per standard that is not retired: its latest version. */
+function latestOf(state: SpaceState | undefined): Record<string, number> {
+  const latest: Record<string, number> = {};
+  for (const [name, standard] of state?.standards ?? [])
+    if (standard.retired === undefined) latest[name] = standard.latest.record.version;
+  return latest;
 }
 
 /** Oldest first by signed date, then CID: the newest stamp of a standard wins. */
@@ -154,41 +240,144 @@ function byDate(a: SignedRecord, b: SignedRecord): number {
   return x !== y ? (x < y ? -1 : 1) : a.cid < b.cid ? -1 : 1;
 }
 
-/** Writes a space's stamp index atomically. */
+/**
+ * Writes a space's stamp index: the shards first (only those whose content
+ * changed; with `only`, only those shards, the others kept as the main file
+ * on disk names them), then the main file naming each by its checksum.
+ */
 export async function writeStampIndex(
   home: CanonHome,
   spaceDocumentId: string,
   index: StampIndex,
+  options: { readonly only?: readonly string[] } = {},
 ): Promise<void> {
+  const previous = await readMain(home, spaceDocumentId);
+  const shards: Record<string, string> = {};
+  const grouped = new Map<string, Shard>();
+  for (const [sha256, stamps] of Object.entries(index.bySha256)) {
+    const shard = shardOf(sha256);
+    const entries = grouped.get(shard) ?? {};
+    entries[sha256] = stamps.map((stamp) => [stamp.cid, stamp.author]);
+    grouped.set(shard, entries);
+  }
+  const only = options.only === undefined ? undefined : new Set(options.only.map(shardOf));
+  if (only !== undefined) {
+    if (previous === undefined) throw new Error("no stamp index to update");
+    for (const [shard, checksum] of Object.entries(previous.shards))
+      if (!only.has(shard)) shards[shard] = checksum;
+  }
+  for (const [shard, entries] of grouped) {
+    if (only !== undefined && !only.has(shard)) continue;
+    const file = checksummed(SHARD_TAG, new TextEncoder().encode(JSON.stringify(entries)));
+    const checksum = Buffer.from(file.subarray(4, 36)).toString("hex");
+    shards[shard] = checksum;
+    const path = shardPath(home, spaceDocumentId, shard);
+    if (previous?.shards[shard] === checksum && (await storedChecksum(path)) === checksum) continue;
+    await writeFileAtomic(path, file);
+  }
+  const main = {
+    v: 2,
+    genesis: index.genesis,
+    fingerprint: index.fingerprint,
+    agents: index.agents,
+    latest: index.latest,
+    shards,
+  };
   await writeFileAtomic(
     stampIndexPath(home, spaceDocumentId),
-    checksummed(STAMP_INDEX_TAG, new TextEncoder().encode(JSON.stringify(index))),
+    checksummed(STAMP_INDEX_TAG, new TextEncoder().encode(JSON.stringify(main))),
   );
+  // A shard no longer named (its stamps gone from the index) goes.
+  for (const shard of Object.keys(previous?.shards ?? {}))
+    if (!Object.hasOwn(shards, shard))
+      await unlink(shardPath(home, spaceDocumentId, shard)).catch(() => {});
+}
+
+/** The main file, when intact and of this format. */
+async function readMain(
+  home: CanonHome,
+  spaceDocumentId: string,
+): Promise<z.infer<typeof MainShape> | undefined> {
+  try {
+    const opened = unchecksummed(
+      STAMP_INDEX_TAG,
+      await readFile(stampIndexPath(home, spaceDocumentId)),
+    );
+    if (!("data" in opened)) return undefined;
+    const parsed = MainShape.safeParse(JSON.parse(new TextDecoder().decode(opened.data)));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A shard's entries, when its file is intact and the one `checksum` names. */
+async function readShard(
+  home: CanonHome,
+  spaceDocumentId: string,
+  shard: string,
+  checksum: string,
+): Promise<Shard | undefined> {
+  try {
+    const path = shardPath(home, spaceDocumentId, shard);
+    const bytes = await readFile(path);
+    if (Buffer.from(bytes.subarray(4, 36)).toString("hex") !== checksum) return undefined;
+    const opened = unchecksummed(SHARD_TAG, bytes);
+    if (!("data" in opened)) {
+      // Damaged after writing: gone, so the next write does not skip it as unchanged.
+      await unlink(path).catch(() => {});
+      return undefined;
+    }
+    const entries = JSON.parse(new TextDecoder().decode(opened.data)) as unknown;
+    if (typeof entries !== "object" || entries === null || Array.isArray(entries)) return undefined;
+    for (const [sha256, stamps] of Object.entries(entries)) {
+      if (shardOf(sha256) !== shard || !Array.isArray(stamps)) return undefined;
+      for (const pair of stamps)
+        if (!Array.isArray(pair) || typeof pair[0] !== "string" || typeof pair[1] !== "string")
+          return undefined;
+    }
+    return entries as Shard;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
  * The space's stamp index when it is intact and still describes exactly the
  * chunk files on disk; undefined otherwise (missing, damaged, of another
- * space, or stale), and the caller rebuilds it from a fold.
+ * space, or stale), and the caller rebuilds it from a fold. `bySha256` holds
+ * the shards of the outputs `sha256s` names (none when absent: the agents'
+ * rows alone, for `canon agents`).
  */
 export async function readStampIndex(
   home: CanonHome,
   address: { readonly documentId: string; readonly genesis: string },
+  options: {
+    readonly sha256s?: readonly string[];
+    /** The chunk files it must describe, when not those on disk (a writer updating it after writing). */
+    readonly describing?: Readonly<Record<string, readonly string[]>>;
+  } = {},
 ): Promise<StampIndex | undefined> {
-  let index: StampIndex;
-  try {
-    const opened = unchecksummed(
-      STAMP_INDEX_TAG,
-      await readFile(stampIndexPath(home, address.documentId)),
-    );
-    if (!("data" in opened)) return undefined;
-    const parsed = StampIndexShape.safeParse(JSON.parse(new TextDecoder().decode(opened.data)));
-    if (!parsed.success) return undefined;
-    index = parsed.data;
-  } catch {
-    return undefined;
+  const main = await readMain(home, address.documentId);
+  if (main === undefined || main.genesis !== address.genesis) return undefined;
+  const expected =
+    options.describing ?? (await chunkFingerprint(home.replica, Object.keys(main.fingerprint)));
+  if (JSON.stringify(expected) !== JSON.stringify(main.fingerprint)) return undefined;
+  const bySha256: Record<string, IndexedStamp[]> = {};
+  for (const shard of new Set((options.sha256s ?? []).map(shardOf))) {
+    const checksum = main.shards[shard];
+    if (checksum === undefined) continue;
+    const entries = await readShard(home, address.documentId, shard, checksum);
+    if (entries === undefined) return undefined;
+    for (const [sha256, stamps] of Object.entries(entries))
+      bySha256[sha256] = stamps.map(([cid, author]) => ({ cid, author }));
   }
-  if (index.genesis !== address.genesis) return undefined;
-  const onDisk = await chunkFingerprint(home.replica, Object.keys(index.fingerprint));
-  return JSON.stringify(onDisk) === JSON.stringify(index.fingerprint) ? index : undefined;
+  return {
+    v: 2,
+    genesis: main.genesis,
+    fingerprint: main.fingerprint,
+    bySha256,
+    agents: main.agents,
+    latest: main.latest,
+  };
 }

@@ -10,14 +10,19 @@ import { chunkFingerprint } from "../storage/chunk-layout.js";
 import type { SpaceView } from "./space-view.js";
 
 /**
- * The stamp index of a space as a view of it folded it: the one on disk when
+ * The stamp index of a space as a view of it folded it (every shard; with
+ * `sha256s`, the one on disk holds those outputs' shards): the one on disk when
  * it still describes the chunk files there, else computed from the view and
  * written back when the verified snapshot the view came from is current
  * (otherwise the slow path's cache refresh writes it).
  */
-export async function currentStampIndex(home: CanonHome, view: SpaceView): Promise<StampIndex> {
+export async function currentStampIndex(
+  home: CanonHome,
+  view: SpaceView,
+  options: { readonly sha256s?: readonly string[] } = {},
+): Promise<StampIndex> {
   const { address } = view.chosen;
-  const onDisk = await readStampIndex(home, address);
+  const onDisk = await readStampIndex(home, address, options);
   if (onDisk !== undefined) return onDisk;
   const snapshot = await readVerifiedSnapshot(home, address.documentId);
   const fingerprint =

@@ -16,16 +16,17 @@ import {
   signRecord,
 } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
+import { withHomeLock } from "../home/home-lock.js";
 import type { Signer } from "../home/identities.js";
 import { appendToFeeds } from "../space/feed.js";
 import { stampFileOf, writeDsseStampFile, writeStampFile } from "../space/stamp-file.js";
+import { withFeedSession } from "./feed-session.js";
 import { findStandard } from "./find-standard.js";
 import { sha256OfInputFile } from "./input-file.js";
 import { pickRelease } from "./pick-release.js";
 import { renderRelease } from "./render.js";
 import { CONTRIBUTOR, requireRole } from "./require-role.js";
-import type { SpaceChoice } from "./space-session.js";
-import { withSpace } from "./space-session.js";
+import { chooseSpace, type SpaceChoice, withSpace } from "./space-session.js";
 import { parseStandardReference } from "./standard-reference.js";
 
 /** What to stamp. */
@@ -71,9 +72,13 @@ const MAX_STAMP_CORRECTIONS = 1024;
  * one's rendered context, and the corrections in force that context listed,
  * writes it beside the output as `<output>.canon.json`, and appends it to the
  * signer's provenance feed in the space (`space/feed.ts`), which the next
- * `sync` (or a running watch) shares. Offline, from the local replica. An
- * auditor checks it with {@link verifyStamp}, from the sidecar or from the
- * feeds with the output alone.
+ * `sync` (or a running watch) shares. Offline, from the local replica,
+ * holding the home lock. When the caches are current it reads and writes
+ * only the space's other records, the signer's own stamps and its feed
+ * segment ({@link withFeedSession}), so its cost does not grow with the
+ * space's stamps; otherwise it opens the whole space. An auditor checks it
+ * with {@link verifyStamp}, from the sidecar or from the feeds with the
+ * output alone.
  * @throws CanonError `FILE_UNREADABLE`, `BAD_ARGUMENT` (a malformed reference), `UNKNOWN_STANDARD`, `UNKNOWN_VERSION`, `NOT_A_MEMBER`
  * when the signer is not a contributor or maintainer.
  */
@@ -83,16 +88,19 @@ export async function stamp(
   request: StampRequest,
 ): Promise<Stamped> {
   const sha256 = await sha256OfInputFile(request.output);
-  return withSpace(
-    home,
-    request,
-    async (session) => {
-      const { state, chosen } = session;
+  const author = signer.keyPair.did;
+  // The home lock from the state it decides from to the flush, as publish holds it.
+  return withHomeLock(home, async () => {
+    const chosen = await chooseSpace(home, request);
+    const stampWith = async (
+      state: SpaceState,
+      append: (signed: SignedRecord<Provenance>) => Promise<void>,
+    ) => {
       requireRole(signer, state, CONTRIBUTOR, "stamping");
       const plan = {
         genesis: chosen.address.genesis,
         used: contextOf(state, request.context ?? []),
-        previous: ownRecordHeads(state, signer.keyPair.did, MAX_PREVIOUS),
+        previous: ownRecordHeads(state, author, MAX_PREVIOUS),
         membership: [...state.membershipHeads],
         ...whatTheReplicaHeld(state, request.context ?? []),
       };
@@ -104,12 +112,26 @@ export async function stamp(
           await dsseEnvelopeOf(signer.keyPair, signed.signed),
         );
       else await writeStampFile(signed.stampFile, signed.signed);
-      appendToFeeds(session.replica, session.folded, state, [signed.signed]);
+      await append(signed.signed);
       const { signed: record, ...stamped } = signed;
       return { cid: record.cid, ...stamped };
-    },
-    { exclusive: true },
-  );
+    };
+    // The space's other records and this agent's own stamps and segment: the
+    // same cost at a thousand stamps or a million.
+    const fast = await withFeedSession(home, chosen, author, ({ state, append }) =>
+      stampWith(state, (signed) => append([signed])),
+    );
+    if (fast !== undefined) return fast.value;
+    return withSpace(
+      home,
+      request,
+      (session) =>
+        stampWith(session.state, async (signed) => {
+          appendToFeeds(session.replica, session.folded, session.state, [signed]);
+        }),
+      { lockHeld: true },
+    );
+  });
 }
 
 /** Renders the context, then signs the provenance record. */

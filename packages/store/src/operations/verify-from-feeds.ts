@@ -6,11 +6,12 @@ import {
   type SignedRecord,
   verifyStamp as verifyStampInSpace,
 } from "@canon/core";
+import { type IndexedStamp, readStampIndex, type StampIndex } from "../caches/stamp-index.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { readConfig } from "../home/config.js";
 import { currentStampIndex } from "./current-stamp-index.js";
 import { sha256OfInputFile } from "./input-file.js";
-import type { SpaceChoice } from "./space-session.js";
+import { chooseSpace, type SpaceChoice } from "./space-session.js";
 import { viewSpace } from "./space-view.js";
 import { type Verification, verificationOf } from "./verify-stamp.js";
 
@@ -60,58 +61,76 @@ export async function verifyFromFeeds(
     }
   }
   const sha256 = request.output === undefined ? undefined : await sha256OfInputFile(request.output);
-  return viewSpace(home, request, async (view) => {
-    const { address, url } = view.chosen;
-    let cids: readonly string[];
-    if (request.stampCid !== undefined) cids = [request.stampCid];
-    else {
-      const index = await currentStampIndex(home, view);
-      cids = Object.hasOwn(index.bySha256, sha256 as string)
-        ? (index.bySha256[sha256 as string] ?? [])
-        : [];
-    }
-    const found = cids
-      .map((cid) => view.verified.get(cid))
-      .filter(
-        (signed): signed is SignedRecord<Provenance> =>
-          signed?.record.type === "canon/provenance" && signed.record.space === address.genesis,
-      );
-    if (found.length === 0) {
-      throw new CanonError(
-        "NOT_VERIFIED",
-        request.stampCid !== undefined
-          ? `no stamp ${request.stampCid} in the feeds of ${url}; sync, or name the stamp file with --stamp <file>`
-          : `no stamp for ${request.output} (sha256 ${sha256}) in the feeds of ${url}; sync, or the output was never stamped (or changed since)`,
-      );
-    }
-    const lastSync = (await readConfig(home)).spaces[url]?.lastSyncAt ?? null;
-    const freshness = freshnessOf(view.state, new Date());
-    const stamps: Verification[] = [];
-    for (const signed of found) {
-      const outputSha256 = sha256 ?? signed.record.subject[0]?.digest.sha256 ?? "";
-      const verdict = await verifyStampInSpace({
-        stamp: { cid: signed.cid, bytes: signed.bytes, readable: signed.record },
-        outputSha256,
-        spaceOf: async () => view,
-      });
-      stamps.push(
-        verificationOf(verdict, {
-          output: { path: request.output ?? "", sha256: outputSha256 },
-          stamp: { path: null, cid: signed.cid },
-          space: url,
-          lastSync,
-          freshness,
-        }),
-      );
-    }
-    return {
-      verified: stamps.some((stamp) => stamp.verified),
-      output:
-        request.output === undefined || sha256 === undefined
-          ? null
-          : { path: request.output, sha256 },
-      space: url,
-      stamps,
-    };
-  });
+  // The fast way: the index names the stamps and their authors, and the
+  // verdict needs the space's other records and those authors' stamps alone.
+  const chosen = await chooseSpace(home, request);
+  const indexed =
+    sha256 === undefined || request.stampCid !== undefined
+      ? undefined
+      : await readStampIndex(home, chosen.address, { sha256s: [sha256] });
+  const named = indexed === undefined ? undefined : stampsNaming(indexed, sha256 as string);
+  const agents = named === undefined ? undefined : [...new Set(named.map((stamp) => stamp.author))];
+  return viewSpace(
+    home,
+    request,
+    async (view) => {
+      const { address, url } = view.chosen;
+      let cids: readonly string[];
+      if (request.stampCid !== undefined) cids = [request.stampCid];
+      else if (named !== undefined && view.partial) cids = named.map((stamp) => stamp.cid);
+      else {
+        const index = await currentStampIndex(home, view, { sha256s: [sha256 as string] });
+        cids = stampsNaming(index, sha256 as string).map((stamp) => stamp.cid);
+      }
+      const found = cids
+        .map((cid) => view.verified.get(cid))
+        .filter(
+          (signed): signed is SignedRecord<Provenance> =>
+            signed?.record.type === "canon/provenance" && signed.record.space === address.genesis,
+        );
+      if (found.length === 0) {
+        throw new CanonError(
+          "NOT_VERIFIED",
+          request.stampCid !== undefined
+            ? `no stamp ${request.stampCid} in the feeds of ${url}; sync, or name the stamp file with --stamp <file>`
+            : `no stamp for ${request.output} (sha256 ${sha256}) in the feeds of ${url}; sync, or the output was never stamped (or changed since)`,
+        );
+      }
+      const lastSync = (await readConfig(home)).spaces[url]?.lastSyncAt ?? null;
+      const freshness = freshnessOf(view.state, new Date());
+      const stamps: Verification[] = [];
+      for (const signed of found) {
+        const outputSha256 = sha256 ?? signed.record.subject[0]?.digest.sha256 ?? "";
+        const verdict = await verifyStampInSpace({
+          stamp: { cid: signed.cid, bytes: signed.bytes, readable: signed.record },
+          outputSha256,
+          spaceOf: async () => view,
+        });
+        stamps.push(
+          verificationOf(verdict, {
+            output: { path: request.output ?? "", sha256: outputSha256 },
+            stamp: { path: null, cid: signed.cid },
+            space: url,
+            lastSync,
+            freshness,
+          }),
+        );
+      }
+      return {
+        verified: stamps.some((stamp) => stamp.verified),
+        output:
+          request.output === undefined || sha256 === undefined
+            ? null
+            : { path: request.output, sha256 },
+        space: url,
+        stamps,
+      };
+    },
+    agents === undefined ? {} : { agents },
+  );
+}
+
+/** The stamps the index files under an output's sha256. */
+function stampsNaming(index: StampIndex, sha256: string): readonly IndexedStamp[] {
+  return Object.hasOwn(index.bySha256, sha256) ? (index.bySha256[sha256] ?? []) : [];
 }

@@ -44,6 +44,15 @@ export const FEED_SEGMENT_STAMPS = 1000;
 export const FEED_SEGMENT_BYTES = 8 * 1024 * 1024;
 
 /**
+ * Most feed segments a reader loads per agent from the space's `feeds` map:
+ * 100 segments of up to {@link FEED_SEGMENT_STAMPS} stamps, so 100,000
+ * stamps an agent. The map is unsigned and anyone can fill it: this, with
+ * only agents that have been members counting, bounds what a peer can make
+ * every reader fetch (see `space/feed-routes.ts`).
+ */
+export const MAX_FEED_SEGMENTS_PER_AGENT = 100;
+
+/**
  * What a standard document holds: signed releases and corrections, and the
  * content bytes releases point to (checked against their CIDs on read). Its
  * `name` is a hint: a document belongs to the standards whose accepted

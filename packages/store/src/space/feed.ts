@@ -1,5 +1,11 @@
 import type { DocHandle } from "@automerge/automerge-repo";
-import { type Provenance, type SignedRecord, type SpaceState, sameBytes } from "@canon/core";
+import {
+  type FoldResult,
+  type Provenance,
+  type SignedRecord,
+  type SpaceState,
+  sameBytes,
+} from "@canon/core";
 import type { Replica } from "../replica.js";
 import {
   FEED_SEGMENT_BYTES,
@@ -52,6 +58,30 @@ export function appendToFeeds(
 }
 
 /**
+ * The stamps a member's write-back keeps in the feeds: every accepted one,
+ * and every one the space's rules refused whose author has been a member
+ * (a removed agent's stamp made after its removal), so an auditor still
+ * finds it by its output and is told why it does not verify. A stamp by
+ * someone who never was a member is not kept: a peer cannot make members
+ * store stamps of keys nobody admitted.
+ */
+export function stampsToKeep(result: FoldResult, state: SpaceState): SignedRecord<Provenance>[] {
+  const everMembers = new Set([
+    state.genesis.record.author,
+    ...state.membershipChanges.map((change) => change.record.member),
+  ]);
+  const refused: SignedRecord<Provenance>[] = [];
+  for (const signed of result.verified.values()) {
+    const record = signed.record;
+    if (record.type !== "canon/provenance" || record.space !== state.genesis.cid) continue;
+    if (state.provenance.has(signed.cid) || !everMembers.has(record.author)) continue;
+    refused.push(signed as SignedRecord<Provenance>);
+  }
+  refused.sort((a, b) => (a.cid < b.cid ? -1 : 1));
+  return [...state.provenance.values(), ...refused];
+}
+
+/**
  * The byte values the space document and every loaded document hold under
  * the CIDs of `records`: read once, so checking thousands of stamps costs
  * one pass over the documents, not one per stamp.
@@ -96,7 +126,7 @@ function holdsStampOf(doc: unknown, state: SpaceState, author: string): boolean 
 }
 
 /** True when a segment holds fewer than {@link FEED_SEGMENT_STAMPS} records and {@link FEED_SEGMENT_BYTES} bytes of them. */
-function hasRoom(doc: unknown): boolean {
+export function hasRoom(doc: unknown): boolean {
   const records = Object.values(mapField(doc, "records"));
   if (records.length >= FEED_SEGMENT_STAMPS) return false;
   let bytes = 0;

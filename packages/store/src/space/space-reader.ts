@@ -16,12 +16,15 @@ import {
 import type { Replica } from "../replica.js";
 import { mapsAt } from "./document-maps.js";
 import { mapField, type SpaceDocument, type StandardDocument } from "./documents.js";
+import { chooseFeedRoutes } from "./feed-routes.js";
 import { headsOf } from "./heads.js";
 import type { SpaceAddress } from "./space-url.js";
 import { writeBack } from "./write-back.js";
 
 /** Stored documents loaded at once: enough to overlap reads, few enough never to run out of file handles. */
 const LOCAL_LOADS = 8;
+/** Documents asked of peers at once: enough to overlap round trips, few enough for any relay. */
+const REMOTE_LOADS = 32;
 
 /** True when two entry values are the same bytes. */
 function sameEntry(a: unknown, b: unknown): boolean {
@@ -59,9 +62,10 @@ export interface LoadedSpace {
   readonly routeNames: ReadonlyMap<string, string>;
   /**
    * Document ids the space's `feeds` map routes to (provenance feed
-   * segments), with the agent did each entry names (a hint, cut to 200
-   * characters; "" when it is not a string). They are also in
-   * {@link routes}, and loaded with the standard documents.
+   * segments), with the agent did each entry names (a hint): only entries
+   * naming someone who has been a member, at most
+   * `MAX_FEED_SEGMENTS_PER_AGENT` each (`space/feed-routes.ts`). They are
+   * also in {@link routes}, and loaded with the standard documents.
    */
   readonly feedRoutes: ReadonlyMap<string, string>;
   /** Every standard document id this load looked for: {@link routes} and those remembered, sorted. */
@@ -136,13 +140,14 @@ export class SpaceReader {
     }
     await this.#seedFromSnapshot(address);
     const routing = mapField(space.doc(), "standards");
-    const feedRouting = mapField(space.doc(), "feeds");
     const valid = (id: string) => isValidDocumentId(id) && id !== address.documentId;
-    const feedRoutes = new Map<string, string>();
-    for (const id of Object.keys(feedRouting).filter(valid)) {
-      const author = feedRouting[id];
-      feedRoutes.set(id, typeof author === "string" ? author.slice(0, 200) : "");
-    }
+    const known = this.#knownOf(address.documentId);
+    // Only members' feeds, a bounded number each: the map is a hint anyone can fill.
+    const feedRoutes = chooseFeedRoutes(mapField(space.doc(), "feeds"), {
+      valid,
+      everMembers: await this.#everMembers(address, space.doc()),
+      known,
+    });
     const routes = [
       ...new Set([...Object.keys(routing).filter(valid), ...feedRoutes.keys()]),
     ].sort();
@@ -151,7 +156,6 @@ export class SpaceReader {
       const name = Object.hasOwn(routing, id) ? routing[id] : undefined;
       if (typeof name === "string") routeNames.set(id, name);
     }
-    const known = this.#knownOf(address.documentId);
     const documents = [...new Set([...routes, ...known])].sort();
     const found = await this.#findAll(documents);
     const standards = new Map<string, DocHandle<StandardDocument>>();
@@ -199,14 +203,16 @@ export class SpaceReader {
     const remote: string[] = [];
     for (const documentId of documentIds)
       ((await this.#replica.holds(documentId)) ? stored : remote).push(documentId);
-    // Asking peers costs a message each and waits on the network, not on files.
-    const asked = Promise.all(remote.map(findOne));
-    let next = 0;
-    const worker = async () => {
-      while (next < stored.length) await findOne(stored[next++] as string);
+    // Asking peers costs a message each and waits on the network, not on files:
+    // more at once, but bounded, however many documents a peer routed.
+    const pool = async (ids: readonly string[], width: number) => {
+      let next = 0;
+      const worker = async () => {
+        while (next < ids.length) await findOne(ids[next++] as string);
+      };
+      await Promise.all(Array.from({ length: Math.min(width, ids.length) }, worker));
     };
-    await Promise.all(Array.from({ length: Math.min(LOCAL_LOADS, stored.length) }, worker));
-    await asked;
+    await Promise.all([pool(remote, REMOTE_LOADS), pool(stored, LOCAL_LOADS)]);
     return results;
   }
 
@@ -282,6 +288,34 @@ export class SpaceReader {
       remembered.set(signed.cid, signed);
       if (this.#trustSnapshot) this.#verified.set(signed.cid, signed);
     }
+  }
+
+  /**
+   * Everyone who has been a member of the space (its creator, and every
+   * member a verified membership change names, removed ones included, whose
+   * earlier stamps still count): the agents whose feeds are read. From the
+   * space document's records and those remembered, verified once each.
+   */
+  async #everMembers(address: SpaceAddress, spaceDoc: unknown): Promise<Set<string>> {
+    const entries: RecordEntry[] = [];
+    for (const records of mapsAt(spaceDoc, "records"))
+      for (const [cid, bytes] of Object.entries(records)) entries.push({ cid, bytes });
+    for (const signed of this.#rememberedOf(address.documentId).values())
+      if (signed.record.type === "canon/membership" || signed.record.type === "canon/space-genesis")
+        entries.push(signed);
+    const result = await fold({
+      spaceCid: address.genesis,
+      entries,
+      content: () => [],
+      cache: { verifiedRecord: (cid) => this.#verified.get(cid) },
+    });
+    for (const [cid, signed] of result.verified) this.#verified.set(cid, signed);
+    const state = result.state;
+    if (state === undefined) return new Set();
+    return new Set([
+      state.genesis.record.author,
+      ...state.membershipChanges.map((change) => change.record.member),
+    ]);
   }
 
   #knownOf(spaceDocumentId: string): Set<string> {

@@ -9,7 +9,7 @@ import {
 } from "@canon/core";
 import type { Replica } from "../replica.js";
 import { isBytes, isMap, mapField, type StandardDocument, writableMap } from "./documents.js";
-import { appendToFeeds } from "./feed.js";
+import { appendToFeeds, stampsToKeep } from "./feed.js";
 import type { FoldedSpace } from "./space-reader.js";
 import { recordCidsOf, standardDocumentOf } from "./standard-document.js";
 
@@ -22,9 +22,10 @@ import { recordCidsOf, standardDocumentOf } from "./standard-document.js";
  * - its type tags (`canon`, `v`) and, for a standard document, its `name`;
  * - its `records` and `contents` maps, recreated when a peer deleted them or
  *   wrote another type there;
- * - every accepted record with its exact bytes (membership and provenance in
- *   the space document; releases, corrections and withdrawals in their
- *   standard's document);
+ * - every accepted record with its exact bytes (membership in the space
+ *   document; releases, corrections and withdrawals in their standard's
+ *   document; provenance in its author's feed, with the stamps of members
+ *   that the space's rules refused, see `stampsToKeep`);
  * - the content of every accepted release, from the documents or the blob
  *   cache, checked against its content CID;
  * - the routing entry of every standard document holding accepted records.
@@ -98,8 +99,9 @@ export async function writeBack(replica: Replica, folded: FoldedSpace): Promise<
     });
     writes += spaceRecords.length + routes.length + (retag || remap ? 1 : 0);
   }
-  // Stamps go back into their authors' feeds (a stamp some document still holds stays there).
-  return writes + appendToFeeds(replica, folded, state, [...state.provenance.values()]);
+  // Stamps go back into their authors' feeds (a stamp some document still holds stays there),
+  // refused ones by members too, so an auditor still finds them with the reason.
+  return writes + appendToFeeds(replica, folded, state, stampsToKeep(folded.fold, state));
 }
 
 /** Every standard with an accepted record: releases, or corrections and withdrawals. */

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { type FileHandle, open } from "node:fs/promises";
 
 /**
  * Files Canon writes and must never half-trust carry a 4-byte tag naming
@@ -39,4 +40,23 @@ function tagBytes(tag: string): Uint8Array {
   const bytes = new TextEncoder().encode(tag);
   if (bytes.length !== TAG_BYTES) throw new Error(`a file tag is ${TAG_BYTES} ASCII characters`);
   return bytes;
+}
+
+/**
+ * The checksum (hex) a framed file on disk carries, read without the rest
+ * (not checked against it); undefined when there is no such file. Lets a
+ * writer skip rewriting a file that already holds the same data.
+ */
+export async function storedChecksum(path: string): Promise<string | undefined> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(path, "r");
+    const head = Buffer.alloc(HEADER);
+    const { bytesRead } = await handle.read(head, 0, HEADER, 0);
+    return bytesRead === HEADER ? head.subarray(TAG_BYTES).toString("hex") : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await handle?.close();
+  }
 }

@@ -6,6 +6,7 @@ import type { ChosenSpace } from "../operations/space-session.js";
 import { refreshTouched } from "../operations/standard-session.js";
 import { mapsAt } from "../space/document-maps.js";
 import { isMap, mapField, type SpaceDocument, type StandardDocument } from "../space/documents.js";
+import { chooseFeedRoutes } from "../space/feed-routes.js";
 import type { MissingDocument } from "../space/space-reader.js";
 import { pause } from "./alarm.js";
 import { relaySessionFor } from "./held-sessions.js";
@@ -116,16 +117,22 @@ export async function syncDocuments(
     // is written back by a sync of every document: leave it to that one.
     for (const [handle, doc] of before) if (!contains(handle.doc(), doc)) return undefined;
     // A route to a document neither side listed: a sync of every document looks for it and reports it.
+    // Feed entries count as a reader would load them: members' only, a bounded number each.
     const known = comparison.current.snapshot.fingerprint;
-    for (const field of ["standards", "feeds"])
-      for (const id of Object.keys(mapField(space.doc(), field)))
-        if (
-          isValidDocumentId(id) &&
-          id !== address.documentId &&
-          !standards.has(id) &&
-          !Object.hasOwn(known, id)
-        )
-          return undefined;
+    const state = comparison.current.fold.state;
+    const valid = (id: string) => isValidDocumentId(id) && id !== address.documentId;
+    const routed = [
+      ...Object.keys(mapField(space.doc(), "standards")).filter(valid),
+      ...chooseFeedRoutes(mapField(space.doc(), "feeds"), {
+        valid,
+        everMembers: new Set([
+          state.genesis.record.author,
+          ...state.membershipChanges.map((change) => change.record.member),
+        ]),
+        known: new Set(Object.keys(known)),
+      }).keys(),
+    ];
+    for (const id of routed) if (!standards.has(id) && !Object.hasOwn(known, id)) return undefined;
     const relayHad = new Set<string>();
     for (const handle of handles) {
       const heads = session.atStart.get(handle.documentId);
