@@ -13,6 +13,7 @@ import { GuardedServerAdapter } from "./guard/guarded-server-adapter.js";
 import { headsSummary } from "./heads-summary.js";
 import { answerHttp, type HealthCheck, healthOf, type ServerHealth } from "./health.js";
 import { type LimitOverrides, limitsWith } from "./limits.js";
+import { DEFAULT_IDLE_EVICTION_MS, IdleEviction } from "./memory/idle-eviction.js";
 import { RelayMetrics } from "./metrics.js";
 import { createRelayLog, DEFAULT_LOG_LEVEL, type LogLevel, type RelayLog } from "./relay-log.js";
 import { openDirectoryStorage } from "./storage/directory-storage.js";
@@ -51,6 +52,12 @@ export interface RelayServerOptions {
   readonly name?: string;
   /** Limits on what one connection may send and how large a document may grow; defaults in `limits.ts`. */
   readonly limits?: LimitOverrides;
+  /**
+   * A document with no message about it for this long leaves the relay's
+   * memory (it stays stored, and is loaded again when asked for); 60 s when
+   * absent, never when 0. See `memory/idle-eviction.ts`.
+   */
+  readonly idleEvictionMs?: number | undefined;
   /** How much to log (JSON lines on stderr); `warn` when absent. Ignored when `log` is given. */
   readonly logLevel?: LogLevel | undefined;
   /** Where to log instead (tests capture the events). */
@@ -133,6 +140,15 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     tokens.spaces.size > 0
       ? new SpaceAccess(tokens.spaces, { storage, sizes, repo: () => started })
       : undefined;
+  // Created with the Repo below; the guard only calls it once messages flow.
+  let eviction: IdleEviction | undefined;
+  const idleMs = options.idleEvictionMs ?? DEFAULT_IDLE_EVICTION_MS;
+  const activity = {
+    touch: (documentId: string) => eviction?.touch(documentId),
+    begin: (documentId: string) => eviction?.begin(documentId),
+    end: (documentId: string) => eviction?.end(documentId),
+    settled: (documentId: string) => eviction?.settled(documentId),
+  };
   const serverAdapter = new GuardedServerAdapter(wss, {
     limits,
     log,
@@ -142,6 +158,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     stored: (documentId) => flushes.stored(documentId),
     grantOf: (request) => grantOf(request, tokens),
     access,
+    activity: idleMs > 0 ? activity : undefined,
   });
   const repo = new Repo({
     storage,
@@ -151,6 +168,14 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     sharePolicy: async (peerId) => outgoing.some((client) => client.remotePeerId === peerId),
     syncDebounceRate: SYNC_DEBOUNCE_MS,
   });
+  if (idleMs > 0) {
+    eviction = new IdleEviction(repo, flushes, {
+      idleMs,
+      log,
+      onEvicted: (count) => metrics.evicted.inc(count),
+    });
+    eviction.start();
+  }
   serverAdapter.guardRepo(repo);
   started = repo;
   for (const client of outgoing) repo.networkSubsystem.addNetworkAdapter(client);
@@ -161,6 +186,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
       : undefined;
   if (fanout !== undefined) {
     fanout.onMerged = (seconds) => metrics.mergeSeconds.observe(seconds);
+    fanout.eviction = eviction;
     try {
       await fanout.start();
     } catch (error) {
@@ -205,6 +231,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     await adapterConnected(serverAdapter);
     await listen(http, options.port, options.host ?? "127.0.0.1");
   } catch (error) {
+    await eviction?.stop();
     await fanout?.stop();
     await relayStorage.close();
     throw error;
@@ -227,6 +254,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
         }
         for (const socket of wss.clients) socket.terminate();
         wss.close();
+        await eviction?.stop();
         const ready = Object.values(repo.handles)
           .filter((handle) => handle.isReady())
           .map((handle) => handle.documentId);

@@ -17,6 +17,7 @@ import type { WebSocket, WebSocketServer } from "ws";
 import { type AccessGrant, ALL_ACCESS } from "../access/access-grant.js";
 import type { SpaceAccess } from "../access/space-access.js";
 import type { RelayLimits } from "../limits.js";
+import type { DocumentActivity } from "../memory/idle-eviction.js";
 import type { RefusalReason, RelayMetrics } from "../metrics.js";
 import type { RelayLog } from "../relay-log.js";
 import type { DocumentSizes } from "./document-sizes.js";
@@ -45,6 +46,8 @@ export interface GuardOptions {
   readonly stored?: (documentId: string) => Promise<void>;
   /** Counters and histograms for `/metrics`. */
   readonly metrics?: RelayMetrics;
+  /** Told of every message about a document, so idle documents can leave memory (see `memory/`). */
+  readonly activity?: DocumentActivity | undefined;
 }
 
 /** One peer's socket, as the guard sees it. */
@@ -114,11 +117,15 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
     this.#repo = repo;
     const synchronizer = repo.synchronizer;
     const receive = synchronizer.receiveMessage.bind(synchronizer);
+    const activity = this.#options.activity;
     synchronizer.receiveMessage = async (message) => {
+      activity?.begin(message.documentId);
       try {
         await receive(message);
       } catch (error) {
         this.#repoError(message.senderId, error);
+      } finally {
+        activity?.end(message.documentId);
       }
     };
   }
@@ -151,10 +158,13 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
     const unstored =
       documentId === undefined ? undefined : this.#unstored.get(`${target} ${documentId}`);
     const waits = stored !== undefined && unstored !== undefined && unstored.size > 0;
+    const activity = this.#options.activity;
+    if (about !== undefined) activity?.touch(about);
     if (previous === undefined && !waits) {
       this.#sendNow(message);
       return;
     }
+    if (about !== undefined) activity?.begin(about);
     const next = (previous ?? Promise.resolve())
       .then(async () => {
         if (stored !== undefined && documentId !== undefined && unstored !== undefined) {
@@ -177,6 +187,7 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
         });
       })
       .finally(() => {
+        if (about !== undefined) activity?.end(about);
         if (this.#outgoing.get(queue) === next) this.#outgoing.delete(queue);
       });
     this.#outgoing.set(queue, next);
@@ -293,6 +304,27 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
     if (message.type === "leave" || message.type === "peer" || message.type === "error") return;
     if (message.targetId !== this.peerId)
       return this.#disconnect(socket, connection, "addressed to another peer");
+    const activity = this.#options.activity;
+    if (activity === undefined || !("documentId" in message))
+      return this.#checkDocumentMessage(message, parsed.changes, socket, connection);
+    // A document being evicted is dropped first, then loaded again for this message.
+    await activity.settled(message.documentId);
+    activity.begin(message.documentId);
+    try {
+      return await this.#checkDocumentMessage(message, parsed.changes, socket, connection);
+    } finally {
+      activity.end(message.documentId);
+    }
+  }
+
+  /** The checks of a message from a joined peer, addressed to the relay; passes it to the Repo if it passes. */
+  async #checkDocumentMessage(
+    message: WireMessage,
+    changes: readonly IncomingChange[],
+    socket: WebSocket,
+    connection: Connection,
+  ): Promise<void> {
+    const parsed = { changes };
     if ("documentId" in message) {
       const writes =
         (message.type === "sync" || message.type === "request") && parsed.changes.length > 0;
