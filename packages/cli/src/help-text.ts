@@ -65,7 +65,10 @@ const EXAMPLES: Record<string, readonly string[]> = {
   agents: ["canon agents", "canon agents --json"],
   sync: ["canon sync", "canon sync --relay ws://127.0.0.1:4040 --remember"],
   watch: ["canon watch", "canon watch --json   # one object per line"],
-  relay: ["canon relay --port 3030 --data /var/lib/canon-relay --token s3cret"],
+  relay: [
+    "canon relay --port 3030 --data /var/lib/canon-relay --token s3cret",
+    "CANON_RELAY_DATABASE_URL=postgres://relay:…@db:5432/canon canon relay --port 3030 --token s3cret",
+  ],
   serve: ["canon serve --port 4040"],
   owner: [
     "canon owner --status   # the owner process of this home, if one runs",

@@ -333,6 +333,10 @@ program
     "--log-level <level>",
     "JSON-line logs on stderr: silent, error, warn (default, or CANON_RELAY_LOG_LEVEL), info, debug",
   )
+  .option(
+    "--evict-after <seconds>",
+    "drop a document from memory after this long without a message about it (default 60, or CANON_RELAY_EVICT_AFTER_SECONDS; 0: never)",
+  )
   .action(action(() => import("./commands/serve.js")));
 
 program
@@ -341,7 +345,15 @@ program
     "run a relay: store and forward documents for any number of owners (trusted for nothing: readers verify)",
   )
   .requiredOption("--port <port>", "port to listen on (0: any free port)")
-  .requiredOption("--data <dir>", "directory for the relay's documents")
+  .option("--data <dir>", "directory for the relay's documents (or --database-url)")
+  .option(
+    "--database-url <url>",
+    "store documents in PostgreSQL instead, shared by several relays (or CANON_RELAY_DATABASE_URL, which keeps the password out of the process list)",
+  )
+  .option(
+    "--evict-after <seconds>",
+    "drop a document from memory after this long without a message about it (default 60, or CANON_RELAY_EVICT_AFTER_SECONDS; 0: never)",
+  )
   .option("--host <host>", "address to listen on", "127.0.0.1")
   .option(
     "--token <secret>",
