@@ -62,12 +62,13 @@ describe("canon relay --database-url", () => {
   it("reads CANON_RELAY_DATABASE_URL when the flag is absent, and says so without the password", async () => {
     const password = new URL(postgres.url).password;
     // startCanon hands this process's environment to the child when it spawns it.
-    process.env.CANON_RELAY_DATABASE_URL = postgres.url;
+    const variable = "CANON_RELAY_DATABASE_URL";
+    process.env[variable] = postgres.url;
     let relay: ReturnType<typeof startCanon>;
     try {
       relay = startCanon(["relay", "--port", "0", "--evict-after", "5"], home);
     } finally {
-      delete process.env.CANON_RELAY_DATABASE_URL;
+      delete process.env[variable];
     }
     const line = await relay.waitForLine((l) => l.startsWith("relay listening"));
     expect(line).toMatch(
