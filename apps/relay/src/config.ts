@@ -28,6 +28,7 @@ export const RELAY_VARIABLES = [
   "CANON_RELAY_RECEIVE_BYTES_PER_MINUTE",
   "CANON_RELAY_WRITE_BYTES_PER_MINUTE",
   "CANON_RELAY_NEW_DOCUMENTS_PER_MINUTE",
+  "CANON_RELAY_HEADS_REQUESTS_PER_MINUTE",
 ] as const;
 
 /** Checks a variable by one of Canon's own parsers, whose messages already name it. */
@@ -138,6 +139,7 @@ export const RelayEnvironment = z
     CANON_RELAY_RECEIVE_BYTES_PER_MINUTE: Limit(LIMIT_SETTINGS.receiveBytesPerMinute.variable),
     CANON_RELAY_WRITE_BYTES_PER_MINUTE: Limit(LIMIT_SETTINGS.writeBytesPerMinute.variable),
     CANON_RELAY_NEW_DOCUMENTS_PER_MINUTE: Limit(LIMIT_SETTINGS.newDocumentsPerMinute.variable),
+    CANON_RELAY_HEADS_REQUESTS_PER_MINUTE: Limit(LIMIT_SETTINGS.headsRequestsPerMinute.variable),
   })
   .superRefine((environment, context) => {
     if (
@@ -170,6 +172,7 @@ export const RelayEnvironment = z
       receiveBytesPerMinute: environment.CANON_RELAY_RECEIVE_BYTES_PER_MINUTE,
       writeBytesPerMinute: environment.CANON_RELAY_WRITE_BYTES_PER_MINUTE,
       newDocumentsPerMinute: environment.CANON_RELAY_NEW_DOCUMENTS_PER_MINUTE,
+      headsRequestsPerMinute: environment.CANON_RELAY_HEADS_REQUESTS_PER_MINUTE,
     } satisfies Partial<Record<keyof RelayLimits, number | undefined>>,
   }));
 

@@ -10,6 +10,8 @@ import { SpaceAccess } from "./access/space-access.js";
 import { grantOf } from "./auth.js";
 import { DocumentSizes } from "./guard/document-sizes.js";
 import { GuardedServerAdapter } from "./guard/guarded-server-adapter.js";
+import { HeadsRequests } from "./guard/heads-requests.js";
+import { HeadsCache, reportingWrites } from "./heads-cache.js";
 import { headsSummary } from "./heads-summary.js";
 import { answerHttp, type HealthCheck, healthOf, type ServerHealth } from "./health.js";
 import { type LimitOverrides, limitsWith } from "./limits.js";
@@ -123,7 +125,12 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   else if (options.storageDirectory !== undefined)
     relayStorage = await openDirectoryStorage(options.storageDirectory);
   else throw new CanonError("BAD_ARGUMENT", "a relay needs a data directory or a database URL");
-  const storage = relayStorage.adapter;
+  const headsCache = new HeadsCache();
+  const headsRequests = new HeadsRequests(limits.headsRequestsPerMinute);
+  // Every write of a document's content forgets its cached heads.
+  const storage = reportingWrites(relayStorage.adapter, (documentId) =>
+    headsCache.invalidate(documentId),
+  );
   // `ws` refuses a larger message itself (close 1009), before buffering it whole.
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes });
   const outgoing = (options.peers ?? []).map((peer) => new RelayClient(socketUrlOf(peer), 1000));
@@ -187,6 +194,8 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   if (fanout !== undefined) {
     fanout.onMerged = (seconds) => metrics.mergeSeconds.observe(seconds);
     fanout.eviction = eviction;
+    fanout.onNotice = (documentId) => headsCache.invalidate(documentId);
+    fanout.onMissedNotices = () => headsCache.clear();
     try {
       await fanout.start();
     } catch (error) {
@@ -211,7 +220,10 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     answerHttp(request, response, tokens, {
       health,
       metrics: metricsText,
-      heads: (space, grant) => headsSummary(space, grant, { repo, storage, sizes, access }),
+      heads: (space, grant, address) =>
+        headsRequests.run(address, () =>
+          headsSummary(space, grant, { repo, storage, sizes, access, cache: headsCache }),
+        ),
     }).catch(() => {
       if (!response.headersSent) response.writeHead(500).end();
     });

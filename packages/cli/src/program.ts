@@ -382,6 +382,10 @@ program
     "--new-documents-per-minute <n>",
     "new documents one connection may create per minute (default 1000)",
   )
+  .option(
+    "--heads-requests-per-minute <n>",
+    "GET /heads requests one address may make per minute (default 600)",
+  )
   .action(action(() => import("./commands/relay.js")));
 
 const projectOption = () =>

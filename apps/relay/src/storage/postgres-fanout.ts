@@ -41,6 +41,10 @@ export class PostgresFanout {
    * here had open is left in the database.
    */
   eviction: IdleEviction | undefined;
+  /** Called with the document of every notice from another relay (before any merge), so caches forget it. */
+  onNotice: ((documentId: string) => void) | undefined;
+  /** Called when listening again after the connection dropped: notices may have been missed. */
+  onMissedNotices: (() => void) | undefined;
 
   /**
    * Fan-out for `repo`, reading chunks through `storage`, listening on its
@@ -124,6 +128,7 @@ export class PostgresFanout {
       if (this.#stopped || this.#client !== undefined) return;
       this.#listen().then(
         () => {
+          this.onMissedNotices?.();
           this.#log.write("info", "database-back", { resynced: this.#resyncAll() });
         },
         () => this.#reconnectLater(),
@@ -149,6 +154,7 @@ export class PostgresFanout {
     }
     if (typeof notice.documentId !== "string" || !Array.isArray(notice.key)) return;
     if (notice.origin === this.#storage.origin) return;
+    this.onNotice?.(notice.documentId);
     this.#schedule(notice.documentId, notice.key);
   }
 
