@@ -180,6 +180,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
       idleMs,
       log,
       onEvicted: (count) => metrics.evicted.inc(count),
+      forget: (documentId) => sizes.forget(documentId),
     });
     eviction.start();
   }
@@ -194,7 +195,11 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   if (fanout !== undefined) {
     fanout.onMerged = (seconds) => metrics.mergeSeconds.observe(seconds);
     fanout.eviction = eviction;
-    fanout.onNotice = (documentId) => headsCache.invalidate(documentId);
+    fanout.onNotice = (documentId) => {
+      headsCache.invalidate(documentId);
+      // The size limit holds across relays: the next write re-reads the stored size.
+      sizes.forget(documentId);
+    };
     fanout.onMissedNotices = () => headsCache.clear();
     try {
       await fanout.start();

@@ -33,6 +33,8 @@ export interface IdleEvictionOptions {
   readonly log: RelayLog;
   /** Called with how many documents a sweep evicted. */
   readonly onEvicted?: (count: number) => void;
+  /** Called with each evicted document, so what is remembered of it elsewhere can go too. */
+  readonly forget?: (documentId: string) => void;
 }
 
 /**
@@ -208,6 +210,7 @@ export class IdleEviction implements DocumentActivity {
       handle.removeAllListeners();
       await this.#repo.removeFromCache(documentId as DocumentId);
       this.#flushes.forget(documentId);
+      this.#options.forget?.(documentId);
       this.#lastActive.delete(documentId);
       this.#forgetDocument(documentId);
       if (openBy.size > 0) {
