@@ -71,6 +71,17 @@ interface Connection {
   messages: number;
 }
 
+/**
+ * How often the relay pings every socket; a socket that has not answered
+ * the previous ping by the next one is cut. Upstream pings every 5 s, and
+ * checks on a timer: a relay whose event loop was busy for more than that
+ * (loading many documents at once on a small machine) runs the check before
+ * reading the pongs waiting on its sockets, and cut healthy clients in the
+ * load benchmark (which then reconnected and synced again, adding to the
+ * load). 30 s still frees a dead peer's socket within a minute.
+ */
+const KEEP_ALIVE_MS = 30_000;
+
 /** How long a peer told to go (close 1008) has to answer the close before its socket is cut. */
 const CLOSE_GRACE_MS = 1000;
 
@@ -101,7 +112,10 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
 
   /** Guards the connections `server` accepts; call {@link GuardedServerAdapter.guardRepo} once the Repo exists. */
   constructor(server: WebSocketServer, options: GuardOptions) {
-    super(server as unknown as ConstructorParameters<typeof WebSocketServerAdapter>[0]);
+    super(
+      server as unknown as ConstructorParameters<typeof WebSocketServerAdapter>[0],
+      KEEP_ALIVE_MS,
+    );
     this.#server = server;
     this.#options = options;
   }
