@@ -26,9 +26,9 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { median, percentile } from "./measure.mjs";
@@ -98,7 +98,9 @@ export async function run({ log }) {
           const spaceHandle = await find(repo, space);
           const routed = Object.keys(spaceHandle.doc().standards ?? {});
           if (routed.length !== standards.length)
-            throw new Error(`space ${space} routes ${routed.length} standards, not ${standards.length}`);
+            throw new Error(
+              `space ${space} routes ${routed.length} standards, not ${standards.length}`,
+            );
           const handles = await Promise.all(
             standards.map((url) =>
               find(repo, url).catch(() => {
@@ -125,6 +127,9 @@ export async function run({ log }) {
             const repo = clients[index];
             const { standards } = manifest.spaces[index % manifest.spaces.length];
             const url = standards[Math.floor(Math.random() * standards.length)];
+            // The relay may have pushed it again (it syncs a reloaded document with the peers that had it open).
+            const held = repo.handles[url.slice("automerge:".length)];
+            if (held) await forget(repo, held);
             const began = performance.now();
             const handle = await find(repo, url);
             latencies.push(performance.now() - began);
@@ -132,7 +137,8 @@ export async function run({ log }) {
           }
         }
         const metrics = await (await fetch(`${relay.http}/metrics`)).text();
-        const metric = (name) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics)?.[1] ?? NaN);
+        const metric = (name) =>
+          Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics)?.[1] ?? NaN);
         results[setup] = {
           capped,
           clients: clients.length,
@@ -164,7 +170,8 @@ export async function run({ log }) {
 }
 
 function report({ evict, keep }) {
-  const ms = (value) => (value === undefined || Number.isNaN(value) ? "–" : `${value.toFixed(1)} ms`);
+  const ms = (value) =>
+    value === undefined || Number.isNaN(value) ? "–" : `${value.toFixed(1)} ms`;
   const s = (value) => (value === undefined ? "–" : `${value.toFixed(2)} s`);
   const cell = (result, value) => (result.capped ? `stopped: ${value}` : value);
   const total = SPACES * (STANDARDS + 1);
@@ -173,15 +180,21 @@ function report({ evict, keep }) {
     rows: [
       {
         cells: ["relay RSS, peak", mb(evict.peak), cell(keep, mb(keep.peak))],
-        meaning: "the relay process's highest resident memory (`/proc/<pid>/status` VmRSS, sampled every 250 ms) while the clients connected and synced.",
+        meaning:
+          "the relay process's highest resident memory (`/proc/<pid>/status` VmRSS, sampled every 250 ms) while the clients connected and synced.",
       },
       {
-        cells: ["relay RSS, all clients connected", mb(evict.afterLoad), cell(keep, mb(keep.afterLoad))],
+        cells: [
+          "relay RSS, all clients connected",
+          mb(evict.afterLoad),
+          cell(keep, mb(keep.afterLoad)),
+        ],
         meaning: "once every client had synced its space and stayed connected.",
       },
       {
         cells: ["documents in the relay's memory", String(evict.inMemory), String(keep.inMemory)],
-        meaning: "`canon_relay_documents_in_memory` at the end; evicted documents stay stored and load again when asked for.",
+        meaning:
+          "`canon_relay_documents_in_memory` at the end; evicted documents stay stored and load again when asked for.",
       },
       {
         cells: ["documents evicted", String(evict.evicted), String(keep.evicted)],
@@ -192,23 +205,43 @@ function report({ evict, keep }) {
         meaning: "`canon_relay_connections` at the end.",
       },
       {
-        cells: ["documents synced", `${evict.documentsSynced} of ${CLIENTS * (STANDARDS + 1)}`, `${keep.documentsSynced} of ${CLIENTS * (STANDARDS + 1)}`],
+        cells: [
+          "documents synced",
+          `${evict.documentsSynced} of ${CLIENTS * (STANDARDS + 1)}`,
+          `${keep.documentsSynced} of ${CLIENTS * (STANDARDS + 1)}`,
+        ],
         meaning: `each client fetches its space document and its ${STANDARDS} standards (${CONNECT_WIDTH} clients at a time).`,
       },
       {
-        cells: ["one client syncs its space, median", s(median(evict.spaceSeconds)), s(keep.spaceSeconds.length ? median(keep.spaceSeconds) : undefined)],
+        cells: [
+          "one client syncs its space, median",
+          s(median(evict.spaceSeconds)),
+          s(keep.spaceSeconds.length ? median(keep.spaceSeconds) : undefined),
+        ],
         meaning: `the space document and ${STANDARDS} standards, fetched by one client while others connect.`,
       },
       {
-        cells: ["one client syncs its space, p95", s(percentile(evict.spaceSeconds, 95)), s(keep.spaceSeconds.length ? percentile(keep.spaceSeconds, 95) : undefined)],
+        cells: [
+          "one client syncs its space, p95",
+          s(percentile(evict.spaceSeconds, 95)),
+          s(keep.spaceSeconds.length ? percentile(keep.spaceSeconds, 95) : undefined),
+        ],
         meaning: "the same samples' 95th percentile.",
       },
       {
-        cells: ["keeps serving: find a standard, median", ms(evict.latencies.length ? median(evict.latencies) : undefined), ms(keep.latencies.length ? median(keep.latencies) : undefined)],
+        cells: [
+          "keeps serving: find a standard, median",
+          ms(evict.latencies.length ? median(evict.latencies) : undefined),
+          ms(keep.latencies.length ? median(keep.latencies) : undefined),
+        ],
         meaning: `${SAMPLES} finds, one at a time, of a random standard by a random connected client that does not hold it (the relay loads it from disk when it evicted it).`,
       },
       {
-        cells: ["keeps serving: find a standard, p95", ms(evict.latencies.length ? percentile(evict.latencies, 95) : undefined), ms(keep.latencies.length ? percentile(keep.latencies, 95) : undefined)],
+        cells: [
+          "keeps serving: find a standard, p95",
+          ms(evict.latencies.length ? percentile(evict.latencies, 95) : undefined),
+          ms(keep.latencies.length ? percentile(keep.latencies, 95) : undefined),
+        ],
         meaning: "the same samples' 95th percentile (the p95 sync latency under the load).",
       },
       {
@@ -220,7 +253,10 @@ function report({ evict, keep }) {
       {
         target: `the evicting relay stays under ${RSS_BOUND_MB} MB RSS serving ${SPACES} spaces of ${STANDARDS} standards to ${CLIENTS} connections`,
         measured: `peak ${mb(evict.peak)}`,
-        pass: evict.peak < RSS_BOUND_MB * 1024 ** 2 && evict.failures === 0 && evict.connections === CLIENTS,
+        pass:
+          evict.peak < RSS_BOUND_MB * 1024 ** 2 &&
+          evict.failures === 0 &&
+          evict.connections === CLIENTS,
       },
     ],
     notes: [
@@ -248,8 +284,9 @@ async function buildOnce(data, log) {
   await mkdir(data, { recursive: true });
   // The relay's own Automerge (the root package has only automerge-repo).
   const A = await import(
-    pathToFileURL(createRequire(join(root, "apps/relay/package.json")).resolve("@automerge/automerge"))
-      .href
+    pathToFileURL(
+      createRequire(join(root, "apps/relay/package.json")).resolve("@automerge/automerge"),
+    ).href
   );
   const { generateAutomergeUrl, parseAutomergeUrl } = await import("@automerge/automerge-repo");
   const core = await import(join(root, "packages/core/dist/index.js"));
@@ -268,7 +305,9 @@ async function buildOnce(data, log) {
     const standards = [];
     for (let i = 0; i < STANDARDS; i++) {
       const name = `s${i}`;
-      const bytes = new TextEncoder().encode(`# ${name} of space ${s}\n${"lorem ipsum ".repeat(85)}\n`);
+      const bytes = new TextEncoder().encode(
+        `# ${name} of space ${s}\n${"lorem ipsum ".repeat(85)}\n`,
+      );
       const cid = (await core.contentCid(bytes)).toString();
       const signed = await core.signRecord(owner, {
         type: "canon/release",
@@ -301,11 +340,15 @@ async function buildOnce(data, log) {
     await save(space, A.from({ canon: "space", v: 1, standards: routes }));
     spaces[s] = { space, standards };
     if (s % 50 === 49)
-      log(`built ${s + 1} of ${SPACES} spaces (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+      log(
+        `built ${s + 1} of ${SPACES} spaces (${((performance.now() - started) / 1000).toFixed(0)} s)`,
+      );
   });
   const manifest = { spaces };
   await writeFile(manifestPath, JSON.stringify(manifest));
-  log(`built ${SPACES * (STANDARDS + 1)} documents in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  log(
+    `built ${SPACES * (STANDARDS + 1)} documents in ${((performance.now() - started) / 1000).toFixed(0)} s`,
+  );
   return manifest;
 }
 
@@ -364,7 +407,10 @@ async function rssOf(pid) {
 
 /** Starts a `canon-relay` process with `variables` on a free port and waits for its line. */
 async function startRelay(variables, processes) {
-  const child = spawn(process.execPath, [join(root, "apps/relay/dist/main.js")], {
+  // CANON_BENCH_RELAY_PROFILE=<dir>: each relay writes a V8 CPU profile there when it exits.
+  const profile = setting("RELAY_PROFILE");
+  const flags = profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [];
+  const child = spawn(process.execPath, [...flags, join(root, "apps/relay/dist/main.js")], {
     env: {
       ...process.env,
       CANON_RELAY_PORT: "0",
