@@ -80,8 +80,10 @@ export class IdleEviction implements DocumentActivity {
     this.#flushes = flushes;
     this.#options = options;
     repo.networkSubsystem.on("peer-disconnected", ({ peerId }) => this.#forgetPeer(peerId));
-    // Loaded again: which peers to sync with is the Repo's business again.
-    repo.on("document", ({ handle }) => this.#forgetDocument(handle.documentId));
+    // Loaded again from storage: which peers to sync with is the Repo's business again.
+    repo.on("doc-metrics", (event) => {
+      if (event.type === "doc-loaded") this.#forgetDocument(event.documentId);
+    });
   }
 
   /** Documents evicted since the relay started. */
