@@ -71,6 +71,7 @@ export class IdleEviction implements DocumentActivity {
   /** The same, by peer. */
   readonly #openedBy = new Map<string, Set<string>>();
   #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
   #sweeping: Promise<number> | undefined;
   #evictedTotal = 0;
 
@@ -102,8 +103,9 @@ export class IdleEviction implements DocumentActivity {
     this.#timer.unref();
   }
 
-  /** Stops sweeping; waits for a sweep in progress. */
+  /** Stops sweeping; a sweep in progress stops after the document it is evicting. */
   async stop(): Promise<void> {
+    this.#stopped = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     await this.#sweeping?.catch(() => undefined);
@@ -151,6 +153,7 @@ export class IdleEviction implements DocumentActivity {
     const now = performance.now();
     let evicted = 0;
     for (const handle of Object.values(this.#repo.handles)) {
+      if (this.#stopped) break;
       const documentId = handle.documentId;
       if (!handle.isReady()) continue;
       const last = this.#lastActive.get(documentId);
