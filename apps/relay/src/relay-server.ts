@@ -200,7 +200,10 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
       // The size limit holds across relays: the next write re-reads the stored size.
       sizes.forget(documentId);
     };
-    fanout.onMissedNotices = () => headsCache.clear();
+    fanout.onMissedNotices = () => {
+      headsCache.clear();
+      sizes.forgetAll();
+    };
     try {
       await fanout.start();
     } catch (error) {

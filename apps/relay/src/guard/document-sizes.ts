@@ -45,6 +45,11 @@ export class DocumentSizes {
     this.#sizes.delete(documentId);
   }
 
+  /** Forgets every document's size (notices from other relays may have been missed). */
+  forgetAll(): void {
+    this.#sizes.clear();
+  }
+
   /** Records `bytes` of new changes accepted for `documentId` (after {@link DocumentSizes.sizeOf}). */
   add(documentId: string, bytes: number): void {
     this.#sizes.set(documentId, (this.#sizes.get(documentId) ?? 0) + bytes);
