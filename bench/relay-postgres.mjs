@@ -81,7 +81,10 @@ export async function run({ log }) {
       const readRelay = relays[relays.length - 1];
       const client = (relay, name) => {
         const repo = new Repo({
-          network: [new RelayClient(relay.url, 1000)],
+          // Retries every 5 s (upstream's default): a client retrying every second
+          // abandons a handshake a busy relay has not finished yet and opens another
+          // socket, leaving the first open (automerge-repo's client adapter).
+          network: [new RelayClient(relay.url, 5000)],
           peerId: `${name}-${randomBytes(3).toString("hex")}`,
           // As Canon's own clients do (upstream waits 100 ms before every sync message).
           syncDebounceRate: SYNC_DEBOUNCE_MS,
@@ -92,7 +95,7 @@ export async function run({ log }) {
       /** A client once the relay has introduced itself (a find before that finds nothing). */
       const connected = async (relay, name) => {
         const repo = client(relay, name);
-        const deadline = performance.now() + 30_000;
+        const deadline = performance.now() + 120_000;
         while (repo.peers.length === 0) {
           if (performance.now() > deadline) throw new Error(`${name} never connected`);
           await sleep(5);
