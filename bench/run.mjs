@@ -26,6 +26,7 @@ const BENCHMARKS = {
   project: () => import("./project.mjs"),
   "stamp-feeds": () => import("./stamp-feeds.mjs"),
   "relay-postgres": () => import("./relay-postgres.mjs"),
+  "relay-memory": () => import("./relay-memory.mjs"),
   "round-trip": () => import("./round-trip.mjs"),
   "flat-costs": () => import("./flat-costs.mjs"),
   mcp: () => import("./mcp.mjs"),

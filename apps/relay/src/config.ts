@@ -22,11 +22,13 @@ export const RELAY_VARIABLES = [
   "CANON_RELAY_TOKENS_FILE",
   "CANON_RELAY_PEERS",
   "CANON_RELAY_LOG_LEVEL",
+  "CANON_RELAY_EVICT_AFTER_SECONDS",
   "CANON_RELAY_MAX_MESSAGE_BYTES",
   "CANON_RELAY_MAX_DOCUMENT_BYTES",
   "CANON_RELAY_RECEIVE_BYTES_PER_MINUTE",
   "CANON_RELAY_WRITE_BYTES_PER_MINUTE",
   "CANON_RELAY_NEW_DOCUMENTS_PER_MINUTE",
+  "CANON_RELAY_HEADS_REQUESTS_PER_MINUTE",
 ] as const;
 
 /** Checks a variable by one of Canon's own parsers, whose messages already name it. */
@@ -43,6 +45,15 @@ function checkedBy<T>(parse: (value: string, name: string) => T, name: string) {
 }
 
 const Limit = (name: string) => checkedBy(parseLimit, name).optional();
+
+/**
+ * Seconds a document may stay idle in memory: a whole number, 0 for never.
+ * @throws CanonError `BAD_ARGUMENT` naming `name` otherwise.
+ */
+export function parseEvictAfterSeconds(value: string, name: string): number {
+  if (value.trim() === "0") return 0;
+  return parseLimit(value, name);
+}
 
 /** Checked by the same rule as the CLI's `--port`. */
 const Port = z
@@ -119,11 +130,16 @@ export const RelayEnvironment = z
     CANON_RELAY_LOG_LEVEL: checkedBy(parseLogLevel, "CANON_RELAY_LOG_LEVEL").default(
       DEFAULT_LOG_LEVEL,
     ),
+    CANON_RELAY_EVICT_AFTER_SECONDS: checkedBy(
+      parseEvictAfterSeconds,
+      "CANON_RELAY_EVICT_AFTER_SECONDS",
+    ).optional(),
     CANON_RELAY_MAX_MESSAGE_BYTES: Limit(LIMIT_SETTINGS.maxMessageBytes.variable),
     CANON_RELAY_MAX_DOCUMENT_BYTES: Limit(LIMIT_SETTINGS.maxDocumentBytes.variable),
     CANON_RELAY_RECEIVE_BYTES_PER_MINUTE: Limit(LIMIT_SETTINGS.receiveBytesPerMinute.variable),
     CANON_RELAY_WRITE_BYTES_PER_MINUTE: Limit(LIMIT_SETTINGS.writeBytesPerMinute.variable),
     CANON_RELAY_NEW_DOCUMENTS_PER_MINUTE: Limit(LIMIT_SETTINGS.newDocumentsPerMinute.variable),
+    CANON_RELAY_HEADS_REQUESTS_PER_MINUTE: Limit(LIMIT_SETTINGS.headsRequestsPerMinute.variable),
   })
   .superRefine((environment, context) => {
     if (
@@ -148,12 +164,15 @@ export const RelayEnvironment = z
     tokensFile: environment.CANON_RELAY_TOKENS_FILE,
     peers: environment.CANON_RELAY_PEERS,
     logLevel: environment.CANON_RELAY_LOG_LEVEL,
+    /** Seconds an idle document stays in memory (0: for ever); the relay's default when undefined. */
+    evictAfterSeconds: environment.CANON_RELAY_EVICT_AFTER_SECONDS,
     limits: {
       maxMessageBytes: environment.CANON_RELAY_MAX_MESSAGE_BYTES,
       maxDocumentBytes: environment.CANON_RELAY_MAX_DOCUMENT_BYTES,
       receiveBytesPerMinute: environment.CANON_RELAY_RECEIVE_BYTES_PER_MINUTE,
       writeBytesPerMinute: environment.CANON_RELAY_WRITE_BYTES_PER_MINUTE,
       newDocumentsPerMinute: environment.CANON_RELAY_NEW_DOCUMENTS_PER_MINUTE,
+      headsRequestsPerMinute: environment.CANON_RELAY_HEADS_REQUESTS_PER_MINUTE,
     } satisfies Partial<Record<keyof RelayLimits, number | undefined>>,
   }));
 

@@ -9,6 +9,7 @@ import type { AccessGrant } from "./access/access-grant.js";
 import type { SpaceAccess } from "./access/space-access.js";
 import type { DocumentSizes } from "./guard/document-sizes.js";
 import { storedDocument } from "./guard/stored-document.js";
+import type { DocumentHeads, HeadsCache } from "./heads-cache.js";
 
 /**
  * What `GET /heads/<space-document-id>` answers: the heads (as automerge-repo
@@ -30,10 +31,16 @@ export interface SummarySources {
   readonly sizes: DocumentSizes;
   /** The per-space access check, when the relay has space tokens. */
   readonly access: SpaceAccess | undefined;
+  /** Heads of stored documents read before (see `heads-cache.ts`). */
+  readonly cache: HeadsCache;
 }
 
-/** Most routed documents one summary lists (a routing map is written by peers). */
-const MAX_SUMMARY_DOCUMENTS = 100_000;
+/**
+ * Most routed documents one summary lists (a routing map is written by
+ * peers). A client syncs any document the summary leaves out, so a larger
+ * space costs it a longer sync, never a wrong one.
+ */
+export const MAX_SUMMARY_DOCUMENTS = 20_000;
 
 /**
  * The heads summary of a space as `grant` may see it, or undefined when the
@@ -50,12 +57,7 @@ export async function headsSummary(
   const space = await headsOf(spaceDocumentId, sources);
   if (space === undefined) return undefined;
   const documents: Record<string, readonly string[]> = { [spaceDocumentId]: space.heads };
-  const routed = new Set<string>();
-  for (const field of ["standards", "feeds"]) {
-    const map = isMap(space.doc) ? space.doc[field] : undefined;
-    if (isMap(map)) for (const id of Object.keys(map)) if (isValidDocumentId(id)) routed.add(id);
-  }
-  for (const id of [...routed].slice(0, MAX_SUMMARY_DOCUMENTS)) {
+  for (const id of space.routed.slice(0, MAX_SUMMARY_DOCUMENTS)) {
     if (id === spaceDocumentId) continue;
     if ((await sources.access?.refusal(grant, id, false)) !== undefined) continue;
     const held = await headsOf(id, sources);
@@ -64,17 +66,33 @@ export async function headsSummary(
   return { space: spaceDocumentId, documents };
 }
 
-/** A document's content and heads as this relay holds it, or undefined when it holds none of it. */
+/**
+ * A document's heads (and routes) as this relay holds it, or undefined when
+ * it holds none of it: from the Repo's copy when in memory (nothing to read),
+ * else from the cache, else from storage.
+ */
 async function headsOf(
   documentId: string,
-  { repo, storage, sizes }: SummarySources,
-): Promise<{ doc: unknown; heads: string[] } | undefined> {
+  { repo, storage, sizes, cache }: SummarySources,
+): Promise<DocumentHeads | undefined> {
   const handle = repo.handles[documentId as never];
-  if (handle?.isReady()) return { doc: handle.doc(), heads: [...handle.heads()].sort() };
-  // Never `repo.find`: a document not in memory would then be asked of the network.
-  if (!(await sizes.isStored(documentId))) return undefined;
-  const doc = await storedDocument(storage, documentId);
-  return { doc, heads: [...encodeHeads(A.getHeads(doc))].sort() };
+  if (handle?.isReady()) return headsIn(handle.doc(), [...handle.heads()]);
+  return cache.get(documentId, async () => {
+    // Never `repo.find`: a document not in memory would then be asked of the network.
+    if (!(await sizes.isStored(documentId))) return undefined;
+    const doc = await storedDocument(storage, documentId);
+    return headsIn(doc, encodeHeads(A.getHeads(doc)));
+  });
+}
+
+/** The heads, sorted, and the valid document ids the routing maps of `doc` name. */
+function headsIn(doc: unknown, heads: readonly string[]): DocumentHeads {
+  const routed = new Set<string>();
+  for (const field of ["standards", "feeds"]) {
+    const map = isMap(doc) ? doc[field] : undefined;
+    if (isMap(map)) for (const id of Object.keys(map)) if (isValidDocumentId(id)) routed.add(id);
+  }
+  return { heads: [...heads].sort(), routed: [...routed] };
 }
 
 /** A plain map (Automerge's counters, texts and lists are objects too, but not maps). */

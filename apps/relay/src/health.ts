@@ -3,6 +3,7 @@ import type { Repo } from "@automerge/automerge-repo";
 import type { AccessGrant } from "./access/access-grant.js";
 import type { RelayTokens } from "./access/relay-tokens.js";
 import { grantOf } from "./auth.js";
+import type { HeadsRefusal } from "./guard/heads-requests.js";
 import type { HeadsSummary } from "./heads-summary.js";
 import type { RelayStorage } from "./storage/relay-storage.js";
 
@@ -51,7 +52,8 @@ export interface HttpReports {
   readonly heads?: (
     spaceDocumentId: string,
     grant: AccessGrant,
-  ) => Promise<HeadsSummary | undefined>;
+    remoteAddress: string,
+  ) => Promise<HeadsSummary | HeadsRefusal | undefined>;
 }
 
 /**
@@ -60,7 +62,8 @@ export interface HttpReports {
  * sending to it), `GET /metrics` in Prometheus text format,
  * `GET /heads/<space-document-id>` with the space's heads summary (see
  * `heads-summary.ts`; 404 when the relay does not hold the space or the token
- * does not open it), all 401 without a token the relay accepts when it
+ * does not open it; 429 past the address's `headsRequestsPerMinute`, 503 when
+ * too many summaries wait), all 401 without a token the relay accepts when it
  * requires one (the admin token or any space's token), and 404 for anything
  * else. WebSocket upgrades never come here.
  */
@@ -90,7 +93,17 @@ export async function answerHttp(
     return;
   }
   if (heads !== null && summary !== undefined) {
-    const answer = await summary(heads[1] as string, grant).catch(() => undefined);
+    const address = request.socket.remoteAddress ?? "?";
+    const answer = await summary(heads[1] as string, grant, address).catch(() => undefined);
+    if (answer === "rate" || answer === "busy") {
+      response
+        .writeHead(answer === "rate" ? 429 : 503, {
+          "content-type": "application/json",
+          "retry-after": answer === "rate" ? "60" : "1",
+        })
+        .end(answer === "rate" ? '{"error":"too many requests"}' : '{"error":"busy"}');
+      return;
+    }
     if (answer === undefined) {
       response
         .writeHead(404, { "content-type": "application/json" })

@@ -1,6 +1,7 @@
 export type { AccessGrant } from "./access/access-grant.js";
 export { RelayTokens } from "./access/relay-tokens.js";
 export { MIN_TOKEN_LENGTH, parseTokensFile, readTokensFile } from "./access/tokens-file.js";
+export { parseEvictAfterSeconds } from "./config.js";
 export type { ServerHealth } from "./health.js";
 export {
   DEFAULT_LIMITS,
@@ -9,6 +10,7 @@ export {
   parseLimit,
   type RelayLimits,
 } from "./limits.js";
+export { DEFAULT_IDLE_EVICTION_MS } from "./memory/idle-eviction.js";
 export type { RefusalReason } from "./metrics.js";
 export {
   createRelayLog,
@@ -21,4 +23,4 @@ export {
   type RelayLog,
 } from "./relay-log.js";
 export { type RelayServer, type RelayServerOptions, startRelayServer } from "./relay-server.js";
-export { redactedDatabaseUrl } from "./storage/database-url.js";
+export { parseDatabaseUrl, redactedDatabaseUrl } from "./storage/database-url.js";

@@ -24,6 +24,8 @@ export interface RelayLimits {
   readonly writeBytesPerMinute: number;
   /** Documents the relay did not hold that one connection may create (or ask for) per minute. */
   readonly newDocumentsPerMinute: number;
+  /** `GET /heads/<space>` requests one remote address may make per minute (answered 429 past it). */
+  readonly headsRequestsPerMinute: number;
 }
 
 /**
@@ -41,6 +43,7 @@ export const DEFAULT_LIMITS: RelayLimits = {
   receiveBytesPerMinute: 64 * MIB,
   writeBytesPerMinute: 32 * MIB,
   newDocumentsPerMinute: 1000,
+  headsRequestsPerMinute: 600,
 };
 
 /** Some limits to change; the others (and any left undefined) keep their defaults. */
@@ -72,6 +75,10 @@ export const LIMIT_SETTINGS: Readonly<
   newDocumentsPerMinute: {
     variable: "CANON_RELAY_NEW_DOCUMENTS_PER_MINUTE",
     flag: "--new-documents-per-minute",
+  },
+  headsRequestsPerMinute: {
+    variable: "CANON_RELAY_HEADS_REQUESTS_PER_MINUTE",
+    flag: "--heads-requests-per-minute",
   },
 };
 

@@ -37,6 +37,8 @@ async function main(): Promise<void> {
     name: "canon-relay",
     logLevel: config.logLevel,
     limits: config.limits,
+    idleEvictionMs:
+      config.evictAfterSeconds === undefined ? undefined : config.evictAfterSeconds * 1000,
   });
   const where =
     config.databaseUrl === undefined ? { data: server.storage } : { database: server.storage };

@@ -30,6 +30,8 @@ export class RelayMetrics {
   readonly refused: Counter<"reason">;
   /** Seconds to load and merge a chunk another relay wrote. */
   readonly mergeSeconds: Histogram;
+  /** Documents dropped from memory after being idle. */
+  readonly evicted: Counter;
 
   /** Metrics of a relay running `repo` with `connections()` WebSockets open. */
   constructor(repo: () => Repo | undefined, connections: () => number) {
@@ -77,6 +79,11 @@ export class RelayMetrics {
       name: "canon_relay_merge_seconds",
       help: "Loading and merging a chunk another relay on the same database wrote",
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.evicted = new Counter({
+      name: "canon_relay_evicted_documents_total",
+      help: "Documents dropped from memory after being idle (they stay stored)",
       registers,
     });
   }

@@ -24,7 +24,9 @@ export type RelayEvent =
   | "repo-error"
   | "database-lost"
   | "database-back"
-  | "merge-failed";
+  | "merge-failed"
+  | "documents-evicted"
+  | "eviction-failed";
 
 /** Writes one JSON line per event; fields are plain values, never a peer's raw bytes. */
 export interface RelayLog {

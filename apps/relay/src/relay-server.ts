@@ -10,9 +10,12 @@ import { SpaceAccess } from "./access/space-access.js";
 import { grantOf } from "./auth.js";
 import { DocumentSizes } from "./guard/document-sizes.js";
 import { GuardedServerAdapter } from "./guard/guarded-server-adapter.js";
+import { HeadsRequests } from "./guard/heads-requests.js";
+import { HeadsCache, reportingWrites } from "./heads-cache.js";
 import { headsSummary } from "./heads-summary.js";
 import { answerHttp, type HealthCheck, healthOf, type ServerHealth } from "./health.js";
 import { type LimitOverrides, limitsWith } from "./limits.js";
+import { DEFAULT_IDLE_EVICTION_MS, IdleEviction } from "./memory/idle-eviction.js";
 import { RelayMetrics } from "./metrics.js";
 import { createRelayLog, DEFAULT_LOG_LEVEL, type LogLevel, type RelayLog } from "./relay-log.js";
 import { openDirectoryStorage } from "./storage/directory-storage.js";
@@ -57,6 +60,12 @@ export interface RelayServerOptions {
   readonly name?: string;
   /** Limits on what one connection may send and how large a document may grow; defaults in `limits.ts`. */
   readonly limits?: LimitOverrides;
+  /**
+   * A document with no message about it for this long leaves the relay's
+   * memory (it stays stored, and is loaded again when asked for); 60 s when
+   * absent, never when 0. See `memory/idle-eviction.ts`.
+   */
+  readonly idleEvictionMs?: number | undefined;
   /** How much to log (JSON lines on stderr); `warn` when absent. Ignored when `log` is given. */
   readonly logLevel?: LogLevel | undefined;
   /** Where to log instead (tests capture the events). */
@@ -122,7 +131,12 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   else if (options.storageDirectory !== undefined)
     relayStorage = await openDirectoryStorage(options.storageDirectory);
   else throw new CanonError("BAD_ARGUMENT", "a relay needs a data directory or a database URL");
-  const storage = relayStorage.adapter;
+  const headsCache = new HeadsCache();
+  const headsRequests = new HeadsRequests(limits.headsRequestsPerMinute);
+  // Every write of a document's content forgets its cached heads.
+  const storage = reportingWrites(relayStorage.adapter, (documentId) =>
+    headsCache.invalidate(documentId),
+  );
   // `ws` refuses a larger message itself (close 1009), before buffering it whole.
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes });
   const outgoing = (options.peers ?? []).map((peer) => new RelayClient(socketUrlOf(peer), 1000));
@@ -139,6 +153,15 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     tokens.spaces.size > 0
       ? new SpaceAccess(tokens.spaces, { storage, sizes, repo: () => started })
       : undefined;
+  // Created with the Repo below; the guard only calls it once messages flow.
+  let eviction: IdleEviction | undefined;
+  const idleMs = options.idleEvictionMs ?? DEFAULT_IDLE_EVICTION_MS;
+  const activity = {
+    touch: (documentId: string) => eviction?.touch(documentId),
+    begin: (documentId: string) => eviction?.begin(documentId),
+    end: (documentId: string) => eviction?.end(documentId),
+    settled: (documentId: string) => eviction?.settled(documentId),
+  };
   const serverAdapter = new GuardedServerAdapter(wss, {
     limits,
     log,
@@ -149,6 +172,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     grantOf: (request) => grantOf(request, tokens),
     access,
     keepAliveMs: options.keepAliveMs,
+    activity: idleMs > 0 ? activity : undefined,
   });
   const repo = new Repo({
     storage,
@@ -158,6 +182,15 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     sharePolicy: async (peerId) => outgoing.some((client) => client.remotePeerId === peerId),
     syncDebounceRate: SYNC_DEBOUNCE_MS,
   });
+  if (idleMs > 0) {
+    eviction = new IdleEviction(repo, flushes, {
+      idleMs,
+      log,
+      onEvicted: (count) => metrics.evicted.inc(count),
+      forget: (documentId) => sizes.forget(documentId),
+    });
+    eviction.start();
+  }
   serverAdapter.guardRepo(repo);
   started = repo;
   for (const client of outgoing) repo.networkSubsystem.addNetworkAdapter(client);
@@ -168,6 +201,16 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
       : undefined;
   if (fanout !== undefined) {
     fanout.onMerged = (seconds) => metrics.mergeSeconds.observe(seconds);
+    fanout.eviction = eviction;
+    fanout.onNotice = (documentId) => {
+      headsCache.invalidate(documentId);
+      // The size limit holds across relays: the next write re-reads the stored size.
+      sizes.forget(documentId);
+    };
+    fanout.onMissedNotices = () => {
+      headsCache.clear();
+      sizes.forgetAll();
+    };
     try {
       await fanout.start();
     } catch (error) {
@@ -192,7 +235,10 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     answerHttp(request, response, tokens, {
       health,
       metrics: metricsText,
-      heads: (space, grant) => headsSummary(space, grant, { repo, storage, sizes, access }),
+      heads: (space, grant, address) =>
+        headsRequests.run(address, () =>
+          headsSummary(space, grant, { repo, storage, sizes, access, cache: headsCache }),
+        ),
     }).catch(() => {
       if (!response.headersSent) response.writeHead(500).end();
     });
@@ -212,6 +258,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     await adapterConnected(serverAdapter);
     await listen(http, options.port, options.host ?? "127.0.0.1");
   } catch (error) {
+    await eviction?.stop();
     await fanout?.stop();
     await relayStorage.close();
     throw error;
@@ -234,6 +281,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
         }
         for (const socket of wss.clients) socket.terminate();
         wss.close();
+        await eviction?.stop();
         const ready = Object.values(repo.handles)
           .filter((handle) => handle.isReady())
           .map((handle) => handle.documentId);

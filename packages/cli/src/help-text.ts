@@ -70,7 +70,10 @@ const EXAMPLES: Record<string, readonly string[]> = {
     'canon mcp --space "the publication"  # a whole space',
     "canon mcp --print-config claude-code > .mcp.json",
   ],
-  relay: ["canon relay --port 3030 --data /var/lib/canon-relay --token s3cret"],
+  relay: [
+    "canon relay --port 3030 --data /var/lib/canon-relay --token s3cret",
+    "CANON_RELAY_DATABASE_URL=postgres://relay:…@db:5432/canon canon relay --port 3030 --token s3cret",
+  ],
   serve: ["canon serve --port 4040"],
   owner: [
     "canon owner --status   # the owner process of this home, if one runs",

@@ -353,6 +353,10 @@ program
     "--log-level <level>",
     "JSON-line logs on stderr: silent, error, warn (default, or CANON_RELAY_LOG_LEVEL), info, debug",
   )
+  .option(
+    "--evict-after <seconds>",
+    "drop a document from memory after this long without a message about it (default 60, or CANON_RELAY_EVICT_AFTER_SECONDS; 0: never)",
+  )
   .action(action(() => import("./commands/serve.js")));
 
 program
@@ -361,7 +365,15 @@ program
     "run a relay: store and forward documents for any number of owners (trusted for nothing: readers verify)",
   )
   .requiredOption("--port <port>", "port to listen on (0: any free port)")
-  .requiredOption("--data <dir>", "directory for the relay's documents")
+  .option("--data <dir>", "directory for the relay's documents (or --database-url)")
+  .option(
+    "--database-url <url>",
+    "store documents in PostgreSQL instead, shared by several relays (or CANON_RELAY_DATABASE_URL, which keeps the password out of the process list)",
+  )
+  .option(
+    "--evict-after <seconds>",
+    "drop a document from memory after this long without a message about it (default 60, or CANON_RELAY_EVICT_AFTER_SECONDS; 0: never)",
+  )
   .option("--host <host>", "address to listen on", "127.0.0.1")
   .option(
     "--token <secret>",
@@ -389,6 +401,10 @@ program
   .option(
     "--new-documents-per-minute <n>",
     "new documents one connection may create per minute (default 1000)",
+  )
+  .option(
+    "--heads-requests-per-minute <n>",
+    "GET /heads requests one address may make per minute (default 600)",
   )
   .action(action(() => import("./commands/relay.js")));
 

@@ -17,6 +17,7 @@ import type { WebSocket, WebSocketServer } from "ws";
 import { type AccessGrant, ALL_ACCESS } from "../access/access-grant.js";
 import type { SpaceAccess } from "../access/space-access.js";
 import type { RelayLimits } from "../limits.js";
+import type { DocumentActivity } from "../memory/idle-eviction.js";
 import type { RefusalReason, RelayMetrics } from "../metrics.js";
 import type { RelayLog } from "../relay-log.js";
 import type { DocumentSizes } from "./document-sizes.js";
@@ -47,6 +48,8 @@ export interface GuardOptions {
   readonly metrics?: RelayMetrics;
   /** How often each peer is pinged ({@link KEEP_ALIVE_MS} by default). */
   readonly keepAliveMs?: number | undefined;
+  /** Told of every message about a document, so idle documents can leave memory (see `memory/`). */
+  readonly activity?: DocumentActivity | undefined;
 }
 
 /** One peer's socket, as the guard sees it. */
@@ -70,6 +73,18 @@ interface Connection {
   messages: number;
 }
 
+/**
+ * How often the relay pings each peer; one that has neither answered the
+ * last ping nor sent anything since is dropped. Upstream pings every 5 s and
+ * counts only pongs, so a client pushing a space of many large documents,
+ * whose pong waits behind its own messages, or either side busy for a few
+ * seconds (a fold, a large document stored), lost its connection (close
+ * 1006) mid-sync; and a relay busy loading many documents ran the check
+ * before reading the pongs waiting on its sockets and cut healthy clients
+ * (which reconnected and loaded again). A peer that is really gone still goes within a minute.
+ */
+const KEEP_ALIVE_MS = 30_000;
+
 /** How long a peer told to go (close 1008) has to answer the close before its socket is cut. */
 const CLOSE_GRACE_MS = 1000;
 
@@ -82,16 +97,6 @@ const CLOSE_GRACE_MS = 1000;
  * before the adapter or the Repo sees it; and a peer that breaks any rule is
  * logged and disconnected, while the others keep syncing.
  */
-/**
- * How often the relay pings each peer; one that has neither answered the
- * last ping nor sent anything since is dropped. Upstream pings every 5 s and
- * counts only pongs, so a client pushing a space of many large documents,
- * whose pong waits behind its own messages, or either side busy for a few
- * seconds (a fold, a large document stored), lost its connection (close
- * 1006) mid-sync; a peer that is really gone still goes within a minute.
- */
-const KEEP_ALIVE_MS = 30_000;
-
 export class GuardedServerAdapter extends WebSocketServerAdapter {
   readonly #server: WebSocketServer;
   readonly #options: GuardOptions;
@@ -129,11 +134,15 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
     this.#repo = repo;
     const synchronizer = repo.synchronizer;
     const receive = synchronizer.receiveMessage.bind(synchronizer);
+    const activity = this.#options.activity;
     synchronizer.receiveMessage = async (message) => {
+      activity?.begin(message.documentId);
       try {
         await receive(message);
       } catch (error) {
         this.#repoError(message.senderId, error);
+      } finally {
+        activity?.end(message.documentId);
       }
     };
   }
@@ -166,10 +175,13 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
     const unstored =
       documentId === undefined ? undefined : this.#unstored.get(`${target} ${documentId}`);
     const waits = stored !== undefined && unstored !== undefined && unstored.size > 0;
+    const activity = this.#options.activity;
+    if (about !== undefined) activity?.touch(about);
     if (previous === undefined && !waits) {
       this.#sendNow(message);
       return;
     }
+    if (about !== undefined) activity?.begin(about);
     const next = (previous ?? Promise.resolve())
       .then(async () => {
         if (stored !== undefined && documentId !== undefined && unstored !== undefined) {
@@ -192,6 +204,7 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
         });
       })
       .finally(() => {
+        if (about !== undefined) activity?.end(about);
         if (this.#outgoing.get(queue) === next) this.#outgoing.delete(queue);
       });
     this.#outgoing.set(queue, next);
@@ -311,6 +324,27 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
     if (message.type === "leave" || message.type === "peer" || message.type === "error") return;
     if (message.targetId !== this.peerId)
       return this.#disconnect(socket, connection, "addressed to another peer");
+    const activity = this.#options.activity;
+    if (activity === undefined || !("documentId" in message))
+      return this.#checkDocumentMessage(message, parsed.changes, socket, connection);
+    // A document being evicted is dropped first, then loaded again for this message.
+    await activity.settled(message.documentId);
+    activity.begin(message.documentId);
+    try {
+      return await this.#checkDocumentMessage(message, parsed.changes, socket, connection);
+    } finally {
+      activity.end(message.documentId);
+    }
+  }
+
+  /** The checks of a message from a joined peer, addressed to the relay; passes it to the Repo if it passes. */
+  async #checkDocumentMessage(
+    message: WireMessage,
+    changes: readonly IncomingChange[],
+    socket: WebSocket,
+    connection: Connection,
+  ): Promise<void> {
+    const parsed = { changes };
     if ("documentId" in message) {
       const writes =
         (message.type === "sync" || message.type === "request") && parsed.changes.length > 0;

@@ -58,6 +58,11 @@ export class DocumentFlushes {
   markStored(documentId: string, heads: readonly string[]): void {
     this.#storedHeads.set(documentId, keyOf(heads));
   }
+
+  /** Forgets what is known of the document (it left memory; a later load starts afresh). */
+  forget(documentId: string): void {
+    this.#storedHeads.delete(documentId);
+  }
 }
 
 function keyOf(heads: readonly string[]): string {

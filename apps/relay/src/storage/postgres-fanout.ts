@@ -1,6 +1,7 @@
 import * as A from "@automerge/automerge";
 import type { DocumentId, Repo } from "@automerge/automerge-repo";
 import pg from "pg";
+import type { IdleEviction } from "../memory/idle-eviction.js";
 import type { RelayLog } from "../relay-log.js";
 import type { DocumentFlushes } from "./document-flushes.js";
 import { DOCUMENTS_CHANNEL } from "./postgres-schema.js";
@@ -33,6 +34,17 @@ export class PostgresFanout {
   readonly #merging = new Map<string, Promise<void>>();
   /** Called with the time a merge took, and whether it changed the document. */
   onMerged: ((seconds: number) => void) | undefined;
+  /**
+   * The relay's eviction of idle documents, if any: a merge counts as work on
+   * the document, and a notice for an evicted document that a connected peer
+   * had open loads it again (so that peer hears of the change); one nobody
+   * here had open is left in the database.
+   */
+  eviction: IdleEviction | undefined;
+  /** Called with the document of every notice from another relay (before any merge), so caches forget it. */
+  onNotice: ((documentId: string) => void) | undefined;
+  /** Called when listening again after the connection dropped: notices may have been missed. */
+  onMissedNotices: (() => void) | undefined;
 
   /**
    * Fan-out for `repo`, reading chunks through `storage`, listening on its
@@ -116,6 +128,7 @@ export class PostgresFanout {
       if (this.#stopped || this.#client !== undefined) return;
       this.#listen().then(
         () => {
+          this.onMissedNotices?.();
           this.#log.write("info", "database-back", { resynced: this.#resyncAll() });
         },
         () => this.#reconnectLater(),
@@ -123,11 +136,13 @@ export class PostgresFanout {
     }, pause).unref();
   }
 
-  /** Re-reads every document held in memory (notices may have been missed); returns how many. */
+  /** Re-reads every document held in memory or wanted back (notices may have been missed); returns how many. */
   #resyncAll(): number {
     const held = Object.values(this.#repo.handles).filter((handle) => handle.isReady());
     for (const handle of held) this.#schedule(handle.documentId, undefined);
-    return held.length;
+    const wanted = this.eviction?.wantedDocuments() ?? [];
+    for (const documentId of wanted) this.#schedule(documentId, undefined);
+    return held.length + wanted.length;
   }
 
   #notice(payload: string): void {
@@ -139,13 +154,25 @@ export class PostgresFanout {
     }
     if (typeof notice.documentId !== "string" || !Array.isArray(notice.key)) return;
     if (notice.origin === this.#storage.origin) return;
+    this.onNotice?.(notice.documentId);
     this.#schedule(notice.documentId, notice.key);
   }
 
   /** Merges the chunk `key` (every chunk of the document when undefined) into the document, if held. */
   #schedule(documentId: string, key: readonly string[] | undefined): void {
     const handle = this.#repo.handles[documentId as DocumentId];
-    if (handle === undefined || !handle.isReady()) return;
+    const eviction = this.eviction;
+    const evicting = eviction?.settled(documentId);
+    if (evicting !== undefined) {
+      // Held until the eviction is over, then as for a document not in memory.
+      void evicting.then(() => this.#schedule(documentId, key));
+      return;
+    }
+    if (handle === undefined || !handle.isReady()) {
+      if (handle === undefined && eviction?.wanted(documentId)) this.#reload(documentId);
+      return;
+    }
+    eviction?.begin(documentId);
     const previous = this.#merging.get(documentId) ?? Promise.resolve();
     const next = previous
       .then(() => this.#merge(documentId, key))
@@ -156,9 +183,23 @@ export class PostgresFanout {
         });
       })
       .finally(() => {
+        eviction?.end(documentId);
         if (this.#merging.get(documentId) === next) this.#merging.delete(documentId);
       });
     this.#merging.set(documentId, next);
+  }
+
+  /**
+   * Loads an evicted document again from the database (which has the chunk
+   * just announced): the Repo then syncs it with the peers that had it open.
+   */
+  #reload(documentId: string): void {
+    this.#repo.find(documentId as DocumentId).catch((error: unknown) => {
+      this.#log.write("warn", "merge-failed", {
+        documentId,
+        error: `reload: ${error instanceof Error ? error.message.slice(0, 200) : String(error)}`,
+      });
+    });
   }
 
   async #merge(documentId: string, key: readonly string[] | undefined): Promise<void> {

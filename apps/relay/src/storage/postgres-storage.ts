@@ -11,6 +11,9 @@ const CONTENT_KINDS = ["snapshot", "incremental"];
 /** How long a health check waits for the database before reporting it unreachable. */
 const CONNECT_TIMEOUT_MS = 2000;
 
+/** How long the relay waits for the database when it starts. */
+const OPEN_TIMEOUT_MS = 10_000;
+
 /** The longest pause between two tries of a write or read while the database is unreachable. */
 const MAX_RETRY_PAUSE_MS = 1000;
 
@@ -251,8 +254,18 @@ export async function openPostgresStorage(url: string, origin: string): Promise<
   // An idle connection the server dropped (a restart) is reported here; the
   // pool replaces it on the next query. Without a listener it would end the process.
   pool.on("error", () => undefined);
+  // The schema is checked on a connection of its own that gives up after
+  // OPEN_TIMEOUT_MS: a host that never answers (a firewall dropping packets)
+  // fails the start with a message instead of hanging until TCP gives up.
+  const opening = new pg.Pool({
+    connectionString: url,
+    max: 1,
+    connectionTimeoutMillis: OPEN_TIMEOUT_MS,
+    application_name: `canon-relay ${origin} migrate`,
+  });
+  opening.on("error", () => undefined);
   try {
-    await migrate(pool);
+    await migrate(opening);
   } catch (error) {
     await pool.end().catch(() => undefined);
     throw new CanonError(
@@ -260,6 +273,8 @@ export async function openPostgresStorage(url: string, origin: string): Promise<
       `cannot use the database ${redactedDatabaseUrl(url)}: ${describe(error)}`,
       { cause: error },
     );
+  } finally {
+    await opening.end().catch(() => undefined);
   }
   return new PostgresStorage(pool, url, origin);
 }

@@ -1,6 +1,9 @@
+import { CanonError } from "@canon/core";
 import {
   LIMIT_SETTINGS,
   type LimitOverrides,
+  parseDatabaseUrl,
+  parseEvictAfterSeconds,
   parseLimit,
   parseLogLevel,
   type RelayLimits,
@@ -14,12 +17,18 @@ import { serveUntilSignal } from "../serve-until-signal.js";
 /** The limit flags, as commander names them (`--max-message-bytes` is `maxMessageBytes`). */
 type LimitFlags = { [name in keyof RelayLimits]?: string };
 
-/** `canon relay --port <p> --data <dir> [--host] [--token] [--tokens <file>] [--peer <ws-url>...] [--log-level] [limits]`: run a relay until SIGTERM/SIGINT. */
+/**
+ * `canon relay --port <p> (--data <dir> | --database-url <url>) [--evict-after <s>] [--host] [--token]
+ * [--tokens <file>] [--peer <ws-url>...] [--log-level] [limits]`: run a relay until SIGTERM/SIGINT.
+ * The database URL's password is never printed (the start-up line shows it as `***`).
+ */
 export async function run(
   options: GlobalOptions &
     LimitFlags & {
       port: string;
-      data: string;
+      data?: string;
+      databaseUrl?: string;
+      evictAfter?: string;
       host: string;
       token?: string;
       tokens?: string;
@@ -33,9 +42,19 @@ export async function run(
       return [name, given === undefined ? undefined : parseLimit(given, setting.flag)];
     }),
   );
+  const port = parsePort(options.port, "--port");
+  const databaseUrl = databaseUrlOf(options.databaseUrl);
+  if (databaseUrl === undefined && options.data === undefined)
+    throw new CanonError(
+      "BAD_ARGUMENT",
+      "canon relay needs --data <dir> (where to keep documents) or --database-url <postgres://…> (or CANON_RELAY_DATABASE_URL)",
+    );
   const server = await startRelayServer({
-    storageDirectory: options.data,
-    port: parsePort(options.port, "--port"),
+    // A database, when given, wins over the directory (as for canon-relay).
+    storageDirectory: databaseUrl === undefined ? options.data : undefined,
+    databaseUrl,
+    idleEvictionMs: evictAfterOf(options.evictAfter),
+    port,
     host: options.host,
     token: options.token,
     spaceTokens: await spaceTokensOf(options.tokens, options.token),
@@ -43,12 +62,33 @@ export async function run(
     limits,
     logLevel: logLevelOf(options.logLevel),
   });
+  const where = databaseUrl === undefined ? { data: server.storage } : { database: server.storage };
   printLine(
     options,
-    { url: server.url, port: server.port, data: options.data },
-    `relay listening on ${server.url} (data in ${options.data})`,
+    { url: server.url, port: server.port, ...where },
+    `relay listening on ${server.url} (${databaseUrl === undefined ? "data in" : "database"} ${server.storage})`,
   );
   await serveUntilSignal(server);
+}
+
+/**
+ * `--database-url`, else `CANON_RELAY_DATABASE_URL`, checked (a
+ * `postgres://` URL naming a host); undefined when neither is set.
+ * @throws CanonError `BAD_ARGUMENT` naming the flag or variable, the URL shown without its password.
+ */
+export function databaseUrlOf(flag: string | undefined): string | undefined {
+  if (flag !== undefined) return parseDatabaseUrl(flag, "--database-url");
+  const variable = process.env.CANON_RELAY_DATABASE_URL;
+  return variable ? parseDatabaseUrl(variable, "CANON_RELAY_DATABASE_URL") : undefined;
+}
+
+/** `--evict-after` seconds, else `CANON_RELAY_EVICT_AFTER_SECONDS`, in ms; undefined for the relay's default. */
+export function evictAfterOf(flag: string | undefined): number | undefined {
+  if (flag !== undefined) return parseEvictAfterSeconds(flag, "--evict-after") * 1000;
+  const variable = process.env.CANON_RELAY_EVICT_AFTER_SECONDS;
+  return variable
+    ? parseEvictAfterSeconds(variable, "CANON_RELAY_EVICT_AFTER_SECONDS") * 1000
+    : undefined;
 }
 
 /**

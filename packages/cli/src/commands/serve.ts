@@ -3,9 +3,9 @@ import { parsePort } from "@canon/store";
 import { home } from "../context.js";
 import { type GlobalOptions, printLine } from "../output.js";
 import { serveUntilSignal } from "../serve-until-signal.js";
-import { logLevelOf, spaceTokensOf } from "./relay.js";
+import { evictAfterOf, logLevelOf, spaceTokensOf } from "./relay.js";
 
-/** `canon serve --port <p> [--host] [--token] [--tokens <file>] [--log-level]`: serve this home's replica to peers (a relay is just a replica that serves). */
+/** `canon serve --port <p> [--host] [--token] [--tokens <file>] [--log-level] [--evict-after <s>]`: serve this home's replica to peers (a relay is just a replica that serves). */
 export async function run(
   options: GlobalOptions & {
     port: string;
@@ -13,6 +13,7 @@ export async function run(
     token?: string;
     tokens?: string;
     logLevel?: string;
+    evictAfter?: string;
   },
 ): Promise<void> {
   const server = await startRelayServer({
@@ -22,6 +23,7 @@ export async function run(
     token: options.token,
     spaceTokens: await spaceTokensOf(options.tokens, options.token),
     name: "peer",
+    idleEvictionMs: evictAfterOf(options.evictAfter),
     logLevel: logLevelOf(options.logLevel),
   });
   printLine(

@@ -1,0 +1,67 @@
+import { RateBudget } from "./rate-budget.js";
+
+/** Summaries computed at once; the others wait their turn. */
+const MAX_RUNNING = 4;
+
+/** Summaries waiting for a turn; past this, a request is answered 503 at once. */
+const MAX_WAITING = 256;
+
+/** Addresses whose budgets are remembered; past this, the oldest are forgotten (they start full again). */
+const MAX_ADDRESSES = 10_000;
+
+/** Why a heads request was not answered: `rate` (429) or `busy` (503). */
+export type HeadsRefusal = "rate" | "busy";
+
+/**
+ * What `GET /heads/<space>` may cost: each remote address may ask
+ * `perMinute` times a minute (a token bucket, as the WebSocket budgets), at
+ * most {@link MAX_RUNNING} summaries are computed at once and
+ * {@link MAX_WAITING} wait, so no client (authenticated or not, on a relay
+ * without a token) can make the relay read its storage without bound. A
+ * refused client loses nothing: without a summary, `canon sync` exchanges
+ * every document.
+ */
+export class HeadsRequests {
+  readonly #perMinute: number;
+  readonly #budgets = new Map<string, RateBudget>();
+  readonly #waiting: (() => void)[] = [];
+  #running = 0;
+
+  /** Admits `perMinute` requests a minute from each address. */
+  constructor(perMinute: number) {
+    this.#perMinute = perMinute;
+  }
+
+  /**
+   * Runs `work` once the request from `address` is admitted and a turn is
+   * free; answers why not otherwise, without running it.
+   */
+  async run<T>(address: string, work: () => Promise<T>): Promise<T | HeadsRefusal> {
+    if (!this.#budgetOf(address).take(1)) return "rate";
+    if (this.#running >= MAX_RUNNING) {
+      if (this.#waiting.length >= MAX_WAITING) return "busy";
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    } else this.#running += 1;
+    try {
+      return await work();
+    } finally {
+      // The turn passes to the next in line, or is given back.
+      const next = this.#waiting.shift();
+      if (next !== undefined) next();
+      else this.#running -= 1;
+    }
+  }
+
+  #budgetOf(address: string): RateBudget {
+    let budget = this.#budgets.get(address);
+    if (budget === undefined) {
+      budget = new RateBudget(this.#perMinute);
+      if (this.#budgets.size >= MAX_ADDRESSES) {
+        const oldest = this.#budgets.keys().next().value;
+        if (oldest !== undefined) this.#budgets.delete(oldest);
+      }
+      this.#budgets.set(address, budget);
+    }
+    return budget;
+  }
+}

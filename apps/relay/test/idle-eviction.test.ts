@@ -1,0 +1,227 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  type AutomergeUrl,
+  type DocHandle,
+  type DocumentId,
+  type PeerId,
+  Repo,
+} from "@automerge/automerge-repo";
+import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket";
+import { FileStorage } from "@canon/store";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type RelayServer, startRelayServer } from "../src/relay-server.js";
+import { startTestPostgres, type TestPostgres } from "./helpers/postgres-server.js";
+
+type Doc = { items: Record<string, number> };
+
+let postgres: TestPostgres;
+const directories: string[] = [];
+const relays: RelayServer[] = [];
+const clients: Repo[] = [];
+
+beforeAll(async () => {
+  postgres = await startTestPostgres();
+}, 90_000);
+
+afterEach(async () => {
+  for (const client of clients.splice(0)) await client.shutdown().catch(() => undefined);
+  for (const relay of relays.splice(0)) await relay.stop();
+  for (const directory of directories.splice(0))
+    await rm(directory, { recursive: true, force: true });
+});
+
+afterAll(async () => {
+  await postgres?.stop();
+});
+
+type Storage = "directory" | "database";
+
+async function relayWith(storage: Storage, idleEvictionMs: number): Promise<RelayServer> {
+  const where =
+    storage === "directory"
+      ? { storageDirectory: await directory() }
+      : { databaseUrl: postgres.url };
+  const relay = await startRelayServer({ ...where, port: 0, idleEvictionMs, logLevel: "warn" });
+  relays.push(relay);
+  return relay;
+}
+
+async function directory(): Promise<string> {
+  const made = await mkdtemp(join(tmpdir(), "canon-relay-evict-"));
+  directories.push(made);
+  return made;
+}
+
+function clientOf(relay: RelayServer, name: string): Repo {
+  const client = new Repo({
+    network: [new WebSocketClientAdapter(relay.url, 100)],
+    peerId: `${name}-${Math.random().toString(36).slice(2, 8)}` as PeerId,
+  });
+  clients.push(client);
+  return client;
+}
+
+async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** True when the relay told the client it holds exactly the client's heads of `handle` (so they are stored). */
+function acknowledged(client: Repo, handle: DocHandle<Doc>): boolean {
+  const storageId = client.peers
+    .map((peer) => client.getStorageIdOfPeer(peer))
+    .find((id) => id !== undefined);
+  const theirs = storageId ? handle.getSyncInfo(storageId)?.lastHeads : undefined;
+  const ours = handle.heads();
+  return (
+    theirs !== undefined && theirs.length === ours.length && theirs.every((h) => ours.includes(h))
+  );
+}
+
+/** Shuts a client down now (the cleanup then skips it). */
+async function close(client: Repo): Promise<void> {
+  clients.splice(clients.indexOf(client), 1);
+  await client.shutdown();
+}
+
+function inMemory(relay: RelayServer, documentId: DocumentId): boolean {
+  return relay.repo.handles[documentId] !== undefined;
+}
+
+async function evictedTotal(relay: RelayServer): Promise<number> {
+  const text = await relay.metrics();
+  return Number(/^canon_relay_evicted_documents_total (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
+}
+
+describe.each<Storage>(["directory", "database"])(
+  "idle documents leave memory (%s storage)",
+  (storage) => {
+    it("evicts a document nobody has touched for the idle time, and loads it again from storage when asked", async () => {
+      const relay = await relayWith(storage, 300);
+      const writer = clientOf(relay, "writer");
+      const handle = writer.create<Doc>({ items: { first: 1 } });
+      handle.change((doc) => {
+        doc.items.second = 2;
+      });
+      await waitFor(() => acknowledged(writer, handle));
+      expect(inMemory(relay, handle.documentId)).toBe(true);
+      await close(writer);
+
+      await waitFor(() => !inMemory(relay, handle.documentId), 5000);
+      expect(await evictedTotal(relay)).toBeGreaterThanOrEqual(1);
+      expect((await relay.health()).ok).toBe(true);
+
+      const reader = clientOf(relay, "reader");
+      const read = await reader.find<Doc>(handle.url as AutomergeUrl);
+      expect(read.doc().items).toEqual({ first: 1, second: 2 });
+      expect(inMemory(relay, handle.documentId)).toBe(true);
+    });
+
+    it("keeps a document in memory while messages about it keep coming", async () => {
+      const relay = await relayWith(storage, 400);
+      const writer = clientOf(relay, "busy");
+      const handle = writer.create<Doc>({ items: {} });
+      await waitFor(() => acknowledged(writer, handle));
+      for (let round = 0; round < 12; round++) {
+        handle.change((doc) => {
+          doc.items[`round-${round}`] = round;
+        });
+        await waitFor(() => acknowledged(writer, handle));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      // 1.2 s of writes, never 400 ms apart: never evicted.
+      expect(await evictedTotal(relay)).toBe(0);
+    });
+
+    it("a peer that still has an evicted document open hears of the next change to it", async () => {
+      const relay = await relayWith(storage, 200);
+      const writer = clientOf(relay, "writer");
+      const handle = writer.create<Doc>({ items: { first: 1 } });
+      await waitFor(() => acknowledged(writer, handle));
+      const watcher = clientOf(relay, "watcher");
+      const seen = await watcher.find<Doc>(handle.url as AutomergeUrl);
+      await waitFor(() => !inMemory(relay, handle.documentId), 5000);
+
+      handle.change((doc) => {
+        doc.items.after = 2;
+      });
+      await waitFor(() => seen.doc().items.after === 2, 10_000);
+    });
+
+    it("a sync racing evictions loses nothing: every change a client made is stored and read back", async () => {
+      // Evict anything idle for 1 ms, swept every 100 ms: evictions land between the writer's messages.
+      const relay = await relayWith(storage, 1);
+      const writer = clientOf(relay, "racer");
+      const handle = writer.create<Doc>({ items: {} });
+      const changes = 80;
+      for (let index = 0; index < changes; index++) {
+        handle.change((doc) => {
+          doc.items[`change-${index}`] = index;
+        });
+        // Sometimes in a burst, sometimes after a pause long enough for a sweep.
+        await new Promise((resolve) => setTimeout(resolve, index % 7 === 0 ? 150 : index % 3));
+      }
+      await waitFor(() => acknowledged(writer, handle));
+      expect(await evictedTotal(relay)).toBeGreaterThanOrEqual(3);
+      await close(writer);
+      await waitFor(() => !inMemory(relay, handle.documentId), 5000);
+
+      const expected = Object.fromEntries(
+        Array.from({ length: changes }, (_, index) => [`change-${index}`, index]),
+      );
+      const reader = clientOf(relay, "reader");
+      const read = await reader.find<Doc>(handle.url as AutomergeUrl);
+      expect(read.doc().items).toEqual(expected);
+      if (storage === "directory") {
+        // And straight from the relay's files, without the relay.
+        const stored = new Repo({ storage: new FileStorage(relay.storage), network: [] });
+        const fromDisk = await stored.find<Doc>(handle.url as AutomergeUrl);
+        expect(fromDisk.doc().items).toEqual(expected);
+        await stored.shutdown();
+      }
+    });
+  },
+);
+
+describe("eviction with several relays on one database", () => {
+  it("a watcher on relay 2 hears of a change written through relay 1 to a document relay 2 evicted", async () => {
+    const one = await relayWith("database", 0);
+    const two = await relayWith("database", 200);
+    const writer = clientOf(one, "writer");
+    const handle = writer.create<Doc>({ items: { first: 1 } });
+    await waitFor(() => acknowledged(writer, handle));
+    const watcher = clientOf(two, "watcher");
+    const seen = await watcher.find<Doc>(handle.url as AutomergeUrl);
+    await waitFor(() => !inMemory(two, handle.documentId), 5000);
+
+    handle.change((doc) => {
+      doc.items.across = 2;
+    });
+    await waitFor(() => seen.doc().items.across === 2, 10_000);
+    expect(inMemory(two, handle.documentId)).toBe(true);
+  });
+
+  it("a document nobody on relay 2 has open stays out of its memory when relay 1 writes to it", async () => {
+    const one = await relayWith("database", 0);
+    const two = await relayWith("database", 200);
+    const writer = clientOf(one, "writer");
+    const handle = writer.create<Doc>({ items: { first: 1 } });
+    await waitFor(() => acknowledged(writer, handle));
+    const reader = clientOf(two, "reader");
+    await reader.find<Doc>(handle.url as AutomergeUrl);
+    await close(reader);
+    await waitFor(() => !inMemory(two, handle.documentId), 5000);
+
+    handle.change((doc) => {
+      doc.items.later = 2;
+    });
+    await waitFor(() => acknowledged(writer, handle));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(inMemory(two, handle.documentId)).toBe(false);
+  });
+});
