@@ -1,4 +1,5 @@
 import * as A from "@automerge/automerge";
+import type { DocHandle } from "@automerge/automerge-repo";
 import {
   type BundleEntry,
   contentMatches,
@@ -11,7 +12,7 @@ import {
 import { BlobCache } from "../caches/blob-cache.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { mapsAt } from "./document-maps.js";
-import { isBytes } from "./documents.js";
+import { isBytes, type StandardDocument } from "./documents.js";
 import type { LoadedSpace } from "./space-reader.js";
 
 /**
@@ -23,6 +24,11 @@ import type { LoadedSpace } from "./space-reader.js";
  */
 export class ContentLookup {
   readonly #blobs: BlobCache;
+  /** By set of standard documents: the document values an index was built from, and which documents hold each content CID. */
+  readonly #indexes = new WeakMap<
+    LoadedSpace["standards"],
+    { docs: unknown[]; holders: Map<string, DocHandle<StandardDocument>[]> }
+  >();
 
   /** A lookup falling back to `home`'s blob cache. */
   constructor(home: CanonHome) {
@@ -88,10 +94,16 @@ export class ContentLookup {
    * Every value the standard documents hold for a content CID, including
    * concurrent (conflicting) writes, so a peer's write cannot shadow the
    * real bytes. Unverified: the fold checks each against the CID.
+   *
+   * Only the documents that hold the CID are read: an index of which
+   * document holds which CIDs is built once per set of documents and kept
+   * while every document is the same Automerge value it was built from
+   * (a change gives a document a new value, and the index is rebuilt). A
+   * fold of N releases in N documents thus costs N lookups, not N².
    */
   candidates(loaded: Pick<LoadedSpace, "standards">, contentCid: string): Uint8Array[] {
     const candidates: Uint8Array[] = [];
-    for (const handle of loaded.standards.values()) {
+    for (const handle of this.#holders(loaded.standards).get(contentCid) ?? []) {
       // Every `contents` map, if members recreated a deleted one concurrently.
       for (const contents of mapsAt(handle.doc(), "contents")) {
         if (!Object.hasOwn(contents, contentCid)) continue;
@@ -103,6 +115,37 @@ export class ContentLookup {
       }
     }
     return candidates;
+  }
+
+  /** Which of `standards` hold each content CID, as of their current values (see {@link candidates}). */
+  #holders(standards: LoadedSpace["standards"]): ReadonlyMap<string, DocHandle<StandardDocument>[]> {
+    const known = this.#indexes.get(standards);
+    if (known !== undefined && known.docs.length === standards.size) {
+      let i = 0;
+      let same = true;
+      for (const handle of standards.values())
+        if (known.docs[i++] !== handle.doc()) {
+          same = false;
+          break;
+        }
+      if (same) return known.holders;
+    }
+    const docs: unknown[] = [];
+    const holders = new Map<string, DocHandle<StandardDocument>[]>();
+    for (const handle of standards.values()) {
+      const doc = handle.doc();
+      docs.push(doc);
+      const cids = new Set<string>();
+      for (const contents of mapsAt(doc, "contents"))
+        for (const cid of Object.keys(contents)) cids.add(cid);
+      for (const cid of cids) {
+        const list = holders.get(cid);
+        if (list === undefined) holders.set(cid, [handle]);
+        else list.push(handle);
+      }
+    }
+    this.#indexes.set(standards, { docs, holders });
+    return holders;
   }
 }
 
