@@ -7,6 +7,7 @@ import { SPACE_URL_PATTERN } from "../space/space-url-pattern.js";
 import { unchecksummed } from "../storage/checksummed.js";
 import { chunkFingerprint } from "../storage/chunk-layout.js";
 import { BlobCache } from "./blob-cache.js";
+import { provenFingerprint } from "./disk-proof.js";
 
 /**
  * The read index: the fold's result for one space, written after every
@@ -115,7 +116,9 @@ export async function readFromIndex(
         .filter((r) => r.contentCid === selector)
         .sort((x, y) => x.version - y.version || (x.releaseCid < y.releaseCid ? -1 : 1))[0];
   } else {
-    const current = await chunkFingerprint(home.replica, Object.keys(index.fingerprint ?? {}));
+    const current =
+      provenFingerprint(home, address.documentId, { statFiles: false }) ??
+      (await chunkFingerprint(home.replica, Object.keys(index.fingerprint ?? {})));
     if (JSON.stringify(current) !== JSON.stringify(index.fingerprint)) return undefined;
     if (selector === undefined) {
       if (entry.heads?.length !== 1) return undefined;

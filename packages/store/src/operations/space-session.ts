@@ -1,5 +1,6 @@
 import { CanonError, type SpaceState } from "@canon/core";
 import { BlobCache } from "../caches/blob-cache.js";
+import { recordDiskProof } from "../caches/disk-proof.js";
 import { writeHeadsCache } from "../caches/heads-cache.js";
 import { stampIndexOf, writeStampIndex } from "../caches/stamp-index.js";
 import { writeReadIndex } from "../caches/write-read-index.js";
@@ -203,6 +204,8 @@ export async function refreshCaches(replica: Replica, before: FoldedSpace): Prom
     fingerprint,
     heads: documentHeads,
   });
+  // The next command trusts these caches after one read, if nothing was written meanwhile.
+  await recordDiskProof(replica.home, replica.storage, before.address.documentId, fingerprint);
   if (replica.isHeldOpen) {
     const bySpace = cachesWritten.get(replica) ?? new Map<string, string>();
     bySpace.set(before.address.documentId, heads);

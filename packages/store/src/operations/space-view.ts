@@ -4,6 +4,7 @@ import {
   readVerifiedSnapshot,
   type VerifiedSnapshot,
 } from "../caches/verified-snapshot.js";
+import { provenFingerprint } from "../caches/disk-proof.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { chunkFingerprint, chunkKeyOf } from "../storage/chunk-layout.js";
 import { FileStorage } from "../storage/file-storage.js";
@@ -70,9 +71,14 @@ export async function currentSnapshot(
 ): Promise<CurrentSnapshot | undefined> {
   const snapshot = await readVerifiedSnapshot(home, chosen.address.documentId);
   if (snapshot === undefined || snapshot.genesis !== chosen.address.genesis) return undefined;
-  const onDisk = await chunkFingerprint(home.replica, Object.keys(snapshot.fingerprint));
-  if (JSON.stringify(onDisk) !== JSON.stringify(snapshot.fingerprint)) return undefined;
-  if (!(await chunksIntact(home, onDisk))) return undefined;
+  // One read when the disk proof holds (nothing written, nothing changed since
+  // the caches were); otherwise every chunk file is listed and checked.
+  const proven = provenFingerprint(home, chosen.address.documentId, { statFiles: true });
+  if (proven === undefined || JSON.stringify(proven) !== JSON.stringify(snapshot.fingerprint)) {
+    const onDisk = await chunkFingerprint(home.replica, Object.keys(snapshot.fingerprint));
+    if (JSON.stringify(onDisk) !== JSON.stringify(snapshot.fingerprint)) return undefined;
+    if (!(await chunksIntact(home, onDisk))) return undefined;
+  }
   // A snapshot that passed its checksum but does not fold (edited by hand) is ignored.
   const fold = await foldSnapshot(snapshot).catch(() => undefined);
   if (fold?.state === undefined) return undefined;

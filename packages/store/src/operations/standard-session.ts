@@ -1,5 +1,6 @@
 import type { DocHandle } from "@automerge/automerge-repo";
 import { type FoldResult, fold, type RecordEntry } from "@canon/core";
+import { recordDiskProof } from "../caches/disk-proof.js";
 import { readHeadsCache, writeHeadsCache } from "../caches/heads-cache.js";
 import { stampIndexOf, writeStampIndex } from "../caches/stamp-index.js";
 import { snapshotOf, writeVerifiedSnapshot } from "../caches/verified-snapshot.js";
@@ -206,5 +207,7 @@ export async function refreshTouched(
   const heads: Record<string, readonly string[]> = { ...previous?.heads };
   for (const handle of handles) heads[handle.documentId] = handle.heads();
   await writeHeadsCache(replica.home, address.documentId, { fingerprint, heads });
+  // The next command trusts these caches after one read, if nothing was written meanwhile.
+  await recordDiskProof(replica.home, replica.storage, address.documentId, fingerprint);
   return merged;
 }

@@ -24,11 +24,15 @@ import type { LoadedSpace } from "./space-reader.js";
  */
 export class ContentLookup {
   readonly #blobs: BlobCache;
-  /** By set of standard documents: the document values an index was built from, and which documents hold each content CID. */
+  /** By set of standard documents: which documents hold each content CID, as of change count `changes`. */
   readonly #indexes = new WeakMap<
     LoadedSpace["standards"],
-    { docs: unknown[]; holders: Map<string, DocHandle<StandardDocument>[]> }
+    { changes: number; size: number; holders: Map<string, DocHandle<StandardDocument>[]> }
   >();
+  /** Documents whose changes are counted in {@link #changes}. */
+  readonly #watched = new WeakSet<DocHandle<StandardDocument>>();
+  /** Changes seen to any document ever indexed: an index built at another count is stale. */
+  #changes = 0;
 
   /** A lookup falling back to `home`'s blob cache. */
   constructor(home: CanonHome) {
@@ -97,9 +101,9 @@ export class ContentLookup {
    *
    * Only the documents that hold the CID are read: an index of which
    * document holds which CIDs is built once per set of documents and kept
-   * while every document is the same Automerge value it was built from
-   * (a change gives a document a new value, and the index is rebuilt). A
-   * fold of N releases in N documents thus costs N lookups, not N².
+   * until any of them changes (each document's `heads-changed` event makes
+   * it stale). A fold of N releases in N documents thus costs N lookups,
+   * not N².
    */
   candidates(loaded: Pick<LoadedSpace, "standards">, contentCid: string): Uint8Array[] {
     const candidates: Uint8Array[] = [];
@@ -120,23 +124,19 @@ export class ContentLookup {
   /** Which of `standards` hold each content CID, as of their current values (see {@link candidates}). */
   #holders(standards: LoadedSpace["standards"]): ReadonlyMap<string, DocHandle<StandardDocument>[]> {
     const known = this.#indexes.get(standards);
-    if (known !== undefined && known.docs.length === standards.size) {
-      let i = 0;
-      let same = true;
-      for (const handle of standards.values())
-        if (known.docs[i++] !== handle.doc()) {
-          same = false;
-          break;
-        }
-      if (same) return known.holders;
-    }
-    const docs: unknown[] = [];
+    if (known !== undefined && known.changes === this.#changes && known.size === standards.size)
+      return known.holders;
     const holders = new Map<string, DocHandle<StandardDocument>[]>();
     for (const handle of standards.values()) {
-      const doc = handle.doc();
-      docs.push(doc);
+      // Any change to a document indexed here makes every index stale (checked in O(1)).
+      if (!this.#watched.has(handle)) {
+        this.#watched.add(handle);
+        handle.on("heads-changed", () => {
+          this.#changes++;
+        });
+      }
       const cids = new Set<string>();
-      for (const contents of mapsAt(doc, "contents"))
+      for (const contents of mapsAt(handle.doc(), "contents"))
         for (const cid of Object.keys(contents)) cids.add(cid);
       for (const cid of cids) {
         const list = holders.get(cid);
@@ -144,7 +144,7 @@ export class ContentLookup {
         else list.push(handle);
       }
     }
-    this.#indexes.set(standards, { docs, holders });
+    this.#indexes.set(standards, { changes: this.#changes, size: standards.size, holders });
     return holders;
   }
 }

@@ -13,6 +13,7 @@ import {
   pathOfKey,
   snapshotKeyOf,
 } from "./chunk-layout.js";
+import { GenerationWriter } from "./replica-generation.js";
 
 /** Error codes that mean "this place cannot be written", not a bug. */
 const UNWRITABLE = new Set(["EACCES", "EROFS", "EPERM", "ENOTDIR", "EISDIR", "ENOSPC", "EDQUOT"]);
@@ -36,10 +37,28 @@ export class FileStorage implements StorageAdapterInterface {
   readonly #directory: string;
   /** Chunk keys of each document this process loaded or wrote: the ones a compaction may replace. */
   readonly #chunks = new Map<string, Set<string>>();
+  /** Changes the replica's generation around every chunk write (see `replica-generation.ts`); none for a relay's store. */
+  readonly generation: GenerationWriter | undefined;
 
-  /** Stores files under `directory` (created on first write). */
-  constructor(directory: string) {
+  /**
+   * Stores files under `directory` (created on first write). With
+   * `generation`, every chunk written or removed changes the replica's
+   * generation token, so caches can prove cheaply that nothing was written since.
+   */
+  constructor(directory: string, options: { readonly generation?: boolean } = {}) {
     this.#directory = directory;
+    this.generation = options.generation ? new GenerationWriter(directory) : undefined;
+  }
+
+  /** The storage directory. */
+  get directory(): string {
+    return this.#directory;
+  }
+
+  /** Runs a write of `key`, inside a generation batch when it is a chunk's (or a document's) and the generation is kept. */
+  #writing<T>(key: StorageKey, work: () => Promise<T>): Promise<T> {
+    if (this.generation === undefined || (key.length > 1 && !isChunkKey(key))) return work();
+    return this.generation.write(work);
   }
 
   /** The file a key is stored in. */
@@ -71,7 +90,7 @@ export class FileStorage implements StorageAdapterInterface {
     this.#remember(key);
     const path = this.pathOf(key);
     try {
-      await writeFileAtomic(path, wrap(data));
+      await this.#writing(key, () => writeFileAtomic(path, wrap(data)));
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== undefined && UNWRITABLE.has(code)) {
@@ -88,9 +107,11 @@ export class FileStorage implements StorageAdapterInterface {
   async remove(key: StorageKey): Promise<void> {
     const [documentId] = key;
     if (documentId !== undefined) this.#chunks.get(documentId)?.delete(key.join("/"));
-    await unlink(this.pathOf(key)).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== "ENOENT") throw error;
-    });
+    await this.#writing(key, () =>
+      unlink(this.pathOf(key)).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== "ENOENT") throw error;
+      }),
+    );
   }
 
   async loadRange(prefix: StorageKey): Promise<Chunk[]> {
@@ -172,7 +193,7 @@ export class FileStorage implements StorageAdapterInterface {
     const seen = documentId === undefined ? undefined : this.#chunks.get(documentId);
     for (const key of [...(seen ?? [])])
       if (key.startsWith(`${prefix.join("/")}/`)) seen?.delete(key);
-    await rm(this.pathOf(prefix), { recursive: true, force: true });
+    await this.#writing(prefix, () => rm(this.pathOf(prefix), { recursive: true, force: true }));
   }
 }
 
