@@ -116,28 +116,29 @@ function unchangedSince(
  * generation did not change while they were listed. A writer killed
  * mid-batch leaves its writer file; it is cleared here only once that
  * process is gone (its writes final) and before the listing, never after.
+ * Returns the generation's token the proof holds at, or undefined when it wrote none.
  */
 export async function recordDiskProof(
   home: CanonHome,
   storage: FileStorage,
   spaceDocumentId: string,
   fingerprint: Readonly<Record<string, readonly string[]>>,
-): Promise<boolean> {
+): Promise<string | undefined> {
   const writer = storage.generation;
-  if (writer === undefined || storage.directory !== home.replica) return false;
-  if (!(await writer.end())) return false;
-  if ((await otherWriters(home.replica, undefined)).length > 0) return false;
+  if (writer === undefined || storage.directory !== home.replica) return undefined;
+  if (!(await writer.end())) return undefined;
+  if ((await otherWriters(home.replica, undefined)).length > 0) return undefined;
   // A new token, so that the files' times are before the generation's (see provenFingerprint).
   const token = await bumpGeneration(home.replica, false);
   const onDisk = await chunkFingerprint(home.replica, Object.keys(fingerprint));
-  if (JSON.stringify(onDisk) !== JSON.stringify(fingerprint)) return false;
-  if (readGeneration(home.replica)?.token !== token) return false;
-  if (writer.inFlight > 0 || writer.batch !== undefined) return false;
-  if (writersPresent(home.replica, undefined).length > 0) return false;
+  if (JSON.stringify(onDisk) !== JSON.stringify(fingerprint)) return undefined;
+  if (readGeneration(home.replica)?.token !== token) return undefined;
+  if (writer.inFlight > 0 || writer.batch !== undefined) return undefined;
+  if (writersPresent(home.replica, undefined).length > 0) return undefined;
   const json = JSON.stringify({ v: 1, token, fingerprint });
   await writeFileAtomic(
     pathOf(home, spaceDocumentId),
     checksummed(TAG, new TextEncoder().encode(json)),
   );
-  return true;
+  return token;
 }

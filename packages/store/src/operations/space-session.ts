@@ -3,6 +3,7 @@ import { BlobCache } from "../caches/blob-cache.js";
 import { recordDiskProof } from "../caches/disk-proof.js";
 import { writeHeadsCache } from "../caches/heads-cache.js";
 import { stampIndexOf, writeStampIndex } from "../caches/stamp-index.js";
+import { writeListingCache } from "../caches/write-listing-cache.js";
 import { writeReadIndex } from "../caches/write-read-index.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { type Config, readConfig, type SpaceEntry } from "../home/config.js";
@@ -192,6 +193,13 @@ export async function refreshCaches(replica: Replica, before: FoldedSpace): Prom
   if (after.damaged.size > 0) return;
   await replica.spaces.rememberFold(after, fingerprint);
   await writeReadIndex(replica.home, before.address.documentId, fingerprint, after.fold.state);
+  await writeListingCache(
+    replica.home,
+    before.address.documentId,
+    fingerprint,
+    after.fold.state,
+    after.fold.rejected.length,
+  );
   await writeStampIndex(
     replica.home,
     before.address.documentId,
