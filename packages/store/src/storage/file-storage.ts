@@ -112,6 +112,8 @@ export class FileStorage implements StorageAdapterInterface {
         if (error.code !== "ENOENT") throw error;
       }),
     );
+    // A load that listed the file before it went may have counted it again meanwhile.
+    if (documentId !== undefined) this.#chunks.get(documentId)?.delete(key.join("/"));
   }
 
   async loadRange(prefix: StorageKey): Promise<Chunk[]> {
@@ -121,7 +123,10 @@ export class FileStorage implements StorageAdapterInterface {
     // Sequential on purpose: opening every file of a large replica at once hits EMFILE.
     for (const file of files) {
       const key = [...prefix, ...relative(root, file).split(sep)];
-      chunks.push({ key, data: await this.load(key) });
+      const data = await this.load(key);
+      // Removed since the listing (a compaction running meanwhile): not a chunk of this document any more.
+      if (data === undefined) continue;
+      chunks.push({ key, data });
       this.#remember(key);
     }
     return chunks;
