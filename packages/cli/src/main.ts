@@ -13,10 +13,15 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
+/** The thin client, once a routed command loaded it. */
+let ownerClient: typeof import("./owner/owner-client.js") | undefined;
+
 const argv = process.argv.slice(2);
+const routed = await throughOwner(argv);
 process.exitCode =
-  (await throughOwner(argv)) ??
-  (await (plainShow(argv) ? runShow(plainShow(argv) as PlainShow) : runFull()));
+  routed ?? (await (plainShow(argv) ? runShow(plainShow(argv) as PlainShow) : runFull()));
+// No owner answered and the command ran here: start one for the next command, if it succeeded.
+if (routed === undefined) ownerClient?.startWantedOwner(process.exitCode === 0);
 // Every command has flushed its replica by now. automerge-repo can leave timers
 // behind (a failed load keeps a 60 s timeout), so leave once stdout is drained.
 process.stdout.write("", () => process.exit());
@@ -60,8 +65,8 @@ async function runShow({ reference, options }: PlainShow): Promise<number> {
 async function throughOwner(args: readonly string[]): Promise<number | undefined> {
   const { isRouted, ownerDisabled } = await import("./owner/owner-socket.js");
   if (ownerDisabled() || !isRouted(args)) return undefined;
-  const { runThroughOwner } = await import("./owner/owner-client.js");
-  return runThroughOwner(args);
+  ownerClient = await import("./owner/owner-client.js");
+  return ownerClient.runThroughOwner(args);
 }
 
 async function runFull(): Promise<number> {

@@ -144,14 +144,28 @@ function relay(frame: Frame): void {
   else if (frame.t === "err") process.stderr.write(frame.d);
 }
 
+/** The home whose owner did not answer, to start one once this process's own run succeeded. */
+let wanted: string | undefined;
+
 /**
  * Runs `argv` (after `canon`) through the home's owner: its exit status, or
- * undefined when this process should do the work itself (an owner was then
- * started for the next command, if none answered).
+ * undefined when this process should do the work itself (then call
+ * {@link startWantedOwner} once it did, so an owner starts for the next command).
  */
 export async function runThroughOwner(argv: readonly string[]): Promise<number | undefined> {
   const root = homeRoot();
   const code = await askOwner(root, { op: "run", argv: [...argv], cwd: process.cwd() });
-  if (code === undefined) startOwner(root);
+  if (code === undefined) wanted = root;
   return code;
+}
+
+/**
+ * Starts the owner {@link runThroughOwner} found missing, in the background,
+ * when the command that ran here instead succeeded: one that failed (a typo,
+ * a missing file, an unreachable relay) leaves no process behind.
+ */
+export function startWantedOwner(succeeded: boolean): void {
+  const root = wanted;
+  wanted = undefined;
+  if (root !== undefined && succeeded) startOwner(root);
 }
