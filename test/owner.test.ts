@@ -202,11 +202,11 @@ describe("one owner per home", () => {
     await until("the owner exiting", async () =>
       owner.child.exitCode === null ? undefined : true,
     );
-    const read = spawnSync(
-      process.execPath,
-      ["--require", PROBE, CANON_BIN, "ls", "--json"],
-      { env: envOf(home, { CANON_NO_OWNER: "1" }), encoding: "utf8", timeout: 60_000 },
-    );
+    const read = spawnSync(process.execPath, ["--require", PROBE, CANON_BIN, "ls", "--json"], {
+      env: envOf(home, { CANON_NO_OWNER: "1" }),
+      encoding: "utf8",
+      timeout: 60_000,
+    });
     expect(read.status, read.stderr).toBe(0);
     expect(read.stderr).toContain("automerge:not loaded");
     expect(JSON.parse(read.stdout).standards[0]).toMatchObject({ standard: "s", version: 6 });

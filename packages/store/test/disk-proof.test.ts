@@ -56,7 +56,13 @@ describe("the disk proof (one read instead of listing every chunk)", () => {
   it("stops holding as soon as any process writes a chunk, even one that never writes the caches", async () => {
     const { home, spaceId } = await homeWithStandard();
     const replica = await openReplica(home);
-    const handle = replica.create({ canon: "standard", v: 1, name: "x", records: {}, contents: {} });
+    const handle = replica.create({
+      canon: "standard",
+      v: 1,
+      name: "x",
+      records: {},
+      contents: {},
+    });
     handle.change((doc) => {
       (doc as { name: string }).name = "y";
     });
@@ -99,7 +105,9 @@ describe("the disk proof (one read instead of listing every chunk)", () => {
       // Killed mid-batch (kill -9): its writes are final, its file is cleared, the proof is taken again.
       child.kill("SIGKILL");
       await new Promise((resolve) => child.once("exit", resolve));
-      expect(await recordDiskProof(home, replica.storage, spaceId, fingerprint)).toMatch(/^[0-9a-f]{32}$/);
+      expect(await recordDiskProof(home, replica.storage, spaceId, fingerprint)).toMatch(
+        /^[0-9a-f]{32}$/,
+      );
       expect(provenFingerprint(home, spaceId, { statFiles: true })).toEqual(fingerprint);
       await replica.close();
     } finally {

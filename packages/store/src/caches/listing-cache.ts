@@ -53,7 +53,9 @@ export function listingPath(home: CanonHome, spaceDocumentId: string): string {
 }
 
 /** The hash a listing is tagged with: of the fingerprint's JSON. */
-export function fingerprintHashOf(fingerprint: Readonly<Record<string, readonly string[]>>): string {
+export function fingerprintHashOf(
+  fingerprint: Readonly<Record<string, readonly string[]>>,
+): string {
   return createHash("sha256").update(JSON.stringify(fingerprint)).digest("hex");
 }
 
@@ -70,7 +72,10 @@ export async function readListingCache(
   const proven = provenFingerprint(home, address.documentId, options);
   if (proven === undefined) return undefined;
   try {
-    const opened = unchecksummed(LISTING_TAG, await readFile(listingPath(home, address.documentId)));
+    const opened = unchecksummed(
+      LISTING_TAG,
+      await readFile(listingPath(home, address.documentId)),
+    );
     if (!("data" in opened)) return undefined;
     const listing = JSON.parse(new TextDecoder().decode(opened.data)) as Partial<ListingCache>;
     if (

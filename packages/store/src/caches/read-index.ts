@@ -11,6 +11,7 @@ import { freshnessOfIndex, type IndexedCheckpoint } from "./indexed-freshness.js
 import { freshnessOfListing, readListingCache } from "./listing-cache.js";
 
 export { freshnessOfIndex, type IndexedCheckpoint };
+
 import { provenFingerprint } from "./disk-proof.js";
 
 /**

@@ -3,12 +3,7 @@ import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { checksummed } from "../storage/checksummed.js";
 import type { IndexedCheckpoint } from "./indexed-freshness.js";
-import {
-  fingerprintHashOf,
-  LISTING_TAG,
-  type ListingCache,
-  listingPath,
-} from "./listing-cache.js";
+import { fingerprintHashOf, LISTING_TAG, type ListingCache, listingPath } from "./listing-cache.js";
 
 /** As core's freshness rule: a checkpoint dated more than this after now does not count yet. */
 const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
@@ -68,4 +63,3 @@ export async function writeListingCache(
     checksummed(LISTING_TAG, new TextEncoder().encode(JSON.stringify(listing))),
   );
 }
-

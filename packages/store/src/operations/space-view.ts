@@ -1,14 +1,14 @@
 import type { CanonError, FoldResult, Rejection, SignedRecord, SpaceState } from "@canon/core";
+import { provenFingerprint } from "../caches/disk-proof.js";
 import {
   foldSnapshot,
   readVerifiedSnapshot,
   type VerifiedSnapshot,
 } from "../caches/verified-snapshot.js";
-import { provenFingerprint } from "../caches/disk-proof.js";
-import { readGeneration } from "../storage/replica-generation.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { chunkFingerprint, chunkKeyOf } from "../storage/chunk-layout.js";
 import { FileStorage } from "../storage/file-storage.js";
+import { readGeneration } from "../storage/replica-generation.js";
 import { type ChosenSpace, chooseSpace, type SpaceChoice, withSpace } from "./space-session.js";
 
 /** A space's verified state, for commands that only read it. */
@@ -102,7 +102,10 @@ function keyOf(home: CanonHome, spaceDocumentId: string): string {
 }
 
 /** By home and space: a current snapshot this process wrote, and the generation its disk proof holds at. */
-const keptInMemory = new Map<string, { readonly token: string; readonly current: CurrentSnapshot }>();
+const keptInMemory = new Map<
+  string,
+  { readonly token: string; readonly current: CurrentSnapshot }
+>();
 
 /**
  * Keeps, in this process, the snapshot and fold whose caches it just wrote

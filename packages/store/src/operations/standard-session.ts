@@ -214,7 +214,12 @@ export async function refreshTouched(
     await writeHeadsCache(replica.home, address.documentId, { fingerprint, heads });
   }
   // The next command trusts these caches after one read, if nothing was written meanwhile.
-  const token = await recordDiskProof(replica.home, replica.storage, address.documentId, fingerprint);
+  const token = await recordDiskProof(
+    replica.home,
+    replica.storage,
+    address.documentId,
+    fingerprint,
+  );
   if (token !== undefined)
     keepCurrent(replica.home, address.documentId, token, {
       snapshot: written,

@@ -122,7 +122,9 @@ export class ContentLookup {
   }
 
   /** Which of `standards` hold each content CID, as of their current values (see {@link candidates}). */
-  #holders(standards: LoadedSpace["standards"]): ReadonlyMap<string, DocHandle<StandardDocument>[]> {
+  #holders(
+    standards: LoadedSpace["standards"],
+  ): ReadonlyMap<string, DocHandle<StandardDocument>[]> {
     const known = this.#indexes.get(standards);
     if (known !== undefined && known.changes === this.#changes && known.size === standards.size)
       return known.holders;
