@@ -1,9 +1,10 @@
-import { effectiveExpiry, missingFrom, parseCid, type SpaceState, sha256Hex } from "@canon/core";
+import { effectiveExpiry, missingFrom, type SpaceState } from "@canon/core";
 import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { checksummed } from "../storage/checksummed.js";
 import type { IndexedCheckpoint } from "./indexed-freshness.js";
 import { fingerprintHashOf, LISTING_TAG, type ListingCache, listingPath } from "./listing-cache.js";
+import { digestOf } from "./write-read-index.js";
 
 /** As core's freshness rule: a checkpoint dated more than this after now does not count yet. */
 const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
@@ -49,7 +50,7 @@ export async function writeListingCache(
           author: record.author,
           createdAt: record.createdAt,
           message: record.message,
-          sha256: sha256Hex(parseCid(record.contentCid)),
+          sha256: digestOf(record.contentCid),
         },
         heads: standard.heads.length,
         forked: standard.forked,
