@@ -168,7 +168,7 @@ describe("one owner per home", () => {
     await ok(home, ["retire", "s"]);
     await ok(home, ["unretire", "s"]);
     await ok(home, ["checkpoint"]);
-    await ok(home, ["space", "settings"]);
+    await ok(home, ["space", "settings", "--checkpoint-expiry", "14d"]);
     for (const command of ["retire", "unretire", "checkpoint", "space"])
       expect(owner.stderr()).toContain(`owner: ${command} ran`);
     const listed = JSON.parse((await ok(home, ["ls", "--json"], { CANON_NO_OWNER: "1" })).stdout);
