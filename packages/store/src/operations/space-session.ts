@@ -179,9 +179,11 @@ export async function refreshCaches(replica: Replica, before: FoldedSpace): Prom
   ]);
   const fingerprint = replica.spaces.fingerprintOf(current);
   if (headsOf(current) !== heads) return;
-  // The home's owner wrote the caches for exactly these heads already (a sync right after a publish).
+  // The home's owner wrote the caches for exactly these heads and files already
+  // (a sync right after a publish). The files too: a compaction keeps the heads but renames them.
+  const writtenKey = `${heads}\n${JSON.stringify(fingerprint)}`;
   const written = cachesWritten.get(replica);
-  if (written?.get(before.address.documentId) === heads) return;
+  if (written?.get(before.address.documentId) === writtenKey) return;
   // A standard document that arrived after loading has chunks but is not in the fold.
   const unloaded = current.documents.filter(
     (id) => !current.standards.has(id) && !current.damaged.has(id),
@@ -216,12 +218,12 @@ export async function refreshCaches(replica: Replica, before: FoldedSpace): Prom
   await recordDiskProof(replica.home, replica.storage, before.address.documentId, fingerprint);
   if (replica.isHeldOpen) {
     const bySpace = cachesWritten.get(replica) ?? new Map<string, string>();
-    bySpace.set(before.address.documentId, heads);
+    bySpace.set(before.address.documentId, writtenKey);
     cachesWritten.set(replica, bySpace);
   }
 }
 
-/** For a replica held open (the home's owner): the heads each space's caches were last written for. */
+/** For a replica held open (the home's owner): the heads and chunk files each space's caches were last written for. */
 const cachesWritten = new WeakMap<Replica, Map<string, string>>();
 
 /** Content CIDs a held-open replica found in the blob cache (blobs are never removed while it runs). */
