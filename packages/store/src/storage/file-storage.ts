@@ -55,9 +55,15 @@ export class FileStorage implements StorageAdapterInterface {
     return this.#directory;
   }
 
-  /** Runs a write of `key`, inside a generation batch when it is a chunk's (or a document's) and the generation is kept. */
-  #writing<T>(key: StorageKey, work: () => Promise<T>): Promise<T> {
-    if (this.generation === undefined || (key.length > 1 && !isChunkKey(key))) return work();
+  /**
+   * Runs a write of `key`, inside a generation batch when it touches a
+   * document's chunks (a chunk's key, or with `wholeDocument` a document's
+   * prefix) and the generation is kept; other keys (sync states, the
+   * storage id) leave the generation alone.
+   */
+  #writing<T>(key: StorageKey, work: () => Promise<T>, wholeDocument = false): Promise<T> {
+    if (this.generation === undefined || !(isChunkKey(key) || (wholeDocument && key.length === 1)))
+      return work();
     return this.generation.write(work);
   }
 
@@ -198,7 +204,11 @@ export class FileStorage implements StorageAdapterInterface {
     const seen = documentId === undefined ? undefined : this.#chunks.get(documentId);
     for (const key of [...(seen ?? [])])
       if (key.startsWith(`${prefix.join("/")}/`)) seen?.delete(key);
-    await this.#writing(prefix, () => rm(this.pathOf(prefix), { recursive: true, force: true }));
+    await this.#writing(
+      prefix,
+      () => rm(this.pathOf(prefix), { recursive: true, force: true }),
+      true,
+    );
   }
 }
 
