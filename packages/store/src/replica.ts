@@ -173,6 +173,20 @@ export class Replica {
     }
   }
 
+  /**
+   * Waits until no chunk write of this process is under way: a save
+   * automerge-repo started on its own before a flush (its throttled save)
+   * may still be compacting (writing a snapshot, then removing what it
+   * replaced) when the flush returns, and caches written meanwhile would
+   * name files about to go. Two quiet turns of the event loop in a row.
+   */
+  async #settled(): Promise<void> {
+    for (let quiet = 0; quiet < 2; ) {
+      await new Promise((resolve) => setImmediate(resolve));
+      quiet = (this.storage.generation?.inFlight ?? 0) === 0 ? quiet + 1 : 0;
+    }
+  }
+
   /** Document ids this process has loaded or changed. */
   touched(): DocumentId[] {
     return [...this.#touched];
@@ -223,6 +237,7 @@ export class Replica {
   async close(options: { readonly compact?: boolean } = {}): Promise<void> {
     if (this.#heldOpen) {
       await this.repo.flush(this.touched());
+      await this.#settled();
       return;
     }
     if (this.#closed) return;
@@ -230,6 +245,7 @@ export class Replica {
     // Flush only documents this process loaded: `Repo.flush()` of everything throws
     // on handles still loading (automerge-repo #740), and so does `shutdown()`.
     await this.repo.flush(this.touched());
+    await this.#settled();
     for (const adapter of this.repo.networkSubsystem.adapters) adapter.disconnect();
     if (options.compact !== false) await this.#compact();
     // Every write of this process is on disk: its batch of the replica's generation ends.

@@ -177,7 +177,8 @@ export async function refreshCaches(replica: Replica, before: FoldedSpace): Prom
     current.space.documentId,
     ...[...current.standards.values()].map((handle) => handle.documentId),
   ]);
-  const fingerprint = replica.spaces.fingerprintOf(current);
+  // What this process holds, as the files on disk name it (automerge-repo compacts on its own).
+  const fingerprint = await replica.storage.describedOnDisk(replica.spaces.fingerprintOf(current));
   if (headsOf(current) !== heads) return;
   // The home's owner wrote the caches for exactly these heads and files already
   // (a sync right after a publish). The files too: a compaction keeps the heads but renames them.

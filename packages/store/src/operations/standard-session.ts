@@ -157,7 +157,10 @@ export async function refreshTouched(
     }
   const fingerprint: Record<string, string[]> = {};
   for (const [id, names] of Object.entries(snapshot.fingerprint)) fingerprint[id] = [...names];
-  for (const id of touched) fingerprint[id] = replica.storage.chunkNames(id);
+  const seen: Record<string, string[]> = {};
+  for (const id of touched) seen[id] = replica.storage.chunkNames(id);
+  // As the files on disk name them (automerge-repo compacts on its own).
+  Object.assign(fingerprint, await replica.storage.describedOnDisk(seen));
   const verified = new Map(snapshot.records.map((signed) => [signed.cid, signed]));
   const known = new Set([...verified.keys(), ...snapshot.invalid.map((entry) => entry.cid)]);
   const entries: RecordEntry[] = [...snapshot.records];

@@ -6,6 +6,7 @@ import { writeFileAtomic } from "../home/atomic-write.js";
 import { checksummed, unchecksummed } from "./checksummed.js";
 import {
   CHUNK_KINDS,
+  chunkFingerprint,
   chunkKeyOf,
   chunkNameOf,
   isChunkKey,
@@ -167,6 +168,25 @@ export class FileStorage implements StorageAdapterInterface {
     return [...(this.#chunks.get(documentId) ?? [])]
       .map((key) => chunkNameOf(key.split("/")))
       .sort();
+  }
+
+  /**
+   * The chunk files of each document as a result computed here may name
+   * them: those on disk, when this process has seen every one of them (a
+   * chunk it saw that is gone was compacted into one it saw, so its content
+   * is still described); otherwise what this process has seen, which then
+   * differs from the disk and makes the result look stale, as it must.
+   */
+  async describedOnDisk(
+    fingerprint: Readonly<Record<string, readonly string[]>>,
+  ): Promise<Record<string, string[]>> {
+    const onDisk = await chunkFingerprint(this.#directory, Object.keys(fingerprint));
+    const described: Record<string, string[]> = {};
+    for (const [id, seen] of Object.entries(fingerprint)) {
+      const present = onDisk[id] ?? [];
+      described[id] = present.every((name) => seen.includes(name)) ? present : [...seen];
+    }
+    return described;
   }
 
   /**
