@@ -78,8 +78,9 @@ export async function run({ log }) {
         await writeFile(file, `# s0, round ${round} at ${size}\n${"x".repeat(2000)}\n`);
         samples.publish.push((await canon(["publish", "s0", file])).elapsed);
         // Push the new version, so the next sync has nothing new on either side.
-        await canon(["sync"]);
-        samples.sync.push((await canon(["sync"])).elapsed);
+        // (A long timeout: a slow sync shows in the figures rather than ending the run.)
+        await canon(["sync", "--timeout", "600"]);
+        samples.sync.push((await canon(["sync", "--timeout", "600"])).elapsed);
         samples.ls.push((await canon(["ls"])).elapsed);
         samples.show.push((await canon(["show", "s1"])).elapsed);
         const start = performance.now();

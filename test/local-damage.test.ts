@@ -93,22 +93,27 @@ describe("local damage is explained (real processes on real files)", () => {
     box.ok("publish", "style", await box.file("b.md", "two\n"), "-m", "second");
     expect(box.ok("show", "style").stdout).toBe("two\n");
     const index = await readIndexFile(box.home);
-    const good = await readFile(index);
-    // The one byte that would make the index claim version 3 ("2" ^ 1 is "3").
-    const at = good.indexOf('"version":2,');
-    expect(at).toBeGreaterThan(0);
-    const damaged = Buffer.from(good);
-    const digit = at + '"version":'.length;
-    damaged.writeUInt8(damaged.readUInt8(digit) ^ 0x01, digit);
-    await writeFile(index, damaged);
+    // Both caches that can answer `show` (the read index, and the listing cache for the latest version).
+    const caches = [index, index.replace(/\.index$/, ".listing")];
+    const goods = await Promise.all(caches.map((file) => readFile(file)));
+    for (const [i, file] of caches.entries()) {
+      const good = goods[i] as Buffer;
+      // The one byte that would make the cache claim version 3 ("2" ^ 1 is "3").
+      const at = good.indexOf('"version":2,');
+      expect(at).toBeGreaterThan(0);
+      const damaged = Buffer.from(good);
+      const digit = at + '"version":'.length;
+      damaged.writeUInt8(damaged.readUInt8(digit) ^ 0x01, digit);
+      await writeFile(file, damaged);
+    }
 
     const shown = box
       .ok("show", "style", "--json")
       .json<{ version: number; content: string; message: string }>();
     expect(shown).toMatchObject({ version: 2, content: "two\n", message: "second" });
     expect(box.ok("show", "style").stdout).toBe("two\n");
-    // The slow path rebuilt the index, so the next read is fast (and right) again.
-    expect(await readFile(index)).toEqual(good);
+    // The slow path rebuilt both, so the next read is fast (and right) again.
+    expect(await Promise.all(caches.map((file) => readFile(file)))).toEqual(goods);
   });
 
   it.skipIf(process.platform === "win32")(

@@ -1,9 +1,9 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import { chownSync, existsSync, statSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CANON_BIN } from "./helpers/cli.js";
 import { type RelayProcess, startRelay, stopAll } from "./helpers/processes.js";
@@ -16,6 +16,8 @@ interface Run {
   stdout: string;
   stderr: string;
 }
+
+const PROBE = resolve(import.meta.dirname, "helpers/automerge-probe.cjs");
 
 let dir: string;
 const started: ChildProcess[] = [];
@@ -158,6 +160,56 @@ describe("one owner per home", () => {
     await until("the owner exiting", async () =>
       owner.child.exitCode === null ? undefined : true,
     );
+  });
+
+  it("retire, unretire, checkpoint and space settings run in the owner too", async () => {
+    const { home } = await homeWithSpace("maintaining");
+    const owner = await startOwner(home);
+    await ok(home, ["retire", "s"]);
+    await ok(home, ["unretire", "s"]);
+    await ok(home, ["checkpoint"]);
+    await ok(home, ["space", "settings", "--checkpoint-expiry", "14d"]);
+    for (const command of ["retire", "unretire", "checkpoint", "space"])
+      expect(owner.stderr()).toContain(`owner: ${command} ran`);
+    const listed = JSON.parse((await ok(home, ["ls", "--json"], { CANON_NO_OWNER: "1" })).stdout);
+    expect(listed.standards.map((entry: { standard: string }) => entry.standard)).toEqual(["s"]);
+    expect(listed.freshness.status).toBe("fresh");
+    await ok(home, ["owner", "--stop"]);
+  });
+
+  it("a command that fails before writing starts no owner; one that succeeds does", async () => {
+    const { home, file } = await homeWithSpace("failing");
+    const missing = await canon(home, ["publish", "s", join(dir, "no-such-file.md")]);
+    expect(missing.status).not.toBe(0);
+    // An owner started on demand answers within a second or two; give it more.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(await ownerPid(home)).toBeUndefined();
+    await writeFile(file, "version 2\n");
+    await ok(home, ["publish", "s", file]);
+    await until("an owner started on demand", () => ownerPid(home));
+    await ok(home, ["owner", "--stop"]);
+  });
+
+  it("an owner that stops leaves the caches current: the next read loads no Automerge", async () => {
+    const { home, file } = await homeWithSpace("stopping");
+    const owner = await startOwner(home);
+    // Enough changes to one document that closing the replica would compact it (rename its chunks).
+    for (const version of [2, 3, 4, 5, 6]) {
+      await writeFile(file, `version ${version}\n`);
+      await ok(home, ["publish", "s", file]);
+    }
+    await ok(home, ["owner", "--stop"]);
+    await until("the owner exiting", async () =>
+      owner.child.exitCode === null ? undefined : true,
+    );
+    const read = spawnSync(process.execPath, ["--require", PROBE, CANON_BIN, "ls", "--json"], {
+      env: envOf(home, { CANON_NO_OWNER: "1" }),
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(read.status, read.stderr).toBe(0);
+    expect(read.stderr).toContain("automerge:not loaded");
+    expect(JSON.parse(read.stdout).standards[0]).toMatchObject({ standard: "s", version: 6 });
   });
 
   it("kill -9 of the owner right after a command returned loses nothing; then a stale socket and a stopped owner block nothing", async () => {

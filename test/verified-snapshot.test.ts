@@ -38,6 +38,11 @@ function probed(...args: string[]): { output: unknown; automerge: boolean } {
 
 const READS = [["ls"], ["log", "style"], ["member", "ls"]];
 
+/** Blanks the listing cache, which answers `ls` before the snapshot does while the disk proof holds. */
+async function dropListing(): Promise<void> {
+  await writeFile((await snapshotFile()).replace(/\.verified$/, ".listing"), "");
+}
+
 async function snapshotFile(): Promise<string> {
   const index = join(box.home, "index");
   const name = (await readdir(index)).find((file) => file.endsWith(".verified"));
@@ -63,6 +68,7 @@ describe("the verified snapshot", () => {
 
     const file = await snapshotFile();
     await writeFile(file, "");
+    await dropListing();
     const slow = READS.map((args) => probed(...args));
     expect(slow[0]?.automerge).toBe(true);
     expect(slow.map((run) => run.output)).toEqual(fast.map((run) => run.output));
@@ -97,6 +103,11 @@ describe("the verified snapshot", () => {
     const bytes = await readFile(file);
     bytes.writeUInt8(bytes.readUInt8(bytes.length - 3) ^ 0x01, bytes.length - 3);
     await writeFile(file, bytes);
+    // The listing cache too, damaged the same way: refused, like every checksummed cache.
+    const listing = file.replace(/\.verified$/, ".listing");
+    const listed = await readFile(listing);
+    listed.writeUInt8(listed.readUInt8(listed.length - 3) ^ 0x01, listed.length - 3);
+    await writeFile(listing, listed);
     const slow = probed("ls");
     expect(slow).toEqual({ output: fast.output, automerge: true });
     expect(probed("ls")).toEqual({ output: fast.output, automerge: false });
@@ -129,6 +140,7 @@ describe("the verified snapshot", () => {
       records: [...snapshot.records, forged],
       invalid: snapshot.invalid.filter((r) => r.cid !== forged.cid),
     });
+    await dropListing();
     const openCorrections = () =>
       (
         probed("ls").output as { standards: { standard: string; openCorrections: number }[] }

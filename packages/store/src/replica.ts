@@ -67,7 +67,7 @@ export class Replica {
   /** Opens (or creates) the replica in `home`. Cheap: documents load on demand. */
   constructor(home: CanonHome, options: ReplicaOptions = {}) {
     this.home = home;
-    this.storage = new FileStorage(home.replica);
+    this.storage = new FileStorage(home.replica, { generation: true });
     this.#findTimeoutMs = options.findTimeoutMs ?? 5_000;
     this.repo = new Repo({
       storage: this.storage,
@@ -173,6 +173,20 @@ export class Replica {
     }
   }
 
+  /**
+   * Waits until no chunk write of this process is under way: a save
+   * automerge-repo started on its own before a flush (its throttled save)
+   * may still be compacting (writing a snapshot, then removing what it
+   * replaced) when the flush returns, and caches written meanwhile would
+   * name files about to go. Two quiet turns of the event loop in a row.
+   */
+  async #settled(): Promise<void> {
+    for (let quiet = 0; quiet < 2; ) {
+      await new Promise((resolve) => setImmediate(resolve));
+      quiet = (this.storage.generation?.inFlight ?? 0) === 0 ? quiet + 1 : 0;
+    }
+  }
+
   /** Document ids this process has loaded or changed. */
   touched(): DocumentId[] {
     return [...this.#touched];
@@ -203,10 +217,16 @@ export class Replica {
     return mergeChangesOnDisk(this, ready as DocHandle<unknown>[]);
   }
 
-  /** Closes a replica held open with {@link holdOpen}: flushes, disconnects, compacts. */
+  /**
+   * Closes a replica held open with {@link holdOpen}: flushes and
+   * disconnects, without compacting. Compaction renames chunk files, which
+   * would leave every cache of the spaces it touched stale (the next command
+   * would load and fold the whole space); the next command that loads a
+   * document compacts it and writes the caches for the new names.
+   */
   async shutdown(): Promise<void> {
     this.#heldOpen = false;
-    await this.close();
+    await this.close({ compact: false });
   }
 
   /**
@@ -214,9 +234,10 @@ export class Replica {
    * awaited before the process exits, or the last 100 ms of changes are lost.
    * A replica held open ({@link holdOpen}) is only flushed.
    */
-  async close(): Promise<void> {
+  async close(options: { readonly compact?: boolean } = {}): Promise<void> {
     if (this.#heldOpen) {
       await this.repo.flush(this.touched());
+      await this.#settled();
       return;
     }
     if (this.#closed) return;
@@ -224,7 +245,10 @@ export class Replica {
     // Flush only documents this process loaded: `Repo.flush()` of everything throws
     // on handles still loading (automerge-repo #740), and so does `shutdown()`.
     await this.repo.flush(this.touched());
+    await this.#settled();
     for (const adapter of this.repo.networkSubsystem.adapters) adapter.disconnect();
-    await this.#compact();
+    if (options.compact !== false) await this.#compact();
+    // Every write of this process is on disk: its batch of the replica's generation ends.
+    await this.storage.generation?.end();
   }
 }

@@ -41,9 +41,16 @@ export function ownerDisabled(): boolean {
 export function isRouted(argv: readonly string[]): boolean {
   const [first, second] = argv;
   const command =
-    first === "publish" || first === "correct" || first === "stamp" || first === "sync"
+    first === "publish" ||
+    first === "correct" ||
+    first === "stamp" ||
+    first === "sync" ||
+    first === "retire" ||
+    first === "unretire" ||
+    first === "checkpoint"
       ? true
-      : first === "member" && (second === "add" || second === "remove");
+      : (first === "member" && (second === "add" || second === "remove")) ||
+        (first === "space" && second === "settings");
   if (!command) return false;
   return !argv.some((arg) => arg === "-" || arg === "--help" || arg === "-h");
 }

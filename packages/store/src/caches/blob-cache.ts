@@ -23,9 +23,14 @@ export class BlobCache {
     return join(this.#directory, contentCid);
   }
 
-  /** Stores bytes already known to match `contentCid`. */
+  /**
+   * Stores bytes already known to match `contentCid`. Not fsynced: every
+   * read hashes the bytes, so what a power cut leaves is refused (and
+   * removed), and the next command that loads the replica writes it again (a join writes
+   * thousands of blobs; an fsync each would cost seconds).
+   */
   async put(contentCid: string, bytes: Uint8Array): Promise<void> {
-    await writeFileAtomic(this.pathOf(contentCid), bytes);
+    await writeFileAtomic(this.pathOf(contentCid), bytes, 0o644, false, false);
   }
 
   /** True when a file for the CID exists (not checked). */

@@ -7,6 +7,12 @@ import { SPACE_URL_PATTERN } from "../space/space-url-pattern.js";
 import { unchecksummed } from "../storage/checksummed.js";
 import { chunkFingerprint } from "../storage/chunk-layout.js";
 import { BlobCache } from "./blob-cache.js";
+import { freshnessOfIndex, type IndexedCheckpoint } from "./indexed-freshness.js";
+import { freshnessOfListing, readListingCache } from "./listing-cache.js";
+
+export { freshnessOfIndex, type IndexedCheckpoint };
+
+import { provenFingerprint } from "./disk-proof.js";
 
 /**
  * The read index: the fold's result for one space, written after every
@@ -28,16 +34,6 @@ export interface ReadIndex {
   standards: Record<string, IndexedStandard>;
   /** The newest accepted checkpoint when the index was written, and what it named that the fold lacked; null when none. */
   checkpoint: IndexedCheckpoint | null;
-}
-
-/** The newest checkpoint as the read index records it. */
-export interface IndexedCheckpoint {
-  readonly cid: string;
-  readonly author: string;
-  readonly createdAt: string;
-  readonly expires: string;
-  /** Records it names that the fold did not hold. */
-  readonly missing: readonly string[];
 }
 
 /** One standard in the read index. */
@@ -99,10 +95,32 @@ export async function readFromIndex(
   if (documentId === undefined || genesis === undefined) return undefined;
   const address = { documentId, genesis };
   const lastSync = config?.spaces?.[url]?.lastSyncAt;
+  const { standard, selector } = request;
+  // The latest version: the listing cache (a few hundred bytes a standard), while the disk proof holds.
+  if (selector === undefined) {
+    const listing = await readListingCache(home, address, { statFiles: false });
+    const entry = listing?.standards.find(({ latest }) => latest.standard === standard);
+    if (listing !== undefined && entry !== undefined && entry.heads === 1) {
+      const { latest } = entry;
+      const content = await new BlobCache(home).get(latest.contentCid, latest.sha256);
+      if (content !== undefined)
+        return {
+          standard: latest.standard,
+          version: latest.version,
+          cid: latest.contentCid,
+          release: latest.releaseCid,
+          author: latest.author,
+          createdAt: latest.createdAt,
+          message: latest.message,
+          content,
+          lastSync: typeof lastSync === "string" ? lastSync : null,
+          freshness: freshnessOfListing(listing, new Date()),
+        };
+    }
+  }
   const index = await readIndexFile(indexPath(home, address.documentId));
   if (index?.v !== 2 || index.genesis !== address.genesis || typeof index.standards !== "object")
     return undefined;
-  const { standard, selector } = request;
   const entry = Object.hasOwn(index.standards, standard) ? index.standards[standard] : undefined;
   if (entry === undefined || typeof entry.releases !== "object") return undefined;
 
@@ -115,7 +133,9 @@ export async function readFromIndex(
         .filter((r) => r.contentCid === selector)
         .sort((x, y) => x.version - y.version || (x.releaseCid < y.releaseCid ? -1 : 1))[0];
   } else {
-    const current = await chunkFingerprint(home.replica, Object.keys(index.fingerprint ?? {}));
+    const current =
+      provenFingerprint(home, address.documentId, { statFiles: false }) ??
+      (await chunkFingerprint(home.replica, Object.keys(index.fingerprint ?? {})));
     if (JSON.stringify(current) !== JSON.stringify(index.fingerprint)) return undefined;
     if (selector === undefined) {
       if (entry.heads?.length !== 1) return undefined;
@@ -146,23 +166,6 @@ export async function readFromIndex(
     content,
     lastSync: typeof lastSync === "string" ? lastSync : null,
     freshness: freshnessOfIndex(index.checkpoint, new Date()),
-  };
-}
-
-/** The freshness the index's checkpoint proves at `now` (the same rule as core's `freshnessOf`). */
-export function freshnessOfIndex(
-  checkpoint: IndexedCheckpoint | null | undefined,
-  now: Date,
-): Freshness {
-  if (checkpoint === null || checkpoint === undefined || typeof checkpoint.expires !== "string")
-    return { status: "unproven", checkpoint: null, missing: [] };
-  const missing = Array.isArray(checkpoint.missing) ? checkpoint.missing : [];
-  const { cid, author, createdAt, expires } = checkpoint;
-  return {
-    status:
-      missing.length > 0 ? "incomplete" : Date.parse(expires) < now.getTime() ? "expired" : "fresh",
-    checkpoint: { cid, author, createdAt, expires },
-    missing,
   };
 }
 

@@ -33,7 +33,7 @@ export async function writeReadIndex(
         author: record.author,
         createdAt: record.createdAt,
         message: record.message,
-        sha256: sha256Hex(parseCid(record.contentCid)),
+        sha256: digestOf(record.contentCid),
       };
     }
     standards[name] = {
@@ -53,6 +53,19 @@ export async function writeReadIndex(
     indexPath(home, spaceDocumentId),
     checksummed(READ_INDEX_TAG, new TextEncoder().encode(JSON.stringify(index))),
   );
+}
+
+/** Content CID → its sha-256 in hex, for the life of the process (a CID fixes its digest; parsing 10,000 CIDs each write was most of the write). */
+const digests = new Map<string, string>();
+
+/** The content CID's digest in hex (what the read index and the listing cache keep as `sha256`). */
+export function digestOf(contentCid: string): string {
+  let digest = digests.get(contentCid);
+  if (digest === undefined) {
+    digest = sha256Hex(parseCid(contentCid));
+    digests.set(contentCid, digest);
+  }
+  return digest;
 }
 
 /** The newest checkpoint and what it names that the state lacks, as the index keeps it. */

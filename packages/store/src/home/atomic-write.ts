@@ -15,6 +15,12 @@ export async function writeFileAtomic(
   mode = 0o644,
   /** Set `mode` exactly, whatever the umask (an exported file's executable bit). */
   exactMode = false,
+  /**
+   * fsync the file and its directory (the default). A cache whose every read
+   * is checked against a hash may skip it: a power cut then leaves an old,
+   * empty or partial file, which the read refuses, never a wrong answer.
+   */
+  durable = true,
 ): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const temporary = `${path}.tmp-${randomBytes(6).toString("hex")}`;
@@ -22,7 +28,7 @@ export async function writeFileAtomic(
   try {
     if (exactMode) await file.chmod(mode);
     await file.writeFile(bytes);
-    await file.sync();
+    if (durable) await file.sync();
   } catch (error) {
     await file.close();
     await unlink(temporary).catch(() => {});
@@ -30,7 +36,7 @@ export async function writeFileAtomic(
   }
   await file.close();
   await rename(temporary, path);
-  await syncDirectory(dirname(path));
+  if (durable) await syncDirectory(dirname(path));
 }
 
 /** fsyncs a directory, so renames and creations in it are durable. */

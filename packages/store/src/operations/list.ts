@@ -1,8 +1,9 @@
 import { type Freshness, freshnessOf } from "@canon/core";
+import { freshnessOfListing, readListingCache } from "../caches/listing-cache.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { readConfig } from "../home/config.js";
 import { type ReleaseView, releaseView } from "./release-view.js";
-import type { SpaceChoice } from "./space-session.js";
+import { chooseSpace, type SpaceChoice } from "./space-session.js";
 import { viewSpace } from "./space-view.js";
 
 /** One standard in a listing. */
@@ -37,6 +38,36 @@ export async function list(
   home: CanonHome,
   request: SpaceChoice & { readonly all?: boolean | undefined } = {},
 ): Promise<Listing> {
+  // The listing cache, while the disk proof holds: a read of one small file.
+  const chosen = await chooseSpace(home, request);
+  const cached = await readListingCache(home, chosen.address, { statFiles: true });
+  if (cached !== undefined) {
+    const config = await readConfig(home);
+    const shown = cached.standards.filter((entry) => request.all || !entry.retired);
+    return {
+      space: chosen.url,
+      name: cached.name,
+      standards: shown.map(({ latest, forked, heads, openCorrections, retired }) => ({
+        standard: latest.standard,
+        version: latest.version,
+        cid: latest.contentCid,
+        release: latest.releaseCid,
+        author: latest.author,
+        createdAt: latest.createdAt,
+        message: latest.message,
+        forked,
+        heads,
+        openCorrections,
+        retired,
+        group: groupOf(latest.standard),
+      })),
+      retired: request.all ? 0 : cached.standards.length - shown.length,
+      lastSync: config.spaces[chosen.url]?.lastSyncAt ?? null,
+      freshness: freshnessOfListing(cached, new Date()),
+      rejected: cached.rejected,
+      damaged: [],
+    };
+  }
   return viewSpace(home, request, async ({ state, chosen, rejected, damaged }) => {
     const config = await readConfig(home);
     return {

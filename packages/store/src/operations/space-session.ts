@@ -1,7 +1,9 @@
 import { CanonError, type SpaceState } from "@canon/core";
 import { BlobCache } from "../caches/blob-cache.js";
+import { recordDiskProof } from "../caches/disk-proof.js";
 import { writeHeadsCache } from "../caches/heads-cache.js";
 import { stampIndexOf, writeStampIndex } from "../caches/stamp-index.js";
+import { writeListingCache } from "../caches/write-listing-cache.js";
 import { writeReadIndex } from "../caches/write-read-index.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { type Config, readConfig, type SpaceEntry } from "../home/config.js";
@@ -175,11 +177,14 @@ export async function refreshCaches(replica: Replica, before: FoldedSpace): Prom
     current.space.documentId,
     ...[...current.standards.values()].map((handle) => handle.documentId),
   ]);
-  const fingerprint = replica.spaces.fingerprintOf(current);
+  // What this process holds, as the files on disk name it (automerge-repo compacts on its own).
+  const fingerprint = await replica.storage.describedOnDisk(replica.spaces.fingerprintOf(current));
   if (headsOf(current) !== heads) return;
-  // The home's owner wrote the caches for exactly these heads already (a sync right after a publish).
+  // The home's owner wrote the caches for exactly these heads and files already
+  // (a sync right after a publish). The files too: a compaction keeps the heads but renames them.
+  const writtenKey = `${heads}\n${JSON.stringify(fingerprint)}`;
   const written = cachesWritten.get(replica);
-  if (written?.get(before.address.documentId) === heads) return;
+  if (written?.get(before.address.documentId) === writtenKey) return;
   // A standard document that arrived after loading has chunks but is not in the fold.
   const unloaded = current.documents.filter(
     (id) => !current.standards.has(id) && !current.damaged.has(id),
@@ -191,6 +196,13 @@ export async function refreshCaches(replica: Replica, before: FoldedSpace): Prom
   if (after.damaged.size > 0) return;
   await replica.spaces.rememberFold(after, fingerprint);
   await writeReadIndex(replica.home, before.address.documentId, fingerprint, after.fold.state);
+  await writeListingCache(
+    replica.home,
+    before.address.documentId,
+    fingerprint,
+    after.fold.state,
+    after.fold.rejected.length,
+  );
   await writeStampIndex(
     replica.home,
     before.address.documentId,
@@ -203,14 +215,16 @@ export async function refreshCaches(replica: Replica, before: FoldedSpace): Prom
     fingerprint,
     heads: documentHeads,
   });
+  // The next command trusts these caches after one read, if nothing was written meanwhile.
+  await recordDiskProof(replica.home, replica.storage, before.address.documentId, fingerprint);
   if (replica.isHeldOpen) {
     const bySpace = cachesWritten.get(replica) ?? new Map<string, string>();
-    bySpace.set(before.address.documentId, heads);
+    bySpace.set(before.address.documentId, writtenKey);
     cachesWritten.set(replica, bySpace);
   }
 }
 
-/** For a replica held open (the home's owner): the heads each space's caches were last written for. */
+/** For a replica held open (the home's owner): the heads and chunk files each space's caches were last written for. */
 const cachesWritten = new WeakMap<Replica, Map<string, string>>();
 
 /** Content CIDs a held-open replica found in the blob cache (blobs are never removed while it runs). */

@@ -1,8 +1,10 @@
 import type { DocHandle } from "@automerge/automerge-repo";
 import { type FoldResult, fold, type RecordEntry } from "@canon/core";
+import { recordDiskProof } from "../caches/disk-proof.js";
 import { readHeadsCache, writeHeadsCache } from "../caches/heads-cache.js";
 import { stampIndexOf, writeStampIndex } from "../caches/stamp-index.js";
 import { snapshotOf, writeVerifiedSnapshot } from "../caches/verified-snapshot.js";
+import { writeListingCache } from "../caches/write-listing-cache.js";
 import { writeReadIndex } from "../caches/write-read-index.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { withHomeLock } from "../home/home-lock.js";
@@ -21,7 +23,7 @@ import {
   type SpaceSession,
   withSpace,
 } from "./space-session.js";
-import { type CurrentSnapshot, currentSnapshot } from "./space-view.js";
+import { type CurrentSnapshot, currentSnapshot, keepCurrent } from "./space-view.js";
 
 /**
  * Runs `work` on a session that loads only the space document and the
@@ -155,7 +157,10 @@ export async function refreshTouched(
     }
   const fingerprint: Record<string, string[]> = {};
   for (const [id, names] of Object.entries(snapshot.fingerprint)) fingerprint[id] = [...names];
-  for (const id of touched) fingerprint[id] = replica.storage.chunkNames(id);
+  const seen: Record<string, string[]> = {};
+  for (const id of touched) seen[id] = replica.storage.chunkNames(id);
+  // As the files on disk name them (automerge-repo compacts on its own).
+  Object.assign(fingerprint, await replica.storage.describedOnDisk(seen));
   const verified = new Map(snapshot.records.map((signed) => [signed.cid, signed]));
   const known = new Set([...verified.keys(), ...snapshot.invalid.map((entry) => entry.cid)]);
   const entries: RecordEntry[] = [...snapshot.records];
@@ -189,12 +194,16 @@ export async function refreshTouched(
     invalid: [...snapshot.invalid, ...result.invalid],
     rejected: [...snapshot.invalid, ...result.rejected],
   };
-  await writeVerifiedSnapshot(
+  const written = snapshotOf(address.genesis, fingerprint, merged);
+  await writeVerifiedSnapshot(replica.home, address.documentId, written);
+  await writeReadIndex(replica.home, address.documentId, fingerprint, state);
+  await writeListingCache(
     replica.home,
     address.documentId,
-    snapshotOf(address.genesis, fingerprint, merged),
+    fingerprint,
+    state,
+    merged.rejected.length,
   );
-  await writeReadIndex(replica.home, address.documentId, fingerprint, state);
   await writeStampIndex(
     replica.home,
     address.documentId,
@@ -202,9 +211,22 @@ export async function refreshTouched(
   );
   // The heads of untouched documents are those the previous cache recorded, if it described the snapshot's files.
   const previous = await readHeadsCache(replica.home, address.documentId);
-  if (JSON.stringify(previous?.fingerprint) !== JSON.stringify(snapshot.fingerprint)) return merged;
-  const heads: Record<string, readonly string[]> = { ...previous?.heads };
-  for (const handle of handles) heads[handle.documentId] = handle.heads();
-  await writeHeadsCache(replica.home, address.documentId, { fingerprint, heads });
+  if (JSON.stringify(previous?.fingerprint) === JSON.stringify(snapshot.fingerprint)) {
+    const heads: Record<string, readonly string[]> = { ...previous?.heads };
+    for (const handle of handles) heads[handle.documentId] = handle.heads();
+    await writeHeadsCache(replica.home, address.documentId, { fingerprint, heads });
+  }
+  // The next command trusts these caches after one read, if nothing was written meanwhile.
+  const token = await recordDiskProof(
+    replica.home,
+    replica.storage,
+    address.documentId,
+    fingerprint,
+  );
+  if (token !== undefined)
+    keepCurrent(replica.home, address.documentId, token, {
+      snapshot: written,
+      fold: { ...merged, state },
+    });
   return merged;
 }

@@ -1,4 +1,5 @@
 import * as A from "@automerge/automerge";
+import type { DocHandle } from "@automerge/automerge-repo";
 import {
   type BundleEntry,
   contentMatches,
@@ -11,7 +12,7 @@ import {
 import { BlobCache } from "../caches/blob-cache.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { mapsAt } from "./document-maps.js";
-import { isBytes } from "./documents.js";
+import { isBytes, type StandardDocument } from "./documents.js";
 import type { LoadedSpace } from "./space-reader.js";
 
 /**
@@ -23,6 +24,15 @@ import type { LoadedSpace } from "./space-reader.js";
  */
 export class ContentLookup {
   readonly #blobs: BlobCache;
+  /** By set of standard documents: which documents hold each content CID, as of change count `changes`. */
+  readonly #indexes = new WeakMap<
+    LoadedSpace["standards"],
+    { changes: number; size: number; holders: Map<string, DocHandle<StandardDocument>[]> }
+  >();
+  /** Documents whose changes are counted in {@link #changes}. */
+  readonly #watched = new WeakSet<DocHandle<StandardDocument>>();
+  /** Changes seen to any document ever indexed: an index built at another count is stale. */
+  #changes = 0;
 
   /** A lookup falling back to `home`'s blob cache. */
   constructor(home: CanonHome) {
@@ -88,10 +98,16 @@ export class ContentLookup {
    * Every value the standard documents hold for a content CID, including
    * concurrent (conflicting) writes, so a peer's write cannot shadow the
    * real bytes. Unverified: the fold checks each against the CID.
+   *
+   * Only the documents that hold the CID are read: an index of which
+   * document holds which CIDs is built once per set of documents and kept
+   * until any of them changes (each document's `heads-changed` event makes
+   * it stale). A fold of N releases in N documents thus costs N lookups,
+   * not N².
    */
   candidates(loaded: Pick<LoadedSpace, "standards">, contentCid: string): Uint8Array[] {
     const candidates: Uint8Array[] = [];
-    for (const handle of loaded.standards.values()) {
+    for (const handle of this.#holders(loaded.standards).get(contentCid) ?? []) {
       // Every `contents` map, if members recreated a deleted one concurrently.
       for (const contents of mapsAt(handle.doc(), "contents")) {
         if (!Object.hasOwn(contents, contentCid)) continue;
@@ -103,6 +119,35 @@ export class ContentLookup {
       }
     }
     return candidates;
+  }
+
+  /** Which of `standards` hold each content CID, as of their current values (see {@link candidates}). */
+  #holders(
+    standards: LoadedSpace["standards"],
+  ): ReadonlyMap<string, DocHandle<StandardDocument>[]> {
+    const known = this.#indexes.get(standards);
+    if (known !== undefined && known.changes === this.#changes && known.size === standards.size)
+      return known.holders;
+    const holders = new Map<string, DocHandle<StandardDocument>[]>();
+    for (const handle of standards.values()) {
+      // Any change to a document indexed here makes every index stale (checked in O(1)).
+      if (!this.#watched.has(handle)) {
+        this.#watched.add(handle);
+        handle.on("heads-changed", () => {
+          this.#changes++;
+        });
+      }
+      const cids = new Set<string>();
+      for (const contents of mapsAt(handle.doc(), "contents"))
+        for (const cid of Object.keys(contents)) cids.add(cid);
+      for (const cid of cids) {
+        const list = holders.get(cid);
+        if (list === undefined) holders.set(cid, [handle]);
+        else list.push(handle);
+      }
+    }
+    this.#indexes.set(standards, { changes: this.#changes, size: standards.size, holders });
+    return holders;
   }
 }
 

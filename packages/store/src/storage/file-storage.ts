@@ -6,6 +6,7 @@ import { writeFileAtomic } from "../home/atomic-write.js";
 import { checksummed, unchecksummed } from "./checksummed.js";
 import {
   CHUNK_KINDS,
+  chunkFingerprint,
   chunkKeyOf,
   chunkNameOf,
   isChunkKey,
@@ -13,6 +14,7 @@ import {
   pathOfKey,
   snapshotKeyOf,
 } from "./chunk-layout.js";
+import { GenerationWriter } from "./replica-generation.js";
 
 /** Error codes that mean "this place cannot be written", not a bug. */
 const UNWRITABLE = new Set(["EACCES", "EROFS", "EPERM", "ENOTDIR", "EISDIR", "ENOSPC", "EDQUOT"]);
@@ -36,10 +38,34 @@ export class FileStorage implements StorageAdapterInterface {
   readonly #directory: string;
   /** Chunk keys of each document this process loaded or wrote: the ones a compaction may replace. */
   readonly #chunks = new Map<string, Set<string>>();
+  /** Changes the replica's generation around every chunk write (see `replica-generation.ts`); none for a relay's store. */
+  readonly generation: GenerationWriter | undefined;
 
-  /** Stores files under `directory` (created on first write). */
-  constructor(directory: string) {
+  /**
+   * Stores files under `directory` (created on first write). With
+   * `generation`, every chunk written or removed changes the replica's
+   * generation token, so caches can prove cheaply that nothing was written since.
+   */
+  constructor(directory: string, options: { readonly generation?: boolean } = {}) {
     this.#directory = directory;
+    this.generation = options.generation ? new GenerationWriter(directory) : undefined;
+  }
+
+  /** The storage directory. */
+  get directory(): string {
+    return this.#directory;
+  }
+
+  /**
+   * Runs a write of `key`, inside a generation batch when it touches a
+   * document's chunks (a chunk's key, or with `wholeDocument` a document's
+   * prefix) and the generation is kept; other keys (sync states, the
+   * storage id) leave the generation alone.
+   */
+  #writing<T>(key: StorageKey, work: () => Promise<T>, wholeDocument = false): Promise<T> {
+    if (this.generation === undefined || !(isChunkKey(key) || (wholeDocument && key.length === 1)))
+      return work();
+    return this.generation.write(work);
   }
 
   /** The file a key is stored in. */
@@ -71,7 +97,7 @@ export class FileStorage implements StorageAdapterInterface {
     this.#remember(key);
     const path = this.pathOf(key);
     try {
-      await writeFileAtomic(path, wrap(data));
+      await this.#writing(key, () => writeFileAtomic(path, wrap(data)));
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== undefined && UNWRITABLE.has(code)) {
@@ -88,9 +114,13 @@ export class FileStorage implements StorageAdapterInterface {
   async remove(key: StorageKey): Promise<void> {
     const [documentId] = key;
     if (documentId !== undefined) this.#chunks.get(documentId)?.delete(key.join("/"));
-    await unlink(this.pathOf(key)).catch((error: NodeJS.ErrnoException) => {
-      if (error.code !== "ENOENT") throw error;
-    });
+    await this.#writing(key, () =>
+      unlink(this.pathOf(key)).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== "ENOENT") throw error;
+      }),
+    );
+    // A load that listed the file before it went may have counted it again meanwhile.
+    if (documentId !== undefined) this.#chunks.get(documentId)?.delete(key.join("/"));
   }
 
   async loadRange(prefix: StorageKey): Promise<Chunk[]> {
@@ -100,7 +130,10 @@ export class FileStorage implements StorageAdapterInterface {
     // Sequential on purpose: opening every file of a large replica at once hits EMFILE.
     for (const file of files) {
       const key = [...prefix, ...relative(root, file).split(sep)];
-      chunks.push({ key, data: await this.load(key) });
+      const data = await this.load(key);
+      // Removed since the listing (a compaction running meanwhile): not a chunk of this document any more.
+      if (data === undefined) continue;
+      chunks.push({ key, data });
       this.#remember(key);
     }
     return chunks;
@@ -138,6 +171,25 @@ export class FileStorage implements StorageAdapterInterface {
   }
 
   /**
+   * The chunk files of each document as a result computed here may name
+   * them: those on disk, when this process has seen every one of them (a
+   * chunk it saw that is gone was compacted into one it saw, so its content
+   * is still described); otherwise what this process has seen, which then
+   * differs from the disk and makes the result look stale, as it must.
+   */
+  async describedOnDisk(
+    fingerprint: Readonly<Record<string, readonly string[]>>,
+  ): Promise<Record<string, string[]>> {
+    const onDisk = await chunkFingerprint(this.#directory, Object.keys(fingerprint));
+    const described: Record<string, string[]> = {};
+    for (const [id, seen] of Object.entries(fingerprint)) {
+      const present = onDisk[id] ?? [];
+      described[id] = present.every((name) => seen.includes(name)) ? present : [...seen];
+    }
+    return described;
+  }
+
+  /**
    * Replaces every chunk of a document this process has seen with one
    * snapshot (`Automerge.save` of a document that includes them all). Chunks
    * another process wrote meanwhile are left alone. The snapshot is written
@@ -172,7 +224,11 @@ export class FileStorage implements StorageAdapterInterface {
     const seen = documentId === undefined ? undefined : this.#chunks.get(documentId);
     for (const key of [...(seen ?? [])])
       if (key.startsWith(`${prefix.join("/")}/`)) seen?.delete(key);
-    await rm(this.pathOf(prefix), { recursive: true, force: true });
+    await this.#writing(
+      prefix,
+      () => rm(this.pathOf(prefix), { recursive: true, force: true }),
+      true,
+    );
   }
 }
 

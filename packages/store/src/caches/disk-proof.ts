@@ -1,0 +1,144 @@
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { writeFileAtomic } from "../home/atomic-write.js";
+import type { CanonHome } from "../home/canon-home.js";
+import { checksummed, unchecksummed } from "../storage/checksummed.js";
+import { chunkFingerprint, pathOfKey } from "../storage/chunk-layout.js";
+import type { FileStorage } from "../storage/file-storage.js";
+import {
+  bumpGeneration,
+  otherWriters,
+  readGeneration,
+  writersPresent,
+} from "../storage/replica-generation.js";
+
+/**
+ * A space's disk proof: "at the replica's generation `token`, the chunk
+ * files of the space's documents on disk were exactly `fingerprint`". Kept
+ * in `$CANON_HOME/index/<space-document-id>.proof`, checksummed. While the
+ * replica's generation is still `token` (one small file read, see
+ * `storage/replica-generation.ts`), a cache tagged with the same fingerprint
+ * (verified snapshot, read index, heads cache) is current without listing,
+ * reading or hashing any chunk file.
+ */
+interface DiskProof {
+  readonly token: string;
+  readonly fingerprint: Record<string, string[]>;
+}
+
+const TAG = "CNP1";
+
+function pathOf(home: CanonHome, spaceDocumentId: string): string {
+  return join(home.indexes, `${spaceDocumentId}.proof`);
+}
+
+/** The proof file, or undefined when absent, damaged or malformed. Synchronous: a small file on a command's start-up path. */
+function readProof(home: CanonHome, spaceDocumentId: string): DiskProof | undefined {
+  try {
+    const opened = unchecksummed(TAG, readFileSync(pathOf(home, spaceDocumentId)));
+    if (!("data" in opened)) return undefined;
+    const parsed = JSON.parse(new TextDecoder().decode(opened.data)) as Partial<DiskProof> & {
+      v?: unknown;
+    };
+    if (parsed.v !== 1 || typeof parsed.token !== "string") return undefined;
+    const { fingerprint } = parsed;
+    if (typeof fingerprint !== "object" || fingerprint === null || Array.isArray(fingerprint))
+      return undefined;
+    for (const names of Object.values(fingerprint))
+      if (!Array.isArray(names) || !names.every((name) => typeof name === "string"))
+        return undefined;
+    return { token: parsed.token, fingerprint };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The chunk files of the space's documents as its proof names them, when
+ * the proof still holds: the replica's generation is the one it was taken
+ * at, so no Canon process wrote a chunk since (nor is one in the middle of
+ * writing: a writer changes the generation before its first write). With
+ * `statFiles`, also every chunk file and folder named, and each document's
+ * folder, has not changed since the generation did (`ctime`, which no tool
+ * can set back): an edit, a removal or an added file by another tool, or
+ * damage written in place, makes the proof not hold. Undefined otherwise:
+ * the caller lists the files (`chunkFingerprint`) instead.
+ */
+export function provenFingerprint(
+  home: CanonHome,
+  spaceDocumentId: string,
+  options: { readonly statFiles: boolean },
+): Record<string, string[]> | undefined {
+  const generation = readGeneration(home.replica);
+  if (generation === undefined) return undefined;
+  const proof = readProof(home, spaceDocumentId);
+  if (proof === undefined || proof.token !== generation.token) return undefined;
+  if (options.statFiles && !unchangedSince(home.replica, proof.fingerprint, generation.changedMs))
+    return undefined;
+  return proof.fingerprint;
+}
+
+/** True when no named file or folder of the documents changed after `sinceMs` (and each named chunk exists). */
+function unchangedSince(
+  directory: string,
+  fingerprint: Readonly<Record<string, readonly string[]>>,
+  sinceMs: number,
+): boolean {
+  const changed = (path: string, mustExist: boolean): boolean => {
+    try {
+      const { ctimeMs, mtimeMs } = statSync(path);
+      return ctimeMs > sinceMs || mtimeMs > sinceMs;
+    } catch {
+      return mustExist;
+    }
+  };
+  for (const [documentId, names] of Object.entries(fingerprint)) {
+    if (changed(pathOfKey(directory, [documentId]), names.length > 0)) return false;
+    const kinds = new Set<string>();
+    for (const name of names) {
+      const [kind = ""] = name.split("/");
+      if (!kinds.has(kind)) {
+        kinds.add(kind);
+        if (changed(pathOfKey(directory, [documentId, kind]), true)) return false;
+      }
+      if (changed(pathOfKey(directory, [documentId, ...name.split("/")]), true)) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Records that the chunk files of the space's documents are exactly
+ * `fingerprint`, at a new generation, after its caches were written for
+ * that fingerprint. Writes nothing (returns false) unless it is sure: this
+ * process has no write under way, no other process is in the middle of a
+ * batch, the files listed on disk are exactly `fingerprint`, and the
+ * generation did not change while they were listed. A writer killed
+ * mid-batch leaves its writer file; it is cleared here only once that
+ * process is gone (its writes final) and before the listing, never after.
+ * Returns the generation's token the proof holds at, or undefined when it wrote none.
+ */
+export async function recordDiskProof(
+  home: CanonHome,
+  storage: FileStorage,
+  spaceDocumentId: string,
+  fingerprint: Readonly<Record<string, readonly string[]>>,
+): Promise<string | undefined> {
+  const writer = storage.generation;
+  if (writer === undefined || storage.directory !== home.replica) return undefined;
+  if (!(await writer.end())) return undefined;
+  if ((await otherWriters(home.replica, undefined)).length > 0) return undefined;
+  // A new token, so that the files' times are before the generation's (see provenFingerprint).
+  const token = await bumpGeneration(home.replica, false);
+  const onDisk = await chunkFingerprint(home.replica, Object.keys(fingerprint));
+  if (JSON.stringify(onDisk) !== JSON.stringify(fingerprint)) return undefined;
+  if (readGeneration(home.replica)?.token !== token) return undefined;
+  if (writer.inFlight > 0 || writer.batch !== undefined) return undefined;
+  if (writersPresent(home.replica, undefined).length > 0) return undefined;
+  const json = JSON.stringify({ v: 1, token, fingerprint });
+  await writeFileAtomic(
+    pathOf(home, spaceDocumentId),
+    checksummed(TAG, new TextEncoder().encode(json)),
+  );
+  return token;
+}

@@ -1,0 +1,147 @@
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { provenFingerprint, recordDiskProof } from "../src/caches/disk-proof.js";
+import { readVerifiedSnapshot } from "../src/caches/verified-snapshot.js";
+import { canonHome, createSpace, ensureIdentity, openReplica, publish } from "../src/index.js";
+import { chooseSpace } from "../src/operations/space-session.js";
+import { pathOfKey } from "../src/storage/chunk-layout.js";
+import {
+  GenerationWriter,
+  generationPath,
+  readGeneration,
+  writersPath,
+} from "../src/storage/replica-generation.js";
+
+const cleanup: string[] = [];
+afterEach(async () => {
+  for (const path of cleanup.splice(0)) await rm(path, { recursive: true, force: true });
+});
+
+async function homeWithStandard() {
+  const root = await mkdtemp(join(tmpdir(), "canon-proof-"));
+  cleanup.push(root);
+  const home = canonHome(root);
+  const signer = await ensureIdentity(home);
+  await createSpace(home, signer, "test");
+  const input = join(root, "input.md");
+  await writeFile(input, "one\n");
+  await publish(home, signer, { standard: "style", file: input });
+  const chosen = await chooseSpace(home, {});
+  return { home, signer, input, spaceId: chosen.address.documentId };
+}
+
+/** Every chunk file of the space's documents, as paths. */
+async function chunkFiles(
+  home: ReturnType<typeof canonHome>,
+  fingerprint: Record<string, string[]>,
+): Promise<string[]> {
+  return Object.entries(fingerprint).flatMap(([id, names]) =>
+    names.map((name) => pathOfKey(home.replica, [id, ...name.split("/")])),
+  );
+}
+
+describe("the disk proof (one read instead of listing every chunk)", () => {
+  it("holds after a publish, naming exactly the files the caches name", async () => {
+    const { home, spaceId } = await homeWithStandard();
+    const proven = provenFingerprint(home, spaceId, { statFiles: true });
+    expect(proven).toBeDefined();
+    expect(proven).toEqual((await readVerifiedSnapshot(home, spaceId))?.fingerprint);
+    // No batch is left open by a command that finished.
+    expect(await readdir(writersPath(home.replica)).catch(() => [])).toEqual([]);
+  });
+
+  it("stops holding as soon as any process writes a chunk, even one that never writes the caches", async () => {
+    const { home, spaceId } = await homeWithStandard();
+    const replica = await openReplica(home);
+    const handle = replica.create({
+      canon: "standard",
+      v: 1,
+      name: "x",
+      records: {},
+      contents: {},
+    });
+    handle.change((doc) => {
+      (doc as { name: string }).name = "y";
+    });
+    await replica.repo.flush([handle.documentId]);
+    // Flushed but not closed: the writer's batch is open, and the token moved.
+    expect(provenFingerprint(home, spaceId, { statFiles: false })).toBeUndefined();
+    await replica.close();
+    expect(provenFingerprint(home, spaceId, { statFiles: false })).toBeUndefined();
+  });
+
+  it("stops holding when a chunk file is edited, removed or touched by another tool (statFiles)", async () => {
+    const { home, spaceId } = await homeWithStandard();
+    const fingerprint = provenFingerprint(home, spaceId, { statFiles: true });
+    if (fingerprint === undefined) throw new Error("no proof");
+    const [file] = await chunkFiles(home, fingerprint);
+    if (file === undefined) throw new Error("no chunk file");
+    // Times are compared with the generation's: move it into the past, as if written long ago.
+    const past = new Date(Date.now() - 60_000);
+    await utimes(generationPath(home.replica), past, past);
+    const bytes = await readFile(file);
+    await writeFile(file, bytes); // same bytes, written in place: its ctime moves
+    expect(provenFingerprint(home, spaceId, { statFiles: true })).toBeUndefined();
+    // Without the file checks (show's path, which reads no chunk) the token alone decides.
+    expect(provenFingerprint(home, spaceId, { statFiles: false })).toEqual(fingerprint);
+    await rm(file);
+    expect(provenFingerprint(home, spaceId, { statFiles: true })).toBeUndefined();
+  });
+
+  it("is not recorded while another process is in the middle of a batch, and is once that process is gone", async () => {
+    const { home, spaceId } = await homeWithStandard();
+    const fingerprint = provenFingerprint(home, spaceId, { statFiles: false });
+    if (fingerprint === undefined) throw new Error("no proof");
+    // A live process's writer file: it may be writing now.
+    const child = spawn(process.execPath, ["-e", "setTimeout(() => {}, 30000)"]);
+    try {
+      await mkdir(writersPath(home.replica), { recursive: true });
+      await writeFile(join(writersPath(home.replica), `${child.pid}-abcdef`), "");
+      const replica = await openReplica(home);
+      expect(await recordDiskProof(home, replica.storage, spaceId, fingerprint)).toBeUndefined();
+      // Killed mid-batch (kill -9): its writes are final, its file is cleared, the proof is taken again.
+      child.kill("SIGKILL");
+      await new Promise((resolve) => child.once("exit", resolve));
+      expect(await recordDiskProof(home, replica.storage, spaceId, fingerprint)).toMatch(
+        /^[0-9a-f]{32}$/,
+      );
+      expect(provenFingerprint(home, spaceId, { statFiles: true })).toEqual(fingerprint);
+      await replica.close();
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
+  it("is refused when the files on disk are not those named", async () => {
+    const { home, spaceId } = await homeWithStandard();
+    const fingerprint = provenFingerprint(home, spaceId, { statFiles: false });
+    if (fingerprint === undefined) throw new Error("no proof");
+    const replica = await openReplica(home);
+    const wrong = { ...fingerprint, [spaceId]: ["snapshot/not-there"] };
+    expect(await recordDiskProof(home, replica.storage, spaceId, wrong)).toBeUndefined();
+    await replica.close();
+  });
+});
+
+describe("the replica's generation", () => {
+  it("changes durably before a batch's first write and after each, with a writer file while the batch is open", async () => {
+    const root = await mkdtemp(join(tmpdir(), "canon-generation-"));
+    cleanup.push(root);
+    const directory = join(root, "replica");
+    const writer = new GenerationWriter(directory);
+    const seen: (string | undefined)[] = [];
+    await writer.write(async () => {
+      // Inside the write: the token already differs from any taken before, and the batch is announced.
+      seen.push(readGeneration(directory)?.token);
+      expect(await readdir(writersPath(directory))).toEqual([writer.batch]);
+    });
+    const after = readGeneration(directory)?.token;
+    expect(after).toBeDefined();
+    expect(after).not.toBe(seen[0]);
+    expect(await writer.end()).toBe(true);
+    expect(await readdir(writersPath(directory))).toEqual([]);
+  });
+});
