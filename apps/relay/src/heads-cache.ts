@@ -111,8 +111,10 @@ export function reportingWrites(
     try {
       await write;
     } finally {
-      // A sync state (which heads a peer had) is not the document's content.
-      if (key[0] !== undefined && key[1] !== "sync-state") written(key[0]);
+      // A sync state (which heads a peer had) is not the document's content, and
+      // the storage's own id (saved by automerge-repo once, at any moment) is no document.
+      if (key[0] !== undefined && key[0] !== "storage-adapter-id" && key[1] !== "sync-state")
+        written(key[0]);
     }
   };
   return {
