@@ -12,6 +12,7 @@ import { inSync, openRelaySession } from "../../src/sync/relay-session.js";
 import { ReportedHeads } from "../../src/sync/reported-heads.js";
 import { startHoldingProxy } from "../holding-proxy.js";
 import { closedPort, startTestRelay, type TestRelay } from "../relay-fixture.js";
+import { countWrites } from "../storage-writes.js";
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -32,7 +33,12 @@ async function relay(): Promise<TestRelay> {
 
 async function replica(): Promise<Replica> {
   const opened = await openReplica(canonHome(await temporaryDirectory()));
-  cleanup.push(() => opened.close());
+  const writes = countWrites(opened.storage);
+  cleanup.push(async () => {
+    await opened.close();
+    // Saves automerge-repo throttled before the close land before the directory goes.
+    await writes.settled();
+  });
   return opened;
 }
 
@@ -46,9 +52,11 @@ async function clientAndStoringPeer() {
     peerId: "client" as PeerId,
     syncDebounceRate: 2,
   });
+  const storage = new FileStorage(await temporaryDirectory());
+  const writes = countWrites(storage);
   const peer = new Repo({
     network: [new MessageChannelNetworkAdapter(asPort(port2))],
-    storage: new FileStorage(await temporaryDirectory()),
+    storage,
     peerId: "peer" as PeerId,
     syncDebounceRate: 2,
   });
@@ -56,6 +64,7 @@ async function clientAndStoringPeer() {
     await Promise.all([client.shutdown(), peer.shutdown()]);
     port1.close();
     port2.close();
+    await writes.settled();
   });
   // The id the peer announced. (Not `peer.storageId()`: on a fresh store a second call
   // races the first and can mint another id, automerge-repo 2.5.6's StorageSubsystem.id().)
