@@ -10,7 +10,9 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { canonHome, FileStorage, openReplica, type Replica } from "../../src/index.js";
 import { inSync, openRelaySession } from "../../src/sync/relay-session.js";
 import { ReportedHeads } from "../../src/sync/reported-heads.js";
+import { startHoldingProxy } from "../holding-proxy.js";
 import { closedPort, startTestRelay, type TestRelay } from "../relay-fixture.js";
+import { countWrites } from "../storage-writes.js";
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -31,7 +33,12 @@ async function relay(): Promise<TestRelay> {
 
 async function replica(): Promise<Replica> {
   const opened = await openReplica(canonHome(await temporaryDirectory()));
-  cleanup.push(() => opened.close());
+  const writes = countWrites(opened.storage);
+  cleanup.push(async () => {
+    await opened.close();
+    // Saves automerge-repo throttled before the close land before the directory goes.
+    await writes.settled();
+  });
   return opened;
 }
 
@@ -45,9 +52,11 @@ async function clientAndStoringPeer() {
     peerId: "client" as PeerId,
     syncDebounceRate: 2,
   });
+  const storage = new FileStorage(await temporaryDirectory());
+  const writes = countWrites(storage);
   const peer = new Repo({
     network: [new MessageChannelNetworkAdapter(asPort(port2))],
-    storage: new FileStorage(await temporaryDirectory()),
+    storage,
     peerId: "peer" as PeerId,
     syncDebounceRate: 2,
   });
@@ -55,6 +64,7 @@ async function clientAndStoringPeer() {
     await Promise.all([client.shutdown(), peer.shutdown()]);
     port1.close();
     port2.close();
+    await writes.settled();
   });
   // The id the peer announced. (Not `peer.storageId()`: on a fresh store a second call
   // races the first and can mint another id, automerge-repo 2.5.6's StorageSubsystem.id().)
@@ -156,10 +166,19 @@ describe("a relay's heads, connection by connection", () => {
 
     // automerge-repo's sync info still says the relay holds our old heads.
     expect(handle.getSyncInfo(storageId)?.lastHeads).toEqual(handle.heads());
-    const second = await openRelaySession(mine, { url: server.url }, 10_000);
+    // The second connection goes through a proxy that lets the relay introduce itself and
+    // holds back the rest: without it, the relay's first sync message (which carries the
+    // change: it remembers what it shared with this peer) may be applied before
+    // openRelaySession returns, and the moment to check would be gone.
+    const proxy = await startHoldingProxy(server.url);
+    cleanup.push(() => proxy.close());
+    const second = await openRelaySession(mine, { url: proxy.url }, 10_000);
     cleanup.push(async () => second.close());
     // What the relay reported over the first connection does not count on the second.
-    expect(second.atStart.get(handle.documentId)).not.toEqual(handle.heads());
+    expect(second.relayHeads(handle.documentId)).toBeUndefined();
+    expect(second.atStart.get(handle.documentId)).toBeUndefined();
+    expect(inSync(handle, second.relayHeads(handle.documentId))).toBe(false);
+    proxy.release();
     await vi.waitFor(
       () => expect(inSync(handle, second.relayHeads(handle.documentId))).toBe(true),
       { timeout: 10_000 },
