@@ -123,19 +123,20 @@ describe.each<Storage>(["directory", "database"])(
     });
 
     it("keeps a document in memory while messages about it keep coming", async () => {
-      const relay = await relayWith(storage, 400);
+      const relay = await relayWith(storage, 3000);
       const writer = clientOf(relay, "busy");
       const handle = writer.create<Doc>({ items: {} });
       await waitFor(() => acknowledged(writer, handle));
-      for (let round = 0; round < 12; round++) {
+      // A change every 100 ms for 4 s (longer than the idle time), never 3 s apart.
+      for (let round = 0; round < 40; round++) {
         handle.change((doc) => {
           doc.items[`round-${round}`] = round;
         });
-        await waitFor(() => acknowledged(writer, handle));
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
-      // 1.2 s of writes, never 400 ms apart: never evicted.
+      await waitFor(() => acknowledged(writer, handle));
       expect(await evictedTotal(relay)).toBe(0);
+      expect(inMemory(relay, handle.documentId)).toBe(true);
     });
 
     it("a peer that still has an evicted document open hears of the next change to it", async () => {
@@ -163,11 +164,12 @@ describe.each<Storage>(["directory", "database"])(
         handle.change((doc) => {
           doc.items[`change-${index}`] = index;
         });
-        // Sometimes in a burst, sometimes after a pause long enough for a sweep.
-        await new Promise((resolve) => setTimeout(resolve, index % 7 === 0 ? 150 : index % 3));
+        // Sometimes in a burst, sometimes after a pause long enough for a sweep (every 100 ms).
+        await new Promise((resolve) => setTimeout(resolve, index % 5 === 0 ? 300 : index % 3));
       }
+      // Evictions landed between the writer's changes, not only after the last one.
+      expect(await evictedTotal(relay)).toBeGreaterThanOrEqual(2);
       await waitFor(() => acknowledged(writer, handle));
-      expect(await evictedTotal(relay)).toBeGreaterThanOrEqual(3);
       await close(writer);
       await waitFor(() => !inMemory(relay, handle.documentId), 5000);
 

@@ -168,8 +168,17 @@ export class PostgresFanout {
       void evicting.then(() => this.#schedule(documentId, key));
       return;
     }
-    if (handle === undefined || !handle.isReady()) {
-      if (handle === undefined && eviction?.wanted(documentId)) this.#reload(documentId);
+    if (handle === undefined) {
+      if (eviction?.wanted(documentId)) this.#reload(documentId);
+      return;
+    }
+    if (!handle.isReady()) {
+      // Loading (again, after an eviction): its read of the database may have
+      // missed this chunk, so merge it once loaded.
+      if (handle.inState(["loading", "requesting"]))
+        void handle
+          .whenReady(["ready", "unavailable", "deleted", "unloaded"])
+          .then(() => this.#schedule(documentId, key));
       return;
     }
     eviction?.begin(documentId);

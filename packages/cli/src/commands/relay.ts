@@ -63,12 +63,14 @@ export async function run(
     logLevel: logLevelOf(options.logLevel),
   });
   const where = databaseUrl === undefined ? { data: server.storage } : { database: server.storage };
+  // Listening for SIGTERM before the line is printed: whoever reads it may stop us at once.
+  const served = serveUntilSignal(server);
   printLine(
     options,
     { url: server.url, port: server.port, ...where },
     `relay listening on ${server.url} (${databaseUrl === undefined ? "data in" : "database"} ${server.storage})`,
   );
-  await serveUntilSignal(server);
+  await served;
 }
 
 /**

@@ -26,10 +26,12 @@ export async function run(
     idleEvictionMs: evictAfterOf(options.evictAfter),
     logLevel: logLevelOf(options.logLevel),
   });
+  // Listening for SIGTERM before the line is printed: whoever reads it may stop us at once.
+  const served = serveUntilSignal(server);
   printLine(
     options,
     { url: server.url, port: server.port },
     `serving ${home().root} on ${server.url}`,
   );
-  await serveUntilSignal(server);
+  await served;
 }
