@@ -471,6 +471,59 @@ describe("canon mcp", () => {
     expect(stderr).toMatch(/connected to ws:\/\/127\.0\.0\.1/);
   });
 
+  it("answers every request a client sent before closing its end of stdin, then exits", async () => {
+    const { project } = await sharedProject();
+    const requests = [
+      {
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: {
+          protocolVersion: "2025-06-18",
+          capabilities: {},
+          clientInfo: { name: "script", version: "1" },
+        },
+      },
+      { jsonrpc: "2.0", method: "notifications/initialized" },
+      {
+        jsonrpc: "2.0",
+        id: 2,
+        method: "resources/read",
+        params: { uri: "canon://editorial-style" },
+      },
+      {
+        jsonrpc: "2.0",
+        id: 3,
+        method: "tools/call",
+        params: { name: "canon_log", arguments: { standard: "editorial-style" } },
+      },
+      { jsonrpc: "2.0", id: 4, method: "resources/read", params: { uri: "canon://status" } },
+      // Slow: it syncs with the relay first.
+      {
+        jsonrpc: "2.0",
+        id: 5,
+        method: "tools/call",
+        params: { name: "canon_pull", arguments: {} },
+      },
+    ];
+    // A script piping its requests in: stdin ends right after the last one.
+    const run = spawnSync(process.execPath, [CANON_BIN, "mcp"], {
+      cwd: project,
+      env: { PATH: process.env.PATH ?? "", CANON_HOME: b.home, CANON_NO_OWNER: "1" },
+      input: requests.map((request) => `${JSON.stringify(request)}\n`).join(""),
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(run.status, run.stderr).toBe(0);
+    const answers = run.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { id?: number; result?: unknown; error?: unknown });
+    expect(answers.map((answer) => answer.id).sort()).toEqual([1, 2, 3, 4, 5]);
+    expect(answers.every((answer) => answer.error === undefined)).toBe(true);
+    expect(JSON.stringify(answers.find((answer) => answer.id === 2))).toContain("Short sentences.");
+  });
+
   it("--print-config prints each client's own format for this machine", async () => {
     const { project } = await sharedProject();
     const config = (client: string) =>

@@ -10,6 +10,7 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { guardedInput } from "./guarded-input.js";
 import { LiveContext } from "./live-context.js";
+import { PendingRequests } from "./pending-requests.js";
 import { registerPrompts } from "./prompts.js";
 import { registerResources } from "./resources.js";
 import type { ServedScope } from "./served-context.js";
@@ -118,13 +119,17 @@ export async function serveMcp(options: ServeMcpOptions): Promise<void> {
 
   const input = options.input ?? process.stdin;
   const output = options.output ?? process.stdout;
-  const transport = new StdioServerTransport(guardedInput(input, output, options.log), output);
+  const guarded = guardedInput(input, output, options.log);
+  const transport = new StdioServerTransport(guarded, output);
+  const pending = new PendingRequests();
   const closed = new Promise<void>((resolve) => {
     transport.onclose = () => resolve();
-    input.once("end", () => resolve());
+    // The client closed its end: answer what it already asked, then stop.
+    guarded.once("end", () => void pending.answered().then(resolve));
     options.signal?.addEventListener("abort", () => resolve(), { once: true });
   });
   await mcp.connect(transport);
+  pending.watch(transport);
   try {
     await closed;
   } finally {
