@@ -149,22 +149,37 @@ export async function readVerifiedSnapshot(
     const header = framed.header as Header;
     if (!isHeader(header)) return undefined;
     const records = [...framed.records];
-    const wanted =
+    // An author's corrections and stamps are one chain (`previous`): the fold
+    // accepts a correction only with the stamps before it, so a partial read
+    // takes the stamps of every author of another record too (corrections are
+    // few; an agent that only stamps stays out).
+    const agents =
       options.agents === undefined
+        ? undefined
+        : [
+            ...new Set([
+              ...options.agents,
+              ...records
+                .map((signed) => signed.record.author)
+                .filter((did) => Object.hasOwn(header.feeds, did)),
+            ]),
+          ];
+    const wanted =
+      agents === undefined
         ? Object.keys(header.feeds)
-        : options.agents.filter((did) => Object.hasOwn(header.feeds, did));
+        : agents.filter((did) => Object.hasOwn(header.feeds, did));
     for (const did of wanted) {
       const stamps = await readFeedFile(home, spaceDocumentId, did, header.feeds[did] as string);
       if (stamps === undefined) return undefined;
       records.push(...stamps);
     }
     const partial =
-      options.agents === undefined
+      agents === undefined
         ? undefined
         : {
-            agents: [...options.agents],
+            agents,
             others: Object.fromEntries(
-              Object.entries(header.feeds).filter(([did]) => !options.agents?.includes(did)),
+              Object.entries(header.feeds).filter(([did]) => !agents.includes(did)),
             ),
           };
     return {
