@@ -35,7 +35,11 @@ async function startCountingPeer(heldUpgrades: number): Promise<CountingPeer> {
   const everySocket = new Set<Socket>();
   const server: Server = createServer();
   const wss = new WebSocketServer({ noServer: true });
-  const repo = new Repo({ network: [new WebSocketServerAdapter(wss)], peerId: "peer" as PeerId });
+  // The adapter's `ws` types are another copy's (as in the relay's GuardedServerAdapter).
+  const adapter = new WebSocketServerAdapter(
+    wss as unknown as ConstructorParameters<typeof WebSocketServerAdapter>[0],
+  );
+  const repo = new Repo({ network: [adapter], peerId: "peer" as PeerId });
   const counts = { peak: 0, accepted: 0 };
   server.on("connection", (socket: Socket) => {
     sockets.add(socket);
