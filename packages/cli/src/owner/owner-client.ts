@@ -172,7 +172,8 @@ export async function askOwner(
       if (settled) return;
       const silent = Date.now() - lastHeard;
       if (pid === undefined) {
-        if (silent >= SILENCE_TIMEOUT_MS) return lost(`sent nothing for ${Math.round(silent / 1000)} s`);
+        if (silent >= SILENCE_TIMEOUT_MS)
+          return lost(`sent nothing for ${Math.round(silent / 1000)} s`);
       } else {
         const liveness = ownerLiveness(pid);
         if (liveness === "gone") return lost("exited mid-command");
