@@ -24,6 +24,8 @@ export const ACCEPT_TIMEOUT_MS = 2_000;
 const LATE_HEARTBEAT_MS = 3_000;
 /** How often a client whose owner is silent looks at its process again. */
 const LIVENESS_CHECK_MS = 1_000;
+/** How long after its connection ended an owner's process may take to be seen gone. */
+const EXIT_SEEN_MS = 1_000;
 /** Silence from an owner that did not say its pid (it should): it is taken to have died or hung. */
 const SILENCE_TIMEOUT_MS = 15_000;
 /** After this much silence, the client says on stderr that it is still waiting for a busy owner. */
@@ -192,13 +194,24 @@ export async function askOwner(
       }
       timer = setTimeout(checkSilence, LIVENESS_CHECK_MS);
     };
-    // A connection that ends before the exit frame: say whether the owner's process is gone (killed, crashed).
-    const ended = () =>
-      lost(
-        pid !== undefined && ownerLiveness(pid) === "gone"
-          ? "exited mid-command (killed or crashed)"
-          : "stopped answering mid-command",
-      );
+    // A connection that ends before the exit frame: say whether the owner's process is
+    // gone (killed, crashed). A killed process closes its sockets a moment before it is
+    // seen to exit, so look a few times over up to EXIT_SEEN_MS before saying it did not.
+    let ending = false;
+    const ended = () => {
+      if (ending) return;
+      ending = true;
+      if (settled || !accepted || pid === undefined) return lost();
+      const owner = pid;
+      const giveUpAt = Date.now() + EXIT_SEEN_MS;
+      const look = () => {
+        if (ownerLiveness(owner) === "gone") return lost("exited mid-command (killed or crashed)");
+        if (Date.now() >= giveUpAt) return lost();
+        clearTimeout(timer);
+        timer = setTimeout(look, 20);
+      };
+      look();
+    };
     socket.on("error", ended);
     socket.on("close", ended);
     socket.on("connect", () => {
