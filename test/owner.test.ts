@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import { chownSync, existsSync, statSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -18,6 +18,7 @@ interface Run {
 }
 
 const PROBE = resolve(import.meta.dirname, "helpers/automerge-probe.cjs");
+const BUSY = resolve(import.meta.dirname, "helpers/busy-owner.cjs");
 
 let dir: string;
 const started: ChildProcess[] = [];
@@ -47,12 +48,17 @@ function envOf(home: string, extra: Record<string, string> = {}): NodeJS.Process
   return env;
 }
 
-function canon(home: string, args: string[], extra: Record<string, string> = {}): Promise<Run> {
+function canon(
+  home: string,
+  args: string[],
+  extra: Record<string, string> = {},
+  cwd = dir,
+): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [CANON_BIN, ...args],
-      { env: envOf(home, extra), cwd: dir, timeout: 60_000 },
+      { env: envOf(home, extra), cwd, timeout: 60_000 },
       (error, stdout, stderr) => {
         const status = error ? (typeof error.code === "number" ? error.code : null) : 0;
         resolve({ status, stdout, stderr });
@@ -125,8 +131,11 @@ async function publishThree(home: string, extra: Record<string, string> = {}): P
 }
 
 /** Starts `canon owner` for a home in the foreground of a test, tracing each command on stderr. */
-async function startOwner(home: string): Promise<{ child: ChildProcess; stderr: () => string }> {
-  const child = spawn(process.execPath, [CANON_BIN, "owner"], {
+async function startOwner(
+  home: string,
+  nodeArgs: string[] = [],
+): Promise<{ child: ChildProcess; stderr: () => string }> {
+  const child = spawn(process.execPath, [...nodeArgs, CANON_BIN, "owner"], {
     env: envOf(home, { CANON_OWNER_TRACE: "1" }),
     stdio: ["ignore", "ignore", "pipe"],
   });
@@ -240,6 +249,64 @@ describe("one owner per home", () => {
     }
     expect((await versions(home)).map((entry) => entry.version).sort()).toEqual([1, 2, 3, 4]);
     await ok(home, ["owner", "--stop"]);
+  });
+
+  it("a client waits for an owner busy on the CPU past its heartbeats; it gives up on a stopped or killed one, saying why", async () => {
+    const { home, file } = await homeWithSpace("busy");
+    // The owner preloads test/helpers/busy-owner.cjs: a command sent from `busy-<ms>` blocks its event loop that long.
+    const owner = await startOwner(home, ["--require", BUSY]);
+    const pid = owner.child.pid as number;
+    const busyDir = async (ms: number) => {
+      const path = join(dir, `busy-${Math.random().toString(36).slice(2)}`, `busy-${ms}`);
+      await mkdir(path, { recursive: true });
+      return path;
+    };
+    const started = (cwd: string) =>
+      until("the owner busy on the command", async () =>
+        existsSync(join(cwd, "started")) ? true : undefined,
+      );
+
+    // Busy for 20 s, longer than the 15 s of silence that used to mean "dead": the command succeeds.
+    await writeFile(file, "version 2\n");
+    const began = Date.now();
+    const busy = await canon(home, ["publish", "s", file], {}, await busyDir(20_000));
+    expect(busy.status, busy.stderr).toBe(0);
+    expect(Date.now() - began).toBeGreaterThanOrEqual(20_000);
+    expect(busy.stderr).toContain(`the owner process (pid ${pid}) is busy`);
+    expect((await versions(home)).map((entry) => entry.version).sort()).toEqual([1, 2]);
+
+    // Stopped mid-command (SIGSTOP): the client gives up within seconds and says so, instead of waiting.
+    await writeFile(file, "version 3\n");
+    const stoppedDir = await busyDir(5_000);
+    const onStopped = canon(home, ["publish", "s", file], {}, stoppedDir);
+    await started(stoppedDir);
+    process.kill(pid, "SIGSTOP");
+    const stoppedAt = Date.now();
+    let stopped: Run;
+    try {
+      stopped = await onStopped;
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    expect(Date.now() - stoppedAt).toBeLessThan(10_000);
+    expect(stopped.status).toBe(1);
+    expect(stopped.stderr).toContain(`the owner process (pid ${pid}) is stopped`);
+    // Resumed, it finishes the command it had accepted.
+    await until("the stopped command finishing", async () =>
+      (await versions(home)).some((entry) => entry.version === 3) ? true : undefined,
+    );
+
+    // Killed (-9) mid-command: the client reports it at once, naming it.
+    await writeFile(file, "version 4\n");
+    const killedDir = await busyDir(60_000);
+    const onKilled = canon(home, ["publish", "s", file], {}, killedDir);
+    await started(killedDir);
+    owner.child.kill("SIGKILL");
+    const killedAt = Date.now();
+    const killed = await onKilled;
+    expect(Date.now() - killedAt).toBeLessThan(5_000);
+    expect(killed.status).toBe(1);
+    expect(killed.stderr).toContain(`the owner process (pid ${pid}) exited mid-command`);
   });
 
   it("hostile bytes on the socket are refused and the owner keeps serving; another user's socket is ignored", async () => {

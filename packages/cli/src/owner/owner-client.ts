@@ -10,19 +10,33 @@
  * no process behind.
  */
 import { spawn } from "node:child_process";
-import { lstatSync } from "node:fs";
+import { lstatSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { CLI_VERSION, homeRoot, ownerDisabled, ownerSocketOf, PROTOCOL } from "./owner-socket.js";
 
 /** How long an owner has to accept a request before the command does the work itself. */
 export const ACCEPT_TIMEOUT_MS = 2_000;
-/** An owner that accepted sends a heartbeat every second; this much silence means it died or hung. */
+/**
+ * An owner that accepted sends a heartbeat every second, but not while its
+ * event loop is blocked by synchronous work (loading and folding a large
+ * space). After this much silence the client looks at the owner's process.
+ */
+const LATE_HEARTBEAT_MS = 3_000;
+/** How often a client whose owner is silent looks at its process again. */
+const LIVENESS_CHECK_MS = 1_000;
+/** How long after its connection ended an owner's process may take to be seen gone. */
+const EXIT_SEEN_MS = 1_000;
+/** Silence from an owner that did not say its pid (it should): it is taken to have died or hung. */
 const SILENCE_TIMEOUT_MS = 15_000;
+/** After this much silence, the client says on stderr that it is still waiting for a busy owner. */
+const BUSY_NOTICE_MS = 15_000;
+/** Longest silence waited for from an owner that is alive and running: beyond it, it is taken to be hung. */
+const MAX_BUSY_SILENCE_MS = 10 * 60_000;
 /** Longest frame the client reads from the owner. */
 const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 
 type Frame =
-  | { t: "accepted" }
+  | { t: "accepted"; pid?: number }
   | { t: "refused"; reason: string }
   | { t: "alive" }
   | { t: "out" | "err"; d: string }
@@ -39,8 +53,12 @@ function parseFrame(line: string): Frame | undefined {
   const frame = value as Record<string, unknown>;
   switch (frame.t) {
     case "accepted":
+      if (frame.pid === undefined) return { t: "accepted" };
+      return Number.isSafeInteger(frame.pid) && (frame.pid as number) > 0
+        ? { t: "accepted", pid: frame.pid as number }
+        : undefined;
     case "alive":
-      return { t: frame.t };
+      return { t: "alive" };
     case "refused":
       return { t: "refused", reason: String(frame.reason ?? "") };
     case "out":
@@ -55,6 +73,36 @@ function parseFrame(line: string): Frame | undefined {
     default:
       return undefined;
   }
+}
+
+/** What a silent owner's process is doing, as far as this machine says. */
+export type OwnerLiveness = "gone" | "stopped" | "running";
+
+/**
+ * Looks at the owner's process: `gone` when no such process exists (or only
+ * its zombie), `stopped` when it is stopped or traced (a SIGSTOP, a
+ * debugger: it will not answer until someone resumes it), else `running`.
+ * The state comes from `/proc/<pid>/stat` where there is one (Linux); elsewhere
+ * a live process counts as running.
+ */
+export function ownerLiveness(pid: number): OwnerLiveness {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    // ESRCH, or EPERM: a process of another user took the pid over, so ours is gone.
+    return "gone";
+  }
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return "running";
+  }
+  // "<pid> (<command, which may hold spaces and parentheses>) <state> ..."
+  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  if (state === "Z" || state === "X" || state === "x") return "gone";
+  if (state === "T" || state === "t") return "stopped";
+  return "running";
 }
 
 /** Starts the home's owner in the background (detached, output discarded), for the next command. */
@@ -106,39 +154,90 @@ export async function askOwner(
       resolve(code);
     };
     let timer = setTimeout(() => finish(undefined), ACCEPT_TIMEOUT_MS);
+    let pid: number | undefined;
+    let lastHeard = Date.now();
+    let noticed = false;
     // The socket closing after the exit frame (or after a refusal) is the end of a
     // normal exchange, as when a watch asks an idle owner to hand over: nothing to say.
-    const lost = () => {
+    const lost = (why = "stopped answering mid-command") => {
       if (settled) return;
       if (!accepted) return finish(undefined);
       process.stderr.write(
-        "canon: the owner process stopped answering mid-command; it may or may not have finished: check with `canon log` (CANON_NO_OWNER=1 runs commands without it)\n",
+        `canon: the owner process${pid === undefined ? "" : ` (pid ${pid})`} ${why}; it may or may not have finished: check with \`canon log\` (CANON_NO_OWNER=1 runs commands without it)\n`,
       );
       finish(1);
     };
-    socket.on("error", () => lost());
-    socket.on("close", () => lost());
+    // A late heartbeat is not a dead owner: one busy on the CPU cannot send any.
+    // Wait for it while its process is alive and running; give up at once when
+    // it is gone or stopped, and after MAX_BUSY_SILENCE_MS in any case.
+    const checkSilence = () => {
+      if (settled) return;
+      const silent = Date.now() - lastHeard;
+      if (pid === undefined) {
+        if (silent >= SILENCE_TIMEOUT_MS)
+          return lost(`sent nothing for ${Math.round(silent / 1000)} s`);
+      } else {
+        const liveness = ownerLiveness(pid);
+        if (liveness === "gone") return lost("exited mid-command");
+        if (liveness === "stopped")
+          return lost(
+            `is stopped (SIGSTOP or a debugger) mid-command and sent nothing for ${Math.round(silent / 1000)} s`,
+          );
+        if (silent >= MAX_BUSY_SILENCE_MS)
+          return lost(`is running but sent nothing for ${Math.round(silent / 1000)} s (hung?)`);
+        if (silent >= BUSY_NOTICE_MS && !noticed) {
+          noticed = true;
+          process.stderr.write(
+            `canon: the owner process (pid ${pid}) is busy and has not answered for ${Math.round(silent / 1000)} s; still waiting for it\n`,
+          );
+        }
+      }
+      timer = setTimeout(checkSilence, LIVENESS_CHECK_MS);
+    };
+    // A connection that ends before the exit frame: say whether the owner's process is
+    // gone (killed, crashed). A killed process closes its sockets a moment before it is
+    // seen to exit, so look a few times over up to EXIT_SEEN_MS before saying it did not.
+    let ending = false;
+    const ended = () => {
+      if (ending) return;
+      ending = true;
+      if (settled || !accepted || pid === undefined) return lost();
+      const owner = pid;
+      const giveUpAt = Date.now() + EXIT_SEEN_MS;
+      const look = () => {
+        if (ownerLiveness(owner) === "gone") return lost("exited mid-command (killed or crashed)");
+        if (Date.now() >= giveUpAt) return lost();
+        clearTimeout(timer);
+        timer = setTimeout(look, 20);
+      };
+      look();
+    };
+    socket.on("error", ended);
+    socket.on("close", ended);
     socket.on("connect", () => {
       socket.write(`${JSON.stringify({ v: PROTOCOL, version: CLI_VERSION, ...request })}\n`);
     });
     socket.setEncoding("utf8");
     socket.on("data", (chunk: string) => {
       buffered += chunk;
-      if (buffered.length > MAX_FRAME_BYTES && !buffered.includes("\n")) return lost();
+      if (buffered.length > MAX_FRAME_BYTES && !buffered.includes("\n"))
+        return lost("sent a frame too long mid-command");
       for (let at = buffered.indexOf("\n"); at >= 0; at = buffered.indexOf("\n")) {
         const frame = parseFrame(buffered.slice(0, at));
         buffered = buffered.slice(at + 1);
-        if (frame === undefined) return lost();
+        if (frame === undefined) return lost("sent a malformed frame mid-command");
         if (frame.t === "refused") return finish(undefined);
         if (frame.t === "exit") return finish(frame.code);
         // Only now, and only once, is the owner told to go: a client that gave up
         // waiting never sent it, so the owner never runs a command twice over.
         if (frame.t === "accepted" && !accepted) {
           accepted = true;
+          pid = frame.pid;
           socket.write("go\n");
         }
+        lastHeard = Date.now();
         clearTimeout(timer);
-        timer = setTimeout(lost, SILENCE_TIMEOUT_MS);
+        timer = setTimeout(checkSilence, LATE_HEARTBEAT_MS);
         onFrame(frame);
       }
     });

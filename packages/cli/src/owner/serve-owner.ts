@@ -188,7 +188,7 @@ export async function becomeOwner(
         if (request.op === "status") {
           finished = true;
           clearTimeout(goTimer);
-          send({ t: "accepted" });
+          send({ t: "accepted", pid: process.pid });
           send({
             t: "out",
             d: `${JSON.stringify({ pid: process.pid, version: CLI_VERSION, home: home.root, busy: running, idleSeconds: options.idleSeconds ?? null })}\n`,
@@ -197,7 +197,7 @@ export async function becomeOwner(
           socket.end();
           return;
         }
-        send({ t: "accepted" });
+        send({ t: "accepted", pid: process.pid });
         return;
       }
       if (line !== "go") return refuse("expected go");
