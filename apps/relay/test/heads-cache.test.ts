@@ -1,85 +1,18 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { type DocHandle, type PeerId, Repo } from "@automerge/automerge-repo";
-import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket";
+import { type DocHandle, Repo } from "@automerge/automerge-repo";
 import { FileStorage } from "@canon/store";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type DocumentHeads, HeadsCache, reportingWrites } from "../src/heads-cache.js";
-import {
-  type RelayServer,
-  type RelayServerOptions,
-  startRelayServer,
-} from "../src/relay-server.js";
-import { startTestPostgres, type TestPostgres } from "./helpers/postgres-server.js";
+import type { RelayServer, RelayServerOptions } from "../src/relay-server.js";
+import { acknowledged, relayTestKit, type TestStorage, waitFor } from "./helpers/relay-test-kit.js";
 
 type Space = { standards: Record<string, boolean> };
 type Standard = { text: string };
 
-let postgres: TestPostgres;
-const directories: string[] = [];
-const relays: RelayServer[] = [];
-const clients: Repo[] = [];
-
-beforeAll(async () => {
-  postgres = await startTestPostgres();
-}, 90_000);
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) await client.shutdown().catch(() => undefined);
-  for (const relay of relays.splice(0)) await relay.stop();
-  for (const directory of directories.splice(0))
-    await rm(directory, { recursive: true, force: true });
-});
-
-afterAll(async () => {
-  await postgres?.stop();
-});
-
-async function directory(): Promise<string> {
-  const made = await mkdtemp(join(tmpdir(), "canon-heads-cache-"));
-  directories.push(made);
-  return made;
-}
-
-async function relayWith(
-  storage: "directory" | "database",
-  extra: Partial<RelayServerOptions> = {},
-): Promise<RelayServer> {
-  const where =
-    storage === "directory"
-      ? { storageDirectory: await directory() }
-      : { databaseUrl: postgres.url };
-  const relay = await startRelayServer({ ...where, port: 0, idleEvictionMs: 150, ...extra });
-  relays.push(relay);
-  return relay;
-}
-
-function clientOf(relay: RelayServer): Repo {
-  const client = new Repo({
-    network: [new WebSocketClientAdapter(relay.url, 100)],
-    peerId: `client-${Math.random().toString(36).slice(2, 8)}` as PeerId,
-  });
-  clients.push(client);
-  return client;
-}
-
-async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-function acknowledged(client: Repo, handle: DocHandle<unknown>): boolean {
-  const storageId = client.peers
-    .map((peer) => client.getStorageIdOfPeer(peer))
-    .find((id) => id !== undefined);
-  const theirs = storageId ? handle.getSyncInfo(storageId)?.lastHeads : undefined;
-  const ours = handle.heads();
-  return theirs?.length === ours.length && theirs.every((h) => ours.includes(h));
-}
+const kit = relayTestKit("canon-heads-cache");
+const directory = () => kit.directory();
+const relayWith = (storage: TestStorage, extra: Partial<RelayServerOptions> = {}) =>
+  kit.relay(storage, { idleEvictionMs: 150, ...extra });
+const clientOf = (relay: RelayServer) => kit.client(relay);
 
 async function summaryOf(relay: RelayServer, space: DocHandle<Space>) {
   const response = await fetch(`http://127.0.0.1:${relay.port}/heads/${space.documentId}`);

@@ -1,93 +1,17 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import {
-  type AutomergeUrl,
-  type DocHandle,
-  type DocumentId,
-  type PeerId,
-  Repo,
-} from "@automerge/automerge-repo";
-import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket";
+import { type AutomergeUrl, type DocumentId, Repo } from "@automerge/automerge-repo";
 import { FileStorage } from "@canon/store";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type RelayServer, startRelayServer } from "../src/relay-server.js";
-import { startTestPostgres, type TestPostgres } from "./helpers/postgres-server.js";
+import { describe, expect, it } from "vitest";
+import type { RelayServer } from "../src/relay-server.js";
+import { acknowledged, relayTestKit, type TestStorage, waitFor } from "./helpers/relay-test-kit.js";
 
 type Doc = { items: Record<string, number> };
 
-let postgres: TestPostgres;
-const directories: string[] = [];
-const relays: RelayServer[] = [];
-const clients: Repo[] = [];
-
-beforeAll(async () => {
-  postgres = await startTestPostgres();
-}, 90_000);
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) await client.shutdown().catch(() => undefined);
-  for (const relay of relays.splice(0)) await relay.stop();
-  for (const directory of directories.splice(0))
-    await rm(directory, { recursive: true, force: true });
-});
-
-afterAll(async () => {
-  await postgres?.stop();
-});
-
-type Storage = "directory" | "database";
-
-async function relayWith(storage: Storage, idleEvictionMs: number): Promise<RelayServer> {
-  const where =
-    storage === "directory"
-      ? { storageDirectory: await directory() }
-      : { databaseUrl: postgres.url };
-  const relay = await startRelayServer({ ...where, port: 0, idleEvictionMs, logLevel: "warn" });
-  relays.push(relay);
-  return relay;
-}
-
-async function directory(): Promise<string> {
-  const made = await mkdtemp(join(tmpdir(), "canon-relay-evict-"));
-  directories.push(made);
-  return made;
-}
-
-function clientOf(relay: RelayServer, name: string): Repo {
-  const client = new Repo({
-    network: [new WebSocketClientAdapter(relay.url, 100)],
-    peerId: `${name}-${Math.random().toString(36).slice(2, 8)}` as PeerId,
-  });
-  clients.push(client);
-  return client;
-}
-
-async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-/** True when the relay told the client it holds exactly the client's heads of `handle` (so they are stored). */
-function acknowledged(client: Repo, handle: DocHandle<Doc>): boolean {
-  const storageId = client.peers
-    .map((peer) => client.getStorageIdOfPeer(peer))
-    .find((id) => id !== undefined);
-  const theirs = storageId ? handle.getSyncInfo(storageId)?.lastHeads : undefined;
-  const ours = handle.heads();
-  return (
-    theirs !== undefined && theirs.length === ours.length && theirs.every((h) => ours.includes(h))
-  );
-}
-
-/** Shuts a client down now (the cleanup then skips it). */
-async function close(client: Repo): Promise<void> {
-  clients.splice(clients.indexOf(client), 1);
-  await client.shutdown();
-}
+const kit = relayTestKit("canon-relay-evict");
+type Storage = TestStorage;
+const relayWith = (storage: Storage, idleEvictionMs: number) =>
+  kit.relay(storage, { idleEvictionMs, logLevel: "warn" });
+const clientOf = (relay: RelayServer, name: string) => kit.client(relay, name);
+const close = (client: Repo) => kit.close(client);
 
 function inMemory(relay: RelayServer, documentId: DocumentId): boolean {
   return relay.repo.handles[documentId] !== undefined;

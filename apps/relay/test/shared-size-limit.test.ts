@@ -1,67 +1,17 @@
 import { randomBytes } from "node:crypto";
-import { type DocHandle, type PeerId, Repo } from "@automerge/automerge-repo";
-import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type RelayServer, startRelayServer } from "../src/relay-server.js";
-import { startTestPostgres, type TestPostgres } from "./helpers/postgres-server.js";
+import { describe, expect, it } from "vitest";
+import type { RelayServer } from "../src/relay-server.js";
+import { acknowledged, relayTestKit, waitFor } from "./helpers/relay-test-kit.js";
 
 type Doc = { blobs: Record<string, string> };
 
-let postgres: TestPostgres;
-const relays: RelayServer[] = [];
-const clients: Repo[] = [];
-
-beforeAll(async () => {
-  postgres = await startTestPostgres();
-}, 90_000);
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) await client.shutdown().catch(() => undefined);
-  for (const relay of relays.splice(0)) await relay.stop();
-});
-
-afterAll(async () => {
-  await postgres?.stop();
-});
+const kit = relayTestKit("canon-size-limit");
 
 const LIMIT = 40_000;
 
-async function relay(): Promise<RelayServer> {
-  const started = await startRelayServer({
-    databaseUrl: postgres.url,
-    port: 0,
-    limits: { maxDocumentBytes: LIMIT },
-    logLevel: "silent",
-  });
-  relays.push(started);
-  return started;
-}
-
-function clientOf(server: RelayServer): Repo {
-  const client = new Repo({
-    network: [new WebSocketClientAdapter(server.url, 100)],
-    peerId: `client-${randomBytes(3).toString("hex")}` as PeerId,
-  });
-  clients.push(client);
-  return client;
-}
-
-async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-function acknowledged(client: Repo, handle: DocHandle<unknown>): boolean {
-  const storageId = client.peers
-    .map((peer) => client.getStorageIdOfPeer(peer))
-    .find((id) => id !== undefined);
-  const theirs = storageId ? handle.getSyncInfo(storageId)?.lastHeads : undefined;
-  const ours = handle.heads();
-  return theirs?.length === ours.length && theirs.every((h) => ours.includes(h));
-}
+const relay = () =>
+  kit.relay("database", { limits: { maxDocumentBytes: LIMIT }, logLevel: "silent" });
+const clientOf = (server: RelayServer) => kit.client(server);
 
 async function quotaRefusals(server: RelayServer): Promise<number> {
   const text = await server.metrics();
