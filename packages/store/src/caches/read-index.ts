@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Freshness } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
-import type { ReleaseView } from "../operations/release-view.js";
+import { indexedReleaseView, type ReleaseView } from "../operations/release-view.js";
 import { SPACE_URL_PATTERN } from "../space/space-url-pattern.js";
 import { unchecksummed } from "../storage/checksummed.js";
 import { chunkFingerprint } from "../storage/chunk-layout.js";
@@ -105,13 +105,7 @@ export async function readFromIndex(
       const content = await new BlobCache(home).get(latest.contentCid, latest.sha256);
       if (content !== undefined)
         return {
-          standard: latest.standard,
-          version: latest.version,
-          cid: latest.contentCid,
-          release: latest.releaseCid,
-          author: latest.author,
-          createdAt: latest.createdAt,
-          message: latest.message,
+          ...indexedReleaseView(latest),
           content,
           lastSync: typeof lastSync === "string" ? lastSync : null,
           freshness: freshnessOfListing(listing, new Date()),

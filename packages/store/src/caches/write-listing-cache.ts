@@ -4,7 +4,7 @@ import type { CanonHome } from "../home/canon-home.js";
 import { checksummed } from "../storage/checksummed.js";
 import type { IndexedCheckpoint } from "./indexed-freshness.js";
 import { fingerprintHashOf, LISTING_TAG, type ListingCache, listingPath } from "./listing-cache.js";
-import { digestOf } from "./write-read-index.js";
+import { indexedRelease } from "./write-read-index.js";
 
 /** As core's freshness rule: a checkpoint dated more than this after now does not count yet. */
 const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
@@ -42,16 +42,7 @@ export async function writeListingCache(
     standards: [...state.standards.values()].map((standard) => {
       const { cid, record } = standard.latest;
       return {
-        latest: {
-          standard: record.standard,
-          version: record.version,
-          contentCid: record.contentCid,
-          releaseCid: cid,
-          author: record.author,
-          createdAt: record.createdAt,
-          message: record.message,
-          sha256: digestOf(record.contentCid),
-        },
+        latest: indexedRelease(cid, record),
         heads: standard.heads.length,
         forked: standard.forked,
         openCorrections: standard.openCorrections.length,

@@ -1,4 +1,4 @@
-import type { SpaceState } from "@canon/core";
+import type { Release, SpaceState } from "@canon/core";
 import { effectiveExpiry, missingFrom, newestCheckpoint, parseCid, sha256Hex } from "@canon/core";
 import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
@@ -25,16 +25,7 @@ export async function writeReadIndex(
   for (const [name, standard] of state.standards) {
     const releases: Record<string, IndexedRelease> = {};
     for (const [cid, { record }] of standard.releases) {
-      releases[cid] = {
-        standard: name,
-        version: record.version,
-        contentCid: record.contentCid,
-        releaseCid: cid,
-        author: record.author,
-        createdAt: record.createdAt,
-        message: record.message,
-        sha256: digestOf(record.contentCid),
-      };
+      releases[cid] = indexedRelease(cid, record);
     }
     standards[name] = {
       latest: standard.latest.cid,
@@ -57,6 +48,20 @@ export async function writeReadIndex(
 
 /** Content CID → its sha-256 in hex, for the life of the process (a CID fixes its digest; parsing 10,000 CIDs each write was most of the write). */
 const digests = new Map<string, string>();
+
+/** A release as the read index and the listing cache keep it. */
+export function indexedRelease(cid: string, record: Release): IndexedRelease {
+  return {
+    standard: record.standard,
+    version: record.version,
+    contentCid: record.contentCid,
+    releaseCid: cid,
+    author: record.author,
+    createdAt: record.createdAt,
+    message: record.message,
+    sha256: digestOf(record.contentCid),
+  };
+}
 
 /** The content CID's digest in hex (what the read index and the listing cache keep as `sha256`). */
 export function digestOf(contentCid: string): string {

@@ -2,7 +2,7 @@ import { type Freshness, freshnessOf } from "@canon/core";
 import { freshnessOfListing, readListingCache } from "../caches/listing-cache.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { readConfig } from "../home/config.js";
-import { type ReleaseView, releaseView } from "./release-view.js";
+import { indexedReleaseView, type ReleaseView, releaseView } from "./release-view.js";
 import { chooseSpace, type SpaceChoice } from "./space-session.js";
 import { viewSpace } from "./space-view.js";
 
@@ -48,13 +48,7 @@ export async function list(
       space: chosen.url,
       name: cached.name,
       standards: shown.map(({ latest, forked, heads, openCorrections, retired }) => ({
-        standard: latest.standard,
-        version: latest.version,
-        cid: latest.contentCid,
-        release: latest.releaseCid,
-        author: latest.author,
-        createdAt: latest.createdAt,
-        message: latest.message,
+        ...indexedReleaseView(latest),
         forked,
         heads,
         openCorrections,
