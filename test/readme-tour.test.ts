@@ -39,9 +39,20 @@ async function freePort(): Promise<number> {
 }
 
 const cleanup: string[] = [];
+/** Every home the tour used: as a user's, each may have an owner process started on demand. */
+const homes = new Set<string>();
 afterAll(async () => {
   await stopAll();
-  for (const dir of cleanup) await rm(dir, { recursive: true, force: true });
+  // An owner still running would write into a home while it is removed (and outlive the test).
+  for (const home of homes)
+    spawnSync(process.execPath, [CANON_BIN, "owner", "--stop"], {
+      env: { PATH: process.env.PATH ?? "", CANON_HOME: home },
+      timeout: 30_000,
+    });
+  // An owner started just after its stop (the last command's) leaves when its socket goes,
+  // and may still write meanwhile: removal retries.
+  for (const dir of cleanup)
+    await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
 });
 
 /** `pnpm pack`s the CLI and `npm install -g`s the tarball into a scratch prefix; returns its entry point. */
@@ -97,6 +108,7 @@ async function runTour(bin: string): Promise<void> {
     const exported = /^export CANON_HOME=(\S+)/.exec(filled);
     if (exported) {
       env = { ...env, CANON_HOME: exported[1] };
+      homes.add(exported[1] as string);
       continue;
     }
     const words = filled.replace(/\s+#.*$/, "").trim();
@@ -158,6 +170,7 @@ describe("the README's tour", () => {
     const work = await mkdtemp(join(tmpdir(), "canon-tour-mcp-"));
     cleanup.push(work);
     const env = { PATH: process.env.PATH ?? "", CANON_HOME: join(work, "home") };
+    homes.add(env.CANON_HOME);
     for (const args of [["init"], ["space", "create", "tarball"]])
       expect(spawnSync(process.execPath, [installedBin, ...args], { env }).status).toBe(0);
     await writeFile(join(work, "style.md"), "Plain words.\n");
