@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { chownSync, existsSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
@@ -6,25 +6,22 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CANON_BIN } from "./helpers/cli.js";
+import { type OwnerHomes, type OwnerRun, ownerHomes, until } from "./helpers/owner-homes.js";
 import { type RelayProcess, startRelay, stopAll } from "./helpers/processes.js";
 
 // Real processes: thin clients, owner processes, a relay on 127.0.0.1.
 // See docs/decisions/2026-11-29-home-owner.md.
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 const PROBE = resolve(import.meta.dirname, "helpers/automerge-probe.cjs");
 const BUSY = resolve(import.meta.dirname, "helpers/busy-owner.cjs");
 
 let dir: string;
+let homes: OwnerHomes;
 const started: ChildProcess[] = [];
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "canon-owner-"));
+  homes = ownerHomes(dir);
 });
 afterEach(async () => {
   for (const child of started.splice(0)) {
@@ -37,76 +34,13 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function envOf(home: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    CANON_HOME: home,
-    CANON_OWNER_IDLE_SECONDS: "60",
-    ...extra,
-  };
-  if (extra.CANON_NO_OWNER === undefined) delete env.CANON_NO_OWNER;
-  return env;
-}
-
-function canon(
-  home: string,
-  args: string[],
-  extra: Record<string, string> = {},
-  cwd = dir,
-): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [CANON_BIN, ...args],
-      { env: envOf(home, extra), cwd, timeout: 60_000 },
-      (error, stdout, stderr) => {
-        const status = error ? (typeof error.code === "number" ? error.code : null) : 0;
-        resolve({ status, stdout, stderr });
-      },
-    );
-  });
-}
-
-async function ok(home: string, args: string[], extra: Record<string, string> = {}): Promise<Run> {
-  const run = await canon(home, args, extra);
-  if (run.status !== 0)
-    throw new Error(`canon ${args.join(" ")} exited ${run.status}: ${run.stderr}`);
-  return run;
-}
-
-/** The owner's pid as `canon owner --status` reports it, or undefined when none answers. */
-async function ownerPid(home: string): Promise<number | undefined> {
-  const status = JSON.parse((await ok(home, ["owner", "--status", "--json"])).stdout) as {
-    running: boolean;
-    pid?: number;
-  };
-  return status.running ? status.pid : undefined;
-}
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  ms = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-/** A home with an identity and a space holding version 1 of `s`. */
-async function homeWithSpace(name: string): Promise<{ home: string; file: string }> {
-  const home = join(dir, name);
-  const file = join(dir, `${name}.md`);
-  await ok(home, ["init"], { CANON_NO_OWNER: "1" });
-  await ok(home, ["space", "create", name], { CANON_NO_OWNER: "1" });
-  await writeFile(file, "version 1\n");
-  await ok(home, ["publish", "s", file], { CANON_NO_OWNER: "1" });
-  return { home, file };
-}
+const envOf = (home: string, extra: Record<string, string> = {}) => homes.env(home, extra);
+const canon = (home: string, args: string[], extra: Record<string, string> = {}, cwd = dir) =>
+  homes.run(home, args, extra, cwd);
+const ok = (home: string, args: string[], extra: Record<string, string> = {}) =>
+  homes.ok(home, args, extra);
+const ownerPid = (home: string) => homes.ownerPid(home);
+const homeWithSpace = (name: string) => homes.homeWithSpace(name);
 
 /** Versions of `s`, read without any owner. */
 async function versions(home: string): Promise<{ version: number; author: string }[]> {
@@ -282,7 +216,7 @@ describe("one owner per home", () => {
     await started(stoppedDir);
     process.kill(pid, "SIGSTOP");
     const stoppedAt = Date.now();
-    let stopped: Run;
+    let stopped: OwnerRun;
     try {
       stopped = await onStopped;
     } finally {

@@ -18,7 +18,13 @@ export interface OwnerRun {
 export interface OwnerHomes {
   /** The environment of a command in `home` (`CANON_NO_OWNER` only when `extra` sets it). */
   env(home: string, extra?: Record<string, string>): NodeJS.ProcessEnv;
-  run(home: string, args: readonly string[], extra?: Record<string, string>): Promise<OwnerRun>;
+  /** Runs `canon args` in `home`, from `cwd` (the homes' folder by default). */
+  run(
+    home: string,
+    args: readonly string[],
+    extra?: Record<string, string>,
+    cwd?: string,
+  ): Promise<OwnerRun>;
   /** Runs and throws unless the exit status is 0. */
   ok(home: string, args: readonly string[], extra?: Record<string, string>): Promise<OwnerRun>;
   /** The pid of the home's owner as `canon owner --status` reports it, undefined when none answers. */
@@ -72,12 +78,17 @@ export function ownerHomes(dir: string): OwnerHomes {
     if (extra.CANON_NO_OWNER === undefined) delete values.CANON_NO_OWNER;
     return values;
   };
-  const run = (home: string, args: readonly string[], extra: Record<string, string> = {}) =>
+  const run = (
+    home: string,
+    args: readonly string[],
+    extra: Record<string, string> = {},
+    cwd = dir,
+  ) =>
     new Promise<OwnerRun>((resolve) => {
       execFile(
         process.execPath,
         [CANON_BIN, ...args],
-        { env: env(home, extra), cwd: dir, timeout: 60_000 },
+        { env: env(home, extra), cwd, timeout: 60_000 },
         (error, stdout, stderr) => {
           const status = error ? (typeof error.code === "number" ? error.code : null) : 0;
           resolve({ status, stdout, stderr });
