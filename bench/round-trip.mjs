@@ -17,12 +17,13 @@
 // Owner rounds and git rounds are interleaved in random order.
 import { execFile, spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { setUpGit } from "./git-round-trip.mjs";
 import { checkOutput, median, ms, percentile, shuffled, standardText, times } from "./measure.mjs";
 
 export const title =
@@ -105,7 +106,7 @@ async function measure(temp, log, cleanup) {
     checkOutput(`reader's canon show after round ${revision}`, shown, bytes);
     return elapsed;
   };
-  const git = await setUpGit(temp);
+  const git = await setUpGit(temp, SIZE);
 
   log(`no owner (CANON_NO_OWNER=1): ${NO_OWNER_ROUNDS} rounds…`);
   const noOwner = [];
@@ -307,63 +308,4 @@ async function startRelay(data, cleanup) {
     });
   });
   return { url };
-}
-
-/** A bare repository and two clones; `round()` times commit + push + pull of a 5 KB edit. */
-async function setUpGit(temp) {
-  const root = join(temp, "git");
-  const origin = join(root, "origin.git");
-  const clone1 = join(root, "clone1");
-  const clone2 = join(root, "clone2");
-  await mkdir(root);
-  const env = {
-    ...process.env,
-    GIT_CONFIG_NOSYSTEM: "1",
-    GIT_CONFIG_GLOBAL: "/dev/null",
-    GIT_TERMINAL_PROMPT: "0",
-  };
-  const git = (cwd, ...args) => {
-    const result = spawnSync(
-      "git",
-      [
-        "-c",
-        "user.name=bench",
-        "-c",
-        "user.email=bench@example.invalid",
-        "-c",
-        "commit.gpgsign=false",
-        "-c",
-        "init.defaultBranch=main",
-        ...args,
-      ],
-      { cwd, env },
-    );
-    if (result.status !== 0)
-      throw new Error(
-        `git ${args.join(" ")}: ${result.error?.message ?? result.stderr.toString()}`,
-      );
-  };
-  git(root, "init", "-q", "--bare", origin);
-  git(root, "clone", "-q", origin, clone1);
-  await writeFile(join(clone1, "standard.md"), standardText("git 0", SIZE));
-  git(clone1, "add", "standard.md");
-  git(clone1, "commit", "-q", "-m", "x");
-  git(clone1, "push", "-q", "origin", "HEAD:main");
-  git(root, "clone", "-q", origin, clone2);
-  let revision = 0;
-  return {
-    async round() {
-      revision++;
-      const bytes = standardText(`git ${revision}`, SIZE);
-      await writeFile(join(clone1, "standard.md"), bytes);
-      const start = performance.now();
-      git(clone1, "commit", "-a", "-q", "-m", "x");
-      git(clone1, "push", "-q");
-      git(clone2, "pull", "-q", "--ff-only");
-      const elapsed = performance.now() - start;
-      if (!(await readFile(join(clone2, "standard.md"))).equals(bytes))
-        throw new Error("git: clone 2 does not hold the pushed file after pull");
-      return elapsed;
-    },
-  };
 }
