@@ -22,6 +22,7 @@ import { openDirectoryStorage } from "./storage/directory-storage.js";
 import { DocumentFlushes } from "./storage/document-flushes.js";
 import type { PostgresFanout } from "./storage/postgres-fanout.js";
 import type { RelayStorage } from "./storage/relay-storage.js";
+import { WritesInFlight } from "./storage/writes-in-flight.js";
 
 /** How to run a relay (or serve a replica). */
 export interface RelayServerOptions {
@@ -133,9 +134,10 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   else throw new CanonError("BAD_ARGUMENT", "a relay needs a data directory or a database URL");
   const headsCache = new HeadsCache();
   const headsRequests = new HeadsRequests(limits.headsRequestsPerMinute);
-  // Every write of a document's content forgets its cached heads.
-  const storage = reportingWrites(relayStorage.adapter, (documentId) =>
-    headsCache.invalidate(documentId),
+  // Every write of a document's content forgets its cached heads; stopping waits for writes still to come.
+  const writes = new WritesInFlight();
+  const storage = writes.wrap(
+    reportingWrites(relayStorage.adapter, (documentId) => headsCache.invalidate(documentId)),
   );
   // `ws` refuses a larger message itself (close 1009), before buffering it whole.
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes });
@@ -286,6 +288,8 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
           .filter((handle) => handle.isReady())
           .map((handle) => handle.documentId);
         await repo.flush(ready);
+        // Sync states the Repo saves on its own, throttled, after the last message.
+        await writes.settled();
         await fanout?.stop();
         http.closeAllConnections();
         await new Promise<void>((resolve) => http.close(() => resolve()));
