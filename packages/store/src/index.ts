@@ -14,6 +14,11 @@ export {
   readIdentity,
   type Signer,
 } from "./home/identities.js";
+export {
+  type ProcessLiveness,
+  processLiveness,
+  processStartTime,
+} from "./home/process-liveness.js";
 export { holdReplica, openReplica } from "./open-replica.js";
 export {
   type AgentDrift,

@@ -58,7 +58,7 @@ describe("withFileLock", () => {
     await expect(withFileLock(file, async () => "never")).rejects.toMatchObject({
       code: "STORAGE_UNWRITABLE",
       message: expect.stringContaining(
-        `cannot write ${file}: another canon process has held its lock (${lockPathOf(file)})`,
+        `cannot write ${file}: canon process ${process.pid} has held its lock (${lockPathOf(file)})`,
       ),
     });
     expect(Date.now() - started).toBeGreaterThanOrEqual(LOCK_WAIT_MS);

@@ -10,8 +10,9 @@
  * no process behind.
  */
 import { spawn } from "node:child_process";
-import { lstatSync, readFileSync } from "node:fs";
+import { lstatSync } from "node:fs";
 import { connect } from "node:net";
+import { type ProcessLiveness, processLiveness } from "@canon/store";
 import { CLI_VERSION, homeRoot, ownerDisabled, ownerSocketOf, PROTOCOL } from "./owner-socket.js";
 
 /** How long an owner has to accept a request before the command does the work itself. */
@@ -75,34 +76,15 @@ function parseFrame(line: string): Frame | undefined {
   }
 }
 
-/** What a silent owner's process is doing, as far as this machine says. */
-export type OwnerLiveness = "gone" | "stopped" | "running";
+/** What a silent owner's process is doing (see {@link processLiveness}). */
+export type OwnerLiveness = ProcessLiveness;
 
 /**
- * Looks at the owner's process: `gone` when no such process exists (or only
- * its zombie), `stopped` when it is stopped or traced (a SIGSTOP, a
- * debugger: it will not answer until someone resumes it), else `running`.
- * The state comes from `/proc/<pid>/stat` where there is one (Linux); elsewhere
- * a live process counts as running.
+ * Looks at the owner's process: `gone`, `stopped` (it will not answer until
+ * someone resumes it) or `running`, as {@link processLiveness} says.
  */
 export function ownerLiveness(pid: number): OwnerLiveness {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    // ESRCH, or EPERM: a process of another user took the pid over, so ours is gone.
-    return "gone";
-  }
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  } catch {
-    return "running";
-  }
-  // "<pid> (<command, which may hold spaces and parentheses>) <state> ..."
-  const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-  if (state === "Z" || state === "X" || state === "x") return "gone";
-  if (state === "T" || state === "t") return "stopped";
-  return "running";
+  return processLiveness(pid);
 }
 
 /** Starts the home's owner in the background (detached, output discarded), for the next command. */

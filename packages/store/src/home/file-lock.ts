@@ -1,8 +1,10 @@
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CanonError } from "@canon/core";
 import type { LockOptions } from "proper-lockfile";
+import { processLiveness, processStartTime } from "./process-liveness.js";
 
 /**
  * A lock whose holder has not refreshed it for this long is taken over. The
@@ -10,6 +12,15 @@ import type { LockOptions } from "proper-lockfile";
  * stopped, or froze for seconds) in the middle of a write leaves one this old.
  */
 export const LOCK_STALE_MS = 5_000;
+
+/**
+ * A lock whose holder still runs (or is stopped) is taken over only once
+ * this old: its holder may be busy on the CPU for longer than
+ * {@link LOCK_STALE_MS} (a fold of a large space) and cannot refresh it, and
+ * taking it over then would make two writers. The bound covers a pid reused by
+ * another process where the machine cannot tell (no `/proc`).
+ */
+export const LIVE_HOLDER_STALE_MS = 10 * 60_000;
 
 /**
  * How long a writer waits for a lock before giving up. Longer than
@@ -70,6 +81,71 @@ export async function withFileLock<T>(path: string, work: () => Promise<T>): Pro
   return result;
 }
 
+/** The file beside a lock that names the process holding it: `{"pid":…,"started":…,"host":…}`. */
+function holderPathOf(lockfilePath: string): string {
+  return `${lockfilePath}.holder`;
+}
+
+/** The process named by a lock's holder file, when it names one that still exists. */
+async function liveHolder(
+  lockfilePath: string,
+): Promise<{ pid: number; state: "stopped" | "running" } | undefined> {
+  let text: string;
+  try {
+    text = await readFile(holderPathOf(lockfilePath), "utf8");
+  } catch {
+    return undefined;
+  }
+  // Written by another process, maybe half or by hand: anything unexpected names no one.
+  let holder: unknown;
+  try {
+    holder = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof holder !== "object" || holder === null) return undefined;
+  const { pid, started, host } = holder as { pid?: unknown; started?: unknown; host?: unknown };
+  if (typeof pid !== "number" || !Number.isSafeInteger(pid) || pid <= 0) return undefined;
+  // A pid of another machine (a home on a shared file system) says nothing here.
+  if (host !== hostname()) return undefined;
+  if (started !== undefined && typeof started !== "string") return undefined;
+  const state = processLiveness(pid, started);
+  return state === "gone" ? undefined : { pid, state };
+}
+
+/**
+ * How old a lock must be to be taken over: {@link LOCK_STALE_MS}, or
+ * {@link LIVE_HOLDER_STALE_MS} while the process that holds it still exists.
+ */
+async function staleAfter(lockfilePath: string): Promise<number> {
+  return (await liveHolder(lockfilePath)) === undefined ? LOCK_STALE_MS : LIVE_HOLDER_STALE_MS;
+}
+
+/** Names this process as the lock's holder (written once the lock is taken). */
+async function writeHolder(lockfilePath: string): Promise<void> {
+  const path = holderPathOf(lockfilePath);
+  const temporary = `${path}.${process.pid}.tmp`;
+  const started = processStartTime(process.pid);
+  try {
+    await writeFile(temporary, JSON.stringify({ pid: process.pid, started, host: hostname() }));
+    await rename(temporary, path);
+  } catch {
+    // Without it the lock is only as safe as its age: as before, no worse.
+    await unlink(temporary).catch(() => {});
+  }
+}
+
+/** Removes the holder file before the lock is released, if it still names this process. */
+async function removeHolder(lockfilePath: string): Promise<void> {
+  const path = holderPathOf(lockfilePath);
+  try {
+    const holder = JSON.parse(await readFile(path, "utf8")) as { pid?: unknown };
+    if (holder.pid === process.pid) await unlink(path);
+  } catch {
+    // Gone, or another's: nothing of ours to remove.
+  }
+}
+
 /** Takes the lock, retrying with growing, jittered pauses until {@link LOCK_WAIT_MS} has passed. */
 async function acquire(path: string, options: LockOptions): Promise<() => Promise<void>> {
   // Loaded here rather than at the top so that commands that only read (the
@@ -80,7 +156,13 @@ async function acquire(path: string, options: LockOptions): Promise<() => Promis
   const deadline = Date.now() + LOCK_WAIT_MS;
   for (let pause = FIRST_RETRY_MS; ; pause = Math.min(pause * 2, LONGEST_RETRY_MS)) {
     try {
-      return await lock(path, options);
+      const lockfilePath = options.lockfilePath ?? lockPathOf(path);
+      const release = await lock(path, { ...options, stale: await staleAfter(lockfilePath) });
+      await writeHolder(lockfilePath);
+      return async () => {
+        await removeHolder(lockfilePath);
+        await release();
+      };
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== "ELOCKED") {
@@ -91,9 +173,14 @@ async function acquire(path: string, options: LockOptions): Promise<() => Promis
         );
       }
       if (Date.now() >= deadline) {
+        const holder = await liveHolder(options.lockfilePath ?? lockPathOf(path));
+        const who =
+          holder === undefined
+            ? "another canon process"
+            : `canon process ${holder.pid}${holder.state === "stopped" ? ` (stopped: resume it with \`kill -CONT ${holder.pid}\`)` : ""}`;
         throw new CanonError(
           "STORAGE_UNWRITABLE",
-          `cannot write ${path}: another canon process has held its lock (${options.lockfilePath}) for over ${LOCK_WAIT_MS / 1000} s; retry once it finishes (a lock left by a crashed process frees itself after ${LOCK_STALE_MS / 1000} s)`,
+          `cannot write ${path}: ${who} has held its lock (${options.lockfilePath}) for over ${LOCK_WAIT_MS / 1000} s; retry once it finishes (a lock left by a crashed process frees itself after ${LOCK_STALE_MS / 1000} s)`,
           { cause: error },
         );
       }
@@ -118,17 +205,24 @@ export async function holdFileLock(
   waitMs = 0,
 ): Promise<(() => Promise<void>) | undefined> {
   const { lock } = await import("proper-lockfile");
-  try {
-    return await lock(path, {
-      lockfilePath,
-      realpath: false,
-      stale: LOCK_STALE_MS,
-      update: 1_000,
-      onCompromised: onLost,
-      retries:
-        waitMs > 0 ? { retries: Math.ceil(waitMs / 500), minTimeout: 500, maxTimeout: 500 } : 0,
-    });
-  } catch {
-    return undefined;
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const release = await lock(path, {
+        lockfilePath,
+        realpath: false,
+        stale: await staleAfter(lockfilePath),
+        update: 1_000,
+        onCompromised: onLost,
+      });
+      await writeHolder(lockfilePath);
+      return async () => {
+        await removeHolder(lockfilePath);
+        await release();
+      };
+    } catch {
+      if (Date.now() >= deadline) return undefined;
+      await sleep(500);
+    }
   }
 }
