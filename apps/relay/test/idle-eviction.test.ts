@@ -1,4 +1,11 @@
-import { type AutomergeUrl, type DocumentId, Repo } from "@automerge/automerge-repo";
+import * as A from "@automerge/automerge";
+import {
+  type AutomergeUrl,
+  type DocumentId,
+  generateAutomergeUrl,
+  interpretAsDocumentId,
+  Repo,
+} from "@automerge/automerge-repo";
 import { FileStorage } from "@canon/store";
 import { describe, expect, it } from "vitest";
 import type { RelayServer } from "../src/relay-server.js";
@@ -44,6 +51,31 @@ describe.each<Storage>(["directory", "database"])(
       const read = await reader.find<Doc>(handle.url as AutomergeUrl);
       expect(read.doc().items).toEqual({ first: 1, second: 2 });
       expect(inMemory(relay, handle.documentId)).toBe(true);
+    });
+
+    it("drops the handles of ids nobody had (a peer asking for random ids), and still serves such an id once someone stores it", async () => {
+      const relay = await relayWith(storage, 2000);
+      const prober = clientOf(relay, "prober");
+      const asked = Array.from({ length: 40 }, () => generateAutomergeUrl());
+      await Promise.all(
+        asked.map((url) =>
+          prober.find(url, { allowableStates: ["ready", "unavailable"] }).catch(() => undefined),
+        ),
+      );
+      const ids = asked.map((url) => interpretAsDocumentId(url));
+      expect(ids.filter((id) => relay.repo.handles[id]?.state === "unavailable").length).toBe(40);
+      await close(prober);
+      // Without Canon's patch, unavailable handles stayed in memory for ever.
+      await waitFor(() => ids.every((id) => !inMemory(relay, id)), 10_000);
+
+      // One of those ids is stored later, under that id: a reader finds it.
+      const writer = clientOf(relay, "writer");
+      const handle = writer.import<Doc>(A.save(A.from<Doc>({ items: { late: 1 } })), {
+        docId: ids[0] as DocumentId,
+      });
+      await waitFor(() => acknowledged(writer, handle));
+      const reader = clientOf(relay, "reader");
+      expect((await reader.find<Doc>(asked[0] as AutomergeUrl)).doc().items).toEqual({ late: 1 });
     });
 
     it("keeps a document in memory while messages about it keep coming", async () => {

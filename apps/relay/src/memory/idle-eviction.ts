@@ -1,5 +1,5 @@
 import * as A from "@automerge/automerge";
-import type { DocumentId, PeerId, Repo } from "@automerge/automerge-repo";
+import type { DocHandle, DocumentId, PeerId, Repo } from "@automerge/automerge-repo";
 import type { RelayLog } from "../relay-log.js";
 import type { DocumentFlushes } from "../storage/document-flushes.js";
 
@@ -26,6 +26,17 @@ export interface DocumentActivity {
   settled(documentId: string): Promise<void> | undefined;
 }
 
+/**
+ * True for a handle eviction may drop: a loaded document, or one no peer
+ * had (`unavailable`: a request for an id nobody stored), which holds no
+ * document but stayed in memory for ever; a peer asking for random ids, a
+ * thousand a minute per connection, grew a relay without bound
+ * (`removeFromCache` drops those only with Canon's automerge-repo patch).
+ */
+function evictable(handle: DocHandle<unknown>): boolean {
+  return handle.isReady() || handle.state === "unavailable";
+}
+
 /** What {@link IdleEviction} works with. */
 export interface IdleEvictionOptions {
   /** A document with no message about it for this long (and no work in flight) leaves memory. */
@@ -42,7 +53,8 @@ export interface IdleEvictionOptions {
  * document it has loaded for as long as the Repo lives (about 0.14 MB each
  * for a small Canon document), so a relay that serves many spaces grows
  * without bound. A sweep (every `idleMs / 2`, at most every 30 s) drops from
- * the Repo (`repo.removeFromCache`) every document that is ready, has had no
+ * the Repo (`repo.removeFromCache`) every document that is ready (or that
+ * no peer had: unavailable), has had no
  * message in or out for `idleMs`, and has no work in flight. Before dropping
  * it, the document is saved (for the database, committed) and checked
  * again: if anything arrived meanwhile, it stays. Messages about a document
@@ -155,7 +167,7 @@ export class IdleEviction implements DocumentActivity {
     for (const handle of Object.values(this.#repo.handles)) {
       if (this.#stopped) break;
       const documentId = handle.documentId;
-      if (!handle.isReady()) continue;
+      if (!evictable(handle)) continue;
       const last = this.#lastActive.get(documentId);
       if (last === undefined) {
         // Loaded by something that sent no message (a find of the Repo's own): idle from now.
@@ -197,10 +209,10 @@ export class IdleEviction implements DocumentActivity {
       const handle = this.#repo.handles[documentId as DocumentId];
       if (
         handle === undefined ||
-        !handle.isReady() ||
+        !evictable(handle) ||
         this.#inFlight.has(documentId) ||
         this.#lastActive.get(documentId) !== last ||
-        !this.#flushes.isStored(documentId, A.getHeads(handle.doc()))
+        (handle.isReady() && !this.#flushes.isStored(documentId, A.getHeads(handle.doc())))
       )
         return false;
       const synchronizer = this.#repo.synchronizer.docSynchronizers[documentId as DocumentId];
