@@ -200,6 +200,7 @@ async function measure(temp, log, cleanup) {
     ],
     notes: [
       "Every command is a new `node` process; with owner processes the four are thin clients (`node -e 0` plus a socket round trip) and the work happens in each home's owner.",
+      `The floor of any four-command Node CLI round trip is four Node start-ups: 4 × \`node -e 0\` = ${ms(4 * median(nodeBaseline))} = ${times((4 * median(nodeBaseline)) / median(gitSamples))} git's round trip in this run, leaving ${ms(Math.max(0, (5 * median(gitSamples) - 4 * median(nodeBaseline)) / 4))} per command for Canon's own work within the 5× target.`,
     ],
   };
 }
