@@ -278,6 +278,10 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     metrics: async () => (await metricsText()).text,
     stop: () => {
       stopped ??= (async () => {
+        // Stop listening first: a client retrying while the relay stops is then
+        // refused (which clients retry quietly), not answered 503 by the closed
+        // WebSocket server (which automerge-repo's client throws on, uncaught).
+        const closed = new Promise<void>((resolve) => http.close(() => resolve()));
         for (const client of outgoing) {
           repo.networkSubsystem.removeNetworkAdapter(client);
         }
@@ -292,7 +296,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
         await writes.settled();
         await fanout?.stop();
         http.closeAllConnections();
-        await new Promise<void>((resolve) => http.close(() => resolve()));
+        await closed;
         await relayStorage.close();
       })();
       return stopped;

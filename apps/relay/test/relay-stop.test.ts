@@ -6,6 +6,7 @@ import { type PeerId, Repo } from "@automerge/automerge-repo";
 import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket";
 import { FileStorage } from "@canon/store";
 import { afterEach, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { startRelayServer } from "../src/relay-server.js";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -75,4 +76,38 @@ describe("stopping a relay", () => {
       expect(await tree(directory)).toEqual(after);
     }
   }, 60_000);
+
+  it("refuses new connections while it stops, rather than answering them 503 (automerge-repo's client throws on a 503, uncaught)", async () => {
+    const directory = await mkdtemp(join(tmpdir(), "canon-relay-stop-"));
+    cleanups.push(() => rm(directory, { recursive: true, force: true, maxRetries: 5 }));
+    const relay = await startRelayServer({ storageDirectory: directory, port: 0 });
+    const answers: string[] = [];
+    const stopping = relay.stop();
+    let done = false;
+    void stopping.then(() => {
+      done = true;
+    });
+    // Connection attempts while it stops (its writes settle for 200 ms or more).
+    while (!done) {
+      answers.push(
+        await new Promise<string>((resolve) => {
+          const socket = new WebSocket(relay.url);
+          socket.on("unexpected-response", (_request, response) => {
+            resolve(`HTTP ${response.statusCode}`);
+            socket.terminate();
+          });
+          socket.on("open", () => {
+            resolve("open");
+            socket.terminate();
+          });
+          socket.on("error", (error: NodeJS.ErrnoException) =>
+            resolve(error.code ?? error.message),
+          );
+        }),
+      );
+    }
+    await stopping;
+    expect(answers.length).toBeGreaterThan(0);
+    expect(answers.every((answer) => answer === "ECONNREFUSED")).toBe(true);
+  });
 });
