@@ -89,12 +89,16 @@ describe("freshness you can prove (checkpoints, a real relay on 127.0.0.1)", () 
     owner.ok("publish", "style", await owner.file("v1.md", "v1\n"));
     owner.ok("sync", "--relay", relay.url);
     newcomer.ok("space", "join", url, "--relay", relay.url);
-    const watcher = startCanon(["watch", "--json"], owner.home);
-    await watcher.waitForLine((line) => line.includes('"connected"'));
+    // The other maintainer publishes and syncs first: its sync signs its own
+    // checkpoint naming v2. The owner's watch then receives v2 and, its own
+    // checkpoint naming only v1, signs a newer one. (With the watch already
+    // running, which of the two checkpoints is newer was a race: the
+    // other's sync signs after its exchange, which the watch may beat.)
     const v2 = newcomer
       .ok("publish", "style", await newcomer.file("v2.md", "v2\n"), "--json")
       .json<{ release: string }>();
     newcomer.ok("sync");
+    const watcher = startCanon(["watch", "--json"], owner.home);
     await watcher.waitForLine((line) => line.includes(v2.release));
     // The owner's watch signs a checkpoint naming v2; the other maintainer receives it.
     const deadline = Date.now() + 20_000;
