@@ -367,6 +367,8 @@ describe("canon mcp", () => {
       await until(() => listChanged > 0, "notifications/resources/list_changed");
       const after = await client.listResources();
       expect(after.resources.map((resource) => resource.uri)).toContain("canon://editorial-style");
+      // The server owns this home: it stops before the home is removed.
+      await client.close();
     } finally {
       await c.dispose();
     }

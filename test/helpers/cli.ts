@@ -83,6 +83,8 @@ export async function sandbox(): Promise<Sandbox> {
       await writeFile(path, content);
       return path;
     },
-    dispose: () => rm(dir, { recursive: true, force: true }),
+    // A process the test started on this home (an MCP server, a watch) may
+    // still be writing while it stops: retry a folder that filled meanwhile.
+    dispose: () => rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }),
   };
 }
