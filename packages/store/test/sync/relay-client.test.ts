@@ -105,9 +105,15 @@ function connectClient(url: string, retryMs: number): { client: RelayClient; rep
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Resolves when the client next hears the peer introduce itself. */
-function introduced(client: RelayClient): Promise<unknown> {
-  return new Promise((resolve) => client.once("peer-candidate", resolve));
+/** Resolves when the client next hears the peer introduce itself; rejects after 5 s. */
+function introduced(client: RelayClient): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the peer did not introduce itself")), 5_000);
+    client.once("peer-candidate", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 describe("RelayClient", () => {
