@@ -46,8 +46,9 @@ export class RelayClient extends WebSocketClientAdapter {
 
   /**
    * Opens a connection (a caller's, or one of upstream's retries): the
-   * socket it replaces is terminated first, and the new one opens only once
-   * that has closed, so the relay never sees two sockets from this client.
+   * socket it replaces is terminated (one {@link RelayClient.disconnect} is
+   * closing is left to finish), and the new one opens only once that has
+   * closed, so the relay never sees two sockets from this client.
    */
   override connect(...args: ConnectArgs): void {
     clearTimeout(this.#retryAfterClose);
@@ -61,8 +62,10 @@ export class RelayClient extends WebSocketClientAdapter {
     if (previous) this.#abandon(previous);
     const closing = this.#closing;
     if (closing && closing.readyState !== closing.CLOSED) {
-      // `this.socket` stays the abandoned one meanwhile, so `disconnect()` still runs
-      // upstream's and stops its retry interval.
+      // A socket `disconnect()` closes gracefully is waited for too (ws gives up on the
+      // closing handshake after 30 s): resetting it, the relay might see the next socket
+      // before this one's end. An abandoned socket stays `this.socket` meanwhile, so
+      // `disconnect()` still runs upstream's, which stops its retry interval.
       this.#openWhenClosed = args;
       closing.addEventListener("close", () => {
         const pending = this.#openWhenClosed;
@@ -102,8 +105,7 @@ export class RelayClient extends WebSocketClientAdapter {
     if (socket.readyState === socket.CLOSED) return;
     // Aborting a handshake emits an error, which must not be thrown.
     socket.addEventListener("error", ignore);
-    if ("terminate" in socket && typeof socket.terminate === "function") socket.terminate();
-    else socket.close();
+    terminate(socket);
     this.#closing = socket;
   }
 
@@ -159,3 +161,9 @@ export class RelayClient extends WebSocketClientAdapter {
 }
 
 function ignore(): void {}
+
+/** Closes a socket at once, without the closing handshake (`ws` can; a browser's socket only closes). */
+function terminate(socket: Socket): void {
+  if ("terminate" in socket && typeof socket.terminate === "function") socket.terminate();
+  else socket.close();
+}
