@@ -24,6 +24,8 @@ interface CountingPeer {
   webSockets(): number;
   /** Closes every WebSocket connection from the server's side (the client sees a close). */
   dropConnections(): void;
+  /** Stops the peer: its Repo, every socket, the listening server. */
+  stop(): Promise<void>;
 }
 
 /**
@@ -33,7 +35,11 @@ interface CountingPeer {
  * finish a handshake in time: the client gives up on them and retries. A
  * late upgrade whose socket is still open is completed, as a relay does.
  */
-async function startCountingPeer(slowUpgrades: number, delayMs = 0): Promise<CountingPeer> {
+async function startCountingPeer(
+  slowUpgrades: number,
+  delayMs = 0,
+  port = 0,
+): Promise<CountingPeer> {
   const sockets = new Set<Socket>();
   const everySocket = new Set<Socket>();
   const server: Server = createServer();
@@ -71,16 +77,20 @@ async function startCountingPeer(slowUpgrades: number, delayMs = 0): Promise<Cou
     }, delayMs);
     timers.add(timer);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  cleanup.push(async () => {
-    for (const timer of timers) clearTimeout(timer);
-    await repo.shutdown();
-    for (const socket of everySocket) socket.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      for (const timer of timers) clearTimeout(timer);
+      await repo.shutdown();
+      for (const socket of everySocket) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    })();
+    return stopped;
+  };
+  cleanup.push(stop);
   return {
-    url: `ws://127.0.0.1:${port}`,
+    url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`,
     open: () => sockets.size,
     get peak() {
       return counts.peak;
@@ -92,6 +102,7 @@ async function startCountingPeer(slowUpgrades: number, delayMs = 0): Promise<Cou
     dropConnections: () => {
       for (const ws of wss.clients) ws.close();
     },
+    stop,
   };
 }
 
@@ -171,5 +182,23 @@ describe("RelayClient", () => {
     expect(client.lostConnection).toBeUndefined();
     expect(peer.accepted).toBe(3);
     expect(peer.peak).toBe(1);
+  });
+
+  it("reaches the peer again after it restarts on the same port, one socket at a time", async () => {
+    const before = await startCountingPeer(0);
+    const { client } = connectClient(before.url, 150);
+    await vi.waitFor(() => expect(client.remotePeerId).toBe("peer"), { timeout: 10_000 });
+    const port = Number(new URL(before.url).port);
+    await before.stop();
+    await vi.waitFor(() => expect(client.lostConnection).toBeDefined(), { timeout: 5_000 });
+    // Down for a few retries (each refused), then back on the same port.
+    await pause(500);
+    const again = introduced(client);
+    const after = await startCountingPeer(0, 0, port);
+    await again;
+    await pause(500);
+    expect(after.webSockets()).toBe(1);
+    expect(after.peak).toBe(1);
+    expect(client.lostConnection).toBeUndefined();
   });
 });
