@@ -1,5 +1,8 @@
 import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket";
 
+type Socket = NonNullable<WebSocketClientAdapter["socket"]>;
+type ConnectArgs = Parameters<WebSocketClientAdapter["connect"]>;
+
 /**
  * automerge-repo's WebSocket client, hardened for a CLI: an error on the
  * socket (a refused upgrade, a reset connection) or a message it cannot
@@ -7,6 +10,16 @@ import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websoc
  * from an event listener, which would kill the process. A socket that
  * closes without {@link RelayClient.disconnect} is recorded too, so a caller
  * waiting on the relay notices at once instead of at its timeout.
+ *
+ * It never holds more than one socket to the relay. Upstream retries by
+ * calling `connect()` again (every `retryInterval` while a handshake has not
+ * finished, and once `retryInterval` after an open connection closed), and
+ * its `connect()` only unhooks the socket it gives up on, which then stays
+ * open on the relay. Here that socket is terminated, and the next one opened
+ * once it has closed. The retry after a close is this class's own timer
+ * (upstream's cannot be cancelled): {@link RelayClient.disconnect} cancels
+ * it and upstream's interval, so nothing opens a socket after it, while a
+ * caller's `connect()` after it connects again.
  */
 export class RelayClient extends WebSocketClientAdapter {
   /** The last socket or protocol error, for the caller's message. */
@@ -19,14 +32,97 @@ export class RelayClient extends WebSocketClientAdapter {
    */
   lostConnection: { readonly code: number; readonly reason: string } | undefined;
 
-  override connect(...args: Parameters<WebSocketClientAdapter["connect"]>): void {
+  /** Whether the current socket opened (upstream's retry interval stops when one does). */
+  #opened = false;
+
+  /** The retry due after an open connection closed; cancelled by {@link RelayClient.disconnect}. */
+  #retryAfterClose: ReturnType<typeof setTimeout> | undefined;
+
+  /** A socket given up on (by a retry or {@link RelayClient.disconnect}) that has not closed yet. */
+  #closing: Socket | undefined;
+
+  /** The connection to open once {@link RelayClient.#closing} has closed. */
+  #openWhenClosed: ConnectArgs | undefined;
+
+  /**
+   * Opens a connection (a caller's, or one of upstream's retries): the
+   * socket it replaces is terminated (one {@link RelayClient.disconnect} is
+   * closing is left to finish), and the new one opens only once that has
+   * closed, so the relay never sees two sockets from this client.
+   */
+  override connect(...args: ConnectArgs): void {
+    clearTimeout(this.#retryAfterClose);
+    this.#retryAfterClose = undefined;
+    if (this.#openWhenClosed) {
+      // Already waiting for the previous socket to close; this retry adds nothing.
+      this.#openWhenClosed = args;
+      return;
+    }
+    const previous = this.socket;
+    if (previous) this.#abandon(previous);
+    const closing = this.#closing;
+    if (closing && closing.readyState !== closing.CLOSED) {
+      // A socket `disconnect()` closes gracefully is waited for too (ws gives up on the
+      // closing handshake after 30 s): resetting it, the relay might see the next socket
+      // before this one's end. An abandoned socket stays `this.socket` meanwhile, so
+      // `disconnect()` still runs upstream's, which stops its retry interval.
+      this.#openWhenClosed = args;
+      closing.addEventListener("close", () => {
+        const pending = this.#openWhenClosed;
+        this.#openWhenClosed = undefined;
+        if (pending) this.connect(...pending);
+      });
+      return;
+    }
+    this.#closing = undefined;
     this.lostConnection = undefined;
+    this.#opened = false;
     super.connect(...args);
+    this.socket?.addEventListener("open", this.#markOpened);
     this.socket?.addEventListener("close", this.#recordLoss);
   }
 
+  readonly #markOpened = () => {
+    this.#opened = true;
+  };
+
   readonly #recordLoss = (event: { code: number; reason: string }) => {
     this.lostConnection = { code: event.code, reason: String(event.reason) };
+  };
+
+  /**
+   * Unhooks a socket this client gives up on and, unless it has closed
+   * already, terminates it (no closing handshake: it may still be connecting,
+   * and a busy relay's close frame is what is not being waited for).
+   */
+  #abandon(socket: Socket): void {
+    socket.removeEventListener("open", this.onOpen);
+    socket.removeEventListener("close", this.onClose);
+    socket.removeEventListener("message", this.onMessage);
+    socket.removeEventListener("error", this.onError);
+    socket.removeEventListener("open", this.#markOpened);
+    socket.removeEventListener("close", this.#recordLoss);
+    if (socket.readyState === socket.CLOSED) return;
+    // Aborting a handshake emits an error, which must not be thrown.
+    socket.addEventListener("error", ignore);
+    terminate(socket);
+    this.#closing = socket;
+  }
+
+  /**
+   * Upstream's close handler, with the retry on this class's timer: it tells
+   * Repo the peer is gone and, when this socket had opened (otherwise
+   * upstream's retry interval is still running), connects again after
+   * `retryInterval`.
+   */
+  override onClose = () => {
+    if (this.remotePeerId) this.emit("peer-disconnected", { peerId: this.remotePeerId });
+    if (this.retryInterval > 0 && this.#opened && !this.#retryAfterClose) {
+      this.#retryAfterClose = setTimeout(() => {
+        this.#retryAfterClose = undefined;
+        if (this.peerId) this.connect(this.peerId, this.peerMetadata);
+      }, this.retryInterval);
+    }
   };
 
   override onError = (event: unknown) => {
@@ -35,16 +131,23 @@ export class RelayClient extends WebSocketClientAdapter {
   };
 
   /**
-   * Closes the connection; safe to call more than once (upstream asserts on
-   * a second call), and while the handshake is still under way (upstream
+   * Closes the connection and cancels every retry; a later `connect()`
+   * connects again. Safe to call more than once (upstream asserts on a
+   * second call), and while the handshake is still under way (upstream
    * removes its error listener first, and closing a connecting socket emits
    * an error, which would then be thrown and kill the process).
    */
   override disconnect(): void {
-    if (!this.socket || !this.peerId) return;
-    this.socket.removeEventListener("close", this.#recordLoss);
-    this.socket.addEventListener("error", ignore);
+    clearTimeout(this.#retryAfterClose);
+    this.#retryAfterClose = undefined;
+    this.#openWhenClosed = undefined;
+    const socket = this.socket;
+    if (!socket || !this.peerId) return;
+    socket.removeEventListener("open", this.#markOpened);
+    socket.removeEventListener("close", this.#recordLoss);
+    socket.addEventListener("error", ignore);
     super.disconnect();
+    if (socket.readyState !== socket.CLOSED) this.#closing = socket;
   }
 
   override receiveMessage(messageBytes: Uint8Array): void {
@@ -58,3 +161,9 @@ export class RelayClient extends WebSocketClientAdapter {
 }
 
 function ignore(): void {}
+
+/** Closes a socket at once, without the closing handshake (`ws` can; a browser's socket only closes). */
+function terminate(socket: Socket): void {
+  if ("terminate" in socket && typeof socket.terminate === "function") socket.terminate();
+  else socket.close();
+}
