@@ -9,6 +9,9 @@ import {
 import type { AccessGrant } from "./access/access-grant.js";
 import { type SummarySources, summarizedDocuments } from "./heads-summary.js";
 
+/** How long a bulk answer waits for a client that stopped reading before it cuts the connection. */
+const WRITE_STALL_MS = 30_000;
+
 /** What the bulk answer reads besides the summary's sources: the largest document it sends. */
 export interface SpaceDocumentsSources extends SummarySources {
   /** A document whose stored chunks are larger than this is left out (the client syncs it). */
@@ -27,7 +30,8 @@ export interface SpaceDocumentsSources extends SummarySources {
  * (in memory only) or larger than `maxDocumentBytes` is left out; the
  * client's sync fetches it. Streamed one document at a time with
  * back-pressure, so the relay holds at most one document per request; it
- * stops when the client goes away.
+ * stops when the client goes away, and cuts off one that has not read
+ * anything for 30 s (it would hold one of the few turns for ever).
  * Answers false (and writes nothing) when the relay does not hold the space
  * or the grant does not open it.
  */
@@ -48,9 +52,21 @@ export async function sendSpaceDocuments(
   response.once("close", () => {
     gone = true;
   });
+  // A client that stops reading would hold its turn for ever: past a stall, it is cut off.
   const write = async (bytes: Uint8Array) => {
-    if (!response.write(bytes) && !gone)
-      await Promise.race([once(response, "drain"), once(response, "close")]);
+    if (response.write(bytes) || gone) return;
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        response.destroy();
+        resolve();
+      }, WRITE_STALL_MS);
+    });
+    try {
+      await Promise.race([once(response, "drain"), once(response, "close"), stalled]);
+    } finally {
+      clearTimeout(timer);
+    }
   };
   await write(DOCUMENT_FRAMES_TAG);
   for (const id of ids) {

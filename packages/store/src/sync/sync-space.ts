@@ -64,7 +64,8 @@ export interface SyncReport {
   /**
    * How many documents were loaded and exchanged when the relay's heads
    * summary chose them (only those whose heads differed; 0 when every one
-   * was the same on both sides), or null when every document of the space
+   * was the same on both sides, as after a join whose bulk answer held
+   * exactly the relay's heads), or null when every document of the space
    * was loaded and synced (no usable summary or caches, see `relay-heads.ts`).
    */
   readonly exchanged: number | null;
