@@ -3,6 +3,7 @@ import * as A from "@automerge/automerge";
 import type { DocHandle } from "@automerge/automerge-repo";
 import { type DocumentFrame, readDocumentFrames } from "@canon/store";
 import { describe, expect, it } from "vitest";
+import { parseTokensFile } from "../src/access/tokens-file.js";
 import type { RelayServer } from "../src/relay-server.js";
 import { acknowledged, relayTestKit, waitFor } from "./helpers/relay-test-kit.js";
 
@@ -133,5 +134,42 @@ describe("GET /documents/<space> (directory)", () => {
     const refused = await fetch(`http://127.0.0.1:${relay.port}/documents/${space.documentId}`);
     expect(refused.status).toBe(429);
     expect(refused.headers.get("retry-after")).toBe("60");
+  });
+});
+
+describe("GET /documents/<space> with tokens per space (directory)", () => {
+  it("answers a space's token for its own space only, the admin token for any", async () => {
+    const admin = "admin-token-0123456789";
+    const alphaToken = "alpha-reader-0123456789";
+    // The spaces are written first through an admin-token relay, then served with the tokens file.
+    const data = await kit.directory();
+    const writerRelay = await kit.relay("directory", { storageDirectory: data });
+    const alpha = await spaceThrough(writerRelay);
+    const beta = await spaceThrough(writerRelay);
+    await writerRelay.stop();
+    const tokens = parseTokensFile(
+      JSON.stringify({
+        spaces: {
+          [alpha.space.documentId]: { read: [alphaToken] },
+          [beta.space.documentId]: { write: ["beta-writer-0123456789"] },
+        },
+      }),
+      "tokens.json",
+      admin,
+    );
+    const relay = await kit.relay("directory", {
+      storageDirectory: data,
+      token: admin,
+      spaceTokens: tokens,
+    });
+    const own = await documentsOf(relay, alpha.space.documentId, `?token=${alphaToken}`);
+    expect(own.status).toBe(200);
+    expect(own.frames).toHaveLength(4);
+    expect((await documentsOf(relay, beta.space.documentId, `?token=${alphaToken}`)).status).toBe(
+      404,
+    );
+    const byAdmin = await documentsOf(relay, beta.space.documentId, `?token=${admin}`);
+    expect(byAdmin.frames.map((frame) => frame.documentId)[0]).toBe(beta.space.documentId);
+    expect(byAdmin.frames).toHaveLength(4);
   });
 });
