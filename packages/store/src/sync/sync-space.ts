@@ -123,13 +123,14 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
     const before = await loadIfPresent(replica, chosen.address);
     // A space this replica does not hold yet (a join) comes in one answer first, when the
     // relay offers it; the sync below then finds the relay's heads here and exchanges little.
+    // At most half the time left: an answer that trickles must leave the sync its turn.
     const bulk =
       before === undefined
         ? await fetchSpaceDocuments(
             replica,
             endpoint,
             chosen.address.documentId,
-            Math.max(1, deadline - Date.now()),
+            Math.max(1, Math.floor((deadline - Date.now()) / 2)),
           )
         : undefined;
     const foldedBefore = before ? await replica.spaces.fold(chosen.address) : undefined;
