@@ -52,18 +52,45 @@ export async function headsSummary(
   grant: AccessGrant,
   sources: SummarySources,
 ): Promise<HeadsSummary | undefined> {
-  if (!isValidDocumentId(spaceDocumentId)) return undefined;
-  if (grant.kind === "spaces" && !grant.spaces.has(spaceDocumentId)) return undefined;
-  const space = await headsOf(spaceDocumentId, sources);
-  if (space === undefined) return undefined;
-  const documents: Record<string, readonly string[]> = { [spaceDocumentId]: space.heads };
-  for (const id of space.routed.slice(0, MAX_SUMMARY_DOCUMENTS)) {
-    if (id === spaceDocumentId) continue;
-    if ((await sources.access?.refusal(grant, id, false)) !== undefined) continue;
+  const listed = await summarizedDocuments(spaceDocumentId, grant, sources);
+  if (listed === undefined) return undefined;
+  const documents: Record<string, readonly string[]> = { [spaceDocumentId]: listed.spaceHeads };
+  for (const id of listed.routed) {
     const held = await headsOf(id, sources);
     if (held !== undefined) documents[id] = held.heads;
   }
   return { space: spaceDocumentId, documents };
+}
+
+/** The documents a summary of a space may list, before their heads are read. */
+export interface SummarizedDocuments {
+  /** The space document's heads, sorted. */
+  readonly spaceHeads: readonly string[];
+  /** The documents its routing maps name that `grant` may read (at most {@link MAX_SUMMARY_DOCUMENTS}, never the space document), whether or not they are held here. */
+  readonly routed: readonly string[];
+}
+
+/**
+ * The documents {@link headsSummary} considers for a space as `grant` may
+ * see it, without reading any of them but the space document; undefined
+ * when the relay does not hold the space or the grant does not open it.
+ */
+export async function summarizedDocuments(
+  spaceDocumentId: string,
+  grant: AccessGrant,
+  sources: SummarySources,
+): Promise<SummarizedDocuments | undefined> {
+  if (!isValidDocumentId(spaceDocumentId)) return undefined;
+  if (grant.kind === "spaces" && !grant.spaces.has(spaceDocumentId)) return undefined;
+  const space = await headsOf(spaceDocumentId, sources);
+  if (space === undefined) return undefined;
+  const routed: string[] = [];
+  for (const id of space.routed.slice(0, MAX_SUMMARY_DOCUMENTS)) {
+    if (id === spaceDocumentId) continue;
+    if ((await sources.access?.refusal(grant, id, false)) !== undefined) continue;
+    routed.push(id);
+  }
+  return { spaceHeads: space.heads, routed };
 }
 
 /**

@@ -54,6 +54,18 @@ export interface HttpReports {
     grant: AccessGrant,
     remoteAddress: string,
   ) => Promise<HeadsSummary | HeadsRefusal | undefined>;
+  /**
+   * Streams a space's documents into `response` for `GET /documents/<id>`
+   * (see `space-documents.ts`): false when the relay does not hold the space
+   * or the grant does not open it (nothing written yet), or why the request
+   * was refused.
+   */
+  readonly documents?: (
+    spaceDocumentId: string,
+    grant: AccessGrant,
+    remoteAddress: string,
+    response: ServerResponse,
+  ) => Promise<boolean | HeadsRefusal>;
 }
 
 /**
@@ -63,7 +75,9 @@ export interface HttpReports {
  * `GET /heads/<space-document-id>` with the space's heads summary (see
  * `heads-summary.ts`; 404 when the relay does not hold the space or the token
  * does not open it; 429 past the address's `headsRequestsPerMinute`, 503 when
- * too many summaries wait), all 401 without a token the relay accepts when it
+ * too many summaries wait), `GET /documents/<space-document-id>` with the
+ * stored bytes of the documents that summary may list (`space-documents.ts`;
+ * the same 404, 429 and 503, from a budget of its own), all 401 without a token the relay accepts when it
  * requires one (the admin token or any space's token), and 404 for anything
  * else. WebSocket upgrades never come here.
  */
@@ -76,7 +90,14 @@ export async function answerHttp(
   const path = new URL(request.url ?? "/", "http://relay").pathname;
   const heads = /^\/heads\/([A-Za-z0-9]{1,100})$/.exec(path);
   const summary = reports.heads;
-  if (path !== "/healthz" && path !== "/metrics" && (heads === null || summary === undefined)) {
+  const documents = /^\/documents\/([A-Za-z0-9]{1,100})$/.exec(path);
+  const bulk = reports.documents;
+  if (
+    path !== "/healthz" &&
+    path !== "/metrics" &&
+    (heads === null || summary === undefined) &&
+    (documents === null || bulk === undefined)
+  ) {
     response.writeHead(404, { "content-type": "application/json" }).end('{"error":"not found"}');
     return;
   }
@@ -92,16 +113,25 @@ export async function answerHttp(
     response.writeHead(200, { "content-type": contentType }).end(text);
     return;
   }
+  if (documents !== null && bulk !== undefined) {
+    const address = request.socket.remoteAddress ?? "?";
+    const answer = await bulk(documents[1] as string, grant, address, response).catch(() => {
+      // Cut short mid-stream: the client sees no end mark and syncs the rest.
+      if (response.headersSent) response.destroy();
+      return false;
+    });
+    if (answer === "rate" || answer === "busy") refuse(response, answer);
+    else if (answer === false && !response.headersSent)
+      response
+        .writeHead(404, { "content-type": "application/json" })
+        .end('{"error":"no such space"}');
+    return;
+  }
   if (heads !== null && summary !== undefined) {
     const address = request.socket.remoteAddress ?? "?";
     const answer = await summary(heads[1] as string, grant, address).catch(() => undefined);
     if (answer === "rate" || answer === "busy") {
-      response
-        .writeHead(answer === "rate" ? 429 : 503, {
-          "content-type": "application/json",
-          "retry-after": answer === "rate" ? "60" : "1",
-        })
-        .end(answer === "rate" ? '{"error":"too many requests"}' : '{"error":"busy"}');
+      refuse(response, answer);
       return;
     }
     if (answer === undefined) {
@@ -117,4 +147,14 @@ export async function answerHttp(
   response
     .writeHead(health.ok ? 200 : 503, { "content-type": "application/json" })
     .end(JSON.stringify(health));
+}
+
+/** 429 (past the address's budget) or 503 (too many requests wait), with `Retry-After`. */
+function refuse(response: ServerResponse, why: HeadsRefusal): void {
+  response
+    .writeHead(why === "rate" ? 429 : 503, {
+      "content-type": "application/json",
+      "retry-after": why === "rate" ? "60" : "1",
+    })
+    .end(why === "rate" ? '{"error":"too many requests"}' : '{"error":"busy"}');
 }

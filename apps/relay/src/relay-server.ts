@@ -18,6 +18,7 @@ import { type LimitOverrides, limitsWith } from "./limits.js";
 import { DEFAULT_IDLE_EVICTION_MS, IdleEviction } from "./memory/idle-eviction.js";
 import { RelayMetrics } from "./metrics.js";
 import { createRelayLog, DEFAULT_LOG_LEVEL, type LogLevel, type RelayLog } from "./relay-log.js";
+import { sendSpaceDocuments } from "./space-documents.js";
 import { openDirectoryStorage } from "./storage/directory-storage.js";
 import { DocumentFlushes } from "./storage/document-flushes.js";
 import type { PostgresFanout } from "./storage/postgres-fanout.js";
@@ -134,6 +135,11 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   else throw new CanonError("BAD_ARGUMENT", "a relay needs a data directory or a database URL");
   const headsCache = new HeadsCache();
   const headsRequests = new HeadsRequests(limits.headsRequestsPerMinute);
+  // A bulk answer streams a whole space: fewer at once, from a budget of its own.
+  const documentRequests = new HeadsRequests(limits.headsRequestsPerMinute, {
+    running: 2,
+    waiting: 32,
+  });
   // Every write of a document's content forgets its cached heads; stopping waits for writes still to come.
   const writes = new WritesInFlight();
   const storage = writes.wrap(
@@ -240,6 +246,22 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
       heads: (space, grant, address) =>
         headsRequests.run(address, () =>
           headsSummary(space, grant, { repo, storage, sizes, access, cache: headsCache }),
+        ),
+      documents: (space, grant, address, response) =>
+        documentRequests.run(address, () =>
+          sendSpaceDocuments(
+            space,
+            grant,
+            {
+              repo,
+              storage,
+              sizes,
+              access,
+              cache: headsCache,
+              maxDocumentBytes: limits.maxDocumentBytes,
+            },
+            response,
+          ),
         ),
     }).catch(() => {
       if (!response.headersSent) response.writeHead(500).end();

@@ -123,6 +123,15 @@ export { auditChunks, type DamagedFile } from "./storage/chunk-audit.js";
 export { CHUNK_KINDS, countStoredDocuments, pathOfKey } from "./storage/chunk-layout.js";
 export { FileStorage } from "./storage/file-storage.js";
 export { ACCESS_REFUSED_CLOSE_CODE } from "./sync/access-refused.js";
+export {
+  DOCUMENT_FRAMES_END,
+  DOCUMENT_FRAMES_TAG,
+  type DocumentFrame,
+  documentFrameHeader,
+  type FramesLimits,
+  type FramesRefusal,
+  readDocumentFrames,
+} from "./sync/document-frames.js";
 export { closeHeldSessions, untilRelaysHold } from "./sync/held-sessions.js";
 export { type LiveSpace, openLiveSpace } from "./sync/live-space.js";
 export { parsePort } from "./sync/port.js";

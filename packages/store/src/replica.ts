@@ -20,6 +20,9 @@ import { SYNC_DEBOUNCE_MS } from "./sync/sync-debounce.js";
 /** A document stored in this many chunks or more is compacted into one snapshot when the replica closes. */
 const COMPACT_AFTER_CHUNKS = 4;
 
+/** An empty change set: what {@link Replica.adopt} imports before setting the document. */
+const NO_BYTES = new Uint8Array(0);
+
 /** Options for opening a replica. */
 export interface ReplicaOptions {
   /** Network adapters to sync through (none: fully offline). */
@@ -151,6 +154,27 @@ export class Replica {
   async holds(documentId: string): Promise<boolean> {
     if (this.repo.handles[documentId as DocumentId]?.isReady()) return true;
     return isValidDocumentId(documentId) && (await this.storage.hasDocument(documentId));
+  }
+
+  /**
+   * Takes in a document this replica does not hold yet, already loaded
+   * (`Automerge.load` of bytes a relay sent in bulk, see
+   * `sync/space-documents.ts`): it becomes a ready handle, saved like any
+   * other, and flushed when the replica closes. Its records are checked by
+   * the fold as any synced ones are. False (and nothing changes) when the
+   * replica already holds the document, in memory or on disk, or the id is
+   * not a document id.
+   */
+  async adopt(documentId: string, doc: A.Doc<unknown>): Promise<boolean> {
+    if (!isValidDocumentId(documentId) || documentId in this.repo.handles) return false;
+    if (await this.storage.hasDocument(documentId)) return false;
+    // `import` with no bytes registers an empty handle (saved on change, synced); the
+    // document is then set whole, without loading its bytes a second time.
+    const handle = this.repo.import<unknown>(NO_BYTES, { docId: documentId as DocumentId });
+    handle.update(() => doc);
+    handle.doneLoading();
+    this.#touched.add(handle.documentId);
+    return true;
   }
 
   /** Appends a signed record to a document's `records` map (recreated first if a peer deleted or retyped it). */

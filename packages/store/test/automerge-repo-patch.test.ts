@@ -110,6 +110,25 @@ describe("the automerge-repo patch", () => {
       await rm(directory, { recursive: true, force: true });
     }
   });
+
+  it("computes a change event's patches only when a listener reads them, and they are the same patches", async () => {
+    const repo = new Repo();
+    const source = A.from<{ records: Record<string, number> }>({ records: { a: 1 } });
+    const events: { patches: A.Patch[] }[] = [];
+    // A document taken in whole: its first update no longer diffs it against an empty one.
+    const taken = repo.import<{ records: Record<string, number> }>(A.save(source));
+    taken.on("change", (event) => events.push(event));
+    taken.change((doc) => {
+      doc.records.b = 2;
+    });
+    const [event] = events;
+    // A getter: nothing was diffed for listeners that do not look.
+    expect(typeof Object.getOwnPropertyDescriptor(event, "patches")?.get).toBe("function");
+    expect(event?.patches).toEqual([{ action: "put", path: ["records", "b"], value: 2 }]);
+    // Read twice, computed once.
+    expect(event?.patches).toBe(event?.patches);
+    await repo.shutdown();
+  });
 });
 
 /**

@@ -23,13 +23,28 @@ export type HeadsRefusal = "rate" | "busy";
  */
 export class HeadsRequests {
   readonly #perMinute: number;
+  readonly #maxRunning: number;
+  readonly #maxWaiting: number;
   readonly #budgets = new Map<string, RateBudget>();
   readonly #waiting: (() => void)[] = [];
   #running = 0;
 
-  /** Admits `perMinute` requests a minute from each address. */
-  constructor(perMinute: number) {
+  /**
+   * Admits `perMinute` requests a minute from each address, and runs at most
+   * `turns.running` at once with `turns.waiting` in line (by default
+   * {@link MAX_RUNNING} and {@link MAX_WAITING}; the bulk answer of
+   * `GET /documents` takes fewer).
+   */
+  constructor(
+    perMinute: number,
+    turns: { readonly running: number; readonly waiting: number } = {
+      running: MAX_RUNNING,
+      waiting: MAX_WAITING,
+    },
+  ) {
     this.#perMinute = perMinute;
+    this.#maxRunning = turns.running;
+    this.#maxWaiting = turns.waiting;
   }
 
   /**
@@ -38,8 +53,8 @@ export class HeadsRequests {
    */
   async run<T>(address: string, work: () => Promise<T>): Promise<T | HeadsRefusal> {
     if (!this.#budgetOf(address).take(1)) return "rate";
-    if (this.#running >= MAX_RUNNING) {
-      if (this.#waiting.length >= MAX_WAITING) return "busy";
+    if (this.#running >= this.#maxRunning) {
+      if (this.#waiting.length >= this.#maxWaiting) return "busy";
       await new Promise<void>((resolve) => this.#waiting.push(resolve));
     } else this.#running += 1;
     try {

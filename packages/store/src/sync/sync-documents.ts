@@ -10,7 +10,7 @@ import { chooseFeedRoutes } from "../space/feed-routes.js";
 import type { MissingDocument } from "../space/space-reader.js";
 import { pause } from "./alarm.js";
 import { relaySessionFor } from "./held-sessions.js";
-import { acceptedRecords, summarize } from "./record-summary.js";
+import { acceptedRecords, recordCidsAt, summarize } from "./record-summary.js";
 import type { HeadsComparison } from "./relay-heads.js";
 import { inSync, type RelaySession } from "./relay-session.js";
 import type { RelayEndpoint } from "./relay-url.js";
@@ -137,8 +137,7 @@ export async function syncDocuments(
     for (const handle of handles) {
       const heads = session.atStart.get(handle.documentId);
       if (heads && heads.length > 0)
-        for (const cid of Object.keys(mapField(handle.view(heads).doc(), "records")))
-          relayHad.add(cid);
+        for (const cid of recordCidsAt(handle, heads)) relayHad.add(cid);
     }
     session.close();
     session = undefined;

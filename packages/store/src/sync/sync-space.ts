@@ -12,15 +12,15 @@ import {
   type SpaceChoice,
 } from "../operations/space-session.js";
 import type { Replica } from "../replica.js";
-import { mapField } from "../space/documents.js";
 import type { LoadedSpace, MissingDocument } from "../space/space-reader.js";
 import { pause } from "./alarm.js";
 import { relaySessionFor } from "./held-sessions.js";
 import { probeRelay } from "./probe-relay.js";
-import { acceptedRecords, type RecordSummary, summarize } from "./record-summary.js";
+import { acceptedRecords, type RecordSummary, recordCidsAt, summarize } from "./record-summary.js";
 import { compareWithRelay, fetchHeadsSummary, type HeadsComparison } from "./relay-heads.js";
 import { inSync, type RelaySession } from "./relay-session.js";
 import { type RelayEndpoint, relayFor } from "./relay-url.js";
+import { fetchedInStep, fetchSpaceDocuments } from "./space-documents.js";
 import { type DocumentsSynced, syncDocuments } from "./sync-documents.js";
 
 /** What to sync. */
@@ -64,10 +64,17 @@ export interface SyncReport {
   /**
    * How many documents were loaded and exchanged when the relay's heads
    * summary chose them (only those whose heads differed; 0 when every one
-   * was the same on both sides), or null when every document of the space
+   * was the same on both sides, as after a join whose bulk answer held
+   * exactly the relay's heads), or null when every document of the space
    * was loaded and synced (no usable summary or caches, see `relay-heads.ts`).
    */
   readonly exchanged: number | null;
+  /**
+   * Documents taken in from the relay's bulk answer before the exchange
+   * (`GET /documents/<space>`, asked only when this replica held none of
+   * the space: a join); 0 otherwise, or when the relay offers none (an older relay).
+   */
+  readonly inBulk: number;
 }
 
 /**
@@ -107,81 +114,106 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
       ...exchanged,
       lastSync,
       exchanged: comparison.differing.length,
+      inBulk: 0,
     };
   }
   const replica = await openReplica(home);
   let session: RelaySession | undefined;
   try {
     const before = await loadIfPresent(replica, chosen.address);
+    // A space this replica does not hold yet (a join) comes in one answer first, when the
+    // relay offers it; the sync below then finds the relay's heads here and exchanges little.
+    // At most half the time left: an answer that trickles must leave the sync its turn.
+    const bulk =
+      before === undefined
+        ? await fetchSpaceDocuments(
+            replica,
+            endpoint,
+            chosen.address.documentId,
+            Math.max(1, Math.floor((deadline - Date.now()) / 2)),
+          )
+        : undefined;
     const foldedBefore = before ? await replica.spaces.fold(chosen.address) : undefined;
     // Records a peer deleted or overwrote go back in, and out to the relay with this sync.
     if (foldedBefore) await replica.spaces.restoreMissing(foldedBefore);
     const recordsBefore = acceptedRecords(foldedBefore?.fold.state);
 
+    // When the space came whole in one answer and the relay's summary lists exactly
+    // those heads, nothing is left to exchange: no connection is opened.
+    const inStep =
+      bulk !== undefined &&
+      (await fetchedInStep(
+        replica,
+        endpoint,
+        chosen.address.documentId,
+        bulk,
+        Math.max(1, deadline - Date.now()),
+      ));
     // In the home's owner, a held session is reused (and kept): see held-sessions.ts.
     // Such a connection may not have heard yet of what another home pushed a
     // moment ago: the relay's summary, asked now, says what this sync must at
     // least receive. A new connection needs none: the relay's first answer on it is current.
-    const floor = replica.isHeldOpen
-      ? await fetchHeadsSummary(
-          endpoint,
-          chosen.address.documentId,
-          Math.max(1, deadline - Date.now()),
-        )
-      : undefined;
-    session = await relaySessionFor(
-      replica,
-      endpoint,
-      Math.max(1, deadline - Date.now()),
-      request.timeoutMs,
-    );
-    let loaded = await exchangeUntilEqual(
-      replica,
-      session,
-      chosen.address,
-      deadline,
-      request.timeoutMs,
-      request.onProgress,
-      floor,
-    );
-    let folded = await replica.spaces.fold(chosen.address);
-    const exchangeAgain = async (open: RelaySession) => {
-      loaded = await exchangeUntilEqual(
+    const floor =
+      replica.isHeldOpen && !inStep
+        ? await fetchHeadsSummary(
+            endpoint,
+            chosen.address.documentId,
+            Math.max(1, deadline - Date.now()),
+          )
+        : undefined;
+    const exchange = async (): Promise<LoadedSpace> => {
+      session ??= await relaySessionFor(
         replica,
-        open,
+        endpoint,
+        Math.max(1, deadline - Date.now()),
+        request.timeoutMs,
+      );
+      return exchangeUntilEqual(
+        replica,
+        session,
         chosen.address,
         deadline,
         request.timeoutMs,
         request.onProgress,
         floor,
       );
+    };
+    let loaded = inStep ? await replica.spaces.load(chosen.address) : await exchange();
+    if (inStep) {
+      const documents = handles(loaded).length;
+      request.onProgress?.({ documents, inStep: documents });
+    }
+    let folded = await replica.spaces.fold(chosen.address);
+    const exchangeAgain = async () => {
+      loaded = await exchange();
       folded = await replica.spaces.fold(chosen.address);
     };
     // What arrived may have deleted records this replica holds: restore them and exchange again.
-    if ((await replica.spaces.restoreMissing(folded)) > 0) await exchangeAgain(session);
+    if ((await replica.spaces.restoreMissing(folded)) > 0) await exchangeAgain();
     // A maintainer's sync keeps the space's checkpoint current (see operations/checkpoint.ts).
     const signer = request.checkpointAs;
     const state = folded.fold.state;
     if (signer && state && checkpointDue(state, signer.keyPair.did, new Date())) {
       await appendCheckpoint(replica, folded, state, signer);
-      await exchangeAgain(session);
+      await exchangeAgain();
     }
     const recordsAfter = acceptedRecords(folded.fold.state);
     const received = [...recordsAfter]
       .filter(([cid]) => !recordsBefore.has(cid))
       .map(([, signed]) => summarize(signed));
+    // Without a connection (the space came in bulk, in step), this replica held nothing before.
+    const exchanged = session !== undefined;
     const relayHad = new Set<string>();
-    for (const handle of handles(loaded)) {
-      const heads = session.atStart.get(handle.documentId);
+    for (const handle of session === undefined ? [] : handles(loaded)) {
+      const heads = session?.atStart.get(handle.documentId);
       if (heads && heads.length > 0)
-        for (const cid of Object.keys(mapField(handle.view(heads).doc(), "records")))
-          relayHad.add(cid);
+        for (const cid of recordCidsAt(handle, heads)) relayHad.add(cid);
     }
     const sent = [...recordsBefore]
       .filter(([cid]) => !relayHad.has(cid))
       .map(([, signed]) => summarize(signed));
 
-    session.close();
+    session?.close();
     session = undefined;
     await replica.close();
     await refreshCaches(replica, folded);
@@ -197,7 +229,8 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
       sent,
       missing: loaded.missing,
       lastSync,
-      exchanged: null,
+      exchanged: exchanged ? null : 0,
+      inBulk: bulk?.adopted.length ?? 0,
     };
   } finally {
     session?.close();

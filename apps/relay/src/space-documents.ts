@@ -1,0 +1,94 @@
+import { once } from "node:events";
+import type { ServerResponse } from "node:http";
+import {
+  CHUNK_KINDS,
+  DOCUMENT_FRAMES_END,
+  DOCUMENT_FRAMES_TAG,
+  documentFrameHeader,
+} from "@canon/store";
+import type { AccessGrant } from "./access/access-grant.js";
+import { type SummarySources, summarizedDocuments } from "./heads-summary.js";
+
+/** How long a bulk answer waits for a client that stopped reading before it cuts the connection. */
+const WRITE_STALL_MS = 30_000;
+
+/** What the bulk answer reads besides the summary's sources: the largest document it sends. */
+export interface SpaceDocumentsSources extends SummarySources {
+  /** A document whose stored chunks are larger than this is left out (the client syncs it). */
+  readonly maxDocumentBytes: number;
+}
+
+/**
+ * Answers `GET /documents/<space-document-id>`: the stored bytes of every
+ * document the space's heads summary may list for `grant` (the space document
+ * first), framed as `document-frames.ts` in `@canon/store` describes, so a
+ * home that joins receives the space in one response instead of one sync
+ * exchange per document. The bytes are the document's stored chunks as they
+ * are (snapshot and incremental, concatenated): the relay loads nothing,
+ * and the client checks everything (it loads each document itself, and
+ * every record is still verified by the fold). A document not stored yet
+ * (in memory only) or larger than `maxDocumentBytes` is left out; the
+ * client's sync fetches it. Streamed one document at a time with
+ * back-pressure, so the relay holds at most one document per request; it
+ * stops when the client goes away, and cuts off one that has not read
+ * anything for 30 s (it would hold one of the few turns for ever).
+ * Answers false (and writes nothing) when the relay does not hold the space
+ * or the grant does not open it.
+ */
+export async function sendSpaceDocuments(
+  spaceDocumentId: string,
+  grant: AccessGrant,
+  sources: SpaceDocumentsSources,
+  response: ServerResponse,
+): Promise<boolean> {
+  const listed = await summarizedDocuments(spaceDocumentId, grant, sources);
+  if (listed === undefined) return false;
+  const ids = [spaceDocumentId, ...listed.routed];
+  response.writeHead(200, {
+    "content-type": "application/vnd.canon.documents",
+    "cache-control": "no-store",
+  });
+  let gone = false;
+  response.once("close", () => {
+    gone = true;
+  });
+  // A client that stops reading would hold its turn for ever: past a stall, it is cut off.
+  const write = async (bytes: Uint8Array) => {
+    if (response.write(bytes) || gone) return;
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        response.destroy();
+        resolve();
+      }, WRITE_STALL_MS);
+    });
+    try {
+      await Promise.race([once(response, "drain"), once(response, "close"), stalled]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  await write(DOCUMENT_FRAMES_TAG);
+  for (const id of ids) {
+    if (gone) return true;
+    const chunks = await storedChunks(sources, id);
+    const byteLength = chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0);
+    if (byteLength === 0 || byteLength > sources.maxDocumentBytes) continue;
+    await write(documentFrameHeader(id, byteLength));
+    for (const chunk of chunks) await write(chunk);
+  }
+  if (!gone) response.end(DOCUMENT_FRAMES_END);
+  return true;
+}
+
+/** A document's stored chunks, snapshots first (what `Automerge.loadIncremental` of the whole takes). */
+async function storedChunks(
+  sources: SpaceDocumentsSources,
+  documentId: string,
+): Promise<Uint8Array[]> {
+  const chunks: Uint8Array[] = [];
+  for (const kind of CHUNK_KINDS)
+    for (const chunk of await sources.storage.loadRange([documentId, kind]))
+      if (chunk.data !== undefined) chunks.push(chunk.data);
+  return chunks;
+}

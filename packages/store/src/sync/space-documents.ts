@@ -1,0 +1,175 @@
+import * as A from "@automerge/automerge";
+import { type DocumentId, isValidDocumentId } from "@automerge/automerge-repo";
+import type { Replica } from "../replica.js";
+import { mapField } from "../space/documents.js";
+import { type FramesRefusal, readDocumentFrames } from "./document-frames.js";
+import { fetchHeadsSummary } from "./relay-heads.js";
+import { parseRelayUrl, type RelayEndpoint } from "./relay-url.js";
+
+/** Most bytes one document of a bulk answer may have: a relay's own limit on a document (32 MiB). */
+const MAX_DOCUMENT_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Most bytes a whole bulk answer may have. What it brings stays in memory
+ * (as a sync's documents do) until the replica closes; past this, the
+ * rest comes by the normal sync.
+ */
+const MAX_TOTAL_BYTES = 512 * 1024 * 1024;
+
+/** The relay's bulk endpoint for a space over plain HTTP(S), with the token. */
+export function documentsUrlOf(endpoint: RelayEndpoint, spaceDocumentId: string): string {
+  const url = parseRelayUrl(endpoint.url);
+  url.protocol = url.protocol === "wss:" ? "https:" : "http:";
+  url.pathname = `/documents/${encodeURIComponent(spaceDocumentId)}`;
+  if (endpoint.token) url.searchParams.set("token", endpoint.token);
+  return url.toString();
+}
+
+/**
+ * What {@link fetchSpaceDocuments} did: which documents it took in, how
+ * many it left to the normal sync, and why it stopped early, if it did.
+ */
+export interface SpaceDocumentsFetched {
+  /** The documents taken in, the space document first. */
+  readonly adopted: readonly string[];
+  /** Frames not taken in: not routed by the space, sent twice, already here, or not loading. */
+  readonly skipped: number;
+  /** Documents the space routes to that the answer did not bring (0 when it brought every one). */
+  readonly unrouted: number;
+  /**
+   * Undefined when the answer was read to its end; otherwise why not:
+   * `unanswered` (no such endpoint, as on an older relay, or a refusal),
+   * `bad-space` (the first document was not the space, or did not load),
+   * a {@link FramesRefusal} reason, or `failed` (the connection broke or the deadline passed).
+   */
+  readonly stopped?: "unanswered" | "bad-space" | "failed" | FramesRefusal["reason"];
+}
+
+/**
+ * Fetches a space's documents from a relay in one response
+ * (`GET /documents/<space>`, see the relay's `space-documents.ts`) into a
+ * replica that holds none of them yet, so that the sync that follows finds
+ * the relay's heads already here and exchanges almost nothing, instead of
+ * receiving every change through one sync exchange per document.
+ *
+ * Nothing in the answer is trusted. The first document must be the space
+ * document; every other one must be named by its routing maps (`standards`,
+ * `feeds`), once. Each is loaded with `Automerge.load` on its own; one whose
+ * bytes do not load is skipped (the sync fetches it), one the replica holds
+ * already is left alone. What loads is taken in as a document this replica
+ * synced would be: every record in it is still checked by the fold, so a
+ * relay can send nothing here that it could not send through a sync. A
+ * malformed, oversized (a document past 32 MiB, the whole past 512 MiB),
+ * cut short or late answer stops the reading; what was taken in until then
+ * stays (each document whole), and the sync brings the rest. Never throws
+ * for what the relay answers.
+ */
+export async function fetchSpaceDocuments(
+  replica: Replica,
+  endpoint: RelayEndpoint,
+  spaceDocumentId: string,
+  timeoutMs: number,
+): Promise<SpaceDocumentsFetched> {
+  const adopted: string[] = [];
+  let skipped = 0;
+  // The routes of the space document not yet received.
+  let routed: Set<string> | undefined;
+  const unrouted = () => routed?.size ?? 0;
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  try {
+    const response = await fetch(documentsUrlOf(endpoint, spaceDocumentId), {
+      signal: abort.signal,
+    });
+    if (!response.ok || response.body === null) {
+      await response.body?.cancel().catch(() => {});
+      return { adopted, skipped, unrouted: unrouted(), stopped: "unanswered" };
+    }
+    const frames = readDocumentFrames(response.body, {
+      maxDocumentBytes: MAX_DOCUMENT_BYTES,
+      maxTotalBytes: MAX_TOTAL_BYTES,
+    });
+    for (;;) {
+      const next = await frames.next();
+      if (next.done === true) {
+        if (next.value !== undefined) abort.abort();
+        return next.value === undefined
+          ? { adopted, skipped, unrouted: unrouted() }
+          : { adopted, skipped, unrouted: unrouted(), stopped: next.value.reason };
+      }
+      const { documentId, bytes } = next.value;
+      if (routed === undefined) {
+        const space = documentId === spaceDocumentId ? loaded(bytes) : undefined;
+        if (space === undefined) {
+          abort.abort();
+          return { adopted, skipped, unrouted: unrouted(), stopped: "bad-space" };
+        }
+        routed = routesOf(space, spaceDocumentId);
+        if (await replica.adopt(documentId, space)) adopted.push(documentId);
+        else skipped += 1;
+        continue;
+      }
+      // Each routed document once; anything else is not this space's to send.
+      const doc = routed.delete(documentId) ? loaded(bytes) : undefined;
+      if (doc !== undefined && (await replica.adopt(documentId, doc))) adopted.push(documentId);
+      else skipped += 1;
+    }
+  } catch {
+    abort.abort();
+    return { adopted, skipped, unrouted: unrouted(), stopped: "failed" };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The document `bytes` hold, or undefined when they do not load. */
+function loaded(bytes: Uint8Array): A.Doc<unknown> | undefined {
+  try {
+    return A.load<unknown>(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The document ids a space document's routing maps name (as the relay's summary lists them). */
+function routesOf(space: A.Doc<unknown>, spaceDocumentId: string): Set<string> {
+  const routed = new Set<string>();
+  for (const field of ["standards", "feeds"])
+    for (const id of Object.keys(mapField(space, field)))
+      if (isValidDocumentId(id) && id !== spaceDocumentId) routed.add(id);
+  return routed;
+}
+
+/**
+ * True when what {@link fetchSpaceDocuments} took in is exactly what the
+ * relay holds of the space now: the answer was read to its end, brought
+ * every document the space routes to and nothing that was refused, and the
+ * relay's heads summary (asked after it) lists exactly those documents,
+ * each with the heads it has here. The sync may then skip the exchange:
+ * this replica held none of the space before, so it has nothing the relay
+ * lacks, and the summary is the floor a sync must reach (the same rule as a
+ * sync through a held connection, docs/decisions/2026-11-29-sync-freshness.md).
+ * False when anything differs, or the relay answers no summary: the caller
+ * then exchanges every document.
+ */
+export async function fetchedInStep(
+  replica: Replica,
+  endpoint: RelayEndpoint,
+  spaceDocumentId: string,
+  fetched: SpaceDocumentsFetched,
+  timeoutMs: number,
+): Promise<boolean> {
+  if (fetched.stopped !== undefined || fetched.skipped > 0 || fetched.unrouted > 0) return false;
+  if (fetched.adopted[0] !== spaceDocumentId) return false;
+  const summary = await fetchHeadsSummary(endpoint, spaceDocumentId, timeoutMs);
+  if (summary === undefined || summary.size !== fetched.adopted.length) return false;
+  for (const id of fetched.adopted) {
+    const handle = replica.repo.handles[id as DocumentId];
+    const theirs = summary.get(id);
+    if (handle === undefined || !handle.isReady() || theirs === undefined) return false;
+    const ours = [...handle.heads()].sort();
+    if (ours.length !== theirs.length || ours.some((head, index) => head !== theirs[index]))
+      return false;
+  }
+  return true;
+}

@@ -1,0 +1,229 @@
+import { access, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import * as store from "../packages/store/dist/index.js";
+import { type Sandbox, sandbox } from "./helpers/cli.js";
+import { type RelayProcess, startRelay, stopAll } from "./helpers/processes.js";
+import { type BulkAnswer, type RelayFront, startRelayFront } from "./helpers/relay-front.js";
+
+type Report = {
+  exchanged: number | null;
+  inBulk: number;
+  received: { cid: string }[];
+  missing: unknown[];
+};
+
+const STANDARDS = ["style", "tone", "names"];
+
+let owner: Sandbox;
+let relayData: string;
+let relay: RelayProcess;
+let spaceUrl: string;
+const newcomers: Sandbox[] = [];
+const fronts: RelayFront[] = [];
+
+beforeEach(async () => {
+  owner = await sandbox();
+  relayData = await mkdtemp(join(tmpdir(), "canon-relay-"));
+  relay = await startRelay(relayData);
+  owner.ok("init");
+  spaceUrl = owner.ok("space", "create", "shared", "--json").json<{ url: string }>().url;
+  for (const standard of STANDARDS)
+    owner.ok("publish", standard, await owner.file(`${standard}.md`, `${standard} v1\n`));
+  owner.ok("sync", "--relay", relay.url);
+});
+
+afterEach(async () => {
+  for (const front of fronts.splice(0)) await front.close();
+  await stopAll();
+  for (const newcomer of newcomers.splice(0)) await newcomer.dispose();
+  await owner.dispose();
+  await rm(relayData, { recursive: true, force: true });
+});
+
+async function newcomer(): Promise<Sandbox> {
+  const home = await sandbox();
+  newcomers.push(home);
+  home.ok("init");
+  return home;
+}
+
+/** Joins through `url` without blocking this process (a front runs in it), and fails unless it worked. */
+async function join_(home: Sandbox, url: string): Promise<Report> {
+  const run = await home.canonAsync("space", "join", spaceUrl, "--relay", url, "--json");
+  if (run.status !== 0) throw new Error(`join exited ${run.status}: ${run.stderr}`);
+  return run.json<Report>();
+}
+
+/** Every standard shows its content, and `ls` lists exactly the space's standards. */
+async function readsEverything(home: Sandbox): Promise<void> {
+  for (const standard of STANDARDS) {
+    const shown = await home.canonAsync("show", standard);
+    expect(shown.stdout, shown.stderr).toBe(`${standard} v1\n`);
+  }
+  const listed = (await home.canonAsync("ls", "--json")).json<{
+    standards: { standard: string }[];
+  }>();
+  expect(listed.standards.map((entry) => entry.standard).sort()).toEqual([...STANDARDS].sort());
+}
+
+/** The frames of a genuine bulk answer. */
+async function framesOf(body: Buffer): Promise<store.DocumentFrame[]> {
+  const frames: store.DocumentFrame[] = [];
+  const reading = store.readDocumentFrames(
+    (async function* () {
+      yield new Uint8Array(body);
+    })(),
+    { maxDocumentBytes: 2 ** 25, maxTotalBytes: 2 ** 28 },
+  );
+  for (;;) {
+    const next = await reading.next();
+    if (next.done === true) return frames;
+    frames.push(next.value);
+  }
+}
+
+function framed(frames: readonly store.DocumentFrame[], end = true): Buffer {
+  return Buffer.concat([
+    store.DOCUMENT_FRAMES_TAG,
+    ...frames.flatMap((frame) => [
+      store.documentFrameHeader(frame.documentId, frame.bytes.length),
+      frame.bytes,
+    ]),
+    ...(end ? [store.DOCUMENT_FRAMES_END] : []),
+  ]);
+}
+
+describe("a fresh home joins a space in one bulk answer", () => {
+  it("takes the space from the relay's bulk answer, exchanges nothing more, and syncs normally after", async () => {
+    const home = await newcomer();
+    const joined = home
+      .ok("space", "join", spaceUrl, "--relay", relay.url, "--json")
+      .json<Report>();
+    // The space document and one document a standard, all in step: no exchange.
+    expect(joined).toMatchObject({ inBulk: 1 + STANDARDS.length, exchanged: 0, missing: [] });
+    expect(joined.received.length).toBeGreaterThanOrEqual(1 + STANDARDS.length);
+    await readsEverything(home);
+    // The caches the join wrote hold: the next sync finds nothing to do.
+    expect(home.ok("sync", "--json").json<Report>()).toMatchObject({ exchanged: 0, inBulk: 0 });
+    // And what the owner publishes next arrives by the normal sync.
+    const v2 = owner
+      .ok("publish", "tone", await owner.file("tone.md", "tone v2\n"), "--json")
+      .json<{ release: string }>();
+    owner.ok("sync");
+    const pulled = home.ok("sync", "--json").json<Report>();
+    expect(pulled.received.map((record) => record.cid)).toContain(v2.release);
+    expect(home.ok("show", "tone").stdout).toBe("tone v2\n");
+  });
+
+  it("through an older relay without the bulk answer (404), joins by the normal sync", async () => {
+    const front = await startRelayFront(relay.port, () => ({
+      status: 404,
+      body: Buffer.from('{"error":"not found"}'),
+    }));
+    fronts.push(front);
+    const home = await newcomer();
+    const joined = await join_(home, front.url);
+    expect(front.bulkRequests).toHaveLength(1);
+    expect(joined).toMatchObject({ inBulk: 0, exchanged: null, missing: [] });
+    await readsEverything(home);
+  });
+
+  it("from a relay that lies in its bulk answer, still joins whole by the normal sync, keeping nothing foreign", async () => {
+    // Another space on the same relay: its documents are what a lying relay sends instead.
+    const elsewhere = owner
+      .ok("space", "create", "elsewhere", "--json")
+      .json<{ url: string }>().url;
+    owner.ok(
+      "publish",
+      "secret",
+      await owner.file("secret.md", "secret v1\n"),
+      "--space",
+      elsewhere,
+    );
+    owner.ok("sync", "--space", elsewhere, "--relay", relay.url);
+    const elsewhereId = elsewhere.slice("canon:".length).split("/")[0] as string;
+    const foreign = await framesOf(
+      Buffer.from(
+        await (
+          await fetch(`http://127.0.0.1:${relay.port}/documents/${elsewhereId}`)
+        ).arrayBuffer(),
+      ),
+    );
+    const foreignIds = foreign.map((frame) => frame.documentId);
+    expect(foreignIds).toHaveLength(2);
+
+    const lies: [string, BulkAnswer, number][] = [
+      ["garbage", () => ({ status: 200, body: Buffer.from("<html>not a bulk answer</html>") }), 0],
+      [
+        "a 4 GiB frame after the space",
+        async ({ body }) => ({
+          status: 200,
+          body: Buffer.concat([
+            framed((await framesOf(body)).slice(0, 1), false),
+            store.documentFrameHeader("2PHnaDJm1NpmZXNrsWGXPQayrdZM", 0xffff_fff0),
+          ]),
+        }),
+        1,
+      ],
+      [
+        "cut short",
+        ({ body }) => ({ status: 200, body: body.subarray(0, Math.floor(body.length / 2)) }),
+        -1,
+      ],
+      ["bytes that do not load", ({ body }) => ({ status: 200, body: scrambled(body) }), 0],
+    ];
+    for (const [what, answer, inBulk] of lies) {
+      const front = await startRelayFront(relay.port, answer);
+      fronts.push(front);
+      const home = await newcomer();
+      const joined = await join_(home, front.url);
+      if (inBulk >= 0) expect(joined.inBulk, what).toBe(inBulk);
+      else expect(joined.inBulk, what).toBeLessThan(1 + STANDARDS.length);
+      expect(joined.exchanged, what).toBeNull();
+      await readsEverything(home);
+    }
+
+    // Another space's documents: appended under their own ids, and in place of this space's own.
+    const genuine = await framesOf(
+      Buffer.from(
+        await (
+          await fetch(`http://127.0.0.1:${relay.port}/documents/${spaceUrl.slice(6).split("/")[0]}`)
+        ).arrayBuffer(),
+      ),
+    );
+    const [space, first, ...rest] = genuine as [store.DocumentFrame, store.DocumentFrame];
+    const swapped = [
+      space,
+      { documentId: first.documentId, bytes: (foreign[1] as store.DocumentFrame).bytes },
+      ...rest,
+      ...foreign,
+    ];
+    const liar = await startRelayFront(relay.port, () => ({ status: 200, body: framed(swapped) }));
+    fronts.push(liar);
+    const home = await newcomer();
+    const joined = await join_(home, liar.url);
+    expect(joined.inBulk).toBe(genuine.length);
+    expect(joined.exchanged).toBeNull();
+    await readsEverything(home);
+    for (const id of foreignIds)
+      await expect(access(store.pathOfKey(join(home.home, "replica"), [id]))).rejects.toThrow();
+    expect((await home.canonAsync("show", "secret")).status).not.toBe(0);
+  });
+});
+
+/** The answer with every document's bytes flipped (lengths and ids kept): none loads. */
+function scrambled(body: Buffer): Buffer {
+  const copy = Buffer.from(body);
+  let offset = 4;
+  while (offset < copy.length && copy[offset] !== 0) {
+    const idLength = copy[offset] as number;
+    const length = copy.readUInt32BE(offset + 1 + idLength);
+    const start = offset + 1 + idLength + 4;
+    for (let index = start; index < start + length; index++)
+      copy[index] = 0xff - (copy[index] as number);
+    offset = start + length;
+  }
+  return copy;
+}
