@@ -35,6 +35,7 @@ async function main(): Promise<void> {
     // Peered relays of one organisation share its token.
     peers: config.peers.map((url) => ({ url, token: config.token })),
     name: "canon-relay",
+    ownsProcess: true,
     logLevel: config.logLevel,
     limits: config.limits,
     idleEvictionMs:

@@ -26,7 +26,8 @@ export type RelayEvent =
   | "database-back"
   | "merge-failed"
   | "documents-evicted"
-  | "eviction-failed";
+  | "eviction-failed"
+  | "unhandled-rejection";
 
 /** Writes one JSON line per event; fields are plain values, never a peer's raw bytes. */
 export interface RelayLog {

@@ -72,6 +72,15 @@ export interface RelayServerOptions {
   readonly logLevel?: LogLevel | undefined;
   /** Where to log instead (tests capture the events). */
   readonly log?: RelayLog;
+  /**
+   * The relay is the process's only job (`canon-relay`, `canon relay`): a
+   * promise rejected with no handler is logged (`unhandled-rejection`) and
+   * the relay keeps serving, until {@link RelayServer.stop}. automerge-repo
+   * leaves some unhandled (a 60 s `whenReady` for a document a peer
+   * announced and never sent, seen under load), and Node's default would
+   * end the process: every client of the relay cut off by one peer.
+   */
+  readonly ownsProcess?: boolean;
 }
 
 /** A running relay. */
@@ -115,6 +124,11 @@ export interface RelayServer {
 export async function startRelayServer(options: RelayServerOptions): Promise<RelayServer> {
   const limits = limitsWith(options.limits);
   const log = options.log ?? createRelayLog(options.logLevel ?? DEFAULT_LOG_LEVEL);
+  const unhandled = (reason: unknown) =>
+    log.write("error", "unhandled-rejection", {
+      error: (reason instanceof Error ? reason.message : String(reason)).slice(0, 200),
+    });
+  if (options.ownsProcess === true) process.on("unhandledRejection", unhandled);
   const origin = `${options.name ?? "relay"}-${randomBytes(4).toString("hex")}`;
   // Loaded only for a database, so `canon relay` and `canon serve` never load `pg`.
   const database =
@@ -320,6 +334,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
         http.closeAllConnections();
         await closed;
         await relayStorage.close();
+        process.off("unhandledRejection", unhandled);
       })();
       return stopped;
     },

@@ -61,6 +61,7 @@ export async function run(
     peers: (options.peer ?? []).map((url) => ({ url, token: options.token })),
     limits,
     logLevel: logLevelOf(options.logLevel),
+    ownsProcess: true,
   });
   const where = databaseUrl === undefined ? { data: server.storage } : { database: server.storage };
   // Listening for SIGTERM before the line is printed: whoever reads it may stop us at once.

@@ -25,6 +25,7 @@ export async function run(
     name: "peer",
     idleEvictionMs: evictAfterOf(options.evictAfter),
     logLevel: logLevelOf(options.logLevel),
+    ownsProcess: true,
   });
   // Listening for SIGTERM before the line is printed: whoever reads it may stop us at once.
   const served = serveUntilSignal(server);
