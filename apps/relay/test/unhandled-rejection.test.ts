@@ -16,8 +16,9 @@ afterEach(async () => {
 
 describe("a promise rejected with no handler inside the relay", () => {
   it("is logged, and the relay keeps serving (Node's default would end it, cutting every client off)", async () => {
+    data = await mkdtemp(join(tmpdir(), "canon-relay-unhandled-"));
     relay = await startRelayProcess({
-      CANON_RELAY_DATA: (data = await mkdtemp(join(tmpdir(), "canon-relay-unhandled-"))),
+      CANON_RELAY_DATA: data,
       NODE_OPTIONS: `--require ${PRELOAD}`,
     });
     await expect
