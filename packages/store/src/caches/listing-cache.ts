@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { Freshness } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import { unchecksummed } from "../storage/checksummed.js";
+import { checksumOf, dropDamaged, readTail, TailWriter } from "./cache-tail.js";
 import { provenFingerprint } from "./disk-proof.js";
 import { freshnessOfIndex, type IndexedCheckpoint } from "./indexed-freshness.js";
 import type { IndexedRelease } from "./read-index.js";
@@ -44,6 +45,23 @@ export interface ListedEntry {
   readonly retired: boolean;
 }
 
+/**
+ * The listing's tail (`cache-tail.ts`): the entries of the standards that
+ * changed since the listing was written (replacing theirs, or new), and
+ * what replaces the listing's other fields.
+ */
+export interface ListingTail {
+  readonly v: 1;
+  readonly fingerprintHash: string;
+  readonly name: string;
+  readonly rejected: number;
+  readonly checkpoints: ListingCache["checkpoints"];
+  readonly standards: readonly ListedEntry[];
+}
+
+/** The listing tail's tag. */
+export const LISTING_TAIL_TAG = "CNLT";
+
 /** The listing cache file's tag (`checksummed.ts`). */
 export const LISTING_TAG = "CNL1";
 
@@ -72,12 +90,31 @@ export async function readListingCache(
   const proven = provenFingerprint(home, address.documentId, options);
   if (proven === undefined) return undefined;
   try {
-    const opened = unchecksummed(
-      LISTING_TAG,
-      await readFile(listingPath(home, address.documentId)),
-    );
-    if (!("data" in opened)) return undefined;
-    const listing = JSON.parse(new TextDecoder().decode(opened.data)) as Partial<ListingCache>;
+    const path = listingPath(home, address.documentId);
+    const bytes = await readFile(path);
+    const opened = unchecksummed(LISTING_TAG, bytes);
+    if (!("data" in opened)) {
+      await dropDamaged(path);
+      return undefined;
+    }
+    let listing = JSON.parse(new TextDecoder().decode(opened.data)) as Partial<ListingCache>;
+    const tail = await readTail(TailWriter.tailPathOf(path), LISTING_TAIL_TAG, checksumOf(bytes));
+    if (tail.kind === "damaged") return undefined;
+    if (tail.kind === "tail") {
+      const extension = JSON.parse(new TextDecoder().decode(tail.data)) as Partial<ListingTail>;
+      if (
+        extension.v !== 1 ||
+        !Array.isArray(extension.standards) ||
+        !Array.isArray(listing.standards)
+      )
+        return undefined;
+      listing = {
+        ...listing,
+        ...extension,
+        v: 1,
+        standards: applied(listing.standards, extension.standards),
+      };
+    }
     if (
       listing.v !== 1 ||
       listing.genesis !== address.genesis ||
@@ -92,6 +129,21 @@ export async function readListingCache(
   } catch {
     return undefined;
   }
+}
+
+/** The listing's entries with the tail's: each replacing the entry of its standard, or added in the fold's order (by name). */
+function applied(
+  entries: readonly ListedEntry[],
+  changed: readonly ListedEntry[],
+): readonly ListedEntry[] {
+  const byName = new Map(entries.map((entry) => [entry.latest?.standard, entry]));
+  let added = false;
+  for (const entry of changed) {
+    if (!byName.has(entry.latest?.standard)) added = true;
+    byName.set(entry.latest?.standard, entry);
+  }
+  const all = [...byName.values()];
+  return added ? all.sort((a, b) => (a.latest.standard < b.latest.standard ? -1 : 1)) : all;
 }
 
 /** The freshness a listing's checkpoints prove at `now` (core's rule: the newest that counts). */

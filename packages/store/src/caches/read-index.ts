@@ -7,6 +7,7 @@ import { SPACE_URL_PATTERN } from "../space/space-url-pattern.js";
 import { unchecksummed } from "../storage/checksummed.js";
 import { chunkFingerprint } from "../storage/chunk-layout.js";
 import { BlobCache } from "./blob-cache.js";
+import { checksumOf, dropDamaged, readTail, TailWriter } from "./cache-tail.js";
 import { freshnessOfIndex, type IndexedCheckpoint } from "./indexed-freshness.js";
 import { freshnessOfListing, readListingCache } from "./listing-cache.js";
 
@@ -63,6 +64,17 @@ export interface FastRead extends ReleaseView {
   /** What the replica could prove about its view when the index was written, judged now. */
   readonly freshness: Freshness;
 }
+
+/** What the read index's tail (`cache-tail.ts`) holds: the standards changed since the index was written, the fingerprint and checkpoint now. */
+export interface ReadIndexTail {
+  v: 1;
+  fingerprint: Record<string, string[]>;
+  standards: Record<string, IndexedStandard>;
+  checkpoint: IndexedCheckpoint | null;
+}
+
+/** The read index tail's tag. */
+export const READ_INDEX_TAIL_TAG = "CNIT";
 
 /** The read index file's tag (`checksummed.ts`): "Canon Index", format 1. */
 export const READ_INDEX_TAG = "CNI1";
@@ -163,12 +175,40 @@ export async function readFromIndex(
   };
 }
 
-/** The index in `path`, unchecked beyond its checksum, or undefined when it is missing, damaged or not JSON. */
+/**
+ * The index in `path`, with its tail applied, unchecked beyond their
+ * checksums; undefined when it is missing, damaged or not JSON (or its tail is).
+ */
 async function readIndexFile(path: string): Promise<ReadIndex | undefined> {
   try {
-    const opened = unchecksummed(READ_INDEX_TAG, await readFile(path));
-    if (!("data" in opened)) return undefined;
-    return JSON.parse(new TextDecoder().decode(opened.data)) as ReadIndex;
+    const bytes = await readFile(path);
+    const opened = unchecksummed(READ_INDEX_TAG, bytes);
+    if (!("data" in opened)) {
+      await dropDamaged(path);
+      return undefined;
+    }
+    const index = JSON.parse(new TextDecoder().decode(opened.data)) as ReadIndex;
+    const tail = await readTail(
+      TailWriter.tailPathOf(path),
+      READ_INDEX_TAIL_TAG,
+      checksumOf(bytes),
+    );
+    if (tail.kind === "damaged") return undefined;
+    if (tail.kind === "tail") {
+      const extension = JSON.parse(new TextDecoder().decode(tail.data)) as Partial<ReadIndexTail>;
+      if (
+        extension.v !== 1 ||
+        typeof extension.standards !== "object" ||
+        extension.standards === null ||
+        typeof index.standards !== "object" ||
+        index.standards === null
+      )
+        return undefined;
+      Object.assign(index.standards, extension.standards);
+      index.fingerprint = extension.fingerprint as Record<string, string[]>;
+      index.checkpoint = extension.checkpoint ?? null;
+    }
+    return index;
   } catch {
     return undefined;
   }
