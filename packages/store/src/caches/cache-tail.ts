@@ -49,7 +49,7 @@ export async function readTail(path: string, tag: string, baseChecksum: string):
 }
 
 /** What a process last wrote of one cache: its base's checksum and its tail's, if any. */
-interface Written<S> {
+export interface Written<S> {
   readonly base: string;
   readonly tail: string | undefined;
   /** What the cache holds, as the writer needs it to compute the next tail. */
@@ -58,8 +58,15 @@ interface Written<S> {
 
 /**
  * Remembers, per cache file, what this process last wrote there, so that a
- * later write can append to it: `append` returns the written state when the
- * base and tail on disk are still exactly those this process wrote.
+ * later write can append to it: {@link current} returns what was written
+ * when the base and tail on disk are still exactly those this process wrote.
+ *
+ * Writes of one process can overlap (a watch's cache refresh and a command
+ * it runs): each tail names the base it was computed against, so a tail
+ * written after another write replaced the base names an old base and is
+ * ignored by readers (and the next write of this process is a base); two
+ * tails on the same base each describe their writer's whole view, and the
+ * last one written is what the files say, as with whole files.
  */
 export class TailWriter<S> {
   readonly #written = new Map<string, Written<S>>();
@@ -78,7 +85,7 @@ export class TailWriter<S> {
    * What this process last wrote at `basePath`, when the files on disk are
    * still those it wrote (their stored checksums match), or undefined.
    */
-  async current(basePath: string): Promise<S | undefined> {
+  async current(basePath: string): Promise<Written<S> | undefined> {
     const written = this.#written.get(basePath);
     if (written === undefined) return undefined;
     const [base, tail] = await Promise.all([
@@ -86,33 +93,36 @@ export class TailWriter<S> {
       storedChecksum(TailWriter.tailPathOf(basePath)),
     ]);
     if (base !== written.base || tail !== written.tail) {
-      this.#written.delete(basePath);
+      if (this.#written.get(basePath) === written) this.#written.delete(basePath);
       return undefined;
     }
-    return written.state;
+    return written;
   }
 
   /** Writes a new base (`data`, checksummed under the tag) and removes any tail; remembers `state`. */
   async writeBase(basePath: string, data: Uint8Array, state: S): Promise<void> {
     this.#written.delete(basePath);
     const file = checksummed(this.tag, data);
-    await writeFileAtomic(basePath, file);
+    await writeFileAtomic(basePath, file, 0o644, false, NOT_DURABLE);
     // A tail left now would name the old base, and be ignored; removed so it never lingers.
     await unlink(TailWriter.tailPathOf(basePath)).catch(() => {});
     this.#written.set(basePath, { base: checksumOf(file), tail: undefined, state });
   }
 
-  /** Replaces the tail of the base this process last wrote at `basePath` (see {@link current}); remembers `state`. */
-  async writeTail(basePath: string, data: Uint8Array, state: S): Promise<void> {
-    const written = this.#written.get(basePath);
-    if (written === undefined) throw new Error(`no base of ${basePath} written by this process`);
+  /** Replaces the tail of the base `previous` ({@link current}) names; remembers `state`. */
+  async writeTail(
+    basePath: string,
+    previous: Written<S>,
+    data: Uint8Array,
+    state: S,
+  ): Promise<void> {
     this.#written.delete(basePath);
     const framed = new Uint8Array(32 + data.length);
-    framed.set(Buffer.from(written.base, "hex"), 0);
+    framed.set(Buffer.from(previous.base, "hex"), 0);
     framed.set(data, 32);
     const file = checksummed(this.tailTag, framed);
-    await writeFileAtomic(TailWriter.tailPathOf(basePath), file);
-    this.#written.set(basePath, { base: written.base, tail: checksumOf(file), state });
+    await writeFileAtomic(TailWriter.tailPathOf(basePath), file, 0o644, false, NOT_DURABLE);
+    this.#written.set(basePath, { base: previous.base, tail: checksumOf(file), state });
   }
 
   /** Forgets what was written at `basePath` (the next write is a base). */
@@ -134,6 +144,16 @@ export async function dropDamaged(path: string): Promise<void> {
 export function checksumOf(file: Uint8Array): string {
   return Buffer.from(file.subarray(4, 36)).toString("hex");
 }
+
+/**
+ * Caches are written without fsync (`writeFileAtomic`'s `durable`): every
+ * read checks the checksum, and every answer a cache gives is tied to the
+ * disk proof's fingerprint (the proof itself is written durably, after the
+ * caches). A power cut then leaves a cache old, empty or partial: refused,
+ * or describing other files than the proof, so the slow path runs; never a
+ * wrong answer. What `kill -9` interrupts is atomic either way (rename).
+ */
+export const NOT_DURABLE = false;
 
 /** A tail is rewritten whole each time; past this size the next write is a new base instead. */
 export const MAX_TAIL_BYTES = 256 * 1024;

@@ -9,7 +9,7 @@ import { chunkFingerprint } from "../storage/chunk-layout.js";
 import { BlobCache } from "./blob-cache.js";
 import { checksumOf, dropDamaged, readTail, TailWriter } from "./cache-tail.js";
 import { freshnessOfIndex, type IndexedCheckpoint } from "./indexed-freshness.js";
-import { freshnessOfListing, readListingCache } from "./listing-cache.js";
+import { freshnessOfListing, readListedStandard } from "./listing-cache.js";
 
 export { freshnessOfIndex, type IndexedCheckpoint };
 
@@ -108,11 +108,11 @@ export async function readFromIndex(
   const address = { documentId, genesis };
   const lastSync = config?.spaces?.[url]?.lastSyncAt;
   const { standard, selector } = request;
-  // The latest version: the listing cache (a few hundred bytes a standard), while the disk proof holds.
+  // The latest version: the listing's main file and one shard, while the disk proof holds.
   if (selector === undefined) {
-    const listing = await readListingCache(home, address, { statFiles: false });
-    const entry = listing?.standards.find(({ latest }) => latest.standard === standard);
-    if (listing !== undefined && entry !== undefined && entry.heads === 1) {
+    const listed = await readListedStandard(home, address, standard);
+    const entry = listed?.entry;
+    if (listed !== undefined && entry !== undefined && entry.heads === 1) {
       const { latest } = entry;
       const content = await new BlobCache(home).get(latest.contentCid, latest.sha256);
       if (content !== undefined)
@@ -120,7 +120,7 @@ export async function readFromIndex(
           ...indexedReleaseView(latest),
           content,
           lastSync: typeof lastSync === "string" ? lastSync : null,
-          freshness: freshnessOfListing(listing, new Date()),
+          freshness: freshnessOfListing(listed.head, new Date()),
         };
     }
   }

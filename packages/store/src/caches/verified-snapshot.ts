@@ -13,7 +13,15 @@ import {
 import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { checksummed, storedChecksum, unchecksummed } from "../storage/checksummed.js";
-import { checksumOf, dropDamaged, MAX_TAIL_BYTES, readTail, TailWriter } from "./cache-tail.js";
+import {
+  checksumOf,
+  dropDamaged,
+  MAX_TAIL_BYTES,
+  NOT_DURABLE,
+  readTail,
+  TailWriter,
+  type Written,
+} from "./cache-tail.js";
 
 /**
  * The verified snapshot of a space: every record of its documents that passed
@@ -381,8 +389,9 @@ export async function writeVerifiedSnapshot(
   snapshot: VerifiedSnapshot,
 ): Promise<void> {
   const path = pathOf(home, spaceDocumentId);
-  const previous = snapshot.partial === undefined ? await written.current(path) : undefined;
-  if (previous !== undefined && (await appendSnapshot(home, spaceDocumentId, previous, snapshot)))
+  const onDisk = snapshot.partial === undefined ? await written.current(path) : undefined;
+  const previous = onDisk?.state;
+  if (onDisk !== undefined && (await appendSnapshot(home, spaceDocumentId, onDisk, snapshot)))
     return;
   const stamps = new Map<string, SignedRecord[]>();
   const rest: SignedRecord[] = [];
@@ -441,7 +450,7 @@ async function writeFeedFile(
   const checksum = checksumOf(file);
   const path = feedPathOf(home, spaceDocumentId, did);
   if (previous !== checksum || (await storedChecksum(path)) !== checksum)
-    await writeFileAtomic(path, file);
+    await writeFileAtomic(path, file, 0o644, false, NOT_DURABLE);
   return checksum;
 }
 
@@ -453,9 +462,10 @@ async function writeFeedFile(
 async function appendSnapshot(
   home: CanonHome,
   spaceDocumentId: string,
-  previous: WrittenSnapshot,
+  onDisk: Written<WrittenSnapshot>,
   next: VerifiedSnapshot,
 ): Promise<boolean> {
+  const previous = onDisk.state;
   const before = previous.snapshot;
   if (before.genesis !== next.genesis || before.partial !== undefined) return false;
   const added = <T>(old: readonly T[], now: readonly T[], key: (item: T) => string) => {
@@ -504,7 +514,11 @@ async function appendSnapshot(
   };
   const data = frame(header, tail.records);
   if (data.length > MAX_TAIL_BYTES) return false;
-  await written.writeTail(pathOf(home, spaceDocumentId), data, { snapshot: next, tail, feeds });
+  await written.writeTail(pathOf(home, spaceDocumentId), onDisk, data, {
+    snapshot: next,
+    tail,
+    feeds,
+  });
   return true;
 }
 

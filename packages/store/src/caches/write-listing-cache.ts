@@ -1,15 +1,19 @@
+import { readFile, unlink } from "node:fs/promises";
 import { effectiveExpiry, missingFrom, type SpaceState } from "@canon/core";
+import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
-import { MAX_TAIL_BYTES, TailWriter } from "./cache-tail.js";
+import { checksummed, storedChecksum, unchecksummed } from "../storage/checksummed.js";
+import { NOT_DURABLE } from "./cache-tail.js";
+import { fingerprintHashOf } from "./fingerprint-hash.js";
 import type { IndexedCheckpoint } from "./indexed-freshness.js";
 import {
-  fingerprintHashOf,
+  LISTING_SHARD_TAG,
   LISTING_TAG,
-  LISTING_TAIL_TAG,
   type ListedEntry,
-  type ListingCache,
-  type ListingTail,
+  type ListingHead,
   listingPath,
+  listingShardOf,
+  listingShardPath,
 } from "./listing-cache.js";
 import { indexedRelease } from "./write-read-index.js";
 
@@ -49,58 +53,52 @@ export async function writeListingCache(
       retired: standard.retired !== undefined,
     };
   });
-  const entries = new Map(standards.map((entry) => [entry.latest.standard, JSON.stringify(entry)]));
-  const path = listingPath(home, spaceDocumentId);
-  const fingerprintHash = fingerprintHashOf(fingerprint);
-  const previous = await written.current(path);
-  // Only the standards whose entry changed, when this process wrote the listing on disk and none is gone.
-  if (previous !== undefined && previous.genesis === state.genesis.cid) {
-    const changed = new Map(previous.tail.map((entry) => [entry.latest.standard, entry]));
-    let gone = false;
-    for (const name of previous.entries.keys()) if (!entries.has(name)) gone = true;
-    for (const entry of standards)
-      if (previous.entries.get(entry.latest.standard) !== entries.get(entry.latest.standard))
-        changed.set(entry.latest.standard, entry);
-    const tail: ListingTail = {
-      v: 1,
-      fingerprintHash,
-      name: state.genesis.record.name,
-      rejected,
-      checkpoints,
-      standards: [...changed.values()],
-    };
-    const data = new TextEncoder().encode(JSON.stringify(tail));
-    if (!gone && data.length <= MAX_TAIL_BYTES) {
-      await written.writeTail(path, data, {
-        genesis: state.genesis.cid,
-        entries,
-        tail: tail.standards,
-      });
-      return;
-    }
+  const grouped = new Map<string, ListedEntry[]>();
+  for (const entry of standards) {
+    const shard = listingShardOf(entry.latest.standard);
+    grouped.set(shard, [...(grouped.get(shard) ?? []), entry]);
   }
-  const listing: ListingCache = {
-    v: 1,
+  // Each shard whose bytes changed (a command that changed one standard: one shard), then the main file naming them.
+  const previous = await namedShards(listingPath(home, spaceDocumentId));
+  const shards: Record<string, string> = {};
+  for (const [shard, entries] of grouped) {
+    const file = checksummed(LISTING_SHARD_TAG, new TextEncoder().encode(JSON.stringify(entries)));
+    const checksum = Buffer.from(file.subarray(4, 36)).toString("hex");
+    shards[shard] = checksum;
+    const path = listingShardPath(home, spaceDocumentId, shard);
+    if (previous?.[shard] === checksum && (await storedChecksum(path)) === checksum) continue;
+    await writeFileAtomic(path, file, 0o644, false, NOT_DURABLE);
+  }
+  const head: ListingHead = {
+    v: 2,
     genesis: state.genesis.cid,
-    fingerprintHash,
+    fingerprintHash: fingerprintHashOf(fingerprint),
     name: state.genesis.record.name,
     rejected,
     checkpoints,
-    standards,
+    shards,
   };
-  await written.writeBase(path, new TextEncoder().encode(JSON.stringify(listing)), {
-    genesis: state.genesis.cid,
-    entries,
-    tail: [],
-  });
+  await writeFileAtomic(
+    listingPath(home, spaceDocumentId),
+    checksummed(LISTING_TAG, new TextEncoder().encode(JSON.stringify(head))),
+    0o644,
+    false,
+    NOT_DURABLE,
+  );
+  // Shards no longer named (their standards gone).
+  for (const shard of Object.keys(previous ?? {}))
+    if (!Object.hasOwn(shards, shard))
+      await unlink(listingShardPath(home, spaceDocumentId, shard)).catch(() => {});
 }
 
-/** What this process last wrote of a listing: every entry (as JSON) by standard, and the entries in the tail. */
-interface WrittenListing {
-  readonly genesis: string;
-  readonly entries: ReadonlyMap<string, string>;
-  readonly tail: readonly ListedEntry[];
+/** The shards the listing's main file at `path` names, when it is intact (to skip rewriting unchanged shards). */
+async function namedShards(path: string): Promise<Readonly<Record<string, string>> | undefined> {
+  try {
+    const opened = unchecksummed(LISTING_TAG, await readFile(path));
+    if (!("data" in opened)) return undefined;
+    const head = JSON.parse(new TextDecoder().decode(opened.data)) as Partial<ListingHead>;
+    return typeof head.shards === "object" && head.shards !== null ? head.shards : undefined;
+  } catch {
+    return undefined;
+  }
 }
-
-/** Listings this process wrote, to append to (`cache-tail.ts`). */
-const written = new TailWriter<WrittenListing>(LISTING_TAG, LISTING_TAIL_TAG);

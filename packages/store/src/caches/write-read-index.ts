@@ -32,8 +32,9 @@ export async function writeReadIndex(
   const signatures = new Map<string, string>();
   for (const [name, standard] of state.standards)
     signatures.set(name, signatureOf(standard.latest.cid, standard.heads, standard.releases));
-  const previous = await written.current(path);
-  if (previous !== undefined && previous.genesis === state.genesis.cid) {
+  const onDisk = await written.current(path);
+  const previous = onDisk?.state;
+  if (onDisk !== undefined && previous !== undefined && previous.genesis === state.genesis.cid) {
     const changed: Record<string, IndexedStandard> = { ...previous.tail };
     let gone = false;
     for (const name of previous.signatures.keys()) if (!signatures.has(name)) gone = true;
@@ -48,7 +49,7 @@ export async function writeReadIndex(
     };
     const data = new TextEncoder().encode(JSON.stringify(tail));
     if (!gone && data.length <= MAX_TAIL_BYTES) {
-      await written.writeTail(path, data, {
+      await written.writeTail(path, onDisk, data, {
         genesis: state.genesis.cid,
         signatures,
         tail: changed,
