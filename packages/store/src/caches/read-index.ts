@@ -24,7 +24,9 @@ import { provenFingerprint } from "./disk-proof.js";
  * to a document changes the names) and ignored when they differ. The file is
  * checksummed like the verified snapshot (tag {@link READ_INDEX_TAG}, then
  * the sha-256, then the JSON), so a damaged one is ignored and rebuilt, never
- * served: a flipped byte could otherwise name the wrong version.
+ * served: a flipped byte could otherwise name the wrong version. The
+ * standards a command changed since it was written can be kept in its tail,
+ * `<space-document-id>.index-tail` ({@link ReadIndexTail}, `cache-tail.ts`).
  */
 /** The read index file's shape. */
 export interface ReadIndex {

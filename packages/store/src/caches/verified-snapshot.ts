@@ -50,6 +50,11 @@ import {
  * the space's other records and one agent's stamps, read and rewrite those
  * alone ({@link readVerifiedSnapshot} with `agents`, a {@link PartialStamps}
  * snapshot), whatever the number of stamps in the space.
+ *
+ * What a command added since the main file was written can be kept in its
+ * tail, `<space-document-id>.verified-tail` (tag `CNVT`, `cache-tail.ts`):
+ * the added records, invalid entries and matched contents, and the
+ * fingerprint and stamps files that replace the main file's.
  */
 export interface VerifiedSnapshot {
   /** CID of the space's genesis record. */
