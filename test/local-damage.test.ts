@@ -93,8 +93,11 @@ describe("local damage is explained (real processes on real files)", () => {
     box.ok("publish", "style", await box.file("b.md", "two\n"), "-m", "second");
     expect(box.ok("show", "style").stdout).toBe("two\n");
     const index = await readIndexFile(box.home);
-    // Both caches that can answer `show` (the read index, and the listing cache for the latest version).
-    const caches = [index, index.replace(/\.index$/, ".listing")];
+    // Both caches that can answer `show` (the read index, and the listing cache's shard that holds
+    // the latest version of this space's one standard).
+    const shards = index.replace(/\.index$/, ".listing.d");
+    const [shard] = await readdir(shards);
+    const caches = [index, join(shards, shard as string)];
     const goods = await Promise.all(caches.map((file) => readFile(file)));
     for (const [i, file] of caches.entries()) {
       const good = goods[i] as Buffer;

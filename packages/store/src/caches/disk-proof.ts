@@ -11,6 +11,7 @@ import {
   readGeneration,
   writersPresent,
 } from "../storage/replica-generation.js";
+import { fingerprintHashOf } from "./fingerprint-hash.js";
 
 /**
  * A space's disk proof: "at the replica's generation `token`, the chunk
@@ -31,6 +32,13 @@ const TAG = "CNP1";
 function pathOf(home: CanonHome, spaceDocumentId: string): string {
   return join(home.indexes, `${spaceDocumentId}.proof`);
 }
+
+/** The proof's short form: the same token, and the sha-256 of the fingerprint's JSON instead of the fingerprint. */
+function shortPathOf(home: CanonHome, spaceDocumentId: string): string {
+  return join(home.indexes, `${spaceDocumentId}.proven`);
+}
+
+const SHORT_TAG = "CNPH";
 
 /** The proof file, or undefined when absent, damaged or malformed. Synchronous: a small file on a command's start-up path. */
 function readProof(home: CanonHome, spaceDocumentId: string): DiskProof | undefined {
@@ -76,6 +84,33 @@ export function provenFingerprint(
   if (options.statFiles && !unchangedSince(home.replica, proof.fingerprint, generation.changedMs))
     return undefined;
   return proof.fingerprint;
+}
+
+/**
+ * The sha-256 of the fingerprint's JSON (`fingerprintHashOf`) the disk proof
+ * holds for, when it holds, as {@link provenFingerprint} without
+ * `statFiles`, from the proof's short form: a read of two small files
+ * whatever the number of documents (what `show` needs to trust the listing).
+ */
+export function provenFingerprintHash(
+  home: CanonHome,
+  spaceDocumentId: string,
+): string | undefined {
+  const generation = readGeneration(home.replica);
+  if (generation === undefined) return undefined;
+  try {
+    const opened = unchecksummed(SHORT_TAG, readFileSync(shortPathOf(home, spaceDocumentId)));
+    if (!("data" in opened)) return undefined;
+    const parsed = JSON.parse(new TextDecoder().decode(opened.data)) as {
+      v?: unknown;
+      token?: unknown;
+      fingerprintHash?: unknown;
+    };
+    if (parsed.v !== 1 || parsed.token !== generation.token) return undefined;
+    return typeof parsed.fingerprintHash === "string" ? parsed.fingerprintHash : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** True when no named file or folder of the documents changed after `sinceMs` (and each named chunk exists). */
@@ -139,6 +174,13 @@ export async function recordDiskProof(
   await writeFileAtomic(
     pathOf(home, spaceDocumentId),
     checksummed(TAG, new TextEncoder().encode(json)),
+  );
+  // The short form, after the proof: the same claim at the same token (a crash between the two leaves it
+  // at an older token, which no longer holds).
+  const short = JSON.stringify({ v: 1, token, fingerprintHash: fingerprintHashOf(fingerprint) });
+  await writeFileAtomic(
+    shortPathOf(home, spaceDocumentId),
+    checksummed(SHORT_TAG, new TextEncoder().encode(short)),
   );
   return token;
 }

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { checksummed, unchecksummed } from "../storage/checksummed.js";
+import { NOT_DURABLE } from "./cache-tail.js";
 
 /**
  * The heads of a space's documents as this home last folded them, by
@@ -36,6 +37,9 @@ export async function writeHeadsCache(
   await writeFileAtomic(
     pathOf(home, spaceDocumentId),
     checksummed(TAG, new TextEncoder().encode(json)),
+    0o644,
+    false,
+    NOT_DURABLE,
   );
 }
 

@@ -4,25 +4,41 @@ import { join } from "node:path";
 import type { Freshness } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import { unchecksummed } from "../storage/checksummed.js";
-import { provenFingerprint } from "./disk-proof.js";
+import { dropDamaged } from "./cache-tail.js";
+import { provenFingerprint, provenFingerprintHash } from "./disk-proof.js";
+import { fingerprintHashOf } from "./fingerprint-hash.js";
 import { freshnessOfIndex, type IndexedCheckpoint } from "./indexed-freshness.js";
 import type { IndexedRelease } from "./read-index.js";
 
 /**
  * The listing cache: what `canon ls` shows of a space (each standard's
  * latest release, forks, open corrections, retirement) and what `canon show
- * <standard>` needs to print the latest version, as the fold gave it, in
- * `$CANON_HOME/index/<space-document-id>.listing` (written by `write-listing-cache.ts`). A few hundred bytes a
- * standard, where the verified snapshot holds every record and the read
- * index every release: reading it costs the same whatever the history.
+ * <standard>` needs to print the latest version, as the fold gave it
+ * (written by `write-listing-cache.ts`). A few hundred bytes a standard,
+ * where the verified snapshot holds every record and the read index every
+ * release: reading it costs the same whatever the history.
+ *
+ * Kept as a small main file, `$CANON_HOME/index/<space-document-id>.listing`
+ * ({@link ListingHead}: the space's name, checkpoints, and the checksum of
+ * each shard), and {@link LISTING_SHARDS} shard files in
+ * `<space-document-id>.listing.d/`, each holding the entries of the
+ * standards whose name hashes to it. `show` reads the main file and one
+ * shard, a few kilobytes whatever the number of standards; a command that
+ * changed one standard rewrites the main file and that standard's shard.
  *
  * Served only while the space's disk proof holds for exactly the files it
  * was computed from (`fingerprintHash`, the sha-256 of the fingerprint's
- * JSON), so it is never staler than the verified snapshot; checksummed like
- * every cache.
+ * JSON), so it is never staler than the verified snapshot; every file
+ * checksummed, and each shard must be the one the main file names.
  */
-export interface ListingCache {
-  readonly v: 1;
+export interface ListingCache extends ListingHead {
+  /** Every standard, in the fold's order (by name). */
+  readonly standards: readonly ListedEntry[];
+}
+
+/** The listing's main file: everything but the standards' entries, and which shard files hold those. */
+export interface ListingHead {
+  readonly v: 2;
   readonly genesis: string;
   readonly fingerprintHash: string;
   /** The space's name. */
@@ -31,8 +47,8 @@ export interface ListingCache {
   readonly rejected: number;
   /** The newest checkpoint when written, and any dated too far ahead to count yet (see core's `newestCheckpoint`). */
   readonly checkpoints: readonly (IndexedCheckpoint & { readonly countsFrom: number })[];
-  /** Every standard, in the fold's order. */
-  readonly standards: readonly ListedEntry[];
+  /** The checksum (hex) of each shard file, by shard; a shard with no standard is absent. */
+  readonly shards: Readonly<Record<string, string>>;
 }
 
 /** One standard in the listing cache. */
@@ -44,19 +60,27 @@ export interface ListedEntry {
   readonly retired: boolean;
 }
 
-/** The listing cache file's tag (`checksummed.ts`). */
-export const LISTING_TAG = "CNL1";
+/** The listing's main file's tag (`checksummed.ts`). */
+export const LISTING_TAG = "CNL2";
+/** A listing shard file's tag. */
+export const LISTING_SHARD_TAG = "CNLS";
+/** How many shards the entries are spread over. */
+export const LISTING_SHARDS = 64;
 
-/** Where a space's listing cache lives. */
+/** Where a space's listing cache lives (its main file). */
 export function listingPath(home: CanonHome, spaceDocumentId: string): string {
   return join(home.indexes, `${spaceDocumentId}.listing`);
 }
 
-/** The hash a listing is tagged with: of the fingerprint's JSON. */
-export function fingerprintHashOf(
-  fingerprint: Readonly<Record<string, readonly string[]>>,
-): string {
-  return createHash("sha256").update(JSON.stringify(fingerprint)).digest("hex");
+/** Where a listing shard lives. */
+export function listingShardPath(home: CanonHome, spaceDocumentId: string, shard: string): string {
+  return join(home.indexes, `${spaceDocumentId}.listing.d`, shard);
+}
+
+/** The shard a standard's entry is kept in: two hex digits, from the sha-256 of its name. */
+export function listingShardOf(standard: string): string {
+  const first = createHash("sha256").update(standard).digest()[0] as number;
+  return (first % LISTING_SHARDS).toString(16).padStart(2, "0");
 }
 
 /**
@@ -71,31 +95,107 @@ export async function readListingCache(
 ): Promise<ListingCache | undefined> {
   const proven = provenFingerprint(home, address.documentId, options);
   if (proven === undefined) return undefined;
+  const head = await readListingHead(home, address, fingerprintHashOf(proven));
+  if (head === undefined) return undefined;
+  const standards: ListedEntry[] = [];
+  for (const shard of Object.keys(head.shards)) {
+    const entries = await readShard(home, address.documentId, head, shard);
+    if (entries === undefined) return undefined;
+    standards.push(...entries);
+  }
+  standards.sort((a, b) => (a.latest.standard < b.latest.standard ? -1 : 1));
+  return { ...head, standards };
+}
+
+/**
+ * One standard's entry, with the listing's main file, read as `show` needs
+ * it: the generation and the disk proof's hash, the main file and one shard
+ * (no chunk file is looked at, as {@link provenFingerprint} without
+ * `statFiles`). `entry` is undefined when the space has no such standard;
+ * the whole is undefined when the cache cannot answer.
+ */
+export async function readListedStandard(
+  home: CanonHome,
+  address: { readonly documentId: string; readonly genesis: string },
+  standard: string,
+): Promise<{ readonly head: ListingHead; readonly entry: ListedEntry | undefined } | undefined> {
+  const hash = provenFingerprintHash(home, address.documentId);
+  if (hash === undefined) return undefined;
+  const head = await readListingHead(home, address, hash);
+  if (head === undefined) return undefined;
+  const shard = listingShardOf(standard);
+  if (!Object.hasOwn(head.shards, shard)) return { head, entry: undefined };
+  const entries = await readShard(home, address.documentId, head, shard);
+  if (entries === undefined) return undefined;
+  return { head, entry: entries.find((entry) => entry.latest.standard === standard) };
+}
+
+/** The listing's main file, when intact, of this space and computed from the files whose fingerprint hashes to `fingerprintHash`. */
+async function readListingHead(
+  home: CanonHome,
+  address: { readonly documentId: string; readonly genesis: string },
+  fingerprintHash: string,
+): Promise<ListingHead | undefined> {
+  const path = listingPath(home, address.documentId);
   try {
-    const opened = unchecksummed(
-      LISTING_TAG,
-      await readFile(listingPath(home, address.documentId)),
-    );
-    if (!("data" in opened)) return undefined;
-    const listing = JSON.parse(new TextDecoder().decode(opened.data)) as Partial<ListingCache>;
+    const opened = unchecksummed(LISTING_TAG, await readFile(path));
+    if (!("data" in opened)) {
+      await dropDamaged(path);
+      return undefined;
+    }
+    const head = JSON.parse(new TextDecoder().decode(opened.data)) as Partial<ListingHead>;
     if (
-      listing.v !== 1 ||
-      listing.genesis !== address.genesis ||
-      listing.fingerprintHash !== fingerprintHashOf(proven) ||
-      typeof listing.name !== "string" ||
-      typeof listing.rejected !== "number" ||
-      !Array.isArray(listing.checkpoints) ||
-      !Array.isArray(listing.standards)
+      head.v !== 2 ||
+      head.genesis !== address.genesis ||
+      head.fingerprintHash !== fingerprintHash ||
+      typeof head.name !== "string" ||
+      typeof head.rejected !== "number" ||
+      !Array.isArray(head.checkpoints) ||
+      typeof head.shards !== "object" ||
+      head.shards === null
     )
       return undefined;
-    return listing as ListingCache;
+    return head as ListingHead;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A shard's entries, when its file is the one the main file names and intact. */
+async function readShard(
+  home: CanonHome,
+  spaceDocumentId: string,
+  head: ListingHead,
+  shard: string,
+): Promise<ListedEntry[] | undefined> {
+  const path = listingShardPath(home, spaceDocumentId, shard);
+  try {
+    const bytes = await readFile(path);
+    if (Buffer.from(bytes.subarray(4, 36)).toString("hex") !== head.shards[shard]) return undefined;
+    const opened = unchecksummed(LISTING_SHARD_TAG, bytes);
+    if (!("data" in opened)) {
+      await dropDamaged(path);
+      return undefined;
+    }
+    const entries = JSON.parse(new TextDecoder().decode(opened.data)) as unknown;
+    if (!Array.isArray(entries)) return undefined;
+    for (const entry of entries)
+      if (
+        typeof entry?.latest?.standard !== "string" ||
+        listingShardOf(entry.latest.standard) !== shard
+      )
+        return undefined;
+    return entries as ListedEntry[];
   } catch {
     return undefined;
   }
 }
 
 /** The freshness a listing's checkpoints prove at `now` (core's rule: the newest that counts). */
-export function freshnessOfListing(listing: ListingCache, now: Date): Freshness {
+export function freshnessOfListing(
+  listing: Pick<ListingHead, "checkpoints">,
+  now: Date,
+): Freshness {
   const newest = listing.checkpoints.find((checkpoint) => checkpoint.countsFrom <= now.getTime());
   if (newest === undefined) return freshnessOfIndex(null, now);
   const { cid, author, createdAt, expires, missing } = newest;

@@ -7,8 +7,9 @@ import { SPACE_URL_PATTERN } from "../space/space-url-pattern.js";
 import { unchecksummed } from "../storage/checksummed.js";
 import { chunkFingerprint } from "../storage/chunk-layout.js";
 import { BlobCache } from "./blob-cache.js";
+import { checksumOf, dropDamaged, readTail, TailWriter } from "./cache-tail.js";
 import { freshnessOfIndex, type IndexedCheckpoint } from "./indexed-freshness.js";
-import { freshnessOfListing, readListingCache } from "./listing-cache.js";
+import { freshnessOfListing, readListedStandard } from "./listing-cache.js";
 
 export { freshnessOfIndex, type IndexedCheckpoint };
 
@@ -23,7 +24,9 @@ import { provenFingerprint } from "./disk-proof.js";
  * to a document changes the names) and ignored when they differ. The file is
  * checksummed like the verified snapshot (tag {@link READ_INDEX_TAG}, then
  * the sha-256, then the JSON), so a damaged one is ignored and rebuilt, never
- * served: a flipped byte could otherwise name the wrong version.
+ * served: a flipped byte could otherwise name the wrong version. The
+ * standards a command changed since it was written can be kept in its tail,
+ * `<space-document-id>.index-tail` ({@link ReadIndexTail}, `cache-tail.ts`).
  */
 /** The read index file's shape. */
 export interface ReadIndex {
@@ -64,6 +67,17 @@ export interface FastRead extends ReleaseView {
   readonly freshness: Freshness;
 }
 
+/** What the read index's tail (`cache-tail.ts`) holds: the standards changed since the index was written, the fingerprint and checkpoint now. */
+export interface ReadIndexTail {
+  v: 1;
+  fingerprint: Record<string, string[]>;
+  standards: Record<string, IndexedStandard>;
+  checkpoint: IndexedCheckpoint | null;
+}
+
+/** The read index tail's tag. */
+export const READ_INDEX_TAIL_TAG = "CNIT";
+
 /** The read index file's tag (`checksummed.ts`): "Canon Index", format 1. */
 export const READ_INDEX_TAG = "CNI1";
 
@@ -96,11 +110,11 @@ export async function readFromIndex(
   const address = { documentId, genesis };
   const lastSync = config?.spaces?.[url]?.lastSyncAt;
   const { standard, selector } = request;
-  // The latest version: the listing cache (a few hundred bytes a standard), while the disk proof holds.
+  // The latest version: the listing's main file and one shard, while the disk proof holds.
   if (selector === undefined) {
-    const listing = await readListingCache(home, address, { statFiles: false });
-    const entry = listing?.standards.find(({ latest }) => latest.standard === standard);
-    if (listing !== undefined && entry !== undefined && entry.heads === 1) {
+    const listed = await readListedStandard(home, address, standard);
+    const entry = listed?.entry;
+    if (listed !== undefined && entry !== undefined && entry.heads === 1) {
       const { latest } = entry;
       const content = await new BlobCache(home).get(latest.contentCid, latest.sha256);
       if (content !== undefined)
@@ -108,7 +122,7 @@ export async function readFromIndex(
           ...indexedReleaseView(latest),
           content,
           lastSync: typeof lastSync === "string" ? lastSync : null,
-          freshness: freshnessOfListing(listing, new Date()),
+          freshness: freshnessOfListing(listed.head, new Date()),
         };
     }
   }
@@ -163,12 +177,40 @@ export async function readFromIndex(
   };
 }
 
-/** The index in `path`, unchecked beyond its checksum, or undefined when it is missing, damaged or not JSON. */
+/**
+ * The index in `path`, with its tail applied, unchecked beyond their
+ * checksums; undefined when it is missing, damaged or not JSON (or its tail is).
+ */
 async function readIndexFile(path: string): Promise<ReadIndex | undefined> {
   try {
-    const opened = unchecksummed(READ_INDEX_TAG, await readFile(path));
-    if (!("data" in opened)) return undefined;
-    return JSON.parse(new TextDecoder().decode(opened.data)) as ReadIndex;
+    const bytes = await readFile(path);
+    const opened = unchecksummed(READ_INDEX_TAG, bytes);
+    if (!("data" in opened)) {
+      await dropDamaged(path);
+      return undefined;
+    }
+    const index = JSON.parse(new TextDecoder().decode(opened.data)) as ReadIndex;
+    const tail = await readTail(
+      TailWriter.tailPathOf(path),
+      READ_INDEX_TAIL_TAG,
+      checksumOf(bytes),
+    );
+    if (tail.kind === "damaged") return undefined;
+    if (tail.kind === "tail") {
+      const extension = JSON.parse(new TextDecoder().decode(tail.data)) as Partial<ReadIndexTail>;
+      if (
+        extension.v !== 1 ||
+        typeof extension.standards !== "object" ||
+        extension.standards === null ||
+        typeof index.standards !== "object" ||
+        index.standards === null
+      )
+        return undefined;
+      Object.assign(index.standards, extension.standards);
+      index.fingerprint = extension.fingerprint as Record<string, string[]>;
+      index.checkpoint = extension.checkpoint ?? null;
+    }
+    return index;
   } catch {
     return undefined;
   }

@@ -12,6 +12,7 @@ import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { checksummed, storedChecksum, unchecksummed } from "../storage/checksummed.js";
 import { chunkFingerprint } from "../storage/chunk-layout.js";
+import { NOT_DURABLE } from "./cache-tail.js";
 
 /**
  * The stamp index: for one space, every stamp its feeds hold that passed its
@@ -273,7 +274,7 @@ export async function writeStampIndex(
     shards[shard] = checksum;
     const path = shardPath(home, spaceDocumentId, shard);
     if (previous?.shards[shard] === checksum && (await storedChecksum(path)) === checksum) continue;
-    await writeFileAtomic(path, file);
+    await writeFileAtomic(path, file, 0o644, false, NOT_DURABLE);
   }
   const main = {
     v: 2,
@@ -286,6 +287,9 @@ export async function writeStampIndex(
   await writeFileAtomic(
     stampIndexPath(home, spaceDocumentId),
     checksummed(STAMP_INDEX_TAG, new TextEncoder().encode(JSON.stringify(main))),
+    0o644,
+    false,
+    NOT_DURABLE,
   );
   // A shard no longer named (its stamps gone from the index) goes.
   for (const shard of Object.keys(previous?.shards ?? {}))

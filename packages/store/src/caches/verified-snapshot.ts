@@ -13,6 +13,15 @@ import {
 import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { checksummed, storedChecksum, unchecksummed } from "../storage/checksummed.js";
+import {
+  checksumOf,
+  dropDamaged,
+  MAX_TAIL_BYTES,
+  NOT_DURABLE,
+  readTail,
+  TailWriter,
+  type Written,
+} from "./cache-tail.js";
 
 /**
  * The verified snapshot of a space: every record of its documents that passed
@@ -41,6 +50,11 @@ import { checksummed, storedChecksum, unchecksummed } from "../storage/checksumm
  * the space's other records and one agent's stamps, read and rewrite those
  * alone ({@link readVerifiedSnapshot} with `agents`, a {@link PartialStamps}
  * snapshot), whatever the number of stamps in the space.
+ *
+ * What a command added since the main file was written can be kept in its
+ * tail, `<space-document-id>.verified-tail` (tag `CNVT`, `cache-tail.ts`):
+ * the added records, invalid entries and matched contents, and the
+ * fingerprint and stamps files that replace the main file's.
  */
 export interface VerifiedSnapshot {
   /** CID of the space's genesis record. */
@@ -71,6 +85,8 @@ export interface PartialStamps {
 
 const TAG = "CNV1";
 const FEED_TAG = "CNVF";
+/** The tail's tag (`cache-tail.ts`): what was appended since the main file was written. */
+const TAIL_TAG = "CNVT";
 
 interface Header {
   /** 3 since stamps live in their authors' files; a snapshot of another version is not read (the documents are folded instead). */
@@ -83,6 +99,36 @@ interface Header {
   /** Per author did: the checksum (hex) of its stamps file. */
   feeds: Record<string, string>;
 }
+
+/**
+ * The tail's header: the records (not stamps), invalid entries and matched
+ * contents appended since the main file was written, and the fingerprint and
+ * stamps files that replace the main file's.
+ */
+interface TailHeader {
+  v: 1;
+  fingerprint: Record<string, string[]>;
+  records: [cid: string, length: number, record: CanonRecord][];
+  invalid: Rejection[];
+  contentVerified: string[];
+  feeds: Record<string, string>;
+}
+
+/** What this process last wrote of a space's snapshot: the whole, and what its tail holds. */
+interface WrittenSnapshot {
+  readonly snapshot: VerifiedSnapshot;
+  /** The records (stamps aside), invalid entries and matched contents in the tail. */
+  readonly tail: {
+    readonly records: readonly SignedRecord[];
+    readonly invalid: readonly Rejection[];
+    readonly contentVerified: readonly string[];
+  };
+  /** The stamps files the main file (or the tail) names, by did. */
+  readonly feeds: Readonly<Record<string, string>>;
+}
+
+/** Main files and tails this process wrote, to append to (see `cache-tail.ts`). */
+const written = new TailWriter<WrittenSnapshot>(TAG, TAIL_TAG);
 
 interface FeedHeader {
   did: string;
@@ -142,13 +188,37 @@ export async function readVerifiedSnapshot(
     return undefined;
   }
   const opened = unchecksummed(TAG, bytes);
-  if (!("data" in opened)) return undefined;
+  if (!("data" in opened)) {
+    await dropDamaged(pathOf(home, spaceDocumentId));
+    return undefined;
+  }
   try {
     const framed = unframe(opened.data);
     if (framed === undefined) return undefined;
-    const header = framed.header as Header;
-    if (!isHeader(header)) return undefined;
+    const base = framed.header as Header;
+    if (!isHeader(base)) return undefined;
     const records = [...framed.records];
+    // What was appended since the base was written, when there is a tail naming this base.
+    const tail = await readTail(
+      TailWriter.tailPathOf(pathOf(home, spaceDocumentId)),
+      TAIL_TAG,
+      checksumOf(bytes),
+    );
+    if (tail.kind === "damaged") return undefined;
+    let header: Header = base;
+    if (tail.kind === "tail") {
+      const appended = unframe(tail.data);
+      const extension = appended?.header as TailHeader | undefined;
+      if (appended === undefined || !isTailHeader(extension)) return undefined;
+      records.push(...appended.records);
+      header = {
+        ...base,
+        fingerprint: extension.fingerprint,
+        invalid: [...base.invalid, ...extension.invalid],
+        contentVerified: [...base.contentVerified, ...extension.contentVerified],
+        feeds: extension.feeds,
+      };
+    }
     // An author's corrections and stamps are one chain (`previous`): the fold
     // accepts a correction only with the stamps before it, so a partial read
     // takes the stamps of every author of another record too (corrections are
@@ -287,6 +357,12 @@ function isHeader(header: unknown): header is Header {
   );
 }
 
+/** The tail header's shape. */
+function isTailHeader(header: unknown): header is TailHeader {
+  const h = header as Partial<TailHeader> | null | undefined;
+  return typeof h === "object" && h !== null && h.v === 1 && isHeader({ ...h, v: 3, genesis: "" });
+}
+
 /** A stored rejection: a CID, a known code and a reason. */
 function isRejection(value: unknown): value is Rejection {
   const r = value as Partial<Rejection> | null;
@@ -304,35 +380,38 @@ function isRejection(value: unknown): value is Rejection {
  * whose content changed are written; for a partial snapshot, only its
  * authors'), then the main file naming them, so a reader never pairs a main
  * file with stamps it does not name; files no longer named are removed.
+ *
+ * When this process wrote the snapshot on disk and `snapshot` only adds to
+ * it (records, invalid entries, matched contents; a new fingerprint), only
+ * the additions are written, as the main file's tail (`cache-tail.ts`), with
+ * the stamps files of the authors of new stamps: so a command that adds one
+ * release writes a few kilobytes, not the whole space. The tail is rewritten
+ * whole each time and becomes a new main file past {@link MAX_TAIL_BYTES}.
  */
 export async function writeVerifiedSnapshot(
   home: CanonHome,
   spaceDocumentId: string,
   snapshot: VerifiedSnapshot,
 ): Promise<void> {
+  const path = pathOf(home, spaceDocumentId);
+  const onDisk = snapshot.partial === undefined ? await written.current(path) : undefined;
+  const previous = onDisk?.state;
+  if (onDisk !== undefined && (await appendSnapshot(home, spaceDocumentId, onDisk, snapshot)))
+    return;
   const stamps = new Map<string, SignedRecord[]>();
   const rest: SignedRecord[] = [];
   for (const signed of snapshot.records) {
     if (signed.record.type !== "canon/provenance") rest.push(signed);
     else stamps.set(signed.record.author, [...(stamps.get(signed.record.author) ?? []), signed]);
   }
-  const previous = await readMainHeader(home, spaceDocumentId);
+  const previousFeeds = previous?.feeds ?? (await readMainHeader(home, spaceDocumentId))?.feeds;
   const feeds: Record<string, string> = { ...snapshot.partial?.others };
   for (const did of snapshot.partial?.agents ?? []) if (!stamps.has(did)) delete feeds[did];
   for (const [did, records] of stamps) {
     // A partial snapshot rewrites only its authors' files: any other author's would lose stamps.
     if (snapshot.partial !== undefined && !snapshot.partial.agents.includes(did))
       throw new Error(`a partial snapshot holds stamps of ${did}, not one of its authors`);
-    const header: FeedHeader = {
-      did,
-      records: records.map(({ cid, bytes, record }) => [cid, bytes.length, record]),
-    };
-    const file = checksummed(FEED_TAG, frame(header, records));
-    const checksum = Buffer.from(file.subarray(4, 36)).toString("hex");
-    feeds[did] = checksum;
-    const path = feedPathOf(home, spaceDocumentId, did);
-    if (previous?.feeds[did] === checksum && (await storedChecksum(path)) === checksum) continue;
-    await writeFileAtomic(path, file);
+    feeds[did] = await writeFeedFile(home, spaceDocumentId, did, records, previousFeeds?.[did]);
   }
   const header: Header = {
     v: 3,
@@ -343,7 +422,13 @@ export async function writeVerifiedSnapshot(
     contentVerified: [...snapshot.contentVerified],
     feeds,
   };
-  await writeFileAtomic(pathOf(home, spaceDocumentId), checksummed(TAG, frame(header, rest)));
+  await written.writeBase(path, frame(header, rest), {
+    snapshot,
+    tail: { records: [], invalid: [], contentVerified: [] },
+    feeds,
+  });
+  // A partial snapshot is not appended to: the next write is a main file again.
+  if (snapshot.partial !== undefined) written.forget(path);
   // Stamps files of authors no longer named (a partial write keeps every other one).
   const named = new Set(
     Object.keys(feeds).map((did) => feedPathOf(home, spaceDocumentId, did).split("/").pop()),
@@ -352,6 +437,94 @@ export async function writeVerifiedSnapshot(
   for (const name of await readdir(folder).catch(() => [] as string[]))
     if (!named.has(name) && !name.includes(".tmp-"))
       await unlink(join(folder, name)).catch(() => {});
+}
+
+/** Writes an author's stamps file unless the one on disk holds the same; returns its checksum. */
+async function writeFeedFile(
+  home: CanonHome,
+  spaceDocumentId: string,
+  did: string,
+  records: readonly SignedRecord[],
+  previous: string | undefined,
+): Promise<string> {
+  const header: FeedHeader = {
+    did,
+    records: records.map(({ cid, bytes, record }) => [cid, bytes.length, record]),
+  };
+  const file = checksummed(FEED_TAG, frame(header, records));
+  const checksum = checksumOf(file);
+  const path = feedPathOf(home, spaceDocumentId, did);
+  if (previous !== checksum || (await storedChecksum(path)) !== checksum)
+    await writeFileAtomic(path, file, 0o644, false, NOT_DURABLE);
+  return checksum;
+}
+
+/**
+ * Writes `next` as the tail of what this process wrote (`previous`) when it
+ * holds everything `previous` held and the tail stays small; false (nothing
+ * written) otherwise, and the caller writes a main file.
+ */
+async function appendSnapshot(
+  home: CanonHome,
+  spaceDocumentId: string,
+  onDisk: Written<WrittenSnapshot>,
+  next: VerifiedSnapshot,
+): Promise<boolean> {
+  const previous = onDisk.state;
+  const before = previous.snapshot;
+  if (before.genesis !== next.genesis || before.partial !== undefined) return false;
+  const added = <T>(old: readonly T[], now: readonly T[], key: (item: T) => string) => {
+    const had = new Set(old.map(key));
+    const more = now.filter((item) => !had.has(key(item)));
+    // Something `previous` held is gone: the tail cannot say so.
+    return now.length - more.length === old.length ? more : undefined;
+  };
+  const records = added(before.records, next.records, (signed) => signed.cid);
+  const invalid = added(before.invalid, next.invalid, (entry) => `${entry.cid} ${entry.code}`);
+  const contents = added(before.contentVerified, next.contentVerified, (cid) => cid);
+  if (records === undefined || invalid === undefined || contents === undefined) return false;
+  const rest = records.filter((signed) => signed.record.type !== "canon/provenance");
+  const tail = {
+    records: [...previous.tail.records, ...rest],
+    invalid: [...previous.tail.invalid, ...invalid],
+    contentVerified: [...previous.tail.contentVerified, ...contents],
+  };
+  let size = 0;
+  for (const { bytes } of tail.records) size += bytes.length;
+  if (size > MAX_TAIL_BYTES / 2 || tail.invalid.length + tail.contentVerified.length > 4096)
+    return false;
+  // Every other author's stamps file still as written (one found damaged was removed).
+  for (const [did, checksum] of Object.entries(previous.feeds))
+    if ((await storedChecksum(feedPathOf(home, spaceDocumentId, did))) !== checksum) return false;
+  // The stamps files of authors with new stamps, whole (each is one author's).
+  const feeds: Record<string, string> = { ...previous.feeds };
+  const authors = new Set(
+    records
+      .filter((signed) => signed.record.type === "canon/provenance")
+      .map((signed) => signed.record.author),
+  );
+  for (const did of authors) {
+    const stamps = next.records.filter(
+      (signed) => signed.record.type === "canon/provenance" && signed.record.author === did,
+    );
+    feeds[did] = await writeFeedFile(home, spaceDocumentId, did, stamps, previous.feeds[did]);
+  }
+  const header: TailHeader = {
+    v: 1,
+    fingerprint: next.fingerprint as Record<string, string[]>,
+    records: tail.records.map(({ cid, bytes, record }) => [cid, bytes.length, record]),
+    invalid: tail.invalid,
+    contentVerified: tail.contentVerified,
+    feeds,
+  };
+  const data = frame(header, tail.records);
+  if (data.length > MAX_TAIL_BYTES) return false;
+  await written.writeTail(pathOf(home, spaceDocumentId), onDisk, data, {
+    snapshot: next,
+    tail,
+    feeds,
+  });
+  return true;
 }
 
 /** The main file's header when it is intact, to skip rewriting stamps files that did not change. */
