@@ -199,7 +199,9 @@ describe("local damage is explained (real processes on real files)", () => {
       await relay.stop("SIGKILL");
       const killedAt = Date.now();
       const joined = await joining;
-      expect(joined.stderr).toContain("lost the connection");
+      // Killed while the bulk answer streamed (`GET /documents`) or while the
+      // WebSocket sync ran: either way the join stops at once and says why.
+      expect(joined.stderr).toMatch(/lost the connection|cannot reach relay/);
       expect(joined.status).toBe(5);
       expect(Date.now() - killedAt).toBeLessThan(3_000);
     } finally {
