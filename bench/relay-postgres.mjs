@@ -50,7 +50,7 @@ const STANDARDS = size("STANDARDS", 10);
 const SYNCERS = size("SYNCERS", 500);
 const WATCHERS = Math.min(size("WATCHERS", 100), SPACES);
 const ROUNDS = size("ROUNDS", 3);
-/** CANON_BENCH_RELAY_LOGS=warn (or info): the relays' log level, their logs on this stderr. */
+/** CANON_BENCH_RELAY_LOGS=warn (or info): the relays' log level, their logs on this stderr (by default warn, counted per event only). */
 const RELAY_LOGS = setting("RELAY_LOGS");
 /** Changes timed one at a time before the load starts. */
 const QUIET_ROUNDS = 40;
@@ -58,7 +58,11 @@ const QUIET_ROUNDS = 40;
 const SYNCER_WRITE_EVERY_MS = 5000;
 const TEXT = "s".repeat(1024);
 
-export async function run({ log }) {
+export async function run({ log: print }) {
+  const began = performance.now();
+  /** `print`, with the seconds since the benchmark began. */
+  const log = (message) =>
+    print(`+${((performance.now() - began) / 1000).toFixed(0)} s ${message}`);
   const { Repo } = await import("@automerge/automerge-repo");
   // Canon's client adapter: safe to disconnect while still connecting.
   const { RelayClient, SYNC_DEBOUNCE_MS, FileStorage } = await import(
@@ -154,6 +158,9 @@ export async function run({ log }) {
       }
       phase.loadAfter = loadAverage();
       phase.rss = await Promise.all(relays.map((relay) => rssOf(relay.pid).catch(() => 0)));
+      phase.relayEvents = relays.map((relay) =>
+        [...relay.events].map(([event, count]) => `${event} ×${count}`).join(", "),
+      );
       phase.storedBytes =
         setup === "postgres"
           ? (await postgres.databaseBytes()) - emptyDatabaseBytes
@@ -225,14 +232,19 @@ export async function run({ log }) {
         await sleep(pause);
       }
     };
-    let lastFindError;
+    /** Each client's last failed find, for the line reporting it. */
+    const lastFindError = new WeakMap();
     /** A handle once found, retried after an "unavailable" or a lost connection; undefined after 5 tries. */
     const find = async (repo, url) => {
       for (let attempt = 1; ; attempt++) {
+        const started = performance.now();
         try {
           return await withTimeout(repo.find(url), FIND_TIMEOUT_MS, `find ${url}`);
         } catch (error) {
-          lastFindError = error.message;
+          lastFindError.set(
+            repo,
+            `${error.message} after ${((performance.now() - started) / 1000).toFixed(1)} s, ${repo.peers.length === 0 ? "not connected" : "connected"}`,
+          );
           // Counted and reported: a find answered "unavailable" (the relay's, or none
           // when the client lost its connection), or not answered in time.
           phase.unavailable += 1;
@@ -277,7 +289,9 @@ export async function run({ log }) {
       const handles = await Promise.all([space, ...standards].map((url) => find(repo, url)));
       if (handles.some((handle) => handle === undefined)) {
         phase.failedClients.push(name);
-        log(`${setup}: ${name} could not sync its space (a find failed 5 times: ${lastFindError})`);
+        log(
+          `${setup}: ${name} could not sync its space (a find failed 5 times: ${lastFindError.get(repo)})`,
+        );
         return;
       }
       syncers.push({ repo, handles: handles.slice(1) });
@@ -312,7 +326,7 @@ export async function run({ log }) {
         const handle = await find(repo, url);
         if (!handle) {
           phase.failedClients.push(name);
-          log(`${setup}: ${name} could not find ${url}`);
+          log(`${setup}: ${name} could not find ${url} (${lastFindError.get(repo)})`);
           return;
         }
         watched.push({ url, handle });
@@ -434,6 +448,7 @@ export async function run({ log }) {
         },
       ],
       notes: [
+        `Relay log events at warn and above: with PostgreSQL, ${pg.relayEvents.map((e, i) => `relay ${i + 1}: ${e || "none"}`).join("; ")}; the file relay: ${file.relayEvents[0] || "none"}.`,
         `Load: ${SPACES} spaces × ${STANDARDS} standards (plus a space document each, ${SPACES * (STANDARDS + 1)} documents seeded in ${seeded.seedSeconds.toFixed(1)} s into both stores by one process through the relays' own storage adapters, before the relays start), ${SYNCERS} syncing clients writing every ${SYNCER_WRITE_EVERY_MS / 1000} s during the measurement, ${WATCHERS} watchers × ${ROUNDS} publishes. All clients run in the benchmark's own process on the same 2-core machine as the relays and PostgreSQL, so the figures include their contention.`,
       ],
     };
@@ -511,6 +526,7 @@ function summary(phase) {
     `stored ${mb(phase.storedBytes)}`,
     `failed clients ${phase.failedClients.length}, missed samples ${phase.missed}, retried connections ${phase.retriedConnections}, finds retried ${phase.unavailable}`,
     `load average ${phase.loadBefore} → ${phase.loadAfter}`,
+    `relay log events: ${phase.relayEvents.map((events, i) => `relay ${i + 1}: ${events || "none"}`).join("; ")}`,
     ...(phase.error ? [`STOPPED: ${phase.error}`] : []),
   ].join("; ");
 }
@@ -582,15 +598,24 @@ async function startRelay(variables, processes) {
       ...process.env,
       CANON_RELAY_PORT: "0",
       CANON_RELAY_HOST: "127.0.0.1",
-      CANON_RELAY_LOG_LEVEL: RELAY_LOGS ?? "error",
+      CANON_RELAY_LOG_LEVEL: RELAY_LOGS ?? "warn",
       ...variables,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
-  child.stderr.on("data", (chunk) => {
-    stderr += chunk;
-    if (RELAY_LOGS) process.stderr.write(chunk);
+  /** How many times the relay logged each event (warn and above unless CANON_BENCH_RELAY_LOGS says otherwise). */
+  const events = new Map();
+  createInterface({ input: child.stderr }).on("line", (text) => {
+    stderr = `${stderr.slice(-4000)}${text}\n`;
+    if (RELAY_LOGS) process.stderr.write(`${text}\n`);
+    try {
+      const { event, level } = JSON.parse(text);
+      const name = `${level} ${event}`;
+      events.set(name, (events.get(name) ?? 0) + 1);
+    } catch {
+      // Not a log line (a crash's stack trace): kept in `stderr` only.
+    }
   });
   const line = await new Promise((resolve, reject) => {
     createInterface({ input: child.stdout }).once("line", resolve);
@@ -600,6 +625,7 @@ async function startRelay(variables, processes) {
   const relay = {
     url: JSON.parse(line).url,
     pid: child.pid,
+    events,
     /** Why the relay exited when nobody stopped it, or undefined. */
     exited: () =>
       !stopping && (child.exitCode !== null || child.signalCode !== null)
