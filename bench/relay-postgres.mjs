@@ -502,11 +502,12 @@ const FIND_TIMEOUT_MS = 120_000;
  * Writes SPACES spaces of STANDARDS standards to every one of `stores`, each
  * document one Automerge snapshot under automerge-repo's key layout
  * (`[documentId, "snapshot", hash of its heads]`), and returns their URLs.
- * Not through a Repo: seeded through a Repo with no network (create, then
- * flush), a few documents in each trial were missing from both stores alike
- * (relays answered them unavailable), and the Repo's throttled saves still
- * ran after its shutdown, removing snapshots it had just written (compaction
- * racing the flush, not investigated further).
+ * Not through a Repo: seeded through one (create, flush, then
+ * `removeFromCache` to hold little at once), a few documents in each trial
+ * were missing from both stores alike: unloading a handle replaces its
+ * document with an empty one and announces that as a change, which the Repo
+ * then saves as a snapshot, deleting the stored chunks (automerge-repo issue
+ * #435, which the relay's idle eviction works around).
  */
 async function seed(Automerge, stores) {
   const { generateAutomergeUrl, parseAutomergeUrl } = await import("@automerge/automerge-repo");
