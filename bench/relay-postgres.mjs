@@ -29,6 +29,7 @@ import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { median, percentile } from "./measure.mjs";
@@ -156,6 +157,10 @@ export async function run({ log: print }) {
         loadBefore: loadAverage(),
       };
       results[setup] = phase;
+      // This process's own event-loop delay: every client runs here, so a
+      // starved loop delays what the clients see, whatever the relays do.
+      const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+      loopDelay.enable();
       const relays = [];
       try {
         if (setup === "postgres") {
@@ -173,6 +178,8 @@ export async function run({ log: print }) {
         log(`${setup}: phase stopped: ${error.stack}`);
       }
       phase.loadAfter = loadAverage();
+      loopDelay.disable();
+      phase.clientLoopDelay = `p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms, max ${(loopDelay.max / 1e6).toFixed(0)} ms`;
       phase.rss = await Promise.all(relays.map((relay) => rssOf(relay.pid).catch(() => 0)));
       phase.relayEvents = relays.map((relay) =>
         [...relay.events].map(([event, count]) => `${event} ×${count}`).join(", "),
@@ -455,6 +462,11 @@ export async function run({ log: print }) {
             "clients that never connected or never synced, and publishes a watcher had not seen within 30 s (not in the latencies above). Any of these fails the run's last target.",
         },
         {
+          cells: ["clients' event-loop delay", ...both((p) => p.clientLoopDelay ?? "—")],
+          meaning:
+            "how late the benchmark's own event loop ran during the phase (every client lives in that one process): when it lags, publishes and arrivals wait there, not in the relays.",
+        },
+        {
           cells: [
             "load average (1 min) before → after",
             ...both((p) => `${p.loadBefore} → ${p.loadAfter}`),
@@ -561,6 +573,7 @@ function summary(phase) {
     `stored ${mb(phase.storedBytes)}`,
     `failed clients ${phase.failedClients.length}, missed samples ${phase.missed}, retried connections ${phase.retriedConnections}, finds retried ${phase.unavailable}`,
     `load average ${phase.loadBefore} → ${phase.loadAfter}`,
+    `clients' event-loop delay ${phase.clientLoopDelay}`,
     `relay log events: ${phase.relayEvents.map((events, i) => `relay ${i + 1}: ${events || "none"}`).join("; ")}`,
     ...(phase.error ? [`STOPPED: ${phase.error}`] : []),
   ].join("; ");
