@@ -374,7 +374,7 @@ describe("a replica rejects what it must (attackers write straight into the docu
     expect(shown).toMatchObject({ release: head.release, content: head.content });
     // Reading from the replica itself (no read index) still serves only bytes that match the CID...
     for (const name of await readdir(join(reader.home, "index")))
-      await rm(join(reader.home, "index", name));
+      await rm(join(reader.home, "index", name), { recursive: true, force: true });
     expect(reader.ok("show", "style").stdout).toBe(head.content);
     // ...and without the cache of verified bytes it refuses rather than serve the swapped ones.
     await rm(join(reader.home, "index"), { recursive: true, force: true });

@@ -155,8 +155,9 @@ describe("canon, offline, as a new owner uses it", () => {
 
   it("keeps working when the read index is deleted (it is a cache)", async () => {
     await publishedSpace();
-    for (const name of await readdir(join(box.home, "index")))
-      await writeFile(join(box.home, "index", name), "{garbage");
+    // Every cache file (a folder of shards goes with the file naming it).
+    for (const entry of await readdir(join(box.home, "index"), { withFileTypes: true }))
+      if (entry.isFile()) await writeFile(join(box.home, "index", entry.name), "{garbage");
     expect(box.ok("show", "editorial-style").stdout).toBe("# Style v2\n");
   });
 
@@ -410,8 +411,8 @@ describe("canon refuses bad input with one line and a non-zero exit", () => {
     expect(ls.stderr).toMatch(/^canon: storage file .* is damaged/);
 
     // Reading the damaged standard from the replica fails and names the file...
-    for (const name of await readdir(join(box.home, "index")))
-      await writeFile(join(box.home, "index", name), "{}");
+    for (const entry of await readdir(join(box.home, "index"), { withFileTypes: true }))
+      if (entry.isFile()) await writeFile(join(box.home, "index", entry.name), "{}");
     const show = box.canon("show", broken);
     expect(show.status).toBe(4);
     expectOneLineError(show.stderr, new RegExp(`storage file ${target}/\\S+ is damaged`));
