@@ -150,6 +150,21 @@ export class RelayClient extends WebSocketClientAdapter {
     if (socket.readyState !== socket.CLOSED) this.#closing = socket;
   }
 
+  /**
+   * Sends a message, or drops it while the socket is not open (closing, or
+   * a retry still connecting). Upstream throws then, from inside
+   * automerge-repo's synchronizer, which leaves the document's handle
+   * broken: every later change to it throws "Attempting to change an
+   * outdated document" (seen in the relay load benchmark). Dropping is what
+   * the network would do: the connection is going, its `peer-disconnected`
+   * follows, and the next connection syncs from the heads both sides share.
+   */
+  override send(message: Parameters<WebSocketClientAdapter["send"]>[0]): void {
+    const socket = this.socket;
+    if (socket && socket.readyState !== socket.OPEN) return;
+    super.send(message);
+  }
+
   override receiveMessage(messageBytes: Uint8Array): void {
     try {
       super.receiveMessage(messageBytes);

@@ -159,6 +159,26 @@ describe("RelayClient", () => {
     expect(peer.peak).toBe(1);
   });
 
+  it("drops a message sent while its socket closes instead of throwing it into automerge-repo's synchronizer", async () => {
+    const peer = await startCountingPeer(0);
+    const { client } = connectClient(peer.url, 60_000);
+    await vi.waitFor(() => expect(client.remotePeerId).toBe("peer"), { timeout: 10_000 });
+    const socket = client.socket;
+    if (!socket) throw new Error("no socket");
+    socket.close();
+    expect(socket.readyState).toBe(socket.CLOSING);
+    // Upstream threw "Websocket not ready (2)" here, which broke the document's handle.
+    expect(() =>
+      client.send({
+        type: "sync",
+        senderId: "client" as PeerId,
+        targetId: "peer" as PeerId,
+        documentId: "3RSvkBk9k5uBaLeyWPR9uD3j7Zge" as never,
+        data: new Uint8Array([1]),
+      }),
+    ).not.toThrow();
+  });
+
   it("reconnects after the peer closes the connection, and a retry due at disconnect opens nothing", async () => {
     const peer = await startCountingPeer(0);
     const { client } = connectClient(peer.url, 150);
