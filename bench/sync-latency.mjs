@@ -20,14 +20,15 @@
 // `startRelayServer` from apps/relay, as `canon relay` runs it). (a), (e) and git rounds are
 // interleaved, round by round in a fresh random order, so they share whatever
 // else the machine is doing.
-import { execFile, spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { setUpGit } from "./git-round-trip.mjs";
 import { median, ms, percentile, shuffled, standardText, times } from "./measure.mjs";
 
 export const title =
@@ -203,7 +204,7 @@ async function measure(temp, log, cleanup) {
   const upstreamRelease = () =>
     debounce.during(UPSTREAM_DEBOUNCE_MS, () => release(upstream.owner, [upstream.watcher]));
 
-  const git = await setUpGit(temp);
+  const git = await setUpGit(temp, SIZE);
 
   log(`${WARMUP} warm-up rounds, then ${ROUNDS} timed rounds of (a), (e) and git, interleaved…`);
   const patchedSamples = [];
@@ -520,71 +521,6 @@ async function overrideSyncDebounce() {
     },
     restore() {
       delete Repo.prototype.syncDebounceRate;
-    },
-  };
-}
-
-/**
- * A bare repository and two clones of it holding standard.md; `round()` edits
- * the file in clone 1 (untimed), then times commit + push + pull in clone 2.
- */
-async function setUpGit(temp) {
-  const root = join(temp, "git");
-  const origin = join(root, "origin.git");
-  const clone1 = join(root, "clone1");
-  const clone2 = join(root, "clone2");
-  await mkdir(root);
-  // Ignore the machine's git config (hooks, signing, templates) so that only git itself is timed.
-  const env = {
-    ...process.env,
-    GIT_CONFIG_NOSYSTEM: "1",
-    GIT_CONFIG_GLOBAL: "/dev/null",
-    GIT_TERMINAL_PROMPT: "0",
-  };
-  const git = (cwd, ...args) => {
-    const result = spawnSync(
-      "git",
-      [
-        "-c",
-        "user.name=bench",
-        "-c",
-        "user.email=bench@example.invalid",
-        "-c",
-        "commit.gpgsign=false",
-        "-c",
-        "init.defaultBranch=main",
-        ...args,
-      ],
-      { cwd, env },
-    );
-    if (result.status !== 0) {
-      throw new Error(
-        `git ${args.join(" ")}: ${result.error?.message ?? result.stderr.toString()}`,
-      );
-    }
-  };
-  git(root, "init", "-q", "--bare", origin);
-  git(root, "clone", "-q", origin, clone1);
-  await writeFile(join(clone1, "standard.md"), standardText("git 0", SIZE));
-  git(clone1, "add", "standard.md");
-  git(clone1, "commit", "-q", "-m", "x");
-  git(clone1, "push", "-q", "origin", "HEAD:main");
-  git(root, "clone", "-q", origin, clone2);
-  let revision = 0;
-  return {
-    async round() {
-      revision++;
-      const bytes = standardText(`git ${revision}`, SIZE);
-      await writeFile(join(clone1, "standard.md"), bytes);
-      const start = performance.now();
-      git(clone1, "commit", "-a", "-q", "-m", "x");
-      git(clone1, "push", "-q");
-      git(clone2, "pull", "-q", "--ff-only");
-      const elapsed = performance.now() - start;
-      if (!(await readFile(join(clone2, "standard.md"))).equals(bytes)) {
-        throw new Error("git: clone 2 does not hold the pushed file after pull");
-      }
-      return elapsed;
     },
   };
 }
