@@ -73,6 +73,22 @@ function aSpace() {
   return { space, style, tone, stranger, bytes };
 }
 
+/** The framed answer of an honest relay: the space document, then both standards. */
+function wholeSpace(
+  space: string,
+  style: string,
+  tone: string,
+  bytes: Record<string, Uint8Array>,
+): Uint8Array[] {
+  return [
+    DOCUMENT_FRAMES_TAG,
+    frame(space, bytes[space] as Uint8Array),
+    frame(style, bytes[style] as Uint8Array),
+    frame(tone, bytes[tone] as Uint8Array),
+    DOCUMENT_FRAMES_END,
+  ];
+}
+
 const sending =
   (...parts: Uint8Array[]): Answer =>
   (_request, response) => {
@@ -84,15 +100,7 @@ const inTime = 20_000;
 describe("a join's bulk fetch from a relay that may lie", () => {
   it("takes in the space and the documents it routes, each at the heads it was sent with", async () => {
     const { space, style, tone, bytes } = aSpace();
-    const relay = await hostileRelay(
-      sending(
-        DOCUMENT_FRAMES_TAG,
-        frame(space, bytes[space] as Uint8Array),
-        frame(style, bytes[style] as Uint8Array),
-        frame(tone, bytes[tone] as Uint8Array),
-        DOCUMENT_FRAMES_END,
-      ),
-    );
+    const relay = await hostileRelay(sending(...wholeSpace(space, style, tone, bytes)));
     const replica = await freshReplica();
     const fetched = await fetchSpaceDocuments(
       replica,
@@ -213,15 +221,7 @@ describe("a join's bulk fetch from a relay that may lie", () => {
     const replica = await freshReplica();
     const mine = A.from({ name: "tone", text: "mine" });
     expect(await replica.adopt(tone, mine)).toBe(true);
-    const relay = await hostileRelay(
-      sending(
-        DOCUMENT_FRAMES_TAG,
-        frame(space, bytes[space] as Uint8Array),
-        frame(style, bytes[style] as Uint8Array),
-        frame(tone, bytes[tone] as Uint8Array),
-        DOCUMENT_FRAMES_END,
-      ),
-    );
+    const relay = await hostileRelay(sending(...wholeSpace(space, style, tone, bytes)));
     const fetched = await fetchSpaceDocuments(replica, { url: relay.url }, space, inTime);
     expect(fetched).toEqual({ adopted: [space, style], skipped: 1, unrouted: 0 });
     expect((await replica.find<{ text: string }>(tone))?.doc().text).toBe("mine");
@@ -244,14 +244,7 @@ describe("a join's bulk fetch from a relay that may lie", () => {
     const relay = await hostileRelay((request, response) => {
       if (request.url?.startsWith("/heads/"))
         response.writeHead(200).end(JSON.stringify({ space, documents: summary }));
-      else
-        sending(
-          DOCUMENT_FRAMES_TAG,
-          frame(space, bytes[space] as Uint8Array),
-          frame(style, bytes[style] as Uint8Array),
-          frame(tone, bytes[tone] as Uint8Array),
-          DOCUMENT_FRAMES_END,
-        )(request, response);
+      else sending(...wholeSpace(space, style, tone, bytes))(request, response);
     });
     const replica = await freshReplica();
     const endpoint = { url: relay.url };
