@@ -3,7 +3,13 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type PeerId, Repo } from "@automerge/automerge-repo";
 import { CanonError } from "@canon/core";
-import { RelayClient, type RelayEndpoint, SYNC_DEBOUNCE_MS, socketUrlOf } from "@canon/store";
+import {
+  RelayClient,
+  type RelayEndpoint,
+  SYNC_DEBOUNCE_MS,
+  socketUrlOf,
+  WritesInFlight,
+} from "@canon/store";
 import { WebSocketServer } from "ws";
 import { RelayTokens } from "./access/relay-tokens.js";
 import { SpaceAccess } from "./access/space-access.js";
@@ -23,7 +29,6 @@ import { openDirectoryStorage } from "./storage/directory-storage.js";
 import { DocumentFlushes } from "./storage/document-flushes.js";
 import type { PostgresFanout } from "./storage/postgres-fanout.js";
 import type { RelayStorage } from "./storage/relay-storage.js";
-import { WritesInFlight } from "./storage/writes-in-flight.js";
 
 /** How to run a relay (or serve a replica). */
 export interface RelayServerOptions {

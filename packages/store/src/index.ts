@@ -122,6 +122,7 @@ export { formatSpaceUrl, parseSpaceUrl, type SpaceAddress } from "./space/space-
 export { auditChunks, type DamagedFile } from "./storage/chunk-audit.js";
 export { CHUNK_KINDS, countStoredDocuments, pathOfKey } from "./storage/chunk-layout.js";
 export { FileStorage } from "./storage/file-storage.js";
+export { WritesInFlight } from "./storage/writes-in-flight.js";
 export { ACCESS_REFUSED_CLOSE_CODE } from "./sync/access-refused.js";
 export {
   DOCUMENT_FRAMES_END,

@@ -15,6 +15,7 @@ import { ContentLookup } from "./space/content-lookup.js";
 import { type SpaceDocument, type StandardDocument, writableMap } from "./space/documents.js";
 import { SpaceReader } from "./space/space-reader.js";
 import { FileStorage } from "./storage/file-storage.js";
+import { WritesInFlight } from "./storage/writes-in-flight.js";
 import { SYNC_DEBOUNCE_MS } from "./sync/sync-debounce.js";
 
 /** A document stored in this many chunks or more is compacted into one snapshot when the replica closes. */
@@ -64,6 +65,8 @@ export class Replica {
   /** Documents a find gave up on (unavailable, or not here within the timeout). */
   readonly #waitedFor = new Set<string>();
   #closed = false;
+  /** Every write the Repo makes, so {@link writesSettled} can wait for the late ones. */
+  readonly #writes = new WritesInFlight();
   /** Held open by the home's owner process: {@link close} only flushes. */
   #heldOpen = false;
 
@@ -73,7 +76,7 @@ export class Replica {
     this.storage = new FileStorage(home.replica, { generation: true });
     this.#findTimeoutMs = options.findTimeoutMs ?? 5_000;
     this.repo = new Repo({
-      storage: this.storage,
+      storage: this.#writes.wrap(this.storage),
       network: options.network ?? [],
       ...(options.peerId ? { peerId: options.peerId as PeerId } : {}),
       sharePolicy: async () => true,
@@ -239,6 +242,19 @@ export class Replica {
     const { mergeChangesOnDisk } = await import("./sync/changes-on-disk.js");
     const ready = Object.values(this.repo.handles).filter((handle) => handle.isReady());
     return mergeChangesOnDisk(this, ready as DocHandle<unknown>[]);
+  }
+
+  /**
+   * Resolves once the writes automerge-repo scheduled on its own have
+   * landed (a peer's sync-state save, throttled to start up to 100 ms after
+   * the message that caused it, so possibly after {@link close} returned),
+   * or after `timeoutMs`. For a caller about to remove the home's directory
+   * or hand it to another process; a command about to exit need not wait:
+   * what it reported as done was flushed by {@link close}, and a sync state
+   * is only a hint for the next sync.
+   */
+  writesSettled(timeoutMs = 5_000): Promise<void> {
+    return this.#writes.settled(timeoutMs);
   }
 
   /**

@@ -7,12 +7,11 @@ import { type DocHandle, encodeHeads, type PeerId, Repo } from "@automerge/autom
 import { MessageChannelNetworkAdapter } from "@automerge/automerge-repo-network-messagechannel";
 import { CanonError } from "@canon/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { canonHome, FileStorage, openReplica, type Replica } from "../../src/index.js";
+import { canonHome, FileStorage, openReplica, type Replica, WritesInFlight } from "../../src/index.js";
 import { inSync, openRelaySession } from "../../src/sync/relay-session.js";
 import { ReportedHeads } from "../../src/sync/reported-heads.js";
 import { startHoldingProxy } from "../holding-proxy.js";
 import { closedPort, startTestRelay, type TestRelay } from "../relay-fixture.js";
-import { countWrites } from "../storage-writes.js";
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -33,11 +32,10 @@ async function relay(): Promise<TestRelay> {
 
 async function replica(): Promise<Replica> {
   const opened = await openReplica(canonHome(await temporaryDirectory()));
-  const writes = countWrites(opened.storage);
   cleanup.push(async () => {
     await opened.close();
     // Saves automerge-repo throttled before the close land before the directory goes.
-    await writes.settled();
+    await opened.writesSettled();
   });
   return opened;
 }
@@ -52,11 +50,10 @@ async function clientAndStoringPeer() {
     peerId: "client" as PeerId,
     syncDebounceRate: 2,
   });
-  const storage = new FileStorage(await temporaryDirectory());
-  const writes = countWrites(storage);
+  const writes = new WritesInFlight();
   const peer = new Repo({
     network: [new MessageChannelNetworkAdapter(asPort(port2))],
-    storage,
+    storage: writes.wrap(new FileStorage(await temporaryDirectory())),
     peerId: "peer" as PeerId,
     syncDebounceRate: 2,
   });

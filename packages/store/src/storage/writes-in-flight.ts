@@ -7,12 +7,13 @@ import type { StorageAdapterInterface } from "@automerge/automerge-repo";
 const SAVE_THROTTLE_MS = 100;
 
 /**
- * Counts the writes (`save`, `remove`, `removeRange`) a relay's Repo makes
- * through one storage, so stopping the relay can wait for the ones
- * automerge-repo scheduled on its own (a peer's throttled sync-state save)
- * before closing the storage. Without it, such a save landed after the
- * relay had stopped: in a directory already removed (an unhandled `ENOENT`)
- * or in a closed database.
+ * Counts the writes (`save`, `remove`, `removeRange`) a Repo makes through
+ * one storage, so whoever closes it can wait for the ones automerge-repo
+ * scheduled on its own (a peer's throttled sync-state save) before closing
+ * the storage or removing its directory. Without it, such a save landed
+ * after a relay had stopped: in a directory already removed (an unhandled
+ * `ENOENT`) or in a closed database. Used by the relay's stop and by
+ * {@link Replica.writesSettled}.
  */
 export class WritesInFlight {
   readonly #running = new Set<Promise<unknown>>();
@@ -40,7 +41,7 @@ export class WritesInFlight {
    * Resolves once no write is running and none started during a whole
    * throttle window after that (every save automerge-repo scheduled before
    * the call has then run), or once `timeoutMs` has passed, whichever comes
-   * first: a storage that hangs must not hang the relay's stop for ever.
+   * first: a storage that hangs must not hang a relay's stop for ever.
    * A write that fails is not this method's to report (the Repo does).
    */
   async settled(timeoutMs = 5_000): Promise<void> {
