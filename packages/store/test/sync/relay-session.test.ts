@@ -7,7 +7,13 @@ import { type DocHandle, encodeHeads, type PeerId, Repo } from "@automerge/autom
 import { MessageChannelNetworkAdapter } from "@automerge/automerge-repo-network-messagechannel";
 import { CanonError } from "@canon/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { canonHome, FileStorage, openReplica, type Replica, WritesInFlight } from "../../src/index.js";
+import {
+  canonHome,
+  FileStorage,
+  openReplica,
+  type Replica,
+  WritesInFlight,
+} from "../../src/index.js";
 import { inSync, openRelaySession } from "../../src/sync/relay-session.js";
 import { ReportedHeads } from "../../src/sync/reported-heads.js";
 import { startHoldingProxy } from "../holding-proxy.js";
