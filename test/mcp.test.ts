@@ -343,6 +343,30 @@ describe("canon mcp", () => {
     ).toMatch(/NO_IDENTITY/);
   });
 
+  it("serves a standard named status at canon://status and the status at canon://_status, each listed once", async () => {
+    a.ok("init");
+    a.ok("space", "create", "named-status");
+    a.ok(
+      "publish",
+      "status",
+      await a.file("status.md", "# Status report\n\nWeekly, in bullets.\n"),
+    );
+    const client = await connect(a.dir, a.home);
+    const uris = (await client.listResources()).resources.map((resource) => resource.uri);
+    expect(uris).toEqual(expect.arrayContaining(["canon://status", "canon://_status"]));
+    expect(new Set(uris).size).toBe(uris.length);
+    const standard = await client.readResource({ uri: "canon://status" });
+    expect(standard.contents[0]).toMatchObject({
+      mimeType: "text/markdown",
+      text: "# Status report\n\nWeekly, in bullets.\n",
+    });
+    const status = await client.readResource({ uri: "canon://_status" });
+    expect(status.contents[0]).toMatchObject({ mimeType: "application/json" });
+    expect(JSON.parse((status.contents[0] as { text: string }).text)).toBeTypeOf("object");
+    // The server owns this home: it stops before the home is removed.
+    await client.close();
+  });
+
   it("starts before a space is joined, says why on canon://status, and serves once it is", async () => {
     const { url } = await sharedProject();
     const c = await sandbox();

@@ -1,6 +1,6 @@
 import { isCanonError } from "@canon/core";
 import { type CanonHome, type Signer, watchSpace } from "@canon/store";
-import { fileUri, STATUS_URI, standardUri } from "./resource-uri.js";
+import { fileUri, standardUri, statusUri } from "./resource-uri.js";
 import {
   readServedContext,
   type ServedContext,
@@ -114,7 +114,8 @@ export class LiveContext {
       return;
     }
     this.#lastWarning = undefined;
-    const fingerprints = new Map<string, string>([[STATUS_URI, status]]);
+    const served = new Set(context.standards.map((standard) => standard.standard));
+    const fingerprints = new Map<string, string>([[statusUri(served), status]]);
     for (const served of context.standards) {
       const key = `${served.rendered.release} ${served.rendered.renderedCid} ${served.latestVersion}`;
       fingerprints.set(standardUri(served.standard), key);

@@ -2,11 +2,21 @@
  * The server's resource addresses: `canon://status`, `canon://<standard>`
  * (its rendered context) and `canon://<standard>/<path>` (one file of a
  * bundle). Standard names are paths, so a file's address is split at the
- * longest served standard that prefixes it.
+ * longest served standard that prefixes it. A standard may be named
+ * `status`: its address then wins, and the status is listed at
+ * {@link STATUS_URI_RESERVED}, which no standard can take.
  */
 
-/** The status resource's address. */
+/** The status resource's address, unless a standard named `status` is served. */
 export const STATUS_URI = "canon://status";
+
+/** The status resource's address that no standard's can be (a name starts with a letter or digit); always served. */
+export const STATUS_URI_RESERVED = "canon://_status";
+
+/** Where the status resource is listed, given the standards served. */
+export function statusUri(served: ReadonlySet<string>): string {
+  return served.has("status") ? STATUS_URI_RESERVED : STATUS_URI;
+}
 
 /** The resource template of a bundle's files. */
 export const FILE_URI_TEMPLATE = "canon://{standard}/{path}";
@@ -37,7 +47,8 @@ export function parseResourceUri(
   served: ReadonlySet<string>,
 ): ResourceAddress | undefined {
   if (uri.length > 4096 || !uri.startsWith("canon://")) return undefined;
-  if (uri === STATUS_URI) return { kind: "status" };
+  if (uri === STATUS_URI_RESERVED || (uri === STATUS_URI && !served.has("status")))
+    return { kind: "status" };
   const rest = uri.slice("canon://".length);
   if (rest.includes("?") || rest.includes("#")) return undefined;
   let segments: string[];

@@ -15,8 +15,8 @@ import {
   FILE_URI_TEMPLATE,
   fileUri,
   parseResourceUri,
-  STATUS_URI,
   standardUri,
+  statusUri,
 } from "./resource-uri.js";
 import {
   type ServedContext,
@@ -55,7 +55,7 @@ export function metadataOf(served: ServedStandard) {
 export function listResources(context: ServedContext): Resource[] {
   const resources: Resource[] = [
     {
-      uri: STATUS_URI,
+      uri: statusUri(new Set(context.standards.map((served) => served.standard))),
       name: "status",
       title:
         context.scope.kind === "project" ? "Project status (canon status --json)" : "Space status",
@@ -193,7 +193,7 @@ function notServed(uri: string, context: ServedContext): McpError {
     return new McpError(RESOURCE_NOT_FOUND, unavailable.message, { code: "UNKNOWN_STANDARD" });
   return new McpError(
     RESOURCE_NOT_FOUND,
-    `no resource ${uri.slice(0, 300)}: this server serves canon://status, canon://<standard> and canon://<standard>/<path> for ${context.standards.length} standard(s) (resources/list names them)`,
+    `no resource ${uri.slice(0, 300)}: this server serves ${statusUri(new Set(context.standards.map((served) => served.standard)))}, canon://<standard> and canon://<standard>/<path> for ${context.standards.length} standard(s) (resources/list names them)`,
     { code: "UNKNOWN_STANDARD" },
   );
 }

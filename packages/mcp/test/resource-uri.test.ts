@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fileUri, parseResourceUri, standardUri } from "../src/resource-uri.js";
+import { fileUri, parseResourceUri, standardUri, statusUri } from "../src/resource-uri.js";
 
 const served = new Set(["editorial-style", "skills/codeql", "skills", "Rules/A11y"]);
 
@@ -20,6 +20,19 @@ describe("resource addresses", () => {
       standard: "skills/codeql",
     });
     expect(parseResourceUri("canon://status", served)).toEqual({ kind: "status" });
+  });
+
+  it("gives canon://status to a standard named status, and the status canon://_status, which no standard can take", () => {
+    const withStatus = new Set([...served, "status"]);
+    expect(parseResourceUri("canon://status", withStatus)).toEqual({
+      kind: "standard",
+      standard: "status",
+    });
+    expect(parseResourceUri("canon://_status", withStatus)).toEqual({ kind: "status" });
+    expect(parseResourceUri("canon://_status", served)).toEqual({ kind: "status" });
+    expect(statusUri(withStatus)).toBe("canon://_status");
+    expect(statusUri(served)).toBe("canon://status");
+    expect(standardUri("status")).not.toBe(statusUri(withStatus));
   });
 
   it("keeps case and round-trips names and paths that need escaping", () => {
