@@ -185,6 +185,8 @@ export async function refreshTouched(
   for (const [id, names] of Object.entries(snapshot.fingerprint)) fingerprint[id] = [...names];
   const seen: Record<string, string[]> = {};
   for (const id of touched) seen[id] = replica.storage.chunkNames(id);
+  const touchedIds = new Set<string>(touched);
+  for (const handle of handles) touchedIds.add(handle.documentId);
   // As the files on disk name them (automerge-repo compacts on its own).
   Object.assign(fingerprint, await replica.storage.describedOnDisk(seen));
   const previous = current.fold;
@@ -247,11 +249,20 @@ export async function refreshTouched(
     await writeHeadsCache(replica.home, address.documentId, { fingerprint, heads });
   }
   // The next command trusts these caches after one read, if nothing was written meanwhile.
+  // Documents this process neither loaded nor wrote were proven unchanged at the start: `stat`ed, not listed.
+  const untouched =
+    current.provenSinceMs === undefined
+      ? undefined
+      : {
+          sinceMs: current.provenSinceMs,
+          documents: Object.keys(fingerprint).filter((id) => !touchedIds.has(id)),
+        };
   const token = await recordDiskProof(
     replica.home,
     replica.storage,
     address.documentId,
     fingerprint,
+    untouched,
   );
   if (token !== undefined)
     keepCurrent(replica.home, address.documentId, token, {
