@@ -115,6 +115,52 @@ describe("the disk proof (one read instead of listing every chunk)", () => {
     }
   });
 
+  it("with documents proven unchanged at the start, stats them instead of listing: a file added beside their chunks, or a chunk edited in place, since then refuses it", async () => {
+    const { home, spaceId } = await homeWithStandard();
+    const fingerprint = provenFingerprint(home, spaceId, { statFiles: true });
+    if (fingerprint === undefined) throw new Error("no proof");
+    const replica = await openReplica(home);
+    const documents = Object.keys(fingerprint);
+    const since = () => readGeneration(home.replica)?.changedMs as number;
+    // Nothing changed: recorded, without listing those documents.
+    const token = await recordDiskProof(home, replica.storage, spaceId, fingerprint, {
+      sinceMs: since(),
+      documents,
+    });
+    expect(token).toMatch(/^[0-9a-f]{32}$/);
+    // Times are compared with the generation's: move it into the past, as if written long ago.
+    const past = new Date(Date.now() - 60_000);
+    await utimes(generationPath(home.replica), past, past);
+    const [file] = await chunkFiles(home, fingerprint);
+    if (file === undefined) throw new Error("no chunk file");
+    const stray = join(file, "..", "stray");
+    await writeFile(stray, "");
+    const unchanged = { sinceMs: past.getTime(), documents };
+    expect(
+      await recordDiskProof(home, replica.storage, spaceId, fingerprint, unchanged),
+    ).toBeUndefined();
+    await replica.close();
+  });
+
+  it("with documents proven unchanged at the start, sees a chunk edited in place since then, which a listing does not", async () => {
+    const { home, spaceId } = await homeWithStandard();
+    const fingerprint = provenFingerprint(home, spaceId, { statFiles: true });
+    if (fingerprint === undefined) throw new Error("no proof");
+    const replica = await openReplica(home);
+    const past = new Date(Date.now() - 60_000);
+    await utimes(generationPath(home.replica), past, past);
+    const [file] = await chunkFiles(home, fingerprint);
+    if (file === undefined) throw new Error("no chunk file");
+    await writeFile(file, await readFile(file));
+    const unchanged = { sinceMs: past.getTime(), documents: Object.keys(fingerprint) };
+    expect(
+      await recordDiskProof(home, replica.storage, spaceId, fingerprint, unchanged),
+    ).toBeUndefined();
+    // The listing names the same files: it records the proof.
+    expect(await recordDiskProof(home, replica.storage, spaceId, fingerprint)).toBeDefined();
+    await replica.close();
+  });
+
   it("is refused when the files on disk are not those named", async () => {
     const { home, spaceId } = await homeWithStandard();
     const fingerprint = provenFingerprint(home, spaceId, { statFiles: false });

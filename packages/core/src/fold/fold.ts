@@ -25,6 +25,7 @@ import { ownChain } from "./checks/own-chain.js";
 import { releaseLineage } from "./checks/release-lineage.js";
 import { withdraws } from "./checks/withdraws.js";
 import type { FoldCache } from "./fold-cache.js";
+import { rememberFold } from "./fold-context.js";
 import { byTime, type SpaceState, standardsOf } from "./space-state.js";
 import { verifyEntries } from "./verify-entries.js";
 
@@ -111,24 +112,31 @@ export async function fold(input: FoldInput): Promise<FoldResult> {
   );
   const attestations = await acceptAttestations(space, chain);
 
+  const state: SpaceState = {
+    genesis: genesis as SignedRecord<SpaceGenesis>,
+    members: chain.current(),
+    membershipHeads: chain.heads(),
+    membershipChanges: chain.changes(),
+    standards: standardsOf(
+      releases.accepted,
+      contributions.corrections,
+      contributions.withdrawals,
+      attestations.retirements,
+    ),
+    corrections: contributions.corrections,
+    provenance: contributions.provenance,
+    withdrawals: contributions.withdrawals,
+    checkpoints: attestations.checkpoints,
+    settings: attestations.settings,
+  };
+  // What `foldMore` needs to re-decide one standard from this state alone.
+  rememberFold(state, {
+    chain,
+    releaseParents: releases.parentsOf,
+    retirements: attestations.retirements,
+  });
   return {
-    state: {
-      genesis: genesis as SignedRecord<SpaceGenesis>,
-      members: chain.current(),
-      membershipHeads: chain.heads(),
-      membershipChanges: chain.changes(),
-      standards: standardsOf(
-        releases.accepted,
-        contributions.corrections,
-        contributions.withdrawals,
-        attestations.retirements,
-      ),
-      corrections: contributions.corrections,
-      provenance: contributions.provenance,
-      withdrawals: contributions.withdrawals,
-      checkpoints: attestations.checkpoints,
-      settings: attestations.settings,
-    },
+    state,
     rejected: [
       ...invalid,
       ...space.rejected,
@@ -238,17 +246,36 @@ async function acceptReleases(
 ) {
   const parentsOf = new Map(releases.map((signed) => [signed.cid, signed.record.parents]));
   const accepted = new Map<string, SignedRecord<Release>>();
-  const checks: Check<SignedRecord<Release>>[] = [
+  const checks = releaseChecks(chain, parentsOf, accepted, corrections, input.content, cache);
+  const ordered = [...releases].sort(inReleaseOrder);
+  return { accepted, parentsOf, rejected: await decideEach(ordered, checks, accepted) };
+}
+
+/**
+ * The checks a release goes through, in order: `accepted` is where the
+ * parents are looked up (releases are decided in {@link inReleaseOrder}),
+ * `parentsOf` every verified release's parents (for the pins of removals).
+ */
+export function releaseChecks(
+  chain: MembershipChain,
+  parentsOf: ReadonlyMap<string, readonly string[]>,
+  accepted: ReadonlyMap<string, SignedRecord<Release>>,
+  corrections: ReadonlyMap<string, SignedRecord<Correction>>,
+  content: FoldInput["content"],
+  cache: FoldCache,
+): Check<SignedRecord<Release>>[] {
+  return [
     authorRole(chain, MAINTAINERS),
     notBackdated(chain, MAINTAINERS, (loss) => loss.record.releaseHeads ?? [], parentsOf),
     releaseLineage(accepted),
     incorporates(corrections),
-    contentMatchesCid(input.content, cache),
+    contentMatchesCid(content, cache),
   ];
-  const ordered = [...releases].sort(
-    (a, b) => a.record.version - b.record.version || (a.cid < b.cid ? -1 : 1),
-  );
-  return { accepted, rejected: await decideEach(ordered, checks, accepted) };
+}
+
+/** The order releases are decided in: ascending version, then CID (a topological order). */
+export function inReleaseOrder(a: SignedRecord<Release>, b: SignedRecord<Release>): number {
+  return a.record.version - b.record.version || (a.cid < b.cid ? -1 : a.cid > b.cid ? 1 : 0);
 }
 
 /**

@@ -77,6 +77,12 @@ export interface CurrentSnapshot {
   readonly snapshot: VerifiedSnapshot;
   /** The fold of its records: the space's state, as the documents give it. */
   readonly fold: FoldResult & { readonly state: SpaceState };
+  /**
+   * When the disk proof held with every chunk file and folder `stat`ed: the
+   * change time of the generation it held at. No named file or folder
+   * changed since (`ProvenUnchanged` in `caches/disk-proof.ts`).
+   */
+  readonly provenSinceMs?: number;
 }
 
 /**
@@ -98,13 +104,15 @@ export async function currentSnapshot(
     kept.current.snapshot.partial === undefined &&
     kept.current.snapshot.genesis === chosen.address.genesis
   ) {
+    const generation = readGeneration(home.replica);
     const proven = provenFingerprint(home, chosen.address.documentId, { statFiles: true });
     if (
-      readGeneration(home.replica)?.token === kept.token &&
+      generation?.token === kept.token &&
       proven !== undefined &&
       JSON.stringify(proven) === JSON.stringify(kept.current.snapshot.fingerprint)
     )
-      return kept.current;
+      // The proof held at the token kept (it names that token), so at `generation`.
+      return { ...kept.current, provenSinceMs: generation.changedMs };
   }
   const snapshot = await readVerifiedSnapshot(
     home,
@@ -115,16 +123,27 @@ export async function currentSnapshot(
   // One read when the disk proof holds (nothing written, nothing changed since
   // the caches were); otherwise every chunk file is listed (and, for a full
   // read, checked).
+  const before = readGeneration(home.replica);
   const proven = provenFingerprint(home, chosen.address.documentId, { statFiles: true });
-  if (proven === undefined || JSON.stringify(proven) !== JSON.stringify(snapshot.fingerprint)) {
+  const held =
+    proven !== undefined && JSON.stringify(proven) === JSON.stringify(snapshot.fingerprint);
+  if (!held) {
     const onDisk = await chunkFingerprint(home.replica, Object.keys(snapshot.fingerprint));
     if (JSON.stringify(onDisk) !== JSON.stringify(snapshot.fingerprint)) return undefined;
     if (full && !(await chunksIntact(home, onDisk))) return undefined;
   }
+  // The generation the proof held at, when it did not move while the proof was read.
+  const after = held ? readGeneration(home.replica) : undefined;
+  const provenSinceMs =
+    before !== undefined && after?.token === before.token ? before.changedMs : undefined;
   // A snapshot that passed its checksum but does not fold (edited by hand) is ignored.
   const fold = await foldSnapshot(snapshot).catch(() => undefined);
   if (fold?.state === undefined) return undefined;
-  return { snapshot, fold: { ...fold, state: fold.state } };
+  return {
+    snapshot,
+    fold: { ...fold, state: fold.state },
+    ...(provenSinceMs !== undefined ? { provenSinceMs } : {}),
+  };
 }
 
 /** Where {@link keepCurrent} keeps a space's current snapshot. */

@@ -1,5 +1,5 @@
 import type { DocHandle } from "@automerge/automerge-repo";
-import { type FoldResult, fold, type RecordEntry } from "@canon/core";
+import { type FoldResult, fold, foldMore, type RecordEntry } from "@canon/core";
 import { recordDiskProof } from "../caches/disk-proof.js";
 import { readHeadsCache, writeHeadsCache } from "../caches/heads-cache.js";
 import { stampIndexOf, writeStampIndex } from "../caches/stamp-index.js";
@@ -130,6 +130,32 @@ async function loadStandard(
   return { ...loaded, fold: current.fold, heads: headsOf(loaded) };
 }
 
+/** The fold of the snapshot's records and `added` (only those are checked), with the snapshot's invalid entries. */
+async function foldAll(
+  snapshot: CurrentSnapshot["snapshot"],
+  added: readonly RecordEntry[],
+  content: (cid: string) => readonly Uint8Array[],
+  replica: Replica,
+): Promise<FoldResult> {
+  const verified = new Map(snapshot.records.map((signed) => [signed.cid, signed]));
+  const contentMatched = new Set(snapshot.contentVerified);
+  const result = await fold({
+    spaceCid: snapshot.genesis,
+    entries: [...snapshot.records, ...added],
+    content,
+    cache: {
+      verifiedRecord: (cid) => verified.get(cid),
+      contentMatched: (cid) => contentMatched.has(cid),
+      content: (cid) => replica.content.cached(cid),
+    },
+  });
+  return {
+    ...result,
+    invalid: [...snapshot.invalid, ...result.invalid],
+    rejected: [...snapshot.invalid, ...result.rejected],
+  };
+}
+
 /**
  * Rewrites the caches after a session that loaded only some documents: the
  * snapshot's fingerprint with the touched documents' chunk files as this
@@ -159,41 +185,47 @@ export async function refreshTouched(
   for (const [id, names] of Object.entries(snapshot.fingerprint)) fingerprint[id] = [...names];
   const seen: Record<string, string[]> = {};
   for (const id of touched) seen[id] = replica.storage.chunkNames(id);
+  const touchedIds = new Set<string>(touched);
+  for (const handle of handles) touchedIds.add(handle.documentId);
   // As the files on disk name them (automerge-repo compacts on its own).
   Object.assign(fingerprint, await replica.storage.describedOnDisk(seen));
-  const verified = new Map(snapshot.records.map((signed) => [signed.cid, signed]));
-  const known = new Set([...verified.keys(), ...snapshot.invalid.map((entry) => entry.cid)]);
-  const entries: RecordEntry[] = [...snapshot.records];
+  const previous = current.fold;
+  const invalidBefore = new Set(snapshot.invalid.map((entry) => entry.cid));
+  const added: RecordEntry[] = [];
+  const known = new Set<string>();
   for (const handle of handles)
     for (const records of mapsAt(handle.doc(), "records"))
       for (const [cid, bytes] of Object.entries(records))
-        if (!known.has(cid)) {
+        if (!known.has(cid) && !previous.verified.has(cid) && !invalidBefore.has(cid)) {
           known.add(cid);
-          entries.push({ cid, bytes });
+          added.push({ cid, bytes });
         }
   const standards = new Map(
     handles
       .filter((handle) => handle.documentId !== folded.space.documentId)
       .map((handle) => [handle.documentId, handle as DocHandle<StandardDocument>]),
   );
-  const contentMatched = new Set(snapshot.contentVerified);
-  const result = await fold({
+  const content = (cid: string) => replica.content.candidates({ standards }, cid);
+  // Usually one standard's new releases: that standard is decided again, the rest kept (`foldMore`).
+  const more = await foldMore(previous, {
     spaceCid: address.genesis,
-    entries,
-    content: (cid) => replica.content.candidates({ standards }, cid),
+    entries: added,
+    content,
     cache: {
-      verifiedRecord: (cid) => verified.get(cid),
-      contentMatched: (cid) => contentMatched.has(cid),
+      // An accepted release's content was matched when the snapshot was written (its `contentVerified`).
+      contentMatched: (cid) => {
+        const release = previous.verified.get(cid)?.record;
+        return (
+          release?.type === "canon/release" &&
+          previous.state.standards.get(release.standard)?.releases.has(cid) === true
+        );
+      },
       content: (cid) => replica.content.cached(cid),
     },
   });
-  const state = result.state;
-  if (state === undefined) return undefined;
-  const merged: FoldResult = {
-    ...result,
-    invalid: [...snapshot.invalid, ...result.invalid],
-    rejected: [...snapshot.invalid, ...result.rejected],
-  };
+  const merged = more ?? (await foldAll(snapshot, added, content, replica));
+  const state = merged?.state;
+  if (merged === undefined || state === undefined) return undefined;
   const written = snapshotOf(address.genesis, fingerprint, merged);
   await writeVerifiedSnapshot(replica.home, address.documentId, written);
   await writeReadIndex(replica.home, address.documentId, fingerprint, state);
@@ -210,18 +242,27 @@ export async function refreshTouched(
     stampIndexOf(address.genesis, fingerprint, merged),
   );
   // The heads of untouched documents are those the previous cache recorded, if it described the snapshot's files.
-  const previous = await readHeadsCache(replica.home, address.documentId);
-  if (JSON.stringify(previous?.fingerprint) === JSON.stringify(snapshot.fingerprint)) {
-    const heads: Record<string, readonly string[]> = { ...previous?.heads };
+  const headsBefore = await readHeadsCache(replica.home, address.documentId);
+  if (JSON.stringify(headsBefore?.fingerprint) === JSON.stringify(snapshot.fingerprint)) {
+    const heads: Record<string, readonly string[]> = { ...headsBefore?.heads };
     for (const handle of handles) heads[handle.documentId] = handle.heads();
     await writeHeadsCache(replica.home, address.documentId, { fingerprint, heads });
   }
   // The next command trusts these caches after one read, if nothing was written meanwhile.
+  // Documents this process neither loaded nor wrote were proven unchanged at the start: `stat`ed, not listed.
+  const untouched =
+    current.provenSinceMs === undefined
+      ? undefined
+      : {
+          sinceMs: current.provenSinceMs,
+          documents: Object.keys(fingerprint).filter((id) => !touchedIds.has(id)),
+        };
   const token = await recordDiskProof(
     replica.home,
     replica.storage,
     address.documentId,
     fingerprint,
+    untouched,
   );
   if (token !== undefined)
     keepCurrent(replica.home, address.documentId, token, {
