@@ -145,12 +145,14 @@ export async function answerHttp(
     }
     // The summary's digest as its entity tag: a home that names it holds exactly these heads (304).
     const etag = etagOf(headsDigest(answer.space, answer.documents));
+    // `no-cache`: a cache between home and relay must ask the relay every time, never answer 304 itself.
+    const cacheControl = "no-cache";
     if (ifNoneMatchNames(request.headers["if-none-match"], etag)) {
-      response.writeHead(304, { etag }).end();
+      response.writeHead(304, { etag, "cache-control": cacheControl }).end();
       return;
     }
     response
-      .writeHead(200, { "content-type": "application/json", etag })
+      .writeHead(200, { "content-type": "application/json", etag, "cache-control": cacheControl })
       .end(JSON.stringify(answer));
     return;
   }
