@@ -44,6 +44,19 @@ async function ok(home: Sandbox, ...args: string[]): Promise<Run> {
 
 const last = (heads: HeadsFront) => heads.heads.at(-1);
 
+/**
+ * Syncs until one is answered 304 by digest (at most three): a home keeps
+ * its mark only when its caches' disk proof was recorded, which a command
+ * may leave to the next one on a busy machine (caches/disk-proof.ts).
+ */
+async function syncUntil304(home: Sandbox, heads: HeadsFront): Promise<Report> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const report = (await ok(home, "sync", "--json")).json<Report>();
+    if (last(heads)?.status === 304) return report;
+  }
+  throw new Error(`no 304 in three syncs: ${JSON.stringify(heads.heads.slice(-6))}`);
+}
+
 describe("a sync with nothing new asks by digest", () => {
   it("gets a 304 while nothing changed, and a stale digest still receives what another home pushed", async () => {
     const relay = await startRelay(relayData);
@@ -57,7 +70,7 @@ describe("a sync with nothing new asks by digest", () => {
     await ok(b, "sync");
 
     // Nothing new on either side: one request naming the digest, answered 304, nothing exchanged.
-    const quiet = (await ok(b, "sync", "--json")).json<Report>();
+    const quiet = await syncUntil304(b, front);
     expect(quiet).toMatchObject({ exchanged: 0, received: [], sent: [] });
     expect(last(front)?.ifNoneMatch).toMatch(/^"[A-Za-z0-9_-]{43}"$/);
     expect(last(front)?.status).toBe(304);
@@ -73,9 +86,19 @@ describe("a sync with nothing new asks by digest", () => {
     expect(pulled.received.map((record) => record.cid)).toContain(v2.release);
     expect((await ok(b, "show", "tone")).stdout).toBe("tone v2\n");
 
+    // Once more (B's first exchange of these documents may have left its disk proof
+    // not holding: see the other test): again a stale digest, again received.
+    const v3 = a
+      .ok("publish", "tone", await a.file("tone.md", "tone v3\n"), "--json")
+      .json<{ release: string }>();
+    a.ok("sync");
+    const again = (await ok(b, "sync", "--json")).json<Report>();
+    expect(last(front)?.status).toBe(200);
+    expect(again.received.map((record) => record.cid)).toContain(v3.release);
+
     // In step again: the next sync asks with the new digest, and gets a 304.
-    expect((await ok(b, "sync", "--json")).json<Report>()).toMatchObject({ exchanged: 0 });
-    expect(last(front)?.status).toBe(304);
+    expect(await syncUntil304(b, front)).toMatchObject({ exchanged: 0 });
+    expect((await ok(b, "show", "tone")).stdout).toBe("tone v3\n");
     expect(last(front)?.ifNoneMatch).not.toBe(digest);
   });
 });
@@ -89,8 +112,13 @@ describe("a relay that lies about its digest", () => {
     const { url } = a.ok("space", "create", "shared", "--json").json<{ url: string }>();
     a.ok("publish", "tone", await a.file("tone.md", "tone v1\n"));
     await ok(a, "sync", "--relay", front.url);
+    // Once more with a change to the same documents: a home's first sync of a document
+    // creates its sync-state folder, at times after the caches' disk proof was recorded,
+    // which then no longer holds (a known gap of caches/disk-proof.ts, see the decision);
+    // the next command that writes records a new one.
+    await ok(a, "publish", "tone", await a.file("tone.md", "tone v1, again\n"));
     await ok(a, "sync");
-    expect(last(front)?.status).toBe(304);
+    await syncUntil304(a, front);
 
     // From now on every heads request is answered 304, whatever it names.
     front.mode = "always-304";
@@ -113,7 +141,7 @@ describe("a relay that lies about its digest", () => {
 
     // Now A's digest is current, and the lie is taken as "nothing new": what a relay that
     // withholds could do anyway. Nothing here is lost or changed by it.
-    expect((await ok(a, "sync", "--json")).json<Report>()).toMatchObject({ exchanged: 0 });
+    expect(await syncUntil304(a, front)).toMatchObject({ exchanged: 0, received: [], sent: [] });
     expect((await ok(a, "show", "tone")).stdout).toBe("tone v2\n");
     expect((await ok(a, "ls")).stdout).toContain("tone");
 
@@ -128,7 +156,6 @@ describe("a relay that lies about its digest", () => {
     front.mode = "honest";
     await ok(a, "sync");
     expect(last(front)?.ifNoneMatch).toBeUndefined();
-    await ok(a, "sync");
-    expect(last(front)?.status).toBe(304);
+    await syncUntil304(a, front);
   });
 });
