@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Repo } from "@automerge/automerge-repo";
+import { etagOf, headsDigest, ifNoneMatchNames } from "@canon/store";
 import type { AccessGrant } from "./access/access-grant.js";
 import type { RelayTokens } from "./access/relay-tokens.js";
 import { grantOf } from "./auth.js";
@@ -73,8 +74,10 @@ export interface HttpReports {
  * (200 when healthy, 503 with a reason when not, so a load balancer stops
  * sending to it), `GET /metrics` in Prometheus text format,
  * `GET /heads/<space-document-id>` with the space's heads summary (see
- * `heads-summary.ts`; 404 when the relay does not hold the space or the token
- * does not open it; 429 past the address's `headsRequestsPerMinute`, 503 when
+ * `heads-summary.ts`), its digest as `ETag`, and 304 without a body when
+ * `If-None-Match` names that digest (the home holds exactly these heads);
+ * 404 when the relay does not hold the space or the token does not open it;
+ * 429 past the address's `headsRequestsPerMinute`, 503 when
  * too many summaries wait), `GET /documents/<space-document-id>` with the
  * stored bytes of the documents that summary may list (`space-documents.ts`;
  * the same 404, 429 and 503, from a budget of its own), all 401 without a token the relay accepts when it
@@ -140,7 +143,17 @@ export async function answerHttp(
         .end('{"error":"no such space"}');
       return;
     }
-    response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(answer));
+    // The summary's digest as its entity tag: a home that names it holds exactly these heads (304).
+    const etag = etagOf(headsDigest(answer.space, answer.documents));
+    // `no-cache`: a cache between home and relay must ask the relay every time, never answer 304 itself.
+    const cacheControl = "no-cache";
+    if (ifNoneMatchNames(request.headers["if-none-match"], etag)) {
+      response.writeHead(304, { etag, "cache-control": cacheControl }).end();
+      return;
+    }
+    response
+      .writeHead(200, { "content-type": "application/json", etag, "cache-control": cacheControl })
+      .end(JSON.stringify(answer));
     return;
   }
   const health = await reports.health();

@@ -133,6 +133,7 @@ export {
   type FramesRefusal,
   readDocumentFrames,
 } from "./sync/document-frames.js";
+export { etagOf, headsDigest, ifNoneMatchNames } from "./sync/heads-digest.js";
 export { closeHeldSessions, untilRelaysHold } from "./sync/held-sessions.js";
 export { type LiveSpace, openLiveSpace } from "./sync/live-space.js";
 export { parsePort } from "./sync/port.js";

@@ -1,10 +1,21 @@
+import type { SpaceState } from "@canon/core";
 import { z } from "zod";
+import { provenFingerprint } from "../caches/disk-proof.js";
+import { fingerprintHashOf } from "../caches/fingerprint-hash.js";
 import { readHeadsCache } from "../caches/heads-cache.js";
 import type { CanonHome } from "../home/canon-home.js";
 import type { Signer } from "../home/identities.js";
 import { checkpointDue } from "../operations/checkpoint.js";
 import type { ChosenSpace } from "../operations/space-session.js";
 import { type CurrentSnapshot, currentSnapshot } from "../operations/space-view.js";
+import { etagOf, MAX_ETAG_LENGTH } from "./heads-digest.js";
+import {
+  checkpointNotDue,
+  inStepMarkOf,
+  readInStepMark,
+  removeInStepMark,
+  writeInStepMark,
+} from "./in-step-mark.js";
 import { parseRelayUrl, type RelayEndpoint } from "./relay-url.js";
 
 /** Most bytes of a heads summary read from a relay (about 300,000 documents' heads). */
@@ -24,6 +35,18 @@ export function headsUrlOf(endpoint: RelayEndpoint, spaceDocumentId: string): st
   return url.toString();
 }
 
+/** What a relay answered to a summary request that named a digest ({@link askHeadsSummary}). */
+export type SummaryAnswer =
+  /** 304: the relay's summary has the digest the request named. */
+  | { readonly unchanged: true }
+  | {
+      readonly unchanged: false;
+      /** Heads by document id, sorted. */
+      readonly summary: Map<string, string[]>;
+      /** True when the relay sent an entity tag: it answers `If-None-Match` (an older relay does not). */
+      readonly tagged: boolean;
+    };
+
 /**
  * The heads a relay reports for a space's documents (`GET /heads/<id>`), by
  * document id, sorted; undefined when it does not answer one in time, well
@@ -36,11 +59,35 @@ export async function fetchHeadsSummary(
   spaceDocumentId: string,
   timeoutMs: number,
 ): Promise<Map<string, string[]> | undefined> {
+  const answer = await askHeadsSummary(endpoint, spaceDocumentId, timeoutMs);
+  return answer === undefined || answer.unchanged ? undefined : answer.summary;
+}
+
+/**
+ * As {@link fetchHeadsSummary}, naming `digest` (`heads-digest.ts`) in
+ * `If-None-Match` when given: a 304 then says the relay's summary has that
+ * digest (nothing else is read from it). A 304 to a request that named no
+ * digest is no answer. Undefined when no usable answer came.
+ */
+export async function askHeadsSummary(
+  endpoint: RelayEndpoint,
+  spaceDocumentId: string,
+  timeoutMs: number,
+  digest?: string,
+): Promise<SummaryAnswer | undefined> {
   try {
     const response = await fetch(headsUrlOf(endpoint, spaceDocumentId), {
       signal: AbortSignal.timeout(timeoutMs),
+      headers: digest === undefined ? {} : { "if-none-match": etagOf(digest) },
     });
-    if (!response.ok || response.body === null) return undefined;
+    if (response.status === 304) {
+      await response.body?.cancel();
+      return digest === undefined ? undefined : { unchanged: true };
+    }
+    if (!response.ok || response.body === null) {
+      await response.body?.cancel();
+      return undefined;
+    }
     const chunks: Uint8Array[] = [];
     let length = 0;
     for await (const chunk of response.body) {
@@ -50,9 +97,14 @@ export async function fetchHeadsSummary(
     }
     const parsed = Summary.safeParse(JSON.parse(Buffer.concat(chunks).toString("utf8")));
     if (!parsed.success || parsed.data.space !== spaceDocumentId) return undefined;
-    return new Map(
-      Object.entries(parsed.data.documents).map(([id, heads]) => [id, [...heads].sort()]),
-    );
+    const etag = response.headers.get("etag");
+    return {
+      unchanged: false,
+      summary: new Map(
+        Object.entries(parsed.data.documents).map(([id, heads]) => [id, [...heads].sort()]),
+      ),
+      tagged: etag !== null && etag.length <= MAX_ETAG_LENGTH,
+    };
   } catch {
     return undefined;
   }
@@ -60,6 +112,8 @@ export async function fetchHeadsSummary(
 
 /** How this replica's documents compare with a relay's, by their heads. */
 export interface HeadsComparison {
+  /** False: the relay's whole summary was read and compared. */
+  readonly byDigest: false;
   /** The verified snapshot the comparison started from (current when compared). */
   readonly current: CurrentSnapshot;
   /** How many documents the two sides hold between them. */
@@ -71,13 +125,57 @@ export interface HeadsComparison {
 }
 
 /**
+ * The relay answered 304 to the digest of this home's heads
+ * (`in-step-mark.ts`): its summary is exactly what this home holds, and
+ * nothing was read, loaded or folded to know it.
+ */
+export interface SameByDigest {
+  readonly byDigest: true;
+  /** How many documents this home holds of the space (the relay the same). */
+  readonly documents: number;
+  readonly differing: readonly [];
+}
+
+/**
+ * Asks the relay whether it holds exactly this home's heads, by digest,
+ * without reading anything that grows with the space but the disk proof:
+ * when the space's in-step mark names the chunk files the disk proof holds
+ * for (nothing changed here since: a `stat` of every chunk file, see
+ * `caches/disk-proof.ts`) and no checkpoint is due from `checkpointAs` by
+ * it, `GET /heads` names the mark's digest in `If-None-Match`. A 304 is
+ * {@link SameByDigest}: one small round trip whatever the size of the
+ * space. Otherwise the relay's full answer, if it gave one (a changed
+ * summary, or an older relay), for {@link compareWithRelay}; undefined when
+ * there was no mark to ask with, or no usable answer.
+ */
+export async function askByDigest(
+  home: CanonHome,
+  chosen: ChosenSpace,
+  endpoint: RelayEndpoint,
+  timeoutMs: number,
+  checkpointAs: Signer | undefined,
+): Promise<SameByDigest | SummaryAnswer | undefined> {
+  const spaceId = chosen.address.documentId;
+  const mark = readInStepMark(home, spaceId);
+  if (mark === undefined || !checkpointNotDue(mark, checkpointAs, new Date())) return undefined;
+  const proven = provenFingerprint(home, spaceId, { statFiles: true });
+  if (proven === undefined || fingerprintHashOf(proven) !== mark.fingerprintHash) return undefined;
+  const answer = await askHeadsSummary(endpoint, spaceId, timeoutMs, mark.digest);
+  if (answer?.unchanged !== true) return answer;
+  return { byDigest: true, documents: Object.keys(proven).length, differing: [] };
+}
+
+/**
  * Compares this replica's documents of a space with a relay's, without
  * loading Automerge: when the verified snapshot is current (names exactly
  * the chunk files on disk), the heads cache was written from the same
  * files, every document of the space is here, and no checkpoint is due from
- * `checkpointAs`, it asks the relay for its heads summary and returns the
- * documents whose heads differ. Undefined otherwise, including when the
- * relay answers no summary: the caller then syncs every document.
+ * `checkpointAs`, it reads the relay's heads summary (`earlier`, when
+ * {@link askByDigest} already brought it) and returns the documents whose
+ * heads differ. It then writes the space's in-step mark when the relay
+ * answers digests, so that the next sync with nothing new asks by digest.
+ * Undefined otherwise, including when the relay answers no summary: the
+ * caller then syncs every document.
  */
 export async function compareWithRelay(
   home: CanonHome,
@@ -85,8 +183,10 @@ export async function compareWithRelay(
   endpoint: RelayEndpoint,
   timeoutMs: number,
   checkpointAs: Signer | undefined,
+  earlier?: SummaryAnswer,
 ): Promise<HeadsComparison | undefined> {
   const spaceId = chosen.address.documentId;
+  const now = new Date();
   const [current, cache] = await Promise.all([
     currentSnapshot(home, chosen),
     readHeadsCache(home, spaceId),
@@ -94,7 +194,7 @@ export async function compareWithRelay(
   if (current === undefined || cache === undefined) return undefined;
   if (JSON.stringify(cache.fingerprint) !== JSON.stringify(current.snapshot.fingerprint))
     return undefined;
-  if (checkpointAs && checkpointDue(current.fold.state, checkpointAs.keyPair.did, new Date()))
+  if (checkpointAs && checkpointDue(current.fold.state, checkpointAs.keyPair.did, now))
     return undefined;
   const ours = new Map<string, readonly string[]>();
   for (const [id, chunks] of Object.entries(cache.fingerprint)) {
@@ -104,12 +204,52 @@ export async function compareWithRelay(
     ours.set(id, heads);
   }
   if (!ours.has(spaceId)) return undefined;
-  const theirs = await fetchHeadsSummary(endpoint, spaceId, timeoutMs);
-  if (theirs === undefined) return undefined;
+  const asked =
+    earlier?.unchanged === false ? earlier : await askHeadsSummary(endpoint, spaceId, timeoutMs);
+  if (asked === undefined || asked.unchanged) return undefined;
+  const theirs = asked.summary;
+  // Only a relay that answers digests is worth a mark: with an older one, asking costs a check for nothing.
+  const mark = asked.tagged
+    ? inStepMarkOf(spaceId, cache.fingerprint, cache.heads, current.fold.state, checkpointAs, now)
+    : undefined;
+  if (mark !== undefined) await writeInStepMark(home, spaceId, mark).catch(() => {});
+  else await removeInStepMark(home, spaceId);
   const differing = new Set<string>();
   for (const [id, heads] of ours)
     if (JSON.stringify(theirs.get(id)) !== JSON.stringify([...heads].sort())) differing.add(id);
   for (const id of theirs.keys()) if (!ours.has(id)) differing.add(id);
   const documents = new Set([...ours.keys(), ...theirs.keys()]).size;
-  return { current, documents, differing: [...differing].sort(), relay: theirs };
+  return { byDigest: false, current, documents, differing: [...differing].sort(), relay: theirs };
+}
+
+/**
+ * Writes the space's in-step mark from the caches a sync just wrote (the
+ * heads cache of the fingerprint the disk proof holds for), so that the next
+ * sync with nothing new is one round trip. Nothing when the caches do not
+ * agree with the proof; never fails the sync.
+ */
+export async function markInStep(
+  home: CanonHome,
+  spaceDocumentId: string,
+  state: SpaceState | undefined,
+  checkpointAs: Signer | undefined,
+): Promise<void> {
+  try {
+    if (state === undefined) return;
+    const proven = provenFingerprint(home, spaceDocumentId, { statFiles: false });
+    const cache = await readHeadsCache(home, spaceDocumentId);
+    if (proven === undefined || cache === undefined) return;
+    if (JSON.stringify(cache.fingerprint) !== JSON.stringify(proven)) return;
+    const mark = inStepMarkOf(
+      spaceDocumentId,
+      proven,
+      cache.heads,
+      state,
+      checkpointAs,
+      new Date(),
+    );
+    if (mark !== undefined) await writeInStepMark(home, spaceDocumentId, mark);
+  } catch {
+    // A mark is only a shortcut: without one, the next sync compares the whole summary.
+  }
 }

@@ -1,5 +1,5 @@
 import { type DocHandle, isValidDocumentId } from "@automerge/automerge-repo";
-import { CanonError, type SignedRecord, sameBytes } from "@canon/core";
+import { CanonError, type SignedRecord, type SpaceState, sameBytes } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import { openReplica } from "../open-replica.js";
 import type { ChosenSpace } from "../operations/space-session.js";
@@ -23,6 +23,8 @@ export interface DocumentsSynced {
   readonly received: ReturnType<typeof summarize>[];
   readonly sent: ReturnType<typeof summarize>[];
   readonly missing: MissingDocument[];
+  /** The space's state after the exchange, as the caches now hold it (undefined when nothing was exchanged). */
+  readonly state: SpaceState | undefined;
 }
 
 /**
@@ -152,6 +154,7 @@ export async function syncDocuments(
         .filter(([cid]) => ours.has(cid) && !relayHad.has(cid))
         .map(([, signed]) => summarize(signed)),
       missing,
+      state: merged?.state,
     };
   } finally {
     session?.close();

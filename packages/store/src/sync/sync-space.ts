@@ -17,7 +17,14 @@ import { pause } from "./alarm.js";
 import { relaySessionFor } from "./held-sessions.js";
 import { probeRelay } from "./probe-relay.js";
 import { acceptedRecords, type RecordSummary, recordCidsAt, summarize } from "./record-summary.js";
-import { compareWithRelay, fetchHeadsSummary, type HeadsComparison } from "./relay-heads.js";
+import {
+  askByDigest,
+  compareWithRelay,
+  fetchHeadsSummary,
+  type HeadsComparison,
+  markInStep,
+  type SameByDigest,
+} from "./relay-heads.js";
 import { inSync, type RelaySession } from "./relay-session.js";
 import { type RelayEndpoint, relayFor } from "./relay-url.js";
 import { fetchedInStep, fetchSpaceDocuments } from "./space-documents.js";
@@ -88,21 +95,39 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
   const chosen = await chooseSpace(home, request);
   const endpoint = relayFor(chosen.entry?.relays ?? [], request);
   const deadline = Date.now() + request.timeoutMs;
-  await probeRelay(endpoint, request.timeoutMs);
-  // One summary of the relay's heads first: only documents that differ are
-  // loaded and exchanged, none when every one is the same on both sides.
-  const comparison = await compareWithRelay(
+  // Nothing changed here since this home last saw its heads' digest: the relay's 304 to
+  // it says nothing changed there either (and that it is up and took the token: no probe).
+  // At most half the time: a relay that does not answer leaves the probe its turn to say so.
+  const asked = await askByDigest(
     home,
     chosen,
     endpoint,
-    Math.max(1, deadline - Date.now()),
+    Math.max(1, Math.floor(request.timeoutMs / 2)),
     request.checkpointAs,
   );
+  const same = asked !== undefined && "byDigest" in asked ? asked : undefined;
+  const earlier = asked !== undefined && "unchanged" in asked ? asked : undefined;
+  if (same === undefined) await probeRelay(endpoint, Math.max(1, deadline - Date.now()));
+  // One summary of the relay's heads first: only documents that differ are
+  // loaded and exchanged, none when every one is the same on both sides.
+  const comparison =
+    same ??
+    (await compareWithRelay(
+      home,
+      chosen,
+      endpoint,
+      Math.max(1, deadline - Date.now()),
+      request.checkpointAs,
+      earlier,
+    ));
   const exchanged =
     comparison === undefined
       ? undefined
       : await exchangeDiffering(home, chosen, endpoint, comparison, deadline, request);
   if (comparison !== undefined && exchanged !== undefined) {
+    // What was exchanged changed the documents here: the next sync with nothing new asks by digest.
+    if (exchanged.state !== undefined)
+      await markInStep(home, chosen.address.documentId, exchanged.state, request.checkpointAs);
     const lastSync = await recordSync(home, chosen.url, endpoint, request, {
       name: chosen.entry?.name ?? "",
       genesis: chosen.address.genesis,
@@ -111,7 +136,9 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
       synced: true,
       space: chosen.url,
       relay: endpoint.url,
-      ...exchanged,
+      received: exchanged.received,
+      sent: exchanged.sent,
+      missing: exchanged.missing,
       lastSync,
       exchanged: comparison.differing.length,
       inBulk: 0,
@@ -217,6 +244,7 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
     session = undefined;
     await replica.close();
     await refreshCaches(replica, folded);
+    await markInStep(home, chosen.address.documentId, folded.fold.state, request.checkpointAs);
     const lastSync = await recordSync(home, chosen.url, endpoint, request, {
       name: folded.fold.state?.genesis.record.name ?? "",
       genesis: chosen.address.genesis,
@@ -247,13 +275,14 @@ async function exchangeDiffering(
   home: CanonHome,
   chosen: ChosenSpace,
   endpoint: RelayEndpoint,
-  comparison: HeadsComparison,
+  comparison: HeadsComparison | SameByDigest,
   deadline: number,
   request: SyncRequest,
 ): Promise<DocumentsSynced | undefined> {
   const documents = comparison.documents;
   request.onProgress?.({ documents, inStep: documents - comparison.differing.length });
-  if (comparison.differing.length === 0) return { received: [], sent: [], missing: [] };
+  if (comparison.byDigest || comparison.differing.length === 0)
+    return { received: [], sent: [], missing: [], state: undefined };
   const synced = await syncDocuments(
     home,
     chosen,
