@@ -91,6 +91,25 @@ describe("the disk proof (one read instead of listing every chunk)", () => {
     expect(provenFingerprint(home, spaceId, { statFiles: true })).toBeUndefined();
   });
 
+  it("keeps holding when automerge-repo adds a sync-state folder beside a document's chunks, and not when another tool adds a kind of chunk", async () => {
+    const { home, spaceId } = await homeWithStandard();
+    const fingerprint = provenFingerprint(home, spaceId, { statFiles: true });
+    if (fingerprint === undefined) throw new Error("no proof");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const [documentId, names] = Object.entries(fingerprint)[0] ?? [];
+    if (documentId === undefined || names === undefined) throw new Error("no document");
+    // A first sync's late, throttled save of the peer's sync state (no chunk).
+    await mkdir(pathOfKey(home.replica, [documentId, "sync-state"]), { recursive: true });
+    await writeFile(pathOfKey(home.replica, [documentId, "sync-state", "peer"]), "state");
+    expect(provenFingerprint(home, spaceId, { statFiles: true })).toEqual(fingerprint);
+    // A kind of chunk the proof names none of, with a chunk in it, put there by another tool.
+    const kinds = new Set(names.map((name) => name.split("/")[0]));
+    const missing = kinds.has("incremental") ? "snapshot" : "incremental";
+    await mkdir(pathOfKey(home.replica, [documentId, missing]), { recursive: true });
+    await writeFile(pathOfKey(home.replica, [documentId, missing, "forged"]), "bytes");
+    expect(provenFingerprint(home, spaceId, { statFiles: true })).toBeUndefined();
+  });
+
   it("is not recorded while another process is in the middle of a batch, and is once that process is gone", async () => {
     const { home, spaceId } = await homeWithStandard();
     const fingerprint = provenFingerprint(home, spaceId, { statFiles: false });

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { checksummed, unchecksummed } from "../storage/checksummed.js";
-import { chunkFingerprint, pathOfKey } from "../storage/chunk-layout.js";
+import { CHUNK_KINDS, chunkFingerprint, pathOfKey } from "../storage/chunk-layout.js";
 import type { FileStorage } from "../storage/file-storage.js";
 import {
   bumpGeneration,
@@ -66,8 +66,9 @@ function readProof(home: CanonHome, spaceDocumentId: string): DiskProof | undefi
  * the proof still holds: the replica's generation is the one it was taken
  * at, so no Canon process wrote a chunk since (nor is one in the middle of
  * writing: a writer changes the generation before its first write). With
- * `statFiles`, also every chunk file and folder named, and each document's
- * folder, has not changed since the generation did (`ctime`, which no tool
+ * `statFiles`, also every chunk file named and each document's folder of
+ * each kind of chunk (absent, or unchanged, when it names none) has not
+ * changed since the generation did (`ctime`, which no tool
  * can set back): an edit, a removal or an added file by another tool, or
  * damage written in place, makes the proof not hold. Undefined otherwise:
  * the caller lists the files (`chunkFingerprint`) instead.
@@ -128,7 +129,14 @@ function unchangedSince(
     }
   };
   for (const [documentId, names] of Object.entries(fingerprint)) {
-    if (changed(pathOfKey(directory, [documentId]), names.length > 0)) return false;
+    // The folders of each kind of chunk, not the document's own folder: automerge-repo
+    // adds a `sync-state` folder beside them after a first sync (late, throttled), which
+    // changes the document folder's times but no chunk. A kind folder named nowhere may
+    // be absent; if present (made, or emptied, by another tool) it must be unchanged too.
+    const named = new Set(names.map((name) => name.split("/")[0] ?? ""));
+    for (const kind of CHUNK_KINDS)
+      if (!named.has(kind) && changed(pathOfKey(directory, [documentId, kind]), false))
+        return false;
     const kinds = new Set<string>();
     for (const name of names) {
       const [kind = ""] = name.split("/");
