@@ -58,11 +58,13 @@ export interface SpaceDocumentsFetched {
  * bytes do not load is skipped (the sync fetches it), one the replica holds
  * already is left alone. What loads is taken in as a document this replica
  * synced would be: every record in it is still checked by the fold, so a
- * relay can send nothing here that it could not send through a sync. A
+ * relay can send nothing here that it could not send through a sync. The
+ * documents are taken in together when the reading ends
+ * (`Replica.adoptAll`), so their saves run while the caller folds. A
  * malformed, oversized (a document past 32 MiB, the whole past 512 MiB),
- * cut short or late answer stops the reading; what was taken in until then
- * stays (each document whole), and the sync brings the rest. Never throws
- * for what the relay answers.
+ * cut short or late answer stops the reading; what loaded until then is
+ * taken in (each document whole), and the sync brings the rest. Never
+ * throws for what the relay answers.
  */
 export async function fetchSpaceDocuments(
   replica: Replica,
@@ -70,20 +72,31 @@ export async function fetchSpaceDocuments(
   spaceDocumentId: string,
   timeoutMs: number,
 ): Promise<SpaceDocumentsFetched> {
-  const adopted: string[] = [];
+  // Loaded as they arrive, taken in together at the end (see `Replica.adoptAll`).
+  const taken: [string, A.Doc<unknown>][] = [];
   let skipped = 0;
   // The routes of the space document not yet received.
   let routed: Set<string> | undefined;
-  const unrouted = () => routed?.size ?? 0;
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
+  const done = async (
+    stopped?: SpaceDocumentsFetched["stopped"],
+  ): Promise<SpaceDocumentsFetched> => {
+    const adopted = await replica.adoptAll(taken);
+    return {
+      adopted,
+      skipped: skipped + taken.length - adopted.length,
+      unrouted: routed?.size ?? 0,
+      ...(stopped === undefined ? {} : { stopped }),
+    };
+  };
   try {
     const response = await fetch(documentsUrlOf(endpoint, spaceDocumentId), {
       signal: abort.signal,
     });
     if (!response.ok || response.body === null) {
       await response.body?.cancel().catch(() => {});
-      return { adopted, skipped, unrouted: unrouted(), stopped: "unanswered" };
+      return await done("unanswered");
     }
     const frames = readDocumentFrames(response.body, {
       maxDocumentBytes: MAX_DOCUMENT_BYTES,
@@ -93,30 +106,27 @@ export async function fetchSpaceDocuments(
       const next = await frames.next();
       if (next.done === true) {
         if (next.value !== undefined) abort.abort();
-        return next.value === undefined
-          ? { adopted, skipped, unrouted: unrouted() }
-          : { adopted, skipped, unrouted: unrouted(), stopped: next.value.reason };
+        return await done(next.value?.reason);
       }
       const { documentId, bytes } = next.value;
       if (routed === undefined) {
         const space = documentId === spaceDocumentId ? loaded(bytes) : undefined;
         if (space === undefined) {
           abort.abort();
-          return { adopted, skipped, unrouted: unrouted(), stopped: "bad-space" };
+          return await done("bad-space");
         }
         routed = routesOf(space, spaceDocumentId);
-        if (await replica.adopt(documentId, space)) adopted.push(documentId);
-        else skipped += 1;
+        taken.push([documentId, space]);
         continue;
       }
       // Each routed document once; anything else is not this space's to send.
       const doc = routed.delete(documentId) ? loaded(bytes) : undefined;
-      if (doc !== undefined && (await replica.adopt(documentId, doc))) adopted.push(documentId);
+      if (doc !== undefined) taken.push([documentId, doc]);
       else skipped += 1;
     }
   } catch {
     abort.abort();
-    return { adopted, skipped, unrouted: unrouted(), stopped: "failed" };
+    return await done("failed");
   } finally {
     clearTimeout(timer);
   }
