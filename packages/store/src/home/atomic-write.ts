@@ -21,8 +21,10 @@ export async function writeFileAtomic(
    * empty or partial file, which the read refuses, never a wrong answer.
    */
   durable = true,
+  /** Create the folder first when it is missing (the default); false when the caller made it. */
+  makeFolder = true,
 ): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  if (makeFolder) await mkdir(dirname(path), { recursive: true });
   const temporary = `${path}.tmp-${randomBytes(6).toString("hex")}`;
   const file = await open(temporary, "wx", mode);
   try {
