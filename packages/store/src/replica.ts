@@ -178,7 +178,9 @@ export class Replica {
    * document taken in starts its save at once, and a save (written, then
    * synced to disk) holds one of the few threads that file operations share;
    * checks interleaved with saves would each wait behind them (5 s of a
-   * 1,000-document join). Returns the ids taken in, in order.
+   * 1,000-document join). Their writes are held back until {@link close}
+   * (`FileStorage.holdWrites`), which makes them durable together: until
+   * then a crash leaves none of them. Returns the ids taken in, in order.
    */
   async adoptAll(
     documents: readonly (readonly [documentId: string, doc: A.Doc<unknown>])[],
@@ -198,6 +200,7 @@ export class Replica {
       });
     }
     const adopted: string[] = [];
+    if (fresh.some(([documentId]) => !stored.has(documentId))) this.storage.holdWrites();
     for (const [documentId, doc] of fresh) {
       if (stored.has(documentId) || documentId in this.repo.handles) continue;
       // `import` with no bytes registers an empty handle (saved on change, synced); the
@@ -296,6 +299,7 @@ export class Replica {
     if (this.#heldOpen) {
       await this.repo.flush(this.touched());
       await this.#settled();
+      await this.storage.settle();
       return;
     }
     if (this.#closed) return;
@@ -304,6 +308,8 @@ export class Replica {
     // on handles still loading (automerge-repo #740), and so does `shutdown()`.
     await this.repo.flush(this.touched());
     await this.#settled();
+    // Writes held back (a join's documents) become durable together, before anything reports success.
+    await this.storage.settle();
     for (const adapter of this.repo.networkSubsystem.adapters) adapter.disconnect();
     if (options.compact !== false) await this.#compact();
     // Every write of this process is on disk: its batch of the replica's generation ends.
