@@ -236,7 +236,7 @@ describe("a fresh home joins a space in one bulk answer", () => {
       "const replica = await openReplica(canonHome(process.env.CANON_HOME));",
       `const fetched = await fetchSpaceDocuments(replica, { url: ${JSON.stringify(relay.url)} }, ${JSON.stringify(spaceId)}, 20000);`,
       "await replica.repo.flush();",
-      "process.stdout.write(`${JSON.stringify(fetched.adopted)}\\n`);",
+      'process.stdout.write(JSON.stringify(fetched.adopted) + "\\n");',
       "setInterval(() => {}, 1000);",
     ].join("\n");
     const child = spawn(process.execPath, ["--input-type=module", "-e", script], {

@@ -69,9 +69,7 @@ export class BlobCache {
    */
   async stored(): Promise<Set<string>> {
     try {
-      return new Set(
-        (await readdir(this.#directory)).filter((name) => !name.includes(".tmp-")),
-      );
+      return new Set((await readdir(this.#directory)).filter((name) => !name.includes(".tmp-")));
     } catch {
       return new Set();
     }

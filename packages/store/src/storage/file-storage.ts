@@ -2,12 +2,7 @@ import { readdir, readFile, rename, rm, unlink } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import type { Chunk, StorageAdapterInterface, StorageKey } from "@automerge/automerge-repo/slim";
 import { CanonError } from "@canon/core";
-import {
-  syncDirectory,
-  syncFile,
-  writeFileAtomic,
-  writeTemporary,
-} from "../home/atomic-write.js";
+import { syncDirectory, syncFile, writeFileAtomic, writeTemporary } from "../home/atomic-write.js";
 import { checksummed, unchecksummed } from "./checksummed.js";
 import {
   CHUNK_KINDS,
