@@ -268,4 +268,22 @@ describe("FileStorage holding its writes back (a join's documents)", () => {
     expect(await other.load(["DDDDD", "snapshot", "three"])).toEqual(new Uint8Array([4]));
     await rm(directory, { recursive: true, force: true });
   });
+
+  it("makes a write durable and in place on its own when the storage settles while it is under way", async () => {
+    const directory = await temporaryDirectory();
+    const storage = new FileStorage(directory, { generation: true });
+    await storage.save(["EEEEE", "snapshot", "first"], new Uint8Array([4]));
+    storage.holdWrites();
+    const writing = storage.save(["EEEEE", "snapshot", "late"], new Uint8Array([5]));
+    // The write has begun (held back) and is still writing its file when the storage settles.
+    await new Promise((resolve) => setImmediate(resolve));
+    await storage.settle();
+    await writing;
+    const other = new FileStorage(directory);
+    expect(await other.load(["EEEEE", "snapshot", "late"])).toEqual(new Uint8Array([5]));
+    expect(
+      (await readdir(directory, { recursive: true })).filter((name) => name.includes(".tmp-")),
+    ).toEqual([]);
+    await rm(directory, { recursive: true, force: true });
+  });
 });

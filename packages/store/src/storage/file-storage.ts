@@ -108,10 +108,18 @@ export class FileStorage implements StorageAdapterInterface {
     const path = this.pathOf(key);
     try {
       await this.#writing(key, async () => {
-        if (this.#held === undefined) return writeFileAtomic(path, wrap(data));
+        const held = this.#held;
+        if (held === undefined) return writeFileAtomic(path, wrap(data));
         const temporary = await writeTemporary(path, wrap(data));
-        const replaced = this.#held.get(path);
-        this.#held.set(path, temporary);
+        if (this.#held !== held) {
+          // Settled while this was written (another command of the home's owner closed): on its own.
+          await syncFile(temporary);
+          await rename(temporary, path);
+          await syncDirectory(dirname(path));
+          return;
+        }
+        const replaced = held.get(path);
+        held.set(path, temporary);
         if (replaced !== undefined) await unlink(replaced).catch(() => {});
       });
     } catch (error) {
