@@ -1,4 +1,5 @@
-import { access, mkdtemp, rm } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { access, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -93,6 +94,17 @@ function framed(frames: readonly store.DocumentFrame[], end = true): Buffer {
     ]),
     ...(end ? [store.DOCUMENT_FRAMES_END] : []),
   ]);
+}
+
+/** Every file under `directory`, as paths relative to it (none when it does not exist). */
+async function filesUnder(directory: string): Promise<string[]> {
+  try {
+    return (await readdir(directory, { recursive: true, withFileTypes: true }))
+      .filter((entry) => entry.isFile())
+      .map((entry) => join(entry.parentPath, entry.name).slice(directory.length + 1));
+  } catch {
+    return [];
+  }
 }
 
 describe("a fresh home joins a space in one bulk answer", () => {
@@ -210,6 +222,55 @@ describe("a fresh home joins a space in one bulk answer", () => {
     for (const id of foreignIds)
       await expect(access(store.pathOfKey(join(home.home, "replica"), [id]))).rejects.toThrow();
     expect((await home.canonAsync("show", "secret")).status).not.toBe(0);
+  });
+
+  it("killed after taking the bulk answer in but before making it durable, leaves no document half there, and a second join completes", async () => {
+    const home = await newcomer();
+    // The join's first half in a process of its own: the bulk answer taken in and every
+    // save run (held back: written beside its place, not yet synced nor renamed), then killed.
+    const dist = join(import.meta.dirname, "../packages/store/dist");
+    const spaceId = spaceUrl.slice("canon:".length).split("/")[0] as string;
+    const script = [
+      `import { canonHome, openReplica } from ${JSON.stringify(join(dist, "index.js"))};`,
+      `import { fetchSpaceDocuments } from ${JSON.stringify(join(dist, "sync/space-documents.js"))};`,
+      "const replica = await openReplica(canonHome(process.env.CANON_HOME));",
+      `const fetched = await fetchSpaceDocuments(replica, { url: ${JSON.stringify(relay.url)} }, ${JSON.stringify(spaceId)}, 20000);`,
+      "await replica.repo.flush();",
+      'process.stdout.write(JSON.stringify(fetched.adopted) + "\\n");',
+      "setInterval(() => {}, 1000);",
+    ].join("\n");
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+      env: { ...process.env, CANON_HOME: home.home },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const gone = new Promise((resolve) => child.on("exit", resolve));
+    const adopted = await new Promise<string[]>((resolve, reject) => {
+      let out = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes("\n")) resolve(JSON.parse(out) as string[]);
+      });
+      child.on("exit", (code) => reject(new Error(`the half join exited ${code} first`)));
+    });
+    expect(adopted).toHaveLength(1 + STANDARDS.length);
+    const written = await filesUnder(join(home.home, "replica"));
+    const chunk = /\/(snapshot|incremental)\/[^/]+$/;
+    // Every document was written beside its place, and none of it is in place yet.
+    expect(
+      written.filter(
+        (path) => chunk.test(path.replace(/\.tmp-\w+$/, "")) && path.includes(".tmp-"),
+      ),
+    ).toHaveLength(adopted.length);
+    expect(written.filter((path) => chunk.test(path) && !path.includes(".tmp-"))).toEqual([]);
+    child.kill("SIGKILL");
+    await gone;
+
+    const joined = await join_(home, relay.url);
+    expect(joined).toMatchObject({ inBulk: 1 + STANDARDS.length, exchanged: 0, missing: [] });
+    await readsEverything(home);
+    // What the killed process left beside the chunks is never read as a chunk.
+    const doctor = await home.canonAsync("doctor", "--json");
+    expect(doctor.status, doctor.stdout + doctor.stderr).toBe(0);
   });
 });
 

@@ -43,6 +43,8 @@ export async function sandbox(): Promise<Sandbox> {
       encoding: "utf8",
       cwd: dir,
       timeout: 60_000,
+      // A standard of several megabytes is printed whole (the default of 1 MiB kills the command).
+      maxBuffer: 256 * 1024 * 1024,
     });
     return {
       status: result.status,
@@ -60,6 +62,7 @@ export async function sandbox(): Promise<Sandbox> {
           env: { CANON_NO_OWNER: "1", ...process.env, CANON_HOME: home },
           cwd: dir,
           timeout: 60_000,
+          maxBuffer: 256 * 1024 * 1024,
         },
         (error, stdout, stderr) => {
           const status = error ? (typeof error.code === "number" ? error.code : null) : 0;

@@ -24,6 +24,9 @@ const COMPACT_AFTER_CHUNKS = 4;
 /** An empty change set: what {@link Replica.adopt} imports before setting the document. */
 const NO_BYTES = new Uint8Array(0);
 
+/** How many documents {@link Replica.adoptAll} looks for on disk at once. */
+const DISK_CHECKS_AT_ONCE = 32;
+
 /** Options for opening a replica. */
 export interface ReplicaOptions {
   /** Network adapters to sync through (none: fully offline). */
@@ -169,15 +172,49 @@ export class Replica {
    * not a document id.
    */
   async adopt(documentId: string, doc: A.Doc<unknown>): Promise<boolean> {
-    if (!isValidDocumentId(documentId) || documentId in this.repo.handles) return false;
-    if (await this.storage.hasDocument(documentId)) return false;
-    // `import` with no bytes registers an empty handle (saved on change, synced); the
-    // document is then set whole, without loading its bytes a second time.
-    const handle = this.repo.import<unknown>(NO_BYTES, { docId: documentId as DocumentId });
-    handle.update(() => doc);
-    handle.doneLoading();
-    this.#touched.add(handle.documentId);
-    return true;
+    return (await this.adoptAll([[documentId, doc]])).length === 1;
+  }
+
+  /**
+   * {@link adopt} for many documents at once: every disk check first (a few
+   * at a time), then every document taken in, with no wait in between. Each
+   * document taken in starts its save at once, and a save (written, then
+   * synced to disk) holds one of the few threads that file operations share;
+   * checks interleaved with saves would each wait behind them (5 s of a
+   * 1,000-document join). Their writes are held back until {@link close}
+   * (`FileStorage.holdWrites`), which makes them durable together: until
+   * then a crash leaves none of them. Returns the ids taken in, in order.
+   */
+  async adoptAll(
+    documents: readonly (readonly [documentId: string, doc: A.Doc<unknown>])[],
+  ): Promise<string[]> {
+    const seen = new Set<string>();
+    const fresh = documents.filter(([documentId]) => {
+      if (seen.has(documentId)) return false;
+      seen.add(documentId);
+      return isValidDocumentId(documentId) && !(documentId in this.repo.handles);
+    });
+    const stored = new Set<string>();
+    for (let start = 0; start < fresh.length; start += DISK_CHECKS_AT_ONCE) {
+      const batch = fresh.slice(start, start + DISK_CHECKS_AT_ONCE);
+      const held = await Promise.all(batch.map(([id]) => this.storage.hasDocument(id)));
+      batch.forEach(([id], index) => {
+        if (held[index]) stored.add(id);
+      });
+    }
+    const adopted: string[] = [];
+    if (fresh.some(([documentId]) => !stored.has(documentId))) this.storage.holdWrites();
+    for (const [documentId, doc] of fresh) {
+      if (stored.has(documentId) || documentId in this.repo.handles) continue;
+      // `import` with no bytes registers an empty handle (saved on change, synced); the
+      // document is then set whole, without loading its bytes a second time.
+      const handle = this.repo.import<unknown>(NO_BYTES, { docId: documentId as DocumentId });
+      handle.update(() => doc);
+      handle.doneLoading();
+      this.#touched.add(handle.documentId);
+      adopted.push(documentId);
+    }
+    return adopted;
   }
 
   /** Appends a signed record to a document's `records` map (recreated first if a peer deleted or retyped it). */
@@ -278,6 +315,7 @@ export class Replica {
     if (this.#heldOpen) {
       await this.repo.flush(this.touched());
       await this.#settled();
+      await this.storage.settle();
       return;
     }
     if (this.#closed) return;
@@ -286,6 +324,8 @@ export class Replica {
     // on handles still loading (automerge-repo #740), and so does `shutdown()`.
     await this.repo.flush(this.touched());
     await this.#settled();
+    // Writes held back (a join's documents) become durable together, before anything reports success.
+    await this.storage.settle();
     for (const adapter of this.repo.networkSubsystem.adapters) adapter.disconnect();
     if (options.compact !== false) await this.#compact();
     // Every write of this process is on disk: its batch of the replica's generation ends.

@@ -219,3 +219,71 @@ describe("FileStorage under a Repo", () => {
     );
   });
 });
+
+runStorageAdapterTests(async () => {
+  const directory = await temporaryDirectory();
+  const storage = new FileStorage(directory);
+  storage.holdWrites();
+  return {
+    adapter: new SaveOrdered(storage),
+    teardown: () => rm(directory, { recursive: true, force: true }),
+  };
+}, "FileStorage holding its writes back");
+
+describe("FileStorage holding its writes back (a join's documents)", () => {
+  it("reads its held writes itself, shows none of them to another process until settle, then all of them, whole", async () => {
+    const directory = await temporaryDirectory();
+    const storage = new FileStorage(directory, { generation: true });
+    storage.holdWrites();
+    await storage.save(["AAAAA", "snapshot", "one"], new Uint8Array([1]));
+    await storage.save(["AAAAA", "snapshot", "one"], new Uint8Array([1, 1]));
+    await storage.save(["BBBBB", "snapshot", "two"], new Uint8Array([2]));
+    await storage.save(["CCCCC", "snapshot", "gone"], new Uint8Array([3]));
+    await storage.remove(["CCCCC", "snapshot", "gone"]);
+    // This process reads what it wrote.
+    expect(await storage.load(["AAAAA", "snapshot", "one"])).toEqual(new Uint8Array([1, 1]));
+    expect(await storage.loadRange(["BBBBB"])).toStrictEqual([
+      { key: ["BBBBB", "snapshot", "two"], data: new Uint8Array([2]) },
+    ]);
+    expect(await storage.hasDocument("AAAAA")).toBe(true);
+    expect(await storage.hasDocument("CCCCC")).toBe(false);
+    // Another process (or this one after a crash) sees none of it: only temporary files.
+    const other = new FileStorage(directory);
+    expect(await other.hasDocument("AAAAA")).toBe(false);
+    expect(await other.loadRange(["AAAAA"])).toEqual([]);
+    const before = (await readdir(directory, { recursive: true })).filter((name) =>
+      name.includes(".tmp-"),
+    );
+    expect(before).toHaveLength(2);
+
+    await storage.settle();
+    expect(await other.load(["AAAAA", "snapshot", "one"])).toEqual(new Uint8Array([1, 1]));
+    expect(await other.load(["BBBBB", "snapshot", "two"])).toEqual(new Uint8Array([2]));
+    expect(await other.hasDocument("CCCCC")).toBe(false);
+    expect(
+      (await readdir(directory, { recursive: true })).filter((name) => name.includes(".tmp-")),
+    ).toEqual([]);
+    // Writes are no longer held back: the next one is in place at once.
+    await storage.save(["DDDDD", "snapshot", "three"], new Uint8Array([4]));
+    expect(await other.load(["DDDDD", "snapshot", "three"])).toEqual(new Uint8Array([4]));
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  it("makes a write durable and in place on its own when the storage settles while it is under way", async () => {
+    const directory = await temporaryDirectory();
+    const storage = new FileStorage(directory, { generation: true });
+    await storage.save(["EEEEE", "snapshot", "first"], new Uint8Array([4]));
+    storage.holdWrites();
+    const writing = storage.save(["EEEEE", "snapshot", "late"], new Uint8Array([5]));
+    // The write has begun (held back) and is still writing its file when the storage settles.
+    await new Promise((resolve) => setImmediate(resolve));
+    await storage.settle();
+    await writing;
+    const other = new FileStorage(directory);
+    expect(await other.load(["EEEEE", "snapshot", "late"])).toEqual(new Uint8Array([5]));
+    expect(
+      (await readdir(directory, { recursive: true })).filter((name) => name.includes(".tmp-")),
+    ).toEqual([]);
+    await rm(directory, { recursive: true, force: true });
+  });
+});

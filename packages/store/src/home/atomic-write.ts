@@ -21,8 +21,10 @@ export async function writeFileAtomic(
    * empty or partial file, which the read refuses, never a wrong answer.
    */
   durable = true,
+  /** Create the folder first when it is missing (the default); false when the caller made it. */
+  makeFolder = true,
 ): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  if (makeFolder) await mkdir(dirname(path), { recursive: true });
   const temporary = `${path}.tmp-${randomBytes(6).toString("hex")}`;
   const file = await open(temporary, "wx", mode);
   try {
@@ -39,8 +41,39 @@ export async function writeFileAtomic(
   if (durable) await syncDirectory(dirname(path));
 }
 
+/**
+ * Writes the temporary file of an atomic write (created new, not synced)
+ * beside `path` and returns its path: the first half of
+ * {@link writeFileAtomic}, for a caller that syncs many files at once before
+ * renaming them ({@link syncFile}, then `rename`, then {@link syncDirectory}).
+ */
+export async function writeTemporary(path: string, bytes: Uint8Array): Promise<string> {
+  await mkdir(dirname(path), { recursive: true });
+  const temporary = `${path}.tmp-${randomBytes(6).toString("hex")}`;
+  const file = await open(temporary, "wx", 0o644);
+  try {
+    await file.writeFile(bytes);
+  } catch (error) {
+    await file.close();
+    await unlink(temporary).catch(() => {});
+    throw error;
+  }
+  await file.close();
+  return temporary;
+}
+
+/** fsyncs a file already written (its bytes reach the disk before anything renames it). */
+export async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
 /** fsyncs a directory, so renames and creations in it are durable. */
-async function syncDirectory(directory: string): Promise<void> {
+export async function syncDirectory(directory: string): Promise<void> {
   let handle: FileHandle | undefined;
   try {
     handle = await open(directory, "r");

@@ -230,6 +230,12 @@ const cachesWritten = new WeakMap<Replica, Map<string, string>>();
 /** Content CIDs a held-open replica found in the blob cache (blobs are never removed while it runs). */
 const cachedContent = new WeakMap<Replica, Set<string>>();
 
+/** Past this many releases not known to be cached, the blob cache's folder is listed once rather than checked a release at a time. */
+const LIST_BLOBS_PAST = 32;
+
+/** How many releases' blobs are gathered before they are written together. */
+const BLOBS_A_BATCH = 512;
+
 /** Copies the content of every accepted release (and every file of a bundle) into the blob cache, so pinned reads never need Automerge. */
 async function fillBlobCache(replica: Replica, folded: FoldedSpace): Promise<void> {
   const blobs = new BlobCache(replica.home);
@@ -240,19 +246,33 @@ async function fillBlobCache(replica: Replica, folded: FoldedSpace): Promise<voi
     known = new Set();
     if (replica.isHeldOpen) cachedContent.set(replica, known);
   }
-  for (const standard of folded.fold.state?.standards.values() ?? []) {
-    for (const { record } of standard.releases.values()) {
-      if (known.has(record.contentCid)) continue;
-      if (await blobs.has(record.contentCid)) {
-        known.add(record.contentCid);
-        continue;
-      }
-      // A bundle's files first, its manifest last: a manifest in the cache means its files are there too.
-      const pieces = await replica.content.pieces(folded, record);
-      if (pieces === undefined) continue;
-      for (const { entry, bytes } of pieces.files ?? []) await blobs.put(entry.cid, bytes);
-      await blobs.put(record.contentCid, pieces.content);
+  const unknown = [...(folded.fold.state?.standards.values() ?? [])].flatMap((standard) =>
+    [...standard.releases.values()]
+      .map(({ record }) => record)
+      .filter((record) => !known.has(record.contentCid)),
+  );
+  const listed = unknown.length > LIST_BLOBS_PAST ? await blobs.stored() : undefined;
+  const files = new Map<string, Uint8Array>();
+  const contents = new Map<string, Uint8Array>();
+  const write = async () => {
+    // A bundle's files first, its manifest last: a manifest in the cache means its files are there too.
+    await blobs.putAll(files);
+    await blobs.putAll(contents);
+    for (const cid of contents.keys()) known.add(cid);
+    files.clear();
+    contents.clear();
+  };
+  for (const record of unknown) {
+    if (known.has(record.contentCid) || contents.has(record.contentCid)) continue;
+    if (listed ? listed.has(record.contentCid) : await blobs.has(record.contentCid)) {
       known.add(record.contentCid);
+      continue;
     }
+    const pieces = await replica.content.pieces(folded, record);
+    if (pieces === undefined) continue;
+    for (const { entry, bytes } of pieces.files ?? []) files.set(entry.cid, bytes);
+    contents.set(record.contentCid, pieces.content);
+    if (contents.size >= BLOBS_A_BATCH) await write();
   }
+  await write();
 }

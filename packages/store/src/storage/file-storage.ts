@@ -1,8 +1,8 @@
-import { readdir, readFile, rm, unlink } from "node:fs/promises";
-import { join, relative, sep } from "node:path";
+import { readdir, readFile, rename, rm, unlink } from "node:fs/promises";
+import { dirname, join, relative, sep } from "node:path";
 import type { Chunk, StorageAdapterInterface, StorageKey } from "@automerge/automerge-repo/slim";
 import { CanonError } from "@canon/core";
-import { writeFileAtomic } from "../home/atomic-write.js";
+import { syncDirectory, syncFile, writeFileAtomic, writeTemporary } from "../home/atomic-write.js";
 import { checksummed, unchecksummed } from "./checksummed.js";
 import {
   CHUNK_KINDS,
@@ -18,6 +18,9 @@ import { GenerationWriter } from "./replica-generation.js";
 
 /** Error codes that mean "this place cannot be written", not a bug. */
 const UNWRITABLE = new Set(["EACCES", "EROFS", "EPERM", "ENOTDIR", "EISDIR", "ENOSPC", "EDQUOT"]);
+
+/** How many files {@link FileStorage.settle} syncs at once. */
+const SYNCS_AT_ONCE = 32;
 
 /** Every stored file starts with this tag, then the sha-256 of the rest (`chunk-audit.ts` checks it too). */
 export const STORAGE_FILE_TAG = "CNS1";
@@ -40,6 +43,11 @@ export class FileStorage implements StorageAdapterInterface {
   readonly #chunks = new Map<string, Set<string>>();
   /** Changes the replica's generation around every chunk write (see `replica-generation.ts`); none for a relay's store. */
   readonly generation: GenerationWriter | undefined;
+  /**
+   * While writes are held back ({@link holdWrites}): each file's final path,
+   * with the temporary file holding its bytes (written, not yet synced nor renamed).
+   */
+  #held: Map<string, string> | undefined;
 
   /**
    * Stores files under `directory` (created on first write). With
@@ -76,7 +84,9 @@ export class FileStorage implements StorageAdapterInterface {
   /** True when any chunk of the document is stored. */
   async hasDocument(documentId: string): Promise<boolean> {
     for (const kind of CHUNK_KINDS) {
-      if ((await listFiles(this.pathOf([documentId, kind]))).length > 0) return true;
+      const folder = this.pathOf([documentId, kind]);
+      if (this.#heldUnder(folder).length > 0) return true;
+      if ((await listFiles(folder)).length > 0) return true;
     }
     return false;
   }
@@ -85,7 +95,7 @@ export class FileStorage implements StorageAdapterInterface {
     const path = this.pathOf(key);
     let bytes: Buffer;
     try {
-      bytes = await readFile(path);
+      bytes = await readFile(this.#held?.get(path) ?? path);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw error;
@@ -97,7 +107,21 @@ export class FileStorage implements StorageAdapterInterface {
     this.#remember(key);
     const path = this.pathOf(key);
     try {
-      await this.#writing(key, () => writeFileAtomic(path, wrap(data)));
+      await this.#writing(key, async () => {
+        const held = this.#held;
+        if (held === undefined) return writeFileAtomic(path, wrap(data));
+        const temporary = await writeTemporary(path, wrap(data));
+        if (this.#held !== held) {
+          // Settled while this was written (another command of the home's owner closed): on its own.
+          await syncFile(temporary);
+          await rename(temporary, path);
+          await syncDirectory(dirname(path));
+          return;
+        }
+        const replaced = held.get(path);
+        held.set(path, temporary);
+        if (replaced !== undefined) await unlink(replaced).catch(() => {});
+      });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== undefined && UNWRITABLE.has(code)) {
@@ -111,9 +135,64 @@ export class FileStorage implements StorageAdapterInterface {
     }
   }
 
+  /**
+   * Holds every write back until {@link settle}: a file is written beside
+   * its place (a temporary file, not synced) and read from there, and
+   * nothing is renamed into place. A join writes 1,000 documents at once,
+   * and a file synced, renamed and its folder synced one after another
+   * holds one of the four threads file operations and WebCrypto share (the
+   * fold's signature checks wait behind them). A crash or `kill -9` before
+   * {@link settle} leaves only temporary files, which no load reads: the
+   * documents are simply not here, and the next sync fetches them.
+   */
+  holdWrites(): void {
+    this.#held ??= new Map();
+  }
+
+  /**
+   * Makes every held-back write durable and visible, in as few waits as it
+   * can: every temporary file synced (32 at a time), then each renamed into
+   * place, then each folder that changed synced once (the file's folder and
+   * those above it, which a new document's writes created), so a power cut
+   * at any moment leaves each file whole or absent, never part-written.
+   * Writes are no longer held back after it. Call when no write is under way
+   * (after a flush); a no-op when nothing was held back.
+   */
+  async settle(): Promise<void> {
+    const held = this.#held;
+    if (held === undefined) return;
+    try {
+      while (held.size > 0) {
+        const batch = [...held];
+        held.clear();
+        await eachAtOnce(batch, ([, temporary]) => syncFile(temporary));
+        const moves = async () => {
+          for (const [path, temporary] of batch) await rename(temporary, path);
+        };
+        await (this.generation === undefined ? moves() : this.generation.write(moves));
+        const folders = new Set<string>();
+        for (const [path] of batch)
+          for (
+            let folder = dirname(path);
+            folder.startsWith(this.#directory) && !folders.has(folder);
+            folder = dirname(folder)
+          )
+            folders.add(folder);
+        await eachAtOnce([...folders], syncDirectory);
+      }
+    } finally {
+      this.#held = undefined;
+    }
+  }
+
   async remove(key: StorageKey): Promise<void> {
     const [documentId] = key;
     if (documentId !== undefined) this.#chunks.get(documentId)?.delete(key.join("/"));
+    const held = this.#held?.get(this.pathOf(key));
+    if (held !== undefined) {
+      this.#held?.delete(this.pathOf(key));
+      await unlink(held).catch(() => {});
+    }
     await this.#writing(key, () =>
       unlink(this.pathOf(key)).catch((error: NodeJS.ErrnoException) => {
         if (error.code !== "ENOENT") throw error;
@@ -126,6 +205,12 @@ export class FileStorage implements StorageAdapterInterface {
   async loadRange(prefix: StorageKey): Promise<Chunk[]> {
     const root = this.pathOf(prefix);
     const files = await listFiles(root);
+    const held = this.#heldUnder(root).filter((path) => !files.includes(path));
+    // In key order, as the listing is.
+    if (held.length > 0) {
+      files.push(...held);
+      files.sort(byKey(root));
+    }
     const chunks: Chunk[] = [];
     // Sequential on purpose: opening every file of a large replica at once hits EMFILE.
     for (const file of files) {
@@ -208,6 +293,12 @@ export class FileStorage implements StorageAdapterInterface {
     }
   }
 
+  /** The final paths of held-back writes under `folder`. */
+  #heldUnder(folder: string): string[] {
+    if (this.#held === undefined) return [];
+    return [...this.#held.keys()].filter((path) => path.startsWith(`${folder}${sep}`));
+  }
+
   #remember(key: StorageKey): void {
     const [documentId] = key;
     if (documentId === undefined || !isChunkKey(key)) return;
@@ -224,12 +315,36 @@ export class FileStorage implements StorageAdapterInterface {
     const seen = documentId === undefined ? undefined : this.#chunks.get(documentId);
     for (const key of [...(seen ?? [])])
       if (key.startsWith(`${prefix.join("/")}/`)) seen?.delete(key);
+    for (const path of this.#heldUnder(this.pathOf(prefix))) this.#held?.delete(path);
     await this.#writing(
       prefix,
       () => rm(this.pathOf(prefix), { recursive: true, force: true }),
       true,
     );
   }
+}
+
+/** Compares two files under `root` by their keys' parts, in order (the order a listing yields them). */
+function byKey(root: string): (a: string, b: string) => number {
+  return (a, b) => {
+    const [x, y] = [relative(root, a).split(sep), relative(root, b).split(sep)];
+    for (let index = 0; index < Math.min(x.length, y.length); index++)
+      if (x[index] !== y[index]) return (x[index] as string) < (y[index] as string) ? -1 : 1;
+    return x.length - y.length;
+  };
+}
+
+/** Runs `work` on every item, {@link SYNCS_AT_ONCE} at a time; throws the first error once all have ended. */
+async function eachAtOnce<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++] as T);
+  };
+  const results = await Promise.allSettled(
+    Array.from({ length: Math.min(SYNCS_AT_ONCE, items.length) }, worker),
+  );
+  const failed = results.find((result) => result.status === "rejected");
+  if (failed !== undefined) throw failed.reason;
 }
 
 function wrap(data: Uint8Array): Uint8Array {

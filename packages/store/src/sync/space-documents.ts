@@ -16,6 +16,14 @@ const MAX_DOCUMENT_BYTES = 32 * 1024 * 1024;
  */
 const MAX_TOTAL_BYTES = 512 * 1024 * 1024;
 
+/**
+ * The relay's heads summary asked together with each bulk answer, for
+ * {@link fetchedInStep} to take once (a relay that has to load every
+ * document to answer it, after a restart, takes seconds: ~2.4 s at 1,000
+ * documents, spent while the answer is read and taken in).
+ */
+const summaries = new WeakMap<SpaceDocumentsFetched, Promise<Map<string, string[]> | undefined>>();
+
 /** The relay's bulk endpoint for a space over plain HTTP(S), with the token. */
 export function documentsUrlOf(endpoint: RelayEndpoint, spaceDocumentId: string): string {
   const url = parseRelayUrl(endpoint.url);
@@ -58,11 +66,13 @@ export interface SpaceDocumentsFetched {
  * bytes do not load is skipped (the sync fetches it), one the replica holds
  * already is left alone. What loads is taken in as a document this replica
  * synced would be: every record in it is still checked by the fold, so a
- * relay can send nothing here that it could not send through a sync. A
+ * relay can send nothing here that it could not send through a sync. The
+ * documents are taken in together when the reading ends
+ * (`Replica.adoptAll`), so their saves run while the caller folds. A
  * malformed, oversized (a document past 32 MiB, the whole past 512 MiB),
- * cut short or late answer stops the reading; what was taken in until then
- * stays (each document whole), and the sync brings the rest. Never throws
- * for what the relay answers.
+ * cut short or late answer stops the reading; what loaded until then is
+ * taken in (each document whole), and the sync brings the rest. Never
+ * throws for what the relay answers.
  */
 export async function fetchSpaceDocuments(
   replica: Replica,
@@ -70,20 +80,34 @@ export async function fetchSpaceDocuments(
   spaceDocumentId: string,
   timeoutMs: number,
 ): Promise<SpaceDocumentsFetched> {
-  const adopted: string[] = [];
+  // Loaded as they arrive, taken in together at the end (see `Replica.adoptAll`).
+  const taken: [string, A.Doc<unknown>][] = [];
   let skipped = 0;
   // The routes of the space document not yet received.
   let routed: Set<string> | undefined;
-  const unrouted = () => routed?.size ?? 0;
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
+  const summary = fetchHeadsSummary(endpoint, spaceDocumentId, timeoutMs);
+  const done = async (
+    stopped?: SpaceDocumentsFetched["stopped"],
+  ): Promise<SpaceDocumentsFetched> => {
+    const adopted = await replica.adoptAll(taken);
+    const fetched: SpaceDocumentsFetched = {
+      adopted,
+      skipped: skipped + taken.length - adopted.length,
+      unrouted: routed?.size ?? 0,
+      ...(stopped === undefined ? {} : { stopped }),
+    };
+    summaries.set(fetched, summary);
+    return fetched;
+  };
   try {
     const response = await fetch(documentsUrlOf(endpoint, spaceDocumentId), {
       signal: abort.signal,
     });
     if (!response.ok || response.body === null) {
       await response.body?.cancel().catch(() => {});
-      return { adopted, skipped, unrouted: unrouted(), stopped: "unanswered" };
+      return await done("unanswered");
     }
     const frames = readDocumentFrames(response.body, {
       maxDocumentBytes: MAX_DOCUMENT_BYTES,
@@ -93,30 +117,27 @@ export async function fetchSpaceDocuments(
       const next = await frames.next();
       if (next.done === true) {
         if (next.value !== undefined) abort.abort();
-        return next.value === undefined
-          ? { adopted, skipped, unrouted: unrouted() }
-          : { adopted, skipped, unrouted: unrouted(), stopped: next.value.reason };
+        return await done(next.value?.reason);
       }
       const { documentId, bytes } = next.value;
       if (routed === undefined) {
         const space = documentId === spaceDocumentId ? loaded(bytes) : undefined;
         if (space === undefined) {
           abort.abort();
-          return { adopted, skipped, unrouted: unrouted(), stopped: "bad-space" };
+          return await done("bad-space");
         }
         routed = routesOf(space, spaceDocumentId);
-        if (await replica.adopt(documentId, space)) adopted.push(documentId);
-        else skipped += 1;
+        taken.push([documentId, space]);
         continue;
       }
       // Each routed document once; anything else is not this space's to send.
       const doc = routed.delete(documentId) ? loaded(bytes) : undefined;
-      if (doc !== undefined && (await replica.adopt(documentId, doc))) adopted.push(documentId);
+      if (doc !== undefined) taken.push([documentId, doc]);
       else skipped += 1;
     }
   } catch {
     abort.abort();
-    return { adopted, skipped, unrouted: unrouted(), stopped: "failed" };
+    return await done("failed");
   } finally {
     clearTimeout(timer);
   }
@@ -142,10 +163,13 @@ function routesOf(space: A.Doc<unknown>, spaceDocumentId: string): Set<string> {
 
 /**
  * True when what {@link fetchSpaceDocuments} took in is exactly what the
- * relay holds of the space now: the answer was read to its end, brought
- * every document the space routes to and nothing that was refused, and the
- * relay's heads summary (asked after it) lists exactly those documents,
- * each with the heads it has here. The sync may then skip the exchange:
+ * relay holds of the space: the answer was read to its end, brought every
+ * document the space routes to and nothing that was refused, and the
+ * relay's heads summary lists exactly those documents, each with the heads
+ * it has here. The summary is the one asked together with the answer (so
+ * after the sync began), taken once; a later call asks again. A summary
+ * older or newer than the answer (a release pushed between the two)
+ * differs from it, and the exchange runs. The sync may then skip the exchange:
  * this replica held none of the space before, so it has nothing the relay
  * lacks, and the summary is the floor a sync must reach (the same rule as a
  * sync through a held connection, docs/decisions/2026-11-29-sync-freshness.md).
@@ -161,7 +185,13 @@ export async function fetchedInStep(
 ): Promise<boolean> {
   if (fetched.stopped !== undefined || fetched.skipped > 0 || fetched.unrouted > 0) return false;
   if (fetched.adopted[0] !== spaceDocumentId) return false;
-  const summary = await fetchHeadsSummary(endpoint, spaceDocumentId, timeoutMs);
+  // The summary asked with the answer, once; asked now when it was taken already.
+  const early = summaries.get(fetched);
+  summaries.delete(fetched);
+  const summary =
+    early === undefined
+      ? await fetchHeadsSummary(endpoint, spaceDocumentId, timeoutMs)
+      : await early;
   if (summary === undefined || summary.size !== fetched.adopted.length) return false;
   for (const id of fetched.adopted) {
     const handle = replica.repo.handles[id as DocumentId];

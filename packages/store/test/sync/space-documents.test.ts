@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as A from "@automerge/automerge";
-import { generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
+import { encodeHeads, generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
 import { afterEach, describe, expect, it } from "vitest";
 import { canonHome, openReplica } from "../../src/index.js";
 import type { Replica } from "../../src/replica.js";
@@ -109,7 +109,11 @@ describe("a join's bulk fetch from a relay that may lie", () => {
       inTime,
     );
     expect(fetched).toEqual({ adopted: [space, style, tone], skipped: 0, unrouted: 0 });
-    expect(relay.requests).toEqual([`/documents/${space}?token=t0`]);
+    // The answer, and the heads summary asked with it (both with the token).
+    expect([...relay.requests].sort()).toEqual([
+      `/documents/${space}?token=t0`,
+      `/heads/${space}?token=t0`,
+    ]);
     const handle = await replica.find<{ text: string }>(tone);
     expect(handle?.doc().text).toBe("tone v1");
     expect(A.getHeads(handle?.doc() as A.Doc<unknown>)).toEqual(
@@ -240,29 +244,64 @@ describe("a join's bulk fetch from a relay that may lie", () => {
 
   it("is in step only when the relay's summary lists exactly the heads taken in", async () => {
     const { space, style, tone, bytes } = aSpace();
-    let summary: Record<string, string[]> = {};
+    const headsOf = (id: string) =>
+      [...encodeHeads(A.getHeads(A.load(bytes[id] as Uint8Array)))].sort() as string[];
+    const exact = { [space]: headsOf(space), [style]: headsOf(style), [tone]: headsOf(tone) };
+    let summary: Record<string, string[]> = exact;
     const relay = await hostileRelay((request, response) => {
       if (request.url?.startsWith("/heads/"))
         response.writeHead(200).end(JSON.stringify({ space, documents: summary }));
       else sending(...wholeSpace(space, style, tone, bytes))(request, response);
     });
-    const replica = await freshReplica();
     const endpoint = { url: relay.url };
+    // The summary asked together with the answer.
+    const replica = await freshReplica();
     const fetched = await fetchSpaceDocuments(replica, endpoint, space, inTime);
-    const heads = async (id: string) =>
-      [...((await replica.find(id))?.heads() ?? [])].sort() as string[];
-    const exact = {
-      [space]: await heads(space),
-      [style]: await heads(style),
-      [tone]: await heads(tone),
-    };
+    summary = {};
+    expect(await fetchedInStep(replica, endpoint, space, fetched, inTime)).toBe(true);
+    // Taken once: asked again, the relay's summary now.
+    expect(await fetchedInStep(replica, endpoint, space, fetched, inTime)).toBe(false);
     summary = exact;
     expect(await fetchedInStep(replica, endpoint, space, fetched, inTime)).toBe(true);
-    summary = { ...exact, [tone]: await heads(style) };
-    expect(await fetchedInStep(replica, endpoint, space, fetched, inTime)).toBe(false);
-    summary = { ...exact, [newId()]: await heads(style) };
-    expect(await fetchedInStep(replica, endpoint, space, fetched, inTime)).toBe(false);
-    summary = { [space]: exact[space] as string[], [style]: exact[style] as string[] };
-    expect(await fetchedInStep(replica, endpoint, space, fetched, inTime)).toBe(false);
+    for (const differing of [
+      { ...exact, [tone]: headsOf(style) },
+      { ...exact, [newId()]: headsOf(style) },
+      { [space]: exact[space] as string[], [style]: exact[style] as string[] },
+    ]) {
+      summary = differing;
+      const again = await freshReplica();
+      const taken = await fetchSpaceDocuments(again, endpoint, space, inTime);
+      expect(await fetchedInStep(again, endpoint, space, taken, inTime)).toBe(false);
+    }
+  });
+
+  it("asks the relay's summary together with the answer, not after reading it", async () => {
+    const { space, style, tone, bytes } = aSpace();
+    const documents = Object.fromEntries(
+      [space, style, tone].map((id) => [
+        id,
+        [...encodeHeads(A.getHeads(A.load(bytes[id] as Uint8Array)))].sort(),
+      ]),
+    );
+    // This relay answers the documents only once it has been asked for the summary:
+    // a client asking for the summary after reading the answer would wait for ever.
+    let asked: () => void = () => {};
+    const summaryAsked = new Promise<void>((resolve) => {
+      asked = resolve;
+    });
+    const relay = await hostileRelay((request, response) => {
+      if (request.url?.startsWith("/heads/")) {
+        asked();
+        response.writeHead(200).end(JSON.stringify({ space, documents }));
+      } else
+        void summaryAsked.then(() =>
+          sending(...wholeSpace(space, style, tone, bytes))(request, response),
+        );
+    });
+    const replica = await freshReplica();
+    const endpoint = { url: relay.url };
+    const fetched = await fetchSpaceDocuments(replica, endpoint, space, 5_000);
+    expect(fetched).toEqual({ adopted: [space, style, tone], skipped: 0, unrouted: 0 });
+    expect(await fetchedInStep(replica, endpoint, space, fetched, inTime)).toBe(true);
   });
 });
