@@ -19,14 +19,10 @@ export default {
     chunkFileNames: "chunks/[name]-[hash].mjs",
     banner: (chunk) => (chunk.isEntry ? "#!/usr/bin/env node" : ""),
     // automerge-repo's modules import each other in a cycle: one chunk, loaded only by commands that open a replica.
-    // Rollup would put the modules it shares with the rest (commonjs's helpers, which the
-    // argument parser needs) into that chunk too, so they get their own.
-    manualChunks: (id) => {
-      if (/[\\/]@automerge[\\/]automerge-repo(-network-websocket)?[\\/]/.test(id))
-        return "automerge-repo";
-      if (id.startsWith("\0commonjsHelpers")) return "commonjs-helpers";
-      return undefined;
-    },
+    manualChunks: (id) =>
+      /[\\/]@automerge[\\/]automerge-repo(-network-websocket)?[\\/]/.test(id)
+        ? "automerge-repo"
+        : undefined,
   },
   external: (id) =>
     id.startsWith("node:") ||
