@@ -3,9 +3,7 @@
 // tree shaking happens before chunking, so the agent's hot path
 // (`canon show`) loads neither Automerge nor zod. Rollup is used rather than
 // esbuild because esbuild's code splitting keeps every module a barrel file
-// re-exports, which put zod on that path. Automerge (WASM) stays external;
-// automerge-repo is bundled, with this repository's patch (patches/), so an
-// installed CLI (and the relay it runs) behaves as the tested tree does.
+// re-exports, which put zod on that path. Automerge (WASM) stays external.
 import commonjs from "@rollup/plugin-commonjs";
 import json from "@rollup/plugin-json";
 import { nodeResolve } from "@rollup/plugin-node-resolve";
@@ -18,16 +16,8 @@ export default {
     entryFileNames: "[name].mjs",
     chunkFileNames: "chunks/[name]-[hash].mjs",
     banner: (chunk) => (chunk.isEntry ? "#!/usr/bin/env node" : ""),
-    // automerge-repo's modules import each other in a cycle: one chunk, loaded only by commands that open a replica.
-    manualChunks: (id) =>
-      /[\\/]@automerge[\\/]automerge-repo(-network-websocket)?[\\/]/.test(id)
-        ? "automerge-repo"
-        : undefined,
   },
-  external: (id) =>
-    id.startsWith("node:") ||
-    id === "@automerge/automerge" ||
-    id.startsWith("@automerge/automerge/"),
+  external: (id) => id.startsWith("node:") || id.startsWith("@automerge/"),
   // JSON: the MCP SDK's validator (ajv) imports its meta-schemas.
   plugins: [nodeResolve({ preferBuiltins: true, exportConditions: ["node"] }), commonjs(), json()],
   treeshake: {
