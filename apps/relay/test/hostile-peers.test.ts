@@ -178,6 +178,58 @@ describe("the relay stays up whatever a connection sends", () => {
     await syncThroughRelay(server.url);
   });
 
+  it("counts the documents created per address, so reconnecting does not refill the budget", async () => {
+    const { server, events } = await relay({ newDocumentsPerMinute: 3 });
+    const opening = A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array;
+    const requests = (peerId: string, count: number) =>
+      Array.from({ length: count }, () =>
+        cbor.encode({
+          type: "request",
+          senderId: peerId,
+          targetId: server.repo.peerId,
+          documentId: randomDocumentId(),
+          data: opening,
+        }),
+      );
+    // Three documents on a first connection: within the budget, the socket stays open.
+    expect(
+      await sendMessages(
+        server.url,
+        [joinMessage("reconnecting-1"), ...requests("reconnecting-1", 3)],
+        1000,
+      ),
+    ).toBeUndefined();
+    // A new connection from the same address, with a new peer id, gets no fresh budget.
+    expect(
+      await sendMessages(server.url, [
+        joinMessage("reconnecting-2"),
+        ...requests("reconnecting-2", 1),
+      ]),
+    ).toBe(1008);
+    expect(events.filter((e) => e.event === "quota-exceeded").map((e) => e.quota)).toEqual([
+      "newDocumentsPerMinute",
+    ]);
+    expect(Object.keys(server.repo.handles).length).toBe(3);
+  });
+
+  it("counts the bytes written per address, so reconnecting does not refill the budget", async () => {
+    const { server, events } = await relay({ writeBytesPerMinute: 48 * 1024 });
+    const first = clientRepo(server.url).repo;
+    const kept = first.create({ text: randomBytes(30_000).toString("base64") });
+    try {
+      await eventually(() => server.repo.handles[kept.documentId]?.isReady() === true);
+    } finally {
+      await first.shutdown();
+    }
+    const second = clientRepo(server.url).repo;
+    second.create({ text: randomBytes(30_000).toString("base64") });
+    try {
+      await eventually(() => events.some((e) => e.quota === "writeBytesPerMinute"));
+    } finally {
+      await second.shutdown();
+    }
+  });
+
   it("refuses to let a document grow past the size limit; smaller documents still sync", async () => {
     const { server, events } = await relay({ maxDocumentBytes: 64 * 1024 });
     const { repo } = clientRepo(server.url);

@@ -21,6 +21,7 @@ import type { DocumentActivity } from "../memory/idle-eviction.js";
 import type { RefusalReason, RelayMetrics } from "../metrics.js";
 import type { RelayLog } from "../relay-log.js";
 import type { DocumentSizes } from "./document-sizes.js";
+import { AddressBudgets } from "./address-budgets.js";
 import { RateBudget } from "./rate-budget.js";
 import { storedDocument } from "./stored-document.js";
 import { type IncomingChange, parseWireMessage, type WireMessage } from "./wire-message.js";
@@ -62,7 +63,9 @@ interface Connection {
   /** Set by the peer's one `join`; every later message must come from it. */
   peerId: string | undefined;
   readonly received: RateBudget;
+  /** Shared by every connection from the same address (see {@link AddressBudgets}). */
   readonly written: RateBudget;
+  /** Shared by every connection from the same address (see {@link AddressBudgets}). */
   readonly created: RateBudget;
   /** Documents this connection has named, each counted once against {@link Connection.created}. */
   readonly named: Set<string>;
@@ -101,6 +104,13 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
   readonly #server: WebSocketServer;
   readonly #options: GuardOptions;
   readonly #connections = new WeakMap<WebSocket, Connection>();
+  /**
+   * The write and new-document budgets, per remote address: a peer that
+   * reconnects (or opens many sockets) draws on what it already spent,
+   * rather than starting each connection with a fresh minute's worth.
+   */
+  readonly #written: AddressBudgets;
+  readonly #created: AddressBudgets;
   #repo: Repo | undefined;
   /** Per peer and document (`peer document`, or the peer alone), the last message on its way out: each waits for the one before. */
   readonly #outgoing = new Map<string, Promise<void>>();
@@ -121,6 +131,8 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
     );
     this.#server = server;
     this.#options = options;
+    this.#written = new AddressBudgets(options.limits.writeBytesPerMinute);
+    this.#created = new AddressBudgets(options.limits.newDocumentsPerMinute);
   }
 
   /**
@@ -262,8 +274,8 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
       allowed: new Set(),
       peerId: undefined,
       received: new RateBudget(limits.receiveBytesPerMinute),
-      written: new RateBudget(limits.writeBytesPerMinute),
-      created: new RateBudget(limits.newDocumentsPerMinute),
+      written: this.#written.of(request.socket.remoteAddress),
+      created: this.#created.of(request.socket.remoteAddress),
       named: new Set(),
       queue: Promise.resolve(),
       closed: false,
