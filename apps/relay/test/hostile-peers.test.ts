@@ -156,60 +156,93 @@ describe("the relay stays up whatever a connection sends", () => {
     expect((await fetchThroughRelay<{ text: string }>(server.url, url)).text).toBe("kept");
   });
 
-  it("limits the documents one connection may create per minute", async () => {
+  it("limits the documents an address may create per minute; past it, a request is answered doc-unavailable", async () => {
     const { server, events } = await relay({ newDocumentsPerMinute: 3 });
     const peerId = "hostile-creator";
     const opening = A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array;
-    const requests = Array.from({ length: 5 }, () =>
+    const asked = Array.from({ length: 5 }, () => randomDocumentId());
+    const requests = asked.map((documentId) =>
       cbor.encode({
         type: "request",
         senderId: peerId,
         targetId: server.repo.peerId,
-        documentId: randomDocumentId(),
+        documentId,
         data: opening,
       }),
     );
-    expect(await sendMessages(server.url, [joinMessage(peerId), ...requests])).toBe(1008);
+    // Only asking: the two past the budget are answered at once, and the connection stays.
+    const { code, received } = await exchange(server.url, [joinMessage(peerId), ...requests]);
+    expect(code).toBeUndefined();
+    const unavailable = received
+      .filter((message) => message.type === "doc-unavailable")
+      .map((message) => message.documentId);
+    expect(unavailable).toEqual(expect.arrayContaining(asked.slice(3)));
+    // Three reached the Repo; the others never did.
+    expect(Object.keys(server.repo.handles).sort()).toEqual(asked.slice(0, 3).sort());
+    expect(events.filter((e) => e.event === "quota-exceeded")).toEqual([]);
+
+    // Creating one more (a sync carrying changes) from the same address closes the connection.
+    const created = A.change(A.init<{ text: string }>(), (doc) => {
+      doc.text = "new";
+    });
+    const template = A.decodeSyncMessage(opening);
+    const data = A.encodeSyncMessage({
+      ...template,
+      heads: A.getHeads(created),
+      changes: [A.getLastLocalChange(created) as Uint8Array],
+    });
+    const creating = cbor.encode({
+      type: "sync",
+      senderId: "hostile-creator-2",
+      targetId: server.repo.peerId,
+      documentId: randomDocumentId(),
+      data,
+    });
+    expect(await sendMessages(server.url, [joinMessage("hostile-creator-2"), creating])).toBe(1008);
     expect(events.filter((e) => e.event === "quota-exceeded").map((e) => e.quota)).toEqual([
       "newDocumentsPerMinute",
     ]);
-    // Three were let through; the fourth closed the connection.
-    expect(Object.keys(server.repo.handles).length).toBe(3);
-    await syncThroughRelay(server.url);
+    expect(Object.keys(server.repo.handles)).toHaveLength(3);
   });
 
   it("counts the documents created per address, so reconnecting does not refill the budget", async () => {
     const { server, events } = await relay({ newDocumentsPerMinute: 3 });
-    const opening = A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array;
-    const requests = (peerId: string, count: number) =>
-      Array.from({ length: count }, () =>
-        cbor.encode({
-          type: "request",
-          senderId: peerId,
-          targetId: server.repo.peerId,
-          documentId: randomDocumentId(),
-          data: opening,
+    const creating = (peerId: string) => {
+      const created = A.change(A.init<{ text: string }>(), (doc) => {
+        doc.text = peerId;
+      });
+      const opening = A.decodeSyncMessage(
+        A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array,
+      );
+      return cbor.encode({
+        type: "sync",
+        senderId: peerId,
+        targetId: server.repo.peerId,
+        documentId: randomDocumentId(),
+        data: A.encodeSyncMessage({
+          ...opening,
+          heads: A.getHeads(created),
+          changes: [A.getLastLocalChange(created) as Uint8Array],
         }),
+      });
+    };
+    const session = (peerId: string, count: number, localAddress?: string) =>
+      exchange(
+        server.url,
+        [joinMessage(peerId), ...Array.from({ length: count }, () => creating(peerId))],
+        1000,
+        localAddress,
       );
     // Three documents on a first connection: within the budget, the socket stays open.
-    expect(
-      await sendMessages(
-        server.url,
-        [joinMessage("reconnecting-1"), ...requests("reconnecting-1", 3)],
-        1000,
-      ),
-    ).toBeUndefined();
+    expect((await session("reconnecting-1", 3)).code).toBeUndefined();
     // A new connection from the same address, with a new peer id, gets no fresh budget.
-    expect(
-      await sendMessages(server.url, [
-        joinMessage("reconnecting-2"),
-        ...requests("reconnecting-2", 1),
-      ]),
-    ).toBe(1008);
+    expect((await session("reconnecting-2", 1)).code).toBe(1008);
     expect(events.filter((e) => e.event === "quota-exceeded").map((e) => e.quota)).toEqual([
       "newDocumentsPerMinute",
     ]);
-    expect(Object.keys(server.repo.handles).length).toBe(3);
+    // Another address has a budget of its own.
+    expect((await session("elsewhere", 1, "127.0.0.2")).code).toBeUndefined();
+    await eventually(() => Object.keys(server.repo.handles).length === 4);
   });
 
   it("counts the bytes written per address, so reconnecting does not refill the budget", async () => {
@@ -335,6 +368,40 @@ describe("the relay stays up whatever a connection sends", () => {
     expect(joined.remoteAddress).toMatch(/^127\.0\.0\.1:\d+$/);
   });
 });
+
+/**
+ * Opens a WebSocket to `url`, sends each message, and collects what the relay
+ * answers for `ms`; resolves with the close code (undefined when it stayed
+ * open) and the decoded messages.
+ */
+async function exchange(
+  url: string,
+  messages: readonly Uint8Array[],
+  ms = 1500,
+  /** The client's own address (any of 127.0.0.0/8 reaches a relay on 127.0.0.1). */
+  localAddress?: string,
+): Promise<{ code: number | undefined; received: { type: string; documentId?: string }[] }> {
+  const { default: WebSocket } = await import("ws");
+  return new Promise((resolve) => {
+    const received: { type: string; documentId?: string }[] = [];
+    const socket = new WebSocket(url, localAddress === undefined ? {} : { localAddress });
+    const timer = setTimeout(() => {
+      socket.terminate();
+      resolve({ code: undefined, received });
+    }, ms);
+    socket.on("error", () => {});
+    socket.on("message", (data: Buffer) => {
+      received.push(cbor.decode(new Uint8Array(data)) as { type: string; documentId?: string });
+    });
+    socket.on("open", () => {
+      for (const message of messages) socket.send(message);
+    });
+    socket.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, received });
+    });
+  });
+}
 
 /** Joins as `peerId` and sends `messages` spaced 200 ms apart; resolves with the close code. */
 async function sendMessagesAfter(

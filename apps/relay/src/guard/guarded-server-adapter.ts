@@ -369,8 +369,13 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
       message.type === "doc-unavailable" ||
       message.type === "ephemeral"
     ) {
-      if (!(await this.#mayName(connection, message.documentId)))
+      if (!(await this.#mayName(connection, message.documentId))) {
+        // Only asking (a space routing thousands of documents that exist nowhere makes
+        // every reader ask): told the relay has none, at once, instead of being cut off.
+        if (message.type === "request" && parsed.changes.length === 0)
+          return this.#unavailable(message);
         return this.#quotaExceeded(socket, connection, "newDocumentsPerMinute");
+      }
     }
     if ((message.type === "sync" || message.type === "request") && parsed.changes.length > 0) {
       const refused = await this.#mayWrite(connection, message.documentId, parsed.changes);
@@ -427,14 +432,34 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
     setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
   }
 
+  /**
+   * Past the new-document budget, a request that only asks for a document
+   * the relay does not hold never reaches the Repo (which would keep a
+   * handle for it): it is answered `doc-unavailable`, as the Repo would
+   * answer it, so the client reports the document missing rather than
+   * losing its connection. Costs one storage check.
+   */
+  #unavailable(message: { readonly senderId: string; readonly documentId: string }): void {
+    this.#sendNow({
+      type: "doc-unavailable",
+      senderId: this.peerId as PeerId,
+      targetId: message.senderId as PeerId,
+      documentId: message.documentId,
+    } as FromServerMessage);
+  }
+
   /** False when naming `documentId` would create one document more than the connection's budget allows. */
   async #mayName(connection: Connection, documentId: string): Promise<boolean> {
     if (connection.named.has(documentId)) return true;
-    connection.named.add(documentId);
-    if (this.#repo?.handles[documentId as never]?.isReady()) return true;
-    if (await this.#options.sizes.isStored(documentId)) return true;
-    return connection.created.take(1);
+    const allowed =
+      this.#repo?.handles[documentId as never]?.isReady() === true ||
+      (await this.#options.sizes.isStored(documentId)) ||
+      connection.created.take(1);
+    // A document refused here is counted again the next time it is named.
+    if (allowed) connection.named.add(documentId);
+    return allowed;
   }
+
 
   /**
    * True when the sync message's changes apply to a copy of the document.
