@@ -20,8 +20,8 @@ import type { RelayLimits } from "../limits.js";
 import type { DocumentActivity } from "../memory/idle-eviction.js";
 import type { RefusalReason, RelayMetrics } from "../metrics.js";
 import type { RelayLog } from "../relay-log.js";
-import type { DocumentSizes } from "./document-sizes.js";
 import { AddressBudgets } from "./address-budgets.js";
+import type { DocumentSizes } from "./document-sizes.js";
 import { RateBudget } from "./rate-budget.js";
 import { storedDocument } from "./stored-document.js";
 import { type IncomingChange, parseWireMessage, type WireMessage } from "./wire-message.js";
@@ -459,7 +459,6 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
     if (allowed) connection.named.add(documentId);
     return allowed;
   }
-
 
   /**
    * True when the sync message's changes apply to a copy of the document.
