@@ -5,6 +5,7 @@ import { join } from "node:path";
 import * as A from "@automerge/automerge";
 import { cbor, generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
 import { afterEach, describe, expect, it } from "vitest";
+import { parseTokensFile } from "../src/access/tokens-file.js";
 import {
   createRelayLog,
   type RelayLimits,
@@ -426,3 +427,52 @@ async function sendMessagesAfter(
     5000,
   );
 }
+
+describe("peer ids are not authenticated: one token cannot take over another's connection", () => {
+  it("refuses a join under a peer id held by a connection of another space's token; the same token may take it over", async () => {
+    const directory = await mkdtemp(join(tmpdir(), "canon-relay-hostile-"));
+    directories.push(directory);
+    const events: LoggedEvent[] = [];
+    const alpha = randomDocumentId();
+    const beta = randomDocumentId();
+    const server = await startRelayServer({
+      storageDirectory: directory,
+      port: 0,
+      token: "admin-token-0123456789",
+      spaceTokens: parseTokensFile(
+        JSON.stringify({
+          spaces: {
+            [alpha]: { write: ["alpha-token-0123456789"] },
+            [beta]: { write: ["beta-token-0123456789"] },
+          },
+        }),
+        "tokens.json",
+        "admin-token-0123456789",
+      ),
+      log: createRelayLog("info", (line) => events.push(JSON.parse(line) as LoggedEvent)),
+    });
+    servers.push(server);
+    const { default: WebSocket } = await import("ws");
+    const open = async (token: string) => {
+      const socket = new WebSocket(`${server.url}?token=${token}`);
+      socket.on("error", () => {});
+      await new Promise((resolve) => socket.once("open", resolve));
+      const closed = new Promise<number>((resolve) => socket.once("close", resolve));
+      socket.send(joinMessage("victim-peer"));
+      return { socket, closed };
+    };
+    const victim = await open("alpha-token-0123456789");
+    await eventually(() => events.some((e) => e.event === "peer-joined"));
+
+    const attacker = await open("beta-token-0123456789");
+    expect(await withTimeout(attacker.closed, 3000)).toBe(1008);
+    expect(disconnects(events)).toEqual(["claims the peer id of another token's connection"]);
+    expect(victim.socket.readyState).toBe(WebSocket.OPEN);
+
+    // The victim itself reconnecting (same token, same peer id) replaces its old socket.
+    const again = await open("alpha-token-0123456789");
+    await withTimeout(victim.closed, 3000);
+    expect(again.socket.readyState).toBe(WebSocket.OPEN);
+    again.socket.close();
+  });
+});

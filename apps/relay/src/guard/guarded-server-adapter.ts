@@ -320,6 +320,16 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
         return this.#disconnect(socket, connection, "joined twice");
       if (message.senderId === this.peerId)
         return this.#disconnect(socket, connection, "claims the relay's own peer id");
+      // A join under a peer id another socket holds takes that socket's place, and with it
+      // the messages still on their way to it: only for a token that may read all it could.
+      const holder = this.sockets[message.senderId as PeerId] as WebSocket | undefined;
+      const held = holder === undefined ? undefined : this.#connections.get(holder);
+      if (held !== undefined && !held.closed && !covers(connection.grant, held.grant))
+        return this.#disconnect(
+          socket,
+          connection,
+          "claims the peer id of another token's connection",
+        );
       connection.peerId = message.senderId;
       this.#options.log.write("info", "peer-joined", {
         peerId: message.senderId,
@@ -548,6 +558,13 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
     socket.close(1008, "policy violation");
     setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
   }
+}
+
+/** True when `taker` opens every document `held` opens (the admin token opens all). */
+function covers(taker: AccessGrant, held: AccessGrant): boolean {
+  if (taker.kind === "all") return true;
+  if (held.kind === "all") return false;
+  return [...held.spaces].every((space) => taker.spaces.has(space));
 }
 
 /** An error's message, one line and short: it goes into a log, and may quote a peer. */
