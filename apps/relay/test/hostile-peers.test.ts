@@ -157,6 +157,44 @@ describe("the relay stays up whatever a connection sends", () => {
     expect((await fetchThroughRelay<{ text: string }>(server.url, url)).text).toBe("kept");
   });
 
+  it("disconnects a peer whose change writes the key __proto__ (Automerge cannot apply it), and keeps the document intact", async () => {
+    const { server, events } = await relay();
+    const url = await syncThroughRelay(server.url, "kept");
+    const { documentId } = parseAutomergeUrl(url);
+    const local = A.change(
+      A.clone((await server.repo.find<Record<string, unknown>>(url)).doc()),
+      (doc) => {
+        doc.PROTO_KEY = "polluted";
+      },
+    );
+    // Automerge's own API refuses the key; a hostile peer writes the change itself.
+    const decoded = A.decodeChange(A.getLastLocalChange(local) as Uint8Array);
+    for (const op of decoded.ops as { key?: string }[])
+      if (op.key === "PROTO_KEY") op.key = "__proto__";
+    const template = A.decodeSyncMessage(
+      A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array,
+    );
+    const hostile = A.encodeSyncMessage({ ...template, changes: [A.encodeChange(decoded)] });
+    const peerId = "hostile-proto";
+    const message = (data: Uint8Array) =>
+      cbor.encode({
+        type: "sync",
+        senderId: peerId,
+        targetId: server.repo.peerId,
+        documentId,
+        data,
+      });
+    const opening = A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array;
+    const closed = await sendMessagesAfter(server.url, peerId, [
+      message(opening),
+      message(hostile),
+    ]);
+    expect(closed).toBe(1008);
+    expect(disconnects(events)).toEqual(["sync message does not apply to the document"]);
+    expect((await fetchThroughRelay<{ text: string }>(server.url, url)).text).toBe("kept");
+    await syncThroughRelay(server.url);
+  });
+
   it("limits the documents an address may create per minute; past it, a request is answered doc-unavailable", async () => {
     const { server, events } = await relay({ newDocumentsPerMinute: 3 });
     const peerId = "hostile-creator";
