@@ -195,6 +195,56 @@ describe("the relay stays up whatever a connection sends", () => {
     await syncThroughRelay(server.url);
   });
 
+  it("disconnects a peer whose one change nests 10,000 maps (it would kill the relay's Automerge), and keeps serving", async () => {
+    const { server, events } = await relay();
+    const url = await syncThroughRelay(server.url, "kept");
+    const { documentId } = parseAutomergeUrl(url);
+    const local = A.change(
+      A.clone((await server.repo.find<Record<string, unknown>>(url)).doc()),
+      (doc) => {
+        doc.n = {};
+      },
+    );
+    // 20 KB: one change whose every new map is made inside the one before.
+    const decoded = A.decodeChange(A.getLastLocalChange(local) as Uint8Array);
+    const [first] = decoded.ops;
+    decoded.ops = [
+      first as (typeof decoded.ops)[number],
+      ...Array.from({ length: 9_999 }, (_, i) => ({
+        action: "makeMap",
+        obj: `${decoded.startOp + i}@${decoded.actor}`,
+        key: "n",
+        pred: [],
+      })),
+    ] as typeof decoded.ops;
+    const template = A.decodeSyncMessage(
+      A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array,
+    );
+    const hostile = A.encodeSyncMessage({ ...template, changes: [A.encodeChange(decoded)] });
+    const peerId = "hostile-nesting";
+    const message = (data: Uint8Array) =>
+      cbor.encode({
+        type: "sync",
+        senderId: peerId,
+        targetId: server.repo.peerId,
+        documentId,
+        data,
+      });
+    const opening = A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array;
+    const closed = await sendMessagesAfter(server.url, peerId, [
+      message(opening),
+      message(hostile),
+    ]);
+    expect(closed).toBe(1008);
+    expect(disconnects(events)).toEqual([
+      "sync message carries a change nesting objects over 64 deep",
+    ]);
+    // Before, the check itself (applying the change on a copy) trapped Automerge's WebAssembly:
+    // every later sync of every client failed ("Module terminated").
+    expect((await fetchThroughRelay<{ text: string }>(server.url, url)).text).toBe("kept");
+    await syncThroughRelay(server.url);
+  });
+
   it("limits the documents an address may create per minute; past it, a request is answered doc-unavailable", async () => {
     const { server, events } = await relay({ newDocumentsPerMinute: 3 });
     const peerId = "hostile-creator";

@@ -13,6 +13,15 @@ import { z } from "zod";
 /** Longest peer id accepted; automerge-repo's are about 15 characters, Canon's about 30. */
 const MAX_PEER_ID_LENGTH = 128;
 
+/**
+ * Deepest nesting of objects one change may create (a map in a map in a
+ * map…). Automerge applies a change's new objects recursively: one change
+ * nesting 8,000 maps (16 KB) hangs the process, 10,000 trap its WebAssembly
+ * module, after which every Automerge call in the process fails. Canon's
+ * documents nest three deep.
+ */
+export const MAX_CHANGE_NESTING = 64;
+
 /** Largest ephemeral payload forwarded: Canon sends none, so this only bounds what a peer can broadcast. */
 export const MAX_EPHEMERAL_BYTES = 64 * 1024;
 
@@ -200,21 +209,44 @@ function syncChanges(data: Uint8Array, message: WireMessage): ParsedWireMessage 
   }
   const incoming: IncomingChange[] = [];
   for (const change of changes) {
-    const hash = changeHash(change);
-    if (hash === undefined && !isDocument(change))
+    const decoded = decodedChange(change);
+    if (decoded === undefined && !isDocument(change))
       return { ok: false, reason: "sync message carries a change that does not decode" };
-    incoming.push({ hash, bytes: change.byteLength });
+    if (decoded !== undefined && nestingOf(decoded) > MAX_CHANGE_NESTING)
+      return {
+        ok: false,
+        reason: `sync message carries a change nesting objects over ${MAX_CHANGE_NESTING} deep`,
+      };
+    incoming.push({ hash: decoded?.hash, bytes: change.byteLength });
   }
   return { ok: true, message, changes: incoming };
 }
 
-/** The change's hash; undefined when the chunk is not a change that decodes. */
-function changeHash(chunk: Uint8Array): string | undefined {
+/** The change, decoded (without applying it); undefined when the chunk is not a change that decodes. */
+function decodedChange(chunk: Uint8Array): A.DecodedChange | undefined {
   try {
-    return A.decodeChange(chunk).hash;
+    return A.decodeChange(chunk);
   } catch {
     return undefined;
   }
+}
+
+/**
+ * How deep the objects a change creates nest inside each other (0 when it
+ * creates none), read from its ops: the op at index `i` has the id
+ * `startOp + i @ actor`, and an object made inside one made by the same
+ * change is one level deeper. Linear in the ops.
+ */
+export function nestingOf(change: A.DecodedChange): number {
+  const depths = new Map<string, number>();
+  let deepest = 0;
+  change.ops.forEach((op, index) => {
+    if (!op.action.startsWith("make")) return;
+    const depth = (depths.get(op.obj) ?? 0) + 1;
+    depths.set(`${change.startOp + index}@${change.actor}`, depth);
+    if (depth > deepest) deepest = depth;
+  });
+  return deepest;
 }
 
 /**
