@@ -124,6 +124,16 @@ export { CHUNK_KINDS, countStoredDocuments, pathOfKey } from "./storage/chunk-la
 export { FileStorage } from "./storage/file-storage.js";
 export { ACCESS_REFUSED_CLOSE_CODE } from "./sync/access-refused.js";
 export {
+  chunksApply,
+  createdDepth,
+  type DocumentBackend,
+  type DocumentProbe,
+  depthOf,
+  MAX_DOCUMENT_NESTING,
+  nestingOf,
+  probeDocument,
+} from "./sync/document-depth.js";
+export {
   DOCUMENT_FRAMES_END,
   DOCUMENT_FRAMES_TAG,
   type DocumentFrame,

@@ -12,7 +12,7 @@ import {
   type FromServerMessage,
   WebSocketServerAdapter,
 } from "@automerge/automerge-repo-network-websocket";
-import { ACCESS_REFUSED_CLOSE_CODE } from "@canon/store";
+import { ACCESS_REFUSED_CLOSE_CODE, chunksApply } from "@canon/store";
 import type { WebSocket, WebSocketServer } from "ws";
 import { type AccessGrant, ALL_ACCESS } from "../access/access-grant.js";
 import type { SpaceAccess } from "../access/space-access.js";
@@ -24,7 +24,15 @@ import { AddressBudgets } from "./address-budgets.js";
 import type { DocumentSizes } from "./document-sizes.js";
 import { RateBudget } from "./rate-budget.js";
 import { storedDocument } from "./stored-document.js";
-import { type IncomingChange, parseWireMessage, type WireMessage } from "./wire-message.js";
+import {
+  type IncomingChange,
+  MAX_CHANGE_NESTING,
+  parseWireMessage,
+  type WireMessage,
+} from "./wire-message.js";
+
+/** Why a sync message whose changes do not apply to the document is refused. */
+const DOES_NOT_APPLY = "sync message does not apply to the document";
 
 /** What the guard needs besides the WebSocket server. */
 export interface GuardOptions {
@@ -390,8 +398,8 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
     if ((message.type === "sync" || message.type === "request") && parsed.changes.length > 0) {
       const refused = await this.#mayWrite(connection, message.documentId, parsed.changes);
       if (refused !== undefined) return this.#quotaExceeded(socket, connection, refused);
-      if (!(await this.#applies(message.documentId, message.data)))
-        return this.#disconnect(socket, connection, "sync message does not apply to the document");
+      const refusal = await this.#applies(message.documentId, message.data);
+      if (refusal !== undefined) return this.#disconnect(socket, connection, refusal);
       const key = `${message.senderId} ${message.documentId}`;
       if (this.#options.metrics !== undefined && !this.#arrived.has(key))
         this.#arrived.set(key, performance.now());
@@ -471,23 +479,38 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
   }
 
   /**
-   * True when the sync message's changes apply to a copy of the document.
+   * Why the sync message's changes may not be taken (undefined when they
+   * apply to a copy of the document and nest at most 64 deep).
    * Automerge applies a change's ops one by one and does not roll back: a
    * change naming an object that does not exist throws halfway and leaves the
    * document unloadable for every peer that later fetches it. So the changes
    * are tried on a clone first (read from disk when not in memory).
+   * Automerge also patches nested objects recursively, and traps on a
+   * document nesting some 20,000 deep however many changes built it, so the
+   * changes are first applied to a copy without patches ({@link chunksApply})
+   * and refused when an object they create would sit more than
+   * {@link MAX_CHANGE_NESTING} deep in the document: each new object's depth
+   * is the length of its path on the copy, which Automerge builds in a loop.
+   * That is exact (it reads the document as it would be), needs no
+   * per-document state to keep in step with the Repo, and costs one path of
+   * at most 64 steps per object created.
    * Cost: a clone of the document per sync message that carries changes.
    */
-  async #applies(documentId: string, data: Uint8Array): Promise<boolean> {
+  async #applies(documentId: string, data: Uint8Array): Promise<string | undefined> {
     const handle = this.#repo?.handles[documentId as never];
     const doc = handle?.isReady()
       ? handle.doc()
       : await storedDocument(this.#options.storage, documentId);
     try {
+      const { changes } = A.decodeSyncMessage(data);
+      const applied = chunksApply(doc, changes, MAX_CHANGE_NESTING);
+      if (!applied.ok && applied.reason === "too-deep")
+        return `sync message nests objects over ${MAX_CHANGE_NESTING} deep in the document`;
+      if (!applied.ok) return DOES_NOT_APPLY;
       A.receiveSyncMessage(A.clone(doc), A.initSyncState(), data);
-      return true;
+      return undefined;
     } catch {
-      return false;
+      return DOES_NOT_APPLY;
     }
   }
 

@@ -1,5 +1,6 @@
 import * as A from "@automerge/automerge";
 import { cbor, isValidDocumentId } from "@automerge/automerge-repo";
+import { MAX_DOCUMENT_NESTING, nestingOf, probeDocument } from "@canon/store";
 import { z } from "zod";
 
 // The messages of automerge-repo's WebSocket protocol (2.5.6), checked field
@@ -14,13 +15,16 @@ import { z } from "zod";
 const MAX_PEER_ID_LENGTH = 128;
 
 /**
- * Deepest nesting of objects one change may create (a map in a map in a
- * map…). Automerge applies a change's new objects recursively: one change
- * nesting 8,000 maps (16 KB) hangs the process, 10,000 trap its WebAssembly
- * module, after which every Automerge call in the process fails. Canon's
- * documents nest three deep.
+ * Deepest nesting of objects a change may create, and a document reach
+ * (a map in a map in a map…): {@link MAX_DOCUMENT_NESTING}. Automerge
+ * patches nested objects recursively: one change nesting 8,000 maps (16 KB)
+ * hangs the process, 10,000 trap its WebAssembly module, after which every
+ * Automerge call in the process fails; so does a document nesting 20,000
+ * maps built one level per change. Canon's documents nest at most four deep.
  */
-export const MAX_CHANGE_NESTING = 64;
+export const MAX_CHANGE_NESTING = MAX_DOCUMENT_NESTING;
+
+export { nestingOf };
 
 /** Largest ephemeral payload forwarded: Canon sends none, so this only bounds what a peer can broadcast. */
 export const MAX_EPHEMERAL_BYTES = 64 * 1024;
@@ -210,8 +214,16 @@ function syncChanges(data: Uint8Array, message: WireMessage): ParsedWireMessage 
   const incoming: IncomingChange[] = [];
   for (const change of changes) {
     const decoded = decodedChange(change);
-    if (decoded === undefined && !isDocument(change))
-      return { ok: false, reason: "sync message carries a change that does not decode" };
+    if (decoded === undefined) {
+      const probe = probeDocument(change, MAX_CHANGE_NESTING);
+      if (!probe.ok && probe.reason === "too-deep")
+        return {
+          ok: false,
+          reason: `sync message carries a document nesting objects over ${MAX_CHANGE_NESTING} deep`,
+        };
+      if (!probe.ok)
+        return { ok: false, reason: "sync message carries a change that does not decode" };
+    }
     if (decoded !== undefined && nestingOf(decoded) > MAX_CHANGE_NESTING)
       return {
         ok: false,
@@ -228,38 +240,5 @@ function decodedChange(chunk: Uint8Array): A.DecodedChange | undefined {
     return A.decodeChange(chunk);
   } catch {
     return undefined;
-  }
-}
-
-/**
- * How deep the objects a change creates nest inside each other (0 when it
- * creates none), read from its ops: the op at index `i` has the id
- * `startOp + i @ actor`, and an object made inside one made by the same
- * change is one level deeper. Linear in the ops.
- */
-export function nestingOf(change: A.DecodedChange): number {
-  const depths = new Map<string, number>();
-  let deepest = 0;
-  change.ops.forEach((op, index) => {
-    if (!op.action.startsWith("make")) return;
-    const depth = (depths.get(op.obj) ?? 0) + 1;
-    depths.set(`${change.startOp + index}@${change.actor}`, depth);
-    if (depth > deepest) deepest = depth;
-  });
-  return deepest;
-}
-
-/**
- * True when the chunk parses as a document chunk: a whole document, or a
- * bundle of changes whose dependencies are elsewhere (Automerge 3 sends
- * either in sync messages), which `loadIncremental` takes without throwing.
- * Whether the changes apply is checked later, on a copy of the document.
- */
-function isDocument(chunk: Uint8Array): boolean {
-  try {
-    A.loadIncremental(A.init(), chunk);
-    return true;
-  } catch {
-    return false;
   }
 }
