@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as A from "@automerge/automerge";
 import { cbor, generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
+import { depthOf } from "@canon/store";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseTokensFile } from "../src/access/tokens-file.js";
 import {
@@ -244,6 +245,72 @@ describe("the relay stays up whatever a connection sends", () => {
     expect((await fetchThroughRelay<{ text: string }>(server.url, url)).text).toBe("kept");
     await syncThroughRelay(server.url);
   });
+
+  it("disconnects a peer whose one sync message carries a whole document nesting 20,000 maps (85 KB, one level per change), and keeps serving", async () => {
+    const { server, events } = await relay();
+    const url = await syncThroughRelay(server.url, "kept");
+    const deep = A.getBackend(A.init());
+    let obj = "_root";
+    for (let i = 0; i < 20_000; i++) {
+      obj = deep.putObject(obj, "a", {});
+      deep.commit(`level ${i}`);
+    }
+    const bytes = deep.save();
+    // Every change nests one level: the per-change check alone passed them all, and the
+    // guard's own loadIncremental of the chunk trapped Automerge's WebAssembly.
+    const hostile = A.encodeSyncMessage({ heads: deep.getHeads(), need: [], have: [], changes: [bytes] });
+    const peerId = "hostile-deep-document";
+    const closed = await sendMessagesAfter(server.url, peerId, [
+      cbor.encode({
+        type: "sync",
+        senderId: peerId,
+        targetId: server.repo.peerId,
+        documentId: randomDocumentId(),
+        data: hostile,
+      }),
+    ]);
+    expect(closed).toBe(1008);
+    expect(disconnects(events)).toEqual([
+      "sync message carries a document nesting objects over 64 deep",
+    ]);
+    expect((await fetchThroughRelay<{ text: string }>(server.url, url)).text).toBe("kept");
+    await syncThroughRelay(server.url);
+  }, 60_000);
+
+  it("refuses changes of one level each that would nest the stored document over 64 deep, and keeps serving", async () => {
+    const { server, events } = await relay();
+    const url = await syncThroughRelay(server.url, "kept");
+    const { documentId } = parseAutomergeUrl(url);
+    const local = A.getBackend(A.clone((await server.repo.find<unknown>(url)).doc()));
+    const changes: Uint8Array[] = [];
+    let obj = "_root";
+    for (let i = 0; i < 164; i++) {
+      obj = local.putObject(obj, "n", {});
+      local.commit(`level ${i}`);
+      changes.push(local.getLastLocalChange() as Uint8Array);
+    }
+    const template = A.decodeSyncMessage(
+      A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array,
+    );
+    const peerId = "hostile-cumulative";
+    const message = (data: Uint8Array) =>
+      cbor.encode({ type: "sync", senderId: peerId, targetId: server.repo.peerId, documentId, data });
+    const opening = A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array;
+    // 60 levels are taken; the next 104, each one level deep, would reach 164.
+    const closed = await sendMessagesAfter(server.url, peerId, [
+      message(opening),
+      message(A.encodeSyncMessage({ ...template, changes: changes.slice(0, 60) })),
+      message(A.encodeSyncMessage({ ...template, changes: changes.slice(60) })),
+    ]);
+    expect(closed).toBe(1008);
+    expect(disconnects(events)).toEqual([
+      "sync message nests objects over 64 deep in the document",
+    ]);
+    const stored = (await server.repo.find<unknown>(url)).doc();
+    expect(depthOf(A.getBackend(A.clone(stored)), 200)).toBe(60);
+    expect((await fetchThroughRelay<{ text: string }>(server.url, url)).text).toBe("kept");
+    await syncThroughRelay(server.url);
+  }, 60_000);
 
   it("limits the documents an address may create per minute; past it, a request is answered doc-unavailable", async () => {
     const { server, events } = await relay({ newDocumentsPerMinute: 3 });
