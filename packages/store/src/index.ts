@@ -132,6 +132,7 @@ export {
   MAX_DOCUMENT_NESTING,
   nestingOf,
   probeDocument,
+  syncMessageTooDeep,
 } from "./sync/document-depth.js";
 export {
   DOCUMENT_FRAMES_END,

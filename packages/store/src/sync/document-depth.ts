@@ -156,3 +156,41 @@ export function chunksApply(
     ? { ok: false, reason: "too-deep" }
     : { ok: true };
 }
+
+/**
+ * Why a sync message's chunks would nest objects over `limit` deep on their
+ * own (a change whose new objects nest deeper, by {@link nestingOf}, or a
+ * whole document that does, by {@link probeDocument}), or undefined. Bytes
+ * that are not a sync message, or chunks that neither decode nor load, are
+ * left to Automerge, which throws for them without trapping. Nesting built
+ * across changes against the document already held is not seen here
+ * ({@link chunksApply} sees it). Never throws. Cost: a decode of each
+ * change, a load and walk of each whole document.
+ */
+export function syncMessageTooDeep(
+  data: Uint8Array,
+  limit: number = MAX_DOCUMENT_NESTING,
+): string | undefined {
+  let chunks: Uint8Array[];
+  try {
+    chunks = A.decodeSyncMessage(data).changes;
+  } catch {
+    return undefined;
+  }
+  for (const chunk of chunks) {
+    let change: A.DecodedChange | undefined;
+    try {
+      change = A.decodeChange(chunk);
+    } catch {
+      change = undefined;
+    }
+    if (change !== undefined && nestingOf(change) > limit)
+      return `a change nesting objects over ${limit} deep`;
+    if (change === undefined) {
+      const probe = probeDocument(chunk, limit);
+      if (!probe.ok && probe.reason === "too-deep")
+        return `a document nesting objects over ${limit} deep`;
+    }
+  }
+  return undefined;
+}

@@ -1,4 +1,6 @@
+import { cbor } from "@automerge/automerge-repo";
 import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket";
+import { MAX_DOCUMENT_NESTING, syncMessageTooDeep } from "./document-depth.js";
 
 type Socket = NonNullable<WebSocketClientAdapter["socket"]>;
 type ConnectArgs = Parameters<WebSocketClientAdapter["connect"]>;
@@ -165,7 +167,21 @@ export class RelayClient extends WebSocketClientAdapter {
     super.send(message);
   }
 
+  /**
+   * Takes a message from the relay, unless it is a sync message carrying a
+   * change or a whole document that nests objects over
+   * {@link MAX_DOCUMENT_NESTING} deep: applying it would trap Automerge's
+   * WebAssembly and every later Automerge call in the process would fail.
+   * Such a message is dropped, recorded in {@link RelayClient.lastError},
+   * and the connection closed.
+   */
   override receiveMessage(messageBytes: Uint8Array): void {
+    const refusal = tooDeep(messageBytes);
+    if (refusal !== undefined) {
+      this.lastError = new Error(`the relay sent ${refusal}; message dropped`);
+      this.socket?.close();
+      return;
+    }
     try {
       super.receiveMessage(messageBytes);
     } catch (error) {
@@ -176,6 +192,21 @@ export class RelayClient extends WebSocketClientAdapter {
 }
 
 function ignore(): void {}
+
+/** Why a message from the relay nests too deep to be applied, or undefined (also for bytes upstream refuses itself). */
+function tooDeep(messageBytes: Uint8Array): string | undefined {
+  let message: unknown;
+  try {
+    // Upstream's listener passes the socket's data as is (an ArrayBuffer in a browser).
+    message = cbor.decode(new Uint8Array(messageBytes));
+  } catch {
+    return undefined;
+  }
+  if (typeof message !== "object" || message === null) return undefined;
+  const { type, data } = message as { type?: unknown; data?: unknown };
+  if ((type !== "sync" && type !== "request") || !(data instanceof Uint8Array)) return undefined;
+  return syncMessageTooDeep(data, MAX_DOCUMENT_NESTING);
+}
 
 /** Closes a socket at once, without the closing handshake (`ws` can; a browser's socket only closes). */
 function terminate(socket: Socket): void {
