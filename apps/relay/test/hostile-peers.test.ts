@@ -258,7 +258,12 @@ describe("the relay stays up whatever a connection sends", () => {
     const bytes = deep.save();
     // Every change nests one level: the per-change check alone passed them all, and the
     // guard's own loadIncremental of the chunk trapped Automerge's WebAssembly.
-    const hostile = A.encodeSyncMessage({ heads: deep.getHeads(), need: [], have: [], changes: [bytes] });
+    const hostile = A.encodeSyncMessage({
+      heads: deep.getHeads(),
+      need: [],
+      have: [],
+      changes: [bytes],
+    });
     const peerId = "hostile-deep-document";
     const closed = await sendMessagesAfter(server.url, peerId, [
       cbor.encode({
@@ -294,7 +299,13 @@ describe("the relay stays up whatever a connection sends", () => {
     );
     const peerId = "hostile-cumulative";
     const message = (data: Uint8Array) =>
-      cbor.encode({ type: "sync", senderId: peerId, targetId: server.repo.peerId, documentId, data });
+      cbor.encode({
+        type: "sync",
+        senderId: peerId,
+        targetId: server.repo.peerId,
+        documentId,
+        data,
+      });
     const opening = A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array;
     // 60 levels are taken; the next 104, each one level deep, would reach 164.
     const closed = await sendMessagesAfter(server.url, peerId, [

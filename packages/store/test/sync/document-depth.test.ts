@@ -4,8 +4,8 @@ import * as A from "@automerge/automerge";
 import {
   cbor,
   generateAutomergeUrl,
-  parseAutomergeUrl,
   type PeerId,
+  parseAutomergeUrl,
   Repo,
 } from "@automerge/automerge-repo";
 import { afterEach, describe, expect, it } from "vitest";
@@ -37,9 +37,11 @@ function deepDocument(levels: number): { bytes: Uint8Array; heads: A.Heads } {
 
 /** Fails unless Automerge's WebAssembly module still works in this process. */
 function expectAutomergeAlive(): void {
-  expect(A.change(A.from({ n: 1 }), (doc) => {
-    doc.n = 2;
-  }).n).toBe(2);
+  expect(
+    A.change(A.from({ n: 1 }), (doc) => {
+      doc.n = 2;
+    }).n,
+  ).toBe(2);
 }
 
 describe("probing hostile bytes for nesting without patching them", () => {
@@ -47,9 +49,9 @@ describe("probing hostile bytes for nesting without patching them", () => {
     const { bytes } = deepDocument(20_000);
     // `A.loadIncremental(A.init(), bytes)` here traps the module ("unreachable").
     expect(probeDocument(bytes)).toEqual({ ok: false, reason: "too-deep" });
-    expect(syncMessageTooDeep(
-      A.encodeSyncMessage({ heads: [], need: [], have: [], changes: [bytes] }),
-    )).toBe(`a document nesting objects over ${MAX_DOCUMENT_NESTING} deep`);
+    expect(
+      syncMessageTooDeep(A.encodeSyncMessage({ heads: [], need: [], have: [], changes: [bytes] })),
+    ).toBe(`a document nesting objects over ${MAX_DOCUMENT_NESTING} deep`);
     expectAutomergeAlive();
   }, 30_000);
 
