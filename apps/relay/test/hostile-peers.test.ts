@@ -323,6 +323,91 @@ describe("the relay stays up whatever a connection sends", () => {
     await syncThroughRelay(server.url);
   }, 60_000);
 
+  it("measures changes waiting for their dependencies when those arrive: sending the first change last cannot nest the document deep", async () => {
+    const { server, events } = await relay();
+    const url = await syncThroughRelay(server.url, "kept");
+    const { documentId } = parseAutomergeUrl(url);
+    const local = A.getBackend(A.clone((await server.repo.find<unknown>(url)).doc()));
+    const changes: Uint8Array[] = [];
+    let obj = "_root";
+    for (let i = 0; i < 200; i++) {
+      obj = local.putObject(obj, "n", {});
+      local.commit(`level ${i}`);
+      changes.push(local.getLastLocalChange() as Uint8Array);
+    }
+    const template = A.decodeSyncMessage(
+      A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array,
+    );
+    const peerId = "hostile-out-of-order";
+    const message = (data: Uint8Array) =>
+      cbor.encode({
+        type: "sync",
+        senderId: peerId,
+        targetId: server.repo.peerId,
+        documentId,
+        data,
+      });
+    const opening = A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array;
+    // Levels 2 to 200 wait for level 1 (nothing of them is in the document to measure);
+    // level 1 alone is one level deep, and releases them all on the copy, which measures them.
+    const closed = await sendMessagesAfter(server.url, peerId, [
+      message(opening),
+      message(A.encodeSyncMessage({ ...template, changes: changes.slice(1) })),
+      message(A.encodeSyncMessage({ ...template, changes: changes.slice(0, 1) })),
+    ]);
+    expect(closed).toBe(1008);
+    expect(disconnects(events)).toEqual([
+      "sync message nests objects over 64 deep in the document",
+    ]);
+    const stored = (await server.repo.find<unknown>(url)).doc();
+    // The text object `text` is the one level the document had.
+    expect(depthOf(A.getBackend(A.clone(stored)), 500)).toBe(1);
+    expect((await fetchThroughRelay<{ text: string }>(server.url, url)).text).toBe("kept");
+    await syncThroughRelay(server.url);
+  }, 60_000);
+
+  it("checks a message against the changes of the one before even when they arrive together", async () => {
+    const { server, events } = await relay();
+    const url = await syncThroughRelay(server.url, "kept");
+    const { documentId } = parseAutomergeUrl(url);
+    const local = A.getBackend(A.clone((await server.repo.find<unknown>(url)).doc()));
+    const changes: Uint8Array[] = [];
+    let obj = "_root";
+    for (let i = 0; i < 164; i++) {
+      obj = local.putObject(obj, "n", {});
+      local.commit(`level ${i}`);
+      changes.push(local.getLastLocalChange() as Uint8Array);
+    }
+    const template = A.decodeSyncMessage(
+      A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array,
+    );
+    const peerId = "hostile-back-to-back";
+    const message = (data: Uint8Array) =>
+      cbor.encode({
+        type: "sync",
+        senderId: peerId,
+        targetId: server.repo.peerId,
+        documentId,
+        data,
+      });
+    const opening = A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array;
+    const closed = await sendMessages(server.url, [
+      joinMessage(peerId),
+      message(opening),
+      message(A.encodeSyncMessage({ ...template, changes: changes.slice(0, 60) })),
+      message(A.encodeSyncMessage({ ...template, changes: changes.slice(60) })),
+    ]);
+    expect(closed).toBe(1008);
+    expect(disconnects(events)).toEqual([
+      "sync message nests objects over 64 deep in the document",
+    ]);
+    await eventually(async () => {
+      const stored = (await server.repo.find<unknown>(url)).doc();
+      return depthOf(A.getBackend(A.clone(stored)), 500) === 60;
+    });
+    await syncThroughRelay(server.url);
+  }, 60_000);
+
   it("limits the documents an address may create per minute; past it, a request is answered doc-unavailable", async () => {
     const { server, events } = await relay({ newDocumentsPerMinute: 3 });
     const peerId = "hostile-creator";

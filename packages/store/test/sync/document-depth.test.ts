@@ -65,6 +65,13 @@ describe("probing hostile bytes for nesting without patching them", () => {
     // The conflict's loser counts: both values of `standards` are walked.
     expect(depthOf(A.getBackend(merged))).toBe(6);
     expect(probeDocument(Uint8Array.of(1, 2, 3))).toEqual({ ok: false, reason: "does-not-load" });
+    // Objects inside a text (blocks) count too.
+    const withText = A.getBackend(A.init());
+    const text = withText.putObject("_root", "t", "hello world");
+    const block = withText.insertObject(text, 3, {});
+    withText.putObject(block, "inner", {});
+    withText.commit("blocks");
+    expect(probeDocument(withText.save())).toEqual({ ok: true, depth: 3 });
   });
 
   it("refuses changes of one level each that would nest the document over the limit", () => {
