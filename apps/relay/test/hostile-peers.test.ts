@@ -408,6 +408,55 @@ describe("the relay stays up whatever a connection sends", () => {
     await syncThroughRelay(server.url);
   }, 60_000);
 
+  it("checks back-to-back messages against each other when the document is only on disk (a restarted relay)", async () => {
+    const first = await relay();
+    const url = await syncThroughRelay(first.server.url, "kept");
+    const { documentId } = parseAutomergeUrl(url);
+    const local = A.getBackend(A.clone((await first.server.repo.find<unknown>(url)).doc()));
+    const directory = directories[directories.length - 1] as string;
+    await first.server.stop();
+    servers.splice(servers.indexOf(first.server), 1);
+    const events: LoggedEvent[] = [];
+    const server = await startRelayServer({
+      storageDirectory: directory,
+      port: 0,
+      log: createRelayLog("info", (line) => events.push(JSON.parse(line) as LoggedEvent)),
+    });
+    servers.push(server);
+    const changes: Uint8Array[] = [];
+    let obj = "_root";
+    for (let i = 0; i < 164; i++) {
+      obj = local.putObject(obj, "n", {});
+      local.commit(`level ${i}`);
+      changes.push(local.getLastLocalChange() as Uint8Array);
+    }
+    const template = A.decodeSyncMessage(
+      A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array,
+    );
+    const peerId = "hostile-restarted";
+    const message = (data: Uint8Array) =>
+      cbor.encode({
+        type: "sync",
+        senderId: peerId,
+        targetId: server.repo.peerId,
+        documentId,
+        data,
+      });
+    const closed = await sendMessages(server.url, [
+      joinMessage(peerId),
+      message(A.encodeSyncMessage({ ...template, changes: changes.slice(0, 60) })),
+      message(A.encodeSyncMessage({ ...template, changes: changes.slice(60) })),
+    ]);
+    expect(closed).toBe(1008);
+    expect(disconnects(events)).toEqual([
+      "sync message nests objects over 64 deep in the document",
+    ]);
+    await eventually(async () => {
+      const stored = (await server.repo.find<unknown>(url)).doc();
+      return depthOf(A.getBackend(A.clone(stored)), 500) === 60;
+    });
+  }, 60_000);
+
   it("limits the documents an address may create per minute; past it, a request is answered doc-unavailable", async () => {
     const { server, events } = await relay({ newDocumentsPerMinute: 3 });
     const peerId = "hostile-creator";

@@ -96,6 +96,16 @@ interface Connection {
  */
 const KEEP_ALIVE_MS = 30_000;
 
+/**
+ * How long a sync message's check waits for the Repo to apply the message
+ * before it about the same document. Without the wait, on a document only on
+ * disk (a restarted relay), two messages sent back to back were both checked
+ * against the stored document: 60 levels and then 104 more, each message
+ * within the limit, nested the document 164 deep. Past the wait (the Repo
+ * stuck loading the document) the check goes on against what is there.
+ */
+const REPO_WAIT_MS = 5000;
+
 /** How long a peer told to go (close 1008) has to answer the close before its socket is cut. */
 const CLOSE_GRACE_MS = 1000;
 
@@ -130,6 +140,12 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
    * cleared by the next wait for storage).
    */
   readonly #unstored = new Map<string, Set<string>>();
+  /**
+   * Per document, the Repo's handling of the last message about it, until
+   * it settles: the next message's changes are checked against the document
+   * once the Repo applied the ones before (see {@link REPO_WAIT_MS}).
+   */
+  readonly #inRepo = new Map<string, Promise<void>>();
 
   /** Guards the connections `server` accepts; call {@link GuardedServerAdapter.guardRepo} once the Repo exists. */
   constructor(server: WebSocketServer, options: GuardOptions) {
@@ -157,13 +173,23 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
     const activity = this.#options.activity;
     synchronizer.receiveMessage = async (message) => {
       activity?.begin(message.documentId);
-      try {
-        await receive(message);
-      } catch (error) {
-        this.#repoError(message.senderId, error);
-      } finally {
-        activity?.end(message.documentId);
+      const documentId = message.documentId;
+      const handled = (async () => {
+        try {
+          await receive(message);
+        } catch (error) {
+          this.#repoError(message.senderId, error);
+        } finally {
+          activity?.end(message.documentId);
+        }
+      })();
+      if (documentId !== undefined) {
+        this.#inRepo.set(documentId, handled);
+        void handled.then(() => {
+          if (this.#inRepo.get(documentId) === handled) this.#inRepo.delete(documentId);
+        });
       }
+      await handled;
     };
   }
 
@@ -497,6 +523,17 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
    * Cost: a clone of the document per sync message that carries changes.
    */
   async #applies(documentId: string, data: Uint8Array): Promise<string | undefined> {
+    const inRepo = this.#inRepo.get(documentId);
+    if (inRepo !== undefined) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        inRepo,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, REPO_WAIT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
     const handle = this.#repo?.handles[documentId as never];
     const doc = handle?.isReady()
       ? handle.doc()
