@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { access, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -212,6 +213,52 @@ describe("a fresh home joins a space in one bulk answer", () => {
     expect((await home.canonAsync("show", "secret")).status).not.toBe(0);
   });
 });
+
+describe("a bulk answer cannot kill the joining process's Automerge", () => {
+  it("skips a document nesting 20,000 maps (one level per change) in place of a standard's, and joins whole by the normal sync", async () => {
+    const deep = deepDocument(20_000);
+    const front = await startRelayFront(relay.port, async ({ body }) => {
+      const [space, first, ...rest] = (await framesOf(body)) as [
+        store.DocumentFrame,
+        store.DocumentFrame,
+      ];
+      return {
+        status: 200,
+        body: framed([space, { documentId: first.documentId, bytes: deep }, ...rest]),
+      };
+    });
+    fronts.push(front);
+    const home = await newcomer();
+    // Before, the process that took the document in trapped ("unreachable", then "Module terminated").
+    const joined = await join_(home, front.url);
+    expect(joined.inBulk).toBe(STANDARDS.length);
+    expect(joined.exchanged).toBeNull();
+    await readsEverything(home);
+  }, 120_000);
+});
+
+/**
+ * A document nesting `levels` maps, one level per change, built by a Node
+ * process in the store package (where Automerge resolves; the root does not
+ * depend on it).
+ */
+function deepDocument(levels: number): Buffer {
+  const script = `
+    import * as A from "@automerge/automerge";
+    const backend = A.getBackend(A.init());
+    let obj = "_root";
+    for (let i = 0; i < ${levels}; i++) { obj = backend.putObject(obj, "a", {}); backend.commit("level " + i); }
+    process.stdout.write(Buffer.from(backend.save()).toString("base64"));
+  `;
+  const cwd = join(import.meta.dirname, "..", "packages", "store");
+  return Buffer.from(
+    execFileSync(process.execPath, ["--input-type=module", "-e", script], {
+      cwd,
+      encoding: "utf8",
+    }),
+    "base64",
+  );
+}
 
 /** The answer with every document's bytes flipped (lengths and ids kept): none loads. */
 function scrambled(body: Buffer): Buffer {
