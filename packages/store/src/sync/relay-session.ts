@@ -1,6 +1,7 @@
 import * as A from "@automerge/automerge";
 import {
   type DocHandle,
+  type DocumentId,
   decodeHeads,
   type PeerId,
   type StorageId,
@@ -67,6 +68,10 @@ export async function openRelaySession(
   signal?: AbortSignal,
 ): Promise<RelaySession> {
   const client = new RelayClient(socketUrlOf(endpoint), NO_ADAPTER_RETRY_MS);
+  client.heldDocument = (documentId) => {
+    const handle = replica.repo.handles[documentId as DocumentId];
+    return handle?.isReady() ? handle.doc() : undefined;
+  };
   // Listening before connecting: the relay's first report on each document is never missed.
   const reported = new ReportedHeads(replica.repo);
   const firstUse = reported.fromNow(() => client.remotePeerId);

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import * as A from "@automerge/automerge";
 import {
   cbor,
+  type DocumentId,
   generateAutomergeUrl,
   type PeerId,
   parseAutomergeUrl,
@@ -131,6 +132,69 @@ describe("a hostile relay cannot kill the client's Automerge", () => {
     expect(client.lastError?.message).toBe(
       `the relay sent a document nesting objects over ${MAX_DOCUMENT_NESTING} deep; message dropped`,
     );
+    expectAutomergeAlive();
+  }, 30_000);
+
+  it("drops changes of one level each that would nest a document it holds over the limit", async () => {
+    const source = A.getBackend(A.init());
+    let obj = "_root";
+    const levels = () => {
+      obj = source.putObject(obj, "n", {});
+      source.commit("level");
+      return source.getLastLocalChange() as Uint8Array;
+    };
+    for (let i = 0; i < 60; i++) levels();
+    const shallow = source.save();
+    const shallowHeads = source.getHeads();
+    const more = Array.from({ length: 104 }, levels);
+    const server = createServer();
+    const wss = new WebSocketServer({ server });
+    const documentId = parseAutomergeUrl(generateAutomergeUrl()).documentId;
+    wss.on("connection", (socket) => {
+      socket.on("message", (raw: Buffer) => {
+        const join = cbor.decode(new Uint8Array(raw)) as { type: string; senderId: string };
+        if (join.type !== "join") return;
+        const reply = (message: Record<string, unknown>) =>
+          socket.send(cbor.encode({ senderId: "hostile", targetId: join.senderId, ...message }));
+        const sync = (heads: A.Heads, changes: Uint8Array[]) =>
+          reply({
+            type: "sync",
+            documentId,
+            data: A.encodeSyncMessage({ heads, need: [], have: [], changes }),
+          });
+        reply({ type: "peer", selectedProtocolVersion: "1" });
+        // 60 levels, taken; then 104 more, one level per change, each change alone harmless.
+        sync(shallowHeads, [shallow]);
+        setTimeout(() => sync(source.getHeads(), more), 500);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    cleanup.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const client of wss.clients) client.terminate();
+          wss.close();
+          server.close(() => resolve());
+        }),
+    );
+    const client = new RelayClient(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const repo = new Repo({ network: [client], peerId: "client" as PeerId });
+    client.heldDocument = (id) => {
+      const handle = repo.handles[id as DocumentId];
+      return handle?.isReady() ? handle.doc() : undefined;
+    };
+    cleanup.push(async () => {
+      client.disconnect();
+      await repo.shutdown();
+    });
+    const deadline = Date.now() + 20_000;
+    while (client.lastError === undefined && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(client.lastError?.message).toBe(
+      `the relay sent changes nesting ${documentId} over ${MAX_DOCUMENT_NESTING} deep; message dropped`,
+    );
+    const held = repo.handles[documentId as DocumentId]?.doc();
+    expect(held && depthOf(A.getBackend(A.clone(held)), 500)).toBe(60);
     expectAutomergeAlive();
   }, 30_000);
 });
