@@ -79,6 +79,7 @@ export class RelayClient extends WebSocketClientAdapter {
     }
     this.#closing = undefined;
     this.lostConnection = undefined;
+    this.droppedMessage = undefined;
     this.#opened = false;
     super.connect(...args);
     this.socket?.addEventListener("open", this.#markOpened);
@@ -185,9 +186,13 @@ export class RelayClient extends WebSocketClientAdapter {
    */
   heldDocument: ((documentId: string) => A.Doc<unknown> | undefined) | undefined;
 
+  /** What the message dropped for nesting too deep on the current connection carried (e.g. "a document nesting objects over 64 deep"); a new attempt clears it. */
+  droppedMessage: string | undefined;
+
   override receiveMessage(messageBytes: Uint8Array): void {
     const refusal = tooDeep(messageBytes, this.heldDocument);
     if (refusal !== undefined) {
+      this.droppedMessage = refusal;
       this.lastError = new Error(`the relay sent ${refusal}; message dropped`);
       this.socket?.close();
       return;

@@ -95,6 +95,12 @@ export async function openRelaySession(
             `relay ${endpoint.url} refused this token: ${lost.reason || "access refused"}; nothing more was exchanged (what arrived is kept); ask the relay's operator for a token of this space, a write token to publish`,
           );
         }
+        if (client.droppedMessage !== undefined) {
+          throw new CanonError(
+            "RELAY_UNREACHABLE",
+            `relay ${endpoint.url} sent ${client.droppedMessage}, which would have crashed this process: dropped it and closed the connection; what arrived before is kept; the relay is broken or hostile, ask its operator`,
+          );
+        }
         throw new CanonError(
           "RELAY_UNREACHABLE",
           `lost the connection to ${endpoint.url} mid-sync (${describeClose(client)}): the relay stopped or the network dropped; what arrived is kept, run \`canon sync\` again once the relay is back`,
