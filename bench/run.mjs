@@ -30,6 +30,7 @@ const BENCHMARKS = {
   "round-trip": () => import("./round-trip.mjs"),
   "flat-costs": () => import("./flat-costs.mjs"),
   mcp: () => import("./mcp.mjs"),
+  "document-depth": () => import("./document-depth.mjs"),
 };
 
 const DOC = fileURLToPath(new URL("../docs/benchmarks.md", import.meta.url));

@@ -1,8 +1,12 @@
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { access, mkdtemp, readdir, rm } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { cbor } from "@automerge/automerge-repo";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { WebSocketServer } from "ws";
 import * as store from "../packages/store/dist/index.js";
 import { type Sandbox, sandbox } from "./helpers/cli.js";
 import { type RelayProcess, startRelay, stopAll } from "./helpers/processes.js";
@@ -273,6 +277,121 @@ describe("a fresh home joins a space in one bulk answer", () => {
     expect(doctor.status, doctor.stdout + doctor.stderr).toBe(0);
   });
 });
+
+describe("a bulk answer cannot kill the joining process's Automerge", () => {
+  it("skips a document nesting 20,000 maps (one level per change) in place of a standard's, and joins whole by the normal sync", async () => {
+    const deep = deepDocument(20_000);
+    const front = await startRelayFront(relay.port, async ({ body }) => {
+      const [space, first, ...rest] = (await framesOf(body)) as [
+        store.DocumentFrame,
+        store.DocumentFrame,
+      ];
+      return {
+        status: 200,
+        body: framed([space, { documentId: first.documentId, bytes: deep }, ...rest]),
+      };
+    });
+    fronts.push(front);
+    const home = await newcomer();
+    // Before, the process that took the document in trapped ("unreachable", then "Module terminated").
+    const joined = await join_(home, front.url);
+    expect(joined.inBulk).toBe(STANDARDS.length);
+    expect(joined.exchanged).toBeNull();
+    await readsEverything(home);
+  }, 120_000);
+});
+
+describe("a sync cannot kill the joining process's Automerge either", () => {
+  it("a relay answering the space with a document nesting 20,000 maps: the join fails with a clear error, not a trapped process", async () => {
+    const deep = deepDocument(20_000, true);
+    const spaceId = spaceUrl.slice("canon:".length).split("/")[0] as string;
+    const server = createServer((request, response) => {
+      if (request.url === "/healthz") {
+        response.writeHead(200, { "content-type": "application/json" });
+        response.end(JSON.stringify({ ok: true, peers: 0 }));
+        return;
+      }
+      response.writeHead(404).end();
+    });
+    const sockets = new WebSocketServer({ server });
+    sockets.on("connection", (socket) => {
+      socket.on("message", (raw: Buffer) => {
+        const message = cbor.decode(new Uint8Array(raw)) as {
+          type: string;
+          senderId: string;
+          documentId?: string;
+        };
+        const reply = (answer: Record<string, unknown>) =>
+          socket.send(
+            cbor.encode({ senderId: "hostile-relay", targetId: message.senderId, ...answer }),
+          );
+        if (message.type === "join")
+          reply({
+            type: "peer",
+            selectedProtocolVersion: "1",
+            peerMetadata: { storageId: "00000000-0000-4000-8000-000000000000", isEphemeral: false },
+          });
+        else if (message.documentId === spaceId)
+          reply({
+            type: "sync",
+            documentId: spaceId,
+            data: new Uint8Array(deep),
+          });
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const home = await newcomer();
+      const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const run = await home.canonAsync(
+        "space",
+        "join",
+        spaceUrl,
+        "--relay",
+        url,
+        "--timeout",
+        "10",
+      );
+      expect(run.stderr).toContain(
+        `relay ${url} sent a document nesting objects over 64 deep, which would have crashed this process`,
+      );
+      expect(run.stderr).not.toMatch(/unreachable|Module terminated|RuntimeError/);
+      expect(run.status).toBe(5);
+    } finally {
+      for (const client of sockets.clients) client.terminate();
+      sockets.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }, 120_000);
+});
+
+/**
+ * A document nesting `levels` maps, one level per change (or a sync message
+ * carrying it whole, as Automerge sends one to a peer that has none), built by a Node
+ * process in the store package (where Automerge resolves; the root does not
+ * depend on it).
+ */
+function deepDocument(levels: number, asSyncMessage = false): Buffer {
+  const script = `
+    import * as A from "@automerge/automerge";
+    const backend = A.getBackend(A.init());
+    let obj = "_root";
+    for (let i = 0; i < ${levels}; i++) { obj = backend.putObject(obj, "a", {}); backend.commit("level " + i); }
+    const bytes = backend.save();
+    const out = ${asSyncMessage}
+      ? A.encodeSyncMessage({ heads: backend.getHeads(), need: [], have: [], changes: [bytes] })
+      : bytes;
+    process.stdout.write(Buffer.from(out).toString("base64"));
+  `;
+  const cwd = join(import.meta.dirname, "..", "packages", "store");
+  return Buffer.from(
+    execFileSync(process.execPath, ["--input-type=module", "-e", script], {
+      cwd,
+      encoding: "utf8",
+    }),
+    "base64",
+  );
+}
 
 /** The answer with every document's bytes flipped (lengths and ids kept): none loads. */
 function scrambled(body: Buffer): Buffer {

@@ -88,9 +88,18 @@ export interface RelayProcess extends Background {
 /** Starts a relay process on 127.0.0.1 and waits until it listens. */
 export async function startRelay(
   data: string,
-  options: { port?: number; token?: string; tokens?: string; peers?: string[]; home?: string } = {},
+  options: {
+    port?: number;
+    token?: string;
+    tokens?: string;
+    peers?: string[];
+    home?: string;
+    /** More `canon relay` flags (limits, for one). */
+    flags?: readonly string[];
+  } = {},
 ): Promise<RelayProcess> {
   const args = ["relay", "--port", String(options.port ?? 0), "--data", data, "--json"];
+  args.push(...(options.flags ?? []));
   if (options.token) args.push("--token", options.token);
   if (options.tokens) args.push("--tokens", options.tokens);
   for (const peer of options.peers ?? []) args.push("--peer", peer);

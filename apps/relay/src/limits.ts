@@ -20,9 +20,9 @@ export interface RelayLimits {
   readonly maxDocumentBytes: number;
   /** Bytes one connection may send per minute (a token bucket of this size, refilled over a minute). */
   readonly receiveBytesPerMinute: number;
-  /** Bytes of new Automerge changes one connection may write per minute, over all documents. */
+  /** Bytes of new Automerge changes one remote address may write per minute, over all documents and all its connections. */
   readonly writeBytesPerMinute: number;
-  /** Documents the relay did not hold that one connection may create (or ask for) per minute. */
+  /** Documents the relay did not hold that one remote address may create (or ask for) per minute, over all its connections. */
   readonly newDocumentsPerMinute: number;
   /** `GET /heads/<space>` requests one remote address may make per minute (answered 429 past it). */
   readonly headsRequestsPerMinute: number;

@@ -162,7 +162,10 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   // Every write of a document's content forgets its cached heads; stopping waits for writes still to come.
   const writes = new WritesInFlight();
   const storage = writes.wrap(
-    reportingWrites(relayStorage.adapter, (documentId) => headsCache.invalidate(documentId)),
+    reportingWrites(relayStorage.adapter, (documentId) => {
+      headsCache.invalidate(documentId);
+      access?.invalidate(documentId);
+    }),
   );
   // `ws` refuses a larger message itself (close 1009), before buffering it whole.
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes });
@@ -231,11 +234,13 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     fanout.eviction = eviction;
     fanout.onNotice = (documentId) => {
       headsCache.invalidate(documentId);
+      access?.invalidate(documentId);
       // The size limit holds across relays: the next write re-reads the stored size.
       sizes.forget(documentId);
     };
     fanout.onMissedNotices = () => {
       headsCache.clear();
+      access?.invalidate();
       sizes.forgetAll();
     };
     try {

@@ -12,6 +12,13 @@ import { type SummarySources, summarizedDocuments } from "./heads-summary.js";
 /** How long a bulk answer waits for a client that stopped reading before it cuts the connection. */
 const WRITE_STALL_MS = 30_000;
 
+/**
+ * How many of the largest documents one answer holds at most: past
+ * `maxDocumentBytes` × this (512 MiB by default, what a client reads of an
+ * answer at most), the remaining documents are left out and the client syncs them.
+ */
+export const ANSWER_DOCUMENTS_OF_MAX_SIZE = 16;
+
 /** What the bulk answer reads besides the summary's sources: the largest document it sends. */
 export interface SpaceDocumentsSources extends SummarySources {
   /** A document whose stored chunks are larger than this is left out (the client syncs it). */
@@ -28,7 +35,10 @@ export interface SpaceDocumentsSources extends SummarySources {
  * and the client checks everything (it loads each document itself, and
  * every record is still verified by the fold). A document not stored yet
  * (in memory only) or larger than `maxDocumentBytes` is left out; the
- * client's sync fetches it. Streamed one document at a time with
+ * client's sync fetches it. So are the documents past a total of
+ * {@link ANSWER_DOCUMENTS_OF_MAX_SIZE} × `maxDocumentBytes` (a routing map
+ * is written by peers: a space routing thousands of large documents costs
+ * the relay at most that much reading and sending per answer). Streamed one document at a time with
  * back-pressure, so the relay holds at most one document per request; it
  * stops when the client goes away, and cuts off one that has not read
  * anything for 30 s (it would hold one of the few turns for ever).
@@ -69,11 +79,15 @@ export async function sendSpaceDocuments(
     }
   };
   await write(DOCUMENT_FRAMES_TAG);
+  let budget = ANSWER_DOCUMENTS_OF_MAX_SIZE * sources.maxDocumentBytes;
   for (const id of ids) {
     if (gone) return true;
     const chunks = await storedChunks(sources, id);
     const byteLength = chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0);
     if (byteLength === 0 || byteLength > sources.maxDocumentBytes) continue;
+    // The answer is full: the rest is left out (and not read), the client syncs it.
+    if (byteLength > budget) break;
+    budget -= byteLength;
     await write(documentFrameHeader(id, byteLength));
     for (const chunk of chunks) await write(chunk);
   }

@@ -4,7 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as A from "@automerge/automerge";
 import { cbor, generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
+import { depthOf } from "@canon/store";
 import { afterEach, describe, expect, it } from "vitest";
+import { parseTokensFile } from "../src/access/tokens-file.js";
 import {
   createRelayLog,
   type RelayLimits,
@@ -156,26 +158,410 @@ describe("the relay stays up whatever a connection sends", () => {
     expect((await fetchThroughRelay<{ text: string }>(server.url, url)).text).toBe("kept");
   });
 
-  it("limits the documents one connection may create per minute", async () => {
+  it("disconnects a peer whose change writes the key __proto__ (Automerge cannot apply it), and keeps the document intact", async () => {
+    const { server, events } = await relay();
+    const url = await syncThroughRelay(server.url, "kept");
+    const { documentId } = parseAutomergeUrl(url);
+    const local = A.change(
+      A.clone((await server.repo.find<Record<string, unknown>>(url)).doc()),
+      (doc) => {
+        doc.PROTO_KEY = "polluted";
+      },
+    );
+    // Automerge's own API refuses the key; a hostile peer writes the change itself.
+    const decoded = A.decodeChange(A.getLastLocalChange(local) as Uint8Array);
+    for (const op of decoded.ops as { key?: string }[])
+      if (op.key === "PROTO_KEY") op.key = "__proto__";
+    const template = A.decodeSyncMessage(
+      A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array,
+    );
+    const hostile = A.encodeSyncMessage({ ...template, changes: [A.encodeChange(decoded)] });
+    const peerId = "hostile-proto";
+    const message = (data: Uint8Array) =>
+      cbor.encode({
+        type: "sync",
+        senderId: peerId,
+        targetId: server.repo.peerId,
+        documentId,
+        data,
+      });
+    const opening = A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array;
+    const closed = await sendMessagesAfter(server.url, peerId, [
+      message(opening),
+      message(hostile),
+    ]);
+    expect(closed).toBe(1008);
+    expect(disconnects(events)).toEqual(["sync message does not apply to the document"]);
+    expect((await fetchThroughRelay<{ text: string }>(server.url, url)).text).toBe("kept");
+    await syncThroughRelay(server.url);
+  });
+
+  it("disconnects a peer whose one change nests 10,000 maps (it would kill the relay's Automerge), and keeps serving", async () => {
+    const { server, events } = await relay();
+    const url = await syncThroughRelay(server.url, "kept");
+    const { documentId } = parseAutomergeUrl(url);
+    const local = A.change(
+      A.clone((await server.repo.find<Record<string, unknown>>(url)).doc()),
+      (doc) => {
+        doc.n = {};
+      },
+    );
+    // 20 KB: one change whose every new map is made inside the one before.
+    const decoded = A.decodeChange(A.getLastLocalChange(local) as Uint8Array);
+    const [first] = decoded.ops;
+    decoded.ops = [
+      first as (typeof decoded.ops)[number],
+      ...Array.from({ length: 9_999 }, (_, i) => ({
+        action: "makeMap",
+        obj: `${decoded.startOp + i}@${decoded.actor}`,
+        key: "n",
+        pred: [],
+      })),
+    ] as typeof decoded.ops;
+    const template = A.decodeSyncMessage(
+      A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array,
+    );
+    const hostile = A.encodeSyncMessage({ ...template, changes: [A.encodeChange(decoded)] });
+    const peerId = "hostile-nesting";
+    const message = (data: Uint8Array) =>
+      cbor.encode({
+        type: "sync",
+        senderId: peerId,
+        targetId: server.repo.peerId,
+        documentId,
+        data,
+      });
+    const opening = A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array;
+    const closed = await sendMessagesAfter(server.url, peerId, [
+      message(opening),
+      message(hostile),
+    ]);
+    expect(closed).toBe(1008);
+    expect(disconnects(events)).toEqual([
+      "sync message carries a change nesting objects over 64 deep",
+    ]);
+    // Before, the check itself (applying the change on a copy) trapped Automerge's WebAssembly:
+    // every later sync of every client failed ("Module terminated").
+    expect((await fetchThroughRelay<{ text: string }>(server.url, url)).text).toBe("kept");
+    await syncThroughRelay(server.url);
+  });
+
+  it("disconnects a peer whose one sync message carries a whole document nesting 20,000 maps (85 KB, one level per change), and keeps serving", async () => {
+    const { server, events } = await relay();
+    const url = await syncThroughRelay(server.url, "kept");
+    const deep = A.getBackend(A.init());
+    let obj = "_root";
+    for (let i = 0; i < 20_000; i++) {
+      obj = deep.putObject(obj, "a", {});
+      deep.commit(`level ${i}`);
+    }
+    const bytes = deep.save();
+    // Every change nests one level: the per-change check alone passed them all, and the
+    // guard's own loadIncremental of the chunk trapped Automerge's WebAssembly.
+    const hostile = A.encodeSyncMessage({
+      heads: deep.getHeads(),
+      need: [],
+      have: [],
+      changes: [bytes],
+    });
+    const peerId = "hostile-deep-document";
+    const closed = await sendMessagesAfter(server.url, peerId, [
+      cbor.encode({
+        type: "sync",
+        senderId: peerId,
+        targetId: server.repo.peerId,
+        documentId: randomDocumentId(),
+        data: hostile,
+      }),
+    ]);
+    expect(closed).toBe(1008);
+    expect(disconnects(events)).toEqual([
+      "sync message carries a document nesting objects over 64 deep",
+    ]);
+    expect((await fetchThroughRelay<{ text: string }>(server.url, url)).text).toBe("kept");
+    await syncThroughRelay(server.url);
+  }, 60_000);
+
+  it("refuses changes of one level each that would nest the stored document over 64 deep, and keeps serving", async () => {
+    const { server, events } = await relay();
+    const url = await syncThroughRelay(server.url, "kept");
+    const { documentId } = parseAutomergeUrl(url);
+    const local = A.getBackend(A.clone((await server.repo.find<unknown>(url)).doc()));
+    const changes: Uint8Array[] = [];
+    let obj = "_root";
+    for (let i = 0; i < 164; i++) {
+      obj = local.putObject(obj, "n", {});
+      local.commit(`level ${i}`);
+      changes.push(local.getLastLocalChange() as Uint8Array);
+    }
+    const template = A.decodeSyncMessage(
+      A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array,
+    );
+    const peerId = "hostile-cumulative";
+    const message = (data: Uint8Array) =>
+      cbor.encode({
+        type: "sync",
+        senderId: peerId,
+        targetId: server.repo.peerId,
+        documentId,
+        data,
+      });
+    const opening = A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array;
+    // 60 levels are taken; the next 104, each one level deep, would reach 164.
+    const closed = await sendMessagesAfter(server.url, peerId, [
+      message(opening),
+      message(A.encodeSyncMessage({ ...template, changes: changes.slice(0, 60) })),
+      message(A.encodeSyncMessage({ ...template, changes: changes.slice(60) })),
+    ]);
+    expect(closed).toBe(1008);
+    expect(disconnects(events)).toEqual([
+      "sync message nests objects over 64 deep in the document",
+    ]);
+    const stored = (await server.repo.find<unknown>(url)).doc();
+    expect(depthOf(A.getBackend(A.clone(stored)), 200)).toBe(60);
+    expect((await fetchThroughRelay<{ text: string }>(server.url, url)).text).toBe("kept");
+    await syncThroughRelay(server.url);
+  }, 60_000);
+
+  it("measures changes waiting for their dependencies when those arrive: sending the first change last cannot nest the document deep", async () => {
+    const { server, events } = await relay();
+    const url = await syncThroughRelay(server.url, "kept");
+    const { documentId } = parseAutomergeUrl(url);
+    const local = A.getBackend(A.clone((await server.repo.find<unknown>(url)).doc()));
+    const changes: Uint8Array[] = [];
+    let obj = "_root";
+    for (let i = 0; i < 200; i++) {
+      obj = local.putObject(obj, "n", {});
+      local.commit(`level ${i}`);
+      changes.push(local.getLastLocalChange() as Uint8Array);
+    }
+    const template = A.decodeSyncMessage(
+      A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array,
+    );
+    const peerId = "hostile-out-of-order";
+    const message = (data: Uint8Array) =>
+      cbor.encode({
+        type: "sync",
+        senderId: peerId,
+        targetId: server.repo.peerId,
+        documentId,
+        data,
+      });
+    const opening = A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array;
+    // Levels 2 to 200 wait for level 1 (nothing of them is in the document to measure);
+    // level 1 alone is one level deep, and releases them all on the copy, which measures them.
+    const closed = await sendMessagesAfter(server.url, peerId, [
+      message(opening),
+      message(A.encodeSyncMessage({ ...template, changes: changes.slice(1) })),
+      message(A.encodeSyncMessage({ ...template, changes: changes.slice(0, 1) })),
+    ]);
+    expect(closed).toBe(1008);
+    expect(disconnects(events)).toEqual([
+      "sync message nests objects over 64 deep in the document",
+    ]);
+    const stored = (await server.repo.find<unknown>(url)).doc();
+    // The text object `text` is the one level the document had.
+    expect(depthOf(A.getBackend(A.clone(stored)), 500)).toBe(1);
+    expect((await fetchThroughRelay<{ text: string }>(server.url, url)).text).toBe("kept");
+    await syncThroughRelay(server.url);
+  }, 60_000);
+
+  it("checks a message against the changes of the one before even when they arrive together", async () => {
+    const { server, events } = await relay();
+    const url = await syncThroughRelay(server.url, "kept");
+    const { documentId } = parseAutomergeUrl(url);
+    const local = A.getBackend(A.clone((await server.repo.find<unknown>(url)).doc()));
+    const changes: Uint8Array[] = [];
+    let obj = "_root";
+    for (let i = 0; i < 164; i++) {
+      obj = local.putObject(obj, "n", {});
+      local.commit(`level ${i}`);
+      changes.push(local.getLastLocalChange() as Uint8Array);
+    }
+    const template = A.decodeSyncMessage(
+      A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array,
+    );
+    const peerId = "hostile-back-to-back";
+    const message = (data: Uint8Array) =>
+      cbor.encode({
+        type: "sync",
+        senderId: peerId,
+        targetId: server.repo.peerId,
+        documentId,
+        data,
+      });
+    const opening = A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array;
+    const closed = await sendMessages(server.url, [
+      joinMessage(peerId),
+      message(opening),
+      message(A.encodeSyncMessage({ ...template, changes: changes.slice(0, 60) })),
+      message(A.encodeSyncMessage({ ...template, changes: changes.slice(60) })),
+    ]);
+    expect(closed).toBe(1008);
+    expect(disconnects(events)).toEqual([
+      "sync message nests objects over 64 deep in the document",
+    ]);
+    await eventually(async () => {
+      const stored = (await server.repo.find<unknown>(url)).doc();
+      return depthOf(A.getBackend(A.clone(stored)), 500) === 60;
+    });
+    await syncThroughRelay(server.url);
+  }, 60_000);
+
+  it("checks back-to-back messages against each other when the document is only on disk (a restarted relay)", async () => {
+    const first = await relay();
+    const url = await syncThroughRelay(first.server.url, "kept");
+    const { documentId } = parseAutomergeUrl(url);
+    const local = A.getBackend(A.clone((await first.server.repo.find<unknown>(url)).doc()));
+    const directory = directories[directories.length - 1] as string;
+    await first.server.stop();
+    servers.splice(servers.indexOf(first.server), 1);
+    const events: LoggedEvent[] = [];
+    const server = await startRelayServer({
+      storageDirectory: directory,
+      port: 0,
+      log: createRelayLog("info", (line) => events.push(JSON.parse(line) as LoggedEvent)),
+    });
+    servers.push(server);
+    const changes: Uint8Array[] = [];
+    let obj = "_root";
+    for (let i = 0; i < 164; i++) {
+      obj = local.putObject(obj, "n", {});
+      local.commit(`level ${i}`);
+      changes.push(local.getLastLocalChange() as Uint8Array);
+    }
+    const template = A.decodeSyncMessage(
+      A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array,
+    );
+    const peerId = "hostile-restarted";
+    const message = (data: Uint8Array) =>
+      cbor.encode({
+        type: "sync",
+        senderId: peerId,
+        targetId: server.repo.peerId,
+        documentId,
+        data,
+      });
+    const closed = await sendMessages(server.url, [
+      joinMessage(peerId),
+      message(A.encodeSyncMessage({ ...template, changes: changes.slice(0, 60) })),
+      message(A.encodeSyncMessage({ ...template, changes: changes.slice(60) })),
+    ]);
+    expect(closed).toBe(1008);
+    expect(disconnects(events)).toEqual([
+      "sync message nests objects over 64 deep in the document",
+    ]);
+    await eventually(async () => {
+      const stored = (await server.repo.find<unknown>(url)).doc();
+      return depthOf(A.getBackend(A.clone(stored)), 500) === 60;
+    });
+  }, 60_000);
+
+  it("limits the documents an address may create per minute; past it, a request is answered doc-unavailable", async () => {
     const { server, events } = await relay({ newDocumentsPerMinute: 3 });
     const peerId = "hostile-creator";
     const opening = A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array;
-    const requests = Array.from({ length: 5 }, () =>
+    const asked = Array.from({ length: 5 }, () => randomDocumentId());
+    const requests = asked.map((documentId) =>
       cbor.encode({
         type: "request",
         senderId: peerId,
         targetId: server.repo.peerId,
-        documentId: randomDocumentId(),
+        documentId,
         data: opening,
       }),
     );
-    expect(await sendMessages(server.url, [joinMessage(peerId), ...requests])).toBe(1008);
+    // Only asking: the two past the budget are answered at once, and the connection stays.
+    const { code, received } = await exchange(server.url, [joinMessage(peerId), ...requests]);
+    expect(code).toBeUndefined();
+    const unavailable = received
+      .filter((message) => message.type === "doc-unavailable")
+      .map((message) => message.documentId);
+    expect(unavailable).toEqual(expect.arrayContaining(asked.slice(3)));
+    // Three reached the Repo; the others never did.
+    expect(Object.keys(server.repo.handles).sort()).toEqual(asked.slice(0, 3).sort());
+    expect(events.filter((e) => e.event === "quota-exceeded")).toEqual([]);
+
+    // Creating one more (a sync carrying changes) from the same address closes the connection.
+    const created = A.change(A.init<{ text: string }>(), (doc) => {
+      doc.text = "new";
+    });
+    const template = A.decodeSyncMessage(opening);
+    const data = A.encodeSyncMessage({
+      ...template,
+      heads: A.getHeads(created),
+      changes: [A.getLastLocalChange(created) as Uint8Array],
+    });
+    const creating = cbor.encode({
+      type: "sync",
+      senderId: "hostile-creator-2",
+      targetId: server.repo.peerId,
+      documentId: randomDocumentId(),
+      data,
+    });
+    expect(await sendMessages(server.url, [joinMessage("hostile-creator-2"), creating])).toBe(1008);
     expect(events.filter((e) => e.event === "quota-exceeded").map((e) => e.quota)).toEqual([
       "newDocumentsPerMinute",
     ]);
-    // Three were let through; the fourth closed the connection.
-    expect(Object.keys(server.repo.handles).length).toBe(3);
-    await syncThroughRelay(server.url);
+    expect(Object.keys(server.repo.handles)).toHaveLength(3);
+  });
+
+  it("counts the documents created per address, so reconnecting does not refill the budget", async () => {
+    const { server, events } = await relay({ newDocumentsPerMinute: 3 });
+    const creating = (peerId: string) => {
+      const created = A.change(A.init<{ text: string }>(), (doc) => {
+        doc.text = peerId;
+      });
+      const opening = A.decodeSyncMessage(
+        A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array,
+      );
+      return cbor.encode({
+        type: "sync",
+        senderId: peerId,
+        targetId: server.repo.peerId,
+        documentId: randomDocumentId(),
+        data: A.encodeSyncMessage({
+          ...opening,
+          heads: A.getHeads(created),
+          changes: [A.getLastLocalChange(created) as Uint8Array],
+        }),
+      });
+    };
+    const session = (peerId: string, count: number, localAddress?: string) =>
+      exchange(
+        server.url,
+        [joinMessage(peerId), ...Array.from({ length: count }, () => creating(peerId))],
+        1000,
+        localAddress,
+      );
+    // Three documents on a first connection: within the budget, the socket stays open.
+    expect((await session("reconnecting-1", 3)).code).toBeUndefined();
+    // A new connection from the same address, with a new peer id, gets no fresh budget.
+    expect((await session("reconnecting-2", 1)).code).toBe(1008);
+    expect(events.filter((e) => e.event === "quota-exceeded").map((e) => e.quota)).toEqual([
+      "newDocumentsPerMinute",
+    ]);
+    // Another address has a budget of its own.
+    expect((await session("elsewhere", 1, "127.0.0.2")).code).toBeUndefined();
+    await eventually(() => Object.keys(server.repo.handles).length === 4);
+  });
+
+  it("counts the bytes written per address, so reconnecting does not refill the budget", async () => {
+    const { server, events } = await relay({ writeBytesPerMinute: 48 * 1024 });
+    const first = clientRepo(server.url).repo;
+    const kept = first.create({ text: randomBytes(30_000).toString("base64") });
+    try {
+      await eventually(() => server.repo.handles[kept.documentId]?.isReady() === true);
+    } finally {
+      await first.shutdown();
+    }
+    const second = clientRepo(server.url).repo;
+    second.create({ text: randomBytes(30_000).toString("base64") });
+    try {
+      await eventually(() => events.some((e) => e.quota === "writeBytesPerMinute"));
+    } finally {
+      await second.shutdown();
+    }
   });
 
   it("refuses to let a document grow past the size limit; smaller documents still sync", async () => {
@@ -284,6 +670,40 @@ describe("the relay stays up whatever a connection sends", () => {
   });
 });
 
+/**
+ * Opens a WebSocket to `url`, sends each message, and collects what the relay
+ * answers for `ms`; resolves with the close code (undefined when it stayed
+ * open) and the decoded messages.
+ */
+async function exchange(
+  url: string,
+  messages: readonly Uint8Array[],
+  ms = 1500,
+  /** The client's own address (any of 127.0.0.0/8 reaches a relay on 127.0.0.1). */
+  localAddress?: string,
+): Promise<{ code: number | undefined; received: { type: string; documentId?: string }[] }> {
+  const { default: WebSocket } = await import("ws");
+  return new Promise((resolve) => {
+    const received: { type: string; documentId?: string }[] = [];
+    const socket = new WebSocket(url, localAddress === undefined ? {} : { localAddress });
+    const timer = setTimeout(() => {
+      socket.terminate();
+      resolve({ code: undefined, received });
+    }, ms);
+    socket.on("error", () => {});
+    socket.on("message", (data: Buffer) => {
+      received.push(cbor.decode(new Uint8Array(data)) as { type: string; documentId?: string });
+    });
+    socket.on("open", () => {
+      for (const message of messages) socket.send(message);
+    });
+    socket.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, received });
+    });
+  });
+}
+
 /** Joins as `peerId` and sends `messages` spaced 200 ms apart; resolves with the close code. */
 async function sendMessagesAfter(
   url: string,
@@ -307,3 +727,52 @@ async function sendMessagesAfter(
     5000,
   );
 }
+
+describe("peer ids are not authenticated: one token cannot take over another's connection", () => {
+  it("refuses a join under a peer id held by a connection of another space's token; the same token may take it over", async () => {
+    const directory = await mkdtemp(join(tmpdir(), "canon-relay-hostile-"));
+    directories.push(directory);
+    const events: LoggedEvent[] = [];
+    const alpha = randomDocumentId();
+    const beta = randomDocumentId();
+    const server = await startRelayServer({
+      storageDirectory: directory,
+      port: 0,
+      token: "admin-token-0123456789",
+      spaceTokens: parseTokensFile(
+        JSON.stringify({
+          spaces: {
+            [alpha]: { write: ["alpha-token-0123456789"] },
+            [beta]: { write: ["beta-token-0123456789"] },
+          },
+        }),
+        "tokens.json",
+        "admin-token-0123456789",
+      ),
+      log: createRelayLog("info", (line) => events.push(JSON.parse(line) as LoggedEvent)),
+    });
+    servers.push(server);
+    const { default: WebSocket } = await import("ws");
+    const open = async (token: string) => {
+      const socket = new WebSocket(`${server.url}?token=${token}`);
+      socket.on("error", () => {});
+      await new Promise((resolve) => socket.once("open", resolve));
+      const closed = new Promise<number>((resolve) => socket.once("close", resolve));
+      socket.send(joinMessage("victim-peer"));
+      return { socket, closed };
+    };
+    const victim = await open("alpha-token-0123456789");
+    await eventually(() => events.some((e) => e.event === "peer-joined"));
+
+    const attacker = await open("beta-token-0123456789");
+    expect(await withTimeout(attacker.closed, 3000)).toBe(1008);
+    expect(disconnects(events)).toEqual(["claims the peer id of another token's connection"]);
+    expect(victim.socket.readyState).toBe(WebSocket.OPEN);
+
+    // The victim itself reconnecting (same token, same peer id) replaces its old socket.
+    const again = await open("alpha-token-0123456789");
+    await withTimeout(victim.closed, 3000);
+    expect(again.socket.readyState).toBe(WebSocket.OPEN);
+    again.socket.close();
+  });
+});

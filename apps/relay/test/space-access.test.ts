@@ -1,4 +1,10 @@
-import { generateAutomergeUrl, parseAutomergeUrl, Repo } from "@automerge/automerge-repo";
+import * as A from "@automerge/automerge";
+import {
+  type DocHandle,
+  generateAutomergeUrl,
+  parseAutomergeUrl,
+  Repo,
+} from "@automerge/automerge-repo";
 import { describe, expect, it } from "vitest";
 import type { AccessGrant } from "../src/access/access-grant.js";
 import { SpaceAccess, type SpaceAccessSources } from "../src/access/space-access.js";
@@ -70,5 +76,62 @@ describe("which documents a space token opens", () => {
     });
     expect(await access.refusal(betaWriter, created, true)).toMatch(/more than one/);
     expect(await access.refusal(alphaWriter, created, true)).toMatch(/more than one/);
+  });
+});
+
+describe("routes read by the access check", () => {
+  it("a provenance feed segment routed from the space's feeds map belongs to that space", async () => {
+    const { repo, access, alpha, alphaReader, betaWriter } = twoSpaces();
+    const segment = repo.create({ records: {} });
+    (alpha as unknown as DocHandle<{ feeds?: Record<string, string> }>).change((doc) => {
+      doc.feeds = { [segment.documentId]: "did:key:z6Mk-agent" };
+    });
+    // Before, only `standards` counted: a reader of the space was refused its feed (4403).
+    expect(await access.refusal(alphaReader, segment.documentId, false)).toBeUndefined();
+    expect(await access.refusal(betaWriter, segment.documentId, true)).toMatch(/another space/);
+  });
+
+  it("reads a stored space document's routes once, until the relay stores a write to it", async () => {
+    const spaces = Array.from({ length: 3 }, () =>
+      A.from<{ standards: Record<string, string> }>({ standards: {} }),
+    );
+    const ids: string[] = spaces.map(() => newId());
+    const stored = new Map(ids.map((id, i) => [id, A.save(spaces[i] as A.Doc<unknown>)]));
+    let reads = 0;
+    const sources = {
+      storage: {
+        loadRange: async ([documentId, kind]: string[]) => {
+          reads += 1;
+          const bytes = kind === "snapshot" ? stored.get(documentId as string) : undefined;
+          return bytes === undefined ? [] : [{ key: [documentId, kind, "x"], data: bytes }];
+        },
+      },
+      sizes: { isStored: async () => true },
+      repo: () => undefined,
+    } as unknown as SpaceAccessSources;
+    const access = new SpaceAccess(new Set(ids), sources);
+    const reader: AccessGrant = {
+      kind: "spaces",
+      spaces: new Set([ids[0] as string]),
+      write: false,
+    };
+    // A peer naming a hundred unknown documents costs one read of each space, not a hundred.
+    for (let i = 0; i < 100; i += 1)
+      expect(await access.refusal(reader, newId(), false)).toMatch(/no space of this token/);
+    const once = reads;
+    expect(once).toBeLessThanOrEqual(ids.length * 2);
+    // A route written (and stored) later counts once the relay says the space was written.
+    const routed = newId();
+    stored.set(
+      ids[0] as string,
+      A.save(
+        A.change(spaces[0] as A.Doc<{ standards: Record<string, string> }>, (doc) => {
+          doc.standards[routed] = "style";
+        }),
+      ),
+    );
+    access.invalidate(ids[0]);
+    expect(await access.refusal(reader, routed, false)).toBeUndefined();
+    expect(reads).toBeGreaterThan(once);
   });
 });

@@ -126,6 +126,34 @@ describe("GET /documents/<space> (directory)", () => {
     ]);
   });
 
+  it("stops taking documents in once the answer holds 16 documents' worth of the size limit", async () => {
+    // 64 KiB documents at most: the answer holds at most 1 MiB of them.
+    const relay = await kit.relay("directory", {
+      limits: { maxDocumentBytes: 64 * 1024, maxMessageBytes: 64 * 1024 },
+    });
+    const writer = kit.client(relay);
+    const standards = Array.from({ length: 30 }, () =>
+      writer.create<Standard>({ text: randomText(60 * 1024) }),
+    );
+    const space = writer.create<Space>({
+      standards: Object.fromEntries(standards.map((handle) => [handle.documentId, "x"])),
+    });
+    await waitFor(
+      () => [space, ...standards].every((handle) => acknowledged(writer, handle)),
+      30_000,
+    );
+
+    const answer = await documentsOf(relay, space.documentId);
+    expect(answer.status).toBe(200);
+    // Complete (the end mark is there): the documents left out are the client's sync's to fetch.
+    expect(answer.refused).toBeUndefined();
+    expect(answer.frames[0]?.documentId).toBe(space.documentId);
+    const sent = answer.frames.reduce((total, frame) => total + frame.bytes.byteLength, 0);
+    expect(sent).toBeLessThanOrEqual(16 * 64 * 1024);
+    expect(answer.frames.length).toBeGreaterThan(10);
+    expect(answer.frames.length).toBeLessThan(31);
+  });
+
   it("is refused past the address's request budget, as the heads summary is", async () => {
     const relay = await kit.relay("directory", { limits: { headsRequestsPerMinute: 2 } });
     const { space } = await spaceThrough(relay);

@@ -125,6 +125,17 @@ export { FileStorage } from "./storage/file-storage.js";
 export { WritesInFlight } from "./storage/writes-in-flight.js";
 export { ACCESS_REFUSED_CLOSE_CODE } from "./sync/access-refused.js";
 export {
+  chunksApply,
+  createdDepth,
+  type DocumentBackend,
+  type DocumentProbe,
+  depthOf,
+  MAX_DOCUMENT_NESTING,
+  nestingOf,
+  probeDocument,
+  syncMessageTooDeep,
+} from "./sync/document-depth.js";
+export {
   DOCUMENT_FRAMES_END,
   DOCUMENT_FRAMES_TAG,
   type DocumentFrame,

@@ -12,7 +12,7 @@ import {
   type FromServerMessage,
   WebSocketServerAdapter,
 } from "@automerge/automerge-repo-network-websocket";
-import { ACCESS_REFUSED_CLOSE_CODE } from "@canon/store";
+import { ACCESS_REFUSED_CLOSE_CODE, chunksApply } from "@canon/store";
 import type { WebSocket, WebSocketServer } from "ws";
 import { type AccessGrant, ALL_ACCESS } from "../access/access-grant.js";
 import type { SpaceAccess } from "../access/space-access.js";
@@ -20,10 +20,19 @@ import type { RelayLimits } from "../limits.js";
 import type { DocumentActivity } from "../memory/idle-eviction.js";
 import type { RefusalReason, RelayMetrics } from "../metrics.js";
 import type { RelayLog } from "../relay-log.js";
+import { AddressBudgets } from "./address-budgets.js";
 import type { DocumentSizes } from "./document-sizes.js";
 import { RateBudget } from "./rate-budget.js";
 import { storedDocument } from "./stored-document.js";
-import { type IncomingChange, parseWireMessage, type WireMessage } from "./wire-message.js";
+import {
+  type IncomingChange,
+  MAX_CHANGE_NESTING,
+  parseWireMessage,
+  type WireMessage,
+} from "./wire-message.js";
+
+/** Why a sync message whose changes do not apply to the document is refused. */
+const DOES_NOT_APPLY = "sync message does not apply to the document";
 
 /** What the guard needs besides the WebSocket server. */
 export interface GuardOptions {
@@ -62,7 +71,9 @@ interface Connection {
   /** Set by the peer's one `join`; every later message must come from it. */
   peerId: string | undefined;
   readonly received: RateBudget;
+  /** Shared by every connection from the same address (see {@link AddressBudgets}). */
   readonly written: RateBudget;
+  /** Shared by every connection from the same address (see {@link AddressBudgets}). */
   readonly created: RateBudget;
   /** Documents this connection has named, each counted once against {@link Connection.created}. */
   readonly named: Set<string>;
@@ -85,6 +96,16 @@ interface Connection {
  */
 const KEEP_ALIVE_MS = 30_000;
 
+/**
+ * How long a sync message's check waits for the Repo to apply the message
+ * before it about the same document. Without the wait, on a document only on
+ * disk (a restarted relay), two messages sent back to back were both checked
+ * against the stored document: 60 levels and then 104 more, each message
+ * within the limit, nested the document 164 deep. Past the wait (the Repo
+ * stuck loading the document) the check goes on against what is there.
+ */
+const REPO_WAIT_MS = 5000;
+
 /** How long a peer told to go (close 1008) has to answer the close before its socket is cut. */
 const CLOSE_GRACE_MS = 1000;
 
@@ -101,6 +122,13 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
   readonly #server: WebSocketServer;
   readonly #options: GuardOptions;
   readonly #connections = new WeakMap<WebSocket, Connection>();
+  /**
+   * The write and new-document budgets, per remote address: a peer that
+   * reconnects (or opens many sockets) draws on what it already spent,
+   * rather than starting each connection with a fresh minute's worth.
+   */
+  readonly #written: AddressBudgets;
+  readonly #created: AddressBudgets;
   #repo: Repo | undefined;
   /** Per peer and document (`peer document`, or the peer alone), the last message on its way out: each waits for the one before. */
   readonly #outgoing = new Map<string, Promise<void>>();
@@ -112,6 +140,12 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
    * cleared by the next wait for storage).
    */
   readonly #unstored = new Map<string, Set<string>>();
+  /**
+   * Per document, the Repo's handling of the last message about it, until
+   * it settles: the next message's changes are checked against the document
+   * once the Repo applied the ones before (see {@link REPO_WAIT_MS}).
+   */
+  readonly #inRepo = new Map<string, Promise<void>>();
 
   /** Guards the connections `server` accepts; call {@link GuardedServerAdapter.guardRepo} once the Repo exists. */
   constructor(server: WebSocketServer, options: GuardOptions) {
@@ -121,6 +155,8 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
     );
     this.#server = server;
     this.#options = options;
+    this.#written = new AddressBudgets(options.limits.writeBytesPerMinute);
+    this.#created = new AddressBudgets(options.limits.newDocumentsPerMinute);
   }
 
   /**
@@ -137,13 +173,23 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
     const activity = this.#options.activity;
     synchronizer.receiveMessage = async (message) => {
       activity?.begin(message.documentId);
-      try {
-        await receive(message);
-      } catch (error) {
-        this.#repoError(message.senderId, error);
-      } finally {
-        activity?.end(message.documentId);
+      const documentId = message.documentId;
+      const handled = (async () => {
+        try {
+          await receive(message);
+        } catch (error) {
+          this.#repoError(message.senderId, error);
+        } finally {
+          activity?.end(message.documentId);
+        }
+      })();
+      if (documentId !== undefined) {
+        this.#inRepo.set(documentId, handled);
+        void handled.then(() => {
+          if (this.#inRepo.get(documentId) === handled) this.#inRepo.delete(documentId);
+        });
       }
+      await handled;
     };
   }
 
@@ -262,8 +308,8 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
       allowed: new Set(),
       peerId: undefined,
       received: new RateBudget(limits.receiveBytesPerMinute),
-      written: new RateBudget(limits.writeBytesPerMinute),
-      created: new RateBudget(limits.newDocumentsPerMinute),
+      written: this.#written.of(request.socket.remoteAddress),
+      created: this.#created.of(request.socket.remoteAddress),
       named: new Set(),
       queue: Promise.resolve(),
       closed: false,
@@ -308,6 +354,16 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
         return this.#disconnect(socket, connection, "joined twice");
       if (message.senderId === this.peerId)
         return this.#disconnect(socket, connection, "claims the relay's own peer id");
+      // A join under a peer id another socket holds takes that socket's place, and with it
+      // the messages still on their way to it: only for a token that may read all it could.
+      const holder = this.sockets[message.senderId as PeerId] as WebSocket | undefined;
+      const held = holder === undefined ? undefined : this.#connections.get(holder);
+      if (held !== undefined && !held.closed && !covers(connection.grant, held.grant))
+        return this.#disconnect(
+          socket,
+          connection,
+          "claims the peer id of another token's connection",
+        );
       connection.peerId = message.senderId;
       this.#options.log.write("info", "peer-joined", {
         peerId: message.senderId,
@@ -357,14 +413,19 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
       message.type === "doc-unavailable" ||
       message.type === "ephemeral"
     ) {
-      if (!(await this.#mayName(connection, message.documentId)))
+      if (!(await this.#mayName(connection, message.documentId))) {
+        // Only asking (a space routing thousands of documents that exist nowhere makes
+        // every reader ask): told the relay has none, at once, instead of being cut off.
+        if (message.type === "request" && parsed.changes.length === 0)
+          return this.#unavailable(message);
         return this.#quotaExceeded(socket, connection, "newDocumentsPerMinute");
+      }
     }
     if ((message.type === "sync" || message.type === "request") && parsed.changes.length > 0) {
       const refused = await this.#mayWrite(connection, message.documentId, parsed.changes);
       if (refused !== undefined) return this.#quotaExceeded(socket, connection, refused);
-      if (!(await this.#applies(message.documentId, message.data)))
-        return this.#disconnect(socket, connection, "sync message does not apply to the document");
+      const refusal = await this.#applies(message.documentId, message.data);
+      if (refusal !== undefined) return this.#disconnect(socket, connection, refusal);
       const key = `${message.senderId} ${message.documentId}`;
       if (this.#options.metrics !== undefined && !this.#arrived.has(key))
         this.#arrived.set(key, performance.now());
@@ -415,33 +476,78 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
     setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
   }
 
+  /**
+   * Past the new-document budget, a request that only asks for a document
+   * the relay does not hold never reaches the Repo (which would keep a
+   * handle for it): it is answered `doc-unavailable`, as the Repo would
+   * answer it, so the client reports the document missing rather than
+   * losing its connection. Costs one storage check.
+   */
+  #unavailable(message: { readonly senderId: string; readonly documentId: string }): void {
+    this.#sendNow({
+      type: "doc-unavailable",
+      senderId: this.peerId as PeerId,
+      targetId: message.senderId as PeerId,
+      documentId: message.documentId,
+    } as FromServerMessage);
+  }
+
   /** False when naming `documentId` would create one document more than the connection's budget allows. */
   async #mayName(connection: Connection, documentId: string): Promise<boolean> {
     if (connection.named.has(documentId)) return true;
-    connection.named.add(documentId);
-    if (this.#repo?.handles[documentId as never]?.isReady()) return true;
-    if (await this.#options.sizes.isStored(documentId)) return true;
-    return connection.created.take(1);
+    const allowed =
+      this.#repo?.handles[documentId as never]?.isReady() === true ||
+      (await this.#options.sizes.isStored(documentId)) ||
+      connection.created.take(1);
+    // A document refused here is counted again the next time it is named.
+    if (allowed) connection.named.add(documentId);
+    return allowed;
   }
 
   /**
-   * True when the sync message's changes apply to a copy of the document.
+   * Why the sync message's changes may not be taken (undefined when they
+   * apply to a copy of the document and nest at most 64 deep).
    * Automerge applies a change's ops one by one and does not roll back: a
    * change naming an object that does not exist throws halfway and leaves the
    * document unloadable for every peer that later fetches it. So the changes
    * are tried on a clone first (read from disk when not in memory).
+   * Automerge also patches nested objects recursively, and traps on a
+   * document nesting some 20,000 deep however many changes built it, so the
+   * changes are first applied to a copy without patches ({@link chunksApply})
+   * and refused when an object they create would sit more than
+   * {@link MAX_CHANGE_NESTING} deep in the document: each new object's depth
+   * is the length of its path on the copy, which Automerge builds in a loop.
+   * That is exact (it reads the document as it would be), needs no
+   * per-document state to keep in step with the Repo, and costs one path of
+   * at most 64 steps per object created.
    * Cost: a clone of the document per sync message that carries changes.
    */
-  async #applies(documentId: string, data: Uint8Array): Promise<boolean> {
+  async #applies(documentId: string, data: Uint8Array): Promise<string | undefined> {
+    const inRepo = this.#inRepo.get(documentId);
+    if (inRepo !== undefined) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        inRepo,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, REPO_WAIT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
     const handle = this.#repo?.handles[documentId as never];
     const doc = handle?.isReady()
       ? handle.doc()
       : await storedDocument(this.#options.storage, documentId);
     try {
+      const { changes } = A.decodeSyncMessage(data);
+      const applied = chunksApply(doc, changes, MAX_CHANGE_NESTING);
+      if (!applied.ok && applied.reason === "too-deep")
+        return `sync message nests objects over ${MAX_CHANGE_NESTING} deep in the document`;
+      if (!applied.ok) return DOES_NOT_APPLY;
       A.receiveSyncMessage(A.clone(doc), A.initSyncState(), data);
-      return true;
+      return undefined;
     } catch {
-      return false;
+      return DOES_NOT_APPLY;
     }
   }
 
@@ -512,6 +618,13 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
     socket.close(1008, "policy violation");
     setTimeout(() => socket.terminate(), CLOSE_GRACE_MS).unref();
   }
+}
+
+/** True when `taker` opens every document `held` opens (the admin token opens all). */
+function covers(taker: AccessGrant, held: AccessGrant): boolean {
+  if (taker.kind === "all") return true;
+  if (held.kind === "all") return false;
+  return [...held.spaces].every((space) => taker.spaces.has(space));
 }
 
 /** An error's message, one line and short: it goes into a log, and may quote a peer. */

@@ -1,13 +1,10 @@
-import { RateBudget } from "./rate-budget.js";
+import { AddressBudgets } from "./address-budgets.js";
 
 /** Summaries computed at once; the others wait their turn. */
 const MAX_RUNNING = 4;
 
 /** Summaries waiting for a turn; past this, a request is answered 503 at once. */
 const MAX_WAITING = 256;
-
-/** Addresses whose budgets are remembered; past this, the oldest are forgotten (they start full again). */
-const MAX_ADDRESSES = 10_000;
 
 /** Why a heads request was not answered: `rate` (429) or `busy` (503). */
 export type HeadsRefusal = "rate" | "busy";
@@ -22,10 +19,9 @@ export type HeadsRefusal = "rate" | "busy";
  * every document.
  */
 export class HeadsRequests {
-  readonly #perMinute: number;
+  readonly #budgets: AddressBudgets;
   readonly #maxRunning: number;
   readonly #maxWaiting: number;
-  readonly #budgets = new Map<string, RateBudget>();
   readonly #waiting: (() => void)[] = [];
   #running = 0;
 
@@ -42,7 +38,7 @@ export class HeadsRequests {
       waiting: MAX_WAITING,
     },
   ) {
-    this.#perMinute = perMinute;
+    this.#budgets = new AddressBudgets(perMinute);
     this.#maxRunning = turns.running;
     this.#maxWaiting = turns.waiting;
   }
@@ -52,7 +48,7 @@ export class HeadsRequests {
    * free; answers why not otherwise, without running it.
    */
   async run<T>(address: string, work: () => Promise<T>): Promise<T | HeadsRefusal> {
-    if (!this.#budgetOf(address).take(1)) return "rate";
+    if (!this.#budgets.of(address).take(1)) return "rate";
     if (this.#running >= this.#maxRunning) {
       if (this.#waiting.length >= this.#maxWaiting) return "busy";
       await new Promise<void>((resolve) => this.#waiting.push(resolve));
@@ -65,18 +61,5 @@ export class HeadsRequests {
       if (next !== undefined) next();
       else this.#running -= 1;
     }
-  }
-
-  #budgetOf(address: string): RateBudget {
-    let budget = this.#budgets.get(address);
-    if (budget === undefined) {
-      budget = new RateBudget(this.#perMinute);
-      if (this.#budgets.size >= MAX_ADDRESSES) {
-        const oldest = this.#budgets.keys().next().value;
-        if (oldest !== undefined) this.#budgets.delete(oldest);
-      }
-      this.#budgets.set(address, budget);
-    }
-    return budget;
   }
 }

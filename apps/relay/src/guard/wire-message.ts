@@ -1,5 +1,6 @@
 import * as A from "@automerge/automerge";
 import { cbor, isValidDocumentId } from "@automerge/automerge-repo";
+import { MAX_DOCUMENT_NESTING, nestingOf, probeDocument } from "@canon/store";
 import { z } from "zod";
 
 // The messages of automerge-repo's WebSocket protocol (2.5.6), checked field
@@ -12,6 +13,18 @@ import { z } from "zod";
 
 /** Longest peer id accepted; automerge-repo's are about 15 characters, Canon's about 30. */
 const MAX_PEER_ID_LENGTH = 128;
+
+/**
+ * Deepest nesting of objects a change may create, and a document reach
+ * (a map in a map in a map…): {@link MAX_DOCUMENT_NESTING}. Automerge
+ * patches nested objects recursively: one change nesting 8,000 maps (16 KB)
+ * hangs the process, 10,000 trap its WebAssembly module, after which every
+ * Automerge call in the process fails; so does a document nesting 20,000
+ * maps built one level per change. Canon's documents nest at most four deep.
+ */
+export const MAX_CHANGE_NESTING = MAX_DOCUMENT_NESTING;
+
+export { nestingOf };
 
 /** Largest ephemeral payload forwarded: Canon sends none, so this only bounds what a peer can broadcast. */
 export const MAX_EPHEMERAL_BYTES = 64 * 1024;
@@ -200,34 +213,32 @@ function syncChanges(data: Uint8Array, message: WireMessage): ParsedWireMessage 
   }
   const incoming: IncomingChange[] = [];
   for (const change of changes) {
-    const hash = changeHash(change);
-    if (hash === undefined && !isDocument(change))
-      return { ok: false, reason: "sync message carries a change that does not decode" };
-    incoming.push({ hash, bytes: change.byteLength });
+    const decoded = decodedChange(change);
+    if (decoded === undefined) {
+      const probe = probeDocument(change, MAX_CHANGE_NESTING);
+      if (!probe.ok && probe.reason === "too-deep")
+        return {
+          ok: false,
+          reason: `sync message carries a document nesting objects over ${MAX_CHANGE_NESTING} deep`,
+        };
+      if (!probe.ok)
+        return { ok: false, reason: "sync message carries a change that does not decode" };
+    }
+    if (decoded !== undefined && nestingOf(decoded) > MAX_CHANGE_NESTING)
+      return {
+        ok: false,
+        reason: `sync message carries a change nesting objects over ${MAX_CHANGE_NESTING} deep`,
+      };
+    incoming.push({ hash: decoded?.hash, bytes: change.byteLength });
   }
   return { ok: true, message, changes: incoming };
 }
 
-/** The change's hash; undefined when the chunk is not a change that decodes. */
-function changeHash(chunk: Uint8Array): string | undefined {
+/** The change, decoded (without applying it); undefined when the chunk is not a change that decodes. */
+function decodedChange(chunk: Uint8Array): A.DecodedChange | undefined {
   try {
-    return A.decodeChange(chunk).hash;
+    return A.decodeChange(chunk);
   } catch {
     return undefined;
-  }
-}
-
-/**
- * True when the chunk parses as a document chunk: a whole document, or a
- * bundle of changes whose dependencies are elsewhere (Automerge 3 sends
- * either in sync messages), which `loadIncremental` takes without throwing.
- * Whether the changes apply is checked later, on a copy of the document.
- */
-function isDocument(chunk: Uint8Array): boolean {
-  try {
-    A.loadIncremental(A.init(), chunk);
-    return true;
-  } catch {
-    return false;
   }
 }

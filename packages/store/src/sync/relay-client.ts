@@ -1,4 +1,7 @@
+import * as A from "@automerge/automerge";
+import { cbor } from "@automerge/automerge-repo";
 import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket";
+import { chunksApply, MAX_DOCUMENT_NESTING, syncMessageTooDeep } from "./document-depth.js";
 
 type Socket = NonNullable<WebSocketClientAdapter["socket"]>;
 type ConnectArgs = Parameters<WebSocketClientAdapter["connect"]>;
@@ -76,6 +79,7 @@ export class RelayClient extends WebSocketClientAdapter {
     }
     this.#closing = undefined;
     this.lostConnection = undefined;
+    this.droppedMessage = undefined;
     this.#opened = false;
     super.connect(...args);
     this.socket?.addEventListener("open", this.#markOpened);
@@ -165,7 +169,34 @@ export class RelayClient extends WebSocketClientAdapter {
     super.send(message);
   }
 
+  /**
+   * Takes a message from the relay, unless it is a sync message carrying a
+   * change or a whole document that nests objects over
+   * {@link MAX_DOCUMENT_NESTING} deep: applying it would trap Automerge's
+   * WebAssembly and every later Automerge call in the process would fail.
+   * Such a message is dropped, recorded in {@link RelayClient.lastError},
+   * and the connection closed.
+   */
+  /**
+   * The document this side holds under an id (undefined when none is ready),
+   * set by whoever owns the Repo: with it, a sync message's changes are
+   * also applied to a copy of that document (without patches) and the
+   * message dropped when they would nest it over
+   * {@link MAX_DOCUMENT_NESTING} deep, one level per change or not.
+   */
+  heldDocument: ((documentId: string) => A.Doc<unknown> | undefined) | undefined;
+
+  /** What the message dropped for nesting too deep on the current connection carried (e.g. "a document nesting objects over 64 deep"); a new attempt clears it. */
+  droppedMessage: string | undefined;
+
   override receiveMessage(messageBytes: Uint8Array): void {
+    const refusal = tooDeep(messageBytes, this.heldDocument);
+    if (refusal !== undefined) {
+      this.droppedMessage = refusal;
+      this.lastError = new Error(`the relay sent ${refusal}; message dropped`);
+      this.socket?.close();
+      return;
+    }
     try {
       super.receiveMessage(messageBytes);
     } catch (error) {
@@ -176,6 +207,42 @@ export class RelayClient extends WebSocketClientAdapter {
 }
 
 function ignore(): void {}
+
+/** Why a message from the relay nests too deep to be applied, or undefined (also for bytes upstream refuses itself). */
+function tooDeep(
+  messageBytes: Uint8Array,
+  heldDocument: ((documentId: string) => A.Doc<unknown> | undefined) | undefined,
+): string | undefined {
+  let message: unknown;
+  try {
+    // Upstream's listener passes the socket's data as is (an ArrayBuffer in a browser).
+    message = cbor.decode(new Uint8Array(messageBytes));
+  } catch {
+    return undefined;
+  }
+  if (typeof message !== "object" || message === null) return undefined;
+  const { type, data, documentId } = message as {
+    type?: unknown;
+    data?: unknown;
+    documentId?: unknown;
+  };
+  if ((type !== "sync" && type !== "request") || !(data instanceof Uint8Array)) return undefined;
+  const alone = syncMessageTooDeep(data, MAX_DOCUMENT_NESTING);
+  if (alone !== undefined) return alone;
+  const held = typeof documentId === "string" ? heldDocument?.(documentId) : undefined;
+  if (held === undefined) return undefined;
+  let changes: Uint8Array[];
+  try {
+    changes = A.decodeSyncMessage(data).changes;
+  } catch {
+    return undefined;
+  }
+  if (changes.length === 0) return undefined;
+  const applied = chunksApply(held, changes, MAX_DOCUMENT_NESTING);
+  return !applied.ok && applied.reason === "too-deep"
+    ? `changes nesting ${documentId} over ${MAX_DOCUMENT_NESTING} deep`
+    : undefined;
+}
 
 /** Closes a socket at once, without the closing handshake (`ws` can; a browser's socket only closes). */
 function terminate(socket: Socket): void {

@@ -1,6 +1,7 @@
 import * as A from "@automerge/automerge";
 import {
   type DocHandle,
+  type DocumentId,
   decodeHeads,
   type PeerId,
   type StorageId,
@@ -67,6 +68,10 @@ export async function openRelaySession(
   signal?: AbortSignal,
 ): Promise<RelaySession> {
   const client = new RelayClient(socketUrlOf(endpoint), NO_ADAPTER_RETRY_MS);
+  client.heldDocument = (documentId) => {
+    const handle = replica.repo.handles[documentId as DocumentId];
+    return handle?.isReady() ? handle.doc() : undefined;
+  };
   // Listening before connecting: the relay's first report on each document is never missed.
   const reported = new ReportedHeads(replica.repo);
   const firstUse = reported.fromNow(() => client.remotePeerId);
@@ -88,6 +93,12 @@ export async function openRelaySession(
           throw new CanonError(
             "RELAY_REFUSED",
             `relay ${endpoint.url} refused this token: ${lost.reason || "access refused"}; nothing more was exchanged (what arrived is kept); ask the relay's operator for a token of this space, a write token to publish`,
+          );
+        }
+        if (client.droppedMessage !== undefined) {
+          throw new CanonError(
+            "RELAY_UNREACHABLE",
+            `relay ${endpoint.url} sent ${client.droppedMessage}, which would have crashed this process: dropped it and closed the connection; what arrived before is kept; the relay is broken or hostile, ask its operator`,
           );
         }
         throw new CanonError(

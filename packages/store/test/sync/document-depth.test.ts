@@ -1,0 +1,200 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import * as A from "@automerge/automerge";
+import {
+  cbor,
+  type DocumentId,
+  generateAutomergeUrl,
+  type PeerId,
+  parseAutomergeUrl,
+  Repo,
+} from "@automerge/automerge-repo";
+import { afterEach, describe, expect, it } from "vitest";
+import { WebSocketServer } from "ws";
+import {
+  chunksApply,
+  depthOf,
+  MAX_DOCUMENT_NESTING,
+  probeDocument,
+  syncMessageTooDeep,
+} from "../../src/sync/document-depth.js";
+import { RelayClient } from "../../src/sync/relay-client.js";
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step();
+});
+
+/** A document nesting `levels` maps, one level per change: no change nests more than one. */
+function deepDocument(levels: number): { bytes: Uint8Array; heads: A.Heads } {
+  const backend = A.getBackend(A.init());
+  let obj = "_root";
+  for (let i = 0; i < levels; i++) {
+    obj = backend.putObject(obj, "a", {});
+    backend.commit(`level ${i}`);
+  }
+  return { bytes: backend.save(), heads: backend.getHeads() };
+}
+
+/** Fails unless Automerge's WebAssembly module still works in this process. */
+function expectAutomergeAlive(): void {
+  expect(
+    A.change(A.from({ n: 1 }), (doc) => {
+      doc.n = 2;
+    }).n,
+  ).toBe(2);
+}
+
+describe("probing hostile bytes for nesting without patching them", () => {
+  it("finds a document nesting 20,000 maps (one level per change) too deep, and Automerge survives", () => {
+    const { bytes } = deepDocument(20_000);
+    // `A.loadIncremental(A.init(), bytes)` here traps the module ("unreachable").
+    expect(probeDocument(bytes)).toEqual({ ok: false, reason: "too-deep" });
+    expect(
+      syncMessageTooDeep(A.encodeSyncMessage({ heads: [], need: [], have: [], changes: [bytes] })),
+    ).toBe(`a document nesting objects over ${MAX_DOCUMENT_NESTING} deep`);
+    expectAutomergeAlive();
+  }, 30_000);
+
+  it("measures a shallow document, conflicting values and lists included", () => {
+    const doc = A.from<Record<string, unknown>>({ standards: { x: { list: [{ deep: {} }] } } });
+    expect(probeDocument(A.save(doc))).toEqual({ ok: true, depth: 5 });
+    const other = A.change(A.clone(doc, { actor: "ab".repeat(16) }), (d) => {
+      d.standards = { a: { b: { c: { d: { e: {} } } } } };
+    });
+    const merged = A.merge(A.clone(doc), other);
+    // The conflict's loser counts: both values of `standards` are walked.
+    expect(depthOf(A.getBackend(merged))).toBe(6);
+    expect(probeDocument(Uint8Array.of(1, 2, 3))).toEqual({ ok: false, reason: "does-not-load" });
+    // Objects inside a text (blocks) count too.
+    const withText = A.getBackend(A.init());
+    const text = withText.putObject("_root", "t", "hello world");
+    const block = withText.insertObject(text, 3, {});
+    withText.putObject(block, "inner", {});
+    withText.commit("blocks");
+    expect(probeDocument(withText.save())).toEqual({ ok: true, depth: 3 });
+  });
+
+  it("refuses changes of one level each that would nest the document over the limit", () => {
+    const base = A.from<Record<string, unknown>>({ text: "kept" });
+    const backend = A.getBackend(A.clone(base));
+    const changes: Uint8Array[] = [];
+    let obj = "_root";
+    for (let i = 0; i < MAX_DOCUMENT_NESTING + 100; i++) {
+      obj = backend.putObject(obj, "n", {});
+      backend.commit(`level ${i}`);
+      changes.push(backend.getLastLocalChange() as Uint8Array);
+    }
+    expect(chunksApply(base, changes.slice(0, MAX_DOCUMENT_NESTING))).toEqual({ ok: true });
+    expect(chunksApply(base, changes)).toEqual({ ok: false, reason: "too-deep" });
+    expectAutomergeAlive();
+  });
+});
+
+describe("a hostile relay cannot kill the client's Automerge", () => {
+  it("drops a sync message carrying a document nesting 20,000 maps and closes the connection", async () => {
+    const { bytes, heads } = deepDocument(20_000);
+    const server = createServer();
+    const wss = new WebSocketServer({ server });
+    const documentId = parseAutomergeUrl(generateAutomergeUrl()).documentId;
+    wss.on("connection", (socket) => {
+      socket.on("message", (raw: Buffer) => {
+        const join = cbor.decode(new Uint8Array(raw)) as { type: string; senderId: string };
+        if (join.type !== "join") return;
+        const reply = (message: Record<string, unknown>) =>
+          socket.send(cbor.encode({ senderId: "hostile", targetId: join.senderId, ...message }));
+        reply({ type: "peer", selectedProtocolVersion: "1" });
+        reply({
+          type: "sync",
+          documentId,
+          data: A.encodeSyncMessage({ heads, need: [], have: [], changes: [bytes] }),
+        });
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    cleanup.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const client of wss.clients) client.terminate();
+          wss.close();
+          server.close(() => resolve());
+        }),
+    );
+    const client = new RelayClient(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const repo = new Repo({ network: [client], peerId: "client" as PeerId });
+    cleanup.push(async () => {
+      client.disconnect();
+      await repo.shutdown();
+    });
+    const deadline = Date.now() + 20_000;
+    while (client.lastError === undefined && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(client.lastError?.message).toBe(
+      `the relay sent a document nesting objects over ${MAX_DOCUMENT_NESTING} deep; message dropped`,
+    );
+    expectAutomergeAlive();
+  }, 30_000);
+
+  it("drops changes of one level each that would nest a document it holds over the limit", async () => {
+    const source = A.getBackend(A.init());
+    let obj = "_root";
+    const levels = () => {
+      obj = source.putObject(obj, "n", {});
+      source.commit("level");
+      return source.getLastLocalChange() as Uint8Array;
+    };
+    for (let i = 0; i < 60; i++) levels();
+    const shallow = source.save();
+    const shallowHeads = source.getHeads();
+    const more = Array.from({ length: 104 }, levels);
+    const server = createServer();
+    const wss = new WebSocketServer({ server });
+    const documentId = parseAutomergeUrl(generateAutomergeUrl()).documentId;
+    wss.on("connection", (socket) => {
+      socket.on("message", (raw: Buffer) => {
+        const join = cbor.decode(new Uint8Array(raw)) as { type: string; senderId: string };
+        if (join.type !== "join") return;
+        const reply = (message: Record<string, unknown>) =>
+          socket.send(cbor.encode({ senderId: "hostile", targetId: join.senderId, ...message }));
+        const sync = (heads: A.Heads, changes: Uint8Array[]) =>
+          reply({
+            type: "sync",
+            documentId,
+            data: A.encodeSyncMessage({ heads, need: [], have: [], changes }),
+          });
+        reply({ type: "peer", selectedProtocolVersion: "1" });
+        // 60 levels, taken; then 104 more, one level per change, each change alone harmless.
+        sync(shallowHeads, [shallow]);
+        setTimeout(() => sync(source.getHeads(), more), 500);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    cleanup.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const client of wss.clients) client.terminate();
+          wss.close();
+          server.close(() => resolve());
+        }),
+    );
+    const client = new RelayClient(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const repo = new Repo({ network: [client], peerId: "client" as PeerId });
+    client.heldDocument = (id) => {
+      const handle = repo.handles[id as DocumentId];
+      return handle?.isReady() ? handle.doc() : undefined;
+    };
+    cleanup.push(async () => {
+      client.disconnect();
+      await repo.shutdown();
+    });
+    const deadline = Date.now() + 20_000;
+    while (client.lastError === undefined && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(client.lastError?.message).toBe(
+      `the relay sent changes nesting ${documentId} over ${MAX_DOCUMENT_NESTING} deep; message dropped`,
+    );
+    const held = repo.handles[documentId as DocumentId]?.doc();
+    expect(held && depthOf(A.getBackend(A.clone(held)), 500)).toBe(60);
+    expectAutomergeAlive();
+  }, 30_000);
+});
