@@ -15,6 +15,12 @@ async function temporaryDirectory(): Promise<string> {
   return mkdtemp(join(tmpdir(), "canon-storage-"));
 }
 
+/** Removes a storage directory and the generation files kept beside it (`<directory>.generation`, `.writers`). */
+async function removeStorage(directory: string): Promise<void> {
+  for (const path of [directory, `${directory}.generation`, `${directory}.writers`])
+    await rm(path, { recursive: true, force: true });
+}
+
 /**
  * automerge-repo's own acceptance suite, which every storage adapter must pass.
  * One of its cases expects `loadRange` in save order, an artifact of its
@@ -50,7 +56,7 @@ runStorageAdapterTests(async () => {
   const directory = await temporaryDirectory();
   return {
     adapter: new SaveOrdered(new FileStorage(directory)),
-    teardown: () => rm(directory, { recursive: true, force: true }),
+    teardown: () => removeStorage(directory),
   };
 }, "FileStorage");
 
@@ -65,7 +71,7 @@ describe("FileStorage integrity", () => {
       { key: ["AAAAA", "snapshot", "y"], data: new Uint8Array([2]) },
       { key: ["AAAAA", "sync-state", "x"], data: new Uint8Array([1]) },
     ]);
-    await rm(directory, { recursive: true, force: true });
+    await removeStorage(directory);
   });
 
   it("does not count as seen a chunk removed between a range's listing and its load (a compaction meanwhile)", async () => {
@@ -84,7 +90,7 @@ describe("FileStorage integrity", () => {
       { key: ["AAAAA", "snapshot", "kept"], data: new Uint8Array([2]) },
     ]);
     expect(storage.chunkNames("AAAAA")).toEqual(["snapshot/kept"]);
-    await rm(directory, { recursive: true, force: true });
+    await removeStorage(directory);
   });
 
   it("names a damaged file instead of returning its bytes", async () => {
@@ -103,7 +109,7 @@ describe("FileStorage integrity", () => {
         `storage file ${path.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is damaged \\(checksum mismatch\\)`,
       ),
     );
-    await rm(directory, { recursive: true, force: true });
+    await removeStorage(directory);
   });
 
   it("detects a truncated file", async () => {
@@ -115,7 +121,7 @@ describe("FileStorage integrity", () => {
     await expect(storage.load(["doc", "incremental", "x"])).rejects.toMatchObject({
       code: "STORAGE_DAMAGED",
     });
-    await rm(directory, { recursive: true, force: true });
+    await removeStorage(directory);
   });
 
   it("leaves no temporary files behind and ignores stray ones from a crash", async () => {
@@ -127,15 +133,14 @@ describe("FileStorage integrity", () => {
     await writeFile(join(folder, "b.tmp-123456"), "partial");
     const chunks = await storage.loadRange(["doc", "incremental"]);
     expect(chunks.map((chunk) => chunk.key)).toEqual([["doc", "incremental", "a"]]);
-    await rm(directory, { recursive: true, force: true });
+    await removeStorage(directory);
   });
 });
 
 describe("FileStorage under a Repo", () => {
   const directories: string[] = [];
   afterEach(async () => {
-    for (const directory of directories.splice(0))
-      await rm(directory, { recursive: true, force: true });
+    for (const directory of directories.splice(0)) await removeStorage(directory);
   });
   const directoryForTest = async (): Promise<string> => {
     const directory = await temporaryDirectory();
@@ -226,7 +231,7 @@ runStorageAdapterTests(async () => {
   storage.holdWrites();
   return {
     adapter: new SaveOrdered(storage),
-    teardown: () => rm(directory, { recursive: true, force: true }),
+    teardown: () => removeStorage(directory),
   };
 }, "FileStorage holding its writes back");
 
@@ -266,7 +271,7 @@ describe("FileStorage holding its writes back (a join's documents)", () => {
     // Writes are no longer held back: the next one is in place at once.
     await storage.save(["DDDDD", "snapshot", "three"], new Uint8Array([4]));
     expect(await other.load(["DDDDD", "snapshot", "three"])).toEqual(new Uint8Array([4]));
-    await rm(directory, { recursive: true, force: true });
+    await removeStorage(directory);
   });
 
   it("makes a write durable and in place on its own when the storage settles while it is under way", async () => {
@@ -284,6 +289,6 @@ describe("FileStorage holding its writes back (a join's documents)", () => {
     expect(
       (await readdir(directory, { recursive: true })).filter((name) => name.includes(".tmp-")),
     ).toEqual([]);
-    await rm(directory, { recursive: true, force: true });
+    await removeStorage(directory);
   });
 });
