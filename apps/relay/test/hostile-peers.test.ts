@@ -60,6 +60,51 @@ async function relay(
   return { server, events };
 }
 
+/** A peer's first sync message: it holds nothing yet. */
+const OPENING = A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array;
+
+/** A sync message carrying `changes`, as from a peer that holds nothing. */
+function syncCarrying(changes: Uint8Array[]): Uint8Array {
+  return A.encodeSyncMessage({ ...A.decodeSyncMessage(OPENING), changes });
+}
+
+/** A sync message creating `created` (one change) at a relay that does not hold it. */
+function creatingSync(created: A.Doc<unknown>): Uint8Array {
+  return A.encodeSyncMessage({
+    ...A.decodeSyncMessage(OPENING),
+    heads: A.getHeads(created),
+    changes: [A.getLastLocalChange(created) as Uint8Array],
+  });
+}
+
+/** The wire frame of a sync message from `peerId` to the relay about `documentId`. */
+function syncFrame(
+  server: RelayServer,
+  peerId: string,
+  documentId: string,
+  data: Uint8Array,
+): Uint8Array {
+  return cbor.encode({
+    type: "sync",
+    senderId: peerId,
+    targetId: server.repo.peerId,
+    documentId,
+    data,
+  });
+}
+
+/** `levels` changes made on `local` (a low-level copy of a document), each nesting one map in the last. */
+function oneLevelChanges(local: ReturnType<typeof A.getBackend>, levels: number): Uint8Array[] {
+  const changes: Uint8Array[] = [];
+  let obj = "_root";
+  for (let i = 0; i < levels; i++) {
+    obj = local.putObject(obj, "n", {});
+    local.commit(`level ${i}`);
+    changes.push(local.getLastLocalChange() as Uint8Array);
+  }
+  return changes;
+}
+
 function disconnects(events: readonly LoggedEvent[]): string[] {
   return events.filter((e) => e.event === "peer-disconnected").map((e) => e.reason ?? "");
 }
@@ -134,23 +179,12 @@ describe("the relay stays up whatever a connection sends", () => {
     const decoded = A.decodeChange(A.getLastLocalChange(local) as Uint8Array);
     const op = decoded.ops[0] as { obj: string };
     op.obj = `99@${decoded.actor}`;
-    const template = A.decodeSyncMessage(
-      A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array,
-    );
-    const hostile = A.encodeSyncMessage({ ...template, changes: [A.encodeChange(decoded)] });
+    const hostile = syncCarrying([A.encodeChange(decoded)]);
     const peerId = "hostile-change";
-    const message = (data: Uint8Array) =>
-      cbor.encode({
-        type: "sync",
-        senderId: peerId,
-        targetId: server.repo.peerId,
-        documentId,
-        data,
-      });
-    const opening = A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array;
+    const message = (data: Uint8Array) => syncFrame(server, peerId, documentId, data);
     // The first message opens the sync; the second arrives once its state exists.
     const closed = await sendMessagesAfter(server.url, peerId, [
-      message(opening),
+      message(OPENING),
       message(hostile),
     ]);
     expect(closed).toBe(1008);
@@ -172,22 +206,11 @@ describe("the relay stays up whatever a connection sends", () => {
     const decoded = A.decodeChange(A.getLastLocalChange(local) as Uint8Array);
     for (const op of decoded.ops as { key?: string }[])
       if (op.key === "PROTO_KEY") op.key = "__proto__";
-    const template = A.decodeSyncMessage(
-      A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array,
-    );
-    const hostile = A.encodeSyncMessage({ ...template, changes: [A.encodeChange(decoded)] });
+    const hostile = syncCarrying([A.encodeChange(decoded)]);
     const peerId = "hostile-proto";
-    const message = (data: Uint8Array) =>
-      cbor.encode({
-        type: "sync",
-        senderId: peerId,
-        targetId: server.repo.peerId,
-        documentId,
-        data,
-      });
-    const opening = A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array;
+    const message = (data: Uint8Array) => syncFrame(server, peerId, documentId, data);
     const closed = await sendMessagesAfter(server.url, peerId, [
-      message(opening),
+      message(OPENING),
       message(hostile),
     ]);
     expect(closed).toBe(1008);
@@ -218,22 +241,11 @@ describe("the relay stays up whatever a connection sends", () => {
         pred: [],
       })),
     ] as typeof decoded.ops;
-    const template = A.decodeSyncMessage(
-      A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array,
-    );
-    const hostile = A.encodeSyncMessage({ ...template, changes: [A.encodeChange(decoded)] });
+    const hostile = syncCarrying([A.encodeChange(decoded)]);
     const peerId = "hostile-nesting";
-    const message = (data: Uint8Array) =>
-      cbor.encode({
-        type: "sync",
-        senderId: peerId,
-        targetId: server.repo.peerId,
-        documentId,
-        data,
-      });
-    const opening = A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array;
+    const message = (data: Uint8Array) => syncFrame(server, peerId, documentId, data);
     const closed = await sendMessagesAfter(server.url, peerId, [
-      message(opening),
+      message(OPENING),
       message(hostile),
     ]);
     expect(closed).toBe(1008);
@@ -287,31 +299,14 @@ describe("the relay stays up whatever a connection sends", () => {
     const url = await syncThroughRelay(server.url, "kept");
     const { documentId } = parseAutomergeUrl(url);
     const local = A.getBackend(A.clone((await server.repo.find<unknown>(url)).doc()));
-    const changes: Uint8Array[] = [];
-    let obj = "_root";
-    for (let i = 0; i < 164; i++) {
-      obj = local.putObject(obj, "n", {});
-      local.commit(`level ${i}`);
-      changes.push(local.getLastLocalChange() as Uint8Array);
-    }
-    const template = A.decodeSyncMessage(
-      A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array,
-    );
+    const changes = oneLevelChanges(local, 164);
     const peerId = "hostile-cumulative";
-    const message = (data: Uint8Array) =>
-      cbor.encode({
-        type: "sync",
-        senderId: peerId,
-        targetId: server.repo.peerId,
-        documentId,
-        data,
-      });
-    const opening = A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array;
+    const message = (data: Uint8Array) => syncFrame(server, peerId, documentId, data);
     // 60 levels are taken; the next 104, each one level deep, would reach 164.
     const closed = await sendMessagesAfter(server.url, peerId, [
-      message(opening),
-      message(A.encodeSyncMessage({ ...template, changes: changes.slice(0, 60) })),
-      message(A.encodeSyncMessage({ ...template, changes: changes.slice(60) })),
+      message(OPENING),
+      message(syncCarrying(changes.slice(0, 60))),
+      message(syncCarrying(changes.slice(60))),
     ]);
     expect(closed).toBe(1008);
     expect(disconnects(events)).toEqual([
@@ -328,32 +323,15 @@ describe("the relay stays up whatever a connection sends", () => {
     const url = await syncThroughRelay(server.url, "kept");
     const { documentId } = parseAutomergeUrl(url);
     const local = A.getBackend(A.clone((await server.repo.find<unknown>(url)).doc()));
-    const changes: Uint8Array[] = [];
-    let obj = "_root";
-    for (let i = 0; i < 200; i++) {
-      obj = local.putObject(obj, "n", {});
-      local.commit(`level ${i}`);
-      changes.push(local.getLastLocalChange() as Uint8Array);
-    }
-    const template = A.decodeSyncMessage(
-      A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array,
-    );
+    const changes = oneLevelChanges(local, 200);
     const peerId = "hostile-out-of-order";
-    const message = (data: Uint8Array) =>
-      cbor.encode({
-        type: "sync",
-        senderId: peerId,
-        targetId: server.repo.peerId,
-        documentId,
-        data,
-      });
-    const opening = A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array;
+    const message = (data: Uint8Array) => syncFrame(server, peerId, documentId, data);
     // Levels 2 to 200 wait for level 1 (nothing of them is in the document to measure);
     // level 1 alone is one level deep, and releases them all on the copy, which measures them.
     const closed = await sendMessagesAfter(server.url, peerId, [
-      message(opening),
-      message(A.encodeSyncMessage({ ...template, changes: changes.slice(1) })),
-      message(A.encodeSyncMessage({ ...template, changes: changes.slice(0, 1) })),
+      message(OPENING),
+      message(syncCarrying(changes.slice(1))),
+      message(syncCarrying(changes.slice(0, 1))),
     ]);
     expect(closed).toBe(1008);
     expect(disconnects(events)).toEqual([
@@ -371,31 +349,14 @@ describe("the relay stays up whatever a connection sends", () => {
     const url = await syncThroughRelay(server.url, "kept");
     const { documentId } = parseAutomergeUrl(url);
     const local = A.getBackend(A.clone((await server.repo.find<unknown>(url)).doc()));
-    const changes: Uint8Array[] = [];
-    let obj = "_root";
-    for (let i = 0; i < 164; i++) {
-      obj = local.putObject(obj, "n", {});
-      local.commit(`level ${i}`);
-      changes.push(local.getLastLocalChange() as Uint8Array);
-    }
-    const template = A.decodeSyncMessage(
-      A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array,
-    );
+    const changes = oneLevelChanges(local, 164);
     const peerId = "hostile-back-to-back";
-    const message = (data: Uint8Array) =>
-      cbor.encode({
-        type: "sync",
-        senderId: peerId,
-        targetId: server.repo.peerId,
-        documentId,
-        data,
-      });
-    const opening = A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array;
+    const message = (data: Uint8Array) => syncFrame(server, peerId, documentId, data);
     const closed = await sendMessages(server.url, [
       joinMessage(peerId),
-      message(opening),
-      message(A.encodeSyncMessage({ ...template, changes: changes.slice(0, 60) })),
-      message(A.encodeSyncMessage({ ...template, changes: changes.slice(60) })),
+      message(OPENING),
+      message(syncCarrying(changes.slice(0, 60))),
+      message(syncCarrying(changes.slice(60))),
     ]);
     expect(closed).toBe(1008);
     expect(disconnects(events)).toEqual([
@@ -423,29 +384,13 @@ describe("the relay stays up whatever a connection sends", () => {
       log: createRelayLog("info", (line) => events.push(JSON.parse(line) as LoggedEvent)),
     });
     servers.push(server);
-    const changes: Uint8Array[] = [];
-    let obj = "_root";
-    for (let i = 0; i < 164; i++) {
-      obj = local.putObject(obj, "n", {});
-      local.commit(`level ${i}`);
-      changes.push(local.getLastLocalChange() as Uint8Array);
-    }
-    const template = A.decodeSyncMessage(
-      A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array,
-    );
+    const changes = oneLevelChanges(local, 164);
     const peerId = "hostile-restarted";
-    const message = (data: Uint8Array) =>
-      cbor.encode({
-        type: "sync",
-        senderId: peerId,
-        targetId: server.repo.peerId,
-        documentId,
-        data,
-      });
+    const message = (data: Uint8Array) => syncFrame(server, peerId, documentId, data);
     const closed = await sendMessages(server.url, [
       joinMessage(peerId),
-      message(A.encodeSyncMessage({ ...template, changes: changes.slice(0, 60) })),
-      message(A.encodeSyncMessage({ ...template, changes: changes.slice(60) })),
+      message(syncCarrying(changes.slice(0, 60))),
+      message(syncCarrying(changes.slice(60))),
     ]);
     expect(closed).toBe(1008);
     expect(disconnects(events)).toEqual([
@@ -460,7 +405,6 @@ describe("the relay stays up whatever a connection sends", () => {
   it("limits the documents an address may create per minute; past it, a request is answered doc-unavailable", async () => {
     const { server, events } = await relay({ newDocumentsPerMinute: 3 });
     const peerId = "hostile-creator";
-    const opening = A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array;
     const asked = Array.from({ length: 5 }, () => randomDocumentId());
     const requests = asked.map((documentId) =>
       cbor.encode({
@@ -468,7 +412,7 @@ describe("the relay stays up whatever a connection sends", () => {
         senderId: peerId,
         targetId: server.repo.peerId,
         documentId,
-        data: opening,
+        data: OPENING,
       }),
     );
     // Only asking: the two past the budget are answered at once, and the connection stays.
@@ -486,19 +430,12 @@ describe("the relay stays up whatever a connection sends", () => {
     const created = A.change(A.init<{ text: string }>(), (doc) => {
       doc.text = "new";
     });
-    const template = A.decodeSyncMessage(opening);
-    const data = A.encodeSyncMessage({
-      ...template,
-      heads: A.getHeads(created),
-      changes: [A.getLastLocalChange(created) as Uint8Array],
-    });
-    const creating = cbor.encode({
-      type: "sync",
-      senderId: "hostile-creator-2",
-      targetId: server.repo.peerId,
-      documentId: randomDocumentId(),
-      data,
-    });
+    const creating = syncFrame(
+      server,
+      "hostile-creator-2",
+      randomDocumentId(),
+      creatingSync(created),
+    );
     expect(await sendMessages(server.url, [joinMessage("hostile-creator-2"), creating])).toBe(1008);
     expect(events.filter((e) => e.event === "quota-exceeded").map((e) => e.quota)).toEqual([
       "newDocumentsPerMinute",
@@ -512,20 +449,7 @@ describe("the relay stays up whatever a connection sends", () => {
       const created = A.change(A.init<{ text: string }>(), (doc) => {
         doc.text = peerId;
       });
-      const opening = A.decodeSyncMessage(
-        A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array,
-      );
-      return cbor.encode({
-        type: "sync",
-        senderId: peerId,
-        targetId: server.repo.peerId,
-        documentId: randomDocumentId(),
-        data: A.encodeSyncMessage({
-          ...opening,
-          heads: A.getHeads(created),
-          changes: [A.getLastLocalChange(created) as Uint8Array],
-        }),
-      });
+      return syncFrame(server, peerId, randomDocumentId(), creatingSync(created));
     };
     const session = (peerId: string, count: number, localAddress?: string) =>
       exchange(
