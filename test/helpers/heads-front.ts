@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import { type AddressInfo, connect } from "node:net";
+import { listenAsFront } from "./front-server.js";
 
 /** One `GET /heads/…` the front answered: what the home named, and what it was answered. */
 export interface HeadsRequest {
@@ -71,31 +71,9 @@ export async function startHeadsFront(relayPort: number): Promise<HeadsFront> {
       answer(502, {});
     }
   });
-  const tunnels = new Set<import("node:stream").Duplex>();
-  server.on("upgrade", (request, socket, head) => {
-    tunnels.add(socket);
-    socket.on("close", () => tunnels.delete(socket));
-    const upstream = connect(relayPort, "127.0.0.1", () => {
-      const lines = [`${request.method} ${request.url} HTTP/1.1`];
-      for (let index = 0; index < request.rawHeaders.length; index += 2)
-        lines.push(`${request.rawHeaders[index]}: ${request.rawHeaders[index + 1]}`);
-      upstream.write(`${lines.join("\r\n")}\r\n\r\n`);
-      if (head.length > 0) upstream.write(head);
-      upstream.pipe(socket);
-      socket.pipe(upstream);
-    });
-    upstream.on("error", () => socket.destroy());
-    socket.on("error", () => upstream.destroy());
-    socket.on("close", () => upstream.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
+  const listening = await listenAsFront(server, relayPort);
   return Object.assign(front, {
-    url: `ws://127.0.0.1:${port}`,
-    close: async () => {
-      for (const socket of tunnels) socket.destroy();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
+    url: listening.url,
+    close: listening.close,
   });
 }
