@@ -172,6 +172,21 @@ export function chunksApply(
 }
 
 /**
+ * True when any chunk makes an object (a `make…` op), or is not a change
+ * that decodes (a whole document, or bytes Automerge will judge): only such
+ * chunks can nest a document deeper, so only they need {@link chunksApply}.
+ */
+export function createsObjects(chunks: readonly Uint8Array[]): boolean {
+  return chunks.some((chunk) => {
+    try {
+      return A.decodeChange(chunk).ops.some((op) => op.action.startsWith("make"));
+    } catch {
+      return true;
+    }
+  });
+}
+
+/**
  * Why a sync message's chunks would nest objects over `limit` deep on their
  * own (a change whose new objects nest deeper, by {@link nestingOf}, or a
  * whole document that does, by {@link probeDocument}), or undefined. Bytes

@@ -1,7 +1,12 @@
 import * as A from "@automerge/automerge";
 import { cbor } from "@automerge/automerge-repo";
 import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket";
-import { chunksApply, MAX_DOCUMENT_NESTING, syncMessageTooDeep } from "./document-depth.js";
+import {
+  chunksApply,
+  createsObjects,
+  MAX_DOCUMENT_NESTING,
+  syncMessageTooDeep,
+} from "./document-depth.js";
 
 type Socket = NonNullable<WebSocketClientAdapter["socket"]>;
 type ConnectArgs = Parameters<WebSocketClientAdapter["connect"]>;
@@ -170,14 +175,6 @@ export class RelayClient extends WebSocketClientAdapter {
   }
 
   /**
-   * Takes a message from the relay, unless it is a sync message carrying a
-   * change or a whole document that nests objects over
-   * {@link MAX_DOCUMENT_NESTING} deep: applying it would trap Automerge's
-   * WebAssembly and every later Automerge call in the process would fail.
-   * Such a message is dropped, recorded in {@link RelayClient.lastError},
-   * and the connection closed.
-   */
-  /**
    * The document this side holds under an id (undefined when none is ready),
    * set by whoever owns the Repo: with it, a sync message's changes are
    * also applied to a copy of that document (without patches) and the
@@ -189,6 +186,14 @@ export class RelayClient extends WebSocketClientAdapter {
   /** What the message dropped for nesting too deep on the current connection carried (e.g. "a document nesting objects over 64 deep"); a new attempt clears it. */
   droppedMessage: string | undefined;
 
+  /**
+   * Takes a message from the relay, unless it is a sync message carrying a
+   * change or a whole document that nests objects over
+   * {@link MAX_DOCUMENT_NESTING} deep: applying it would trap Automerge's
+   * WebAssembly and every later Automerge call in the process would fail.
+   * Such a message is dropped, recorded in {@link RelayClient.lastError},
+   * and the connection closed.
+   */
   override receiveMessage(messageBytes: Uint8Array): void {
     const refusal = tooDeep(messageBytes, this.heldDocument);
     if (refusal !== undefined) {
@@ -237,7 +242,9 @@ function tooDeep(
   } catch {
     return undefined;
   }
-  if (changes.length === 0) return undefined;
+  // Only a change that makes objects can nest the document deeper: a release, a member or a
+  // stamp only adds entries to maps the document has, and costs no copy of it here.
+  if (!createsObjects(changes)) return undefined;
   const applied = chunksApply(held, changes, MAX_DOCUMENT_NESTING);
   return !applied.ok && applied.reason === "too-deep"
     ? `changes nesting ${documentId} over ${MAX_DOCUMENT_NESTING} deep`

@@ -13,6 +13,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
 import {
   chunksApply,
+  createsObjects,
   depthOf,
   MAX_DOCUMENT_NESTING,
   probeDocument,
@@ -73,6 +74,23 @@ describe("probing hostile bytes for nesting without patching them", () => {
     withText.putObject(block, "inner", {});
     withText.commit("blocks");
     expect(probeDocument(withText.save())).toEqual({ ok: true, depth: 3 });
+  });
+
+  it("says which chunks can nest a document deeper: a change making an object, or bytes that are no change", () => {
+    const doc = A.from<{ records: Record<string, Uint8Array>; nested?: object }>({ records: {} });
+    // A record is bytes: adding one makes no object (a string would: Automerge 3 makes it text).
+    const entry = A.change(doc, (d) => {
+      d.records.a = new Uint8Array([1, 2, 3]);
+    });
+    // Read at once: the next change moves the backend both documents share.
+    const entryChange = A.getLastLocalChange(entry) as Uint8Array;
+    const object = A.change(entry, (d) => {
+      d.nested = {};
+    });
+    expect(createsObjects([entryChange])).toBe(false);
+    expect(createsObjects([A.getLastLocalChange(object) as Uint8Array])).toBe(true);
+    expect(createsObjects([A.save(doc)])).toBe(true);
+    expect(createsObjects([])).toBe(false);
   });
 
   it("refuses changes of one level each that would nest the document over the limit", () => {
