@@ -1,3 +1,4 @@
+import ipaddr from "ipaddr.js";
 import { RateBudget } from "./rate-budget.js";
 
 /** Addresses whose budgets are remembered; past this, the least recently used are forgotten (they start full again). */
@@ -7,7 +8,8 @@ const MAX_ADDRESSES = 10_000;
  * One {@link RateBudget} per remote address, shared by every connection (or
  * request) from it, so a peer that reconnects, or opens many connections at
  * once, draws on the budget it already spent instead of a fresh one. An IPv4
- * address written as IPv6 (`::ffff:1.2.3.4`) is the same address. At most
+ * address written as IPv6 (`::ffff:1.2.3.4`) is the same address; an IPv6
+ * address counts as its /64 (see {@link addressKey}). At most
  * {@link MAX_ADDRESSES} are remembered, the least recently used forgotten
  * first: a budget forgotten that way has had time to refill, unless
  * thousands of addresses are spending at once.
@@ -42,8 +44,27 @@ export class AddressBudgets {
   }
 }
 
-/** The address a budget is kept for: `remoteAddress` without an IPv4-mapped prefix. */
+/** How many leading bits of an IPv6 address name who holds it: one /64 is what one subscriber gets. */
+const IPV6_PREFIX_BITS = 64;
+
+/**
+ * What a budget is kept for: an IPv4 address (also when written as IPv6,
+ * `::ffff:1.2.3.4`), or the /64 an IPv6 address is in (`2001:db8:1:2::/64`):
+ * a single subscriber is handed a whole /64 and can take any address in it,
+ * so budgets per exact address would give one attacker 2^64 of them. Text
+ * that is no address (never from a socket) is kept as it is.
+ */
 export function addressKey(address: string | undefined): string {
   if (address === undefined) return "?";
-  return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
+  let parsed: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    parsed = ipaddr.parse(address);
+  } catch {
+    return address;
+  }
+  if (parsed.kind() === "ipv4") return parsed.toString();
+  const v6 = parsed as ipaddr.IPv6;
+  if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString();
+  const prefix = new ipaddr.IPv6([...v6.parts.slice(0, IPV6_PREFIX_BITS / 16), 0, 0, 0, 0]);
+  return `${prefix.toString()}/${IPV6_PREFIX_BITS}`;
 }
