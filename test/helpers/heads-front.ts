@@ -14,9 +14,12 @@ export interface HeadsRequest {
  * (status, body, `ETag`) and the home's `If-None-Match`; `always-304` answers
  * 304 with a made-up `ETag` to every request, without asking the relay (a
  * relay that claims nothing ever changes); `bogus-etag` passes the relay's
- * answer with an `ETag` of 4 KiB of garbage and never passes `If-None-Match`.
+ * answer with an `ETag` of 4 KiB of garbage and never passes `If-None-Match`;
+ * `endless` answers 200 with a summary that never ends (a well-formed start,
+ * then heads for ever, as fast as the home reads them), `huge-length` 200
+ * with a `Content-Length` of 1 GiB and only the summary's start.
  */
-export type HeadsMode = "honest" | "always-304" | "bogus-etag";
+export type HeadsMode = "honest" | "always-304" | "bogus-etag" | "endless" | "huge-length";
 
 /** A front on 127.0.0.1 in front of a real relay, recording (and, if told, lying in) its heads answers. */
 export interface HeadsFront {
@@ -26,6 +29,8 @@ export interface HeadsFront {
   readonly heads: HeadsRequest[];
   /** How `GET /heads/…` is answered from now on. */
   mode: HeadsMode;
+  /** Bytes of summary sent in `endless` and `huge-length` answers, all told. */
+  hostileBytes: number;
   close(): Promise<void>;
 }
 
@@ -40,6 +45,7 @@ export async function startHeadsFront(relayPort: number): Promise<HeadsFront> {
     url: "",
     heads: [],
     mode: "honest",
+    hostileBytes: 0,
     close: async () => {},
   };
   const server: Server = createServer(async (request, response) => {
@@ -53,6 +59,11 @@ export async function startHeadsFront(relayPort: number): Promise<HeadsFront> {
     try {
       if (isHeads && front.mode === "always-304") {
         answer(304, { etag: '"made-up"' });
+        return;
+      }
+      if (isHeads && (front.mode === "endless" || front.mode === "huge-length")) {
+        front.heads.push({ ifNoneMatch, status: 200 });
+        await sendHostileSummary(response, front);
         return;
       }
       const passed: Record<string, string> = {};
@@ -76,4 +87,47 @@ export async function startHeadsFront(relayPort: number): Promise<HeadsFront> {
     url: listening.url,
     close: listening.close,
   });
+}
+
+/**
+ * Writes a summary that starts well formed and, in `endless` mode, goes on
+ * for ever (one made-up document after another, written as fast as the
+ * home reads), until the home closes the connection; in `huge-length` mode,
+ * declares 1 GiB and sends only the start.
+ */
+async function sendHostileSummary(
+  response: import("node:http").ServerResponse,
+  front: HeadsFront,
+): Promise<void> {
+  const huge = front.mode === "huge-length";
+  response.writeHead(200, {
+    "content-type": "application/json",
+    ...(huge ? { "content-length": String(1024 ** 3) } : {}),
+  });
+  const start = Buffer.from('{"space":"x","documents":{');
+  front.hostileBytes += start.length;
+  response.write(start);
+  if (huge) return;
+  const head = `"${"h".repeat(52)}"`;
+  let index = 0;
+  let closed = false;
+  response.once("close", () => {
+    closed = true;
+  });
+  while (!closed) {
+    const entries: string[] = [];
+    for (let n = 0; n < 512; n++) entries.push(`"doc${index++}":[${head},${head}],`);
+    const chunk = Buffer.from(entries.join(""));
+    front.hostileBytes += chunk.length;
+    if (!response.write(chunk))
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          response.off("drain", done);
+          response.off("close", done);
+          resolve();
+        };
+        response.on("drain", done);
+        response.on("close", done);
+      });
+  }
 }

@@ -1,4 +1,4 @@
-import type { SpaceState } from "@canon/core";
+import { CanonError, type SpaceState } from "@canon/core";
 import { z } from "zod";
 import { provenFingerprint } from "../caches/disk-proof.js";
 import { fingerprintHashOf } from "../caches/fingerprint-hash.js";
@@ -18,7 +18,15 @@ import {
 } from "./in-step-mark.js";
 import { parseRelayUrl, type RelayEndpoint } from "./relay-url.js";
 
-/** Most bytes of a heads summary read from a relay (about 300,000 documents' heads). */
+/**
+ * Most bytes of a heads summary read from a relay. A relay lists at most
+ * 20,000 routed documents besides the space (`MAX_SUMMARY_DOCUMENTS` in the
+ * relay's `heads-summary.ts`); an entry is a document id (about 30 bytes)
+ * and its heads (about 55 bytes each, one or two for almost every document):
+ * 20,001 documents with 16 concurrent heads each are about 18 MiB. An
+ * answer past this cannot come from an honest relay: it is refused
+ * ({@link HeadsSummaryTooLarge}), read no further.
+ */
 const MAX_SUMMARY_BYTES = 32 * 1024 * 1024;
 
 const Summary = z.object({
@@ -48,11 +56,26 @@ export type SummaryAnswer =
     };
 
 /**
+ * The refusal of a heads summary longer than {@link MAX_SUMMARY_BYTES}
+ * (declared so, or streamed past it): a `RELAY_REFUSED` error naming the
+ * space and the limit. Nothing of the answer is kept.
+ */
+function headsSummaryTooLarge(spaceDocumentId: string): CanonError {
+  return new CanonError(
+    "RELAY_REFUSED",
+    `the relay's heads summary of space ${spaceDocumentId} is over ${MAX_SUMMARY_BYTES / 1024 / 1024} MiB ` +
+      "(an honest relay's is a few MiB): refused, nothing kept from it; check the relay URL",
+  );
+}
+
+/**
  * The heads a relay reports for a space's documents (`GET /heads/<id>`), by
- * document id, sorted; undefined when it does not answer one in time, well
- * formed and within {@link MAX_SUMMARY_BYTES} (an older relay, a hostile
- * one): the caller then syncs every document. Unsigned: trusted only to skip
- * work (see docs/security.md).
+ * document id, sorted; undefined when it does not answer one in time and
+ * well formed (an older relay, a broken one): the caller then syncs every
+ * document. Unsigned: trusted only to skip work (see docs/security.md).
+ * @throws CanonError `RELAY_REFUSED` when the answer is longer than
+ * {@link MAX_SUMMARY_BYTES} (see {@link headsSummaryTooLarge}): a relay
+ * streaming without end is hostile, never read into memory.
  */
 export async function fetchHeadsSummary(
   endpoint: RelayEndpoint,
@@ -68,6 +91,7 @@ export async function fetchHeadsSummary(
  * `If-None-Match` when given: a 304 then says the relay's summary has that
  * digest (nothing else is read from it). A 304 to a request that named no
  * digest is no answer. Undefined when no usable answer came.
+ * @throws CanonError `RELAY_REFUSED` for an answer past {@link MAX_SUMMARY_BYTES}.
  */
 export async function askHeadsSummary(
   endpoint: RelayEndpoint,
@@ -88,11 +112,18 @@ export async function askHeadsSummary(
       await response.body?.cancel();
       return undefined;
     }
+    // Refused from its declared length before a byte is read, else once the bytes pass the limit.
+    const declared = Number(response.headers.get("content-length") ?? Number.NaN);
+    if (declared > MAX_SUMMARY_BYTES) {
+      await response.body.cancel().catch(() => {});
+      throw headsSummaryTooLarge(spaceDocumentId);
+    }
     const chunks: Uint8Array[] = [];
     let length = 0;
     for await (const chunk of response.body) {
       length += chunk.length;
-      if (length > MAX_SUMMARY_BYTES) return undefined;
+      // Leaving the loop cancels the stream: the connection closes, nothing more is read.
+      if (length > MAX_SUMMARY_BYTES) throw headsSummaryTooLarge(spaceDocumentId);
       chunks.push(chunk);
     }
     const parsed = Summary.safeParse(JSON.parse(Buffer.concat(chunks).toString("utf8")));
@@ -105,7 +136,8 @@ export async function askHeadsSummary(
       ),
       tagged: etag !== null && etag.length <= MAX_ETAG_LENGTH,
     };
-  } catch {
+  } catch (error) {
+    if (error instanceof CanonError) throw error;
     return undefined;
   }
 }

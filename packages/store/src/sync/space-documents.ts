@@ -89,6 +89,8 @@ export async function fetchSpaceDocuments(
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
   const summary = fetchHeadsSummary(endpoint, spaceDocumentId, timeoutMs);
+  // Its refusal (an answer past the limit) is thrown where it is awaited, if it ever is.
+  summary.catch(() => {});
   const done = async (
     stopped?: SpaceDocumentsFetched["stopped"],
   ): Promise<SpaceDocumentsFetched> => {

@@ -1,0 +1,82 @@
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type Run, type Sandbox, sandbox } from "./helpers/cli.js";
+import { type HeadsFront, startHeadsFront } from "./helpers/heads-front.js";
+import { startRelay, stopAll } from "./helpers/processes.js";
+
+// A relay (or whoever owns it) answering `GET /heads/<space>`, which every
+// sync asks first, with a summary that never ends or declares a gigabyte.
+// The homes talk to a real relay through a front in this process that lies
+// on that one route.
+
+let a: Sandbox;
+let b: Sandbox;
+let relayData: string;
+let front: HeadsFront | undefined;
+beforeEach(async () => {
+  [a, b] = await Promise.all([sandbox(), sandbox()]);
+  relayData = await mkdtemp(join(tmpdir(), "canon-relay-"));
+});
+afterEach(async () => {
+  await front?.close();
+  front = undefined;
+  await stopAll();
+  for (const home of [a, b]) await home.dispose();
+  await rm(relayData, { recursive: true, force: true });
+});
+
+async function ok(home: Sandbox, ...args: string[]): Promise<Run> {
+  const run = await home.canonAsync(...args);
+  if (run.status !== 0)
+    throw new Error(`canon ${args.join(" ")} exited ${run.status}: ${run.stderr}`);
+  return run;
+}
+
+const MIB = 1024 * 1024;
+
+describe("a heads summary without end", () => {
+  it("is refused at 32 MiB with one line and exit 5, and nothing here is lost or marked", async () => {
+    const relay = await startRelay(relayData);
+    front = await startHeadsFront(relay.port);
+    a.ok("init");
+    b.ok("init");
+    const { url } = a.ok("space", "create", "shared", "--json").json<{ url: string }>();
+    a.ok("publish", "tone", await a.file("tone.md", "tone v1\n"));
+    a.ok("sync", "--relay", relay.url);
+    await ok(b, "space", "join", url, "--relay", front.url);
+    await ok(b, "sync");
+    const index = join(b.home, "index");
+    const before = (await readdir(index)).sort();
+
+    front.mode = "endless";
+    const refused = await b.canonAsync("sync");
+    expect(refused.status).toBe(5);
+    const lines = refused.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/heads summary of space \S+ is over 32 MiB/);
+    expect(lines[0]).toContain("refused");
+    // The home stopped reading at the limit: what the front got out is the limit and the socket buffers.
+    expect(front.hostileBytes).toBeGreaterThan(32 * MIB);
+    expect(front.hostileBytes).toBeLessThan(48 * MIB);
+    // Nothing of the answer was kept: no in-step mark or other cache file appeared.
+    expect((await readdir(index)).sort()).toEqual(before);
+    expect((await ok(b, "show", "tone")).stdout).toBe("tone v1\n");
+
+    // A length declared past the limit is refused before a byte of the body is read.
+    front.mode = "huge-length";
+    const declared = await b.canonAsync("sync");
+    expect(declared.status).toBe(5);
+    expect(declared.stderr.trim()).toMatch(
+      /^[^\n]*heads summary of space \S+ is over 32 MiB[^\n]*$/,
+    );
+
+    // An honest relay again: the sync goes on from what the home held.
+    front.mode = "honest";
+    a.ok("publish", "tone", await a.file("tone.md", "tone v2\n"));
+    a.ok("sync");
+    await ok(b, "sync");
+    expect((await ok(b, "show", "tone")).stdout).toBe("tone v2\n");
+  });
+});
