@@ -154,10 +154,12 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   else throw new CanonError("BAD_ARGUMENT", "a relay needs a data directory or a database URL");
   const headsCache = new HeadsCache();
   const headsRequests = new HeadsRequests(limits.headsRequestsPerMinute);
-  // A bulk answer streams a whole space: fewer at once, from a budget of its own.
+  // A bulk answer streams a whole space: fewer at once, one per address (a home joins
+  // one space at a time), from a budget of its own.
   const documentRequests = new HeadsRequests(limits.headsRequestsPerMinute, {
     running: 2,
     waiting: 32,
+    perAddress: 1,
   });
   // Every write of a document's content forgets its cached heads; stopping waits for writes still to come.
   const writes = new WritesInFlight();

@@ -9,8 +9,16 @@ import {
 import type { AccessGrant } from "./access/access-grant.js";
 import { type SummarySources, summarizedDocuments } from "./heads-summary.js";
 
-/** How long a bulk answer waits for a client that stopped reading before it cuts the connection. */
-const WRITE_STALL_MS = 30_000;
+/** How long a bulk answer waits at most for a client that stopped reading before it cuts the connection. */
+const WRITE_STALL_MS = 10_000;
+
+/**
+ * The slowest reading a bulk answer keeps its turn for: all told, it waits
+ * for the client at most {@link WRITE_STALL_MS} plus the time this rate
+ * takes for the bytes written so far (a client on a 512 kbit/s line keeps
+ * up; one that reads a byte now and then to keep its turn does not).
+ */
+const MIN_READ_BYTES_PER_SECOND = 64 * 1024;
 
 /**
  * How many of the largest documents one answer holds at most: past
@@ -40,8 +48,9 @@ export interface SpaceDocumentsSources extends SummarySources {
  * is written by peers: a space routing thousands of large documents costs
  * the relay at most that much reading and sending per answer). Streamed one document at a time with
  * back-pressure, so the relay holds at most one document per request; it
- * stops when the client goes away, and cuts off one that has not read
- * anything for 30 s (it would hold one of the few turns for ever).
+ * stops when the client goes away, and cuts off one that stops reading
+ * for 10 s, or reads slower than 64 KiB/s on average (past a first 10 s):
+ * it would hold one of the few turns for ever.
  * Answers false (and writes nothing) when the relay does not hold the space
  * or the grant does not open it.
  */
@@ -62,20 +71,30 @@ export async function sendSpaceDocuments(
   response.once("close", () => {
     gone = true;
   });
-  // A client that stops reading would hold its turn for ever: past a stall, it is cut off.
+  // A client that stops reading, or trickles, would hold its turn for ever: past a stall, or
+  // past the time the slowest acceptable reading would have taken, it is cut off.
+  let written = 0;
+  let waited = 0;
   const write = async (bytes: Uint8Array) => {
+    written += bytes.byteLength;
     if (response.write(bytes) || gone) return;
+    const allowance = WRITE_STALL_MS + (written * 1000) / MIN_READ_BYTES_PER_SECOND - waited;
+    const started = Date.now();
     let timer: NodeJS.Timeout | undefined;
     const stalled = new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        response.destroy();
-        resolve();
-      }, WRITE_STALL_MS);
+      timer = setTimeout(
+        () => {
+          response.destroy();
+          resolve();
+        },
+        Math.max(0, Math.min(WRITE_STALL_MS, allowance)),
+      );
     });
     try {
       await Promise.race([once(response, "drain"), once(response, "close"), stalled]);
     } finally {
       clearTimeout(timer);
+      waited += Date.now() - started;
     }
   };
   await write(DOCUMENT_FRAMES_TAG);
