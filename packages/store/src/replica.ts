@@ -24,6 +24,19 @@ const COMPACT_AFTER_CHUNKS = 4;
 /** An empty change set: what {@link Replica.adopt} imports before setting the document. */
 const NO_BYTES = new Uint8Array(0);
 
+/**
+ * How long after giving up on a document {@link Replica.find} first asks
+ * peers for it again, in the background; each further ask waits twice as
+ * long, up to {@link ASK_AGAIN_AT_MOST_MS}. A document routed before it
+ * reached the relay (or published later) is then fetched by a process that
+ * lives long (the owner, `watch`), while a route to nowhere costs one
+ * request a minute, never a wait.
+ */
+const ASK_AGAIN_FIRST_MS = 5_000;
+
+/** The longest wait between two asks for a document no peer had ({@link ASK_AGAIN_FIRST_MS}). */
+const ASK_AGAIN_AT_MOST_MS = 60_000;
+
 /** How many documents {@link Replica.adoptAll} looks for on disk at once. */
 const DISK_CHECKS_AT_ONCE = 32;
 
@@ -65,8 +78,11 @@ export class Replica {
   readonly #touched = new Set<DocumentId>();
   /** Documents whose stored files failed their checksum: asking again would hang until the find timeout. */
   readonly #damaged = new Map<string, CanonError>();
-  /** Documents a find gave up on (unavailable, or not here within the timeout). */
-  readonly #waitedFor = new Set<string>();
+  /**
+   * Documents a find gave up on (unavailable, or not here within the
+   * timeout): when to ask peers for each again, and the wait after that.
+   */
+  readonly #waitedFor = new Map<string, { askAt: number; nextWaitMs: number }>();
   #closed = false;
   /** Every write the Repo makes, so {@link writesSettled} can wait for the late ones. */
   readonly #writes = new WritesInFlight();
@@ -127,7 +143,20 @@ export class Replica {
     }
     // A document already waited for once in this process is not waited for again:
     // a routing entry naming one that exists nowhere costs one timeout, not one a load.
-    const waitMs = this.#waitedFor.has(documentId) ? 0 : this.#findTimeoutMs;
+    // It is asked for again in the background now and then (it may exist by now), and
+    // taken once it has come.
+    const gaveUp = this.#waitedFor.get(documentId);
+    if (gaveUp !== undefined) {
+      const handle = this.repo.handles[documentId as DocumentId];
+      if (handle?.isReady()) {
+        this.#waitedFor.delete(documentId);
+        this.#touched.add(handle.documentId);
+        return handle as DocHandle<T>;
+      }
+      if (!offline && Date.now() >= gaveUp.askAt) this.#askAgain(documentId, gaveUp.nextWaitMs);
+      return undefined;
+    }
+    const waitMs = this.#findTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<undefined>((resolve) => {
       timer = setTimeout(() => resolve(undefined), waitMs);
@@ -138,19 +167,42 @@ export class Replica {
         timeout,
       ]);
       if (handle) this.#touched.add(handle.documentId);
-      else this.#waitedFor.add(documentId);
+      else this.#gaveUpOn(documentId, ASK_AGAIN_FIRST_MS);
       return handle;
     } catch (error) {
       if (isCanonError(error, "STORAGE_DAMAGED")) this.#damaged.set(documentId, error);
       if (isCanonError(error)) throw error;
       if (/unavailable/i.test(String((error as Error).message))) {
-        this.#waitedFor.add(documentId);
+        this.#gaveUpOn(documentId, ASK_AGAIN_FIRST_MS);
         return undefined;
       }
       throw error;
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Remembers giving up on a document: {@link find} asks for it again in `waitMs`. */
+  #gaveUpOn(documentId: string, waitMs: number): void {
+    this.#waitedFor.set(documentId, {
+      askAt: Date.now() + waitMs,
+      nextWaitMs: Math.min(waitMs * 2, ASK_AGAIN_AT_MOST_MS),
+    });
+  }
+
+  /**
+   * Asks peers again for a document given up on, without waiting: the
+   * Repo's handle of it, once unavailable, answers every find so for ever,
+   * so it is dropped first. What comes is taken by a later {@link find}.
+   */
+  #askAgain(documentId: string, waitMs: number): void {
+    this.#gaveUpOn(documentId, waitMs);
+    const id = documentId as DocumentId;
+    void (async () => {
+      if (this.repo.handles[id]?.state === "unavailable") await this.repo.removeFromCache(id);
+      if (this.#closed || id in this.repo.handles) return;
+      await this.repo.find(`automerge:${documentId}` as AutomergeUrl);
+    })().catch(() => {});
   }
 
   /**
