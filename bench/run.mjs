@@ -31,6 +31,7 @@ const BENCHMARKS = {
   "flat-costs": () => import("./flat-costs.mjs"),
   mcp: () => import("./mcp.mjs"),
   "document-depth": () => import("./document-depth.mjs"),
+  "junk-verdicts": () => import("./junk-verdicts.mjs"),
 };
 
 const DOC = fileURLToPath(new URL("../docs/benchmarks.md", import.meta.url));

@@ -1,4 +1,19 @@
+import type { Rejection, RejectionCode } from "../rejection.js";
 import type { SignedRecord } from "../signed-record.js";
+
+/**
+ * The codes {@link verifyRecord} gives an entry only after its bytes hashed
+ * to the CID they are stored under: such a verdict is about the exact bytes
+ * that CID names, so it never changes ({@link FoldCache.refusedRecord}).
+ */
+export const PERMANENT_REFUSALS: ReadonlySet<RejectionCode> = new Set<RejectionCode>([
+  "not-envelope",
+  "envelope-not-canonical",
+  "payload-not-map",
+  "payload-not-canonical",
+  "schema",
+  "bad-signature",
+]);
 
 /**
  * What a fold may reuse from earlier folds of the same replica, read-only:
@@ -13,6 +28,16 @@ export interface FoldCache {
    * and signature check (the outcome depends on the bytes alone).
    */
   readonly verifiedRecord?: (cid: string) => SignedRecord | undefined;
+  /**
+   * The rejection an earlier fold gave an entry stored under this CID, when
+   * its code is one of {@link PERMANENT_REFUSALS}: the bytes then hashed to
+   * the CID, so any entry stored under it holds either those very bytes
+   * (refused again for the same reason) or bytes that do not hash to it
+   * (refused anyway). The entry is refused with it, without being hashed,
+   * decoded or its signature checked: junk a peer wrote costs each reader
+   * one check, not one a fold. A rejection with another code is ignored.
+   */
+  readonly refusedRecord?: (cid: string) => Rejection | undefined;
   /**
    * True for a release, by CID, whose content an earlier fold matched
    * against its content CID (a release CID fixes the content CID and size,

@@ -2,7 +2,7 @@ import { sameBytes } from "../bytes.js";
 import type { Rejection } from "../rejection.js";
 import type { SignedRecord } from "../signed-record.js";
 import { type RecordEntry, verifyRecord } from "../verify-record.js";
-import type { FoldCache } from "./fold-cache.js";
+import { type FoldCache, PERMANENT_REFUSALS } from "./fold-cache.js";
 
 /**
  * Verification runs in batches so WebCrypto can check many signatures at
@@ -19,7 +19,8 @@ export interface VerifiedEntries {
 
 /**
  * Runs {@link verifyRecord} on every entry, in batches; an entry whose bytes
- * equal a record the cache says was verified before is taken as it is.
+ * equal a record the cache says was verified before is taken as it is, and
+ * one stored under a CID the cache says was refused for good is refused again.
  */
 export async function verifyEntries(
   entries: Iterable<RecordEntry>,
@@ -37,6 +38,15 @@ export async function verifyEntries(
     batch = [];
   };
   for (const entry of entries) {
+    const refused = cache.refusedRecord?.(entry.cid);
+    if (
+      refused !== undefined &&
+      refused.cid === entry.cid &&
+      PERMANENT_REFUSALS.has(refused.code)
+    ) {
+      invalid.push(refused);
+      continue;
+    }
     const known = cache.verifiedRecord?.(entry.cid);
     if (
       known !== undefined &&

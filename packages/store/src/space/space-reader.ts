@@ -4,10 +4,17 @@ import {
   type FoldResult,
   fold,
   isCanonError,
+  PERMANENT_REFUSALS,
   type RecordEntry,
+  type Rejection,
   type SignedRecord,
   sameBytes,
 } from "@canon/core";
+import {
+  MAX_REFUSED_RECORDS,
+  readRefusedRecords,
+  writeRefusedRecords,
+} from "../caches/refused-records.js";
 import {
   readVerifiedSnapshot,
   snapshotOf,
@@ -109,6 +116,11 @@ export class SpaceReader {
    * with the routed ones, so a routing entry a peer deleted hides nothing.
    */
   readonly #known = new Map<string, Set<string>>();
+  /**
+   * Per space: entries refused for good by earlier folds, by CID, read once
+   * from `caches/refused-records.ts`; `dirty` when a fold refused more since.
+   */
+  readonly #refused = new Map<string, { byCid: Map<string, Rejection>; dirty: boolean }>();
 
   /**
    * A reader of `replica`'s spaces. With `trustSnapshot` false, every record
@@ -246,12 +258,14 @@ export class SpaceReader {
       if (!(collected.get(signed.cid) ?? []).some((bytes) => sameEntry(bytes, signed.bytes)))
         entries.push({ cid: signed.cid, bytes: signed.bytes });
     }
+    const refused = await this.#refusedOf(address.documentId);
     const result = await fold({
       spaceCid: address.genesis,
       entries,
       content: (cid) => this.#replica.content.candidates(loaded, cid),
       cache: {
         verifiedRecord: (cid) => this.#verified.get(cid),
+        refusedRecord: (cid) => refused.byCid.get(cid),
         // Bytes verified earlier survive a peer overwriting them in the document.
         content: (cid) => this.#replica.content.cached(cid),
       },
@@ -260,6 +274,7 @@ export class SpaceReader {
       remembered.set(cid, signed);
       this.#verified.set(cid, signed);
     }
+    await this.#rememberRefusals(address.documentId, refused, result.invalid);
     return { ...loaded, fold: result, heads };
   }
 
@@ -303,19 +318,68 @@ export class SpaceReader {
     for (const signed of this.#rememberedOf(address.documentId).values())
       if (signed.record.type === "canon/membership" || signed.record.type === "canon/space-genesis")
         entries.push(signed);
+    const refused = await this.#refusedOf(address.documentId);
     const result = await fold({
       spaceCid: address.genesis,
       entries,
       content: () => [],
-      cache: { verifiedRecord: (cid) => this.#verified.get(cid) },
+      cache: {
+        verifiedRecord: (cid) => this.#verified.get(cid),
+        refusedRecord: (cid) => refused.byCid.get(cid),
+      },
     });
     for (const [cid, signed] of result.verified) this.#verified.set(cid, signed);
+    await this.#rememberRefusals(address.documentId, refused, result.invalid);
     const state = result.state;
     if (state === undefined) return new Set();
     return new Set([
       state.genesis.record.author,
       ...state.membershipChanges.map((change) => change.record.member),
     ]);
+  }
+
+  /**
+   * The space's refusals for good, read from disk once (none for an audit,
+   * which checks everything: it then starts from an empty list).
+   */
+  async #refusedOf(
+    spaceDocumentId: string,
+  ): Promise<{ byCid: Map<string, Rejection>; dirty: boolean }> {
+    let refused = this.#refused.get(spaceDocumentId);
+    if (refused === undefined) {
+      const byCid = this.#trustSnapshot
+        ? await readRefusedRecords(this.#replica.home, spaceDocumentId)
+        : new Map<string, Rejection>();
+      // Read by another fold meanwhile: that one is kept.
+      refused = this.#refused.get(spaceDocumentId) ?? { byCid, dirty: !this.#trustSnapshot };
+      this.#refused.set(spaceDocumentId, refused);
+    }
+    return refused;
+  }
+
+  /**
+   * Adds a fold's refusals for good (`PERMANENT_REFUSALS`) to the space's,
+   * and writes them to the index when any is new (a failed write only
+   * leaves them to be checked again by the next process).
+   */
+  async #rememberRefusals(
+    spaceDocumentId: string,
+    refused: { byCid: Map<string, Rejection>; dirty: boolean },
+    invalid: readonly Rejection[],
+  ): Promise<void> {
+    for (const rejection of invalid) {
+      if (refused.byCid.size >= MAX_REFUSED_RECORDS) break;
+      if (!PERMANENT_REFUSALS.has(rejection.code) || refused.byCid.has(rejection.cid)) continue;
+      refused.byCid.set(rejection.cid, rejection);
+      refused.dirty = true;
+    }
+    if (!refused.dirty) return;
+    refused.dirty = false;
+    await writeRefusedRecords(this.#replica.home, spaceDocumentId, refused.byCid.values()).catch(
+      () => {
+        refused.dirty = true;
+      },
+    );
   }
 
   #knownOf(spaceDocumentId: string): Set<string> {
