@@ -2,17 +2,20 @@ import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { AccessGrant } from "./access/access-grant.js";
 import type { RelayTokens } from "./access/relay-tokens.js";
+import { requestTarget } from "./request-target.js";
 
 /**
  * The token a request presents, as `?token=`, `Authorization: Bearer`, or
- * `X-Canon-Token`, or undefined. The query parameter exists because
+ * `X-Canon-Token`, or undefined (also for a request whose target cannot be
+ * read: see `request-target.ts`). The query parameter exists because
  * automerge-repo's WebSocket client cannot send headers.
  */
 export function presentedToken(request: IncomingMessage): string | undefined {
-  const url = new URL(request.url ?? "/", "http://relay");
+  const target = requestTarget(request);
+  if (target === undefined) return undefined;
   const header =
     request.headers.authorization?.replace(/^Bearer\s+/i, "") ?? request.headers["x-canon-token"];
-  return url.searchParams.get("token") ?? (typeof header === "string" ? header : undefined);
+  return target.searchParams.get("token") ?? (typeof header === "string" ? header : undefined);
 }
 
 /**

@@ -6,6 +6,7 @@ import type { RelayTokens } from "./access/relay-tokens.js";
 import { grantOf } from "./auth.js";
 import type { HeadsRefusal } from "./guard/heads-requests.js";
 import type { HeadsSummary } from "./heads-summary.js";
+import { requestTarget } from "./request-target.js";
 import type { RelayStorage } from "./storage/relay-storage.js";
 
 /** What `/healthz` reports: served with 200 when `ok`, 503 when not. */
@@ -81,8 +82,9 @@ export interface HttpReports {
  * too many summaries wait), `GET /documents/<space-document-id>` with the
  * stored bytes of the documents that summary may list (`space-documents.ts`;
  * the same 404, 429 and 503, from a budget of its own), all 401 without a token the relay accepts when it
- * requires one (the admin token or any space's token), and 404 for anything
- * else. WebSocket upgrades never come here.
+ * requires one (the admin token or any space's token), 404 for anything
+ * else, 405 for a method other than GET on a route, and 400 for a target no
+ * URL can be read from. WebSocket upgrades never come here.
  */
 export async function answerHttp(
   request: IncomingMessage,
@@ -90,7 +92,14 @@ export async function answerHttp(
   tokens: RelayTokens,
   reports: HttpReports,
 ): Promise<void> {
-  const path = new URL(request.url ?? "/", "http://relay").pathname;
+  const target = requestTarget(request);
+  if (target === undefined) {
+    response
+      .writeHead(400, { "content-type": "application/json", connection: "close" })
+      .end('{"error":"bad request target"}');
+    return;
+  }
+  const path = target.pathname;
   const heads = /^\/heads\/([A-Za-z0-9]{1,100})$/.exec(path);
   const summary = reports.heads;
   const documents = /^\/documents\/([A-Za-z0-9]{1,100})$/.exec(path);
@@ -102,6 +111,14 @@ export async function answerHttp(
     (documents === null || bulk === undefined)
   ) {
     response.writeHead(404, { "content-type": "application/json" }).end('{"error":"not found"}');
+    return;
+  }
+  // Every route only reads: anything but GET (HEAD too, which would read a whole space for
+  // an answer without a body) is refused before the token is looked at or storage read.
+  if (request.method !== "GET") {
+    response
+      .writeHead(405, { "content-type": "application/json", allow: "GET", connection: "close" })
+      .end('{"error":"method not allowed"}');
     return;
   }
   const grant = grantOf(request, tokens);

@@ -24,6 +24,7 @@ import { type LimitOverrides, limitsWith } from "./limits.js";
 import { DEFAULT_IDLE_EVICTION_MS, IdleEviction } from "./memory/idle-eviction.js";
 import { RelayMetrics } from "./metrics.js";
 import { createRelayLog, DEFAULT_LOG_LEVEL, type LogLevel, type RelayLog } from "./relay-log.js";
+import { requestTarget } from "./request-target.js";
 import { sendSpaceDocuments } from "./space-documents.js";
 import { openDirectoryStorage } from "./storage/directory-storage.js";
 import { DocumentFlushes } from "./storage/document-flushes.js";
@@ -294,12 +295,24 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     });
   });
   http.on("upgrade", (request, socket, head) => {
-    if (grantOf(request, tokens) === undefined) {
-      metrics.refused.inc({ reason: "unauthorized" });
-      socket.end("HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
-      return;
+    // Node leaves an upgrade's socket without an error listener: a peer resetting it
+    // before `ws` takes over would otherwise end the process.
+    socket.on("error", () => socket.destroy());
+    try {
+      if (requestTarget(request) === undefined) {
+        socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        return;
+      }
+      if (grantOf(request, tokens) === undefined) {
+        metrics.refused.inc({ reason: "unauthorized" });
+        socket.end("HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        return;
+      }
+      wss.handleUpgrade(request, socket, head, (ws) => wss.emit("connection", ws, request));
+    } catch {
+      // Nothing a request holds may end the relay for every tenant.
+      socket.destroy();
     }
-    wss.handleUpgrade(request, socket, head, (ws) => wss.emit("connection", ws, request));
   });
   // The Repo connects its adapters only once it has read (or written) its
   // storage id; until then a WebSocket that connects is dropped without a

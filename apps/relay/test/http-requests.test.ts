@@ -1,0 +1,135 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  killRelayProcesses,
+  type RelayProcess,
+  startRelayProcess,
+} from "./helpers/relay-process.js";
+
+// Raw HTTP requests to the built relay, run as a real process: request
+// targets no URL can be read from, methods other than GET, and bodies. Each
+// must be answered (or the socket closed) and the relay stay up for
+// everyone: one upgrade request to `//[` used to end the process.
+
+const directories: string[] = [];
+afterEach(async () => {
+  await killRelayProcesses();
+  for (const directory of directories.splice(0))
+    await rm(directory, { recursive: true, force: true });
+});
+
+async function relay(variables: Record<string, string> = {}): Promise<RelayProcess> {
+  const data = await mkdtemp(join(tmpdir(), "canon-relay-http-"));
+  directories.push(data);
+  return startRelayProcess({ CANON_RELAY_DATA: data, ...variables });
+}
+
+/** Sends `raw` bytes on a new connection; resolves with the status line the relay answered, or why there was none. */
+function send(port: number, raw: string | Buffer): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1", () => socket.write(raw));
+    let answer = "";
+    const done = (why: string) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(answer.split("\r\n")[0] || why);
+    };
+    const timer = setTimeout(() => done("no answer"), 5000);
+    socket.on("data", (chunk) => {
+      answer += chunk;
+      if (answer.includes("\r\n")) done("");
+    });
+    socket.on("error", (error) => done(`error ${(error as NodeJS.ErrnoException).code}`));
+    socket.on("close", () => done("closed"));
+  });
+}
+
+const upgrade = (target: string, extra = "") =>
+  `GET ${target} HTTP/1.1\r\nHost: relay\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+  `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${extra}\r\n`;
+const plain = (method: string, target: string, extra = "") =>
+  `${method} ${target} HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n${extra}\r\n`;
+
+/** `/healthz`'s status, with the token when the relay has one. */
+async function healthy(port: number, variables: Record<string, string>): Promise<number> {
+  const token = variables.CANON_RELAY_TOKEN;
+  const query = token === undefined ? "" : `?token=${token}`;
+  return (await fetch(`http://127.0.0.1:${port}/healthz${query}`)).status;
+}
+
+describe.each([
+  ["an open relay", {}],
+  ["a relay with a token", { CANON_RELAY_TOKEN: "s3cret" }],
+] as [string, Record<string, string>][])("raw HTTP requests to %s", (_name, variables) => {
+  it("answers a target no URL can be read from with 400, upgrade or not, and stays up", async () => {
+    const started = await relay(variables);
+    const { port } = started.started;
+    for (const target of ["//[", "http://[", "//%zz", "//:99999/", "//a:b@[::1/heads/x"]) {
+      expect(await send(port, upgrade(target))).toBe("HTTP/1.1 400 Bad Request");
+      expect(await send(port, plain("GET", target))).toBe("HTTP/1.1 400 Bad Request");
+    }
+    expect(started.child.exitCode).toBeNull();
+    expect(await healthy(port, variables)).toBe(200);
+  });
+
+  it("refuses every method but GET with 405, before storage is read, bodies or not", async () => {
+    const started = await relay(variables);
+    const { port } = started.started;
+    const token = "token" in variables ? "?token=s3cret" : "";
+    for (const method of ["HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"])
+      for (const path of [
+        "/healthz",
+        "/metrics",
+        "/heads/2PHnaDJm1NpmZXNrsWGXPQayrdZM",
+        "/documents/2PHnaDJm1NpmZXNrsWGXPQayrdZM",
+      ])
+        expect(await send(port, plain(method, `${path}${token}`))).toBe(
+          "HTTP/1.1 405 Method Not Allowed",
+        );
+    // A body announced as 1 GiB, and one chunked without end: refused at once, never read.
+    expect(
+      await send(port, plain("POST", `/healthz${token}`, "Content-Length: 1073741824\r\n")),
+    ).toBe("HTTP/1.1 405 Method Not Allowed");
+    expect(
+      await send(
+        port,
+        `${plain("POST", `/heads/x${token}`, "Transfer-Encoding: chunked\r\n")}ffffff\r\n${"x".repeat(65536)}`,
+      ),
+    ).toBe("HTTP/1.1 405 Method Not Allowed");
+    expect(started.child.exitCode).toBeNull();
+    expect(await healthy(port, variables)).toBe(200);
+  });
+
+  it("survives odd paths, queries and headers", async () => {
+    const started = await relay(variables);
+    const { port } = started.started;
+    const token = "token" in variables ? "token=s3cret" : "";
+    const answers = new Set<string>();
+    for (const target of [
+      "/heads/",
+      "/heads/..%2F..%2Fetc",
+      `/heads/${"A".repeat(101)}`,
+      "/documents//x",
+      `/heads/x?${token}&token=other`,
+      `/heads/x?token=%ZZ&${token}`,
+      `/healthz?${"a=1&".repeat(2000)}${token}`,
+      "*",
+      "/\u00e9",
+    ])
+      answers.add(await send(port, plain("GET", target)));
+    // Headers past Node's limit, and many small ones.
+    answers.add(
+      await send(port, plain("GET", `/healthz?${token}`, `X-Big: ${"x".repeat(20_000)}\r\n`)),
+    );
+    answers.add(await send(port, plain("GET", `/healthz?${token}`, "X-A: 1\r\n".repeat(3000))));
+    answers.add(await send(port, plain("GET", `/healthz?${token}`, "Authorization: Bearer\r\n")));
+    answers.add(await send(port, plain("GET", `/healthz?${token}`, "If-None-Match: \r\n")));
+    for (const answer of answers) expect(answer).toMatch(/^HTTP\/1\.1 [2-5]\d\d |^closed$/);
+    expect([...answers].some((answer) => answer.startsWith("HTTP/1.1 500"))).toBe(false);
+    expect(started.child.exitCode).toBeNull();
+    expect(await healthy(port, variables)).toBe(200);
+  });
+});
