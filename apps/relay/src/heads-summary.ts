@@ -43,9 +43,26 @@ export interface SummarySources {
 export const MAX_SUMMARY_DOCUMENTS = 20_000;
 
 /**
+ * Most heads listed for one document. Concurrent heads are cheap to make (a
+ * writer's changes that depend on nothing), and Canon's documents have one
+ * or two: a document with more is left out (the client syncs it).
+ */
+export const MAX_SUMMARY_HEADS = 64;
+
+/**
+ * Most bytes of a summary's JSON: past this, the remaining documents are
+ * left out (the client syncs them). Half of what a client reads at most
+ * (32 MiB, `relay-heads.ts` in `@canon/store`), which refuses a longer answer
+ * as a hostile relay's: writers cannot make an honest relay's summary that long.
+ */
+export const MAX_SUMMARY_JSON_BYTES = 16 * 1024 * 1024;
+
+/**
  * The heads summary of a space as `grant` may see it, or undefined when the
  * relay does not hold the space document or the grant does not open it.
- * Documents the grant may not read are left out, as are those not stored here.
+ * Documents the grant may not read are left out, as are those not stored
+ * here, those with more than {@link MAX_SUMMARY_HEADS} heads, and those past
+ * {@link MAX_SUMMARY_JSON_BYTES} of JSON.
  */
 export async function headsSummary(
   spaceDocumentId: string,
@@ -54,10 +71,22 @@ export async function headsSummary(
 ): Promise<HeadsSummary | undefined> {
   const listed = await summarizedDocuments(spaceDocumentId, grant, sources);
   if (listed === undefined) return undefined;
-  const documents: Record<string, readonly string[]> = { [spaceDocumentId]: listed.spaceHeads };
+  const documents: Record<string, readonly string[]> = {};
+  let budget = MAX_SUMMARY_JSON_BYTES;
+  // Listed while within the limits; a document left out is one the client syncs.
+  const list = (id: string, heads: readonly string[]): boolean => {
+    if (heads.length > MAX_SUMMARY_HEADS) return true;
+    // `"id":["h1","h2"],` as JSON writes it (ids and heads are base58: nothing escaped).
+    const bytes = id.length + 6 + heads.reduce((sum, head) => sum + head.length + 3, 0);
+    if (bytes > budget) return false;
+    budget -= bytes;
+    documents[id] = heads;
+    return true;
+  };
+  list(spaceDocumentId, listed.spaceHeads);
   for (const id of listed.routed) {
     const held = await headsOf(id, sources);
-    if (held !== undefined) documents[id] = held.heads;
+    if (held !== undefined && !list(id, held.heads)) break;
   }
   return { space: spaceDocumentId, documents };
 }
