@@ -80,3 +80,27 @@ describe("a heads summary without end", () => {
     expect((await ok(b, "show", "tone")).stdout).toBe("tone v2\n");
   });
 });
+
+describe("a heads summary listing made-up documents", () => {
+  it("is no answer past 1,000 documents this home lacks: the sync reads the space's routes instead", async () => {
+    const relay = await startRelay(relayData);
+    front = await startHeadsFront(relay.port);
+    a.ok("init");
+    b.ok("init");
+    const { url } = a.ok("space", "create", "shared", "--json").json<{ url: string }>();
+    a.ok("publish", "tone", await a.file("tone.md", "tone v1\n"));
+    a.ok("sync", "--relay", relay.url);
+    await ok(b, "space", "join", url, "--relay", front.url);
+    await ok(b, "sync");
+    a.ok("publish", "tone", await a.file("tone.md", "tone v2\n"));
+    a.ok("sync");
+
+    // 2,000 ids no one has beside the relay's own: the home would look for each one and
+    // report it missing. It syncs every routed document instead, and misses nothing.
+    front.mode = "padded";
+    const synced = (await ok(b, "sync", "--json")).json<{ missing: unknown[] }>();
+    expect(front.heads.at(-1)?.status).toBe(200);
+    expect(synced.missing).toEqual([]);
+    expect((await ok(b, "show", "tone")).stdout).toBe("tone v2\n");
+  }, 120_000);
+});

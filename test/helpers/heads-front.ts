@@ -1,4 +1,5 @@
 import { createServer, type Server } from "node:http";
+import { generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
 import { listenAsFront } from "./front-server.js";
 
 /** One `GET /heads/…` the front answered: what the home named, and what it was answered. */
@@ -17,9 +18,20 @@ export interface HeadsRequest {
  * answer with an `ETag` of 4 KiB of garbage and never passes `If-None-Match`;
  * `endless` answers 200 with a summary that never ends (a well-formed start,
  * then heads for ever, as fast as the home reads them), `huge-length` 200
- * with a `Content-Length` of 1 GiB and only the summary's start.
+ * with a `Content-Length` of 1 GiB and only the summary's start; `padded`
+ * passes the relay's summary with {@link PADDING} made-up document ids added
+ * (and no `ETag`).
  */
-export type HeadsMode = "honest" | "always-304" | "bogus-etag" | "endless" | "huge-length";
+export type HeadsMode =
+  | "honest"
+  | "always-304"
+  | "bogus-etag"
+  | "endless"
+  | "huge-length"
+  | "padded";
+
+/** How many made-up documents a `padded` summary lists besides the relay's. */
+export const PADDING = 2_000;
 
 /** A front on 127.0.0.1 in front of a real relay, recording (and, if told, lying in) its heads answers. */
 export interface HeadsFront {
@@ -70,7 +82,19 @@ export async function startHeadsFront(relayPort: number): Promise<HeadsFront> {
       if (ifNoneMatch !== undefined && front.mode === "honest")
         passed["if-none-match"] = ifNoneMatch;
       const genuine = await fetch(`${relay}${path}`, { headers: passed });
-      const body = Buffer.from(await genuine.arrayBuffer());
+      let body = Buffer.from(await genuine.arrayBuffer());
+      if (isHeads && front.mode === "padded" && genuine.ok) {
+        const summary = JSON.parse(body.toString("utf8")) as {
+          documents: Record<string, string[]>;
+        };
+        for (let index = 0; index < PADDING; index++)
+          summary.documents[parseAutomergeUrl(generateAutomergeUrl()).documentId] = [
+            "3Jb8RqJPDhYo4Z2qnk6sbJz2yHvSwA2dhzuzqMk6sgf9",
+          ];
+        body = Buffer.from(JSON.stringify(summary));
+        answer(genuine.status, { "content-type": "application/json" }, body);
+        return;
+      }
       const headers: Record<string, string> = {
         "content-type": genuine.headers.get("content-type") ?? "application/octet-stream",
       };

@@ -29,6 +29,21 @@ import { parseRelayUrl, type RelayEndpoint } from "./relay-url.js";
  */
 const MAX_SUMMARY_BYTES = 32 * 1024 * 1024;
 
+/**
+ * Most documents a heads summary may list that this home does not hold (new
+ * standards routed since the last sync) for {@link compareWithRelay} to
+ * fetch them one by one; past this, it leaves the sync to read the space's routes.
+ */
+const MAX_NEW_IN_SUMMARY = 1_000;
+
+/**
+ * What a document id looks like (base58, as in a space URL): anything else
+ * a summary lists names no document and is ignored. Not automerge-repo's
+ * `isValidDocumentId`, which would load Automerge on the no-op sync's path;
+ * an id of this shape that is no document is only looked for and reported missing.
+ */
+const DOCUMENT_ID_SHAPE = /^[1-9A-HJ-NP-Za-km-z]{20,64}$/;
+
 const Summary = z.object({
   space: z.string(),
   documents: z.record(z.string().max(100), z.array(z.string().max(200)).max(1024)),
@@ -206,8 +221,10 @@ export async function askByDigest(
  * {@link askByDigest} already brought it) and returns the documents whose
  * heads differ. It then writes the space's in-step mark when the relay
  * answers digests, so that the next sync with nothing new asks by digest.
- * Undefined otherwise, including when the relay answers no summary: the
- * caller then syncs every document.
+ * Undefined otherwise, including when the relay answers no summary, or one
+ * listing more than {@link MAX_NEW_IN_SUMMARY} documents this home does not
+ * hold (ids not shaped as document ids are ignored): the caller then syncs
+ * every document.
  */
 export async function compareWithRelay(
   home: CanonHome,
@@ -240,16 +257,24 @@ export async function compareWithRelay(
     earlier?.unchanged === false ? earlier : await askHeadsSummary(endpoint, spaceId, timeoutMs);
   if (asked === undefined || asked.unchanged) return undefined;
   const theirs = asked.summary;
+  const differing = new Set<string>();
+  for (const [id, heads] of ours)
+    if (JSON.stringify(theirs.get(id)) !== JSON.stringify([...heads].sort())) differing.add(id);
+  // Documents only the relay lists: a standard routed since, or ids a hostile relay made up
+  // (each would cost a find, a handle and a `missing` entry). A few are fetched; past
+  // MAX_NEW_IN_SUMMARY the summary is no answer, and the full sync reads the space's routes.
+  let fresh = 0;
+  for (const id of theirs.keys()) {
+    if (ours.has(id) || !DOCUMENT_ID_SHAPE.test(id)) continue;
+    if (++fresh > MAX_NEW_IN_SUMMARY) return undefined;
+    differing.add(id);
+  }
   // Only a relay that answers digests is worth a mark: with an older one, asking costs a check for nothing.
   const mark = asked.tagged
     ? inStepMarkOf(spaceId, cache.fingerprint, cache.heads, current.fold.state, checkpointAs, now)
     : undefined;
   if (mark !== undefined) await writeInStepMark(home, spaceId, mark).catch(() => {});
   else await removeInStepMark(home, spaceId);
-  const differing = new Set<string>();
-  for (const [id, heads] of ours)
-    if (JSON.stringify(theirs.get(id)) !== JSON.stringify([...heads].sort())) differing.add(id);
-  for (const id of theirs.keys()) if (!ours.has(id)) differing.add(id);
   const documents = new Set([...ours.keys(), ...theirs.keys()]).size;
   return { byDigest: false, current, documents, differing: [...differing].sort(), relay: theirs };
 }
