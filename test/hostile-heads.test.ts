@@ -1,4 +1,6 @@
 import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -103,4 +105,39 @@ describe("a heads summary listing made-up documents", () => {
     expect(synced.missing).toEqual([]);
     expect((await ok(b, "show", "tone")).stdout).toBe("tone v2\n");
   }, 120_000);
+});
+
+describe("a /healthz answer without end", () => {
+  it("is refused past 64 KiB with one line and exit 5, before any document is exchanged", async () => {
+    // Not a relay: a server that answers every sync's probe with a body that never ends.
+    let sent = 0;
+    const server = createServer((_request, response) => {
+      response.writeHead(200, { "content-type": "application/json" });
+      response.write('{"ok":true,"peers":1,"documents":1,"pad":"');
+      const chunk = Buffer.alloc(64 * 1024, "x");
+      const pump = () => {
+        while (!response.destroyed && response.write(chunk)) sent += chunk.length;
+        if (!response.destroyed) response.once("drain", pump);
+      };
+      response.on("close", () => response.removeAllListeners("drain"));
+      pump();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      a.ok("init");
+      a.ok("space", "create", "alone");
+      const refused = await a.canonAsync("sync", "--relay", `ws://127.0.0.1:${port}`);
+      expect(refused.status).toBe(5);
+      const lines = refused.stderr.trim().split("\n");
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/answered \/healthz with more than 64 KiB/);
+      // Read up to the limit, plus what the socket buffers held.
+      expect(sent).toBeLessThan(16 * MIB);
+      expect(a.ok("ls").status).toBe(0);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
 });

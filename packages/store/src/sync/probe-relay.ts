@@ -1,5 +1,9 @@
 import { CanonError } from "@canon/core";
+import { readCappedBody } from "./capped-body.js";
 import { healthUrlOf, type RelayEndpoint } from "./relay-url.js";
+
+/** Most bytes of a `/healthz` answer read (a relay's is under 100): past this, it is refused. */
+const MAX_HEALTH_BYTES = 64 * 1024;
 
 /** What a relay says about itself at `/healthz`. */
 export interface RelayHealth {
@@ -14,7 +18,8 @@ export interface RelayHealth {
  * refused WebSocket upgrade into an uncaught exception, so the refusal is
  * learned here instead, as a clear error.
  * @throws CanonError `RELAY_UNREACHABLE` (nothing answers within the timeout, or not a Canon relay),
- * `RELAY_REFUSED` (the token is missing or wrong).
+ * `RELAY_REFUSED` (the token is missing or wrong, or the answer is longer than 64 KiB:
+ * a server streaming without end into this process).
  */
 export async function probeRelay(endpoint: RelayEndpoint, timeoutMs: number): Promise<RelayHealth> {
   const shown = endpoint.url;
@@ -39,8 +44,15 @@ export async function probeRelay(endpoint: RelayEndpoint, timeoutMs: number): Pr
   }
   let body: unknown;
   try {
-    body = await response.json();
-  } catch {
+    const bytes = await readCappedBody(response, MAX_HEALTH_BYTES);
+    if (bytes === "too-large")
+      throw new CanonError(
+        "RELAY_REFUSED",
+        `${shown} answered /healthz with more than ${MAX_HEALTH_BYTES / 1024} KiB (a Canon relay's is a line): refused, nothing kept from it; check the relay URL`,
+      );
+    body = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (error) {
+    if (error instanceof CanonError) throw error;
     body = undefined;
   }
   const health = body as Partial<RelayHealth> | undefined;

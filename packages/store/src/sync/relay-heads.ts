@@ -8,6 +8,7 @@ import type { Signer } from "../home/identities.js";
 import { checkpointDue } from "../operations/checkpoint.js";
 import type { ChosenSpace } from "../operations/space-session.js";
 import { type CurrentSnapshot, currentSnapshot } from "../operations/space-view.js";
+import { readCappedBody } from "./capped-body.js";
 import { etagOf, MAX_ETAG_LENGTH } from "./heads-digest.js";
 import {
   checkpointNotDue,
@@ -128,20 +129,9 @@ export async function askHeadsSummary(
       return undefined;
     }
     // Refused from its declared length before a byte is read, else once the bytes pass the limit.
-    const declared = Number(response.headers.get("content-length") ?? Number.NaN);
-    if (declared > MAX_SUMMARY_BYTES) {
-      await response.body.cancel().catch(() => {});
-      throw headsSummaryTooLarge(spaceDocumentId);
-    }
-    const chunks: Uint8Array[] = [];
-    let length = 0;
-    for await (const chunk of response.body) {
-      length += chunk.length;
-      // Leaving the loop cancels the stream: the connection closes, nothing more is read.
-      if (length > MAX_SUMMARY_BYTES) throw headsSummaryTooLarge(spaceDocumentId);
-      chunks.push(chunk);
-    }
-    const parsed = Summary.safeParse(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+    const bytes = await readCappedBody(response, MAX_SUMMARY_BYTES);
+    if (bytes === "too-large") throw headsSummaryTooLarge(spaceDocumentId);
+    const parsed = Summary.safeParse(JSON.parse(new TextDecoder().decode(bytes)));
     if (!parsed.success || parsed.data.space !== spaceDocumentId) return undefined;
     const etag = response.headers.get("etag");
     return {
