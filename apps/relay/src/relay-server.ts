@@ -89,6 +89,12 @@ export interface RelayServerOptions {
   readonly ownsProcess?: boolean;
 }
 
+/** How long a client may take to send a request's headers (a WebSocket upgrade's too) before it is answered 408 and closed. */
+const HEADERS_TIMEOUT_MS = 10_000;
+
+/** How long a client may take to send a whole request (every route's is headers only). */
+const REQUEST_TIMEOUT_MS = 30_000;
+
 /** A running relay. */
 export interface RelayServer {
   /** `ws://host:port` to give clients. */
@@ -266,7 +272,14 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     contentType: metrics.registry.contentType,
   });
 
-  const http = createServer((request, response) => {
+  // A client that sends its request's headers a byte at a time holds a socket (slowloris):
+  // Node's own defaults wait 60 s for the headers and 300 s for the request, checked every 30 s.
+  const timeouts = {
+    headersTimeout: HEADERS_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    connectionsCheckingInterval: 1_000,
+  };
+  const http = createServer(timeouts, (request, response) => {
     answerHttp(request, response, tokens, {
       health,
       metrics: metricsText,

@@ -133,3 +133,29 @@ describe.each([
     expect(await healthy(port, variables)).toBe(200);
   });
 });
+
+describe("a client sending its headers a byte at a time", () => {
+  it("is answered 408 and closed within the 10 s headers timeout, not Node's 60 s", async () => {
+    const started = await relay();
+    const { port } = started.started;
+    const closed = await new Promise<{ answer: string; ms: number }>((resolve) => {
+      const begun = Date.now();
+      const socket = connect(port, "127.0.0.1");
+      let answer = "";
+      const drip = setInterval(() => socket.write("X-Slow: 1\r\n"), 1000);
+      socket.on("connect", () => socket.write("GET /healthz HTTP/1.1\r\nHost: relay\r\n"));
+      socket.on("data", (chunk) => {
+        answer += chunk;
+      });
+      socket.on("error", () => {});
+      socket.on("close", () => {
+        clearInterval(drip);
+        resolve({ answer: answer.split("\r\n")[0] ?? "", ms: Date.now() - begun });
+      });
+    });
+    expect(closed.answer).toBe("HTTP/1.1 408 Request Timeout");
+    // Node checks the timeout every second or so.
+    expect(closed.ms).toBeLessThan(25_000);
+    expect(await healthy(port, {})).toBe(200);
+  }, 60_000);
+});
