@@ -14,6 +14,7 @@ import { WebSocketServer } from "ws";
 import { RelayTokens } from "./access/relay-tokens.js";
 import { SpaceAccess } from "./access/space-access.js";
 import { grantOf } from "./auth.js";
+import { AddressConnections } from "./guard/address-connections.js";
 import { DocumentSizes } from "./guard/document-sizes.js";
 import { GuardedServerAdapter } from "./guard/guarded-server-adapter.js";
 import { HeadsRequests } from "./guard/heads-requests.js";
@@ -307,6 +308,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
       if (!response.headersSent) response.writeHead(500).end();
     });
   });
+  const connections = new AddressConnections();
   http.on("upgrade", (request, socket, head) => {
     // Node leaves an upgrade's socket without an error listener: a peer resetting it
     // before `ws` takes over would otherwise end the process.
@@ -321,6 +323,15 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
         socket.end("HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
         return;
       }
+      const close = connections.open(request.socket.remoteAddress);
+      if (close === undefined) {
+        metrics.refused.inc({ reason: "connections" });
+        socket.end(
+          "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 10\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        );
+        return;
+      }
+      socket.once("close", close);
       wss.handleUpgrade(request, socket, head, (ws) => wss.emit("connection", ws, request));
     } catch {
       // Nothing a request holds may end the relay for every tenant.

@@ -3,6 +3,8 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
+import { MAX_CONNECTIONS_PER_ADDRESS } from "../src/guard/address-connections.js";
 import {
   killRelayProcesses,
   type RelayProcess,
@@ -159,3 +161,56 @@ describe("a client sending its headers a byte at a time", () => {
     expect(await healthy(port, {})).toBe(200);
   }, 60_000);
 });
+
+describe("one address opening connections without end", () => {
+  it(`holds at most ${MAX_CONNECTIONS_PER_ADDRESS} at once; others, and its own once one closes, still connect`, async () => {
+    const started = await relay();
+    const { port } = started.started;
+    const url = `ws://127.0.0.1:${port}`;
+    /** Opens a WebSocket from `localAddress`: the socket once open, or the HTTP status it was refused with. */
+    const open = (localAddress: string) =>
+      new Promise<WebSocket | number>((resolve, reject) => {
+        const socket = new WebSocket(url, { localAddress });
+        socket.once("open", () => resolve(socket));
+        socket.once("unexpected-response", (_request, response) =>
+          resolve(response.statusCode ?? 0),
+        );
+        socket.once("error", reject);
+      });
+    const held: WebSocket[] = [];
+    try {
+      for (let index = 0; index < MAX_CONNECTIONS_PER_ADDRESS; index++) {
+        const socket = await open("127.0.0.2");
+        if (typeof socket === "number") throw new Error(`connection ${index} refused: ${socket}`);
+        held.push(socket);
+      }
+      expect(await open("127.0.0.2")).toBe(503);
+      const other = await open("127.0.0.3");
+      expect(other).toBeInstanceOf(WebSocket);
+      (other as WebSocket).terminate();
+      // One of the attacker's closes: its place is free again.
+      const first = held.shift() as WebSocket;
+      await new Promise((resolve) => {
+        first.once("close", resolve);
+        first.terminate();
+      });
+      await waitUntil(async () => {
+        const again = await open("127.0.0.2");
+        if (typeof again === "number") return false;
+        held.push(again);
+        return true;
+      });
+      expect(started.child.exitCode).toBeNull();
+    } finally {
+      for (const socket of held) socket.terminate();
+    }
+  }, 60_000);
+});
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
