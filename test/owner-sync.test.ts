@@ -1,6 +1,6 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ownerHomes } from "./helpers/owner-homes.js";
 import { type RelayProcess, startRelay, stopAll } from "./helpers/processes.js";
@@ -10,6 +10,8 @@ import { type RelayProcess, startRelay, stopAll } from "./helpers/processes.js";
 // that holds its relay connection open between commands, or that connected
 // to the same relay before (docs/decisions/2026-11-29-sync-freshness.md).
 // Real processes: owners, thin clients, a relay on 127.0.0.1.
+
+const SLOW_INDEX = resolve(import.meta.dirname, "helpers/slow-index-writes.cjs");
 
 let dir: string;
 let homes: ReturnType<typeof ownerHomes>;
@@ -91,5 +93,37 @@ describe("sync through an owner process", () => {
     // What the owner publishes next can incorporate it (the demo's step).
     await writeFile(file, "version 3\n");
     await homes.ok(a, ["publish", "s", file, "--incorporates", lesson]);
+  });
+});
+
+describe("publish, then show on another home, with no sync (docs/decisions/2026-11-30-round-trip.md)", () => {
+  it("B's show prints what A's publish put on the relay, waiting for B's owner to write it to the read index", async () => {
+    const relay = await startRelay(await mkdtemp(join(dir, "relay-")));
+    const { a, b } = await twoHomes("fewer", relay);
+    await homes.startOwner(a);
+    // B's owner takes 700 ms to write each read index (test/helpers/slow-index-writes.cjs):
+    // a show that did not wait for it would print the version before.
+    await homes.startOwner(b, ["--require", SLOW_INDEX]);
+    // Each owner's first sync opens the connection it then holds.
+    await homes.ok(a, ["sync"]);
+    await homes.ok(b, ["sync"]);
+    const file = join(dir, "fewer-a.md");
+    for (let round = 2; round <= 4; round++) {
+      await writeFile(file, `version ${round}\n`);
+      // Returns once the relay holds the release (A's owner holds a connection).
+      await homes.ok(a, ["publish", "s", file]);
+      const shown = await homes.ok(b, ["show", "s"]);
+      expect(shown.stdout, `round ${round}`).toBe(`version ${round}\n`);
+    }
+  });
+
+  it("a refresh mark left by an owner that is gone never holds up a read", async () => {
+    const { home } = await homes.homeWithSpace("stale-mark");
+    // A pid that no process holds (the kernel's pids stay below 2^22).
+    await writeFile(join(home, "owner.refreshing"), "4194303");
+    const began = Date.now();
+    const shown = await homes.ok(home, ["show", "s"]);
+    expect(shown.stdout).toBe("version 1\n");
+    expect(Date.now() - began).toBeLessThan(1_500);
   });
 });

@@ -5,6 +5,7 @@
  * docs/benchmarks.md) and go straight to the command; everything else,
  * including `show --help`, goes through commander.
  */
+import { existsSync } from "node:fs";
 import type { GlobalOptions } from "./output.js";
 
 // A reader that stops early (`canon log x | head`) closes the pipe: that ends the output, not in a crash.
@@ -16,6 +17,8 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 const argv = process.argv.slice(2);
 const routed = await isRoutedHere(argv);
 const answered = routed ? await throughOwner(argv) : undefined;
+// A read waits while the home's owner writes the caches for what it just received.
+if (!routed) await untilRefreshed();
 process.exitCode =
   answered ?? (await (plainShow(argv) ? runShow(plainShow(argv) as PlainShow) : runFull()));
 // No owner took the command: one starts for the next, once this one did its work.
@@ -70,6 +73,19 @@ async function isRoutedHere(args: readonly string[]): Promise<boolean> {
 async function throughOwner(args: readonly string[]): Promise<number | undefined> {
   const { runThroughOwner } = await import("./owner/owner-client.js");
   return runThroughOwner(args);
+}
+
+/**
+ * Waits while the home's owner is refreshing the read index for a change it
+ * received (its refresh mark is there): one failed `stat` when it is not.
+ */
+async function untilRefreshed(): Promise<void> {
+  const { homeRoot, ownerDisabled, refreshMarkOf } = await import("./owner/owner-socket.js");
+  if (ownerDisabled()) return;
+  const root = homeRoot();
+  if (!existsSync(refreshMarkOf(root))) return;
+  const { untilOwnerRefreshed } = await import("./owner/refresh-mark.js");
+  await untilOwnerRefreshed(root);
 }
 
 async function startOwnerForNext(): Promise<void> {
