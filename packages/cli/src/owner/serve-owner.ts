@@ -11,19 +11,19 @@ import { createServer, type Socket } from "node:net";
 import { isCanonError } from "@canon/core";
 import {
   type CanonHome,
-  chooseSpace,
   closeHeldSessions,
   holdFileLock,
   holdReplica,
   keepConnected,
+  refreshArrived,
   MAX_OWNER_REQUEST_BYTES,
   type OwnerRequest,
   openReplica,
   parseOwnerRequest,
   type Replica,
-  refreshCaches,
   untilRelaysHold,
 } from "@canon/store";
+import { signerIfAny } from "../context.js";
 import { CLI_VERSION, ownerLockOf, ownerSocketOf } from "./owner-socket.js";
 import { clearRefreshMark, setRefreshMark } from "./refresh-mark.js";
 
@@ -263,9 +263,7 @@ export async function becomeOwner(
         try {
           if (running > 0 || stopping) return;
           const began = performance.now();
-          const chosen = await chooseSpace(home, {});
-          if (!(await replica.holds(chosen.address.documentId))) return;
-          await refreshCaches(replica, await replica.spaces.fold(chosen.address));
+          await refreshArrived(home, replica, await signerIfAny({}));
           subscribeAll();
           if (process.env.CANON_OWNER_TRACE)
             process.stderr.write(
