@@ -200,7 +200,11 @@ async function measure(temp, log, cleanup) {
         twoCommands,
         `owner A \`canon publish\` (returns once the relay holds the release), then reader B \`canon show\`, whose owner wrote the release to B's read index as it arrived; ${misses} of ${twoCommands.length} shows printed other bytes than the release (misses)`,
       ),
-      row("git: commit + push, pull (same rounds)", twoGit, "git's round trip, interleaved with the publish + show rounds"),
+      row(
+        "git: commit + push, pull (same rounds)",
+        twoGit,
+        "git's round trip, interleaved with the publish + show rounds",
+      ),
       row("`node -e 0`", nodeBaseline, "a Node process that does nothing, timed in the same run"),
       row(
         "Canon CLI round trip, `CANON_NO_OWNER=1`",

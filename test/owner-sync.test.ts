@@ -1,8 +1,11 @@
+import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer, request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { ownerHomes } from "./helpers/owner-homes.js";
+import { listenAsFront } from "./helpers/front-server.js";
+import { ownerHomes, until } from "./helpers/owner-homes.js";
 import { type RelayProcess, startRelay, stopAll } from "./helpers/processes.js";
 
 // A `canon sync` run after another home's `canon sync` reported success
@@ -125,5 +128,55 @@ describe("publish, then show on another home, with no sync (docs/decisions/2026-
     const shown = await homes.ok(home, ["show", "s"]);
     expect(shown.stdout).toBe("version 1\n");
     expect(Date.now() - began).toBeLessThan(1_500);
+  });
+});
+
+describe("a sync through an owner already in step with the relay", () => {
+  it("is one request to the relay, answered 304, once the owner received a release live", async () => {
+    const relay = await startRelay(await mkdtemp(join(dir, "relay-")));
+    // Every plain HTTP request the homes make to the relay passes here and is noted.
+    const requests: string[] = [];
+    const server = createServer((incoming, answer) => {
+      const upstream = httpRequest(
+        {
+          host: "127.0.0.1",
+          port: relay.port,
+          method: incoming.method,
+          path: incoming.url,
+          headers: incoming.headers,
+        },
+        (response) => {
+          requests.push(`${incoming.method} ${incoming.url?.split("?")[0]} ${response.statusCode}`);
+          answer.writeHead(response.statusCode ?? 502, response.headers);
+          response.pipe(answer);
+        },
+      );
+      upstream.on("error", () => answer.destroy());
+      incoming.pipe(upstream);
+    });
+    const front = await listenAsFront(server, relay.port);
+    try {
+      const { a, b } = await twoHomes("confirm", { ...relay, url: front.url });
+      await homes.startOwner(a);
+      await homes.startOwner(b);
+      await homes.ok(a, ["sync"]);
+      await homes.ok(b, ["sync"]);
+      const file = join(dir, "confirm-a.md");
+      await writeFile(file, "version 2\n");
+      await homes.ok(a, ["publish", "s", file]);
+      // B's owner receives it over its connection and writes it to B's read index.
+      await until("B's show printing version 2", async () =>
+        (await homes.ok(b, ["show", "s"])).stdout === "version 2\n" ? true : undefined,
+      );
+      await until("B's owner done refreshing", async () =>
+        existsSync(join(b, "owner.refreshing")) ? undefined : true,
+      );
+      requests.length = 0;
+      const synced = JSON.parse((await homes.ok(b, ["sync", "--json"])).stdout);
+      expect(synced.exchanged).toBe(0);
+      expect(requests).toEqual([expect.stringMatching(/^GET \/heads\/\S+ 304$/)]);
+    } finally {
+      await front.close();
+    }
   });
 });
