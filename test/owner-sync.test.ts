@@ -1,9 +1,11 @@
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { CANON_BIN } from "./helpers/cli.js";
 import { listenAsFront } from "./helpers/front-server.js";
 import { ownerHomes, until } from "./helpers/owner-homes.js";
 import { type RelayProcess, startRelay, stopAll } from "./helpers/processes.js";
@@ -15,6 +17,7 @@ import { type RelayProcess, startRelay, stopAll } from "./helpers/processes.js";
 // Real processes: owners, thin clients, a relay on 127.0.0.1.
 
 const SLOW_INDEX = resolve(import.meta.dirname, "helpers/slow-index-writes.cjs");
+const PROBE = resolve(import.meta.dirname, "helpers/automerge-probe.cjs");
 
 let dir: string;
 let homes: ReturnType<typeof ownerHomes>;
@@ -117,6 +120,27 @@ describe("publish, then show on another home, with no sync (docs/decisions/2026-
       await homes.ok(a, ["publish", "s", file]);
       const shown = await homes.ok(b, ["show", "s"]);
       expect(shown.stdout, `round ${round}`).toBe(`version ${round}\n`);
+    }
+  });
+
+  it("B's show answers from the read index B's owner wrote (no Automerge loaded), round after round", async () => {
+    const relay = await startRelay(await mkdtemp(join(dir, "relay-")));
+    const { a, b } = await twoHomes("indexed", relay);
+    await homes.startOwner(a);
+    await homes.startOwner(b);
+    await homes.ok(a, ["sync"]);
+    await homes.ok(b, ["sync"]);
+    const file = join(dir, "indexed-a.md");
+    for (let round = 2; round <= 5; round++) {
+      await writeFile(file, `version ${round}\n`);
+      await homes.ok(a, ["publish", "s", file]);
+      const shown = spawnSync(process.execPath, ["--require", PROBE, CANON_BIN, "show", "s"], {
+        env: homes.env(b),
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+      expect(shown.stdout, `round ${round}`).toBe(`version ${round}\n`);
+      expect(shown.stderr, `round ${round}`).toContain("automerge:not loaded");
     }
   });
 
