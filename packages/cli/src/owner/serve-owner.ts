@@ -15,12 +15,12 @@ import {
   holdFileLock,
   holdReplica,
   keepConnected,
-  refreshArrived,
   MAX_OWNER_REQUEST_BYTES,
   type OwnerRequest,
   openReplica,
   parseOwnerRequest,
   type Replica,
+  refreshArrived,
   untilRelaysHold,
 } from "@canon/store";
 import { signerIfAny } from "../context.js";
