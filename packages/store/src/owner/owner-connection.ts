@@ -1,8 +1,15 @@
 import type { CanonHome } from "../home/canon-home.js";
 import { chooseSpace } from "../operations/space-session.js";
 import type { Replica } from "../replica.js";
+import { mapField, type SpaceDocument } from "../space/documents.js";
 import { holdsSession, relaySessionFor } from "../sync/held-sessions.js";
 import { relayFor } from "../sync/relay-url.js";
+
+/**
+ * The most standards a space may route for the owner to keep every one of
+ * its documents live (loaded and syncing with the relay) from the start.
+ */
+export const MAX_LIVE_STANDARDS = 256;
 
 /** What {@link keepConnected} did. */
 export type Connected =
@@ -43,6 +50,22 @@ export async function keepConnected(
   // This use ends here; the connection stays held (see held-sessions.ts).
   session.close();
   // Loaded documents sync with every connected peer: from now on, both ways, live.
-  await replica.spaces.load(chosen.address);
+  // A large space is not loaded whole (seconds of work, and a sync message
+  // each way per document on every connection): only the space document, and
+  // what commands load. Its readers then see new versions after a `sync`.
+  if (await keptLive(replica, chosen.address.documentId)) await replica.spaces.load(chosen.address);
   return "opened";
+}
+
+/**
+ * True when the space routes at most {@link MAX_LIVE_STANDARDS} standards:
+ * the owner keeps all its documents live, and refreshes the read index
+ * whenever something arrives (a fold of the whole space each time).
+ */
+export async function keptLive(replica: Replica, spaceDocumentId: string): Promise<boolean> {
+  const space = await replica.find<SpaceDocument>(spaceDocumentId);
+  return (
+    space !== undefined &&
+    Object.keys(mapField(space.doc(), "standards")).length <= MAX_LIVE_STANDARDS
+  );
 }

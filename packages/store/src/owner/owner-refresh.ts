@@ -7,6 +7,7 @@ import { headsOf } from "../space/heads.js";
 import type { FoldedSpace } from "../space/space-reader.js";
 import { pause } from "../sync/alarm.js";
 import { markInStep } from "../sync/relay-heads.js";
+import { keptLive } from "./owner-connection.js";
 
 /** How many times, {@link PROOF_RETRY_MS} apart, the owner tries again to record the disk proof. */
 const PROOF_RETRIES = 5;
@@ -18,7 +19,8 @@ const PROOF_RETRY_MS = 5;
  * for it (so a `show` prints it with no `sync`), then, when nothing moved
  * meanwhile, the space's in-step mark for `signer` (so the next `sync`
  * with nothing new is one round trip with the relay: a 304 to the digest
- * of these heads). Resolves false when the home has no space held here.
+ * of these heads). Resolves false when the home has no space held here,
+ * or one of more than `MAX_LIVE_STANDARDS` standards (not refreshed here).
  * See docs/decisions/2026-11-30-round-trip.md.
  */
 export async function refreshArrived(
@@ -28,6 +30,8 @@ export async function refreshArrived(
 ): Promise<boolean> {
   const chosen = await chooseSpace(home, {});
   if (!(await replica.holds(chosen.address.documentId))) return false;
+  // A large space is folded by the commands that need it, not on every arrival.
+  if (!(await keptLive(replica, chosen.address.documentId))) return false;
   const folded = await replica.spaces.fold(chosen.address);
   await refreshCaches(replica, folded);
   await untilProven(home, replica, folded);
