@@ -3,7 +3,11 @@
  * agent's start-up path, run before every task, so its plainest forms skip
  * the argument parser (about a third of the start-up cost, measured in
  * docs/benchmarks.md) and go straight to the command; everything else,
- * including `show --help`, goes through commander.
+ * including `show --help`, goes through commander. Commands that write or
+ * sync first go to the home's owner process when one answers (a thin
+ * client: only `node:` modules load); any other command first waits while
+ * that owner is writing the read index for what it just received
+ * (docs/decisions/2026-11-30-round-trip.md).
  */
 import { existsSync } from "node:fs";
 import type { GlobalOptions } from "./output.js";
