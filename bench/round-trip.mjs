@@ -183,19 +183,19 @@ async function measure(temp, log, cleanup) {
         owned,
         "owner A `canon publish` + `canon sync`, reader B `canon sync` + `canon show` (checked: prints the published bytes), each a thin client of its home's owner process",
       ),
-      row("  of which A `canon publish`", steps.publish, "through A's owner"),
+      row("of which A `canon publish`", steps.publish, "through A's owner"),
       row(
-        "  of which A `canon sync`",
+        "of which A `canon sync`",
         steps.sync,
         "through A's owner, which holds the relay connection",
       ),
       row(
-        "  of which B `canon sync`",
+        "of which B `canon sync`",
         steps.receive,
         "through B's owner, which holds the relay connection",
       ),
       row(
-        "  of which B `canon show`",
+        "of which B `canon show`",
         steps.show,
         "no owner: reads the read index and blob cache B's owner wrote",
       ),
@@ -205,12 +205,12 @@ async function measure(temp, log, cleanup) {
         `owner A \`canon publish\` (returns once the relay holds the release), then reader B \`canon show\`, whose owner wrote the release to B's read index as it arrived; ${misses} of ${twoCommands.length} shows printed other bytes than the release (misses)`,
       ),
       row(
-        "  of which A `canon publish`",
+        "of which A `canon publish`",
         twoSteps.publish,
         "through A's owner, which holds the relay connection: returns once the relay holds the release",
       ),
       row(
-        "  of which B `canon show`",
+        "of which B `canon show`",
         twoSteps.show,
         "no owner: reads the read index B's owner wrote as the release arrived (waiting if it is still writing it)",
       ),
