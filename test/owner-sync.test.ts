@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
@@ -199,6 +199,13 @@ describe("a sync through an owner already in step with the relay", () => {
       const synced = JSON.parse((await homes.ok(b, ["sync", "--json"])).stdout);
       expect(synced.exchanged).toBe(0);
       expect(requests).toEqual([expect.stringMatching(/^GET \/heads\/\S+ 304$/)]);
+      // Without the in-step mark, the relay's whole summary is read: still one request,
+      // no /healthz probe (the owner's live connection says the relay is up).
+      for (const name of readdirSync(join(b, "index")))
+        if (name.endsWith(".in-step")) rmSync(join(b, "index", name));
+      requests.length = 0;
+      await homes.ok(b, ["sync"]);
+      expect(requests).toEqual([expect.stringMatching(/^GET \/heads\/\S+ 200$/)]);
     } finally {
       await front.close();
     }
