@@ -1,6 +1,9 @@
 // Benchmark "round-trip": the CLI round trip a team does most, Canon against
 // git in the same run, and how soon a watching reader sees a release the
 // CLI published (issue #17, points 2 and 5; docs/decisions/2026-11-29-home-owner.md).
+//   Fewer commands (docs/decisions/2026-11-30-round-trip.md): A's `canon publish`,
+//     then B's `canon show` with no sync in between, which must print the new
+//     bytes (a show that printed anything else is counted as a miss).
 //
 //   Canon, with owner processes (the default): owner A `canon publish` +
 //     `canon sync`, then reader B `canon sync` + `canon show` (which must
@@ -129,6 +132,34 @@ async function measure(temp, log, cleanup) {
     }
   }
 
+  // Fewer commands (docs/decisions/2026-11-30-round-trip.md): A's publish returns once the
+  // relay holds the release, B's owner writes it to B's read index as it arrives; B's show
+  // must print the new bytes. A show that printed anything else is a miss, counted.
+  log(`publish + show: ${ROUNDS} rounds with git, interleaved…`);
+  const twoCommands = [];
+  const twoGit = [];
+  const twoSteps = { publish: [], show: [] };
+  let misses = 0;
+  for (let i = 0; i < ROUNDS; i++) {
+    for (const which of shuffled(["canon", "git"])) {
+      if (which === "git") {
+        twoGit.push(await git.round());
+        continue;
+      }
+      revision++;
+      const bytes = standardText(`canon ${revision}`, SIZE);
+      await writeFile(file, bytes);
+      const start = performance.now();
+      cli(envA, ["publish", STANDARD, file]);
+      const published = performance.now();
+      const shown = spawnSync(process.execPath, [CLI, "show", STANDARD], { env: envB });
+      twoCommands.push(performance.now() - start);
+      twoSteps.publish.push(published - start);
+      twoSteps.show.push(performance.now() - published);
+      if (shown.status !== 0 || !Buffer.from(shown.stdout).equals(Buffer.from(bytes))) misses++;
+    }
+  }
+
   const nodeBaseline = [];
   for (let i = 0; i < ROUNDS; i++) {
     const begin = performance.now();
@@ -152,21 +183,41 @@ async function measure(temp, log, cleanup) {
         owned,
         "owner A `canon publish` + `canon sync`, reader B `canon sync` + `canon show` (checked: prints the published bytes), each a thin client of its home's owner process",
       ),
-      row("  of which A `canon publish`", steps.publish, "through A's owner"),
+      row("of which A `canon publish`", steps.publish, "through A's owner"),
       row(
-        "  of which A `canon sync`",
+        "of which A `canon sync`",
         steps.sync,
         "through A's owner, which holds the relay connection",
       ),
       row(
-        "  of which B `canon sync`",
+        "of which B `canon sync`",
         steps.receive,
         "through B's owner, which holds the relay connection",
       ),
       row(
-        "  of which B `canon show`",
+        "of which B `canon show`",
         steps.show,
         "no owner: reads the read index and blob cache B's owner wrote",
+      ),
+      row(
+        "Canon CLI publish + show (no sync)",
+        twoCommands,
+        `owner A \`canon publish\` (returns once the relay holds the release), then reader B \`canon show\`, whose owner wrote the release to B's read index as it arrived; ${misses} of ${twoCommands.length} shows printed other bytes than the release (misses)`,
+      ),
+      row(
+        "of which A `canon publish`",
+        twoSteps.publish,
+        "through A's owner, which holds the relay connection: returns once the relay holds the release",
+      ),
+      row(
+        "of which B `canon show`",
+        twoSteps.show,
+        "no owner: reads the read index B's owner wrote as the release arrived (waiting if it is still writing it)",
+      ),
+      row(
+        "git: commit + push, pull (same rounds)",
+        twoGit,
+        "git's round trip, interleaved with the publish + show rounds",
       ),
       row("`node -e 0`", nodeBaseline, "a Node process that does nothing, timed in the same run"),
       row(
@@ -190,6 +241,12 @@ async function measure(temp, log, cleanup) {
         target: "CLI round trip ≤ 5× git's (median, same run)",
         measured: `${ms(median(owned))} / git ${ms(median(gitSamples))} = ${times(ratio)}`,
         pass: ratio <= 5,
+      },
+      {
+        target:
+          "publish + show (no sync) ≤ 5× git's (median, same rounds), every show printing the new release",
+        measured: `${ms(median(twoCommands))} / git ${ms(median(twoGit))} = ${times(median(twoCommands) / median(twoGit))}, ${misses} misses of ${twoCommands.length}`,
+        pass: median(twoCommands) / median(twoGit) <= 5 && misses === 0,
       },
       {
         target:

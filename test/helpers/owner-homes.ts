@@ -29,8 +29,8 @@ export interface OwnerHomes {
   ok(home: string, args: readonly string[], extra?: Record<string, string>): Promise<OwnerRun>;
   /** The pid of the home's owner as `canon owner --status` reports it, undefined when none answers. */
   ownerPid(home: string): Promise<number | undefined>;
-  /** Starts `canon owner` for a home and waits until it answers. */
-  startOwner(home: string): Promise<ChildProcess>;
+  /** Starts `canon owner` for a home (with `nodeArgs` before the CLI, as `--require <preload>`) and waits until it answers. */
+  startOwner(home: string, nodeArgs?: readonly string[]): Promise<ChildProcess>;
   /** A home with an identity and a space holding version 1 of `s` (written without an owner). */
   homeWithSpace(name: string): Promise<{ home: string; file: string; space: string }>;
   /** SIGKILLs every owner this started that still runs, and any pid passed to `track`. */
@@ -113,8 +113,8 @@ export function ownerHomes(dir: string): OwnerHomes {
     run,
     ok,
     ownerPid,
-    async startOwner(home) {
-      const child = spawn(process.execPath, [CANON_BIN, "owner"], {
+    async startOwner(home, nodeArgs = []) {
+      const child = spawn(process.execPath, [...nodeArgs, CANON_BIN, "owner"], {
         env: env(home),
         stdio: "ignore",
       });

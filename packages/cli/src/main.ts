@@ -3,8 +3,13 @@
  * agent's start-up path, run before every task, so its plainest forms skip
  * the argument parser (about a third of the start-up cost, measured in
  * docs/benchmarks.md) and go straight to the command; everything else,
- * including `show --help`, goes through commander.
+ * including `show --help`, goes through commander. Commands that write or
+ * sync first go to the home's owner process when one answers (a thin
+ * client: only `node:` modules load); any other command first waits while
+ * that owner is writing the read index for what it just received
+ * (docs/decisions/2026-11-30-round-trip.md).
  */
+import { existsSync } from "node:fs";
 import type { GlobalOptions } from "./output.js";
 
 // A reader that stops early (`canon log x | head`) closes the pipe: that ends the output, not in a crash.
@@ -16,6 +21,8 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 const argv = process.argv.slice(2);
 const routed = await isRoutedHere(argv);
 const answered = routed ? await throughOwner(argv) : undefined;
+// A read waits while the home's owner writes the caches for what it just received.
+if (!routed) await untilRefreshed();
 process.exitCode =
   answered ?? (await (plainShow(argv) ? runShow(plainShow(argv) as PlainShow) : runFull()));
 // No owner took the command: one starts for the next, once this one did its work.
@@ -70,6 +77,19 @@ async function isRoutedHere(args: readonly string[]): Promise<boolean> {
 async function throughOwner(args: readonly string[]): Promise<number | undefined> {
   const { runThroughOwner } = await import("./owner/owner-client.js");
   return runThroughOwner(args);
+}
+
+/**
+ * Waits while the home's owner is refreshing the read index for a change it
+ * received (its refresh mark is there): one failed `stat` when it is not.
+ */
+async function untilRefreshed(): Promise<void> {
+  const { homeRoot, ownerDisabled, refreshMarkOf } = await import("./owner/owner-socket.js");
+  if (ownerDisabled()) return;
+  const root = homeRoot();
+  if (!existsSync(refreshMarkOf(root))) return;
+  const { untilOwnerRefreshed } = await import("./owner/refresh-mark.js");
+  await untilOwnerRefreshed(root);
 }
 
 async function startOwnerForNext(): Promise<void> {

@@ -108,6 +108,8 @@ export {
   type VerifyStampRequest,
   verifyStamp,
 } from "./operations/verify-stamp.js";
+export { type Connected, keepConnected } from "./owner/owner-connection.js";
+export { refreshArrived } from "./owner/owner-refresh.js";
 export {
   MAX_OWNER_REQUEST_BYTES,
   OWNER_PROTOCOL,

@@ -14,6 +14,11 @@ export function holdReplica(replica: Replica | undefined): void {
   held = replica;
 }
 
+/** The replica this process holds open for `home` as its owner (see {@link holdReplica}), if any. */
+export function heldReplicaOf(home: CanonHome): Replica | undefined {
+  return held !== undefined && held.home.root === home.root ? held : undefined;
+}
+
 /**
  * Opens the local replica, loading Automerge only now: commands that can
  * answer from the read index and the blob cache never pay for it. In the

@@ -27,6 +27,14 @@ export function ownerLockOf(root: string): string {
   return join(root, "owner.lock");
 }
 
+/**
+ * The owner's refresh mark (see refresh-mark.ts): there while the owner
+ * writes the caches for a change it received from a relay.
+ */
+export function refreshMarkOf(root: string): string {
+  return join(root, "owner.refreshing");
+}
+
 /** True when `CANON_NO_OWNER` asks every command to do its work itself, and no owner to start. */
 export function ownerDisabled(): boolean {
   const value = process.env.CANON_NO_OWNER;

@@ -11,19 +11,21 @@ import { createServer, type Socket } from "node:net";
 import { isCanonError } from "@canon/core";
 import {
   type CanonHome,
-  chooseSpace,
   closeHeldSessions,
   holdFileLock,
   holdReplica,
+  keepConnected,
   MAX_OWNER_REQUEST_BYTES,
   type OwnerRequest,
   openReplica,
   parseOwnerRequest,
   type Replica,
-  refreshCaches,
+  refreshArrived,
   untilRelaysHold,
 } from "@canon/store";
+import { signerIfAny } from "../context.js";
 import { CLI_VERSION, ownerLockOf, ownerSocketOf } from "./owner-socket.js";
+import { clearRefreshMark, setRefreshMark } from "./refresh-mark.js";
 
 /** Default idle time before an owner started on demand exits: `CANON_OWNER_IDLE_SECONDS` overrides it. */
 export const DEFAULT_IDLE_SECONDS = 300;
@@ -31,6 +33,10 @@ export const DEFAULT_IDLE_SECONDS = 300;
 const PUSH_TIMEOUT_MS = 2_000;
 /** Changes that arrive together are folded once, this long after the first. */
 const REFRESH_DEBOUNCE_MS = 5;
+/** How long the owner tries to connect to its space's relay, between commands. */
+const CONNECT_TIMEOUT_MS = 2_000;
+/** After a failed attempt (offline, the relay down), the owner tries again no sooner than this. */
+const CONNECT_RETRY_MS = 30_000;
 /** How long a client has, once accepted, to say "go". */
 const GO_TIMEOUT_MS = 5_000;
 
@@ -108,6 +114,8 @@ export async function becomeOwner(
   captureOutput();
 
   let queue: Promise<void> = Promise.resolve();
+  let connectSoon = () => {};
+  let subscribeAll = () => {};
   let running = 0;
   let lastActive = Date.now();
   let stopping: Promise<void> | undefined;
@@ -121,6 +129,7 @@ export async function becomeOwner(
       clearInterval(tick);
       server.close();
       await queue.catch(() => {});
+      clearRefreshMark(home.root);
       if (socketStillOurs()) await unlink(socketPath).catch(() => {});
       closeHeldSessions();
       holdReplica(undefined);
@@ -222,7 +231,7 @@ export async function becomeOwner(
           await untilRelaysHold(replica, PUSH_TIMEOUT_MS);
           if (process.env.CANON_OWNER_TRACE)
             process.stderr.write(
-              `owner: ${argv[0]} ran ${(ran - began).toFixed(1)} ms, reached the relay ${(performance.now() - ran).toFixed(1)} ms later\n`,
+              `owner: ${argv[0]} ran ${(ran - began).toFixed(1)} ms, reached the relay ${(performance.now() - ran).toFixed(1)} ms later, at ${Date.now()}\n`,
             );
         } catch (error) {
           send({ t: "err", d: `canon: the owner failed: ${(error as Error).message}\n` });
@@ -232,6 +241,8 @@ export async function becomeOwner(
           lastActive = Date.now();
           send({ t: "exit", code });
           socket.end();
+          subscribeAll();
+          connectSoon();
         }
       });
     });
@@ -240,20 +251,30 @@ export async function becomeOwner(
   // What arrives from a relay between commands is folded and written to the
   // caches at once (as a watch does): the next `sync` finds nothing left to
   // do, and `show` reads it without any command having run.
+  // Until that is done, the refresh mark makes a read started meanwhile wait for it.
   let refreshPending = false;
   const refreshSoon = () => {
     if (refreshPending || stopping) return;
     refreshPending = true;
+    setRefreshMark(home.root);
     setTimeout(() => {
       queue = queue.then(async () => {
         refreshPending = false;
-        if (running > 0 || stopping) return;
         try {
-          const chosen = await chooseSpace(home, {});
-          if (!(await replica.holds(chosen.address.documentId))) return;
-          await refreshCaches(replica, await replica.spaces.fold(chosen.address));
-        } catch {
+          if (running > 0 || stopping) return;
+          const began = performance.now();
+          await refreshArrived(home, replica, await signerIfAny({}));
+          subscribeAll();
+          if (process.env.CANON_OWNER_TRACE)
+            process.stderr.write(
+              `owner: caches refreshed in ${(performance.now() - began).toFixed(1)} ms, at ${Date.now()}\n`,
+            );
+        } catch (error) {
+          if (process.env.CANON_OWNER_TRACE)
+            process.stderr.write(`owner: refresh failed: ${(error as Error).message}\n`);
           // The next command that loads the space reports what is wrong.
+        } finally {
+          if (!refreshPending) clearRefreshMark(home.root);
         }
       });
     }, REFRESH_DEBOUNCE_MS).unref();
@@ -263,11 +284,40 @@ export async function becomeOwner(
     if (subscribed.has(handle)) return;
     subscribed.add(handle);
     handle.on("change", () => {
+      if (process.env.CANON_OWNER_TRACE)
+        process.stderr.write(`owner: a change arrived at ${Date.now()}\n`);
       if (running === 0) refreshSoon();
     });
   };
-  for (const handle of Object.values(replica.repo.handles)) subscribe(handle);
-  replica.repo.on("document", ({ handle }) => subscribe(handle));
+  // automerge-repo 2.5 emits no event for a handle it loads: every handle is
+  // looked at after each command, each connection and each refresh instead.
+  subscribeAll = () => {
+    for (const handle of Object.values(replica.repo.handles)) subscribe(handle);
+  };
+  subscribeAll();
+
+  // A standalone owner holds a live connection to its space's relay, opened when it
+  // starts and again after a command when it was lost (at most every CONNECT_RETRY_MS
+  // while that fails): see docs/decisions/2026-11-30-round-trip.md. A watch hosting
+  // the owner holds its own.
+  let lastConnectFailure = 0;
+  connectSoon = () => {
+    if (options.idleSeconds === undefined || stopping) return;
+    if (Date.now() - lastConnectFailure < CONNECT_RETRY_MS) return;
+    queue = queue.then(async () => {
+      if (stopping) return;
+      try {
+        const connected = await keepConnected(home, replica, CONNECT_TIMEOUT_MS);
+        subscribeAll();
+        if (process.env.CANON_OWNER_TRACE) process.stderr.write(`owner: connection ${connected}\n`);
+      } catch (error) {
+        lastConnectFailure = Date.now();
+        if (process.env.CANON_OWNER_TRACE)
+          process.stderr.write(`owner: could not connect: ${(error as Error).message}\n`);
+      }
+    });
+  };
+  connectSoon();
 
   // A standalone owner stops on a signal; a watch hosting one stops it itself, after its own loop.
   if (options.idleSeconds !== undefined)

@@ -21,6 +21,12 @@ function alive(replica: Replica, session: RelaySession): boolean {
   return replica.repo.peers.includes(session.peerId);
 }
 
+/** True when a live session with `endpoint` is held (the owner is connected to that relay). */
+export function holdsSession(replica: Replica, endpoint: RelayEndpoint): boolean {
+  const session = held.get(keyOf(endpoint));
+  return session !== undefined && alive(replica, session);
+}
+
 /**
  * Keeps `session` as the held one for its relay (a watch's connection), or
  * forgets it when `session` is undefined.

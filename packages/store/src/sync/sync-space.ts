@@ -3,7 +3,7 @@ import { CanonError } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import { updateConfig } from "../home/config.js";
 import type { Signer } from "../home/identities.js";
-import { openReplica } from "../open-replica.js";
+import { heldReplicaOf, openReplica } from "../open-replica.js";
 import { appendCheckpoint, checkpointDue } from "../operations/checkpoint.js";
 import {
   type ChosenSpace,
@@ -14,7 +14,7 @@ import {
 import type { Replica } from "../replica.js";
 import type { LoadedSpace, MissingDocument } from "../space/space-reader.js";
 import { pause } from "./alarm.js";
-import { relaySessionFor } from "./held-sessions.js";
+import { holdsSession, relaySessionFor } from "./held-sessions.js";
 import { probeRelay } from "./probe-relay.js";
 import { acceptedRecords, type RecordSummary, recordCidsAt, summarize } from "./record-summary.js";
 import {
@@ -107,7 +107,11 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
   );
   const same = asked !== undefined && "byDigest" in asked ? asked : undefined;
   const earlier = asked !== undefined && "unchanged" in asked ? asked : undefined;
-  if (same === undefined) await probeRelay(endpoint, Math.max(1, deadline - Date.now()));
+  // In the home's owner, a live connection to this relay says as much as the probe would.
+  const heldOpen = heldReplicaOf(home);
+  const connected = heldOpen !== undefined && holdsSession(heldOpen, endpoint);
+  if (same === undefined && !connected)
+    await probeRelay(endpoint, Math.max(1, deadline - Date.now()));
   // One summary of the relay's heads first: only documents that differ are
   // loaded and exchanged, none when every one is the same on both sides.
   const comparison =
