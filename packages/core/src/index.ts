@@ -33,7 +33,7 @@ export { contentMatches, type ExpectedContent } from "./content-matches.js";
 export { type Did, didFromPublicKey, parseDid, publicKeyFromDid } from "./did.js";
 export { CanonError, type CanonErrorCode, isCanonError } from "./error.js";
 export { type FoldInput, type FoldResult, fold } from "./fold/fold.js";
-export { type FoldCache, PERMANENT_REFUSALS } from "./fold/fold-cache.js";
+export { type FoldCache, PERMANENT_REFUSALS, REFUSAL_RULES_VERSION } from "./fold/fold-cache.js";
 export { foldMore } from "./fold/fold-more.js";
 export {
   effectiveExpiry,

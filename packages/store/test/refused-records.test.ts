@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fold, type Rejection, recordCid, signRecord } from "@canon/core";
+import { fold, REFUSAL_RULES_VERSION, type Rejection, recordCid, signRecord } from "@canon/core";
 import * as dagCbor from "@ipld/dag-cbor";
 import { afterEach, describe, expect, it } from "vitest";
 import { readRefusedRecords, writeRefusedRecords } from "../src/caches/refused-records.js";
@@ -13,6 +13,7 @@ import {
   publish,
   withSpace,
 } from "../src/index.js";
+import { checksummed, unchecksummed } from "../src/storage/checksummed.js";
 
 // Junk a peer writes into a space's documents (valid CIDs, bad signatures) is
 // checked once per home: the verdict is kept by CID in a checksummed index
@@ -115,6 +116,21 @@ describe("refusals for good", () => {
     const refused = await refusalsOf(home);
     expect(refused.filter((r) => r.code === "bad-signature")).toHaveLength(1);
     expect([...(await readRefusedRecords(home, spaceId)).keys()]).toEqual([junk[1]]);
+  });
+
+  it("are not used when written under other refusal rules (an older Canon's schemas)", async () => {
+    const { home, spaceId, junk } = await spaceWithJunk(2);
+    await refusalsOf(home);
+    expect([...(await readRefusedRecords(home, spaceId)).keys()]).toEqual([junk[1]]);
+    // The same verdict, checksummed as Canon writes it, but given under rules numbered 0.
+    const path = join(home.indexes, `${spaceId}.refused`);
+    const opened = unchecksummed("CNR1", await readFile(path));
+    if (!("data" in opened)) throw new Error("unreadable refusals");
+    const file = JSON.parse(new TextDecoder().decode(opened.data)) as { rules: number };
+    expect(file.rules).toBe(REFUSAL_RULES_VERSION);
+    const older = { ...file, rules: REFUSAL_RULES_VERSION - 1 };
+    await writeFile(path, checksummed("CNR1", new TextEncoder().encode(JSON.stringify(older))));
+    expect((await readRefusedRecords(home, spaceId)).size).toBe(0);
   });
 
   it("never refuse a record whose verdict is not one for good", async () => {

@@ -4,7 +4,8 @@ import type { SignedRecord } from "../signed-record.js";
 /**
  * The codes {@link verifyRecord} gives an entry only after its bytes hashed
  * to the CID they are stored under: such a verdict is about the exact bytes
- * that CID names, so it never changes ({@link FoldCache.refusedRecord}).
+ * that CID names, so it does not change while the rules that gave it stay
+ * the same ({@link FoldCache.refusedRecord}, {@link REFUSAL_RULES_VERSION}).
  */
 export const PERMANENT_REFUSALS: ReadonlySet<RejectionCode> = new Set<RejectionCode>([
   "not-envelope",
@@ -14,6 +15,16 @@ export const PERMANENT_REFUSALS: ReadonlySet<RejectionCode> = new Set<RejectionC
   "schema",
   "bad-signature",
 ]);
+
+/**
+ * The version of the rules behind {@link PERMANENT_REFUSALS} verdicts (the
+ * envelope and payload encodings, the record schemas, the signature check).
+ * A remembered refusal is used only under the version it was given with, so
+ * a Canon whose schemas accept what an older one refused (a new record type,
+ * a wider field) checks those entries again instead of trusting the old
+ * verdict. Bump it with any such change.
+ */
+export const REFUSAL_RULES_VERSION = 1;
 
 /**
  * What a fold may reuse from earlier folds of the same replica, read-only:

@@ -1,6 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { PERMANENT_REFUSALS, type Rejection, type RejectionCode } from "@canon/core";
+import {
+  PERMANENT_REFUSALS,
+  REFUSAL_RULES_VERSION,
+  type Rejection,
+  type RejectionCode,
+} from "@canon/core";
 import { z } from "zod";
 import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
@@ -25,6 +30,8 @@ const Refused = z.object({
 
 const File = z.object({
   v: z.literal(1),
+  /** {@link REFUSAL_RULES_VERSION} when written: verdicts under other rules are not used. */
+  rules: z.literal(REFUSAL_RULES_VERSION),
   refused: z.array(Refused).max(MAX_REFUSED_RECORDS),
 });
 
@@ -40,7 +47,8 @@ function pathOf(home: CanonHome, spaceDocumentId: string): string {
  * `FoldCache.refusedRecord` so that junk a peer wrote (bad signatures,
  * schema errors) is checked once per home, not on every fold. Empty when
  * there is none, or it is damaged or malformed (then every entry is checked
- * again, and the file rewritten): a cache, as trusted as the replica beside it.
+ * again, and the file rewritten), or written under other rules
+ * ({@link REFUSAL_RULES_VERSION}): a cache, as trusted as the replica beside it.
  */
 export async function readRefusedRecords(
   home: CanonHome,
@@ -82,7 +90,7 @@ export async function writeRefusedRecords(
     if (kept.length >= MAX_REFUSED_RECORDS) break;
     if (Refused.safeParse(rejection).success) kept.push(rejection);
   }
-  const json = JSON.stringify({ v: 1, refused: kept });
+  const json = JSON.stringify({ v: 1, rules: REFUSAL_RULES_VERSION, refused: kept });
   await writeFileAtomic(
     pathOf(home, spaceDocumentId),
     checksummed(TAG, new TextEncoder().encode(json)),
