@@ -243,7 +243,11 @@ export async function refreshTouched(
   );
   // The heads of untouched documents are those the previous cache recorded, if it described the snapshot's files.
   const headsBefore = await readHeadsCache(replica.home, address.documentId);
-  if (JSON.stringify(headsBefore?.fingerprint) === JSON.stringify(snapshot.fingerprint)) {
+  // (The very object when this process wrote both: `readHeadsCache` returns what it wrote while the file is unchanged.)
+  if (
+    (headsBefore !== undefined && headsBefore.fingerprint === snapshot.fingerprint) ||
+    JSON.stringify(headsBefore?.fingerprint) === JSON.stringify(snapshot.fingerprint)
+  ) {
     const heads: Record<string, readonly string[]> = { ...headsBefore?.heads };
     for (const handle of handles) heads[handle.documentId] = handle.heads();
     await writeHeadsCache(replica.home, address.documentId, { fingerprint, heads });
