@@ -214,6 +214,8 @@ export async function becomeOwner(
       running += 1;
       const alive = setInterval(() => send({ t: "alive" }), 1_000);
       queue = queue.then(async () => {
+        // What this command loads or writes is what it touched, not every document loaded before.
+        replica.forgetTouched();
         let code = 1;
         const began = performance.now();
         try {
@@ -248,6 +250,7 @@ export async function becomeOwner(
       queue = queue.then(async () => {
         refreshPending = false;
         if (running > 0 || stopping) return;
+        replica.forgetTouched();
         try {
           const chosen = await chooseSpace(home, {});
           if (!(await replica.holds(chosen.address.documentId))) return;

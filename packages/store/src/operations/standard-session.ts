@@ -66,8 +66,9 @@ async function standardSession<T>(
   if (current === undefined) return full();
   const { writeBack: _, exclusive: __, lockHeld: ___, ...replicaOptions } = options;
   const replica = await openReplica(home, replicaOptions);
-  // A replica held open by the home's owner catches up with what other processes wrote.
-  await replica.catchUp();
+  // A replica held open by the home's owner catches up with what other processes wrote
+  // (nothing, when the snapshot it kept still holds: no other process wrote since its proof).
+  if (current.kept !== true) await replica.catchUp();
   let folded: FoldedSpace | undefined;
   try {
     folded = await loadStandard(replica, chosen, current, standard);
