@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { provenFingerprint } from "../src/caches/disk-proof.js";
-import { readListingCache } from "../src/caches/listing-cache.js";
+import { listingShardOf, listingShardPath, readListingCache } from "../src/caches/listing-cache.js";
 import { readVerifiedSnapshot } from "../src/caches/verified-snapshot.js";
 import {
   canonHome,
@@ -109,6 +109,27 @@ describe("caches written as a base and a tail", () => {
     expect(read?.fingerprint).toEqual(
       provenFingerprint(home, chosen.address.documentId, { statFiles: true }),
     );
+  });
+
+  it("a listing shard another tool replaced after this process wrote it is written again, though its standards did not change", async () => {
+    const { home, signer, chosen, file } = await homeWithTails();
+    const spaceId = chosen.address.documentId;
+    const alpha = listingShardPath(home, spaceId, listingShardOf("alpha"));
+    if (alpha === listingShardPath(home, spaceId, listingShardOf("beta")))
+      throw new Error("alpha and beta share a shard: pick other names");
+    const intact = await readFile(alpha);
+    // Another file carrying another checksum, put in its place (the body of a shard of nothing).
+    await writeFile(alpha, checksummed("CNLS", new TextEncoder().encode("[]")));
+    // This process remembers writing alpha's shard, and publishing beta does not change alpha:
+    // the shard is still found replaced, and written again.
+    await publish(home, signer, { standard: "beta", file: await file("five\n") });
+    expect(await readFile(alpha)).toEqual(intact);
+    const listing = await readListingCache(home, chosen.address, { statFiles: true });
+    expect(listing?.standards.map((entry) => entry.latest.standard)).toEqual([
+      "alpha",
+      "beta",
+      "gamma",
+    ]);
   });
 
   it("a tail that names another base is ignored: the base alone speaks, for older files than the proof names", async () => {

@@ -134,49 +134,86 @@ describe("the disk proof (one read instead of listing every chunk)", () => {
     }
   });
 
-  it("with documents proven unchanged at the start, stats them instead of listing: a file added beside their chunks, or a chunk edited in place, since then refuses it", async () => {
+  it("with documents proven unchanged at the start, looks at them not at all: the next reader that stats holds them to the start's time, so a file added beside their chunks meanwhile refuses it", async () => {
     const { home, spaceId } = await homeWithStandard();
     const fingerprint = provenFingerprint(home, spaceId, { statFiles: true });
     if (fingerprint === undefined) throw new Error("no proof");
     const replica = await openReplica(home);
     const documents = Object.keys(fingerprint);
-    const since = () => readGeneration(home.replica)?.changedMs as number;
-    // Nothing changed: recorded, without listing those documents.
-    const token = await recordDiskProof(home, replica.storage, spaceId, fingerprint, {
-      sinceMs: since(),
-      documents,
-    });
-    expect(token).toMatch(/^[0-9a-f]{32}$/);
-    // Times are compared with the generation's: move it into the past, as if written long ago.
-    const past = new Date(Date.now() - 60_000);
-    await utimes(generationPath(home.replica), past, past);
+    const start = readGeneration(home.replica)?.changedMs as number;
+    // Nothing changed: recorded without listing or stat'ing them, and it holds.
+    expect(
+      await recordDiskProof(home, replica.storage, spaceId, fingerprint, {
+        sinceMs: start,
+        documents,
+      }),
+    ).toMatch(/^[0-9a-f]{32}$/);
+    expect(provenFingerprint(home, spaceId, { statFiles: true })).toEqual(fingerprint);
+    // Another tool adds a file beside a chunk while a command runs (after its start, before its proof).
+    const since = readGeneration(home.replica)?.changedMs as number;
+    await new Promise((resolve) => setTimeout(resolve, 20));
     const [file] = await chunkFiles(home, fingerprint);
     if (file === undefined) throw new Error("no chunk file");
-    const stray = join(file, "..", "stray");
-    await writeFile(stray, "");
-    const unchanged = { sinceMs: past.getTime(), documents };
-    expect(
-      await recordDiskProof(home, replica.storage, spaceId, fingerprint, unchanged),
-    ).toBeUndefined();
+    await writeFile(join(file, "..", "stray"), "");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const token = await recordDiskProof(home, replica.storage, spaceId, fingerprint, {
+      sinceMs: since,
+      documents,
+    });
+    // The proof is recorded (nothing looked at those documents), at a generation newer than the file…
+    expect(token).toMatch(/^[0-9a-f]{32}$/);
+    // …and the next command's check holds them to the start's time: it sees the file.
+    expect(provenFingerprint(home, spaceId, { statFiles: true })).toBeUndefined();
+    // A reader that stats nothing (show) trusts the token alone, as it always did.
+    expect(provenFingerprint(home, spaceId, { statFiles: false })).toEqual(fingerprint);
+    // Proven by a listing instead, it would have been refused: the listing names the stray file.
+    expect(await recordDiskProof(home, replica.storage, spaceId, fingerprint)).toBeUndefined();
     await replica.close();
   });
 
-  it("with documents proven unchanged at the start, sees a chunk edited in place since then, which a listing does not", async () => {
+  it("with documents proven unchanged at the start, sees a chunk edited in place meanwhile, which a listing does not", async () => {
     const { home, spaceId } = await homeWithStandard();
     const fingerprint = provenFingerprint(home, spaceId, { statFiles: true });
     if (fingerprint === undefined) throw new Error("no proof");
     const replica = await openReplica(home);
-    const past = new Date(Date.now() - 60_000);
-    await utimes(generationPath(home.replica), past, past);
+    const since = readGeneration(home.replica)?.changedMs as number;
+    await new Promise((resolve) => setTimeout(resolve, 20));
     const [file] = await chunkFiles(home, fingerprint);
     if (file === undefined) throw new Error("no chunk file");
     await writeFile(file, await readFile(file));
-    const unchanged = { sinceMs: past.getTime(), documents: Object.keys(fingerprint) };
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const unchanged = { sinceMs: since, documents: Object.keys(fingerprint) };
     expect(
       await recordDiskProof(home, replica.storage, spaceId, fingerprint, unchanged),
-    ).toBeUndefined();
-    // The listing names the same files: it records the proof.
+    ).toBeDefined();
+    expect(provenFingerprint(home, spaceId, { statFiles: true })).toBeUndefined();
+    // The listing names the same files: its proof holds (the edit predates its generation).
     expect(await recordDiskProof(home, replica.storage, spaceId, fingerprint)).toBeDefined();
+    expect(provenFingerprint(home, spaceId, { statFiles: true })).toEqual(fingerprint);
+    await replica.close();
+  });
+
+  it("holds to its generation's time only the documents it listed", async () => {
+    const { home, spaceId } = await homeWithStandard();
+    const fingerprint = provenFingerprint(home, spaceId, { statFiles: true });
+    if (fingerprint === undefined) throw new Error("no proof");
+    const replica = await openReplica(home);
+    const since = readGeneration(home.replica)?.changedMs as number;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // A document this command wrote (here: its chunk touched) is listed, not held to the start's time.
+    const [written, ...others] = Object.keys(fingerprint);
+    const [name] = fingerprint[written as string] ?? [];
+    if (written === undefined || name === undefined) throw new Error("no document");
+    const path = pathOfKey(home.replica, [written, ...name.split("/")]);
+    await writeFile(path, await readFile(path));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(
+      await recordDiskProof(home, replica.storage, spaceId, fingerprint, {
+        sinceMs: since,
+        documents: others,
+      }),
+    ).toBeDefined();
+    expect(provenFingerprint(home, spaceId, { statFiles: true })).toEqual(fingerprint);
     await replica.close();
   });
 

@@ -223,6 +223,8 @@ export async function becomeOwner(
       running += 1;
       const alive = setInterval(() => send({ t: "alive" }), 1_000);
       queue = queue.then(async () => {
+        // What this command loads or writes is what it touched, not every document loaded before.
+        replica.forgetTouched();
         let code = 1;
         const began = performance.now();
         try {
@@ -262,6 +264,7 @@ export async function becomeOwner(
         refreshPending = false;
         try {
           if (running > 0 || stopping) return;
+          replica.forgetTouched();
           const began = performance.now();
           await refreshArrived(home, replica, await signerIfAny({}));
           subscribeAll();

@@ -25,6 +25,16 @@ import { fingerprintHashOf } from "./fingerprint-hash.js";
 interface DiskProof {
   readonly token: string;
   readonly fingerprint: Record<string, string[]>;
+  /**
+   * When the proof was recorded by listing only some documents (`listed`):
+   * every other document of `fingerprint` was proven unchanged since
+   * `sinceMs` (an earlier generation's change time) when the command that
+   * recorded it started, and was not looked at again. A reader that `stat`s
+   * the files checks those documents against `sinceMs`, not against the
+   * generation's change time, so a change made while that command ran is
+   * still seen (see {@link recordDiskProof}).
+   */
+  readonly deferred?: { readonly sinceMs: number; readonly listed: readonly string[] };
 }
 
 const TAG = "CNP1";
@@ -48,14 +58,27 @@ function readProof(home: CanonHome, spaceDocumentId: string): DiskProof | undefi
     const parsed = JSON.parse(new TextDecoder().decode(opened.data)) as Partial<DiskProof> & {
       v?: unknown;
     };
-    if (parsed.v !== 1 || typeof parsed.token !== "string") return undefined;
+    if ((parsed.v !== 1 && parsed.v !== 2) || typeof parsed.token !== "string") return undefined;
     const { fingerprint } = parsed;
     if (typeof fingerprint !== "object" || fingerprint === null || Array.isArray(fingerprint))
       return undefined;
     for (const names of Object.values(fingerprint))
       if (!Array.isArray(names) || !names.every((name) => typeof name === "string"))
         return undefined;
-    return { token: parsed.token, fingerprint };
+    if (parsed.v === 1) return { token: parsed.token, fingerprint };
+    // Version 2 always says which documents were listed (older readers refuse it: they would
+    // check every document against the generation's change time only).
+    const { deferred } = parsed;
+    if (
+      typeof deferred !== "object" ||
+      deferred === null ||
+      typeof deferred.sinceMs !== "number" ||
+      !Number.isFinite(deferred.sinceMs) ||
+      !Array.isArray(deferred.listed) ||
+      !deferred.listed.every((id) => typeof id === "string")
+    )
+      return undefined;
+    return { token: parsed.token, fingerprint, deferred };
   } catch {
     return undefined;
   }
@@ -70,7 +93,10 @@ function readProof(home: CanonHome, spaceDocumentId: string): DiskProof | undefi
  * each kind of chunk (absent, or unchanged, when it names none) has not
  * changed since the generation did (`ctime`, which no tool
  * can set back): an edit, a removal or an added file by another tool, or
- * damage written in place, makes the proof not hold. Undefined otherwise:
+ * damage written in place, makes the proof not hold. Documents the proof's
+ * command did not list (its `deferred` part) are held to the earlier time it
+ * proved them unchanged from, so a change made while it ran counts too.
+ * Undefined otherwise:
  * the caller lists the files (`chunkFingerprint`) instead.
  */
 export function provenFingerprint(
@@ -82,7 +108,7 @@ export function provenFingerprint(
   if (generation === undefined) return undefined;
   const proof = readProof(home, spaceDocumentId);
   if (proof === undefined || proof.token !== generation.token) return undefined;
-  if (options.statFiles && !unchangedSince(home.replica, proof.fingerprint, generation.changedMs))
+  if (options.statFiles && !filesUnchanged(home.replica, proof, generation.changedMs))
     return undefined;
   return proof.fingerprint;
 }
@@ -114,6 +140,25 @@ export function provenFingerprintHash(
   }
 }
 
+/**
+ * True when no named file or folder of the proof's documents changed after
+ * the generation's change time `changedMs`, or, for the documents its
+ * command did not list, after the earlier time it proved them unchanged from.
+ */
+function filesUnchanged(directory: string, proof: DiskProof, changedMs: number): boolean {
+  const { fingerprint, deferred } = proof;
+  if (deferred === undefined) return unchangedSince(directory, fingerprint, changedMs);
+  const listed = new Set(deferred.listed);
+  const recent: Record<string, readonly string[]> = {};
+  const earlier: Record<string, readonly string[]> = {};
+  for (const [id, names] of Object.entries(fingerprint))
+    (listed.has(id) ? recent : earlier)[id] = names;
+  return (
+    unchangedSince(directory, recent, changedMs) &&
+    unchangedSince(directory, earlier, Math.min(deferred.sinceMs, changedMs))
+  );
+}
+
 /** True when no named file or folder of the documents changed after `sinceMs` (and each named chunk exists). */
 function unchangedSince(
   directory: string,
@@ -121,11 +166,13 @@ function unchangedSince(
   sinceMs: number,
 ): boolean {
   const changed = (path: string, mustExist: boolean): boolean => {
+    // No exception for an absent path (most documents have no folder of one kind): a `stat` each, thousands a command.
     try {
-      const { ctimeMs, mtimeMs } = statSync(path);
-      return ctimeMs > sinceMs || mtimeMs > sinceMs;
+      const stats = statSync(path, { throwIfNoEntry: false });
+      if (stats === undefined) return mustExist;
+      return stats.ctimeMs > sinceMs || stats.mtimeMs > sinceMs;
     } catch {
-      return mustExist;
+      return mustExist; // not a folder where one is expected, unreadable: as absent
     }
   };
   for (const [documentId, names] of Object.entries(fingerprint)) {
@@ -133,18 +180,23 @@ function unchangedSince(
     // adds a `sync-state` folder beside them after a first sync (late, throttled), which
     // changes the document folder's times but no chunk. A kind folder named nowhere may
     // be absent; if present (made, or emptied, by another tool) it must be unchanged too.
-    const named = new Set(names.map((name) => name.split("/")[0] ?? ""));
+    // Paths joined by hand from the document's folder: `path.join` of each was a fifth of the pass.
+    const folder = pathOfKey(directory, [documentId]);
+    const kindOf = (name: string) => {
+      const at = name.indexOf("/");
+      return at < 0 ? name : name.slice(0, at);
+    };
+    const named = new Set(names.map(kindOf));
     for (const kind of CHUNK_KINDS)
-      if (!named.has(kind) && changed(pathOfKey(directory, [documentId, kind]), false))
-        return false;
+      if (!named.has(kind) && changed(`${folder}/${kind}`, false)) return false;
     const kinds = new Set<string>();
     for (const name of names) {
-      const [kind = ""] = name.split("/");
+      const kind = kindOf(name);
       if (!kinds.has(kind)) {
         kinds.add(kind);
-        if (changed(pathOfKey(directory, [documentId, kind]), true)) return false;
+        if (changed(`${folder}/${kind}`, true)) return false;
       }
-      if (changed(pathOfKey(directory, [documentId, ...name.split("/")]), true)) return false;
+      if (changed(`${folder}/${name}`, true)) return false;
     }
   }
   return true;
@@ -171,14 +223,20 @@ export interface ProvenUnchanged {
  * mid-batch leaves its writer file; it is cleared here only once that
  * process is gone (its writes final) and before the listing, never after.
  *
- * With `unchanged`, those documents are not listed: each of their named
- * chunk files and folders is `stat`ed instead, and must not have changed
- * since `unchanged.sinceMs` (as at the command's start). A folder's times
- * move when a file is added to it, removed or renamed in it, so this sees
- * every change the listing sees (and an edit in place, which the listing
- * does not), with the timestamp granularity the start's check already has;
- * it costs a `stat` where the listing cost a `readdir`, and that `readdir`
- * was most of a `publish`'s time in a space of 1,000 documents.
+ * With `unchanged`, those documents are neither listed nor looked at: the
+ * proof records that they were proven unchanged since `unchanged.sinceMs`
+ * (at the command's start), and a reader that `stat`s the files (the next
+ * command's start) holds them to that earlier time instead of the new
+ * generation's. A folder's times move when a file is added to it, removed
+ * or renamed in it, and a file's when it is written, so a change by another
+ * tool while this command ran, or after, is seen by that reader as one
+ * before it would have been (and an edit in place, which a listing does
+ * not see), with the timestamp granularity the start's check already has.
+ * So one pass of `stat`s a command proves the documents it did not touch,
+ * where a listing of each (2,000 `readdir`s at 1,000 documents) or a second
+ * pass of `stat`s at the end cost most of a `publish`. A reader that does
+ * not `stat` files (`show`) trusts the token alone, as before: it answers
+ * for what Canon processes wrote, never for other tools.
  * Returns the generation's token the proof holds at, or undefined when it wrote none.
  */
 export async function recordDiskProof(
@@ -199,15 +257,14 @@ export async function recordDiskProof(
   const onDisk = await chunkFingerprint(home.replica, listed);
   for (const id of listed)
     if (JSON.stringify(onDisk[id]) !== JSON.stringify(fingerprint[id])) return undefined;
-  if (unchanged !== undefined) {
-    const named: Record<string, readonly string[]> = {};
-    for (const id of skipped) named[id] = fingerprint[id] as readonly string[];
-    if (!unchangedSince(home.replica, named, unchanged.sinceMs)) return undefined;
-  }
   if (readGeneration(home.replica)?.token !== token) return undefined;
   if (writer.inFlight > 0 || writer.batch !== undefined) return undefined;
   if (writersPresent(home.replica, undefined).length > 0) return undefined;
-  const json = JSON.stringify({ v: 1, token, fingerprint });
+  const json = JSON.stringify(
+    unchanged === undefined
+      ? { v: 1, token, fingerprint }
+      : { v: 2, token, fingerprint, deferred: { sinceMs: unchanged.sinceMs, listed } },
+  );
   await writeFileAtomic(
     pathOf(home, spaceDocumentId),
     checksummed(TAG, new TextEncoder().encode(json)),

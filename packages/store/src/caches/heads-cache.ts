@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../home/atomic-write.js";
@@ -25,6 +26,23 @@ function pathOf(home: CanonHome, spaceDocumentId: string): string {
   return join(home.indexes, `${spaceDocumentId}.heads`);
 }
 
+/**
+ * By path: the heads cache this process last wrote, and its file's identity
+ * right after (inode, size, times): while the file still has it, no one
+ * wrote it since, and reading it is returning this.
+ */
+const writtenHere = new Map<string, { readonly cache: HeadsCache; readonly identity: string }>();
+
+/** Inode, size and times of a file: any write, replacement or removal changes them (`ctime` cannot be set back). */
+function identityOf(path: string): string | undefined {
+  try {
+    const stats = statSync(path, { throwIfNoEntry: false });
+    return stats && `${stats.ino} ${stats.size} ${stats.mtimeMs} ${stats.ctimeMs}`;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Replaces a space's heads cache. */
 export async function writeHeadsCache(
   home: CanonHome,
@@ -34,13 +52,18 @@ export async function writeHeadsCache(
   const heads: Record<string, string[]> = {};
   for (const [id, list] of Object.entries(cache.heads)) heads[id] = [...list].sort();
   const json = JSON.stringify({ v: 1, fingerprint: cache.fingerprint, heads });
+  const path = pathOf(home, spaceDocumentId);
+  writtenHere.delete(path);
   await writeFileAtomic(
-    pathOf(home, spaceDocumentId),
+    path,
     checksummed(TAG, new TextEncoder().encode(json)),
     0o644,
     false,
     NOT_DURABLE,
   );
+  const identity = identityOf(path);
+  if (identity !== undefined)
+    writtenHere.set(path, { cache: { fingerprint: cache.fingerprint, heads }, identity });
 }
 
 /** A space's heads cache, or undefined when there is none or it is damaged or malformed. */
@@ -48,9 +71,12 @@ export async function readHeadsCache(
   home: CanonHome,
   spaceDocumentId: string,
 ): Promise<HeadsCache | undefined> {
+  const path = pathOf(home, spaceDocumentId);
+  const mine = writtenHere.get(path);
+  if (mine !== undefined && mine.identity === identityOf(path)) return mine.cache;
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(pathOf(home, spaceDocumentId));
+    bytes = await readFile(path);
   } catch {
     return undefined;
   }

@@ -102,6 +102,13 @@ const MainShape = z.object({
   shards: z.record(z.string(), z.string()),
 });
 
+/**
+ * What a writer needs of the main file on disk: the shards it names. Parsed
+ * alone (zod strips the rest), since checking the whole file (its
+ * fingerprint names every chunk of every document) was most of a write.
+ */
+const MainShards = MainShape.pick({ v: true, shards: true });
+
 /** A shard: sha256 → [stamp CID, author] pairs. Parsed without zod (thousands of entries), checked by hand. */
 type Shard = Record<string, [cid: string, author: string][]>;
 
@@ -252,7 +259,7 @@ export async function writeStampIndex(
   index: StampIndex,
   options: { readonly only?: readonly string[] } = {},
 ): Promise<void> {
-  const previous = await readMain(home, spaceDocumentId);
+  const previous = await readMain(home, spaceDocumentId, MainShards);
   const shards: Record<string, string> = {};
   const grouped = new Map<string, Shard>();
   for (const [sha256, stamps] of Object.entries(index.bySha256)) {
@@ -297,18 +304,19 @@ export async function writeStampIndex(
       await unlink(shardPath(home, spaceDocumentId, shard)).catch(() => {});
 }
 
-/** The main file, when intact and of this format. */
-async function readMain(
+/** The main file (or, with `shape`, the part of it `shape` checks), when intact and of this format. */
+async function readMain<S extends z.ZodType = typeof MainShape>(
   home: CanonHome,
   spaceDocumentId: string,
-): Promise<z.infer<typeof MainShape> | undefined> {
+  shape: S = MainShape as unknown as S,
+): Promise<z.infer<S> | undefined> {
   try {
     const opened = unchecksummed(
       STAMP_INDEX_TAG,
       await readFile(stampIndexPath(home, spaceDocumentId)),
     );
     if (!("data" in opened)) return undefined;
-    const parsed = MainShape.safeParse(JSON.parse(new TextDecoder().decode(opened.data)));
+    const parsed = shape.safeParse(JSON.parse(new TextDecoder().decode(opened.data)));
     return parsed.success ? parsed.data : undefined;
   } catch {
     return undefined;

@@ -127,6 +127,36 @@ interface WrittenSnapshot {
   readonly feeds: Readonly<Record<string, string>>;
 }
 
+/** The keys of a written snapshot's records, invalid entries and matched contents, to find what a next one adds. */
+interface SnapshotKeys {
+  readonly records: Set<string>;
+  readonly invalid: Set<string>;
+  readonly contents: Set<string>;
+}
+
+/**
+ * {@link SnapshotKeys} of snapshots this process wrote, by snapshot object:
+ * built once, then carried over (extended in place) to the snapshot a tail
+ * adds to it, so appending one release does not build three sets of every
+ * record's key again. Each entry holds exactly its snapshot's keys.
+ */
+const keysOfWritten = new WeakMap<VerifiedSnapshot, SnapshotKeys>();
+
+const invalidKey = (entry: Rejection) => `${entry.cid} ${entry.code}`;
+
+function keysOf(snapshot: VerifiedSnapshot): SnapshotKeys {
+  let keys = keysOfWritten.get(snapshot);
+  if (keys === undefined) {
+    keys = {
+      records: new Set(snapshot.records.map((signed) => signed.cid)),
+      invalid: new Set(snapshot.invalid.map(invalidKey)),
+      contents: new Set(snapshot.contentVerified),
+    };
+    keysOfWritten.set(snapshot, keys);
+  }
+  return keys;
+}
+
 /** Main files and tails this process wrote, to append to (see `cache-tail.ts`). */
 const written = new TailWriter<WrittenSnapshot>(TAG, TAIL_TAG);
 
@@ -473,15 +503,15 @@ async function appendSnapshot(
   const previous = onDisk.state;
   const before = previous.snapshot;
   if (before.genesis !== next.genesis || before.partial !== undefined) return false;
-  const added = <T>(old: readonly T[], now: readonly T[], key: (item: T) => string) => {
-    const had = new Set(old.map(key));
+  const keys = keysOf(before);
+  const added = <T>(had: ReadonlySet<string>, now: readonly T[], key: (item: T) => string) => {
     const more = now.filter((item) => !had.has(key(item)));
     // Something `previous` held is gone: the tail cannot say so.
-    return now.length - more.length === old.length ? more : undefined;
+    return now.length - more.length === had.size ? more : undefined;
   };
-  const records = added(before.records, next.records, (signed) => signed.cid);
-  const invalid = added(before.invalid, next.invalid, (entry) => `${entry.cid} ${entry.code}`);
-  const contents = added(before.contentVerified, next.contentVerified, (cid) => cid);
+  const records = added(keys.records, next.records, (signed) => signed.cid);
+  const invalid = added(keys.invalid, next.invalid, invalidKey);
+  const contents = added(keys.contents, next.contentVerified, (cid) => cid);
   if (records === undefined || invalid === undefined || contents === undefined) return false;
   const rest = records.filter((signed) => signed.record.type !== "canon/provenance");
   const tail = {
@@ -524,6 +554,12 @@ async function appendSnapshot(
     tail,
     feeds,
   });
+  // Written: `next` holds `before`'s keys and those added; the sets move to it.
+  keysOfWritten.delete(before);
+  for (const signed of records) keys.records.add(signed.cid);
+  for (const entry of invalid) keys.invalid.add(invalidKey(entry));
+  for (const cid of contents) keys.contents.add(cid);
+  keysOfWritten.set(next, keys);
   return true;
 }
 

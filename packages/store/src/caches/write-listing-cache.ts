@@ -1,5 +1,6 @@
+import { statSync } from "node:fs";
 import { readFile, unlink } from "node:fs/promises";
-import { effectiveExpiry, missingFrom, type SpaceState } from "@canon/core";
+import { effectiveExpiry, missingFrom, type SpaceState, type StandardState } from "@canon/core";
 import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { checksummed, storedChecksum, unchecksummed } from "../storage/checksummed.js";
@@ -43,31 +44,24 @@ export async function writeListingCache(
     });
     if (countsFrom <= now) break;
   }
-  const standards: ListedEntry[] = [...state.standards.values()].map((standard) => {
-    const { cid, record } = standard.latest;
-    return {
-      latest: indexedRelease(cid, record),
-      heads: standard.heads.length,
-      forked: standard.forked,
-      openCorrections: standard.openCorrections.length,
-      retired: standard.retired !== undefined,
-    };
-  });
   const grouped = new Map<string, ListedEntry[]>();
-  for (const entry of standards) {
+  for (const standard of state.standards.values()) {
+    const entry = listedEntryOf(standard);
     const shard = listingShardOf(entry.latest.standard);
-    grouped.set(shard, [...(grouped.get(shard) ?? []), entry]);
+    const entries = grouped.get(shard);
+    if (entries === undefined) grouped.set(shard, [entry]);
+    else entries.push(entry);
   }
   // Each shard whose bytes changed (a command that changed one standard: one shard), then the main file naming them.
   const previous = await namedShards(listingPath(home, spaceDocumentId));
   const shards: Record<string, string> = {};
   for (const [shard, entries] of grouped) {
-    const file = checksummed(LISTING_SHARD_TAG, new TextEncoder().encode(JSON.stringify(entries)));
-    const checksum = Buffer.from(file.subarray(4, 36)).toString("hex");
-    shards[shard] = checksum;
     const path = listingShardPath(home, spaceDocumentId, shard);
-    if (previous?.[shard] === checksum && (await storedChecksum(path)) === checksum) continue;
+    const { file, checksum } = shardFileOf(path, entries);
+    shards[shard] = checksum;
+    if (previous?.[shard] === checksum && (await holdsShard(path, checksum))) continue;
     await writeFileAtomic(path, file, 0o644, false, NOT_DURABLE);
+    rememberShard(path, checksum);
   }
   const head: ListingHead = {
     v: 2,
@@ -89,6 +83,84 @@ export async function writeListingCache(
   for (const shard of Object.keys(previous ?? {}))
     if (!Object.hasOwn(shards, shard))
       await unlink(listingShardPath(home, spaceDocumentId, shard)).catch(() => {});
+}
+
+/**
+ * A standard's entry, by state object: a fold that changed one standard
+ * (`foldMore`) keeps every other standard's object, so their entries are
+ * not made again (each is fixed by its state object, which is never changed).
+ */
+const entries = new WeakMap<StandardState, ListedEntry>();
+
+function listedEntryOf(standard: StandardState): ListedEntry {
+  let entry = entries.get(standard);
+  if (entry === undefined) {
+    const { cid, record } = standard.latest;
+    entry = {
+      latest: indexedRelease(cid, record),
+      heads: standard.heads.length,
+      forked: standard.forked,
+      openCorrections: standard.openCorrections.length,
+      retired: standard.retired !== undefined,
+    };
+    entries.set(standard, entry);
+  }
+  return entry;
+}
+
+/** By shard path: the entries this process last made a shard file of, and that file (a shard of the same entries is the same bytes). */
+const shardFiles = new Map<
+  string,
+  { readonly entries: readonly ListedEntry[]; readonly file: Uint8Array; readonly checksum: string }
+>();
+
+function shardFileOf(
+  path: string,
+  entries: readonly ListedEntry[],
+): { readonly file: Uint8Array; readonly checksum: string } {
+  const made = shardFiles.get(path);
+  if (
+    made !== undefined &&
+    made.entries.length === entries.length &&
+    made.entries.every((entry, at) => entry === entries[at])
+  )
+    return made;
+  const file = checksummed(LISTING_SHARD_TAG, new TextEncoder().encode(JSON.stringify(entries)));
+  const checksum = Buffer.from(file.subarray(4, 36)).toString("hex");
+  shardFiles.set(path, { entries, file, checksum });
+  return { file, checksum };
+}
+
+/** By shard path: the checksum of the file this process wrote (or found) there, and that file's identity then. */
+const shardsOnDisk = new Map<string, { readonly checksum: string; readonly identity: string }>();
+
+/** Inode, size and times: any write, replacement or removal by anyone changes it (`ctime` cannot be set back). */
+function identityOf(path: string): string | undefined {
+  try {
+    const stats = statSync(path, { throwIfNoEntry: false });
+    return stats && `${stats.ino} ${stats.size} ${stats.mtimeMs} ${stats.ctimeMs}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function rememberShard(path: string, checksum: string): void {
+  const identity = identityOf(path);
+  if (identity === undefined) shardsOnDisk.delete(path);
+  else shardsOnDisk.set(path, { checksum, identity });
+}
+
+/**
+ * True when the shard file at `path` carries `checksum`: a `stat` when this
+ * process wrote or read it and nothing touched it since, else its header
+ * read (what every shard cost each write, 64 reads a `publish`).
+ */
+async function holdsShard(path: string, checksum: string): Promise<boolean> {
+  const known = shardsOnDisk.get(path);
+  if (known?.checksum === checksum && known.identity === identityOf(path)) return true;
+  if ((await storedChecksum(path)) !== checksum) return false;
+  rememberShard(path, checksum);
+  return true;
 }
 
 /** The shards the listing's main file at `path` names, when it is intact (to skip rewriting unchanged shards). */

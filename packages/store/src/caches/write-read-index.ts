@@ -30,8 +30,7 @@ export async function writeReadIndex(
 ): Promise<void> {
   const path = indexPath(home, spaceDocumentId);
   const signatures = new Map<string, string>();
-  for (const [name, standard] of state.standards)
-    signatures.set(name, signatureOf(standard.latest.cid, standard.heads, standard.releases));
+  for (const [name, standard] of state.standards) signatures.set(name, signatureOfState(standard));
   const onDisk = await written.current(path);
   const previous = onDisk?.state;
   if (onDisk !== undefined && previous !== undefined && previous.genesis === state.genesis.cid) {
@@ -82,6 +81,18 @@ interface WrittenIndex {
 
 /** Read indexes this process wrote, to append to. */
 const written = new TailWriter<WrittenIndex>(READ_INDEX_TAG, READ_INDEX_TAIL_TAG);
+
+/** Signatures by state object: a fold that changed one standard keeps every other's object (never changed), so theirs are not joined again. */
+const stateSignatures = new WeakMap<StandardState, string>();
+
+function signatureOfState(standard: StandardState): string {
+  let signature = stateSignatures.get(standard);
+  if (signature === undefined) {
+    signature = signatureOf(standard.latest.cid, standard.heads, standard.releases);
+    stateSignatures.set(standard, signature);
+  }
+  return signature;
+}
 
 /** What a standard's entry is made of: its latest release, its heads, and its releases (a CID fixes each release). */
 function signatureOf(

@@ -83,6 +83,13 @@ export interface CurrentSnapshot {
    * changed since (`ProvenUnchanged` in `caches/disk-proof.ts`).
    */
   readonly provenSinceMs?: number;
+  /**
+   * True when it is the one this process kept ({@link keepCurrent}) and the
+   * generation is still the one its disk proof was recorded at: no Canon
+   * process wrote a chunk since this one did, so a replica held open has
+   * nothing to catch up with.
+   */
+  readonly kept?: boolean;
 }
 
 /**
@@ -112,7 +119,7 @@ export async function currentSnapshot(
       JSON.stringify(proven) === JSON.stringify(kept.current.snapshot.fingerprint)
     )
       // The proof held at the token kept (it names that token), so at `generation`.
-      return { ...kept.current, provenSinceMs: generation.changedMs };
+      return { ...kept.current, provenSinceMs: generation.changedMs, kept: true };
   }
   const snapshot = await readVerifiedSnapshot(
     home,

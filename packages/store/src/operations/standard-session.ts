@@ -66,8 +66,9 @@ async function standardSession<T>(
   if (current === undefined) return full();
   const { writeBack: _, exclusive: __, lockHeld: ___, ...replicaOptions } = options;
   const replica = await openReplica(home, replicaOptions);
-  // A replica held open by the home's owner catches up with what other processes wrote.
-  await replica.catchUp();
+  // A replica held open by the home's owner catches up with what other processes wrote
+  // (nothing, when the snapshot it kept still holds: no other process wrote since its proof).
+  if (current.kept !== true) await replica.catchUp();
   let folded: FoldedSpace | undefined;
   try {
     folded = await loadStandard(replica, chosen, current, standard);
@@ -243,7 +244,11 @@ export async function refreshTouched(
   );
   // The heads of untouched documents are those the previous cache recorded, if it described the snapshot's files.
   const headsBefore = await readHeadsCache(replica.home, address.documentId);
-  if (JSON.stringify(headsBefore?.fingerprint) === JSON.stringify(snapshot.fingerprint)) {
+  // (The very object when this process wrote both: `readHeadsCache` returns what it wrote while the file is unchanged.)
+  if (
+    (headsBefore !== undefined && headsBefore.fingerprint === snapshot.fingerprint) ||
+    JSON.stringify(headsBefore?.fingerprint) === JSON.stringify(snapshot.fingerprint)
+  ) {
     const heads: Record<string, readonly string[]> = { ...headsBefore?.heads };
     for (const handle of handles) heads[handle.documentId] = handle.heads();
     await writeHeadsCache(replica.home, address.documentId, { fingerprint, heads });
