@@ -1,4 +1,4 @@
-import * as A from "@automerge/automerge";
+import type * as A from "@automerge/automerge";
 import { type DocumentId, isValidDocumentId } from "@automerge/automerge-repo";
 import type { Replica } from "../replica.js";
 import { mapField } from "../space/documents.js";
