@@ -11,7 +11,7 @@ import type { Replica } from "../replica.js";
 import { isBytes, isMap, mapField, type StandardDocument, writableMap } from "./documents.js";
 import { appendToFeeds, stampsToKeep } from "./feed.js";
 import type { FoldedSpace } from "./space-reader.js";
-import { recordCidsOf, standardDocumentOf } from "./standard-document.js";
+import { recordCidsOf, standardDocumentLookup } from "./standard-document.js";
 
 /**
  * Writes back into a space's documents what they lost of its verified state,
@@ -39,9 +39,11 @@ export async function writeBack(replica: Replica, folded: FoldedSpace): Promise<
   if (state === undefined) return 0;
   let writes = 0;
   const targets = new Map<string, DocHandle<StandardDocument>>();
+  // Built once: no document changes until every target is chosen.
+  const standardDocumentOf = standardDocumentLookup(folded);
   for (const standard of standardsOf(state)) {
     const handle =
-      standardDocumentOf(folded, state, standard) ??
+      standardDocumentOf(state, standard) ??
       (folded.damaged.size === 0 ? createStandardDocument(replica, standard) : undefined);
     if (handle !== undefined) targets.set(standard, handle);
   }
