@@ -116,6 +116,15 @@ export class Replica {
     // unhandled promise when that signal fires after find has settled.
     const damaged = this.#damaged.get(documentId);
     if (damaged) throw damaged;
+    // Loaded already (taken in from a bulk answer, or found before): the Repo would return
+    // the same handle, after checking the id's checksum twice (a JavaScript sha-256 each).
+    const held = Object.hasOwn(this.repo.handles, documentId)
+      ? this.repo.handles[documentId as DocumentId]
+      : undefined;
+    if (held?.isReady()) {
+      this.#touched.add(held.documentId);
+      return held as DocHandle<T>;
+    }
     // Routing entries come from peers: an id that is not a document id names nothing.
     if (!isValidDocumentId(documentId)) return undefined;
     // Offline, a document that is not stored is simply absent. Asking the Repo
