@@ -1,6 +1,5 @@
 import type { DocHandle } from "@automerge/automerge-repo";
 import {
-  contentMatches,
   type ExpectedContent,
   isBundleCid,
   type SignedRecord,
@@ -152,7 +151,7 @@ async function contentsToWrite(
   const writes: [string, Uint8Array][] = [];
   const want = async (expected: ExpectedContent, found?: Uint8Array) => {
     const current = held[expected.contentCid];
-    if (isBytes(current) && (await contentMatches(current, expected))) return;
+    if (isBytes(current) && (await replica.content.matches(current, expected))) return;
     if (writes.some(([cid]) => cid === expected.contentCid)) return;
     const bytes = found ?? (await replica.content.verified(folded, expected));
     if (bytes !== undefined) writes.push([expected.contentCid, bytes]);
