@@ -10,6 +10,7 @@ import {
 import { runStorageAdapterTests } from "@automerge/automerge-repo/helpers/tests/storage-adapter-tests.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { FileStorage } from "../src/storage/file-storage.js";
+import { readGeneration } from "../src/storage/replica-generation.js";
 
 async function temporaryDirectory(): Promise<string> {
   return mkdtemp(join(tmpdir(), "canon-storage-"));
@@ -271,6 +272,26 @@ describe("FileStorage holding its writes back (a join's documents)", () => {
     // Writes are no longer held back: the next one is in place at once.
     await storage.save(["DDDDD", "snapshot", "three"], new Uint8Array([4]));
     expect(await other.load(["DDDDD", "snapshot", "three"])).toEqual(new Uint8Array([4]));
+    await removeStorage(directory);
+  });
+
+  it("leaves the replica's generation alone while writes are held (no chunk file changes), and changes it when they settle", async () => {
+    const directory = await temporaryDirectory();
+    const storage = new FileStorage(directory, { generation: true });
+    await storage.save(["FFFFF", "snapshot", "first"], new Uint8Array([6]));
+    const before = readGeneration(directory)?.token;
+    expect(before).toMatch(/^[0-9a-f]{32}$/);
+    storage.holdWrites();
+    for (let index = 0; index < 20; index++)
+      await storage.save([`G${index}AAAA`, "snapshot", "held"], new Uint8Array([index]));
+    expect(readGeneration(directory)?.token).toBe(before);
+    await storage.settle();
+    const after = readGeneration(directory)?.token;
+    expect(after).toMatch(/^[0-9a-f]{32}$/);
+    expect(after).not.toBe(before);
+    expect(await new FileStorage(directory).load(["G7AAAA", "snapshot", "held"])).toEqual(
+      new Uint8Array([7]),
+    );
     await removeStorage(directory);
   });
 

@@ -107,21 +107,26 @@ export class FileStorage implements StorageAdapterInterface {
     this.#remember(key);
     const path = this.pathOf(key);
     try {
-      await this.#writing(key, async () => {
-        const held = this.#held;
-        if (held === undefined) return writeFileAtomic(path, wrap(data));
-        const temporary = await writeTemporary(path, wrap(data));
-        if (this.#held !== held) {
-          // Settled while this was written (another command of the home's owner closed): on its own.
+      const held = this.#held;
+      if (held === undefined) {
+        await this.#writing(key, () => writeFileAtomic(path, wrap(data)));
+        return;
+      }
+      // Held back: a temporary file no load or listing reads, so no chunk file changes and
+      // the generation is left alone until `settle` renames it into place (in a batch).
+      const temporary = await writeTemporary(path, wrap(data));
+      if (this.#held !== held) {
+        // Settled while this was written (another command of the home's owner closed): on its own.
+        await this.#writing(key, async () => {
           await syncFile(temporary);
           await rename(temporary, path);
           await syncDirectory(dirname(path));
-          return;
-        }
-        const replaced = held.get(path);
-        held.set(path, temporary);
-        if (replaced !== undefined) await unlink(replaced).catch(() => {});
-      });
+        });
+        return;
+      }
+      const replaced = held.get(path);
+      held.set(path, temporary);
+      if (replaced !== undefined) await unlink(replaced).catch(() => {});
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== undefined && UNWRITABLE.has(code)) {
@@ -143,7 +148,10 @@ export class FileStorage implements StorageAdapterInterface {
    * holds one of the four threads file operations and WebCrypto share (the
    * fold's signature checks wait behind them). A crash or `kill -9` before
    * {@link settle} leaves only temporary files, which no load reads: the
-   * documents are simply not here, and the next sync fetches them.
+   * documents are simply not here, and the next sync fetches them. A held
+   * write changes no chunk file, so it leaves the replica's generation
+   * alone (1,000 token files written during a join's fold); `settle`
+   * changes it around the renames.
    */
   holdWrites(): void {
     this.#held ??= new Map();
