@@ -24,9 +24,6 @@ const COMPACT_AFTER_CHUNKS = 4;
 /** An empty change set: what {@link Replica.adopt} imports before setting the document. */
 const NO_BYTES = new Uint8Array(0);
 
-/** How many documents {@link Replica.adoptAll} looks for on disk at once. */
-const DISK_CHECKS_AT_ONCE = 32;
-
 /** Options for opening a replica. */
 export interface ReplicaOptions {
   /** Network adapters to sync through (none: fully offline). */
@@ -185,8 +182,9 @@ export class Replica {
   }
 
   /**
-   * {@link adopt} for many documents at once: every disk check first (a few
-   * at a time), then every document taken in, with no wait in between. Each
+   * {@link adopt} for many documents at once: every disk check first (one
+   * listing of the replica's folders, `FileStorage.documentsStored`), then
+   * every document taken in, with no wait in between. Each
    * document taken in starts its save at once, and a save (written, then
    * synced to disk) holds one of the few threads that file operations share;
    * checks interleaved with saves would each wait behind them (5 s of a
@@ -203,14 +201,8 @@ export class Replica {
       seen.add(documentId);
       return isValidDocumentId(documentId) && !(documentId in this.repo.handles);
     });
-    const stored = new Set<string>();
-    for (let start = 0; start < fresh.length; start += DISK_CHECKS_AT_ONCE) {
-      const batch = fresh.slice(start, start + DISK_CHECKS_AT_ONCE);
-      const held = await Promise.all(batch.map(([id]) => this.storage.hasDocument(id)));
-      batch.forEach(([id], index) => {
-        if (held[index]) stored.add(id);
-      });
-    }
+    // One listing of the replica's folders first: a join's replica usually holds none of them.
+    const stored = await this.storage.documentsStored(fresh.map(([documentId]) => documentId));
     const adopted: string[] = [];
     if (fresh.some(([documentId]) => !stored.has(documentId))) this.storage.holdWrites();
     for (const [documentId, doc] of fresh) {

@@ -236,6 +236,31 @@ runStorageAdapterTests(async () => {
   };
 }, "FileStorage holding its writes back");
 
+describe("FileStorage.documentsStored (a join's check of 1,000 documents)", () => {
+  it("answers as hasDocument does for each: chunks stored, a folder without chunks, a shared prefix, nothing there, held writes", async () => {
+    const directory = await temporaryDirectory();
+    const storage = new FileStorage(directory);
+    await storage.save(["AAstored", "snapshot", "one"], new Uint8Array([1]));
+    await storage.save(["AAsyncOnly", "sync-state", "peer"], new Uint8Array([2]));
+    await storage.save(["BBincremental", "incremental", "two"], new Uint8Array([3]));
+    const ids = ["AAstored", "AAsyncOnly", "AAabsent", "BBincremental", "CCabsent", "x"];
+    const expected = new Set<string>();
+    for (const id of ids) if (await storage.hasDocument(id)) expected.add(id);
+    expect(expected).toEqual(new Set(["AAstored", "BBincremental"]));
+    expect(await storage.documentsStored(ids)).toEqual(expected);
+    // An empty replica (a join's usual case), and one whose folder is not there yet.
+    expect(await new FileStorage(join(directory, "none")).documentsStored(ids)).toEqual(new Set());
+    // Held writes count, as for hasDocument.
+    storage.holdWrites();
+    await storage.save(["DDheld", "snapshot", "three"], new Uint8Array([4]));
+    expect(await storage.documentsStored([...ids, "DDheld"])).toEqual(
+      new Set([...expected, "DDheld"]),
+    );
+    await storage.settle();
+    await removeStorage(directory);
+  });
+});
+
 describe("FileStorage holding its writes back (a join's documents)", () => {
   it("reads its held writes itself, shows none of them to another process until settle, then all of them, whole", async () => {
     const directory = await temporaryDirectory();

@@ -91,6 +91,34 @@ export class FileStorage implements StorageAdapterInterface {
     return false;
   }
 
+  /**
+   * Which of `documentIds` have any chunk stored ({@link hasDocument} for
+   * each), listing the replica's folders first: a document whose folder is
+   * not there has nothing stored, without two listings of its own. A join
+   * asks for 1,000 documents, in a replica that usually holds none.
+   */
+  async documentsStored(documentIds: Iterable<string>): Promise<Set<string>> {
+    const stored = new Set<string>();
+    const byPrefix = new Map<string, string[]>();
+    for (const documentId of documentIds) {
+      const [prefix, rest] = [documentId.slice(0, 2), documentId.slice(2)];
+      if (prefix.length < 2 || rest.length === 0 || this.#held !== undefined) {
+        if (await this.hasDocument(documentId)) stored.add(documentId);
+        continue;
+      }
+      byPrefix.set(prefix, [...(byPrefix.get(prefix) ?? []), documentId]);
+    }
+    const prefixes = new Set(await namesIn(this.#directory));
+    for (const [prefix, ids] of byPrefix) {
+      if (!prefixes.has(prefix)) continue;
+      const folders = new Set(await namesIn(join(this.#directory, prefix)));
+      for (const documentId of ids)
+        if (folders.has(documentId.slice(2)) && (await this.hasDocument(documentId)))
+          stored.add(documentId);
+    }
+    return stored;
+  }
+
   async load(key: StorageKey): Promise<Uint8Array | undefined> {
     const path = this.pathOf(key);
     let bytes: Uint8Array;
@@ -361,6 +389,17 @@ function unwrap(bytes: Uint8Array, path: string): Uint8Array {
     "STORAGE_DAMAGED",
     `storage file ${path} is damaged (${opened.damage === "no header" ? "no Canon header" : opened.damage}); the rest of the replica is intact — move this file away and run \`canon sync\` to fetch the document again`,
   );
+}
+
+/** The names in a folder; none when it is missing or not a folder. */
+async function namesIn(directory: string): Promise<string[]> {
+  try {
+    return await readdir(directory);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return [];
+    throw error;
+  }
 }
 
 async function listFiles(directory: string): Promise<string[]> {
