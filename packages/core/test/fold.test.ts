@@ -1,6 +1,7 @@
 import * as dagCbor from "@ipld/dag-cbor";
 import { describe, expect, it } from "vitest";
 import {
+  contentMatches,
   fold,
   generateKeyPair,
   ownRecordHeads,
@@ -140,6 +141,40 @@ describe("fold", () => {
     expect(rejected).toEqual([
       expect.objectContaining({ cid: other.cid, code: "content-missing" }),
     ]);
+  });
+
+  it("reads content candidates one at a time, stopping at the first that matches, through the cache's matcher when given", async () => {
+    const space = await makeSpace();
+    const good = await space.release(space.creator, "style", "good");
+    const bad = await space.release(space.creator, "other", "real");
+    const entries = [...space.entries].map(([cid, bytes]) => ({ cid, bytes }));
+    const asked: string[] = [];
+    const matched: string[] = [];
+    const { rejected, state } = await fold({
+      spaceCid: space.genesis.cid,
+      entries,
+      content: function* (cid) {
+        asked.push(cid);
+        if (cid === bad.record.contentCid) {
+          // Every candidate is tried before the release is refused.
+          yield new TextEncoder().encode("fake");
+          yield new TextEncoder().encode("also fake");
+          return;
+        }
+        yield space.contents.get(cid) as Uint8Array;
+        throw new Error("read past the candidate that matched");
+      },
+      cache: {
+        contentMatches: async (bytes, expected) => {
+          matched.push(new TextDecoder().decode(bytes));
+          return contentMatches(bytes, expected);
+        },
+      },
+    });
+    expect(state?.standards.get("style")?.latest.cid).toBe(good.cid);
+    expect(rejected).toEqual([expect.objectContaining({ cid: bad.cid, code: "content-mismatch" })]);
+    expect(asked.sort()).toEqual([good.record.contentCid, bad.record.contentCid].sort());
+    expect(matched.sort()).toEqual(["also fake", "fake", "good"]);
   });
 
   it("rejects a release whose content does not match its content CID", async () => {

@@ -37,9 +37,6 @@ const ASK_AGAIN_FIRST_MS = 5_000;
 /** The longest wait between two asks for a document no peer had ({@link ASK_AGAIN_FIRST_MS}). */
 const ASK_AGAIN_AT_MOST_MS = 60_000;
 
-/** How many documents {@link Replica.adoptAll} looks for on disk at once. */
-const DISK_CHECKS_AT_ONCE = 32;
-
 /** Options for opening a replica. */
 export interface ReplicaOptions {
   /** Network adapters to sync through (none: fully offline). */
@@ -132,6 +129,15 @@ export class Replica {
     // unhandled promise when that signal fires after find has settled.
     const damaged = this.#damaged.get(documentId);
     if (damaged) throw damaged;
+    // Loaded already (taken in from a bulk answer, or found before): the Repo would return
+    // the same handle, after checking the id's checksum twice (a JavaScript sha-256 each).
+    const held = Object.hasOwn(this.repo.handles, documentId)
+      ? this.repo.handles[documentId as DocumentId]
+      : undefined;
+    if (held?.isReady()) {
+      this.#touched.add(held.documentId);
+      return held as DocHandle<T>;
+    }
     // Routing entries come from peers: an id that is not a document id names nothing.
     if (!isValidDocumentId(documentId)) return undefined;
     // Offline, a document that is not stored is simply absent. Asking the Repo
@@ -228,8 +234,9 @@ export class Replica {
   }
 
   /**
-   * {@link adopt} for many documents at once: every disk check first (a few
-   * at a time), then every document taken in, with no wait in between. Each
+   * {@link adopt} for many documents at once: every disk check first (one
+   * listing of the replica's folders, `FileStorage.documentsStored`), then
+   * every document taken in, with no wait in between. Each
    * document taken in starts its save at once, and a save (written, then
    * synced to disk) holds one of the few threads that file operations share;
    * checks interleaved with saves would each wait behind them (5 s of a
@@ -246,14 +253,8 @@ export class Replica {
       seen.add(documentId);
       return isValidDocumentId(documentId) && !(documentId in this.repo.handles);
     });
-    const stored = new Set<string>();
-    for (let start = 0; start < fresh.length; start += DISK_CHECKS_AT_ONCE) {
-      const batch = fresh.slice(start, start + DISK_CHECKS_AT_ONCE);
-      const held = await Promise.all(batch.map(([id]) => this.storage.hasDocument(id)));
-      batch.forEach(([id], index) => {
-        if (held[index]) stored.add(id);
-      });
-    }
+    // One listing of the replica's folders first: a join's replica usually holds none of them.
+    const stored = await this.storage.documentsStored(fresh.map(([documentId]) => documentId));
     const adopted: string[] = [];
     if (fresh.some(([documentId]) => !stored.has(documentId))) this.storage.holdWrites();
     for (const [documentId, doc] of fresh) {

@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { BlobCache } from "../src/caches/blob-cache.js";
+import { BlobCache, PACK_AT_LEAST } from "../src/caches/blob-cache.js";
 import {
   canonHome,
   createSpace,
@@ -11,6 +11,7 @@ import {
   openReplica,
   parseSpaceUrl,
   publish,
+  readFromIndex,
 } from "../src/index.js";
 import { refreshCaches } from "../src/operations/space-session.js";
 
@@ -31,7 +32,7 @@ const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest(
 describe("the blob cache written in bulk", () => {
   it("putAll writes every blob (the folder made once), each read back checked, and stored() lists them", async () => {
     const { home, blobs } = await newCache();
-    const entries = Array.from({ length: 100 }, (_, index) => {
+    const entries = Array.from({ length: PACK_AT_LEAST - 1 }, (_, index) => {
       const bytes = new TextEncoder().encode(`blob ${index}\n`);
       return [`cid-${index}`, bytes] as const;
     });
@@ -60,6 +61,93 @@ describe("the blob cache written in bulk", () => {
     await rm(home.blobs, { recursive: true });
     await writeFile(home.blobs, "not a folder");
     await expect(blobs.putAll([["a", new Uint8Array([2])]])).rejects.toThrow();
+  });
+});
+
+describe("the blob cache's packs", () => {
+  const many = (count: number, tag = "") =>
+    Array.from({ length: count }, (_, index) => {
+      const bytes = new TextEncoder().encode(`blob ${tag}${index}\n${"x".repeat(index)}`);
+      return [`cid-${tag}${index}`, bytes] as const;
+    });
+  const packsOf = async (home: { blobs: string }) =>
+    (await readdir(join(home.blobs, "packs")).catch(() => [] as string[])).filter(
+      (name) => !name.includes(".tmp-"),
+    );
+
+  it("putAll of many blobs writes one pack, no file each; every blob is read back checked, has() and stored() see them", async () => {
+    const { home, blobs } = await newCache();
+    const entries = many(1000);
+    await blobs.putAll(entries);
+    expect(await readdir(home.blobs)).toEqual(["packs"]);
+    expect(await packsOf(home)).toHaveLength(1);
+    for (const [cid, bytes] of entries) {
+      expect(Buffer.from((await blobs.get(cid, sha256(bytes))) ?? [])).toEqual(Buffer.from(bytes));
+      expect(await blobs.has(cid)).toBe(true);
+    }
+    expect([...(await blobs.stored())].sort()).toEqual(entries.map(([cid]) => cid).sort());
+    expect(await blobs.has("cid-absent")).toBe(false);
+    expect(await blobs.get("cid-absent", sha256(new Uint8Array()))).toBeUndefined();
+    // Bytes that do not hash to what the caller expects are never served (and the pack is kept).
+    expect(await blobs.get("cid-1", sha256(new Uint8Array([9])))).toBeUndefined();
+    // A second pack beside the first: both are read.
+    const more = many(PACK_AT_LEAST, "second-");
+    await blobs.putAll(more);
+    expect(await packsOf(home)).toHaveLength(2);
+    for (const [cid, bytes] of [...more, ...entries.slice(0, 5)])
+      expect(Buffer.from((await blobs.get(cid, sha256(bytes))) ?? [])).toEqual(Buffer.from(bytes));
+  });
+
+  it("a pack whose blob was altered is never served: the read fails, the pack is removed, and its blobs count as missing", async () => {
+    const { home, blobs } = await newCache();
+    const entries = many(100);
+    await blobs.putAll(entries);
+    const [name] = await packsOf(home);
+    const path = join(home.blobs, "packs", name as string);
+    const bytes = await readFile(path);
+    // Flip a byte of the last blob (the data section ends the file).
+    bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 0xff;
+    await writeFile(path, bytes);
+    const results = await Promise.all(
+      entries.map(
+        async ([cid, expected]) => (await blobs.get(cid, sha256(expected))) !== undefined,
+      ),
+    );
+    expect(results.filter((served) => !served).length).toBeGreaterThanOrEqual(1);
+    expect(await packsOf(home)).toEqual([]);
+    expect(await blobs.stored()).toEqual(new Set());
+  });
+
+  it("a pack cut short or with an altered index (a power cut, an edit) is refused and removed, and putAll writes it again", async () => {
+    const { home, blobs } = await newCache();
+    const entries = many(100);
+    for (const damage of [
+      (bytes: Buffer) => bytes.subarray(0, 100),
+      (bytes: Buffer) => {
+        bytes[60] = (bytes[60] as number) ^ 0x01;
+        return bytes;
+      },
+      () => Buffer.alloc(0),
+    ]) {
+      await blobs.putAll(entries);
+      const [name] = await packsOf(home);
+      const path = join(home.blobs, "packs", name as string);
+      await writeFile(path, damage(await readFile(path)));
+      expect(await blobs.stored()).toEqual(new Set());
+      expect(await packsOf(home)).toEqual([]);
+      expect(await blobs.get("cid-3", sha256(entries[3]?.[1] as Uint8Array))).toBeUndefined();
+    }
+    await blobs.putAll(entries);
+    expect(await blobs.stored()).toEqual(new Set(entries.map(([cid]) => cid)));
+  });
+
+  it("a damaged file of its own gives way to the pack holding the same blob", async () => {
+    const { home, blobs } = await newCache();
+    const entries = many(100);
+    await blobs.putAll(entries);
+    const [cid, bytes] = entries[7] as readonly [string, Uint8Array];
+    await writeFile(join(home.blobs, cid), "edited");
+    expect(Buffer.from((await blobs.get(cid, sha256(bytes))) ?? [])).toEqual(Buffer.from(bytes));
   });
 });
 
@@ -94,5 +182,30 @@ describe("the caches' writer fills the blob cache", () => {
       const bytes = await readFile(join(home.blobs, cid));
       expect(hashes.has(sha256(bytes))).toBe(true);
     }
+  });
+  it("writes one pack when as many as a join brings are missing, and a pinned read is served from it without Automerge", async () => {
+    const { home, blobs } = await newCache();
+    const signer = await ensureIdentity(home);
+    const space = await createSpace(home, signer, "packed");
+    const file = join(home.root, "next.md");
+    for (let version = 1; version <= PACK_AT_LEAST + 2; version++) {
+      await writeFile(file, `version ${version}\n`);
+      await publish(home, signer, { standard: `s${version % 2}`, file });
+    }
+    const kept = [...(await blobs.stored())].sort();
+    await rm(home.blobs, { recursive: true });
+    const replica = await openReplica(home);
+    try {
+      const folded = await replica.spaces.fold(parseSpaceUrl(space.url));
+      await replica.close();
+      await refreshCaches(replica, folded);
+    } finally {
+      await replica.close();
+    }
+    expect(await readdir(home.blobs)).toEqual(["packs"]);
+    expect(await readdir(join(home.blobs, "packs"))).toHaveLength(1);
+    expect([...(await blobs.stored())].sort()).toEqual(kept);
+    const read = await readFromIndex(home, { space: space.url, standard: "s1", selector: "3" });
+    expect(new TextDecoder().decode(read?.content)).toBe("version 5\n");
   });
 });

@@ -10,6 +10,7 @@ import {
 import { runStorageAdapterTests } from "@automerge/automerge-repo/helpers/tests/storage-adapter-tests.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { FileStorage } from "../src/storage/file-storage.js";
+import { readGeneration } from "../src/storage/replica-generation.js";
 
 async function temporaryDirectory(): Promise<string> {
   return mkdtemp(join(tmpdir(), "canon-storage-"));
@@ -235,6 +236,31 @@ runStorageAdapterTests(async () => {
   };
 }, "FileStorage holding its writes back");
 
+describe("FileStorage.documentsStored (a join's check of 1,000 documents)", () => {
+  it("answers as hasDocument does for each: chunks stored, a folder without chunks, a shared prefix, nothing there, held writes", async () => {
+    const directory = await temporaryDirectory();
+    const storage = new FileStorage(directory);
+    await storage.save(["AAstored", "snapshot", "one"], new Uint8Array([1]));
+    await storage.save(["AAsyncOnly", "sync-state", "peer"], new Uint8Array([2]));
+    await storage.save(["BBincremental", "incremental", "two"], new Uint8Array([3]));
+    const ids = ["AAstored", "AAsyncOnly", "AAabsent", "BBincremental", "CCabsent", "x"];
+    const expected = new Set<string>();
+    for (const id of ids) if (await storage.hasDocument(id)) expected.add(id);
+    expect(expected).toEqual(new Set(["AAstored", "BBincremental"]));
+    expect(await storage.documentsStored(ids)).toEqual(expected);
+    // An empty replica (a join's usual case), and one whose folder is not there yet.
+    expect(await new FileStorage(join(directory, "none")).documentsStored(ids)).toEqual(new Set());
+    // Held writes count, as for hasDocument.
+    storage.holdWrites();
+    await storage.save(["DDheld", "snapshot", "three"], new Uint8Array([4]));
+    expect(await storage.documentsStored([...ids, "DDheld"])).toEqual(
+      new Set([...expected, "DDheld"]),
+    );
+    await storage.settle();
+    await removeStorage(directory);
+  });
+});
+
 describe("FileStorage holding its writes back (a join's documents)", () => {
   it("reads its held writes itself, shows none of them to another process until settle, then all of them, whole", async () => {
     const directory = await temporaryDirectory();
@@ -252,14 +278,11 @@ describe("FileStorage holding its writes back (a join's documents)", () => {
     ]);
     expect(await storage.hasDocument("AAAAA")).toBe(true);
     expect(await storage.hasDocument("CCCCC")).toBe(false);
-    // Another process (or this one after a crash) sees none of it: only temporary files.
+    // Another process (or this one after a crash) sees none of it: nothing is written yet.
     const other = new FileStorage(directory);
     expect(await other.hasDocument("AAAAA")).toBe(false);
     expect(await other.loadRange(["AAAAA"])).toEqual([]);
-    const before = (await readdir(directory, { recursive: true })).filter((name) =>
-      name.includes(".tmp-"),
-    );
-    expect(before).toHaveLength(2);
+    expect(await readdir(directory, { recursive: true })).toEqual([]);
 
     await storage.settle();
     expect(await other.load(["AAAAA", "snapshot", "one"])).toEqual(new Uint8Array([1, 1]));
@@ -271,6 +294,26 @@ describe("FileStorage holding its writes back (a join's documents)", () => {
     // Writes are no longer held back: the next one is in place at once.
     await storage.save(["DDDDD", "snapshot", "three"], new Uint8Array([4]));
     expect(await other.load(["DDDDD", "snapshot", "three"])).toEqual(new Uint8Array([4]));
+    await removeStorage(directory);
+  });
+
+  it("leaves the replica's generation alone while writes are held (no chunk file changes), and changes it when they settle", async () => {
+    const directory = await temporaryDirectory();
+    const storage = new FileStorage(directory, { generation: true });
+    await storage.save(["FFFFF", "snapshot", "first"], new Uint8Array([6]));
+    const before = readGeneration(directory)?.token;
+    expect(before).toMatch(/^[0-9a-f]{32}$/);
+    storage.holdWrites();
+    for (let index = 0; index < 20; index++)
+      await storage.save([`G${index}AAAA`, "snapshot", "held"], new Uint8Array([index]));
+    expect(readGeneration(directory)?.token).toBe(before);
+    await storage.settle();
+    const after = readGeneration(directory)?.token;
+    expect(after).toMatch(/^[0-9a-f]{32}$/);
+    expect(after).not.toBe(before);
+    expect(await new FileStorage(directory).load(["G7AAAA", "snapshot", "held"])).toEqual(
+      new Uint8Array([7]),
+    );
     await removeStorage(directory);
   });
 

@@ -1,3 +1,4 @@
+import type { contentMatches, ExpectedContent } from "../content-matches.js";
 import type { Rejection, RejectionCode } from "../rejection.js";
 import type { SignedRecord } from "../signed-record.js";
 
@@ -64,4 +65,11 @@ export interface FoldCache {
    * checked against the CID.
    */
   readonly content?: (contentCid: string) => Promise<Uint8Array | undefined>;
+  /**
+   * Says whether bytes are a content CID's, in place of {@link contentMatches}
+   * (which hashes them every time): a caller that checks the same bytes
+   * again after the fold (writing back, filling a cache) may remember what
+   * it found. Must answer exactly as {@link contentMatches} does.
+   */
+  readonly contentMatches?: (bytes: Uint8Array, expected: ExpectedContent) => Promise<boolean>;
 }

@@ -38,9 +38,10 @@ export interface FoldInput {
   /**
    * The bytes stored for a content CID: every candidate the documents hold
    * (a peer may have overwritten the value, or written a concurrent one).
-   * The first that matches the CID is used.
+   * The first that matches the CID is used: an iterable may compute the
+   * later candidates (concurrent values) only when asked for them.
    */
-  readonly content: (contentCid: string) => readonly Uint8Array[];
+  readonly content: (contentCid: string) => Iterable<Uint8Array>;
   /** What the fold may reuse from earlier folds (read-only); none by default. */
   readonly cache?: FoldCache;
 }

@@ -233,8 +233,12 @@ const cachedContent = new WeakMap<Replica, Set<string>>();
 /** Past this many releases not known to be cached, the blob cache's folder is listed once rather than checked a release at a time. */
 const LIST_BLOBS_PAST = 32;
 
-/** How many releases' blobs are gathered before they are written together. */
-const BLOBS_A_BATCH = 512;
+/**
+ * How many bytes of blobs are gathered before they are written together:
+ * a join's 10,000 blobs of a few kilobytes go in one pack of the blob
+ * cache (`BlobCache.putAll`), while memory stays bounded for large ones.
+ */
+const BLOB_BYTES_A_BATCH = 64 * 1024 * 1024;
 
 /** Copies the content of every accepted release (and every file of a bundle) into the blob cache, so pinned reads never need Automerge. */
 async function fillBlobCache(replica: Replica, folded: FoldedSpace): Promise<void> {
@@ -254,7 +258,9 @@ async function fillBlobCache(replica: Replica, folded: FoldedSpace): Promise<voi
   const listed = unknown.length > LIST_BLOBS_PAST ? await blobs.stored() : undefined;
   const files = new Map<string, Uint8Array>();
   const contents = new Map<string, Uint8Array>();
+  let gathered = 0;
   const write = async () => {
+    gathered = 0;
     // A bundle's files first, its manifest last: a manifest in the cache means its files are there too.
     await blobs.putAll(files);
     await blobs.putAll(contents);
@@ -270,9 +276,13 @@ async function fillBlobCache(replica: Replica, folded: FoldedSpace): Promise<voi
     }
     const pieces = await replica.content.pieces(folded, record);
     if (pieces === undefined) continue;
-    for (const { entry, bytes } of pieces.files ?? []) files.set(entry.cid, bytes);
+    for (const { entry, bytes } of pieces.files ?? []) {
+      files.set(entry.cid, bytes);
+      gathered += bytes.length;
+    }
     contents.set(record.contentCid, pieces.content);
-    if (contents.size >= BLOBS_A_BATCH) await write();
+    gathered += pieces.content.length;
+    if (gathered >= BLOB_BYTES_A_BATCH) await write();
   }
   await write();
 }

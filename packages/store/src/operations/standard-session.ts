@@ -135,7 +135,7 @@ async function loadStandard(
 async function foldAll(
   snapshot: CurrentSnapshot["snapshot"],
   added: readonly RecordEntry[],
-  content: (cid: string) => readonly Uint8Array[],
+  content: (cid: string) => Iterable<Uint8Array>,
   replica: Replica,
 ): Promise<FoldResult> {
   const verified = new Map(snapshot.records.map((signed) => [signed.cid, signed]));

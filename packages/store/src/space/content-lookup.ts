@@ -33,6 +33,13 @@ export class ContentLookup {
   readonly #watched = new WeakSet<DocHandle<StandardDocument>>();
   /** Changes seen to any document ever indexed: an index built at another count is stale. */
   #changes = 0;
+  /**
+   * Bytes found to hash to a content CID, by the bytes themselves (the very
+   * values a loaded document holds; nothing writes into them): the fold,
+   * the write-back and the blob cache's writer check the same 10,000 values
+   * of a join, hashed once.
+   */
+  readonly #matched = new WeakMap<Uint8Array, Set<string>>();
 
   /** A lookup falling back to `home`'s blob cache. */
   constructor(home: CanonHome) {
@@ -49,10 +56,26 @@ export class ContentLookup {
     release: ExpectedContent,
   ): Promise<Uint8Array | undefined> {
     for (const bytes of this.candidates(loaded, release.contentCid))
-      if (await contentMatches(bytes, release)) return bytes;
+      if (await this.matches(bytes, release)) return bytes;
     const cached = await this.cached(release.contentCid);
-    return cached !== undefined && (await contentMatches(cached, release)) ? cached : undefined;
+    return cached !== undefined && (await this.matches(cached, release)) ? cached : undefined;
   }
+
+  /**
+   * Whether bytes are a content CID's (`contentMatches` of core, which
+   * hashes them), remembering a match for these very bytes while they live:
+   * the same value asked again is not hashed again. A mismatch is not
+   * remembered (it is the rare case, and costs the same).
+   */
+  readonly matches = async (bytes: Uint8Array, expected: ExpectedContent): Promise<boolean> => {
+    if (bytes.length !== expected.size) return false;
+    const known = this.#matched.get(bytes);
+    if (known?.has(expected.contentCid)) return true;
+    if (!(await contentMatches(bytes, expected))) return false;
+    if (known === undefined) this.#matched.set(bytes, new Set([expected.contentCid]));
+    else known.add(expected.contentCid);
+    return true;
+  };
 
   /**
    * Everything an accepted release's content is made of, verified: the
@@ -97,7 +120,9 @@ export class ContentLookup {
   /**
    * Every value the standard documents hold for a content CID, including
    * concurrent (conflicting) writes, so a peer's write cannot shadow the
-   * real bytes. Unverified: the fold checks each against the CID.
+   * real bytes. Unverified: the fold checks each against the CID. Yielded
+   * one at a time, each document's current value before its concurrent
+   * ones, which are looked up only if the caller reads on.
    *
    * Only the documents that hold the CID are read: an index of which
    * document holds which CIDs is built once per set of documents and kept
@@ -105,20 +130,19 @@ export class ContentLookup {
    * it stale). A fold of N releases in N documents thus costs N lookups,
    * not N².
    */
-  candidates(loaded: Pick<LoadedSpace, "standards">, contentCid: string): Uint8Array[] {
-    const candidates: Uint8Array[] = [];
+  *candidates(loaded: Pick<LoadedSpace, "standards">, contentCid: string): Generator<Uint8Array> {
     for (const handle of this.#holders(loaded.standards).get(contentCid) ?? []) {
       // Every `contents` map, if members recreated a deleted one concurrently.
       for (const contents of mapsAt(handle.doc(), "contents")) {
         if (!Object.hasOwn(contents, contentCid)) continue;
         const current = contents[contentCid];
-        if (isBytes(current)) candidates.push(current);
+        if (isBytes(current)) yield current;
+        // The concurrent values are looked up only when asked for (a lookup each).
         for (const value of Object.values(conflictsOf(contents, contentCid))) {
-          if (isBytes(value) && value !== current) candidates.push(value);
+          if (isBytes(value) && value !== current) yield value;
         }
       }
     }
-    return candidates;
   }
 
   /** Which of `standards` hold each content CID, as of their current values (see {@link candidates}). */

@@ -268,6 +268,8 @@ export class SpaceReader {
         refusedRecord: (cid) => refused.byCid.get(cid),
         // Bytes verified earlier survive a peer overwriting them in the document.
         content: (cid) => this.#replica.content.cached(cid),
+        // The write-back and the blob cache's writer check the same bytes again.
+        contentMatches: this.#replica.content.matches,
       },
     });
     for (const [cid, signed] of result.verified) {

@@ -10,27 +10,51 @@ import type { LoadedSpace } from "./space-reader.js";
  * entry are unsigned hints a peer may change): the first loaded one, by id,
  * holding an accepted record of the standard; failing that (a peer deleted
  * them all), the first whose name hint is the standard's, then the first
- * the routing table names so. Undefined when none is loaded.
+ * the routing table names so. Undefined when none is loaded. To ask for
+ * many standards, build {@link standardDocumentLookup} once.
  */
 export function standardDocumentOf(
   loaded: Pick<LoadedSpace, "standards" | "routeNames">,
   state: SpaceState | undefined,
   standard: string,
 ): DocHandle<StandardDocument> | undefined {
+  return standardDocumentLookup(loaded)(state, standard);
+}
+
+/**
+ * {@link standardDocumentOf} for many standards of the same loaded
+ * documents: one pass over them builds, for each record CID, name hint and
+ * routing name, the first document by id that has it, so each question
+ * costs the standard's records rather than a scan of every document (a
+ * write-back of 1,000 standards asked 1,000 times over 1,000 documents).
+ * Answers as of the documents when built: build again after changing them.
+ */
+export function standardDocumentLookup(
+  loaded: Pick<LoadedSpace, "standards" | "routeNames">,
+): (state: SpaceState | undefined, standard: string) => DocHandle<StandardDocument> | undefined {
   const ids = [...loaded.standards.keys()].sort();
-  const records = recordCidsOf(state, standard);
-  if (records.length > 0) {
-    for (const id of ids) {
-      const held = mapField(loaded.standards.get(id)?.doc(), "records");
-      if (records.some((cid) => Object.hasOwn(held, cid))) return loaded.standards.get(id);
-    }
-  }
+  const byRecord = new Map<string, string>();
+  const byName = new Map<string, string>();
+  const byRoute = new Map<string, string>();
+  // In id order, so the first id to claim a key is the first document by id that has it.
   for (const id of ids) {
-    const handle = loaded.standards.get(id);
-    if ((handle?.doc() as { name?: unknown } | undefined)?.name === standard) return handle;
+    const doc = loaded.standards.get(id)?.doc();
+    for (const cid of Object.keys(mapField(doc, "records")))
+      if (!byRecord.has(cid)) byRecord.set(cid, id);
+    const name = (doc as { name?: unknown } | undefined)?.name;
+    if (typeof name === "string" && !byName.has(name)) byName.set(name, id);
+    const route = loaded.routeNames.get(id);
+    if (route !== undefined && !byRoute.has(route)) byRoute.set(route, id);
   }
-  for (const id of ids) if (loaded.routeNames.get(id) === standard) return loaded.standards.get(id);
-  return undefined;
+  return (state, standard) => {
+    let first: string | undefined;
+    for (const cid of recordCidsOf(state, standard)) {
+      const id = byRecord.get(cid);
+      if (id !== undefined && (first === undefined || id < first)) first = id;
+    }
+    first ??= byName.get(standard) ?? byRoute.get(standard);
+    return first === undefined ? undefined : loaded.standards.get(first);
+  };
 }
 
 /** The CIDs of a standard's accepted records: releases, corrections, withdrawals, retirements. */

@@ -1,6 +1,5 @@
 import type { DocHandle } from "@automerge/automerge-repo";
 import {
-  contentMatches,
   type ExpectedContent,
   isBundleCid,
   type SignedRecord,
@@ -11,7 +10,7 @@ import type { Replica } from "../replica.js";
 import { isBytes, isMap, mapField, type StandardDocument, writableMap } from "./documents.js";
 import { appendToFeeds, stampsToKeep } from "./feed.js";
 import type { FoldedSpace } from "./space-reader.js";
-import { recordCidsOf, standardDocumentOf } from "./standard-document.js";
+import { recordCidsOf, standardDocumentLookup } from "./standard-document.js";
 
 /**
  * Writes back into a space's documents what they lost of its verified state,
@@ -39,9 +38,11 @@ export async function writeBack(replica: Replica, folded: FoldedSpace): Promise<
   if (state === undefined) return 0;
   let writes = 0;
   const targets = new Map<string, DocHandle<StandardDocument>>();
+  // Built once: no document changes until every target is chosen.
+  const standardDocumentOf = standardDocumentLookup(folded);
   for (const standard of standardsOf(state)) {
     const handle =
-      standardDocumentOf(folded, state, standard) ??
+      standardDocumentOf(state, standard) ??
       (folded.damaged.size === 0 ? createStandardDocument(replica, standard) : undefined);
     if (handle !== undefined) targets.set(standard, handle);
   }
@@ -150,7 +151,7 @@ async function contentsToWrite(
   const writes: [string, Uint8Array][] = [];
   const want = async (expected: ExpectedContent, found?: Uint8Array) => {
     const current = held[expected.contentCid];
-    if (isBytes(current) && (await contentMatches(current, expected))) return;
+    if (isBytes(current) && (await replica.content.matches(current, expected))) return;
     if (writes.some(([cid]) => cid === expected.contentCid)) return;
     const bytes = found ?? (await replica.content.verified(folded, expected));
     if (bytes !== undefined) writes.push([expected.contentCid, bytes]);

@@ -45,9 +45,9 @@ export class FileStorage implements StorageAdapterInterface {
   readonly generation: GenerationWriter | undefined;
   /**
    * While writes are held back ({@link holdWrites}): each file's final path,
-   * with the temporary file holding its bytes (written, not yet synced nor renamed).
+   * with the bytes to write there (checksummed), kept in memory until {@link settle}.
    */
-  #held: Map<string, string> | undefined;
+  #held: Map<string, Uint8Array> | undefined;
 
   /**
    * Stores files under `directory` (created on first write). With
@@ -91,11 +91,39 @@ export class FileStorage implements StorageAdapterInterface {
     return false;
   }
 
+  /**
+   * Which of `documentIds` have any chunk stored ({@link hasDocument} for
+   * each), listing the replica's folders first: a document whose folder is
+   * not there has nothing stored, without two listings of its own. A join
+   * asks for 1,000 documents, in a replica that usually holds none.
+   */
+  async documentsStored(documentIds: Iterable<string>): Promise<Set<string>> {
+    const stored = new Set<string>();
+    const byPrefix = new Map<string, string[]>();
+    for (const documentId of documentIds) {
+      const [prefix, rest] = [documentId.slice(0, 2), documentId.slice(2)];
+      if (prefix.length < 2 || rest.length === 0 || this.#held !== undefined) {
+        if (await this.hasDocument(documentId)) stored.add(documentId);
+        continue;
+      }
+      byPrefix.set(prefix, [...(byPrefix.get(prefix) ?? []), documentId]);
+    }
+    const prefixes = new Set(await namesIn(this.#directory));
+    for (const [prefix, ids] of byPrefix) {
+      if (!prefixes.has(prefix)) continue;
+      const folders = new Set(await namesIn(join(this.#directory, prefix)));
+      for (const documentId of ids)
+        if (folders.has(documentId.slice(2)) && (await this.hasDocument(documentId)))
+          stored.add(documentId);
+    }
+    return stored;
+  }
+
   async load(key: StorageKey): Promise<Uint8Array | undefined> {
     const path = this.pathOf(key);
-    let bytes: Buffer;
+    let bytes: Uint8Array;
     try {
-      bytes = await readFile(this.#held?.get(path) ?? path);
+      bytes = this.#held?.get(path) ?? (await readFile(path));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw error;
@@ -107,21 +135,14 @@ export class FileStorage implements StorageAdapterInterface {
     this.#remember(key);
     const path = this.pathOf(key);
     try {
-      await this.#writing(key, async () => {
-        const held = this.#held;
-        if (held === undefined) return writeFileAtomic(path, wrap(data));
-        const temporary = await writeTemporary(path, wrap(data));
-        if (this.#held !== held) {
-          // Settled while this was written (another command of the home's owner closed): on its own.
-          await syncFile(temporary);
-          await rename(temporary, path);
-          await syncDirectory(dirname(path));
-          return;
-        }
-        const replaced = held.get(path);
-        held.set(path, temporary);
-        if (replaced !== undefined) await unlink(replaced).catch(() => {});
-      });
+      const held = this.#held;
+      if (held === undefined) {
+        await this.#writing(key, () => writeFileAtomic(path, wrap(data)));
+        return;
+      }
+      // Held back: kept in memory, so no chunk file changes (the generation is left alone)
+      // and no file operation queues with the fold's signature checks until `settle`.
+      held.set(path, wrap(data));
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== undefined && UNWRITABLE.has(code)) {
@@ -136,14 +157,16 @@ export class FileStorage implements StorageAdapterInterface {
   }
 
   /**
-   * Holds every write back until {@link settle}: a file is written beside
-   * its place (a temporary file, not synced) and read from there, and
-   * nothing is renamed into place. A join writes 1,000 documents at once,
-   * and a file synced, renamed and its folder synced one after another
-   * holds one of the four threads file operations and WebCrypto share (the
-   * fold's signature checks wait behind them). A crash or `kill -9` before
-   * {@link settle} leaves only temporary files, which no load reads: the
-   * documents are simply not here, and the next sync fetches them.
+   * Holds every write back until {@link settle}: its bytes are kept in
+   * memory, read from there by this process, and nothing is written. A join
+   * takes 1,000 documents in at once: each written, synced, renamed and its
+   * folder synced one after another held one of the four threads that file
+   * operations and WebCrypto share, and even written only (not synced),
+   * their file operations queued with the fold's signature checks. A crash
+   * or `kill -9` before {@link settle} leaves nothing of them: the
+   * documents are simply not here, and the next sync fetches them. A held
+   * write changes no chunk file, so it leaves the replica's generation
+   * alone; `settle` changes it around the renames.
    */
   holdWrites(): void {
     this.#held ??= new Map();
@@ -151,12 +174,13 @@ export class FileStorage implements StorageAdapterInterface {
 
   /**
    * Makes every held-back write durable and visible, in as few waits as it
-   * can: every temporary file synced (32 at a time), then each renamed into
-   * place, then each folder that changed synced once (the file's folder and
-   * those above it, which a new document's writes created), so a power cut
-   * at any moment leaves each file whole or absent, never part-written.
-   * Writes are no longer held back after it. Call when no write is under way
-   * (after a flush); a no-op when nothing was held back.
+   * can: every file written beside its place and synced (32 at a time), then
+   * each renamed into place, then each folder that changed synced once (the
+   * file's folder and those above it, which a new document's writes
+   * created), so a power cut at any moment leaves each file whole or
+   * absent, never part-written. Writes are no longer held back after it.
+   * Call when no write is under way (after a flush); a no-op when nothing
+   * was held back.
    */
   async settle(): Promise<void> {
     const held = this.#held;
@@ -164,14 +188,25 @@ export class FileStorage implements StorageAdapterInterface {
     try {
       while (held.size > 0) {
         const batch = [...held];
-        held.clear();
-        await eachAtOnce(batch, ([, temporary]) => syncFile(temporary));
+        const written: [path: string, temporary: string][] = [];
+        try {
+          await eachAtOnce(batch, async ([path, bytes]) => {
+            const temporary = await writeTemporary(path, bytes);
+            written.push([path, temporary]);
+            await syncFile(temporary);
+          });
+        } catch (error) {
+          await Promise.all(written.map(([, temporary]) => unlink(temporary).catch(() => {})));
+          throw error;
+        }
         const moves = async () => {
-          for (const [path, temporary] of batch) await rename(temporary, path);
+          for (const [path, temporary] of written) await rename(temporary, path);
         };
         await (this.generation === undefined ? moves() : this.generation.write(moves));
+        // In place now; one saved again meanwhile (a late save of the home's owner) goes in the next round.
+        for (const [path, bytes] of batch) if (held.get(path) === bytes) held.delete(path);
         const folders = new Set<string>();
-        for (const [path] of batch)
+        for (const [path] of written)
           for (
             let folder = dirname(path);
             folder.startsWith(this.#directory) && !folders.has(folder);
@@ -188,11 +223,7 @@ export class FileStorage implements StorageAdapterInterface {
   async remove(key: StorageKey): Promise<void> {
     const [documentId] = key;
     if (documentId !== undefined) this.#chunks.get(documentId)?.delete(key.join("/"));
-    const held = this.#held?.get(this.pathOf(key));
-    if (held !== undefined) {
-      this.#held?.delete(this.pathOf(key));
-      await unlink(held).catch(() => {});
-    }
+    this.#held?.delete(this.pathOf(key));
     await this.#writing(key, () =>
       unlink(this.pathOf(key)).catch((error: NodeJS.ErrnoException) => {
         if (error.code !== "ENOENT") throw error;
@@ -358,6 +389,17 @@ function unwrap(bytes: Uint8Array, path: string): Uint8Array {
     "STORAGE_DAMAGED",
     `storage file ${path} is damaged (${opened.damage === "no header" ? "no Canon header" : opened.damage}); the rest of the replica is intact — move this file away and run \`canon sync\` to fetch the document again`,
   );
+}
+
+/** The names in a folder; none when it is missing or not a folder. */
+async function namesIn(directory: string): Promise<string[]> {
+  try {
+    return await readdir(directory);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return [];
+    throw error;
+  }
 }
 
 async function listFiles(directory: string): Promise<string[]> {

@@ -99,6 +99,33 @@ export function probeDocument(
 }
 
 /**
+ * Loads hostile bytes as a whole document (`A.load`, safe however deep they
+ * nest, see above) and returns it only when its objects nest at most `limit`
+ * deep, measured on the loaded document itself rather than on a second
+ * copy ({@link probeDocument} loads the bytes once more to walk them). A
+ * document of at most `limit` ops cannot nest deeper (each level is an
+ * object some op makes), so only larger ones are walked ({@link depthOf}).
+ * Undefined when the bytes do not load or nest deeper: the caller must not
+ * hand them to anything that patches. Never throws. Cost: one load, and a
+ * walk of documents of more than `limit` ops.
+ */
+export function loadWithin<T>(
+  bytes: Uint8Array,
+  limit: number = MAX_DOCUMENT_NESTING,
+): A.Doc<T> | undefined {
+  let doc: A.Doc<T>;
+  try {
+    doc = A.load<T>(bytes);
+  } catch {
+    return undefined;
+  }
+  const backend = A.getBackend(doc);
+  if (backend.stats().numOps <= limit || depthOf(backend, limit) <= limit) return doc;
+  A.free(doc);
+  return undefined;
+}
+
+/**
  * How deep the objects a change creates nest inside each other (0 when it
  * creates none), read from its ops: the op at index `i` has the id
  * `startOp + i @ actor`, and an object made inside one made by the same

@@ -1,8 +1,8 @@
-import * as A from "@automerge/automerge";
+import type * as A from "@automerge/automerge";
 import { type DocumentId, isValidDocumentId } from "@automerge/automerge-repo";
 import type { Replica } from "../replica.js";
 import { mapField } from "../space/documents.js";
-import { MAX_DOCUMENT_NESTING, probeDocument } from "./document-depth.js";
+import { loadWithin, MAX_DOCUMENT_NESTING } from "./document-depth.js";
 import { type FramesRefusal, readDocumentFrames } from "./document-frames.js";
 import { fetchHeadsSummary } from "./relay-heads.js";
 import { parseRelayUrl, type RelayEndpoint } from "./relay-url.js";
@@ -148,18 +148,14 @@ export async function fetchSpaceDocuments(
 
 /**
  * The document `bytes` hold, or undefined when they do not load or nest
- * objects over {@link MAX_DOCUMENT_NESTING} deep: such a document would trap
+ * objects over {@link MAX_DOCUMENT_NESTING} deep ({@link loadWithin}, which
+ * measures the loaded document itself): such a document would trap
  * Automerge's WebAssembly the first time anything patches it (the Repo, a
  * sync, a read), so it is skipped, and the sync, whose messages the relay
  * client checks the same way, refuses it too.
  */
 function loaded(bytes: Uint8Array): A.Doc<unknown> | undefined {
-  if (!probeDocument(bytes, MAX_DOCUMENT_NESTING).ok) return undefined;
-  try {
-    return A.load<unknown>(bytes);
-  } catch {
-    return undefined;
-  }
+  return loadWithin<unknown>(bytes, MAX_DOCUMENT_NESTING);
 }
 
 /** The document ids a space document's routing maps name (as the relay's summary lists them). */

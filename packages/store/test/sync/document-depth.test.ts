@@ -15,6 +15,7 @@ import {
   chunksApply,
   createsObjects,
   depthOf,
+  loadWithin,
   MAX_DOCUMENT_NESTING,
   probeDocument,
   syncMessageTooDeep,
@@ -75,6 +76,28 @@ describe("probing hostile bytes for nesting without patching them", () => {
     withText.commit("blocks");
     expect(probeDocument(withText.save())).toEqual({ ok: true, depth: 3 });
   });
+
+  it("loads a whole document once and measures it there: deep ones refused, shallow ones returned whole", () => {
+    // 20,000 levels, one a change: `A.load` builds no patches, so it survives; the document is refused.
+    expect(loadWithin(deepDocument(20_000).bytes)).toBeUndefined();
+    expectAutomergeAlive();
+    // Just over the limit, and just within it (these have more ops than the limit, so they are walked).
+    expect(loadWithin(deepDocument(MAX_DOCUMENT_NESTING + 1).bytes)).toBeUndefined();
+    const within = loadWithin<{ a: object }>(deepDocument(MAX_DOCUMENT_NESTING).bytes);
+    expect(within && typeof within.a).toBe("object");
+    // A small document (at most `limit` ops) is returned without a walk, whole.
+    const small = A.from({ canon: "standard", records: { r: new Uint8Array([1, 2]) } });
+    expect(loadWithin<typeof small>(A.save(small))?.records.r).toEqual(new Uint8Array([1, 2]));
+    // Conflicting values: the deeper one counts, whichever wins.
+    const doc = A.from<Record<string, unknown>>({ standards: {} });
+    const other = A.change(A.clone(doc, { actor: "ab".repeat(16) }), (d) => {
+      d.standards = { a: { a: { a: {} } } };
+    });
+    const merged = A.merge(A.clone(doc), other);
+    expect(loadWithin(A.save(merged), 3)).toBeUndefined();
+    expect(loadWithin(A.save(merged), 4)).toBeDefined();
+    expect(loadWithin(Uint8Array.of(1, 2, 3))).toBeUndefined();
+  }, 30_000);
 
   it("says which chunks can nest a document deeper: a change making an object, or bytes that are no change", () => {
     const doc = A.from<{ records: Record<string, Uint8Array>; nested?: object }>({ records: {} });

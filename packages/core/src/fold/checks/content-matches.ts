@@ -17,15 +17,20 @@ import type { Check } from "./check.js";
  * readable, every file of it.
  */
 export function contentMatchesCid(
-  candidates: (contentCid: string) => readonly Uint8Array[],
+  candidates: (contentCid: string) => Iterable<Uint8Array>,
   cache: FoldCache,
 ): Check<SignedRecord<Release>> {
+  const matches = cache.contentMatches ?? contentMatches;
   const find = async (expected: ExpectedContent): Promise<Uint8Array | Refusal> => {
-    const found = candidates(expected.contentCid);
-    for (const bytes of found) if (await contentMatches(bytes, expected)) return bytes;
+    // Candidates one at a time: the later ones (concurrent values) cost a lookup each.
+    let found = 0;
+    for (const bytes of candidates(expected.contentCid)) {
+      found += 1;
+      if (await matches(bytes, expected)) return bytes;
+    }
     const kept = await cache.content?.(expected.contentCid);
-    if (kept !== undefined && (await contentMatches(kept, expected))) return kept;
-    return found.length === 0 && kept === undefined
+    if (kept !== undefined && (await matches(kept, expected))) return kept;
+    return found === 0 && kept === undefined
       ? { code: "content-missing", reason: `content ${expected.contentCid} is missing` }
       : {
           code: "content-mismatch",

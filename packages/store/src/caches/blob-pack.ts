@@ -1,0 +1,103 @@
+import { createHash } from "node:crypto";
+import type { FileHandle } from "node:fs/promises";
+
+// A blob pack: many blobs of the blob cache in one file, written once (a join
+// fills the cache with 10,000 blobs; one file each cost seconds of waiting on
+// the disk) and never changed. Layout, integers big-endian:
+//
+//   header   "CNK1", count (u32), names length (u32), sha-256 of index + names (32 bytes)
+//   index    count entries sorted by key: key (32 bytes, the blob's sha-256),
+//            offset of the blob in the file (u64), its length (u32)
+//   names    the CIDs' text, one a line (what `BlobCache.stored` lists)
+//   blobs    the bytes, one after another
+//
+// A blob is found by its sha-256 (a content CID's digest; two CIDs of the same
+// bytes share it). The index and names are checked against the header's hash
+// before use, and each blob is hashed again when read (`BlobCache.get`): bytes
+// that do not match their own key mean a damaged pack, refused, never served.
+
+const MAGIC = "CNK1";
+const HEADER_BYTES = 4 + 4 + 4 + 32;
+const ENTRY_BYTES = 32 + 8 + 4;
+/** Most blobs one pack may list: past this its index alone would be tens of megabytes. */
+const MAX_ENTRIES = 1_000_000;
+/** Most bytes of CIDs one pack may list. */
+const MAX_NAMES_BYTES = 256 * 1024 * 1024;
+
+/** A pack's index, read and checked: finds a blob's place by its CID. */
+export interface BlobPackIndex {
+  /** The CIDs the pack holds. */
+  names(): string[];
+  /** Where the pack holds the bytes whose sha-256 is `sha256Hex`, or undefined. */
+  find(sha256Hex: string): { readonly offset: number; readonly length: number } | undefined;
+}
+
+/** The bytes of a pack holding `blobs` (CIDs unique, bytes already known to match them). */
+export function encodeBlobPack(
+  blobs: readonly (readonly [contentCid: string, bytes: Uint8Array])[],
+): Buffer {
+  const byKey = new Map<string, { key: Buffer; bytes: Uint8Array }>();
+  for (const [, bytes] of blobs) {
+    const key = createHash("sha256").update(bytes).digest();
+    byKey.set(key.toString("hex"), { key, bytes });
+  }
+  const entries = [...byKey.values()].sort((a, b) => Buffer.compare(a.key, b.key));
+  const names = Buffer.from(blobs.map(([cid]) => cid).join("\n"));
+  const index = Buffer.alloc(entries.length * ENTRY_BYTES);
+  let offset = HEADER_BYTES + index.length + names.length;
+  entries.forEach(({ key, bytes }, position) => {
+    const at = position * ENTRY_BYTES;
+    key.copy(index, at);
+    index.writeBigUInt64BE(BigInt(offset), at + 32);
+    index.writeUInt32BE(bytes.length, at + 40);
+    offset += bytes.length;
+  });
+  const header = Buffer.alloc(HEADER_BYTES);
+  header.write(MAGIC, 0, "latin1");
+  header.writeUInt32BE(entries.length, 4);
+  header.writeUInt32BE(names.length, 8);
+  createHash("sha256").update(index).update(names).digest().copy(header, 12);
+  return Buffer.concat([header, index, names, ...entries.map(({ bytes }) => bytes)]);
+}
+
+/**
+ * Reads and checks an open pack's index (the header's hash over index and
+ * names). Undefined when the file is not a whole pack: too short, another
+ * format, or an index that does not match its hash. Throws only what
+ * reading the file throws.
+ */
+export async function readBlobPackIndex(file: FileHandle): Promise<BlobPackIndex | undefined> {
+  const header = Buffer.alloc(HEADER_BYTES);
+  const { bytesRead } = await file.read(header, 0, HEADER_BYTES, 0);
+  if (bytesRead !== HEADER_BYTES || header.toString("latin1", 0, 4) !== MAGIC) return undefined;
+  const count = header.readUInt32BE(4);
+  const namesLength = header.readUInt32BE(8);
+  if (count > MAX_ENTRIES || namesLength > MAX_NAMES_BYTES) return undefined;
+  const size = count * ENTRY_BYTES + namesLength;
+  const body = Buffer.alloc(size);
+  if ((await file.read(body, 0, size, HEADER_BYTES)).bytesRead !== size) return undefined;
+  if (!createHash("sha256").update(body).digest().equals(header.subarray(12))) return undefined;
+  return {
+    names: () =>
+      namesLength === 0 ? [] : body.toString("utf8", count * ENTRY_BYTES, size).split("\n"),
+    find: (sha256Hex) => {
+      const key = Buffer.from(sha256Hex, "hex");
+      if (key.length !== 32) return undefined;
+      let low = 0;
+      let high = count - 1;
+      while (low <= high) {
+        const middle = (low + high) >>> 1;
+        const at = middle * ENTRY_BYTES;
+        const order = Buffer.compare(body.subarray(at, at + 32), key);
+        if (order === 0)
+          return {
+            offset: Number(body.readBigUInt64BE(at + 32)),
+            length: body.readUInt32BE(at + 40),
+          };
+        if (order < 0) low = middle + 1;
+        else high = middle - 1;
+      }
+      return undefined;
+    },
+  };
+}
