@@ -4,6 +4,7 @@ import { parsePort, parseRelayUrl } from "@canon/store";
 import { z } from "zod";
 import { LIMIT_SETTINGS, parseLimit, type RelayLimits } from "./limits.js";
 import { DEFAULT_LOG_LEVEL, parseLogLevel } from "./relay-log.js";
+import { parseTrustedProxies } from "./guard/client-address.js";
 import { parseDatabaseUrl } from "./storage/database-url.js";
 
 /** The port a relay listens on when `CANON_RELAY_PORT` is not set. */
@@ -29,6 +30,7 @@ export const RELAY_VARIABLES = [
   "CANON_RELAY_WRITE_BYTES_PER_MINUTE",
   "CANON_RELAY_NEW_DOCUMENTS_PER_MINUTE",
   "CANON_RELAY_HEADS_REQUESTS_PER_MINUTE",
+  "CANON_RELAY_TRUSTED_PROXIES",
 ] as const;
 
 /** Checks a variable by one of Canon's own parsers, whose messages already name it. */
@@ -140,6 +142,10 @@ export const RelayEnvironment = z
     CANON_RELAY_WRITE_BYTES_PER_MINUTE: Limit(LIMIT_SETTINGS.writeBytesPerMinute.variable),
     CANON_RELAY_NEW_DOCUMENTS_PER_MINUTE: Limit(LIMIT_SETTINGS.newDocumentsPerMinute.variable),
     CANON_RELAY_HEADS_REQUESTS_PER_MINUTE: Limit(LIMIT_SETTINGS.headsRequestsPerMinute.variable),
+    CANON_RELAY_TRUSTED_PROXIES: checkedBy(
+      parseTrustedProxies,
+      "CANON_RELAY_TRUSTED_PROXIES",
+    ).optional(),
   })
   .superRefine((environment, context) => {
     if (
@@ -164,6 +170,8 @@ export const RelayEnvironment = z
     tokensFile: environment.CANON_RELAY_TOKENS_FILE,
     peers: environment.CANON_RELAY_PEERS,
     logLevel: environment.CANON_RELAY_LOG_LEVEL,
+    /** Reverse proxies whose `X-Forwarded-For` is believed; none unless set. */
+    trustedProxies: environment.CANON_RELAY_TRUSTED_PROXIES ?? [],
     /** Seconds an idle document stays in memory (0: for ever); the relay's default when undefined. */
     evictAfterSeconds: environment.CANON_RELAY_EVICT_AFTER_SECONDS,
     limits: {

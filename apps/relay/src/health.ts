@@ -46,6 +46,8 @@ export async function healthOf(
 
 /** What the plain HTTP routes answer from. */
 export interface HttpReports {
+  /** The client a request comes from, for its per-address limits (see `guard/client-address.ts`); the socket's peer when absent. */
+  readonly addressOf?: (request: IncomingMessage) => string | undefined;
   /** The `/healthz` report. */
   readonly health: () => Promise<ServerHealth>;
   /** The `/metrics` text (Prometheus exposition format) and its content type. */
@@ -134,7 +136,7 @@ export async function answerHttp(
     return;
   }
   if (documents !== null && bulk !== undefined) {
-    const address = request.socket.remoteAddress ?? "?";
+    const address = (reports.addressOf ?? ((r) => r.socket.remoteAddress))(request) ?? "?";
     const answer = await bulk(documents[1] as string, grant, address, response).catch(() => {
       // Cut short mid-stream: the client sees no end mark and syncs the rest.
       if (response.headersSent) response.destroy();
@@ -148,7 +150,7 @@ export async function answerHttp(
     return;
   }
   if (heads !== null && summary !== undefined) {
-    const address = request.socket.remoteAddress ?? "?";
+    const address = (reports.addressOf ?? ((r) => r.socket.remoteAddress))(request) ?? "?";
     const answer = await summary(heads[1] as string, grant, address).catch(() => undefined);
     if (answer === "rate" || answer === "busy") {
       refuse(response, answer);

@@ -38,6 +38,7 @@ async function main(): Promise<void> {
     ownsProcess: true,
     logLevel: config.logLevel,
     limits: config.limits,
+    trustedProxies: config.trustedProxies,
     idleEvictionMs:
       config.evictAfterSeconds === undefined ? undefined : config.evictAfterSeconds * 1000,
   });

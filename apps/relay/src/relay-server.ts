@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type PeerId, Repo } from "@automerge/automerge-repo";
 import { CanonError } from "@canon/core";
@@ -15,6 +15,7 @@ import { RelayTokens } from "./access/relay-tokens.js";
 import { SpaceAccess } from "./access/space-access.js";
 import { grantOf } from "./auth.js";
 import { AddressConnections } from "./guard/address-connections.js";
+import { clientAddress, type TrustedProxies } from "./guard/client-address.js";
 import { DocumentSizes } from "./guard/document-sizes.js";
 import { GuardedServerAdapter } from "./guard/guarded-server-adapter.js";
 import { HeadsRequests } from "./guard/heads-requests.js";
@@ -88,6 +89,12 @@ export interface RelayServerOptions {
    * end the process: every client of the relay cut off by one peer.
    */
   readonly ownsProcess?: boolean;
+  /**
+   * Reverse proxies whose `X-Forwarded-For` names the client every
+   * per-address limit is kept for (see `guard/client-address.ts`); none
+   * when absent, so the header is never believed by default.
+   */
+  readonly trustedProxies?: TrustedProxies | undefined;
 }
 
 /** How long a client may take to send a request's headers (a WebSocket upgrade's too) before it is answered 408 and closed. */
@@ -136,6 +143,8 @@ export interface RelayServer {
  */
 export async function startRelayServer(options: RelayServerOptions): Promise<RelayServer> {
   const limits = limitsWith(options.limits);
+  const trustedProxies = options.trustedProxies ?? [];
+  const addressOf = (request: IncomingMessage) => clientAddress(request, trustedProxies);
   const log = options.log ?? createRelayLog(options.logLevel ?? DEFAULT_LOG_LEVEL);
   const unhandled = (reason: unknown) =>
     log.write("error", "unhandled-rejection", {
@@ -210,6 +219,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     metrics,
     stored: (documentId) => flushes.stored(documentId),
     grantOf: (request) => grantOf(request, tokens),
+    addressOf,
     access,
     keepAliveMs: options.keepAliveMs,
     activity: idleMs > 0 ? activity : undefined,
@@ -282,6 +292,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   };
   const http = createServer(timeouts, (request, response) => {
     answerHttp(request, response, tokens, {
+      addressOf,
       health,
       metrics: metricsText,
       heads: (space, grant, address) =>
@@ -323,7 +334,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
         socket.end("HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
         return;
       }
-      const close = connections.open(request.socket.remoteAddress);
+      const close = connections.open(addressOf(request));
       if (close === undefined) {
         metrics.refused.inc({ reason: "connections" });
         socket.end(

@@ -45,6 +45,8 @@ export interface GuardOptions {
   readonly access?: SpaceAccess | undefined;
   /** The grant of the token a connection presented at the upgrade (which refused any without one). */
   readonly grantOf?: (request: IncomingMessage) => AccessGrant | undefined;
+  /** The client a connection comes from, whose budgets it draws on (see `client-address.ts`); the socket's peer when absent. */
+  readonly addressOf?: (request: IncomingMessage) => string | undefined;
   /**
    * Resolves once everything the relay holds of a document is stored
    * (committed). A sync message to a peer whose changes to the document are
@@ -302,14 +304,17 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
       socket.terminate();
       return;
     }
+    const address = this.#options.addressOf
+      ? this.#options.addressOf(request)
+      : request.socket.remoteAddress;
     const connection: Connection = {
-      remoteAddress: `${request.socket.remoteAddress ?? "?"}:${request.socket.remotePort ?? "?"}`,
+      remoteAddress: `${address ?? "?"}:${request.socket.remotePort ?? "?"}`,
       grant,
       allowed: new Set(),
       peerId: undefined,
       received: new RateBudget(limits.receiveBytesPerMinute),
-      written: this.#written.of(request.socket.remoteAddress),
-      created: this.#created.of(request.socket.remoteAddress),
+      written: this.#written.of(address),
+      created: this.#created.of(address),
       named: new Set(),
       queue: Promise.resolve(),
       closed: false,

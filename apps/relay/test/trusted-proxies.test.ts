@@ -1,0 +1,123 @@
+import { spawnSync } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { killRelayProcesses, RELAY_MAIN, startRelayProcess } from "./helpers/relay-process.js";
+
+// Behind a reverse proxy every client reaches the relay from the proxy's
+// address. With CANON_RELAY_TRUSTED_PROXIES the relay keeps its per-address
+// limits for the client X-Forwarded-For names, but only when the request
+// comes from a trusted proxy: from anyone else the header is forged and
+// ignored. The limit observed here is the heads summaries an address may ask
+// for a minute (set to 2), on the real relay process; the test runs from
+// 127.0.0.1, which is the "proxy" when trusted.
+
+/** A space the relay does not hold: each request still draws on its address's budget, and is answered 404. */
+const SPACE = "4NMNnkMhL8jXrdJ9jamS58PAVdXu";
+
+let directory: string;
+
+beforeAll(async () => {
+  directory = await mkdtemp(join(tmpdir(), "canon-trusted-proxies-"));
+});
+afterEach(killRelayProcesses);
+afterAll(async () => {
+  await rm(directory, { recursive: true, force: true });
+});
+
+/** `GET /heads/<SPACE>` with `X-Forwarded-For: forwardedFor` (none when undefined); the status. */
+function headsStatus(port: number, forwardedFor?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const headers = forwardedFor === undefined ? {} : { "x-forwarded-for": forwardedFor };
+    const outgoing = request(
+      { host: "127.0.0.1", port, path: `/heads/${SPACE}`, headers, agent: false },
+      (response) => {
+        response.resume();
+        response.on("end", () => resolve(response.statusCode ?? 0));
+      },
+    );
+    outgoing.on("error", reject);
+    outgoing.end();
+  });
+}
+
+async function relayWith(trusted: string | undefined, name: string) {
+  return startRelayProcess({
+    CANON_RELAY_DATA: join(directory, name),
+    CANON_RELAY_HEADS_REQUESTS_PER_MINUTE: "2",
+    ...(trusted === undefined ? {} : { CANON_RELAY_TRUSTED_PROXIES: trusted }),
+  });
+}
+
+describe("CANON_RELAY_TRUSTED_PROXIES", () => {
+  it("ignores X-Forwarded-For by default: every forged client shares the peer's budget", async () => {
+    const relay = await relayWith(undefined, "default");
+    const { port } = relay.started;
+    expect(await headsStatus(port, "203.0.113.1")).toBe(404);
+    expect(await headsStatus(port, "203.0.113.2")).toBe(404);
+    expect(await headsStatus(port, "203.0.113.3")).toBe(429);
+  });
+
+  it("ignores X-Forwarded-For from a peer that is not a trusted proxy", async () => {
+    const relay = await relayWith("10.0.0.0/8, fd00::/8", "untrusted");
+    const { port } = relay.started;
+    expect(await headsStatus(port, "203.0.113.1")).toBe(404);
+    expect(await headsStatus(port, "203.0.113.2")).toBe(404);
+    expect(await headsStatus(port, "203.0.113.3")).toBe(429);
+  });
+
+  it("keeps the budget of the client a trusted proxy names, right-most untrusted address first", async () => {
+    const relay = await relayWith("127.0.0.1", "trusted");
+    const { port } = relay.started;
+    expect(await headsStatus(port, "203.0.113.1")).toBe(404);
+    expect(await headsStatus(port, "203.0.113.1")).toBe(404);
+    expect(await headsStatus(port, "203.0.113.1")).toBe(429);
+    // Another client behind the same proxy has a budget of its own.
+    expect(await headsStatus(port, "203.0.113.2")).toBe(404);
+    // What a client writes left of the address the proxy appended changes nothing,
+    // and a trusted proxy's own address on the right is skipped.
+    expect(await headsStatus(port, "198.51.100.9, 203.0.113.2, 127.0.0.1")).toBe(404);
+    expect(await headsStatus(port, "198.51.100.8, 203.0.113.2")).toBe(429);
+    // An IPv6 client counts as its /64, as a direct one does.
+    expect(await headsStatus(port, "2001:db8:1:2::1")).toBe(404);
+    expect(await headsStatus(port, "2001:db8:1:2::ffff")).toBe(404);
+    expect(await headsStatus(port, "2001:db8:1:2:abcd::5")).toBe(429);
+  });
+
+  it("counts a request with a malformed header, or none, as the proxy's own, and keeps serving", async () => {
+    const relay = await relayWith("127.0.0.1", "malformed");
+    const { port } = relay.started;
+    expect(await headsStatus(port, "not an address")).toBe(404);
+    expect(await headsStatus(port, "203.0.113.1, 127.1, ")).toBe(404);
+    expect(await headsStatus(port)).toBe(429);
+    expect(await headsStatus(port, "0x7f.0.0.1")).toBe(429);
+    // A well-formed header still names its client.
+    expect(await headsStatus(port, "203.0.113.7")).toBe(404);
+    expect(relay.child.exitCode).toBeNull();
+  });
+
+  it.each([
+    ["proxy.example.com"],
+    ["10.0.0.0/33"],
+    ["10.0.0.0/8/1"],
+    ["127.1"],
+    [","],
+  ])("refuses to start with %j: one line naming the variable, exit 2", (value) => {
+    const run = spawnSync(process.execPath, [RELAY_MAIN], {
+      env: {
+        PATH: process.env.PATH,
+        CANON_RELAY_DATA: join(directory, "refused"),
+        CANON_RELAY_PORT: "0",
+        CANON_RELAY_TRUSTED_PROXIES: value,
+      },
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(run.status).toBe(2);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toMatch(/^canon-relay: CANON_RELAY_TRUSTED_PROXIES /);
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+  });
+});
