@@ -3,7 +3,7 @@ export { type FastRead, type IndexedRelease, readFromIndex } from "./caches/read
 export { writeFileAtomic } from "./home/atomic-write.js";
 export { type CanonHome, canonHome } from "./home/canon-home.js";
 export { Config, RelayEntry, readConfig, SpaceEntry, updateConfig } from "./home/config.js";
-export { holdFileLock } from "./home/file-lock.js";
+export { holdFileLock, lockHolderOf } from "./home/file-lock.js";
 export { withHomeLock } from "./home/home-lock.js";
 export {
   createIdentity,

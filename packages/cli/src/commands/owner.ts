@@ -3,33 +3,48 @@ import { type GlobalOptions, print } from "../output.js";
 import { askOwner } from "../owner/owner-client.js";
 import { homeRoot } from "../owner/owner-socket.js";
 import { becomeOwner, idleSecondsFromEnv } from "../owner/serve-owner.js";
+import { stopOwner } from "../owner/stop-owner.js";
 
 /**
  * `canon owner [--status | --stop]`: without a flag, become this home's
  * owner process (what commands start on demand) and serve until idle for
  * `CANON_OWNER_IDLE_SECONDS` (default 300); `--status` prints the running
- * owner (pid, version), `--stop` stops it. Exits 0 at once when another
+ * owner (pid, version), `--stop` stops it and returns once it has gone
+ * (asking again, for up to 30 s, an owner that holds the home but is still
+ * starting or busy; exit 1 naming its pid if it never goes). Exits 0 at once when another
  * owner is already running.
  */
 export async function run(
   options: GlobalOptions & { status?: boolean; stop?: boolean },
 ): Promise<void> {
   const root = homeRoot();
-  if (options.status || options.stop) {
-    let answer = "";
-    const code = await askOwner(root, { op: options.stop ? "stop" : "status" }, (frame) => {
-      if (frame.t === "out") answer += frame.d;
-    });
-    if (code === undefined) {
+  if (options.stop) {
+    const outcome = await stopOwner(root);
+    if (outcome.kind === "none") {
       print(options, { running: false }, () => `no owner process is running for ${root}`);
       return;
     }
-    if (options.stop) {
+    if (outcome.kind === "stopped") {
       print(
         options,
         { running: false, stopped: true },
         () => `stopped the owner process of ${root}`,
       );
+      return;
+    }
+    process.stderr.write(
+      `canon: the owner process (pid ${outcome.pid}) of ${root} ${outcome.why}; try again, or end it with \`kill ${outcome.pid}\` (what it reported done is kept)\n`,
+    );
+    process.exitCode = 1;
+    return;
+  }
+  if (options.status) {
+    let answer = "";
+    const code = await askOwner(root, { op: "status" }, (frame) => {
+      if (frame.t === "out") answer += frame.d;
+    });
+    if (code === undefined) {
+      print(options, { running: false }, () => `no owner process is running for ${root}`);
       return;
     }
     const status = JSON.parse(answer) as { pid: number; version: string };

@@ -114,6 +114,18 @@ async function liveHolder(
 }
 
 /**
+ * The process on this machine holding the lock at `lockfilePath` (as its
+ * holder file names it), with whether it runs or is stopped; undefined when
+ * none that still exists is named (no holder, a holder gone, one of another
+ * machine).
+ */
+export function lockHolderOf(
+  lockfilePath: string,
+): Promise<{ readonly pid: number; readonly state: "stopped" | "running" } | undefined> {
+  return liveHolder(lockfilePath);
+}
+
+/**
  * How old a lock must be to be taken over: {@link LOCK_STALE_MS}, or
  * {@link LIVE_HOLDER_STALE_MS} while the process that holds it still exists.
  */

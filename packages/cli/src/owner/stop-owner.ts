@@ -1,0 +1,70 @@
+import { lockHolderOf } from "@canon/store";
+import { askOwner } from "./owner-client.js";
+import { ownerLockOf } from "./owner-socket.js";
+
+/**
+ * How long `canon owner --stop` keeps asking an owner that holds the home's
+ * owner lock but does not answer: one still starting (its socket not yet
+ * made), or one busy on the CPU (a fold at 1,000 standards) that cannot
+ * accept within the client's 2 s. Each try gives up after 2 s.
+ */
+const ANSWER_WAIT_MS = 30_000;
+/**
+ * How long an owner that accepted the stop may take to go: it finishes the
+ * command it is running (and what is queued before the stop), flushes and
+ * releases its lock, which takes well under 5 s once that command is done.
+ */
+const EXIT_WAIT_MS = 60_000;
+/** How often the owner lock is looked at again. */
+const POLL_MS = 100;
+
+/** What {@link stopOwner} did. */
+export type StopOutcome =
+  /** No owner process holds the home. */
+  | { readonly kind: "none" }
+  /** The owner accepted and has gone: its lock is released. */
+  | { readonly kind: "stopped"; readonly pid: number | undefined }
+  /** An owner holds the lock but never answered, or accepted and still runs: named by pid. */
+  | { readonly kind: "still running"; readonly pid: number; readonly why: string };
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Stops the owner process of the home at `root`, and returns only once it
+ * has gone (its lock released), so the next command never finds it. An
+ * owner that holds the lock but does not answer yet (starting, or busy on
+ * the CPU) is asked again until it does, for at most {@link ANSWER_WAIT_MS}:
+ * before, a stop sent then was taken for "no owner" and the owner served on
+ * until idle (5 minutes). What the owner reported done is on disk already;
+ * the command it runs when asked finishes first.
+ */
+export async function stopOwner(root: string): Promise<StopOutcome> {
+  const lock = ownerLockOf(root);
+  const answerBy = Date.now() + ANSWER_WAIT_MS;
+  let holder = await lockHolderOf(lock);
+  for (;;) {
+    const code = await askOwner(root, { op: "stop" }, () => {});
+    if (code !== undefined) break;
+    holder = await lockHolderOf(lock);
+    if (holder === undefined) return { kind: "none" };
+    if (Date.now() >= answerBy)
+      return {
+        kind: "still running",
+        pid: holder.pid,
+        why: `holds the home but did not answer for ${ANSWER_WAIT_MS / 1000} s${holder.state === "stopped" ? " (it is stopped: SIGSTOP or a debugger)" : ""}`,
+      };
+    await sleep(POLL_MS);
+  }
+  const exitBy = Date.now() + EXIT_WAIT_MS;
+  for (;;) {
+    const left = await lockHolderOf(lock);
+    if (left === undefined) return { kind: "stopped", pid: holder?.pid };
+    if (Date.now() >= exitBy)
+      return {
+        kind: "still running",
+        pid: left.pid,
+        why: `accepted to stop but still runs after ${EXIT_WAIT_MS / 1000} s (finishing a long command?)`,
+      };
+    await sleep(POLL_MS);
+  }
+}
