@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { type FileHandle, mkdtemp, open, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BlobCache, PACK_AT_LEAST } from "../src/caches/blob-cache.js";
+import { MAX_PACKS, readBlobPackIndex } from "../src/caches/blob-pack.js";
 import {
   canonHome,
   createSpace,
@@ -139,6 +140,88 @@ describe("the blob cache's packs", () => {
     }
     await blobs.putAll(entries);
     expect(await blobs.stored()).toEqual(new Set(entries.map(([cid]) => cid)));
+  });
+
+  it("a pack whose header claims more than the file holds is refused before anything is allocated, removed, and written again", async () => {
+    const { home, blobs } = await newCache();
+    const entries = many(100);
+    for (const [count, namesLength] of [
+      [1_000_000, 256 * 1024 * 1024],
+      [1_000_000, 0],
+      [101, 10],
+    ] as const) {
+      await blobs.putAll(entries);
+      const [name] = await packsOf(home);
+      const path = join(home.blobs, "packs", name as string);
+      const bytes = await readFile(path);
+      bytes.writeUInt32BE(count, 4);
+      bytes.writeUInt32BE(namesLength, 8);
+      await writeFile(path, bytes);
+      // The real file, every read it is asked for recorded.
+      const file = await open(path, "r");
+      const reads: number[] = [];
+      const watched = new Proxy(file, {
+        get(target, property) {
+          const value = Reflect.get(target, property, target);
+          if (property === "read")
+            return (buffer: Buffer, offset: number, length: number, position: number) => {
+              reads.push(length);
+              return target.read(buffer, offset, length, position);
+            };
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      }) as FileHandle;
+      try {
+        expect(await readBlobPackIndex(watched)).toBeUndefined();
+      } finally {
+        await file.close();
+      }
+      expect(Math.max(...reads)).toBeLessThanOrEqual(bytes.length);
+      // Damaged: removed on the next read, its blobs count as missing.
+      expect(await blobs.stored()).toEqual(new Set());
+      expect(await packsOf(home)).toEqual([]);
+    }
+    await blobs.putAll(entries);
+    expect(await blobs.stored()).toEqual(new Set(entries.map(([cid]) => cid)));
+  });
+
+  it("a pack whose index places a blob outside the file (its hash made to match) is refused", async () => {
+    const { home, blobs } = await newCache();
+    await blobs.putAll(many(100));
+    const [name] = await packsOf(home);
+    const path = join(home.blobs, "packs", name as string);
+    const bytes = await readFile(path);
+    // The first entry's length: 4 GiB - 1, and the header's hash over index and names made to match.
+    const count = bytes.readUInt32BE(4);
+    const namesLength = bytes.readUInt32BE(8);
+    bytes.writeUInt32BE(0xffffffff, 44 + 40);
+    createHash("sha256")
+      .update(bytes.subarray(44, 44 + count * 44 + namesLength))
+      .digest()
+      .copy(bytes, 12);
+    await writeFile(path, bytes);
+    const file = await open(path, "r");
+    try {
+      expect(await readBlobPackIndex(file)).toBeUndefined();
+    } finally {
+      await file.close();
+    }
+  });
+
+  it(`keeps at most ${MAX_PACKS} packs: more are merged into one, every blob still read back checked`, async () => {
+    const { home, blobs } = await newCache();
+    const written: (readonly [string, Uint8Array])[] = [];
+    for (let round = 0; round <= MAX_PACKS + 2; round++) {
+      const entries = many(PACK_AT_LEAST, `round-${round}-`);
+      written.push(...entries);
+      await blobs.putAll(entries);
+      expect((await packsOf(home)).length).toBeLessThanOrEqual(MAX_PACKS);
+    }
+    // Merged once past the bound, then two more beside the merged one.
+    expect(await packsOf(home)).toHaveLength(3);
+    for (const [cid, bytes] of written)
+      expect(Buffer.from((await blobs.get(cid, sha256(bytes))) ?? [])).toEqual(Buffer.from(bytes));
+    expect(await blobs.stored()).toEqual(new Set(written.map(([cid]) => cid)));
   });
 
   it("a damaged file of its own gives way to the pack holding the same blob", async () => {

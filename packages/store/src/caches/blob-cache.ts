@@ -3,7 +3,13 @@ import { access, type FileHandle, mkdir, open, readdir, readFile, unlink } from 
 import { join } from "node:path";
 import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
-import { type BlobPackIndex, encodeBlobPack, readBlobPackIndex } from "./blob-pack.js";
+import {
+  type BlobPackIndex,
+  encodeBlobPack,
+  encodeMergedBlobPack,
+  MAX_PACKS,
+  readBlobPackIndex,
+} from "./blob-pack.js";
 
 /** How many blobs {@link BlobCache.putAll} writes at once. */
 const WRITES_AT_ONCE = 16;
@@ -64,6 +70,7 @@ export class BlobCache {
       // Named by the hash of its index: two processes packing the same blobs write the same file.
       const name = `${pack.toString("hex", 12, 44)}.pack`;
       await writeFileAtomic(join(this.#directory, PACKS, name), pack, 0o644, false, false);
+      await this.#mergeWhenMany();
       return;
     }
     await mkdir(this.#directory, { recursive: true });
@@ -141,6 +148,44 @@ export class BlobCache {
       return true;
     });
     return found;
+  }
+
+  /**
+   * Merges the packs into one when there are more than {@link MAX_PACKS}, so
+   * a blob missing from all of them costs at most that many index reads.
+   * Each blob is checked against its sha-256 as it is copied; a pack with
+   * one that does not match is left out (and left for {@link get} to
+   * remove). The merged pack is written (atomically) before the packs it
+   * holds are removed, so a blob is always in one of them; a reader that
+   * listed the folder before may miss it once and load the replica.
+   */
+  async #mergeWhenMany(): Promise<void> {
+    const folder = join(this.#directory, PACKS);
+    const packs = (await readdir(folder).catch(() => [] as string[])).filter((name) =>
+      name.endsWith(".pack"),
+    );
+    if (packs.length <= MAX_PACKS) return;
+    const contentCids: string[] = [];
+    const blobs: Uint8Array[] = [];
+    const merged: string[] = [];
+    await this.#eachPack(async (index, file, path) => {
+      const copied: Uint8Array[] = [];
+      for (const place of index.places()) {
+        const blob = Buffer.alloc(place.length);
+        const { bytesRead } = await file.read(blob, 0, place.length, place.offset);
+        if (bytesRead !== place.length || !matches(blob, place.sha256Hex)) return false;
+        copied.push(blob);
+      }
+      contentCids.push(...index.names());
+      blobs.push(...copied);
+      merged.push(path);
+      return false;
+    });
+    if (merged.length < 2) return;
+    const pack = encodeMergedBlobPack(contentCids, blobs);
+    const path = join(folder, `${pack.toString("hex", 12, 44)}.pack`);
+    await writeFileAtomic(path, pack, 0o644, false, false);
+    for (const old of merged) if (old !== path) await unlink(old).catch(() => {});
   }
 
   /**

@@ -23,6 +23,13 @@ const ENTRY_BYTES = 32 + 8 + 4;
 const MAX_ENTRIES = 1_000_000;
 /** Most bytes of CIDs one pack may list. */
 const MAX_NAMES_BYTES = 256 * 1024 * 1024;
+/**
+ * Most packs a blob cache keeps: a blob missing from every pack reads each
+ * one's index, so past this many the cache merges them into one (see
+ * `BlobCache.putAll`). A join writes one; each later write of 64 blobs or
+ * more, another.
+ */
+export const MAX_PACKS = 8;
 
 /** A pack's index, read and checked: finds a blob's place by its CID. */
 export interface BlobPackIndex {
@@ -30,19 +37,40 @@ export interface BlobPackIndex {
   names(): string[];
   /** Where the pack holds the bytes whose sha-256 is `sha256Hex`, or undefined. */
   find(sha256Hex: string): { readonly offset: number; readonly length: number } | undefined;
+  /** Every blob's sha-256 (hex) and place, in key order: what merging packs copies. */
+  places(): { readonly sha256Hex: string; readonly offset: number; readonly length: number }[];
 }
 
 /** The bytes of a pack holding `blobs` (CIDs unique, bytes already known to match them). */
 export function encodeBlobPack(
   blobs: readonly (readonly [contentCid: string, bytes: Uint8Array])[],
 ): Buffer {
+  return encodePack(
+    blobs.map(([cid]) => cid),
+    blobs.map(([, bytes]) => bytes),
+  );
+}
+
+/**
+ * The bytes of one pack holding what several held (when there are more
+ * than {@link MAX_PACKS}): their CIDs and their blobs, the bytes already
+ * checked against their sha-256.
+ */
+export function encodeMergedBlobPack(
+  contentCids: readonly string[],
+  blobs: readonly Uint8Array[],
+): Buffer {
+  return encodePack([...new Set(contentCids)], blobs);
+}
+
+function encodePack(contentCids: readonly string[], blobs: readonly Uint8Array[]): Buffer {
   const byKey = new Map<string, { key: Buffer; bytes: Uint8Array }>();
-  for (const [, bytes] of blobs) {
+  for (const bytes of blobs) {
     const key = createHash("sha256").update(bytes).digest();
     byKey.set(key.toString("hex"), { key, bytes });
   }
   const entries = [...byKey.values()].sort((a, b) => Buffer.compare(a.key, b.key));
-  const names = Buffer.from(blobs.map(([cid]) => cid).join("\n"));
+  const names = Buffer.from(contentCids.join("\n"));
   const index = Buffer.alloc(entries.length * ENTRY_BYTES);
   let offset = HEADER_BYTES + index.length + names.length;
   entries.forEach(({ key, bytes }, position) => {
@@ -63,7 +91,9 @@ export function encodeBlobPack(
 /**
  * Reads and checks an open pack's index (the header's hash over index and
  * names). Undefined when the file is not a whole pack: too short, another
- * format, or an index that does not match its hash. Throws only what
+ * format, a header that claims more bytes than the file holds (checked
+ * before anything is allocated for them), an index that does not match its
+ * hash, or an entry whose blob lies outside the file. Throws only what
  * reading the file throws.
  */
 export async function readBlobPackIndex(file: FileHandle): Promise<BlobPackIndex | undefined> {
@@ -74,10 +104,29 @@ export async function readBlobPackIndex(file: FileHandle): Promise<BlobPackIndex
   const namesLength = header.readUInt32BE(8);
   if (count > MAX_ENTRIES || namesLength > MAX_NAMES_BYTES) return undefined;
   const size = count * ENTRY_BYTES + namesLength;
+  // A header that claims more than the file holds lies (or the pack was cut
+  // short): nothing is allocated for it.
+  const fileSize = (await file.stat()).size;
+  if (HEADER_BYTES + size > fileSize) return undefined;
   const body = Buffer.alloc(size);
   if ((await file.read(body, 0, size, HEADER_BYTES)).bytesRead !== size) return undefined;
   if (!createHash("sha256").update(body).digest().equals(header.subarray(12))) return undefined;
+  // Every blob lies after the index and names, within the file: a reader allocates what an entry says.
+  const dataStart = HEADER_BYTES + size;
+  for (let at = 0; at < count * ENTRY_BYTES; at += ENTRY_BYTES) {
+    const offset = Number(body.readBigUInt64BE(at + 32));
+    if (offset < dataStart || offset + body.readUInt32BE(at + 40) > fileSize) return undefined;
+  }
   return {
+    places: () =>
+      Array.from({ length: count }, (_, position) => {
+        const at = position * ENTRY_BYTES;
+        return {
+          sha256Hex: body.toString("hex", at, at + 32),
+          offset: Number(body.readBigUInt64BE(at + 32)),
+          length: body.readUInt32BE(at + 40),
+        };
+      }),
     names: () =>
       namesLength === 0 ? [] : body.toString("utf8", count * ENTRY_BYTES, size).split("\n"),
     find: (sha256Hex) => {
