@@ -108,7 +108,7 @@ export {
   type VerifyStampRequest,
   verifyStamp,
 } from "./operations/verify-stamp.js";
-export { type Connected, keepConnected } from "./owner/owner-connection.js";
+export { type Connected, keepConnected, MAX_LIVE_STANDARDS } from "./owner/owner-connection.js";
 export { refreshArrived } from "./owner/owner-refresh.js";
 export {
   MAX_OWNER_REQUEST_BYTES,
