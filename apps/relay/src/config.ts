@@ -2,9 +2,9 @@ import { resolve } from "node:path";
 import { CanonError, isCanonError } from "@canon/core";
 import { parsePort, parseRelayUrl } from "@canon/store";
 import { z } from "zod";
+import { parseTrustedProxies } from "./guard/client-address.js";
 import { LIMIT_SETTINGS, parseLimit, type RelayLimits } from "./limits.js";
 import { DEFAULT_LOG_LEVEL, parseLogLevel } from "./relay-log.js";
-import { parseTrustedProxies } from "./guard/client-address.js";
 import { parseDatabaseUrl } from "./storage/database-url.js";
 
 /** The port a relay listens on when `CANON_RELAY_PORT` is not set. */

@@ -98,26 +98,23 @@ describe("CANON_RELAY_TRUSTED_PROXIES", () => {
     expect(relay.child.exitCode).toBeNull();
   });
 
-  it.each([
-    ["proxy.example.com"],
-    ["10.0.0.0/33"],
-    ["10.0.0.0/8/1"],
-    ["127.1"],
-    [","],
-  ])("refuses to start with %j: one line naming the variable, exit 2", (value) => {
-    const run = spawnSync(process.execPath, [RELAY_MAIN], {
-      env: {
-        PATH: process.env.PATH,
-        CANON_RELAY_DATA: join(directory, "refused"),
-        CANON_RELAY_PORT: "0",
-        CANON_RELAY_TRUSTED_PROXIES: value,
-      },
-      encoding: "utf8",
-      timeout: 30_000,
-    });
-    expect(run.status).toBe(2);
-    expect(run.stdout).toBe("");
-    expect(run.stderr).toMatch(/^canon-relay: CANON_RELAY_TRUSTED_PROXIES /);
-    expect(run.stderr.trim().split("\n")).toHaveLength(1);
-  });
+  it.each([["proxy.example.com"], ["10.0.0.0/33"], ["10.0.0.0/8/1"], ["127.1"], [","]])(
+    "refuses to start with %j: one line naming the variable, exit 2",
+    (value) => {
+      const run = spawnSync(process.execPath, [RELAY_MAIN], {
+        env: {
+          PATH: process.env.PATH,
+          CANON_RELAY_DATA: join(directory, "refused"),
+          CANON_RELAY_PORT: "0",
+          CANON_RELAY_TRUSTED_PROXIES: value,
+        },
+        encoding: "utf8",
+        timeout: 30_000,
+      });
+      expect(run.status).toBe(2);
+      expect(run.stdout).toBe("");
+      expect(run.stderr).toMatch(/^canon-relay: CANON_RELAY_TRUSTED_PROXIES /);
+      expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    },
+  );
 });

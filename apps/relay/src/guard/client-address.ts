@@ -33,7 +33,10 @@ export function parseTrustedProxies(value: string, name: string): TrustedProxies
     .map((entry) => entry.trim())
     .filter((entry) => entry !== "");
   if (entries.length === 0)
-    throw new CanonError("BAD_ARGUMENT", `${name} names no address: give addresses or CIDR ranges separated by commas, such as 10.0.0.5,fd00::/8`);
+    throw new CanonError(
+      "BAD_ARGUMENT",
+      `${name} names no address: give addresses or CIDR ranges separated by commas, such as 10.0.0.5,fd00::/8`,
+    );
   return entries.map((entry): AddressRange => {
     const slash = entry.indexOf("/");
     const address = slash === -1 ? entry : entry.slice(0, slash);
