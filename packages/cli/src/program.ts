@@ -406,6 +406,10 @@ program
     "--heads-requests-per-minute <n>",
     "GET /heads requests one address may make per minute (default 600)",
   )
+  .option(
+    "--trusted-proxies <list>",
+    "reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For names the client for every per-address limit; none by default (or CANON_RELAY_TRUSTED_PROXIES)",
+  )
   .action(action(() => import("./commands/relay.js")));
 
 const projectOption = () =>

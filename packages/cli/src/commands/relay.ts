@@ -6,6 +6,7 @@ import {
   parseEvictAfterSeconds,
   parseLimit,
   parseLogLevel,
+  parseTrustedProxies,
   type RelayLimits,
   readTokensFile,
   startRelayServer,
@@ -19,7 +20,7 @@ type LimitFlags = { [name in keyof RelayLimits]?: string };
 
 /**
  * `canon relay --port <p> (--data <dir> | --database-url <url>) [--evict-after <s>] [--host] [--token]
- * [--tokens <file>] [--peer <ws-url>...] [--log-level] [limits]`: run a relay until SIGTERM/SIGINT.
+ * [--tokens <file>] [--peer <ws-url>...] [--log-level] [--trusted-proxies <list>] [limits]`: run a relay until SIGTERM/SIGINT.
  * The database URL's password is never printed (the start-up line shows it as `***`).
  */
 export async function run(
@@ -34,6 +35,7 @@ export async function run(
       tokens?: string;
       peer?: string[];
       logLevel?: string;
+      trustedProxies?: string;
     },
 ): Promise<void> {
   const limits: LimitOverrides = Object.fromEntries(
@@ -61,6 +63,7 @@ export async function run(
     peers: (options.peer ?? []).map((url) => ({ url, token: options.token })),
     limits,
     logLevel: logLevelOf(options.logLevel),
+    trustedProxies: trustedProxiesOf(options.trustedProxies),
     ownsProcess: true,
   });
   const where = databaseUrl === undefined ? { data: server.storage } : { database: server.storage };
@@ -109,4 +112,11 @@ export function logLevelOf(flag: string | undefined) {
   if (flag !== undefined) return parseLogLevel(flag, "--log-level");
   const variable = process.env.CANON_RELAY_LOG_LEVEL;
   return variable ? parseLogLevel(variable, "CANON_RELAY_LOG_LEVEL") : undefined;
+}
+
+/** `--trusted-proxies`, else `CANON_RELAY_TRUSTED_PROXIES`; undefined (no proxy trusted) when neither is set. */
+export function trustedProxiesOf(flag: string | undefined) {
+  if (flag !== undefined) return parseTrustedProxies(flag, "--trusted-proxies");
+  const variable = process.env.CANON_RELAY_TRUSTED_PROXIES;
+  return variable ? parseTrustedProxies(variable, "CANON_RELAY_TRUSTED_PROXIES") : undefined;
 }
