@@ -17,6 +17,7 @@ import { startRelay, stopAll } from "./helpers/processes.js";
 // once it has gone. Real processes: a relay, an owner, thin clients.
 
 const BUSY = resolve(import.meta.dirname, "helpers/busy-owner.cjs");
+const SLOW_START = resolve(import.meta.dirname, "helpers/slow-start.cjs");
 
 let dir: string;
 let homes: ReturnType<typeof ownerHomes>;
@@ -111,5 +112,26 @@ describe("canon owner --stop as the relay goes away", () => {
     expect(stop.stdout).toContain("stopped the owner process");
     expect(isRunning(owner.child.pid as number)).toBe(false);
     expect(Date.now() - asked).toBeLessThan(10_000);
+  });
+
+  it("stops an owner spawned a moment before (a command starts one for the next), before it even holds the home", async () => {
+    const { relay, home } = await homeOnRelay("spawned");
+    // The owner spends its first 2 s busy (test/helpers/slow-start.cjs): `--stop` comes
+    // while it neither listens nor holds the home's lock.
+    const owner = spawnOwner(home, ["--require", SLOW_START]);
+    void relay.stop("SIGKILL");
+    const stop = await homes.run(home, ["owner", "--stop"]);
+    expect(stop.status, stop.stderr).toBe(0);
+    expect(stop.stdout).toContain("no owner process is running");
+    // Once it holds the lock, it finds the stop asked for meanwhile and goes.
+    const asked = Date.now();
+    await exited(owner.child);
+    expect(Date.now() - asked).toBeLessThan(5_000);
+    expect(existsSync(join(home, "owner.stop"))).toBe(false);
+    // A stop mark never stops an owner started after it.
+    await homes.ok(home, ["owner", "--stop"]);
+    const next = spawnOwner(home);
+    await until("the next owner answering", () => homes.ownerPid(home));
+    expect(next.child.exitCode).toBeNull();
   });
 });

@@ -27,6 +27,11 @@ export function ownerLockOf(root: string): string {
   return join(root, "owner.lock");
 }
 
+/** The stop mark (see stop-mark.ts): a stop asked for while an owner was still starting. */
+export function ownerStopMarkOf(root: string): string {
+  return join(root, "owner.stop");
+}
+
 /**
  * The owner's refresh mark (see refresh-mark.ts): there while the owner
  * writes the caches for a change it received from a relay.

@@ -26,6 +26,7 @@ import {
 import { signerIfAny } from "../context.js";
 import { CLI_VERSION, ownerLockOf, ownerSocketOf } from "./owner-socket.js";
 import { clearRefreshMark, setRefreshMark } from "./refresh-mark.js";
+import { takeStopMark } from "./stop-mark.js";
 
 /** Default idle time before an owner started on demand exits: `CANON_OWNER_IDLE_SECONDS` overrides it. */
 export const DEFAULT_IDLE_SECONDS = 300;
@@ -89,6 +90,13 @@ export async function becomeOwner(
     options.waitMs ?? 0,
   );
   if (release === undefined) return undefined;
+  // `canon owner --stop` came while this process was starting, before it held the lock
+  // (a watch hosting the owner is stopped by its own user, and ignores the mark).
+  if (options.idleSeconds !== undefined && takeStopMark(home.root)) {
+    await replica.shutdown().catch(() => {});
+    await release().catch(() => {});
+    return undefined;
+  }
   const socketPath = ownerSocketOf(home.root);
   // A socket left by a crashed owner: this process holds the lock, so it is stale.
   await unlink(socketPath).catch(() => {});

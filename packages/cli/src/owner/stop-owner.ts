@@ -1,6 +1,7 @@
 import { lockHolderOf } from "@canon/store";
 import { askOwner } from "./owner-client.js";
 import { ownerLockOf } from "./owner-socket.js";
+import { setStopMark } from "./stop-mark.js";
 
 /**
  * How long `canon owner --stop` keeps asking an owner that holds the home's
@@ -35,8 +36,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * owner that holds the lock but does not answer yet (starting, or busy on
  * the CPU) is asked again until it does, for at most {@link ANSWER_WAIT_MS}:
  * before, a stop sent then was taken for "no owner" and the owner served on
- * until idle (5 minutes). What the owner reported done is on disk already;
- * the command it runs when asked finishes first.
+ * until idle (5 minutes). When none holds the lock, the stop mark
+ * (`stop-mark.ts`) stops one spawned a moment ago that has not taken it
+ * yet. What the owner reported done is on disk already; the command it
+ * runs when asked finishes first.
  */
 export async function stopOwner(root: string): Promise<StopOutcome> {
   const lock = ownerLockOf(root);
@@ -46,7 +49,14 @@ export async function stopOwner(root: string): Promise<StopOutcome> {
     const code = await askOwner(root, { op: "stop" }, () => {});
     if (code !== undefined) break;
     holder = await lockHolderOf(lock);
-    if (holder === undefined) return { kind: "none" };
+    if (holder === undefined) {
+      // An owner spawned a moment ago may not hold the lock yet: the mark stops it
+      // once it does. Looked at again after the mark is written (the owner writes
+      // its holder file, then looks for the mark), so one of the two sees the other.
+      setStopMark(root);
+      holder = await lockHolderOf(lock);
+      if (holder === undefined) return { kind: "none" };
+    }
     if (Date.now() >= answerBy)
       return {
         kind: "still running",
