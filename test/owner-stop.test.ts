@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CANON_BIN } from "./helpers/cli.js";
-import { isRunning, ownerHomes, until } from "./helpers/owner-homes.js";
+import { ownerHomes, until } from "./helpers/owner-homes.js";
 import { startRelay, stopAll } from "./helpers/processes.js";
 
 // `canon owner --stop` while the relay the owner holds a connection to goes
@@ -49,6 +49,14 @@ function spawnOwner(home: string, nodeArgs: readonly string[] = []) {
   return { child, trace: () => trace };
 }
 
+/** Resolves true once `child` has exited, false if it still runs after `ms`. */
+function exitsWithin(child: ChildProcess, ms: number): Promise<boolean> {
+  return Promise.race([
+    exited(child).then(() => true),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms)),
+  ]);
+}
+
 function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
@@ -85,9 +93,8 @@ describe("canon owner --stop as the relay goes away", () => {
     const answered = Date.now();
     expect(stop.status, stop.stderr).toBe(0);
     expect(stop.stdout).toContain("stopped the owner process");
-    // It returns once the owner has gone, and that is soon after the busy command.
-    expect(isRunning(owner.child.pid as number)).toBe(false);
-    await exited(owner.child);
+    // It returns once the owner has let go of the home (its process then exits), soon after the busy command.
+    expect(await exitsWithin(owner.child, 2_000)).toBe(true);
     expect(answered - asked).toBeLessThan(4_000 + 5_000);
     const published = await publish;
     expect(published.status, published.stderr).toBe(0);
@@ -110,8 +117,30 @@ describe("canon owner --stop as the relay goes away", () => {
     const stop = await homes.run(home, ["owner", "--stop"]);
     expect(stop.status, stop.stderr).toBe(0);
     expect(stop.stdout).toContain("stopped the owner process");
-    expect(isRunning(owner.child.pid as number)).toBe(false);
+    expect(await exitsWithin(owner.child, 2_000)).toBe(true);
     expect(Date.now() - asked).toBeLessThan(10_000);
+  });
+
+  it("names an owner that is stopped (SIGSTOP) at once, exit 1; resumed, it is stopped", async () => {
+    const { home } = await homes.homeWithSpace("sigstop");
+    const owner = spawnOwner(home);
+    const pid = owner.child.pid as number;
+    await until("the owner answering", () => homes.ownerPid(home));
+    process.kill(pid, "SIGSTOP");
+    try {
+      const asked = Date.now();
+      const stop = await homes.run(home, ["owner", "--stop"]);
+      expect(stop.status).toBe(1);
+      expect(stop.stderr).toContain(`the owner process (pid ${pid})`);
+      expect(stop.stderr).toContain("is stopped");
+      expect(stop.stderr.trim().split("\n")).toHaveLength(1);
+      expect(Date.now() - asked).toBeLessThan(10_000);
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    const stop = await homes.run(home, ["owner", "--stop"]);
+    expect(stop.stdout).toContain("stopped the owner process");
+    expect(await exitsWithin(owner.child, 2_000)).toBe(true);
   });
 
   it("stops an owner spawned a moment before (a command starts one for the next), before it even holds the home", async () => {

@@ -34,7 +34,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * Stops the owner process of the home at `root`, and returns only once it
  * has gone (its lock released), so the next command never finds it. An
  * owner that holds the lock but does not answer yet (starting, or busy on
- * the CPU) is asked again until it does, for at most {@link ANSWER_WAIT_MS}:
+ * the CPU) is asked again until it does, for at most {@link ANSWER_WAIT_MS}
+ * (one that is stopped, SIGSTOP, is named at once):
  * before, a stop sent then was taken for "no owner" and the owner served on
  * until idle (5 minutes). When none holds the lock, the stop mark
  * (`stop-mark.ts`) stops one spawned a moment ago that has not taken it
@@ -57,11 +58,18 @@ export async function stopOwner(root: string): Promise<StopOutcome> {
       holder = await lockHolderOf(lock);
       if (holder === undefined) return { kind: "none" };
     }
+    // A stopped process answers no one until resumed: no point waiting for it.
+    if (holder.state === "stopped")
+      return {
+        kind: "still running",
+        pid: holder.pid,
+        why: "holds the home but is stopped (SIGSTOP or a debugger) and cannot answer",
+      };
     if (Date.now() >= answerBy)
       return {
         kind: "still running",
         pid: holder.pid,
-        why: `holds the home but did not answer for ${ANSWER_WAIT_MS / 1000} s${holder.state === "stopped" ? " (it is stopped: SIGSTOP or a debugger)" : ""}`,
+        why: `holds the home but did not answer for ${ANSWER_WAIT_MS / 1000} s`,
       };
     await sleep(POLL_MS);
   }
