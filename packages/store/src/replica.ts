@@ -227,10 +227,12 @@ export class Replica {
    * other, and flushed when the replica closes. Its records are checked by
    * the fold as any synced ones are. False (and nothing changes) when the
    * replica already holds the document, in memory or on disk, or the id is
-   * not a document id.
+   * not a document id. With `bytes` (what `doc` was loaded from, whole),
+   * those bytes are stored as the document's snapshot, as received, rather
+   * than encoded again ({@link adoptAll}).
    */
-  async adopt(documentId: string, doc: A.Doc<unknown>): Promise<boolean> {
-    return (await this.adoptAll([[documentId, doc]])).length === 1;
+  async adopt(documentId: string, doc: A.Doc<unknown>, bytes?: Uint8Array): Promise<boolean> {
+    return (await this.adoptAll([[documentId, doc, bytes]])).length === 1;
   }
 
   /**
@@ -242,10 +244,19 @@ export class Replica {
    * checks interleaved with saves would each wait behind them (5 s of a
    * 1,000-document join). Their writes are held back until {@link close}
    * (`FileStorage.holdWrites`), which makes them durable together: until
-   * then a crash leaves none of them. Returns the ids taken in, in order.
+   * then a crash leaves none of them. A document given with the bytes it
+   * was loaded from (`Automerge.load` of exactly those bytes, which loading
+   * them again reproduces) is stored as those bytes, and automerge-repo
+   * counts it as saved (`saveLoaded`, a Canon patch): it does not encode
+   * the document again (`Automerge.save`, a third of a 1,000-document
+   * join's time in automerge-repo). Returns the ids taken in, in order.
    */
   async adoptAll(
-    documents: readonly (readonly [documentId: string, doc: A.Doc<unknown>])[],
+    documents: readonly (readonly [
+      documentId: string,
+      doc: A.Doc<unknown>,
+      bytes?: Uint8Array | undefined,
+    ])[],
   ): Promise<string[]> {
     const seen = new Set<string>();
     const fresh = documents.filter(([documentId]) => {
@@ -257,8 +268,13 @@ export class Replica {
     const stored = await this.storage.documentsStored(fresh.map(([documentId]) => documentId));
     const adopted: string[] = [];
     if (fresh.some(([documentId]) => !stored.has(documentId))) this.storage.holdWrites();
-    for (const [documentId, doc] of fresh) {
+    const saves: Promise<void>[] = [];
+    const storage = this.repo.storageSubsystem;
+    for (const [documentId, doc, bytes] of fresh) {
       if (stored.has(documentId) || documentId in this.repo.handles) continue;
+      // Stored as received, its heads counted as saved before the update below schedules a save.
+      if (bytes !== undefined && storage !== undefined)
+        saves.push(storage.saveLoaded(documentId as DocumentId, doc, bytes));
       // `import` with no bytes registers an empty handle (saved on change, synced); the
       // document is then set whole, without loading its bytes a second time.
       const handle = this.repo.import<unknown>(NO_BYTES, { docId: documentId as DocumentId });
@@ -267,6 +283,7 @@ export class Replica {
       this.#touched.add(handle.documentId);
       adopted.push(documentId);
     }
+    await Promise.all(saves);
     return adopted;
   }
 
