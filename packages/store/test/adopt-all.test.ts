@@ -1,5 +1,5 @@
-import { mkdtemp, rm } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as A from "@automerge/automerge";
