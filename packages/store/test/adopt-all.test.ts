@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as A from "@automerge/automerge";
@@ -102,5 +102,45 @@ describe("Replica.adoptAll (a join's bulk answer taken in at once)", () => {
     } finally {
       await again.close();
     }
+  });
+
+  it("makes what it took in durable in the background once asked (settleSoon), before the replica closes", async () => {
+    const home = await newHome();
+    const id = newId();
+    const replica = await openReplica(home);
+    try {
+      expect(await replica.adoptAll([[id, docOf("early")]])).toEqual([id]);
+      await replica.repo.flush([id as DocumentId]);
+      expect(await new FileStorage(home.replica).hasDocument(id)).toBe(false);
+      replica.settleSoon();
+      const other = new FileStorage(home.replica);
+      for (let tries = 0; !(await other.hasDocument(id)); tries++) {
+        expect(tries).toBeLessThan(500);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    } finally {
+      await replica.close();
+    }
+    const again = await openReplica(home);
+    try {
+      expect((await again.find<{ text: string }>(id))?.doc().text).toBe("early");
+    } finally {
+      await again.close();
+    }
+  });
+
+  it("throws from close what the background settle met (a folder that cannot be made), and keeps nothing half-written", async () => {
+    const home = await newHome();
+    const id = newId();
+    const replica = await openReplica(home);
+    expect(await replica.adoptAll([[id, docOf("blocked")]])).toEqual([id]);
+    await replica.repo.flush([id as DocumentId]);
+    // A file where the document's folder must go.
+    await mkdir(home.replica, { recursive: true });
+    await writeFile(join(home.replica, id.slice(0, 2)), "not a folder");
+    replica.settleSoon();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await expect(replica.close()).rejects.toThrow();
+    expect(await new FileStorage(home.replica).hasDocument(id)).toBe(false);
   });
 });
