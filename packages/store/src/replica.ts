@@ -275,10 +275,15 @@ export class Replica {
     if (fresh.some(([documentId]) => !stored.has(documentId))) this.storage.holdWrites();
     const saves: Promise<void>[] = [];
     const storage = this.repo.storageSubsystem;
+    // Only with the Canon patch: the packed CLI runs the automerge-repo npm installs, unpatched,
+    // whose Repo then saves each document itself, as before.
+    const patched =
+      storage !== undefined &&
+      typeof (storage as { saveLoaded?: unknown }).saveLoaded === "function";
     for (const [documentId, doc, bytes] of fresh) {
       if (stored.has(documentId) || documentId in this.repo.handles) continue;
       // Stored as received, its heads counted as saved before the update below schedules a save.
-      if (bytes !== undefined && storage !== undefined)
+      if (bytes !== undefined && patched)
         saves.push(storage.saveLoaded(documentId as DocumentId, doc, bytes));
       // `import` with no bytes registers an empty handle (saved on change, synced); the
       // document is then set whole, without loading its bytes a second time.

@@ -143,4 +143,24 @@ describe("Replica.adoptAll (a join's bulk answer taken in at once)", () => {
     await expect(replica.close()).rejects.toThrow();
     expect(await new FileStorage(home.replica).hasDocument(id)).toBe(false);
   });
+
+  it("with an unpatched automerge-repo (no saveLoaded, as the packed CLI installs it), takes documents given with their bytes in and saves them itself", async () => {
+    const home = await newHome();
+    const id = newId();
+    const replica = await openReplica(home);
+    try {
+      // As on automerge-repo 2.5.6 from npm: the storage subsystem has no such method.
+      Object.defineProperty(replica.repo.storageSubsystem, "saveLoaded", { value: undefined });
+      const bytes = A.save(A.from({ text: "unpatched" }));
+      expect(await replica.adoptAll([[id, A.load(bytes), bytes]])).toEqual([id]);
+    } finally {
+      await replica.close();
+    }
+    const again = await openReplica(home);
+    try {
+      expect((await again.find<{ text: string }>(id))?.doc().text).toBe("unpatched");
+    } finally {
+      await again.close();
+    }
+  });
 });
