@@ -271,6 +271,47 @@ describe("a fresh home joins a space in one bulk answer", () => {
     const doctor = await home.canonAsync("doctor", "--json");
     expect(doctor.status, doctor.stdout + doctor.stderr).toBe(0);
   });
+  it("killed while what it took in is made durable in the background (the space document in place), a second join completes", async () => {
+    const home = await newcomer();
+    const dist = join(import.meta.dirname, "../packages/store/dist");
+    const spaceId = spaceUrl.slice("canon:".length).split("/")[0] as string;
+    // The join's first half, then the background settle of `syncSpace`, killed once the
+    // space document is durable (the rest may or may not be yet).
+    const script = [
+      `import { canonHome, openReplica } from ${JSON.stringify(join(dist, "index.js"))};`,
+      `import { fetchSpaceDocuments } from ${JSON.stringify(join(dist, "sync/space-documents.js"))};`,
+      `import { FileStorage } from ${JSON.stringify(join(dist, "storage/file-storage.js"))};`,
+      "const home = canonHome(process.env.CANON_HOME);",
+      "const replica = await openReplica(home);",
+      `await fetchSpaceDocuments(replica, { url: ${JSON.stringify(relay.url)} }, ${JSON.stringify(spaceId)}, 20000);`,
+      "await replica.repo.flush();",
+      "replica.settleSoon();",
+      "const other = new FileStorage(home.replica);",
+      `while (!(await other.hasDocument(${JSON.stringify(spaceId)}))) await new Promise((r) => setTimeout(r, 1));`,
+      'process.stdout.write("durable\\n");',
+      "setInterval(() => {}, 1000);",
+    ].join("\n");
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+      env: { ...process.env, CANON_HOME: home.home },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const gone = new Promise((resolve) => child.on("exit", resolve));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (chunk: Buffer) => {
+        if (chunk.toString().includes("durable")) resolve();
+      });
+      child.on("exit", (code) => reject(new Error(`the half join exited ${code} first`)));
+    });
+    child.kill("SIGKILL");
+    await gone;
+
+    // The space is held now (whole or in part): the second join syncs it normally.
+    const joined = await join_(home, relay.url);
+    expect(joined).toMatchObject({ missing: [] });
+    await readsEverything(home);
+    const doctor = await home.canonAsync("doctor", "--json");
+    expect(doctor.status, doctor.stdout + doctor.stderr).toBe(0);
+  });
 });
 
 describe("a bulk answer cannot kill the joining process's Automerge", () => {

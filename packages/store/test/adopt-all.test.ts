@@ -1,10 +1,16 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as A from "@automerge/automerge";
-import { generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
+import {
+  type DocumentId,
+  generateAutomergeUrl,
+  parseAutomergeUrl,
+} from "@automerge/automerge-repo";
 import { afterEach, describe, expect, it } from "vitest";
 import { type CanonHome, canonHome, openReplica } from "../src/index.js";
+import { FileStorage } from "../src/storage/file-storage.js";
 
 const cleanup: string[] = [];
 afterEach(async () => {
@@ -53,6 +59,106 @@ describe("Replica.adoptAll (a join's bulk answer taken in at once)", () => {
     try {
       expect((await again.find<{ text: string }>(b))?.doc().text).toBe("b");
       expect((await again.find<{ text: string }>(a))?.doc().text).toBe("a");
+    } finally {
+      await again.close();
+    }
+  });
+
+  it("stores a document given with its bytes as those bytes, not encoded again, and saves later changes on top", async () => {
+    const home = await newHome();
+    // A snapshot and a change after it, concatenated (as a relay's stored chunks are):
+    // Automerge.save of the loaded document would be one compacted snapshot instead.
+    // Past 1 KiB of noise, so automerge-repo saves a later change as a change, not a new snapshot.
+    const first = A.from({ text: "one", noise: randomBytes(4096) });
+    const second = A.change(first, (doc) => {
+      doc.text = "two";
+    });
+    const bytes = new Uint8Array([...A.save(first), ...A.saveSince(second, A.getHeads(first))]);
+    const loaded = A.load<{ text: string }>(bytes);
+    expect(A.save(loaded)).not.toEqual(bytes);
+    const id = newId();
+    const replica = await openReplica(home);
+    try {
+      expect(await replica.adoptAll([[id, loaded, bytes]])).toEqual([id]);
+      const handle = await replica.find<{ text: string }>(id);
+      expect(handle?.doc().text).toBe("two");
+      await replica.repo.flush([id as DocumentId]);
+      const stored = await new FileStorage(home.replica).loadRange([id]);
+      // Held until the close: nothing on disk yet.
+      expect(stored).toEqual([]);
+      // Counted as saved at its own heads: a change made now is saved as a change on top.
+      handle?.change((doc) => {
+        doc.text = "three";
+      });
+    } finally {
+      await replica.close({ compact: false });
+    }
+    const stored = await new FileStorage(home.replica).loadRange([id]);
+    expect(stored.map((chunk) => chunk.key[1])).toEqual(["incremental", "snapshot"]);
+    expect(stored[1]?.data).toEqual(bytes);
+    const again = await openReplica(home);
+    try {
+      expect((await again.find<{ text: string }>(id))?.doc().text).toBe("three");
+    } finally {
+      await again.close();
+    }
+  });
+
+  it("makes what it took in durable in the background once asked (settleSoon), before the replica closes", async () => {
+    const home = await newHome();
+    const id = newId();
+    const replica = await openReplica(home);
+    try {
+      expect(await replica.adoptAll([[id, docOf("early")]])).toEqual([id]);
+      await replica.repo.flush([id as DocumentId]);
+      expect(await new FileStorage(home.replica).hasDocument(id)).toBe(false);
+      replica.settleSoon();
+      const other = new FileStorage(home.replica);
+      for (let tries = 0; !(await other.hasDocument(id)); tries++) {
+        expect(tries).toBeLessThan(500);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    } finally {
+      await replica.close();
+    }
+    const again = await openReplica(home);
+    try {
+      expect((await again.find<{ text: string }>(id))?.doc().text).toBe("early");
+    } finally {
+      await again.close();
+    }
+  });
+
+  it("throws from close what the background settle met (a folder that cannot be made), and keeps nothing half-written", async () => {
+    const home = await newHome();
+    const id = newId();
+    const replica = await openReplica(home);
+    expect(await replica.adoptAll([[id, docOf("blocked")]])).toEqual([id]);
+    await replica.repo.flush([id as DocumentId]);
+    // A file where the document's folder must go.
+    await mkdir(home.replica, { recursive: true });
+    await writeFile(join(home.replica, id.slice(0, 2)), "not a folder");
+    replica.settleSoon();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await expect(replica.close()).rejects.toThrow();
+    expect(await new FileStorage(home.replica).hasDocument(id)).toBe(false);
+  });
+
+  it("with an unpatched automerge-repo (no saveLoaded, as the packed CLI installs it), takes documents given with their bytes in and saves them itself", async () => {
+    const home = await newHome();
+    const id = newId();
+    const replica = await openReplica(home);
+    try {
+      // As on automerge-repo 2.5.6 from npm: the storage subsystem has no such method.
+      Object.defineProperty(replica.repo.storageSubsystem, "saveLoaded", { value: undefined });
+      const bytes = A.save(A.from({ text: "unpatched" }));
+      expect(await replica.adoptAll([[id, A.load(bytes), bytes]])).toEqual([id]);
+    } finally {
+      await replica.close();
+    }
+    const again = await openReplica(home);
+    try {
+      expect((await again.find<{ text: string }>(id))?.doc().text).toBe("unpatched");
     } finally {
       await again.close();
     }

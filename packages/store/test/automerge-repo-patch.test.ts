@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MessageChannel } from "node:worker_threads";
 import { next as A } from "@automerge/automerge";
-import { type PeerId, Repo } from "@automerge/automerge-repo";
+import { generateAutomergeUrl, type PeerId, Repo } from "@automerge/automerge-repo";
 import { MessageChannelNetworkAdapter } from "@automerge/automerge-repo-network-messagechannel";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { FileStorage } from "../src/storage/file-storage.js";
@@ -127,6 +127,56 @@ describe("the automerge-repo patch", () => {
     expect(event?.patches).toEqual([{ action: "put", path: ["records", "b"], value: 2 }]);
     // Read twice, computed once.
     expect(event?.patches).toBe(event?.patches);
+    await repo.shutdown();
+  });
+
+  it("stores bytes a document was loaded from as its snapshot (saveLoaded) and counts its heads as saved: no save encodes it again", async () => {
+    const directory = await mkdtemp(join(tmpdir(), "canon-patch-"));
+    try {
+      const storage = new FileStorage(directory);
+      const repo = new Repo({ storage });
+      const first = A.from<{ n: number }>({ n: 1 });
+      const second = A.change(first, (doc) => {
+        doc.n = 2;
+      });
+      const bytes = new Uint8Array([...A.save(first), ...A.saveSince(second, A.getHeads(first))]);
+      const doc = A.load<{ n: number }>(bytes);
+      const handle = repo.import<{ n: number }>(new Uint8Array(0));
+      // automerge-repo reports each save it encodes (a snapshot, or the changes since the last).
+      const encoded: string[] = [];
+      repo.storageSubsystem?.on("doc-compacted", () => encoded.push("snapshot"));
+      repo.storageSubsystem?.on("doc-saved", () => encoded.push("changes"));
+      await repo.storageSubsystem?.saveLoaded(handle.documentId, doc, bytes);
+      handle.update(() => doc);
+      await repo.flush();
+      expect(encoded).toEqual([]);
+      const chunks = await storage.loadRange([handle.documentId]);
+      expect(chunks.map((chunk) => chunk.key[1])).toEqual(["snapshot"]);
+      expect(chunks[0]?.data).toEqual(bytes);
+      await repo.shutdown();
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+
+  it("runs each handle's state machine as upstream's (one definition shared by every handle): ready, deleted, unavailable", async () => {
+    const repo = new Repo();
+    const [one, two] = [repo.create({ n: 1 }), repo.create({ n: 2 })];
+    expect([one.isReady(), two.isReady()]).toEqual([true, true]);
+    two.change((doc) => {
+      doc.n = 3;
+    });
+    expect([one.doc().n, two.doc().n]).toEqual([1, 3]);
+    const deleted: unknown[] = [];
+    one.on("delete", ({ handle }) => deleted.push(handle));
+    one.delete();
+    expect(deleted).toEqual([one]);
+    expect(one.isDeleted()).toBe(true);
+    expect(two.isReady()).toBe(true);
+    // A document no peer has: unavailable, on its own handle only.
+    const nowhere = repo.find(generateAutomergeUrl());
+    await expect(nowhere).rejects.toThrow();
+    expect(two.doc().n).toBe(3);
     await repo.shutdown();
   });
 });

@@ -334,4 +334,30 @@ describe("FileStorage holding its writes back (a join's documents)", () => {
     ).toEqual([]);
     await removeStorage(directory);
   });
+
+  it("settles in the background at a slow pace while writes go on: one held meanwhile is settled too, and a second settle joins the one under way", async () => {
+    const directory = await temporaryDirectory();
+    const storage = new FileStorage(directory, { generation: true });
+    storage.holdWrites();
+    for (let index = 0; index < 40; index++)
+      await storage.save([`H${index}AAAA`, "snapshot", "held"], new Uint8Array([index]));
+    const early = storage.settle({ atOnce: 1 });
+    await new Promise((resolve) => setImmediate(resolve));
+    // Held too (the settle under way takes it in a further round), and read back from memory meanwhile.
+    await storage.save(["LATEAAAA", "snapshot", "late"], new Uint8Array([99]));
+    expect(await storage.load(["LATEAAAA", "snapshot", "late"])).toEqual(new Uint8Array([99]));
+    const joined = storage.settle();
+    expect(joined).toBe(early);
+    await joined;
+    const other = new FileStorage(directory);
+    for (let index = 0; index < 40; index++)
+      expect(await other.load([`H${index}AAAA`, "snapshot", "held"])).toEqual(
+        new Uint8Array([index]),
+      );
+    expect(await other.load(["LATEAAAA", "snapshot", "late"])).toEqual(new Uint8Array([99]));
+    expect(
+      (await readdir(directory, { recursive: true })).filter((name) => name.includes(".tmp-")),
+    ).toEqual([]);
+    await removeStorage(directory);
+  });
 });

@@ -48,6 +48,10 @@ export class FileStorage implements StorageAdapterInterface {
    * with the bytes to write there (checksummed), kept in memory until {@link settle}.
    */
   #held: Map<string, Uint8Array> | undefined;
+  /** A {@link settle} under way: a second call joins it (at full speed) rather than starting another. */
+  #settling: Promise<void> | undefined;
+  /** How many files the settle under way writes and syncs at once; a later call raises it. */
+  #settleAtOnce = SYNCS_AT_ONCE;
 
   /**
    * Stores files under `directory` (created on first write). With
@@ -179,10 +183,25 @@ export class FileStorage implements StorageAdapterInterface {
    * file's folder and those above it, which a new document's writes
    * created), so a power cut at any moment leaves each file whole or
    * absent, never part-written. Writes are no longer held back after it.
-   * Call when no write is under way (after a flush); a no-op when nothing
-   * was held back.
+   * Call when no write is under way (after a flush), or early, in the
+   * background, while the process works on (a save arriving meanwhile is
+   * held, and settled in a further round); a no-op when nothing was held
+   * back. `atOnce` files are written and synced at a time (default
+   * {@link SYNCS_AT_ONCE}); a call while one is under way sets its pace
+   * from then on and waits for it, throwing what it throws.
    */
-  async settle(): Promise<void> {
+  settle(options: { readonly atOnce?: number } = {}): Promise<void> {
+    this.#settleAtOnce = options.atOnce ?? SYNCS_AT_ONCE;
+    if (this.#settling !== undefined) return this.#settling;
+    const settling = this.#settleHeld().finally(() => {
+      this.#settling = undefined;
+    });
+    this.#settling = settling;
+    return settling;
+  }
+
+  async #settleHeld(): Promise<void> {
+    const atOnce = () => this.#settleAtOnce;
     const held = this.#held;
     if (held === undefined) return;
     try {
@@ -190,7 +209,7 @@ export class FileStorage implements StorageAdapterInterface {
         const batch = [...held];
         const written: [path: string, temporary: string][] = [];
         try {
-          await eachAtOnce(batch, async ([path, bytes]) => {
+          await eachAtOnce(batch, atOnce, async ([path, bytes]) => {
             const temporary = await writeTemporary(path, bytes);
             written.push([path, temporary]);
             await syncFile(temporary);
@@ -213,7 +232,7 @@ export class FileStorage implements StorageAdapterInterface {
             folder = dirname(folder)
           )
             folders.add(folder);
-        await eachAtOnce([...folders], syncDirectory);
+        await eachAtOnce([...folders], atOnce, syncDirectory);
       }
     } finally {
       this.#held = undefined;
@@ -365,17 +384,38 @@ function byKey(root: string): (a: string, b: string) => number {
   };
 }
 
-/** Runs `work` on every item, {@link SYNCS_AT_ONCE} at a time; throws the first error once all have ended. */
-async function eachAtOnce<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
+/**
+ * Runs `work` on every item, `atOnce()` at a time (asked again as each one
+ * ends, so the pace can change meanwhile); throws the first error once all
+ * have ended.
+ */
+async function eachAtOnce<T>(
+  items: readonly T[],
+  atOnce: () => number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
-  const worker = async () => {
-    while (next < items.length) await work(items[next++] as T);
-  };
-  const results = await Promise.allSettled(
-    Array.from({ length: Math.min(SYNCS_AT_ONCE, items.length) }, worker),
-  );
-  const failed = results.find((result) => result.status === "rejected");
-  if (failed !== undefined) throw failed.reason;
+  let running = 0;
+  let failure: { readonly reason: unknown } | undefined;
+  await new Promise<void>((resolve) => {
+    const fill = (): void => {
+      while (running < Math.max(1, atOnce()) && next < items.length) {
+        const item = items[next++] as T;
+        running += 1;
+        work(item)
+          .catch((reason: unknown) => {
+            failure ??= { reason };
+          })
+          .finally(() => {
+            running -= 1;
+            fill();
+          });
+      }
+      if (running === 0 && next >= items.length) resolve();
+    };
+    fill();
+  });
+  if (failure !== undefined) throw failure.reason;
 }
 
 function wrap(data: Uint8Array): Uint8Array {

@@ -82,7 +82,8 @@ export async function fetchSpaceDocuments(
   timeoutMs: number,
 ): Promise<SpaceDocumentsFetched> {
   // Loaded as they arrive, taken in together at the end (see `Replica.adoptAll`).
-  const taken: [string, A.Doc<unknown>][] = [];
+  // With the bytes each loaded from: stored as they are (`Replica.adoptAll`), not encoded again.
+  const taken: [string, A.Doc<unknown>, Uint8Array][] = [];
   let skipped = 0;
   // The routes of the space document not yet received.
   let routed: Set<string> | undefined;
@@ -130,12 +131,12 @@ export async function fetchSpaceDocuments(
           return await done("bad-space");
         }
         routed = routesOf(space, spaceDocumentId);
-        taken.push([documentId, space]);
+        taken.push([documentId, space, bytes]);
         continue;
       }
       // Each routed document once; anything else is not this space's to send.
       const doc = routed.delete(documentId) ? loaded(bytes) : undefined;
-      if (doc !== undefined) taken.push([documentId, doc]);
+      if (doc !== undefined) taken.push([documentId, doc, bytes]);
       else skipped += 1;
     }
   } catch {

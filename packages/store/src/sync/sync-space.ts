@@ -164,6 +164,8 @@ export async function syncSpace(home: CanonHome, request: SyncRequest): Promise<
             Math.max(1, Math.floor((deadline - Date.now()) / 2)),
           )
         : undefined;
+    // What the answer brought is written and synced while the space is folded.
+    if (bulk !== undefined) replica.settleSoon();
     const foldedBefore = before ? await replica.spaces.fold(chosen.address) : undefined;
     // Records a peer deleted or overwrote go back in, and out to the relay with this sync.
     if (foldedBefore) await replica.spaces.restoreMissing(foldedBefore);
