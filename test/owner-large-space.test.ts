@@ -1,11 +1,10 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdtemp, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import * as core from "../packages/core/dist/index.js";
 import * as store from "../packages/store/dist/index.js";
-import { ownerHomes } from "./helpers/owner-homes.js";
-import { startRelay, stopAll } from "./helpers/processes.js";
+import { ownerHomesPerFile } from "./helpers/owner-homes-per-file.js";
+import { startRelay } from "./helpers/processes.js";
 
 // An owner keeps every document of its space live, and refreshes the read
 // index when something arrives, only for a space of at most
@@ -17,21 +16,8 @@ import { startRelay, stopAll } from "./helpers/processes.js";
 
 const STANDARDS = store.MAX_LIVE_STANDARDS + 1;
 
-let dir: string;
-let homes: ReturnType<typeof ownerHomes>;
+const { dir, homes } = ownerHomesPerFile("canon-owner-large-");
 const alone = { CANON_NO_OWNER: "1" };
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "canon-owner-large-"));
-  homes = ownerHomes(dir);
-});
-afterEach(async () => {
-  homes.killOwners();
-  await stopAll();
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
 
 /** Adds standards `s1`… to the home's space through the library (a release each), as a large space holds them. */
 async function addStandards(root: string, count: number): Promise<void> {

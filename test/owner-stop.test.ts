@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CANON_BIN } from "./helpers/cli.js";
-import { ownerHomes, until } from "./helpers/owner-homes.js";
-import { startRelay, stopAll } from "./helpers/processes.js";
+import { until } from "./helpers/owner-homes.js";
+import { ownerHomesPerFile } from "./helpers/owner-homes-per-file.js";
+import { startRelay } from "./helpers/processes.js";
 
 // `canon owner --stop` while the relay the owner holds a connection to goes
 // away at the same moment. The owner was then busy (a command, or starting
@@ -19,21 +19,8 @@ import { startRelay, stopAll } from "./helpers/processes.js";
 const BUSY = resolve(import.meta.dirname, "helpers/busy-owner.cjs");
 const SLOW_START = resolve(import.meta.dirname, "helpers/slow-start.cjs");
 
-let dir: string;
-let homes: ReturnType<typeof ownerHomes>;
+const { dir, homes } = ownerHomesPerFile("canon-owner-stop-");
 const alone = { CANON_NO_OWNER: "1" };
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "canon-owner-stop-"));
-  homes = ownerHomes(dir);
-});
-afterEach(async () => {
-  homes.killOwners();
-  await stopAll();
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
 
 /** Starts `canon owner` (with `nodeArgs`), tracing to stderr, without waiting for it. */
 function spawnOwner(home: string, nodeArgs: readonly string[] = []) {

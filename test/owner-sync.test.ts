@@ -1,14 +1,14 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, rmSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, writeFile } from "node:fs/promises";
 import { createServer, request as httpRequest } from "node:http";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CANON_BIN } from "./helpers/cli.js";
 import { listenAsFront } from "./helpers/front-server.js";
-import { ownerHomes, until } from "./helpers/owner-homes.js";
-import { type RelayProcess, startRelay, stopAll } from "./helpers/processes.js";
+import { until } from "./helpers/owner-homes.js";
+import { ownerHomesPerFile } from "./helpers/owner-homes-per-file.js";
+import { type RelayProcess, startRelay } from "./helpers/processes.js";
 
 // A `canon sync` run after another home's `canon sync` reported success
 // receives what that home pushed, also when it goes through an owner process
@@ -19,21 +19,8 @@ import { type RelayProcess, startRelay, stopAll } from "./helpers/processes.js";
 const SLOW_INDEX = resolve(import.meta.dirname, "helpers/slow-index-writes.cjs");
 const PROBE = resolve(import.meta.dirname, "helpers/automerge-probe.cjs");
 
-let dir: string;
-let homes: ReturnType<typeof ownerHomes>;
+const { dir, homes } = ownerHomesPerFile("canon-owner-sync-");
 const alone = { CANON_NO_OWNER: "1" };
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "canon-owner-sync-"));
-  homes = ownerHomes(dir);
-});
-afterEach(async () => {
-  homes.killOwners();
-  await stopAll();
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
 
 /** An owner home A with a space synced to `relay`, and a contributor B who joined it. */
 async function twoHomes(name: string, relay: RelayProcess) {
