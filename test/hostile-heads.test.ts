@@ -4,9 +4,9 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type Run, type Sandbox, sandbox } from "./helpers/cli.js";
-import { type HeadsFront, startHeadsFront } from "./helpers/heads-front.js";
-import { startRelay, stopAll } from "./helpers/processes.js";
+import { type Sandbox, sandbox } from "./helpers/cli.js";
+import { type HeadsFront, okAsync, spaceBehindHeadsFront } from "./helpers/heads-front.js";
+import { stopAll } from "./helpers/processes.js";
 
 // A relay (or whoever owns it) answering `GET /heads/<space>`, which every
 // sync asks first, with a summary that never ends or declares a gigabyte.
@@ -29,26 +29,14 @@ afterEach(async () => {
   await rm(relayData, { recursive: true, force: true });
 });
 
-async function ok(home: Sandbox, ...args: string[]): Promise<Run> {
-  const run = await home.canonAsync(...args);
-  if (run.status !== 0)
-    throw new Error(`canon ${args.join(" ")} exited ${run.status}: ${run.stderr}`);
-  return run;
-}
+const ok = okAsync;
 
 const MIB = 1024 * 1024;
 
 describe("a heads summary without end", () => {
   it("is refused at 32 MiB with one line and exit 5, and nothing here is lost or marked", async () => {
-    const relay = await startRelay(relayData);
-    front = await startHeadsFront(relay.port);
-    a.ok("init");
-    b.ok("init");
-    const { url } = a.ok("space", "create", "shared", "--json").json<{ url: string }>();
-    a.ok("publish", "tone", await a.file("tone.md", "tone v1\n"));
-    a.ok("sync", "--relay", relay.url);
-    await ok(b, "space", "join", url, "--relay", front.url);
-    await ok(b, "sync");
+    const shared = await spaceBehindHeadsFront(a, b, relayData);
+    front = shared.front;
     const index = join(b.home, "index");
     const before = (await readdir(index)).sort();
 
@@ -85,15 +73,8 @@ describe("a heads summary without end", () => {
 
 describe("a heads summary listing made-up documents", () => {
   it("is no answer past 1,000 documents this home lacks: the sync reads the space's routes instead", async () => {
-    const relay = await startRelay(relayData);
-    front = await startHeadsFront(relay.port);
-    a.ok("init");
-    b.ok("init");
-    const { url } = a.ok("space", "create", "shared", "--json").json<{ url: string }>();
-    a.ok("publish", "tone", await a.file("tone.md", "tone v1\n"));
-    a.ok("sync", "--relay", relay.url);
-    await ok(b, "space", "join", url, "--relay", front.url);
-    await ok(b, "sync");
+    const shared = await spaceBehindHeadsFront(a, b, relayData);
+    front = shared.front;
     a.ok("publish", "tone", await a.file("tone.md", "tone v2\n"));
     a.ok("sync");
 

@@ -2,8 +2,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type Run, type Sandbox, sandbox } from "./helpers/cli.js";
-import { type HeadsFront, startHeadsFront } from "./helpers/heads-front.js";
+import { type Sandbox, sandbox } from "./helpers/cli.js";
+import {
+  type HeadsFront,
+  okAsync,
+  spaceBehindHeadsFront,
+  startHeadsFront,
+} from "./helpers/heads-front.js";
 import { startRelay, stopAll } from "./helpers/processes.js";
 
 // A sync with nothing new asks the relay by the digest of this home's heads
@@ -35,12 +40,7 @@ type Report = {
 };
 
 /** Runs `canon` without blocking this process (the front answers from it), failing unless it exits 0. */
-async function ok(home: Sandbox, ...args: string[]): Promise<Run> {
-  const run = await home.canonAsync(...args);
-  if (run.status !== 0)
-    throw new Error(`canon ${args.join(" ")} exited ${run.status}: ${run.stderr}`);
-  return run;
-}
+const ok = okAsync;
 
 const last = (heads: HeadsFront) => heads.heads.at(-1);
 
@@ -59,15 +59,8 @@ async function syncUntil304(home: Sandbox, heads: HeadsFront): Promise<Report> {
 
 describe("a sync with nothing new asks by digest", () => {
   it("gets a 304 while nothing changed, and a stale digest still receives what another home pushed", async () => {
-    const relay = await startRelay(relayData);
-    front = await startHeadsFront(relay.port);
-    a.ok("init");
-    b.ok("init");
-    const { url } = a.ok("space", "create", "shared", "--json").json<{ url: string }>();
-    a.ok("publish", "tone", await a.file("tone.md", "tone v1\n"));
-    a.ok("sync", "--relay", relay.url);
-    await ok(b, "space", "join", url, "--relay", front.url);
-    await ok(b, "sync");
+    const shared = await spaceBehindHeadsFront(a, b, relayData);
+    front = shared.front;
 
     // Nothing new on either side: one request naming the digest, answered 304, nothing exchanged.
     const quiet = await syncUntil304(b, front);

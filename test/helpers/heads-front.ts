@@ -1,6 +1,8 @@
 import { createServer, type Server } from "node:http";
 import { generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
+import type { Run, Sandbox } from "./cli.js";
 import { listenAsFront } from "./front-server.js";
+import { startRelay } from "./processes.js";
 
 /** One `GET /heads/…` the front answered: what the home named, and what it was answered. */
 export interface HeadsRequest {
@@ -154,4 +156,35 @@ async function sendHostileSummary(
         response.on("close", done);
       });
   }
+}
+
+/** Runs `canon` without blocking this process (a front answers from it), failing unless it exits 0. */
+export async function okAsync(home: Sandbox, ...args: string[]): Promise<Run> {
+  const run = await home.canonAsync(...args);
+  if (run.status !== 0)
+    throw new Error(`canon ${args.join(" ")} exited ${run.status}: ${run.stderr}`);
+  return run;
+}
+
+/**
+ * A space "shared" that home `a` created, published `tone` v1 into and synced
+ * straight to a real relay (storing in `relayData`), and that home `b`
+ * joined and synced through a {@link HeadsFront} before that relay: the
+ * setup of every test that makes the front lie to `b`.
+ */
+export async function spaceBehindHeadsFront(
+  a: Sandbox,
+  b: Sandbox,
+  relayData: string,
+): Promise<{ front: HeadsFront; url: string }> {
+  const relay = await startRelay(relayData);
+  const front = await startHeadsFront(relay.port);
+  a.ok("init");
+  b.ok("init");
+  const { url } = a.ok("space", "create", "shared", "--json").json<{ url: string }>();
+  a.ok("publish", "tone", await a.file("tone.md", "tone v1\n"));
+  a.ok("sync", "--relay", relay.url);
+  await okAsync(b, "space", "join", url, "--relay", front.url);
+  await okAsync(b, "sync");
+  return { front, url };
 }
