@@ -115,6 +115,15 @@ describe("canon owner --stop as the relay goes away", () => {
     await until("the owner answering", () => homes.ownerPid(home));
     process.kill(pid, "SIGSTOP");
     try {
+      // It holds the home without answering: `--status` names it rather than "not running".
+      const status = await homes.run(home, ["owner", "--status", "--json"]);
+      expect(status.status, status.stderr).toBe(0);
+      expect(JSON.parse(status.stdout)).toMatchObject({
+        running: true,
+        answering: false,
+        pid,
+        state: "stopped",
+      });
       const asked = Date.now();
       const stop = await homes.run(home, ["owner", "--stop"]);
       expect(stop.status).toBe(1);

@@ -333,7 +333,10 @@ program
   .description(
     "this home's owner process, which commands that write or sync run through (started on demand; CANON_NO_OWNER=1 disables it)",
   )
-  .option("--status", "print the running owner process (pid, version)")
+  .option(
+    "--status",
+    "print the running owner process (pid, version), or one that holds the home but does not answer",
+  )
   .option("--stop", "stop the running owner process")
   .action(action(() => import("./commands/owner.js")));
 

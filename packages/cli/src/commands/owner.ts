@@ -1,7 +1,8 @@
+import { lockHolderOf } from "@canon/store";
 import { home } from "../context.js";
 import { type GlobalOptions, print } from "../output.js";
 import { askOwner } from "../owner/owner-client.js";
-import { homeRoot } from "../owner/owner-socket.js";
+import { homeRoot, ownerLockOf } from "../owner/owner-socket.js";
 import { becomeOwner, idleSecondsFromEnv } from "../owner/serve-owner.js";
 import { stopOwner } from "../owner/stop-owner.js";
 
@@ -9,7 +10,8 @@ import { stopOwner } from "../owner/stop-owner.js";
  * `canon owner [--status | --stop]`: without a flag, become this home's
  * owner process (what commands start on demand) and serve until idle for
  * `CANON_OWNER_IDLE_SECONDS` (default 300); `--status` prints the running
- * owner (pid, version), `--stop` stops it and returns once it has gone
+ * owner (pid, version), or the pid of one that holds the home but does not
+ * answer (starting, busy, stopped), `--stop` stops it and returns once it has gone
  * (asking again, for up to 30 s, an owner that holds the home but is still
  * starting or busy; exit 1 naming its pid if it never goes). Exits 0 at once when another
  * owner is already running.
@@ -44,7 +46,20 @@ export async function run(
       if (frame.t === "out") answer += frame.d;
     });
     if (code === undefined) {
-      print(options, { running: false }, () => `no owner process is running for ${root}`);
+      // None answered: one may still hold the home, starting, busy on the CPU or stopped.
+      const holder = await lockHolderOf(ownerLockOf(root));
+      if (holder === undefined) {
+        print(options, { running: false }, () => `no owner process is running for ${root}`);
+        return;
+      }
+      print(
+        options,
+        { running: true, answering: false, pid: holder.pid, state: holder.state },
+        () =>
+          `owner process ${holder.pid} holds ${root} but did not answer (${
+            holder.state === "stopped" ? "stopped: SIGSTOP or a debugger" : "starting, or busy"
+          })`,
+      );
       return;
     }
     const status = JSON.parse(answer) as { pid: number; version: string };
