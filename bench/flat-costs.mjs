@@ -115,13 +115,16 @@ export async function run({ log }) {
       log(
         `${size} standards: ${JSON.stringify(figures.get(size), (_, v) => (typeof v === "number" ? Math.round(v) : v))}`,
       );
+      // The homes' owner processes (started on demand) go before their homes do.
+      await canon(["owner", "--stop"]);
+      await canon(["owner", "--stop"], newEnv);
       await relay.stop();
       relays.pop();
     }
   } finally {
     process.off("unhandledRejection", unhandled);
     for (const relay of relays) await relay.stop().catch(() => {});
-    await rm(work, { recursive: true, force: true });
+    await rm(work, { recursive: true, force: true, maxRetries: 5 });
   }
   return report(figures);
 }
