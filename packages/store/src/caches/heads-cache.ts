@@ -1,10 +1,10 @@
-import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { checksummed, unchecksummed } from "../storage/checksummed.js";
 import { NOT_DURABLE } from "./cache-tail.js";
+import { fileIdentityOf } from "./file-identity.js";
 
 /**
  * The heads of a space's documents as this home last folded them, by
@@ -33,16 +33,6 @@ function pathOf(home: CanonHome, spaceDocumentId: string): string {
  */
 const writtenHere = new Map<string, { readonly cache: HeadsCache; readonly identity: string }>();
 
-/** Inode, size and times of a file: any write, replacement or removal changes them (`ctime` cannot be set back). */
-function identityOf(path: string): string | undefined {
-  try {
-    const stats = statSync(path, { throwIfNoEntry: false });
-    return stats && `${stats.ino} ${stats.size} ${stats.mtimeMs} ${stats.ctimeMs}`;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Replaces a space's heads cache. */
 export async function writeHeadsCache(
   home: CanonHome,
@@ -61,7 +51,7 @@ export async function writeHeadsCache(
     false,
     NOT_DURABLE,
   );
-  const identity = identityOf(path);
+  const identity = fileIdentityOf(path);
   if (identity !== undefined)
     writtenHere.set(path, { cache: { fingerprint: cache.fingerprint, heads }, identity });
 }
@@ -73,7 +63,7 @@ export async function readHeadsCache(
 ): Promise<HeadsCache | undefined> {
   const path = pathOf(home, spaceDocumentId);
   const mine = writtenHere.get(path);
-  if (mine !== undefined && mine.identity === identityOf(path)) return mine.cache;
+  if (mine !== undefined && mine.identity === fileIdentityOf(path)) return mine.cache;
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);

@@ -1,10 +1,10 @@
-import { statSync } from "node:fs";
 import { readFile, unlink } from "node:fs/promises";
 import { effectiveExpiry, missingFrom, type SpaceState, type StandardState } from "@canon/core";
 import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { checksummed, storedChecksum, unchecksummed } from "../storage/checksummed.js";
 import { NOT_DURABLE } from "./cache-tail.js";
+import { fileIdentityOf } from "./file-identity.js";
 import { fingerprintHashOf } from "./fingerprint-hash.js";
 import type { IndexedCheckpoint } from "./indexed-freshness.js";
 import {
@@ -134,18 +134,8 @@ function shardFileOf(
 /** By shard path: the checksum of the file this process wrote (or found) there, and that file's identity then. */
 const shardsOnDisk = new Map<string, { readonly checksum: string; readonly identity: string }>();
 
-/** Inode, size and times: any write, replacement or removal by anyone changes it (`ctime` cannot be set back). */
-function identityOf(path: string): string | undefined {
-  try {
-    const stats = statSync(path, { throwIfNoEntry: false });
-    return stats && `${stats.ino} ${stats.size} ${stats.mtimeMs} ${stats.ctimeMs}`;
-  } catch {
-    return undefined;
-  }
-}
-
 function rememberShard(path: string, checksum: string): void {
-  const identity = identityOf(path);
+  const identity = fileIdentityOf(path);
   if (identity === undefined) shardsOnDisk.delete(path);
   else shardsOnDisk.set(path, { checksum, identity });
 }
@@ -157,7 +147,7 @@ function rememberShard(path: string, checksum: string): void {
  */
 async function holdsShard(path: string, checksum: string): Promise<boolean> {
   const known = shardsOnDisk.get(path);
-  if (known?.checksum === checksum && known.identity === identityOf(path)) return true;
+  if (known?.checksum === checksum && known.identity === fileIdentityOf(path)) return true;
   if ((await storedChecksum(path)) !== checksum) return false;
   rememberShard(path, checksum);
   return true;
