@@ -1,15 +1,20 @@
 // Bundles the agent library (compiled by tsc into build/) into one ESM file,
-// dist/index.mjs, with Canon's own packages, zod and multiformats inside and
-// Automerge (WASM) external, as the CLI does (packages/cli/rollup.config.mjs).
+// dist/index.mjs, with Canon's own packages, zod, multiformats and
+// automerge-repo (patched by this workspace, see
+// docs/decisions/2026-11-30-packaging.md) inside and Automerge itself (WASM)
+// external, as the CLI does (packages/cli/rollup.config.mjs).
 // Its public types are declared in src/index.ts itself, so build/index.d.ts
 // imports nothing of Canon's and ships as dist/index.d.ts.
 import commonjs from "@rollup/plugin-commonjs";
 import { nodeResolve } from "@rollup/plugin-node-resolve";
 
+/** Automerge itself and its subpaths (`/slim`), not `@automerge/automerge-repo*`. */
+const AUTOMERGE = /^@automerge\/automerge(\/|$)/;
+
 export default {
   input: { index: "build/index.js" },
   output: { dir: "dist", format: "esm", entryFileNames: "[name].mjs", inlineDynamicImports: true },
-  external: (id) => id.startsWith("node:") || id.startsWith("@automerge/"),
+  external: (id) => id.startsWith("node:") || AUTOMERGE.test(id),
   plugins: [nodeResolve({ preferBuiltins: true, exportConditions: ["node"] }), commonjs()],
   onwarn(warning, warn) {
     if (warning.code === "CIRCULAR_DEPENDENCY" && /node_modules/.test(warning.message)) return;

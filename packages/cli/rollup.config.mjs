@@ -3,10 +3,33 @@
 // tree shaking happens before chunking, so the agent's hot path
 // (`canon show`) loads neither Automerge nor zod. Rollup is used rather than
 // esbuild because esbuild's code splitting keeps every module a barrel file
-// re-exports, which put zod on that path. Automerge (WASM) stays external.
+// re-exports, which put zod on that path. automerge-repo and its WebSocket
+// adapter are bundled from this workspace's node_modules, where pnpm has
+// applied Canon's patch (pnpm-workspace.yaml, patchedDependencies): npm would
+// install them unpatched (docs/decisions/2026-11-30-packaging.md). Automerge
+// itself (`@automerge/automerge`, WASM) stays external, a dependency npm installs.
 import commonjs from "@rollup/plugin-commonjs";
 import json from "@rollup/plugin-json";
 import { nodeResolve } from "@rollup/plugin-node-resolve";
+
+/** Automerge itself and its subpaths (`/slim`), not `@automerge/automerge-repo*`. */
+const AUTOMERGE = /^@automerge\/automerge(\/|$)/;
+/** automerge-repo's files and its WebSocket adapter's, as resolved in node_modules. */
+const AUTOMERGE_REPO = /[\\/]@automerge[\\/]automerge-repo(-network-websocket)?[\\/]/;
+
+/**
+ * automerge-repo's modules import each other in a cycle (Repo.js, index.js):
+ * split across chunks they would run out of order, so one chunk holds them
+ * all, loaded only by the commands that sync or open a replica. The CommonJS
+ * helpers every converted module shares get a chunk of their own: in that
+ * one, they would make the hot path's chunks import automerge-repo (and with
+ * it Automerge's WASM).
+ */
+function manualChunks(id) {
+  if (id === "\0commonjsHelpers.js") return "commonjs-helpers";
+  if (AUTOMERGE_REPO.test(id)) return "automerge-repo";
+  return undefined;
+}
 
 export default {
   input: { canon: "build/main.js" },
@@ -16,8 +39,9 @@ export default {
     entryFileNames: "[name].mjs",
     chunkFileNames: "chunks/[name]-[hash].mjs",
     banner: (chunk) => (chunk.isEntry ? "#!/usr/bin/env node" : ""),
+    manualChunks,
   },
-  external: (id) => id.startsWith("node:") || id.startsWith("@automerge/"),
+  external: (id) => id.startsWith("node:") || AUTOMERGE.test(id),
   // JSON: the MCP SDK's validator (ajv) imports its meta-schemas.
   plugins: [nodeResolve({ preferBuiltins: true, exportConditions: ["node"] }), commonjs(), json()],
   treeshake: {
