@@ -7,6 +7,7 @@
 // imports nothing of Canon's and ships as dist/index.d.ts.
 import commonjs from "@rollup/plugin-commonjs";
 import { nodeResolve } from "@rollup/plugin-node-resolve";
+import { patchedAutomergeRepo } from "../../scripts/patched-automerge-repo.mjs";
 
 /** Automerge itself and its subpaths (`/slim`), not `@automerge/automerge-repo*`. */
 const AUTOMERGE = /^@automerge\/automerge(\/|$)/;
@@ -15,7 +16,11 @@ export default {
   input: { index: "build/index.js" },
   output: { dir: "dist", format: "esm", entryFileNames: "[name].mjs", inlineDynamicImports: true },
   external: (id) => id.startsWith("node:") || AUTOMERGE.test(id),
-  plugins: [nodeResolve({ preferBuiltins: true, exportConditions: ["node"] }), commonjs()],
+  plugins: [
+    nodeResolve({ preferBuiltins: true, exportConditions: ["node"] }),
+    commonjs(),
+    patchedAutomergeRepo(),
+  ],
   onwarn(warning, warn) {
     if (warning.code === "CIRCULAR_DEPENDENCY" && /node_modules/.test(warning.message)) return;
     if (warning.code === "INVALID_ANNOTATION" && /node_modules/.test(warning.id ?? "")) return;

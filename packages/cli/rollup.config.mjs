@@ -11,6 +11,7 @@
 import commonjs from "@rollup/plugin-commonjs";
 import json from "@rollup/plugin-json";
 import { nodeResolve } from "@rollup/plugin-node-resolve";
+import { patchedAutomergeRepo } from "../../scripts/patched-automerge-repo.mjs";
 
 /** Automerge itself and its subpaths (`/slim`), not `@automerge/automerge-repo*`. */
 const AUTOMERGE = /^@automerge\/automerge(\/|$)/;
@@ -43,7 +44,12 @@ export default {
   },
   external: (id) => id.startsWith("node:") || AUTOMERGE.test(id),
   // JSON: the MCP SDK's validator (ajv) imports its meta-schemas.
-  plugins: [nodeResolve({ preferBuiltins: true, exportConditions: ["node"] }), commonjs(), json()],
+  plugins: [
+    nodeResolve({ preferBuiltins: true, exportConditions: ["node"] }),
+    commonjs(),
+    json(),
+    patchedAutomergeRepo(),
+  ],
   treeshake: {
     moduleSideEffects: (id) =>
       !/[\\/](packages[\\/](core|store|mcp)|apps[\\/]relay|zod|multiformats|@ipld|cborg)[\\/]/.test(
