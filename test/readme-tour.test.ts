@@ -8,6 +8,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CANON_BIN } from "./helpers/cli.js";
+import { installCliFromTarball } from "./helpers/packed.js";
 import { startCanon, stopAll } from "./helpers/processes.js";
 
 /**
@@ -55,31 +56,11 @@ afterAll(async () => {
     await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
 });
 
-/** `pnpm pack`s the CLI and `npm install -g`s the tarball into a scratch prefix; returns its entry point. */
-async function installFromTarball(): Promise<string> {
-  const scratch = await mkdtemp(join(tmpdir(), "canon-install-"));
-  cleanup.push(scratch);
-  const root = resolve(import.meta.dirname, "..");
-  const run = (command: string, args: string[], cwd: string) => {
-    const result = spawnSync(command, args, { cwd, encoding: "utf8", timeout: 240_000 });
-    if (result.status !== 0)
-      throw new Error(`${command} ${args.join(" ")} failed: ${result.stderr}${result.stdout}`);
-    return result.stdout;
-  };
-  const pnpm = JSON.parse(readFileSync(join(root, "package.json"), "utf8"))
-    .packageManager as string;
-  run("npx", ["-y", pnpm, "pack", "--pack-destination", scratch], join(root, "packages/cli"));
-  run(
-    "npm",
-    ["install", "-g", "--prefix", join(scratch, "prefix"), join(scratch, "canon-cli-0.1.0.tgz")],
-    scratch,
-  );
-  return join(scratch, "prefix/lib/node_modules/@canon/cli/dist/canon.mjs");
-}
-
 let installedBin: string;
 beforeAll(async () => {
-  installedBin = await installFromTarball();
+  const installed = await installCliFromTarball();
+  cleanup.push(installed.scratch);
+  installedBin = installed.bin;
 }, 300_000);
 
 async function runTour(bin: string): Promise<void> {

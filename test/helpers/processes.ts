@@ -96,6 +96,8 @@ export async function startRelay(
     home?: string;
     /** More `canon relay` flags (limits, for one). */
     flags?: readonly string[];
+    /** The CLI to run it with (an installed one); this repository's build by default. */
+    bin?: string;
   } = {},
 ): Promise<RelayProcess> {
   const args = ["relay", "--port", String(options.port ?? 0), "--data", data, "--json"];
@@ -103,7 +105,7 @@ export async function startRelay(
   if (options.token) args.push("--token", options.token);
   if (options.tokens) args.push("--tokens", options.tokens);
   for (const peer of options.peers ?? []) args.push("--peer", peer);
-  const background = startCanon(args, options.home ?? data);
+  const background = startCanon(args, options.home ?? data, options.bin);
   const line = await background.waitForLine((l) => l.startsWith("{"));
   const url = (JSON.parse(line) as { url: string }).url;
   return { ...background, url, port: Number(new URL(url).port), data };
