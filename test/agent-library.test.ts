@@ -1,9 +1,13 @@
-import { spawnSync } from "node:child_process";
-import { copyFile, mkdtemp, readFile, rm, unlink, writeFile } from "node:fs/promises";
+import { spawn, spawnSync } from "node:child_process";
+import { copyFile, mkdtemp, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { createInterface } from "node:readline";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Sandbox, sandbox } from "./helpers/cli.js";
+import { packWorkspacePackage } from "./helpers/packed.js";
+import { startRelay, stopAll } from "./helpers/processes.js";
 
 /**
  * The agent library as a project outside this repository gets it: `pnpm
@@ -14,8 +18,11 @@ import { type Sandbox, sandbox } from "./helpers/cli.js";
 const root = resolve(import.meta.dirname, "..");
 const cleanup: string[] = [];
 let owner: Sandbox | undefined;
+const homes: Sandbox[] = [];
 afterAll(async () => {
+  await stopAll();
   await owner?.dispose();
+  for (const home of homes) await home.dispose();
   for (const dir of cleanup) await rm(dir, { recursive: true, force: true });
 });
 
@@ -31,22 +38,21 @@ function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEn
   return result.stdout;
 }
 
+/** The scratch project the tarball is installed into, as a user's project installs it. */
+let project: string;
+beforeAll(async () => {
+  project = await mkdtemp(join(tmpdir(), "canon-agent-project-"));
+  cleanup.push(project);
+  const tarball = packWorkspacePackage("packages/agent", project);
+  await writeFile(
+    join(project, "package.json"),
+    JSON.stringify({ name: "scratch-agent", private: true, type: "module" }),
+  );
+  run("npm", ["install", "--no-audit", "--no-fund", tarball], project);
+}, 300_000);
+
 describe("@canon/agent from a packed tarball", () => {
   it("installs into a scratch project, type-checks there, and runs the example agent: context, stamp, verify", async () => {
-    const project = await mkdtemp(join(tmpdir(), "canon-agent-project-"));
-    cleanup.push(project);
-    const pnpm = JSON.parse(await readFile(join(root, "package.json"), "utf8"))
-      .packageManager as string;
-    run("npx", ["-y", pnpm, "pack", "--pack-destination", project], join(root, "packages/agent"));
-    await writeFile(
-      join(project, "package.json"),
-      JSON.stringify({ name: "scratch-agent", private: true, type: "module" }),
-    );
-    run(
-      "npm",
-      ["install", "--no-audit", "--no-fund", join(project, "canon-agent-0.1.0.tgz")],
-      project,
-    );
     await copyFile(join(root, "examples/writer-agent/agent.mjs"), join(project, "agent.mjs"));
 
     // The shipped declarations type the example (checkJs), with nothing of this repository's.
@@ -114,4 +120,82 @@ describe("@canon/agent from a packed tarball", () => {
       }),
     ]);
   }, 300_000);
+
+  it("brings no automerge-repo of its own: npm installs Automerge alone, the patched automerge-repo is in the bundle", async () => {
+    const installed = (
+      await readdir(join(project, "node_modules"), { recursive: true, withFileTypes: true })
+    ).filter((entry) => entry.isDirectory() && entry.name.startsWith("automerge-repo"));
+    expect(installed.map((entry) => join(entry.parentPath, entry.name))).toEqual([]);
+    const require = createRequire(join(project, "node_modules/@canon/agent/dist/index.mjs"));
+    expect(() => require.resolve("@automerge/automerge-repo")).toThrow(/Cannot find module/);
+  });
+
+  it("watches the space's relay with the automerge-repo bundled in it: a release published from another home arrives", async () => {
+    const relayData = await mkdtemp(join(tmpdir(), "canon-agent-relay-"));
+    cleanup.push(relayData);
+    const relay = await startRelay(relayData);
+    const [publisher, other] = [await sandbox(), await sandbox()];
+    homes.push(publisher, other);
+    publisher.ok("init");
+    const { url } = publisher.ok("space", "create", "watched", "--json").json<{ url: string }>();
+    publisher.ok("publish", "style", await publisher.file("style.md", "v1\n"));
+    const { did } = other.ok("init", "--json").json<{ did: string }>();
+    publisher.ok("member", "add", did, "--role", "maintainer");
+    publisher.ok("sync", "--relay", relay.url);
+    other.ok("space", "join", url, "--relay", relay.url);
+
+    // The agent watches the publisher's home, in a process of its own.
+    await writeFile(
+      join(project, "watch.mjs"),
+      [
+        'import { openAgent } from "@canon/agent";',
+        "const watching = new AbortController();",
+        "await openAgent().watch({",
+        "  signal: watching.signal,",
+        "  onConnection: (connected) => console.log(JSON.stringify({ connected })),",
+        "  onRecord: (record) => {",
+        "    console.log(JSON.stringify(record));",
+        "    if (record.version === 2) watching.abort();",
+        "  },",
+        "});",
+        "",
+      ].join("\n"),
+    );
+    const watch = spawn(process.execPath, ["watch.mjs"], {
+      cwd: project,
+      env: { ...process.env, CANON_HOME: publisher.home, CANON_NO_OWNER: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const lines: string[] = [];
+    createInterface({ input: watch.stdout }).on("line", (line) => lines.push(line));
+    let stderr = "";
+    watch.stderr.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    const exited = new Promise<number | null>((done) => watch.once("exit", done));
+    try {
+      const until = (found: (line: string) => boolean) =>
+        new Promise<void>((done, fail) => {
+          const timer = setTimeout(
+            () => fail(new Error(`no such line: ${lines}; ${stderr}`)),
+            30_000,
+          );
+          const poll = setInterval(() => {
+            if (!lines.some(found)) return;
+            clearInterval(poll);
+            clearTimeout(timer);
+            done();
+          }, 50);
+        });
+      await until((line) => line.includes('"connected":true'));
+      other.ok("publish", "style", await other.file("style.md", "v2\n"));
+      other.ok("sync", "--relay", relay.url);
+      expect(await exited).toBe(0);
+      expect(lines.map((line) => JSON.parse(line))).toContainEqual(
+        expect.objectContaining({ type: "canon/release", standard: "style", version: 2 }),
+      );
+    } finally {
+      watch.kill();
+    }
+  }, 120_000);
 });
