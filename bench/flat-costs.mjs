@@ -129,8 +129,8 @@ export async function run({ log }) {
   return report(figures);
 }
 
-/** Signs VERSIONS releases of each of `size` standards and writes them as `publish` does: one document a standard. */
-async function writeStandards(core, store, home, owner, size) {
+/** Signs VERSIONS releases of each of `size` standards and writes them as `publish` does: one document a standard (bench/packed.mjs builds its space with it too). */
+export async function writeStandards(core, store, home, owner, size) {
   await store.withSpace(home, {}, async (session) => {
     const genesis = session.state.genesis.cid;
     const membership = [...session.state.membershipHeads];
