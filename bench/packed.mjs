@@ -29,7 +29,7 @@ const WORKSPACE_BIN = join(root, "packages/cli/dist/canon.mjs");
 const STANDARDS = Number(process.env.CANON_BENCH_PACKED_STANDARDS ?? 300);
 const JOINS = Number(process.env.CANON_BENCH_PACKED_JOINS ?? 2);
 /** Rounds of the start-up commands; odd, so the median is one real sample. */
-const ROUNDS = 15;
+const ROUNDS = 31;
 /** The installed CLI runs the same code: within these ratios of the workspace build. */
 const TARGETS = { startup: 1.15, join: 1.3 };
 
