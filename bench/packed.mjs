@@ -79,6 +79,11 @@ export async function run({ log = () => {} } = {}) {
   const { startRelayServer } = await import(join(root, "apps/relay/dist/index.js"));
   const work = await mkdtemp(join(tmpdir(), "canon-bench-packed-"));
   const loads = [`start ${load()}`];
+  // As in flat-costs.mjs: under load, the in-process relay's automerge-repo can give up
+  // waiting for a document a client announced (a rejection nobody handles); it is logged,
+  // and the CLI's own commands decide whether the sync succeeded.
+  const unhandled = (error) => log(`relay: unhandled rejection: ${error?.message ?? error}`);
+  process.on("unhandledRejection", unhandled);
   let relay;
   try {
     const packedBin = process.env.CANON_BENCH_PACKED_BIN ?? installPacked(work);
@@ -178,6 +183,7 @@ export async function run({ log = () => {} } = {}) {
     loads.push(`end ${load()}`);
     return report(samples, joins, loads, process.env.CANON_BENCH_PACKED_BIN !== undefined);
   } finally {
+    process.off("unhandledRejection", unhandled);
     await relay?.stop().catch(() => {});
     await rm(work, { recursive: true, force: true, maxRetries: 5 });
   }
