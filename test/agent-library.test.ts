@@ -13,7 +13,8 @@ import { startRelay, stopAll } from "./helpers/processes.js";
  * The agent library as a project outside this repository gets it: `pnpm
  * pack`ed, installed by npm into a scratch project, type-checked there
  * against the declarations the tarball ships, and its example run against a
- * Canon home the CLI set up.
+ * Canon home the CLI set up. automerge-repo comes in its bundle, patched
+ * (docs/decisions/2026-11-30-packaging.md): npm installs none beside it.
  */
 const root = resolve(import.meta.dirname, "..");
 const cleanup: string[] = [];

@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 const root = resolve(import.meta.dirname, "../..");
 
 /** Runs a command to its end; throws with its output unless it exited 0. */
-export function runOrThrow(command: string, args: string[], cwd: string): string {
+function runOrThrow(command: string, args: string[], cwd: string): string {
   const result = spawnSync(command, args, { cwd, encoding: "utf8", timeout: 240_000 });
   if (result.status !== 0)
     throw new Error(`${command} ${args.join(" ")} failed: ${result.stderr}${result.stdout}`);
