@@ -32,15 +32,15 @@ export {
 export { contentMatches, type ExpectedContent } from "./content-matches.js";
 export { type Did, didFromPublicKey, parseDid, publicKeyFromDid } from "./did.js";
 export { CanonError, type CanonErrorCode, isCanonError } from "./error.js";
+export { type CheckpointEntry, checkpointEntries } from "./fold/checkpoint-entries.js";
 export { type FoldInput, type FoldResult, fold } from "./fold/fold.js";
 export { type FoldCache, PERMANENT_REFUSALS, REFUSAL_RULES_VERSION } from "./fold/fold-cache.js";
-export { type CheckpointEntry, checkpointEntries } from "./fold/checkpoint-entries.js";
 export { foldMore } from "./fold/fold-more.js";
 export {
-  effectiveExpiry,
-  type Freshness,
   type CheckpointProblem,
   checkpointGaps,
+  effectiveExpiry,
+  type Freshness,
   freshnessOf,
   missingFrom,
   newestCheckpoint,

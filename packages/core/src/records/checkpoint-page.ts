@@ -21,7 +21,11 @@ export const CheckpointPage = z
     v: z.literal(1),
     space: CidString,
     buckets: z.number().int().min(1).max(MAX_CHECKPOINT_PAGES),
-    bucket: z.number().int().min(0).max(MAX_CHECKPOINT_PAGES - 1),
+    bucket: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_CHECKPOINT_PAGES - 1),
     standards: z
       .array(
         z

@@ -44,7 +44,11 @@ export const CheckpointV2 = z
     v: z.literal(2),
     space: CidString,
     /** How many standards the pages name together (said for people; the pages decide). */
-    standards: z.number().int().min(0).max(MAX_CHECKPOINT_PAGES * MAX_CHECKPOINT_STANDARDS),
+    standards: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_CHECKPOINT_PAGES * MAX_CHECKPOINT_STANDARDS),
     pages: z.array(CidString).min(1).max(MAX_CHECKPOINT_PAGES),
     expires: Timestamp,
     membership: MembershipHeads,

@@ -233,7 +233,9 @@ function bucketsFor(entries: readonly CheckpointEntry[]): number {
 /** A page entry's size in DAG-CBOR, roughly (its name, its CIDs, the framing). */
 function entryBytes(entry: CheckpointEntry): number {
   return (
-    ENTRY_BYTES + entry.standard.length + CID_BYTES * (entry.heads.length + entry.corrections.length)
+    ENTRY_BYTES +
+    entry.standard.length +
+    CID_BYTES * (entry.heads.length + entry.corrections.length)
   );
 }
 
