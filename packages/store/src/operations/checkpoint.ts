@@ -83,7 +83,7 @@ export async function appendCheckpoint(
 ): Promise<CheckpointWritten> {
   requireRole(signer, state, MAINTAINER, "signing a checkpoint");
   const entries = checkpointEntries(state);
-  const buckets = bucketsFor(entries);
+  const buckets = checkpointBucketsFor(entries);
   const membership = [...state.membershipHeads];
   const author = signer.keyPair.did;
   const reusable = ownPages(state, author);
@@ -201,12 +201,12 @@ export async function changeSettings(
 }
 
 /**
- * How many buckets the entries go in: the smallest power of two that keeps
+ * How many pages a checkpoint of these entries has: the smallest power of two that keeps
  * the average page near {@link PAGE_TARGET_BYTES} and every page under
  * {@link PAGE_LIMIT_BYTES} and {@link MAX_CHECKPOINT_STANDARDS} standards.
  * @throws CanonError `BAD_ARGUMENT` past {@link MAX_CHECKPOINT_PAGES} buckets.
  */
-function bucketsFor(entries: readonly CheckpointEntry[]): number {
+export function checkpointBucketsFor(entries: readonly CheckpointEntry[]): number {
   const total = entries.reduce((sum, entry) => sum + entryBytes(entry), 0);
   let buckets = 1;
   while (buckets < MAX_CHECKPOINT_PAGES && buckets * PAGE_TARGET_BYTES < total) buckets *= 2;
