@@ -1,9 +1,10 @@
+import { spawnSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { writeAsAttacker } from "./helpers/attacker.js";
-import { type Sandbox, sandbox } from "./helpers/cli.js";
+import { CANON_BIN, type Sandbox, sandbox } from "./helpers/cli.js";
 import { startRelay, stopAll } from "./helpers/processes.js";
 
 // Checkpoints of version 2 (docs/decisions/2026-11-30-checkpoint-pages.md):
@@ -40,6 +41,18 @@ async function ownerState(home: string) {
   return store.withSpace(store.canonHome(home), {}, async ({ state }) => state);
 }
 
+const PROBE = resolve(import.meta.dirname, "helpers/automerge-probe.cjs");
+
+/** `canon show <standard>` with the probe that says whether Automerge was loaded (the agent's fast path does not). */
+function probedShow(box: Sandbox, standard: string) {
+  const result = spawnSync(process.execPath, ["--require", PROBE, CANON_BIN, "show", standard], {
+    env: { CANON_NO_OWNER: "1", ...process.env, CANON_HOME: box.home },
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
 /** The document id of a space URL. */
 const documentIdOf = (url: string) => url.replace(/^canon:/, "").split("/")[0] as string;
 
@@ -72,12 +85,14 @@ describe("checkpoints prove corrections and spaces of any size (a real relay on 
     const strict = newcomer.canon("ls", "--require-fresh");
     expect(strict.status).toBe(8);
     expect(strict.stderr).toContain(lesson.cid);
-    // The agent's read: the release's bytes, the warning naming the withheld lesson on stderr.
-    const shown = newcomer.canon("show", "style");
+    // The agent's read, from the read index without Automerge: the release's bytes, and
+    // the warning naming the withheld lesson on stderr.
+    const shown = probedShow(newcomer, "style");
     expect(shown.status).toBe(0);
     expect(shown.stdout).toBe("v1\n");
     expect(shown.stderr).toMatch(/warning: INCOMPLETE/);
     expect(shown.stderr).toContain(lesson.cid);
+    expect(shown.stderr).toContain("automerge:not loaded");
     expect(newcomer.canon("show", "style", "--rendered", "--require-fresh").status).toBe(8);
 
     // The owner's next sync writes the correction back: the lesson reaches the newcomer, proven.

@@ -4,6 +4,7 @@ import {
   type CheckpointPage,
   checkpointBucketOf,
   checkpointEntries,
+  foldMore,
   freshnessOf,
   generateKeyPair,
   type KeyPair,
@@ -209,5 +210,39 @@ describe("version-2 checkpoints: pages naming release and correction-log heads",
     const v1 = await space.release(space.creator, "style", "one");
     await space.checkpoint(space.creator, { standards: [{ standard: "style", heads: [v1.cid] }] });
     expect(freshnessOf(await stateOf(space), NOW).status).toBe("fresh");
+  });
+
+  it("foldMore decides new checkpoints and pages (a maintainer's sync after a publish) as the full fold does", async () => {
+    const space = await makeSpace();
+    const carol = await generateKeyPair();
+    const addCarol = await space.member(space.creator, carol.did, "contributor");
+    const membership = [addCarol.cid];
+    for (let i = 0; i < 4; i++) await space.release(space.creator, `s${i}`, `${i}`, { membership });
+    const previous = await space.fold();
+    const before = new Set(space.entries.keys());
+    const entries = checkpointEntries(previous.state as SpaceState);
+    const good = await page(space, space.creator, 0, 1, entries, membership);
+    await checkpointV2(space, space.creator, [good.cid], membership);
+    const forged = await page(space, carol, 0, 1, entries, membership);
+    const added = [...space.entries]
+      .filter(([cid]) => !before.has(cid))
+      .map(([cid, bytes]) => ({ cid, bytes }));
+    const more = await foldMore(previous, {
+      spaceCid: space.genesis.cid,
+      entries: added,
+      content: () => [],
+    });
+    const full = await space.fold();
+    expect(more).toBeDefined();
+    expect(more?.state?.checkpoints.map((c) => c.cid)).toEqual(
+      full.state?.checkpoints.map((c) => c.cid),
+    );
+    expect([...(more?.state?.checkpointPages.keys() ?? [])]).toEqual([good.cid]);
+    expect([...(full.state?.checkpointPages.keys() ?? [])]).toEqual([good.cid]);
+    const codes = (rejected: readonly { cid: string; code: string }[]) =>
+      rejected.map((r) => `${r.cid} ${r.code}`).sort();
+    expect(codes(more?.rejected ?? [])).toEqual(codes(full.rejected));
+    expect(codes(full.rejected)).toEqual([`${forged.cid} author-role`]);
+    expect(freshnessOf(more?.state as SpaceState, NOW).status).toBe("fresh");
   });
 });
