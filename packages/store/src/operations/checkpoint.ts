@@ -76,7 +76,7 @@ export function checkpointDue(state: SpaceState, did: string, now: Date): boolea
  */
 export async function appendCheckpoint(
   replica: Replica,
-  loaded: LoadedSpace,
+  loaded: Pick<LoadedSpace, "space">,
   state: SpaceState,
   signer: Signer,
   now = new Date(),
