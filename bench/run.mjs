@@ -32,6 +32,7 @@ const BENCHMARKS = {
   mcp: () => import("./mcp.mjs"),
   "document-depth": () => import("./document-depth.mjs"),
   "junk-verdicts": () => import("./junk-verdicts.mjs"),
+  "checkpoint-sizes": () => import("./checkpoint-sizes.mjs"),
 };
 
 const DOC = fileURLToPath(new URL("../docs/benchmarks.md", import.meta.url));
