@@ -30,7 +30,8 @@ export async function run({ log }) {
     entries.sort((a, b) => (a.standard < b.standard ? -1 : 1));
     const buckets = store.checkpointBucketsFor(entries);
     const pages = Array.from({ length: buckets }, () => []);
-    for (const entry of entries) pages[core.checkpointBucketOf(entry.standard, buckets)].push(entry);
+    for (const entry of entries)
+      pages[core.checkpointBucketOf(entry.standard, buckets)].push(entry);
     const sizes = [];
     const cids = [];
     for (const [bucket, standards] of pages.entries()) {
