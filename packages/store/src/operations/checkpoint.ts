@@ -51,9 +51,14 @@ const ENTRY_BYTES = 40;
  * heads than now (releases, correction logs, membership), or more than half
  * its validity gone. Syncs and watches of maintainers then sign a new one, so
  * a space that changes, or simply ages, always has a current checkpoint.
+ * Never due when the space's heads do not fit {@link MAX_CHECKPOINT_PAGES}
+ * pages (a sync or watch must not fail for it; its readers see no current checkpoint).
  */
 export function checkpointDue(state: SpaceState, did: string, now: Date): boolean {
   if (state.members.get(did as Did) !== "maintainer") return false;
+  const entries = checkpointEntries(state);
+  // Past what the pages can name, none can be signed, and a sync or watch must not fail for it.
+  if (!fitsPages(entries)) return false;
   const own = state.checkpoints.filter((signed) => signed.record.author === did).at(-1);
   if (own === undefined || own.record.v === 1) return true;
   const halfLife = (state.settings.checkpointExpirySeconds * 1000) / 2;
@@ -61,9 +66,18 @@ export function checkpointDue(state: SpaceState, did: string, now: Date): boolea
   const named = namedEntries(state, own.record);
   return (
     named === undefined ||
-    headsKey(own.record.membership, named) !==
-      headsKey(state.membershipHeads, checkpointEntries(state))
+    headsKey(own.record.membership, named) !== headsKey(state.membershipHeads, entries)
   );
+}
+
+/** True when a checkpoint can name these entries ({@link checkpointBucketsFor} does not throw). */
+function fitsPages(entries: readonly CheckpointEntry[]): boolean {
+  try {
+    checkpointBucketsFor(entries);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
