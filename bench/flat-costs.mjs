@@ -4,6 +4,8 @@
 // `canon publish` writes them, synced once to a relay on 127.0.0.1. Then, at
 // each size, cold CLI processes are timed for what a user runs:
 //   - `canon publish` of one more version of one standard;
+//   - `canon sync` right after that publish (it pushes the version and, for a
+//     maintainer, signs a checkpoint whose heads moved);
 //   - `canon sync` when nothing is new on either side;
 //   - `canon ls`, and `canon show <standard>` beside `node -e 0`;
 //   - a fresh home's `canon space join` through the relay.
@@ -78,14 +80,15 @@ export async function run({ log }) {
       await canon(["ls"]);
       await canon(["sync", "--relay", relay.url, "--timeout", "600"]);
 
-      const samples = { publish: [], sync: [], ls: [], show: [], node: [] };
+      const samples = { publish: [], pushed: [], sync: [], ls: [], show: [], node: [] };
       const file = join(work, `next-${size}.md`);
       for (let round = 0; round < ROUNDS; round++) {
         await writeFile(file, `# s0, round ${round} at ${size}\n${"x".repeat(2000)}\n`);
         samples.publish.push((await canon(["publish", "s0", file])).elapsed);
-        // Push the new version, so the next sync has nothing new on either side.
+        // Push the new version (a maintainer's sync also signs a checkpoint: the heads moved),
+        // so the next sync has nothing new on either side.
         // (A long timeout: a slow sync shows in the figures rather than ending the run.)
-        await canon(["sync", "--timeout", "600"]);
+        samples.pushed.push((await canon(["sync", "--timeout", "600"])).elapsed);
         samples.sync.push((await canon(["sync", "--timeout", "600"])).elapsed);
         samples.ls.push((await canon(["ls"])).elapsed);
         samples.show.push((await canon(["show", "s1"])).elapsed);
@@ -106,6 +109,7 @@ export async function run({ log }) {
         throw new Error(`the newcomer does not list s${size - 1} after joining`);
       figures.set(size, {
         publish: median(samples.publish),
+        pushed: median(samples.pushed),
         sync: median(samples.sync),
         ls: median(samples.ls),
         show: median(samples.show),
@@ -197,6 +201,12 @@ function report(figures) {
       "publish",
       TARGETS.publish,
       "a 2 KB file as the next version of one standard, offline.",
+    ],
+    [
+      "`canon sync` right after a publish",
+      "pushed",
+      undefined,
+      "push the new version; a maintainer's sync also signs a checkpoint (its heads moved).",
     ],
     [
       "`canon sync`, nothing new",

@@ -33,6 +33,7 @@ const BENCHMARKS = {
   "document-depth": () => import("./document-depth.mjs"),
   "junk-verdicts": () => import("./junk-verdicts.mjs"),
   packed: () => import("./packed.mjs"),
+  "checkpoint-sizes": () => import("./checkpoint-sizes.mjs"),
 };
 
 const DOC = fileURLToPath(new URL("../docs/benchmarks.md", import.meta.url));

@@ -32,10 +32,13 @@ export {
 export { contentMatches, type ExpectedContent } from "./content-matches.js";
 export { type Did, didFromPublicKey, parseDid, publicKeyFromDid } from "./did.js";
 export { CanonError, type CanonErrorCode, isCanonError } from "./error.js";
+export { type CheckpointEntry, checkpointEntries } from "./fold/checkpoint-entries.js";
 export { type FoldInput, type FoldResult, fold } from "./fold/fold.js";
 export { type FoldCache, PERMANENT_REFUSALS, REFUSAL_RULES_VERSION } from "./fold/fold-cache.js";
 export { foldMore } from "./fold/fold-more.js";
 export {
+  type CheckpointProblem,
+  checkpointGaps,
   effectiveExpiry,
   type Freshness,
   freshnessOf,
@@ -58,7 +61,18 @@ export {
 export { generateKeyPair, type KeyPair, keyPairFromSeed, sign, verify } from "./keys.js";
 export { type Members, MembershipChain } from "./membership-chain.js";
 export { ownRecordHeads } from "./own-record-heads.js";
-export { Checkpoint, MAX_CHECKPOINT_STANDARDS } from "./records/checkpoint.js";
+export {
+  Checkpoint,
+  CheckpointV1,
+  CheckpointV2,
+  MAX_CHECKPOINT_PAGES,
+  MAX_CHECKPOINT_STANDARDS,
+} from "./records/checkpoint.js";
+export {
+  CheckpointPage,
+  checkpointBucketOf,
+  MAX_CORRECTION_LOG_HEADS,
+} from "./records/checkpoint-page.js";
 export type { Contribution, Positioned } from "./records/contribution.js";
 export { Correction, MAX_CORRECTION_TEXT } from "./records/correction.js";
 export {

@@ -34,6 +34,7 @@ export {
 export {
   type CheckpointWritten,
   changeSettings,
+  checkpointBucketsFor,
   checkpointDue,
   type SettingsRequest,
   writeCheckpoint,

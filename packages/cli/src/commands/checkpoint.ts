@@ -9,6 +9,7 @@ export async function run(options: GlobalOptions): Promise<void> {
     [
       `Signed a checkpoint of ${written.standards} standard(s); it goes out with the next sync`,
       `  record   ${written.cid}`,
+      `  pages    ${written.pages} (${written.pagesSigned} signed now, the others unchanged)`,
       `  expires  ${written.expires}`,
     ].join("\n"),
   );

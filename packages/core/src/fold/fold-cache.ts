@@ -25,7 +25,7 @@ export const PERMANENT_REFUSALS: ReadonlySet<RejectionCode> = new Set<RejectionC
  * a wider field) checks those entries again instead of trusting the old
  * verdict. Bump it with any such change.
  */
-export const REFUSAL_RULES_VERSION = 1;
+export const REFUSAL_RULES_VERSION = 2;
 
 /**
  * What a fold may reuse from earlier folds of the same replica, read-only:

@@ -1,9 +1,14 @@
+import type { Checkpoint } from "../records/checkpoint.js";
+import type { CheckpointPage } from "../records/checkpoint-page.js";
 import type { Correction } from "../records/correction.js";
+import type { Role } from "../records/membership.js";
 import type { Release } from "../records/release.js";
 import type { Rejection } from "../rejection.js";
 import type { SignedRecord } from "../signed-record.js";
+import { authorRole } from "./checks/author-role.js";
 import { belongsToSpace } from "./checks/belongs-to-space.js";
 import { decideEach } from "./checks/check.js";
+import { notBackdated } from "./checks/not-backdated.js";
 import { type FoldInput, type FoldResult, inReleaseOrder, releaseChecks } from "./fold.js";
 import { type FoldContext, foldContextOf, rememberFold } from "./fold-context.js";
 import { byTime, type SpaceState, type StandardState, standardsOf } from "./space-state.js";
@@ -24,8 +29,11 @@ import { verifyEntries } from "./verify-entries.js";
  * release of this space, all of one standard S, whose parents are releases
  * of S or releases not held here, only S's releases can change verdict:
  * they are decided again in the fold's order, against the previous state's
- * chain and corrections. It gives up (undefined) when anything else is new
- * (a membership change, a contribution, an attestation, a record of several
+ * chain and corrections. New checkpoints and checkpoint pages are decided
+ * against the previous chain too (their verdict depends on nothing else,
+ * and nothing depends on theirs: a maintainer's sync signs them after each
+ * publish). It gives up (undefined) when anything else is new
+ * (a membership change, a contribution, other attestations, a record of several
  * standards), when a release S already held changes verdict (a release of
  * another standard could name it), or when a release already refused names
  * a new release while being of another standard. New entries that fail
@@ -48,25 +56,41 @@ export async function foldMore(
     verifiedRecord: (cid) => previous.verified.get(cid) ?? cache.verifiedRecord?.(cid),
   });
   const added: SignedRecord<Release>[] = [];
+  const attested: SignedRecord<Checkpoint | CheckpointPage>[] = [];
   let standard: string | undefined;
   for (const signed of fresh.verified.values()) {
     if (previous.verified.has(signed.cid)) continue;
-    if (signed.record.type !== "canon/release") return undefined;
     if (belongsToSpace(signed, input.spaceCid) !== undefined) return undefined;
+    const type = signed.record.type;
+    if (type === "canon/checkpoint" || type === "canon/checkpoint-page") {
+      attested.push(signed as SignedRecord<Checkpoint | CheckpointPage>);
+      continue;
+    }
+    if (signed.record.type !== "canon/release") return undefined;
     if (standard !== undefined && signed.record.standard !== standard) return undefined;
     standard = signed.record.standard;
     added.push(signed as SignedRecord<Release>);
   }
   const verified = new Map(previous.verified);
-  for (const signed of added) verified.set(signed.cid, signed);
+  for (const signed of [...added, ...attested]) verified.set(signed.cid, signed);
   const invalid = [...previous.invalid, ...fresh.invalid];
-  if (standard === undefined)
+  if (standard === undefined) {
+    if (attested.length === 0)
+      return {
+        ...previous,
+        verified,
+        invalid,
+        rejected: [...previous.rejected, ...fresh.invalid],
+      };
+    const decided = await withAttestations(state, context, attested);
+    rememberFold(decided.state, context);
     return {
-      ...previous,
+      state: decided.state,
       verified,
       invalid,
-      rejected: [...previous.rejected, ...fresh.invalid],
+      rejected: [...previous.rejected, ...fresh.invalid, ...decided.rejected],
     };
+  }
   const name = standard;
   const releaseOf = (cid: string) => {
     const signed = verified.get(cid);
@@ -141,17 +165,50 @@ export async function foldMore(
     if (now !== undefined) rejected.push(now);
   }
 
-  const next: SpaceState = {
-    ...state,
-    standards: withStandard(state, name, standardOf(state, context, name, accepted)),
-  };
+  const decided = await withAttestations(
+    { ...state, standards: withStandard(state, name, standardOf(state, context, name, accepted)) },
+    context,
+    attested,
+  );
+  const next: SpaceState = decided.state;
   rememberFold(next, { ...context, releaseParents: parentsOf });
   return {
     state: next,
-    rejected: [...otherRejections, ...fresh.invalid, ...rejected],
+    rejected: [...otherRejections, ...fresh.invalid, ...rejected, ...decided.rejected],
     verified,
     invalid,
   };
+}
+
+/** Who may sign checkpoints and their pages. */
+const MAINTAINERS: readonly Role[] = ["maintainer"];
+
+/**
+ * The state with new checkpoints and checkpoint pages decided as the full
+ * fold decides attestations (`author-role`, `not-backdated`, against the chain).
+ */
+async function withAttestations(
+  state: SpaceState,
+  context: FoldContext,
+  attested: readonly SignedRecord<Checkpoint | CheckpointPage>[],
+): Promise<{ state: SpaceState; rejected: Rejection[] }> {
+  if (attested.length === 0) return { state, rejected: [] };
+  const accepted = new Map<string, SignedRecord<Checkpoint | CheckpointPage>>();
+  const rejected = await decideEach(
+    attested,
+    [
+      authorRole(context.chain, MAINTAINERS),
+      notBackdated(context.chain, MAINTAINERS, () => [], new Map()),
+    ],
+    accepted,
+  );
+  const checkpoints = [...state.checkpoints];
+  const checkpointPages = new Map(state.checkpointPages);
+  for (const signed of accepted.values())
+    if (signed.record.type === "canon/checkpoint")
+      checkpoints.push(signed as SignedRecord<Checkpoint>);
+    else checkpointPages.set(signed.cid, signed as SignedRecord<CheckpointPage>);
+  return { state: { ...state, checkpoints: byTime(checkpoints), checkpointPages }, rejected };
 }
 
 /** A release of another standard as the full fold's `accepted` held it when it came to `deciding`. */

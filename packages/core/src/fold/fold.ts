@@ -1,5 +1,6 @@
 import { MembershipChain } from "../membership-chain.js";
 import type { Checkpoint } from "../records/checkpoint.js";
+import type { CheckpointPage } from "../records/checkpoint-page.js";
 import type { Contribution } from "../records/contribution.js";
 import type { Correction } from "../records/correction.js";
 import type { SpaceGenesis } from "../records/genesis.js";
@@ -86,7 +87,7 @@ const MAINTAINERS: readonly Role[] = ["maintainer"];
  *    highest parent's: no rollback or replay), `incorporates` (accepted
  *    corrections of the same standard), `content-matches` (the bytes hash to
  *    the content CID);
- * 6. checkpoints, space settings and retirements: `author-role` (maintainer) and
+ * 6. checkpoints (and their pages), space settings and retirements: `author-role` (maintainer) and
  *    `not-backdated` (a removed or demoted maintainer's statements stop
  *    counting unless they follow the change).
  *
@@ -128,6 +129,7 @@ export async function fold(input: FoldInput): Promise<FoldResult> {
     provenance: contributions.provenance,
     withdrawals: contributions.withdrawals,
     checkpoints: attestations.checkpoints,
+    checkpointPages: attestations.checkpointPages,
     settings: attestations.settings,
   };
   // What `foldMore` needs to re-decide one standard from this state alone.
@@ -159,6 +161,7 @@ function recordsOfSpace(verified: ReadonlyMap<string, SignedRecord>, spaceCid: s
   const provenance: SignedRecord<Provenance>[] = [];
   const withdrawals: SignedRecord<Withdrawal>[] = [];
   const checkpoints: SignedRecord<Checkpoint>[] = [];
+  const checkpointPages: SignedRecord<CheckpointPage>[] = [];
   const settings: SignedRecord<SpaceSettings>[] = [];
   const retirements: SignedRecord<Retirement>[] = [];
   const rejected: Rejection[] = [];
@@ -176,6 +179,8 @@ function recordsOfSpace(verified: ReadonlyMap<string, SignedRecord>, spaceCid: s
       withdrawals.push(signed as SignedRecord<Withdrawal>);
     else if (signed.record.type === "canon/checkpoint")
       checkpoints.push(signed as SignedRecord<Checkpoint>);
+    else if (signed.record.type === "canon/checkpoint-page")
+      checkpointPages.push(signed as SignedRecord<CheckpointPage>);
     else if (signed.record.type === "canon/space-settings")
       settings.push(signed as SignedRecord<SpaceSettings>);
     else if (signed.record.type === "canon/retirement")
@@ -188,6 +193,7 @@ function recordsOfSpace(verified: ReadonlyMap<string, SignedRecord>, spaceCid: s
     provenance,
     withdrawals,
     checkpoints,
+    checkpointPages,
     settings,
     retirements,
     rejected,
@@ -287,19 +293,20 @@ export function inReleaseOrder(a: SignedRecord<Release>, b: SignedRecord<Release
 async function acceptAttestations(
   space: {
     readonly checkpoints: readonly SignedRecord<Checkpoint>[];
+    readonly checkpointPages: readonly SignedRecord<CheckpointPage>[];
     readonly settings: readonly SignedRecord<SpaceSettings>[];
     readonly retirements: readonly SignedRecord<Retirement>[];
   },
   chain: MembershipChain,
 ) {
-  type Attestation = SignedRecord<Checkpoint | SpaceSettings | Retirement>;
+  type Attestation = SignedRecord<Checkpoint | CheckpointPage | SpaceSettings | Retirement>;
   const checks: Check<Attestation>[] = [
     authorRole(chain, MAINTAINERS),
     notBackdated(chain, MAINTAINERS, () => [], new Map()),
   ];
   const accepted = new Map<string, Attestation>();
   const rejected = await decideEach(
-    [...space.checkpoints, ...space.settings, ...space.retirements],
+    [...space.checkpoints, ...space.checkpointPages, ...space.settings, ...space.retirements],
     checks,
     accepted,
   );
@@ -308,6 +315,11 @@ async function acceptAttestations(
   const newest = kept(space.settings).at(-1);
   return {
     checkpoints: kept(space.checkpoints),
+    checkpointPages: new Map(
+      space.checkpointPages
+        .filter((signed) => accepted.has(signed.cid))
+        .map((signed) => [signed.cid, signed]),
+    ),
     settings: {
       checkpointExpirySeconds:
         newest?.record.checkpointExpirySeconds ?? DEFAULT_CHECKPOINT_EXPIRY_SECONDS,

@@ -1,5 +1,6 @@
 import type { Members } from "../membership-chain.js";
 import type { Checkpoint } from "../records/checkpoint.js";
+import type { CheckpointPage } from "../records/checkpoint-page.js";
 import type { Correction } from "../records/correction.js";
 import type { SpaceGenesis } from "../records/genesis.js";
 import type { MembershipChange } from "../records/membership.js";
@@ -57,6 +58,8 @@ export interface SpaceState {
   readonly withdrawals: ReadonlyMap<string, SignedRecord<Withdrawal>>;
   /** Accepted checkpoints, oldest first (by `createdAt`, then CID). */
   readonly checkpoints: readonly SignedRecord<Checkpoint>[];
+  /** Accepted pages of version-2 checkpoints, by CID (a checkpoint names the ones it counts). */
+  readonly checkpointPages: ReadonlyMap<string, SignedRecord<CheckpointPage>>;
   /** The space's settings in force: the newest accepted settings record's, else the defaults. */
   readonly settings: {
     readonly checkpointExpirySeconds: number;

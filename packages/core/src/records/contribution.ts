@@ -1,4 +1,5 @@
 import type { Checkpoint } from "./checkpoint.js";
+import type { CheckpointPage } from "./checkpoint-page.js";
 import type { Correction } from "./correction.js";
 import type { Provenance } from "./provenance.js";
 import type { Release } from "./release.js";
@@ -19,4 +20,10 @@ export type Contribution = Correction | Provenance | Withdrawal;
  * `membership` heads): a release, a contribution, a checkpoint, a space's
  * settings or a retirement. The fold judges its author's role at that point.
  */
-export type Positioned = Release | Contribution | Checkpoint | SpaceSettings | Retirement;
+export type Positioned =
+  | Release
+  | Contribution
+  | Checkpoint
+  | CheckpointPage
+  | SpaceSettings
+  | Retirement;

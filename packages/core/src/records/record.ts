@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { Checkpoint } from "./checkpoint.js";
+import { CheckpointPage } from "./checkpoint-page.js";
 import { Correction } from "./correction.js";
 import { SpaceGenesis } from "./genesis.js";
 import { MembershipChange } from "./membership.js";
@@ -18,6 +19,7 @@ export const CanonRecord = z.discriminatedUnion("type", [
   Provenance,
   Withdrawal,
   Checkpoint,
+  CheckpointPage,
   SpaceSettings,
   Retirement,
 ]);

@@ -75,6 +75,7 @@ export async function writeBack(replica: Replica, folded: FoldedSpace): Promise<
     state.genesis,
     ...state.membershipChanges,
     ...state.checkpoints,
+    ...state.checkpointPages.values(),
     ...(state.settings.record ? [state.settings.record] : []),
   ]);
   const routing = mapField(folded.space.doc(), "standards");

@@ -5,7 +5,6 @@ import { fingerprintHashOf } from "../caches/fingerprint-hash.js";
 import { readHeadsCache } from "../caches/heads-cache.js";
 import type { CanonHome } from "../home/canon-home.js";
 import type { Signer } from "../home/identities.js";
-import { checkpointDue } from "../operations/checkpoint.js";
 import type { ChosenSpace } from "../operations/space-session.js";
 import { type CurrentSnapshot, currentSnapshot } from "../operations/space-view.js";
 import { readCappedBody } from "./capped-body.js";
@@ -206,10 +205,10 @@ export async function askByDigest(
  * Compares this replica's documents of a space with a relay's, without
  * loading Automerge: when the verified snapshot is current (names exactly
  * the chunk files on disk), the heads cache was written from the same
- * files, every document of the space is here, and no checkpoint is due from
- * `checkpointAs`, it reads the relay's heads summary (`earlier`, when
+ * files and every document of the space is here, it reads the relay's heads summary (`earlier`, when
  * {@link askByDigest} already brought it) and returns the documents whose
- * heads differ. It then writes the space's in-step mark when the relay
+ * heads differ (a checkpoint due from `checkpointAs` is signed into the
+ * space document by the exchange, see `syncDocuments`). It then writes the space's in-step mark when the relay
  * answers digests, so that the next sync with nothing new asks by digest.
  * Undefined otherwise, including when the relay answers no summary, or one
  * listing more than {@link MAX_NEW_IN_SUMMARY} documents this home does not
@@ -232,8 +231,6 @@ export async function compareWithRelay(
   ]);
   if (current === undefined || cache === undefined) return undefined;
   if (JSON.stringify(cache.fingerprint) !== JSON.stringify(current.snapshot.fingerprint))
-    return undefined;
-  if (checkpointAs && checkpointDue(current.fold.state, checkpointAs.keyPair.did, now))
     return undefined;
   const ours = new Map<string, readonly string[]>();
   for (const [id, chunks] of Object.entries(cache.fingerprint)) {

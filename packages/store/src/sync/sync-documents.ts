@@ -1,7 +1,9 @@
 import { type DocHandle, isValidDocumentId } from "@automerge/automerge-repo";
 import { CanonError, type SignedRecord, type SpaceState, sameBytes } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
+import type { Signer } from "../home/identities.js";
 import { openReplica } from "../open-replica.js";
+import { appendCheckpoint, checkpointDue } from "../operations/checkpoint.js";
 import type { ChosenSpace } from "../operations/space-session.js";
 import { refreshTouched } from "../operations/standard-session.js";
 import { mapsAt } from "../space/document-maps.js";
@@ -36,7 +38,10 @@ export interface DocumentsSynced {
  * ({@link refreshTouched}). The rest of the space is neither loaded nor
  * exchanged: both sides hold the same heads of it. Undefined when the
  * exchange took a record out of a document (a peer deleted it): the caller
- * then syncs every document, which writes it back.
+ * then syncs every document, which writes it back. When a checkpoint of
+ * `checkpointAs` is due by the state the comparison read (this replica's,
+ * the publish just made included), it is signed into the space document
+ * first and goes out with this exchange.
  * @throws CanonError `RELAY_UNREACHABLE`, `RELAY_REFUSED`, `SYNC_TIMEOUT` as a full sync does.
  */
 export async function syncDocuments(
@@ -46,6 +51,7 @@ export async function syncDocuments(
   comparison: HeadsComparison,
   deadline: number,
   timeoutMs: number,
+  checkpointAs?: Signer | undefined,
 ): Promise<DocumentsSynced | undefined> {
   const { address } = chosen;
   const replica = await openReplica(home);
@@ -63,6 +69,9 @@ export async function syncDocuments(
       const handle = await replica.find<StandardDocument>(id);
       if (handle !== undefined) standards.set(id, handle);
     }
+    const held = comparison.current.fold.state;
+    if (checkpointAs && checkpointDue(held, checkpointAs.keyPair.did, new Date()))
+      await appendCheckpoint(replica, { space }, held, checkpointAs);
     // What we hold before the exchange, and the relay's heads as it began: what we sent.
     const ours = new Set<string>();
     for (const handle of [space, ...standards.values()])

@@ -287,15 +287,26 @@ async function exchangeDiffering(
 ): Promise<DocumentsSynced | undefined> {
   const documents = comparison.documents;
   request.onProgress?.({ documents, inStep: documents - comparison.differing.length });
-  if (comparison.byDigest || comparison.differing.length === 0)
+  if (comparison.byDigest) return { received: [], sent: [], missing: [], state: undefined };
+  // A checkpoint due (the heads moved, or it aged) goes out in the space document.
+  const signer = request.checkpointAs;
+  const due =
+    signer !== undefined &&
+    checkpointDue(comparison.current.fold.state, signer.keyPair.did, new Date());
+  if (comparison.differing.length === 0 && !due)
     return { received: [], sent: [], missing: [], state: undefined };
+  const spaceId = chosen.address.documentId;
+  const differing = comparison.differing.includes(spaceId)
+    ? comparison.differing
+    : [spaceId, ...comparison.differing];
   const synced = await syncDocuments(
     home,
     chosen,
     endpoint,
-    comparison,
+    due ? { ...comparison, differing } : comparison,
     deadline,
     request.timeoutMs,
+    signer,
   );
   if (synced !== undefined) request.onProgress?.({ documents, inStep: documents });
   return synced;
