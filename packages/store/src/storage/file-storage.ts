@@ -33,7 +33,7 @@ const UNWRITABLE = new Set(["EACCES", "EROFS", "EPERM", "ENOTDIR", "EISDIR", "EN
 const SYNCS_AT_ONCE = 32;
 
 /** From this many new documents of one chunk each, {@link FileStorage.settle} writes them in one chunk pack. */
-export const PACK_DOCUMENTS_AT_LEAST = 16;
+export const PACK_DOCUMENTS_AT_LEAST = 2;
 
 /** Every stored file starts with this tag, then the sha-256 of the rest (`chunk-audit.ts` checks it too). */
 export const STORAGE_FILE_TAG = "CNS1";
