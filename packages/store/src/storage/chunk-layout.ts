@@ -73,6 +73,11 @@ export async function chunkFingerprint(
 ): Promise<Record<string, string[]>> {
   const fingerprint: Record<string, string[]> = {};
   for (const id of documentIds) {
+    // No folder: nothing to list (a `stat`, where two failed listings each made an error), maybe packed.
+    if (!existsSync(pathOfKey(directory, [id]))) {
+      fingerprint[id] = packedChunkNames(directory, id);
+      continue;
+    }
     const names: string[] = [];
     for (const kind of CHUNK_KINDS) {
       try {
@@ -82,7 +87,7 @@ export async function chunkFingerprint(
         // A document with no chunks of this kind.
       }
     }
-    fingerprint[id] = names.length > 0 ? names.sort() : packedChunkNames(directory, id);
+    fingerprint[id] = names.sort();
   }
   return fingerprint;
 }
