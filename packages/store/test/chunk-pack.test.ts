@@ -97,6 +97,28 @@ describe("chunk packs: a join's documents in one file", () => {
     ).toEqual([]);
   });
 
+  it("a sync state written beside a packed document moves nothing: its snapshot is still read from the pack, beside the sync state", async () => {
+    const { directory } = await settledJoin();
+    const writer = new FileStorage(directory, { generation: true });
+    await writer.save([idOf(7), "sync-state", "peer"], new Uint8Array([5]));
+    expect(existsSync(join(directory, "P7", "AAAA", "sync-state"))).toBe(true);
+    expect(existsSync(join(directory, "P7", "AAAA", "snapshot"))).toBe(false);
+    const reader = new FileStorage(directory);
+    expect((await reader.loadRange([idOf(7), "snapshot"]))[0]?.data).toEqual(bytesOf(7));
+    expect((await reader.loadRange([idOf(7)])).map(({ key }) => key.join("/"))).toEqual([
+      `${idOf(7)}/snapshot/s7`,
+      `${idOf(7)}/sync-state/peer`,
+    ]);
+    expect((await chunkFingerprint(directory, [idOf(7)]))[idOf(7)]).toEqual(["snapshot/s7"]);
+    expect(await reader.hasDocument(idOf(7))).toBe(true);
+    // A chunk then moves it, and the sync state stays.
+    await writer.save([idOf(7), "incremental", "z"], new Uint8Array([6]));
+    expect(await readdir(join(directory, "P7", "AAAA", "snapshot"))).toEqual(["s7"]);
+    expect(
+      (await new FileStorage(directory).loadRange([idOf(7)])).map(({ key }) => key.join("/")),
+    ).toEqual([`${idOf(7)}/incremental/z`, `${idOf(7)}/snapshot/s7`, `${idOf(7)}/sync-state/peer`]);
+  });
+
   it("a damaged pack is named and never half-read: an altered index or chunk is STORAGE_DAMAGED naming the pack, and the audit reports it", async () => {
     const { directory, pack } = await settledJoin();
     const intact = await readFile(pack);
@@ -130,7 +152,9 @@ describe("chunk packs: a join's documents in one file", () => {
     await expect(
       new FileStorage(directory).save([idOf(at), "incremental", "y"], new Uint8Array([1])),
     ).rejects.toMatchObject({ code: "STORAGE_DAMAGED" });
-    expect(existsSync(join(directory, idOf(at).slice(0, 2), idOf(at).slice(2)))).toBe(false);
+    expect(existsSync(join(directory, idOf(at).slice(0, 2), idOf(at).slice(2), "snapshot"))).toBe(
+      false,
+    );
     expect(
       (await readdir(directory, { recursive: true })).filter((name) => name.includes(".tmp-")),
     ).toEqual([]);

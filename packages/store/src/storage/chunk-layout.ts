@@ -74,7 +74,7 @@ export async function chunkFingerprint(
   const fingerprint: Record<string, string[]> = {};
   for (const id of documentIds) {
     // No folder: nothing to list (a `stat`, where two failed listings each made an error), maybe packed.
-    if (!existsSync(pathOfKey(directory, [id]))) {
+    if (!existsSync(pathOfKey(directory, [id])) || !hasChunkFolder(directory, id)) {
       fingerprint[id] = packedChunkNames(directory, id);
       continue;
     }
@@ -93,13 +93,21 @@ export async function chunkFingerprint(
 }
 
 /**
+ * True when a document has a folder of chunks (`snapshot` or `incremental`),
+ * which, once made, alone describes it; a packed document has none.
+ */
+export function hasChunkFolder(directory: string, documentId: string): boolean {
+  return CHUNK_KINDS.some((kind) => existsSync(pathOfKey(directory, [documentId, kind])));
+}
+
+/**
  * A document's chunk names (sorted `kind/name`) in the replica's chunk packs,
- * when it has no folder of its own (which, once made, alone describes it);
- * `[]` otherwise. Synchronous: a `stat`, and the packs' indexes once a process.
+ * when it has no chunk folder ({@link hasChunkFolder}); `[]` otherwise.
+ * Synchronous: a `stat` or two, and the packs' indexes once a process.
  * @throws CanonError `STORAGE_DAMAGED` when a chunk pack is not whole.
  */
 export function packedChunkNames(directory: string, documentId: string): string[] {
-  if (existsSync(pathOfKey(directory, [documentId]))) return [];
+  if (hasChunkFolder(directory, documentId)) return [];
   return (packedChunks(directory).get(documentId) ?? []).map(({ kind, name }) => `${kind}/${name}`);
 }
 

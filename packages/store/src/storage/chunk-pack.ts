@@ -12,17 +12,19 @@ import { fileIdentityOf } from "../caches/file-identity.js";
 // `fsync`, and its folder's. Layout, integers big-endian:
 //
 //   header   "CNC1", index length (u32), sha-256 of the index (32 bytes)
-//   index    JSON: { v: 1, chunks: [[documentId, kind, name, offset, length], ...] }
+//   index    JSON: { v: 1, chunks: [[documentId, "snapshot", name, offset, length], ...] },
+//            each document once
 //   chunks   each chunk's file bytes as `FileStorage` writes them (tag and
 //            sha-256 of its own, `checksummed.ts`), one after another
 //
 // Packs live in `<replica>/packs/<sha-256 of the index>.pack` and are never
 // changed. A document's chunks are its files in the usual layout
-// (`chunk-layout.ts`) when its folder `<id[0..2]>/<id[2..]>` exists, and its
-// entries in the packs only when that folder does not: the first write to a
-// packed document moves its chunks into such a folder, whole, with one
-// rename (`FileStorage`), and from then on its files alone describe it, so a
-// chunk removed later (a compaction) never comes back from a pack.
+// (`chunk-layout.ts`) when it has a chunk folder (`<id[0..2]>/<id[2..]>/snapshot`
+// or `…/incremental`), and its entry in the packs only when it has neither
+// (a sync state, in `…/sync-state`, changes nothing): the first write of a
+// chunk to a packed document moves its snapshot into such a folder, whole,
+// with one rename (`FileStorage`), and from then on its files alone describe
+// it, so a chunk removed later (a compaction) never comes back from a pack.
 
 /** The folder of a replica's chunk packs (no document's folder is named so: those are 2 characters). */
 export const PACKS_FOLDER = "packs";
@@ -48,13 +50,13 @@ export interface PackedChunk {
 const DOCUMENT_ID = /^[A-Za-z0-9]{3,128}$/;
 const CHUNK_NAME = /^[A-Za-z0-9_-]{1,128}$/;
 
-/** True when a chunk key can go in a pack (the index's schema accepts it): others are stored as files. */
+/**
+ * True when a chunk key can go in a pack (the index's schema accepts it): a
+ * snapshot, one a document (what a document taken in whole is stored as);
+ * others are stored as files.
+ */
 export function packable(documentId: string, kind: string, name: string): boolean {
-  return (
-    DOCUMENT_ID.test(documentId) &&
-    (kind === "snapshot" || kind === "incremental") &&
-    CHUNK_NAME.test(name)
-  );
+  return DOCUMENT_ID.test(documentId) && kind === "snapshot" && CHUNK_NAME.test(name);
 }
 
 const IndexSchema = z.object({
@@ -62,7 +64,7 @@ const IndexSchema = z.object({
   chunks: z.array(
     z.tuple([
       z.string().regex(DOCUMENT_ID),
-      z.enum(["snapshot", "incremental"]),
+      z.literal("snapshot"),
       z.string().regex(CHUNK_NAME),
       z.number().int().nonnegative(),
       z.number().int().nonnegative(),
@@ -137,8 +139,11 @@ export function readChunkPackIndex(path: string): PackedChunk[] {
       throw damaged("an index that is not a pack's");
     }
     const dataStart = HEADER_BYTES + indexLength;
+    const documents = new Set<string>();
     return parsed.chunks.map(([documentId, kind, name, offset, length]) => {
       if (offset < dataStart || offset + length > size) throw damaged("a chunk outside the file");
+      if (documents.has(documentId)) throw damaged("a document listed twice");
+      documents.add(documentId);
       return { documentId, kind, name, path, offset, length };
     });
   } finally {

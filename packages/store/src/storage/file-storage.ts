@@ -11,6 +11,7 @@ import {
   chunkFingerprint,
   chunkKeyOf,
   chunkNameOf,
+  hasChunkFolder,
   isChunkKey,
   isTemporaryFile,
   pathOfKey,
@@ -162,8 +163,8 @@ export class FileStorage implements StorageAdapterInterface {
     this.#remember(key);
     const path = this.pathOf(key);
     try {
-      // A packed document written to moves out of its pack first, held or not.
-      await this.#unpack(key[0]);
+      // A packed document given a chunk moves out of its pack first, held or not.
+      if (isChunkKey(key)) await this.#unpack(key[0]);
       const held = this.#held;
       if (held === undefined) {
         await this.#writing(key, () => writeFileAtomic(path, wrap(data)));
@@ -233,8 +234,10 @@ export class FileStorage implements StorageAdapterInterface {
       await this.#settleInPack(held);
       while (held.size > 0) {
         const batch = [...held];
-        // A packed document written to moves out of its pack first (see `#unpack`).
-        for (const [path] of batch) await this.#unpack(this.#documentOfPath(path));
+        // A packed document given a chunk moves out of its pack first (see `#unpack`).
+        for (const [path] of batch)
+          if (isChunkKey(relative(this.#directory, path).split(sep).slice(1)))
+            await this.#unpack(this.#documentOfPath(path));
         const written: [path: string, temporary: string][] = [];
         try {
           await eachAtOnce(batch, atOnce, async ([path, bytes]) => {
@@ -294,7 +297,7 @@ export class FileStorage implements StorageAdapterInterface {
     for (const [documentId, list] of byDocument) {
       const [only] = list;
       if (list.length !== 1 || only === undefined || packed.has(documentId)) continue;
-      if (existsSync(this.pathOf([documentId]))) continue;
+      if (hasChunkFolder(this.#directory, documentId)) continue;
       chunks.push(only);
     }
     if (chunks.length < PACK_DOCUMENTS_AT_LEAST) return;
@@ -317,36 +320,39 @@ export class FileStorage implements StorageAdapterInterface {
   }
 
   /**
-   * A document's chunks in the chunk packs when it has no folder of its
-   * own (which, once made, alone describes it); none otherwise.
+   * A document's chunks in the chunk packs when it has no chunk folder
+   * (which, once made, alone describes it: `hasChunkFolder`); none otherwise.
    */
   #packed(documentId: string): readonly PackedChunk[] {
-    if (documentId.length < 3 || existsSync(this.pathOf([documentId]))) return [];
+    if (documentId.length < 3 || hasChunkFolder(this.#directory, documentId)) return [];
     return packedChunks(this.#directory).get(documentId) ?? [];
   }
 
   /**
-   * Moves a packed document's chunks into a folder of its own before
-   * anything is written to it or removed from it: each chunk checked and
-   * written into a temporary folder, synced, then the folder renamed into
-   * place at once, and the folders above synced. Until the rename the pack
-   * describes the document, after it the folder does (the pack is never
-   * changed), so a crash leaves one or the other, whole. Another process
-   * that moved it first wins; nothing to do for a document not packed.
+   * Moves a packed document's snapshot into a chunk folder of its own before
+   * a chunk is written to it or removed from it: checked, written into a
+   * temporary folder beside its place, synced, then the folder renamed into
+   * place at once (`<id>/snapshot`), and the folders above synced. Until the
+   * rename the pack describes the document, after it the folder does (the
+   * pack is never changed), so a crash leaves one or the other, whole.
+   * Another process that moved it first wins; nothing to do for a document
+   * not packed. A sync state written beside (`<id>/sync-state`) moves
+   * nothing.
    */
   async #unpack(documentId: string | undefined): Promise<void> {
     if (documentId === undefined) return;
     const chunks = this.#packed(documentId);
     if (chunks.length === 0) return;
-    const folder = this.pathOf([documentId]);
+    const folder = this.pathOf([documentId, "snapshot"]);
     const temporary = `${folder}.tmp-${randomBytes(6).toString("hex")}`;
     const move = async () => {
+      const made = await mkdir(dirname(folder), { recursive: true });
       try {
+        await mkdir(temporary);
         for (const chunk of chunks) {
           const bytes = await readPacked(chunk);
           unwrap(bytes, describe(chunk));
-          await mkdir(join(temporary, chunk.kind), { recursive: true });
-          const file = await open(join(temporary, chunk.kind, chunk.name), "wx");
+          const file = await open(join(temporary, chunk.name), "wx");
           try {
             await file.writeFile(bytes);
             await file.sync();
@@ -354,8 +360,6 @@ export class FileStorage implements StorageAdapterInterface {
             await file.close();
           }
         }
-        for (const kind of new Set(chunks.map((chunk) => chunk.kind)))
-          await syncDirectory(join(temporary, kind));
         await syncDirectory(temporary);
         await rename(temporary, folder);
       } catch (error) {
@@ -364,14 +368,17 @@ export class FileStorage implements StorageAdapterInterface {
         if (existsSync(folder)) return;
         throw error;
       }
-      await syncDirectory(dirname(folder));
-      await syncDirectory(this.#directory);
+      // The document's folder, and those above it when it was new.
+      for (let above = dirname(folder); above.startsWith(this.#directory); above = dirname(above)) {
+        await syncDirectory(above);
+        if (made === undefined) break;
+      }
     };
     await (this.generation === undefined ? move() : this.generation.write(move));
   }
 
   async remove(key: StorageKey): Promise<void> {
-    await this.#unpack(key[0]);
+    if (isChunkKey(key)) await this.#unpack(key[0]);
     const [documentId] = key;
     if (documentId !== undefined) this.#chunks.get(documentId)?.delete(key.join("/"));
     this.#held?.delete(this.pathOf(key));
@@ -387,9 +394,11 @@ export class FileStorage implements StorageAdapterInterface {
   async loadRange(prefix: StorageKey): Promise<Chunk[]> {
     const root = this.pathOf(prefix);
     const files = await listFiles(root);
+    // A packed document's snapshot (it has no chunk folder, so no chunk file is listed beside it;
+    // a sync state may be, and sorts after it).
     const [documentId, kind, name] = prefix;
-    if (files.length === 0 && documentId !== undefined && this.#heldUnder(root).length === 0) {
-      const chunks: Chunk[] = [];
+    const packed: Chunk[] = [];
+    if (documentId !== undefined && (kind === undefined || isChunkKey(prefix)))
       for (const chunk of this.#packed(documentId)) {
         if (
           (kind !== undefined && chunk.kind !== kind) ||
@@ -397,11 +406,9 @@ export class FileStorage implements StorageAdapterInterface {
         )
           continue;
         const key = [documentId, chunk.kind, chunk.name];
-        chunks.push({ key, data: unwrap(await readPacked(chunk), describe(chunk)) });
+        packed.push({ key, data: unwrap(await readPacked(chunk), describe(chunk)) });
         this.#remember(key);
       }
-      if (chunks.length > 0) return chunks;
-    }
     const held = this.#heldUnder(root).filter((path) => !files.includes(path));
     // In key order, as the listing is.
     if (held.length > 0) {
@@ -418,7 +425,7 @@ export class FileStorage implements StorageAdapterInterface {
       chunks.push({ key, data });
       this.#remember(key);
     }
-    return chunks;
+    return packed.length === 0 ? chunks : [...packed, ...chunks];
   }
 
   /**
@@ -508,7 +515,7 @@ export class FileStorage implements StorageAdapterInterface {
   }
 
   async removeRange(prefix: StorageKey): Promise<void> {
-    await this.#unpack(prefix[0]);
+    if (prefix.length === 1 || isChunkKey(prefix)) await this.#unpack(prefix[0]);
     const [documentId] = prefix;
     const seen = documentId === undefined ? undefined : this.#chunks.get(documentId);
     for (const key of [...(seen ?? [])])
@@ -518,13 +525,18 @@ export class FileStorage implements StorageAdapterInterface {
       prefix,
       async () => {
         await rm(this.pathOf(prefix), { recursive: true, force: true });
-        // A packed document's folder stays (empty), or its pack would describe it again.
-        if (prefix.length === 1 && documentId !== undefined) {
-          const packed = packedChunks(this.#directory).get(documentId);
-          if (packed !== undefined && packed.length > 0) {
-            await mkdir(this.pathOf(prefix), { recursive: true });
-            await syncDirectory(dirname(this.pathOf(prefix)));
-          }
+        // A packed document keeps an empty chunk folder, or its pack would describe it again.
+        const packed =
+          documentId === undefined ? undefined : packedChunks(this.#directory).get(documentId);
+        if (
+          packed !== undefined &&
+          packed.length > 0 &&
+          (prefix.length === 1 || isChunkKey(prefix))
+        ) {
+          const snapshots = this.pathOf([documentId as string, "snapshot"]);
+          await mkdir(snapshots, { recursive: true });
+          await syncDirectory(dirname(snapshots));
+          await syncDirectory(dirname(dirname(snapshots)));
         }
       },
       true,
