@@ -1,8 +1,10 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { provenFingerprint, recordDiskProof } from "../src/caches/disk-proof.js";
+import { canonHome } from "../src/home/canon-home.js";
 import { auditChunks } from "../src/storage/chunk-audit.js";
 import { chunkFingerprint } from "../src/storage/chunk-layout.js";
 import { FileStorage, PACK_DOCUMENTS_AT_LEAST } from "../src/storage/file-storage.js";
@@ -117,6 +119,26 @@ describe("chunk packs: a join's documents in one file", () => {
     expect(
       (await new FileStorage(directory).loadRange([idOf(7)])).map(({ key }) => key.join("/")),
     ).toEqual([`${idOf(7)}/incremental/z`, `${idOf(7)}/snapshot/s7`, `${idOf(7)}/sync-state/peer`]);
+  });
+
+  it("a disk proof holds for packed documents by the files' times (no listing), and stops holding when one gets a chunk folder", async () => {
+    const root = await mkdtemp(join(tmpdir(), "canon-pack-proof-"));
+    directories.push(root);
+    const home = canonHome(root);
+    const storage = new FileStorage(home.replica, { generation: true });
+    storage.holdWrites();
+    for (let index = 0; index < 3; index++)
+      await storage.save([idOf(index), "snapshot", `s${index}`], bytesOf(index));
+    await storage.settle();
+    await storage.generation?.end();
+    const ids = [idOf(0), idOf(1), idOf(2)];
+    const fingerprint = await chunkFingerprint(home.replica, ids);
+    expect(fingerprint[idOf(1)]).toEqual(["snapshot/s1"]);
+    expect(await recordDiskProof(home, storage, "SPACEdoc", fingerprint)).toBeDefined();
+    expect(provenFingerprint(home, "SPACEdoc", { statFiles: true })).toEqual(fingerprint);
+    // Another tool makes a chunk folder for a packed document (the generation unchanged): not proven.
+    await mkdir(join(home.replica, "P1", "AAAA", "snapshot"), { recursive: true });
+    expect(provenFingerprint(home, "SPACEdoc", { statFiles: true })).toBeUndefined();
   });
 
   it("a damaged pack is named and never half-read: an altered index or chunk is STORAGE_DAMAGED naming the pack, and the audit reports it", async () => {
