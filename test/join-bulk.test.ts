@@ -120,6 +120,10 @@ describe("a fresh home joins a space in one bulk answer", () => {
     // The space document and one document a standard, all in step: no exchange.
     expect(joined).toMatchObject({ inBulk: 1 + STANDARDS.length, exchanged: 0, missing: [] });
     expect(joined.received.length).toBeGreaterThanOrEqual(1 + STANDARDS.length);
+    // Made durable as one chunk pack, not a file and folders a document.
+    const replicaFiles = await filesUnder(join(home.home, "replica"));
+    expect(replicaFiles.filter((path) => /^packs\/[0-9a-f]{64}\.pack$/.test(path))).toHaveLength(1);
+    expect(replicaFiles.filter((path) => /\/(snapshot|incremental)\//.test(path))).toEqual([]);
     await readsEverything(home);
     // The caches the join wrote hold: the next sync finds nothing to do.
     expect(home.ok("sync", "--json").json<Report>()).toMatchObject({ exchanged: 0, inBulk: 0 });

@@ -187,9 +187,15 @@ describe("local damage is explained (real processes on real files)", () => {
       // Kill the relay once the reader has begun storing what arrives (the space's document comes first).
       const spaceId = (/^canon:([^/]+)\//.exec(url) as RegExpExecArray)[1] as string;
       const spaceFolder = join(reader.home, "replica", spaceId.slice(0, 2), spaceId.slice(2));
+      // In its own folder, or in the chunk pack a join writes (`storage/chunk-pack.ts`).
+      const packs = join(reader.home, "replica", "packs");
       while (
         !(await stat(spaceFolder).then(
           () => true,
+          () => false,
+        )) &&
+        !(await readdir(packs).then(
+          (names) => names.some((name) => name.endsWith(".pack")),
           () => false,
         ))
       ) {

@@ -21,18 +21,33 @@ export async function recordCid(encoded: Uint8Array): Promise<CID> {
   return CID.createV1(DAG_CBOR_CODEC, await sha256.digest(encoded));
 }
 
+/** Most CIDs {@link parseCid} remembers; past this it starts over (a join parses each of 20,000 several times). */
+const PARSED_AT_MOST = 100_000;
+
+/**
+ * CIDs parsed in this process, by their text: the fold, the replica's
+ * content writer and the caches each parse a space's 10,000 content CIDs
+ * again. A CID is an immutable value, so the same object serves every caller.
+ */
+const parsed = new Map<string, CID>();
+
 /**
  * Parses an untrusted CID string. Accepts CIDv1 in any multibase that
  * `multiformats` knows by default (base32 `b…`, base58btc `z…`) and CIDv0.
  * @throws CanonError `BAD_CID` naming the input when it is not a CID.
  */
 export function parseCid(input: string): CID {
+  const known = parsed.get(input);
+  if (known !== undefined) return known;
   const text = input.trim();
   if (text.length === 0 || text.length > 200) {
     throw new CanonError("BAD_CID", `"${truncate(input)}" is not a CID`);
   }
   try {
-    return CID.parse(text);
+    const cid = CID.parse(text);
+    if (parsed.size >= PARSED_AT_MOST) parsed.clear();
+    parsed.set(input, cid);
+    return cid;
   } catch (cause) {
     throw new CanonError(
       "BAD_CID",

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BlobCache, PACK_AT_LEAST } from "../src/caches/blob-cache.js";
 import { MAX_PACKS, readBlobPackIndex } from "../src/caches/blob-pack.js";
+import { fileIdentityOf } from "../src/caches/file-identity.js";
 import {
   canonHome,
   createSpace,
@@ -73,7 +74,7 @@ describe("the blob cache's packs", () => {
     });
   const packsOf = async (home: { blobs: string }) =>
     (await readdir(join(home.blobs, "packs")).catch(() => [] as string[])).filter(
-      (name) => !name.includes(".tmp-"),
+      (name) => !name.includes(".tmp-") && name.endsWith(".pack"),
     );
 
   it("putAll of many blobs writes one pack, no file each; every blob is read back checked, has() and stored() see them", async () => {
@@ -206,6 +207,58 @@ describe("the blob cache's packs", () => {
     } finally {
       await file.close();
     }
+  });
+
+  it("remembers a checked index by the pack file's identity: an unchanged pack's index is not hashed again, a changed one is checked", async () => {
+    const { home, blobs } = await newCache();
+    const entries = many(1000);
+    const [cid, bytes] = entries[7] as readonly [string, Uint8Array];
+    const served = async () => Buffer.from((await blobs.get(cid, sha256(bytes))) ?? []);
+    const packPath = async () => join(home.blobs, "packs", (await packsOf(home))[0] as string);
+    const noteOf = (path: string) => readFile(`${path}.checked`, "utf8").catch(() => undefined);
+    const breakHash = async (path: string) => {
+      const damaged = await readFile(path);
+      damaged[12] = (damaged[12] as number) ^ 0xff; // the header's hash of the index
+      await writeFile(path, damaged);
+    };
+    await blobs.putAll(entries);
+    let path = await packPath();
+    // Just written: its times are too recent to tell a later edit by, so nothing is noted yet.
+    expect(await served()).toEqual(Buffer.from(bytes));
+    expect(await noteOf(path)).toBeUndefined();
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect(await served()).toEqual(Buffer.from(bytes));
+    expect(await noteOf(path)).toBe(fileIdentityOf(path));
+    // Changed since it was noted (its index's hash made wrong): checked again, refused, removed with its note.
+    await breakHash(path);
+    expect((await served()).length).toBe(0);
+    expect(await packsOf(home)).toEqual([]);
+    await expect(readdir(join(home.blobs, "packs"))).resolves.toEqual([]);
+    // The note is what is trusted: the same damage, with the damaged file's identity noted
+    // as if it had passed, is not seen, because the index is not hashed again (the blob
+    // itself is still hashed: served because it is intact).
+    await blobs.putAll(entries);
+    path = await packPath();
+    await breakHash(path);
+    await writeFile(`${path}.checked`, fileIdentityOf(path) as string);
+    expect(await served()).toEqual(Buffer.from(bytes));
+    expect(await packsOf(home)).toHaveLength(1);
+    // Without the note, the very same file is checked and refused.
+    await rm(`${path}.checked`);
+    expect((await served()).length).toBe(0);
+    expect(await packsOf(home)).toEqual([]);
+  });
+
+  it("a forged note makes no read allocate past the pack: a place outside the file is refused", async () => {
+    const { home, blobs } = await newCache();
+    await blobs.putAll(many(100));
+    const path = join(home.blobs, "packs", (await packsOf(home))[0] as string);
+    const bytes = await readFile(path);
+    // The first entry's length: 4 GiB - 1, its hash left wrong, and the file noted as checked.
+    bytes.writeUInt32BE(0xffffffff, 44 + 40);
+    await writeFile(path, bytes);
+    await writeFile(`${path}.checked`, fileIdentityOf(path) as string);
+    expect(await blobs.get("cid-any", bytes.toString("hex", 44, 76))).toBeUndefined();
   });
 
   it(`keeps at most ${MAX_PACKS} packs: more are merged into one, every blob still read back checked`, async () => {

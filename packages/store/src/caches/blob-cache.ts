@@ -10,6 +10,7 @@ import {
   MAX_PACKS,
   readBlobPackIndex,
 } from "./blob-pack.js";
+import { identityOfStats } from "./file-identity.js";
 
 /** How many blobs {@link BlobCache.putAll} writes at once. */
 const WRITES_AT_ONCE = 16;
@@ -19,6 +20,22 @@ export const PACK_AT_LEAST = 64;
 
 /** The folder of the blob cache holding its packs (no CID is named so). */
 const PACKS = "packs";
+
+/**
+ * Beside each pack `<name>.pack`, `<name>.pack.checked` holds the pack
+ * file's identity (`file-identity.ts`) when its index last passed every
+ * check: while the pack still has that identity, no one wrote it since, and
+ * its index is not hashed again (~0.5 MB at 10,000 blobs, on every `show`).
+ */
+const CHECKED = ".checked";
+
+/**
+ * A pack's identity is noted only once its times are this much in the past:
+ * a file's times move in ticks of the kernel's clock (a few ms), so an edit
+ * made within the same tick as the check (same size) could keep the identity
+ * the note holds; an edit this much later cannot.
+ */
+const NOTE_AFTER_MS = 1000;
 
 /**
  * Release bodies by content CID under `$CANON_HOME/blobs`: one file each,
@@ -144,7 +161,10 @@ export class BlobCache {
       const { bytesRead } = await file.read(blob, 0, place.length, place.offset);
       if (bytesRead === place.length && matches(blob, sha256Hex)) found = blob;
       // A pack whose blob does not match is damaged: removed, its blobs are written again.
-      else await unlink(path).catch(() => {});
+      else {
+        await unlink(path).catch(() => {});
+        await unlink(`${path}${CHECKED}`).catch(() => {});
+      }
       return true;
     });
     return found;
@@ -185,7 +205,31 @@ export class BlobCache {
     const pack = encodeMergedBlobPack(contentCids, blobs);
     const path = join(folder, `${pack.toString("hex", 12, 44)}.pack`);
     await writeFileAtomic(path, pack, 0o644, false, false);
-    for (const old of merged) if (old !== path) await unlink(old).catch(() => {});
+    for (const old of merged)
+      if (old !== path) {
+        await unlink(old).catch(() => {});
+        await unlink(`${old}${CHECKED}`).catch(() => {});
+      }
+  }
+
+  /**
+   * An open pack's index ({@link readBlobPackIndex}), not hashed again when
+   * the pack's note says this very file (same identity, taken from the open
+   * file) passed every check; otherwise checked, and noted when it passes
+   * and its times are old enough (see {@link NOTE_AFTER_MS}). The note is a
+   * cache: not synced, and a missing, stale or unreadable one only means
+   * the index is checked again.
+   */
+  async #readIndex(file: FileHandle, path: string): Promise<BlobPackIndex | undefined> {
+    const stats = await file.stat();
+    const identity = identityOfStats(stats);
+    const notePath = `${path}${CHECKED}`;
+    const noted = await readFile(notePath, "utf8").catch(() => undefined);
+    if (noted === identity) return readBlobPackIndex(file, { checked: true });
+    const index = await readBlobPackIndex(file);
+    if (index !== undefined && Date.now() - Math.max(stats.mtimeMs, stats.ctimeMs) >= NOTE_AFTER_MS)
+      await writeFileAtomic(notePath, identity, 0o644, false, false, false).catch(() => {});
+    return index;
   }
 
   /**
@@ -208,9 +252,10 @@ export class BlobCache {
       try {
         const file = await open(path, "r");
         try {
-          const index = await readBlobPackIndex(file);
+          const index = await this.#readIndex(file, path);
           if (index === undefined) {
             await unlink(path).catch(() => {});
+            await unlink(`${path}${CHECKED}`).catch(() => {});
             continue;
           }
           if (await visit(index, file, path)) return true;

@@ -93,10 +93,17 @@ function encodePack(contentCids: readonly string[], blobs: readonly Uint8Array[]
  * names). Undefined when the file is not a whole pack: too short, another
  * format, a header that claims more bytes than the file holds (checked
  * before anything is allocated for them), an index that does not match its
- * hash, or an entry whose blob lies outside the file. Throws only what
- * reading the file throws.
+ * hash, or an entry whose blob lies outside the file. With `checked` (the
+ * caller knows this very file passed these checks before: see
+ * `BlobCache`'s notes), the hash and the walk of every entry are skipped;
+ * the header's sizes are still checked against the file, and `find` still
+ * refuses a place outside it, so nothing is allocated beyond the file's
+ * size even then. Throws only what reading the file throws.
  */
-export async function readBlobPackIndex(file: FileHandle): Promise<BlobPackIndex | undefined> {
+export async function readBlobPackIndex(
+  file: FileHandle,
+  options: { readonly checked?: boolean } = {},
+): Promise<BlobPackIndex | undefined> {
   const header = Buffer.alloc(HEADER_BYTES);
   const { bytesRead } = await file.read(header, 0, HEADER_BYTES, 0);
   if (bytesRead !== HEADER_BYTES || header.toString("latin1", 0, 4) !== MAGIC) return undefined;
@@ -110,12 +117,15 @@ export async function readBlobPackIndex(file: FileHandle): Promise<BlobPackIndex
   if (HEADER_BYTES + size > fileSize) return undefined;
   const body = Buffer.alloc(size);
   if ((await file.read(body, 0, size, HEADER_BYTES)).bytesRead !== size) return undefined;
-  if (!createHash("sha256").update(body).digest().equals(header.subarray(12))) return undefined;
   // Every blob lies after the index and names, within the file: a reader allocates what an entry says.
   const dataStart = HEADER_BYTES + size;
-  for (let at = 0; at < count * ENTRY_BYTES; at += ENTRY_BYTES) {
-    const offset = Number(body.readBigUInt64BE(at + 32));
-    if (offset < dataStart || offset + body.readUInt32BE(at + 40) > fileSize) return undefined;
+  const inside = (offset: number, length: number) =>
+    offset >= dataStart && offset + length <= fileSize;
+  if (!options.checked) {
+    if (!createHash("sha256").update(body).digest().equals(header.subarray(12))) return undefined;
+    for (let at = 0; at < count * ENTRY_BYTES; at += ENTRY_BYTES)
+      if (!inside(Number(body.readBigUInt64BE(at + 32)), body.readUInt32BE(at + 40)))
+        return undefined;
   }
   return {
     places: () =>
@@ -138,11 +148,14 @@ export async function readBlobPackIndex(file: FileHandle): Promise<BlobPackIndex
         const middle = (low + high) >>> 1;
         const at = middle * ENTRY_BYTES;
         const order = Buffer.compare(body.subarray(at, at + 32), key);
-        if (order === 0)
-          return {
+        if (order === 0) {
+          const place = {
             offset: Number(body.readBigUInt64BE(at + 32)),
             length: body.readUInt32BE(at + 40),
           };
+          // Checked again here: an index taken as checked (`options.checked`) was not walked.
+          return inside(place.offset, place.length) ? place : undefined;
+        }
         if (order < 0) low = middle + 1;
         else high = middle - 1;
       }

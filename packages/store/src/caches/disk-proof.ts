@@ -3,7 +3,12 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { checksummed, unchecksummed } from "../storage/checksummed.js";
-import { CHUNK_KINDS, chunkFingerprint, pathOfKey } from "../storage/chunk-layout.js";
+import {
+  CHUNK_KINDS,
+  chunkFingerprint,
+  packedChunkNames,
+  pathOfKey,
+} from "../storage/chunk-layout.js";
 import type { FileStorage } from "../storage/file-storage.js";
 import {
   bumpGeneration,
@@ -175,7 +180,13 @@ function unchangedSince(
       return mustExist; // not a folder where one is expected, unreadable: as absent
     }
   };
-  for (const [documentId, names] of Object.entries(fingerprint)) {
+  for (const [documentId, names] of Object.entries(fingerprint))
+    if (!documentUnchanged(documentId, names) && !packedAs(directory, documentId, names))
+      return false;
+  return true;
+
+  /** True when the document's files are as named and unchanged since `sinceMs`. */
+  function documentUnchanged(documentId: string, names: readonly string[]): boolean {
     // The folders of each kind of chunk, not the document's own folder: automerge-repo
     // adds a `sync-state` folder beside them after a first sync (late, throttled), which
     // changes the document folder's times but no chunk. A kind folder named nowhere may
@@ -198,8 +209,23 @@ function unchangedSince(
       }
       if (changed(`${folder}/${name}`, true)) return false;
     }
+    return true;
   }
-  return true;
+}
+
+/**
+ * True when a document with no folder of its own is described by exactly
+ * `names` in the replica's chunk packs (`chunk-pack.ts`): packs never
+ * change, and the first write to a packed document gives it a folder,
+ * which then alone describes it. A damaged pack proves nothing.
+ */
+function packedAs(directory: string, documentId: string, names: readonly string[]): boolean {
+  try {
+    const packed = packedChunkNames(directory, documentId);
+    return packed.length > 0 && packed.join("\n") === [...names].sort().join("\n");
+  } catch {
+    return false;
+  }
 }
 
 /**

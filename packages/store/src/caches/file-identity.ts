@@ -1,4 +1,4 @@
-import { statSync } from "node:fs";
+import { type Stats, statSync } from "node:fs";
 
 /**
  * A file's identity: its inode, size and times. Any write, replacement or
@@ -10,8 +10,15 @@ import { statSync } from "node:fs";
 export function fileIdentityOf(path: string): string | undefined {
   try {
     const stats = statSync(path, { throwIfNoEntry: false });
-    return stats && `${stats.ino} ${stats.size} ${stats.mtimeMs} ${stats.ctimeMs}`;
+    return stats && identityOfStats(stats);
   } catch {
     return undefined;
   }
+}
+
+/** {@link fileIdentityOf} from a `stat` already made (of an open file, say). */
+export function identityOfStats(
+  stats: Pick<Stats, "ino" | "size" | "mtimeMs" | "ctimeMs">,
+): string {
+  return `${stats.ino} ${stats.size} ${stats.mtimeMs} ${stats.ctimeMs}`;
 }

@@ -1,7 +1,8 @@
-import { readdir, readFile } from "node:fs/promises";
+import { open, readdir, readFile } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { unchecksummed } from "./checksummed.js";
 import { isChunkKey, isTemporaryFile } from "./chunk-layout.js";
+import { PACKS_FOLDER, readChunkPackIndex } from "./chunk-pack.js";
 import { STORAGE_FILE_TAG } from "./file-storage.js";
 
 /** One stored file that fails its checksum, with what to do about it. */
@@ -26,8 +27,9 @@ export interface DamagedFile {
  * all at once hits EMFILE); a missing directory is an empty replica.
  */
 export async function auditChunks(directory: string): Promise<DamagedFile[]> {
-  const damaged: DamagedFile[] = [];
+  const damaged: DamagedFile[] = await auditPacks(directory);
   for (const path of await storedFiles(directory)) {
+    if (path.startsWith(`${join(directory, PACKS_FOLDER)}${sep}`)) continue;
     const key = keyOfPath(directory, path);
     let damage: DamagedFile["damage"] | undefined;
     try {
@@ -48,6 +50,56 @@ export async function auditChunks(directory: string): Promise<DamagedFile[]> {
           ? `move ${path} away (or delete it) and run \`canon sync\` to fetch the document again from a relay or peer; if no peer has it (never synced), restore the file from a backup`
           : `delete ${path}; it is rebuilt on the next sync`,
     });
+  }
+  return damaged;
+}
+
+/**
+ * Checks every chunk pack (`chunk-pack.ts`) as a load does: its index, then
+ * each chunk's own checksum. A damaged pack is named once, with the first
+ * damage found; moving it away drops its documents, which a sync fetches again.
+ */
+async function auditPacks(directory: string): Promise<DamagedFile[]> {
+  const folder = join(directory, PACKS_FOLDER);
+  const names = (await readdir(folder).catch(() => [] as string[])).filter((name) =>
+    name.endsWith(".pack"),
+  );
+  const damaged: DamagedFile[] = [];
+  for (const name of names.sort()) {
+    const path = join(folder, name);
+    const report = (damage: DamagedFile["damage"], documentId?: string): DamagedFile => ({
+      path,
+      documentId,
+      kind: "chunk",
+      damage,
+      fix: `move ${path} away (or delete it) and run \`canon sync\` to fetch its documents again from a relay or peer`,
+    });
+    let chunks: ReturnType<typeof readChunkPackIndex>;
+    try {
+      chunks = readChunkPackIndex(path);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : "";
+      damaged.push(report(/checksum/.test(message) ? "checksum mismatch" : "no header"));
+      continue;
+    }
+    try {
+      const file = await open(path, "r");
+      try {
+        for (const chunk of chunks) {
+          const bytes = Buffer.alloc(chunk.length);
+          await file.read(bytes, 0, chunk.length, chunk.offset);
+          const opened = unchecksummed(STORAGE_FILE_TAG, bytes);
+          if ("damage" in opened) {
+            damaged.push(report(opened.damage, chunk.documentId));
+            break;
+          }
+        }
+      } finally {
+        await file.close();
+      }
+    } catch {
+      damaged.push(report("unreadable"));
+    }
   }
   return damaged;
 }

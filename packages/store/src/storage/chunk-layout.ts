@@ -1,5 +1,7 @@
+import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
+import { packedChunks } from "./chunk-pack.js";
 
 // The one place that knows how automerge-repo's storage keys sit on disk.
 // The storage adapter writes this layout, the caches fingerprint it, and the
@@ -12,7 +14,9 @@ import { join } from "node:path";
 // `<directory>/<documentId[0..2]>/<documentId[2..]>/<...rest>`. A document's
 // chunks are the keys `[documentId, kind, name]`, kind `snapshot` or
 // `incremental`; automerge-repo names chunks by content hash, so any change
-// to a document changes the names of its chunks.
+// to a document changes the names of its chunks. A document whose folder
+// does not exist may have its chunks in a chunk pack instead (`chunk-pack.ts`,
+// written by a join): the names are the same either way.
 
 /** The kinds of chunk a document is stored in. */
 export const CHUNK_KINDS = ["snapshot", "incremental"] as const;
@@ -58,7 +62,10 @@ export function isTemporaryFile(name: string): boolean {
  * The chunk names (sorted `kind/name`) stored on disk for each document, by
  * document id: they change whenever a document does, so a cache tagged with
  * them is current exactly while they are unchanged. Reads the directory, so it
- * sees chunks any process wrote; a document with no chunks maps to `[]`.
+ * sees chunks any process wrote; a document with no chunks maps to `[]`. A
+ * document with no folder of its own is listed from the chunk packs
+ * ({@link packedChunkNames}).
+ * @throws CanonError `STORAGE_DAMAGED` when a chunk pack is not whole.
  */
 export async function chunkFingerprint(
   directory: string,
@@ -66,6 +73,11 @@ export async function chunkFingerprint(
 ): Promise<Record<string, string[]>> {
   const fingerprint: Record<string, string[]> = {};
   for (const id of documentIds) {
+    // No folder: nothing to list (a `stat`, where two failed listings each made an error), maybe packed.
+    if (!existsSync(pathOfKey(directory, [id])) || !hasChunkFolder(directory, id)) {
+      fingerprint[id] = packedChunkNames(directory, id);
+      continue;
+    }
     const names: string[] = [];
     for (const kind of CHUNK_KINDS) {
       try {
@@ -78,6 +90,25 @@ export async function chunkFingerprint(
     fingerprint[id] = names.sort();
   }
   return fingerprint;
+}
+
+/**
+ * True when a document has a folder of chunks (`snapshot` or `incremental`),
+ * which, once made, alone describes it; a packed document has none.
+ */
+export function hasChunkFolder(directory: string, documentId: string): boolean {
+  return CHUNK_KINDS.some((kind) => existsSync(pathOfKey(directory, [documentId, kind])));
+}
+
+/**
+ * A document's chunk names (sorted `kind/name`) in the replica's chunk packs,
+ * when it has no chunk folder ({@link hasChunkFolder}); `[]` otherwise.
+ * Synchronous: a `stat` or two, and the packs' indexes once a process.
+ * @throws CanonError `STORAGE_DAMAGED` when a chunk pack is not whole.
+ */
+export function packedChunkNames(directory: string, documentId: string): string[] {
+  if (hasChunkFolder(directory, documentId)) return [];
+  return (packedChunks(directory).get(documentId) ?? []).map(({ kind, name }) => `${kind}/${name}`);
 }
 
 /**

@@ -1,4 +1,6 @@
-import { readdir, readFile, rename, rm, unlink } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, open, readdir, readFile, rename, rm, unlink } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import type { Chunk, StorageAdapterInterface, StorageKey } from "@automerge/automerge-repo/slim";
 import { CanonError } from "@canon/core";
@@ -9,11 +11,20 @@ import {
   chunkFingerprint,
   chunkKeyOf,
   chunkNameOf,
+  hasChunkFolder,
   isChunkKey,
   isTemporaryFile,
   pathOfKey,
   snapshotKeyOf,
 } from "./chunk-layout.js";
+import {
+  chunkPackName,
+  encodeChunkPack,
+  PACKS_FOLDER,
+  type PackedChunk,
+  packable,
+  packedChunks,
+} from "./chunk-pack.js";
 import { GenerationWriter } from "./replica-generation.js";
 
 /** Error codes that mean "this place cannot be written", not a bug. */
@@ -21,6 +32,9 @@ const UNWRITABLE = new Set(["EACCES", "EROFS", "EPERM", "ENOTDIR", "EISDIR", "EN
 
 /** How many files {@link FileStorage.settle} syncs at once. */
 const SYNCS_AT_ONCE = 32;
+
+/** From this many new documents of one chunk each, {@link FileStorage.settle} writes them in one chunk pack. */
+export const PACK_DOCUMENTS_AT_LEAST = 2;
 
 /** Every stored file starts with this tag, then the sha-256 of the rest (`chunk-audit.ts` checks it too). */
 export const STORAGE_FILE_TAG = "CNS1";
@@ -92,7 +106,7 @@ export class FileStorage implements StorageAdapterInterface {
       if (this.#heldUnder(folder).length > 0) return true;
       if ((await listFiles(folder)).length > 0) return true;
     }
-    return false;
+    return this.#packed(documentId).length > 0;
   }
 
   /**
@@ -113,11 +127,17 @@ export class FileStorage implements StorageAdapterInterface {
       byPrefix.set(prefix, [...(byPrefix.get(prefix) ?? []), documentId]);
     }
     const prefixes = new Set(await namesIn(this.#directory));
+    const packed = packedChunks(this.#directory);
     for (const [prefix, ids] of byPrefix) {
-      if (!prefixes.has(prefix)) continue;
-      const folders = new Set(await namesIn(join(this.#directory, prefix)));
+      const folders = new Set(
+        prefixes.has(prefix) ? await namesIn(join(this.#directory, prefix)) : [],
+      );
       for (const documentId of ids)
-        if (folders.has(documentId.slice(2)) && (await this.hasDocument(documentId)))
+        if (
+          folders.has(documentId.slice(2))
+            ? await this.hasDocument(documentId)
+            : packed.has(documentId)
+        )
           stored.add(documentId);
     }
     return stored;
@@ -129,8 +149,12 @@ export class FileStorage implements StorageAdapterInterface {
     try {
       bytes = this.#held?.get(path) ?? (await readFile(path));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw error;
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      const [documentId, kind, name] = key;
+      const chunk = isChunkKey(key)
+        ? this.#packed(documentId as string).find((one) => one.kind === kind && one.name === name)
+        : undefined;
+      return chunk === undefined ? undefined : unwrap(await readPacked(chunk), describe(chunk));
     }
     return unwrap(bytes, path);
   }
@@ -139,6 +163,8 @@ export class FileStorage implements StorageAdapterInterface {
     this.#remember(key);
     const path = this.pathOf(key);
     try {
+      // A packed document given a chunk moves out of its pack first, held or not.
+      if (isChunkKey(key)) await this.#unpack(key[0]);
       const held = this.#held;
       if (held === undefined) {
         await this.#writing(key, () => writeFileAtomic(path, wrap(data)));
@@ -205,8 +231,13 @@ export class FileStorage implements StorageAdapterInterface {
     const held = this.#held;
     if (held === undefined) return;
     try {
+      await this.#settleInPack(held);
       while (held.size > 0) {
         const batch = [...held];
+        // A packed document given a chunk moves out of its pack first (see `#unpack`).
+        for (const [path] of batch)
+          if (isChunkKey(relative(this.#directory, path).split(sep).slice(1)))
+            await this.#unpack(this.#documentOfPath(path));
         const written: [path: string, temporary: string][] = [];
         try {
           await eachAtOnce(batch, atOnce, async ([path, bytes]) => {
@@ -239,7 +270,115 @@ export class FileStorage implements StorageAdapterInterface {
     }
   }
 
+  /**
+   * Writes the held chunks of new documents, one chunk each, as one chunk
+   * pack (`chunk-pack.ts`): one file written, synced and renamed into
+   * place, then its folder and the replica's synced, instead of a file, a
+   * folder of its own and ~3 synced folders a document (a join's 1,000).
+   * A document qualifies when its one held write is a chunk, it has no
+   * folder on disk and no packed chunk; others (and all, below
+   * {@link PACK_DOCUMENTS_AT_LEAST}) are settled as files. Removes what it
+   * packed from `held`.
+   */
+  async #settleInPack(held: Map<string, Uint8Array>): Promise<void> {
+    const byDocument = new Map<string, [path: string, key: [string, string, string]][]>();
+    for (const [path] of held) {
+      const parts = relative(this.#directory, path).split(sep);
+      const [prefix = "", rest = "", kind = "", name = ""] = parts;
+      const documentId = `${prefix}${rest}`;
+      const list = byDocument.get(documentId) ?? [];
+      byDocument.set(documentId, list);
+      list.push([path, [documentId, kind, name]]);
+      // Anything but one chunk a document a pack may hold keeps the document out of the pack.
+      if (parts.length !== 4 || !packable(documentId, kind, name)) list.push(["", ["", "", ""]]);
+    }
+    const packed = packedChunks(this.#directory);
+    const chunks: [path: string, key: [string, string, string]][] = [];
+    for (const [documentId, list] of byDocument) {
+      const [only] = list;
+      if (list.length !== 1 || only === undefined || packed.has(documentId)) continue;
+      if (hasChunkFolder(this.#directory, documentId)) continue;
+      chunks.push(only);
+    }
+    if (chunks.length < PACK_DOCUMENTS_AT_LEAST) return;
+    const pack = encodeChunkPack(chunks.map(([path, key]) => [key, held.get(path) as Uint8Array]));
+    const path = join(this.#directory, PACKS_FOLDER, chunkPackName(pack));
+    const write = async () => {
+      await mkdir(this.#directory, { recursive: true });
+      await writeFileAtomic(path, pack);
+    };
+    await (this.generation === undefined ? write() : this.generation.write(write));
+    // The packs folder may be new: its entry in the replica's folder made durable too.
+    await syncDirectory(this.#directory);
+    for (const [chunkPath] of chunks) held.delete(chunkPath);
+  }
+
+  /** The document a file under the directory belongs to (`chunk-layout.ts` reversed). */
+  #documentOfPath(path: string): string {
+    const [prefix = "", rest = ""] = relative(this.#directory, path).split(sep);
+    return `${prefix}${rest}`;
+  }
+
+  /**
+   * A document's chunks in the chunk packs when it has no chunk folder
+   * (which, once made, alone describes it: `hasChunkFolder`); none otherwise.
+   */
+  #packed(documentId: string): readonly PackedChunk[] {
+    if (documentId.length < 3 || hasChunkFolder(this.#directory, documentId)) return [];
+    return packedChunks(this.#directory).get(documentId) ?? [];
+  }
+
+  /**
+   * Moves a packed document's snapshot into a chunk folder of its own before
+   * a chunk is written to it or removed from it: checked, written into a
+   * temporary folder beside its place, synced, then the folder renamed into
+   * place at once (`<id>/snapshot`), and the folders above synced. Until the
+   * rename the pack describes the document, after it the folder does (the
+   * pack is never changed), so a crash leaves one or the other, whole.
+   * Another process that moved it first wins; nothing to do for a document
+   * not packed. A sync state written beside (`<id>/sync-state`) moves
+   * nothing.
+   */
+  async #unpack(documentId: string | undefined): Promise<void> {
+    if (documentId === undefined) return;
+    const chunks = this.#packed(documentId);
+    if (chunks.length === 0) return;
+    const folder = this.pathOf([documentId, "snapshot"]);
+    const temporary = `${folder}.tmp-${randomBytes(6).toString("hex")}`;
+    const move = async () => {
+      const made = await mkdir(dirname(folder), { recursive: true });
+      try {
+        await mkdir(temporary);
+        for (const chunk of chunks) {
+          const bytes = await readPacked(chunk);
+          unwrap(bytes, describe(chunk));
+          const file = await open(join(temporary, chunk.name), "wx");
+          try {
+            await file.writeFile(bytes);
+            await file.sync();
+          } finally {
+            await file.close();
+          }
+        }
+        await syncDirectory(temporary);
+        await rename(temporary, folder);
+      } catch (error) {
+        await rm(temporary, { recursive: true, force: true });
+        // Moved meanwhile by another process: its folder describes the document now.
+        if (existsSync(folder)) return;
+        throw error;
+      }
+      // The document's folder, and those above it when it was new.
+      for (let above = dirname(folder); above.startsWith(this.#directory); above = dirname(above)) {
+        await syncDirectory(above);
+        if (made === undefined) break;
+      }
+    };
+    await (this.generation === undefined ? move() : this.generation.write(move));
+  }
+
   async remove(key: StorageKey): Promise<void> {
+    if (isChunkKey(key)) await this.#unpack(key[0]);
     const [documentId] = key;
     if (documentId !== undefined) this.#chunks.get(documentId)?.delete(key.join("/"));
     this.#held?.delete(this.pathOf(key));
@@ -255,6 +394,21 @@ export class FileStorage implements StorageAdapterInterface {
   async loadRange(prefix: StorageKey): Promise<Chunk[]> {
     const root = this.pathOf(prefix);
     const files = await listFiles(root);
+    // A packed document's snapshot (it has no chunk folder, so no chunk file is listed beside it;
+    // a sync state may be, and sorts after it).
+    const [documentId, kind, name] = prefix;
+    const packed: Chunk[] = [];
+    if (documentId !== undefined && (kind === undefined || isChunkKey(prefix)))
+      for (const chunk of this.#packed(documentId)) {
+        if (
+          (kind !== undefined && chunk.kind !== kind) ||
+          (name !== undefined && chunk.name !== name)
+        )
+          continue;
+        const key = [documentId, chunk.kind, chunk.name];
+        packed.push({ key, data: unwrap(await readPacked(chunk), describe(chunk)) });
+        this.#remember(key);
+      }
     const held = this.#heldUnder(root).filter((path) => !files.includes(path));
     // In key order, as the listing is.
     if (held.length > 0) {
@@ -271,7 +425,7 @@ export class FileStorage implements StorageAdapterInterface {
       chunks.push({ key, data });
       this.#remember(key);
     }
-    return chunks;
+    return packed.length === 0 ? chunks : [...packed, ...chunks];
   }
 
   /**
@@ -361,6 +515,7 @@ export class FileStorage implements StorageAdapterInterface {
   }
 
   async removeRange(prefix: StorageKey): Promise<void> {
+    if (prefix.length === 1 || isChunkKey(prefix)) await this.#unpack(prefix[0]);
     const [documentId] = prefix;
     const seen = documentId === undefined ? undefined : this.#chunks.get(documentId);
     for (const key of [...(seen ?? [])])
@@ -368,7 +523,22 @@ export class FileStorage implements StorageAdapterInterface {
     for (const path of this.#heldUnder(this.pathOf(prefix))) this.#held?.delete(path);
     await this.#writing(
       prefix,
-      () => rm(this.pathOf(prefix), { recursive: true, force: true }),
+      async () => {
+        await rm(this.pathOf(prefix), { recursive: true, force: true });
+        // A packed document keeps an empty chunk folder, or its pack would describe it again.
+        const packed =
+          documentId === undefined ? undefined : packedChunks(this.#directory).get(documentId);
+        if (
+          packed !== undefined &&
+          packed.length > 0 &&
+          (prefix.length === 1 || isChunkKey(prefix))
+        ) {
+          const snapshots = this.pathOf([documentId as string, "snapshot"]);
+          await mkdir(snapshots, { recursive: true });
+          await syncDirectory(dirname(snapshots));
+          await syncDirectory(dirname(dirname(snapshots)));
+        }
+      },
       true,
     );
   }
@@ -416,6 +586,23 @@ async function eachAtOnce<T>(
     fill();
   });
   if (failure !== undefined) throw failure.reason;
+}
+
+/** A packed chunk's file bytes (tag and checksum still on), read from its pack. */
+async function readPacked(chunk: PackedChunk): Promise<Uint8Array> {
+  const file = await open(chunk.path, "r");
+  try {
+    const bytes = Buffer.alloc(chunk.length);
+    const { bytesRead } = await file.read(bytes, 0, chunk.length, chunk.offset);
+    return bytesRead === chunk.length ? bytes : bytes.subarray(0, bytesRead);
+  } finally {
+    await file.close();
+  }
+}
+
+/** How a damage message names a packed chunk. */
+function describe(chunk: PackedChunk): string {
+  return `${chunk.path} (chunk ${chunk.kind}/${chunk.name} of ${chunk.documentId})`;
 }
 
 function wrap(data: Uint8Array): Uint8Array {
