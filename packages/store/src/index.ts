@@ -127,6 +127,14 @@ export { FileStorage } from "./storage/file-storage.js";
 export { WritesInFlight } from "./storage/writes-in-flight.js";
 export { ACCESS_REFUSED_CLOSE_CODE } from "./sync/access-refused.js";
 export {
+  chunkItems,
+  ITEMS_ALLOWANCE,
+  ITEMS_PER_BYTE,
+  itemsAllowed,
+  maxInflatedOf,
+  tooManyItems,
+} from "./sync/chunk-items.js";
+export {
   chunksApply,
   createdDepth,
   type DocumentBackend,
