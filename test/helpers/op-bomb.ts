@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import * as A from "@automerge/automerge";
 
 // A run-length bomb: an Automerge change chunk, written byte by byte, whose
 // columns declare `count` list inserts in runs of a few bytes each (see
@@ -44,14 +43,26 @@ export interface BombTarget {
   readonly startOp: number;
 }
 
-/** The target of a bomb on `doc`, whose last local change made a list as its first op (`A.from({ l: [] })`). */
-export function bombTargetOf(doc: A.Doc<unknown>): BombTarget {
-  const change = A.decodeChange(A.getLastLocalChange(doc) as Uint8Array);
+/** What a bomb needs of a decoded change (`Automerge.decodeChange`). */
+export interface DecodedBase {
+  readonly actor: string;
+  readonly hash?: string | undefined;
+  readonly seq: number;
+  readonly startOp: number;
+  readonly ops: readonly unknown[];
+}
+
+/**
+ * The target of a bomb after `base`, a document's last change (decoded),
+ * whose first op made a list (`A.from({ l: [] })`). No Automerge import here:
+ * the helper is shared by packages that each bring their own.
+ */
+export function bombTargetOf(base: DecodedBase): BombTarget {
   return {
-    actor: change.actor,
-    dependency: change.hash as string,
-    seq: change.seq + 1,
-    startOp: change.startOp + change.ops.length,
+    actor: base.actor,
+    dependency: base.hash as string,
+    seq: base.seq + 1,
+    startOp: base.startOp + base.ops.length,
   };
 }
 

@@ -55,7 +55,13 @@ describe("a bulk answer's bytes that would break or stall the home", () => {
     const withJunk = new Uint8Array([...good, 1, 2, 3, 4, 5]);
     expect(() => A.load(withJunk)).toThrow();
     const base = A.from<{ l: boolean[] }>({ l: [] });
-    const bomb = new Uint8Array([...A.save(base), ...insertBomb(1_000_000, bombTargetOf(base))]);
+    const bomb = new Uint8Array([
+      ...A.save(base),
+      ...insertBomb(
+        1_000_000,
+        bombTargetOf(A.decodeChange(A.getLastLocalChange(base) as Uint8Array)),
+      ),
+    ]);
     expect(bomb.length).toBeLessThan(300);
     const url = await answering(
       Buffer.concat([

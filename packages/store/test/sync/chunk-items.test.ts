@@ -52,7 +52,10 @@ function items(bytes: Uint8Array): number | undefined {
 /** A list document and a bomb of `count` inserts into its list. */
 function bombOn(count: number): { doc: A.Doc<unknown>; bomb: Uint8Array } {
   const doc = A.from<{ l: boolean[] }>({ l: [] });
-  return { doc, bomb: insertBomb(count, bombTargetOf(doc)) };
+  return {
+    doc,
+    bomb: insertBomb(count, bombTargetOf(A.decodeChange(A.getLastLocalChange(doc) as Uint8Array))),
+  };
 }
 
 describe("counting what Automerge chunks declare, from their headers and runs", () => {
@@ -75,9 +78,9 @@ describe("counting what Automerge chunks declare, from their headers and runs", 
   it("reads the test's bomb as Automerge's own bytes at 1,000 inserts", () => {
     const { doc, bomb } = bombOn(1_000);
     // Read before the change below: the document's last local change is then that one.
-    const target = bombTargetOf(doc);
+    const target = bombTargetOf(A.decodeChange(A.getLastLocalChange(doc) as Uint8Array));
     const real = A.change(doc as A.Doc<{ l: boolean[] }>, (d) => {
-      d.l.insertAt(0, ...new Array(1_000).fill(true));
+      A.insertAt(d.l, 0, ...new Array<boolean>(1_000).fill(true));
     });
     const written = A.getLastLocalChange(real) as Uint8Array;
     const time = A.decodeChange(written).time;
