@@ -29,21 +29,32 @@ const BOOLEAN = 4;
 const DELTA = 3;
 
 /**
- * Items (ops, changes, predecessors…) every chunk may declare without
- * regard to its size: a change or document this small costs Automerge
- * milliseconds whatever it says.
+ * Items (ops, changes, predecessors…) chunks may declare without regard to
+ * their size: a change this small costs Automerge a few milliseconds
+ * whatever it says.
  */
-export const ITEMS_ALLOWANCE = 4096;
+export const ITEMS_ALLOWANCE = 1024;
 
 /**
- * Items a chunk may declare per byte it holds, past {@link ITEMS_ALLOWANCE}.
- * Canon's ops each carry a CID or document id as their key or their value's
- * bytes (a record, a content, a character of a name), at least a byte
- * each once deflated; four leaves room for documents whose columns deflate
- * well, and keeps a hostile peer's cost per byte sent within a few times
- * that of honest data.
+ * Items chunks may declare per byte they hold, past {@link ITEMS_ALLOWANCE}.
+ * Canon's ops each carry a CID or document id as their key, or their
+ * value's bytes (a record, a content, a character of a name): at least a
+ * byte each in a change; four leaves room for documents whose columns
+ * deflate well, and keeps a hostile peer's cost per byte sent within a few
+ * times that of honest data (which the byte budgets bound).
  */
 export const ITEMS_PER_BYTE = 4;
+
+/**
+ * Items whole documents may declare on a client, whatever their size: a
+ * relay holds documents built by many small changes, each within the
+ * bounds, and sends one whole (its columns deflated: a space routing 5,000
+ * standards under names of 200 similar characters declares 5.5 items a
+ * byte). Four million covers a space the relay lists whole (20,000 routes of
+ * 200-character names) and costs a client about a second and 150 MB to load
+ * (whole documents are loaded in WebAssembly, never decoded into objects).
+ */
+export const CLIENT_DOCUMENT_ITEMS = 4 * 1024 * 1024;
 
 /** Why {@link chunkItems} could not read bytes as chunks. */
 class Unreadable extends Error {}
@@ -207,12 +218,19 @@ function documentItems(body: Uint8Array, maxInflated: number): number {
   );
 }
 
+/** What {@link chunkItems} counted: in change chunks, and in whole documents. */
+export interface ChunkItems {
+  readonly changes: number;
+  readonly documents: number;
+}
+
 /**
  * Reads `bytes` as Automerge chunks one after the other (a saved document,
  * a change, or several concatenated, as Automerge's `load` and
  * `loadIncremental` take them) and adds up, chunk by chunk, the largest
- * count of values any of its columns declares: a bound on the ops, changes
- * and predecessors Automerge would build from them. Reads headers and runs
+ * count of values any of its columns declares (a bound on the ops, changes
+ * and predecessors Automerge would build from them), for changes and for
+ * whole documents apart. Reads headers and runs
  * only, never expanding a run; deflated columns (and compressed changes)
  * are inflated at most to `maxInflated` bytes each. Stops at the first
  * bytes that do not start a chunk (Automerge ignores or refuses those, and
@@ -220,17 +238,18 @@ function documentItems(body: Uint8Array, maxInflated: number): number {
  * than it holds, or its columns do not read (a malformed or oversized
  * chunk: not safe to hand to Automerge). Never throws.
  */
-export function chunkItems(bytes: Uint8Array, maxInflated: number): number | undefined {
+export function chunkItems(bytes: Uint8Array, maxInflated: number): ChunkItems | undefined {
   const cursor = new Cursor(bytes);
-  let items = 0;
+  let changes = 0;
+  let documents = 0;
   try {
     while (cursor.left >= MAGIC.length) {
       if (!MAGIC.every((byte, index) => bytes[cursor.offset + index] === byte)) break;
       cursor.skip(MAGIC.length + 4); // magic, checksum
       const type = cursor.byte();
       const body = cursor.take(cursor.uleb());
-      if (type === DOCUMENT_CHUNK) items += documentItems(body, maxInflated);
-      else if (type === CHANGE_CHUNK) items += changeItems(body, maxInflated);
+      if (type === DOCUMENT_CHUNK) documents += documentItems(body, maxInflated);
+      else if (type === CHANGE_CHUNK) changes += changeItems(body, maxInflated);
       else if (type === COMPRESSED_CHANGE_CHUNK) {
         let inflated: Uint8Array;
         try {
@@ -238,14 +257,14 @@ export function chunkItems(bytes: Uint8Array, maxInflated: number): number | und
         } catch {
           return undefined;
         }
-        items += changeItems(inflated, maxInflated);
+        changes += changeItems(inflated, maxInflated);
       } else return undefined;
     }
   } catch (error) {
     if (error instanceof Unreadable) return undefined;
     throw error;
   }
-  return items;
+  return { changes, documents };
 }
 
 /**
@@ -258,16 +277,20 @@ export function itemsAllowed(byteLength: number): number {
 
 /**
  * True when hostile `bytes` (a change, a saved document, or chunks
- * concatenated) must not reach Automerge: they declare more items than
- * {@link itemsAllowed} for their size (a run-length bomb, which would cost
- * seconds and gigabytes to decode, load or apply), or their chunks do not
- * read. Cheap: linear in the bytes, nothing expanded; a deflated column is
+ * concatenated) must not reach Automerge: their changes declare more items
+ * than {@link itemsAllowed} for their size (a run-length bomb, which would
+ * cost seconds and gigabytes to decode or apply), or all their chunks more
+ * than that or `documentItems`, whichever is larger (a relay keeps the
+ * default, the bound itself; a client takes whole documents a relay built
+ * up to {@link CLIENT_DOCUMENT_ITEMS}), or their chunks do not read.
+ * Cheap: linear in the bytes, nothing expanded; a deflated column is
  * inflated at most to {@link maxInflatedOf} bytes. Never throws.
  */
-export function tooManyItems(bytes: Uint8Array): boolean {
+export function tooManyItems(bytes: Uint8Array, documentItems = 0): boolean {
   const allowed = itemsAllowed(bytes.length);
   const items = chunkItems(bytes, maxInflatedOf(bytes.length));
-  return items === undefined || items > allowed;
+  if (items === undefined || items.changes > allowed) return true;
+  return items.changes + items.documents > Math.max(allowed, documentItems);
 }
 
 /** Most bytes hard cap of one inflated column, whatever the chunk's size. */

@@ -1,5 +1,8 @@
 import * as A from "@automerge/automerge";
-import { tooManyItems } from "./chunk-items.js";
+import { CLIENT_DOCUMENT_ITEMS, tooManyItems } from "./chunk-items.js";
+
+/** Bytes a peer sent declaring more ops than a client takes (`chunk-items.ts`); the relay checks its own bound first. */
+const declaresTooMany = (bytes: Uint8Array) => tooManyItems(bytes, CLIENT_DOCUMENT_ITEMS);
 
 // Automerge's WebAssembly module recurses over nested objects when it
 // patches (`loadIncremental` into a document, `receiveSyncMessage`,
@@ -90,7 +93,7 @@ export function probeDocument(
   bytes: Uint8Array,
   limit: number = MAX_DOCUMENT_NESTING,
 ): DocumentProbe {
-  if (tooManyItems(bytes)) return { ok: false, reason: "too-many-ops" };
+  if (declaresTooMany(bytes)) return { ok: false, reason: "too-many-ops" };
   const backend = A.getBackend(A.init());
   try {
     backend.loadIncremental(bytes);
@@ -118,7 +121,7 @@ export function loadWithin<T>(
   bytes: Uint8Array,
   limit: number = MAX_DOCUMENT_NESTING,
 ): A.Doc<T> | undefined {
-  if (tooManyItems(bytes)) return undefined;
+  if (declaresTooMany(bytes)) return undefined;
   let doc: A.Doc<T>;
   try {
     doc = A.load<T>(bytes);
@@ -193,7 +196,7 @@ export function chunksApply(
   chunks: readonly Uint8Array[],
   limit: number = MAX_DOCUMENT_NESTING,
 ): { readonly ok: true } | { readonly ok: false; readonly reason: "does-not-apply" | "too-deep" } {
-  if (chunks.some(tooManyItems)) return { ok: false, reason: "does-not-apply" };
+  if (chunks.some(declaresTooMany)) return { ok: false, reason: "does-not-apply" };
   const backend = A.getBackend(A.clone(doc));
   const heads = backend.getHeads();
   try {
@@ -244,7 +247,7 @@ export function syncMessageTooDeep(
     return undefined;
   }
   for (const chunk of chunks) {
-    if (tooManyItems(chunk)) return "a chunk declaring more ops than its size allows";
+    if (declaresTooMany(chunk)) return "a chunk declaring more ops than its size allows";
     let change: A.DecodedChange | undefined;
     try {
       change = A.decodeChange(chunk);

@@ -13,6 +13,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
 import { bombTargetOf, insertBomb } from "../../../../test/helpers/op-bomb.js";
 import {
+  CLIENT_DOCUMENT_ITEMS,
   chunkItems,
   itemsAllowed,
   maxInflatedOf,
@@ -45,7 +46,7 @@ function honestDocument(records: number): A.Doc<unknown> {
   return doc;
 }
 
-function items(bytes: Uint8Array): number | undefined {
+function items(bytes: Uint8Array) {
   return chunkItems(bytes, maxInflatedOf(bytes.length));
 }
 
@@ -65,14 +66,14 @@ describe("counting what Automerge chunks declare, from their headers and runs", 
     // Columns over 256 bytes are deflated in a saved document: this one has some.
     expect(saved.length).toBeGreaterThan(10_000);
     const ops = A.stats(doc).numOps;
-    expect(items(saved)).toBe(ops);
+    expect(items(saved)).toEqual({ changes: 0, documents: ops });
     expect(tooManyItems(saved)).toBe(false);
     const changes = A.getAllChanges(doc);
     const last = changes.at(-1) as Uint8Array;
-    expect(items(last)).toBe(A.decodeChange(last).ops.length);
+    expect(items(last)).toEqual({ changes: A.decodeChange(last).ops.length, documents: 0 });
     expect(tooManyItems(last)).toBe(false);
     const together = new Uint8Array([...saved, ...last]);
-    expect(items(together)).toBe(ops + A.decodeChange(last).ops.length);
+    expect(items(together)).toEqual({ changes: A.decodeChange(last).ops.length, documents: ops });
   });
 
   it("reads the test's bomb as Automerge's own bytes at 1,000 inserts", () => {
@@ -85,16 +86,18 @@ describe("counting what Automerge chunks declare, from their headers and runs", 
     const written = A.getLastLocalChange(real) as Uint8Array;
     const time = A.decodeChange(written).time;
     expect(Buffer.from(insertBomb(1_000, target, time)).equals(Buffer.from(written))).toBe(true);
-    expect(items(bomb)).toBe(1_000);
+    expect(items(bomb)).toEqual({ changes: 1_000, documents: 0 });
   });
 
   it("refuses a change of 119 bytes declaring a million inserts, and one declaring a billion, without decoding them", () => {
     for (const count of [1_000_000, 1_000_000_000]) {
       const { bomb } = bombOn(count);
       expect(bomb.length).toBeLessThan(140);
-      expect(items(bomb)).toBe(count);
+      expect(items(bomb)).toEqual({ changes: count, documents: 0 });
       expect(count).toBeGreaterThan(itemsAllowed(bomb.length));
       expect(tooManyItems(bomb)).toBe(true);
+      // Whatever a client takes of whole documents, a change is held to its size.
+      expect(tooManyItems(bomb, CLIENT_DOCUMENT_ITEMS)).toBe(true);
     }
   });
 
@@ -115,7 +118,24 @@ describe("counting what Automerge chunks declare, from their headers and runs", 
     header.push(length);
     expect(tooManyItems(new Uint8Array([...header, ...body]))).toBe(true);
     // Bytes that are no chunk at all declare nothing (Automerge refuses them itself).
-    expect(items(Uint8Array.of(1, 2, 3))).toBe(0);
+    expect(items(Uint8Array.of(1, 2, 3))).toEqual({ changes: 0, documents: 0 });
+  });
+
+  it("a whole document a relay built from small changes is refused by the relay's bound, taken by a client's (up to four million items)", () => {
+    // 100,000 inserts in changes of 500, each well within the bound; saved whole, a few hundred bytes.
+    let doc = A.from<{ l: boolean[] }>({ l: [] });
+    for (let round = 0; round < 200; round++)
+      doc = A.change(doc, (d) => {
+        A.insertAt(d.l, 0, ...new Array<boolean>(500).fill(true));
+      });
+    for (const change of A.getAllChanges(doc)) expect(tooManyItems(change)).toBe(false);
+    const saved = A.save(doc);
+    expect(items(saved)?.documents).toBeGreaterThan(itemsAllowed(saved.length));
+    expect(tooManyItems(saved)).toBe(true);
+    expect(tooManyItems(saved, CLIENT_DOCUMENT_ITEMS)).toBe(false);
+    expect((loadWithin<{ l: boolean[] }>(saved) as A.Doc<{ l: boolean[] }>).l).toHaveLength(
+      100_000,
+    );
   });
 
   it("every entry point that hands hostile bytes to Automerge refuses the bomb before Automerge sees it", () => {
