@@ -267,6 +267,14 @@ describe("one owner per home", () => {
       /"t":"refused".*9\.9\.9/,
     );
     expect(await answer(Buffer.alloc(200 * 1024, 0x61))).toMatch(/"t":"refused"/);
+    // Only the commands a thin client routes run in the owner: a `watch` would hold its
+    // queue for ever, and a command reading standard input gets none there.
+    for (const argv of [["watch"], ["owner"], ["init"], ["publish", "s", "-"], ["sync", "--help"]])
+      expect(
+        await answer(
+          `${JSON.stringify({ v: 1, version: "0.1.0", op: "run", argv, cwd: dir })}\ngo\n`,
+        ),
+      ).toMatch(/^\{"t":"refused","reason":"the owner does not run/);
     expect(await ownerPid(home)).toBeDefined();
 
     // A socket of another user is never talked to: the command does the work itself.

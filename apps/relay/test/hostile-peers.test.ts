@@ -6,6 +6,7 @@ import * as A from "@automerge/automerge";
 import { cbor, generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
 import { depthOf } from "@canon/store";
 import { afterEach, describe, expect, it } from "vitest";
+import { bombTargetOf, insertBomb } from "../../../test/helpers/op-bomb.js";
 import { parseTokensFile } from "../src/access/tokens-file.js";
 import {
   createRelayLog,
@@ -255,6 +256,28 @@ describe("the relay stays up whatever a connection sends", () => {
     // Before, the check itself (applying the change on a copy) trapped Automerge's WebAssembly:
     // every later sync of every client failed ("Module terminated").
     expect((await fetchThroughRelay<{ text: string }>(server.url, url)).text).toBe("kept");
+    await syncThroughRelay(server.url);
+  });
+
+  it("disconnects a peer whose 119-byte change declares a million list inserts (decoding it took seconds and gigabytes of the relay's one thread), and keeps serving", async () => {
+    const { server, events } = await relay();
+    const base = A.from<{ l: boolean[] }>({ l: [] });
+    const documentId = randomDocumentId();
+    const bomb = insertBomb(
+      1_000_000,
+      bombTargetOf(A.decodeChange(A.getLastLocalChange(base) as Uint8Array)),
+    );
+    expect(bomb.length).toBeLessThan(140);
+    const hostile = syncCarrying([A.getLastLocalChange(base) as Uint8Array, bomb]);
+    const peerId = "hostile-op-bomb";
+    const closed = await sendMessages(server.url, [
+      joinMessage(peerId),
+      syncFrame(server, peerId, documentId, hostile),
+    ]);
+    expect(closed).toBe(1008);
+    expect(disconnects(events)).toEqual([
+      "sync message carries a chunk declaring more ops than its size allows",
+    ]);
     await syncThroughRelay(server.url);
   });
 

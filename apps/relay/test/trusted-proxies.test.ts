@@ -86,6 +86,26 @@ describe("CANON_RELAY_TRUSTED_PROXIES", () => {
     expect(await headsStatus(port, "2001:db8:1:2:abcd::5")).toBe(429);
   });
 
+  it("reads an address with the client's port as proxies write it (1.2.3.4:5678, [2001:db8::1]:443), not as malformed", async () => {
+    const relay = await relayWith("127.0.0.1", "ports");
+    const { port } = relay.started;
+    // Each client keeps a budget of its own (2), whatever port it came from: before,
+    // every one of these counted as malformed and drew on the proxy's one budget.
+    expect(await headsStatus(port, "203.0.113.1:5678")).toBe(404);
+    expect(await headsStatus(port, "203.0.113.1:5679")).toBe(404);
+    expect(await headsStatus(port, "203.0.113.1")).toBe(429);
+    expect(await headsStatus(port, "[2001:db8:1:2::1]:443")).toBe(404);
+    expect(await headsStatus(port, "198.51.100.9:1, [2001:db8:1:2::7]")).toBe(404);
+    expect(await headsStatus(port, "[2001:db8:1:2::8]:8443")).toBe(429);
+    // Only those forms: a bad port, an unbracketed IPv6 with a port, or junk after the
+    // bracket is malformed, and counts as the proxy's own (whose budget is 2).
+    expect(await headsStatus(port, "203.0.113.3:0")).toBe(404);
+    expect(await headsStatus(port, "203.0.113.4:65536")).toBe(404);
+    expect(await headsStatus(port, "[2001:db8::1]x")).toBe(429);
+    expect(await headsStatus(port, "203.0.113.5:80:80")).toBe(429);
+    expect(relay.child.exitCode).toBeNull();
+  });
+
   it("counts a request with a malformed header, or none, as the proxy's own, and keeps serving", async () => {
     const relay = await relayWith("127.0.0.1", "malformed");
     const { port } = relay.started;

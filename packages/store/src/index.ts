@@ -128,6 +128,16 @@ export { FileStorage } from "./storage/file-storage.js";
 export { WritesInFlight } from "./storage/writes-in-flight.js";
 export { ACCESS_REFUSED_CLOSE_CODE } from "./sync/access-refused.js";
 export {
+  type ChunkItems,
+  CLIENT_DOCUMENT_ITEMS,
+  chunkItems,
+  ITEMS_ALLOWANCE,
+  ITEMS_PER_BYTE,
+  itemsAllowed,
+  maxInflatedOf,
+  tooManyItems,
+} from "./sync/chunk-items.js";
+export {
   chunksApply,
   createdDepth,
   type DocumentBackend,

@@ -133,6 +133,20 @@ describe("refusals for good", () => {
     expect((await readRefusedRecords(home, spaceId)).size).toBe(0);
   });
 
+  it("keep a verdict whose reason quotes a peer's long key, its reason cut", async () => {
+    const { home, spaceId, junk } = await spaceWithJunk(1);
+    // A schema error naming an unknown key of 2,000 characters: before, such a refusal was
+    // not kept at all, and the junk was checked again on every fold.
+    const long: Rejection = {
+      cid: junk[0] as string,
+      code: "schema",
+      reason: `schema: Unrecognized key: "${"k".repeat(2_000)}"`,
+    };
+    await writeRefusedRecords(home, spaceId, [long]);
+    const kept = await readRefusedRecords(home, spaceId);
+    expect(kept.get(junk[0] as string)?.reason).toBe(long.reason.slice(0, 500));
+  });
+
   it("never refuse a record whose verdict is not one for good", async () => {
     const { home } = await spaceWithJunk(0);
     await withSpace(home, {}, async ({ folded }) => {

@@ -63,6 +63,38 @@ export function parseTrustedProxies(value: string, name: string): TrustedProxies
   });
 }
 
+/** A port as proxies append it: 1-65535 in decimal, no sign or leading zero. */
+const PORT = /^[1-9]\d{0,4}$/;
+
+/**
+ * One `X-Forwarded-For` hop as an address, or undefined when it is none:
+ * a plain address (`203.0.113.1`, `2001:db8::1`), or one with the port
+ * the client connected from, as proxies write it (Azure's gateway,
+ * some load balancers): `203.0.113.1:5678`, `[2001:db8::1]:443`, or
+ * `[2001:db8::1]`. A bare IPv6 address is never read as one with a port
+ * (`2001:db8::1:443` is an address).
+ */
+function hopAddress(hop: string): string | undefined {
+  if (isPlainAddress(hop)) return hop;
+  if (hop.startsWith("[")) {
+    const close = hop.indexOf("]");
+    const inside = hop.slice(1, close);
+    const rest = hop.slice(close + 1);
+    if (close === -1 || !ipaddr.IPv6.isValid(inside)) return undefined;
+    return rest === "" ||
+      (rest.startsWith(":") && PORT.test(rest.slice(1)) && Number(rest.slice(1)) <= 65535)
+      ? inside
+      : undefined;
+  }
+  const colon = hop.indexOf(":");
+  if (colon === -1 || hop.indexOf(":", colon + 1) !== -1) return undefined;
+  const address = hop.slice(0, colon);
+  const port = hop.slice(colon + 1);
+  return ipaddr.IPv4.isValidFourPartDecimal(address) && PORT.test(port) && Number(port) <= 65535
+    ? address
+    : undefined;
+}
+
 /** Whether `address` is in one of the `trusted` ranges. */
 function isTrusted(address: ipaddr.IPv4 | ipaddr.IPv6, trusted: TrustedProxies): boolean {
   return trusted.some(
@@ -76,10 +108,11 @@ function isTrusted(address: ipaddr.IPv4 | ipaddr.IPv6, trusted: TrustedProxies):
  * unless that peer is one of the `trusted` proxies, when it is the
  * right-most address of `X-Forwarded-For` that is not itself a trusted
  * proxy (each proxy appends the address it was reached from, so anything
- * left of that is written by the client and may be forged). A header that
- * is missing, empty or holds anything but addresses counts as none: the
- * proxy's own address is used. When every address in it is trusted, the
- * left-most one is.
+ * left of that is written by the client and may be forged). An address may
+ * carry the client's port (`1.2.3.4:5678`, `[2001:db8::1]:443`), which is
+ * dropped. A header that is missing, empty or holds anything but addresses
+ * counts as none: the proxy's own address is used. When every address in
+ * it is trusted, the left-most one is.
  */
 export function clientAddress(
   request: IncomingMessage,
@@ -90,8 +123,12 @@ export function clientAddress(
   if (!isTrusted(normalised(peer), trusted)) return peer;
   const header = request.headers["x-forwarded-for"];
   if (typeof header !== "string") return peer;
-  const hops = header.split(",").map((hop) => hop.trim());
-  if (!hops.every(isPlainAddress)) return peer;
+  const hops: string[] = [];
+  for (const hop of header.split(",")) {
+    const address = hopAddress(hop.trim());
+    if (address === undefined) return peer;
+    hops.push(address);
+  }
   let client: ipaddr.IPv4 | ipaddr.IPv6 | undefined;
   for (let index = hops.length - 1; index >= 0; index--) {
     client = normalised(hops[index] as string);

@@ -1,6 +1,6 @@
 import * as A from "@automerge/automerge";
 import { cbor, isValidDocumentId } from "@automerge/automerge-repo";
-import { MAX_DOCUMENT_NESTING, nestingOf, probeDocument } from "@canon/store";
+import { MAX_DOCUMENT_NESTING, nestingOf, probeDocument, tooManyItems } from "@canon/store";
 import { z } from "zod";
 
 // The messages of automerge-repo's WebSocket protocol (2.5.6), checked field
@@ -171,8 +171,10 @@ export type ParsedWireMessage =
  * Decodes and checks one WebSocket message from a peer: CBOR in a guard, the
  * shape by {@link WireMessage}, and the payloads the Repo would otherwise
  * parse unguarded: a sync message's `data` must decode as an Automerge sync
- * message whose every chunk decodes (checksum included) as a change or loads
- * as a whole document, and an ephemeral
+ * message whose every chunk declares no more ops than its size allows
+ * (`tooManyItems`, read from its column headers before anything decodes
+ * it) and decodes (checksum included) as a change or loads as a whole
+ * document, and an ephemeral
  * message's `data` must be CBOR. Never throws. Cost: linear in the message.
  */
 export function parseWireMessage(bytes: Uint8Array): ParsedWireMessage {
@@ -213,6 +215,12 @@ function syncChanges(data: Uint8Array, message: WireMessage): ParsedWireMessage 
   }
   const incoming: IncomingChange[] = [];
   for (const change of changes) {
+    // Before anything decodes it: a few bytes of runs can declare millions of ops.
+    if (tooManyItems(change))
+      return {
+        ok: false,
+        reason: "sync message carries a chunk declaring more ops than its size allows",
+      };
     const decoded = decodedChange(change);
     if (decoded === undefined) {
       const probe = probeDocument(change, MAX_CHANGE_NESTING);

@@ -24,7 +24,7 @@ import {
   untilRelaysHold,
 } from "@canon/store";
 import { signerIfAny } from "../context.js";
-import { CLI_VERSION, ownerLockOf, ownerSocketOf } from "./owner-socket.js";
+import { CLI_VERSION, isRouted, ownerLockOf, ownerSocketOf } from "./owner-socket.js";
 import { clearRefreshMark, setRefreshMark } from "./refresh-mark.js";
 import { takeStopMark } from "./stop-mark.js";
 
@@ -202,6 +202,12 @@ export async function becomeOwner(
         if (request.version !== CLI_VERSION)
           return refuse(`this owner is canon ${CLI_VERSION}, not ${request.version}`);
         if (stopping) return refuse("the owner is stopping");
+        // Only what a thin client routes here: any other command (`watch`, which would hold
+        // the queue for ever, `owner`, `init`, one reading standard input) runs in its caller.
+        if (request.op === "run" && !isRouted(request.argv))
+          return refuse(
+            `the owner does not run \`canon ${request.argv.slice(0, 2).join(" ").slice(0, 80)}\``,
+          );
         if (request.op === "status") {
           finished = true;
           clearTimeout(goTimer);

@@ -20,10 +20,13 @@ export const MAX_REFUSED_RECORDS = 50_000;
 
 const TAG = "CNR1";
 
+/** Longest reason kept with a refusal; a longer one is cut. */
+const MAX_REASON_LENGTH = 500;
+
 const Refused = z.object({
   cid: z.string().min(1).max(200),
   code: z.enum([...PERMANENT_REFUSALS] as [RejectionCode, ...RejectionCode[]]),
-  reason: z.string().max(500),
+  reason: z.string().max(MAX_REASON_LENGTH),
   type: z.string().max(64).optional(),
   author: z.string().max(100).optional(),
 });
@@ -76,7 +79,7 @@ export async function readRefusedRecords(
 
 /**
  * Writes the space's refusals ({@link readRefusedRecords}), those with a
- * permanent code, at most {@link MAX_REFUSED_RECORDS}. Atomic, not durable:
+ * permanent code, at most {@link MAX_REFUSED_RECORDS}, each reason cut to 500 characters. Atomic, not durable:
  * what a power cut leaves is refused by its checksum, or an older list,
  * true for the CIDs it names.
  */
@@ -88,7 +91,10 @@ export async function writeRefusedRecords(
   const kept: Rejection[] = [];
   for (const rejection of refused) {
     if (kept.length >= MAX_REFUSED_RECORDS) break;
-    if (Refused.safeParse(rejection).success) kept.push(rejection);
+    // A reason may quote what a peer wrote (a schema error names an unknown key of any
+    // length): cut, so that such junk is still remembered rather than checked on every fold.
+    const cut = { ...rejection, reason: rejection.reason.slice(0, MAX_REASON_LENGTH) };
+    if (Refused.safeParse(cut).success) kept.push(cut);
   }
   const json = JSON.stringify({ v: 1, rules: REFUSAL_RULES_VERSION, refused: kept });
   await writeFileAtomic(

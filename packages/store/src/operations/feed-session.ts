@@ -1,6 +1,12 @@
 import { stat } from "node:fs/promises";
 import type { DocHandle, DocumentId } from "@automerge/automerge-repo";
-import { fold, type Provenance, type SignedRecord, type SpaceState } from "@canon/core";
+import {
+  fold,
+  PERMANENT_REFUSALS,
+  type Provenance,
+  type SignedRecord,
+  type SpaceState,
+} from "@canon/core";
 import { readHeadsCache, writeHeadsCache } from "../caches/heads-cache.js";
 import { readStampIndex, withAcceptedStamps, writeStampIndex } from "../caches/stamp-index.js";
 import { writeVerifiedSnapshot } from "../caches/verified-snapshot.js";
@@ -205,7 +211,14 @@ async function refreshAfterAppend(
   // Anything else these documents hold that the session did not fold (a
   // change a held-open replica received meanwhile, a peer's copy of another
   // agent's stamp): the caches are left stale, and the next command folds.
-  const known = new Set([...verified.keys(), ...snapshot.invalid.map((entry) => entry.cid)]);
+  // An entry refused for other bytes under its CID (not a verdict on that CID's own bytes,
+  // `PERMANENT_REFUSALS`) may now be the genuine record: not known.
+  const known = new Set([
+    ...verified.keys(),
+    ...snapshot.invalid
+      .filter((entry) => PERMANENT_REFUSALS.has(entry.code))
+      .map((entry) => entry.cid),
+  ]);
   for (const handle of handles)
     for (const records of mapsAt(handle.doc(), "records"))
       for (const cid of Object.keys(records)) if (!known.has(cid)) return;

@@ -1,5 +1,12 @@
 import type { DocHandle } from "@automerge/automerge-repo";
-import { type FoldResult, fold, foldMore, type RecordEntry } from "@canon/core";
+import {
+  type FoldResult,
+  fold,
+  foldMore,
+  PERMANENT_REFUSALS,
+  type RecordEntry,
+  sameBytes,
+} from "@canon/core";
 import { recordDiskProof } from "../caches/disk-proof.js";
 import { readHeadsCache, writeHeadsCache } from "../caches/heads-cache.js";
 import { stampIndexOf, writeStampIndex } from "../caches/stamp-index.js";
@@ -131,6 +138,30 @@ async function loadStandard(
   return { ...loaded, fold: current.fold, heads: headsOf(loaded) };
 }
 
+/** True when two entry values are the same bytes. */
+function sameEntry(a: unknown, b: unknown): boolean {
+  return a instanceof Uint8Array && b instanceof Uint8Array && sameBytes(a, b);
+}
+
+/**
+ * `result` without its own-check rejections (`invalid`) of the CIDs in
+ * `rechecked`: what a fold of the same records without those entries gives
+ * (an entry that fails its own checks changes no state), so that the
+ * entries, checked again, are not listed twice.
+ */
+function withoutInvalid<T extends FoldResult>(
+  result: T,
+  rechecked: ReadonlyMap<string, unknown>,
+): T {
+  const dropped = new Set(result.invalid.filter((entry) => rechecked.has(entry.cid)));
+  if (dropped.size === 0) return result;
+  return {
+    ...result,
+    invalid: result.invalid.filter((entry) => !dropped.has(entry)),
+    rejected: result.rejected.filter((entry) => !dropped.has(entry)),
+  };
+}
+
 /** The fold of the snapshot's records and `added` (only those are checked), with the snapshot's invalid entries. */
 async function foldAll(
   snapshot: CurrentSnapshot["snapshot"],
@@ -190,17 +221,30 @@ export async function refreshTouched(
   for (const handle of handles) touchedIds.add(handle.documentId);
   // As the files on disk name them (automerge-repo compacts on its own).
   Object.assign(fingerprint, await replica.storage.describedOnDisk(seen));
-  const previous = current.fold;
-  const invalidBefore = new Set(snapshot.invalid.map((entry) => entry.cid));
+  // Only a verdict about the very bytes a CID names lets an entry under it go unchecked
+  // (`PERMANENT_REFUSALS`): one refused for other bytes under that CID (`cid-mismatch`, too
+  // large, not bytes) says nothing of the genuine record, which a peer may have shown later.
+  const refusedForGood = new Set(
+    snapshot.invalid
+      .filter((entry) => PERMANENT_REFUSALS.has(entry.code))
+      .map((entry) => entry.cid),
+  );
   const added: RecordEntry[] = [];
-  const known = new Set<string>();
+  const values = new Map<string, unknown[]>();
   for (const handle of handles)
     for (const records of mapsAt(handle.doc(), "records"))
-      for (const [cid, bytes] of Object.entries(records))
-        if (!known.has(cid) && !previous.verified.has(cid) && !invalidBefore.has(cid)) {
-          known.add(cid);
-          added.push({ cid, bytes });
-        }
+      for (const [cid, bytes] of Object.entries(records)) {
+        if (current.fold.verified.has(cid) || refusedForGood.has(cid)) continue;
+        // Every value under a CID, once each: a peer's other bytes must not hide the record's.
+        const under = values.get(cid) ?? [];
+        if (under.some((other) => other === bytes || sameEntry(other, bytes))) continue;
+        under.push(bytes);
+        values.set(cid, under);
+        added.push({ cid, bytes });
+      }
+  // Those entries are checked again: their earlier rejections are replaced by the new verdicts.
+  const previous = withoutInvalid(current.fold, values);
+  const snapshotInvalid = snapshot.invalid.filter((entry) => !values.has(entry.cid));
   const standards = new Map(
     handles
       .filter((handle) => handle.documentId !== folded.space.documentId)
@@ -224,9 +268,27 @@ export async function refreshTouched(
       content: (cid) => replica.content.cached(cid),
     },
   });
-  const merged = more ?? (await foldAll(snapshot, added, content, replica));
+  const merged =
+    more ?? (await foldAll({ ...snapshot, invalid: snapshotInvalid }, added, content, replica));
   const state = merged?.state;
   if (merged === undefined || state === undefined) return undefined;
+  // Content is looked up in the touched documents (and the blob cache) only: a release newly
+  // refused for its content (one a new membership record now admits, whose content sits in a
+  // document this session did not load) may be one the full fold accepts. Nothing is written;
+  // the next command folds everything.
+  const contentVerdicts = new Set(
+    current.fold.rejected
+      .filter((entry) => entry.code === "content-missing" || entry.code === "content-mismatch")
+      .map((entry) => `${entry.cid} ${entry.code}`),
+  );
+  if (
+    merged.rejected.some(
+      (entry) =>
+        (entry.code === "content-missing" || entry.code === "content-mismatch") &&
+        !contentVerdicts.has(`${entry.cid} ${entry.code}`),
+    )
+  )
+    return undefined;
   const written = snapshotOf(address.genesis, fingerprint, merged);
   await writeVerifiedSnapshot(replica.home, address.documentId, written);
   await writeReadIndex(replica.home, address.documentId, fingerprint, state);

@@ -1,4 +1,8 @@
 import * as A from "@automerge/automerge";
+import { CLIENT_DOCUMENT_ITEMS, tooManyItems } from "./chunk-items.js";
+
+/** Bytes a peer sent declaring more ops than a client takes (`chunk-items.ts`); the relay checks its own bound first. */
+const declaresTooMany = (bytes: Uint8Array) => tooManyItems(bytes, CLIENT_DOCUMENT_ITEMS);
 
 // Automerge's WebAssembly module recurses over nested objects when it
 // patches (`loadIncremental` into a document, `receiveSyncMessage`,
@@ -26,7 +30,7 @@ export type DocumentBackend = ReturnType<typeof A.getBackend>;
 /** The outcome of {@link probeDocument}. */
 export type DocumentProbe =
   | { readonly ok: true; readonly depth: number }
-  | { readonly ok: false; readonly reason: "does-not-load" | "too-deep" };
+  | { readonly ok: false; readonly reason: "does-not-load" | "too-deep" | "too-many-ops" };
 
 const OBJECT_TYPES = new Set(["map", "list", "text", "table"]);
 
@@ -81,13 +85,15 @@ function objectsInText(text: string): number[] {
  * concatenated) into a fresh low-level handle, which computes no patches,
  * and measures how deep they nest ({@link depthOf}). Only bytes that load
  * and nest at most `limit` deep are safe to hand to `A.loadIncremental`,
- * `A.receiveSyncMessage` or the Repo. Never throws. Cost: a load of the
- * bytes and a walk of the document.
+ * `A.receiveSyncMessage` or the Repo. Bytes declaring more ops than their
+ * size allows (`too-many-ops`, `chunk-items.ts`) are not loaded at all.
+ * Never throws. Cost: a load of the bytes and a walk of the document.
  */
 export function probeDocument(
   bytes: Uint8Array,
   limit: number = MAX_DOCUMENT_NESTING,
 ): DocumentProbe {
+  if (declaresTooMany(bytes)) return { ok: false, reason: "too-many-ops" };
   const backend = A.getBackend(A.init());
   try {
     backend.loadIncremental(bytes);
@@ -106,13 +112,16 @@ export function probeDocument(
  * document of at most `limit` ops cannot nest deeper (each level is an
  * object some op makes), so only larger ones are walked ({@link depthOf}).
  * Undefined when the bytes do not load or nest deeper: the caller must not
- * hand them to anything that patches. Never throws. Cost: one load, and a
- * walk of documents of more than `limit` ops.
+ * hand them to anything that patches. Undefined too, without loading them,
+ * for bytes declaring more ops than their size allows (`chunk-items.ts`: a
+ * few hostile bytes would otherwise cost seconds and gigabytes). Never
+ * throws. Cost: one load, and a walk of documents of more than `limit` ops.
  */
 export function loadWithin<T>(
   bytes: Uint8Array,
   limit: number = MAX_DOCUMENT_NESTING,
 ): A.Doc<T> | undefined {
+  if (declaresTooMany(bytes)) return undefined;
   let doc: A.Doc<T>;
   try {
     doc = A.load<T>(bytes);
@@ -178,14 +187,16 @@ export function createdDepth(
  * Applies a sync message's chunks (changes, or whole documents) to a copy of
  * `doc` without computing patches, and says whether they apply and leave
  * every object they create at most `limit` deep: what must hold before
- * `A.receiveSyncMessage` or the Repo takes the message. Never throws. Cost:
- * a fork of the document, the chunks applied, {@link createdDepth}.
+ * `A.receiveSyncMessage` or the Repo takes the message (chunks declaring
+ * more ops than their size allows, `chunk-items.ts`, do not apply). Never
+ * throws. Cost: a fork of the document, the chunks applied, {@link createdDepth}.
  */
 export function chunksApply(
   doc: A.Doc<unknown>,
   chunks: readonly Uint8Array[],
   limit: number = MAX_DOCUMENT_NESTING,
 ): { readonly ok: true } | { readonly ok: false; readonly reason: "does-not-apply" | "too-deep" } {
+  if (chunks.some(declaresTooMany)) return { ok: false, reason: "does-not-apply" };
   const backend = A.getBackend(A.clone(doc));
   const heads = backend.getHeads();
   try {
@@ -216,7 +227,9 @@ export function createsObjects(chunks: readonly Uint8Array[]): boolean {
 /**
  * Why a sync message's chunks would nest objects over `limit` deep on their
  * own (a change whose new objects nest deeper, by {@link nestingOf}, or a
- * whole document that does, by {@link probeDocument}), or undefined. Bytes
+ * whole document that does, by {@link probeDocument}), or declare more ops
+ * than their size allows (`chunk-items.ts`: checked first, as decoding
+ * them is what costs seconds and gigabytes), or undefined. Bytes
  * that are not a sync message, or chunks that neither decode nor load, are
  * left to Automerge, which throws for them without trapping. Nesting built
  * across changes against the document already held is not seen here
@@ -234,6 +247,7 @@ export function syncMessageTooDeep(
     return undefined;
   }
   for (const chunk of chunks) {
+    if (declaresTooMany(chunk)) return "a chunk declaring more ops than its size allows";
     let change: A.DecodedChange | undefined;
     try {
       change = A.decodeChange(chunk);

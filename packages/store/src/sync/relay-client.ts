@@ -187,15 +187,42 @@ export class RelayClient extends WebSocketClientAdapter {
   droppedMessage: string | undefined;
 
   /**
+   * True for a document this side has asked for or holds (it has a handle
+   * for it), set by whoever owns the Repo. With it, a sync message or
+   * request about any other document is dropped ({@link unsolicited}
+   * counts them): automerge-repo would otherwise take in every document a
+   * relay pushes, so a hostile relay could fill a long-lived replica (the
+   * home's owner, a watch) and its home with documents without end. An
+   * honest relay never sends them: it syncs with a client only the
+   * documents the client asked for.
+   */
+  knownDocument: ((documentId: string) => boolean) | undefined;
+
+  /** Sync messages and requests dropped for documents this side never asked for. */
+  unsolicited = 0;
+
+  /**
    * Takes a message from the relay, unless it is a sync message carrying a
    * change or a whole document that nests objects over
    * {@link MAX_DOCUMENT_NESTING} deep: applying it would trap Automerge's
    * WebAssembly and every later Automerge call in the process would fail.
    * Such a message is dropped, recorded in {@link RelayClient.lastError},
-   * and the connection closed.
+   * and the connection closed. A sync message or request about a document
+   * this side never asked for is dropped too, quietly ({@link knownDocument}).
    */
   override receiveMessage(messageBytes: Uint8Array): void {
-    const refusal = tooDeep(messageBytes, this.heldDocument);
+    const message = decodedMessage(messageBytes);
+    if (
+      message !== undefined &&
+      (message.type === "sync" || message.type === "request") &&
+      typeof message.documentId === "string" &&
+      this.knownDocument !== undefined &&
+      !this.knownDocument(message.documentId)
+    ) {
+      this.unsolicited += 1;
+      return;
+    }
+    const refusal = tooDeep(message, this.heldDocument);
     if (refusal !== undefined) {
       this.droppedMessage = refusal;
       this.lastError = new Error(`the relay sent ${refusal}; message dropped`);
@@ -213,11 +240,10 @@ export class RelayClient extends WebSocketClientAdapter {
 
 function ignore(): void {}
 
-/** Why a message from the relay nests too deep to be applied, or undefined (also for bytes upstream refuses itself). */
-function tooDeep(
+/** The fields of a relay's message the client looks at, undefined when it is not a CBOR map (upstream refuses it itself). */
+function decodedMessage(
   messageBytes: Uint8Array,
-  heldDocument: ((documentId: string) => A.Doc<unknown> | undefined) | undefined,
-): string | undefined {
+): { readonly type?: unknown; readonly data?: unknown; readonly documentId?: unknown } | undefined {
   let message: unknown;
   try {
     // Upstream's listener passes the socket's data as is (an ArrayBuffer in a browser).
@@ -225,12 +251,16 @@ function tooDeep(
   } catch {
     return undefined;
   }
-  if (typeof message !== "object" || message === null) return undefined;
-  const { type, data, documentId } = message as {
-    type?: unknown;
-    data?: unknown;
-    documentId?: unknown;
-  };
+  return typeof message === "object" && message !== null ? message : undefined;
+}
+
+/** Why a message from the relay nests too deep to be applied, or undefined (also for bytes upstream refuses itself). */
+function tooDeep(
+  message: ReturnType<typeof decodedMessage>,
+  heldDocument: ((documentId: string) => A.Doc<unknown> | undefined) | undefined,
+): string | undefined {
+  if (message === undefined) return undefined;
+  const { type, data, documentId } = message;
   if ((type !== "sync" && type !== "request") || !(data instanceof Uint8Array)) return undefined;
   const alone = syncMessageTooDeep(data, MAX_DOCUMENT_NESTING);
   if (alone !== undefined) return alone;

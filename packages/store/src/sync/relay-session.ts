@@ -72,6 +72,8 @@ export async function openRelaySession(
     const handle = replica.repo.handles[documentId as DocumentId];
     return handle?.isReady() ? handle.doc() : undefined;
   };
+  // Only documents this replica asked for or holds: a relay pushing others is dropped.
+  client.knownDocument = (documentId) => documentId in replica.repo.handles;
   // Listening before connecting: the relay's first report on each document is never missed.
   const reported = new ReportedHeads(replica.repo);
   const firstUse = reported.fromNow(() => client.remotePeerId);

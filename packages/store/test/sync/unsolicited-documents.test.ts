@@ -1,0 +1,99 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as A from "@automerge/automerge";
+import { cbor, generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
+import { afterEach, describe, expect, it } from "vitest";
+import { WebSocketServer } from "ws";
+import { canonHome, openReplica } from "../../src/index.js";
+import { openRelaySession } from "../../src/sync/relay-session.js";
+
+// automerge-repo takes in every document a peer pushes: a hostile relay could
+// fill a long-lived replica (the home's owner holds its connection for as long
+// as it runs) and its home with documents without end. The client drops sync
+// messages about documents it never asked for.
+
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step();
+});
+
+const newId = () => parseAutomergeUrl(generateAutomergeUrl()).documentId;
+
+/** A sync message carrying the whole of `doc`, as to a peer that holds nothing. */
+const carrying = (doc: A.Doc<unknown>) =>
+  A.encodeSyncMessage({ heads: A.getHeads(doc), need: [], have: [], changes: [A.save(doc)] });
+
+/**
+ * A relay that, as soon as a client joins, pushes `pushed` documents it never
+ * asked for, then answers a request for `asked` with that document.
+ */
+async function pushingRelay(pushed: number, asked: { id: string; doc: A.Doc<unknown> }) {
+  const server = createServer();
+  const wss = new WebSocketServer({ server });
+  const pushedIds: string[] = [];
+  wss.on("connection", (socket) => {
+    socket.on("message", (raw: Buffer) => {
+      const message = cbor.decode(new Uint8Array(raw)) as {
+        type: string;
+        senderId: string;
+        documentId?: string;
+      };
+      const reply = (fields: Record<string, unknown>) =>
+        socket.send(
+          cbor.encode({ senderId: "hostile-relay", targetId: message.senderId, ...fields }),
+        );
+      if (message.type === "join") {
+        reply({
+          type: "peer",
+          selectedProtocolVersion: "1",
+          peerMetadata: { storageId: "hostile-storage", isEphemeral: false },
+        });
+        for (let index = 0; index < pushed; index++) {
+          const documentId = newId();
+          pushedIds.push(documentId);
+          reply({ type: "sync", documentId, data: carrying(A.from({ junk: `pushed ${index}` })) });
+        }
+      } else if (message.type === "request" && message.documentId === asked.id) {
+        reply({ type: "sync", documentId: asked.id, data: carrying(asked.doc) });
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  cleanup.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const client of wss.clients) client.terminate();
+        wss.close();
+        server.close(() => resolve());
+      }),
+  );
+  return { url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`, pushedIds };
+}
+
+describe("a relay pushing documents a client never asked for", () => {
+  it("takes in none of them (nothing in memory, nothing on disk), and still receives what it asked for", async () => {
+    const directory = await mkdtemp(join(tmpdir(), "canon-unsolicited-"));
+    cleanup.push(() => rm(directory, { recursive: true, force: true }));
+    const home = canonHome(directory);
+    const replica = await openReplica(home);
+    cleanup.push(async () => {
+      await replica.close();
+      await replica.writesSettled();
+    });
+    const asked = { id: newId(), doc: A.from({ wanted: "yes" }) as A.Doc<unknown> };
+    const relay = await pushingRelay(200, asked);
+    const session = await openRelaySession(replica, { url: relay.url }, 5_000);
+    cleanup.push(async () => session.close());
+    // Asked after the pushes went out on the same socket: once it is here, they were all received.
+    const handle = await replica.find<{ wanted: string }>(asked.id);
+    expect(handle?.doc().wanted).toBe("yes");
+    expect(relay.pushedIds).toHaveLength(200);
+    for (const id of relay.pushedIds) {
+      expect(id in replica.repo.handles).toBe(false);
+      expect(await replica.holds(id)).toBe(false);
+    }
+  });
+});
