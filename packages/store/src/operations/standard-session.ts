@@ -3,6 +3,7 @@ import {
   type FoldResult,
   fold,
   foldMore,
+  isBundleCid,
   PERMANENT_REFUSALS,
   type RecordEntry,
   sameBytes,
@@ -162,6 +163,33 @@ function withoutInvalid<T extends FoldResult>(
   };
 }
 
+/**
+ * True when a release `result` refused for its content (`content-missing`,
+ * `content-mismatch`) may now be decided otherwise: one of `handles` holds a
+ * value under its content CID (for a bundle, whose files have CIDs of their
+ * own: any document but the space's). A verdict on content is not one on the
+ * release's bytes: the content may arrive later (a member writing back what
+ * a peer deleted), and {@link foldMore} keeps the verdicts of standards with
+ * no new release, so such a refresh folds everything.
+ */
+function contentMayHaveArrived(
+  result: FoldResult,
+  handles: readonly DocHandle<unknown>[],
+  spaceDocumentId: string,
+): boolean {
+  const documents = handles.filter((handle) => handle.documentId !== spaceDocumentId);
+  if (documents.length === 0) return false;
+  const contents = documents.flatMap((handle) => mapsAt(handle.doc(), "contents"));
+  for (const rejection of result.rejected) {
+    if (rejection.code !== "content-missing" && rejection.code !== "content-mismatch") continue;
+    const release = result.verified.get(rejection.cid)?.record;
+    if (release?.type !== "canon/release") continue;
+    if (isBundleCid(release.contentCid)) return true;
+    if (contents.some((map) => Object.hasOwn(map, release.contentCid))) return true;
+  }
+  return false;
+}
+
 /** The fold of the snapshot's records and `added` (only those are checked), with the snapshot's invalid entries. */
 async function foldAll(
   snapshot: CurrentSnapshot["snapshot"],
@@ -251,23 +279,26 @@ export async function refreshTouched(
       .map((handle) => [handle.documentId, handle as DocHandle<StandardDocument>]),
   );
   const content = (cid: string) => replica.content.candidates({ standards }, cid);
-  // Usually one standard's new releases: that standard is decided again, the rest kept (`foldMore`).
-  const more = await foldMore(previous, {
-    spaceCid: address.genesis,
-    entries: added,
-    content,
-    cache: {
-      // An accepted release's content was matched when the snapshot was written (its `contentVerified`).
-      contentMatched: (cid) => {
-        const release = previous.verified.get(cid)?.record;
-        return (
-          release?.type === "canon/release" &&
-          previous.state.standards.get(release.standard)?.releases.has(cid) === true
-        );
-      },
-      content: (cid) => replica.content.cached(cid),
-    },
-  });
+  // Usually one standard's new releases: that standard is decided again, the rest kept (`foldMore`);
+  // unless content a release was refused for may have arrived: everything is decided again.
+  const more = contentMayHaveArrived(current.fold, handles, folded.space.documentId)
+    ? undefined
+    : await foldMore(previous, {
+        spaceCid: address.genesis,
+        entries: added,
+        content,
+        cache: {
+          // An accepted release's content was matched when the snapshot was written (its `contentVerified`).
+          contentMatched: (cid) => {
+            const release = previous.verified.get(cid)?.record;
+            return (
+              release?.type === "canon/release" &&
+              previous.state.standards.get(release.standard)?.releases.has(cid) === true
+            );
+          },
+          content: (cid) => replica.content.cached(cid),
+        },
+      });
   const merged =
     more ?? (await foldAll({ ...snapshot, invalid: snapshotInvalid }, added, content, replica));
   const state = merged?.state;

@@ -1,0 +1,146 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as core from "../packages/core/dist/index.js";
+import * as store from "../packages/store/dist/index.js";
+import { writeAsAttacker } from "./helpers/attacker.js";
+import { type Sandbox, sandbox } from "./helpers/cli.js";
+import { type RelayProcess, startRelay, stopAll } from "./helpers/processes.js";
+
+/**
+ * No path lets something a hostile peer filed first keep a reader off a
+ * genuine record for good: only a verdict on the very bytes a CID names may
+ * be remembered. Each case shows the reader other bytes (or nothing usable)
+ * first, then the genuine piece, and checks the reader's ordinary commands
+ * after an ordinary `sync` (the incremental path, `refreshTouched`, whose
+ * caches every later command reads). Real processes, a real relay on 127.0.0.1.
+ */
+let owner: Sandbox;
+let reader: Sandbox;
+let relayData: string;
+let relay: RelayProcess;
+let spaceDocumentId: string;
+let genesis: string;
+let ownerKeys: core.KeyPair;
+
+type Shown = { version: number; release: string; cid: string; content: string };
+type Doctor = { rejected: { cid: string; code: string }[] };
+
+beforeAll(async () => {
+  owner = await sandbox();
+  reader = await sandbox();
+  relayData = await mkdtemp(join(tmpdir(), "canon-relay-"));
+  relay = await startRelay(relayData);
+  owner.ok("init");
+  const spaceUrl = owner.ok("space", "create", "shadows", "--json").json<{ url: string }>().url;
+  [spaceDocumentId = "", genesis = ""] = spaceUrl.slice("canon:".length).split("/");
+  owner.ok("publish", "style", await owner.file("s.md", "v1\n"));
+  owner.ok("sync", "--relay", relay.url);
+  reader.ok("init");
+  reader.ok("space", "join", spaceUrl, "--relay", relay.url);
+  ownerKeys = (await store.loadIdentity(store.canonHome(owner.home))).keyPair;
+});
+
+afterAll(async () => {
+  await stopAll();
+  await owner.dispose();
+  await reader.dispose();
+  await rm(relayData, { recursive: true, force: true });
+});
+
+function shown(home: Sandbox): Shown {
+  return home.ok("show", "style", "--json").json<Shown>();
+}
+
+function codeFor(home: Sandbox, cid: string): string | undefined {
+  return home
+    .ok("doctor", "--json")
+    .json<Doctor>()
+    .rejected.find((rejection) => rejection.cid === cid)?.code;
+}
+
+/** A record genuinely signed by the owner, of no use here, whose bytes do not hash to the CID a test files them under. */
+async function junk(): Promise<Uint8Array> {
+  const signed = await core.signRecord(ownerKeys, {
+    type: "canon/correction",
+    v: 1,
+    space: genesis,
+    standard: "style",
+    text: `junk ${Math.random()}`,
+    membership: [genesis],
+    author: ownerKeys.did,
+    createdAt: new Date().toISOString(),
+  } as core.Correction);
+  return signed.bytes;
+}
+
+/** Files `bytes` under `cid` in the records of the document `where` names, through the relay. */
+async function fileUnder(
+  where: "space" | "standard" | "feed",
+  cid: string,
+  bytes: Uint8Array,
+): Promise<void> {
+  await writeAsAttacker(relay.url, spaceDocumentId, ({ space, standards }) => {
+    if (where === "space") {
+      space.change((doc) => {
+        doc.records[cid] = bytes;
+      });
+      return;
+    }
+    const handle = [...standards.values()].find((candidate) => {
+      const name = (candidate.doc() as { name?: unknown }).name;
+      return where === "standard" ? name === "style" : name !== "style";
+    });
+    if (handle === undefined) throw new Error(`no ${where} document to write into`);
+    handle.change((doc) => {
+      doc.records[cid] = bytes;
+    });
+  });
+}
+
+describe("a genuine record shown after other bytes (or before what it needs) counts on every path", () => {
+  it("a release whose content a peer overwrote before the reader saw it counts once a member writes the content back", async () => {
+    owner.ok("publish", "style", await owner.file("s.md", "v2\n"));
+    const v2 = shown(owner);
+    owner.ok("sync");
+    // A peer overwrites v2's content in the standard document before the reader syncs.
+    await writeAsAttacker(relay.url, spaceDocumentId, ({ standards }) => {
+      const [handle] = standards.values();
+      handle?.change((doc) => {
+        doc.contents[v2.cid] = new TextEncoder().encode("not v2\n");
+      });
+    });
+    reader.ok("sync");
+    expect(shown(reader).version).toBe(1);
+    expect(codeFor(reader, v2.release)).toBe("content-mismatch");
+    // The owner's sync writes the content back (it holds the verified bytes). The reader's
+    // next sync touches the standard document alone and brings no new record: the
+    // incremental refresh kept every earlier verdict, so the reader stayed on v1 for good.
+    owner.ok("sync");
+    reader.ok("sync");
+    expect(shown(reader)).toMatchObject({ version: 2, release: v2.release, content: "v2\n" });
+    expect(codeFor(reader, v2.release)).toBeUndefined();
+  });
+
+  it("a release whose content a peer deleted before the reader saw it counts once a member writes the content back", async () => {
+    owner.ok("publish", "style", await owner.file("s.md", "v3\n"));
+    const v3 = shown(owner);
+    owner.ok("sync");
+    await writeAsAttacker(relay.url, spaceDocumentId, ({ standards }) => {
+      const [handle] = standards.values();
+      handle?.change((doc) => {
+        delete doc.contents[v3.cid];
+      });
+    });
+    reader.ok("sync");
+    expect(shown(reader).version).toBe(2);
+    expect(codeFor(reader, v3.release)).toBe("content-missing");
+    // The content comes back as a new key (nothing the reader held changed): the reader's
+    // sync takes the incremental path, which brought no new record and re-decided nothing.
+    owner.ok("sync");
+    reader.ok("sync");
+    expect(shown(reader)).toMatchObject({ version: 3, release: v3.release, content: "v3\n" });
+    expect(codeFor(reader, v3.release)).toBeUndefined();
+  });
+});
