@@ -143,4 +143,61 @@ describe("a genuine record shown after other bytes (or before what it needs) cou
     expect(shown(reader)).toMatchObject({ version: 3, release: v3.release, content: "v3\n" });
     expect(codeFor(reader, v3.release)).toBeUndefined();
   });
+
+  it("a correction whose CID a peer filed other bytes under, in another document, counts once it arrives", async () => {
+    const correction = owner
+      .ok("correct", "style", "Say it in fewer words.", "--json")
+      .json<{ cid: string }>().cid;
+    await fileUnder("space", correction, await junk());
+    reader.ok("sync");
+    expect(corrections(reader)).not.toContain(correction);
+    expect(codeFor(reader, correction)).toBe("cid-mismatch");
+    owner.ok("sync");
+    reader.ok("sync");
+    expect(corrections(reader)).toContain(correction);
+  });
+
+  it("a stamp whose CID a peer filed other bytes under, in another document, verifies once it arrives", async () => {
+    const output = await owner.file("article.md", "written with style\n");
+    const stamp = owner.ok("stamp", output, "--json").json<{ cid: string }>().cid;
+    await fileUnder("space", stamp, await junk());
+    reader.ok("sync");
+    expect(reader.canon("verify", "--stamp", stamp, "--json").status).not.toBe(0);
+    owner.ok("sync");
+    reader.ok("sync");
+    const verdict = reader.ok("verify", "--stamp", stamp, "--json").json<{ verified: boolean }>();
+    expect(verdict.verified).toBe(true);
+  });
+
+  it("a checkpoint whose CID a peer filed other bytes under, in another document, counts once it arrives", async () => {
+    owner.ok("publish", "style", await owner.file("s.md", "v4\n"));
+    const checkpoint = owner.ok("checkpoint", "--json").json<{ cid: string }>().cid;
+    await fileUnder("standard", checkpoint, await junk());
+    reader.ok("sync");
+    expect(codeFor(reader, checkpoint)).toBe("cid-mismatch");
+    owner.ok("sync");
+    // The owner's sync may sign a newer one (its heads moved): the newest is the one to hold.
+    const newest = listed(owner).freshness.checkpoint?.cid;
+    expect(newest).toBeDefined();
+    reader.ok("sync");
+    expect(listed(reader).freshness).toMatchObject({
+      status: "fresh",
+      checkpoint: { cid: newest },
+      missing: [],
+    });
+    expect(codeFor(reader, checkpoint)).toBe("cid-mismatch");
+  });
 });
+
+function corrections(home: Sandbox): string[] {
+  return home
+    .ok("corrections", "style", "--all", "--json")
+    .json<{ corrections: { cid: string }[] }>()
+    .corrections.map((entry) => entry.cid);
+}
+
+function listed(home: Sandbox): {
+  freshness: { status: string; checkpoint: { cid: string } | null; missing: string[] };
+} {
+  return home.ok("ls", "--json").json();
+}
