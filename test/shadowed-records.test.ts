@@ -20,6 +20,7 @@ let owner: Sandbox;
 let reader: Sandbox;
 let relayData: string;
 let relay: RelayProcess;
+let spaceUrl: string;
 let spaceDocumentId: string;
 let genesis: string;
 let ownerKeys: core.KeyPair;
@@ -33,7 +34,7 @@ beforeAll(async () => {
   relayData = await mkdtemp(join(tmpdir(), "canon-relay-"));
   relay = await startRelay(relayData);
   owner.ok("init");
-  const spaceUrl = owner.ok("space", "create", "shadows", "--json").json<{ url: string }>().url;
+  spaceUrl = owner.ok("space", "create", "shadows", "--json").json<{ url: string }>().url;
   [spaceDocumentId = "", genesis = ""] = spaceUrl.slice("canon:".length).split("/");
   owner.ok("publish", "style", await owner.file("s.md", "v1\n"));
   owner.ok("sync", "--relay", relay.url);
@@ -187,7 +188,41 @@ describe("a genuine record shown after other bytes (or before what it needs) cou
     });
     expect(codeFor(reader, checkpoint)).toBe("cid-mismatch");
   });
+
+  it("a checkpoint page whose CID a peer filed other bytes under, in another document, counts once it arrives", async () => {
+    owner.ok("publish", "style", await owner.file("s.md", "v5\n"));
+    const checkpoint = owner.ok("checkpoint", "--json").json<{ cid: string }>().cid;
+    // The pages it names, as the owner's replica holds them (a relay sees them first).
+    const pages = await pagesOf(checkpoint);
+    expect(pages.length).toBeGreaterThan(0);
+    for (const page of pages) await fileUnder("standard", page, await junk());
+    reader.ok("sync");
+    for (const page of pages) expect(codeFor(reader, page)).toBe("cid-mismatch");
+    owner.ok("sync");
+    const newest = listed(owner).freshness.checkpoint?.cid;
+    reader.ok("sync");
+    // The newest checkpoint names pages this reader would lack if their junk hid them.
+    expect(listed(reader).freshness).toMatchObject({
+      status: "fresh",
+      checkpoint: { cid: newest },
+      missing: [],
+    });
+  });
 });
+
+/** The pages a checkpoint of the owner's names, read from the owner's replica. */
+async function pagesOf(checkpoint: string): Promise<string[]> {
+  const replica = await store.openReplica(store.canonHome(owner.home));
+  try {
+    const folded = await replica.spaces.fold(store.parseSpaceUrl(spaceUrl));
+    const signed = folded.fold.state?.checkpoints.find((entry) => entry.cid === checkpoint);
+    return signed?.record.type === "canon/checkpoint" && signed.record.v === 2
+      ? [...signed.record.pages]
+      : [];
+  } finally {
+    await replica.close();
+  }
+}
 
 function corrections(home: Sandbox): string[] {
   return home
