@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -145,6 +145,41 @@ describe("a genuine record shown after other bytes (or before what it needs) cou
     expect(codeFor(reader, v3.release)).toBeUndefined();
   });
 
+  it("a bundle whose file a peer deleted before the reader saw it counts once a member writes the file back", async () => {
+    const folder = join(owner.dir, "kit");
+    await mkdir(folder, { recursive: true });
+    await writeFile(join(folder, "SKILL.md"), "# Kit\n");
+    await writeFile(join(folder, "notes.md"), "first notes\n");
+    owner.ok("publish", "kit", folder);
+    owner.ok("sync");
+    reader.ok("sync");
+    expect(shownKit(reader).version).toBe(1);
+    await writeFile(join(folder, "notes.md"), "second notes\n");
+    owner.ok("publish", "kit", folder);
+    const kit = shownKit(owner);
+    const notes = kit.files.find((file) => file.path === "notes.md")?.cid ?? "";
+    owner.ok("sync");
+    await writeAsAttacker(relay.url, spaceDocumentId, ({ standards }) => {
+      for (const handle of standards.values())
+        if (handle.doc().name === "kit")
+          handle.change((doc) => {
+            delete doc.contents[notes];
+          });
+    });
+    reader.ok("sync");
+    expect(shownKit(reader).version).toBe(1);
+    expect(codeFor(reader, kit.release)).toBe("content-missing");
+    // The owner writes the file back: a new key, no new record; the reader's caches
+    // kept version 1 after every sync.
+    owner.ok("sync");
+    reader.ok("sync");
+    expect(shownKit(reader)).toMatchObject({ version: 2, release: kit.release });
+    expect(codeFor(reader, kit.release)).toBeUndefined();
+    const out = join(reader.dir, "kit-out");
+    reader.ok("export", "kit", out);
+    expect(await readFile(join(out, "notes.md"), "utf8")).toBe("second notes\n");
+  });
+
   it("a correction whose CID a peer filed other bytes under, in another document, counts once it arrives", async () => {
     const correction = owner
       .ok("correct", "style", "Say it in fewer words.", "--json")
@@ -222,6 +257,14 @@ async function pagesOf(checkpoint: string): Promise<string[]> {
   } finally {
     await replica.close();
   }
+}
+
+function shownKit(home: Sandbox): {
+  version: number;
+  release: string;
+  files: { path: string; cid: string }[];
+} {
+  return home.ok("show", "kit", "--json").json();
 }
 
 function corrections(home: Sandbox): string[] {
