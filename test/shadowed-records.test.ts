@@ -19,6 +19,8 @@ import { type RelayProcess, startRelay, stopAll } from "./helpers/processes.js";
 let owner: Sandbox;
 let reader: Sandbox;
 let relayData: string;
+/** Data folders of relays a test started besides `relay`, removed once every relay stopped. */
+const otherRelayData: string[] = [];
 let relay: RelayProcess;
 let spaceUrl: string;
 let spaceDocumentId: string;
@@ -48,6 +50,7 @@ afterAll(async () => {
   await owner.dispose();
   await reader.dispose();
   await rm(relayData, { recursive: true, force: true });
+  for (const dir of otherRelayData) await rm(dir, { recursive: true, force: true });
 });
 
 function shown(home: Sandbox): Shown {
@@ -203,6 +206,47 @@ describe("a genuine record shown after other bytes (or before what it needs) cou
     reader.ok("sync");
     const verdict = reader.ok("verify", "--stamp", stamp, "--json").json<{ verified: boolean }>();
     expect(verdict.verified).toBe(true);
+  });
+
+  it("a newcomer's stamp shown before the membership that admits them counts once the membership arrives", async () => {
+    // The owner admits a newcomer and syncs that to a second relay only; the newcomer
+    // stamps there. A peer copies the stamp to the reader's relay before the membership.
+    const otherData = await mkdtemp(join(tmpdir(), "canon-relay-"));
+    otherRelayData.push(otherData);
+    const newcomer = await sandbox();
+    try {
+      const other = await startRelay(otherData);
+      newcomer.ok("init");
+      const did = newcomer.ok("id", "show", "--json").json<{ did: string }>().did;
+      owner.ok("member", "add", did, "--role", "contributor");
+      owner.ok("sync", "--relay", other.url);
+      newcomer.ok("space", "join", spaceUrl, "--relay", other.url);
+      const output = await newcomer.file("report.md", "by the newcomer\n");
+      const stamp = newcomer.ok("stamp", output, "--json").json<{ cid: string }>().cid;
+      newcomer.ok("sync");
+      let bytes: Uint8Array | undefined;
+      await writeAsAttacker(other.url, spaceDocumentId, ({ standards }) => {
+        for (const handle of standards.values()) {
+          const found = (handle.doc() as { records?: Record<string, unknown> }).records?.[stamp];
+          if (found instanceof Uint8Array) bytes = new Uint8Array(found);
+        }
+      });
+      expect(bytes).toBeDefined();
+      await fileUnder("standard", stamp, bytes as Uint8Array);
+      reader.ok("sync");
+      expect(reader.canon("verify", "--stamp", stamp, "--json").status).not.toBe(0);
+      const code = codeFor(reader, stamp);
+      expect(code).toBeDefined();
+      expect(core.PERMANENT_REFUSALS.has(code as core.RejectionCode)).toBe(false);
+      // The membership reaches the reader's relay: the reader's next ordinary sync admits the stamp.
+      owner.ok("sync");
+      reader.ok("sync");
+      const verdict = reader.ok("verify", "--stamp", stamp, "--json").json<{ verified: boolean }>();
+      expect(verdict.verified).toBe(true);
+      expect(codeFor(reader, stamp)).toBeUndefined();
+    } finally {
+      await newcomer.dispose();
+    }
   });
 
   it("a checkpoint whose CID a peer filed other bytes under, in another document, counts once it arrives", async () => {
