@@ -221,9 +221,13 @@ async function foldAll(
  * snapshot's fingerprint with the touched documents' chunk files as this
  * process now holds them (after `Replica.close`, since compaction renames
  * chunks), and the fold of the snapshot's records with every record of the
- * touched documents (only new ones are checked). A chunk another process
- * wrote meanwhile is named nowhere, so the next command sees the caches stale.
- * Returns that fold, or undefined when it wrote nothing. Call after `Replica.close`.
+ * touched documents (only new ones are checked). Only a verdict on the very
+ * bytes a CID names is kept without a new check (`PERMANENT_REFUSALS`): an
+ * entry refused for other bytes under its CID is checked again, and a release
+ * refused for content a touched document may now hold is decided again. A
+ * chunk another process wrote meanwhile is named nowhere, so the next command
+ * sees the caches stale. Returns that fold, or undefined when it wrote
+ * nothing. Call after `Replica.close`.
  */
 export async function refreshTouched(
   replica: Replica,
