@@ -10,7 +10,7 @@
  * no process behind.
  */
 import { spawn } from "node:child_process";
-import { lstatSync } from "node:fs";
+import { lstat } from "node:fs/promises";
 import { connect } from "node:net";
 import { type ProcessLiveness, processLiveness } from "@canon/store";
 import { CLI_VERSION, homeRoot, ownerDisabled, ownerSocketOf, PROTOCOL } from "./owner-socket.js";
@@ -115,9 +115,17 @@ export async function askOwner(
   onFrame: (frame: Frame) => void = relay,
 ): Promise<number | undefined> {
   const path = ownerSocketOf(root);
-  let stats: ReturnType<typeof lstatSync>;
+  // NODE_20_SOCKET_STAT: never `lstatSync`/`statSync` a socket in a process
+  // that loads modules afterwards. Node 20's `realpathSync` (which its ES
+  // module resolver runs with a cache) reads the type of the last synchronous
+  // stat when a path prefix is cached: after a socket it stops resolving
+  // links, so a command that fell back from a dead owner loaded
+  // `@automerge/automerge` through pnpm's link and `/slim` through the real
+  // path, two instances, one never initialised ("Automerge.use() not called").
+  // Asynchronous stats leave that state alone.
+  let stats: Awaited<ReturnType<typeof lstat>>;
   try {
-    stats = lstatSync(path);
+    stats = await lstat(path);
   } catch {
     return undefined;
   }

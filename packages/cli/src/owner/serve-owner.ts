@@ -5,8 +5,8 @@
  * See docs/decisions/2026-11-29-home-owner.md.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { existsSync, lstatSync, statSync } from "node:fs";
-import { chmod, unlink } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { chmod, lstat, unlink } from "node:fs/promises";
 import { createServer, type Socket } from "node:net";
 import { isCanonError } from "@canon/core";
 import {
@@ -116,7 +116,8 @@ export async function becomeOwner(
   } finally {
     process.umask(previousMask);
   }
-  const socketInode = statSync(socketPath).ino;
+  // The socket is looked at with asynchronous calls only: see NODE_20_SOCKET_STAT in owner-client.ts.
+  const socketInode = (await lstat(socketPath)).ino;
 
   holdReplica(replica);
   captureOutput();
@@ -138,7 +139,7 @@ export async function becomeOwner(
       server.close();
       await queue.catch(() => {});
       clearRefreshMark(home.root);
-      if (socketStillOurs()) await unlink(socketPath).catch(() => {});
+      if (await socketStillOurs()) await unlink(socketPath).catch(() => {});
       closeHeldSessions();
       holdReplica(undefined);
       await replica.shutdown().catch(() => {});
@@ -149,17 +150,17 @@ export async function becomeOwner(
   };
   compromised = () => void stop();
 
-  function socketStillOurs(): boolean {
+  async function socketStillOurs(): Promise<boolean> {
     try {
-      return lstatSync(socketPath).ino === socketInode;
+      return (await lstat(socketPath)).ino === socketInode;
     } catch {
       return false;
     }
   }
 
   // Every second: gone when the socket was removed (the home deleted, `owner --stop` unable to connect) or idle too long.
-  const tick = setInterval(() => {
-    if (!socketStillOurs()) void stop();
+  const tick = setInterval(async () => {
+    if (!(await socketStillOurs())) void stop();
     else if (
       options.idleSeconds !== undefined &&
       running === 0 &&
