@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MessageChannel } from "node:worker_threads";
 import { next as A } from "@automerge/automerge";
-import { generateAutomergeUrl, type PeerId, Repo } from "@automerge/automerge-repo";
+import { encodeHeads, generateAutomergeUrl, type PeerId, Repo } from "@automerge/automerge-repo";
 import { MessageChannelNetworkAdapter } from "@automerge/automerge-repo-network-messagechannel";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { FileStorage } from "../src/storage/file-storage.js";
@@ -157,6 +157,48 @@ describe("the automerge-repo patch", () => {
     } finally {
       await rm(directory, { recursive: true, force: true });
     }
+  });
+
+  it("remembers a handle's encoded heads for the document value they were read from, and reads them again when the document changes", async () => {
+    const repo = new Repo();
+    const peer = A.from<{ n: number; m?: number }>({ n: 0 });
+    const handle = repo.import<{ n: number; m?: number }>(A.save(peer));
+    await handle.whenReady();
+    const current = () => encodeHeads(A.getHeads(handle.doc()));
+    const first = handle.heads();
+    expect(first).toEqual(current());
+
+    // Every Automerge document's backend shares this prototype: a second call reads nothing.
+    const backend = Object.getPrototypeOf(A.getBackend(A.init()));
+    const read = vi.spyOn(backend, "getHeads");
+    const again = handle.heads();
+    expect(again).toEqual(first);
+    expect(read).not.toHaveBeenCalled();
+    // A copy each call, as upstream: a caller's edit does not reach the next caller.
+    again.push(first[0] as (typeof first)[number]);
+    expect(handle.heads()).toEqual(first);
+
+    // A local change: new heads.
+    handle.change((doc) => {
+      doc.n = 1;
+    });
+    const changed = handle.heads();
+    expect(changed).not.toEqual(first);
+    expect(changed).toEqual(current());
+
+    // A change from elsewhere, taken in by an update (as a sync does): new heads again.
+    const theirs = A.change(A.clone(peer), (doc) => {
+      doc.m = 2;
+    });
+    handle.update((doc) => A.merge(doc, theirs));
+    const merged = handle.heads();
+    expect(merged).not.toEqual(changed);
+    expect(merged).toEqual(current());
+    expect(merged).toHaveLength(2);
+
+    // A handle fixed at some heads still answers those.
+    expect(handle.view(changed).heads()).toEqual(changed);
+    await repo.shutdown();
   });
 
   it("runs each handle's state machine as upstream's (one definition shared by every handle): ready, deleted, unavailable", async () => {

@@ -1,8 +1,9 @@
-import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import fs, { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { syncBuiltinESMExports } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { provenFingerprint, recordDiskProof } from "../src/caches/disk-proof.js";
 import { canonHome } from "../src/home/canon-home.js";
 import { auditChunks } from "../src/storage/chunk-audit.js";
@@ -12,6 +13,8 @@ import { readGeneration } from "../src/storage/replica-generation.js";
 
 const directories: string[] = [];
 afterEach(async () => {
+  vi.restoreAllMocks();
+  syncBuiltinESMExports();
   for (const directory of directories.splice(0))
     for (const path of [directory, `${directory}.generation`, `${directory}.writers`])
       await rm(path, { recursive: true, force: true });
@@ -139,6 +142,73 @@ describe("chunk packs: a join's documents in one file", () => {
     // Another tool makes a chunk folder for a packed document (the generation unchanged): not proven.
     await mkdir(join(home.replica, "P1", "AAAA", "snapshot"), { recursive: true });
     expect(provenFingerprint(home, "SPACEdoc", { statFiles: true })).toBeUndefined();
+  });
+
+  it("a disk proof over packed documents spares a later process the packs' indexes while the packs are unchanged, also after a publish; a replaced or damaged pack is read and checked again", async () => {
+    const root = await mkdtemp(join(tmpdir(), "canon-pack-proof-"));
+    directories.push(root);
+    const home = canonHome(root);
+    const storage = new FileStorage(home.replica, { generation: true });
+    storage.holdWrites();
+    for (let index = 0; index < 3; index++)
+      await storage.save([idOf(index), "snapshot", `s${index}`], bytesOf(index));
+    await storage.settle();
+    await storage.generation?.end();
+    const ids = [idOf(0), idOf(1), idOf(2)];
+    const fingerprint = await chunkFingerprint(home.replica, ids);
+    expect(await recordDiskProof(home, storage, "SPACEdoc", fingerprint)).toBeDefined();
+
+    // Every file this process opens from now on (node:fs's own, as the storage's modules import it).
+    const opened: string[] = [];
+    const open = fs.openSync;
+    vi.spyOn(fs, "openSync").mockImplementation((...args: Parameters<typeof fs.openSync>) => {
+      opened.push(String(args[0]));
+      return open(...args);
+    });
+    syncBuiltinESMExports();
+    const packsOpened = () => opened.splice(0).filter((path) => path.endsWith(".pack"));
+    // A later process: this process remembers the packs it read by the replica's path, so another path to it.
+    const later = async () => {
+      const link = `${root}-link-${opened.length}-${Math.random().toString(36).slice(2)}`;
+      await symlink(root, link);
+      directories.push(link);
+      return canonHome(link);
+    };
+
+    expect(provenFingerprint(await later(), "SPACEdoc", { statFiles: true })).toEqual(fingerprint);
+    expect(packsOpened()).toEqual([]);
+
+    // A publish: one document written (moved out of the pack), the two others proven at its start and not listed.
+    const start = readGeneration(home.replica);
+    await storage.save([idOf(0), "incremental", "i0"], bytesOf(9));
+    await storage.generation?.end();
+    const published = { ...fingerprint, ...(await chunkFingerprint(home.replica, [idOf(0)])) };
+    expect(published[idOf(0)]).toEqual(["incremental/i0", "snapshot/s0"]);
+    expect(
+      await recordDiskProof(home, storage, "SPACEdoc", published, {
+        sinceMs: start?.changedMs ?? 0,
+        documents: [idOf(1), idOf(2)],
+      }),
+    ).toBeDefined();
+    opened.length = 0;
+    expect(provenFingerprint(await later(), "SPACEdoc", { statFiles: true })).toEqual(published);
+    expect(packsOpened()).toEqual([]);
+
+    // The pack replaced by the same bytes (a new file): its index is read and checked again, and holds.
+    const [name] = await readdir(join(home.replica, "packs"));
+    const pack = join(home.replica, "packs", name as string);
+    const bytes = await readFile(pack);
+    await rm(pack);
+    await writeFile(pack, bytes);
+    const again = await later();
+    expect(provenFingerprint(again, "SPACEdoc", { statFiles: true })).toEqual(published);
+    expect(packsOpened()).toEqual([join(again.replica, "packs", name as string)]);
+
+    // Damaged in place (its index altered): read again, refused, nothing proven.
+    bytes[50] = (bytes[50] as number) ^ 0x01;
+    await writeFile(pack, bytes);
+    expect(provenFingerprint(await later(), "SPACEdoc", { statFiles: true })).toBeUndefined();
+    expect(packsOpened()).toHaveLength(1);
   });
 
   it("a damaged pack is named and never half-read: an altered index or chunk is STORAGE_DAMAGED naming the pack, and the audit reports it", async () => {

@@ -9,6 +9,7 @@ import {
   packedChunkNames,
   pathOfKey,
 } from "../storage/chunk-layout.js";
+import { packsSeal, packsSealHolds } from "../storage/chunk-pack.js";
 import type { FileStorage } from "../storage/file-storage.js";
 import {
   bumpGeneration,
@@ -40,6 +41,21 @@ interface DiskProof {
    * still seen (see {@link recordDiskProof}).
    */
   readonly deferred?: { readonly sinceMs: number; readonly listed: readonly string[] };
+  /**
+   * Documents of `fingerprint` that had no chunk folder and were described,
+   * exactly by their names there, by the replica's chunk packs at `seal`
+   * (`packsSeal`). While the packs still have that seal (`packsSealHolds`, a
+   * `stat` each) and such a document still has no chunk folder, it is
+   * unchanged without reading any pack's index again. Optional: a proof
+   * without it (or written by an older Canon) reads the indexes, as before.
+   */
+  readonly packs?: PackedProof;
+}
+
+/** The packed part of a disk proof ({@link DiskProof.packs}). */
+interface PackedProof {
+  readonly seal: string;
+  readonly documents: readonly string[];
 }
 
 const TAG = "CNP1";
@@ -70,7 +86,8 @@ function readProof(home: CanonHome, spaceDocumentId: string): DiskProof | undefi
     for (const names of Object.values(fingerprint))
       if (!Array.isArray(names) || !names.every((name) => typeof name === "string"))
         return undefined;
-    if (parsed.v === 1) return { token: parsed.token, fingerprint };
+    const packs = packedProofOf(parsed.packs);
+    if (parsed.v === 1) return { token: parsed.token, fingerprint, ...(packs && { packs }) };
     // Version 2 always says which documents were listed (older readers refuse it: they would
     // check every document against the generation's change time only).
     const { deferred } = parsed;
@@ -83,10 +100,19 @@ function readProof(home: CanonHome, spaceDocumentId: string): DiskProof | undefi
       !deferred.listed.every((id) => typeof id === "string")
     )
       return undefined;
-    return { token: parsed.token, fingerprint, deferred };
+    return { token: parsed.token, fingerprint, deferred, ...(packs && { packs }) };
   } catch {
     return undefined;
   }
+}
+
+/** A proof's packed part, or undefined when absent or malformed (the packs' indexes are then read, as before). */
+function packedProofOf(value: unknown): PackedProof | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const { seal, documents } = value as Partial<Record<keyof PackedProof, unknown>>;
+  if (typeof seal !== "string" || !Array.isArray(documents)) return undefined;
+  if (!documents.every((id) => typeof id === "string")) return undefined;
+  return { seal, documents };
 }
 
 /**
@@ -152,16 +178,30 @@ export function provenFingerprintHash(
  */
 function filesUnchanged(directory: string, proof: DiskProof, changedMs: number): boolean {
   const { fingerprint, deferred } = proof;
-  if (deferred === undefined) return unchangedSince(directory, fingerprint, changedMs);
+  const packed = sealedPacked(directory, proof.packs);
+  if (deferred === undefined) return unchangedSince(directory, fingerprint, changedMs, packed);
   const listed = new Set(deferred.listed);
   const recent: Record<string, readonly string[]> = {};
   const earlier: Record<string, readonly string[]> = {};
   for (const [id, names] of Object.entries(fingerprint))
     (listed.has(id) ? recent : earlier)[id] = names;
   return (
-    unchangedSince(directory, recent, changedMs) &&
-    unchangedSince(directory, earlier, Math.min(deferred.sinceMs, changedMs))
+    unchangedSince(directory, recent, changedMs, packed) &&
+    unchangedSince(directory, earlier, Math.min(deferred.sinceMs, changedMs), packed)
   );
+}
+
+/**
+ * The documents a proof's packed part vouches for, lazily: empty unless the
+ * packs still have its seal (checked once, on the first question).
+ */
+function sealedPacked(directory: string, packs: PackedProof | undefined): (id: string) => boolean {
+  if (packs === undefined) return () => false;
+  let documents: ReadonlySet<string> | undefined;
+  return (id) => {
+    documents ??= packsSealHolds(directory, packs.seal) ? new Set(packs.documents) : new Set();
+    return documents.has(id);
+  };
 }
 
 /** True when no named file or folder of the documents changed after `sinceMs` (and each named chunk exists). */
@@ -169,6 +209,7 @@ function unchangedSince(
   directory: string,
   fingerprint: Readonly<Record<string, readonly string[]>>,
   sinceMs: number,
+  sealed: (id: string) => boolean,
 ): boolean {
   const changed = (path: string, mustExist: boolean): boolean => {
     // No exception for an absent path (most documents have no folder of one kind): a `stat` each, thousands a command.
@@ -180,9 +221,13 @@ function unchangedSince(
       return mustExist; // not a folder where one is expected, unreadable: as absent
     }
   };
-  for (const [documentId, names] of Object.entries(fingerprint))
+  for (const [documentId, names] of Object.entries(fingerprint)) {
+    // Packed when the proof was recorded, with these names, in packs that are still as they were:
+    // unchanged while it has no chunk folder (which would alone describe it), no pack read.
+    if (sealed(documentId) && !hasChunkFolderAt(pathOfKey(directory, [documentId]))) continue;
     if (!documentUnchanged(documentId, names) && !packedAs(directory, documentId, names))
       return false;
+  }
   return true;
 
   /** True when the document's files are as named and unchanged since `sinceMs`. */
@@ -211,6 +256,23 @@ function unchangedSince(
     }
     return true;
   }
+}
+
+/**
+ * True when the document folder `folder` holds a chunk folder (`snapshot` or
+ * `incremental`), as `hasChunkFolder`: one `stat` when the document has no
+ * folder at all (a packed document, until a sync state is written beside
+ * it), and no exception for what is absent.
+ */
+function hasChunkFolderAt(folder: string): boolean {
+  const present = (path: string) => {
+    try {
+      return statSync(path, { throwIfNoEntry: false }) !== undefined;
+    } catch {
+      return true; // cannot be looked at: not proven absent
+    }
+  };
+  return present(folder) && CHUNK_KINDS.some((kind) => present(`${folder}/${kind}`));
 }
 
 /**
@@ -280,16 +342,24 @@ export async function recordDiskProof(
   const token = await bumpGeneration(home.replica, false);
   const skipped = new Set(unchanged?.documents.filter((id) => Object.hasOwn(fingerprint, id)));
   const listed = Object.keys(fingerprint).filter((id) => !skipped.has(id));
-  const onDisk = await chunkFingerprint(home.replica, listed);
+  const packedNow = new Set<string>();
+  const onDisk = await chunkFingerprint(home.replica, listed, packedNow);
   for (const id of listed)
     if (JSON.stringify(onDisk[id]) !== JSON.stringify(fingerprint[id])) return undefined;
+  const packs = packedProof(
+    home,
+    spaceDocumentId,
+    fingerprint,
+    packedNow,
+    unchanged === undefined ? new Set() : skipped,
+  );
   if (readGeneration(home.replica)?.token !== token) return undefined;
   if (writer.inFlight > 0 || writer.batch !== undefined) return undefined;
   if (writersPresent(home.replica, undefined).length > 0) return undefined;
   const json = JSON.stringify(
     unchanged === undefined
-      ? { v: 1, token, fingerprint }
-      : { v: 2, token, fingerprint, deferred: { sinceMs: unchanged.sinceMs, listed } },
+      ? { v: 1, token, fingerprint, packs }
+      : { v: 2, token, fingerprint, deferred: { sinceMs: unchanged.sinceMs, listed }, packs },
   );
   await writeFileAtomic(
     pathOf(home, spaceDocumentId),
@@ -303,4 +373,52 @@ export async function recordDiskProof(
     checksummed(SHORT_TAG, new TextEncoder().encode(short)),
   );
   return token;
+}
+
+/**
+ * The packed part of a proof about to be recorded ({@link DiskProof.packs}):
+ * the documents just listed from the packs (`packedNow`), each checked
+ * against what the packs held at the seal taken now (a pack changed since
+ * the listing changes the seal and the names read with it), and those of
+ * `skipped` (proven unchanged at the command's start, not listed) that the
+ * proof on disk vouched for as packed with the same names, while the packs
+ * still have its seal. Reads no pack's index unless a listed document was
+ * packed (the listing read it then). Undefined when it vouches for none.
+ */
+function packedProof(
+  home: CanonHome,
+  spaceDocumentId: string,
+  fingerprint: Readonly<Record<string, readonly string[]>>,
+  packedNow: ReadonlySet<string>,
+  skipped: ReadonlySet<string>,
+): PackedProof | undefined {
+  const same = (a: readonly string[] | undefined, b: readonly string[] | undefined) =>
+    a !== undefined && b !== undefined && a.join("\n") === b.join("\n");
+  const previous = skipped.size === 0 ? undefined : readProof(home, spaceDocumentId);
+  const carried =
+    previous?.packs !== undefined && packsSealHolds(home.replica, previous.packs.seal)
+      ? previous.packs
+      : undefined;
+  const kept = (carried?.documents ?? []).filter(
+    (id) => skipped.has(id) && same(previous?.fingerprint[id], fingerprint[id]),
+  );
+  if (packedNow.size === 0)
+    return carried !== undefined && kept.length > 0
+      ? { seal: carried.seal, documents: kept }
+      : undefined;
+  let sealed: ReturnType<typeof packsSeal>;
+  try {
+    sealed = packsSeal(home.replica);
+  } catch {
+    return undefined; // a damaged pack vouches for nothing
+  }
+  if (sealed === undefined) return undefined;
+  const documents = [...packedNow].filter((id) =>
+    same(
+      (sealed.chunks.get(id) ?? []).map(({ kind, name }) => `${kind}/${name}`),
+      fingerprint[id],
+    ),
+  );
+  if (carried?.seal === sealed.seal) documents.push(...kept);
+  return documents.length === 0 ? undefined : { seal: sealed.seal, documents };
 }

@@ -64,18 +64,22 @@ export function isTemporaryFile(name: string): boolean {
  * them is current exactly while they are unchanged. Reads the directory, so it
  * sees chunks any process wrote; a document with no chunks maps to `[]`. A
  * document with no folder of its own is listed from the chunk packs
- * ({@link packedChunkNames}).
+ * ({@link packedChunkNames}); with `packed`, each document whose names came
+ * from the packs is added to it.
  * @throws CanonError `STORAGE_DAMAGED` when a chunk pack is not whole.
  */
 export async function chunkFingerprint(
   directory: string,
   documentIds: readonly string[],
+  packed?: Set<string>,
 ): Promise<Record<string, string[]>> {
   const fingerprint: Record<string, string[]> = {};
   for (const id of documentIds) {
     // No folder: nothing to list (a `stat`, where two failed listings each made an error), maybe packed.
     if (!existsSync(pathOfKey(directory, [id])) || !hasChunkFolder(directory, id)) {
-      fingerprint[id] = packedChunkNames(directory, id);
+      const names = packedChunkNames(directory, id);
+      fingerprint[id] = names;
+      if (names.length > 0) packed?.add(id);
       continue;
     }
     const names: string[] = [];

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { closeSync, fstatSync, openSync, readdirSync, readSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { CanonError } from "@canon/core";
 import { z } from "zod";
 import { fileIdentityOf } from "../caches/file-identity.js";
@@ -196,4 +196,61 @@ export function packedChunks(directory: string): ReadonlyMap<string, readonly Pa
     list.sort((a, b) => (`${a.kind}/${a.name}` < `${b.kind}/${b.name}` ? -1 : 1));
   readAt.set(directory, { identity, packs, byDocument });
   return byDocument;
+}
+
+/**
+ * The packs' seal: the identities (`file-identity.ts`) of the replica's
+ * packs folder and of each pack in it, at which {@link packedChunks} last
+ * read and checked every pack's index in this process, with what it read
+ * then; undefined when there is no packs folder. Reads (and checks) the
+ * indexes first when they changed since, or were never read. A disk proof
+ * records it, so that a later process finds the same packs by
+ * {@link packsSealHolds} (a `stat` each) without reading their indexes
+ * again: packs are never changed, and adding, removing or replacing one
+ * changes the folder's or its identity.
+ * @throws CanonError `STORAGE_DAMAGED` when a pack is not whole.
+ */
+export function packsSeal(
+  directory: string,
+):
+  | { readonly seal: string; readonly chunks: ReadonlyMap<string, readonly PackedChunk[]> }
+  | undefined {
+  packedChunks(directory);
+  const known = readAt.get(directory);
+  // No packs folder (any more): packedChunks left what it read before, if anything, in place.
+  if (known === undefined || known.identity !== fileIdentityOf(join(directory, PACKS_FOLDER)))
+    return undefined;
+  const seal = JSON.stringify([
+    known.identity,
+    known.packs.map(([path, identity]) => [basename(path), identity ?? null]),
+  ]);
+  return { seal, chunks: known.byDocument };
+}
+
+/**
+ * True when the replica's packs folder and every pack in it have the
+ * identities `seal` ({@link packsSeal}) recorded, so the packs' indexes say
+ * what they said then. A `stat` of the folder and of each pack the seal
+ * names; no pack is read. False for a seal that is not one.
+ */
+export function packsSealHolds(directory: string, seal: string): boolean {
+  try {
+    const parsed: unknown = JSON.parse(seal);
+    if (!Array.isArray(parsed) || parsed.length !== 2) return false;
+    const [identity, packs] = parsed as [unknown, unknown];
+    if (typeof identity !== "string" || !Array.isArray(packs)) return false;
+    const folder = join(directory, PACKS_FOLDER);
+    if (fileIdentityOf(folder) !== identity) return false;
+    return packs.every(
+      (entry: unknown) =>
+        Array.isArray(entry) &&
+        typeof entry[0] === "string" &&
+        typeof entry[1] === "string" &&
+        entry[0] === basename(entry[0]) &&
+        entry[0].endsWith(".pack") &&
+        fileIdentityOf(join(folder, entry[0])) === entry[1],
+    );
+  } catch {
+    return false;
+  }
 }
