@@ -159,7 +159,25 @@ describe("the CLI installed from its tarball runs Canon's patched automerge-repo
         `${frame.documentId}: stored bytes are not the relay's`,
       ).toBe(true);
     }
-    expect(canon(newcomer, "show", "style")).toBe("short\n");
+    // A joined home (its documents in a chunk pack) still answers `show` on the hot path.
+    const shown = spawnSync(
+      process.execPath,
+      [
+        "--require",
+        resolve(import.meta.dirname, "helpers/automerge-probe.cjs"),
+        installed.bin,
+        "show",
+        "style",
+      ],
+      {
+        env: { PATH: process.env.PATH ?? "", CANON_HOME: newcomer, CANON_NO_OWNER: "1" },
+        encoding: "utf8",
+        timeout: 60_000,
+      },
+    );
+    expect(shown.stdout).toBe("short\n");
+    expect(shown.stderr).toContain("automerge:not loaded");
+    expect(shown.stderr).toContain("zod:not loaded");
   }, 120_000);
 
   it("runs a relay that drops the handles of ids nobody had (the patch's removeFromCache), which npm's keeps for ever", async () => {
@@ -195,7 +213,7 @@ describe("the CLI installed from its tarball runs Canon's patched automerge-repo
     expect(await waitFor(evictedAll, 15_000)).toBe(true);
   }, 60_000);
 
-  it("answers `canon show` without loading Automerge (the agent's hot path stays free of the bundled automerge-repo)", async () => {
+  it("answers `canon show` without loading Automerge or zod (the agent's hot path stays free of the bundled automerge-repo and of schemas)", async () => {
     const home = join(await scratch("canon-packed-show-"), "home");
     canon(home, "init");
     canon(home, "space", "create", "hot");
@@ -215,5 +233,6 @@ describe("the CLI installed from its tarball runs Canon's patched automerge-repo
     );
     expect(shown.stdout).toBe("Plain words.\n");
     expect(shown.stderr).toContain("automerge:not loaded");
+    expect(shown.stderr).toContain("zod:not loaded");
   });
 });

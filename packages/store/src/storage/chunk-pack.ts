@@ -2,7 +2,6 @@ import { createHash } from "node:crypto";
 import { closeSync, fstatSync, openSync, readdirSync, readSync } from "node:fs";
 import { basename, join } from "node:path";
 import { CanonError } from "@canon/core";
-import { z } from "zod";
 import { fileIdentityOf } from "../caches/file-identity.js";
 
 // A chunk pack: the chunks of many documents in one file, written once by a
@@ -59,18 +58,43 @@ export function packable(documentId: string, kind: string, name: string): boolea
   return DOCUMENT_ID.test(documentId) && kind === "snapshot" && CHUNK_NAME.test(name);
 }
 
-const IndexSchema = z.object({
-  v: z.literal(1),
-  chunks: z.array(
-    z.tuple([
-      z.string().regex(DOCUMENT_ID),
-      z.literal("snapshot"),
-      z.string().regex(CHUNK_NAME),
-      z.number().int().nonnegative(),
-      z.number().int().nonnegative(),
-    ]),
-  ),
-});
+type IndexEntry = readonly [
+  documentId: string,
+  kind: "snapshot",
+  name: string,
+  offset: number,
+  length: number,
+];
+
+const isCount = (value: unknown): value is number =>
+  typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+
+/**
+ * A pack index's entries, or undefined when `value` is not an index: checked
+ * by hand rather than with zod because `canon show` (the agent's hot path,
+ * which must load no zod: packages/cli/rollup.config.mjs) imports this file
+ * through the disk proof.
+ */
+function indexEntries(value: unknown): IndexEntry[] | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const { v, chunks, ...rest } = value as Record<string, unknown>;
+  if (v !== 1 || !Array.isArray(chunks) || Object.keys(rest).length > 0) return undefined;
+  for (const entry of chunks) {
+    if (!Array.isArray(entry) || entry.length !== 5) return undefined;
+    const [documentId, kind, name, offset, length] = entry as unknown[];
+    if (
+      typeof documentId !== "string" ||
+      !DOCUMENT_ID.test(documentId) ||
+      kind !== "snapshot" ||
+      typeof name !== "string" ||
+      !CHUNK_NAME.test(name) ||
+      !isCount(offset) ||
+      !isCount(length)
+    )
+      return undefined;
+  }
+  return chunks as IndexEntry[];
+}
 
 /** The bytes of a pack holding `chunks`: each a document's chunk key and its file bytes (already checksummed). */
 export function encodeChunkPack(
@@ -132,15 +156,16 @@ export function readChunkPackIndex(path: string): PackedChunk[] {
       throw damaged("cut short");
     if (!createHash("sha256").update(index).digest().equals(header.subarray(8)))
       throw damaged("checksum mismatch");
-    let parsed: z.infer<typeof IndexSchema>;
+    let entries: IndexEntry[] | undefined;
     try {
-      parsed = IndexSchema.parse(JSON.parse(index.toString("utf8")));
+      entries = indexEntries(JSON.parse(index.toString("utf8")));
     } catch {
-      throw damaged("an index that is not a pack's");
+      entries = undefined;
     }
+    if (entries === undefined) throw damaged("an index that is not a pack's");
     const dataStart = HEADER_BYTES + indexLength;
     const documents = new Set<string>();
-    return parsed.chunks.map(([documentId, kind, name, offset, length]) => {
+    return entries.map(([documentId, kind, name, offset, length]) => {
       if (offset < dataStart || offset + length > size) throw damaged("a chunk outside the file");
       if (documents.has(documentId)) throw damaged("a document listed twice");
       documents.add(documentId);
