@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import fs, { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { syncBuiltinESMExports } from "node:module";
@@ -8,6 +9,7 @@ import { provenFingerprint, recordDiskProof } from "../src/caches/disk-proof.js"
 import { canonHome } from "../src/home/canon-home.js";
 import { auditChunks } from "../src/storage/chunk-audit.js";
 import { chunkFingerprint } from "../src/storage/chunk-layout.js";
+import { readChunkPackIndex } from "../src/storage/chunk-pack.js";
 import { FileStorage, PACK_DOCUMENTS_AT_LEAST } from "../src/storage/file-storage.js";
 import { readGeneration } from "../src/storage/replica-generation.js";
 
@@ -250,6 +252,63 @@ describe("chunk packs: a join's documents in one file", () => {
     expect(
       (await readdir(directory, { recursive: true })).filter((name) => name.includes(".tmp-")),
     ).toEqual([]);
+  });
+
+  it("an index rewritten with a matching hash but not a pack's shape is STORAGE_DAMAGED naming the pack (checked by hand: show's path loads no zod)", async () => {
+    const directory = await mkdtemp(join(tmpdir(), "canon-pack-shape-"));
+    directories.push(directory);
+    /** A pack file around `index` (its header's hash made to match) and 64 bytes of chunk data. */
+    const packOf = async (name: string, index: unknown) => {
+      const json = Buffer.from(JSON.stringify(index));
+      const header = Buffer.alloc(40);
+      header.write("CNC1", 0, "latin1");
+      header.writeUInt32BE(json.length, 4);
+      createHash("sha256").update(json).digest().copy(header, 8);
+      const path = join(directory, name);
+      await writeFile(path, Buffer.concat([header, json, Buffer.alloc(64)]));
+      return { path, dataStart: 40 + json.length };
+    };
+    const good = await packOf("good.pack", { v: 1, chunks: [["GOODdoc", "snapshot", "s1", 0, 0]] });
+    // The honest shape, its chunk right after the index (an offset of two digits either way), is read.
+    const entry = (offset: number) => ({
+      v: 1,
+      chunks: [["GOODdoc", "snapshot", "s1", offset, 8]],
+    });
+    const placed = await packOf("placed.pack", entry(40 + JSON.stringify(entry(10)).length));
+    expect(readChunkPackIndex(placed.path)).toMatchObject([
+      { documentId: "GOODdoc", kind: "snapshot", name: "s1", offset: placed.dataStart, length: 8 },
+    ]);
+    expect(() => readChunkPackIndex(good.path)).toThrow(/a chunk outside the file/);
+    const hostile: unknown[] = [
+      null,
+      [],
+      "index",
+      { v: 2, chunks: [] },
+      { v: 1 },
+      { v: 1, chunks: {} },
+      { v: 1, chunks: [], extra: true },
+      { v: 1, chunks: [["GOODdoc", "snapshot", "s1", placed.dataStart]] },
+      { v: 1, chunks: [["GOODdoc", "incremental", "s1", placed.dataStart, 8]] },
+      { v: 1, chunks: [["../../x", "snapshot", "s1", placed.dataStart, 8]] },
+      { v: 1, chunks: [["GOODdoc", "snapshot", "a/b", placed.dataStart, 8]] },
+      { v: 1, chunks: [["GOODdoc", "snapshot", "s1", -1, 8]] },
+      { v: 1, chunks: [["GOODdoc", "snapshot", "s1", placed.dataStart, 1.5]] },
+      { v: 1, chunks: [["GOODdoc", "snapshot", "s1", "40", 8]] },
+      { v: 1, chunks: [["GOODdoc", "snapshot", "s1", 2 ** 60, 8]] },
+    ];
+    for (const [at, index] of hostile.entries()) {
+      const { path } = await packOf(`hostile-${at}.pack`, index);
+      let refused: unknown;
+      try {
+        readChunkPackIndex(path);
+      } catch (error) {
+        refused = error;
+      }
+      expect(refused, JSON.stringify(index)).toMatchObject({
+        code: "STORAGE_DAMAGED",
+        message: expect.stringContaining(path),
+      });
+    }
   });
 
   it("a pack cut off before its rename (a crash) is never read", async () => {
