@@ -1,4 +1,5 @@
 import type { SpaceState } from "./fold/space-state.js";
+import { newestCids } from "./newest-cids.js";
 
 /**
  * The heads of an author's own chain of accepted contributions (corrections,
@@ -16,18 +17,8 @@ export function ownRecordHeads(state: SpaceState, author: string, limit: number)
     ...state.provenance.values(),
   ].filter((signed) => signed.record.author === author);
   const followed = new Set(own.flatMap((signed) => signed.record.previous ?? []));
-  return own
-    .filter((signed) => !followed.has(signed.cid))
-    .sort((a, b) =>
-      a.record.createdAt !== b.record.createdAt
-        ? a.record.createdAt < b.record.createdAt
-          ? 1
-          : -1
-        : a.cid < b.cid
-          ? -1
-          : 1,
-    )
-    .slice(0, limit)
-    .map((signed) => signed.cid)
-    .sort();
+  return newestCids(
+    own.filter((signed) => !followed.has(signed.cid)),
+    limit,
+  );
 }

@@ -1,3 +1,4 @@
+import { newestCids } from "../newest-cids.js";
 import { MAX_CORRECTION_LOG_HEADS } from "../records/checkpoint-page.js";
 import type { SignedRecord } from "../signed-record.js";
 import type { SpaceState } from "./space-state.js";
@@ -45,18 +46,8 @@ function logHeads(
     for (const cid of signed.record.previous ?? []) named.add(cid);
     if (signed.record.correction !== undefined) named.add(signed.record.correction);
   }
-  return log
-    .filter((signed) => !named.has(signed.cid))
-    .sort((a, b) =>
-      a.record.createdAt !== b.record.createdAt
-        ? a.record.createdAt < b.record.createdAt
-          ? 1
-          : -1
-        : a.cid < b.cid
-          ? -1
-          : 1,
-    )
-    .slice(0, MAX_CORRECTION_LOG_HEADS)
-    .map((signed) => signed.cid)
-    .sort();
+  return newestCids(
+    log.filter((signed) => !named.has(signed.cid)),
+    MAX_CORRECTION_LOG_HEADS,
+  );
 }
