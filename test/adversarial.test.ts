@@ -1,5 +1,4 @@
-import { mkdtemp, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import * as dagCbor from "@ipld/dag-cbor";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,7 +6,8 @@ import * as core from "../packages/core/dist/index.js";
 import * as store from "../packages/store/dist/index.js";
 import { writeAsAttacker } from "./helpers/attacker.js";
 import { type Sandbox, sandbox } from "./helpers/cli.js";
-import { type RelayProcess, startCanon, startRelay, stopAll } from "./helpers/processes.js";
+import { type JoinedReader, joinedReader } from "./helpers/joined-reader.js";
+import { type RelayProcess, startCanon, stopAll } from "./helpers/processes.js";
 
 /**
  * Attacks on a space by peers that bypass Canon and write straight into the
@@ -17,7 +17,6 @@ import { type RelayProcess, startCanon, startRelay, stopAll } from "./helpers/pr
  */
 let owner: Sandbox;
 let reader: Sandbox;
-let relayData: string;
 let relay: RelayProcess;
 let spaceUrl: string;
 let spaceDocumentId: string;
@@ -27,27 +26,16 @@ let ownerKeys: core.KeyPair;
 type Doctor = { rejected: { cid: string; code: string; reason: string }[] };
 type Shown = { version: number; release: string; content: string };
 
+let scene: JoinedReader;
+
 beforeAll(async () => {
-  owner = await sandbox();
-  reader = await sandbox();
-  relayData = await mkdtemp(join(tmpdir(), "canon-relay-"));
-  relay = await startRelay(relayData);
-  owner.ok("init");
-  spaceUrl = owner.ok("space", "create", "attacked", "--json").json<{ url: string }>().url;
-  [spaceDocumentId = "", genesis = ""] = spaceUrl.slice("canon:".length).split("/");
-  owner.ok("publish", "style", await owner.file("s.md", "good v1\n"));
-  owner.ok("sync", "--relay", relay.url);
-  reader.ok("init");
-  reader.ok("space", "join", spaceUrl, "--relay", relay.url);
-  // The owner's key, to play a member whose own client misbehaves (wrong version, bad content).
-  ownerKeys = (await store.loadIdentity(store.canonHome(owner.home))).keyPair;
+  scene = await joinedReader("attacked", "good v1\n");
+  ({ owner, reader, relay, spaceUrl, spaceDocumentId, genesis, ownerKeys } = scene);
 });
 
 afterAll(async () => {
   await stopAll();
-  await owner.dispose();
-  await reader.dispose();
-  await rm(relayData, { recursive: true, force: true });
+  await scene.dispose();
 });
 
 /** Both members sync; returns the reader's view of the standard and its doctor report. */

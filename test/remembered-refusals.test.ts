@@ -1,12 +1,11 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as core from "../packages/core/dist/index.js";
-import * as store from "../packages/store/dist/index.js";
 import { writeAsAttacker } from "./helpers/attacker.js";
-import { type Sandbox, sandbox } from "./helpers/cli.js";
-import { type RelayProcess, startRelay, stopAll } from "./helpers/processes.js";
+import type { Sandbox } from "./helpers/cli.js";
+import { type JoinedReader, joinedReader } from "./helpers/joined-reader.js";
+import { type RelayProcess, stopAll } from "./helpers/processes.js";
 
 /**
  * A home remembers, by CID, the entries it refused for good
@@ -18,7 +17,6 @@ import { type RelayProcess, startRelay, stopAll } from "./helpers/processes.js";
  */
 let owner: Sandbox;
 let reader: Sandbox;
-let relayData: string;
 let relay: RelayProcess;
 let spaceDocumentId: string;
 let genesis: string;
@@ -27,26 +25,16 @@ let ownerKeys: core.KeyPair;
 type Doctor = { rejected: { cid: string; code: string }[] };
 type Shown = { version: number; release: string; content: string };
 
+let scene: JoinedReader;
+
 beforeAll(async () => {
-  owner = await sandbox();
-  reader = await sandbox();
-  relayData = await mkdtemp(join(tmpdir(), "canon-relay-"));
-  relay = await startRelay(relayData);
-  owner.ok("init");
-  const spaceUrl = owner.ok("space", "create", "refusals", "--json").json<{ url: string }>().url;
-  [spaceDocumentId = "", genesis = ""] = spaceUrl.slice("canon:".length).split("/");
-  owner.ok("publish", "style", await owner.file("s.md", "v1\n"));
-  owner.ok("sync", "--relay", relay.url);
-  reader.ok("init");
-  reader.ok("space", "join", spaceUrl, "--relay", relay.url);
-  ownerKeys = (await store.loadIdentity(store.canonHome(owner.home))).keyPair;
+  scene = await joinedReader("refusals", "v1\n");
+  ({ owner, reader, relay, spaceDocumentId, genesis, ownerKeys } = scene);
 });
 
 afterAll(async () => {
   await stopAll();
-  await owner.dispose();
-  await reader.dispose();
-  await rm(relayData, { recursive: true, force: true });
+  await scene.dispose();
 });
 
 function shown(home: Sandbox): Shown {

@@ -6,6 +6,7 @@ import * as core from "../packages/core/dist/index.js";
 import * as store from "../packages/store/dist/index.js";
 import { writeAsAttacker } from "./helpers/attacker.js";
 import { type Sandbox, sandbox } from "./helpers/cli.js";
+import { type JoinedReader, joinedReader } from "./helpers/joined-reader.js";
 import { type RelayProcess, startRelay, stopAll } from "./helpers/processes.js";
 
 /**
@@ -18,7 +19,6 @@ import { type RelayProcess, startRelay, stopAll } from "./helpers/processes.js";
  */
 let owner: Sandbox;
 let reader: Sandbox;
-let relayData: string;
 /** Data folders of relays a test started besides `relay`, removed once every relay stopped. */
 const otherRelayData: string[] = [];
 let relay: RelayProcess;
@@ -30,26 +30,16 @@ let ownerKeys: core.KeyPair;
 type Shown = { version: number; release: string; cid: string; content: string };
 type Doctor = { rejected: { cid: string; code: string }[] };
 
+let scene: JoinedReader;
+
 beforeAll(async () => {
-  owner = await sandbox();
-  reader = await sandbox();
-  relayData = await mkdtemp(join(tmpdir(), "canon-relay-"));
-  relay = await startRelay(relayData);
-  owner.ok("init");
-  spaceUrl = owner.ok("space", "create", "shadows", "--json").json<{ url: string }>().url;
-  [spaceDocumentId = "", genesis = ""] = spaceUrl.slice("canon:".length).split("/");
-  owner.ok("publish", "style", await owner.file("s.md", "v1\n"));
-  owner.ok("sync", "--relay", relay.url);
-  reader.ok("init");
-  reader.ok("space", "join", spaceUrl, "--relay", relay.url);
-  ownerKeys = (await store.loadIdentity(store.canonHome(owner.home))).keyPair;
+  scene = await joinedReader("shadows", "v1\n");
+  ({ owner, reader, relay, spaceUrl, spaceDocumentId, genesis, ownerKeys } = scene);
 });
 
 afterAll(async () => {
   await stopAll();
-  await owner.dispose();
-  await reader.dispose();
-  await rm(relayData, { recursive: true, force: true });
+  await scene.dispose();
   for (const dir of otherRelayData) await rm(dir, { recursive: true, force: true });
 });
 
