@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as core from "../packages/core/dist/index.js";
 import { writeAsAttacker } from "./helpers/attacker.js";
 import type { Sandbox } from "./helpers/cli.js";
-import { type JoinedReader, joinedReader } from "./helpers/joined-reader.js";
+import { type JoinedReader, joinedReader, rejectionCode } from "./helpers/joined-reader.js";
 import { type RelayProcess, stopAll } from "./helpers/processes.js";
 
 /**
@@ -22,7 +22,6 @@ let spaceDocumentId: string;
 let genesis: string;
 let ownerKeys: core.KeyPair;
 
-type Doctor = { rejected: { cid: string; code: string }[] };
 type Shown = { version: number; release: string; content: string };
 
 let scene: JoinedReader;
@@ -39,13 +38,6 @@ afterAll(async () => {
 
 function shown(home: Sandbox): Shown {
   return home.ok("show", "style", "--json").json<Shown>();
-}
-
-function codeFor(home: Sandbox, cid: string): string | undefined {
-  return home
-    .ok("doctor", "--json")
-    .json<Doctor>()
-    .rejected.find((rejection) => rejection.cid === cid)?.code;
 }
 
 /** The reader's list of entries refused for good, as text (CIDs in JSON, behind a checksum). */
@@ -95,8 +87,8 @@ describe("remembered refusals hold only verdicts about the bytes a CID names", (
     });
     reader.ok("sync");
     expect(shown(reader).version).toBe(1);
-    expect(codeFor(reader, v2.release)).toBe("cid-mismatch");
-    expect(codeFor(reader, badSignature.cid)).toBe("bad-signature");
+    expect(rejectionCode(reader, v2.release)).toBe("cid-mismatch");
+    expect(rejectionCode(reader, badSignature.cid)).toBe("bad-signature");
     // The list is in use: the bad signature is in it, v2's CID is not.
     expect(await refusedList()).toContain(badSignature.cid);
     expect(await refusedList()).not.toContain(v2.release);
@@ -107,7 +99,7 @@ describe("remembered refusals hold only verdicts about the bytes a CID names", (
     owner.ok("sync");
     reader.ok("sync");
     expect(shown(reader)).toMatchObject({ version: 2, release: v2.release, content: "v2\n" });
-    expect(codeFor(reader, v2.release)).toBe("cid-mismatch");
+    expect(rejectionCode(reader, v2.release)).toBe("cid-mismatch");
     expect(await refusedList()).not.toContain(v2.release);
   });
 
@@ -144,7 +136,7 @@ describe("remembered refusals hold only verdicts about the bytes a CID names", (
     });
     reader.ok("sync");
     expect(shown(reader).release).toBe(head.release);
-    const code = codeFor(reader, release.cid);
+    const code = rejectionCode(reader, release.cid);
     expect(code).toBeDefined();
     expect(core.PERMANENT_REFUSALS.has(code as core.RejectionCode)).toBe(false);
     expect(await refusedList()).not.toContain(release.cid);
@@ -158,7 +150,7 @@ describe("remembered refusals hold only verdicts about the bytes a CID names", (
       release: release.cid,
       content: "by the newcomer\n",
     });
-    expect(codeFor(reader, release.cid)).toBeUndefined();
+    expect(rejectionCode(reader, release.cid)).toBeUndefined();
   });
 });
 

@@ -6,7 +6,7 @@ import * as core from "../packages/core/dist/index.js";
 import * as store from "../packages/store/dist/index.js";
 import { writeAsAttacker } from "./helpers/attacker.js";
 import { type Sandbox, sandbox } from "./helpers/cli.js";
-import { type JoinedReader, joinedReader } from "./helpers/joined-reader.js";
+import { type JoinedReader, joinedReader, rejectionCode } from "./helpers/joined-reader.js";
 import { type RelayProcess, startRelay, stopAll } from "./helpers/processes.js";
 
 /**
@@ -28,7 +28,6 @@ let genesis: string;
 let ownerKeys: core.KeyPair;
 
 type Shown = { version: number; release: string; cid: string; content: string };
-type Doctor = { rejected: { cid: string; code: string }[] };
 
 let scene: JoinedReader;
 
@@ -45,13 +44,6 @@ afterAll(async () => {
 
 function shown(home: Sandbox): Shown {
   return home.ok("show", "style", "--json").json<Shown>();
-}
-
-function codeFor(home: Sandbox, cid: string): string | undefined {
-  return home
-    .ok("doctor", "--json")
-    .json<Doctor>()
-    .rejected.find((rejection) => rejection.cid === cid)?.code;
 }
 
 /** A record genuinely signed by the owner, of no use here, whose bytes do not hash to the CID a test files them under. */
@@ -107,14 +99,14 @@ describe("a genuine record shown after other bytes (or before what it needs) cou
     });
     reader.ok("sync");
     expect(shown(reader).version).toBe(1);
-    expect(codeFor(reader, v2.release)).toBe("content-mismatch");
+    expect(rejectionCode(reader, v2.release)).toBe("content-mismatch");
     // The owner's sync writes the content back (it holds the verified bytes). The reader's
     // next sync touches the standard document alone and brings no new record: the
     // incremental refresh kept every earlier verdict, so the reader stayed on v1 for good.
     owner.ok("sync");
     reader.ok("sync");
     expect(shown(reader)).toMatchObject({ version: 2, release: v2.release, content: "v2\n" });
-    expect(codeFor(reader, v2.release)).toBeUndefined();
+    expect(rejectionCode(reader, v2.release)).toBeUndefined();
   });
 
   it("a release whose content a peer deleted before the reader saw it counts once a member writes the content back", async () => {
@@ -129,13 +121,13 @@ describe("a genuine record shown after other bytes (or before what it needs) cou
     });
     reader.ok("sync");
     expect(shown(reader).version).toBe(2);
-    expect(codeFor(reader, v3.release)).toBe("content-missing");
+    expect(rejectionCode(reader, v3.release)).toBe("content-missing");
     // The content comes back as a new key (nothing the reader held changed): the reader's
     // sync takes the incremental path, which brought no new record and re-decided nothing.
     owner.ok("sync");
     reader.ok("sync");
     expect(shown(reader)).toMatchObject({ version: 3, release: v3.release, content: "v3\n" });
-    expect(codeFor(reader, v3.release)).toBeUndefined();
+    expect(rejectionCode(reader, v3.release)).toBeUndefined();
   });
 
   it("a bundle whose file a peer deleted before the reader saw it counts once a member writes the file back", async () => {
@@ -161,13 +153,13 @@ describe("a genuine record shown after other bytes (or before what it needs) cou
     });
     reader.ok("sync");
     expect(shownKit(reader).version).toBe(1);
-    expect(codeFor(reader, kit.release)).toBe("content-missing");
+    expect(rejectionCode(reader, kit.release)).toBe("content-missing");
     // The owner writes the file back: a new key, no new record; the reader's caches
     // kept version 1 after every sync.
     owner.ok("sync");
     reader.ok("sync");
     expect(shownKit(reader)).toMatchObject({ version: 2, release: kit.release });
-    expect(codeFor(reader, kit.release)).toBeUndefined();
+    expect(rejectionCode(reader, kit.release)).toBeUndefined();
     const out = join(reader.dir, "kit-out");
     reader.ok("export", "kit", out);
     expect(await readFile(join(out, "notes.md"), "utf8")).toBe("second notes\n");
@@ -180,7 +172,7 @@ describe("a genuine record shown after other bytes (or before what it needs) cou
     await fileUnder("space", correction, await junk());
     reader.ok("sync");
     expect(corrections(reader)).not.toContain(correction);
-    expect(codeFor(reader, correction)).toBe("cid-mismatch");
+    expect(rejectionCode(reader, correction)).toBe("cid-mismatch");
     owner.ok("sync");
     reader.ok("sync");
     expect(corrections(reader)).toContain(correction);
@@ -225,7 +217,7 @@ describe("a genuine record shown after other bytes (or before what it needs) cou
       await fileUnder("standard", stamp, bytes as Uint8Array);
       reader.ok("sync");
       expect(reader.canon("verify", "--stamp", stamp, "--json").status).not.toBe(0);
-      const code = codeFor(reader, stamp);
+      const code = rejectionCode(reader, stamp);
       expect(code).toBeDefined();
       expect(core.PERMANENT_REFUSALS.has(code as core.RejectionCode)).toBe(false);
       // The membership reaches the reader's relay: the reader's next ordinary sync admits the stamp.
@@ -233,7 +225,7 @@ describe("a genuine record shown after other bytes (or before what it needs) cou
       reader.ok("sync");
       const verdict = reader.ok("verify", "--stamp", stamp, "--json").json<{ verified: boolean }>();
       expect(verdict.verified).toBe(true);
-      expect(codeFor(reader, stamp)).toBeUndefined();
+      expect(rejectionCode(reader, stamp)).toBeUndefined();
     } finally {
       await newcomer.dispose();
     }
@@ -244,7 +236,7 @@ describe("a genuine record shown after other bytes (or before what it needs) cou
     const checkpoint = owner.ok("checkpoint", "--json").json<{ cid: string }>().cid;
     await fileUnder("standard", checkpoint, await junk());
     reader.ok("sync");
-    expect(codeFor(reader, checkpoint)).toBe("cid-mismatch");
+    expect(rejectionCode(reader, checkpoint)).toBe("cid-mismatch");
     owner.ok("sync");
     // The owner's sync may sign a newer one (its heads moved): the newest is the one to hold.
     const newest = listed(owner).freshness.checkpoint?.cid;
@@ -255,7 +247,7 @@ describe("a genuine record shown after other bytes (or before what it needs) cou
       checkpoint: { cid: newest },
       missing: [],
     });
-    expect(codeFor(reader, checkpoint)).toBe("cid-mismatch");
+    expect(rejectionCode(reader, checkpoint)).toBe("cid-mismatch");
   });
 
   it("a checkpoint page whose CID a peer filed other bytes under, in another document, counts once it arrives", async () => {
@@ -266,7 +258,7 @@ describe("a genuine record shown after other bytes (or before what it needs) cou
     expect(pages.length).toBeGreaterThan(0);
     for (const page of pages) await fileUnder("standard", page, await junk());
     reader.ok("sync");
-    for (const page of pages) expect(codeFor(reader, page)).toBe("cid-mismatch");
+    for (const page of pages) expect(rejectionCode(reader, page)).toBe("cid-mismatch");
     owner.ok("sync");
     const newest = listed(owner).freshness.checkpoint?.cid;
     reader.ok("sync");

@@ -56,3 +56,16 @@ export async function joinedReader(name: string, firstContent: string): Promise<
     },
   };
 }
+
+/** A rejection as `canon doctor --json` lists it. */
+interface Doctor {
+  readonly rejected: readonly { readonly cid: string; readonly code: string }[];
+}
+
+/** The problem code `canon doctor` gives the entry under `cid` in `home`, or undefined when it is not refused. */
+export function rejectionCode(home: Sandbox, cid: string): string | undefined {
+  return home
+    .ok("doctor", "--json")
+    .json<Doctor>()
+    .rejected.find((rejection) => rejection.cid === cid)?.code;
+}
