@@ -1,16 +1,12 @@
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { deflateRawSync } from "node:zlib";
 import * as A from "@automerge/automerge";
 import {
-  cbor,
   generateAutomergeUrl,
   type PeerId,
   parseAutomergeUrl,
   Repo,
 } from "@automerge/automerge-repo";
 import { afterEach, describe, expect, it } from "vitest";
-import { WebSocketServer } from "ws";
 import { bombTargetOf, insertBomb } from "../../../../test/helpers/op-bomb.js";
 import {
   CLIENT_DOCUMENT_ITEMS,
@@ -26,6 +22,7 @@ import {
   syncMessageTooDeep,
 } from "../../src/sync/document-depth.js";
 import { RelayClient } from "../../src/sync/relay-client.js";
+import { firstClientError, hostileRelay } from "../helpers/hostile-relay.js";
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -154,48 +151,29 @@ describe("counting what Automerge chunks declare, from their headers and runs", 
 describe("a hostile relay cannot stall or bloat a client with a run-length bomb", () => {
   it("drops a sync message whose 119-byte change declares a million inserts, and closes", async () => {
     const { doc, bomb } = bombOn(1_000_000);
-    const server = createServer();
-    const wss = new WebSocketServer({ server });
     const documentId = parseAutomergeUrl(generateAutomergeUrl()).documentId;
     const base = A.getLastLocalChange(doc) as Uint8Array;
-    wss.on("connection", (socket) => {
-      socket.on("message", (raw: Buffer) => {
-        const join = cbor.decode(new Uint8Array(raw)) as { type: string; senderId: string };
-        if (join.type !== "join") return;
-        const reply = (message: Record<string, unknown>) =>
-          socket.send(cbor.encode({ senderId: "hostile", targetId: join.senderId, ...message }));
-        reply({ type: "peer", selectedProtocolVersion: "1" });
-        reply({
-          type: "sync",
-          documentId,
-          data: A.encodeSyncMessage({
-            heads: [],
-            need: [],
-            have: [],
-            changes: [base, bomb],
-          }),
-        });
+    const url = await hostileRelay(cleanup, (join, reply) => {
+      if (join.type !== "join") return;
+      reply({ type: "peer", selectedProtocolVersion: "1" });
+      reply({
+        type: "sync",
+        documentId,
+        data: A.encodeSyncMessage({
+          heads: [],
+          need: [],
+          have: [],
+          changes: [base, bomb],
+        }),
       });
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    cleanup.push(
-      () =>
-        new Promise<void>((resolve) => {
-          for (const client of wss.clients) client.terminate();
-          wss.close();
-          server.close(() => resolve());
-        }),
-    );
-    const client = new RelayClient(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const client = new RelayClient(url);
     const repo = new Repo({ network: [client], peerId: "client" as PeerId });
     cleanup.push(async () => {
       client.disconnect();
       await repo.shutdown();
     });
-    const deadline = Date.now() + 20_000;
-    while (client.lastError === undefined && Date.now() < deadline)
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(client.lastError?.message).toBe(
+    expect((await firstClientError(client))?.message).toBe(
       "the relay sent a chunk declaring more ops than its size allows; message dropped",
     );
   }, 30_000);

@@ -1,8 +1,5 @@
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import * as A from "@automerge/automerge";
 import {
-  cbor,
   type DocumentId,
   generateAutomergeUrl,
   type PeerId,
@@ -10,7 +7,6 @@ import {
   Repo,
 } from "@automerge/automerge-repo";
 import { afterEach, describe, expect, it } from "vitest";
-import { WebSocketServer } from "ws";
 import {
   chunksApply,
   createsObjects,
@@ -21,6 +17,7 @@ import {
   syncMessageTooDeep,
 } from "../../src/sync/document-depth.js";
 import { RelayClient } from "../../src/sync/relay-client.js";
+import { firstClientError, hostileRelay } from "../helpers/hostile-relay.js";
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -135,42 +132,23 @@ describe("probing hostile bytes for nesting without patching them", () => {
 describe("a hostile relay cannot kill the client's Automerge", () => {
   it("drops a sync message carrying a document nesting 20,000 maps and closes the connection", async () => {
     const { bytes, heads } = deepDocument(20_000);
-    const server = createServer();
-    const wss = new WebSocketServer({ server });
     const documentId = parseAutomergeUrl(generateAutomergeUrl()).documentId;
-    wss.on("connection", (socket) => {
-      socket.on("message", (raw: Buffer) => {
-        const join = cbor.decode(new Uint8Array(raw)) as { type: string; senderId: string };
-        if (join.type !== "join") return;
-        const reply = (message: Record<string, unknown>) =>
-          socket.send(cbor.encode({ senderId: "hostile", targetId: join.senderId, ...message }));
-        reply({ type: "peer", selectedProtocolVersion: "1" });
-        reply({
-          type: "sync",
-          documentId,
-          data: A.encodeSyncMessage({ heads, need: [], have: [], changes: [bytes] }),
-        });
+    const url = await hostileRelay(cleanup, (join, reply) => {
+      if (join.type !== "join") return;
+      reply({ type: "peer", selectedProtocolVersion: "1" });
+      reply({
+        type: "sync",
+        documentId,
+        data: A.encodeSyncMessage({ heads, need: [], have: [], changes: [bytes] }),
       });
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    cleanup.push(
-      () =>
-        new Promise<void>((resolve) => {
-          for (const client of wss.clients) client.terminate();
-          wss.close();
-          server.close(() => resolve());
-        }),
-    );
-    const client = new RelayClient(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const client = new RelayClient(url);
     const repo = new Repo({ network: [client], peerId: "client" as PeerId });
     cleanup.push(async () => {
       client.disconnect();
       await repo.shutdown();
     });
-    const deadline = Date.now() + 20_000;
-    while (client.lastError === undefined && Date.now() < deadline)
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(client.lastError?.message).toBe(
+    expect((await firstClientError(client))?.message).toBe(
       `the relay sent a document nesting objects over ${MAX_DOCUMENT_NESTING} deep; message dropped`,
     );
     expectAutomergeAlive();
@@ -188,37 +166,21 @@ describe("a hostile relay cannot kill the client's Automerge", () => {
     const shallow = source.save();
     const shallowHeads = source.getHeads();
     const more = Array.from({ length: 104 }, levels);
-    const server = createServer();
-    const wss = new WebSocketServer({ server });
     const documentId = parseAutomergeUrl(generateAutomergeUrl()).documentId;
-    wss.on("connection", (socket) => {
-      socket.on("message", (raw: Buffer) => {
-        const join = cbor.decode(new Uint8Array(raw)) as { type: string; senderId: string };
-        if (join.type !== "join") return;
-        const reply = (message: Record<string, unknown>) =>
-          socket.send(cbor.encode({ senderId: "hostile", targetId: join.senderId, ...message }));
-        const sync = (heads: A.Heads, changes: Uint8Array[]) =>
-          reply({
-            type: "sync",
-            documentId,
-            data: A.encodeSyncMessage({ heads, need: [], have: [], changes }),
-          });
-        reply({ type: "peer", selectedProtocolVersion: "1" });
-        // 60 levels, taken; then 104 more, one level per change, each change alone harmless.
-        sync(shallowHeads, [shallow]);
-        setTimeout(() => sync(source.getHeads(), more), 500);
-      });
+    const url = await hostileRelay(cleanup, (join, reply) => {
+      if (join.type !== "join") return;
+      const sync = (heads: A.Heads, changes: Uint8Array[]) =>
+        reply({
+          type: "sync",
+          documentId,
+          data: A.encodeSyncMessage({ heads, need: [], have: [], changes }),
+        });
+      reply({ type: "peer", selectedProtocolVersion: "1" });
+      // 60 levels, taken; then 104 more, one level per change, each change alone harmless.
+      sync(shallowHeads, [shallow]);
+      setTimeout(() => sync(source.getHeads(), more), 500);
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    cleanup.push(
-      () =>
-        new Promise<void>((resolve) => {
-          for (const client of wss.clients) client.terminate();
-          wss.close();
-          server.close(() => resolve());
-        }),
-    );
-    const client = new RelayClient(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const client = new RelayClient(url);
     const repo = new Repo({ network: [client], peerId: "client" as PeerId });
     client.heldDocument = (id) => {
       const handle = repo.handles[id as DocumentId];
@@ -228,10 +190,7 @@ describe("a hostile relay cannot kill the client's Automerge", () => {
       client.disconnect();
       await repo.shutdown();
     });
-    const deadline = Date.now() + 20_000;
-    while (client.lastError === undefined && Date.now() < deadline)
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(client.lastError?.message).toBe(
+    expect((await firstClientError(client))?.message).toBe(
       `the relay sent changes nesting ${documentId} over ${MAX_DOCUMENT_NESTING} deep; message dropped`,
     );
     const held = repo.handles[documentId as DocumentId]?.doc();

@@ -1,14 +1,12 @@
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as A from "@automerge/automerge";
-import { cbor, generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
+import { generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
 import { afterEach, describe, expect, it } from "vitest";
-import { WebSocketServer } from "ws";
 import { canonHome, openReplica } from "../../src/index.js";
 import { openRelaySession } from "../../src/sync/relay-session.js";
+import { hostileRelay } from "../helpers/hostile-relay.js";
 
 // automerge-repo takes in every document a peer pushes: a hostile relay could
 // fill a long-lived replica (the home's owner holds its connection for as long
@@ -31,46 +29,24 @@ const carrying = (doc: A.Doc<unknown>) =>
  * asked for, then answers a request for `asked` with that document.
  */
 async function pushingRelay(pushed: number, asked: { id: string; doc: A.Doc<unknown> }) {
-  const server = createServer();
-  const wss = new WebSocketServer({ server });
   const pushedIds: string[] = [];
-  wss.on("connection", (socket) => {
-    socket.on("message", (raw: Buffer) => {
-      const message = cbor.decode(new Uint8Array(raw)) as {
-        type: string;
-        senderId: string;
-        documentId?: string;
-      };
-      const reply = (fields: Record<string, unknown>) =>
-        socket.send(
-          cbor.encode({ senderId: "hostile-relay", targetId: message.senderId, ...fields }),
-        );
-      if (message.type === "join") {
-        reply({
-          type: "peer",
-          selectedProtocolVersion: "1",
-          peerMetadata: { storageId: "hostile-storage", isEphemeral: false },
-        });
-        for (let index = 0; index < pushed; index++) {
-          const documentId = newId();
-          pushedIds.push(documentId);
-          reply({ type: "sync", documentId, data: carrying(A.from({ junk: `pushed ${index}` })) });
-        }
-      } else if (message.type === "request" && message.documentId === asked.id) {
-        reply({ type: "sync", documentId: asked.id, data: carrying(asked.doc) });
+  const url = await hostileRelay(cleanup, (message, reply) => {
+    if (message.type === "join") {
+      reply({
+        type: "peer",
+        selectedProtocolVersion: "1",
+        peerMetadata: { storageId: "hostile-storage", isEphemeral: false },
+      });
+      for (let index = 0; index < pushed; index++) {
+        const documentId = newId();
+        pushedIds.push(documentId);
+        reply({ type: "sync", documentId, data: carrying(A.from({ junk: `pushed ${index}` })) });
       }
-    });
+    } else if (message.type === "request" && message.documentId === asked.id) {
+      reply({ type: "sync", documentId: asked.id, data: carrying(asked.doc) });
+    }
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  cleanup.push(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const client of wss.clients) client.terminate();
-        wss.close();
-        server.close(() => resolve());
-      }),
-  );
-  return { url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`, pushedIds };
+  return { url, pushedIds };
 }
 
 describe("a relay pushing documents a client never asked for", () => {
