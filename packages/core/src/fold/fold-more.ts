@@ -1,15 +1,18 @@
 import type { Checkpoint } from "../records/checkpoint.js";
 import type { CheckpointPage } from "../records/checkpoint-page.js";
 import type { Correction } from "../records/correction.js";
-import type { Role } from "../records/membership.js";
 import type { Release } from "../records/release.js";
 import type { Rejection } from "../rejection.js";
 import type { SignedRecord } from "../signed-record.js";
-import { authorRole } from "./checks/author-role.js";
 import { belongsToSpace } from "./checks/belongs-to-space.js";
 import { decideEach } from "./checks/check.js";
-import { notBackdated } from "./checks/not-backdated.js";
-import { type FoldInput, type FoldResult, inReleaseOrder, releaseChecks } from "./fold.js";
+import {
+  attestationChecks,
+  type FoldInput,
+  type FoldResult,
+  inReleaseOrder,
+  releaseChecks,
+} from "./fold.js";
 import { type FoldContext, foldContextOf, rememberFold } from "./fold-context.js";
 import { byTime, type SpaceState, type StandardState, standardsOf } from "./space-state.js";
 import { verifyEntries } from "./verify-entries.js";
@@ -180,9 +183,6 @@ export async function foldMore(
   };
 }
 
-/** Who may sign checkpoints and their pages. */
-const MAINTAINERS: readonly Role[] = ["maintainer"];
-
 /**
  * The state with new checkpoints and checkpoint pages decided as the full
  * fold decides attestations (`author-role`, `not-backdated`, against the chain).
@@ -194,14 +194,7 @@ async function withAttestations(
 ): Promise<{ state: SpaceState; rejected: Rejection[] }> {
   if (attested.length === 0) return { state, rejected: [] };
   const accepted = new Map<string, SignedRecord<Checkpoint | CheckpointPage>>();
-  const rejected = await decideEach(
-    attested,
-    [
-      authorRole(context.chain, MAINTAINERS),
-      notBackdated(context.chain, MAINTAINERS, () => [], new Map()),
-    ],
-    accepted,
-  );
+  const rejected = await decideEach(attested, attestationChecks(context.chain), accepted);
   const checkpoints = [...state.checkpoints];
   const checkpointPages = new Map(state.checkpointPages);
   for (const signed of accepted.values())

@@ -286,6 +286,18 @@ export function inReleaseOrder(a: SignedRecord<Release>, b: SignedRecord<Release
 }
 
 /**
+ * The checks of a statement only maintainers sign (checkpoints and their
+ * pages, space settings, retirements): by a maintainer, and not backdated
+ * (no pins: a maintainer removed or demoted later stops vouching). The full
+ * fold and `foldMore` decide them with these same checks.
+ */
+export function attestationChecks(
+  chain: MembershipChain,
+): Check<SignedRecord<Checkpoint | CheckpointPage | SpaceSettings | Retirement>>[] {
+  return [authorRole(chain, MAINTAINERS), notBackdated(chain, MAINTAINERS, () => [], new Map())];
+}
+
+/**
  * Checkpoints, space settings and retirements: statements only maintainers
  * sign. A maintainer removed or demoted later stops vouching for anything:
  * their statements count only if they follow that change (no pins).
@@ -300,10 +312,7 @@ async function acceptAttestations(
   chain: MembershipChain,
 ) {
   type Attestation = SignedRecord<Checkpoint | CheckpointPage | SpaceSettings | Retirement>;
-  const checks: Check<Attestation>[] = [
-    authorRole(chain, MAINTAINERS),
-    notBackdated(chain, MAINTAINERS, () => [], new Map()),
-  ];
+  const checks = attestationChecks(chain);
   const accepted = new Map<string, Attestation>();
   const rejected = await decideEach(
     [...space.checkpoints, ...space.checkpointPages, ...space.settings, ...space.retirements],
