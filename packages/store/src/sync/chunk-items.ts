@@ -59,6 +59,29 @@ export const CLIENT_DOCUMENT_ITEMS = 4 * 1024 * 1024;
 /** Why {@link chunkItems} could not read bytes as chunks. */
 class Unreadable extends Error {}
 
+/**
+ * The bytes every inflate of one {@link chunkItems} call may produce
+ * together: a compressed change inflates to a body whose columns may be
+ * deflated again, so a limit per inflate would let a kilobyte nest into
+ * gigabytes of inflating.
+ */
+class InflateBudget {
+  constructor(private left: number) {}
+
+  /** `data` inflated, its size taken from what is left; {@link Unreadable} past it. */
+  inflate(data: Uint8Array): Uint8Array {
+    let inflated: Uint8Array;
+    try {
+      inflated = inflateRawSync(data, { maxOutputLength: Math.max(1, this.left) });
+    } catch {
+      throw new Unreadable("deflated bytes that do not inflate within the limit");
+    }
+    if (inflated.length > this.left) throw new Unreadable("inflating past the limit");
+    this.left -= inflated.length;
+    return inflated;
+  }
+}
+
 /** A reader of bytes that throws {@link Unreadable} past their end. */
 class Cursor {
   offset = 0;
@@ -148,25 +171,19 @@ function columnItems(data: Uint8Array, type: number): number {
 /**
  * The largest count of values any column of `columns` declares (each
  * column's data follows the last, from `cursor`). Deflated columns are
- * inflated at most to `maxInflated` bytes each (past it, the chunk is unreadable).
+ * inflated within `budget` (past it, the chunk is unreadable).
  */
 function columnsItems(
   cursor: Cursor,
   columns: readonly (readonly [spec: number, length: number])[],
-  maxInflated: number,
+  budget: InflateBudget,
 ): number {
   let most = 0;
   for (const [spec, length] of columns) {
     let data = cursor.take(length);
     const type = spec & COLUMN_TYPE_MASK;
     if (type === VALUE_RAW) continue;
-    if ((spec & DEFLATE_BIT) !== 0) {
-      try {
-        data = inflateRawSync(data, { maxOutputLength: maxInflated });
-      } catch {
-        throw new Unreadable("a deflated column that does not inflate within the limit");
-      }
-    }
+    if ((spec & DEFLATE_BIT) !== 0) data = budget.inflate(data);
     most = Math.max(most, columnItems(data, type));
   }
   return most;
@@ -193,7 +210,7 @@ function skipHashes(cursor: Cursor): void {
 }
 
 /** The items a change chunk's body declares. */
-function changeItems(body: Uint8Array, maxInflated: number): number {
+function changeItems(body: Uint8Array, budget: InflateBudget): number {
   const cursor = new Cursor(body);
   skipHashes(cursor); // dependencies
   cursor.skip(cursor.uleb()); // actor
@@ -202,19 +219,19 @@ function changeItems(body: Uint8Array, maxInflated: number): number {
   cursor.sleb(); // time
   cursor.skip(cursor.uleb()); // message
   skipActors(cursor); // other actors
-  return columnsItems(cursor, columnSpecs(cursor), maxInflated);
+  return columnsItems(cursor, columnSpecs(cursor), budget);
 }
 
 /** The items a document chunk's body declares (its changes' columns and its ops'). */
-function documentItems(body: Uint8Array, maxInflated: number): number {
+function documentItems(body: Uint8Array, budget: InflateBudget): number {
   const cursor = new Cursor(body);
   skipActors(cursor);
   skipHashes(cursor); // heads
   const changeColumns = columnSpecs(cursor);
   const opColumns = columnSpecs(cursor);
   return Math.max(
-    columnsItems(cursor, changeColumns, maxInflated),
-    columnsItems(cursor, opColumns, maxInflated),
+    columnsItems(cursor, changeColumns, budget),
+    columnsItems(cursor, opColumns, budget),
   );
 }
 
@@ -231,8 +248,8 @@ export interface ChunkItems {
  * count of values any of its columns declares (a bound on the ops, changes
  * and predecessors Automerge would build from them), for changes and for
  * whole documents apart. Reads headers and runs
- * only, never expanding a run; deflated columns (and compressed changes)
- * are inflated at most to `maxInflated` bytes each. Stops at the first
+ * only, never expanding a run; deflated columns and compressed changes
+ * are inflated to at most `maxInflated` bytes in all. Stops at the first
  * bytes that do not start a chunk (Automerge ignores or refuses those, and
  * builds nothing from them). Undefined when a chunk's header promises more
  * than it holds, or its columns do not read (a malformed or oversized
@@ -240,6 +257,7 @@ export interface ChunkItems {
  */
 export function chunkItems(bytes: Uint8Array, maxInflated: number): ChunkItems | undefined {
   const cursor = new Cursor(bytes);
+  const budget = new InflateBudget(maxInflated);
   let changes = 0;
   let documents = 0;
   try {
@@ -248,17 +266,11 @@ export function chunkItems(bytes: Uint8Array, maxInflated: number): ChunkItems |
       cursor.skip(MAGIC.length + 4); // magic, checksum
       const type = cursor.byte();
       const body = cursor.take(cursor.uleb());
-      if (type === DOCUMENT_CHUNK) documents += documentItems(body, maxInflated);
-      else if (type === CHANGE_CHUNK) changes += changeItems(body, maxInflated);
-      else if (type === COMPRESSED_CHANGE_CHUNK) {
-        let inflated: Uint8Array;
-        try {
-          inflated = inflateRawSync(body, { maxOutputLength: maxInflated });
-        } catch {
-          return undefined;
-        }
-        changes += changeItems(inflated, maxInflated);
-      } else return undefined;
+      if (type === DOCUMENT_CHUNK) documents += documentItems(body, budget);
+      else if (type === CHANGE_CHUNK) changes += changeItems(body, budget);
+      else if (type === COMPRESSED_CHANGE_CHUNK)
+        changes += changeItems(budget.inflate(body), budget);
+      else return undefined;
     }
   } catch (error) {
     if (error instanceof Unreadable) return undefined;
@@ -283,8 +295,8 @@ export function itemsAllowed(byteLength: number): number {
  * than that or `documentItems`, whichever is larger (a relay keeps the
  * default, the bound itself; a client takes whole documents a relay built
  * up to {@link CLIENT_DOCUMENT_ITEMS}), or their chunks do not read.
- * Cheap: linear in the bytes, nothing expanded; a deflated column is
- * inflated at most to {@link maxInflatedOf} bytes. Never throws.
+ * Cheap: linear in the bytes, nothing expanded; deflated columns are
+ * inflated to at most {@link maxInflatedOf} bytes in all. Never throws.
  */
 export function tooManyItems(bytes: Uint8Array, documentItems = 0): boolean {
   const allowed = itemsAllowed(bytes.length);
@@ -293,12 +305,12 @@ export function tooManyItems(bytes: Uint8Array, documentItems = 0): boolean {
   return items.changes + items.documents > Math.max(allowed, documentItems);
 }
 
-/** Most bytes hard cap of one inflated column, whatever the chunk's size. */
+/** Most bytes the inflated columns of chunks may come to, whatever their size. */
 const MAX_INFLATED_BYTES = 256 * 1024 * 1024;
 
 /**
- * Most bytes one deflated column of `byteLength` bytes of chunks may
- * inflate to: 1 MiB plus 32 a byte (Canon's columns, CIDs and run-length
+ * Most bytes the deflated columns of `byteLength` bytes of chunks may
+ * inflate to in all: 1 MiB plus 32 a byte (Canon's columns, CIDs and run-length
  * encoded numbers, deflate a few times at most), at most 256 MiB.
  */
 export function maxInflatedOf(byteLength: number): number {

@@ -118,6 +118,48 @@ describe("counting what Automerge chunks declare, from their headers and runs", 
     expect(items(Uint8Array.of(1, 2, 3))).toEqual({ changes: 0, documents: 0 });
   });
 
+  it("counts every inflate of one message against one budget: columns deflated inside a compressed change cannot nest a kilobyte into gigabytes", () => {
+    const uleb = (value: number) => {
+      const out: number[] = [];
+      while (value >= 0x80) {
+        out.push((value & 0x7f) | 0x80);
+        value >>>= 7;
+      }
+      out.push(value);
+      return out;
+    };
+    /** A compressed change (type 2) whose change holds `columns` ULEB columns, each deflated and inflating to `size` zeros. */
+    const nested = (columns: number, size: number) => {
+      const column = [...deflateRawSync(new Uint8Array(size))];
+      const change = [
+        ...[0, 1, 0xaa, 1, 1, 0, 0, 0], // no dependencies, a 1-byte actor, seq, start op, time, no message, no other actors
+        ...uleb(columns),
+        ...Array.from({ length: columns }, (_, id) => [
+          ...uleb((id << 4) | 0x08 | 2),
+          ...uleb(column.length),
+        ]).flat(),
+        ...Array.from({ length: columns }, () => column).flat(),
+      ];
+      const body = [...deflateRawSync(Uint8Array.from(change))];
+      return Uint8Array.from([
+        0x85,
+        0x6f,
+        0x4a,
+        0x83,
+        0,
+        0,
+        0,
+        0,
+        2,
+        ...uleb(body.length),
+        ...body,
+      ]);
+    };
+    // Two columns of 400 KB inflate within a 1 MB budget; three do not, though each alone would.
+    expect(chunkItems(nested(2, 400_000), 1_000_000)).toEqual({ changes: 0, documents: 0 });
+    expect(chunkItems(nested(3, 400_000), 1_000_000)).toBeUndefined();
+  });
+
   it("a whole document a relay built from small changes is refused by the relay's bound, taken by a client's (up to four million items)", () => {
     // 100,000 inserts in changes of 500, each well within the bound; saved whole, a few hundred bytes.
     let doc = A.from<{ l: boolean[] }>({ l: [] });
