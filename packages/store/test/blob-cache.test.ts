@@ -4,7 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { BlobCache, PACK_AT_LEAST } from "../src/caches/blob-cache.js";
-import { MAX_PACKS, readBlobPackIndex } from "../src/caches/blob-pack.js";
+import {
+  type BlobPackLimits,
+  MAX_PACKS,
+  PACK_LIMITS,
+  readBlobPackIndex,
+} from "../src/caches/blob-pack.js";
 import { fileIdentityOf } from "../src/caches/file-identity.js";
 import {
   canonHome,
@@ -22,11 +27,11 @@ afterEach(async () => {
   for (const path of cleanup.splice(0)) await rm(path, { recursive: true, force: true });
 });
 
-async function newCache() {
+async function newCache(limits?: BlobPackLimits) {
   const root = await mkdtemp(join(tmpdir(), "canon-blobs-"));
   cleanup.push(root);
   const home = canonHome(root);
-  return { home, blobs: new BlobCache(home) };
+  return { home, blobs: new BlobCache(home, limits && { limits }) };
 }
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
@@ -275,6 +280,78 @@ describe("the blob cache's packs", () => {
     for (const [cid, bytes] of written)
       expect(Buffer.from((await blobs.get(cid, sha256(bytes))) ?? [])).toEqual(Buffer.from(bytes));
     expect(await blobs.stored()).toEqual(new Set(written.map(([cid]) => cid)));
+  });
+
+  /** Each pack's entries and bytes of CIDs, read (and checked) within `limits`; undefined for a pack refused. */
+  const sizesOf = async (home: { blobs: string }, limits: BlobPackLimits) => {
+    const sizes: ({ entries: number; namesBytes: number } | undefined)[] = [];
+    for (const name of await packsOf(home)) {
+      const file = await open(join(home.blobs, "packs", name), "r");
+      try {
+        const index = await readBlobPackIndex(file, { limits });
+        sizes.push(index && { entries: index.entries, namesBytes: index.namesBytes });
+      } finally {
+        await file.close();
+      }
+    }
+    return sizes;
+  };
+
+  it("merging packs never makes one past what a pack may hold: the smallest are merged, up to exactly the limit, and every blob is still served", async () => {
+    // Three packs' worth of entries at most: merging all nine (as before) made a pack every
+    // reader refused, and removed, with every blob of the cache in it.
+    const limits = { ...PACK_LIMITS, maxEntries: 3 * PACK_AT_LEAST };
+    const { home, blobs } = await newCache(limits);
+    const written: (readonly [string, Uint8Array])[] = [];
+    for (let round = 0; round <= MAX_PACKS; round++) {
+      const entries = many(PACK_AT_LEAST, `round-${round}-`);
+      written.push(...entries);
+      await blobs.putAll(entries);
+    }
+    const sizes = await sizesOf(home, limits);
+    expect(sizes).not.toContain(undefined);
+    expect(sizes.map((size) => size?.entries).sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual([
+      ...Array.from({ length: MAX_PACKS - 2 }, () => PACK_AT_LEAST),
+      limits.maxEntries,
+    ]);
+    for (const [cid, bytes] of written)
+      expect(Buffer.from((await blobs.get(cid, sha256(bytes))) ?? [])).toEqual(Buffer.from(bytes));
+    expect(await blobs.stored()).toEqual(new Set(written.map(([cid]) => cid)));
+    // Packs already at the limit are left as they are: the next merges take the small ones.
+    for (let round = MAX_PACKS + 1; round <= 2 * MAX_PACKS; round++) {
+      const entries = many(PACK_AT_LEAST, `round-${round}-`);
+      written.push(...entries);
+      await blobs.putAll(entries);
+      expect((await packsOf(home)).length).toBeLessThanOrEqual(MAX_PACKS);
+    }
+    const later = await sizesOf(home, limits);
+    expect(later).not.toContain(undefined);
+    expect(Math.max(...later.map((size) => size?.entries ?? 0))).toBe(limits.maxEntries);
+    expect(await blobs.stored()).toEqual(new Set(written.map(([cid]) => cid)));
+  });
+
+  it("putAll of more blobs than one pack may hold (entries, or bytes of CIDs) writes several packs, each within the limits", async () => {
+    for (const limits of [
+      { ...PACK_LIMITS, maxEntries: 100 },
+      // The CIDs of `many(250)` take 1,889 bytes one a line: at most 800 a pack.
+      { ...PACK_LIMITS, maxNamesBytes: 800 },
+    ]) {
+      const { home, blobs } = await newCache(limits);
+      const entries = many(250);
+      await blobs.putAll(entries);
+      const sizes = await sizesOf(home, limits);
+      expect(sizes.length).toBe(3);
+      for (const size of sizes) {
+        expect(size?.entries).toBeLessThanOrEqual(limits.maxEntries);
+        expect(size?.namesBytes).toBeLessThanOrEqual(limits.maxNamesBytes);
+      }
+      expect(sizes.reduce((sum, size) => sum + (size?.entries ?? 0), 0)).toBe(250);
+      for (const [cid, bytes] of entries)
+        expect(Buffer.from((await blobs.get(cid, sha256(bytes))) ?? [])).toEqual(
+          Buffer.from(bytes),
+        );
+      expect(await blobs.stored()).toEqual(new Set(entries.map(([cid]) => cid)));
+    }
   });
 
   it("a damaged file of its own gives way to the pack holding the same blob", async () => {

@@ -5,9 +5,13 @@ import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
 import {
   type BlobPackIndex,
+  type BlobPackLimits,
   encodeBlobPack,
   encodeMergedBlobPack,
   MAX_PACKS,
+  PACK_LIMITS,
+  packRuns,
+  packsToMerge,
   readBlobPackIndex,
 } from "./blob-pack.js";
 import { identityOfStats } from "./file-identity.js";
@@ -48,10 +52,16 @@ const NOTE_AFTER_MS = 1000;
  */
 export class BlobCache {
   readonly #directory: string;
+  readonly #limits: BlobPackLimits;
 
-  /** A cache in `home.blobs`. */
-  constructor(home: CanonHome) {
+  /**
+   * A cache in `home.blobs`. `options.limits` (what one pack may hold) are
+   * {@link PACK_LIMITS} unless a test asks for smaller ones; a cache reads
+   * and writes packs within the same limits.
+   */
+  constructor(home: CanonHome, options: { readonly limits?: BlobPackLimits } = {}) {
     this.#directory = home.blobs;
+    this.#limits = options.limits ?? PACK_LIMITS;
   }
 
   /** The file holding a content CID's bytes. */
@@ -73,7 +83,8 @@ export class BlobCache {
    * Stores many blobs, each already known to match its CID (not fsynced,
    * as {@link put}). From {@link PACK_AT_LEAST} blobs, as one pack written
    * atomically (a join fills the cache with 10,000 blobs: a file each kept
-   * it waiting on the disk for seconds, even 16 at a time); fewer, a file
+   * it waiting on the disk for seconds, even 16 at a time), or as several
+   * when one would pass what a pack may hold ({@link PACK_LIMITS}); fewer, a file
    * each, several at once, the folder created once. Resolves when every
    * blob is written; throws the first error after the writes under way
    * have ended.
@@ -83,10 +94,12 @@ export class BlobCache {
     const queue = [...unique];
     if (queue.length === 0) return;
     if (queue.length >= PACK_AT_LEAST) {
-      const pack = encodeBlobPack(queue);
-      // Named by the hash of its index: two processes packing the same blobs write the same file.
-      const name = `${pack.toString("hex", 12, 44)}.pack`;
-      await writeFileAtomic(join(this.#directory, PACKS, name), pack, 0o644, false, false);
+      for (const run of packRuns(queue, this.#limits)) {
+        const pack = encodeBlobPack(run);
+        // Named by the hash of its index: two processes packing the same blobs write the same file.
+        const name = `${pack.toString("hex", 12, 44)}.pack`;
+        await writeFileAtomic(join(this.#directory, PACKS, name), pack, 0o644, false, false);
+      }
       await this.#mergeWhenMany();
       return;
     }
@@ -161,18 +174,19 @@ export class BlobCache {
       const { bytesRead } = await file.read(blob, 0, place.length, place.offset);
       if (bytesRead === place.length && matches(blob, sha256Hex)) found = blob;
       // A pack whose blob does not match is damaged: removed, its blobs are written again.
-      else {
-        await unlink(path).catch(() => {});
-        await unlink(`${path}${CHECKED}`).catch(() => {});
-      }
+      else await removePack(path);
       return true;
     });
     return found;
   }
 
   /**
-   * Merges the packs into one when there are more than {@link MAX_PACKS}, so
-   * a blob missing from all of them costs at most that many index reads.
+   * Merges packs into one when there are more than {@link MAX_PACKS}, so a
+   * blob missing from all of them costs at most that many index reads. The
+   * merged pack stays within what a pack may hold ({@link PACK_LIMITS}):
+   * the smallest packs are merged first, as many as fit ({@link packsToMerge}),
+   * and packs already near the limits are left as they are (a pack past
+   * them would be refused by every reader, and the whole cache with it).
    * Each blob is checked against its sha-256 as it is copied; a pack with
    * one that does not match is left out (and left for {@link get} to
    * remove). The merged pack is written (atomically) before the packs it
@@ -185,10 +199,18 @@ export class BlobCache {
       name.endsWith(".pack"),
     );
     if (packs.length <= MAX_PACKS) return;
+    const sizes: { path: string; entries: number; namesBytes: number }[] = [];
+    await this.#eachPack(async (index, _file, path) => {
+      sizes.push({ path, entries: index.entries, namesBytes: index.namesBytes });
+      return false;
+    });
+    const chosen = new Set(packsToMerge(sizes, this.#limits).map((at) => sizes[at]?.path));
+    if (chosen.size < 2) return;
     const contentCids: string[] = [];
     const blobs: Uint8Array[] = [];
     const merged: string[] = [];
     await this.#eachPack(async (index, file, path) => {
+      if (!chosen.has(path)) return false;
       const copied: Uint8Array[] = [];
       for (const place of index.places()) {
         const blob = Buffer.alloc(place.length);
@@ -205,11 +227,7 @@ export class BlobCache {
     const pack = encodeMergedBlobPack(contentCids, blobs);
     const path = join(folder, `${pack.toString("hex", 12, 44)}.pack`);
     await writeFileAtomic(path, pack, 0o644, false, false);
-    for (const old of merged)
-      if (old !== path) {
-        await unlink(old).catch(() => {});
-        await unlink(`${old}${CHECKED}`).catch(() => {});
-      }
+    for (const old of merged) if (old !== path) await removePack(old);
   }
 
   /**
@@ -225,8 +243,9 @@ export class BlobCache {
     const identity = identityOfStats(stats);
     const notePath = `${path}${CHECKED}`;
     const noted = await readFile(notePath, "utf8").catch(() => undefined);
-    if (noted === identity) return readBlobPackIndex(file, { checked: true });
-    const index = await readBlobPackIndex(file);
+    const options = { limits: this.#limits };
+    if (noted === identity) return readBlobPackIndex(file, { ...options, checked: true });
+    const index = await readBlobPackIndex(file, options);
     if (index !== undefined && Date.now() - Math.max(stats.mtimeMs, stats.ctimeMs) >= NOTE_AFTER_MS)
       await writeFileAtomic(notePath, identity, 0o644, false, false, false).catch(() => {});
     return index;
@@ -254,8 +273,7 @@ export class BlobCache {
         try {
           const index = await this.#readIndex(file, path);
           if (index === undefined) {
-            await unlink(path).catch(() => {});
-            await unlink(`${path}${CHECKED}`).catch(() => {});
+            await removePack(path);
             continue;
           }
           if (await visit(index, file, path)) return true;
@@ -268,6 +286,12 @@ export class BlobCache {
     }
     return false;
   }
+}
+
+/** Removes a damaged or merged pack and its note. Never throws. */
+async function removePack(path: string): Promise<void> {
+  await unlink(path).catch(() => {});
+  await unlink(`${path}${CHECKED}`).catch(() => {});
 }
 
 /** True when `bytes` hash to the sha-256 digest `sha256Hex`. */

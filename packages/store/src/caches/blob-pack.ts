@@ -19,10 +19,23 @@ import type { FileHandle } from "node:fs/promises";
 const MAGIC = "CNK1";
 const HEADER_BYTES = 4 + 4 + 4 + 32;
 const ENTRY_BYTES = 32 + 8 + 4;
-/** Most blobs one pack may list: past this its index alone would be tens of megabytes. */
-const MAX_ENTRIES = 1_000_000;
-/** Most bytes of CIDs one pack may list. */
-const MAX_NAMES_BYTES = 256 * 1024 * 1024;
+/**
+ * How much one pack may list: past `maxEntries` blobs its index alone would
+ * be tens of megabytes, past `maxNamesBytes` its CIDs' text as much. A
+ * reader refuses (and so removes) a pack past either, so every writer keeps
+ * within them: `putAll` writes more blobs as several packs, and merging
+ * packs takes only as many as fit in one ({@link packsToMerge}).
+ */
+export interface BlobPackLimits {
+  readonly maxEntries: number;
+  readonly maxNamesBytes: number;
+}
+
+/** The limits every pack is written and read within (see {@link BlobPackLimits}). */
+export const PACK_LIMITS: BlobPackLimits = {
+  maxEntries: 1_000_000,
+  maxNamesBytes: 256 * 1024 * 1024,
+};
 /**
  * Most packs a blob cache keeps: a blob missing from every pack reads each
  * one's index, so past this many the cache merges them into one (see
@@ -39,6 +52,69 @@ export interface BlobPackIndex {
   find(sha256Hex: string): { readonly offset: number; readonly length: number } | undefined;
   /** Every blob's sha-256 (hex) and place, in key order: what merging packs copies. */
   places(): { readonly sha256Hex: string; readonly offset: number; readonly length: number }[];
+  /** How many blobs the pack holds (its index's entries). */
+  readonly entries: number;
+  /** How many bytes its CIDs' text takes (one a line). */
+  readonly namesBytes: number;
+}
+
+/**
+ * Splits blobs to store into runs that each fit one pack within `limits`
+ * (entries, and bytes of CIDs one a line), in order: what `putAll` writes
+ * as one pack each. CIDs are unique; blobs of equal bytes count once each
+ * here (an upper bound: the pack keys them by sha-256).
+ */
+export function packRuns<T extends readonly [contentCid: string, bytes: Uint8Array]>(
+  blobs: readonly T[],
+  limits: BlobPackLimits = PACK_LIMITS,
+): T[][] {
+  const runs: T[][] = [];
+  let run: T[] = [];
+  let namesBytes = 0;
+  for (const blob of blobs) {
+    const cidBytes = Buffer.byteLength(blob[0]);
+    // Each CID after the first takes its line's end too.
+    const full =
+      run.length >= limits.maxEntries || namesBytes + 1 + cidBytes > limits.maxNamesBytes;
+    if (run.length > 0 && full) {
+      runs.push(run);
+      run = [];
+    }
+    namesBytes = run.length === 0 ? cidBytes : namesBytes + 1 + cidBytes;
+    run.push(blob);
+  }
+  if (run.length > 0) runs.push(run);
+  return runs;
+}
+
+/**
+ * Which packs to merge into one, given each one's size: the smallest first,
+ * as many as the merged pack can hold within `limits` (entries and bytes of
+ * CIDs counted as if none were shared, so the merged pack never passes
+ * them). Packs already at the limits are left as they are. Returns the
+ * chosen packs' positions in `sizes`; fewer than two means nothing to merge.
+ */
+export function packsToMerge(
+  sizes: readonly { readonly entries: number; readonly namesBytes: number }[],
+  limits: BlobPackLimits = PACK_LIMITS,
+): number[] {
+  const order = sizes
+    .map((size, position) => ({ ...size, position }))
+    .sort(
+      (a, b) => a.entries - b.entries || a.namesBytes - b.namesBytes || a.position - b.position,
+    );
+  const chosen: number[] = [];
+  let entries = 0;
+  let namesBytes = 0;
+  for (const size of order) {
+    const moreNames = size.namesBytes + (chosen.length > 0 && size.namesBytes > 0 ? 1 : 0);
+    if (entries + size.entries > limits.maxEntries || namesBytes + moreNames > limits.maxNamesBytes)
+      break;
+    chosen.push(size.position);
+    entries += size.entries;
+    namesBytes += moreNames;
+  }
+  return chosen;
 }
 
 /** The bytes of a pack holding `blobs` (CIDs unique, bytes already known to match them). */
@@ -102,18 +178,24 @@ function encodePack(contentCids: readonly string[], blobs: readonly Uint8Array[]
  */
 export async function readBlobPackIndex(
   file: FileHandle,
-  options: { readonly checked?: boolean } = {},
+  options: {
+    readonly checked?: boolean;
+    /** The file's size, when the caller has just `stat`ed it (else it is `stat`ed here). */
+    readonly fileSize?: number;
+    readonly limits?: BlobPackLimits;
+  } = {},
 ): Promise<BlobPackIndex | undefined> {
+  const limits = options.limits ?? PACK_LIMITS;
   const header = Buffer.alloc(HEADER_BYTES);
   const { bytesRead } = await file.read(header, 0, HEADER_BYTES, 0);
   if (bytesRead !== HEADER_BYTES || header.toString("latin1", 0, 4) !== MAGIC) return undefined;
   const count = header.readUInt32BE(4);
   const namesLength = header.readUInt32BE(8);
-  if (count > MAX_ENTRIES || namesLength > MAX_NAMES_BYTES) return undefined;
+  if (count > limits.maxEntries || namesLength > limits.maxNamesBytes) return undefined;
   const size = count * ENTRY_BYTES + namesLength;
   // A header that claims more than the file holds lies (or the pack was cut
   // short): nothing is allocated for it.
-  const fileSize = (await file.stat()).size;
+  const fileSize = options.fileSize ?? (await file.stat()).size;
   if (HEADER_BYTES + size > fileSize) return undefined;
   const body = Buffer.alloc(size);
   if ((await file.read(body, 0, size, HEADER_BYTES)).bytesRead !== size) return undefined;
@@ -128,6 +210,8 @@ export async function readBlobPackIndex(
         return undefined;
   }
   return {
+    entries: count,
+    namesBytes: namesLength,
     places: () =>
       Array.from({ length: count }, (_, position) => {
         const at = position * ENTRY_BYTES;
