@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { type FileHandle, mkdtemp, open, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { BlobCache, PACK_AT_LEAST } from "../src/caches/blob-cache.js";
 import {
   type BlobPackLimits,
@@ -248,9 +248,37 @@ describe("the blob cache's packs", () => {
     await writeFile(`${path}.checked`, fileIdentityOf(path) as string);
     expect(await served()).toEqual(Buffer.from(bytes));
     expect(await packsOf(home)).toHaveLength(1);
-    // Without the note, the very same file is checked and refused.
+    // Without the note, the very same file is checked and refused by a process that has not
+    // seen it yet (the module loaded afresh: what it remembers starts empty).
     await rm(`${path}.checked`);
-    expect((await served()).length).toBe(0);
+    vi.resetModules();
+    const fresh = await import("../src/caches/blob-cache.js");
+    expect(await new fresh.BlobCache(home).get(cid, sha256(bytes))).toBeUndefined();
+    expect(await packsOf(home)).toEqual([]);
+  });
+
+  it("reads a pack's note once a process: later misses trust what the process already checked, while the pack keeps its identity", async () => {
+    const { home, blobs } = await newCache();
+    const entries = many(200);
+    await blobs.putAll(entries);
+    const path = join(home.blobs, "packs", (await packsOf(home))[0] as string);
+    const served = async (at: number) => {
+      const [cid, bytes] = entries[at] as readonly [string, Uint8Array];
+      return Buffer.from((await blobs.get(cid, sha256(bytes))) ?? []).equals(Buffer.from(bytes));
+    };
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect(await served(1)).toBe(true);
+    expect(await readFile(`${path}.checked`, "utf8")).toBe(fileIdentityOf(path));
+    // A note read again would not match: the index would be hashed again and the note written
+    // anew. It stays as it is: this process remembers the pack it checked.
+    await writeFile(`${path}.checked`, "not this pack");
+    for (const at of [2, 3, 150]) expect(await served(at)).toBe(true);
+    expect(await readFile(`${path}.checked`, "utf8")).toBe("not this pack");
+    // The pack changed (its identity with it): checked again, refused and removed.
+    const damaged = await readFile(path);
+    damaged[12] = (damaged[12] as number) ^ 0xff;
+    await writeFile(path, damaged);
+    expect(await served(4)).toBe(false);
     expect(await packsOf(home)).toEqual([]);
   });
 

@@ -232,22 +232,34 @@ export class BlobCache {
 
   /**
    * An open pack's index ({@link readBlobPackIndex}), not hashed again when
-   * the pack's note says this very file (same identity, taken from the open
-   * file) passed every check; otherwise checked, and noted when it passes
-   * and its times are old enough (see {@link NOTE_AFTER_MS}). The note is a
-   * cache: not synced, and a missing, stale or unreadable one only means
-   * the index is checked again.
+   * this very file (same identity, taken from the open file's one `stat`)
+   * passed every check: as this process already knows (see
+   * {@link checkedInProcess}), or else as the pack's note says (read once,
+   * then known). Otherwise checked, and noted when it passes and its times
+   * are old enough (see {@link NOTE_AFTER_MS}). The note is a cache: not
+   * synced, and a missing, stale or unreadable one only means the index is
+   * checked again.
    */
   async #readIndex(file: FileHandle, path: string): Promise<BlobPackIndex | undefined> {
     const stats = await file.stat();
     const identity = identityOfStats(stats);
+    const options = { fileSize: stats.size, limits: this.#limits };
+    if (checkedInProcess.get(path) === identity)
+      return readBlobPackIndex(file, { ...options, checked: true });
     const notePath = `${path}${CHECKED}`;
     const noted = await readFile(notePath, "utf8").catch(() => undefined);
-    const options = { limits: this.#limits };
-    if (noted === identity) return readBlobPackIndex(file, { ...options, checked: true });
+    if (noted === identity) {
+      checkedInProcess.set(path, identity);
+      return readBlobPackIndex(file, { ...options, checked: true });
+    }
     const index = await readBlobPackIndex(file, options);
-    if (index !== undefined && Date.now() - Math.max(stats.mtimeMs, stats.ctimeMs) >= NOTE_AFTER_MS)
+    if (
+      index !== undefined &&
+      Date.now() - Math.max(stats.mtimeMs, stats.ctimeMs) >= NOTE_AFTER_MS
+    ) {
+      checkedInProcess.set(path, identity);
       await writeFileAtomic(notePath, identity, 0o644, false, false, false).catch(() => {});
+    }
     return index;
   }
 
@@ -288,8 +300,18 @@ export class BlobCache {
   }
 }
 
-/** Removes a damaged or merged pack and its note. Never throws. */
+/**
+ * Packs whose index this process checked (or found noted as checked), by
+ * path: the identity the file had then. A pack with that identity still is
+ * the same file (see `file-identity.ts`), so a miss in a long-running
+ * process (`watch`, the MCP server) reads neither its note nor its hash
+ * again; a pack with another identity is checked as if never seen.
+ */
+const checkedInProcess = new Map<string, string>();
+
+/** Removes a damaged or merged pack and its note, and forgets it was checked. Never throws. */
 async function removePack(path: string): Promise<void> {
+  checkedInProcess.delete(path);
   await unlink(path).catch(() => {});
   await unlink(`${path}${CHECKED}`).catch(() => {});
 }
