@@ -53,7 +53,7 @@ interface DiskProof {
 }
 
 /** The packed part of a disk proof ({@link DiskProof.packs}). */
-interface PackedProof {
+export interface PackedProof {
   readonly seal: string;
   readonly documents: readonly string[];
 }
@@ -116,6 +116,14 @@ function packedProofOf(value: unknown): PackedProof | undefined {
 }
 
 /**
+ * A disk proof that held when it was read ({@link provenDiskProof}): the
+ * chunk files it names, and its packed part. A command that proved documents
+ * unchanged with it at its start passes it along ({@link ProvenUnchanged})
+ * rather than have it read and parsed again when the next proof is recorded.
+ */
+export type HeldDiskProof = Pick<DiskProof, "fingerprint" | "packs">;
+
+/**
  * The chunk files of the space's documents as its proof names them, when
  * the proof still holds: the replica's generation is the one it was taken
  * at, so no Canon process wrote a chunk since (nor is one in the middle of
@@ -135,13 +143,22 @@ export function provenFingerprint(
   spaceDocumentId: string,
   options: { readonly statFiles: boolean },
 ): Record<string, string[]> | undefined {
+  return provenDiskProof(home, spaceDocumentId, options)?.fingerprint;
+}
+
+/** The disk proof itself when it holds, as {@link provenFingerprint} (which returns its fingerprint). */
+export function provenDiskProof(
+  home: CanonHome,
+  spaceDocumentId: string,
+  options: { readonly statFiles: boolean },
+): HeldDiskProof | undefined {
   const generation = readGeneration(home.replica);
   if (generation === undefined) return undefined;
   const proof = readProof(home, spaceDocumentId);
   if (proof === undefined || proof.token !== generation.token) return undefined;
   if (options.statFiles && !filesUnchanged(home.replica, proof, generation.changedMs))
     return undefined;
-  return proof.fingerprint;
+  return proof;
 }
 
 /**
@@ -299,6 +316,12 @@ function packedAs(directory: string, documentId: string, names: readonly string[
 export interface ProvenUnchanged {
   readonly sinceMs: number;
   readonly documents: readonly string[];
+  /**
+   * The disk proof that proved them ({@link provenDiskProof} with
+   * `statFiles`), whose packed part the next proof carries over for them;
+   * when absent, the proof on disk is read again for it.
+   */
+  readonly proof?: HeldDiskProof;
 }
 
 /**
@@ -346,13 +369,11 @@ export async function recordDiskProof(
   const onDisk = await chunkFingerprint(home.replica, listed, packedNow);
   for (const id of listed)
     if (JSON.stringify(onDisk[id]) !== JSON.stringify(fingerprint[id])) return undefined;
-  const packs = packedProof(
-    home,
-    spaceDocumentId,
-    fingerprint,
-    packedNow,
-    unchanged === undefined ? new Set() : skipped,
-  );
+  const previous =
+    unchanged === undefined || skipped.size === 0
+      ? undefined
+      : (unchanged.proof ?? readProof(home, spaceDocumentId));
+  const packs = packedProof(home, fingerprint, packedNow, skipped, previous);
   if (readGeneration(home.replica)?.token !== token) return undefined;
   if (writer.inFlight > 0 || writer.batch !== undefined) return undefined;
   if (writersPresent(home.replica, undefined).length > 0) return undefined;
@@ -380,21 +401,21 @@ export async function recordDiskProof(
  * the documents just listed from the packs (`packedNow`), each checked
  * against what the packs held at the seal taken now (a pack changed since
  * the listing changes the seal and the names read with it), and those of
- * `skipped` (proven unchanged at the command's start, not listed) that the
- * proof on disk vouched for as packed with the same names, while the packs
- * still have its seal. Reads no pack's index unless a listed document was
- * packed (the listing read it then). Undefined when it vouches for none.
+ * `skipped` (proven unchanged at the command's start, not listed) that
+ * `previous` (the proof that proved them, read once) vouched for as packed
+ * with the same names, while the packs still have its seal. Reads no
+ * pack's index unless a listed document was packed (the listing read it
+ * then). Undefined when it vouches for none.
  */
 function packedProof(
   home: CanonHome,
-  spaceDocumentId: string,
   fingerprint: Readonly<Record<string, readonly string[]>>,
   packedNow: ReadonlySet<string>,
   skipped: ReadonlySet<string>,
+  previous: HeldDiskProof | undefined,
 ): PackedProof | undefined {
   const same = (a: readonly string[] | undefined, b: readonly string[] | undefined) =>
     a !== undefined && b !== undefined && a.join("\n") === b.join("\n");
-  const previous = skipped.size === 0 ? undefined : readProof(home, spaceDocumentId);
   const carried =
     previous?.packs !== undefined && packsSealHolds(home.replica, previous.packs.seal)
       ? previous.packs

@@ -56,9 +56,9 @@ const ENTRY_BYTES = 40;
  */
 export function checkpointDue(state: SpaceState, did: string, now: Date): boolean {
   if (state.members.get(did as Did) !== "maintainer") return false;
-  const entries = checkpointEntries(state);
+  const { entries, buckets } = checkpointPlan(state);
   // Past what the pages can name, none can be signed, and a sync or watch must not fail for it.
-  if (!fitsPages(entries)) return false;
+  if (buckets === undefined) return false;
   const own = state.checkpoints.filter((signed) => signed.record.author === did).at(-1);
   if (own === undefined || own.record.v === 1) return true;
   const halfLife = (state.settings.checkpointExpirySeconds * 1000) / 2;
@@ -70,14 +70,33 @@ export function checkpointDue(state: SpaceState, did: string, now: Date): boolea
   );
 }
 
-/** True when a checkpoint can name these entries ({@link checkpointBucketsFor} does not throw). */
-function fitsPages(entries: readonly CheckpointEntry[]): boolean {
-  try {
-    checkpointBucketsFor(entries);
-    return true;
-  } catch {
-    return false;
+/** A state's checkpoint entries, and how many pages name them (undefined when they fit none). */
+interface CheckpointPlan {
+  readonly entries: readonly CheckpointEntry[];
+  readonly buckets: number | undefined;
+}
+
+/** Plans already made, by state: a sync asks {@link checkpointDue}, then {@link appendCheckpoint}, of the same state. */
+const plans = new WeakMap<SpaceState, CheckpointPlan>();
+
+/**
+ * The state's checkpoint entries and number of pages ({@link checkpointBucketsFor}),
+ * computed once a state (a state is a value: its entries cannot change).
+ */
+function checkpointPlan(state: SpaceState): CheckpointPlan {
+  let plan = plans.get(state);
+  if (plan === undefined) {
+    const entries = checkpointEntries(state);
+    let buckets: number | undefined;
+    try {
+      buckets = checkpointBucketsFor(entries);
+    } catch {
+      buckets = undefined;
+    }
+    plan = { entries, buckets };
+    plans.set(state, plan);
   }
+  return plan;
 }
 
 /**
@@ -96,8 +115,9 @@ export async function appendCheckpoint(
   now = new Date(),
 ): Promise<CheckpointWritten> {
   requireRole(signer, state, MAINTAINER, "signing a checkpoint");
-  const entries = checkpointEntries(state);
-  const buckets = checkpointBucketsFor(entries);
+  const { entries, buckets: planned } = checkpointPlan(state);
+  // Past what the pages can name: the error says why (computed again, on this path only).
+  const buckets = planned ?? checkpointBucketsFor(entries);
   const membership = [...state.membershipHeads];
   const author = signer.keyPair.did;
   const reusable = ownPages(state, author);

@@ -1,5 +1,5 @@
 import type { CanonError, FoldResult, Rejection, SignedRecord, SpaceState } from "@canon/core";
-import { provenFingerprint } from "../caches/disk-proof.js";
+import { type HeldDiskProof, provenDiskProof } from "../caches/disk-proof.js";
 import {
   foldSnapshot,
   readVerifiedSnapshot,
@@ -83,6 +83,8 @@ export interface CurrentSnapshot {
    * changed since (`ProvenUnchanged` in `caches/disk-proof.ts`).
    */
   readonly provenSinceMs?: number;
+  /** The disk proof that held then (with {@link provenSinceMs}): passed along to the next one recorded. */
+  readonly provenBy?: HeldDiskProof;
   /**
    * True when it is the one this process kept ({@link keepCurrent}) and the
    * generation is still the one its disk proof was recorded at: no Canon
@@ -112,14 +114,19 @@ export async function currentSnapshot(
     kept.current.snapshot.genesis === chosen.address.genesis
   ) {
     const generation = readGeneration(home.replica);
-    const proven = provenFingerprint(home, chosen.address.documentId, { statFiles: true });
+    const proven = provenDiskProof(home, chosen.address.documentId, { statFiles: true });
     if (
       generation?.token === kept.token &&
       proven !== undefined &&
-      JSON.stringify(proven) === JSON.stringify(kept.current.snapshot.fingerprint)
+      JSON.stringify(proven.fingerprint) === JSON.stringify(kept.current.snapshot.fingerprint)
     )
       // The proof held at the token kept (it names that token), so at `generation`.
-      return { ...kept.current, provenSinceMs: generation.changedMs, kept: true };
+      return {
+        ...kept.current,
+        provenSinceMs: generation.changedMs,
+        provenBy: proven,
+        kept: true,
+      };
   }
   const snapshot = await readVerifiedSnapshot(
     home,
@@ -131,9 +138,10 @@ export async function currentSnapshot(
   // the caches were); otherwise every chunk file is listed (and, for a full
   // read, checked).
   const before = readGeneration(home.replica);
-  const proven = provenFingerprint(home, chosen.address.documentId, { statFiles: true });
+  const proven = provenDiskProof(home, chosen.address.documentId, { statFiles: true });
   const held =
-    proven !== undefined && JSON.stringify(proven) === JSON.stringify(snapshot.fingerprint);
+    proven !== undefined &&
+    JSON.stringify(proven.fingerprint) === JSON.stringify(snapshot.fingerprint);
   if (!held) {
     const onDisk = await chunkFingerprint(home.replica, Object.keys(snapshot.fingerprint));
     if (JSON.stringify(onDisk) !== JSON.stringify(snapshot.fingerprint)) return undefined;
@@ -149,7 +157,9 @@ export async function currentSnapshot(
   return {
     snapshot,
     fold: { ...fold, state: fold.state },
-    ...(provenSinceMs !== undefined ? { provenSinceMs } : {}),
+    ...(provenSinceMs !== undefined && proven !== undefined
+      ? { provenSinceMs, provenBy: proven }
+      : {}),
   };
 }
 

@@ -358,6 +358,7 @@ export async function refreshTouched(
       : {
           sinceMs: current.provenSinceMs,
           documents: Object.keys(fingerprint).filter((id) => !touchedIds.has(id)),
+          ...(current.provenBy !== undefined ? { proof: current.provenBy } : {}),
         };
   const token = await recordDiskProof(
     replica.home,
