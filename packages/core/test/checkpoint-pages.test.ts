@@ -4,10 +4,14 @@ import {
   type CheckpointPage,
   checkpointBucketOf,
   checkpointEntries,
+  checkpointGaps,
+  contentCid,
   foldMore,
   freshnessOf,
   generateKeyPair,
   type KeyPair,
+  MAX_CHECKPOINT_PAGES,
+  MAX_CHECKPOINT_STANDARDS,
   type SignedRecord,
   type SpaceState,
   signRecord,
@@ -245,4 +249,50 @@ describe("version-2 checkpoints: pages naming release and correction-log heads",
     expect(codes(full.rejected)).toEqual([`${forged.cid} author-role`]);
     expect(freshnessOf(more?.state as SpaceState, NOW).status).toBe("fresh");
   });
+
+  it("checkpointGaps of the largest checkpoint a record can carry (512 full pages, 262,144 standards) finishes, with the same answers: one lookup a named record", async () => {
+    const space = await makeSpace();
+    const held = await space.release(space.creator, "held/one", "kept");
+    // Every page full: 512 standards each, all in its bucket and in order, one release head
+    // each (the standards and the CIDs they name each in one pool: a page is at most 64 KiB).
+    const pool = await Promise.all(
+      Array.from({ length: 256 }, async (_, at) =>
+        (await contentCid(new TextEncoder().encode(`withheld ${at}`))).toString(),
+      ),
+    );
+    const buckets = MAX_CHECKPOINT_PAGES;
+    const byBucket: string[][] = Array.from({ length: buckets }, () => []);
+    for (let at = 0; byBucket.some((names) => names.length < MAX_CHECKPOINT_STANDARDS); at++) {
+      const name = `s/${at.toString(36)}`;
+      const names = byBucket[checkpointBucketOf(name, buckets)] as string[];
+      if (names.length < MAX_CHECKPOINT_STANDARDS) names.push(name);
+    }
+    const heldBucket = checkpointBucketOf("held/one", buckets);
+    const pages: string[] = [];
+    let named = 0;
+    for (const [bucket, names] of byBucket.entries()) {
+      const entries: CheckpointEntry[] = names.map((standard, at) => ({
+        standard,
+        heads: [pool[at % pool.length] as string],
+        corrections: [],
+      }));
+      // The one standard the state holds takes the place of another in its bucket.
+      if (bucket === heldBucket)
+        entries.splice(0, 1, { standard: "held/one", heads: [held.cid], corrections: [] });
+      entries.sort((a, b) => (a.standard < b.standard ? -1 : 1));
+      named += entries.length;
+      pages.push((await page(space, space.creator, bucket, buckets, entries)).cid);
+    }
+    const checkpoint = await checkpointV2(space, space.creator, pages);
+    const state = await stateOf(space);
+    expect(state.checkpointPages.size).toBe(buckets);
+    const { missing, problems } = checkpointGaps(state, checkpoint.record as never);
+    expect(problems).toEqual([]);
+    expect(named).toBe(MAX_CHECKPOINT_PAGES * MAX_CHECKPOINT_STANDARDS);
+    // Every head named but the held one is missing, in page order.
+    expect(missing).toHaveLength(named - 1);
+    expect(missing).not.toContain(held.cid);
+    expect(new Set(missing)).toEqual(new Set(pool));
+    expect(freshnessOf(state, NOW).status).toBe("incomplete");
+  }, 60_000);
 });
