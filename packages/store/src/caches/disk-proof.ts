@@ -1,8 +1,6 @@
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
-import { checksummed, unchecksummed } from "../storage/checksummed.js";
 import {
   CHUNK_KINDS,
   chunkFingerprint,
@@ -17,6 +15,7 @@ import {
   readGeneration,
   writersPresent,
 } from "../storage/replica-generation.js";
+import { readChecksummedJsonSync, writeChecksummedJson } from "./checksummed-json.js";
 import { fingerprintHashOf } from "./fingerprint-hash.js";
 
 /**
@@ -74,11 +73,9 @@ const SHORT_TAG = "CNPH";
 /** The proof file, or undefined when absent, damaged or malformed. Synchronous: a small file on a command's start-up path. */
 function readProof(home: CanonHome, spaceDocumentId: string): DiskProof | undefined {
   try {
-    const opened = unchecksummed(TAG, readFileSync(pathOf(home, spaceDocumentId)));
-    if (!("data" in opened)) return undefined;
-    const parsed = JSON.parse(new TextDecoder().decode(opened.data)) as Partial<DiskProof> & {
-      v?: unknown;
-    };
+    const read = readChecksummedJsonSync(pathOf(home, spaceDocumentId), TAG);
+    if (typeof read !== "object" || read === null) return undefined;
+    const parsed = read as Partial<DiskProof> & { v?: unknown };
     if ((parsed.v !== 1 && parsed.v !== 2) || typeof parsed.token !== "string") return undefined;
     const { fingerprint } = parsed;
     if (typeof fingerprint !== "object" || fingerprint === null || Array.isArray(fingerprint))
@@ -173,19 +170,11 @@ export function provenFingerprintHash(
 ): string | undefined {
   const generation = readGeneration(home.replica);
   if (generation === undefined) return undefined;
-  try {
-    const opened = unchecksummed(SHORT_TAG, readFileSync(shortPathOf(home, spaceDocumentId)));
-    if (!("data" in opened)) return undefined;
-    const parsed = JSON.parse(new TextDecoder().decode(opened.data)) as {
-      v?: unknown;
-      token?: unknown;
-      fingerprintHash?: unknown;
-    };
-    if (parsed.v !== 1 || parsed.token !== generation.token) return undefined;
-    return typeof parsed.fingerprintHash === "string" ? parsed.fingerprintHash : undefined;
-  } catch {
-    return undefined;
-  }
+  const read = readChecksummedJsonSync(shortPathOf(home, spaceDocumentId), SHORT_TAG);
+  if (typeof read !== "object" || read === null) return undefined;
+  const parsed = read as { v?: unknown; token?: unknown; fingerprintHash?: unknown };
+  if (parsed.v !== 1 || parsed.token !== generation.token) return undefined;
+  return typeof parsed.fingerprintHash === "string" ? parsed.fingerprintHash : undefined;
 }
 
 /**
@@ -377,21 +366,21 @@ export async function recordDiskProof(
   if (readGeneration(home.replica)?.token !== token) return undefined;
   if (writer.inFlight > 0 || writer.batch !== undefined) return undefined;
   if (writersPresent(home.replica, undefined).length > 0) return undefined;
-  const json = JSON.stringify(
+  await writeChecksummedJson(
+    pathOf(home, spaceDocumentId),
+    TAG,
     unchanged === undefined
       ? { v: 1, token, fingerprint, packs }
       : { v: 2, token, fingerprint, deferred: { sinceMs: unchanged.sinceMs, listed }, packs },
-  );
-  await writeFileAtomic(
-    pathOf(home, spaceDocumentId),
-    checksummed(TAG, new TextEncoder().encode(json)),
+    { durable: true },
   );
   // The short form, after the proof: the same claim at the same token (a crash between the two leaves it
   // at an older token, which no longer holds).
-  const short = JSON.stringify({ v: 1, token, fingerprintHash: fingerprintHashOf(fingerprint) });
-  await writeFileAtomic(
+  await writeChecksummedJson(
     shortPathOf(home, spaceDocumentId),
-    checksummed(SHORT_TAG, new TextEncoder().encode(short)),
+    SHORT_TAG,
+    { v: 1, token, fingerprintHash: fingerprintHashOf(fingerprint) },
+    { durable: true },
   );
   return token;
 }

@@ -1,9 +1,7 @@
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
-import { checksummed, unchecksummed } from "../storage/checksummed.js";
 import { NOT_DURABLE } from "./cache-tail.js";
+import { readChecksummedJson, writeChecksummedJson } from "./checksummed-json.js";
 import { fileIdentityOf } from "./file-identity.js";
 
 /**
@@ -41,15 +39,13 @@ export async function writeHeadsCache(
 ): Promise<void> {
   const heads: Record<string, string[]> = {};
   for (const [id, list] of Object.entries(cache.heads)) heads[id] = [...list].sort();
-  const json = JSON.stringify({ v: 1, fingerprint: cache.fingerprint, heads });
   const path = pathOf(home, spaceDocumentId);
   writtenHere.delete(path);
-  await writeFileAtomic(
+  await writeChecksummedJson(
     path,
-    checksummed(TAG, new TextEncoder().encode(json)),
-    0o644,
-    false,
-    NOT_DURABLE,
+    TAG,
+    { v: 1, fingerprint: cache.fingerprint, heads },
+    { durable: NOT_DURABLE },
   );
   const identity = fileIdentityOf(path);
   if (identity !== undefined)
@@ -64,22 +60,11 @@ export async function readHeadsCache(
   const path = pathOf(home, spaceDocumentId);
   const mine = writtenHere.get(path);
   if (mine !== undefined && mine.identity === fileIdentityOf(path)) return mine.cache;
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch {
-    return undefined;
-  }
-  const opened = unchecksummed(TAG, bytes);
-  if (!("data" in opened)) return undefined;
-  try {
-    const parsed = JSON.parse(new TextDecoder().decode(opened.data)) as unknown;
-    const cache = parsed as { v?: unknown; fingerprint?: unknown; heads?: unknown };
-    if (cache.v !== 1 || !isListMap(cache.fingerprint) || !isListMap(cache.heads)) return undefined;
-    return { fingerprint: cache.fingerprint, heads: cache.heads };
-  } catch {
-    return undefined;
-  }
+  const parsed = await readChecksummedJson(path, TAG);
+  if (typeof parsed !== "object" || parsed === null) return undefined;
+  const cache = parsed as { v?: unknown; fingerprint?: unknown; heads?: unknown };
+  if (cache.v !== 1 || !isListMap(cache.fingerprint) || !isListMap(cache.heads)) return undefined;
+  return { fingerprint: cache.fingerprint, heads: cache.heads };
 }
 
 /** A map of string lists (our own file, but never trusted to be well-formed). */

@@ -1,4 +1,3 @@
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   PERMANENT_REFUSALS,
@@ -7,9 +6,8 @@ import {
   type RejectionCode,
 } from "@canon/core";
 import { z } from "zod";
-import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
-import { checksummed, unchecksummed } from "../storage/checksummed.js";
+import { readChecksummedJson, writeChecksummedJson } from "./checksummed-json.js";
 
 /**
  * Most refusals remembered per space. Past this, junk is checked again on
@@ -58,22 +56,17 @@ export async function readRefusedRecords(
   spaceDocumentId: string,
 ): Promise<Map<string, Rejection>> {
   const refused = new Map<string, Rejection>();
-  try {
-    const opened = unchecksummed(TAG, await readFile(pathOf(home, spaceDocumentId)));
-    if (!("data" in opened)) return refused;
-    const parsed = File.safeParse(JSON.parse(new TextDecoder().decode(opened.data)));
-    if (!parsed.success) return refused;
-    for (const { cid, code, reason, type, author } of parsed.data.refused)
-      refused.set(cid, {
-        cid,
-        code,
-        reason,
-        ...(type === undefined ? {} : { type }),
-        ...(author === undefined ? {} : { author }),
-      });
-  } catch {
-    // None yet, or unreadable: everything is checked.
-  }
+  // None yet, unreadable, damaged or malformed: everything is checked.
+  const parsed = File.safeParse(await readChecksummedJson(pathOf(home, spaceDocumentId), TAG));
+  if (!parsed.success) return refused;
+  for (const { cid, code, reason, type, author } of parsed.data.refused)
+    refused.set(cid, {
+      cid,
+      code,
+      reason,
+      ...(type === undefined ? {} : { type }),
+      ...(author === undefined ? {} : { author }),
+    });
   return refused;
 }
 
@@ -96,12 +89,10 @@ export async function writeRefusedRecords(
     const cut = { ...rejection, reason: rejection.reason.slice(0, MAX_REASON_LENGTH) };
     if (Refused.safeParse(cut).success) kept.push(cut);
   }
-  const json = JSON.stringify({ v: 1, rules: REFUSAL_RULES_VERSION, refused: kept });
-  await writeFileAtomic(
+  await writeChecksummedJson(
     pathOf(home, spaceDocumentId),
-    checksummed(TAG, new TextEncoder().encode(json)),
-    0o644,
-    false,
-    false,
+    TAG,
+    { v: 1, rules: REFUSAL_RULES_VERSION, refused: kept },
+    { durable: false },
   );
 }

@@ -1,14 +1,12 @@
-import { readFileSync } from "node:fs";
 import { unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { SpaceState } from "@canon/core";
 import { z } from "zod";
+import { readChecksummedJsonSync, writeChecksummedJson } from "../caches/checksummed-json.js";
 import { fingerprintHashOf } from "../caches/fingerprint-hash.js";
-import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
 import type { Signer } from "../home/identities.js";
 import { checkpointDue } from "../operations/checkpoint.js";
-import { checksummed, unchecksummed } from "../storage/checksummed.js";
 import { headsDigest } from "./heads-digest.js";
 
 /**
@@ -52,16 +50,10 @@ function pathOf(home: CanonHome, spaceDocumentId: string): string {
 
 /** The space's mark, or undefined when there is none or it is damaged or malformed. Synchronous: one small file. */
 export function readInStepMark(home: CanonHome, spaceDocumentId: string): InStepMark | undefined {
-  try {
-    const opened = unchecksummed(TAG, readFileSync(pathOf(home, spaceDocumentId)));
-    if (!("data" in opened)) return undefined;
-    const parsed = Mark.safeParse(JSON.parse(new TextDecoder().decode(opened.data)));
-    if (!parsed.success) return undefined;
-    const { fingerprintHash, digest, checkpoint } = parsed.data;
-    return { fingerprintHash, digest, checkpoint };
-  } catch {
-    return undefined;
-  }
+  const parsed = Mark.safeParse(readChecksummedJsonSync(pathOf(home, spaceDocumentId), TAG));
+  if (!parsed.success) return undefined;
+  const { fingerprintHash, digest, checkpoint } = parsed.data;
+  return { fingerprintHash, digest, checkpoint };
 }
 
 /**
@@ -76,13 +68,11 @@ export async function writeInStepMark(
 ): Promise<void> {
   const old = readInStepMark(home, spaceDocumentId);
   if (old !== undefined && JSON.stringify(old) === JSON.stringify(mark)) return;
-  const json = JSON.stringify({ v: 1, ...mark });
-  await writeFileAtomic(
+  await writeChecksummedJson(
     pathOf(home, spaceDocumentId),
-    checksummed(TAG, new TextEncoder().encode(json)),
-    0o644,
-    false,
-    false,
+    TAG,
+    { v: 1, ...mark },
+    { durable: false },
   );
 }
 
