@@ -7,15 +7,13 @@
 // imports nothing of Canon's and ships as dist/index.d.ts.
 import commonjs from "@rollup/plugin-commonjs";
 import { nodeResolve } from "@rollup/plugin-node-resolve";
+import { externalToBundles } from "../../scripts/automerge-external.mjs";
 import { patchedAutomergeRepo } from "../../scripts/patched-automerge-repo.mjs";
-
-/** Automerge itself and its subpaths (`/slim`), not `@automerge/automerge-repo*`. */
-const AUTOMERGE = /^@automerge\/automerge(\/|$)/;
 
 export default {
   input: { index: "build/index.js" },
   output: { dir: "dist", format: "esm", entryFileNames: "[name].mjs", inlineDynamicImports: true },
-  external: (id) => id.startsWith("node:") || AUTOMERGE.test(id),
+  external: externalToBundles,
   plugins: [
     nodeResolve({ preferBuiltins: true, exportConditions: ["node"] }),
     commonjs(),

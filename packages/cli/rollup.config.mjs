@@ -11,10 +11,9 @@
 import commonjs from "@rollup/plugin-commonjs";
 import json from "@rollup/plugin-json";
 import { nodeResolve } from "@rollup/plugin-node-resolve";
+import { externalToBundles } from "../../scripts/automerge-external.mjs";
 import { patchedAutomergeRepo } from "../../scripts/patched-automerge-repo.mjs";
 
-/** Automerge itself and its subpaths (`/slim`), not `@automerge/automerge-repo*`. */
-const AUTOMERGE = /^@automerge\/automerge(\/|$)/;
 /** automerge-repo's files and its WebSocket adapter's, as resolved in node_modules. */
 const AUTOMERGE_REPO = /[\\/]@automerge[\\/]automerge-repo(-network-websocket)?[\\/]/;
 
@@ -42,7 +41,7 @@ export default {
     banner: (chunk) => (chunk.isEntry ? "#!/usr/bin/env node" : ""),
     manualChunks,
   },
-  external: (id) => id.startsWith("node:") || AUTOMERGE.test(id),
+  external: externalToBundles,
   // JSON: the MCP SDK's validator (ajv) imports its meta-schemas.
   plugins: [
     nodeResolve({ preferBuiltins: true, exportConditions: ["node"] }),
