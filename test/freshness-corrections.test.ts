@@ -1,29 +1,21 @@
 import { spawnSync } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { resolve } from "node:path";
+import { describe, expect, it } from "vitest";
 import { writeAsAttacker } from "./helpers/attacker.js";
-import { CANON_BIN, type Sandbox, sandbox } from "./helpers/cli.js";
-import { startRelay, stopAll } from "./helpers/processes.js";
+import { CANON_BIN, type Sandbox } from "./helpers/cli.js";
+import {
+  createSpace,
+  documentIdOf,
+  joinSpace,
+  useFreshnessScene,
+  withholdFromStandards,
+} from "./helpers/freshness-scene.js";
+import { startRelay } from "./helpers/processes.js";
 
 // Checkpoints of version 2 (docs/decisions/2026-11-30-checkpoint-pages.md):
 // they name correction-log heads, and any number of standards in pages.
 
-let owner: Sandbox;
-let newcomer: Sandbox;
-let relayData: string;
-beforeEach(async () => {
-  owner = await sandbox();
-  newcomer = await sandbox();
-  relayData = await mkdtemp(join(tmpdir(), "canon-relay-"));
-});
-afterEach(async () => {
-  await stopAll();
-  await owner.dispose();
-  await newcomer.dispose();
-  await rm(relayData, { recursive: true, force: true });
-});
+const scene = useFreshnessScene();
 
 interface Freshness {
   status: string;
@@ -53,14 +45,11 @@ function probedShow(box: Sandbox, standard: string) {
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-/** The document id of a space URL. */
-const documentIdOf = (url: string) => url.replace(/^canon:/, "").split("/")[0] as string;
-
 describe("checkpoints prove corrections and spaces of any size (a real relay on 127.0.0.1)", () => {
   it("a relay withholding a correction leaves the reader incomplete with the correction named; --require-fresh exits 8", async () => {
-    const relay = await startRelay(relayData);
-    owner.ok("init");
-    const { url } = owner.ok("space", "create", "shared", "--json").json<{ url: string }>();
+    const { owner, newcomer } = scene;
+    const relay = await startRelay(scene.relayData);
+    const url = createSpace(owner, "shared");
     owner.ok("publish", "style", await owner.file("v1.md", "v1\n"));
     const lesson = owner
       .ok("correct", "style", "No inline code in non-technical articles.", "--json")
@@ -72,14 +61,8 @@ describe("checkpoints prove corrections and spaces of any size (a real relay on 
     });
 
     // The relay (or anyone who writes to the documents) withholds the correction from newcomers.
-    await writeAsAttacker(relay.url, documentIdOf(url), (raw) => {
-      for (const handle of raw.standards.values())
-        handle.change((doc) => {
-          delete doc.records[lesson.cid];
-        });
-    });
-    newcomer.ok("init");
-    newcomer.ok("space", "join", url, "--relay", relay.url);
+    await withholdFromStandards(relay.url, url, [lesson.cid]);
+    joinSpace(newcomer, url, relay.url);
     const view = newcomer.ok("ls", "--json").json<Listing>();
     expect(view.freshness).toMatchObject({ status: "incomplete", missing: [lesson.cid] });
     const strict = newcomer.canon("ls", "--require-fresh");
@@ -105,9 +88,9 @@ describe("checkpoints prove corrections and spaces of any size (a real relay on 
   });
 
   it("a 600-standard space gets a checkpoint in pages; a withheld release in it is reported; a page whose bytes do not match its CID is refused", async () => {
-    const relay = await startRelay(relayData);
-    owner.ok("init");
-    const { url } = owner.ok("space", "create", "big", "--json").json<{ url: string }>();
+    const { owner, newcomer } = scene;
+    const relay = await startRelay(scene.relayData);
+    const url = createSpace(owner, "big");
     // 600 standards, built in this process (600 `canon publish` runs would take minutes),
     // one signed release each, in one standard document as a replica may hold them.
     const core = await import("../packages/core/dist/index.js");
@@ -181,8 +164,7 @@ describe("checkpoints prove corrections and spaces of any size (a real relay on 
         doc.records[firstPage] = doc.records[secondPage] as Uint8Array;
       }),
     );
-    newcomer.ok("init");
-    newcomer.ok("space", "join", url, "--relay", relay.url);
+    joinSpace(newcomer, url, relay.url);
     const view = newcomer.ok("ls", "--json").json<Listing>();
     expect(view.standards).toHaveLength(599);
     expect(view.freshness.status).toBe("incomplete");

@@ -1,25 +1,13 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { writeAsAttacker } from "./helpers/attacker.js";
-import { type Sandbox, sandbox } from "./helpers/cli.js";
-import { startCanon, startRelay, stopAll } from "./helpers/processes.js";
+import { describe, expect, it } from "vitest";
+import {
+  createSpace,
+  joinSpace,
+  useFreshnessScene,
+  withholdFromStandards,
+} from "./helpers/freshness-scene.js";
+import { startCanon, startRelay } from "./helpers/processes.js";
 
-let owner: Sandbox;
-let newcomer: Sandbox;
-let relayData: string;
-beforeEach(async () => {
-  owner = await sandbox();
-  newcomer = await sandbox();
-  relayData = await mkdtemp(join(tmpdir(), "canon-relay-"));
-});
-afterEach(async () => {
-  await stopAll();
-  await owner.dispose();
-  await newcomer.dispose();
-  await rm(relayData, { recursive: true, force: true });
-});
+const scene = useFreshnessScene();
 
 interface Listing {
   standards: { standard: string; version: number }[];
@@ -28,9 +16,9 @@ interface Listing {
 
 describe("freshness you can prove (checkpoints, a real relay on 127.0.0.1)", () => {
   it("a maintainer's sync signs a checkpoint; a newcomer whose relay withholds the latest release is told its view is incomplete", async () => {
-    const relay = await startRelay(relayData);
-    owner.ok("init");
-    const { url } = owner.ok("space", "create", "shared", "--json").json<{ url: string }>();
+    const { owner, newcomer } = scene;
+    const relay = await startRelay(scene.relayData);
+    const url = createSpace(owner, "shared");
     owner.ok("publish", "style", await owner.file("v1.md", "v1\n"));
     const v2 = owner
       .ok("publish", "style", await owner.file("v2.md", "v2\n"), "--json")
@@ -42,15 +30,8 @@ describe("freshness you can prove (checkpoints, a real relay on 127.0.0.1)", () 
     expect(ownView.freshness.checkpoint).not.toBeNull();
 
     // A hostile peer (or a relay serving an older state) withholds v2 from newcomers.
-    const spaceDocumentId = url.replace(/^canon:/, "").split("/")[0] as string;
-    await writeAsAttacker(relay.url, spaceDocumentId, (raw) => {
-      for (const handle of raw.standards.values())
-        handle.change((doc) => {
-          delete doc.records[v2.release];
-        });
-    });
-    newcomer.ok("init");
-    newcomer.ok("space", "join", url, "--relay", relay.url);
+    await withholdFromStandards(relay.url, url, [v2.release]);
+    joinSpace(newcomer, url, relay.url);
     const view = newcomer.ok("ls", "--json").json<Listing>();
     expect(view.standards).toEqual([expect.objectContaining({ standard: "style", version: 1 })]);
     expect(view.freshness).toMatchObject({ status: "incomplete", missing: [v2.release] });
@@ -80,9 +61,9 @@ describe("freshness you can prove (checkpoints, a real relay on 127.0.0.1)", () 
   });
 
   it("a maintainer's running watch signs a checkpoint when a release arrives", async () => {
-    const relay = await startRelay(relayData);
-    owner.ok("init");
-    const { url } = owner.ok("space", "create", "shared", "--json").json<{ url: string }>();
+    const { owner, newcomer } = scene;
+    const relay = await startRelay(scene.relayData);
+    const url = createSpace(owner, "shared");
     const ownerDid = owner.ok("id", "--json").json<{ did: string }>().did;
     const otherDid = newcomer.ok("init", "--json").json<{ did: string }>().did;
     owner.ok("member", "add", otherDid, "--role", "maintainer");
@@ -117,8 +98,8 @@ describe("freshness you can prove (checkpoints, a real relay on 127.0.0.1)", () 
   });
 
   it("a view whose newest checkpoint expired says it may be frozen; the expiry is a signed space setting", async () => {
-    owner.ok("init");
-    owner.ok("space", "create", "shared");
+    const { owner } = scene;
+    createSpace(owner, "shared");
     owner.ok("publish", "style", await owner.file("v1.md", "v1\n"));
     owner.ok("space", "settings", "--checkpoint-expiry", "60s");
     const signed = owner.ok("checkpoint", "--json").json<{ createdAt: string; expires: string }>();
