@@ -1,0 +1,155 @@
+import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as A from "@automerge/automerge";
+import { cbor, generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
+import { afterEach, describe, expect, it } from "vitest";
+import { WebSocketServer } from "ws";
+import { createRelayLog, type RelayServer, startRelayServer } from "../src/index.js";
+import { eventually, syncThroughRelay } from "./helpers/hostile-peer.js";
+
+interface LoggedEvent {
+  readonly level: string;
+  readonly event: string;
+  readonly reason?: string;
+  readonly quota?: string;
+}
+
+/** A message the relay under test sent the hostile peer relay. */
+interface RelayMessage {
+  readonly type: string;
+  readonly senderId: string;
+  readonly documentId?: string;
+}
+
+const cleanup: (() => Promise<void>)[] = [];
+
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step();
+});
+
+async function temporaryDirectory(): Promise<string> {
+  const directory = await mkdtemp(join(tmpdir(), "canon-hostile-peer-relay-"));
+  cleanup.push(() => rm(directory, { recursive: true, force: true }));
+  return directory;
+}
+
+/**
+ * A WebSocket server on 127.0.0.1 playing a relay ours peers with, owned by
+ * the attacker: `onMessage` gets each message our relay sends it, with
+ * `reply` to answer (from the peer id `hostile-relay` unless a field says
+ * otherwise). Counts the connections our relay opened.
+ */
+async function hostilePeerRelay(
+  onMessage: (message: RelayMessage, reply: (fields: Record<string, unknown>) => void) => void,
+): Promise<{
+  url: string;
+  connections: () => number;
+  send: (fields: Record<string, unknown>) => void;
+}> {
+  const server = createServer();
+  const wss = new WebSocketServer({ server });
+  let connections = 0;
+  let send: (fields: Record<string, unknown>) => void = () => {
+    throw new Error("our relay has not joined the hostile one yet");
+  };
+  wss.on("connection", (socket) => {
+    connections += 1;
+    socket.on("message", (raw: Buffer) => {
+      const message = cbor.decode(new Uint8Array(raw)) as RelayMessage;
+      const reply = (fields: Record<string, unknown>) => {
+        if (socket.readyState === socket.OPEN)
+          socket.send(
+            cbor.encode({ senderId: "hostile-relay", targetId: message.senderId, ...fields }),
+          );
+      };
+      if (message.type === "join") send = reply;
+      onMessage(message, reply);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  cleanup.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const client of wss.clients) client.terminate();
+        wss.close();
+        server.close(() => resolve());
+      }),
+  );
+  return {
+    url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    connections: () => connections,
+    send: (fields) => send(fields),
+  };
+}
+
+/** Our relay, peering with `peer`, its data in `directory`, its log lines kept in `events`. */
+async function relayPeeringWith(
+  peer: string,
+  directory: string,
+): Promise<{ server: RelayServer; events: LoggedEvent[] }> {
+  const events: LoggedEvent[] = [];
+  const server = await startRelayServer({
+    storageDirectory: directory,
+    port: 0,
+    peers: [{ url: peer }],
+    log: createRelayLog("info", (line) => events.push(JSON.parse(line) as LoggedEvent)),
+  });
+  cleanup.push(() => server.stop());
+  return { server, events };
+}
+
+/** A sync message creating `doc` at a peer that holds nothing of it. */
+function creatingSync(doc: A.Doc<unknown>): Uint8Array {
+  const opening = A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array;
+  return A.encodeSyncMessage({
+    ...A.decodeSyncMessage(opening),
+    heads: A.getHeads(doc),
+    changes: A.getAllChanges(doc),
+  });
+}
+
+function refusals(events: readonly LoggedEvent[]): string[] {
+  return events.filter((e) => e.event === "peer-relay-refused").map((e) => e.reason ?? "");
+}
+
+/** Every file under `directory`, as paths relative to it. */
+async function filesUnder(directory: string): Promise<string[]> {
+  const entries = await readdir(directory, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name).slice(directory.length + 1));
+}
+
+describe("a relay ours peers with, owned by an attacker", () => {
+  it("cannot make ours write outside its data directory with the storage id it announces", async () => {
+    const outer = await temporaryDirectory();
+    const data = join(outer, "data");
+    await mkdir(data);
+    const documentId = parseAutomergeUrl(generateAutomergeUrl()).documentId;
+    const doc = A.from({ note: "pushed by the peer relay" });
+    const hostile = await hostilePeerRelay((message, reply) => {
+      if (message.type !== "join") return;
+      // <data>/<2>/<rest>/sync-state/<storage id>: four steps up is <outer>.
+      reply({
+        type: "peer",
+        peerMetadata: { storageId: "../../../../escaped", isEphemeral: false },
+        selectedProtocolVersion: "1",
+      });
+    });
+    const { server, events } = await relayPeeringWith(hostile.url, data);
+    // Ours serves its own clients (the Repo takes documents from the network only once a client came).
+    await syncThroughRelay(server.url);
+    await eventually(() => hostile.connections() > 0);
+    hostile.send({ type: "sync", documentId, data: creatingSync(doc) });
+    // Give the relay time to take the message and save its sync state (throttled).
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect(await filesUnder(outer)).not.toContain("escaped");
+    expect(refusals(events)).toContain(
+      "bad message: peerMetadata.storageId Invalid string: must match pattern /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i",
+    );
+    await syncThroughRelay(server.url);
+  });
+});
