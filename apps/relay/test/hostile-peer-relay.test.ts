@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -7,7 +8,12 @@ import * as A from "@automerge/automerge";
 import { cbor, generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
-import { createRelayLog, type RelayServer, startRelayServer } from "../src/index.js";
+import {
+  createRelayLog,
+  type RelayLimits,
+  type RelayServer,
+  startRelayServer,
+} from "../src/index.js";
 import { eventually, syncThroughRelay } from "./helpers/hostile-peer.js";
 
 interface LoggedEvent {
@@ -89,16 +95,51 @@ async function hostilePeerRelay(
 async function relayPeeringWith(
   peer: string,
   directory: string,
+  limits: Partial<RelayLimits> = {},
 ): Promise<{ server: RelayServer; events: LoggedEvent[] }> {
   const events: LoggedEvent[] = [];
   const server = await startRelayServer({
     storageDirectory: directory,
     port: 0,
+    limits,
     peers: [{ url: peer }],
     log: createRelayLog("info", (line) => events.push(JSON.parse(line) as LoggedEvent)),
   });
   cleanup.push(() => server.stop());
   return { server, events };
+}
+
+/** The answer to our relay's join, as an honest relay gives it. */
+const PEER_ANSWER = {
+  type: "peer",
+  peerMetadata: { storageId: "0b9d4c6e-6f0e-4a55-9b1a-0d7b6b4f5e21", isEphemeral: false },
+  selectedProtocolVersion: "1",
+};
+
+/** A document of `levels` changes, each nesting one map in the last: no change nests more than one. */
+function oneLevelChanges(levels: number): { heads: A.Heads; changes: Uint8Array[] } {
+  const local = A.getBackend(A.init());
+  const changes: Uint8Array[] = [];
+  let obj = "_root";
+  for (let i = 0; i < levels; i++) {
+    obj = local.putObject(obj, "n", {});
+    local.commit(`level ${i}`);
+    changes.push(local.getLastLocalChange() as Uint8Array);
+  }
+  return { heads: local.getHeads(), changes };
+}
+
+/** Our relay, its first client served, peering with a hostile relay that answered its join honestly. */
+async function servedAndPeered(limits: Partial<RelayLimits> = {}) {
+  const hostile = await hostilePeerRelay((message, reply) => {
+    if (message.type === "join") reply(PEER_ANSWER);
+  });
+  const data = await temporaryDirectory();
+  const relay = await relayPeeringWith(hostile.url, data, limits);
+  // The Repo takes documents from the network only once a client came.
+  await syncThroughRelay(relay.server.url);
+  await eventually(() => hostile.connections() > 0);
+  return { ...relay, hostile, data };
 }
 
 /** A sync message creating `doc` at a peer that holds nothing of it. */
@@ -152,4 +193,47 @@ describe("a relay ours peers with, owned by an attacker", () => {
     );
     await syncThroughRelay(server.url);
   });
+
+  it("refuses changes one level deep each that would nest a document over 64 deep (Automerge traps at 20,000), and keeps serving", async () => {
+    const { server, events, hostile } = await servedAndPeered();
+    const documentId = parseAutomergeUrl(generateAutomergeUrl()).documentId;
+    const { heads, changes } = oneLevelChanges(164);
+    const opening = A.generateSyncMessage(A.init(), A.initSyncState())[1] as Uint8Array;
+    hostile.send({
+      type: "sync",
+      documentId,
+      data: A.encodeSyncMessage({ ...A.decodeSyncMessage(opening), heads, changes }),
+    });
+    await eventually(() => refusals(events).length > 0);
+    expect(refusals(events)).toEqual(["sync message nests objects over 64 deep in the document"]);
+    expect(await server.repo.storageSubsystem?.loadDoc(documentId as never)).toBeNull();
+    await syncThroughRelay(server.url);
+  }, 30_000);
+
+  it("holds a peer relay to the document size limit and its write budget", async () => {
+    const { server, events, hostile } = await servedAndPeered({ maxDocumentBytes: 64 * 1024 });
+    const documentId = parseAutomergeUrl(generateAutomergeUrl()).documentId;
+    const large = A.from({ text: randomBytes(150_000).toString("base64") });
+    hostile.send({ type: "sync", documentId, data: creatingSync(large) });
+    await eventually(() => refusals(events).length > 0);
+    expect(refusals(events)).toEqual(["quota exceeded: maxDocumentBytes"]);
+    expect(await server.repo.storageSubsystem?.loadDoc(documentId as never)).toBeNull();
+    // It is connected again, a second later, and still held to it.
+    await eventually(() => hostile.connections() > 1);
+    await syncThroughRelay(server.url);
+  }, 30_000);
+
+  it("refuses a peer relay answering our join under our relay's own peer id", async () => {
+    const events: LoggedEvent[] = [];
+    const hostile = await hostilePeerRelay((message, reply) => {
+      if (message.type === "join") reply({ ...PEER_ANSWER, senderId: message.senderId });
+    });
+    const data = await temporaryDirectory();
+    const relay = await relayPeeringWith(hostile.url, data);
+    relay.events.length = 0;
+    await eventually(() => refusals(relay.events).length > 0);
+    events.push(...relay.events);
+    expect(refusals(events)[0]).toBe("claims this relay's or a client's peer id");
+    await syncThroughRelay(relay.server.url);
+  }, 30_000);
 });
