@@ -205,6 +205,8 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     end: (documentId: string) => eviction?.end(documentId),
     settled: (documentId: string) => eviction?.settled(documentId),
   };
+  // Every id a peer relay answered our join with: a client may not join under one (see the guard).
+  const peerRelayIds = new Set<string>();
   const serverAdapter = new GuardedServerAdapter(wss, {
     limits,
     log,
@@ -217,6 +219,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     access,
     keepAliveMs: options.keepAliveMs,
     activity: idleMs > 0 ? activity : undefined,
+    peerRelay: (peerId) => peerRelayIds.has(peerId),
   });
   // A peer relay is guarded like a client (see `peering/peer-relay-client.ts`), with budgets of its own.
   const outgoing = (options.peers ?? []).map(
@@ -229,6 +232,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
         check: (message, changes, peerId, budgets) =>
           serverAdapter.checkFromPeerRelay(message, changes, peerId, budgets),
         claimed: (peerId) => peerId === origin || serverAdapter.holdsPeer(peerId),
+        joined: (peerId) => peerRelayIds.add(peerId),
       }),
   );
   const repo = new Repo({

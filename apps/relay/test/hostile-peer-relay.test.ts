@@ -7,14 +7,21 @@ import { join } from "node:path";
 import * as A from "@automerge/automerge";
 import { cbor, generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
 import { afterEach, describe, expect, it } from "vitest";
-import { WebSocketServer } from "ws";
+import WebSocket, { WebSocketServer } from "ws";
+import { parseTokensFile } from "../src/access/tokens-file.js";
 import {
   createRelayLog,
   type RelayLimits,
   type RelayServer,
   startRelayServer,
 } from "../src/index.js";
-import { eventually, syncThroughRelay } from "./helpers/hostile-peer.js";
+import {
+  eventually,
+  fetchThroughRelay,
+  joinMessage,
+  syncThroughRelay,
+  withTimeout,
+} from "./helpers/hostile-peer.js";
 
 interface LoggedEvent {
   readonly level: string;
@@ -235,5 +242,75 @@ describe("a relay ours peers with, owned by an attacker", () => {
     events.push(...relay.events);
     expect(refusals(events)[0]).toBe("claims this relay's or a client's peer id");
     await syncThroughRelay(relay.server.url);
+  }, 30_000);
+});
+
+describe("a client claiming the peer id of a relay ours peers with", () => {
+  it("is refused unless it holds the admin token: leaving, it cut the peering for good", async () => {
+    const admin = "admin-token-0123456789";
+    const alpha = parseAutomergeUrl(generateAutomergeUrl()).documentId;
+    const beta = parseAutomergeUrl(generateAutomergeUrl()).documentId;
+    const other = await startRelayServer({
+      storageDirectory: await temporaryDirectory(),
+      port: 0,
+      token: admin,
+    });
+    cleanup.push(() => other.stop());
+    const events: LoggedEvent[] = [];
+    const ours = await startRelayServer({
+      storageDirectory: await temporaryDirectory(),
+      port: 0,
+      token: admin,
+      spaceTokens: parseTokensFile(
+        JSON.stringify({
+          spaces: {
+            [alpha]: { write: ["alpha-token-0123456789"] },
+            [beta]: { write: ["beta-token-0123456789"] },
+          },
+        }),
+        "tokens.json",
+        admin,
+      ),
+      peers: [{ url: other.url, token: admin }],
+      log: createRelayLog("info", (line) => events.push(JSON.parse(line) as LoggedEvent)),
+    });
+    cleanup.push(() => ours.stop());
+    // Anyone who connects to the other relay hears its peer id.
+    const otherId = other.repo.peerId;
+    await eventually(async () => ((await ours.health()) as { peers: number }).peers > 0);
+    const socket = new WebSocket(`${ours.url}?token=beta-token-0123456789`);
+    socket.on("error", () => {});
+    const heard: string[] = [];
+    socket.on("message", (raw: Buffer) => {
+      const message = cbor.decode(new Uint8Array(raw)) as RelayMessage;
+      heard.push(message.type);
+    });
+    await new Promise((resolve) => socket.once("open", resolve));
+    const closed = new Promise<number>((resolve) => socket.once("close", resolve));
+    socket.send(joinMessage(otherId));
+    // Refused at once; without the rule, it was answered and then left.
+    const code = await Promise.race([
+      closed,
+      new Promise<undefined>((resolve) => setTimeout(resolve, 1000)),
+    ]);
+    socket.close();
+    await closed;
+    expect(heard).toEqual([]);
+    expect(code).toBe(1008);
+    expect(events.filter((e) => e.event === "peer-disconnected").map((e) => e.reason)).toEqual([
+      "claims the peer id of a relay this one peers with",
+    ]);
+    // The peering still carries a client's write from ours to the other relay.
+    const url = await syncThroughRelay(`${ours.url}?token=${admin}`, "peered");
+    await eventually(async () => {
+      try {
+        return (
+          (await fetchThroughRelay<{ text: string }>(`${other.url}?token=${admin}`, url)).text ===
+          "peered"
+        );
+      } catch {
+        return false;
+      }
+    }, 15_000);
   }, 30_000);
 });

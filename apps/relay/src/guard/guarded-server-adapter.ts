@@ -61,6 +61,13 @@ export interface GuardOptions {
   readonly keepAliveMs?: number | undefined;
   /** Told of every message about a document, so idle documents can leave memory (see `memory/`). */
   readonly activity?: DocumentActivity | undefined;
+  /**
+   * True for the peer id of a relay this one peers with. A connection
+   * joining under it must hold the admin token (as a peer relay does): the
+   * Repo shares every document with that id and routes its messages to the
+   * last connection that claimed it.
+   */
+  readonly peerRelay?: ((peerId: string) => boolean) | undefined;
 }
 
 /**
@@ -387,6 +394,12 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
         return this.#disconnect(socket, connection, "joined twice");
       if (message.senderId === this.peerId)
         return this.#disconnect(socket, connection, "claims the relay's own peer id");
+      if (connection.grant.kind !== "all" && this.#options.peerRelay?.(message.senderId) === true)
+        return this.#disconnect(
+          socket,
+          connection,
+          "claims the peer id of a relay this one peers with",
+        );
       // A join under a peer id another socket holds takes that socket's place, and with it
       // the messages still on their way to it: only for a token that may read all it could.
       const holder = this.sockets[message.senderId as PeerId] as WebSocket | undefined;

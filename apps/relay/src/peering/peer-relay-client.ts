@@ -22,6 +22,8 @@ export interface PeerRelayGuard {
   ): Promise<PeerRelayRefusal | undefined>;
   /** True when `peerId` is this relay's own id or one a connected client holds. */
   claimed(peerId: string): boolean;
+  /** Told the id a peer relay answered our join with, once accepted (clients may not join under it). */
+  joined(peerId: string): void;
 }
 
 /**
@@ -98,6 +100,7 @@ export class PeerRelayClient extends RelayClient {
       if (this.#guard.claimed(message.senderId))
         return { kind: "rule", reason: "claims this relay's or a client's peer id" };
       this.#peerId = message.senderId;
+      this.#guard.joined(message.senderId);
     } else {
       if (this.#peerId === undefined)
         return { kind: "rule", reason: `sent ${message.type} before answering join` };
