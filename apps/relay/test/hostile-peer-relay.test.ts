@@ -27,6 +27,8 @@ interface LoggedEvent {
   readonly event: string;
   readonly reason?: string;
   readonly quota?: string;
+  readonly peer?: string;
+  readonly limit?: number;
 }
 
 /** A message the relay under test sent the hostile peer relay. */
@@ -102,13 +104,14 @@ async function relayPeeringWith(
   peer: string,
   directory: string,
   limits: Partial<RelayLimits> = {},
+  token?: string,
 ): Promise<{ server: RelayServer; events: LoggedEvent[] }> {
   const events: LoggedEvent[] = [];
   const server = await startRelayServer({
     storageDirectory: directory,
     port: 0,
     limits,
-    peers: [{ url: peer }],
+    peers: [{ url: peer, token }],
     log: createRelayLog("info", (line) => events.push(JSON.parse(line) as LoggedEvent)),
   });
   cleanup.push(() => server.stop());
@@ -135,13 +138,16 @@ function oneLevelChanges(levels: number): { heads: A.Heads; changes: Uint8Array[
   return { heads: local.getHeads(), changes };
 }
 
+/** The token ours presents to the peer relay: never logged. */
+const PEER_TOKEN = "peer-token-never-logged-0123";
+
 /** Our relay, its first client served, peering with a hostile relay that answered its join honestly. */
 async function servedAndPeered(limits: Partial<RelayLimits> = {}) {
   const hostile = await hostilePeerRelay((message, reply) => {
     if (message.type === "join") reply(PEER_ANSWER);
   });
   const data = await temporaryDirectory();
-  const relay = await relayPeeringWith(hostile.url, data, limits);
+  const relay = await relayPeeringWith(hostile.url, data, limits, PEER_TOKEN);
   // The Repo takes documents from the network only once a client came.
   await syncThroughRelay(relay.server.url);
   await eventually(() => hostile.connections() > 0);
@@ -223,6 +229,11 @@ describe("a relay ours peers with, owned by an attacker", () => {
     hostile.send({ type: "sync", documentId, data: creatingSync(large) });
     await eventually(() => refusals(events).length > 0);
     expect(refusals(events)).toEqual(["quota exceeded: maxDocumentBytes"]);
+    expect(events.find((e) => e.event === "peer-relay-refused")).toMatchObject({
+      peer: hostile.url.replace(/\/?$/, "/"),
+      limit: 64 * 1024,
+    });
+    expect(JSON.stringify(events)).not.toContain(PEER_TOKEN);
     expect(await server.repo.storageSubsystem?.loadDoc(documentId as never)).toBeNull();
     // It is connected again, a second later, and still held to it.
     await eventually(() => hostile.connections() > 1);

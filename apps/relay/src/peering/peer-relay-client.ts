@@ -58,8 +58,7 @@ export class PeerRelayClient extends RelayClient {
   /** A connection to the relay `endpoint` names (its token in the query), retried every `retryInterval` ms. */
   constructor(endpoint: RelayEndpoint, retryInterval: number, guard: PeerRelayGuard) {
     super(socketUrlOf(endpoint), retryInterval);
-    // Logged: never with a token.
-    this.#url = endpoint.url.replace(/[?#].*$/, "");
+    this.#url = shownUrl(endpoint.url);
     this.#guard = guard;
   }
 
@@ -151,6 +150,16 @@ export class PeerRelayClient extends RelayClient {
       }`,
     );
     this.socket?.close();
+  }
+}
+
+/** The peer relay's URL as logged: scheme, host and path, never a token (query) or a password (user info). */
+function shownUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+  } catch {
+    return "(a relay URL that does not parse)";
   }
 }
 
