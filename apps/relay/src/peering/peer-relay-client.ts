@@ -78,7 +78,7 @@ export class PeerRelayClient extends RelayClient {
       .then(async () => {
         // A message of a connection already closed (a refused one) is dropped.
         if (this.socket !== socket || socket?.readyState !== socket?.OPEN) return;
-        const refusal = await this.#check(bytes);
+        const refusal = await this.#check(bytes, socket);
         if (this.socket !== socket) return;
         if (refusal === undefined) return;
         if (refusal.kind === "unavailable") return;
@@ -89,8 +89,15 @@ export class PeerRelayClient extends RelayClient {
       );
   }
 
-  /** Checks one message and, when it passes, hands the parsed message on; the refusal otherwise. */
-  async #check(bytes: Uint8Array): Promise<PeerRelayRefusal | undefined> {
+  /**
+   * Checks one message of the connection on `socket` and, when it passes and
+   * that connection is still the current one, hands the parsed message on;
+   * the refusal otherwise.
+   */
+  async #check(
+    bytes: Uint8Array,
+    socket: RelayClient["socket"],
+  ): Promise<PeerRelayRefusal | undefined> {
     const parsed = parseWireMessage(bytes);
     if (!parsed.ok) return { kind: "rule", reason: parsed.reason };
     const { message } = parsed;
@@ -120,6 +127,8 @@ export class PeerRelayClient extends RelayClient {
       }
       if (refusal !== undefined) return refusal;
     }
+    // A check may wait for storage: the connection it came on may be gone (refused, replaced).
+    if (this.socket !== socket) return undefined;
     // Re-encoded from the parsed message: only checked fields go on.
     super.receiveMessage(cbor.encode(message));
     return undefined;
