@@ -21,6 +21,7 @@ export type RelayEvent =
   | "peer-disconnected"
   | "quota-exceeded"
   | "access-refused"
+  | "peer-relay-refused"
   | "repo-error"
   | "database-lost"
   | "database-back"

@@ -3,13 +3,7 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type PeerId, Repo } from "@automerge/automerge-repo";
 import { CanonError } from "@canon/core";
-import {
-  RelayClient,
-  type RelayEndpoint,
-  SYNC_DEBOUNCE_MS,
-  socketUrlOf,
-  WritesInFlight,
-} from "@canon/store";
+import { type RelayEndpoint, SYNC_DEBOUNCE_MS, WritesInFlight } from "@canon/store";
 import { WebSocketServer } from "ws";
 import { RelayTokens } from "./access/relay-tokens.js";
 import { SpaceAccess } from "./access/space-access.js";
@@ -17,7 +11,7 @@ import { grantOf } from "./auth.js";
 import { AddressConnections } from "./guard/address-connections.js";
 import { clientAddress, type TrustedProxies } from "./guard/client-address.js";
 import { DocumentSizes } from "./guard/document-sizes.js";
-import { GuardedServerAdapter } from "./guard/guarded-server-adapter.js";
+import { GuardedServerAdapter, peerBudgets } from "./guard/guarded-server-adapter.js";
 import { HeadsRequests } from "./guard/heads-requests.js";
 import { HeadsCache, reportingWrites } from "./heads-cache.js";
 import { headsSummary } from "./heads-summary.js";
@@ -25,6 +19,7 @@ import { answerHttp, type HealthCheck, healthOf, type ServerHealth } from "./hea
 import { type LimitOverrides, limitsWith } from "./limits.js";
 import { DEFAULT_IDLE_EVICTION_MS, IdleEviction } from "./memory/idle-eviction.js";
 import { RelayMetrics } from "./metrics.js";
+import { PeerRelayClient } from "./peering/peer-relay-client.js";
 import { createRelayLog, DEFAULT_LOG_LEVEL, type LogLevel, type RelayLog } from "./relay-log.js";
 import { requestTarget } from "./request-target.js";
 import { sendSpaceDocuments } from "./space-documents.js";
@@ -188,7 +183,6 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   );
   // `ws` refuses a larger message itself (close 1009), before buffering it whole.
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes });
-  const outgoing = (options.peers ?? []).map((peer) => new RelayClient(socketUrlOf(peer), 1000));
   const tokens = options.spaceTokens ?? new RelayTokens(options.token);
   const sizes = new DocumentSizes(relayStorage);
   // The access check reads the Repo's documents; the Repo needs the adapter first.
@@ -211,6 +205,8 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     end: (documentId: string) => eviction?.end(documentId),
     settled: (documentId: string) => eviction?.settled(documentId),
   };
+  // Every id a peer relay answered our join with: a client may not join under one (see the guard).
+  const peerRelayIds = new Set<string>();
   const serverAdapter = new GuardedServerAdapter(wss, {
     limits,
     log,
@@ -223,7 +219,22 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     access,
     keepAliveMs: options.keepAliveMs,
     activity: idleMs > 0 ? activity : undefined,
+    peerRelay: (peerId) => peerRelayIds.has(peerId),
   });
+  // A peer relay is guarded like a client (see `peering/peer-relay-client.ts`), with budgets of its own.
+  const outgoing = (options.peers ?? []).map(
+    (peer) =>
+      new PeerRelayClient(peer, 1000, {
+        limits,
+        log,
+        metrics,
+        budgets: peerBudgets(limits),
+        check: (message, changes, peerId, budgets) =>
+          serverAdapter.checkFromPeerRelay(message, changes, peerId, budgets),
+        claimed: (peerId) => peerId === origin || serverAdapter.holdsPeer(peerId),
+        joined: (peerId) => peerRelayIds.add(peerId),
+      }),
+  );
   const repo = new Repo({
     storage,
     network: [serverAdapter],

@@ -61,10 +61,52 @@ export interface GuardOptions {
   readonly keepAliveMs?: number | undefined;
   /** Told of every message about a document, so idle documents can leave memory (see `memory/`). */
   readonly activity?: DocumentActivity | undefined;
+  /**
+   * True for the peer id of a relay this one peers with. A connection
+   * joining under it must hold the admin token (as a peer relay does): the
+   * Repo shares every document with that id and routes its messages to the
+   * last connection that claimed it.
+   */
+  readonly peerRelay?: ((peerId: string) => boolean) | undefined;
 }
 
-/** One peer's socket, as the guard sees it. */
-interface Connection {
+/**
+ * What one peer may still spend: a connection's (see {@link Connection}), or
+ * a relay this one peers with ({@link GuardedServerAdapter.checkFromPeerRelay}).
+ */
+export interface PeerBudgets {
+  /** Bytes the peer may send. */
+  readonly received: RateBudget;
+  /** Bytes of new changes the peer may write. */
+  readonly written: RateBudget;
+  /** Documents the relay did not hold the peer may name. */
+  readonly created: RateBudget;
+  /** Documents this peer has named, each counted once against {@link PeerBudgets.created}. */
+  readonly named: Set<string>;
+}
+
+/** The budgets of a new peer under `limits` (a relay this one peers with has its own, not an address's). */
+export function peerBudgets(limits: RelayLimits): PeerBudgets {
+  return {
+    received: new RateBudget(limits.receiveBytesPerMinute),
+    written: new RateBudget(limits.writeBytesPerMinute),
+    created: new RateBudget(limits.newDocumentsPerMinute),
+    named: new Set(),
+  };
+}
+
+/** Why {@link GuardedServerAdapter.checkFromPeerRelay} refused a message: a quota, or a rule broken. */
+export type PeerRelayRefusal =
+  | { readonly kind: "quota"; readonly quota: keyof RelayLimits }
+  | { readonly kind: "unavailable" }
+  | { readonly kind: "rule"; readonly reason: string };
+
+/**
+ * One peer's socket, as the guard sees it. Its `written` and `created`
+ * budgets are shared by every connection from the same address (see
+ * {@link AddressBudgets}).
+ */
+interface Connection extends PeerBudgets {
   readonly remoteAddress: string;
   /** What the connection's token opens. */
   readonly grant: AccessGrant;
@@ -72,13 +114,6 @@ interface Connection {
   readonly allowed: Set<string>;
   /** Set by the peer's one `join`; every later message must come from it. */
   peerId: string | undefined;
-  readonly received: RateBudget;
-  /** Shared by every connection from the same address (see {@link AddressBudgets}). */
-  readonly written: RateBudget;
-  /** Shared by every connection from the same address (see {@link AddressBudgets}). */
-  readonly created: RateBudget;
-  /** Documents this connection has named, each counted once against {@link Connection.created}. */
-  readonly named: Set<string>;
   /** Messages are checked one at a time, in order (some checks read the disk). */
   queue: Promise<void>;
   closed: boolean;
@@ -359,6 +394,12 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
         return this.#disconnect(socket, connection, "joined twice");
       if (message.senderId === this.peerId)
         return this.#disconnect(socket, connection, "claims the relay's own peer id");
+      if (connection.grant.kind !== "all" && this.#options.peerRelay?.(message.senderId) === true)
+        return this.#disconnect(
+          socket,
+          connection,
+          "claims the peer id of a relay this one peers with",
+        );
       // A join under a peer id another socket holds takes that socket's place, and with it
       // the messages still on their way to it: only for a token that may read all it could.
       const holder = this.sockets[message.senderId as PeerId] as WebSocket | undefined;
@@ -444,6 +485,66 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
     this.emit("message", message as WireMessage & Message);
   }
 
+  /**
+   * The checks a message from a relay this one peers with gets, after
+   * {@link parseWireMessage}: the same as a client's past its token (a peer
+   * relay holds the admin token): it must come from `peerId` (the id the
+   * peer relay answered our join with) and be addressed to this relay; a
+   * document the relay does not hold costs its new-document budget (past
+   * it, a request that only asks is answered unavailable); new changes
+   * cost its write budget and may not grow a document past the size limit;
+   * and they must apply to the document and nest nothing over
+   * {@link MAX_CHANGE_NESTING} deep in it (one level per change or not).
+   * Without them a peer relay could store anything in this relay, without
+   * end, for its clients to load, and one sync message of 20,000 changes
+   * one level deep each traps Automerge for every tenant. Undefined when
+   * the message may go on to the Repo. Cost: as a client's message.
+   */
+  async checkFromPeerRelay(
+    message: WireMessage,
+    changes: readonly IncomingChange[],
+    peerId: string,
+    budgets: PeerBudgets,
+  ): Promise<PeerRelayRefusal | undefined> {
+    if (message.type === "join") return { kind: "rule", reason: "a relay sent join" };
+    if (message.senderId !== peerId) return { kind: "rule", reason: "speaks for another peer id" };
+    if (message.type === "leave" || message.type === "error") return undefined;
+    if (message.targetId !== this.peerId)
+      return { kind: "rule", reason: "addressed to another peer" };
+    if (!("documentId" in message)) return undefined;
+    const activity = this.#options.activity;
+    await activity?.settled(message.documentId);
+    activity?.begin(message.documentId);
+    try {
+      const writes = (message.type === "sync" || message.type === "request") && changes.length > 0;
+      if (
+        message.type === "sync" ||
+        message.type === "request" ||
+        message.type === "doc-unavailable" ||
+        message.type === "ephemeral"
+      ) {
+        if (!(await this.#mayName(budgets, message.documentId)))
+          return message.type === "request" && !writes
+            ? { kind: "unavailable" }
+            : { kind: "quota", quota: "newDocumentsPerMinute" };
+      }
+      if (!writes || !("data" in message)) return undefined;
+      const quota = await this.#mayWrite(budgets, message.documentId, changes);
+      if (quota !== undefined) return { kind: "quota", quota };
+      const refusal = await this.#applies(message.documentId, message.data);
+      return refusal === undefined ? undefined : { kind: "rule", reason: refusal };
+    } finally {
+      activity?.end(message.documentId);
+    }
+  }
+
+  /** True when a client connected to this relay holds `peerId` (a peer relay claiming it would take its messages). */
+  holdsPeer(peerId: string): boolean {
+    const socket = this.sockets[peerId as PeerId] as WebSocket | undefined;
+    const held = socket === undefined ? undefined : this.#connections.get(socket);
+    return held !== undefined && !held.closed;
+  }
+
   /** Why the connection's token may not touch `documentId` (with changes when `writes`), or undefined. */
   async #refusal(
     connection: Connection,
@@ -498,7 +599,7 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
   }
 
   /** False when naming `documentId` would create one document more than the connection's budget allows. */
-  async #mayName(connection: Connection, documentId: string): Promise<boolean> {
+  async #mayName(connection: PeerBudgets, documentId: string): Promise<boolean> {
     if (connection.named.has(documentId)) return true;
     const allowed =
       this.#repo?.handles[documentId as never]?.isReady() === true ||
@@ -558,7 +659,7 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
 
   /** The quota that writing `changes` to `documentId` would exceed, or undefined (and the bytes counted). */
   async #mayWrite(
-    connection: Connection,
+    connection: PeerBudgets,
     documentId: string,
     changes: readonly IncomingChange[],
   ): Promise<keyof RelayLimits | undefined> {

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { CanonError } from "@canon/core";
 import { CHUNK_KINDS, countStoredDocuments, FileStorage, pathOfKey } from "@canon/store";
 import type { RelayStorage } from "./relay-storage.js";
+import { singleFlight } from "./single-flight.js";
 
 /**
  * The embedded default: documents in a directory, through `FileStorage`
@@ -47,9 +48,10 @@ export class DirectoryStorage implements RelayStorage {
     return total;
   }
 
-  countDocuments(): Promise<number> {
-    return countStoredDocuments(this.location);
-  }
+  /** Walks the directory; callers while a walk runs share it (see `single-flight.ts`). */
+  readonly countDocuments: () => Promise<number> = singleFlight(() =>
+    countStoredDocuments(this.location),
+  );
 
   async unhealthy(): Promise<string | undefined> {
     return undefined;

@@ -4,6 +4,7 @@ import pg from "pg";
 import { redactedDatabaseUrl } from "./database-url.js";
 import { DOCUMENTS_CHANNEL, migrate } from "./postgres-schema.js";
 import type { RelayStorage } from "./relay-storage.js";
+import { singleFlight } from "./single-flight.js";
 
 /** The chunk kinds a document's content is stored in (sync states are not content). */
 const CONTENT_KINDS = ["snapshot", "incremental"];
@@ -140,23 +141,27 @@ export class PostgresStorage implements StorageAdapterInterface, RelayStorage {
     });
   }
 
-  countDocuments(): Promise<number> {
-    return this.#retrying(async () => {
+  /** How many documents have chunks stored; callers while a count runs share it (see `single-flight.ts`). */
+  readonly countDocuments: () => Promise<number> = singleFlight(() =>
+    this.#retrying(async () => {
       const { rows } = await this.#pool.query<{ documents: string }>(
         `SELECT count(DISTINCT document_id) AS documents FROM canon_relay_chunks
            WHERE key[2] = ANY($1)`,
         [CONTENT_KINDS],
       );
       return Number(rows[0]?.documents ?? 0);
-    });
-  }
+    }),
+  );
 
   /**
    * Checks the database on a connection of its own (not the pool's, where a
    * busy relay's queue would make a healthy database look slow), within
-   * {@link CONNECT_TIMEOUT_MS}.
+   * {@link CONNECT_TIMEOUT_MS}. Callers while a check runs share it, so
+   * this relay holds at most one such connection (see `single-flight.ts`).
    */
-  async unhealthy(): Promise<string | undefined> {
+  readonly unhealthy: () => Promise<string | undefined> = singleFlight(() => this.#checkHealth());
+
+  async #checkHealth(): Promise<string | undefined> {
     const client = new pg.Client({
       connectionString: this.#url,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,

@@ -42,8 +42,10 @@ export interface FeedVerification {
  * each through the same checks as a sidecar stamp, its own chain and
  * membership point included, so one made before its author's removal
  * verifies and one made after does not. With `stampCid`, verifies that one
- * stamp. Costs one fold of the space (the fast way when the caches are
- * current) and one refold per stamp found.
+ * stamp; without it, only stamps by keys that have been members of the space
+ * are found (a stranger's, refused anyway, would cost a refold each). Costs
+ * one fold of the space (the fast way when the caches are current) and one
+ * refold per stamp found.
  * @throws CanonError `FILE_UNREADABLE` (output), `BAD_CID` (stamp CID), `UNKNOWN_SPACE`, `NOT_VERIFIED` when no stamp is found.
  */
 export async function verifyFromFeeds(
@@ -82,11 +84,20 @@ export async function verifyFromFeeds(
         const index = await currentStampIndex(home, view, { sha256s: [sha256 as string] });
         cids = stampsNaming(index, sha256 as string).map((stamp) => stamp.cid);
       }
+      // Found by the output's sha256, a stamp by a key that never was a member is left
+      // out: anyone who can write to a space document can sign thousands naming a popular
+      // output, and each stamp verified folds the space again (see `checkAuthorRole`).
+      const everMembers = new Set([
+        view.state.genesis.record.author,
+        ...view.state.membershipChanges.map((change) => change.record.member),
+      ]);
       const found = cids
         .map((cid) => view.verified.get(cid))
         .filter(
           (signed): signed is SignedRecord<Provenance> =>
-            signed?.record.type === "canon/provenance" && signed.record.space === address.genesis,
+            signed?.record.type === "canon/provenance" &&
+            signed.record.space === address.genesis &&
+            (request.stampCid !== undefined || everMembers.has(signed.record.author)),
         );
       if (found.length === 0) {
         throw new CanonError(
