@@ -160,6 +160,13 @@ export {
 export { etagOf, headsDigest, ifNoneMatchNames } from "./sync/heads-digest.js";
 export { closeHeldSessions, untilRelaysHold } from "./sync/held-sessions.js";
 export { type LiveSpace, openLiveSpace } from "./sync/live-space.js";
+export {
+  isPlainPeerId,
+  isStorageId,
+  MAX_PEER_ID_LENGTH,
+  PEER_ID_PATTERN,
+  STORAGE_ID_PATTERN,
+} from "./sync/peer-identity.js";
 export { parsePort } from "./sync/port.js";
 export { probeRelay, type RelayHealth } from "./sync/probe-relay.js";
 export type { RecordSummary } from "./sync/record-summary.js";

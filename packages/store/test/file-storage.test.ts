@@ -75,6 +75,32 @@ describe("FileStorage integrity", () => {
     await removeStorage(directory);
   });
 
+  it("refuses a key with a part that is not a plain file name, writing nothing anywhere", async () => {
+    const outer = await temporaryDirectory();
+    const directory = join(outer, "replica");
+    const storage = new FileStorage(directory);
+    await storage.save(["AAAAA", "snapshot", "y"], new Uint8Array([2]));
+    const before = await readdir(outer, { recursive: true });
+    for (const key of [
+      ["AAAAA", "sync-state", "../../../../escaped"],
+      ["AAAAA", "sync-state", "a/b"],
+      ["AAAAA", "sync-state", "a\\b"],
+      ["AAAAA", "sync-state", "nul\0"],
+      ["AAAAA", "sync-state", ""],
+      ["AAAAA", "..", "y"],
+      ["..AAA", "snapshot", "y"],
+      ["AA..", "snapshot", "y"],
+    ]) {
+      await expect(storage.save(key, new Uint8Array([1]))).rejects.toMatchObject({
+        code: "STORAGE_UNWRITABLE",
+      });
+      await expect(storage.load(key)).rejects.toMatchObject({ code: "STORAGE_UNWRITABLE" });
+    }
+    expect(await readdir(outer, { recursive: true })).toEqual(before);
+    expect(await storage.load(["AAAAA", "snapshot", "y"])).toEqual(new Uint8Array([2]));
+    await rm(outer, { recursive: true, force: true });
+  });
+
   it("does not count as seen a chunk removed between a range's listing and its load (a compaction meanwhile)", async () => {
     const directory = await temporaryDirectory();
     // Removes one chunk as soon as the range load reaches it, as a concurrent compaction would.

@@ -1,6 +1,15 @@
 import * as A from "@automerge/automerge";
 import { cbor, isValidDocumentId } from "@automerge/automerge-repo";
-import { MAX_DOCUMENT_NESTING, nestingOf, probeDocument, tooManyItems } from "@canon/store";
+import {
+  isPlainPeerId,
+  isStorageId,
+  MAX_DOCUMENT_NESTING,
+  MAX_PEER_ID_LENGTH,
+  nestingOf,
+  PEER_ID_PATTERN,
+  probeDocument,
+  tooManyItems,
+} from "@canon/store";
 import { z } from "zod";
 
 // The messages of automerge-repo's WebSocket protocol (2.5.6), checked field
@@ -10,9 +19,6 @@ import { z } from "zod";
 // promise, which kills the process. Here every message is decoded in a
 // guard and parsed by a zod schema; the parsed (stripped) object is what goes
 // on, so unknown fields never reach the Repo or other peers.
-
-/** Longest peer id accepted; automerge-repo's are about 15 characters, Canon's about 30. */
-const MAX_PEER_ID_LENGTH = 128;
 
 /**
  * Deepest nesting of objects a change may create, and a document reach
@@ -30,23 +36,22 @@ export { nestingOf };
 export const MAX_EPHEMERAL_BYTES = 64 * 1024;
 
 /**
- * A peer id: printable, no path or prototype tricks. The adapter keys a plain
- * object by it, so `__proto__` or `constructor` would reach Object.prototype.
+ * A peer id: printable, no path or prototype tricks (`isPlainPeerId`). The
+ * adapter keys a plain object by it, so `__proto__` or `constructor` would
+ * reach Object.prototype.
  */
 const PeerId = z
   .string()
   .max(MAX_PEER_ID_LENGTH)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:@+=-]*$/)
-  .refine((id) => !Object.hasOwn(Object.prototype, id), "names an Object.prototype property");
+  .regex(PEER_ID_PATTERN)
+  .refine(isPlainPeerId, "names an Object.prototype property");
 
 /**
  * A storage id: automerge-repo makes them with `uuid.v4()`. The Repo uses a
  * peer's storage id as a storage key (where it saves sync state), so a free
  * string such as `../../x` would write outside the data directory.
  */
-const StorageId = z
-  .string()
-  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
+const StorageId = z.string().refine(isStorageId, "is not a UUID");
 
 /** A document id as automerge-repo writes it: base58check of 16 bytes (no path characters). */
 const DocumentId = z

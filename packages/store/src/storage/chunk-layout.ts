@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
+import { CanonError } from "@canon/core";
 import { packedChunks } from "./chunk-pack.js";
 
 // The one place that knows how automerge-repo's storage keys sit on disk.
@@ -21,10 +22,41 @@ import { packedChunks } from "./chunk-pack.js";
 /** The kinds of chunk a document is stored in. */
 export const CHUNK_KINDS = ["snapshot", "incremental"] as const;
 
-/** The file a storage key lives in under `directory` (for a key prefix, the folder its keys live in). */
+/**
+ * The file a storage key lives in under `directory` (for a key prefix, the
+ * folder its keys live in).
+ *
+ * @throws CanonError `STORAGE_UNWRITABLE` for a key with a part that is not
+ *   one plain file name (empty, `.`, `..`, a path separator or a NUL): parts
+ *   can come from a peer (automerge-repo keeps a peer's sync state under the
+ *   storage id it announced), and such a part would reach outside `directory`.
+ */
 export function pathOfKey(directory: string, key: readonly string[]): string {
+  const [head = ""] = key;
+  const unfit =
+    key.find((part) => !isPlainName(part)) ??
+    // The first part is split into two folders' names: each must stay a plain name too.
+    (key.length > 0 && [head.slice(0, 2), head.slice(2)].some((p) => p === "." || p === "..")
+      ? head
+      : undefined);
+  if (unfit !== undefined)
+    throw new CanonError(
+      "STORAGE_UNWRITABLE",
+      `storage key part ${JSON.stringify(String(unfit).slice(0, 64))} is not a plain file name`,
+    );
   const [first = "", ...rest] = key;
   return join(directory, first.slice(0, 2), first.slice(2), ...rest);
+}
+
+/** True for one file name that stays in its folder. */
+function isPlainName(part: unknown): boolean {
+  return (
+    typeof part === "string" &&
+    part !== "" &&
+    part !== "." &&
+    part !== ".." &&
+    !/[/\\\0]/.test(part)
+  );
 }
 
 /** True when a key names one of a document's chunks rather than other per-document data (such as sync state). */

@@ -7,6 +7,7 @@ import {
   MAX_DOCUMENT_NESTING,
   syncMessageTooDeep,
 } from "./document-depth.js";
+import { isPlainPeerId, isStorageId } from "./peer-identity.js";
 
 type Socket = NonNullable<WebSocketClientAdapter["socket"]>;
 type ConnectArgs = Parameters<WebSocketClientAdapter["connect"]>;
@@ -209,9 +210,20 @@ export class RelayClient extends WebSocketClientAdapter {
    * Such a message is dropped, recorded in {@link RelayClient.lastError},
    * and the connection closed. A sync message or request about a document
    * this side never asked for is dropped too, quietly ({@link knownDocument}).
+   * So is, with the connection closed, a message whose sender is not a plain
+   * peer id or whose announced storage id is not a UUID
+   * (`peer-identity.ts`): automerge-repo would key objects by the one and
+   * save sync state at a path made of the other, outside the home.
    */
   override receiveMessage(messageBytes: Uint8Array): void {
     const message = decodedMessage(messageBytes);
+    const unfit = unfitIdentity(message);
+    if (unfit !== undefined) {
+      this.droppedMessage = unfit;
+      this.lastError = new Error(`the relay sent ${unfit}; message dropped`);
+      this.socket?.close();
+      return;
+    }
     if (
       message !== undefined &&
       (message.type === "sync" || message.type === "request") &&
@@ -240,10 +252,30 @@ export class RelayClient extends WebSocketClientAdapter {
 
 function ignore(): void {}
 
+/** Why a message names its sender or its storage in a way the Repo must not use, or undefined. */
+function unfitIdentity(message: ReturnType<typeof decodedMessage>): string | undefined {
+  if (message === undefined) return undefined;
+  if ("senderId" in message && !isPlainPeerId(message.senderId))
+    return `a message from the peer id ${JSON.stringify(String(message.senderId).slice(0, 64))}`;
+  const metadata = message.type === "peer" ? message.peerMetadata : undefined;
+  if (typeof metadata === "object" && metadata !== null && "storageId" in metadata) {
+    const { storageId } = metadata as { storageId?: unknown };
+    if (storageId !== undefined && !isStorageId(storageId))
+      return `the storage id ${JSON.stringify(String(storageId).slice(0, 64))}, which is not a UUID`;
+  }
+  return undefined;
+}
+
 /** The fields of a relay's message the client looks at, undefined when it is not a CBOR map (upstream refuses it itself). */
-function decodedMessage(
-  messageBytes: Uint8Array,
-): { readonly type?: unknown; readonly data?: unknown; readonly documentId?: unknown } | undefined {
+function decodedMessage(messageBytes: Uint8Array):
+  | {
+      readonly type?: unknown;
+      readonly data?: unknown;
+      readonly documentId?: unknown;
+      readonly senderId?: unknown;
+      readonly peerMetadata?: unknown;
+    }
+  | undefined {
   let message: unknown;
   try {
     // Upstream's listener passes the socket's data as is (an ArrayBuffer in a browser).

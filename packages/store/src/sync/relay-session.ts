@@ -137,6 +137,15 @@ export async function openRelaySession(
       disconnect();
       throw new CanonError("RELAY_UNREACHABLE", `stopped connecting to ${endpoint.url}`);
     }
+    if (client.droppedMessage !== undefined) {
+      // Its answer to our join was unfit (a storage id that is a path, say): asking again gets the same.
+      const dropped = client.droppedMessage;
+      disconnect();
+      throw new CanonError(
+        "RELAY_UNREACHABLE",
+        `relay ${endpoint.url} sent ${dropped} when this client joined: dropped it and closed the connection; nothing was exchanged; the relay is broken or hostile, ask its operator`,
+      );
+    }
     if (Date.now() > deadline) {
       disconnect();
       const why = client.lastError ? `: ${client.lastError.message}` : "";

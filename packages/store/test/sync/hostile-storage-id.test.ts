@@ -26,12 +26,9 @@ const carrying = (doc: A.Doc<unknown>) =>
   A.encodeSyncMessage({ heads: A.getHeads(doc), need: [], have: [], changes: [A.save(doc)] });
 
 describe("a relay announcing a storage id that is a path", () => {
-  // Fails today: the fix is in `sync/relay-client.ts` (owned by the `join7` pass):
-  // drop the relay's `peer` message (and close) unless `peerMetadata.storageId`,
-  // when present, is a UUID as automerge-repo makes them (the relay's guard
-  // uses the same rule, `apps/relay/src/guard/wire-message.ts`), and its
-  // `senderId` is a plain peer id (not `__proto__`: the Repo keys plain objects by it).
-  it.skip("makes the client write nothing outside its home (skipped: fix belongs to sync/relay-client.ts, see above)", async () => {
+  // The client drops the relay's answer and closes (relay-client.ts,
+  // peer-identity.ts); FileStorage refuses the key as well (chunk-layout.ts).
+  it("makes the client write nothing outside its home, and the session names the relay's answer", async () => {
     const outer = await mkdtemp(join(tmpdir(), "canon-storage-id-"));
     cleanup.push(() => rm(outer, { recursive: true, force: true }));
     const directory = join(outer, "home");
@@ -53,13 +50,45 @@ describe("a relay announcing a storage id that is a path", () => {
       else if (message.type === "request" && message.documentId === asked.id)
         reply({ type: "sync", documentId: asked.id, data: carrying(asked.doc) });
     });
-    const session = await openRelaySession(replica, { url }, 5_000);
-    cleanup.push(async () => session.close());
-    const handle = await replica.find<{ wanted: string }>(asked.id);
-    expect(handle?.doc().wanted).toBe("yes");
-    // The Repo saves sync states throttled.
+    const refused = await openRelaySession(replica, { url }, 5_000).then(
+      (session) => {
+        cleanup.push(async () => session.close());
+        return undefined;
+      },
+      (error: unknown) => error,
+    );
+    expect(refused).toMatchObject({ code: "RELAY_UNREACHABLE" });
+    expect(String(refused)).toContain(
+      'the storage id "../../../../../escaped", which is not a UUID',
+    );
+    // Had the Repo taken the answer, it would have saved a sync state there, throttled.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     await replica.writesSettled();
     expect(await readdir(outer)).toEqual(["home"]);
+  });
+
+  it("refuses a relay that answers under the peer id __proto__", async () => {
+    const directory = await mkdtemp(join(tmpdir(), "canon-peer-id-"));
+    cleanup.push(() => rm(directory, { recursive: true, force: true }));
+    const replica = await openReplica(canonHome(directory));
+    cleanup.push(async () => {
+      await replica.close();
+      await replica.writesSettled();
+    });
+    const url = await hostileRelay(cleanup, (message, reply) => {
+      if (message.type === "join")
+        reply({
+          type: "peer",
+          senderId: "__proto__",
+          selectedProtocolVersion: "1",
+          peerMetadata: { storageId: crypto.randomUUID(), isEphemeral: false },
+        });
+    });
+    const refused = await openRelaySession(replica, { url }, 5_000).then(
+      (session) => session.close(),
+      (error: unknown) => error,
+    );
+    expect(refused).toMatchObject({ code: "RELAY_UNREACHABLE" });
+    expect(String(refused)).toContain('a message from the peer id "__proto__"');
   });
 });
