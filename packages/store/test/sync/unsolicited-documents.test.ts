@@ -35,7 +35,7 @@ async function pushingRelay(pushed: number, asked: { id: string; doc: A.Doc<unkn
       reply({
         type: "peer",
         selectedProtocolVersion: "1",
-        peerMetadata: { storageId: "hostile-storage", isEphemeral: false },
+        peerMetadata: { storageId: crypto.randomUUID(), isEphemeral: false },
       });
       for (let index = 0; index < pushed; index++) {
         const documentId = newId();
