@@ -294,12 +294,17 @@ export class FileStorage implements StorageAdapterInterface {
       if (parts.length !== 4 || !packable(documentId, kind, name)) unpackable.add(documentId);
     }
     const packed = packedChunks(this.#directory);
+    // One listing of the replica's folders: a document under a prefix not there has no folder of
+    // its own, without a `stat` (a join's 1,000 documents, in a replica that holds none of them).
+    const prefixes = new Set(await namesIn(this.#directory));
     const chunks: [path: string, key: [string, string, string]][] = [];
     for (const [documentId, list] of byDocument) {
       // One packable chunk, for a document neither packed already nor in a folder of its own.
       const [only] = list;
       if (list.length !== 1 || only === undefined || unpackable.has(documentId)) continue;
-      if (packed.has(documentId) || hasChunkFolder(this.#directory, documentId)) continue;
+      if (packed.has(documentId)) continue;
+      if (prefixes.has(documentId.slice(0, 2)) && hasChunkFolder(this.#directory, documentId))
+        continue;
       chunks.push(only);
     }
     if (chunks.length < PACK_DOCUMENTS_AT_LEAST) return;
