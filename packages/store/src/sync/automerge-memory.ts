@@ -25,6 +25,15 @@ const RESERVE_FROM = 16 * 1024 * 1024;
 const FIRST_RESERVATION = 64 * 1024 * 1024;
 
 /**
+ * Most memory reserved in all, whatever the bytes received: a bulk answer
+ * may bring 512 MiB, which times {@link MEMORY_PER_BYTE} is 8 GiB, past
+ * what Automerge's memory can hold (4 GiB) and what a machine may have, so
+ * a relay could otherwise have a client take gigabytes it never uses. Past
+ * this bound the memory grows page by page again, as without a reservation.
+ */
+export const MOST_RESERVED = 256 * 1024 * 1024;
+
+/**
  * Keeps Automerge's WebAssembly memory ahead of what a stream of documents
  * will need, so that it grows a few times in large steps rather than a few
  * pages at a time (see above). Told the bytes received so far, it expects
@@ -36,18 +45,33 @@ const FIRST_RESERVATION = 64 * 1024 * 1024;
  * them into Automerge's memory and frees them: ~10–60 ms for 64 MB, pages the
  * documents then use. Documents that compress far better than a space's
  * signed records (which do not compress) need more memory than expected,
- * which only brings back some growths past the reservation. Changes nothing
- * a document holds, and never throws.
+ * which only brings back some growths past the reservation, as does a
+ * space past {@link MOST_RESERVED}. Changes nothing a document holds, and
+ * never throws.
  */
 export class AutomergeMemoryReserve {
+  readonly #most: number;
   #reserved = 0;
+
+  /** Reserves at most `most` bytes in all ({@link MOST_RESERVED} unless told less). */
+  constructor(options: { readonly most?: number } = {}) {
+    this.#most = Math.min(options.most ?? MOST_RESERVED, MOST_RESERVED);
+  }
+
+  /** Bytes reserved so far, in all. */
+  get reserved(): number {
+    return this.#reserved;
+  }
 
   /** Makes room ahead, if needed, for documents totalling `receivedBytes` encoded. */
   received(receivedBytes: number): void {
     const expected = receivedBytes * MEMORY_PER_BYTE;
     if (expected < RESERVE_FROM) return;
-    while (expected > this.#reserved) {
-      const step = Math.max(FIRST_RESERVATION, this.#reserved);
+    while (expected > this.#reserved && this.#reserved < this.#most) {
+      const step = Math.min(
+        Math.max(FIRST_RESERVATION, this.#reserved),
+        this.#most - this.#reserved,
+      );
       reserveAutomergeMemory(step);
       this.#reserved += step;
     }

@@ -3,7 +3,11 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import * as A from "@automerge/automerge";
 import { describe, expect, it } from "vitest";
-import { reserveAutomergeMemory } from "../../src/sync/automerge-memory.js";
+import {
+  AutomergeMemoryReserve,
+  MOST_RESERVED,
+  reserveAutomergeMemory,
+} from "../../src/sync/automerge-memory.js";
 
 const PACKAGE = fileURLToPath(new URL("../..", import.meta.url));
 const RESERVE = fileURLToPath(new URL("../../dist/sync/automerge-memory.js", import.meta.url));
@@ -76,6 +80,19 @@ describe("Automerge's memory reserved ahead of a bulk answer", () => {
     expect(reserved.memory).toBeGreaterThanOrEqual(unreserved.memory);
     expect(reserved.memory).toBeLessThan(4 * unreserved.memory);
   }, 60_000);
+
+  it("reserves no more than its bound however many bytes arrive (a 512 MiB answer would ask for 8 GiB)", () => {
+    expect(MOST_RESERVED).toBeLessThanOrEqual(256 * 1024 * 1024);
+    const reserve = new AutomergeMemoryReserve({ most: 80 * 1024 * 1024 });
+    reserve.received(1024 * 1024);
+    expect(reserve.reserved).toBe(64 * 1024 * 1024);
+    reserve.received(512 * 1024 * 1024);
+    expect(reserve.reserved).toBe(80 * 1024 * 1024);
+    reserve.received(1024 * 1024 * 1024);
+    expect(reserve.reserved).toBe(80 * 1024 * 1024);
+    // Automerge still works after.
+    expect(A.load<{ n: number }>(A.save(A.from({ n: 1 }))).n).toBe(1);
+  });
 
   it("leaves Automerge working and every document as it was", () => {
     const doc = A.from({ records: { a: new Uint8Array([1, 2, 3]) } });
