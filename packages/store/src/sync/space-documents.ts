@@ -90,7 +90,8 @@ export async function fetchSpaceDocuments(
   let skipped = 0;
   // The routes of the space document not yet received.
   let routed: Set<string> | undefined;
-  // Automerge's memory grown ahead of the documents, in a few large steps (see automerge-memory.ts).
+  // Automerge's memory grown ahead of the documents, in a few large steps (see automerge-memory.ts),
+  // from the bytes of the documents loaded so far.
   const memory = new AutomergeMemoryReserve();
   let received = 0;
   const abort = new AbortController();
@@ -130,10 +131,12 @@ export async function fetchSpaceDocuments(
         return await done(next.value?.reason);
       }
       const { documentId, bytes } = next.value;
-      received += bytes.length;
-      memory.received(received);
+      // Only what is loaded counts: frames skipped unloaded make no room.
+      const loading =
+        routed === undefined ? documentId === spaceDocumentId : routed.has(documentId);
+      if (loading) memory.received((received += bytes.length));
       if (routed === undefined) {
-        const space = documentId === spaceDocumentId ? loaded(bytes) : undefined;
+        const space = loading ? loaded(bytes) : undefined;
         if (space === undefined) {
           abort.abort();
           return await done("bad-space");
