@@ -134,7 +134,10 @@ export async function fetchSpaceDocuments(
       // Only what is loaded counts: frames skipped unloaded make no room.
       const loading =
         routed === undefined ? documentId === spaceDocumentId : routed.has(documentId);
-      if (loading) memory.received((received += bytes.length));
+      if (loading) {
+        received += bytes.length;
+        memory.received(received);
+      }
       if (routed === undefined) {
         const space = loading ? loaded(bytes) : undefined;
         if (space === undefined) {
