@@ -107,9 +107,9 @@ export async function chunkFingerprint(
 ): Promise<Record<string, string[]>> {
   const fingerprint: Record<string, string[]> = {};
   for (const id of documentIds) {
-    // No folder: nothing to list (a `stat`, where two failed listings each made an error), maybe packed.
-    if (!existsSync(pathOfKey(directory, [id])) || !hasChunkFolder(directory, id)) {
-      const names = packedChunkNames(directory, id);
+    // No chunk folder: nothing to list (a `stat`, where two failed listings each made an error), maybe packed.
+    if (!hasChunkFolder(directory, id)) {
+      const names = namesInPacks(directory, id);
       fingerprint[id] = names;
       if (names.length > 0) packed?.add(id);
       continue;
@@ -133,7 +133,9 @@ export async function chunkFingerprint(
  * which, once made, alone describes it; a packed document has none.
  */
 export function hasChunkFolder(directory: string, documentId: string): boolean {
-  return CHUNK_KINDS.some((kind) => existsSync(pathOfKey(directory, [documentId, kind])));
+  // The document's folder first: one `stat` when it has none (a packed or an unknown document).
+  const folder = pathOfKey(directory, [documentId]);
+  return existsSync(folder) && CHUNK_KINDS.some((kind) => existsSync(join(folder, kind)));
 }
 
 /**
@@ -143,7 +145,11 @@ export function hasChunkFolder(directory: string, documentId: string): boolean {
  * @throws CanonError `STORAGE_DAMAGED` when a chunk pack is not whole.
  */
 export function packedChunkNames(directory: string, documentId: string): string[] {
-  if (hasChunkFolder(directory, documentId)) return [];
+  return hasChunkFolder(directory, documentId) ? [] : namesInPacks(directory, documentId);
+}
+
+/** A document's chunk names (sorted `kind/name`) in the chunk packs, whether or not it has a chunk folder. */
+function namesInPacks(directory: string, documentId: string): string[] {
   return (packedChunks(directory).get(documentId) ?? []).map(({ kind, name }) => `${kind}/${name}`);
 }
 

@@ -2,6 +2,7 @@ import type * as A from "@automerge/automerge";
 import { type DocumentId, isValidDocumentId } from "@automerge/automerge-repo";
 import type { Replica } from "../replica.js";
 import { mapField } from "../space/documents.js";
+import { AutomergeMemoryReserve } from "./automerge-memory.js";
 import { loadWithin, MAX_DOCUMENT_NESTING } from "./document-depth.js";
 import { type FramesRefusal, readDocumentFrames } from "./document-frames.js";
 import { fetchHeadsSummary } from "./relay-heads.js";
@@ -72,8 +73,10 @@ export interface SpaceDocumentsFetched {
  * (`Replica.adoptAll`), so their saves run while the caller folds. A
  * malformed, oversized (a document past 32 MiB, the whole past 512 MiB),
  * cut short or late answer stops the reading; what loaded until then is
- * taken in (each document whole), and the sync brings the rest. Never
- * throws for what the relay answers.
+ * taken in (each document whole), and the sync brings the rest. Automerge's
+ * memory is reserved ahead of the documents as they arrive
+ * ({@link AutomergeMemoryReserve}: grown page by page, it made V8 scavenge
+ * before nearly every allocation). Never throws for what the relay answers.
  */
 export async function fetchSpaceDocuments(
   replica: Replica,
@@ -87,6 +90,10 @@ export async function fetchSpaceDocuments(
   let skipped = 0;
   // The routes of the space document not yet received.
   let routed: Set<string> | undefined;
+  // Automerge's memory grown ahead of the documents, in a few large steps (see automerge-memory.ts),
+  // from the bytes of the documents loaded so far.
+  const memory = new AutomergeMemoryReserve();
+  let received = 0;
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
   const summary = fetchHeadsSummary(endpoint, spaceDocumentId, timeoutMs);
@@ -124,8 +131,15 @@ export async function fetchSpaceDocuments(
         return await done(next.value?.reason);
       }
       const { documentId, bytes } = next.value;
+      // Only what is loaded counts: frames skipped unloaded make no room.
+      const loading =
+        routed === undefined ? documentId === spaceDocumentId : routed.has(documentId);
+      if (loading) {
+        received += bytes.length;
+        memory.received(received);
+      }
       if (routed === undefined) {
-        const space = documentId === spaceDocumentId ? loaded(bytes) : undefined;
+        const space = loading ? loaded(bytes) : undefined;
         if (space === undefined) {
           abort.abort();
           return await done("bad-space");
