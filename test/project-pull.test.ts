@@ -497,6 +497,35 @@ describe("bad project input: one line naming the file, the exit status, nothing 
     expect(clash.stderr).toMatch(/agents and style both write AGENTS\.md/);
     expect(await readFile(join(project, "canon.lock"), "utf8")).toBe(lock);
   });
+
+  it("refuses two targets that are one file once Unicode-normalised and case-folded (café, CAFE\u0301), names kept as written", async () => {
+    const { project, lock } = await oneHome();
+    const manifestPath = join(project, "canon.json");
+    const composed = "docs/caf\u00e9.md";
+    const decomposed = "docs/CAFE\u0301.md";
+    a.ok("add", "agents", "--as", `file:${composed}`, "--project", project);
+    const before = await readFile(manifestPath, "utf8");
+    // The name as written is stored unchanged (NFC only for the check).
+    expect(JSON.parse(before).standards.agents.targets).toContainEqual({
+      type: "file",
+      path: composed,
+    });
+    const refused = a.canon("add", "style", "--as", `file:${decomposed}`, "--project", project);
+    expect(refused.status).toBe(4);
+    expect(refused.stderr).toContain(`agents and style both write ${decomposed}`);
+    expect(await readFile(manifestPath, "utf8")).toBe(before);
+    // A canon.json edited by hand into the clash is refused by pull before any write.
+    const manifest = JSON.parse(before);
+    manifest.standards.style = { targets: [{ type: "file", path: decomposed }] };
+    await writeFile(manifestPath, JSON.stringify(manifest));
+    const clash = a.canon("pull", "--project", project);
+    expect(clash.status).toBe(4);
+    expect(clash.stderr).toContain(
+      `agents and style both write ${decomposed} (as ${composed}, the same file ignoring case and Unicode normalisation)`,
+    );
+    expect(await readFile(join(project, "canon.lock"), "utf8")).toBe(lock);
+    await expect(stat(join(project, composed))).rejects.toThrow();
+  });
 });
 
 describe("canon run", () => {

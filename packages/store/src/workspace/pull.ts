@@ -24,6 +24,7 @@ import {
 } from "./lock-file.js";
 import { type Project, readProject } from "./project-manifest.js";
 import { releaseFiles } from "./release-files.js";
+import { sameFileKey } from "./same-file-key.js";
 import { standardEntry } from "./standards-record.js";
 import { syncBeforeReading } from "./sync-first.js";
 import { targetFiles } from "./targets/target-files.js";
@@ -150,14 +151,14 @@ export async function pull(home: CanonHome, request: PullRequest): Promise<PullR
     const written: LockedFile[] = [];
     for (const target of targets) {
       for (const file of targetFiles(input, target, warn)) {
-        // Keyed ignoring case: on macOS and Windows two such paths are one file.
-        const owner = owners.get(file.path.toLowerCase());
+        // Keyed ignoring case and Unicode normalisation: on macOS and Windows two such paths are one file.
+        const owner = owners.get(sameFileKey(file.path));
         if (owner !== undefined)
           throw new CanonError(
             "BAD_CONFIG",
-            `${project.manifestPath}: ${owner.standard} and ${plan.name} both write ${file.path}${owner.path === file.path ? "" : ` (as ${owner.path}, the same file ignoring case)`}; give one of them another path`,
+            `${project.manifestPath}: ${owner.standard} and ${plan.name} both write ${file.path}${owner.path === file.path ? "" : ` (as ${owner.path}, the same file ignoring case and Unicode normalisation)`}; give one of them another path`,
           );
-        owners.set(file.path.toLowerCase(), { standard: plan.name, path: file.path });
+        owners.set(sameFileKey(file.path), { standard: plan.name, path: file.path });
         files.push(file);
         written.push({ path: file.path, sha256: sha256Of(file.bytes) });
       }
