@@ -22,6 +22,7 @@ import {
   readLock,
   writeLock,
 } from "./lock-file.js";
+import { withPullLock } from "./project-lock.js";
 import { type Project, readProject } from "./project-manifest.js";
 import { releaseFiles } from "./release-files.js";
 import { sameFileKey } from "./same-file-key.js";
@@ -94,12 +95,29 @@ interface Planned {
  * neither the new bytes nor those the lock names, unless `force`), removes files the previous lock wrote that no target writes now
  * (unless edited), and writes canon.lock last. With `frozen`, installs exactly
  * what canon.lock names (releases and corrections) and checks every file's
- * sha-256 against it before writing anything.
+ * sha-256 against it before writing anything. Two pulls of one project run
+ * one after the other (the project's pull lock, {@link withPullLock}): the
+ * second reads canon.json and canon.lock once the first has written them.
  * @throws CanonError `BAD_CONFIG` (canon.json or canon.lock malformed, targets colliding or leaving the project),
  * `PROJECT_DRIFT` (`frozen` and the lock does not match; a file to write was edited since the last pull
- * or not written by canon, unless `force`), `UNKNOWN_STANDARD`, `UNKNOWN_VERSION`, `STORAGE_UNWRITABLE`.
+ * or not written by canon, unless `force`), `UNKNOWN_STANDARD`, `UNKNOWN_VERSION`, `STORAGE_UNWRITABLE` (also when another pull of the
+ * project has held its lock for over two minutes).
  */
 export async function pull(home: CanonHome, request: PullRequest): Promise<PullReport> {
+  // canon.json is checked before the lock (no lock is made where there is no project), and read again inside it.
+  const { dir } = await readProject(request.dir);
+  return withPullLock(
+    dir,
+    () => pullHoldingLock(home, request),
+    (holder) =>
+      request.warn?.(
+        `another canon pull${holder === undefined ? "" : ` (process ${holder})`} is writing ${dir}; waiting for it to finish`,
+      ),
+  );
+}
+
+/** {@link pull}, once the project's pull lock is held. */
+async function pullHoldingLock(home: CanonHome, request: PullRequest): Promise<PullReport> {
   const warn = request.warn ?? (() => {});
   const project = await readProject(request.dir);
   const lock = await readLock(project.dir);
