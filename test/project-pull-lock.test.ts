@@ -177,7 +177,9 @@ describe("two canon pulls of one project", () => {
     for (const path of ["canon.pull.lock", "Canon.Pull.Lock.holder", "canon.pull.lock/x.md"]) {
       const refused = a.canon("add", "style", "--as", `file:${path}`, "--project", project);
       expect(refused.status).toBe(2);
-      expect(refused.stderr).toMatch(/must not be canon\.json, canon\.lock or canon\.pull\.lock/);
+      expect(refused.stderr).toMatch(
+        /must not be canon\.json or canon\.lock, nor canon\.pull\.lock/,
+      );
     }
   });
 });

@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -279,6 +279,13 @@ describe("canon add, pull, status (real processes, a real relay)", () => {
     expect(await readFile(join(project, "AGENTS.md"), "utf8")).toBe(
       "# Agents\r\nRun the tests.\r\n",
     );
+    // A link put where a target goes is not what canon wrote: replaced by the file, never read nor written through.
+    await writeFile(join(b.dir, "elsewhere.md"), "kept\n");
+    await rm(join(project, "AGENTS.md"));
+    await symlink(join(b.dir, "elsewhere.md"), join(project, "AGENTS.md"));
+    b.ok("pull", "--project", project);
+    expect((await lstat(join(project, "AGENTS.md"))).isFile()).toBe(true);
+    expect(await readFile(join(b.dir, "elsewhere.md"), "utf8")).toBe("kept\n");
   });
 
   it("status says forked when upstream has two heads, and unknown for a standard the replica lacks", async () => {

@@ -344,6 +344,7 @@ async function refuseOverwritingEdits(
   const edited: string[] = [];
   for (const file of files) {
     const current = await sha256OfFile(join(dir, file.path));
+    // Absent, or not a regular file (a FIFO, a link: hashed without following it), is not what canon wrote: replaced.
     if (current === undefined || current === locked.get(file.path)) continue;
     if (current !== sha256Of(file.bytes)) edited.push(file.path);
   }

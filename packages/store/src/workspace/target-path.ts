@@ -28,7 +28,7 @@ export const TargetPath = z
     return !(
       ["canon.json", "canon.lock"].includes(lower) || /^canon\.pull\.lock($|[./])/.test(lower)
     );
-  }, "must not be canon.json, canon.lock or canon.pull.lock, the project's own files")
+  }, "must not be canon.json or canon.lock, nor canon.pull.lock, the project's own files")
   .refine(
     (path) => !isGitMetadataPath(path),
     "must not go into a .git folder (hooks and config there run code)",

@@ -5,7 +5,6 @@ import {
   type FileHandle,
   lstat,
   open,
-  readFile,
   realpath,
   rmdir,
   stat,
@@ -29,15 +28,26 @@ export function sha256Of(bytes: Uint8Array): string {
 }
 
 /**
+ * How a file of the project is opened: once, for reading, without blocking
+ * (a FIFO is never waited on) and without following a link at its last
+ * name (where the platform has `O_NOFOLLOW`): what was written there is a
+ * regular file, and a link put in its place is not what canon wrote. The
+ * opened file is then checked (`fstat`) and read, so a file swapped between
+ * a check and a read cannot be.
+ */
+const OPEN_PROJECT_FILE = constants.O_RDONLY | constants.O_NONBLOCK | (constants.O_NOFOLLOW ?? 0);
+
+/**
  * Hex sha-256 of a file's bytes, or undefined when it is absent or not a
- * regular file: a FIFO or a link to a device (`/dev/zero`) where canon.lock
- * names a file is opened without blocking, never read, and the bytes of a
- * regular file are hashed as a stream, whatever its size.
+ * regular file: a FIFO, a link (to a device, `/dev/zero`, or anywhere) where
+ * canon.lock names a file is opened without blocking, never read, and the bytes of a
+ * regular file are hashed as a stream, whatever its size, from the same
+ * opened file whose type was checked.
  */
 export async function sha256OfFile(path: string): Promise<string | undefined> {
   let handle: FileHandle;
   try {
-    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    handle = await open(path, OPEN_PROJECT_FILE);
   } catch {
     return undefined;
   }
@@ -120,15 +130,8 @@ export async function writeTree(dir: string, files: readonly TargetFile[]): Prom
   for (const file of files) {
     const path = join(dir, file.path);
     const mode = file.executable ? 0o755 : 0o644;
-    // lstat: a symlink at a target path is replaced by the file, never written through.
-    const current = await lstat(path).catch(() => undefined);
-    if (
-      current?.isFile() &&
-      (current.mode & 0o777) === mode &&
-      current.size === file.bytes.length &&
-      Buffer.from(await readFile(path)).equals(file.bytes)
-    )
-      continue;
+    // A symlink at a target path is replaced by the file (a rename), never written through.
+    if (await holdsExactly(path, file.bytes, mode)) continue;
     try {
       await writeFileAtomic(path, file.bytes, mode);
       await chmod(path, mode);
@@ -142,6 +145,29 @@ export async function writeTree(dir: string, files: readonly TargetFile[]): Prom
     written++;
   }
   return written;
+}
+
+/**
+ * True when `path` is a regular file (not a link) with exactly `bytes` and
+ * `mode`: opened once, checked and read from the same opened file.
+ */
+async function holdsExactly(path: string, bytes: Uint8Array, mode: number): Promise<boolean> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, OPEN_PROJECT_FILE);
+  } catch {
+    return false;
+  }
+  try {
+    const current = await handle.stat();
+    if (!current.isFile() || (current.mode & 0o777) !== mode || current.size !== bytes.length)
+      return false;
+    return Buffer.from(await handle.readFile()).equals(bytes);
+  } catch {
+    return false;
+  } finally {
+    await handle.close();
+  }
 }
 
 /**
