@@ -1,12 +1,12 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { constants } from "node:fs";
-import { mkdtemp, open, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { readInputFile, sha256OfInputFile } from "../src/operations/input-file.js";
-import { writeTree } from "../src/workspace/write-tree.js";
+import { checkInsideProject, writeTree } from "../src/workspace/write-tree.js";
 
 // A local attacker swaps a file between a check and a read: another process
 // renames, in a tight loop, a regular file and then a link to a FIFO over the
@@ -127,4 +127,50 @@ describe("a file swapped between a check and a read", () => {
     );
     expect(target).toBe(join(dir, "target"));
   });
+
+  it.runIf(process.platform === "linux")(
+    "pull never writes through a folder swapped for a link leaving the project after its paths were checked",
+    async () => {
+      const project = join(dir, "project");
+      const outside = join(dir, "outside");
+      await mkdir(project);
+      await mkdir(outside);
+      // docs is, in turn, a real folder and a link to a folder outside the project.
+      const script = `
+        const { mkdirSync, rmSync, symlinkSync } = require("node:fs");
+        const [docs, outside] = process.argv.slice(1);
+        // Each step may find what the pull just made (its mkdir): the loop goes on.
+        const step = (work) => { try { work(); } catch {} };
+        let i = 0;
+        for (;;) {
+          step(() => rmSync(docs, { recursive: true, force: true }));
+          step(() => mkdirSync(docs));
+          step(() => rmSync(docs, { recursive: true, force: true }));
+          step(() => symlinkSync(outside, docs));
+          if (i++ === 0) process.stdout.write("swapping\\n");
+        }`;
+      attacker = spawn(process.execPath, ["-e", script, join(project, "docs"), outside], {
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      await new Promise<void>((resolve) => attacker?.stdout?.once("data", () => resolve()));
+      const file = {
+        path: "docs/style.md",
+        bytes: new TextEncoder().encode(CONTENT),
+        executable: false,
+      };
+      let written = 0;
+      for (let round = 0; round < ROUNDS && written < 300; round++) {
+        try {
+          await checkInsideProject(project, [file.path]);
+          await writeTree(project, [file]);
+          written++;
+        } catch {
+          // Refused (the check saw the link, or the opened folder is outside), or the folder vanished: never written outside.
+        }
+      }
+      attacker.kill("SIGKILL");
+      expect(written).toBeGreaterThan(0);
+      expect(await readdir(outside)).toEqual([]);
+    },
+  );
 });

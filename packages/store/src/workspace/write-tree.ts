@@ -1,16 +1,16 @@
 import { createHash } from "node:crypto";
-import { constants } from "node:fs";
+import { constants, existsSync } from "node:fs";
 import {
-  chmod,
   type FileHandle,
   lstat,
+  mkdir,
   open,
   realpath,
   rmdir,
   stat,
   unlink,
 } from "node:fs/promises";
-import { dirname, join, relative, sep } from "node:path";
+import { basename, dirname, join, relative, sep } from "node:path";
 import { CanonError } from "@canon/core";
 import { writeFileAtomic } from "../home/atomic-write.js";
 import {
@@ -127,15 +127,16 @@ export async function checkInsideProject(dir: string, paths: readonly string[]):
  */
 export async function writeTree(dir: string, files: readonly TargetFile[]): Promise<number> {
   let written = 0;
+  const root = await realpath(dir);
   for (const file of files) {
     const path = join(dir, file.path);
     const mode = file.executable ? 0o755 : 0o644;
     // A symlink at a target path is replaced by the file (a rename), never written through.
     if (await holdsExactly(path, file.bytes, mode)) continue;
     try {
-      await writeFileAtomic(path, file.bytes, mode);
-      await chmod(path, mode);
+      await writeInside(root, file.path, path, file.bytes, mode);
     } catch (error) {
+      if (error instanceof CanonError) throw error;
       throw new CanonError(
         "STORAGE_UNWRITABLE",
         `cannot write ${path}: ${(error as Error).message}; canon.lock is unchanged`,
@@ -145,6 +146,52 @@ export async function writeTree(dir: string, files: readonly TargetFile[]): Prom
     written++;
   }
   return written;
+}
+
+/** Whether a folder opened here can be written through (`/proc/self/fd/<fd>/`: Linux). */
+const FOLDERS_BY_HANDLE = process.platform === "linux" && existsSync("/proc/self/fd");
+
+/**
+ * Writes one file atomically (mode set exactly, on the temporary file's own
+ * handle) into its folder as opened, not as named: the folder is opened, the
+ * opened folder's real place is checked to be inside `root` (and not in
+ * `.git`), and the file is written and renamed through it. On Linux that is
+ * `/proc/self/fd/<fd>/`, which the kernel resolves to the opened folder, so
+ * a folder swapped for a link leaving the project after
+ * {@link checkInsideProject} is refused rather than written through. Where
+ * there is no `/proc` (macOS, Windows) the file is written by path, as before.
+ * @throws CanonError `BAD_CONFIG` when the opened folder is outside the project.
+ */
+async function writeInside(
+  root: string,
+  target: string,
+  path: string,
+  bytes: Uint8Array,
+  mode: number,
+): Promise<void> {
+  const parent = dirname(path);
+  await mkdir(parent, { recursive: true });
+  if (!FOLDERS_BY_HANDLE) {
+    await writeFileAtomic(path, bytes, mode, true, true, false);
+    return;
+  }
+  // Any failure from here (the folder gone, swapped) is an error, never a fallback to the path.
+  const folder = await open(parent, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    const via = `/proc/self/fd/${folder.fd}`;
+    const real = await realpath(via);
+    if (
+      (real !== root && !real.startsWith(root + sep)) ||
+      isGitMetadataPath(relative(root, real).split(sep).join("/"))
+    )
+      throw new CanonError(
+        "BAD_CONFIG",
+        `target ${target} leaves the project: its folder became ${real} while being written (a symlink swapped in); files written before it stay, canon.lock is unchanged`,
+      );
+    await writeFileAtomic(join(via, basename(path)), bytes, mode, true, true, false);
+  } finally {
+    await folder.close();
+  }
 }
 
 /**
