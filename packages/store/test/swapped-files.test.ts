@@ -1,12 +1,12 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { constants } from "node:fs";
-import { mkdir, mkdtemp, open, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { readInputFile, sha256OfInputFile } from "../src/operations/input-file.js";
-import { checkInsideProject, writeTree } from "../src/workspace/write-tree.js";
+import { checkInsideProject, removeStale, writeTree } from "../src/workspace/write-tree.js";
 
 // A local attacker swaps a file between a check and a read: another process
 // renames, in a tight loop, a regular file and then a link to a FIFO over the
@@ -171,6 +171,48 @@ describe("a file swapped between a check and a read", () => {
       attacker.kill("SIGKILL");
       expect(written).toBeGreaterThan(0);
       expect(await readdir(outside)).toEqual([]);
+    },
+  );
+
+  it.runIf(process.platform === "linux")(
+    "pull's removal of a stale file never removes one outside through a folder swapped for a link after its check",
+    async () => {
+      const project = join(dir, "project");
+      const outside = join(dir, "outside");
+      await mkdir(project);
+      await mkdir(outside);
+      // The victim holds the bytes the lock names for docs/stale.md.
+      await writeFile(join(outside, "stale.md"), CONTENT);
+      const sha256 = createHash("sha256").update(CONTENT).digest("hex");
+      const script = `
+        const { mkdirSync, rmSync, symlinkSync, writeFileSync } = require("node:fs");
+        const [docs, outside, content] = process.argv.slice(1);
+        const step = (work) => { try { work(); } catch {} };
+        let i = 0;
+        for (;;) {
+          step(() => rmSync(docs, { recursive: true, force: true }));
+          step(() => mkdirSync(docs));
+          step(() => writeFileSync(docs + "/stale.md", content));
+          step(() => rmSync(docs, { recursive: true, force: true }));
+          step(() => symlinkSync(outside, docs));
+          if (i++ === 0) process.stdout.write("swapping\\n");
+        }`;
+      attacker = spawn(process.execPath, ["-e", script, join(project, "docs"), outside, CONTENT], {
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      await new Promise<void>((resolve) => attacker?.stdout?.once("data", () => resolve()));
+      let removed = 0;
+      for (let round = 0; round < ROUNDS; round++) {
+        const report = await removeStale(
+          project,
+          [{ path: "docs/stale.md", sha256 }],
+          new Set(),
+        ).catch(() => ({ removed: [] }));
+        removed += report.removed.length;
+      }
+      attacker.kill("SIGKILL");
+      expect(removed).toBeGreaterThan(0);
+      expect(await readFile(join(outside, "stale.md"), "utf8")).toBe(CONTENT);
     },
   );
 });

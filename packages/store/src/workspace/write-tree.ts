@@ -234,17 +234,28 @@ export async function removeStale(
   for (const file of previous) {
     if (keep.has(file.path)) continue;
     const path = join(dir, file.path);
-    // A lock is input too: never remove a file reached through a symlink leaving the project.
-    const realParent = await realpath(dirname(path)).catch(() => undefined);
-    if (realParent === undefined || (realParent !== root && !realParent.startsWith(root + sep)))
-      continue;
-    const sha = await sha256OfFile(path);
-    if (sha === undefined) continue;
-    if (sha !== file.sha256) {
-      kept.push(file.path);
-      continue;
+    // A lock is input too: never remove a file reached through a symlink leaving the project,
+    // checked on the folder as opened (then hashed and removed through it), as writeInside writes.
+    const folder = FOLDERS_BY_HANDLE
+      ? await open(dirname(path), constants.O_RDONLY | constants.O_DIRECTORY).catch(() => undefined)
+      : undefined;
+    if (FOLDERS_BY_HANDLE && folder === undefined) continue;
+    try {
+      const where = folder === undefined ? dirname(path) : `/proc/self/fd/${folder.fd}`;
+      const realParent = await realpath(where).catch(() => undefined);
+      if (realParent === undefined || (realParent !== root && !realParent.startsWith(root + sep)))
+        continue;
+      const reached = join(where, basename(path));
+      const sha = await sha256OfFile(reached);
+      if (sha === undefined) continue;
+      if (sha !== file.sha256) {
+        kept.push(file.path);
+        continue;
+      }
+      await unlink(reached);
+    } finally {
+      await folder?.close();
     }
-    await unlink(path);
     removed.push(file.path);
     let parent = dirname(path);
     while (parent !== dir && parent.startsWith(dir + sep)) {
