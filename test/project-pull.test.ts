@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -279,6 +279,13 @@ describe("canon add, pull, status (real processes, a real relay)", () => {
     expect(await readFile(join(project, "AGENTS.md"), "utf8")).toBe(
       "# Agents\r\nRun the tests.\r\n",
     );
+    // A link put where a target goes is not what canon wrote: replaced by the file, never read nor written through.
+    await writeFile(join(b.dir, "elsewhere.md"), "kept\n");
+    await rm(join(project, "AGENTS.md"));
+    await symlink(join(b.dir, "elsewhere.md"), join(project, "AGENTS.md"));
+    b.ok("pull", "--project", project);
+    expect((await lstat(join(project, "AGENTS.md"))).isFile()).toBe(true);
+    expect(await readFile(join(b.dir, "elsewhere.md"), "utf8")).toBe("kept\n");
   });
 
   it("status says forked when upstream has two heads, and unknown for a standard the replica lacks", async () => {
@@ -496,6 +503,35 @@ describe("bad project input: one line naming the file, the exit status, nothing 
     expect(clash.status).toBe(4);
     expect(clash.stderr).toMatch(/agents and style both write AGENTS\.md/);
     expect(await readFile(join(project, "canon.lock"), "utf8")).toBe(lock);
+  });
+
+  it("refuses two targets that are one file once Unicode-normalised and case-folded (café, CAFE\u0301), names kept as written", async () => {
+    const { project, lock } = await oneHome();
+    const manifestPath = join(project, "canon.json");
+    const composed = "docs/caf\u00e9.md";
+    const decomposed = "docs/CAFE\u0301.md";
+    a.ok("add", "agents", "--as", `file:${composed}`, "--project", project);
+    const before = await readFile(manifestPath, "utf8");
+    // The name as written is stored unchanged (NFC only for the check).
+    expect(JSON.parse(before).standards.agents.targets).toContainEqual({
+      type: "file",
+      path: composed,
+    });
+    const refused = a.canon("add", "style", "--as", `file:${decomposed}`, "--project", project);
+    expect(refused.status).toBe(4);
+    expect(refused.stderr).toContain(`agents and style both write ${decomposed}`);
+    expect(await readFile(manifestPath, "utf8")).toBe(before);
+    // A canon.json edited by hand into the clash is refused by pull before any write.
+    const manifest = JSON.parse(before);
+    manifest.standards.style = { targets: [{ type: "file", path: decomposed }] };
+    await writeFile(manifestPath, JSON.stringify(manifest));
+    const clash = a.canon("pull", "--project", project);
+    expect(clash.status).toBe(4);
+    expect(clash.stderr).toContain(
+      `agents and style both write ${decomposed} (as ${composed}, the same file ignoring case and Unicode normalisation)`,
+    );
+    expect(await readFile(join(project, "canon.lock"), "utf8")).toBe(lock);
+    await expect(stat(join(project, composed))).rejects.toThrow();
   });
 });
 

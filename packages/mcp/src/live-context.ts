@@ -1,5 +1,15 @@
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
 import { isCanonError } from "@canon/core";
-import { type CanonHome, type Signer, watchSpace } from "@canon/store";
+import {
+  type CanonHome,
+  LOCK_FILE,
+  MANIFEST_FILE,
+  readLock,
+  type Signer,
+  watchSpace,
+} from "@canon/store";
+import { ChangeSignal, identitiesOf } from "./change-signal.js";
 import { fileUri, standardUri, statusUri } from "./resource-uri.js";
 import {
   readServedContext,
@@ -9,8 +19,6 @@ import {
   statusOf,
 } from "./served-context.js";
 
-/** How often the served context is read again when nothing announced a change (a `canon pull` in a shell, a CLI write without an owner). */
-const POLL_MS = 1_000;
 /** After a record arrives: read again this soon, and once more when the watch has written its caches. */
 const AFTER_RECORD_MS = [20, 250] as const;
 /** How soon to try watching again when the space is not joined yet. */
@@ -42,8 +50,12 @@ export interface LiveContextOptions {
 /**
  * The served context kept current: read once at start, read again when the
  * relay delivers a record (the connection stays open, reconnecting with
- * back-off), after a tool wrote, and every second, and compared each time so
- * only real changes are announced.
+ * back-off), after a tool wrote, and when a file it was read from changed
+ * (a {@link ChangeSignal} on canon.json, canon.lock and the files it names,
+ * the home's config and read indexes: a `canon pull` in a shell, a CLI write
+ * without an owner), and compared each time so only real changes are
+ * announced. While nothing changes, nothing is read again: a `stat` of those
+ * files a second is the whole cost.
  */
 export class LiveContext {
   #context: ServedContext | undefined;
@@ -52,13 +64,19 @@ export class LiveContext {
   #lastWarning: string | undefined;
   #reading: Promise<void> = Promise.resolve();
   readonly #stop = new AbortController();
-  #poll: NodeJS.Timeout | undefined;
+  readonly #signal = new ChangeSignal(() => void this.refresh().catch(() => {}));
+  #readings = 0;
   #watching: Promise<void> = Promise.resolve();
 
   constructor(readonly options: LiveContextOptions) {}
 
+  /** How many times the served context was read (a reading follows a change, never a clock). */
+  get readings(): number {
+    return this.#readings;
+  }
+
   /**
-   * Reads the context for the first time; starts watching and polling. When
+   * Reads the context for the first time; starts watching the relay and the files. When
    * the scope cannot be read yet (no space joined, a malformed canon.json),
    * serves nothing but `canon://status`, whose read reports why, until it can.
    */
@@ -73,8 +91,6 @@ export class LiveContext {
         unavailable: [],
       };
     });
-    this.#poll = setInterval(() => void this.refresh().catch(() => {}), POLL_MS);
-    this.#poll.unref();
     this.#watching = this.#watch();
   }
 
@@ -90,9 +106,9 @@ export class LiveContext {
     return this.#reading;
   }
 
-  /** Stops watching and polling. */
+  /** Stops watching the relay and the files. */
   async stop(): Promise<void> {
-    clearInterval(this.#poll);
+    this.#signal.stop();
     this.#stop.abort();
     await this.#watching.catch(() => {});
     await this.#reading.catch(() => {});
@@ -100,6 +116,14 @@ export class LiveContext {
 
   async #read(): Promise<void> {
     const { home, scope } = this.options;
+    // Identities before the reading: a write during it differs from them, and is read next.
+    const files = await this.#sources();
+    const identity = await identitiesOf(files);
+    // Watched: where canon.lock and the read indexes are replaced. The home's root is not (its owner
+    // lock is touched every second); the config there, and target files in subfolders, are looked at each second.
+    const folders = scope.kind === "project" ? [scope.dir, home.indexes] : [home.indexes];
+    this.#signal.track(files, identity, folders);
+    this.#readings++;
     let context: ServedContext;
     let status: string;
     try {
@@ -133,6 +157,28 @@ export class LiveContext {
       (uri) => previous.get(uri) !== fingerprints.get(uri),
     );
     if (updated.length > 0 || listChanged) this.options.onChange({ updated, listChanged });
+  }
+
+  /**
+   * The files a reading depends on, beside the replica (whose changes arrive
+   * as records, or rewrite the read index): the home's config and read
+   * indexes (with their folder, so a new one is seen), and in a project
+   * canon.json, canon.lock and every file the lock names (their hashes are
+   * the status).
+   */
+  async #sources(): Promise<string[]> {
+    const { home, scope } = this.options;
+    const files = [home.config, home.indexes];
+    const indexes = await readdir(home.indexes).catch(() => []);
+    for (const name of indexes.sort()) files.push(join(home.indexes, name));
+    if (scope.kind === "project") {
+      files.push(join(scope.dir, MANIFEST_FILE), join(scope.dir, LOCK_FILE));
+      // A lock that does not parse names no files; its own identity still tells when it is fixed.
+      const lock = await readLock(scope.dir).catch(() => undefined);
+      for (const entry of Object.values(lock?.standards ?? {}))
+        for (const file of entry.files) files.push(join(scope.dir, file.path));
+    }
+    return files;
   }
 
   /** Stays connected to the space's relay while serving; without one, local changes only. */

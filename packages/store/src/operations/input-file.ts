@@ -1,41 +1,68 @@
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { readFile, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
 import { CanonError } from "@canon/core";
 
 /**
  * Reads a file the user named (a standard to publish), at most `maxBytes`.
+ * Opened once (without blocking: a FIFO is never waited on), then the opened
+ * file is checked (regular, its size) and read: what is checked is what is
+ * read, even if the path is swapped for another file, a FIFO or a link to a
+ * device in between.
  * @throws CanonError `FILE_UNREADABLE` (missing, not a regular file, no permission), `BAD_ARGUMENT` when too large.
  */
 export async function readInputFile(file: string, maxBytes: number): Promise<Uint8Array> {
-  const size = await inputFileSize(file);
-  if (size > maxBytes) {
-    throw new CanonError(
-      "BAD_ARGUMENT",
-      `${file} is ${size} bytes; a standard is at most ${maxBytes} bytes`,
-    );
-  }
-  return unreadable(file, async () => new Uint8Array(await readFile(file)));
+  return withInputFile(file, async (handle, size) => {
+    if (size > maxBytes)
+      throw new CanonError(
+        "BAD_ARGUMENT",
+        `${file} is ${size} bytes; a standard is at most ${maxBytes} bytes`,
+      );
+    const bytes = new Uint8Array(await handle.readFile());
+    // It may grow while being read: what was read past the bound is refused too.
+    if (bytes.length > maxBytes)
+      throw new CanonError(
+        "BAD_ARGUMENT",
+        `${file} grew past ${maxBytes} bytes while being read; a standard is at most ${maxBytes} bytes`,
+      );
+    return bytes;
+  });
 }
 
 /**
  * The sha-256 of a file the user named (an output to stamp or verify), in hex,
- * read as a stream so its size does not matter.
+ * read as a stream so its size does not matter. Opened once, then the opened
+ * file is checked and hashed (see {@link readInputFile}).
  * @throws CanonError `FILE_UNREADABLE`.
  */
 export async function sha256OfInputFile(file: string): Promise<string> {
-  await inputFileSize(file);
-  return unreadable(file, async () => {
+  return withInputFile(file, async (handle) => {
     const hash = createHash("sha256");
-    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+    for await (const chunk of handle.createReadStream({ autoClose: false }))
+      hash.update(chunk as Buffer);
     return hash.digest("hex");
   });
 }
 
-async function inputFileSize(file: string): Promise<number> {
-  const info = await unreadable(file, () => stat(file));
-  if (!info.isFile()) throw new CanonError("FILE_UNREADABLE", `${file} is not a regular file`);
-  return info.size;
+/**
+ * Opens `file` once for reading without blocking, checks the opened file is
+ * a regular file (`fstat`), and runs `work` on that handle with its size.
+ * @throws CanonError `FILE_UNREADABLE` naming the file.
+ */
+async function withInputFile<T>(
+  file: string,
+  work: (handle: FileHandle, size: number) => Promise<T>,
+): Promise<T> {
+  const handle = await unreadable(file, () =>
+    open(file, constants.O_RDONLY | constants.O_NONBLOCK),
+  );
+  try {
+    const info = await unreadable(file, () => handle.stat());
+    if (!info.isFile()) throw new CanonError("FILE_UNREADABLE", `${file} is not a regular file`);
+    return await unreadable(file, () => work(handle, info.size));
+  } finally {
+    await handle.close();
+  }
 }
 
 /**

@@ -22,8 +22,10 @@ import {
   readLock,
   writeLock,
 } from "./lock-file.js";
+import { withPullLock } from "./project-lock.js";
 import { type Project, readProject } from "./project-manifest.js";
 import { releaseFiles } from "./release-files.js";
+import { sameFileKey } from "./same-file-key.js";
 import { standardEntry } from "./standards-record.js";
 import { syncBeforeReading } from "./sync-first.js";
 import { targetFiles } from "./targets/target-files.js";
@@ -93,12 +95,29 @@ interface Planned {
  * neither the new bytes nor those the lock names, unless `force`), removes files the previous lock wrote that no target writes now
  * (unless edited), and writes canon.lock last. With `frozen`, installs exactly
  * what canon.lock names (releases and corrections) and checks every file's
- * sha-256 against it before writing anything.
+ * sha-256 against it before writing anything. Two pulls of one project run
+ * one after the other (the project's pull lock, {@link withPullLock}): the
+ * second reads canon.json and canon.lock once the first has written them.
  * @throws CanonError `BAD_CONFIG` (canon.json or canon.lock malformed, targets colliding or leaving the project),
  * `PROJECT_DRIFT` (`frozen` and the lock does not match; a file to write was edited since the last pull
- * or not written by canon, unless `force`), `UNKNOWN_STANDARD`, `UNKNOWN_VERSION`, `STORAGE_UNWRITABLE`.
+ * or not written by canon, unless `force`), `UNKNOWN_STANDARD`, `UNKNOWN_VERSION`, `STORAGE_UNWRITABLE` (also when another pull of the
+ * project has held its lock for over two minutes).
  */
 export async function pull(home: CanonHome, request: PullRequest): Promise<PullReport> {
+  // canon.json is checked before the lock (no lock is made where there is no project), and read again inside it.
+  const { dir } = await readProject(request.dir);
+  return withPullLock(
+    dir,
+    () => pullHoldingLock(home, request),
+    (holder) =>
+      request.warn?.(
+        `another canon pull${holder === undefined ? "" : ` (process ${holder})`} is writing ${dir}; waiting for it to finish`,
+      ),
+  );
+}
+
+/** {@link pull}, once the project's pull lock is held. */
+async function pullHoldingLock(home: CanonHome, request: PullRequest): Promise<PullReport> {
   const warn = request.warn ?? (() => {});
   const project = await readProject(request.dir);
   const lock = await readLock(project.dir);
@@ -150,14 +169,14 @@ export async function pull(home: CanonHome, request: PullRequest): Promise<PullR
     const written: LockedFile[] = [];
     for (const target of targets) {
       for (const file of targetFiles(input, target, warn)) {
-        // Keyed ignoring case: on macOS and Windows two such paths are one file.
-        const owner = owners.get(file.path.toLowerCase());
+        // Keyed ignoring case and Unicode normalisation: on macOS and Windows two such paths are one file.
+        const owner = owners.get(sameFileKey(file.path));
         if (owner !== undefined)
           throw new CanonError(
             "BAD_CONFIG",
-            `${project.manifestPath}: ${owner.standard} and ${plan.name} both write ${file.path}${owner.path === file.path ? "" : ` (as ${owner.path}, the same file ignoring case)`}; give one of them another path`,
+            `${project.manifestPath}: ${owner.standard} and ${plan.name} both write ${file.path}${owner.path === file.path ? "" : ` (as ${owner.path}, the same file ignoring case and Unicode normalisation)`}; give one of them another path`,
           );
-        owners.set(file.path.toLowerCase(), { standard: plan.name, path: file.path });
+        owners.set(sameFileKey(file.path), { standard: plan.name, path: file.path });
         files.push(file);
         written.push({ path: file.path, sha256: sha256Of(file.bytes) });
       }
@@ -325,6 +344,7 @@ async function refuseOverwritingEdits(
   const edited: string[] = [];
   for (const file of files) {
     const current = await sha256OfFile(join(dir, file.path));
+    // Absent, or not a regular file (a FIFO, a link: hashed without following it), is not what canon wrote: replaced.
     if (current === undefined || current === locked.get(file.path)) continue;
     if (current !== sha256Of(file.bytes)) edited.push(file.path);
   }

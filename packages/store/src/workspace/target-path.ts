@@ -3,7 +3,8 @@ import { isGitMetadataPath } from "../operations/git-metadata.js";
 
 /**
  * A target's path: relative to the project, `/`-separated, no empty, `.` or
- * `..` segment, not canon.json or canon.lock, no `.git` folder (see
+ * `..` segment, not canon.json, canon.lock nor the pull lock (`canon.pull.lock`
+ * and its holder file), no `.git` folder (see
  * isGitMetadataPath), no `\`, no control
  * character, at most 512 characters. Symlinks
  * leaving the project are refused when writing (see write-tree).
@@ -21,11 +22,13 @@ export const TargetPath = z
       path.split("/").every((segment) => segment !== "" && segment !== "." && segment !== ".."),
     "must stay inside the project (no empty, . or .. segment)",
   )
-  // The project's own files (MANIFEST_FILE, LOCK_FILE; named here, which they import), any case.
-  .refine(
-    (path) => !["canon.json", "canon.lock"].includes(path.toLowerCase()),
-    "must not be canon.json or canon.lock, the project's own files",
-  )
+  // The project's own files (MANIFEST_FILE, LOCK_FILE, PULL_LOCK and its holder; named here, which they import), any case.
+  .refine((path) => {
+    const lower = path.toLowerCase();
+    return !(
+      ["canon.json", "canon.lock"].includes(lower) || /^canon\.pull\.lock($|[./])/.test(lower)
+    );
+  }, "must not be canon.json or canon.lock, nor canon.pull.lock, the project's own files")
   .refine(
     (path) => !isGitMetadataPath(path),
     "must not go into a .git folder (hooks and config there run code)",

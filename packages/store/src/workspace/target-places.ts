@@ -1,11 +1,13 @@
 import { CanonError } from "@canon/core";
 import type { ProjectManifest } from "./project-manifest.js";
+import { sameFileKey } from "./same-file-key.js";
 import { targetFiles } from "./targets/target-files.js";
 
 /**
  * Refuses a manifest in which two targets would write the same place: the
  * same file, or a file inside another standard's skill folder, ignoring case
- * (on macOS and Windows those are one file). `add` checks this before it
+ * and Unicode normalisation ({@link sameFileKey}: on macOS and Windows those
+ * are one file). `add` checks this before it
  * writes canon.json, so canon.json never names a tree `pull` cannot write;
  * `pull` checks every file again.
  * @throws CanonError `BAD_CONFIG` naming both standards and the place.
@@ -29,9 +31,9 @@ export function assertDistinctTargets(manifest: ProjectManifest, manifestPath: s
       if (first === undefined) continue;
       const folder = target.type === "skill";
       const path = folder ? first.path.slice(0, -"/SKILL.md".length) : first.path;
-      const key = path.toLowerCase();
+      const key = sameFileKey(path);
       for (const other of places) {
-        const otherKey = other.path.toLowerCase();
+        const otherKey = sameFileKey(other.path);
         const clash =
           key === otherKey ||
           (other.folder && key.startsWith(`${otherKey}/`)) ||

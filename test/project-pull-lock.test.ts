@@ -1,0 +1,185 @@
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type Sandbox, sandbox } from "./helpers/cli.js";
+import { type Background, startCanon, startRelay, stopAll } from "./helpers/processes.js";
+
+// Two `canon pull`s of one project: real processes, the project's pull lock (canon.pull.lock).
+
+let a: Sandbox;
+let b: Sandbox;
+let relayData: string;
+beforeEach(async () => {
+  a = await sandbox();
+  b = await sandbox();
+  relayData = await mkdtemp(join(tmpdir(), "canon-relay-"));
+});
+afterEach(async () => {
+  await stopAll();
+  await a.dispose();
+  await b.dispose();
+  await rm(relayData, { recursive: true, force: true });
+});
+
+type Lock = {
+  standards: Record<string, { version: number; files: { path: string; sha256: string }[] }>;
+};
+
+const FILES = 80;
+
+/** A folder of {@link FILES} files, each naming `version`: a bundle whose pull writes many files. */
+async function bundle(sandbox: Sandbox, version: number): Promise<string> {
+  const folder = join(sandbox.dir, `docs-v${version}`);
+  await mkdir(folder, { recursive: true });
+  await writeFile(
+    join(folder, "SKILL.md"),
+    `---\nname: docs\ndescription: v${version}\n---\nv${version}\n`,
+  );
+  for (let i = 0; i < FILES; i++)
+    await writeFile(join(folder, `page-${i}.md`), `page ${i} of version ${version}\n`);
+  return folder;
+}
+
+/**
+ * A's home holds v2 of `docs` (a bundle) and `style`; B's home, synced before
+ * A published v2, holds v1. The project (canon.json written by A) installs
+ * both; a pull with `--offline` in either home installs its own version.
+ */
+async function twoVersions() {
+  const relay = await startRelay(relayData);
+  a.ok("init");
+  const { url } = a.ok("space", "create", "team", "--json").json<{ url: string }>();
+  a.ok("publish", "docs", await bundle(a, 1));
+  a.ok("publish", "style", await a.file("style-v1.md", "Short sentences (v1).\n"));
+  a.ok("sync", "--relay", relay.url);
+  b.ok("space", "join", url, "--relay", relay.url);
+  a.ok("publish", "docs", await bundle(a, 2));
+  a.ok("publish", "style", await a.file("style-v2.md", "Short sentences (v2).\n"));
+  const project = join(a.dir, "project");
+  await mkdir(project);
+  a.ok("add", "docs", "--as", "skill:skills/docs", "--project", project);
+  a.ok("add", "style", "--as", "file:STYLE.md", "--project", project);
+  return project;
+}
+
+/**
+ * The project is exactly one pull's result: every file the lock names holds
+ * the bytes it names, every standard is at the same version (2 from A's
+ * home, 1 from B's), and the written files say that version.
+ */
+async function expectOnePullsResult(project: string): Promise<number> {
+  const lock = JSON.parse(await readFile(join(project, "canon.lock"), "utf8")) as Lock;
+  const versions = new Set(Object.values(lock.standards).map((entry) => entry.version));
+  expect(versions.size).toBe(1);
+  const [version] = [...versions] as [number];
+  for (const entry of Object.values(lock.standards))
+    for (const file of entry.files) {
+      const bytes = await readFile(join(project, file.path));
+      expect(createHash("sha256").update(bytes).digest("hex"), file.path).toBe(file.sha256);
+    }
+  expect(await readFile(join(project, "skills/docs/page-7.md"), "utf8")).toBe(
+    `page 7 of version ${version}\n`,
+  );
+  expect(await readFile(join(project, "STYLE.md"), "utf8")).toBe(
+    `Short sentences (v${version}).\n`,
+  );
+  expect(existsSync(join(project, "canon.pull.lock"))).toBe(false);
+  return version;
+}
+
+/** Starts `canon pull --offline` in `home` and stops it (SIGSTOP) once it holds the project's pull lock, named as its holder. */
+async function pullStoppedHoldingLock(home: string, project: string): Promise<Background> {
+  const lockDir = join(project, "canon.pull.lock");
+  // The holder file is written just after the lock is taken: once it is there, the lock names its process.
+  const holderFile = join(project, "canon.pull.lock.holder");
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const pull = startCanon(["pull", "--offline", "--project", project], home);
+    while (!existsSync(holderFile) && pull.child.exitCode === null) await sleep(1);
+    if (pull.child.exitCode === null) {
+      pull.child.kill("SIGSTOP");
+      // Still held once stopped (it may have released it in between): then the test can go on.
+      if (existsSync(holderFile)) return pull;
+      pull.child.kill("SIGCONT");
+    }
+    await pull.stop("SIGKILL");
+    await rm(lockDir, { recursive: true, force: true });
+    await rm(holderFile, { force: true });
+  }
+  throw new Error("no pull was caught holding the lock in 20 attempts");
+}
+
+describe("two canon pulls of one project", () => {
+  it("started together, they run one after the other: the lock and every target are one pull's result, never a mix", async () => {
+    const project = await twoVersions();
+    const seen = new Set<number>();
+    for (let round = 0; round < 3; round++) {
+      const [fromA, fromB] = await Promise.all([
+        a.canonAsync("pull", "--offline", "--project", project),
+        b.canonAsync("pull", "--offline", "--project", project),
+      ]);
+      expect(fromA.status, fromA.stderr).toBe(0);
+      expect(fromB.status, fromB.stderr).toBe(0);
+      seen.add(await expectOnePullsResult(project));
+    }
+    // And each home alone installs its own version.
+    a.ok("pull", "--offline", "--project", project);
+    expect(await expectOnePullsResult(project)).toBe(2);
+    b.ok("pull", "--offline", "--project", project);
+    expect(await expectOnePullsResult(project)).toBe(1);
+    expect([...seen].every((version) => version === 1 || version === 2)).toBe(true);
+  });
+
+  it("a pull waits while another holds the lock, saying so, then runs on what that one wrote", async () => {
+    const project = await twoVersions();
+    const holder = await pullStoppedHoldingLock(a.home, project);
+    const waiting = startCanon(["pull", "--offline", "--project", project], b.home);
+    let stderr = "";
+    waiting.child.stderr?.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    const deadline = Date.now() + 20_000;
+    while (!stderr.includes("waiting for it to finish") && Date.now() < deadline) await sleep(20);
+    expect(stderr).toMatch(
+      new RegExp(
+        `another canon pull \\(process ${holder.pid}\\) is writing .*; waiting for it to finish`,
+      ),
+    );
+    // The waiting pull has written nothing while the first is stopped.
+    expect(waiting.child.exitCode).toBe(null);
+    holder.child.kill("SIGCONT");
+    const exited = (process: Background) =>
+      new Promise<number | null>((resolve) => {
+        if (process.child.exitCode !== null) resolve(process.child.exitCode);
+        else process.child.once("exit", resolve);
+      });
+    expect(await exited(holder)).toBe(0);
+    expect(await exited(waiting)).toBe(0);
+    // B's pull ran second: v1 everywhere, over A's v2 (its files matched the lock A wrote).
+    expect(await expectOnePullsResult(project)).toBe(1);
+  });
+
+  it("a lock left by a killed pull never blocks for ever: the next pull takes it over once stale", async () => {
+    const project = await twoVersions();
+    const killed = await pullStoppedHoldingLock(a.home, project);
+    await killed.stop("SIGKILL");
+    expect(existsSync(join(project, "canon.pull.lock"))).toBe(true);
+    const next = b.canon("pull", "--offline", "--project", project);
+    expect(next.status, next.stderr).toBe(0);
+    expect(await expectOnePullsResult(project)).toBe(1);
+  });
+
+  it("a target may not be the pull lock or its holder file", async () => {
+    const project = await twoVersions();
+    for (const path of ["canon.pull.lock", "Canon.Pull.Lock.holder", "canon.pull.lock/x.md"]) {
+      const refused = a.canon("add", "style", "--as", `file:${path}`, "--project", project);
+      expect(refused.status).toBe(2);
+      expect(refused.stderr).toMatch(
+        /must not be canon\.json or canon\.lock, nor canon\.pull\.lock/,
+      );
+    }
+  });
+});
