@@ -305,7 +305,7 @@ function report({ evict, keep: measured }) {
       },
     ],
     notes: [
-      `Data: ${SPACES} spaces × ${STANDARDS} standards (${total} documents), built once by the generator described in bench/relay-memory.mjs (one signed release and its 1 KB content per standard). Both relays serve the same directory, one after the other. All clients run in the benchmark's process on the same 2-core machine as the relay.`,
+      `Data: ${SPACES} spaces × ${STANDARDS} standards (${total} documents), built once by the generator described in bench/relay-memory.mjs (one signed release and its 1 KB content per standard). ${keep.skipped ? "The evicting relay alone serves it." : "Both relays serve the same directory, one after the other."} All clients run in the benchmark's process on the same 2-core machine as the relay.`,
       keep.skipped
         ? "Eviction off: not run (CANON_BENCH_SETUPS=evict)."
         : keep.capped
