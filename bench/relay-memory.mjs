@@ -31,6 +31,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { loopbackAddress, loopbackClientClass } from "./loopback-clients.mjs";
 import { median, percentile } from "./measure.mjs";
 
 export const title = "Relay memory: idle documents evicted, beside the same load kept in memory";
@@ -56,16 +57,24 @@ const SAMPLES = size("SAMPLES", 300);
 /** How many of its space's standards each client fetches (all by default). */
 const SYNC_STANDARDS = Math.min(size("SYNC_STANDARDS", STANDARDS), STANDARDS);
 const CONNECT_WIDTH = 4;
+/** Clients between two progress lines. */
+const PROGRESS_EVERY = size("PROGRESS_EVERY", 100) || 100;
+/** Which relays run: both by default; `evict` alone runs the evicting relay only (the full load's time). */
+const SETUPS = (setting("SETUPS") ?? "evict,keep").split(",");
+if (SETUPS.length === 0 || SETUPS.some((setup) => setup !== "evict" && setup !== "keep"))
+  throw new Error("CANON_BENCH_SETUPS must be evict, keep or evict,keep");
 
 export async function run({ log }) {
   const { Repo } = await import("@automerge/automerge-repo");
   const store = await import(join(root, "packages/store/dist/index.js"));
+  // Each client from a loopback address of its own (bench/loopback-clients.mjs).
+  const Client = loopbackClientClass(store.RelayClient);
   const data = join(tmpdir(), `canon-bench-relay-memory-${SPACES}x${STANDARDS}`);
   const manifest = await buildOnce(data, log);
   const processes = [];
   const results = {};
   try {
-    for (const setup of ["evict", "keep"]) {
+    for (const setup of SETUPS) {
       const relay = await startRelay(
         {
           CANON_RELAY_DATA: join(data, "relay"),
@@ -92,7 +101,7 @@ export async function run({ log }) {
           const { space, standards } = manifest.spaces[i % manifest.spaces.length];
           const newClient = () =>
             new Repo({
-              network: [new store.RelayClient(relay.url, 1000)],
+              network: [new Client(relay.url, 1000, loopbackAddress(i))],
               peerId: `client-${i}-${randomBytes(3).toString("hex")}`,
               syncDebounceRate: store.SYNC_DEBOUNCE_MS,
             });
@@ -125,9 +134,9 @@ export async function run({ log }) {
               retries += 1;
             }
           }
-          if (i % 100 === 99)
+          if (i % PROGRESS_EVERY === PROGRESS_EVERY - 1)
             log(
-              `${setup}: ${i + 1} clients connected and synced, relay RSS ${mb(await rssOf(relay.pid))}`,
+              `${setup}: ${i + 1} clients connected and synced, ${documentsSynced} documents in ${((performance.now() - started) / 1000).toFixed(0)} s, relay RSS ${mb(await rssOf(relay.pid))} (${await heapOf(relay)})`,
             );
         });
         const loadSeconds = (performance.now() - started) / 1000;
@@ -183,11 +192,14 @@ export async function run({ log }) {
   return report(results);
 }
 
-function report({ evict, keep }) {
+function report({ evict, keep: measured }) {
   const ms = (value) =>
     value === undefined || Number.isNaN(value) ? "–" : `${value.toFixed(1)} ms`;
   const s = (value) => (value === undefined ? "–" : `${value.toFixed(2)} s`);
-  const cell = (result, value) => (result.capped ? `stopped: ${value}` : value);
+  // CANON_BENCH_SETUPS=evict: the relay without eviction did not run; its column says so.
+  const keep = measured ?? { skipped: true, spaceSeconds: [], latencies: [] };
+  const cell = (result, value) =>
+    result.skipped ? "not run" : result.capped ? `stopped: ${value}` : value;
   const total = SPACES * (STANDARDS + 1);
   return {
     columns: ["Measurement", `evicted after ${EVICT_AFTER} s idle`, "eviction off"],
@@ -206,16 +218,24 @@ function report({ evict, keep }) {
         meaning: "once every client had synced its space and stayed connected.",
       },
       {
-        cells: ["documents in the relay's memory", String(evict.inMemory), String(keep.inMemory)],
+        cells: [
+          "documents in the relay's memory",
+          String(evict.inMemory),
+          cell(keep, String(keep.inMemory)),
+        ],
         meaning:
           "`canon_relay_documents_in_memory` at the end; evicted documents stay stored and load again when asked for.",
       },
       {
-        cells: ["documents evicted", String(evict.evicted), String(keep.evicted)],
+        cells: ["documents evicted", String(evict.evicted), cell(keep, String(keep.evicted))],
         meaning: "`canon_relay_evicted_documents_total`.",
       },
       {
-        cells: ["client connections open", String(evict.connections), String(keep.connections)],
+        cells: [
+          "client connections open",
+          String(evict.connections),
+          cell(keep, String(keep.connections)),
+        ],
         meaning:
           "`canon_relay_connections` at the end: one per client (a client whose connection takes longer than its 1 s retry interval to open terminates that socket before opening another: docs/decisions/2026-11-30-client-sockets.md).",
       },
@@ -223,7 +243,7 @@ function report({ evict, keep }) {
         cells: [
           "documents synced",
           `${evict.documentsSynced} of ${CLIENTS * (SYNC_STANDARDS + 1)}`,
-          `${keep.documentsSynced} of ${CLIENTS * (SYNC_STANDARDS + 1)}`,
+          cell(keep, `${keep.documentsSynced} of ${CLIENTS * (SYNC_STANDARDS + 1)}`),
         ],
         meaning: `each client fetches its space document and ${SYNC_STANDARDS === STANDARDS ? "all" : "the first"} ${SYNC_STANDARDS} of its ${STANDARDS} standards (${CONNECT_WIDTH} clients at a time).`,
       },
@@ -231,7 +251,7 @@ function report({ evict, keep }) {
         cells: [
           "one client syncs its space, median",
           s(median(evict.spaceSeconds)),
-          s(keep.spaceSeconds.length ? median(keep.spaceSeconds) : undefined),
+          cell(keep, s(keep.spaceSeconds.length ? median(keep.spaceSeconds) : undefined)),
         ],
         meaning: `the space document and ${SYNC_STANDARDS} standards, fetched by one client while others connect.`,
       },
@@ -239,7 +259,7 @@ function report({ evict, keep }) {
         cells: [
           "one client syncs its space, p95",
           s(percentile(evict.spaceSeconds, 95)),
-          s(keep.spaceSeconds.length ? percentile(keep.spaceSeconds, 95) : undefined),
+          cell(keep, s(keep.spaceSeconds.length ? percentile(keep.spaceSeconds, 95) : undefined)),
         ],
         meaning: "the same samples' 95th percentile.",
       },
@@ -247,7 +267,7 @@ function report({ evict, keep }) {
         cells: [
           "keeps serving: find a standard, median",
           ms(evict.latencies.length ? median(evict.latencies) : undefined),
-          ms(keep.latencies.length ? median(keep.latencies) : undefined),
+          cell(keep, ms(keep.latencies.length ? median(keep.latencies) : undefined)),
         ],
         meaning: `${SAMPLES} finds, one at a time, of a random standard (any of its space's ${STANDARDS}) by a random connected client that does not hold it (the relay loads it from disk when it is not in memory).`,
       },
@@ -255,17 +275,21 @@ function report({ evict, keep }) {
         cells: [
           "keeps serving: find a standard, p95",
           ms(evict.latencies.length ? percentile(evict.latencies, 95) : undefined),
-          ms(keep.latencies.length ? percentile(keep.latencies, 95) : undefined),
+          cell(keep, ms(keep.latencies.length ? percentile(keep.latencies, 95) : undefined)),
         ],
         meaning: "the same samples' 95th percentile (the p95 sync latency under the load).",
       },
       {
-        cells: ["clients that started again", String(evict.retries), String(keep.retries)],
+        cells: [
+          "clients that started again",
+          String(evict.retries),
+          cell(keep, String(keep.retries)),
+        ],
         meaning:
           "a client whose space sync failed (a find answered unavailable: its document was not loaded within automerge-repo's 60 s, or the connection dropped) and started again with a fresh client; at most 3 tries.",
       },
       {
-        cells: ["clients that gave up", String(evict.failures), String(keep.failures)],
+        cells: ["clients that gave up", String(evict.failures), cell(keep, String(keep.failures))],
         meaning: "a client whose third try failed too (none expected).",
       },
     ],
@@ -281,10 +305,12 @@ function report({ evict, keep }) {
       },
     ],
     notes: [
-      `Data: ${SPACES} spaces × ${STANDARDS} standards (${total} documents), built once by the generator described in bench/relay-memory.mjs (one signed release and its 1 KB content per standard). Both relays serve the same directory, one after the other. All clients run in the benchmark's process on the same 2-core machine as the relay.`,
-      keep.capped
-        ? `Eviction off: stopped when the relay passed ${RSS_CAP_MB} MB, after ${keep.documentsSynced} documents synced (${keep.clients} clients).`
-        : "Eviction off: ran to the end.",
+      `Data: ${SPACES} spaces × ${STANDARDS} standards (${total} documents), built once by the generator described in bench/relay-memory.mjs (one signed release and its 1 KB content per standard). ${keep.skipped ? "The evicting relay alone serves it." : "Both relays serve the same directory, one after the other."} All clients run in the benchmark's process on the same 2-core machine as the relay.`,
+      keep.skipped
+        ? "Eviction off: not run (CANON_BENCH_SETUPS=evict)."
+        : keep.capped
+          ? `Eviction off: stopped when the relay passed ${RSS_CAP_MB} MB, after ${keep.documentsSynced} documents synced (${keep.clients} clients).`
+          : "Eviction off: ran to the end.",
     ],
   };
 }
@@ -409,6 +435,13 @@ function mb(bytes) {
   return `${(bytes / 1024 ** 2).toFixed(0)} MB`;
 }
 
+/** The relay's JavaScript heap and its memory outside it (Automerge's WebAssembly memory is there), from its `/metrics`. */
+async function heapOf(relay) {
+  const text = await (await fetch(`${relay.http}/metrics`)).text();
+  const value = (name) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+  return `heap ${mb(value("nodejs_heap_size_used_bytes"))}, external ${mb(value("nodejs_external_memory_bytes"))}, ${value("canon_relay_documents_in_memory")} documents in memory`;
+}
+
 async function rssOf(pid) {
   const status = await readFile(`/proc/${pid}/status`, "utf8");
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
@@ -419,7 +452,9 @@ async function startRelay(variables, processes) {
   // CANON_BENCH_RELAY_PROFILE=<dir>: each relay writes a V8 CPU profile there when it exits.
   const profile = setting("RELAY_PROFILE");
   const flags = profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [];
-  const child = spawn(process.execPath, [...flags, join(root, "apps/relay/dist/main.js")], {
+  // CANON_BENCH_RELAY_MAIN=<path to a relay's dist/main.js>: another build's relay (main's, to compare) under the same clients.
+  const main = setting("RELAY_MAIN") ?? join(root, "apps/relay/dist/main.js");
+  const child = spawn(process.execPath, [...flags, main], {
     env: {
       ...process.env,
       CANON_RELAY_PORT: "0",

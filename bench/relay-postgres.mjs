@@ -32,6 +32,7 @@ import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { loopbackAddress, loopbackClientClass } from "./loopback-clients.mjs";
 import { median, percentile } from "./measure.mjs";
 
 export const title = "Two relays on one PostgreSQL under load, beside one file-backed relay";
@@ -69,6 +70,14 @@ export async function run({ log: print }) {
   const { RelayClient, SYNC_DEBOUNCE_MS, FileStorage } = await import(
     join(root, "packages/store/dist/index.js")
   );
+  // Each client from a loopback address of its own (bench/loopback-clients.mjs): a relay
+  // refuses a 257th connection from one address, and keeps its budgets per address.
+  const LoopbackClient = loopbackClientClass(RelayClient);
+  const addresses = new Map();
+  const addressOf = (name) => {
+    if (!addresses.has(name)) addresses.set(name, loopbackAddress(addresses.size));
+    return addresses.get(name);
+  };
   // The relay's own Automerge, for seeding.
   const Automerge = createRequire(join(relayApp, "package.json"))("@automerge/automerge");
   const { openPostgresStorage } = await import(join(relayApp, "dist/storage/postgres-storage.js"));
@@ -230,7 +239,7 @@ export async function run({ log: print }) {
         // The adapter's own retry is slower than one connection attempt below,
         // so it never opens a second socket while the first is still waiting
         // (automerge-repo's client adapter leaves the first one open when it does).
-        network: [new RelayClient(relay.url, ADAPTER_RETRY_MS)],
+        network: [new LoopbackClient(relay.url, ADAPTER_RETRY_MS, addressOf(name))],
         peerId: `${name}-${randomBytes(3).toString("hex")}`,
         // As Canon's own clients do (upstream waits 100 ms before every sync message).
         syncDebounceRate: SYNC_DEBOUNCE_MS,
@@ -652,7 +661,9 @@ async function startRelay(variables, processes) {
   // CANON_BENCH_RELAY_PROFILE=<dir>: each relay writes a V8 CPU profile there when it exits.
   const profile = setting("RELAY_PROFILE");
   const flags = profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [];
-  const child = spawn(process.execPath, [...flags, join(relayApp, "dist/main.js")], {
+  // CANON_BENCH_RELAY_MAIN=<path to a relay's dist/main.js>: another build's relay (main's, to compare) under the same clients.
+  const main = setting("RELAY_MAIN") ?? join(relayApp, "dist/main.js");
+  const child = spawn(process.execPath, [...flags, main], {
     env: {
       ...process.env,
       CANON_RELAY_PORT: "0",

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type PeerId, Repo } from "@automerge/automerge-repo";
 import { CanonError } from "@canon/core";
@@ -9,7 +9,7 @@ import { RelayTokens } from "./access/relay-tokens.js";
 import { SpaceAccess } from "./access/space-access.js";
 import { grantOf } from "./auth.js";
 import { AddressConnections } from "./guard/address-connections.js";
-import { clientAddress, type TrustedProxies } from "./guard/client-address.js";
+import { requestAddresses, type TrustedProxies } from "./guard/client-address.js";
 import { DocumentSizes } from "./guard/document-sizes.js";
 import { GuardedServerAdapter, peerBudgets } from "./guard/guarded-server-adapter.js";
 import { HeadsRequests } from "./guard/heads-requests.js";
@@ -139,7 +139,8 @@ export interface RelayServer {
 export async function startRelayServer(options: RelayServerOptions): Promise<RelayServer> {
   const limits = limitsWith(options.limits);
   const trustedProxies = options.trustedProxies ?? [];
-  const addressOf = (request: IncomingMessage) => clientAddress(request, trustedProxies);
+  // Once per request: the upgrade counts the connection and the guard keeps its budgets on it.
+  const addressOf = requestAddresses(trustedProxies);
   const log = options.log ?? createRelayLog(options.logLevel ?? DEFAULT_LOG_LEVEL);
   const unhandled = (reason: unknown) =>
     log.write("error", "unhandled-rejection", {

@@ -4,6 +4,7 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { killRelayProcesses, RELAY_MAIN, startRelayProcess } from "./helpers/relay-process.js";
 
 // Behind a reverse proxy every client reaches the relay from the proxy's
@@ -27,12 +28,12 @@ afterAll(async () => {
   await rm(directory, { recursive: true, force: true });
 });
 
-/** `GET /heads/<SPACE>` with `X-Forwarded-For: forwardedFor` (none when undefined); the status. */
-function headsStatus(port: number, forwardedFor?: string): Promise<number> {
+/** `GET /heads/<SPACE>` from `host` with `X-Forwarded-For: forwardedFor` (none when undefined); the status. */
+function headsStatus(port: number, forwardedFor?: string, host = "127.0.0.1"): Promise<number> {
   return new Promise((resolve, reject) => {
     const headers = forwardedFor === undefined ? {} : { "x-forwarded-for": forwardedFor };
     const outgoing = request(
-      { host: "127.0.0.1", port, path: `/heads/${SPACE}`, headers, agent: false },
+      { host, port, path: `/heads/${SPACE}`, headers, agent: false },
       (response) => {
         response.resume();
         response.on("end", () => resolve(response.statusCode ?? 0));
@@ -116,6 +117,52 @@ describe("CANON_RELAY_TRUSTED_PROXIES", () => {
     // A well-formed header still names its client.
     expect(await headsStatus(port, "203.0.113.7")).toBe(404);
     expect(relay.child.exitCode).toBeNull();
+  });
+
+  it("counts an IPv4 client as one address whether its socket says ::ffff:1.2.3.4 or a proxy names 1.2.3.4", async () => {
+    // Listening on "::", the socket of a client connecting over IPv4 reports
+    // ::ffff:127.0.0.1; the trusted proxy (::1) forwards the same client as 127.0.0.1.
+    const relay = await startRelayProcess({
+      CANON_RELAY_DATA: join(directory, "dual-stack"),
+      CANON_RELAY_HOST: "::",
+      CANON_RELAY_HEADS_REQUESTS_PER_MINUTE: "2",
+      CANON_RELAY_TRUSTED_PROXIES: "::1",
+      CANON_RELAY_LOG_LEVEL: "info",
+    });
+    const { port } = relay.started;
+    expect(await headsStatus(port, undefined, "127.0.0.1")).toBe(404);
+    expect(await headsStatus(port, "127.0.0.1", "::1")).toBe(404);
+    // One budget of 2, spent by the two forms together.
+    expect(await headsStatus(port, undefined, "127.0.0.1")).toBe(429);
+    expect(await headsStatus(port, "127.0.0.1", "::1")).toBe(429);
+    // The proxy's own budget is its own.
+    expect(await headsStatus(port, undefined, "::1")).toBe(404);
+    // The connection limits and the log name the client in that one form too.
+    const sockets = [
+      new WebSocket(`ws://127.0.0.1:${port}/`),
+      new WebSocket(`ws://[::1]:${port}/`, { headers: { "x-forwarded-for": "127.0.0.1" } }),
+    ];
+    await Promise.all(
+      sockets.map(
+        (socket) =>
+          new Promise((resolve, reject) => {
+            socket.once("open", resolve);
+            socket.once("error", reject);
+          }),
+      ),
+    );
+    const opened = () =>
+      relay
+        .stderr()
+        .split("\n")
+        .filter((line) => line.includes('"connection-opened"'))
+        .map((line) => JSON.parse(line).remoteAddress as string);
+    const deadline = Date.now() + 10_000;
+    while (opened().length < 2 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    for (const socket of sockets) socket.terminate();
+    expect(opened()).toHaveLength(2);
+    for (const address of opened()) expect(address).toMatch(/^127\.0\.0\.1:\d+$/);
   });
 
   it.each([["proxy.example.com"], ["10.0.0.0/33"], ["10.0.0.0/8/1"], ["127.1"], [","]])(

@@ -103,8 +103,20 @@ function isTrusted(address: ipaddr.IPv4 | ipaddr.IPv6, trusted: TrustedProxies):
 }
 
 /**
+ * An address in the one form the relay keys, logs and compares it by: an
+ * IPv4 address written as IPv6 (`::ffff:1.2.3.4`, as a dual-stack socket
+ * reports an IPv4 peer) is the IPv4 address, an IPv6 address is in its
+ * shortest form. Text that is no address is returned as it is.
+ */
+function canonical(address: string): string {
+  return isPlainAddress(address) ? normalised(address).toString() : address;
+}
+
+/**
  * The address of the client a request comes from, on which every
- * per-address limit is kept (see `address-budgets.ts`): the socket's peer,
+ * per-address limit is kept (see `address-budgets.ts`), in one form
+ * whichever way it arrived (`::ffff:1.2.3.4` from a dual-stack socket and
+ * `1.2.3.4` from a proxy's header are both `1.2.3.4`): the socket's peer,
  * unless that peer is one of the `trusted` proxies, when it is the
  * right-most address of `X-Forwarded-For` that is not itself a trusted
  * proxy (each proxy appends the address it was reached from, so anything
@@ -118,9 +130,10 @@ export function clientAddress(
   request: IncomingMessage,
   trusted: TrustedProxies,
 ): string | undefined {
-  const peer = request.socket.remoteAddress;
-  if (trusted.length === 0 || peer === undefined || !isPlainAddress(peer)) return peer;
-  if (!isTrusted(normalised(peer), trusted)) return peer;
+  const raw = request.socket.remoteAddress;
+  if (raw === undefined || !isPlainAddress(raw)) return raw;
+  const peer = canonical(raw);
+  if (trusted.length === 0 || !isTrusted(normalised(peer), trusted)) return peer;
   const header = request.headers["x-forwarded-for"];
   if (typeof header !== "string") return peer;
   const hops: string[] = [];
@@ -135,4 +148,21 @@ export function clientAddress(
     if (!isTrusted(client, trusted)) break;
   }
   return client === undefined ? peer : client.toString();
+}
+
+/**
+ * {@link clientAddress} with `trusted`, computed once per request: the
+ * upgrade's connection count and the connection's budgets then use the
+ * same address, and its header is parsed once.
+ */
+export function requestAddresses(
+  trusted: TrustedProxies,
+): (request: IncomingMessage) => string | undefined {
+  const known = new WeakMap<IncomingMessage, string | undefined>();
+  return (request) => {
+    if (known.has(request)) return known.get(request);
+    const address = clientAddress(request, trusted);
+    known.set(request, address);
+    return address;
+  };
 }
