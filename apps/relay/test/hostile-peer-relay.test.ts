@@ -200,9 +200,7 @@ describe("a relay ours peers with, owned by an attacker", () => {
     // Give the relay time to take the message and save its sync state (throttled).
     await new Promise((resolve) => setTimeout(resolve, 2000));
     expect(await filesUnder(outer)).not.toContain("escaped");
-    expect(refusals(events)).toContain(
-      "bad message: peerMetadata.storageId is not a UUID",
-    );
+    expect(refusals(events)).toContain("bad message: peerMetadata.storageId is not a UUID");
     await syncThroughRelay(server.url);
   });
 
