@@ -1,8 +1,26 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { cbor } from "@automerge/automerge-repo";
+import * as A from "@automerge/automerge";
+import { cbor, generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
+import { afterEach } from "vitest";
 import { WebSocketServer } from "ws";
 import type { RelayClient } from "../../src/sync/relay-client.js";
+
+/** Steps run after each test of the calling file, newest first (each hostile relay pushes its own close). */
+export function cleanupAfterEach(): (() => Promise<void>)[] {
+  const steps: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const step of steps.splice(0).reverse()) await step();
+  });
+  return steps;
+}
+
+/** A fresh document id, as automerge-repo makes them. */
+export const newDocumentId = () => parseAutomergeUrl(generateAutomergeUrl()).documentId;
+
+/** A sync message carrying the whole of `doc`, as to a peer that holds nothing. */
+export const carryingWhole = (doc: A.Doc<unknown>) =>
+  A.encodeSyncMessage({ heads: A.getHeads(doc), need: [], have: [], changes: [A.save(doc)] });
 
 /** A message a client sent, as the hostile relay reads it. */
 export interface ClientMessage {

@@ -2,11 +2,15 @@ import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as A from "@automerge/automerge";
-import { generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { canonHome, openReplica } from "../../src/index.js";
 import { openRelaySession } from "../../src/sync/relay-session.js";
-import { hostileRelay } from "../helpers/hostile-relay.js";
+import {
+  carryingWhole,
+  cleanupAfterEach,
+  hostileRelay,
+  newDocumentId,
+} from "../helpers/hostile-relay.js";
 
 // automerge-repo saves (and loads) the sync state of each peer under the
 // storage key [documentId, "sync-state", storageId], the storage id being
@@ -14,16 +18,7 @@ import { hostileRelay } from "../helpers/hostile-relay.js";
 // makes a path of the key. A hostile relay announcing `../../../../../x`
 // makes a client write a file outside its home, wherever the user can write.
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step();
-});
-
-const newId = () => parseAutomergeUrl(generateAutomergeUrl()).documentId;
-
-/** A sync message carrying the whole of `doc`, as to a peer that holds nothing. */
-const carrying = (doc: A.Doc<unknown>) =>
-  A.encodeSyncMessage({ heads: A.getHeads(doc), need: [], have: [], changes: [A.save(doc)] });
+const cleanup = cleanupAfterEach();
 
 describe("a relay announcing a storage id that is a path", () => {
   // The client drops the relay's answer and closes (relay-client.ts,
@@ -38,7 +33,7 @@ describe("a relay announcing a storage id that is a path", () => {
       await replica.close();
       await replica.writesSettled();
     });
-    const asked = { id: newId(), doc: A.from({ wanted: "yes" }) as A.Doc<unknown> };
+    const asked = { id: newDocumentId(), doc: A.from({ wanted: "yes" }) as A.Doc<unknown> };
     const url = await hostileRelay(cleanup, (message, reply) => {
       if (message.type === "join")
         reply({
@@ -48,7 +43,7 @@ describe("a relay announcing a storage id that is a path", () => {
           peerMetadata: { storageId: "../../../../../escaped", isEphemeral: false },
         });
       else if (message.type === "request" && message.documentId === asked.id)
-        reply({ type: "sync", documentId: asked.id, data: carrying(asked.doc) });
+        reply({ type: "sync", documentId: asked.id, data: carryingWhole(asked.doc) });
     });
     const refused = await openRelaySession(replica, { url }, 5_000).then(
       (session) => {

@@ -2,27 +2,22 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as A from "@automerge/automerge";
-import { generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { canonHome, openReplica } from "../../src/index.js";
 import { openRelaySession } from "../../src/sync/relay-session.js";
-import { hostileRelay } from "../helpers/hostile-relay.js";
+import {
+  carryingWhole,
+  cleanupAfterEach,
+  hostileRelay,
+  newDocumentId,
+} from "../helpers/hostile-relay.js";
 
 // automerge-repo takes in every document a peer pushes: a hostile relay could
 // fill a long-lived replica (the home's owner holds its connection for as long
 // as it runs) and its home with documents without end. The client drops sync
 // messages about documents it never asked for.
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step();
-});
-
-const newId = () => parseAutomergeUrl(generateAutomergeUrl()).documentId;
-
-/** A sync message carrying the whole of `doc`, as to a peer that holds nothing. */
-const carrying = (doc: A.Doc<unknown>) =>
-  A.encodeSyncMessage({ heads: A.getHeads(doc), need: [], have: [], changes: [A.save(doc)] });
+const cleanup = cleanupAfterEach();
 
 /**
  * A relay that, as soon as a client joins, pushes `pushed` documents it never
@@ -38,12 +33,16 @@ async function pushingRelay(pushed: number, asked: { id: string; doc: A.Doc<unkn
         peerMetadata: { storageId: crypto.randomUUID(), isEphemeral: false },
       });
       for (let index = 0; index < pushed; index++) {
-        const documentId = newId();
+        const documentId = newDocumentId();
         pushedIds.push(documentId);
-        reply({ type: "sync", documentId, data: carrying(A.from({ junk: `pushed ${index}` })) });
+        reply({
+          type: "sync",
+          documentId,
+          data: carryingWhole(A.from({ junk: `pushed ${index}` })),
+        });
       }
     } else if (message.type === "request" && message.documentId === asked.id) {
-      reply({ type: "sync", documentId: asked.id, data: carrying(asked.doc) });
+      reply({ type: "sync", documentId: asked.id, data: carryingWhole(asked.doc) });
     }
   });
   return { url, pushedIds };
@@ -59,7 +58,7 @@ describe("a relay pushing documents a client never asked for", () => {
       await replica.close();
       await replica.writesSettled();
     });
-    const asked = { id: newId(), doc: A.from({ wanted: "yes" }) as A.Doc<unknown> };
+    const asked = { id: newDocumentId(), doc: A.from({ wanted: "yes" }) as A.Doc<unknown> };
     const relay = await pushingRelay(200, asked);
     const session = await openRelaySession(replica, { url: relay.url }, 5_000);
     cleanup.push(async () => session.close());
