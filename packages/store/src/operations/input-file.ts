@@ -36,12 +36,18 @@ export async function readInputFile(file: string, maxBytes: number): Promise<Uin
  * @throws CanonError `FILE_UNREADABLE`.
  */
 export async function sha256OfInputFile(file: string): Promise<string> {
-  return withInputFile(file, async (handle) => {
-    const hash = createHash("sha256");
-    for await (const chunk of handle.createReadStream({ autoClose: false }))
-      hash.update(chunk as Buffer);
-    return hash.digest("hex");
-  });
+  return withInputFile(file, sha256OfOpenFile);
+}
+
+/**
+ * The sha-256, in hex, of what an opened file holds from where it stands,
+ * read as a stream (its size does not matter); the handle stays open.
+ */
+export async function sha256OfOpenFile(handle: FileHandle): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of handle.createReadStream({ autoClose: false }))
+    hash.update(chunk as Buffer);
+  return hash.digest("hex");
 }
 
 /**

@@ -19,6 +19,7 @@ import {
   overlongName,
 } from "../operations/file-name-limit.js";
 import { isGitMetadataPath } from "../operations/git-metadata.js";
+import { sha256OfOpenFile } from "../operations/input-file.js";
 import type { LockedFile } from "./lock-file.js";
 import type { TargetFile } from "./targets/target-input.js";
 
@@ -53,10 +54,7 @@ export async function sha256OfFile(path: string): Promise<string | undefined> {
   }
   try {
     if (!(await handle.stat()).isFile()) return undefined;
-    const hash = createHash("sha256");
-    for await (const chunk of handle.createReadStream({ autoClose: false }))
-      hash.update(chunk as Buffer);
-    return hash.digest("hex");
+    return await sha256OfOpenFile(handle);
   } catch {
     return undefined;
   } finally {
