@@ -133,8 +133,8 @@ async function staleAfter(lockfilePath: string): Promise<number> {
   return (await liveHolder(lockfilePath)) === undefined ? LOCK_STALE_MS : LIVE_HOLDER_STALE_MS;
 }
 
-/** Names this process as the lock's holder (written once the lock is taken). */
-async function writeHolder(lockfilePath: string): Promise<void> {
+/** Names this process as the lock's holder (written once the lock is taken), in the format {@link lockHolderOf} reads. */
+export async function writeHolder(lockfilePath: string): Promise<void> {
   const path = holderPathOf(lockfilePath);
   const temporary = `${path}.${process.pid}.tmp`;
   const started = processStartTime(process.pid);
@@ -148,7 +148,7 @@ async function writeHolder(lockfilePath: string): Promise<void> {
 }
 
 /** Removes the holder file before the lock is released, if it still names this process. */
-async function removeHolder(lockfilePath: string): Promise<void> {
+export async function removeHolder(lockfilePath: string): Promise<void> {
   const path = holderPathOf(lockfilePath);
   try {
     const holder = JSON.parse(await readFile(path, "utf8")) as { pid?: unknown };

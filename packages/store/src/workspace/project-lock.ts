@@ -1,10 +1,13 @@
-import { readFile, rename, unlink, writeFile } from "node:fs/promises";
-import { hostname } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CanonError } from "@canon/core";
-import { LIVE_HOLDER_STALE_MS, LOCK_STALE_MS, lockHolderOf } from "../home/file-lock.js";
-import { processStartTime } from "../home/process-liveness.js";
+import {
+  LIVE_HOLDER_STALE_MS,
+  LOCK_STALE_MS,
+  lockHolderOf,
+  removeHolder,
+  writeHolder,
+} from "../home/file-lock.js";
 import { LOCK_FILE } from "./lock-file.js";
 
 /**
@@ -108,35 +111,4 @@ export async function withPullLock<T>(
       { cause: compromised },
     );
   return result;
-}
-
-/** Names this process as the lock's holder, in the home lock's format (so {@link lockHolderOf} reads it). */
-async function writeHolder(lockfilePath: string): Promise<void> {
-  const path = `${lockfilePath}.holder`;
-  const temporary = `${path}.${process.pid}.tmp`;
-  try {
-    await writeFile(
-      temporary,
-      JSON.stringify({
-        pid: process.pid,
-        started: processStartTime(process.pid),
-        host: hostname(),
-      }),
-    );
-    await rename(temporary, path);
-  } catch {
-    // Without it the lock is only as safe as its age, as the home's.
-    await unlink(temporary).catch(() => {});
-  }
-}
-
-/** Removes the holder file if it still names this process. */
-async function removeHolder(lockfilePath: string): Promise<void> {
-  const path = `${lockfilePath}.holder`;
-  try {
-    const holder = JSON.parse(await readFile(path, "utf8")) as { pid?: unknown };
-    if (holder.pid === process.pid) await unlink(path);
-  } catch {
-    // Gone, or another's: nothing of ours to remove.
-  }
 }
