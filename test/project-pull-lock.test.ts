@@ -112,6 +112,49 @@ async function pullStoppedHoldingLock(home: string, project: string): Promise<Ba
   throw new Error("no pull was caught holding the lock in 20 attempts");
 }
 
+/** Resolves with the exit status of a process started in the background. */
+function exited(process: Background): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (process.child.exitCode !== null) resolve(process.child.exitCode);
+    else process.child.once("exit", resolve);
+  });
+}
+
+/**
+ * Starts `canon <args>` in `home` while `holder` (a pull stopped holding the
+ * project's lock) runs, checks it waits, saying so and leaving canon.json
+ * as it was, then lets the holder go on and waits for both to end.
+ */
+async function waitsForStoppedPull(
+  holder: Background,
+  project: string,
+  home: string,
+  args: readonly string[],
+): Promise<{ holder: number | null; waiting: number | null; stderr: string }> {
+  const manifest = await readFile(join(project, "canon.json"), "utf8");
+  const waiting = startCanon(args, home);
+  let stderr = "";
+  waiting.child.stderr?.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  const deadline = Date.now() + 20_000;
+  while (
+    !stderr.includes("waiting for it to finish") &&
+    waiting.child.exitCode === null &&
+    Date.now() < deadline
+  )
+    await sleep(20);
+  expect(stderr).toMatch(
+    new RegExp(
+      `another canon pull \\(process ${holder.pid}\\) is writing .*; waiting for it to finish`,
+    ),
+  );
+  expect(waiting.child.exitCode).toBe(null);
+  expect(await readFile(join(project, "canon.json"), "utf8")).toBe(manifest);
+  holder.child.kill("SIGCONT");
+  return { holder: await exited(holder), waiting: await exited(waiting), stderr };
+}
+
 describe("two canon pulls of one project", () => {
   it("started together, they run one after the other: the lock and every target are one pull's result, never a mix", async () => {
     const project = await twoVersions();
@@ -151,11 +194,6 @@ describe("two canon pulls of one project", () => {
     // The waiting pull has written nothing while the first is stopped.
     expect(waiting.child.exitCode).toBe(null);
     holder.child.kill("SIGCONT");
-    const exited = (process: Background) =>
-      new Promise<number | null>((resolve) => {
-        if (process.child.exitCode !== null) resolve(process.child.exitCode);
-        else process.child.once("exit", resolve);
-      });
     expect(await exited(holder)).toBe(0);
     expect(await exited(waiting)).toBe(0);
     // B's pull ran second: v1 everywhere, over A's v2 (its files matched the lock A wrote).
@@ -181,5 +219,52 @@ describe("two canon pulls of one project", () => {
         /must not be canon\.json or canon\.lock, nor canon\.pull\.lock/,
       );
     }
+  });
+});
+
+describe("canon add and canon import take the pull lock", () => {
+  it("an add while a pull writes the project waits for it, then writes canon.json over what the pull read", async () => {
+    const project = await twoVersions();
+    const holder = await pullStoppedHoldingLock(a.home, project);
+    const ended = await waitsForStoppedPull(holder, project, b.home, [
+      "add",
+      "style",
+      "--as",
+      "file:GUIDE.md",
+      "--project",
+      project,
+    ]);
+    expect(ended.holder).toBe(0);
+    expect(ended.waiting, ended.stderr).toBe(0);
+    // The pull wrote A's v2 as canon.json stood before the add; the add came after it.
+    expect(await expectOnePullsResult(project)).toBe(2);
+    const manifest = JSON.parse(await readFile(join(project, "canon.json"), "utf8")) as {
+      standards: Record<string, { targets: { type: string; path?: string }[] }>;
+    };
+    expect(manifest.standards.style?.targets).toEqual([{ type: "file", path: "GUIDE.md" }]);
+    expect(manifest.standards.docs?.targets).toEqual([{ type: "skill", path: "skills/docs" }]);
+  });
+
+  it("an import while a pull writes the project waits for it, then publishes, records and pulls after it", async () => {
+    await twoVersions();
+    // A project of `style` alone (import would also take the skill folder a pull of `docs` writes for a skill of its own).
+    const project = join(a.dir, "imported");
+    await mkdir(project);
+    a.ok("add", "style", "--as", "file:STYLE.md", "--project", project);
+    await writeFile(join(project, "AGENTS.md"), "Run the tests before committing.\n");
+    // B's pull (v1) holds the lock; A, a maintainer of the space, imports.
+    const holder = await pullStoppedHoldingLock(b.home, project);
+    const ended = await waitsForStoppedPull(holder, project, a.home, ["import", project]);
+    expect(ended.holder).toBe(0);
+    expect(ended.waiting, ended.stderr).toBe(0);
+    const lock = JSON.parse(await readFile(join(project, "canon.lock"), "utf8")) as Lock;
+    // The import's own pull ran last, from A's home: v2 of style over B's v1, and the imported AGENTS.md.
+    expect(Object.keys(lock.standards).sort()).toEqual(["agents", "style"]);
+    expect(lock.standards.style?.version).toBe(2);
+    expect(await readFile(join(project, "STYLE.md"), "utf8")).toBe("Short sentences (v2).\n");
+    expect(await readFile(join(project, "AGENTS.md"), "utf8")).toBe(
+      "Run the tests before committing.\n",
+    );
+    expect(existsSync(join(project, "canon.pull.lock"))).toBe(false);
   });
 });

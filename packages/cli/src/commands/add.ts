@@ -1,6 +1,6 @@
 import { addStandard } from "@canon/store";
 import { home } from "../context.js";
-import { type GlobalOptions, print } from "../output.js";
+import { escapeControls, type GlobalOptions, print } from "../output.js";
 import { projectDir } from "../project-dir.js";
 
 /** `canon add <standard> [--as <type>[:<path>]]... [--globs ...] [--apply-to ...]`: add a standard to canon.json. */
@@ -34,6 +34,7 @@ export async function run(
     },
     pin,
     space: options.space,
+    warn: (message) => process.stderr.write(`canon: warning: ${escapeControls(message)}\n`),
   });
   print(options, added, () =>
     [

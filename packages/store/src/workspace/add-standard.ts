@@ -4,6 +4,7 @@ import { findStandard } from "../operations/find-standard.js";
 import type { SpaceChoice } from "../operations/space-session.js";
 import { viewSpace } from "../operations/space-view.js";
 import { defaultTarget } from "./default-target.js";
+import { sayWaiting, withPullLock } from "./project-lock.js";
 import { readProjectOrEmpty, type Target, writeProject } from "./project-manifest.js";
 import { standardEntry } from "./standards-record.js";
 import { type TargetSettings, targetsFromFlags } from "./target-flags.js";
@@ -20,6 +21,8 @@ export interface AddRequest extends SpaceChoice {
   readonly settings?: TargetSettings | undefined;
   /** A version number or CID to pin; the latest at each pull when absent. */
   readonly pin?: number | string | undefined;
+  /** Told when another command holds the project's pull lock and `add` waits for it. */
+  readonly warn?: ((message: string) => void) | undefined;
 }
 
 /** What `add` changed. */
@@ -34,12 +37,29 @@ export interface Added {
 /**
  * Adds a standard to a project's canon.json (creating it, with the space's
  * URL, when absent), after checking the space has it. Writes nothing else:
- * `pull` installs it.
- * @throws CanonError `UNKNOWN_STANDARD` with a did-you-mean, `BAD_ARGUMENT` (a bad flag, no default target for its name), `BAD_CONFIG` (canon.json unreadable, or the new target would write where another standard's does; canon.json is then left as it was).
+ * `pull` installs it. Reads and writes canon.json holding the project's pull
+ * lock ({@link withPullLock}), so an add during a pull (or an import) waits
+ * for it instead of writing between its reads and writes.
+ * @throws CanonError `UNKNOWN_STANDARD` with a did-you-mean, `BAD_ARGUMENT` (a bad flag, no default target for its name), `BAD_CONFIG` (canon.json unreadable, or the new target would write where another standard's does; canon.json is then left as it was), `STORAGE_UNWRITABLE` (the lock cannot be made, or another command has held it for over two minutes).
  */
 export async function addStandard(home: CanonHome, request: AddRequest): Promise<Added> {
   // Flags are checked before the space is read, so a typo fails fast.
   const given = targetsFromFlags(request.targets, request.settings ?? {});
+  // A malformed canon.json is reported before the lock (none is made there), and read again inside it.
+  await readProjectOrEmpty(request.dir);
+  return withPullLock(
+    request.dir,
+    () => addHoldingLock(home, request, given),
+    sayWaiting(request.dir, request.warn),
+  );
+}
+
+/** {@link addStandard}, once the project's pull lock is held. */
+async function addHoldingLock(
+  home: CanonHome,
+  request: AddRequest,
+  given: readonly Target[],
+): Promise<Added> {
   const project = await readProjectOrEmpty(request.dir);
   const choice: SpaceChoice = { space: project.manifest.space ?? request.space };
   const { url, bundle } = await viewSpace(home, choice, async ({ chosen, state }) => ({

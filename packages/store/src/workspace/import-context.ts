@@ -9,8 +9,9 @@ import { publish } from "../operations/publish.js";
 import type { SpaceChoice } from "../operations/space-session.js";
 import { type FoundContext, findContext } from "./import-layouts.js";
 import { canonicalJson, type LockedStandard, readLock } from "./lock-file.js";
+import { sayWaiting, withPullLock } from "./project-lock.js";
 import { readProjectOrEmpty, writeProject } from "./project-manifest.js";
-import { type PullReport, pull } from "./pull.js";
+import { type PullReport, pullHoldingLock } from "./pull.js";
 import { standardEntry } from "./standards-record.js";
 import { SKILL_CORRECTIONS_FILE } from "./targets/skill.js";
 import { sha256OfFile } from "./write-tree.js";
@@ -51,6 +52,9 @@ export interface ImportReport {
  * directory's canon.json with the target it was found at (so a pull elsewhere
  * writes the same paths), then pulls offline to write canon.lock. Nothing
  * reached through a symbolic link leaving the directory is ever published.
+ * All of it (from reading the context and canon.lock to the pull) holds the
+ * project's pull lock ({@link withPullLock}), so an import and a pull (or an
+ * add) of one project run one after the other, never interleaving writes.
  * @throws CanonError `BAD_ARGUMENT` (two paths give one name, nothing found), those of `publish` and `pull`.
  */
 export async function importContext(
@@ -58,14 +62,42 @@ export async function importContext(
   signer: Signer,
   request: ImportRequest,
 ): Promise<ImportReport> {
-  const { found, skipped } = await findContext(request.dir, request.prefix);
+  // Nothing to import is reported before the lock (none is made there); the context is found again inside it.
+  const outside = await findContext(request.dir, request.prefix);
+  if (outside.found.length === 0) refuseNothingFound(request, outside.skipped);
+  return withPullLock(
+    request.dir,
+    () => importHoldingLock(home, signer, request),
+    sayWaiting(request.dir, request.warn),
+  );
+}
+
+/**
+ * Warns of each path skipped and refuses an import that found nothing.
+ * @throws CanonError `BAD_ARGUMENT`, always.
+ */
+function refuseNothingFound(request: ImportRequest, skipped: readonly string[]): never {
+  warnSkipped(request, skipped);
+  throw new CanonError(
+    "BAD_ARGUMENT",
+    `no agent context found in ${request.dir} (skill folders, .cursor/rules/*.mdc, Copilot instructions, AGENTS.md, CLAUDE.md, GEMINI.md)`,
+  );
+}
+
+function warnSkipped(request: ImportRequest, skipped: readonly string[]): void {
   for (const path of skipped)
     request.warn?.(`${path}: its name is outside the standard-name grammar; not imported`);
-  if (found.length === 0)
-    throw new CanonError(
-      "BAD_ARGUMENT",
-      `no agent context found in ${request.dir} (skill folders, .cursor/rules/*.mdc, Copilot instructions, AGENTS.md, CLAUDE.md, GEMINI.md)`,
-    );
+}
+
+/** {@link importContext}, once the project's pull lock is held. */
+async function importHoldingLock(
+  home: CanonHome,
+  signer: Signer,
+  request: ImportRequest,
+): Promise<ImportReport> {
+  const { found, skipped } = await findContext(request.dir, request.prefix);
+  if (found.length === 0) refuseNothingFound(request, skipped);
+  warnSkipped(request, skipped);
   const byName = new Map<string, string>();
   for (const entry of found) {
     const other = byName.get(entry.standard.toLowerCase());
@@ -144,7 +176,7 @@ export async function importContext(
   const { chooseSpace } = await import("../operations/space-session.js");
   const space = project.manifest.space ?? (await chooseSpace(home, choice)).url;
   await writeProject({ ...project, manifest: { space, standards } });
-  const pulled = await pull(home, {
+  const pulled = await pullHoldingLock(home, {
     dir: request.dir,
     offline: true,
     timeoutMs: 1,

@@ -30,11 +30,26 @@ const FIRST_RETRY_MS = 20;
 const LONGEST_RETRY_MS = 500;
 
 /**
+ * The `waiting` callback {@link withPullLock} takes, telling `warn` that
+ * another command holds the pull lock of `dir` and this one waits for it.
+ */
+export function sayWaiting(
+  dir: string,
+  warn: ((message: string) => void) | undefined,
+): (holder: number | undefined) => void {
+  return (holder) =>
+    warn?.(
+      `another canon pull${holder === undefined ? "" : ` (process ${holder})`} is writing ${dir}; waiting for it to finish`,
+    );
+}
+
+/**
  * Runs `work` (a whole pull: reading canon.json and canon.lock, writing the
  * targets, writing canon.lock) holding the project's pull lock, so two pulls
  * of one project (two shells, an editor's and a terminal's, `canon run` and
  * `canon pull`) run one after the other and the project ends as exactly one
- * of them left it, never a mix. Staleness as the home's lock
+ * of them left it, never a mix. `canon add` and `canon import` write the
+ * project under the same lock, so neither interleaves its writes with a pull. Staleness as the home's lock
  * (`home/file-lock.ts`): the holder refreshes the lock every second; a lock
  * whose holder file names a process that is gone (killed mid-pull) is taken
  * over once {@link LOCK_STALE_MS} old, one whose holder still exists only

@@ -22,7 +22,7 @@ import {
   readLock,
   writeLock,
 } from "./lock-file.js";
-import { withPullLock } from "./project-lock.js";
+import { sayWaiting, withPullLock } from "./project-lock.js";
 import { type Project, readProject } from "./project-manifest.js";
 import { releaseFiles } from "./release-files.js";
 import { sameFileKey } from "./same-file-key.js";
@@ -106,18 +106,14 @@ interface Planned {
 export async function pull(home: CanonHome, request: PullRequest): Promise<PullReport> {
   // canon.json is checked before the lock (no lock is made where there is no project), and read again inside it.
   const { dir } = await readProject(request.dir);
-  return withPullLock(
-    dir,
-    () => pullHoldingLock(home, request),
-    (holder) =>
-      request.warn?.(
-        `another canon pull${holder === undefined ? "" : ` (process ${holder})`} is writing ${dir}; waiting for it to finish`,
-      ),
-  );
+  return withPullLock(dir, () => pullHoldingLock(home, request), sayWaiting(dir, request.warn));
 }
 
-/** {@link pull}, once the project's pull lock is held. */
-async function pullHoldingLock(home: CanonHome, request: PullRequest): Promise<PullReport> {
+/**
+ * {@link pull}, once the project's pull lock is held (by the caller: `import`
+ * pulls as the last step of its own work under the lock).
+ */
+export async function pullHoldingLock(home: CanonHome, request: PullRequest): Promise<PullReport> {
   const warn = request.warn ?? (() => {});
   const project = await readProject(request.dir);
   const lock = await readLock(project.dir);
