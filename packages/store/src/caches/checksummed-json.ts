@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { writeFileAtomic } from "../home/atomic-write.js";
 import { checksummed, unchecksummed } from "../storage/checksummed.js";
+import { checksumOf, dropDamaged } from "./cache-tail.js";
 
 // A small cache file of JSON framed as every checksummed file is
 // (`storage/checksummed.ts`: a 4-character tag naming its format, the
@@ -22,9 +23,13 @@ export function encodeChecksummedJson(tag: string, value: unknown): Uint8Array {
  */
 export function decodeChecksummedJson(tag: string, bytes: Uint8Array): unknown {
   const opened = unchecksummed(tag, bytes);
-  if (!("data" in opened)) return undefined;
+  return "data" in opened ? parsedJson(opened.data) : undefined;
+}
+
+/** The JSON value of UTF-8 bytes, or undefined when they are not JSON. */
+function parsedJson(data: Uint8Array): unknown {
   try {
-    return JSON.parse(new TextDecoder().decode(opened.data)) as unknown;
+    return JSON.parse(new TextDecoder().decode(data)) as unknown;
   } catch {
     return undefined;
   }
@@ -39,6 +44,34 @@ export async function readChecksummedJson(path: string, tag: string): Promise<un
     return undefined;
   }
   return decodeChecksummedJson(tag, bytes);
+}
+
+/**
+ * {@link readChecksummedJson}, removing the file ({@link dropDamaged}) when
+ * its bytes are not framed under `tag` or fail their checksum, so that a
+ * writer skipping files that already carry the checksum it would write does
+ * not keep a damaged one. With `checksum`, only the file carrying that
+ * checksum (hex) is read: another (a file of another write) is undefined,
+ * and kept.
+ */
+export async function readChecksummedJsonOrDrop(
+  path: string,
+  tag: string,
+  checksum?: string,
+): Promise<unknown> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch {
+    return undefined;
+  }
+  if (checksum !== undefined && checksumOf(bytes) !== checksum) return undefined;
+  const opened = unchecksummed(tag, bytes);
+  if (!("data" in opened)) {
+    await dropDamaged(path);
+    return undefined;
+  }
+  return parsedJson(opened.data);
 }
 
 /** {@link readChecksummedJson}, synchronous: for a small file on a command's start-up path. */

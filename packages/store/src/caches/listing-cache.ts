@@ -1,10 +1,8 @@
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Freshness } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
-import { unchecksummed } from "../storage/checksummed.js";
-import { dropDamaged } from "./cache-tail.js";
+import { readChecksummedJsonOrDrop } from "./checksummed-json.js";
 import { provenFingerprint, provenFingerprintHash } from "./disk-proof.js";
 import { fingerprintHashOf } from "./fingerprint-hash.js";
 import { freshnessOfIndex, type IndexedCheckpoint } from "./indexed-freshness.js";
@@ -136,29 +134,24 @@ async function readListingHead(
   address: { readonly documentId: string; readonly genesis: string },
   fingerprintHash: string,
 ): Promise<ListingHead | undefined> {
-  const path = listingPath(home, address.documentId);
-  try {
-    const opened = unchecksummed(LISTING_TAG, await readFile(path));
-    if (!("data" in opened)) {
-      await dropDamaged(path);
-      return undefined;
-    }
-    const head = JSON.parse(new TextDecoder().decode(opened.data)) as Partial<ListingHead>;
-    if (
-      head.v !== 2 ||
-      head.genesis !== address.genesis ||
-      head.fingerprintHash !== fingerprintHash ||
-      typeof head.name !== "string" ||
-      typeof head.rejected !== "number" ||
-      !Array.isArray(head.checkpoints) ||
-      typeof head.shards !== "object" ||
-      head.shards === null
-    )
-      return undefined;
-    return head as ListingHead;
-  } catch {
+  const head = (await readChecksummedJsonOrDrop(
+    listingPath(home, address.documentId),
+    LISTING_TAG,
+  )) as Partial<ListingHead> | null | undefined;
+  if (
+    typeof head !== "object" ||
+    head === null ||
+    head.v !== 2 ||
+    head.genesis !== address.genesis ||
+    head.fingerprintHash !== fingerprintHash ||
+    typeof head.name !== "string" ||
+    typeof head.rejected !== "number" ||
+    !Array.isArray(head.checkpoints) ||
+    typeof head.shards !== "object" ||
+    head.shards === null
+  )
     return undefined;
-  }
+  return head as ListingHead;
 }
 
 /** A shard's entries, when its file is the one the main file names and intact. */
@@ -168,27 +161,21 @@ async function readShard(
   head: ListingHead,
   shard: string,
 ): Promise<ListedEntry[] | undefined> {
-  const path = listingShardPath(home, spaceDocumentId, shard);
-  try {
-    const bytes = await readFile(path);
-    if (Buffer.from(bytes.subarray(4, 36)).toString("hex") !== head.shards[shard]) return undefined;
-    const opened = unchecksummed(LISTING_SHARD_TAG, bytes);
-    if (!("data" in opened)) {
-      await dropDamaged(path);
+  const checksum = head.shards[shard];
+  if (checksum === undefined) return undefined;
+  const entries = await readChecksummedJsonOrDrop(
+    listingShardPath(home, spaceDocumentId, shard),
+    LISTING_SHARD_TAG,
+    checksum,
+  );
+  if (!Array.isArray(entries)) return undefined;
+  for (const entry of entries)
+    if (
+      typeof entry?.latest?.standard !== "string" ||
+      listingShardOf(entry.latest.standard) !== shard
+    )
       return undefined;
-    }
-    const entries = JSON.parse(new TextDecoder().decode(opened.data)) as unknown;
-    if (!Array.isArray(entries)) return undefined;
-    for (const entry of entries)
-      if (
-        typeof entry?.latest?.standard !== "string" ||
-        listingShardOf(entry.latest.standard) !== shard
-      )
-        return undefined;
-    return entries as ListedEntry[];
-  } catch {
-    return undefined;
-  }
+  return entries as ListedEntry[];
 }
 
 /** The freshness a listing's checkpoints prove at `now` (core's rule: the newest that counts). */

@@ -1,4 +1,4 @@
-import { readFile, unlink } from "node:fs/promises";
+import { unlink } from "node:fs/promises";
 import { join } from "node:path";
 import {
   correctionsInForce,
@@ -10,9 +10,15 @@ import {
 import { z } from "zod";
 import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
-import { checksummed, storedChecksum, unchecksummed } from "../storage/checksummed.js";
+import { storedChecksum } from "../storage/checksummed.js";
 import { chunkFingerprint } from "../storage/chunk-layout.js";
-import { NOT_DURABLE } from "./cache-tail.js";
+import { checksumOf, NOT_DURABLE } from "./cache-tail.js";
+import {
+  encodeChecksummedJson,
+  readChecksummedJson,
+  readChecksummedJsonOrDrop,
+  writeChecksummedJson,
+} from "./checksummed-json.js";
 
 /**
  * The stamp index: for one space, every stamp its feeds hold that passed its
@@ -276,8 +282,8 @@ export async function writeStampIndex(
   }
   for (const [shard, entries] of grouped) {
     if (only !== undefined && !only.has(shard)) continue;
-    const file = checksummed(SHARD_TAG, new TextEncoder().encode(JSON.stringify(entries)));
-    const checksum = Buffer.from(file.subarray(4, 36)).toString("hex");
+    const file = encodeChecksummedJson(SHARD_TAG, entries);
+    const checksum = checksumOf(file);
     shards[shard] = checksum;
     const path = shardPath(home, spaceDocumentId, shard);
     if (previous?.shards[shard] === checksum && (await storedChecksum(path)) === checksum) continue;
@@ -291,13 +297,9 @@ export async function writeStampIndex(
     latest: index.latest,
     shards,
   };
-  await writeFileAtomic(
-    stampIndexPath(home, spaceDocumentId),
-    checksummed(STAMP_INDEX_TAG, new TextEncoder().encode(JSON.stringify(main))),
-    0o644,
-    false,
-    NOT_DURABLE,
-  );
+  await writeChecksummedJson(stampIndexPath(home, spaceDocumentId), STAMP_INDEX_TAG, main, {
+    durable: NOT_DURABLE,
+  });
   // A shard no longer named (its stamps gone from the index) goes.
   for (const shard of Object.keys(previous?.shards ?? {}))
     if (!Object.hasOwn(shards, shard))
@@ -310,17 +312,10 @@ async function readMain<S extends z.ZodType = typeof MainShape>(
   spaceDocumentId: string,
   shape: S = MainShape as unknown as S,
 ): Promise<z.infer<S> | undefined> {
-  try {
-    const opened = unchecksummed(
-      STAMP_INDEX_TAG,
-      await readFile(stampIndexPath(home, spaceDocumentId)),
-    );
-    if (!("data" in opened)) return undefined;
-    const parsed = shape.safeParse(JSON.parse(new TextDecoder().decode(opened.data)));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
+  const parsed = shape.safeParse(
+    await readChecksummedJson(stampIndexPath(home, spaceDocumentId), STAMP_INDEX_TAG),
+  );
+  return parsed.success ? parsed.data : undefined;
 }
 
 /** A shard's entries, when its file is intact and the one `checksum` names. */
@@ -330,28 +325,20 @@ async function readShard(
   shard: string,
   checksum: string,
 ): Promise<Shard | undefined> {
-  try {
-    const path = shardPath(home, spaceDocumentId, shard);
-    const bytes = await readFile(path);
-    if (Buffer.from(bytes.subarray(4, 36)).toString("hex") !== checksum) return undefined;
-    const opened = unchecksummed(SHARD_TAG, bytes);
-    if (!("data" in opened)) {
-      // Damaged after writing: gone, so the next write does not skip it as unchanged.
-      await unlink(path).catch(() => {});
-      return undefined;
-    }
-    const entries = JSON.parse(new TextDecoder().decode(opened.data)) as unknown;
-    if (typeof entries !== "object" || entries === null || Array.isArray(entries)) return undefined;
-    for (const [sha256, stamps] of Object.entries(entries)) {
-      if (shardOf(sha256) !== shard || !Array.isArray(stamps)) return undefined;
-      for (const pair of stamps)
-        if (!Array.isArray(pair) || typeof pair[0] !== "string" || typeof pair[1] !== "string")
-          return undefined;
-    }
-    return entries as Shard;
-  } catch {
-    return undefined;
+  // A damaged shard goes, so the next write does not skip it as unchanged.
+  const entries = await readChecksummedJsonOrDrop(
+    shardPath(home, spaceDocumentId, shard),
+    SHARD_TAG,
+    checksum,
+  );
+  if (typeof entries !== "object" || entries === null || Array.isArray(entries)) return undefined;
+  for (const [sha256, stamps] of Object.entries(entries)) {
+    if (shardOf(sha256) !== shard || !Array.isArray(stamps)) return undefined;
+    for (const pair of stamps)
+      if (!Array.isArray(pair) || typeof pair[0] !== "string" || typeof pair[1] !== "string")
+        return undefined;
   }
+  return entries as Shard;
 }
 
 /**

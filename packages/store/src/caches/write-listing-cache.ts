@@ -1,9 +1,14 @@
-import { readFile, unlink } from "node:fs/promises";
+import { unlink } from "node:fs/promises";
 import { effectiveExpiry, missingFrom, type SpaceState, type StandardState } from "@canon/core";
 import { writeFileAtomic } from "../home/atomic-write.js";
 import type { CanonHome } from "../home/canon-home.js";
-import { checksummed, storedChecksum, unchecksummed } from "../storage/checksummed.js";
-import { NOT_DURABLE } from "./cache-tail.js";
+import { storedChecksum } from "../storage/checksummed.js";
+import { checksumOf, NOT_DURABLE } from "./cache-tail.js";
+import {
+  encodeChecksummedJson,
+  readChecksummedJson,
+  writeChecksummedJson,
+} from "./checksummed-json.js";
 import { fileIdentityOf } from "./file-identity.js";
 import { fingerprintHashOf } from "./fingerprint-hash.js";
 import type { IndexedCheckpoint } from "./indexed-freshness.js";
@@ -72,13 +77,9 @@ export async function writeListingCache(
     checkpoints,
     shards,
   };
-  await writeFileAtomic(
-    listingPath(home, spaceDocumentId),
-    checksummed(LISTING_TAG, new TextEncoder().encode(JSON.stringify(head))),
-    0o644,
-    false,
-    NOT_DURABLE,
-  );
+  await writeChecksummedJson(listingPath(home, spaceDocumentId), LISTING_TAG, head, {
+    durable: NOT_DURABLE,
+  });
   // Shards no longer named (their standards gone).
   for (const shard of Object.keys(previous ?? {}))
     if (!Object.hasOwn(shards, shard))
@@ -125,8 +126,8 @@ function shardFileOf(
     made.entries.every((entry, at) => entry === entries[at])
   )
     return made;
-  const file = checksummed(LISTING_SHARD_TAG, new TextEncoder().encode(JSON.stringify(entries)));
-  const checksum = Buffer.from(file.subarray(4, 36)).toString("hex");
+  const file = encodeChecksummedJson(LISTING_SHARD_TAG, entries);
+  const checksum = checksumOf(file);
   shardFiles.set(path, { entries, file, checksum });
   return { file, checksum };
 }
@@ -155,12 +156,9 @@ async function holdsShard(path: string, checksum: string): Promise<boolean> {
 
 /** The shards the listing's main file at `path` names, when it is intact (to skip rewriting unchanged shards). */
 async function namedShards(path: string): Promise<Readonly<Record<string, string>> | undefined> {
-  try {
-    const opened = unchecksummed(LISTING_TAG, await readFile(path));
-    if (!("data" in opened)) return undefined;
-    const head = JSON.parse(new TextDecoder().decode(opened.data)) as Partial<ListingHead>;
-    return typeof head.shards === "object" && head.shards !== null ? head.shards : undefined;
-  } catch {
-    return undefined;
-  }
+  const head = (await readChecksummedJson(path, LISTING_TAG)) as
+    | Partial<ListingHead>
+    | null
+    | undefined;
+  return typeof head?.shards === "object" && head.shards !== null ? head.shards : undefined;
 }
