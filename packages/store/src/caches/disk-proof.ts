@@ -4,6 +4,7 @@ import type { CanonHome } from "../home/canon-home.js";
 import {
   CHUNK_KINDS,
   chunkFingerprint,
+  hasChunkFolder,
   packedChunkNames,
   pathOfKey,
 } from "../storage/chunk-layout.js";
@@ -230,7 +231,7 @@ function unchangedSince(
   for (const [documentId, names] of Object.entries(fingerprint)) {
     // Packed when the proof was recorded, with these names, in packs that are still as they were:
     // unchanged while it has no chunk folder (which would alone describe it), no pack read.
-    if (sealed(documentId) && !hasChunkFolderAt(pathOfKey(directory, [documentId]))) continue;
+    if (sealed(documentId) && !hasChunkFolder(directory, documentId)) continue;
     if (!documentUnchanged(documentId, names) && !packedAs(directory, documentId, names))
       return false;
   }
@@ -262,23 +263,6 @@ function unchangedSince(
     }
     return true;
   }
-}
-
-/**
- * True when the document folder `folder` holds a chunk folder (`snapshot` or
- * `incremental`), as `hasChunkFolder`: one `stat` when the document has no
- * folder at all (a packed document, until a sync state is written beside
- * it), and no exception for what is absent.
- */
-function hasChunkFolderAt(folder: string): boolean {
-  const present = (path: string) => {
-    try {
-      return statSync(path, { throwIfNoEntry: false }) !== undefined;
-    } catch {
-      return true; // cannot be looked at: not proven absent
-    }
-  };
-  return present(folder) && CHUNK_KINDS.some((kind) => present(`${folder}/${kind}`));
 }
 
 /**
