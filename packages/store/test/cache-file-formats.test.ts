@@ -15,9 +15,10 @@ import {
   stampIndexPath,
   writeStampIndex,
 } from "../src/caches/stamp-index.js";
-import { canonHome, createSpace, ensureIdentity, publish } from "../src/index.js";
+import { canonHome } from "../src/index.js";
 import { chooseSpace } from "../src/operations/space-session.js";
 import { checksummed, unchecksummed } from "../src/storage/checksummed.js";
+import { publishedHome } from "./helpers/published-home.js";
 
 // The listing cache and the stamp index are written through checksummed-json.ts: the files are
 // byte for byte those the caches wrote by hand before (tag, sha-256, JSON), and such files still read.
@@ -57,15 +58,7 @@ async function filesUnder(dir: string): Promise<Map<string, Buffer>> {
 
 describe("the listing cache's files", () => {
   it("are the hand-framed JSON they were, and files framed so by hand read back as the listing", async () => {
-    const root = await folder();
-    const home = canonHome(root);
-    const signer = await ensureIdentity(home);
-    await createSpace(home, signer, "test");
-    const input = join(root, "input.md");
-    for (const standard of ["alpha", "beta", "gamma", "delta"]) {
-      await writeFile(input, `${standard}\n`);
-      await publish(home, signer, { standard, file: input });
-    }
+    const { home } = await publishedHome(["alpha", "beta", "gamma", "delta"]);
     const { address } = await chooseSpace(home, {});
     const main = listingPath(home, address.documentId);
     const written = new Map<string, Uint8Array>([[main, await readFile(main)]]);

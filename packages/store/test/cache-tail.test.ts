@@ -1,41 +1,18 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { provenFingerprint } from "../src/caches/disk-proof.js";
 import { listingShardOf, listingShardPath, readListingCache } from "../src/caches/listing-cache.js";
 import { readVerifiedSnapshot } from "../src/caches/verified-snapshot.js";
-import {
-  canonHome,
-  createSpace,
-  ensureIdentity,
-  publish,
-  readFromIndex,
-  resolve,
-} from "../src/index.js";
+import { type canonHome, publish, readFromIndex, resolve } from "../src/index.js";
 import { chooseSpace, withSpace } from "../src/operations/space-session.js";
 import { currentSnapshot } from "../src/operations/space-view.js";
 import { checksummed, unchecksummed } from "../src/storage/checksummed.js";
-
-const cleanup: string[] = [];
-afterEach(async () => {
-  for (const path of cleanup.splice(0)) await rm(path, { recursive: true, force: true });
-});
+import { publishedHome } from "./helpers/published-home.js";
 
 /** A space of three standards, then three more versions of one, all published by this process (so its caches take tails). */
 async function homeWithTails() {
-  const root = await mkdtemp(join(tmpdir(), "canon-home-"));
-  cleanup.push(root);
-  const home = canonHome(root);
-  const signer = await ensureIdentity(home);
-  await createSpace(home, signer, "test");
-  const file = async (text: string) => {
-    const path = join(root, "input.md");
-    await writeFile(path, text);
-    return path;
-  };
-  for (const standard of ["alpha", "beta", "gamma"])
-    await publish(home, signer, { standard, file: await file(`${standard} one\n`) });
+  const { home, signer, file } = await publishedHome();
   const releases: string[] = [];
   for (const text of ["two\n", "three\n", "four\n"])
     releases.push(

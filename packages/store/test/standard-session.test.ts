@@ -1,13 +1,7 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   type CanonHome,
-  canonHome,
-  createSpace,
   doctor,
-  ensureIdentity,
   list,
   openReplica,
   parseSpaceUrl,
@@ -17,27 +11,10 @@ import {
 import { chooseSpace, withSpace } from "../src/operations/space-session.js";
 import { currentSnapshot } from "../src/operations/space-view.js";
 import { withStandard } from "../src/operations/standard-session.js";
+import { publishedHome } from "./helpers/published-home.js";
 
-const cleanup: string[] = [];
-afterEach(async () => {
-  for (const path of cleanup.splice(0)) await rm(path, { recursive: true, force: true });
-});
-
-async function homeWithStandards() {
-  const root = await mkdtemp(join(tmpdir(), "canon-home-"));
-  cleanup.push(root);
-  const home = canonHome(root);
-  const signer = await ensureIdentity(home);
-  const space = await createSpace(home, signer, "test");
-  const file = async (text: string) => {
-    const path = join(root, "input.md");
-    await writeFile(path, text);
-    return path;
-  };
-  for (const standard of ["alpha", "beta", "gamma"])
-    await publish(home, signer, { standard, file: await file(`${standard} one\n`) });
-  return { home, signer, space, file };
-}
+/** A home with `alpha`, `beta` and `gamma` published. */
+const homeWithStandards = () => publishedHome();
 
 /** The document ids of a space's standards, by the standard whose records each holds. */
 async function documentsOf(home: CanonHome): Promise<Map<string, string>> {
