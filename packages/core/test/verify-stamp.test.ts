@@ -26,6 +26,19 @@ const CURRENT_THEN_AND_NOW = {
   newerSince: [],
 } as const;
 
+/** What a stamp's context entry for `v1` says once v2 came out after the stamp (it named v1, the latest then). */
+function supersededByV2(v1: SignedRecord<Release>) {
+  return {
+    ...contextOf(v1),
+    accepted: true,
+    current: false,
+    latestVersion: 2,
+    ...CURRENT_THEN_AND_NOW,
+    supersededSince: true,
+    newerSince: [2],
+  };
+}
+
 /** A space with one standard at v1 and an agent that is a contributor. */
 async function spaceWithAgent() {
   const space = await makeSpace();
@@ -68,6 +81,15 @@ function stampBy(
   });
 }
 
+/** The agent's stamp of the output using v1, as a member ({@link spaceWithAgent}'s setting). */
+function stampOfV1(
+  setting: Awaited<ReturnType<typeof spaceWithAgent>>,
+  more: { knew?: KnownStandard[] } = {},
+) {
+  const { space, agent, joined, v1 } = setting;
+  return stampBy(agent, space, { context: [contextOf(v1)], membership: [joined.cid], ...more });
+}
+
 /** The space as an auditor's replica folds it. */
 async function foldedSpace(space: Space): Promise<StampSpace> {
   const { state, verified } = await space.fold();
@@ -100,10 +122,7 @@ const codes = (problems: readonly { code: StampProblemCode }[]) => problems.map(
 describe("verifyStamp", () => {
   it("passes a valid stamp with no problems, the current release and nothing missed", async () => {
     const { space, agent, joined, v1 } = await spaceWithAgent();
-    const stamp = await stampBy(agent, space, {
-      context: [contextOf(v1)],
-      membership: [joined.cid],
-    });
+    const stamp = await stampOfV1({ space, agent, joined, v1 });
     const { verdict, spaceOf } = await verify(space, stamp);
     expect(spaceOf).toHaveBeenCalledWith(space.genesis.cid);
     expect(verdict).toEqual({
@@ -129,10 +148,7 @@ describe("verifyStamp", () => {
   describe("envelope", () => {
     it("invalid-record: bytes that do not match the CID, with no space looked up and no context", async () => {
       const { space, agent, joined, v1 } = await spaceWithAgent();
-      const stamp = await stampBy(agent, space, {
-        context: [contextOf(v1)],
-        membership: [joined.cid],
-      });
+      const stamp = await stampOfV1({ space, agent, joined, v1 });
       const bytes = new Uint8Array(stamp.bytes);
       bytes[bytes.length - 5] = (bytes[bytes.length - 5] as number) ^ 1;
       const { verdict, spaceOf } = await verify(space, stamp, { bytes });
@@ -166,10 +182,7 @@ describe("verifyStamp", () => {
   describe("readable copy", () => {
     it("readable-mismatch: the JSON copy names another context, or is missing", async () => {
       const { space, agent, joined, v1 } = await spaceWithAgent();
-      const stamp = await stampBy(agent, space, {
-        context: [contextOf(v1)],
-        membership: [joined.cid],
-      });
+      const stamp = await stampOfV1({ space, agent, joined, v1 });
       for (const readable of [{ ...stamp.record, context: [] }, undefined]) {
         const { verdict } = await verify(space, stamp, { readable });
         expect(verdict.problems).toEqual([
@@ -183,10 +196,7 @@ describe("verifyStamp", () => {
 
     it("accepts a readable copy parsed from JSON with its keys in another order", async () => {
       const { space, agent, joined, v1 } = await spaceWithAgent();
-      const stamp = await stampBy(agent, space, {
-        context: [contextOf(v1)],
-        membership: [joined.cid],
-      });
+      const stamp = await stampOfV1({ space, agent, joined, v1 });
       const reordered = JSON.parse(
         JSON.stringify(Object.fromEntries(Object.entries(stamp.record).reverse())),
       );
@@ -198,10 +208,7 @@ describe("verifyStamp", () => {
   describe("subject", () => {
     it("output-mismatch: the output's sha256 is not the stamp's subject", async () => {
       const { space, agent, joined, v1 } = await spaceWithAgent();
-      const stamp = await stampBy(agent, space, {
-        context: [contextOf(v1)],
-        membership: [joined.cid],
-      });
+      const stamp = await stampOfV1({ space, agent, joined, v1 });
       const other = "cd".repeat(32);
       const { verdict } = await verify(space, stamp, { sha256: other });
       expect(verdict.problems).toEqual([
@@ -234,10 +241,7 @@ describe("verifyStamp", () => {
 
     it("refused-by-space: a removed member's stamp citing the membership point before the removal", async () => {
       const { space, agent, joined, v1 } = await spaceWithAgent();
-      const stamp = await stampBy(agent, space, {
-        context: [contextOf(v1)],
-        membership: [joined.cid],
-      });
+      const stamp = await stampOfV1({ space, agent, joined, v1 });
       expect((await verify(space, stamp)).verdict.verified).toBe(true);
       await space.member(space.creator, agent.did, "removed", [joined.cid]);
       const { verdict } = await verify(space, stamp);
@@ -299,24 +303,11 @@ describe("verifyStamp", () => {
   describe("drift", () => {
     it("a release no longer the latest is reported, and the stamp still verifies", async () => {
       const { space, agent, joined, v1 } = await spaceWithAgent();
-      const stamp = await stampBy(agent, space, {
-        context: [contextOf(v1)],
-        membership: [joined.cid],
-      });
+      const stamp = await stampOfV1({ space, agent, joined, v1 });
       await space.release(space.creator, "style", "# Style v2", { parents: [v1.cid], version: 2 });
       const { verdict } = await verify(space, stamp);
       expect(verdict.verified).toBe(true);
-      expect(verdict.context).toEqual([
-        {
-          ...contextOf(v1),
-          accepted: true,
-          current: false,
-          latestVersion: 2,
-          ...CURRENT_THEN_AND_NOW,
-          supersededSince: true,
-          newerSince: [2],
-        },
-      ]);
+      expect(verdict.context).toEqual([supersededByV2(v1)]);
     });
 
     it("stale when stamped: held-newer when the stamp says its replica held a newer version, newer-not-received when it did not", async () => {
@@ -325,20 +316,9 @@ describe("verifyStamp", () => {
       const held = (version: number) => [
         { standard: "style", version, heads: [v1.cid], openCorrections: 0 },
       ];
-      const pinned = await stampBy(agent, space, {
-        context: [contextOf(v1)],
-        membership: [joined.cid],
-        knew: held(2),
-      });
-      const behind = await stampBy(agent, space, {
-        context: [contextOf(v1)],
-        membership: [joined.cid],
-        knew: held(1),
-      });
-      const old = await stampBy(agent, space, {
-        context: [contextOf(v1)],
-        membership: [joined.cid],
-      });
+      const pinned = await stampOfV1({ space, agent, joined, v1 }, { knew: held(2) });
+      const behind = await stampOfV1({ space, agent, joined, v1 }, { knew: held(1) });
+      const old = await stampOfV1({ space, agent, joined, v1 });
       const judged = async (stamp: typeof pinned) =>
         (await verify(space, stamp)).verdict.context[0];
       expect(await judged(pinned)).toMatchObject({
@@ -399,17 +379,7 @@ describe("verifyStamp", () => {
         "output-mismatch",
         "release-named-twice",
       ]);
-      expect(verdict.context).toEqual([
-        {
-          ...contextOf(v1),
-          accepted: true,
-          current: false,
-          latestVersion: 2,
-          ...CURRENT_THEN_AND_NOW,
-          supersededSince: true,
-          newerSince: [2],
-        },
-      ]);
+      expect(verdict.context).toEqual([supersededByV2(v1)]);
       expect(verdict.missedCorrections.map((c) => c.cid)).toEqual([missed.cid]);
     });
   });
