@@ -42,6 +42,21 @@ async function settledJoin() {
   return { directory, storage, pack: join(directory, "packs", packs[0] as string), packs };
 }
 
+/** A home whose replica holds three documents of one snapshot each, packed by a settle; its storage's batch ended. */
+async function packedHome() {
+  const root = await mkdtemp(join(tmpdir(), "canon-pack-proof-"));
+  directories.push(root);
+  const home = canonHome(root);
+  const storage = new FileStorage(home.replica, { generation: true });
+  storage.holdWrites();
+  for (let index = 0; index < 3; index++)
+    await storage.save([idOf(index), "snapshot", `s${index}`], bytesOf(index));
+  await storage.settle();
+  await storage.generation?.end();
+  const ids = [idOf(0), idOf(1), idOf(2)];
+  return { root, home, storage, fingerprint: await chunkFingerprint(home.replica, ids) };
+}
+
 describe("chunk packs: a join's documents in one file", () => {
   it("a settle of many new documents of one chunk each writes one pack and no folder each; another storage loads, lists and finds every one", async () => {
     const { directory, packs } = await settledJoin();
@@ -127,17 +142,7 @@ describe("chunk packs: a join's documents in one file", () => {
   });
 
   it("a disk proof holds for packed documents by the files' times (no listing), and stops holding when one gets a chunk folder", async () => {
-    const root = await mkdtemp(join(tmpdir(), "canon-pack-proof-"));
-    directories.push(root);
-    const home = canonHome(root);
-    const storage = new FileStorage(home.replica, { generation: true });
-    storage.holdWrites();
-    for (let index = 0; index < 3; index++)
-      await storage.save([idOf(index), "snapshot", `s${index}`], bytesOf(index));
-    await storage.settle();
-    await storage.generation?.end();
-    const ids = [idOf(0), idOf(1), idOf(2)];
-    const fingerprint = await chunkFingerprint(home.replica, ids);
+    const { home, storage, fingerprint } = await packedHome();
     expect(fingerprint[idOf(1)]).toEqual(["snapshot/s1"]);
     expect(await recordDiskProof(home, storage, "SPACEdoc", fingerprint)).toBeDefined();
     expect(provenFingerprint(home, "SPACEdoc", { statFiles: true })).toEqual(fingerprint);
@@ -147,17 +152,7 @@ describe("chunk packs: a join's documents in one file", () => {
   });
 
   it("a disk proof over packed documents spares a later process the packs' indexes while the packs are unchanged, also after a publish; a replaced or damaged pack is read and checked again", async () => {
-    const root = await mkdtemp(join(tmpdir(), "canon-pack-proof-"));
-    directories.push(root);
-    const home = canonHome(root);
-    const storage = new FileStorage(home.replica, { generation: true });
-    storage.holdWrites();
-    for (let index = 0; index < 3; index++)
-      await storage.save([idOf(index), "snapshot", `s${index}`], bytesOf(index));
-    await storage.settle();
-    await storage.generation?.end();
-    const ids = [idOf(0), idOf(1), idOf(2)];
-    const fingerprint = await chunkFingerprint(home.replica, ids);
+    const { root, home, storage, fingerprint } = await packedHome();
     expect(await recordDiskProof(home, storage, "SPACEdoc", fingerprint)).toBeDefined();
 
     // Every file this process opens from now on (node:fs's own, as the storage's modules import it).
