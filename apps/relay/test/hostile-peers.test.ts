@@ -3,7 +3,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as A from "@automerge/automerge";
-import { cbor, generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
+import {
+  type AutomergeUrl,
+  cbor,
+  generateAutomergeUrl,
+  parseAutomergeUrl,
+} from "@automerge/automerge-repo";
 import { depthOf } from "@canon/store";
 import { afterEach, describe, expect, it } from "vitest";
 import { bombTargetOf, insertBomb } from "../../../test/helpers/op-bomb.js";
@@ -106,6 +111,41 @@ function oneLevelChanges(local: ReturnType<typeof A.getBackend>, levels: number)
   return changes;
 }
 
+/** A relay holding one document (`{ text: "kept" }`, synced by a client): its URL and id. */
+async function relayKeeping() {
+  const { server, events } = await relay();
+  const url = await syncThroughRelay(server.url, "kept");
+  return { server, events, url, documentId: parseAutomergeUrl(url).documentId };
+}
+
+/** {@link oneLevelChanges} made on a copy of the document the relay stores at `url`. */
+async function oneLevelChangesOf(
+  server: RelayServer,
+  url: AutomergeUrl,
+  levels: number,
+): Promise<Uint8Array[]> {
+  const stored = (await server.repo.find<unknown>(url)).doc();
+  return oneLevelChanges(A.getBackend(A.clone(stored)), levels);
+}
+
+/**
+ * Joins as `peerId` and sends, about `documentId`, a sync message opening
+ * the sync and then each of `messages` (apart, so each arrives once the
+ * relay holds the sync state); the close code, if the relay closed.
+ */
+function afterOpening(
+  server: RelayServer,
+  peerId: string,
+  documentId: string,
+  messages: readonly Uint8Array[],
+): Promise<number | undefined> {
+  return sendMessagesAfter(
+    server.url,
+    peerId,
+    [OPENING, ...messages].map((data) => syncFrame(server, peerId, documentId, data)),
+  );
+}
+
 function disconnects(events: readonly LoggedEvent[]): string[] {
   return events.filter((e) => e.event === "peer-disconnected").map((e) => e.reason ?? "");
 }
@@ -167,9 +207,7 @@ describe("the relay stays up whatever a connection sends", () => {
   });
 
   it("disconnects a peer sending a change that decodes but does not apply, and keeps the document intact", async () => {
-    const { server, events } = await relay();
-    const url = await syncThroughRelay(server.url, "kept");
-    const { documentId } = parseAutomergeUrl(url);
+    const { server, events, url, documentId } = await relayKeeping();
     // A change on the stored document whose one op names an object that does not exist.
     const local = A.change(
       A.clone((await server.repo.find<{ text: string }>(url)).doc()),
@@ -181,22 +219,15 @@ describe("the relay stays up whatever a connection sends", () => {
     const op = decoded.ops[0] as { obj: string };
     op.obj = `99@${decoded.actor}`;
     const hostile = syncCarrying([A.encodeChange(decoded)]);
-    const peerId = "hostile-change";
-    const message = (data: Uint8Array) => syncFrame(server, peerId, documentId, data);
     // The first message opens the sync; the second arrives once its state exists.
-    const closed = await sendMessagesAfter(server.url, peerId, [
-      message(OPENING),
-      message(hostile),
-    ]);
+    const closed = await afterOpening(server, "hostile-change", documentId, [hostile]);
     expect(closed).toBe(1008);
     expect(disconnects(events)).toEqual(["sync message does not apply to the document"]);
     expect((await fetchThroughRelay<{ text: string }>(server.url, url)).text).toBe("kept");
   });
 
   it("disconnects a peer whose change writes the key __proto__ (Automerge cannot apply it), and keeps the document intact", async () => {
-    const { server, events } = await relay();
-    const url = await syncThroughRelay(server.url, "kept");
-    const { documentId } = parseAutomergeUrl(url);
+    const { server, events, url, documentId } = await relayKeeping();
     const local = A.change(
       A.clone((await server.repo.find<Record<string, unknown>>(url)).doc()),
       (doc) => {
@@ -208,12 +239,7 @@ describe("the relay stays up whatever a connection sends", () => {
     for (const op of decoded.ops as { key?: string }[])
       if (op.key === "PROTO_KEY") op.key = "__proto__";
     const hostile = syncCarrying([A.encodeChange(decoded)]);
-    const peerId = "hostile-proto";
-    const message = (data: Uint8Array) => syncFrame(server, peerId, documentId, data);
-    const closed = await sendMessagesAfter(server.url, peerId, [
-      message(OPENING),
-      message(hostile),
-    ]);
+    const closed = await afterOpening(server, "hostile-proto", documentId, [hostile]);
     expect(closed).toBe(1008);
     expect(disconnects(events)).toEqual(["sync message does not apply to the document"]);
     expect((await fetchThroughRelay<{ text: string }>(server.url, url)).text).toBe("kept");
@@ -221,9 +247,7 @@ describe("the relay stays up whatever a connection sends", () => {
   });
 
   it("disconnects a peer whose one change nests 10,000 maps (it would kill the relay's Automerge), and keeps serving", async () => {
-    const { server, events } = await relay();
-    const url = await syncThroughRelay(server.url, "kept");
-    const { documentId } = parseAutomergeUrl(url);
+    const { server, events, url, documentId } = await relayKeeping();
     const local = A.change(
       A.clone((await server.repo.find<Record<string, unknown>>(url)).doc()),
       (doc) => {
@@ -243,12 +267,7 @@ describe("the relay stays up whatever a connection sends", () => {
       })),
     ] as typeof decoded.ops;
     const hostile = syncCarrying([A.encodeChange(decoded)]);
-    const peerId = "hostile-nesting";
-    const message = (data: Uint8Array) => syncFrame(server, peerId, documentId, data);
-    const closed = await sendMessagesAfter(server.url, peerId, [
-      message(OPENING),
-      message(hostile),
-    ]);
+    const closed = await afterOpening(server, "hostile-nesting", documentId, [hostile]);
     expect(closed).toBe(1008);
     expect(disconnects(events)).toEqual([
       "sync message carries a change nesting objects over 64 deep",
@@ -318,18 +337,12 @@ describe("the relay stays up whatever a connection sends", () => {
   }, 60_000);
 
   it("refuses changes of one level each that would nest the stored document over 64 deep, and keeps serving", async () => {
-    const { server, events } = await relay();
-    const url = await syncThroughRelay(server.url, "kept");
-    const { documentId } = parseAutomergeUrl(url);
-    const local = A.getBackend(A.clone((await server.repo.find<unknown>(url)).doc()));
-    const changes = oneLevelChanges(local, 164);
-    const peerId = "hostile-cumulative";
-    const message = (data: Uint8Array) => syncFrame(server, peerId, documentId, data);
+    const { server, events, url, documentId } = await relayKeeping();
+    const changes = await oneLevelChangesOf(server, url, 164);
     // 60 levels are taken; the next 104, each one level deep, would reach 164.
-    const closed = await sendMessagesAfter(server.url, peerId, [
-      message(OPENING),
-      message(syncCarrying(changes.slice(0, 60))),
-      message(syncCarrying(changes.slice(60))),
+    const closed = await afterOpening(server, "hostile-cumulative", documentId, [
+      syncCarrying(changes.slice(0, 60)),
+      syncCarrying(changes.slice(60)),
     ]);
     expect(closed).toBe(1008);
     expect(disconnects(events)).toEqual([
@@ -342,19 +355,13 @@ describe("the relay stays up whatever a connection sends", () => {
   }, 60_000);
 
   it("measures changes waiting for their dependencies when those arrive: sending the first change last cannot nest the document deep", async () => {
-    const { server, events } = await relay();
-    const url = await syncThroughRelay(server.url, "kept");
-    const { documentId } = parseAutomergeUrl(url);
-    const local = A.getBackend(A.clone((await server.repo.find<unknown>(url)).doc()));
-    const changes = oneLevelChanges(local, 200);
-    const peerId = "hostile-out-of-order";
-    const message = (data: Uint8Array) => syncFrame(server, peerId, documentId, data);
+    const { server, events, url, documentId } = await relayKeeping();
+    const changes = await oneLevelChangesOf(server, url, 200);
     // Levels 2 to 200 wait for level 1 (nothing of them is in the document to measure);
     // level 1 alone is one level deep, and releases them all on the copy, which measures them.
-    const closed = await sendMessagesAfter(server.url, peerId, [
-      message(OPENING),
-      message(syncCarrying(changes.slice(1))),
-      message(syncCarrying(changes.slice(0, 1))),
+    const closed = await afterOpening(server, "hostile-out-of-order", documentId, [
+      syncCarrying(changes.slice(1)),
+      syncCarrying(changes.slice(0, 1)),
     ]);
     expect(closed).toBe(1008);
     expect(disconnects(events)).toEqual([
@@ -368,11 +375,8 @@ describe("the relay stays up whatever a connection sends", () => {
   }, 60_000);
 
   it("checks a message against the changes of the one before even when they arrive together", async () => {
-    const { server, events } = await relay();
-    const url = await syncThroughRelay(server.url, "kept");
-    const { documentId } = parseAutomergeUrl(url);
-    const local = A.getBackend(A.clone((await server.repo.find<unknown>(url)).doc()));
-    const changes = oneLevelChanges(local, 164);
+    const { server, events, url, documentId } = await relayKeeping();
+    const changes = await oneLevelChangesOf(server, url, 164);
     const peerId = "hostile-back-to-back";
     const message = (data: Uint8Array) => syncFrame(server, peerId, documentId, data);
     const closed = await sendMessages(server.url, [
