@@ -146,6 +146,18 @@ function afterOpening(
   );
 }
 
+/** How deep the document the relay stores at `url` nests, measured up to `limit`. */
+async function storedDepth(server: RelayServer, url: AutomergeUrl, limit: number): Promise<number> {
+  const stored = (await server.repo.find<unknown>(url)).doc();
+  return depthOf(A.getBackend(A.clone(stored)), limit);
+}
+
+/** The relay closed the peer (1008) for a sync message nesting the stored document over 64 deep, and no other. */
+function expectClosedTooDeep(closed: number | undefined, events: readonly LoggedEvent[]): void {
+  expect(closed).toBe(1008);
+  expect(disconnects(events)).toEqual(["sync message nests objects over 64 deep in the document"]);
+}
+
 function disconnects(events: readonly LoggedEvent[]): string[] {
   return events.filter((e) => e.event === "peer-disconnected").map((e) => e.reason ?? "");
 }
@@ -344,12 +356,8 @@ describe("the relay stays up whatever a connection sends", () => {
       syncCarrying(changes.slice(0, 60)),
       syncCarrying(changes.slice(60)),
     ]);
-    expect(closed).toBe(1008);
-    expect(disconnects(events)).toEqual([
-      "sync message nests objects over 64 deep in the document",
-    ]);
-    const stored = (await server.repo.find<unknown>(url)).doc();
-    expect(depthOf(A.getBackend(A.clone(stored)), 200)).toBe(60);
+    expectClosedTooDeep(closed, events);
+    expect(await storedDepth(server, url, 200)).toBe(60);
     expect((await fetchThroughRelay<{ text: string }>(server.url, url)).text).toBe("kept");
     await syncThroughRelay(server.url);
   }, 60_000);
@@ -363,13 +371,9 @@ describe("the relay stays up whatever a connection sends", () => {
       syncCarrying(changes.slice(1)),
       syncCarrying(changes.slice(0, 1)),
     ]);
-    expect(closed).toBe(1008);
-    expect(disconnects(events)).toEqual([
-      "sync message nests objects over 64 deep in the document",
-    ]);
-    const stored = (await server.repo.find<unknown>(url)).doc();
+    expectClosedTooDeep(closed, events);
     // The text object `text` is the one level the document had.
-    expect(depthOf(A.getBackend(A.clone(stored)), 500)).toBe(1);
+    expect(await storedDepth(server, url, 500)).toBe(1);
     expect((await fetchThroughRelay<{ text: string }>(server.url, url)).text).toBe("kept");
     await syncThroughRelay(server.url);
   }, 60_000);
@@ -385,14 +389,8 @@ describe("the relay stays up whatever a connection sends", () => {
       message(syncCarrying(changes.slice(0, 60))),
       message(syncCarrying(changes.slice(60))),
     ]);
-    expect(closed).toBe(1008);
-    expect(disconnects(events)).toEqual([
-      "sync message nests objects over 64 deep in the document",
-    ]);
-    await eventually(async () => {
-      const stored = (await server.repo.find<unknown>(url)).doc();
-      return depthOf(A.getBackend(A.clone(stored)), 500) === 60;
-    });
+    expectClosedTooDeep(closed, events);
+    await eventually(async () => (await storedDepth(server, url, 500)) === 60);
     await syncThroughRelay(server.url);
   }, 60_000);
 
@@ -419,14 +417,8 @@ describe("the relay stays up whatever a connection sends", () => {
       message(syncCarrying(changes.slice(0, 60))),
       message(syncCarrying(changes.slice(60))),
     ]);
-    expect(closed).toBe(1008);
-    expect(disconnects(events)).toEqual([
-      "sync message nests objects over 64 deep in the document",
-    ]);
-    await eventually(async () => {
-      const stored = (await server.repo.find<unknown>(url)).doc();
-      return depthOf(A.getBackend(A.clone(stored)), 500) === 60;
-    });
+    expectClosedTooDeep(closed, events);
+    await eventually(async () => (await storedDepth(server, url, 500)) === 60);
   }, 60_000);
 
   it("limits the documents an address may create per minute; past it, a request is answered doc-unavailable", async () => {
