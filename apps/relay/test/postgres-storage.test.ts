@@ -1,7 +1,8 @@
-import { type Chunk, Repo } from "@automerge/automerge-repo";
+import type { Chunk } from "@automerge/automerge-repo";
 import { runStorageAdapterTests } from "@automerge/automerge-repo/helpers/tests/storage-adapter-tests.js";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runStorageContract } from "../../../packages/store/test/contracts/storage-contract.js";
 import { redactedDatabaseUrl } from "../src/storage/database-url.js";
 import { SCHEMA_VERSION } from "../src/storage/postgres-schema.js";
 import { openPostgresStorage, type PostgresStorage } from "../src/storage/postgres-storage.js";
@@ -34,6 +35,21 @@ runStorageAdapterTests(async () => {
   const storage = await openPostgresStorage(await freshDatabase(), "acceptance");
   return { adapter: storage, teardown: () => storage.close() };
 }, "PostgresStorage");
+
+runStorageContract("PostgresStorage", async () => {
+  const url = await freshDatabase();
+  const opened: PostgresStorage[] = [];
+  return {
+    open: async (role) => {
+      const storage = await openPostgresStorage(url, role);
+      opened.push(storage);
+      return storage;
+    },
+    teardown: async () => {
+      for (const storage of opened.splice(0)) await storage.close();
+    },
+  };
+});
 
 describe("PostgresStorage", () => {
   const open: PostgresStorage[] = [];
@@ -98,45 +114,6 @@ describe("PostgresStorage", () => {
     expect(await storage.storedBytes("AAAAA")).toBe(2);
     expect(await storage.hasDocument("BBBBB")).toBe(true);
     expect(await storage.hasDocument("CCCCC")).toBe(false);
-  });
-
-  it("treats removing a key or a range that was never saved as done", async () => {
-    const storage = await storageOn(await freshDatabase());
-    await expect(storage.remove(["AAAAA", "snapshot", "never"])).resolves.toBeUndefined();
-    await expect(storage.removeRange(["BBBBB"])).resolves.toBeUndefined();
-  });
-
-  it("gives a new Repo on the same database every change an earlier Repo saved, across several saves", async () => {
-    const url = await freshDatabase();
-    const writer = new Repo({ storage: await storageOn(url, "writer") });
-    const initial = Object.fromEntries(
-      Array.from({ length: 200 }, (_, i) => [`old-${i}`, "x".repeat(40)]),
-    );
-    const handle = writer.create<{ records: Record<string, string> }>({ records: initial });
-    await writer.flush();
-    for (const batch of [0, 1, 2]) {
-      handle.change((doc) => {
-        doc.records[`cid-${batch}`] = `record ${batch}`;
-      });
-      await writer.flush();
-    }
-    await writer.shutdown();
-
-    const storage = await storageOn(url, "reader");
-    const chunks = await storage.loadRange([handle.documentId]);
-    expect(new Set(chunks.map((chunk) => chunk.key[1]))).toEqual(
-      new Set(["snapshot", "incremental"]),
-    );
-    const reader = new Repo({ storage });
-    const loaded = await reader.find<{ records: Record<string, string> }>(handle.url);
-    expect(loaded.doc().records).toEqual({
-      ...initial,
-      "cid-0": "record 0",
-      "cid-1": "record 1",
-      "cid-2": "record 2",
-    });
-    expect(loaded.heads()).toEqual(handle.heads());
-    await reader.shutdown();
   });
 
   it("waits while the database is down and finishes the write once it is back: nothing is dropped", async () => {

@@ -1,16 +1,12 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  type Chunk,
-  Repo,
-  type StorageAdapterInterface,
-  type StorageKey,
-} from "@automerge/automerge-repo";
+import type { Chunk, StorageAdapterInterface, StorageKey } from "@automerge/automerge-repo";
 import { runStorageAdapterTests } from "@automerge/automerge-repo/helpers/tests/storage-adapter-tests.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { FileStorage } from "../src/storage/file-storage.js";
 import { readGeneration } from "../src/storage/replica-generation.js";
+import { runStorageContract } from "./contracts/storage-contract.js";
 
 async function temporaryDirectory(): Promise<string> {
   return mkdtemp(join(tmpdir(), "canon-storage-"));
@@ -60,6 +56,14 @@ runStorageAdapterTests(async () => {
     teardown: () => removeStorage(directory),
   };
 }, "FileStorage");
+
+runStorageContract("FileStorage", async () => {
+  const directory = await temporaryDirectory();
+  return {
+    open: async () => new FileStorage(directory),
+    teardown: () => removeStorage(directory),
+  };
+});
 
 describe("FileStorage integrity", () => {
   it("loads exactly the saved values under a prefix, sorted by key", async () => {
@@ -175,42 +179,6 @@ describe("FileStorage under a Repo", () => {
     return directory;
   };
 
-  it("gives a new Repo on the same directory every change an earlier Repo saved, across several saves", async () => {
-    const directory = await directoryForTest();
-    const writer = new Repo({ storage: new FileStorage(directory) });
-    // Large enough that small later changes are saved as incremental chunks, not re-compacted.
-    const initial = Object.fromEntries(
-      Array.from({ length: 200 }, (_, i) => [`old-${i}`, "x".repeat(40)]),
-    );
-    const handle = writer.create<{ records: Record<string, string> }>({ records: initial });
-    await writer.flush();
-    for (const batch of [0, 1, 2]) {
-      handle.change((doc) => {
-        doc.records[`cid-${batch}`] = `record ${batch}`;
-      });
-      await writer.flush();
-    }
-    await writer.shutdown();
-
-    const storage = new FileStorage(directory);
-    expect(await storage.hasDocument(handle.documentId)).toBe(true);
-    // A snapshot and incremental chunks: the reader concatenates several files.
-    const chunks = await storage.loadRange([handle.documentId]);
-    expect(new Set(chunks.map((chunk) => chunk.key[1]))).toEqual(
-      new Set(["snapshot", "incremental"]),
-    );
-    const reader = new Repo({ storage });
-    const loaded = await reader.find<{ records: Record<string, string> }>(handle.url);
-    expect(loaded.doc().records).toEqual({
-      ...initial,
-      "cid-0": "record 0",
-      "cid-1": "record 1",
-      "cid-2": "record 2",
-    });
-    expect(loaded.heads()).toEqual(handle.heads());
-    await reader.shutdown();
-  });
-
   it("compacts only the chunks this process has seen: a chunk another process wrote meanwhile stays", async () => {
     const directory = await directoryForTest();
     const mine = new FileStorage(directory);
@@ -228,14 +196,6 @@ describe("FileStorage under a Repo", () => {
     ]);
     expect(mine.chunkNames("doc")).toEqual(["snapshot/ab"]);
     expect(mine.chunkCount("doc")).toBe(1);
-  });
-
-  it("treats removing a key or a range that was never saved as done", async () => {
-    const directory = await directoryForTest();
-    const storage = new FileStorage(directory);
-    await expect(storage.remove(["AAAAA", "snapshot", "never"])).resolves.toBeUndefined();
-    await expect(storage.removeRange(["BBBBB"])).resolves.toBeUndefined();
-    expect(await storage.hasDocument("AAAAA")).toBe(false);
   });
 
   it("names the path and says STORAGE_UNWRITABLE when its directory cannot be created", async () => {
