@@ -1,13 +1,16 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as A from "@automerge/automerge";
 import { cbor, generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
 import { afterEach, describe, expect, it } from "vitest";
-import WebSocket, { WebSocketServer } from "ws";
+import WebSocket from "ws";
+import {
+  type HostileServer,
+  hostileServer,
+  type PeerMessage,
+} from "../../../packages/store/test/helpers/hostile-server.js";
 import { parseTokensFile } from "../src/access/tokens-file.js";
 import {
   createRelayLog,
@@ -32,11 +35,7 @@ interface LoggedEvent {
 }
 
 /** A message the relay under test sent the hostile peer relay. */
-interface RelayMessage {
-  readonly type: string;
-  readonly senderId: string;
-  readonly documentId?: string;
-}
+type RelayMessage = PeerMessage;
 
 const cleanup: (() => Promise<void>)[] = [];
 
@@ -56,47 +55,10 @@ async function temporaryDirectory(): Promise<string> {
  * `reply` to answer (from the peer id `hostile-relay` unless a field says
  * otherwise). Counts the connections our relay opened.
  */
-async function hostilePeerRelay(
+function hostilePeerRelay(
   onMessage: (message: RelayMessage, reply: (fields: Record<string, unknown>) => void) => void,
-): Promise<{
-  url: string;
-  connections: () => number;
-  send: (fields: Record<string, unknown>) => void;
-}> {
-  const server = createServer();
-  const wss = new WebSocketServer({ server });
-  let connections = 0;
-  let send: (fields: Record<string, unknown>) => void = () => {
-    throw new Error("our relay has not joined the hostile one yet");
-  };
-  wss.on("connection", (socket) => {
-    connections += 1;
-    socket.on("message", (raw: Buffer) => {
-      const message = cbor.decode(new Uint8Array(raw)) as RelayMessage;
-      const reply = (fields: Record<string, unknown>) => {
-        if (socket.readyState === socket.OPEN)
-          socket.send(
-            cbor.encode({ senderId: "hostile-relay", targetId: message.senderId, ...fields }),
-          );
-      };
-      if (message.type === "join") send = reply;
-      onMessage(message, reply);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  cleanup.push(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const client of wss.clients) client.terminate();
-        wss.close();
-        server.close(() => resolve());
-      }),
-  );
-  return {
-    url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    connections: () => connections,
-    send: (fields) => send(fields),
-  };
+): Promise<HostileServer> {
+  return hostileServer(cleanup, "hostile-relay", onMessage);
 }
 
 /** Our relay, peering with `peer`, its data in `directory`, its log lines kept in `events`. */

@@ -1,10 +1,8 @@
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import * as A from "@automerge/automerge";
-import { cbor, generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
+import { generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
 import { afterEach } from "vitest";
-import { WebSocketServer } from "ws";
 import type { RelayClient } from "../../src/sync/relay-client.js";
+import { hostileServer, type PeerMessage } from "./hostile-server.js";
 
 /** Steps run after each test of the calling file, newest first (each hostile relay pushes its own close). */
 export function cleanupAfterEach(): (() => Promise<void>)[] {
@@ -23,11 +21,7 @@ export const carryingWhole = (doc: A.Doc<unknown>) =>
   A.encodeSyncMessage({ heads: A.getHeads(doc), need: [], have: [], changes: [A.save(doc)] });
 
 /** A message a client sent, as the hostile relay reads it. */
-export interface ClientMessage {
-  readonly type: string;
-  readonly senderId: string;
-  readonly documentId?: string;
-}
+export type ClientMessage = PeerMessage;
 
 /**
  * A WebSocket server on 127.0.0.1 playing a hostile relay: each message a
@@ -39,26 +33,7 @@ export async function hostileRelay(
   cleanup: (() => Promise<void>)[],
   onMessage: (message: ClientMessage, reply: (fields: Record<string, unknown>) => void) => void,
 ): Promise<string> {
-  const server = createServer();
-  const wss = new WebSocketServer({ server });
-  wss.on("connection", (socket) => {
-    socket.on("message", (raw: Buffer) => {
-      const message = cbor.decode(new Uint8Array(raw)) as ClientMessage;
-      onMessage(message, (fields) =>
-        socket.send(cbor.encode({ senderId: "hostile", targetId: message.senderId, ...fields })),
-      );
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  cleanup.push(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const client of wss.clients) client.terminate();
-        wss.close();
-        server.close(() => resolve());
-      }),
-  );
-  return `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return (await hostileServer(cleanup, "hostile", onMessage)).url;
 }
 
 /** The first error `client` records within `ms` (polled), or undefined. */
