@@ -16,12 +16,13 @@ import {
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as core from "../packages/core/dist/index.js";
 import * as store from "../packages/store/dist/index.js";
 import { writeAsAttacker } from "./helpers/attacker.js";
 import { CANON_BIN, type Sandbox, sandbox } from "./helpers/cli.js";
-import { startRelay, stopAll } from "./helpers/processes.js";
+import { startRelay } from "./helpers/processes.js";
+import { twoHomesEachTest } from "./helpers/two-homes.js";
 
 const SKILLS = resolve(import.meta.dirname, "fixtures/public-context/repo/.claude/skills");
 const HOUSE_STYLE = join(SKILLS, "house-style"); // BOM + CRLF SKILL.md, an empty file, binary, an executable script
@@ -111,17 +112,7 @@ describe("bundles end to end (real processes, a real relay on 127.0.0.1)", () =>
   let a: Sandbox;
   let b: Sandbox;
   let relayData: string;
-  beforeEach(async () => {
-    a = await sandbox();
-    b = await sandbox();
-    relayData = await mkdtemp(join(tmpdir(), "canon-relay-"));
-  });
-  afterEach(async () => {
-    await stopAll();
-    await a.dispose();
-    await b.dispose();
-    await rm(relayData, { recursive: true, force: true });
-  });
+  twoHomesEachTest((homes) => ({ a, b, relayData } = homes));
 
   it("publishes skill folders, syncs them, and exports byte-identical trees with exec bits on another home", async () => {
     const relay = await startRelay(relayData);

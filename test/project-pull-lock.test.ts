@@ -1,29 +1,19 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type Sandbox, sandbox } from "./helpers/cli.js";
-import { type Background, startCanon, startRelay, stopAll } from "./helpers/processes.js";
+import { describe, expect, it } from "vitest";
+import type { Sandbox } from "./helpers/cli.js";
+import { type Background, startCanon, startRelay } from "./helpers/processes.js";
+import { twoHomesEachTest } from "./helpers/two-homes.js";
 
 // Two `canon pull`s of one project: real processes, the project's pull lock (canon.pull.lock).
 
 let a: Sandbox;
 let b: Sandbox;
 let relayData: string;
-beforeEach(async () => {
-  a = await sandbox();
-  b = await sandbox();
-  relayData = await mkdtemp(join(tmpdir(), "canon-relay-"));
-});
-afterEach(async () => {
-  await stopAll();
-  await a.dispose();
-  await b.dispose();
-  await rm(relayData, { recursive: true, force: true });
-});
+twoHomesEachTest((homes) => ({ a, b, relayData } = homes));
 
 type Lock = {
   standards: Record<string, { version: number; files: { path: string; sha256: string }[] }>;

@@ -1,25 +1,13 @@
-import { mkdtemp, rm } from "node:fs/promises";
 import { type AddressInfo, createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type Sandbox, sandbox } from "./helpers/cli.js";
-import { startCanon, startRelay, stopAll } from "./helpers/processes.js";
+import { describe, expect, it } from "vitest";
+import type { Sandbox } from "./helpers/cli.js";
+import { startCanon, startRelay } from "./helpers/processes.js";
+import { twoHomesEachTest } from "./helpers/two-homes.js";
 
 let a: Sandbox;
 let b: Sandbox;
 let relayData: string;
-beforeEach(async () => {
-  a = await sandbox();
-  b = await sandbox();
-  relayData = await mkdtemp(join(tmpdir(), "canon-relay-"));
-});
-afterEach(async () => {
-  await stopAll();
-  await a.dispose();
-  await b.dispose();
-  await rm(relayData, { recursive: true, force: true });
-});
+twoHomesEachTest((homes) => ({ a, b, relayData } = homes));
 
 type WatchLine = {
   event: string;

@@ -3,25 +3,16 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
 import { type Sandbox, sandbox } from "./helpers/cli.js";
-import { startCanon, startRelay, stopAll } from "./helpers/processes.js";
+import { startCanon, startRelay } from "./helpers/processes.js";
+import { twoHomesEachTest } from "./helpers/two-homes.js";
 
 let a: Sandbox;
 let b: Sandbox;
 let relayData: string;
-beforeEach(async () => {
-  a = await sandbox();
-  b = await sandbox();
-  relayData = await mkdtemp(join(tmpdir(), "canon-relay-"));
-});
-afterEach(async () => {
-  await stopAll();
-  await a.dispose();
-  await b.dispose();
-  await rm(relayData, { recursive: true, force: true });
-});
+twoHomesEachTest((homes) => ({ a, b, relayData } = homes));
 
 /** A owns a space with one release; B is initialised and made a maintainer. */
 async function twoOwners() {
