@@ -4,13 +4,12 @@ import {
   type FoldResult,
   fold,
   foldMore,
-  generateKeyPair,
   type RecordEntry,
   type SignedRecord,
   type SpaceState,
   signRecord,
 } from "../src/index.js";
-import { makeSpace, tick } from "./space-fixture.js";
+import { addTeam, correctedFork, makeSpace, tick } from "./space-fixture.js";
 
 /**
  * Everything a state says, in a form `toEqual` compares: per standard its
@@ -67,13 +66,8 @@ function outcome(result: FoldResult) {
 async function pool() {
   const space = await makeSpace();
   const { creator } = space;
-  const [bob, carol, dave, stranger] = await Promise.all(
-    Array.from({ length: 4 }, () => generateKeyPair()),
-  );
-  if (!bob || !carol || !dave || !stranger) throw new Error("no keys");
-  const addBob = await space.member(creator, bob.did, "maintainer");
-  const addCarol = await space.member(creator, carol.did, "contributor", [addBob.cid]);
-  const addDave = await space.member(creator, dave.did, "maintainer", [addCarol.cid]);
+  const team = await addTeam(space);
+  const { bob, carol, dave, stranger, addBob, addCarol, addDave } = team;
   const daveSeen = await space.release(dave, "style", "dave v1", { membership: [addDave.cid] });
   // Seen by the removal only through a release of the other standard that names it.
   const daveGuide = await space.release(dave, "guide", "dave's guide", {
@@ -92,18 +86,7 @@ async function pool() {
     [daveSeen.cid, daveOverGuide.cid],
   );
   const s1 = await space.release(creator, "style", "s1");
-  const fix = await space.correction(carol, "style", "Shorter.", { membership: [addCarol.cid] });
-  const fix2 = await space.correction(carol, "style", "Active voice.", {
-    membership: [addCarol.cid],
-    previous: [fix.cid],
-  });
-  const s2a = await space.release(bob, "style", "s2a", {
-    parents: [s1.cid],
-    version: 2,
-    membership: [addBob.cid],
-    incorporates: [fix.cid],
-  });
-  const s2b = await space.release(creator, "style", "s2b", { parents: [s1.cid], version: 2 });
+  const { fix2, v2bob: s2a, v2creator: s2b } = await correctedFork(space, team, "style", s1);
   const s3 = await space.release(creator, "style", "s3", {
     parents: [s2a.cid, s2b.cid],
     version: 3,

@@ -8,7 +8,7 @@ import {
   type SignedRecord,
   type SpaceState,
 } from "../src/index.js";
-import { makeSpace } from "./space-fixture.js";
+import { addTeam, correctedFork, makeSpace } from "./space-fixture.js";
 
 /** Bounded so the suite stays fast: each fold verifies ~30 signatures. */
 const RUNS = { numRuns: 50 } as const;
@@ -70,14 +70,9 @@ function acceptedEntries(state: SpaceState): RecordEntry[] {
 async function mixedSpace() {
   const space = await makeSpace();
   const { creator } = space;
-  const [bob, carol, dave, reader, stranger] = await Promise.all(
-    Array.from({ length: 5 }, () => generateKeyPair()),
-  );
-  if (!bob || !carol || !dave || !reader || !stranger) throw new Error("no keys");
-
-  const addBob = await space.member(creator, bob.did, "maintainer");
-  const addCarol = await space.member(creator, carol.did, "contributor", [addBob.cid]);
-  const addDave = await space.member(creator, dave.did, "maintainer", [addCarol.cid]);
+  const team = await addTeam(space);
+  const { bob, carol, dave, stranger, addBob, addCarol, addDave } = team;
+  const reader = await generateKeyPair();
   const addReader = await space.member(creator, reader.did, "reader", [addDave.cid]);
 
   // Dave publishes, then is removed by a change that had seen exactly these two records.
@@ -106,23 +101,7 @@ async function mixedSpace() {
 
   // "style": carol's corrections, one incorporated; two concurrent v2s (a fork).
   const v1 = await space.release(creator, "style", "v1");
-  const fix1 = await space.correction(carol, "style", "Prefer short sentences.", {
-    membership: [addCarol.cid],
-  });
-  const fix2 = await space.correction(carol, "style", "Use the active voice.", {
-    membership: [addCarol.cid],
-    previous: [fix1.cid],
-  });
-  const v2bob = await space.release(bob, "style", "v2 by bob", {
-    parents: [v1.cid],
-    version: 2,
-    membership: [addBob.cid],
-    incorporates: [fix1.cid],
-  });
-  const v2creator = await space.release(creator, "style", "v2 by the creator", {
-    parents: [v1.cid],
-    version: 2,
-  });
+  const { fix1, fix2, v2bob, v2creator } = await correctedFork(space, team, "style", v1);
   const readerFix = await space.correction(reader, "style", "No.", {
     membership: [addReader.cid],
   });

@@ -206,3 +206,52 @@ export async function makeSpace() {
   };
   return space;
 }
+
+/**
+ * Three members the creator added one after the other (each change naming
+ * the one before): bob a maintainer, carol a contributor, dave a
+ * maintainer; and a stranger's key, never a member.
+ */
+export async function addTeam(space: Awaited<ReturnType<typeof makeSpace>>) {
+  const { creator } = space;
+  const [bob, carol, dave, stranger] = await Promise.all(
+    Array.from({ length: 4 }, () => generateKeyPair()),
+  );
+  if (!bob || !carol || !dave || !stranger) throw new Error("no keys");
+  const addBob = await space.member(creator, bob.did, "maintainer");
+  const addCarol = await space.member(creator, carol.did, "contributor", [addBob.cid]);
+  const addDave = await space.member(creator, dave.did, "maintainer", [addCarol.cid]);
+  return { bob, carol, dave, stranger, addBob, addCarol, addDave };
+}
+
+/**
+ * On `standard`, after the creator's `v1`: carol's two corrections (the
+ * second naming the first), then two concurrent v2s, bob's incorporating
+ * the first correction and the creator's: a fork.
+ */
+export async function correctedFork(
+  space: Awaited<ReturnType<typeof makeSpace>>,
+  team: Awaited<ReturnType<typeof addTeam>>,
+  standard: string,
+  v1: SignedRecord,
+) {
+  const { bob, carol, addBob, addCarol } = team;
+  const fix1 = await space.correction(carol, standard, "Prefer short sentences.", {
+    membership: [addCarol.cid],
+  });
+  const fix2 = await space.correction(carol, standard, "Use the active voice.", {
+    membership: [addCarol.cid],
+    previous: [fix1.cid],
+  });
+  const v2bob = await space.release(bob, standard, "v2 by bob", {
+    parents: [v1.cid],
+    version: 2,
+    membership: [addBob.cid],
+    incorporates: [fix1.cid],
+  });
+  const v2creator = await space.release(space.creator, standard, "v2 by the creator", {
+    parents: [v1.cid],
+    version: 2,
+  });
+  return { fix1, fix2, v2bob, v2creator };
+}
