@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Sandbox, sandbox } from "./helpers/cli.js";
 import { publishBundleThroughLibrary } from "./helpers/library-writer.js";
+import { agentsProject, emptyProject, soloSpace } from "./helpers/solo-project.js";
 
 let a: Sandbox;
 beforeEach(async () => {
@@ -15,13 +16,10 @@ afterEach(async () => {
 
 describe("hostile canon.json and canon.lock", () => {
   it("standards named like Object.prototype members (constructor, toString) add, pull and show in status like any other", async () => {
-    a.ok("init");
-    a.ok("space", "create", "solo");
+    soloSpace(a);
     a.ok("publish", "constructor", await a.file("c.md", "# C\n"));
     a.ok("publish", "toString", await a.file("t.md", "# T\n"));
-    const project = join(a.dir, "project");
-    await mkdir(project);
-    const p = ["--project", project];
+    const { project, p } = await emptyProject(a);
     // No canon.json yet: nothing is "already there" under a prototype member's name.
     const nowhere = a.canon("add", "constructor", ...p);
     expect(nowhere.status).toBe(2);
@@ -51,12 +49,7 @@ describe("hostile canon.json and canon.lock", () => {
   });
 
   it("refuses a canon.json or canon.lock whose standard key is not a standard name (__proto__), naming the file", async () => {
-    a.ok("init");
-    a.ok("space", "create", "solo");
-    a.ok("publish", "agents", await a.file("agents.md", "# A\n"));
-    const project = join(a.dir, "project");
-    await mkdir(project);
-    const p = ["--project", project];
+    const { project, p } = await agentsProject(a);
     a.ok("add", "agents", ...p);
     a.ok("pull", ...p);
     const manifestPath = join(project, "canon.json");
@@ -82,12 +75,7 @@ describe("hostile canon.json and canon.lock", () => {
   });
 
   it("run --stamp prints the files it stamped with their control characters escaped (a file named to rewrite the terminal)", async () => {
-    a.ok("init");
-    a.ok("space", "create", "solo");
-    a.ok("publish", "agents", await a.file("agents.md", "# A\n"));
-    const project = join(a.dir, "project");
-    await mkdir(project);
-    const p = ["--project", project];
+    const { p } = await agentsProject(a);
     a.ok("add", "agents", ...p);
     const run = a.ok(
       "run",
@@ -106,12 +94,7 @@ describe("hostile canon.json and canon.lock", () => {
   });
 
   it("a FIFO or a link to /dev/zero where canon.lock names a file does not hang status or pull: it is not the file canon wrote", async () => {
-    a.ok("init");
-    a.ok("space", "create", "solo");
-    a.ok("publish", "agents", await a.file("agents.md", "# A\n"));
-    const project = join(a.dir, "project");
-    await mkdir(project);
-    const p = ["--project", project];
+    const { project, p } = await agentsProject(a);
     a.ok("add", "agents", ...p);
     a.ok("pull", ...p);
     const agentsMd = join(project, "AGENTS.md");
@@ -132,12 +115,7 @@ describe("hostile canon.json and canon.lock", () => {
   });
 
   it("a canon.lock linked to /dev/zero or a canon.json that is a FIFO is refused in one line naming it, not read forever", async () => {
-    a.ok("init");
-    a.ok("space", "create", "solo");
-    a.ok("publish", "agents", await a.file("agents.md", "# A\n"));
-    const project = join(a.dir, "project");
-    await mkdir(project);
-    const p = ["--project", project];
+    const { project, p } = await agentsProject(a);
     a.ok("add", "agents", ...p);
     a.ok("pull", ...p);
     await rm(join(project, "canon.lock"));
@@ -157,8 +135,7 @@ describe("hostile canon.json and canon.lock", () => {
   });
 
   it("import never publishes a file or skill folder reached through a symbolic link leaving the repository (a secret, /proc/self/environ)", async () => {
-    a.ok("init");
-    a.ok("space", "create", "solo");
+    soloSpace(a);
     const secret = await a.file("secret.txt", "SECRET=hunter2\n");
     const outside = join(a.dir, "outside-skills");
     await mkdir(join(outside, "x"), { recursive: true });
@@ -190,15 +167,10 @@ describe("hostile canon.json and canon.lock", () => {
   });
 
   it("run --stamp never follows a linked folder out of the tree, so no stamp file is written outside it", async () => {
-    a.ok("init");
-    a.ok("space", "create", "solo");
-    a.ok("publish", "agents", await a.file("agents.md", "# A\n"));
-    const project = join(a.dir, "project");
-    await mkdir(project);
+    const { p } = await agentsProject(a);
     const outside = join(a.dir, "elsewhere");
     await mkdir(outside);
     await writeFile(join(outside, "victim.md"), "not yours\n");
-    const p = ["--project", project];
     a.ok("add", "agents", ...p);
     await mkdir(join(a.dir, "out"));
     await symlink(outside, join(a.dir, "out", "ext"));
@@ -208,16 +180,13 @@ describe("hostile canon.json and canon.lock", () => {
   });
 
   it("a peer's bundle with a file name longer than file systems take is refused by pull before any file is written", async () => {
-    a.ok("init");
-    a.ok("space", "create", "solo");
+    soloSpace(a);
     await publishBundleThroughLibrary(a.home, "skills/x", [
       { path: "SKILL.md", text: "---\nname: x\ndescription: y\n---\n" },
       { path: "a.md", text: "A\n" },
       { path: "z".repeat(250), text: "Z\n" },
     ]);
-    const project = join(a.dir, "project");
-    await mkdir(project);
-    const p = ["--project", project];
+    const { project, p } = await emptyProject(a);
     a.ok("add", "skills/x", ...p);
     const pulled = a.canon("pull", ...p);
     expect(pulled.status).not.toBe(0);
@@ -234,12 +203,7 @@ describe("hostile canon.json and canon.lock", () => {
   });
 
   it("no target may be canon.json or canon.lock themselves (pull --force would overwrite the manifest)", async () => {
-    a.ok("init");
-    a.ok("space", "create", "solo");
-    a.ok("publish", "agents", await a.file("agents.md", "# A\n"));
-    const project = join(a.dir, "project");
-    await mkdir(project);
-    const p = ["--project", project];
+    const { project, p } = await agentsProject(a);
     const added = a.canon("add", "agents", "--as", "file:canon.json", ...p);
     expect(added.status).toBe(2);
     expect(added.stderr).toMatch(/must not be canon\.json or canon\.lock/);

@@ -3,25 +3,17 @@ import { createHash } from "node:crypto";
 import { lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { type Sandbox, sandbox } from "./helpers/cli.js";
-import { startRelay, stopAll } from "./helpers/processes.js";
+import type { Sandbox } from "./helpers/cli.js";
+import { startRelay } from "./helpers/processes.js";
+import { agentsProject } from "./helpers/solo-project.js";
+import { twoHomesEachTest } from "./helpers/two-homes.js";
 
 let a: Sandbox;
 let b: Sandbox;
 let relayData: string;
-beforeEach(async () => {
-  a = await sandbox();
-  b = await sandbox();
-  relayData = await mkdtemp(join(tmpdir(), "canon-relay-"));
-});
-afterEach(async () => {
-  await stopAll();
-  await a.dispose();
-  await b.dispose();
-  await rm(relayData, { recursive: true, force: true });
-});
+twoHomesEachTest((homes) => ({ a, b, relayData } = homes));
 
 type Status = {
   current: boolean;
@@ -537,12 +529,7 @@ describe("bad project input: one line naming the file, the exit status, nothing 
 
 describe("canon run", () => {
   it("passes the environment and the exit status through, stamps outputs on success, refuses a stale lock with --frozen", async () => {
-    a.ok("init");
-    a.ok("space", "create", "solo");
-    a.ok("publish", "agents", await a.file("agents.md", "# A\n"));
-    const project = join(a.dir, "project");
-    await mkdir(project);
-    const p = ["--project", project];
+    const { project, p } = await agentsProject(a);
     a.ok("add", "agents", ...p);
     const env = a.ok(
       "run",
