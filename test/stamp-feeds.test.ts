@@ -27,16 +27,25 @@ interface Found {
   stamps: { verified: boolean; stamp: { cid: string; path: string | null; author: string } }[];
 }
 
+/**
+ * A relay; the owner's space `pub` holding `style` v1, synced to it; the
+ * agent initialised, made a member with `role`, and joined through the relay.
+ */
+async function agentJoined(role: "contributor" | "maintainer") {
+  const relay = await startRelay(relayData);
+  owner.ok("init");
+  const { url } = owner.ok("space", "create", "pub", "--json").json<{ url: string }>();
+  owner.ok("publish", "style", await owner.file("s.md", "# Style v1\n"));
+  const did = agent.ok("init", "--json").json<{ did: string }>().did;
+  owner.ok("member", "add", did, "--role", role);
+  owner.ok("sync", "--relay", relay.url);
+  agent.ok("space", "join", url, "--relay", relay.url);
+  return { relay, url, did };
+}
+
 describe("stamp feeds (real processes and relay)", () => {
   it("an offline stamp goes out at the next sync; a fresh auditor verifies the output alone, and by stamp CID", async () => {
-    const relay = await startRelay(relayData);
-    owner.ok("init");
-    const { url } = owner.ok("space", "create", "pub", "--json").json<{ url: string }>();
-    owner.ok("publish", "style", await owner.file("s.md", "# Style v1\n"));
-    const did = agent.ok("init", "--json").json<{ did: string }>().did;
-    owner.ok("member", "add", did, "--role", "contributor");
-    owner.ok("sync", "--relay", relay.url);
-    agent.ok("space", "join", url, "--relay", relay.url);
+    const { relay, url, did } = await agentJoined("contributor");
 
     // Offline: the stamp sits in the agent's replica until the next sync.
     const output = await agent.file("article.md", "An article.\n");
@@ -85,14 +94,7 @@ describe("stamp feeds (real processes and relay)", () => {
 
 describe("stamping with a forked standard", () => {
   it("warns on stderr and signs the fork into the stamp; verify reports it", async () => {
-    const relay = await startRelay(relayData);
-    owner.ok("init");
-    const { url } = owner.ok("space", "create", "pub", "--json").json<{ url: string }>();
-    owner.ok("publish", "style", await owner.file("s.md", "# Style v1\n"));
-    const other = agent.ok("init", "--json").json<{ did: string }>().did;
-    owner.ok("member", "add", other, "--role", "maintainer");
-    owner.ok("sync", "--relay", relay.url);
-    agent.ok("space", "join", url, "--relay", relay.url);
+    await agentJoined("maintainer");
     // Two maintainers publish v2 apart: a fork once both sync.
     owner.ok("publish", "style", await owner.file("s.md", "# Style v2 by the owner\n"));
     agent.ok("publish", "style", await agent.file("s.md", "# Style v2 by the other\n"));
@@ -115,14 +117,7 @@ describe("stamping with a forked standard", () => {
 
 describe("stamps live through a running watch", () => {
   it("a stamp made while the agent's watch runs reaches an auditor's watch without a sync", async () => {
-    const relay = await startRelay(relayData);
-    owner.ok("init");
-    const { url } = owner.ok("space", "create", "pub", "--json").json<{ url: string }>();
-    owner.ok("publish", "style", await owner.file("s.md", "# Style v1\n"));
-    const did = agent.ok("init", "--json").json<{ did: string }>().did;
-    owner.ok("member", "add", did, "--role", "contributor");
-    owner.ok("sync", "--relay", relay.url);
-    agent.ok("space", "join", url, "--relay", relay.url);
+    const { relay, url } = await agentJoined("contributor");
     auditor.ok("init");
     auditor.ok("space", "join", url, "--relay", relay.url);
 
@@ -162,14 +157,7 @@ interface Judged {
 
 describe("what the agent knew when it stamped", () => {
   it("tells current-when-stamped from superseded-since, and held-newer from newer-not-received; --strict exits 10", async () => {
-    const relay = await startRelay(relayData);
-    owner.ok("init");
-    const { url } = owner.ok("space", "create", "pub", "--json").json<{ url: string }>();
-    owner.ok("publish", "style", await owner.file("s.md", "# Style v1\n"));
-    const did = agent.ok("init", "--json").json<{ did: string }>().did;
-    owner.ok("member", "add", did, "--role", "contributor");
-    owner.ok("sync", "--relay", relay.url);
-    agent.ok("space", "join", url, "--relay", relay.url);
+    const { relay, url, did } = await agentJoined("contributor");
 
     // Current when stamped, superseded since once v2 comes out.
     const first = await agent.file("first.md", "First.\n");
