@@ -11,7 +11,6 @@ import {
   hostileServer,
   type PeerMessage,
 } from "../../../packages/store/test/helpers/hostile-server.js";
-import { parseTokensFile } from "../src/access/tokens-file.js";
 import {
   createRelayLog,
   type RelayLimits,
@@ -23,6 +22,7 @@ import {
   fetchThroughRelay,
   joinMessage,
   syncThroughRelay,
+  twoSpacesTokens,
 } from "./helpers/hostile-peer.js";
 
 interface LoggedEvent {
@@ -231,16 +231,7 @@ describe("a client claiming the peer id of a relay ours peers with", () => {
       storageDirectory: await temporaryDirectory(),
       port: 0,
       token: admin,
-      spaceTokens: parseTokensFile(
-        JSON.stringify({
-          spaces: {
-            [alpha]: { write: ["alpha-token-0123456789"] },
-            [beta]: { write: ["beta-token-0123456789"] },
-          },
-        }),
-        "tokens.json",
-        admin,
-      ),
+      spaceTokens: twoSpacesTokens(alpha, beta, admin),
       peers: [{ url: other.url, token: admin }],
       log: createRelayLog("info", (line) => events.push(JSON.parse(line) as LoggedEvent)),
     });

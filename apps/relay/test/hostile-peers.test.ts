@@ -12,7 +12,6 @@ import {
 import { depthOf } from "@canon/store";
 import { afterEach, describe, expect, it } from "vitest";
 import { bombTargetOf, insertBomb } from "../../../test/helpers/op-bomb.js";
-import { parseTokensFile } from "../src/access/tokens-file.js";
 import {
   createRelayLog,
   type RelayLimits,
@@ -28,6 +27,7 @@ import {
   rawUpgrade,
   sendMessages,
   syncThroughRelay,
+  twoSpacesTokens,
   withTimeout,
   writeAndWaitForClose,
 } from "./helpers/hostile-peer.js";
@@ -682,16 +682,7 @@ describe("peer ids are not authenticated: one token cannot take over another's c
       storageDirectory: directory,
       port: 0,
       token: "admin-token-0123456789",
-      spaceTokens: parseTokensFile(
-        JSON.stringify({
-          spaces: {
-            [alpha]: { write: ["alpha-token-0123456789"] },
-            [beta]: { write: ["beta-token-0123456789"] },
-          },
-        }),
-        "tokens.json",
-        "admin-token-0123456789",
-      ),
+      spaceTokens: twoSpacesTokens(alpha, beta, "admin-token-0123456789"),
       log: createRelayLog("info", (line) => events.push(JSON.parse(line) as LoggedEvent)),
     });
     servers.push(server);

@@ -9,6 +9,8 @@ import {
 } from "@automerge/automerge-repo";
 import { RelayClient } from "@canon/store";
 import WebSocket from "ws";
+import type { RelayTokens } from "../../src/access/relay-tokens.js";
+import { parseTokensFile } from "../../src/access/tokens-file.js";
 
 /** A WebSocket frame, built by hand so a test can break the rules `ws` would not let it break. */
 export function frame(
@@ -198,4 +200,23 @@ export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
       timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
     }),
   ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The space tokens of a relay serving two spaces, `alpha` and `beta` (their
+ * document ids), each writable with its own token (`alpha-token-0123456789`,
+ * `beta-token-0123456789`), as a tokens file names them; `admin` is the
+ * relay's own token.
+ */
+export function twoSpacesTokens(alpha: string, beta: string, admin: string): RelayTokens {
+  return parseTokensFile(
+    JSON.stringify({
+      spaces: {
+        [alpha]: { write: ["alpha-token-0123456789"] },
+        [beta]: { write: ["beta-token-0123456789"] },
+      },
+    }),
+    "tokens.json",
+    admin,
+  );
 }
