@@ -9,7 +9,7 @@ import {
   type SpaceState,
   signRecord,
 } from "../src/index.js";
-import { addTeam, correctedFork, makeSpace, tick } from "./space-fixture.js";
+import { addTeam, correctedFork, makeSpace, releasesAfterRemoval, tick } from "./space-fixture.js";
 
 /**
  * Everything a state says, in a form `toEqual` compares: per standard its
@@ -94,16 +94,13 @@ async function pool() {
   });
   const s4 = await space.release(creator, "style", "s4", { parents: [s3.cid], version: 4 });
   const s5 = await space.release(creator, "style", "s5", { parents: [s4.cid], version: 5 });
-  const daveLate = await space.release(dave, "style", "late", {
-    parents: [daveSeen.cid],
-    version: 2,
-    membership: [removeDave.cid],
-  });
-  const daveBackdated = await space.release(dave, "style", "backdated", {
-    parents: [s1.cid],
-    version: 2,
-    membership: [addDave.cid],
-  });
+  const { late: daveLate, backdated: daveBackdated } = await releasesAfterRemoval(
+    space,
+    dave,
+    "style",
+    { added: addDave, removed: removeDave },
+    { late: daveSeen, backdated: s1 },
+  );
   const jump = await space.release(creator, "style", "jump", { parents: [s1.cid], version: 7 });
   const missing = await space.release(creator, "style", "never stored", {
     parents: [s2b.cid],

@@ -8,7 +8,7 @@ import {
   type SignedRecord,
   type SpaceState,
 } from "../src/index.js";
-import { addTeam, correctedFork, makeSpace } from "./space-fixture.js";
+import { addTeam, correctedFork, makeSpace, releasesAfterRemoval } from "./space-fixture.js";
 
 /** Bounded so the suite stays fast: each fold verifies ~30 signatures. */
 const RUNS = { numRuns: 50 } as const;
@@ -88,16 +88,13 @@ async function mixedSpace() {
     [daveRelease.cid],
     [daveNote.cid],
   );
-  const daveLate = await space.release(dave, "other", "late", {
-    parents: [daveRelease.cid],
-    version: 2,
-    membership: [removeDave.cid],
-  });
-  const daveBackdated = await space.release(dave, "other", "backdated", {
-    parents: [daveRelease.cid],
-    version: 2,
-    membership: [addDave.cid],
-  });
+  const { late: daveLate, backdated: daveBackdated } = await releasesAfterRemoval(
+    space,
+    dave,
+    "other",
+    { added: addDave, removed: removeDave },
+    { late: daveRelease, backdated: daveRelease },
+  );
 
   // "style": carol's corrections, one incorporated; two concurrent v2s (a fork).
   const v1 = await space.release(creator, "style", "v1");

@@ -255,3 +255,29 @@ export async function correctedFork(
   });
   return { fix1, fix2, v2bob, v2creator };
 }
+
+/**
+ * What a removed member signs anyway: a v2 of `standard` naming the change
+ * that removed them (`late`, after `parents.late`), and one naming the change
+ * that added them, as if signed before the removal (`backdated`, after
+ * `parents.backdated`).
+ */
+export async function releasesAfterRemoval(
+  space: Awaited<ReturnType<typeof makeSpace>>,
+  member: KeyPair,
+  standard: string,
+  changes: { readonly added: SignedRecord; readonly removed: SignedRecord },
+  parents: { readonly late: SignedRecord; readonly backdated: SignedRecord },
+) {
+  const late = await space.release(member, standard, "late", {
+    parents: [parents.late.cid],
+    version: 2,
+    membership: [changes.removed.cid],
+  });
+  const backdated = await space.release(member, standard, "backdated", {
+    parents: [parents.backdated.cid],
+    version: 2,
+    membership: [changes.added.cid],
+  });
+  return { late, backdated };
+}
