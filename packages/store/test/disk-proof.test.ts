@@ -33,6 +33,14 @@ async function homeWithStandard() {
   return { home, signer, input, spaceId: chosen.address.documentId };
 }
 
+/** {@link homeWithStandard}, and the fingerprint its disk proof holds for (the test fails when there is none). */
+async function provenHome() {
+  const made = await homeWithStandard();
+  const fingerprint = provenFingerprint(made.home, made.spaceId, { statFiles: true });
+  if (fingerprint === undefined) throw new Error("no proof");
+  return { ...made, fingerprint };
+}
+
 /** Every chunk file of the space's documents, as paths. */
 async function chunkFiles(
   home: ReturnType<typeof canonHome>,
@@ -74,9 +82,7 @@ describe("the disk proof (one read instead of listing every chunk)", () => {
   });
 
   it("stops holding when a chunk file is edited, removed or touched by another tool (statFiles)", async () => {
-    const { home, spaceId } = await homeWithStandard();
-    const fingerprint = provenFingerprint(home, spaceId, { statFiles: true });
-    if (fingerprint === undefined) throw new Error("no proof");
+    const { home, spaceId, fingerprint } = await provenHome();
     const [file] = await chunkFiles(home, fingerprint);
     if (file === undefined) throw new Error("no chunk file");
     // Times are compared with the generation's: move it into the past, as if written long ago.
@@ -92,9 +98,7 @@ describe("the disk proof (one read instead of listing every chunk)", () => {
   });
 
   it("keeps holding when automerge-repo adds a sync-state folder beside a document's chunks, and not when another tool adds a kind of chunk", async () => {
-    const { home, spaceId } = await homeWithStandard();
-    const fingerprint = provenFingerprint(home, spaceId, { statFiles: true });
-    if (fingerprint === undefined) throw new Error("no proof");
+    const { home, spaceId, fingerprint } = await provenHome();
     await new Promise((resolve) => setTimeout(resolve, 20));
     const [documentId, names] = Object.entries(fingerprint)[0] ?? [];
     if (documentId === undefined || names === undefined) throw new Error("no document");
@@ -135,9 +139,7 @@ describe("the disk proof (one read instead of listing every chunk)", () => {
   });
 
   it("with documents proven unchanged at the start, looks at them not at all: the next reader that stats holds them to the start's time, so a file added beside their chunks meanwhile refuses it", async () => {
-    const { home, spaceId } = await homeWithStandard();
-    const fingerprint = provenFingerprint(home, spaceId, { statFiles: true });
-    if (fingerprint === undefined) throw new Error("no proof");
+    const { home, spaceId, fingerprint } = await provenHome();
     const replica = await openReplica(home);
     const documents = Object.keys(fingerprint);
     const start = readGeneration(home.replica)?.changedMs as number;
@@ -172,9 +174,7 @@ describe("the disk proof (one read instead of listing every chunk)", () => {
   });
 
   it("with documents proven unchanged at the start, sees a chunk edited in place meanwhile, which a listing does not", async () => {
-    const { home, spaceId } = await homeWithStandard();
-    const fingerprint = provenFingerprint(home, spaceId, { statFiles: true });
-    if (fingerprint === undefined) throw new Error("no proof");
+    const { home, spaceId, fingerprint } = await provenHome();
     const replica = await openReplica(home);
     const since = readGeneration(home.replica)?.changedMs as number;
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -194,9 +194,7 @@ describe("the disk proof (one read instead of listing every chunk)", () => {
   });
 
   it("holds to its generation's time only the documents it listed", async () => {
-    const { home, spaceId } = await homeWithStandard();
-    const fingerprint = provenFingerprint(home, spaceId, { statFiles: true });
-    if (fingerprint === undefined) throw new Error("no proof");
+    const { home, spaceId, fingerprint } = await provenHome();
     const replica = await openReplica(home);
     const since = readGeneration(home.replica)?.changedMs as number;
     await new Promise((resolve) => setTimeout(resolve, 20));
