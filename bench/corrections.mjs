@@ -3,11 +3,9 @@
 // agent reads) and `canon corrections --open` take, beside `node -e 0` and a
 // plain `canon show` measured in the same rounds.
 import { spawnSync } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { rm, writeFile } from "node:fs/promises";
 import { median, shuffled, toMs } from "./measure.mjs";
+import { bin, probe, styleSpace } from "./style-space.mjs";
 
 export const title = "Correction logs at scale (10,000 corrections, 200 open)";
 
@@ -16,22 +14,12 @@ const OPEN = 200;
 /** A release incorporates at most 1,024 corrections: ten releases close the rest. */
 const RELEASES = 10;
 const ROUNDS = 15;
-const root = fileURLToPath(new URL("..", import.meta.url));
-const bin = join(root, "packages/cli/dist/canon.mjs");
-const probe = join(root, "test/helpers/automerge-probe.cjs");
-
 export async function run({ log }) {
-  const core = await import(join(root, "packages/core/dist/index.js"));
-  const store = await import(join(root, "packages/store/dist/index.js"));
-  const work = await mkdtemp(join(tmpdir(), "canon-bench-corrections-"));
+  const { core, store, work, home, signer, file } = await styleSpace(
+    "corrections",
+    "# Style\n\nWrite plainly.\n",
+  );
   try {
-    const home = store.canonHome(join(work, "home"));
-    const signer = await store.ensureIdentity(home);
-    await store.createSpace(home, signer, "bench");
-    const file = join(work, "style.md");
-    await writeFile(file, "# Style\n\nWrite plainly.\n");
-    await store.publish(home, signer, { standard: "style", file });
-
     log(`signing ${CORRECTIONS} corrections…`);
     const cids = await store.withSpace(home, {}, async ({ state, folded }) => {
       const heads = [...state.membershipHeads];

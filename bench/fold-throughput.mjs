@@ -4,33 +4,18 @@
 // this step. Also: how long a replica holding those records takes to open,
 // cold, as `canon doctor` (a new process that loads Automerge and folds).
 import { spawnSync } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { median, toMs } from "./measure.mjs";
+import { bin, foldInputOf, probe, root, styleSpace } from "./style-space.mjs";
 
 export const title = "Fold verification throughput (10,000 signed records)";
 
 const RECORDS = 10_000;
 const ROUNDS = 7;
-const root = fileURLToPath(new URL("..", import.meta.url));
-const bin = join(root, "packages/cli/dist/canon.mjs");
-/** Preloaded into each CLI run: reports whether the process loaded Automerge. */
-const probe = join(root, "test/helpers/automerge-probe.cjs");
-
 export async function run({ log }) {
-  const core = await import(join(root, "packages/core/dist/index.js"));
-  const store = await import(join(root, "packages/store/dist/index.js"));
-  const work = await mkdtemp(join(tmpdir(), "canon-bench-fold-"));
+  const { core, store, work, home, signer, file } = await styleSpace("fold");
   try {
-    const home = store.canonHome(join(work, "home"));
-    const signer = await store.ensureIdentity(home);
-    await store.createSpace(home, signer, "bench");
-    const file = join(work, "style.md");
-    await writeFile(file, "# Style\n");
-    await store.publish(home, signer, { standard: "style", file });
-
     log(`signing ${RECORDS} records…`);
     const { entries, genesis, content } = await store.withSpace(
       home,
@@ -58,16 +43,7 @@ export async function run({ log }) {
           handle.change((doc) => {
             doc.records[signed.cid] = signed.bytes;
           });
-        const all = [];
-        for (const [cid, bytes] of Object.entries(folded.space.doc().records))
-          all.push({ cid, bytes });
-        for (const [cid, bytes] of Object.entries(handle.doc().records)) all.push({ cid, bytes });
-        const contents = handle.doc().contents;
-        return {
-          entries: all,
-          genesis: state.genesis.cid,
-          content: (cid) => (contents[cid] ? [contents[cid]] : []),
-        };
+        return foldInputOf({ state, folded }, handle);
       },
     );
     if (entries.length !== RECORDS)

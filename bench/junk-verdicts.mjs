@@ -6,30 +6,18 @@
 // sync brought changes), with the refusals file of
 // `caches/refused-records.ts` removed before each run (what every such fold
 // cost before it existed), and kept.
-import { mkdtemp, readdir, rm, unlink, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { median, toMs } from "./measure.mjs";
+import { foldInputOf, root, styleSpace } from "./style-space.mjs";
 
 export const title = "Junk records with bad signatures (5,000), checked once per home";
 
 const JUNK = 5_000;
 const ROUNDS = 5;
-const root = fileURLToPath(new URL("..", import.meta.url));
-
 export async function run({ log }) {
-  const core = await import(join(root, "packages/core/dist/index.js"));
-  const store = await import(join(root, "packages/store/dist/index.js"));
-  const work = await mkdtemp(join(tmpdir(), "canon-bench-junk-"));
+  const { core, store, work, home, signer } = await styleSpace("junk");
   try {
-    const home = store.canonHome(join(work, "home"));
-    const signer = await store.ensureIdentity(home);
-    await store.createSpace(home, signer, "bench");
-    const file = join(work, "style.md");
-    await writeFile(file, "# Style\n");
-    await store.publish(home, signer, { standard: "style", file });
-
     log(`writing ${JUNK} junk records…`);
     const dagCbor = await import(join(root, "node_modules/@ipld/dag-cbor/src/index.js")).catch(
       () => import("@ipld/dag-cbor"),
@@ -61,16 +49,7 @@ export async function run({ log }) {
             doc.records[cid] = bytes;
           });
         }
-        const all = [];
-        for (const [cid, bytes] of Object.entries(folded.space.doc().records))
-          all.push({ cid, bytes });
-        for (const [cid, bytes] of Object.entries(handle.doc().records)) all.push({ cid, bytes });
-        const contents = handle.doc().contents;
-        return {
-          entries: all,
-          genesis: state.genesis.cid,
-          content: (cid) => (contents[cid] ? [contents[cid]] : []),
-        };
+        return foldInputOf({ state, folded }, handle);
       },
     );
 
