@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   checkOutput,
+  gitCommit,
   median,
   ms,
   shuffled,
@@ -82,19 +83,7 @@ async function measure(temp, log) {
   git("init", "-q");
   await writeFile(join(repo, "standard.md"), bytes);
   git("add", "standard.md");
-  git(
-    "-c",
-    "user.name=bench",
-    "-c",
-    "user.email=bench@example.invalid",
-    "-c",
-    "commit.gpgsign=false",
-    "commit",
-    "-q",
-    "--no-verify",
-    "-m",
-    "standard",
-  );
+  gitCommit(repo, env, "standard");
 
   // Make sure the timed reads take the fast path; otherwise the figures below
   // describe the slow path (a replica load) and should say so.

@@ -11,13 +11,13 @@
 //   - a fresh home's `canon space join` through the relay.
 // It prints the growth curve (each figure at every size, and the growth from
 // the smallest to the largest size), not one point.
-import { execFile, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { median, ms } from "./measure.mjs";
+import { asyncCanon, median, ms } from "./measure.mjs";
 
 export const title = "Flat costs: commands as the space grows to 1,000 standards of 10 versions";
 
@@ -56,21 +56,7 @@ export async function run({ log }) {
       const homeDir = join(work, `home-${size}`);
       const env = { ...process.env, CANON_HOME: homeDir };
       // Asynchronous: the relay runs in this process and must keep answering.
-      const canon = (args, extraEnv = env) =>
-        new Promise((resolve, reject) => {
-          const start = performance.now();
-          execFile(
-            process.execPath,
-            [bin, ...args],
-            { env: extraEnv, cwd: work, maxBuffer: 256 * 1024 * 1024 },
-            (error, stdout, stderr) => {
-              const elapsed = performance.now() - start;
-              if (error)
-                reject(new Error(`canon ${args.join(" ")} failed: ${error.message} ${stderr}`));
-              else resolve({ elapsed, stdout });
-            },
-          );
-        });
+      const canon = asyncCanon(bin, work, env);
       await canon(["init"]);
       const { url } = JSON.parse((await canon(["space", "create", "bench", "--json"])).stdout);
       const home = store.canonHome(homeDir);

@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { standardText } from "./measure.mjs";
+import { GIT_IDENTITY, standardText } from "./measure.mjs";
 
 /**
  * A bare repository and two clones under `temp`; `round()` times commit +
@@ -23,21 +23,10 @@ export async function setUpGit(temp, size) {
     GIT_TERMINAL_PROMPT: "0",
   };
   const git = (cwd, ...args) => {
-    const result = spawnSync(
-      "git",
-      [
-        "-c",
-        "user.name=bench",
-        "-c",
-        "user.email=bench@example.invalid",
-        "-c",
-        "commit.gpgsign=false",
-        "-c",
-        "init.defaultBranch=main",
-        ...args,
-      ],
-      { cwd, env },
-    );
+    const result = spawnSync("git", [...GIT_IDENTITY, "-c", "init.defaultBranch=main", ...args], {
+      cwd,
+      env,
+    });
     if (result.status !== 0)
       throw new Error(
         `git ${args.join(" ")}: ${result.error?.message ?? result.stderr.toString()}`,

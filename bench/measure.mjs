@@ -1,6 +1,7 @@
 // Helpers shared by the benchmarks: timing a child process, checking what it
 // printed, and summarising samples.
-import { spawnSync } from "node:child_process";
+import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { performance } from "node:perf_hooks";
 
 /** The median of a list of numbers (the mean of the middle two when the count is even). */
 export function median(samples) {
@@ -91,4 +92,47 @@ export function standardText(revision, size) {
     );
   }
   return Buffer.from(`${lines.join("\n").slice(0, size - 1)}\n`);
+}
+
+/** `git -c` options that let a commit be made whatever the machine's git config: an identity, no signing. */
+export const GIT_IDENTITY = [
+  "-c",
+  "user.name=bench",
+  "-c",
+  "user.email=bench@example.invalid",
+  "-c",
+  "commit.gpgsign=false",
+];
+
+/** Commits what is staged in the repository at `cwd` as `message`, with {@link GIT_IDENTITY}, no hooks. */
+export function gitCommit(cwd, env, message) {
+  execFileSync("git", [...GIT_IDENTITY, "commit", "-q", "--no-verify", "-m", message], {
+    cwd,
+    env,
+    stdio: "pipe",
+  });
+}
+
+/**
+ * `canon(args, env = defaultEnv)`: runs the CLI at `bin` in `cwd` without
+ * blocking this process (a relay running in it must keep answering);
+ * resolves with its wall time in ms and its stdout, rejects naming the
+ * command when it fails.
+ */
+export function asyncCanon(bin, cwd, defaultEnv) {
+  return (args, env = defaultEnv) =>
+    new Promise((resolve, reject) => {
+      const start = performance.now();
+      execFile(
+        process.execPath,
+        [bin, ...args],
+        { env, cwd, maxBuffer: 256 * 1024 * 1024 },
+        (error, stdout, stderr) => {
+          const elapsed = performance.now() - start;
+          if (error)
+            reject(new Error(`canon ${args.join(" ")} failed: ${error.message} ${stderr}`));
+          else resolve({ elapsed, stdout });
+        },
+      );
+    });
 }

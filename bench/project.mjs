@@ -14,7 +14,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { median, ms, shuffled, standardText, times, toMs } from "./measure.mjs";
+import { gitCommit, median, ms, shuffled, standardText, times, toMs } from "./measure.mjs";
 
 export const title = "Project pull and status (50 standards, 10 of them 20-file bundles)";
 
@@ -87,19 +87,7 @@ async function measure(temp, log) {
   const git = (...args) => execFileSync("git", args, { cwd: repo, env, stdio: "pipe" });
   git("init", "-q");
   git("add", "-A");
-  git(
-    "-c",
-    "user.name=bench",
-    "-c",
-    "user.email=bench@example.invalid",
-    "-c",
-    "commit.gpgsign=false",
-    "commit",
-    "-q",
-    "--no-verify",
-    "-m",
-    "context",
-  );
+  gitCommit(repo, env, "context");
 
   const samples = { node: [], clone: [], pull: [], gitStatus: [], status: [] };
   log(`timing 5 commands × ${ROUNDS} rounds, interleaved…`);

@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { median, ms, toMs } from "./measure.mjs";
+import { asyncCanon, median, ms, toMs } from "./measure.mjs";
 
 export const title = "Provenance feeds: 100,000 stamps across 100 agents";
 
@@ -67,21 +67,7 @@ export async function run({ log }) {
     const homeDir = join(work, "home");
     const env = { ...process.env, CANON_HOME: homeDir };
     // Asynchronous: the relay runs in this process and must keep answering.
-    const canon = (args, extraEnv = env) =>
-      new Promise((resolve, reject) => {
-        const start = performance.now();
-        execFile(
-          process.execPath,
-          [bin, ...args],
-          { env: extraEnv, cwd: work, maxBuffer: 256 * 1024 * 1024 },
-          (error, stdout, stderr) => {
-            const elapsed = performance.now() - start;
-            if (error)
-              reject(new Error(`canon ${args.join(" ")} failed: ${error.message} ${stderr}`));
-            else resolve({ elapsed, stdout });
-          },
-        );
-      });
+    const canon = asyncCanon(bin, work, env);
     const nodeBaseline = () => {
       const start = performance.now();
       spawnSync(process.execPath, ["-e", "0"]);
@@ -262,57 +248,34 @@ export async function run({ log }) {
       }
       const node = median(baseline);
       const rel = (value) => `${(value / node).toFixed(1)}×`;
+      /** A row of this size's table: what was measured, its median, its multiple of `node -e 0`. */
+      const row = (what, value, meaning) => ({
+        cells: [String(target), what, ms(value, 0), rel(value)],
+        meaning,
+      });
       const feedBytes = await feedSize(homeDir, url, segments);
       rows.push(
-        {
-          cells: [
-            String(target),
-            "first fold after the stamps arrive (`canon ls`)",
-            ms(first, 0),
-            rel(first),
-          ],
-          meaning:
-            "A new process loads every document with Automerge, checks each new stamp (signature included) and writes the verified snapshot, read index and stamp index.",
-        },
-        {
-          cells: [
-            String(target),
-            "cold `canon verify <output>` (no sidecar)",
-            ms(median(verifyTimes), 0),
-            rel(median(verifyTimes)),
-          ],
-          meaning:
-            "Reads the stamp index's shard of the output's sha256, folds the snapshot's records without other agents' stamps and verifies the stamp against them.",
-        },
-        {
-          cells: [
-            String(target),
-            "cold `canon agents`",
-            ms(median(agentsTimes), 0),
-            rel(median(agentsTimes)),
-          ],
-          meaning: "Reads the stamp index alone.",
-        },
-        {
-          cells: [
-            String(target),
-            "cold `canon stamp` (one more, `CANON_NO_OWNER=1`)",
-            ms(median(stampTimes), 0),
-            rel(median(stampTimes)),
-          ],
-          meaning:
-            "A process of its own reads the snapshot without other agents' stamps, opens the space document and the owner's segment, signs, writes the sidecar, appends, updates the caches in place.",
-        },
-        {
-          cells: [
-            String(target),
-            "`canon stamp` through the home's owner",
-            ms(median(ownerStampTimes), 0),
-            rel(median(ownerStampTimes)),
-          ],
-          meaning:
-            "The same, run by the home's owner process (started on demand), which holds the replica open.",
-        },
+        row(
+          "first fold after the stamps arrive (`canon ls`)",
+          first,
+          "A new process loads every document with Automerge, checks each new stamp (signature included) and writes the verified snapshot, read index and stamp index.",
+        ),
+        row(
+          "cold `canon verify <output>` (no sidecar)",
+          median(verifyTimes),
+          "Reads the stamp index's shard of the output's sha256, folds the snapshot's records without other agents' stamps and verifies the stamp against them.",
+        ),
+        row("cold `canon agents`", median(agentsTimes), "Reads the stamp index alone."),
+        row(
+          "cold `canon stamp` (one more, `CANON_NO_OWNER=1`)",
+          median(stampTimes),
+          "A process of its own reads the snapshot without other agents' stamps, opens the space document and the owner's segment, signs, writes the sidecar, appends, updates the caches in place.",
+        ),
+        row(
+          "`canon stamp` through the home's owner",
+          median(ownerStampTimes),
+          "The same, run by the home's owner process (started on demand), which holds the replica open.",
+        ),
         {
           cells: [
             String(target),
@@ -330,16 +293,13 @@ export async function run({ log }) {
       {
         // In a process of its own, as the newcomer's join: what a push and a join cost, not the owner's queue.
         const pushed = await canon(["sync", "--timeout", "600"], cold);
-        rows.push({
-          cells: [
-            String(target),
+        rows.push(
+          row(
             "`canon sync` pushing the new stamps (`CANON_NO_OWNER=1`)",
-            ms(pushed.elapsed, 0),
-            rel(pushed.elapsed),
-          ],
-          meaning:
+            pushed.elapsed,
             "One sync sends every new feed segment to the relay (no retry: a lost connection fails the run).",
-        });
+          ),
+        );
         const newcomer = join(work, `newcomer-${target}`);
         const newcomerEnv = { ...process.env, CANON_HOME: newcomer, CANON_NO_OWNER: "1" };
         await canon(["init"], newcomerEnv);
@@ -351,16 +311,13 @@ export async function run({ log }) {
         const held = JSON.parse((await canon(["agents", "--json"], newcomerEnv)).stdout).agents;
         const count = held.reduce((sum, agent) => sum + agent.stamps, 0);
         if (count < target) throw new Error(`the newcomer holds ${count} of ${target} stamps`);
-        rows.push({
-          cells: [
-            String(target),
+        rows.push(
+          row(
             "newcomer `canon space join` through the relay",
-            ms(joined.elapsed, 0),
-            rel(joined.elapsed),
-          ],
-          meaning:
+            joined.elapsed,
             "A fresh home fetches the space and every feed segment from a relay on 127.0.0.1 and folds them (signatures included).",
-        });
+          ),
+        );
         await rm(newcomer, { recursive: true, force: true });
       }
       // The machine is shared and its load changes between sizes (node -e 0 itself moved 3× in
