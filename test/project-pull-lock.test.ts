@@ -6,6 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import type { Sandbox } from "./helpers/cli.js";
 import { type Background, startCanon, startRelay } from "./helpers/processes.js";
+import { soloSpace } from "./helpers/solo-project.js";
 import { twoHomesEachTest } from "./helpers/two-homes.js";
 
 // Two `canon pull`s of one project: real processes, the project's pull lock (canon.pull.lock).
@@ -256,5 +257,22 @@ describe("canon add and canon import take the pull lock", () => {
       "Run the tests before committing.\n",
     );
     expect(existsSync(join(project, "canon.pull.lock"))).toBe(false);
+  });
+
+  it("an add into a folder that does not exist yet makes it (the lock lives there); an add refused leaves no folder behind", async () => {
+    soloSpace(a);
+    a.ok("publish", "agents", await a.file("agents.md", "# A\n"));
+    const refused = a.canon("add", "nosuch", "--project", join(a.dir, "new", "project"));
+    expect(refused.status, refused.stderr).not.toBe(0);
+    expect(refused.stderr).toMatch(/nosuch/);
+    expect(existsSync(join(a.dir, "new"))).toBe(false);
+    const project = join(a.dir, "new", "project");
+    a.ok("add", "agents", "--project", project);
+    expect(JSON.parse(await readFile(join(project, "canon.json"), "utf8")).standards).toEqual({
+      agents: { targets: [{ type: "agents-md" }] },
+    });
+    expect(existsSync(join(project, "canon.pull.lock"))).toBe(false);
+    a.ok("pull", "--project", project);
+    expect(await readFile(join(project, "AGENTS.md"), "utf8")).toBe("# A\n");
   });
 });

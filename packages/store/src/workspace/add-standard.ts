@@ -1,3 +1,5 @@
+import { mkdir, rmdir } from "node:fs/promises";
+import { dirname } from "node:path";
 import { CanonError, isBundleCid } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import { findStandard } from "../operations/find-standard.js";
@@ -36,22 +38,50 @@ export interface Added {
 
 /**
  * Adds a standard to a project's canon.json (creating it, with the space's
- * URL, when absent), after checking the space has it. Writes nothing else:
+ * URL, when absent, and the project folder when that is absent too), after
+ * checking the space has it. Writes nothing else:
  * `pull` installs it. Reads and writes canon.json holding the project's pull
  * lock ({@link withPullLock}), so an add during a pull (or an import) waits
  * for it instead of writing between its reads and writes.
- * @throws CanonError `UNKNOWN_STANDARD` with a did-you-mean, `BAD_ARGUMENT` (a bad flag, no default target for its name), `BAD_CONFIG` (canon.json unreadable, or the new target would write where another standard's does; canon.json is then left as it was), `STORAGE_UNWRITABLE` (the lock cannot be made, or another command has held it for over two minutes).
+ * @throws CanonError `UNKNOWN_STANDARD` with a did-you-mean, `BAD_ARGUMENT` (a bad flag, no default target for its name), `BAD_CONFIG` (canon.json unreadable, or the new target would write where another standard's does; canon.json is then left as it was), `STORAGE_UNWRITABLE` (the folder or the lock cannot be made, or another command has held the lock for over two minutes; a folder this add made is removed again when it fails).
  */
 export async function addStandard(home: CanonHome, request: AddRequest): Promise<Added> {
   // Flags are checked before the space is read, so a typo fails fast.
   const given = targetsFromFlags(request.targets, request.settings ?? {});
   // A malformed canon.json is reported before the lock (none is made there), and read again inside it.
   await readProjectOrEmpty(request.dir);
-  return withPullLock(
-    request.dir,
-    () => addHoldingLock(home, request, given),
-    sayWaiting(request.dir, request.warn),
+  // The lock lives in the project folder: a new one is made first, and removed again if nothing is added.
+  const made = await mkdir(request.dir, { recursive: true }).catch(
+    (error: NodeJS.ErrnoException) => {
+      throw new CanonError(
+        "STORAGE_UNWRITABLE",
+        `cannot make the project folder ${request.dir} (${error.code ?? error.message}); check the path and that its parent is writable`,
+        { cause: error },
+      );
+    },
   );
+  try {
+    return await withPullLock(
+      request.dir,
+      () => addHoldingLock(home, request, given),
+      sayWaiting(request.dir, request.warn),
+    );
+  } catch (error) {
+    if (made !== undefined) await removeEmptyFolders(request.dir, made);
+    throw error;
+  }
+}
+
+/** Removes `dir` and its parents up to `top` while they are empty (folders this add made for nothing). */
+async function removeEmptyFolders(dir: string, top: string): Promise<void> {
+  for (let folder = dir; ; folder = dirname(folder)) {
+    try {
+      await rmdir(folder);
+    } catch {
+      return;
+    }
+    if (folder === top) return;
+  }
 }
 
 /** {@link addStandard}, once the project's pull lock is held. */
