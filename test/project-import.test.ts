@@ -79,6 +79,48 @@ describe("canon import refuses a bad folder before publishing anything", () => {
   });
 });
 
+describe("canon import of a project whose canon.json already writes the files it finds", () => {
+  it("imports each as the standard canon.json gives it: nothing new, canon.json kept, an edit published as that standard, two edits of one standard refused", async () => {
+    lead.ok("init");
+    lead.ok("space", "create", "team");
+    const repo = join(lead.dir, "repo");
+    await mkdir(join(lead.dir, "docs"), { recursive: true });
+    await writeFile(join(lead.dir, "docs/SKILL.md"), "---\nname: docs\n---\nRead the docs.\n");
+    await writeFile(join(lead.dir, "style.md"), "Write plainly.\n");
+    lead.ok("publish", "docs", join(lead.dir, "docs"));
+    lead.ok("publish", "style", join(lead.dir, "style.md"));
+    // `docs` is a skill whose default target is .claude/skills/docs/, which import alone would call skills/docs;
+    // AGENTS.md and CLAUDE.md are both targets of `style`, which import alone would call agents and claude.
+    lead.ok("add", "docs", "--project", repo);
+    lead.ok("add", "style", "--as", "agents-md", "--as", "claude-md", "--project", repo);
+    lead.ok("pull", "--project", repo);
+    const manifest = await readFile(join(repo, "canon.json"), "utf8");
+    type Imported = { imported: { standard: string; path: string; published: boolean }[] };
+    const again = lead.ok("import", repo, "--json").json<Imported>();
+    expect(again.imported.map(({ standard, published }) => [standard, published]).sort()).toEqual([
+      ["docs", false],
+      ["style", false],
+      ["style", false],
+    ]);
+    expect(await readFile(join(repo, "canon.json"), "utf8")).toBe(manifest);
+    expect(
+      lead.ok("ls", "--json").json<{ standards: { name: string }[] }>().standards,
+    ).toHaveLength(2);
+    // One target edited: published as the standard it is a target of; the pull then writes it to the other.
+    await writeFile(join(repo, "CLAUDE.md"), "Write plainly, and briefly.\n");
+    expect(lead.ok("import", repo).stdout).toMatch(/published\s+style@2\s+from CLAUDE\.md/);
+    expect(await readFile(join(repo, "canon.json"), "utf8")).toBe(manifest);
+    expect(await readFile(join(repo, "AGENTS.md"), "utf8")).toBe("Write plainly, and briefly.\n");
+    // Both edited differently: refused before anything is published.
+    await writeFile(join(repo, "AGENTS.md"), "One.\n");
+    await writeFile(join(repo, "CLAUDE.md"), "Two.\n");
+    const both = lead.canon("import", repo);
+    expect(both.status).toBe(2);
+    expect(both.stderr).toMatch(/AGENTS\.md and CLAUDE\.md are both targets of style/);
+    expect(lead.ok("log", "style").stdout).toMatch(/^style@2 {2}\(latest\)/);
+  });
+});
+
 describe("a lead imports a real repository's context; a second home adds and pulls it (real processes, a real relay)", () => {
   it("gives a byte-identical tree with exec bits, then tracks edits, new releases and --frozen", async () => {
     const relay = await startRelay(relayData);

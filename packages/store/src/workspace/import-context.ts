@@ -8,11 +8,13 @@ import { readInputFile } from "../operations/input-file.js";
 import { publish } from "../operations/publish.js";
 import type { SpaceChoice } from "../operations/space-session.js";
 import { type FoundContext, findContext } from "./import-layouts.js";
-import { canonicalJson, type LockedStandard, readLock } from "./lock-file.js";
+import { canonicalJson, type LockedStandard, type LockFile, readLock } from "./lock-file.js";
 import { sayWaiting, withPullLock } from "./project-lock.js";
-import { readProjectOrEmpty, writeProject } from "./project-manifest.js";
+import { type ProjectManifest, readProjectOrEmpty, writeProject } from "./project-manifest.js";
 import { type PullReport, pullHoldingLock } from "./pull.js";
+import { sameFileKey } from "./same-file-key.js";
 import { standardEntry } from "./standards-record.js";
+import { targetPlaces } from "./target-places.js";
 import { SKILL_CORRECTIONS_FILE } from "./targets/skill.js";
 import { sha256OfFile } from "./write-tree.js";
 
@@ -95,21 +97,24 @@ async function importHoldingLock(
   signer: Signer,
   request: ImportRequest,
 ): Promise<ImportReport> {
-  const { found, skipped } = await findContext(request.dir, request.prefix);
-  if (found.length === 0) refuseNothingFound(request, skipped);
+  const context = await findContext(request.dir, request.prefix);
+  if (context.found.length === 0) refuseNothingFound(request, context.skipped);
+  const { skipped } = context;
   warnSkipped(request, skipped);
-  const byName = new Map<string, string>();
+  const project = await readProjectOrEmpty(request.dir);
+  const found = context.found.map((entry) => asKnownTarget(entry, project.manifest));
+  const byName = new Map<string, KnownContext>();
   for (const entry of found) {
     const other = byName.get(entry.standard.toLowerCase());
-    if (other !== undefined)
+    // Two targets canon.json already gives one standard are one standard (see below).
+    if (other !== undefined && !(other.known && entry.known))
       throw new CanonError(
         "BAD_ARGUMENT",
-        `${other} and ${entry.path} would both be ${entry.standard}; import one of them with --prefix from another directory, or rename one`,
+        `${other.path} and ${entry.path} would both be ${entry.standard}; import one of them with --prefix from another directory, or rename one`,
       );
-    byName.set(entry.standard.toLowerCase(), entry.path);
+    byName.set(entry.standard.toLowerCase(), entry);
   }
   await refuseLinksLeaving(request.dir, found);
-  const project = await readProjectOrEmpty(request.dir);
   const choice: SpaceChoice = { space: project.manifest.space ?? request.space };
   const lock = await readLock(request.dir);
   // Every folder and file is read and checked before anything is published.
@@ -144,10 +149,17 @@ async function importHoldingLock(
     }
   }
   const imported: ImportedContext[] = [];
+  const edited = await editedKnownTargets(request.dir, found, lock?.standards ?? {});
   for (const entry of found) {
     // What the last pull wrote here, untouched (corrections section included), is not new content.
     const written = lock && standardEntry(lock.standards, entry.standard);
-    if (written !== undefined && (await stillAsWritten(request.dir, entry, written))) {
+    const unchanged =
+      written !== undefined &&
+      (entry.known
+        ? // One of a standard's several targets: published only when it is the one edited.
+          edited.get(entry.standard) !== entry
+        : await stillAsWritten(request.dir, entry, written));
+    if (written !== undefined && unchanged) {
       imported.push({
         standard: entry.standard,
         path: entry.path,
@@ -172,7 +184,9 @@ async function importHoldingLock(
     });
   }
   const standards = { ...project.manifest.standards };
-  for (const entry of found) standards[entry.standard] = { targets: [entry.target] };
+  // A target canon.json already gave a standard keeps that standard's entry as it was.
+  for (const entry of found)
+    if (!entry.known) standards[entry.standard] = { targets: [entry.target] };
   const { chooseSpace } = await import("../operations/space-session.js");
   const space = project.manifest.space ?? (await chooseSpace(home, choice)).url;
   await writeProject({ ...project, manifest: { space, standards } });
@@ -195,16 +209,77 @@ async function importHoldingLock(
  */
 async function stillAsWritten(
   dir: string,
-  entry: FoundContext,
+  entry: KnownContext,
   written: LockedStandard,
 ): Promise<boolean> {
-  if (canonicalJson(written.targets) !== canonicalJson([entry.target])) return false;
-  for (const file of written.files)
+  const target = canonicalJson(entry.target);
+  if (entry.known) {
+    // One of the targets canon.json gives the standard: the lock's files at this place.
+    if (!written.targets.some((other) => canonicalJson(other) === target)) return false;
+  } else if (canonicalJson(written.targets) !== canonicalJson([entry.target])) return false;
+  const files = written.files.filter(
+    (file) => file.path === entry.path || file.path.startsWith(`${entry.path}/`),
+  );
+  if (files.length === 0) return false;
+  for (const file of files)
     if ((await sha256OfFile(join(dir, file.path))) !== file.sha256) return false;
   if (!entry.folder) return true;
   const onDisk = await readdir(join(dir, entry.path), { recursive: true, withFileTypes: true });
   // Every file listed matched above, so an equal count means no file more.
-  return onDisk.filter((item) => !item.isDirectory()).length === written.files.length;
+  return onDisk.filter((item) => !item.isDirectory()).length === files.length;
+}
+
+/** A piece of context found, and whether canon.json already names it as a target. */
+interface KnownContext extends FoundContext {
+  /** True when canon.json already has a target writing this path: it is imported as that target's standard. */
+  readonly known: boolean;
+}
+
+/**
+ * What import found, under the standard canon.json already writes to its
+ * path when there is one: a project that added `docs` (a skill whose default
+ * target is `.claude/skills/docs/`) and pulled it holds that folder, which
+ * import's own naming would call `skills/docs`, a second standard writing the
+ * same place. The path is compared as the pull compares paths
+ * ({@link sameFileKey}); a skill folder matches only a skill target, a file
+ * only a file target.
+ */
+function asKnownTarget(entry: FoundContext, manifest: ProjectManifest): KnownContext {
+  const key = sameFileKey(entry.path);
+  const place = targetPlaces(manifest).find(
+    (candidate) => candidate.folder === entry.folder && sameFileKey(candidate.path) === key,
+  );
+  if (place === undefined) return { ...entry, known: false };
+  return { ...entry, standard: place.standard, target: place.target, known: true };
+}
+
+/**
+ * For each standard found at several of the targets canon.json gives it, the
+ * one place edited since the last pull (undefined when none was): that place
+ * is what import publishes. Two edited places of one standard cannot both be
+ * its next release.
+ * @throws CanonError `BAD_ARGUMENT` naming both places.
+ */
+async function editedKnownTargets(
+  dir: string,
+  found: readonly KnownContext[],
+  locked: LockFile["standards"],
+): Promise<Map<string, KnownContext | undefined>> {
+  const edited = new Map<string, KnownContext | undefined>();
+  for (const entry of found) {
+    if (!entry.known) continue;
+    const written = standardEntry(locked, entry.standard);
+    const changed = written === undefined || !(await stillAsWritten(dir, entry, written));
+    const other = edited.get(entry.standard);
+    if (changed && other !== undefined)
+      throw new CanonError(
+        "BAD_ARGUMENT",
+        `${other.path} and ${entry.path} are both targets of ${entry.standard} in canon.json and both differ from what the last pull wrote; import can publish only one of them as its next release: undo the edit of the other`,
+      );
+    if (changed || !edited.has(entry.standard))
+      edited.set(entry.standard, changed ? entry : undefined);
+  }
+  return edited;
 }
 
 /**

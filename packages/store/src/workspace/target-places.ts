@@ -1,22 +1,24 @@
 import { CanonError } from "@canon/core";
-import type { ProjectManifest } from "./project-manifest.js";
+import type { ProjectManifest, Target } from "./project-manifest.js";
 import { sameFileKey } from "./same-file-key.js";
 import { targetFiles } from "./targets/target-files.js";
 
-/**
- * Refuses a manifest in which two targets would write the same place: the
- * same file, or a file inside another standard's skill folder, ignoring case
- * and Unicode normalisation ({@link sameFileKey}: on macOS and Windows those
- * are one file). `add` checks this before it
- * writes canon.json, so canon.json never names a tree `pull` cannot write;
- * `pull` checks every file again.
- * @throws CanonError `BAD_CONFIG` naming both standards and the place.
- */
-export function assertDistinctTargets(manifest: ProjectManifest, manifestPath: string): void {
-  const places: { standard: string; path: string; folder: boolean }[] = [];
+/** Where one of canon.json's targets writes. */
+export interface TargetPlace {
+  readonly standard: string;
+  readonly target: Target;
+  /** The file it writes, or the folder for a skill (relative, `/`-separated). */
+  readonly path: string;
+  /** True for a skill target (a folder). */
+  readonly folder: boolean;
+}
+
+/** Every place canon.json's targets write, in the manifest's order, from each target's own code. */
+export function targetPlaces(manifest: ProjectManifest): TargetPlace[] {
+  const places: TargetPlace[] = [];
   for (const [standard, entry] of Object.entries(manifest.standards)) {
     for (const target of entry.targets) {
-      // Where the target writes, from the target's own code: a skill is its folder.
+      // A skill is its folder.
       const [first] = targetFiles(
         {
           standard,
@@ -31,20 +33,38 @@ export function assertDistinctTargets(manifest: ProjectManifest, manifestPath: s
       if (first === undefined) continue;
       const folder = target.type === "skill";
       const path = folder ? first.path.slice(0, -"/SKILL.md".length) : first.path;
-      const key = sameFileKey(path);
-      for (const other of places) {
-        const otherKey = sameFileKey(other.path);
-        const clash =
-          key === otherKey ||
-          (other.folder && key.startsWith(`${otherKey}/`)) ||
-          (folder && otherKey.startsWith(`${key}/`));
-        if (clash)
-          throw new CanonError(
-            "BAD_CONFIG",
-            `${manifestPath}: ${other.standard} and ${standard} both write ${key === otherKey ? path : `under ${folder ? path : other.path}`}; give one of them another path (--as <type>:<path>)`,
-          );
-      }
-      places.push({ standard, path, folder });
+      places.push({ standard, target, path, folder });
     }
+  }
+  return places;
+}
+
+/**
+ * Refuses a manifest in which two targets would write the same place: the
+ * same file, or a file inside another standard's skill folder, ignoring case
+ * and Unicode normalisation ({@link sameFileKey}: on macOS and Windows those
+ * are one file). `add` checks this before it
+ * writes canon.json, so canon.json never names a tree `pull` cannot write;
+ * `pull` checks every file again.
+ * @throws CanonError `BAD_CONFIG` naming both standards and the place.
+ */
+export function assertDistinctTargets(manifest: ProjectManifest, manifestPath: string): void {
+  const seen: TargetPlace[] = [];
+  for (const place of targetPlaces(manifest)) {
+    const { standard, path, folder } = place;
+    const key = sameFileKey(path);
+    for (const other of seen) {
+      const otherKey = sameFileKey(other.path);
+      const clash =
+        key === otherKey ||
+        (other.folder && key.startsWith(`${otherKey}/`)) ||
+        (folder && otherKey.startsWith(`${key}/`));
+      if (clash)
+        throw new CanonError(
+          "BAD_CONFIG",
+          `${manifestPath}: ${other.standard} and ${standard} both write ${key === otherKey ? path : `under ${folder ? path : other.path}`}; give one of them another path (--as <type>:<path>)`,
+        );
+    }
+    seen.push(place);
   }
 }
