@@ -450,10 +450,15 @@ async function startWorker(setup, index, log) {
     pid: child.pid,
     call: (command, input) =>
       new Promise((resolve, reject) => {
-        if (exitedWith) return reject(new Error(`worker ${index} exited (${exitedWith})`));
+        if (exitedWith || !child.connected)
+          return reject(new Error(`worker ${index} exited (${exitedWith ?? "disconnected"})`));
         const id = next++;
         pending.set(id, { resolve, reject });
-        child.send({ id, command, ...input });
+        child.send({ id, command, ...input }, (error) => {
+          if (!error) return;
+          pending.delete(id);
+          reject(new Error(`worker ${index}: ${error.message}`));
+        });
       }),
     /** Why the worker exited when nobody stopped it, or undefined. */
     exited: () =>
@@ -474,6 +479,8 @@ async function startWorker(setup, index, log) {
     },
   };
   liveWorkers.add(worker);
+  // A send to a worker that is exiting fails in its callback (above), not here.
+  child.on("error", () => undefined);
   child.on("message", (message) => {
     if (message.log) log(`worker ${index}: ${message.log}`);
     const waiting = pending.get(message.id);
