@@ -179,10 +179,14 @@ export async function run({ log: print }) {
       phase.relayEvents = relays.map((relay) =>
         [...relay.events].map(([event, count]) => `${event} ×${count}`).join(", "),
       );
-      phase.storedBytes =
-        setup === "postgres"
-          ? (await postgres.databaseBytes()) - emptyDatabaseBytes
-          : await directoryBytes(fileDirectory);
+      // A figure that cannot be read is reported as missing, not as the end of the run.
+      phase.storedBytes = await (setup === "postgres"
+        ? postgres.databaseBytes().then((bytes) => bytes - emptyDatabaseBytes)
+        : directoryBytes(fileDirectory)
+      ).catch((error) => {
+        log(`${setup}: the stored size could not be read: ${error.message}`);
+        return undefined;
+      });
       const exited = [...relays, ...(phase.workers ?? [])]
         .filter((child) => child.exited())
         .map((child) => child.exited());
@@ -605,7 +609,7 @@ function loadAverage() {
 }
 
 function mb(bytes) {
-  return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+  return bytes === undefined ? "—" : `${(bytes / 1024 ** 2).toFixed(1)} MB`;
 }
 
 /** `statistic(samples)` in ms, or "—" when there are none. */
@@ -649,11 +653,20 @@ async function rssOf(pid) {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
 }
 
+/**
+ * The bytes of the files under `directory`. The relay may still be writing
+ * there: a file listed and then gone (a temporary file renamed into place, a
+ * chunk compacted away) counts for nothing, not as a failure.
+ */
 async function directoryBytes(directory) {
   let total = 0;
   for (const entry of await readdir(directory, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile())
-      total += (await stat(join(entry.parentPath ?? entry.path, entry.name))).size;
+    if (!entry.isFile()) continue;
+    const file = await stat(join(entry.parentPath ?? entry.path, entry.name)).catch((error) => {
+      if (error.code === "ENOENT") return { size: 0 };
+      throw error;
+    });
+    total += file.size;
   }
   return total;
 }
