@@ -72,7 +72,7 @@ const liveWorkers = new Set();
 /** Changes timed one at a time before the load starts. */
 const QUIET_ROUNDS = 40;
 /** How often each syncing client writes to its space while the watchers are measured. */
-const SYNCER_WRITE_EVERY_MS = 5000;
+const SYNCER_WRITE_EVERY_MS = size("WRITE_EVERY_MS", 5000);
 const TEXT = "s".repeat(1024);
 
 export async function run({ log: print }) {
@@ -176,6 +176,7 @@ export async function run({ log: print }) {
           ? undefined
           : `p99 ${phase.loopDelayP99Ms.toFixed(0)} ms, max ${phase.loopDelayMaxMs.toFixed(0)} ms`;
       phase.rss = await Promise.all(relays.map((relay) => rssOf(relay.pid).catch(() => 0)));
+      phase.relayTimes = await Promise.all(relays.map((relay) => relayTimes(relay, log)));
       phase.relayEvents = relays.map((relay) =>
         [...relay.events].map(([event, count]) => `${event} ×${count}`).join(", "),
       );
@@ -342,6 +343,11 @@ export async function run({ log: print }) {
           cells: ["relay RSS after the load", ...both((p) => p.rss.map(mb).join(" + ") || "—")],
           meaning:
             "each relay process's resident memory (`/proc/<pid>/status` VmRSS) once every client has synced and written.",
+        },
+        {
+          cells: ["relays' own times", ...both((p) => p.relayTimes?.join("; ") || "—")],
+          meaning:
+            "from each relay's `/metrics` at the end of the phase: `canon_relay_sync_seconds` (a client's changes arriving to the relay's answer leaving, once stored: mean, and the share over 1 s) and, with PostgreSQL, `canon_relay_merge_seconds` (loading and merging a chunk the other relay wrote, from when that merge starts: mean and count).",
         },
         {
           cells: ["stored size after the load", ...both((p) => mb(p.storedBytes))],
@@ -633,6 +639,7 @@ function summary(phase) {
     `failed clients ${phase.failedClients.length}, missed samples ${phase.missed}, retried connections ${phase.retriedConnections}, finds retried ${phase.unavailable}`,
     `load average ${phase.loadBefore} → ${phase.loadAfter}`,
     `clients' event-loop delay ${phase.clientLoopDelay}`,
+    `relays' own times: ${phase.relayTimes.join("; ")}`,
     `relay log events: ${phase.relayEvents.map((events, i) => `relay ${i + 1}: ${events || "none"}`).join("; ")}`,
     ...(phase.error ? [`STOPPED: ${phase.error}`] : []),
   ].join("; ");
@@ -669,6 +676,38 @@ async function directoryBytes(directory) {
     total += file.size;
   }
   return total;
+}
+
+/**
+ * A relay's own account of where its time went, from its `/metrics`: how
+ * long its answers to a client's changes waited (for storage), and how long
+ * merging the other relay's chunks took. "—" when it does not answer in 20 s.
+ */
+async function relayTimes(relay, log) {
+  try {
+    const http = relay.url.replace(/^ws/, "http").replace(/\/$/, "");
+    const text = await (
+      await fetch(`${http}/metrics`, { signal: AbortSignal.timeout(20_000) })
+    ).text();
+    const value = (name) =>
+      Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+    const sync = {
+      sum: value("canon_relay_sync_seconds_sum"),
+      count: value("canon_relay_sync_seconds_count"),
+      underOne: value('canon_relay_sync_seconds_bucket\\{le="1"\\}'),
+    };
+    const merge = {
+      sum: value("canon_relay_merge_seconds_sum"),
+      count: value("canon_relay_merge_seconds_count"),
+    };
+    const mean = (h) => (h.count > 0 ? `${((h.sum / h.count) * 1000).toFixed(0)} ms` : "—");
+    const over =
+      sync.count > 0 ? `${(((sync.count - sync.underOne) / sync.count) * 100).toFixed(0)}%` : "—";
+    return `answer once stored ${mean(sync)} mean, ${over} over 1 s (${sync.count})${merge.count > 0 ? `, merge ${mean(merge)} mean (${merge.count})` : ""}`;
+  } catch (error) {
+    log(`relay ${relay.pid}: /metrics did not answer: ${error.message}`);
+    return "—";
+  }
 }
 
 /** Starts a relay process with `variables` on a free port and waits for its line. */
