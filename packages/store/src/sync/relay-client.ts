@@ -8,6 +8,7 @@ import {
   syncMessageTooDeep,
 } from "./document-depth.js";
 import { isPlainPeerId, isStorageId } from "./peer-identity.js";
+import { RelayAllowance } from "./relay-allowance.js";
 
 type Socket = NonNullable<WebSocketClientAdapter["socket"]>;
 type ConnectArgs = Parameters<WebSocketClientAdapter["connect"]>;
@@ -86,6 +87,7 @@ export class RelayClient extends WebSocketClientAdapter {
     this.#closing = undefined;
     this.lostConnection = undefined;
     this.droppedMessage = undefined;
+    this.allowance = new RelayAllowance();
     this.#opened = false;
     super.connect(...args);
     this.socket?.addEventListener("open", this.#markOpened);
@@ -203,6 +205,15 @@ export class RelayClient extends WebSocketClientAdapter {
   unsolicited = 0;
 
   /**
+   * What the current connection may still bring (`relay-allowance.ts`):
+   * bytes of changes per document and in all, and time spent trying
+   * changes on copies of documents. A message past it is dropped, recorded
+   * in {@link RelayClient.droppedMessage}, and the connection closed. Each
+   * connection starts with a fresh one.
+   */
+  allowance = new RelayAllowance();
+
+  /**
    * Takes a message from the relay, unless it is a sync message carrying a
    * change or a whole document that nests objects over
    * {@link MAX_DOCUMENT_NESTING} deep: applying it would trap Automerge's
@@ -210,11 +221,35 @@ export class RelayClient extends WebSocketClientAdapter {
    * Such a message is dropped, recorded in {@link RelayClient.lastError},
    * and the connection closed. A sync message or request about a document
    * this side never asked for is dropped too, quietly ({@link knownDocument}).
+   * So is, with the connection closed, a message past the connection's
+   * {@link RelayClient.allowance}: more changes to a document or in all than
+   * a relay may bring, or a copy to check them on once checks took their time.
    * So is, with the connection closed, a message whose sender is not a plain
    * peer id or whose announced storage id is not a UUID
    * (`peer-identity.ts`): automerge-repo would key objects by the one and
    * save sync state at a path made of the other, outside the home.
    */
+  /**
+   * {@link tooDeep}, within the time the connection's checks may still take
+   * ({@link RelayAllowance.mayCheck}): decoding a change costs about 0.4 µs
+   * a byte of the values it holds (10 s for one of 25 MB), and a copy of a
+   * held document costs in proportion to the document (a second for 20 MB),
+   * however small the message; a relay could keep this process doing
+   * nothing else. Only messages carrying changes are asked about.
+   */
+  #tooDeep(message: ReturnType<typeof decodedMessage>): string | undefined {
+    if (message === undefined || !(message.data instanceof Uint8Array)) return undefined;
+    if (message.type !== "sync" && message.type !== "request") return undefined;
+    const spent = this.allowance.mayCheck();
+    if (spent !== undefined) return spent;
+    const began = performance.now();
+    try {
+      return tooDeep(message, this.heldDocument);
+    } finally {
+      this.allowance.spendCheck(performance.now() - began);
+    }
+  }
+
   override receiveMessage(messageBytes: Uint8Array): void {
     const message = decodedMessage(messageBytes);
     const unfit = unfitIdentity(message);
@@ -234,7 +269,14 @@ export class RelayClient extends WebSocketClientAdapter {
       this.unsolicited += 1;
       return;
     }
-    const refusal = tooDeep(message, this.heldDocument);
+    const chunks = changesOf(message);
+    const refusal =
+      chunks === undefined || chunks.length === 0
+        ? undefined
+        : (this.allowance.takeChanges(
+            String(message?.documentId),
+            chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0),
+          ) ?? this.#tooDeep(message));
     if (refusal !== undefined) {
       this.droppedMessage = refusal;
       this.lastError = new Error(`the relay sent ${refusal}; message dropped`);
@@ -284,6 +326,23 @@ function decodedMessage(messageBytes: Uint8Array):
     return undefined;
   }
   return typeof message === "object" && message !== null ? message : undefined;
+}
+
+/**
+ * The chunks (changes or whole documents) a sync message about a document
+ * carries, or undefined for any other message, or bytes that are not a
+ * sync message (upstream refuses those itself).
+ */
+function changesOf(message: ReturnType<typeof decodedMessage>): Uint8Array[] | undefined {
+  if (message === undefined) return undefined;
+  const { type, data, documentId } = message;
+  if ((type !== "sync" && type !== "request") || !(data instanceof Uint8Array)) return undefined;
+  if (typeof documentId !== "string") return undefined;
+  try {
+    return A.decodeSyncMessage(data).changes;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Why a message from the relay nests too deep to be applied, or undefined (also for bytes upstream refuses itself). */
