@@ -74,12 +74,12 @@ export class RelayAllowance {
     return undefined;
   }
 
-  /** Why no more changes may be tried on a copy of a document now, or undefined. */
+  /** Why no more changes may be tried on a copy of a held document now, or undefined. */
   mayCheck(): string | undefined {
     this.#refill();
     return this.#checkMs > 0
       ? undefined
-      : `changes that took more than ${this.#limits.checkMsPerMinute / 1000} s a minute to check`;
+      : `changes that took more than ${this.#limits.checkMsPerMinute / 1000} s a minute to try on copies of documents`;
   }
 
   /** Counts `ms` spent trying changes on a copy. */

@@ -229,27 +229,6 @@ export class RelayClient extends WebSocketClientAdapter {
    * (`peer-identity.ts`): automerge-repo would key objects by the one and
    * save sync state at a path made of the other, outside the home.
    */
-  /**
-   * {@link tooDeep}, within the time the connection's checks may still take
-   * ({@link RelayAllowance.mayCheck}): decoding a change costs about 0.4 µs
-   * a byte of the values it holds (10 s for one of 25 MB), and a copy of a
-   * held document costs in proportion to the document (a second for 20 MB),
-   * however small the message; a relay could keep this process doing
-   * nothing else. Only messages carrying changes are asked about.
-   */
-  #tooDeep(message: ReturnType<typeof decodedMessage>): string | undefined {
-    if (message === undefined || !(message.data instanceof Uint8Array)) return undefined;
-    if (message.type !== "sync" && message.type !== "request") return undefined;
-    const spent = this.allowance.mayCheck();
-    if (spent !== undefined) return spent;
-    const began = performance.now();
-    try {
-      return tooDeep(message, this.heldDocument);
-    } finally {
-      this.allowance.spendCheck(performance.now() - began);
-    }
-  }
-
   override receiveMessage(messageBytes: Uint8Array): void {
     const message = decodedMessage(messageBytes);
     const unfit = unfitIdentity(message);
@@ -276,7 +255,7 @@ export class RelayClient extends WebSocketClientAdapter {
         : (this.allowance.takeChanges(
             String(message?.documentId),
             chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0),
-          ) ?? this.#tooDeep(message));
+          ) ?? tooDeep(message, this.heldDocument, this.allowance));
     if (refusal !== undefined) {
       this.droppedMessage = refusal;
       this.lastError = new Error(`the relay sent ${refusal}; message dropped`);
@@ -345,10 +324,19 @@ function changesOf(message: ReturnType<typeof decodedMessage>): Uint8Array[] | u
   }
 }
 
-/** Why a message from the relay nests too deep to be applied, or undefined (also for bytes upstream refuses itself). */
+/**
+ * Why a message from the relay nests too deep to be applied, or would need a
+ * copy of a held document to check once the connection's copies took their
+ * time ({@link RelayAllowance.mayCheck}), or undefined (also for bytes
+ * upstream refuses itself). A copy costs in proportion to the document (a
+ * second for 20 MB), however small the message: without a bound, a relay
+ * sending tiny changes that create objects kept this process copying.
+ * Decoding costs in proportion to the message, which the byte allowance bounds.
+ */
 function tooDeep(
   message: ReturnType<typeof decodedMessage>,
   heldDocument: ((documentId: string) => A.Doc<unknown> | undefined) | undefined,
+  allowance: RelayAllowance,
 ): string | undefined {
   if (message === undefined) return undefined;
   const { type, data, documentId } = message;
@@ -366,7 +354,11 @@ function tooDeep(
   // Only a change that makes objects can nest the document deeper: a release, a member or a
   // stamp only adds entries to maps the document has, and costs no copy of it here.
   if (!createsObjects(changes)) return undefined;
+  const spent = allowance.mayCheck();
+  if (spent !== undefined) return spent;
+  const began = performance.now();
   const applied = chunksApply(held, changes, MAX_DOCUMENT_NESTING);
+  allowance.spendCheck(performance.now() - began);
   return !applied.ok && applied.reason === "too-deep"
     ? `changes nesting ${documentId} over ${MAX_DOCUMENT_NESTING} deep`
     : undefined;
