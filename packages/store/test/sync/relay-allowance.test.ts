@@ -84,6 +84,8 @@ describe("what a client takes from one connection to a relay", () => {
     const error = await firstClientError(session.client);
     expect(error?.message).toMatch(`more than 3 MiB of changes to ${asked}`);
     expect(session.client.droppedMessage).toMatch("more than 3 MiB");
+    while (session.client.lostConnection === undefined)
+      await new Promise((resolve) => setTimeout(resolve, 20));
     expect(() => session.assertConnected()).toThrow(url);
     const keys = Object.keys(handle?.doc() ?? {}).sort();
     expect(keys).toEqual(["bulk-0", "bulk-1", "wanted"]);
