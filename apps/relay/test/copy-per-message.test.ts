@@ -13,7 +13,10 @@ import { killRelayProcesses, startRelayProcess } from "./helpers/relay-process.j
 // copying a document costs in proportion to the document, not the message:
 // measured on the relay, 112 bytes of change to a 20 MB document of 20,000
 // records cost over a second, so ten of them (1 KB) kept `/healthz` waiting 16 s.
-// The time the checks of one address take is now a budget of its own.
+// Reading a change's ops costs about 0.4 µs a byte of its values (10 s for a
+// 25 MB one), even when the change is refused right after (a document over
+// its size limit): a peer reconnecting and sending it again cost the relay that
+// each time. The time the checks of one address take is now a budget of its own.
 
 const directories: string[] = [];
 const sockets: WebSocket[] = [];
@@ -110,5 +113,47 @@ describe("checking changes on a copy of a large document", () => {
     expect((await fetch(`${url.replace("ws:", "http:")}/healthz`)).status).toBe(200);
     // The attacker is still waiting for its turn: at most its first small change was checked.
     expect(relay.stderr().match(/"checks-delayed"/g)?.length ?? 0).toBeLessThanOrEqual(2);
+  }, 90_000);
+
+  it("counts the time reading a refused change took: the same address's next connection waits", async () => {
+    const directory = await mkdtemp(join(tmpdir(), "canon-relay-copies-"));
+    directories.push(directory);
+    const relay = await startRelayProcess({
+      CANON_RELAY_DATA: directory,
+      CANON_RELAY_LOG_LEVEL: "info",
+      CANON_RELAY_MAX_DOCUMENT_BYTES: String(1024 * 1024),
+      CANON_RELAY_CHECK_MILLIS_PER_MINUTE: "60",
+    });
+    const url = relay.started.url;
+    const backend = A.getBackend(A.init());
+    backend.put("_root", "big", new Uint8Array(randomBytes(4 * 1024 * 1024)), "bytes");
+    backend.commit("big");
+    const change = backend.getLastLocalChange() as Uint8Array;
+    const target = newDocumentId();
+    const first = await rawPeer(url, "attacker-one", "127.0.0.1");
+    first.sync(target, backend.getHeads(), [change]);
+    await eventually(() => relay.stderr().includes('"quota":"maxDocumentBytes"'), 30_000);
+    await eventually(() => first.socket.readyState === WebSocket.CLOSED, 10_000);
+    // Again, from the same address: its join waits for its turn before anything is read.
+    const second = new WebSocket(url, { localAddress: "127.0.0.1" });
+    sockets.push(second);
+    second.on("error", () => {});
+    await new Promise((resolve) => second.once("open", resolve));
+    second.send(
+      cbor.encode({
+        type: "join",
+        senderId: "attacker-two",
+        peerMetadata: { isEphemeral: true },
+        supportedProtocolVersions: ["1"],
+      }),
+    );
+    await eventually(() => relay.stderr().includes('"event":"checks-delayed"'), 20_000);
+    const delayed = relay
+      .stderr()
+      .split("\n")
+      .find((line) => line.includes('"checks-delayed"'));
+    expect(JSON.parse(delayed ?? "{}")).toMatchObject({
+      remoteAddress: expect.stringMatching(/^127\.0\.0\.1:/),
+    });
   }, 90_000);
 });
