@@ -229,6 +229,22 @@ export class RelayClient extends WebSocketClientAdapter {
    * (`peer-identity.ts`): automerge-repo would key objects by the one and
    * save sync state at a path made of the other, outside the home.
    */
+  /**
+   * True for a message this side drops quietly: an `ephemeral` one (Canon
+   * never broadcasts; the Repo decodes their data recursively, and a relay
+   * nesting it 200,000 deep made it throw), or one about a document this
+   * side never asked for ({@link knownDocument}), its id malformed or not.
+   * What the Repo throws for a message it is handed, it prints to standard
+   * output with the message (`error receiving message`), in the middle of a
+   * command's `--json` output or the MCP server's protocol stream.
+   */
+  #unasked(message: NonNullable<ReturnType<typeof decodedMessage>>): boolean {
+    if (message.type === "ephemeral") return true;
+    if (!("documentId" in message) || this.knownDocument === undefined) return false;
+    const { documentId } = message;
+    return typeof documentId !== "string" || !this.knownDocument(documentId);
+  }
+
   override receiveMessage(messageBytes: Uint8Array): void {
     const message = decodedMessage(messageBytes);
     const unfit = unfitIdentity(message);
@@ -238,24 +254,22 @@ export class RelayClient extends WebSocketClientAdapter {
       this.socket?.close();
       return;
     }
-    if (
-      message !== undefined &&
-      (message.type === "sync" || message.type === "request") &&
-      typeof message.documentId === "string" &&
-      this.knownDocument !== undefined &&
-      !this.knownDocument(message.documentId)
-    ) {
+    if (message !== undefined && this.#unasked(message)) {
       this.unsolicited += 1;
       return;
     }
     const chunks = changesOf(message);
     const refusal =
-      chunks === undefined || chunks.length === 0
+      chunks === undefined
         ? undefined
-        : (this.allowance.takeChanges(
-            String(message?.documentId),
-            chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0),
-          ) ?? tooDeep(message, this.heldDocument, this.allowance));
+        : chunks === NOT_A_SYNC_MESSAGE
+          ? "a sync message that does not decode"
+          : chunks.length === 0
+            ? undefined
+            : (this.allowance.takeChanges(
+                String(message?.documentId),
+                chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0),
+              ) ?? tooDeep(message, this.heldDocument, this.allowance));
     if (refusal !== undefined) {
       this.droppedMessage = refusal;
       this.lastError = new Error(`the relay sent ${refusal}; message dropped`);
@@ -307,20 +321,26 @@ function decodedMessage(messageBytes: Uint8Array):
   return typeof message === "object" && message !== null ? message : undefined;
 }
 
+/** What {@link changesOf} answers for a sync message whose data is not one. */
+const NOT_A_SYNC_MESSAGE = Symbol("not a sync message");
+
 /**
- * The chunks (changes or whole documents) a sync message about a document
- * carries, or undefined for any other message, or bytes that are not a
- * sync message (upstream refuses those itself).
+ * The chunks (changes or whole documents) a sync message (or request)
+ * carries, {@link NOT_A_SYNC_MESSAGE} when its data is not a sync message
+ * (the Repo would throw, and print the message), or undefined for any other
+ * message (and for bytes that are no message: upstream refuses those).
  */
-function changesOf(message: ReturnType<typeof decodedMessage>): Uint8Array[] | undefined {
+function changesOf(
+  message: ReturnType<typeof decodedMessage>,
+): Uint8Array[] | typeof NOT_A_SYNC_MESSAGE | undefined {
   if (message === undefined) return undefined;
-  const { type, data, documentId } = message;
-  if ((type !== "sync" && type !== "request") || !(data instanceof Uint8Array)) return undefined;
-  if (typeof documentId !== "string") return undefined;
+  const { type, data } = message;
+  if (type !== "sync" && type !== "request") return undefined;
+  if (!(data instanceof Uint8Array)) return NOT_A_SYNC_MESSAGE;
   try {
     return A.decodeSyncMessage(data).changes;
   } catch {
-    return undefined;
+    return NOT_A_SYNC_MESSAGE;
   }
 }
 
