@@ -236,7 +236,7 @@ export class RelayClient extends WebSocketClientAdapter {
    * side never asked for ({@link knownDocument}), its id malformed or not.
    * What the Repo throws for a message it is handed, it prints to standard
    * output with the message (`error receiving message`), in the middle of a
-   * command's `--json` output or the MCP server's protocol stream.
+   * command's `--json` output, or a thin client's through the owner.
    */
   #unasked(message: NonNullable<ReturnType<typeof decodedMessage>>): boolean {
     if (message.type === "ephemeral") return true;

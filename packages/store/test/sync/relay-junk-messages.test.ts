@@ -17,8 +17,8 @@ import {
 // output, with the message ("error receiving message", `console.log`): a relay
 // sending an ephemeral message whose data nests 200,000 deep, a sync message
 // whose data is not one, or doc-unavailable for a malformed id wrote its own
-// text into `canon sync --json`'s output, a thin client's (through the owner),
-// and the MCP server's protocol stream. The client drops such messages first.
+// text into `canon sync --json`'s output and a thin client's (through the
+// owner). The client drops such messages first.
 
 const cleanup = cleanupAfterEach();
 
