@@ -148,3 +148,24 @@ describe("what a client takes from one connection to a relay", () => {
     expect(objects.length).toBeLessThan(3);
   }, 60_000);
 });
+
+describe("RelayAllowance", () => {
+  it("counts changes per document and in all, and refuses what would pass either limit", () => {
+    const allowance = new RelayAllowance({ documentBytes: 100, connectionBytes: 150 });
+    expect(allowance.takeChanges("a", 60)).toBeUndefined();
+    expect(allowance.takeChanges("a", 41)).toBe("more than 100 bytes of changes to a");
+    expect(allowance.takeChanges("a", 40)).toBeUndefined();
+    expect(allowance.takeChanges("b", 60)).toBe(
+      "more than 150 bytes of changes over one connection",
+    );
+    expect(allowance.takeChanges("b", 50)).toBeUndefined();
+    expect(allowance.takeChanges("c", 0)).toBeUndefined();
+  });
+
+  it("lets copies be tried until their time is spent", () => {
+    const allowance = new RelayAllowance({ checkMsPerMinute: 1_000 });
+    expect(allowance.mayCheck()).toBeUndefined();
+    allowance.spendCheck(2_000);
+    expect(allowance.mayCheck()).toMatch("more than 1 s a minute");
+  });
+});
