@@ -8,7 +8,7 @@ import {
   syncMessageTooDeep,
 } from "./document-depth.js";
 import { isPlainPeerId, isStorageId } from "./peer-identity.js";
-import { RelayAllowance } from "./relay-allowance.js";
+import { RelayAllowance, type RelayAllowanceLimits } from "./relay-allowance.js";
 
 type Socket = NonNullable<WebSocketClientAdapter["socket"]>;
 type ConnectArgs = Parameters<WebSocketClientAdapter["connect"]>;
@@ -87,7 +87,7 @@ export class RelayClient extends WebSocketClientAdapter {
     this.#closing = undefined;
     this.lostConnection = undefined;
     this.droppedMessage = undefined;
-    this.allowance = new RelayAllowance();
+    this.allowance = new RelayAllowance(this.allowanceLimits);
     this.#opened = false;
     super.connect(...args);
     this.socket?.addEventListener("open", this.#markOpened);
@@ -213,6 +213,9 @@ export class RelayClient extends WebSocketClientAdapter {
    */
   allowance = new RelayAllowance();
 
+  /** The limits of each connection's {@link RelayClient.allowance}, when not the defaults. */
+  allowanceLimits: RelayAllowanceLimits | undefined;
+
   /**
    * Takes a message from the relay, unless it is a sync message carrying a
    * change or a whole document that nests objects over
@@ -246,6 +249,13 @@ export class RelayClient extends WebSocketClientAdapter {
   }
 
   override receiveMessage(messageBytes: Uint8Array): void {
+    const large = this.allowance.takeMessage(messageBytes.byteLength);
+    if (large !== undefined) {
+      this.droppedMessage = large;
+      this.lastError = new Error(`the relay sent ${large}; message dropped`);
+      this.socket?.close();
+      return;
+    }
     const message = decodedMessage(messageBytes);
     const unfit = unfitIdentity(message);
     if (unfit !== undefined) {

@@ -149,6 +149,43 @@ describe("what a client takes from one connection to a relay", () => {
   }, 60_000);
 });
 
+describe("messages without changes", () => {
+  it("refuses a message larger than it takes, even one carrying no change, and closes", async () => {
+    const { replica } = await freshReplica();
+    const asked = newDocumentId();
+    const base = A.from({ wanted: "yes" }) as A.Doc<unknown>;
+    // 200 heads (6.4 KB) and no change: what a relay could inflate to 100 MiB from a small frame.
+    const heads = Array.from({ length: 200 }, () => randomBytes(32).toString("hex"));
+    let sendLarge = () => {};
+    const url = await hostileRelay(cleanup, (message, reply) => {
+      if (message.type === "join")
+        reply({
+          type: "peer",
+          selectedProtocolVersion: "1",
+          peerMetadata: { storageId: crypto.randomUUID(), isEphemeral: false },
+        });
+      else if (message.type === "request" && message.documentId === asked) {
+        reply({ type: "sync", documentId: asked, data: carryingWhole(base) });
+        sendLarge = () =>
+          reply({
+            type: "sync",
+            documentId: asked,
+            data: A.encodeSyncMessage({ heads, need: heads, have: [], changes: [] }),
+          });
+      }
+    });
+    const session = await openRelaySession(replica, { url }, 5_000);
+    cleanup.push(async () => session.close());
+    const handle = await replica.find<Record<string, unknown>>(asked);
+    expect(handle?.doc().wanted).toBe("yes");
+    session.client.allowance = new RelayAllowance({ messageBytes: 4096 });
+    sendLarge();
+    const error = await firstClientError(session.client);
+    expect(error?.message).toMatch(/a message of \d+ bytes \(at most 4096 bytes are taken\)/);
+    expect(handle?.doc().wanted).toBe("yes");
+  }, 60_000);
+});
+
 describe("RelayAllowance", () => {
   it("counts changes per document and in all, and refuses what would pass either limit", () => {
     const allowance = new RelayAllowance({ documentBytes: 100, connectionBytes: 150 });
@@ -160,6 +197,14 @@ describe("RelayAllowance", () => {
     );
     expect(allowance.takeChanges("b", 50)).toBeUndefined();
     expect(allowance.takeChanges("c", 0)).toBeUndefined();
+  });
+
+  it("counts messages, one by one and in all", () => {
+    const allowance = new RelayAllowance({ messageBytes: 100, connectionMessageBytes: 150 });
+    expect(allowance.takeMessage(101)).toBe("a message of 101 bytes (at most 100 bytes are taken)");
+    expect(allowance.takeMessage(100)).toBeUndefined();
+    expect(allowance.takeMessage(51)).toBe("more than 150 bytes of messages over one connection");
+    expect(allowance.takeMessage(50)).toBeUndefined();
   });
 
   it("lets copies be tried until their time is spent", () => {
