@@ -30,6 +30,7 @@ export const RELAY_VARIABLES = [
   "CANON_RELAY_WRITE_BYTES_PER_MINUTE",
   "CANON_RELAY_NEW_DOCUMENTS_PER_MINUTE",
   "CANON_RELAY_HEADS_REQUESTS_PER_MINUTE",
+  "CANON_RELAY_CHECK_MILLIS_PER_MINUTE",
   "CANON_RELAY_TRUSTED_PROXIES",
 ] as const;
 
@@ -142,6 +143,7 @@ export const RelayEnvironment = z
     CANON_RELAY_WRITE_BYTES_PER_MINUTE: Limit(LIMIT_SETTINGS.writeBytesPerMinute.variable),
     CANON_RELAY_NEW_DOCUMENTS_PER_MINUTE: Limit(LIMIT_SETTINGS.newDocumentsPerMinute.variable),
     CANON_RELAY_HEADS_REQUESTS_PER_MINUTE: Limit(LIMIT_SETTINGS.headsRequestsPerMinute.variable),
+    CANON_RELAY_CHECK_MILLIS_PER_MINUTE: Limit(LIMIT_SETTINGS.checkMillisPerMinute.variable),
     CANON_RELAY_TRUSTED_PROXIES: checkedBy(
       parseTrustedProxies,
       "CANON_RELAY_TRUSTED_PROXIES",
@@ -181,6 +183,7 @@ export const RelayEnvironment = z
       writeBytesPerMinute: environment.CANON_RELAY_WRITE_BYTES_PER_MINUTE,
       newDocumentsPerMinute: environment.CANON_RELAY_NEW_DOCUMENTS_PER_MINUTE,
       headsRequestsPerMinute: environment.CANON_RELAY_HEADS_REQUESTS_PER_MINUTE,
+      checkMillisPerMinute: environment.CANON_RELAY_CHECK_MILLIS_PER_MINUTE,
     } satisfies Partial<Record<keyof RelayLimits, number | undefined>>,
   }));
 

@@ -26,6 +26,16 @@ export interface RelayLimits {
   readonly newDocumentsPerMinute: number;
   /** `GET /heads/<space>` requests one remote address may make per minute (answered 429 past it). */
   readonly headsRequestsPerMinute: number;
+  /**
+   * Milliseconds of the relay's one thread that checking one remote
+   * address's changes may take per minute. Each sync message carrying
+   * changes is applied to a copy of its document first, and copying a
+   * document costs in proportion to the document, not the message: 112
+   * bytes of change to a 20 MB document cost a second. Past the budget the
+   * address's next message waits (it is not refused) until the budget has
+   * refilled, so it slows its own syncs, not every tenant's.
+   */
+  readonly checkMillisPerMinute: number;
 }
 
 /**
@@ -44,6 +54,7 @@ export const DEFAULT_LIMITS: RelayLimits = {
   writeBytesPerMinute: 32 * MIB,
   newDocumentsPerMinute: 1000,
   headsRequestsPerMinute: 600,
+  checkMillisPerMinute: 15_000,
 };
 
 /** Some limits to change; the others (and any left undefined) keep their defaults. */
@@ -79,6 +90,10 @@ export const LIMIT_SETTINGS: Readonly<
   headsRequestsPerMinute: {
     variable: "CANON_RELAY_HEADS_REQUESTS_PER_MINUTE",
     flag: "--heads-requests-per-minute",
+  },
+  checkMillisPerMinute: {
+    variable: "CANON_RELAY_CHECK_MILLIS_PER_MINUTE",
+    flag: "--check-millis-per-minute",
   },
 };
 

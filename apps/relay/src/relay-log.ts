@@ -20,6 +20,7 @@ export type RelayEvent =
   | "connection-closed"
   | "peer-disconnected"
   | "quota-exceeded"
+  | "checks-delayed"
   | "access-refused"
   | "peer-relay-refused"
   | "repo-error"

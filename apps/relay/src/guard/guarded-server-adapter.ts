@@ -81,6 +81,8 @@ export interface PeerBudgets {
   readonly written: RateBudget;
   /** Documents the relay did not hold the peer may name. */
   readonly created: RateBudget;
+  /** Milliseconds the relay may spend checking the peer's changes (see {@link RelayLimits.checkMillisPerMinute}). */
+  readonly checked: RateBudget;
   /** Documents this peer has named, each counted once against {@link PeerBudgets.created}. */
   readonly named: Set<string>;
 }
@@ -91,6 +93,7 @@ export function peerBudgets(limits: RelayLimits): PeerBudgets {
     received: new RateBudget(limits.receiveBytesPerMinute),
     written: new RateBudget(limits.writeBytesPerMinute),
     created: new RateBudget(limits.newDocumentsPerMinute),
+    checked: new RateBudget(limits.checkMillisPerMinute),
     named: new Set(),
   };
 }
@@ -166,6 +169,8 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
    */
   readonly #written: AddressBudgets;
   readonly #created: AddressBudgets;
+  /** The time checking each address's changes may take (its changes are tried on a copy of the document). */
+  readonly #checked: AddressBudgets;
   #repo: Repo | undefined;
   /** Per peer and document (`peer document`, or the peer alone), the last message on its way out: each waits for the one before. */
   readonly #outgoing = new Map<string, Promise<void>>();
@@ -194,6 +199,7 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
     this.#options = options;
     this.#written = new AddressBudgets(options.limits.writeBytesPerMinute);
     this.#created = new AddressBudgets(options.limits.newDocumentsPerMinute);
+    this.#checked = new AddressBudgets(options.limits.checkMillisPerMinute);
   }
 
   /**
@@ -350,6 +356,7 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
       received: new RateBudget(limits.receiveBytesPerMinute),
       written: this.#written.of(address),
       created: this.#created.of(address),
+      checked: this.#checked.of(address),
       named: new Set(),
       queue: Promise.resolve(),
       closed: false,
@@ -386,7 +393,13 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
 
   async #check(bytes: Uint8Array, socket: WebSocket, connection: Connection): Promise<void> {
     if (connection.closed) return;
+    // Reading a change's ops costs about 0.4 µs a byte of the values it holds (10 s for
+    // one of 25 MB), written or already known: the time counts against the same budget.
+    await this.#checkTurn(connection, connection.checked);
+    if (connection.closed) return;
+    const began = performance.now();
     const parsed = parseWireMessage(bytes);
+    connection.checked.spend(performance.now() - began);
     if (!parsed.ok) return this.#disconnect(socket, connection, parsed.reason);
     const { message } = parsed;
     if (message.type === "join") {
@@ -470,7 +483,7 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
     if ((message.type === "sync" || message.type === "request") && parsed.changes.length > 0) {
       const refused = await this.#mayWrite(connection, message.documentId, parsed.changes);
       if (refused !== undefined) return this.#quotaExceeded(socket, connection, refused);
-      const refusal = await this.#applies(message.documentId, message.data);
+      const refusal = await this.#applies(message.documentId, message.data, connection.checked);
       if (refusal !== undefined) return this.#disconnect(socket, connection, refusal);
       const key = `${message.senderId} ${message.documentId}`;
       if (this.#options.metrics !== undefined && !this.#arrived.has(key))
@@ -531,7 +544,8 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
       if (!writes || !("data" in message)) return undefined;
       const quota = await this.#mayWrite(budgets, message.documentId, changes);
       if (quota !== undefined) return { kind: "quota", quota };
-      const refusal = await this.#applies(message.documentId, message.data);
+      await this.#checkTurn({ peerId, remoteAddress: "peer relay" }, budgets.checked);
+      const refusal = await this.#applies(message.documentId, message.data, budgets.checked);
       return refusal === undefined ? undefined : { kind: "rule", reason: refusal };
     } finally {
       activity?.end(message.documentId);
@@ -628,7 +642,11 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
    * at most 64 steps per object created.
    * Cost: a clone of the document per sync message that carries changes.
    */
-  async #applies(documentId: string, data: Uint8Array): Promise<string | undefined> {
+  async #applies(
+    documentId: string,
+    data: Uint8Array,
+    checked: RateBudget,
+  ): Promise<string | undefined> {
     const inRepo = this.#inRepo.get(documentId);
     if (inRepo !== undefined) {
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -644,6 +662,7 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
     const doc = handle?.isReady()
       ? handle.doc()
       : await storedDocument(this.#options.storage, documentId);
+    const began = performance.now();
     try {
       const { changes } = A.decodeSyncMessage(data);
       const applied = chunksApply(doc, changes, MAX_CHANGE_NESTING);
@@ -654,7 +673,35 @@ export class GuardedServerAdapter extends WebSocketServerAdapter {
       return undefined;
     } catch {
       return DOES_NOT_APPLY;
+    } finally {
+      checked.spend(performance.now() - began);
     }
+  }
+
+  /**
+   * Waits, when the peer's checks took more of the relay's thread than
+   * {@link RelayLimits.checkMillisPerMinute} allows, until that budget has
+   * refilled: each check copies the document, which costs in proportion to
+   * the document however small the message (a second for 112 bytes of
+   * change to a 20 MB document), so without it a few hundred bytes a second
+   * from one address froze the relay for every tenant. The peer's own
+   * messages wait (they are checked one at a time, in order); nothing is
+   * refused, so an honest client pushing a large space only slows down.
+   * Logged once per wait (`checks-delayed`).
+   */
+  async #checkTurn(
+    peer: { readonly peerId: string | undefined; readonly remoteAddress: string },
+    checked: RateBudget,
+  ): Promise<void> {
+    const waitMs = checked.msUntilAvailable();
+    if (waitMs === 0) return;
+    this.#options.log.write("info", "checks-delayed", {
+      peerId: peer.peerId,
+      remoteAddress: peer.remoteAddress,
+      waitMs,
+      limit: this.#options.limits.checkMillisPerMinute,
+    });
+    await new Promise((resolve) => setTimeout(resolve, waitMs).unref());
   }
 
   /** The quota that writing `changes` to `documentId` would exceed, or undefined (and the bytes counted). */

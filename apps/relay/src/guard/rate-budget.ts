@@ -20,12 +20,32 @@ export class RateBudget {
 
   /** Takes `amount` units and returns true, or takes nothing and returns false when fewer are left. */
   take(amount: number): boolean {
+    this.#refill();
+    if (amount > this.#available) return false;
+    this.#available -= amount;
+    return true;
+  }
+
+  /**
+   * Takes `amount` units whatever is left, for a cost known only once paid
+   * (the time a check took): the bucket may go below zero, and refills from there.
+   */
+  spend(amount: number): void {
+    this.#refill();
+    this.#available -= amount;
+  }
+
+  /** Milliseconds until the bucket holds more than nothing again (0 when it does now). */
+  msUntilAvailable(): number {
+    this.#refill();
+    if (this.#available > 0) return 0;
+    return Math.ceil(((1 - this.#available) * 60_000) / this.#perMinute);
+  }
+
+  #refill(): void {
     const now = this.#now();
     const refilled = ((now - this.#checkedAt) * this.#perMinute) / 60_000;
     this.#available = Math.min(this.#perMinute, this.#available + refilled);
     this.#checkedAt = now;
-    if (amount > this.#available) return false;
-    this.#available -= amount;
-    return true;
   }
 }

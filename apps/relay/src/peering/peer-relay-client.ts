@@ -58,6 +58,16 @@ export class PeerRelayClient extends RelayClient {
   /** A connection to the relay `endpoint` names (its token in the query), retried every `retryInterval` ms. */
   constructor(endpoint: RelayEndpoint, retryInterval: number, guard: PeerRelayGuard) {
     super(socketUrlOf(endpoint), retryInterval);
+    // What a client takes from a relay is bounded by a client's sense of a document; a peer
+    // relay carries every client's changes and documents up to this relay's own limits, and
+    // its messages pass this relay's guard (budgets, size limit) instead.
+    this.allowanceLimits = {
+      documentBytes: 2 * guard.limits.maxDocumentBytes,
+      messageBytes:
+        Math.max(guard.limits.maxMessageBytes, 2 * guard.limits.maxDocumentBytes) + 1024 * 1024,
+      connectionBytes: Number.POSITIVE_INFINITY,
+      connectionMessageBytes: Number.POSITIVE_INFINITY,
+    };
     this.#url = shownUrl(endpoint.url);
     this.#guard = guard;
   }

@@ -8,6 +8,7 @@ import {
   syncMessageTooDeep,
 } from "./document-depth.js";
 import { isPlainPeerId, isStorageId } from "./peer-identity.js";
+import { RelayAllowance, type RelayAllowanceLimits } from "./relay-allowance.js";
 
 type Socket = NonNullable<WebSocketClientAdapter["socket"]>;
 type ConnectArgs = Parameters<WebSocketClientAdapter["connect"]>;
@@ -86,6 +87,7 @@ export class RelayClient extends WebSocketClientAdapter {
     this.#closing = undefined;
     this.lostConnection = undefined;
     this.droppedMessage = undefined;
+    this.allowance = new RelayAllowance(this.allowanceLimits);
     this.#opened = false;
     super.connect(...args);
     this.socket?.addEventListener("open", this.#markOpened);
@@ -203,6 +205,18 @@ export class RelayClient extends WebSocketClientAdapter {
   unsolicited = 0;
 
   /**
+   * What the current connection may still bring (`relay-allowance.ts`):
+   * bytes of changes per document and in all, and time spent trying
+   * changes on copies of documents. A message past it is dropped, recorded
+   * in {@link RelayClient.droppedMessage}, and the connection closed. Each
+   * connection starts with a fresh one.
+   */
+  allowance = new RelayAllowance();
+
+  /** The limits of each connection's {@link RelayClient.allowance}, when not the defaults. */
+  allowanceLimits: RelayAllowanceLimits | undefined;
+
+  /**
    * Takes a message from the relay, unless it is a sync message carrying a
    * change or a whole document that nests objects over
    * {@link MAX_DOCUMENT_NESTING} deep: applying it would trap Automerge's
@@ -210,12 +224,38 @@ export class RelayClient extends WebSocketClientAdapter {
    * Such a message is dropped, recorded in {@link RelayClient.lastError},
    * and the connection closed. A sync message or request about a document
    * this side never asked for is dropped too, quietly ({@link knownDocument}).
+   * So is, with the connection closed, a message past the connection's
+   * {@link RelayClient.allowance}: more changes to a document or in all than
+   * a relay may bring, or a copy to check them on once checks took their time.
    * So is, with the connection closed, a message whose sender is not a plain
    * peer id or whose announced storage id is not a UUID
    * (`peer-identity.ts`): automerge-repo would key objects by the one and
    * save sync state at a path made of the other, outside the home.
    */
+  /**
+   * True for a message this side drops quietly: an `ephemeral` one (Canon
+   * never broadcasts; the Repo decodes their data recursively, and a relay
+   * nesting it 200,000 deep made it throw), or one about a document this
+   * side never asked for ({@link knownDocument}), its id malformed or not.
+   * What the Repo throws for a message it is handed, it prints to standard
+   * output with the message (`error receiving message`), in the middle of a
+   * command's `--json` output, or a thin client's through the owner.
+   */
+  #unasked(message: NonNullable<ReturnType<typeof decodedMessage>>): boolean {
+    if (message.type === "ephemeral") return true;
+    if (!("documentId" in message) || this.knownDocument === undefined) return false;
+    const { documentId } = message;
+    return typeof documentId !== "string" || !this.knownDocument(documentId);
+  }
+
   override receiveMessage(messageBytes: Uint8Array): void {
+    const large = this.allowance.takeMessage(messageBytes.byteLength);
+    if (large !== undefined) {
+      this.droppedMessage = large;
+      this.lastError = new Error(`the relay sent ${large}; message dropped`);
+      this.socket?.close();
+      return;
+    }
     const message = decodedMessage(messageBytes);
     const unfit = unfitIdentity(message);
     if (unfit !== undefined) {
@@ -224,17 +264,22 @@ export class RelayClient extends WebSocketClientAdapter {
       this.socket?.close();
       return;
     }
-    if (
-      message !== undefined &&
-      (message.type === "sync" || message.type === "request") &&
-      typeof message.documentId === "string" &&
-      this.knownDocument !== undefined &&
-      !this.knownDocument(message.documentId)
-    ) {
+    if (message !== undefined && this.#unasked(message)) {
       this.unsolicited += 1;
       return;
     }
-    const refusal = tooDeep(message, this.heldDocument);
+    const chunks = changesOf(message);
+    const refusal =
+      chunks === undefined
+        ? undefined
+        : chunks === NOT_A_SYNC_MESSAGE
+          ? "a sync message that does not decode"
+          : chunks.length === 0
+            ? undefined
+            : (this.allowance.takeChanges(
+                String(message?.documentId),
+                chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0),
+              ) ?? tooDeep(message, this.heldDocument, this.allowance));
     if (refusal !== undefined) {
       this.droppedMessage = refusal;
       this.lastError = new Error(`the relay sent ${refusal}; message dropped`);
@@ -286,10 +331,42 @@ function decodedMessage(messageBytes: Uint8Array):
   return typeof message === "object" && message !== null ? message : undefined;
 }
 
-/** Why a message from the relay nests too deep to be applied, or undefined (also for bytes upstream refuses itself). */
+/** What {@link changesOf} answers for a sync message whose data is not one. */
+const NOT_A_SYNC_MESSAGE = Symbol("not a sync message");
+
+/**
+ * The chunks (changes or whole documents) a sync message (or request)
+ * carries, {@link NOT_A_SYNC_MESSAGE} when its data is not a sync message
+ * (the Repo would throw, and print the message), or undefined for any other
+ * message (and for bytes that are no message: upstream refuses those).
+ */
+function changesOf(
+  message: ReturnType<typeof decodedMessage>,
+): Uint8Array[] | typeof NOT_A_SYNC_MESSAGE | undefined {
+  if (message === undefined) return undefined;
+  const { type, data } = message;
+  if (type !== "sync" && type !== "request") return undefined;
+  if (!(data instanceof Uint8Array)) return NOT_A_SYNC_MESSAGE;
+  try {
+    return A.decodeSyncMessage(data).changes;
+  } catch {
+    return NOT_A_SYNC_MESSAGE;
+  }
+}
+
+/**
+ * Why a message from the relay nests too deep to be applied, or would need a
+ * copy of a held document to check once the connection's copies took their
+ * time ({@link RelayAllowance.mayCheck}), or undefined (also for bytes
+ * upstream refuses itself). A copy costs in proportion to the document (a
+ * second for 20 MB), however small the message: without a bound, a relay
+ * sending tiny changes that create objects kept this process copying.
+ * Decoding costs in proportion to the message, which the byte allowance bounds.
+ */
 function tooDeep(
   message: ReturnType<typeof decodedMessage>,
   heldDocument: ((documentId: string) => A.Doc<unknown> | undefined) | undefined,
+  allowance: RelayAllowance,
 ): string | undefined {
   if (message === undefined) return undefined;
   const { type, data, documentId } = message;
@@ -307,7 +384,11 @@ function tooDeep(
   // Only a change that makes objects can nest the document deeper: a release, a member or a
   // stamp only adds entries to maps the document has, and costs no copy of it here.
   if (!createsObjects(changes)) return undefined;
+  const spent = allowance.mayCheck();
+  if (spent !== undefined) return spent;
+  const began = performance.now();
   const applied = chunksApply(held, changes, MAX_DOCUMENT_NESTING);
+  allowance.spendCheck(performance.now() - began);
   return !applied.ok && applied.reason === "too-deep"
     ? `changes nesting ${documentId} over ${MAX_DOCUMENT_NESTING} deep`
     : undefined;
