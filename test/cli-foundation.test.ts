@@ -161,7 +161,7 @@ describe("canon, offline, as a new owner uses it", () => {
     expect(box.ok("show", "editorial-style").stdout).toBe("# Style v2\n");
   });
 
-  it("--help works on every command", () => {
+  it("--help works on every command", async () => {
     for (const command of [
       [],
       ["init"],
@@ -187,6 +187,11 @@ describe("canon, offline, as a new owner uses it", () => {
       expect(run.stdout).toMatch(/--json/);
       expect(run.stdout, command.join(" ")).toMatch(/\nExamples:\n {2}\$ canon /);
     }
+    // Every limit the relay reads from its environment is also a flag of `canon relay`.
+    const { LIMIT_SETTINGS } = await import("../apps/relay/dist/index.js");
+    const relayHelp = box.ok("relay", "--help").stdout;
+    for (const { flag } of Object.values(LIMIT_SETTINGS))
+      expect(relayHelp).toContain(`${flag} <n>`);
     const top = box.ok("--help").stdout;
     expect(top).toMatch(/Exit statuses:/);
     for (let status = 0; status <= 8; status++)

@@ -410,6 +410,10 @@ program
     "GET /heads requests one address may make per minute (default 600)",
   )
   .option(
+    "--check-millis-per-minute <n>",
+    "milliseconds the relay may spend reading and checking one address's changes per minute; past it that address's next message waits (default 15000)",
+  )
+  .option(
     "--trusted-proxies <list>",
     "reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For names the client for every per-address limit; none by default (or CANON_RELAY_TRUSTED_PROXIES)",
   )
