@@ -1,5 +1,7 @@
 /**
- * The `canon` entry point. `canon show <standard>[@<version|cid>]` is an
+ * The `canon` ES module entry point (the installed bin is the CommonJS
+ * `canon.cjs`, bin.ts, which imports this one for anything an owner did not
+ * take; running this file directly works the same). `canon show <standard>[@<version|cid>]` is an
  * agent's start-up path, run before every task, so its plainest forms skip
  * the argument parser (about a third of the start-up cost, measured in
  * docs/benchmarks.md) and go straight to the command; everything else,
@@ -20,7 +22,7 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 
 const argv = process.argv.slice(2);
 const routed = await isRoutedHere(argv);
-const answered = routed ? await throughOwner(argv) : undefined;
+const answered = routed && !(await ownerAsked()) ? await throughOwner(argv) : undefined;
 // A read waits while the home's owner writes the caches for what it just received.
 if (!routed) await untilRefreshed();
 process.exitCode =
@@ -68,6 +70,12 @@ async function runShow({ reference, options }: PlainShow): Promise<number> {
 async function isRoutedHere(args: readonly string[]): Promise<boolean> {
   const { isRouted, ownerDisabled } = await import("./owner/owner-socket.js");
   return !ownerDisabled() && isRouted(args);
+}
+
+/** True when the CommonJS bin (bin.ts) already asked the home's owner, which did not take the command. */
+async function ownerAsked(): Promise<boolean> {
+  const { OWNER_ASKED } = await import("./owner/owner-socket.js");
+  return (globalThis as Record<symbol, unknown>)[OWNER_ASKED] === true;
 }
 
 /**
