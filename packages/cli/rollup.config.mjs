@@ -34,7 +34,9 @@ function manualChunks(id) {
 /** Bundled code of the workspace's own packages: no side effects at import, so tree shaking may drop it. */
 const treeshake = {
   moduleSideEffects: (id) =>
-    !/[\\/](packages[\\/](core|store|mcp)|apps[\\/]relay|zod|multiformats|@ipld|cborg)[\\/]/.test(id),
+    !/[\\/](packages[\\/](core|store|mcp)|apps[\\/]relay|zod|multiformats|@ipld|cborg)[\\/]/.test(
+      id,
+    ),
 };
 
 /** Warnings about dependencies' own files are not ours to fix. */
