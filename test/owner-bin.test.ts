@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CANON_BIN } from "./helpers/cli.js";
 import { type OwnerHomes, type OwnerRun, ownerHomes, until } from "./helpers/owner-homes.js";
@@ -23,12 +23,17 @@ afterAll(async () => {
 });
 
 /** Runs `node <bin> args` in `home`, owner processes allowed. */
-function runBin(bin: string, home: string, args: readonly string[]): Promise<OwnerRun> {
+function runBin(
+  bin: string,
+  home: string,
+  args: readonly string[],
+  extra: Record<string, string> = {},
+): Promise<OwnerRun> {
   return new Promise((done) => {
     execFile(
       process.execPath,
       [bin, ...args],
-      { env: homes.env(home), cwd: dir, timeout: 60_000 },
+      { env: homes.env(home, extra), cwd: dir, timeout: 60_000 },
       (error, stdout, stderr) =>
         done({
           status: error ? (typeof error.code === "number" ? error.code : null) : 0,
@@ -58,12 +63,47 @@ describe("the CommonJS bin", () => {
     const published = await runBin(lonely, home, ["publish", "s", file, "--json"]);
     expect(published.status, published.stderr).toBe(0);
     expect(JSON.parse(published.stdout)).toMatchObject({ standard: "s", version: 2 });
-    // Anything the owner does not run needs canon.mjs, which is not there.
-    const shown = await runBin(lonely, home, ["show", "s"]);
-    expect(shown.status).not.toBe(0);
-    expect(shown.stderr).toMatch(/canon\.mjs/);
+    // Anything the owner does not run needs the files beside it (show.cjs, canon.mjs), not there.
+    for (const args of [["show", "s"], ["log", "s"]]) {
+      const other = await runBin(lonely, home, args);
+      expect(other.status).not.toBe(0);
+      expect(other.stderr).toMatch(/Cannot find module .*(show\.cjs|canon\.mjs)/);
+    }
     // The real bin, beside canon.mjs, shows it.
     expect((await runBin(CANON_BIN, home, ["show", "s"])).stdout).toBe("version 2\n");
+  });
+
+  it("answers the plainest show from the read index with show.cjs alone beside it; anything else goes on in canon.mjs", async () => {
+    const { home } = await homes.homeWithSpace("reads");
+    const folder = await mkdtemp(join(dir, "reads-"));
+    const lonely = join(folder, "canon.cjs");
+    await copyFile(CANON_BIN, lonely);
+    await copyFile(join(dirname(CANON_BIN), "show.cjs"), join(folder, "show.cjs"));
+    const alone = { CANON_NO_OWNER: "1" };
+    // The caches are current (the publish wrote them): no ES module is needed.
+    const shown = await runBin(lonely, home, ["show", "s"], alone);
+    expect(shown.status, shown.stderr).toBe(0);
+    expect(shown.stdout).toBe("version 1\n");
+    expect((await runBin(lonely, home, ["show", "s@1"], alone)).stdout).toBe("version 1\n");
+    // A standard the index does not hold, and --json, are the full path's (canon.mjs, absent here).
+    for (const args of [
+      ["show", "missing"],
+      ["show", "s", "--json"],
+    ]) {
+      const full = await runBin(lonely, home, args, alone);
+      expect(full.status).not.toBe(0);
+      expect(full.stderr).toMatch(/canon\.mjs/);
+    }
+    // The real bin answers them as before.
+    const missing = await runBin(CANON_BIN, home, ["show", "missing"], alone);
+    expect(missing.status).toBe(3);
+    expect(missing.stderr).toMatch(/no standard "missing"/);
+    expect(
+      JSON.parse((await runBin(CANON_BIN, home, ["show", "s", "--json"], alone)).stdout),
+    ).toMatchObject({
+      standard: "s",
+      version: 1,
+    });
   });
 
   it("keeps commander's answers through an owner and without one: a typo exits 2 with the suggestion, --help prints help", async () => {

@@ -76,6 +76,18 @@ const bin = {
   onwarn,
 };
 
+/**
+ * The plainest `canon show` answered from the read index (show-fast.ts), as
+ * `dist/show.cjs`, which the bin requires only for `show`: one CommonJS file,
+ * where the ES module path loads ten.
+ */
+const show = {
+  ...bin,
+  input: "build/show-fast.js",
+  output: { file: "dist/show.cjs", format: "cjs", inlineDynamicImports: true },
+  external: externalToBundles,
+};
+
 const cli = {
   input: { canon: "build/main.js" },
   output: {
@@ -98,4 +110,4 @@ const cli = {
   onwarn,
 };
 
-export default [cli, bin];
+export default [cli, bin, show];

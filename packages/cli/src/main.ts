@@ -12,7 +12,7 @@
  * (docs/decisions/2026-11-30-round-trip.md).
  */
 import { existsSync } from "node:fs";
-import type { GlobalOptions } from "./output.js";
+import { type PlainShow, plainShow } from "./plain-show.js";
 
 // A reader that stops early (`canon log x | head`) closes the pipe: that ends the output, not in a crash.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
@@ -33,27 +33,6 @@ if (routed && answered === undefined && process.exitCode === 0) await startOwner
 // Every command has flushed its replica by now. automerge-repo can leave timers
 // behind (a failed load keeps a 60 s timeout), so leave once stdout is drained.
 process.stdout.write("", () => process.exit());
-
-interface PlainShow {
-  readonly reference: string;
-  readonly options: GlobalOptions;
-}
-
-/** `show <reference>` with at most `--json` and `--space <url>`, and nothing else. */
-function plainShow(args: readonly string[]): PlainShow | undefined {
-  if (args[0] !== "show") return undefined;
-  let reference: string | undefined;
-  const options: { json?: boolean; space?: string } = {};
-  for (let i = 1; i < args.length; i++) {
-    const arg = args[i] as string;
-    if (arg === "--json") options.json = true;
-    else if (arg === "--space" && i + 1 < args.length && !(args[i + 1] as string).startsWith("-"))
-      options.space = args[++i] as string;
-    else if (!arg.startsWith("-") && reference === undefined) reference = arg;
-    else return undefined;
-  }
-  return reference === undefined ? undefined : { reference, options };
-}
 
 async function runShow({ reference, options }: PlainShow): Promise<number> {
   try {
