@@ -64,7 +64,10 @@ describe("the CommonJS bin", () => {
     expect(published.status, published.stderr).toBe(0);
     expect(JSON.parse(published.stdout)).toMatchObject({ standard: "s", version: 2 });
     // Anything the owner does not run needs the files beside it (show.cjs, canon.mjs), not there.
-    for (const args of [["show", "s"], ["log", "s"]]) {
+    for (const args of [
+      ["show", "s"],
+      ["log", "s"],
+    ]) {
       const other = await runBin(lonely, home, args);
       expect(other.status).not.toBe(0);
       expect(other.stderr).toMatch(/Cannot find module .*(show\.cjs|canon\.mjs)/);
