@@ -244,12 +244,12 @@ export async function becomeOwner(
         // What this command loads or writes is what it touched, not every document loaded before.
         replica.forgetTouched();
         let code = 1;
-        let after: readonly AfterAnswer[] = [];
+        const after: AfterAnswer[] = [];
         const began = performance.now();
         try {
-          ({ value: code, after } = await collectAfterAnswer(() =>
+          code = await collectAfterAnswer(after, () =>
             runCommand(argv, cwd, (stream, text) => send({ t: stream, d: text })),
-          ));
+          );
           const ran = performance.now();
           await untilRelaysHold(replica, PUSH_TIMEOUT_MS);
           if (process.env.CANON_OWNER_TRACE)

@@ -24,16 +24,12 @@ export async function afterAnswer(task: AfterAnswer): Promise<void> {
 }
 
 /**
- * Runs `work` (one command in the home's owner), collecting what it leaves
- * for {@link afterAnswer} instead of running it: the owner answers, then
- * runs them with {@link runAfterAnswer}.
+ * Runs `work` (one command in the home's owner), collecting into `after`
+ * what it leaves for {@link afterAnswer} instead of running it (also when
+ * `work` throws): the owner answers, then runs them with {@link runAfterAnswer}.
  */
-export async function collectAfterAnswer<T>(
-  work: () => Promise<T>,
-): Promise<{ readonly value: T; readonly after: readonly AfterAnswer[] }> {
-  const after: AfterAnswer[] = [];
-  const value = await deferring.run(after, work);
-  return { value, after };
+export function collectAfterAnswer<T>(after: AfterAnswer[], work: () => Promise<T>): Promise<T> {
+  return deferring.run(after, work);
 }
 
 /**
