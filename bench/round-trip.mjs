@@ -21,7 +21,7 @@
 import { execFile, spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
@@ -32,7 +32,9 @@ import { checkOutput, median, ms, percentile, shuffled, standardText, times } fr
 export const title =
   "CLI round trip: publish + sync → sync + show, Canon's CLI against git, and live visibility";
 
-const CLI = fileURLToPath(new URL("../packages/cli/dist/canon.mjs", import.meta.url));
+// The installed bin (packages/cli/package.json): the CommonJS thin client, which imports
+// canon.mjs for what no owner takes (docs/decisions/2026-11-30-round-trip.md, "Second round").
+const CLI = fileURLToPath(new URL("../packages/cli/dist/canon.cjs", import.meta.url));
 const STANDARD = "editorial-style";
 const SIZE = 5 * 1024;
 const ROUNDS = 21;
@@ -56,6 +58,7 @@ export async function run({ log = () => {} } = {}) {
 }
 
 async function measure(temp, log, cleanup) {
+  const loadBefore = loadavg()[0];
   const relay = await startRelay(join(temp, "relay"), cleanup);
   const homeA = join(temp, "a");
   const homeB = join(temp, "b");
@@ -256,6 +259,7 @@ async function measure(temp, log, cleanup) {
       },
     ],
     notes: [
+      `Load average (1 min) ${loadBefore.toFixed(2)} when the benchmark began, ${loadavg()[0].toFixed(2)} when it ended (2 cores, shared: compare within one run).`,
       "Every command is a new `node` process; with owner processes the four are thin clients (`node -e 0` plus a socket round trip) and the work happens in each home's owner.",
       `The floor of any four-command Node CLI round trip is four Node start-ups: 4 × \`node -e 0\` = ${ms(4 * median(nodeBaseline))} = ${times((4 * median(nodeBaseline)) / median(gitSamples))} git's round trip in this run, leaving ${ms(Math.max(0, (5 * median(gitSamples) - 4 * median(nodeBaseline)) / 4))} per command for Canon's own work within the 5× target.`,
     ],

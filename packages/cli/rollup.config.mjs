@@ -31,7 +31,64 @@ function manualChunks(id) {
   return undefined;
 }
 
-export default {
+/** Bundled code of the workspace's own packages: no side effects at import, so tree shaking may drop it. */
+const treeshake = {
+  moduleSideEffects: (id) =>
+    !/[\\/](packages[\\/](core|store|mcp)|apps[\\/]relay|zod|multiformats|@ipld|cborg)[\\/]/.test(
+      id,
+    ),
+};
+
+/** Warnings about dependencies' own files are not ours to fix. */
+function onwarn(warning, warn) {
+  if (warning.code === "CIRCULAR_DEPENDENCY" && /node_modules/.test(warning.message)) return;
+  // Pure-call annotations rollup cannot place, inside dependencies' own files (zod).
+  if (warning.code === "INVALID_ANNOTATION" && /node_modules/.test(warning.id ?? "")) return;
+  warn(warning);
+}
+
+/**
+ * The installed bin, `dist/canon.cjs` (bin.ts): one CommonJS file holding the
+ * thin client and nothing else (Node starts a CommonJS file as fast as
+ * `node -e 0`, an ES module 5-10 ms slower), which imports `canon.mjs` for
+ * anything the home's owner did not take (docs/decisions/2026-11-30-round-trip.md).
+ */
+const bin = {
+  input: "build/bin.js",
+  output: {
+    file: "dist/canon.cjs",
+    format: "cjs",
+    banner: "#!/usr/bin/env node",
+    inlineDynamicImports: true,
+  },
+  external: (id, ...rest) => id === "./canon.mjs" || externalToBundles(id, ...rest),
+  plugins: [
+    nodeResolve({ preferBuiltins: true, exportConditions: ["node"] }),
+    commonjs(),
+    json(),
+    patchedAutomergeRepo(),
+  ],
+  // Node's built-ins have no side effects the client needs: one it does not use is not loaded.
+  treeshake: {
+    moduleSideEffects: (id, external) =>
+      !(external && id.startsWith("node:")) && treeshake.moduleSideEffects(id),
+  },
+  onwarn,
+};
+
+/**
+ * The plainest `canon show` answered from the read index (show-fast.ts), as
+ * `dist/show.cjs`, which the bin requires only for `show`: one CommonJS file,
+ * where the ES module path loads ten.
+ */
+const show = {
+  ...bin,
+  input: "build/show-fast.js",
+  output: { file: "dist/show.cjs", format: "cjs", inlineDynamicImports: true },
+  external: externalToBundles,
+};
+
+const cli = {
   input: { canon: "build/main.js" },
   output: {
     dir: "dist",
@@ -49,16 +106,8 @@ export default {
     json(),
     patchedAutomergeRepo(),
   ],
-  treeshake: {
-    moduleSideEffects: (id) =>
-      !/[\\/](packages[\\/](core|store|mcp)|apps[\\/]relay|zod|multiformats|@ipld|cborg)[\\/]/.test(
-        id,
-      ),
-  },
-  onwarn(warning, warn) {
-    if (warning.code === "CIRCULAR_DEPENDENCY" && /node_modules/.test(warning.message)) return;
-    // Pure-call annotations rollup cannot place, inside dependencies' own files (zod): not ours to fix.
-    if (warning.code === "INVALID_ANNOTATION" && /node_modules/.test(warning.id ?? "")) return;
-    warn(warning);
-  },
+  treeshake,
+  onwarn,
 };
+
+export default [cli, bin, show];

@@ -3,8 +3,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
-/** The built CLI's own entry point (not the pnpm wrapper). */
-export const CANON_BIN = resolve(import.meta.dirname, "../../packages/cli/dist/canon.mjs");
+/** The built CLI's installed bin (the CommonJS `canon.cjs`, which imports `canon.mjs`; not the pnpm wrapper). */
+export const CANON_BIN = resolve(import.meta.dirname, "../../packages/cli/dist/canon.cjs");
 
 /** What one run of the CLI did. */
 export interface Run {

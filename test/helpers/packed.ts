@@ -35,7 +35,7 @@ export interface InstalledCli {
   readonly scratch: string;
   /** The installed package's folder (`<prefix>/lib/node_modules/@canon/cli`). */
   readonly packageDir: string;
-  /** Its entry point, `dist/canon.mjs`. */
+  /** Its `canon` bin as its package.json names it (`dist/canon.cjs`). */
   readonly bin: string;
 }
 
@@ -54,5 +54,8 @@ export async function installCliFromTarball(): Promise<InstalledCli> {
     scratch,
   );
   const packageDir = join(prefix, "lib/node_modules/@canon/cli");
-  return { scratch, packageDir, bin: join(packageDir, "dist/canon.mjs") };
+  const manifest = JSON.parse(readFileSync(join(packageDir, "package.json"), "utf8")) as {
+    bin: { canon: string };
+  };
+  return { scratch, packageDir, bin: join(packageDir, manifest.bin.canon) };
 }

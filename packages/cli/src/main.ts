@@ -1,5 +1,7 @@
 /**
- * The `canon` entry point. `canon show <standard>[@<version|cid>]` is an
+ * The `canon` ES module entry point (the installed bin is the CommonJS
+ * `canon.cjs`, bin.ts, which imports this one for anything an owner did not
+ * take; running this file directly works the same). `canon show <standard>[@<version|cid>]` is an
  * agent's start-up path, run before every task, so its plainest forms skip
  * the argument parser (about a third of the start-up cost, measured in
  * docs/benchmarks.md) and go straight to the command; everything else,
@@ -10,7 +12,7 @@
  * (docs/decisions/2026-11-30-round-trip.md).
  */
 import { existsSync } from "node:fs";
-import type { GlobalOptions } from "./output.js";
+import { type PlainShow, plainShow } from "./plain-show.js";
 
 // A reader that stops early (`canon log x | head`) closes the pipe: that ends the output, not in a crash.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
@@ -20,7 +22,7 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 
 const argv = process.argv.slice(2);
 const routed = await isRoutedHere(argv);
-const answered = routed ? await throughOwner(argv) : undefined;
+const answered = routed && !(await ownerAsked()) ? await throughOwner(argv) : undefined;
 // A read waits while the home's owner writes the caches for what it just received.
 if (!routed) await untilRefreshed();
 process.exitCode =
@@ -31,27 +33,6 @@ if (routed && answered === undefined && process.exitCode === 0) await startOwner
 // Every command has flushed its replica by now. automerge-repo can leave timers
 // behind (a failed load keeps a 60 s timeout), so leave once stdout is drained.
 process.stdout.write("", () => process.exit());
-
-interface PlainShow {
-  readonly reference: string;
-  readonly options: GlobalOptions;
-}
-
-/** `show <reference>` with at most `--json` and `--space <url>`, and nothing else. */
-function plainShow(args: readonly string[]): PlainShow | undefined {
-  if (args[0] !== "show") return undefined;
-  let reference: string | undefined;
-  const options: { json?: boolean; space?: string } = {};
-  for (let i = 1; i < args.length; i++) {
-    const arg = args[i] as string;
-    if (arg === "--json") options.json = true;
-    else if (arg === "--space" && i + 1 < args.length && !(args[i + 1] as string).startsWith("-"))
-      options.space = args[++i] as string;
-    else if (!arg.startsWith("-") && reference === undefined) reference = arg;
-    else return undefined;
-  }
-  return reference === undefined ? undefined : { reference, options };
-}
 
 async function runShow({ reference, options }: PlainShow): Promise<number> {
   try {
@@ -68,6 +49,12 @@ async function runShow({ reference, options }: PlainShow): Promise<number> {
 async function isRoutedHere(args: readonly string[]): Promise<boolean> {
   const { isRouted, ownerDisabled } = await import("./owner/owner-socket.js");
   return !ownerDisabled() && isRouted(args);
+}
+
+/** True when the CommonJS bin (bin.ts) already asked the home's owner, which did not take the command. */
+async function ownerAsked(): Promise<boolean> {
+  const { OWNER_ASKED } = await import("./owner/owner-socket.js");
+  return (globalThis as Record<symbol, unknown>)[OWNER_ASKED] === true;
 }
 
 /**

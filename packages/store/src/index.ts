@@ -109,6 +109,12 @@ export {
   type VerifyStampRequest,
   verifyStamp,
 } from "./operations/verify-stamp.js";
+export {
+  type AfterAnswer,
+  afterAnswer,
+  collectAfterAnswer,
+  runAfterAnswer,
+} from "./owner/after-answer.js";
 export { type Connected, keepConnected, MAX_LIVE_STANDARDS } from "./owner/owner-connection.js";
 export { refreshArrived } from "./owner/owner-refresh.js";
 export {

@@ -12,6 +12,12 @@ export const CLI_VERSION = "0.1.0";
 /** The protocol's version (the same as `OWNER_PROTOCOL` in @canon/store, which the client must not load). */
 export const PROTOCOL = 1;
 
+/**
+ * Set on `globalThis` by the CommonJS bin (bin.ts) when it asked the home's
+ * owner and none took the command: the ES module entry then does not ask again.
+ */
+export const OWNER_ASKED: unique symbol = Symbol.for("canon.ownerAsked");
+
 /** The home's root as `canonHome()` computes it, without loading @canon/store. */
 export function homeRoot(): string {
   return resolve(process.env.CANON_HOME || join(homedir(), ".canon"));

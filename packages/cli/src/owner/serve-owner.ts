@@ -10,8 +10,10 @@ import { chmod, lstat, unlink } from "node:fs/promises";
 import { createServer, type Socket } from "node:net";
 import { isCanonError } from "@canon/core";
 import {
+  type AfterAnswer,
   type CanonHome,
   closeHeldSessions,
+  collectAfterAnswer,
   holdFileLock,
   holdReplica,
   keepConnected,
@@ -21,6 +23,7 @@ import {
   parseOwnerRequest,
   type Replica,
   refreshArrived,
+  runAfterAnswer,
   untilRelaysHold,
 } from "@canon/store";
 import { signerIfAny } from "../context.js";
@@ -241,9 +244,12 @@ export async function becomeOwner(
         // What this command loads or writes is what it touched, not every document loaded before.
         replica.forgetTouched();
         let code = 1;
+        const after: AfterAnswer[] = [];
         const began = performance.now();
         try {
-          code = await runCommand(argv, cwd, (stream, text) => send({ t: stream, d: text }));
+          code = await collectAfterAnswer(after, () =>
+            runCommand(argv, cwd, (stream, text) => send({ t: stream, d: text })),
+          );
           const ran = performance.now();
           await untilRelaysHold(replica, PUSH_TIMEOUT_MS);
           if (process.env.CANON_OWNER_TRACE)
@@ -256,8 +262,20 @@ export async function becomeOwner(
           clearInterval(alive);
           running -= 1;
           lastActive = Date.now();
+          // What the command left for after its answer (its caches) is written now, the
+          // next command queued behind it; a read started meanwhile waits for the mark to go.
+          if (after.length > 0) setRefreshMark(home.root);
           send({ t: "exit", code });
           socket.end();
+          if (after.length > 0) {
+            const answered = performance.now();
+            await runAfterAnswer(home, after);
+            if (!refreshPending) clearRefreshMark(home.root);
+            if (process.env.CANON_OWNER_TRACE)
+              process.stderr.write(
+                `owner: ${argv[0]}'s caches written ${(performance.now() - answered).toFixed(1)} ms after its answer\n`,
+              );
+          }
           subscribeAll();
           connectSoon();
         }

@@ -17,6 +17,7 @@ import { writeReadIndex } from "../caches/write-read-index.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { withHomeLock } from "../home/home-lock.js";
 import { openReplica } from "../open-replica.js";
+import { afterAnswer } from "../owner/after-answer.js";
 import type { Replica } from "../replica.js";
 import { mapsAt } from "../space/document-maps.js";
 import { mapField, type SpaceDocument, type StandardDocument } from "../space/documents.js";
@@ -87,7 +88,12 @@ async function standardSession<T>(
     return await work({ replica, chosen, folded, state: current.fold.state });
   } finally {
     await replica.close();
-    if (folded) await refreshTouched(replica, chosen, current, folded).catch(() => {});
+    // What the command wrote is durable now; the caches for it can wait for its answer (in the owner).
+    const done = folded;
+    if (done)
+      await afterAnswer(async () => {
+        await refreshTouched(replica, chosen, current, done).catch(() => {});
+      });
   }
 }
 
@@ -227,7 +233,10 @@ async function foldAll(
  * refused for content a touched document may now hold is decided again. A
  * chunk another process wrote meanwhile is named nowhere, so the next command
  * sees the caches stale. Returns that fold, or undefined when it wrote
- * nothing. Call after `Replica.close`.
+ * nothing. Call after `Replica.close`. After a command the home's owner runs
+ * through {@link withStandard}, it runs once the command has answered
+ * ({@link afterAnswer}): what the command wrote is durable by then, and a
+ * crash before the caches are written leaves them stale, never wrong.
  */
 export async function refreshTouched(
   replica: Replica,
