@@ -28,7 +28,7 @@ import {
 
 export const title = "Cold read of a 20 KB standard";
 
-const CLI = fileURLToPath(new URL("../packages/cli/dist/canon.mjs", import.meta.url));
+const CLI = fileURLToPath(new URL("../packages/cli/dist/canon.cjs", import.meta.url));
 const STORE = new URL("../packages/store/dist/index.js", import.meta.url).href;
 
 const STANDARD = "editorial-style";

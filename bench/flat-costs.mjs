@@ -26,7 +26,7 @@ const VERSIONS = 10;
 const ROUNDS = Number(process.env.CANON_BENCH_FLAT_ROUNDS ?? 3);
 const root = fileURLToPath(new URL("..", import.meta.url));
 /** The CLI to time: the built one, or another build (a copy of an earlier dist) to compare before and after. */
-const bin = process.env.CANON_BENCH_BIN ?? join(root, "packages/cli/dist/canon.mjs");
+const bin = process.env.CANON_BENCH_BIN ?? join(root, "packages/cli/dist/canon.cjs");
 
 /** Targets of issue #17, point 3 (ms, or a ratio). */
 const TARGETS = { publish: 500, sync: 300, ls: 300, showRatio: 1.5, growth: 1.5, join: 3000 };

@@ -31,7 +31,7 @@ import { median, ms, percentile, shuffled, standardText, times } from "./measure
 export const title =
   "MCP server: a resource read over stdio beside in-process resolve(), and publish → notification through a relay beside git";
 
-const CLI = fileURLToPath(new URL("../packages/cli/dist/canon.mjs", import.meta.url));
+const CLI = fileURLToPath(new URL("../packages/cli/dist/canon.cjs", import.meta.url));
 const AGENT = fileURLToPath(new URL("../packages/agent/dist/index.mjs", import.meta.url));
 const STANDARD = "editorial-style";
 const URI = `canon://${STANDARD}`;

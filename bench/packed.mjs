@@ -11,7 +11,7 @@
 // (docs/decisions/2026-11-30-packaging.md); before, the installed CLI ran npm's
 // unpatched automerge-repo and joined three times slower.
 //
-//   CANON_BENCH_PACKED_BIN=<dist/canon.mjs>  time that installed CLI instead of packing this one
+//   CANON_BENCH_PACKED_BIN=<dist/canon.cjs>  time that installed CLI instead of packing this one
 //   CANON_BENCH_PACKED_STANDARDS=300         the space's size
 //   CANON_BENCH_PACKED_JOINS=2               joins by each CLI
 import { execFile, spawnSync } from "node:child_process";
@@ -25,7 +25,7 @@ import { median, ms, shuffled, timeCommand } from "./measure.mjs";
 export const title = "The installed tarball beside the workspace build: start-up and a join";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
-const WORKSPACE_BIN = join(root, "packages/cli/dist/canon.mjs");
+const WORKSPACE_BIN = join(root, "packages/cli/dist/canon.cjs");
 const STANDARDS = Number(process.env.CANON_BENCH_PACKED_STANDARDS ?? 300);
 const JOINS = Number(process.env.CANON_BENCH_PACKED_JOINS ?? 2);
 /** Rounds of the start-up commands; odd, so the median is one real sample. */
@@ -65,7 +65,7 @@ function installPacked(scratch) {
     ],
     scratch,
   );
-  return join(prefix, "lib/node_modules/@canon/cli/dist/canon.mjs");
+  return join(prefix, "lib/node_modules/@canon/cli/dist/canon.cjs");
 }
 
 const load = () =>

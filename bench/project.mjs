@@ -18,7 +18,7 @@ import { gitCommit, median, ms, shuffled, standardText, times, toMs } from "./me
 
 export const title = "Project pull and status (50 standards, 10 of them 20-file bundles)";
 
-const CLI = fileURLToPath(new URL("../packages/cli/dist/canon.mjs", import.meta.url));
+const CLI = fileURLToPath(new URL("../packages/cli/dist/canon.cjs", import.meta.url));
 const RULES = 40;
 const SKILLS = 10;
 const FILES_PER_SKILL = 20;

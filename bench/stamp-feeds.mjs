@@ -30,7 +30,7 @@ const STEPS = [1_000, 10_000, 100_000];
 const ROUNDS = 5;
 const SEGMENT = 1000;
 const root = fileURLToPath(new URL("..", import.meta.url));
-const bin = join(root, "packages/cli/dist/canon.mjs");
+const bin = join(root, "packages/cli/dist/canon.cjs");
 
 export async function run({ log }) {
   const core = await import(join(root, "packages/core/dist/index.js"));

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 /** The repository's root folder. */
 export const root = fileURLToPath(new URL("..", import.meta.url));
 /** The built CLI's entry point. */
-export const bin = join(root, "packages/cli/dist/canon.mjs");
+export const bin = join(root, "packages/cli/dist/canon.cjs");
 /** Preloaded into a CLI run (`--require`): reports on stderr whether the process loaded Automerge. */
 export const probe = join(root, "test/helpers/automerge-probe.cjs");
 

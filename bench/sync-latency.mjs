@@ -34,7 +34,7 @@ import { median, ms, percentile, shuffled, standardText, times } from "./measure
 export const title =
   "Sync latency: publish → readable on other replicas, through a relay on loopback";
 
-const CLI = fileURLToPath(new URL("../packages/cli/dist/canon.mjs", import.meta.url));
+const CLI = fileURLToPath(new URL("../packages/cli/dist/canon.cjs", import.meta.url));
 const STORE_DIST = new URL("../packages/store/dist/index.js", import.meta.url);
 const RELAY_DIST = new URL("../apps/relay/dist/index.js", import.meta.url);
 
@@ -373,7 +373,7 @@ async function measure(temp, log, cleanup) {
       row(
         "(k) CLI: `canon publish` + `canon sync` → visible on B",
         cliSamples,
-        "(a) with A's two steps run as `node packages/cli/dist/canon.mjs` processes, one after " +
+        "(a) with A's two steps run as `node packages/cli/dist/canon.cjs` processes, one after " +
           "the other, to B's (in-process) watch: CLI against CLI beside the git baseline, which " +
           "also runs as processes. Each `canon` process starts Node and loads Automerge.",
       ),

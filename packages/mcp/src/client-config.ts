@@ -9,7 +9,7 @@ export type ClientName = (typeof CLIENT_NAMES)[number];
 export interface ServerLaunch {
   /** Absolute path of node. */
   readonly node: string;
-  /** Absolute path of the CLI's entry (canon.mjs). */
+  /** Absolute path of the CLI's installed bin (canon.cjs). */
   readonly cli: string;
   /** Arguments after `canon` (`mcp`, and `--project <dir>` or `--space <url>` when given). */
   readonly args: readonly string[];
