@@ -47,6 +47,7 @@ const ANSWERED_LOOSE = new Set<string | symbol>([
   "once",
   "off",
   "removeListener",
+  // Not a promise: `await standIn` reads `then`, which must not make the handle.
   "then",
 ]);
 
@@ -187,8 +188,6 @@ export class LooseDocuments {
         unlisten(event, listener);
         return standIn;
       },
-      // Not a promise: `await standIn` must not call the handle.
-      then: undefined,
     };
     const forward = (handle: DocHandle<unknown>, property: string | symbol) => {
       const value = Reflect.get(handle, property, handle);
@@ -203,8 +202,7 @@ export class LooseDocuments {
         if (ANSWERED_LOOSE.has(property) || typeof property === "symbol") return answers[property];
         return forward(this.#handleFor(documentId), property);
       },
-      set: (_target, property, value) =>
-        Reflect.set(this.#handleFor(documentId), property, value),
+      set: (_target, property, value) => Reflect.set(this.#handleFor(documentId), property, value),
     }) as unknown as DocHandle<unknown>;
     return standIn;
   }

@@ -11,8 +11,8 @@ import {
 } from "@automerge/automerge-repo";
 import { type CanonError, isCanonError, type SignedRecord } from "@canon/core";
 import type { CanonHome } from "./home/canon-home.js";
-import { ContentLookup } from "./space/content-lookup.js";
 import { LooseDocuments } from "./loose-documents.js";
+import { ContentLookup } from "./space/content-lookup.js";
 import { type SpaceDocument, type StandardDocument, writableMap } from "./space/documents.js";
 import { SpaceReader } from "./space/space-reader.js";
 import { FileStorage } from "./storage/file-storage.js";

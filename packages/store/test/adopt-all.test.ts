@@ -183,10 +183,12 @@ describe("documents taken in whole are held loose, without a handle, until somet
     const [doc, bytes] = withBytes("loose");
     const replica = await openReplica(home);
     try {
-      expect(await replica.adoptAll([[id, doc, bytes], [other, ...withBytes("other")]])).toEqual([
-        id,
-        other,
-      ]);
+      expect(
+        await replica.adoptAll([
+          [id, doc, bytes],
+          [other, ...withBytes("other")],
+        ]),
+      ).toEqual([id, other]);
       const standIn = await replica.find<{ text: string }>(id);
       // The Repo holds no handle: the fold and the caches read the stand-in.
       expect(id in replica.repo.handles).toBe(false);
