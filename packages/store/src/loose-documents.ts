@@ -49,6 +49,8 @@ const ANSWERED_LOOSE = new Set<string | symbol>([
   "removeListener",
   // Not a promise: `await standIn` reads `then`, which must not make the handle.
   "then",
+  // Nor does printing one (`JSON.stringify` asks for `toJSON`).
+  "toJSON",
 ]);
 
 /**

@@ -195,6 +195,9 @@ describe("documents taken in whole are held loose, without a handle, until somet
       expect(await replica.holds(id)).toBe(true);
       expect(replica.inMemory(id)).toBe(standIn);
       expect(await replica.find(id)).toBe(standIn);
+      // Awaited (just above) or printed, a stand-in stays one.
+      expect(JSON.parse(JSON.stringify(standIn))).toMatchObject({ documentId: id, state: "ready" });
+      expect(id in replica.repo.handles).toBe(false);
       expect(standIn?.documentId).toBe(id);
       expect(standIn?.isReady()).toBe(true);
       expect(standIn?.doc()).toBe(doc);
