@@ -90,11 +90,6 @@ export class LooseDocuments {
     this.#handleOf = handleOf;
   }
 
-  /** How many documents are loose. */
-  get size(): number {
-    return this.#loose.size;
-  }
-
   /** True when `documentId` is held loose (no handle yet). */
   has(documentId: string): boolean {
     return this.#loose.has(documentId);
