@@ -275,8 +275,9 @@ export class Replica {
   /**
    * Takes in a document this replica does not hold yet, already loaded
    * (`Automerge.load` of bytes a relay sent in bulk, see
-   * `sync/space-documents.ts`): it becomes a ready handle, saved like any
-   * other, and flushed when the replica closes. Its records are checked by
+   * `sync/space-documents.ts`): it becomes a ready handle (or, given its
+   * bytes, is held loose until something needs one, see {@link adoptAll}),
+   * saved like any other, and flushed when the replica closes. Its records are checked by
    * the fold as any synced ones are. False (and nothing changes) when the
    * replica already holds the document, in memory or on disk, or the id is
    * not a document id. With `bytes` (what `doc` was loaded from, whole),
