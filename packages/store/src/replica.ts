@@ -11,6 +11,7 @@ import {
 } from "@automerge/automerge-repo";
 import { type CanonError, isCanonError, type SignedRecord } from "@canon/core";
 import type { CanonHome } from "./home/canon-home.js";
+import { LooseDocuments } from "./loose-documents.js";
 import { ContentLookup } from "./space/content-lookup.js";
 import { type SpaceDocument, type StandardDocument, writableMap } from "./space/documents.js";
 import { SpaceReader } from "./space/space-reader.js";
@@ -39,6 +40,17 @@ const ASK_AGAIN_FIRST_MS = 5_000;
 
 /** The longest wait between two asks for a document no peer had ({@link ASK_AGAIN_FIRST_MS}). */
 const ASK_AGAIN_AT_MOST_MS = 60_000;
+
+/**
+ * automerge-repo's `Repo`, but a flush skips a document it holds no handle
+ * of: a document held loose ({@link LooseDocuments}) was stored whole when
+ * it was taken in, and upstream's flush would throw on it.
+ */
+class ReplicaRepo extends Repo {
+  override async flush(documents?: DocumentId[]): Promise<void> {
+    await super.flush(documents?.filter((documentId) => Object.hasOwn(this.handles, documentId)));
+  }
+}
 
 /** Options for opening a replica. */
 export interface ReplicaOptions {
@@ -90,13 +102,15 @@ export class Replica {
   #heldOpen = false;
   /** Held writes being made durable early ({@link settleSoon}); {@link close} waits for them. */
   #settling: Promise<void> | undefined;
+  /** Documents taken in whole and held without a handle until something needs one ({@link adoptAll}). */
+  readonly #loose: LooseDocuments;
 
   /** Opens (or creates) the replica in `home`. Cheap: documents load on demand. */
   constructor(home: CanonHome, options: ReplicaOptions = {}) {
     this.home = home;
     this.storage = new FileStorage(home.replica, { generation: true });
     this.#findTimeoutMs = options.findTimeoutMs ?? 5_000;
-    this.repo = new Repo({
+    this.repo = new ReplicaRepo({
       storage: this.#writes.wrap(this.storage),
       network: options.network ?? [],
       ...(options.peerId ? { peerId: options.peerId as PeerId } : {}),
@@ -105,10 +119,22 @@ export class Replica {
     });
     this.content = new ContentLookup(home);
     this.spaces = new SpaceReader(this, { trustSnapshot: options.trustSnapshot ?? true });
+    this.#loose = new LooseDocuments(
+      (documentId, doc) => this.#takeIn(documentId, doc),
+      (documentId) =>
+        Object.hasOwn(this.repo.handles, documentId)
+          ? this.repo.handles[documentId as DocumentId]
+          : undefined,
+    );
   }
 
-  /** Starts syncing through another network adapter (a relay, a serving peer). */
+  /**
+   * Starts syncing through another network adapter (a relay, a serving peer).
+   * Every document held loose gets its handle first: the Repo syncs only
+   * what it has a handle of.
+   */
   connect(adapter: NetworkAdapterInterface): void {
+    this.#loose.makeAll();
     this.repo.networkSubsystem.addNetworkAdapter(adapter);
   }
 
@@ -134,6 +160,12 @@ export class Replica {
     // unhandled promise when that signal fires after find has settled.
     const damaged = this.#damaged.get(documentId);
     if (damaged) throw damaged;
+    // Taken in whole and held without a handle: its stand-in (see loose-documents.ts).
+    const loose = this.#loose.standIn<T>(documentId);
+    if (loose !== undefined) {
+      this.#touched.add(documentId as DocumentId);
+      return loose;
+    }
     // Loaded already (taken in from a bulk answer, or found before): the Repo would return
     // the same handle, after checking the id's checksum twice (a JavaScript sha-256 each).
     const held = Object.hasOwn(this.repo.handles, documentId)
@@ -221,15 +253,31 @@ export class Replica {
    * @throws nothing a peer can cause (a storage error reading the directory only).
    */
   async holds(documentId: string): Promise<boolean> {
+    if (this.#loose.has(documentId)) return true;
     if (this.repo.handles[documentId as DocumentId]?.isReady()) return true;
     return isValidDocumentId(documentId) && (await this.storage.hasDocument(documentId));
   }
 
   /**
+   * A document this process holds in memory, ready, without asking the Repo
+   * or the disk: its handle, or the stand-in of a document held loose
+   * ({@link adoptAll}); undefined otherwise.
+   */
+  inMemory<T>(documentId: string): DocHandle<T> | undefined {
+    const loose = this.#loose.standIn<T>(documentId);
+    if (loose !== undefined) return loose;
+    const handle = Object.hasOwn(this.repo.handles, documentId)
+      ? this.repo.handles[documentId as DocumentId]
+      : undefined;
+    return handle?.isReady() ? (handle as DocHandle<T>) : undefined;
+  }
+
+  /**
    * Takes in a document this replica does not hold yet, already loaded
    * (`Automerge.load` of bytes a relay sent in bulk, see
-   * `sync/space-documents.ts`): it becomes a ready handle, saved like any
-   * other, and flushed when the replica closes. Its records are checked by
+   * `sync/space-documents.ts`): it becomes a ready handle (or, given its
+   * bytes, is held loose until something needs one, see {@link adoptAll}),
+   * saved like any other, and flushed when the replica closes. Its records are checked by
    * the fold as any synced ones are. False (and nothing changes) when the
    * replica already holds the document, in memory or on disk, or the id is
    * not a document id. With `bytes` (what `doc` was loaded from, whole),
@@ -254,7 +302,11 @@ export class Replica {
    * them again reproduces) is stored as those bytes, and automerge-repo
    * counts it as saved (`saveLoaded`, a Canon patch): it does not encode
    * the document again (`Automerge.save`, a third of a 1,000-document
-   * join's time in automerge-repo). Returns the ids taken in, in order.
+   * join's time in automerge-repo). Such a document is then held loose,
+   * without a handle ({@link LooseDocuments}), while this replica syncs with
+   * no peer and is not the owner's: the fold and the caches only read it,
+   * and a handle is made the moment anything else needs one (a change, a
+   * peer connected). Returns the ids taken in, in order.
    */
   async adoptAll(
     documents: readonly (readonly [
@@ -267,7 +319,11 @@ export class Replica {
     const fresh = documents.filter(([documentId]) => {
       if (seen.has(documentId)) return false;
       seen.add(documentId);
-      return isValidDocumentId(documentId) && !(documentId in this.repo.handles);
+      return (
+        isValidDocumentId(documentId) &&
+        !(documentId in this.repo.handles) &&
+        !this.#loose.has(documentId)
+      );
     });
     // One listing of the replica's folders first: a join's replica usually holds none of them.
     const stored = await this.storage.documentsStored(fresh.map(([documentId]) => documentId));
@@ -280,21 +336,32 @@ export class Replica {
     const patched =
       storage !== undefined &&
       typeof (storage as { saveLoaded?: unknown }).saveLoaded === "function";
+    // Without a peer to sync with, nothing needs a handle yet; the owner's replica always makes them.
+    const loose = patched && !this.#heldOpen && this.repo.networkSubsystem.adapters.length === 0;
     for (const [documentId, doc, bytes] of fresh) {
       if (stored.has(documentId) || documentId in this.repo.handles) continue;
-      // Stored as received, its heads counted as saved before the update below schedules a save.
+      // Stored as received, its heads counted as saved before a handle's first update schedules a save.
       if (bytes !== undefined && patched)
         saves.push(storage.saveLoaded(documentId as DocumentId, doc, bytes));
-      // `import` with no bytes registers an empty handle (saved on change, synced); the
-      // document is then set whole, without loading its bytes a second time.
-      const handle = this.repo.import<unknown>(NO_BYTES, { docId: documentId as DocumentId });
-      handle.update(() => doc);
-      handle.doneLoading();
-      this.#touched.add(handle.documentId);
+      if (loose && bytes !== undefined) this.#loose.add(documentId, doc);
+      else this.#takeIn(documentId, doc);
+      this.#touched.add(documentId as DocumentId);
       adopted.push(documentId);
     }
     await Promise.all(saves);
     return adopted;
+  }
+
+  /**
+   * Makes a ready handle of a document taken in: `import` with no bytes
+   * registers an empty handle (saved on change, synced); the document is
+   * then set whole, without loading its bytes a second time.
+   */
+  #takeIn(documentId: string, doc: A.Doc<unknown>): DocHandle<unknown> {
+    const handle = this.repo.import<unknown>(NO_BYTES, { docId: documentId as DocumentId });
+    handle.update(() => doc);
+    handle.doneLoading();
+    return handle;
   }
 
   /**
@@ -387,6 +454,8 @@ export class Replica {
    * from now on {@link close} only flushes, and {@link shutdown} closes.
    */
   holdOpen(): void {
+    // The owner's documents sync as peers come and go: each needs its handle.
+    this.#loose.makeAll();
     this.#heldOpen = true;
   }
 

@@ -2,12 +2,18 @@ import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { MessageChannel } from "node:worker_threads";
 import * as A from "@automerge/automerge";
 import {
+  type AutomergeUrl,
   type DocumentId,
+  encodeHeads,
   generateAutomergeUrl,
+  type PeerId,
   parseAutomergeUrl,
+  Repo,
 } from "@automerge/automerge-repo";
+import { MessageChannelNetworkAdapter } from "@automerge/automerge-repo-network-messagechannel";
 import { afterEach, describe, expect, it } from "vitest";
 import { type CanonHome, canonHome, openReplica } from "../src/index.js";
 import { FileStorage } from "../src/storage/file-storage.js";
@@ -161,6 +167,123 @@ describe("Replica.adoptAll (a join's bulk answer taken in at once)", () => {
       expect((await again.find<{ text: string }>(id))?.doc().text).toBe("unpatched");
     } finally {
       await again.close();
+    }
+  });
+});
+
+describe("documents taken in whole are held loose, without a handle, until something needs one", () => {
+  const withBytes = (text: string) => {
+    const bytes = A.save(A.from({ text }));
+    return [A.load<{ text: string }>(bytes), bytes] as const;
+  };
+
+  it("answers reads and heads from the loaded document with no Repo handle, and makes the handle for a change, which is saved", async () => {
+    const home = await newHome();
+    const [id, other] = [newId(), newId()];
+    const [doc, bytes] = withBytes("loose");
+    const replica = await openReplica(home);
+    try {
+      expect(
+        await replica.adoptAll([
+          [id, doc, bytes],
+          [other, ...withBytes("other")],
+        ]),
+      ).toEqual([id, other]);
+      const standIn = await replica.find<{ text: string }>(id);
+      // The Repo holds no handle: the fold and the caches read the stand-in.
+      expect(id in replica.repo.handles).toBe(false);
+      expect(await replica.holds(id)).toBe(true);
+      expect(replica.inMemory(id)).toBe(standIn);
+      expect(await replica.find(id)).toBe(standIn);
+      // Awaited (just above) or printed, a stand-in stays one.
+      expect(JSON.parse(JSON.stringify(standIn))).toMatchObject({ documentId: id, state: "ready" });
+      expect(id in replica.repo.handles).toBe(false);
+      expect(standIn?.documentId).toBe(id);
+      expect(standIn?.isReady()).toBe(true);
+      expect(standIn?.doc()).toBe(doc);
+      expect(standIn?.heads()).toEqual(encodeHeads(A.getHeads(doc)));
+      // A caller's edit of the heads does not reach the next call.
+      standIn?.heads().pop();
+      expect(standIn?.heads()).toEqual(encodeHeads(A.getHeads(doc)));
+      let changes = 0;
+      standIn?.on("heads-changed", () => {
+        changes += 1;
+      });
+      expect(id in replica.repo.handles).toBe(false);
+      // A change needs the real handle: made now, holding the same document, listeners attached.
+      standIn?.change((draft) => {
+        draft.text = "changed";
+      });
+      expect(id in replica.repo.handles).toBe(true);
+      expect(replica.repo.handles[id as DocumentId]?.doc()).toEqual({ text: "changed" });
+      expect(standIn?.doc().text).toBe("changed");
+      expect(changes).toBe(1);
+      // The other document stays loose; a flush of it (as the caches' writer asks) does nothing.
+      expect(other in replica.repo.handles).toBe(false);
+      await replica.repo.flush([id as DocumentId, other as DocumentId]);
+    } finally {
+      await replica.close();
+    }
+    const again = await openReplica(home);
+    try {
+      expect((await again.find<{ text: string }>(id))?.doc().text).toBe("changed");
+      expect((await again.find<{ text: string }>(other))?.doc().text).toBe("other");
+    } finally {
+      await again.close();
+    }
+  });
+
+  it("makes every loose document's handle when a peer connects, so the Repo syncs them", async () => {
+    const home = await newHome();
+    const id = newId();
+    const replica = await openReplica(home);
+    const { port1, port2 } = new MessageChannel();
+    const asPort = (port: typeof port1) =>
+      port as unknown as ConstructorParameters<typeof MessageChannelNetworkAdapter>[0];
+    const peer = new Repo({
+      network: [new MessageChannelNetworkAdapter(asPort(port2))],
+      peerId: "peer" as PeerId,
+    });
+    try {
+      expect(await replica.adoptAll([[id, ...withBytes("for the peer")]])).toEqual([id]);
+      expect(id in replica.repo.handles).toBe(false);
+      replica.connect(new MessageChannelNetworkAdapter(asPort(port1)));
+      expect(replica.repo.handles[id as DocumentId]?.isReady()).toBe(true);
+      const found = await peer.find<{ text: string }>(`automerge:${id}` as AutomergeUrl);
+      expect(found.doc().text).toBe("for the peer");
+    } finally {
+      await peer.shutdown();
+      await replica.close();
+      port1.close();
+      port2.close();
+    }
+  });
+
+  it("takes documents in with handles when a peer is connected already, or in the owner's replica", async () => {
+    const home = await newHome();
+    const [id, owned] = [newId(), newId()];
+    const { port1 } = new MessageChannel();
+    const replica = await openReplica(home, {
+      network: [
+        new MessageChannelNetworkAdapter(
+          port1 as unknown as ConstructorParameters<typeof MessageChannelNetworkAdapter>[0],
+        ),
+      ],
+    });
+    try {
+      expect(await replica.adoptAll([[id, ...withBytes("connected")]])).toEqual([id]);
+      expect(replica.repo.handles[id as DocumentId]?.isReady()).toBe(true);
+    } finally {
+      await replica.close();
+      port1.close();
+    }
+    const owner = await openReplica(home);
+    owner.holdOpen();
+    try {
+      expect(await owner.adoptAll([[owned, ...withBytes("owned")]])).toEqual([owned]);
+      expect(owner.repo.handles[owned as DocumentId]?.isReady()).toBe(true);
+    } finally {
+      await owner.shutdown();
     }
   });
 });

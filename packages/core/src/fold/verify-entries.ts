@@ -1,7 +1,7 @@
 import { sameBytes } from "../bytes.js";
 import type { Rejection } from "../rejection.js";
 import type { SignedRecord } from "../signed-record.js";
-import { type RecordEntry, verifyRecord } from "../verify-record.js";
+import { type RecordCheck, type RecordEntry, verifyRecord } from "../verify-record.js";
 import { type FoldCache, PERMANENT_REFUSALS } from "./fold-cache.js";
 
 /**
@@ -11,6 +11,15 @@ import { type FoldCache, PERMANENT_REFUSALS } from "./fold-cache.js";
  */
 const VERIFY_BATCH = 256;
 
+/**
+ * Batches under way at once. A batch's own checks (CID, encoding, schema)
+ * run on this thread, its signatures on WebCrypto's threads: with two under
+ * way, this thread checks the next batch while the signatures of the one
+ * before are verified, instead of waiting for them (~0.5 s of a 10,000-record
+ * join on 2 cores).
+ */
+const BATCHES_IN_FLIGHT = 2;
+
 /** Entries split by their own checks: those that passed, by CID, and those that failed. */
 export interface VerifiedEntries {
   readonly verified: Map<string, SignedRecord>;
@@ -18,9 +27,13 @@ export interface VerifiedEntries {
 }
 
 /**
- * Runs {@link verifyRecord} on every entry, in batches; an entry whose bytes
- * equal a record the cache says was verified before is taken as it is, and
- * one stored under a CID the cache says was refused for good is refused again.
+ * Runs {@link verifyRecord} on every entry, in batches, two under way at
+ * once ({@link BATCHES_IN_FLIGHT}); an entry whose bytes equal a record the
+ * cache says was verified before is taken as it is, and one stored under a
+ * CID the cache says was refused for good is refused again. Every other
+ * entry is checked in full. Outcomes are taken in the order they always
+ * were, whatever order the checks end in: for each batch, the entries the
+ * cache decided while it filled, then the batch's own.
  */
 export async function verifyEntries(
   entries: Iterable<RecordEntry>,
@@ -28,14 +41,30 @@ export async function verifyEntries(
 ): Promise<VerifiedEntries> {
   const verified = new Map<string, SignedRecord>();
   const invalid: Rejection[] = [];
-  let batch: RecordEntry[] = [];
-  const drain = async () => {
-    const checks = await Promise.all(batch.map((entry) => verifyRecord(entry)));
+  const take = (checks: readonly RecordCheck[]) => {
     for (const check of checks) {
       if (check.ok) verified.set(check.signed.cid, check.signed);
       else invalid.push(check.rejection);
     }
+  };
+  // The batch filling, what the cache decided meanwhile, and the batches under way, oldest first.
+  let batch: RecordEntry[] = [];
+  let decided: RecordCheck[] = [];
+  const inFlight: { readonly decided: RecordCheck[]; readonly checks: Promise<RecordCheck[]> }[] =
+    [];
+  const start = () => {
+    const checks = Promise.all(batch.map((entry) => verifyRecord(entry)));
+    // Awaited below, in order; a failure meanwhile must not count as unhandled.
+    checks.catch(() => {});
+    inFlight.push({ decided, checks });
     batch = [];
+    decided = [];
+  };
+  const takeOldest = async () => {
+    const oldest = inFlight.shift();
+    if (oldest === undefined) return;
+    take(oldest.decided);
+    take(await oldest.checks);
   };
   for (const entry of entries) {
     const refused = cache.refusedRecord?.(entry.cid);
@@ -44,7 +73,7 @@ export async function verifyEntries(
       refused.cid === entry.cid &&
       PERMANENT_REFUSALS.has(refused.code)
     ) {
-      invalid.push(refused);
+      decided.push({ ok: false, rejection: refused });
       continue;
     }
     const known = cache.verifiedRecord?.(entry.cid);
@@ -53,12 +82,15 @@ export async function verifyEntries(
       entry.bytes instanceof Uint8Array &&
       sameBytes(known.bytes, entry.bytes)
     ) {
-      verified.set(known.cid, known);
+      decided.push({ ok: true, signed: known });
       continue;
     }
     batch.push(entry);
-    if (batch.length >= VERIFY_BATCH) await drain();
+    if (batch.length < VERIFY_BATCH) continue;
+    start();
+    if (inFlight.length >= BATCHES_IN_FLIGHT) await takeOldest();
   }
-  await drain();
+  start();
+  while (inFlight.length > 0) await takeOldest();
   return { verified, invalid };
 }

@@ -1,5 +1,5 @@
 import type * as A from "@automerge/automerge";
-import { type DocumentId, isValidDocumentId } from "@automerge/automerge-repo";
+import { isValidDocumentId } from "@automerge/automerge-repo";
 import type { Replica } from "../replica.js";
 import { mapField } from "../space/documents.js";
 import { AutomergeMemoryReserve } from "./automerge-memory.js";
@@ -215,9 +215,10 @@ export async function fetchedInStep(
       : await early;
   if (summary === undefined || summary.size !== fetched.adopted.length) return false;
   for (const id of fetched.adopted) {
-    const handle = replica.repo.handles[id as DocumentId];
+    // A handle, or the stand-in of a document held loose (`Replica.adoptAll`).
+    const handle = replica.inMemory(id);
     const theirs = summary.get(id);
-    if (handle === undefined || !handle.isReady() || theirs === undefined) return false;
+    if (handle === undefined || theirs === undefined) return false;
     const ours = [...handle.heads()].sort();
     if (ours.length !== theirs.length || ours.some((head, index) => head !== theirs[index]))
       return false;
