@@ -43,6 +43,36 @@ const CONNECT_TIMEOUT_MS = 2_000;
 const CONNECT_RETRY_MS = 30_000;
 /** How long a client has, once accepted, to say "go". */
 const GO_TIMEOUT_MS = 5_000;
+/**
+ * How long a step of the owner's stop that durability does not need (the
+ * work it does between commands, the replica's last flush and disconnect)
+ * may take before the owner releases the home anyway.
+ */
+const STOP_STEP_MS = 3_000;
+
+/** True when `work` settles (resolves or rejects) within `ms`; false, leaving it running, otherwise. */
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([
+      work.then(
+        () => true,
+        () => true,
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A line on the owner's stderr when `CANON_OWNER_TRACE` is set. */
+function trace(line: string): void {
+  if (process.env.CANON_OWNER_TRACE) process.stderr.write(`owner: ${line}\n`);
+}
 
 /** Where a routed command's output goes: the client's socket. */
 interface Sink {
@@ -129,6 +159,8 @@ export async function becomeOwner(
   let connectSoon = () => {};
   let subscribeAll = () => {};
   let running = 0;
+  /** Commands accepted and not yet done, their caches written after the answer included. */
+  let commands = 0;
   let lastActive = Date.now();
   let stopping: Promise<void> | undefined;
   let markStopped = () => {};
@@ -140,12 +172,25 @@ export async function becomeOwner(
     stopping ??= (async () => {
       clearInterval(tick);
       server.close();
-      await queue.catch(() => {});
+      // Every command accepted finishes first (its client waits for its answer); what
+      // the owner does on its own between commands (opening its relay connection,
+      // refreshing the caches) reports nothing done to anyone, and is waited for only
+      // STOP_STEP_MS: a stop never waits on a peer that does not answer.
+      const began = Date.now();
+      while (!(await settlesWithin(queue, 250))) {
+        if (commands === 0 && Date.now() - began >= STOP_STEP_MS) {
+          trace("the owner stops without waiting any longer for its work between commands");
+          break;
+        }
+      }
       clearRefreshMark(home.root);
       if (await socketStillOurs()) await unlink(socketPath).catch(() => {});
       closeHeldSessions();
       holdReplica(undefined);
-      await replica.shutdown().catch(() => {});
+      // What a command reported done is on disk already (kill -9 loses none of it): the
+      // replica's last flush and its disconnect are not worth keeping the home for.
+      if (!(await settlesWithin(replica.shutdown(), STOP_STEP_MS)))
+        trace(`the replica did not shut down within ${STOP_STEP_MS} ms; the owner stops anyway`);
       await release().catch(() => {});
       markStopped();
     })();
@@ -239,6 +284,7 @@ export async function becomeOwner(
       }
       const { argv, cwd } = current;
       running += 1;
+      commands += 1;
       const alive = setInterval(() => send({ t: "alive" }), 1_000);
       queue = queue.then(async () => {
         // What this command loads or writes is what it touched, not every document loaded before.
@@ -276,6 +322,7 @@ export async function becomeOwner(
                 `owner: ${argv[0]}'s caches written ${(performance.now() - answered).toFixed(1)} ms after its answer\n`,
               );
           }
+          commands -= 1;
           subscribeAll();
           connectSoon();
         }

@@ -46,8 +46,11 @@ export async function stopOwner(root: string): Promise<StopOutcome> {
   const lock = ownerLockOf(root);
   const answerBy = Date.now() + ANSWER_WAIT_MS;
   let holder = await lockHolderOf(lock);
+  let accepted: number | undefined;
   for (;;) {
-    const code = await askOwner(root, { op: "stop" }, () => {});
+    const code = await askOwner(root, { op: "stop" }, (frame) => {
+      if (frame.t === "accepted") accepted = frame.pid;
+    });
     if (code !== undefined) break;
     holder = await lockHolderOf(lock);
     if (holder === undefined) {
@@ -73,10 +76,18 @@ export async function stopOwner(root: string): Promise<StopOutcome> {
       };
     await sleep(POLL_MS);
   }
+  // An owner spawned before this stop (by a command that ran without the owner) may be
+  // waiting for the lock the stopping one holds: the mark stops it once it takes it.
+  // Before, it took the lock over and served on, and this loop, waiting for whoever
+  // held the lock, waited for it in vain for EXIT_WAIT_MS.
+  setStopMark(root);
+  const stopping = accepted ?? holder?.pid;
   const exitBy = Date.now() + EXIT_WAIT_MS;
   for (;;) {
     const left = await lockHolderOf(lock);
-    if (left === undefined) return { kind: "stopped", pid: holder?.pid };
+    // Gone once the lock is released, or held by another process (the one stopping on the mark).
+    if (left === undefined || (stopping !== undefined && left.pid !== stopping))
+      return { kind: "stopped", pid: stopping };
     if (Date.now() >= exitBy)
       return {
         kind: "still running",
