@@ -2,7 +2,9 @@
  * The stop mark, `$CANON_HOME/owner.stop`: left by `canon owner --stop` when
  * no owner answered and none holds the home's lock, for an owner process
  * that was spawned (by a command, for the next one) but has not yet taken
- * the lock, and so could be neither asked nor seen. Such an owner, once it
+ * the lock, and so could be neither asked nor seen; left too once an owner
+ * accepts the stop, for one spawned before it and waiting for the lock that
+ * owner holds. Such an owner, once it
  * holds the lock, finds a mark written after it started and stops at once;
  * an owner started after the mark removes it and serves.
  */

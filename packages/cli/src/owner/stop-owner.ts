@@ -39,8 +39,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * before, a stop sent then was taken for "no owner" and the owner served on
  * until idle (5 minutes). When none holds the lock, the stop mark
  * (`stop-mark.ts`) stops one spawned a moment ago that has not taken it
- * yet. What the owner reported done is on disk already; the command it
- * runs when asked finishes first.
+ * yet; once an owner accepts, the mark also stops one spawned before the
+ * stop that is waiting for the lock (it would take the home over), and
+ * only the process that accepted is waited for. What the owner reported
+ * done is on disk already; the command it runs when asked finishes first.
  */
 export async function stopOwner(root: string): Promise<StopOutcome> {
   const lock = ownerLockOf(root);
