@@ -27,6 +27,7 @@ import {
   untilRelaysHold,
 } from "@canon/store";
 import { signerIfAny } from "../context.js";
+import { CommandQueue } from "./command-queue.js";
 import { CLI_VERSION, isRouted, ownerLockOf, ownerSocketOf } from "./owner-socket.js";
 import { clearRefreshMark, setRefreshMark } from "./refresh-mark.js";
 import { takeStopMark } from "./stop-mark.js";
@@ -155,7 +156,10 @@ export async function becomeOwner(
   holdReplica(replica);
   captureOutput();
 
-  let queue: Promise<void> = Promise.resolve();
+  // A job that fails does not stop the ones after it (command-queue.ts).
+  const queue = new CommandQueue((error) =>
+    trace(`a job of the owner failed: ${(error as Error)?.message ?? String(error)}`),
+  );
   let connectSoon = () => {};
   let subscribeAll = () => {};
   let running = 0;
@@ -177,7 +181,7 @@ export async function becomeOwner(
       // refreshing the caches) reports nothing done to anyone, and is waited for only
       // STOP_STEP_MS: a stop never waits on a peer that does not answer.
       const began = Date.now();
-      while (!(await settlesWithin(queue, 250))) {
+      while (!(await settlesWithin(queue.settled(), 250))) {
         if (commands === 0 && Date.now() - began >= STOP_STEP_MS) {
           trace("the owner stops without waiting any longer for its work between commands");
           break;
@@ -286,7 +290,7 @@ export async function becomeOwner(
       running += 1;
       commands += 1;
       const alive = setInterval(() => send({ t: "alive" }), 1_000);
-      queue = queue.then(async () => {
+      queue.add(async () => {
         // What this command loads or writes is what it touched, not every document loaded before.
         replica.forgetTouched();
         let code = 1;
@@ -340,7 +344,7 @@ export async function becomeOwner(
     refreshPending = true;
     setRefreshMark(home.root);
     setTimeout(() => {
-      queue = queue.then(async () => {
+      queue.add(async () => {
         refreshPending = false;
         try {
           if (running > 0 || stopping) return;
@@ -387,7 +391,7 @@ export async function becomeOwner(
   connectSoon = () => {
     if (options.idleSeconds === undefined || stopping) return;
     if (Date.now() - lastConnectFailure < CONNECT_RETRY_MS) return;
-    queue = queue.then(async () => {
+    queue.add(async () => {
       if (stopping) return;
       try {
         const connected = await keepConnected(home, replica, CONNECT_TIMEOUT_MS);
