@@ -191,7 +191,7 @@ export function runHubNetworkAdapterTests(
 
           const aliceHandle = aliceRepo.create<TestDoc>();
           await untilHubHolds(hub.repo, aliceHandle);
-          const charlieHandle = await charlieRepo.find(aliceHandle.url);
+          const charlieHandle = await charlieRepo.find<TestDoc>(aliceHandle.url);
 
           // pause to give charlie a chance to let alice know it wants the doc
           await pause(100);
