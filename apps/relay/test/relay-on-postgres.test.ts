@@ -8,7 +8,7 @@ import {
   Repo,
   type StorageId,
 } from "@automerge/automerge-repo";
-import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket";
+import { RelayClient } from "@canon/store";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
@@ -54,7 +54,9 @@ function relayOnDatabase(extra: Record<string, string> = {}): Promise<RelayProce
 
 function clientOf(relay: RelayProcess, name: string): Repo {
   const client = new Repo({
-    network: [new WebSocketClientAdapter(`${relay.started.url}?token=${TOKEN}`, 100)],
+    // Canon's client adapter: upstream's, shut down while a retry is connecting to a killed
+    // relay, closes a CONNECTING socket that then throws with no listener (an uncaught error).
+    network: [new RelayClient(`${relay.started.url}?token=${TOKEN}`, 100)],
     peerId: `${name}-${Math.random().toString(36).slice(2, 8)}` as PeerId,
   });
   clients.push(client);
@@ -250,7 +252,7 @@ describe("several relays on one PostgreSQL", () => {
 
     // The writer reconnects to the other relay and finishes.
     writer.networkSubsystem.addNetworkAdapter(
-      new WebSocketClientAdapter(`${two.started.url}?token=${TOKEN}`, 100),
+      new RelayClient(`${two.started.url}?token=${TOKEN}`, 100),
     );
     await waitFor(() => acknowledged(writer, handle), 15_000);
     await waitFor(() => seen.doc().items["late-4"] === 4, 10_000);
