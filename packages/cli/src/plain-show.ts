@@ -25,3 +25,13 @@ export function plainShow(args: readonly string[]): PlainShow | undefined {
   }
   return reference === undefined ? undefined : { reference, options };
 }
+
+/**
+ * True for a bundle's content CID: a dag-cbor sha2-256 CID (base32
+ * "bafyrei…"), whose files `show` lists, never printing its CBOR; a file's
+ * content is raw ("bafkrei…"). A string test, so the start-up path loads no
+ * CID library.
+ */
+export function isBundleCid(cid: string): boolean {
+  return cid.startsWith("bafyrei");
+}

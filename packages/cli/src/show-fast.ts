@@ -11,9 +11,7 @@
  * docs/decisions/2026-11-30-round-trip.md ("Second round").
  */
 import { canonHome, parseStandardReference, readFromIndex } from "@canon/store";
-
-/** A bundle's content CID (dag-cbor, sha2-256): its files are listed, by the full path. */
-const BUNDLE_CID_PREFIX = "bafyrei";
+import { isBundleCid } from "./plain-show.js";
 
 /**
  * Prints the exact bytes `reference` names from the read index; resolves
@@ -27,7 +25,7 @@ export async function showFromIndex(
   try {
     const { standard, selector } = parseStandardReference(reference);
     const fast = await readFromIndex(canonHome(), { standard, selector, space });
-    if (fast === undefined || fast.cid.startsWith(BUNDLE_CID_PREFIX)) return false;
+    if (fast === undefined || isBundleCid(fast.cid)) return false;
     if (fast.freshness.status !== "fresh" && fast.freshness.status !== "unproven") return false;
     content = fast.content;
   } catch {

@@ -1,5 +1,6 @@
 import { canonHome, resolveRendered } from "@canon/store";
 import { contentForJson, escapeControls, type GlobalOptions, print } from "../output.js";
+import { isBundleCid } from "../plain-show.js";
 
 /**
  * `canon show <standard> --rendered`: the release followed by the corrections
@@ -23,7 +24,7 @@ export async function showRendered(
       `canon: warning: ${standard} is forked; showing ${rendered.release} (v${rendered.version}); other heads: ${rendered.forkedWith.join(", ")}. Publish a new version to merge them.\n`,
     );
   }
-  if (rendered.cid.startsWith("bafyrei")) {
+  if (isBundleCid(rendered.cid)) {
     process.stderr.write(
       `canon: ${escapeControls(standard)}@${rendered.version} is a bundle: ${rendered.corrections.length > 0 ? "these are its corrections in force alone" : "no correction is in force"}; \`canon show ${standard}@${rendered.version}\` lists its files\n`,
     );

@@ -1,5 +1,6 @@
 import { canonHome, parseStandardReference, resolve } from "@canon/store";
 import { contentForJson, type GlobalOptions, print } from "../output.js";
+import { isBundleCid } from "../plain-show.js";
 
 /**
  * `canon show <standard>[@<version>|@<cid>] [--rendered] [--file <path>]`:
@@ -20,8 +21,7 @@ export async function run(
     return showBundle(options, standard, selector);
   }
   const resolved = await resolve(canonHome(), { standard, selector, space: options.space });
-  // A bundle's content CID is a dag-cbor sha2-256 CID (base32 "bafyrei…"): list its files, never print its CBOR.
-  if (resolved.cid.startsWith("bafyrei")) {
+  if (isBundleCid(resolved.cid)) {
     const { showBundle } = await import("./show-bundle.js");
     return showBundle(options, standard, resolved.release);
   }
