@@ -11,7 +11,7 @@ import { type OwnerHomes, type OwnerRun, ownerHomes } from "./helpers/owner-home
 // See docs/decisions/2026-11-30-round-trip.md ("Second round").
 
 const PROBE = resolve(import.meta.dirname, "helpers/automerge-probe.cjs");
-const SLOW_CACHES = resolve(import.meta.dirname, "helpers/slow-cache-writes.cjs");
+const SLOW_CACHES = resolve(import.meta.dirname, "helpers/slow-index-writes.cjs");
 
 let dir: string;
 let homes: OwnerHomes;
@@ -41,8 +41,10 @@ function show(home: string): Promise<OwnerRun> {
 describe("an owner's caches after its answer", () => {
   it("publish answers before its caches are written: a show right after prints it, and kill -9 in between loses nothing", async () => {
     const { home, file } = await homes.homeWithSpace("after");
-    // Each read index write in this owner takes 3 s (test/helpers/slow-cache-writes.cjs).
-    const owner = await homes.startOwner(home, ["--require", SLOW_CACHES]);
+    // Each read index write in this owner takes 3 s (test/helpers/slow-index-writes.cjs).
+    const owner = await homes.startOwner(home, ["--require", SLOW_CACHES], {
+      CANON_TEST_INDEX_WRITE_MS: "3000",
+    });
     await writeFile(file, "version 2\n");
     await homes.ok(home, ["publish", "s", file]);
     const shown = await show(home);

@@ -30,7 +30,11 @@ export interface OwnerHomes {
   /** The pid of the home's owner as `canon owner --status` reports it, undefined when none answers. */
   ownerPid(home: string): Promise<number | undefined>;
   /** Starts `canon owner` for a home (with `nodeArgs` before the CLI, as `--require <preload>`) and waits until it answers. */
-  startOwner(home: string, nodeArgs?: readonly string[]): Promise<ChildProcess>;
+  startOwner(
+    home: string,
+    nodeArgs?: readonly string[],
+    extraEnv?: Readonly<Record<string, string>>,
+  ): Promise<ChildProcess>;
   /** A home with an identity and a space holding version 1 of `s` (written without an owner). */
   homeWithSpace(name: string): Promise<{ home: string; file: string; space: string }>;
   /** SIGKILLs every owner this started that still runs, and any pid passed to `track`. */
@@ -113,9 +117,9 @@ export function ownerHomes(dir: string): OwnerHomes {
     run,
     ok,
     ownerPid,
-    async startOwner(home, nodeArgs = []) {
+    async startOwner(home, nodeArgs = [], extraEnv = {}) {
       const child = spawn(process.execPath, [...nodeArgs, CANON_BIN, "owner"], {
-        env: env(home),
+        env: { ...env(home), ...extraEnv },
         stdio: "ignore",
       });
       owners.push(child);
