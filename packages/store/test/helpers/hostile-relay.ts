@@ -1,6 +1,10 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import * as A from "@automerge/automerge";
 import { generateAutomergeUrl, parseAutomergeUrl } from "@automerge/automerge-repo";
 import { afterEach } from "vitest";
+import { canonHome, openReplica } from "../../src/index.js";
 import type { RelayClient } from "../../src/sync/relay-client.js";
 import { hostileServer, type PeerMessage } from "./hostile-server.js";
 
@@ -11,6 +15,26 @@ export function cleanupAfterEach(): (() => Promise<void>)[] {
     for (const step of steps.splice(0).reverse()) await step();
   });
   return steps;
+}
+
+/**
+ * A replica in a fresh home of its own, closed (its writes settled) and
+ * removed after the test; `close` may also be called by the test, once or more.
+ */
+export async function freshReplica(cleanup: (() => Promise<void>)[]) {
+  const directory = await mkdtemp(join(tmpdir(), "canon-hostile-relay-"));
+  cleanup.push(() => rm(directory, { recursive: true, force: true }));
+  const home = canonHome(directory);
+  const replica = await openReplica(home);
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await replica.close();
+    await replica.writesSettled();
+  };
+  cleanup.push(close);
+  return { home, replica, close };
 }
 
 /** A fresh document id, as automerge-repo makes them. */

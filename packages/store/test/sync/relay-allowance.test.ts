@@ -1,16 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import * as A from "@automerge/automerge";
 import { describe, expect, it } from "vitest";
-import { canonHome, openReplica } from "../../src/index.js";
+import { openReplica } from "../../src/index.js";
 import { RelayAllowance } from "../../src/sync/relay-allowance.js";
 import { openRelaySession } from "../../src/sync/relay-session.js";
 import {
   carryingWhole,
   cleanupAfterEach,
   firstClientError,
+  freshReplica,
   hostileRelay,
   newDocumentId,
 } from "../helpers/hostile-relay.js";
@@ -24,22 +22,6 @@ import {
 // owner, a watch) copying for ever.
 
 const cleanup = cleanupAfterEach();
-
-async function freshReplica() {
-  const directory = await mkdtemp(join(tmpdir(), "canon-allowance-"));
-  cleanup.push(() => rm(directory, { recursive: true, force: true }));
-  const home = canonHome(directory);
-  const replica = await openReplica(home);
-  let closed = false;
-  const close = async () => {
-    if (closed) return;
-    closed = true;
-    await replica.close();
-    await replica.writesSettled();
-  };
-  cleanup.push(close);
-  return { home, replica, close };
-}
 
 /** `count` changes to `doc`, each putting `bytes` random bytes under a new key. */
 function bulkyChanges(doc: A.Doc<unknown>, count: number, bytes: number): Uint8Array[] {
@@ -58,7 +40,7 @@ const carrying = (changes: Uint8Array[]) =>
 
 describe("what a client takes from one connection to a relay", () => {
   it("refuses more changes to one document than it allows, closes, and keeps what came before", async () => {
-    const { home, replica, close } = await freshReplica();
+    const { home, replica, close } = await freshReplica(cleanup);
     const asked = newDocumentId();
     const base = A.from({ wanted: "yes" }) as A.Doc<unknown>;
     const bulky = bulkyChanges(base, 5, 1024 * 1024);
@@ -101,7 +83,7 @@ describe("what a client takes from one connection to a relay", () => {
   }, 60_000);
 
   it("stops trying changes on a copy of a held document once the checks took their time", async () => {
-    const { replica } = await freshReplica();
+    const { replica } = await freshReplica(cleanup);
     const asked = newDocumentId();
     // 4,000 records of 1 KB: copying the document takes milliseconds.
     const backend = A.getBackend(A.init());
@@ -151,7 +133,7 @@ describe("what a client takes from one connection to a relay", () => {
 
 describe("messages without changes", () => {
   it("refuses a message larger than it takes, even one carrying no change, and closes", async () => {
-    const { replica } = await freshReplica();
+    const { replica } = await freshReplica(cleanup);
     const asked = newDocumentId();
     const base = A.from({ wanted: "yes" }) as A.Doc<unknown>;
     // 200 heads (6.4 KB) and no change: what a relay could inflate to 100 MiB from a small frame.

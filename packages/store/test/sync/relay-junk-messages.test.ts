@@ -1,14 +1,11 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import * as A from "@automerge/automerge";
 import { describe, expect, it, vi } from "vitest";
-import { canonHome, openReplica } from "../../src/index.js";
 import { openRelaySession } from "../../src/sync/relay-session.js";
 import {
   carryingWhole,
   cleanupAfterEach,
   firstClientError,
+  freshReplica,
   hostileRelay,
   newDocumentId,
 } from "../helpers/hostile-relay.js";
@@ -31,13 +28,7 @@ function nested(depth: number): Uint8Array {
 
 /** A replica syncing with a relay that answers a request for a document with it, then with `junk`. */
 async function junkAfterAnswer(junk: (asked: string) => Record<string, unknown>[]) {
-  const directory = await mkdtemp(join(tmpdir(), "canon-junk-"));
-  cleanup.push(() => rm(directory, { recursive: true, force: true }));
-  const replica = await openReplica(canonHome(directory));
-  cleanup.push(async () => {
-    await replica.close();
-    await replica.writesSettled();
-  });
+  const { replica } = await freshReplica(cleanup);
   const asked = newDocumentId();
   const url = await hostileRelay(cleanup, (message, reply) => {
     if (message.type === "join")
