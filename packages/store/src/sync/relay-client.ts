@@ -8,7 +8,11 @@ import {
   syncMessageTooDeep,
 } from "./document-depth.js";
 import { isPlainPeerId, isStorageId } from "./peer-identity.js";
-import { RelayAllowance, type RelayAllowanceLimits } from "./relay-allowance.js";
+import {
+  type RelayAllowance,
+  type RelayAllowanceLimits,
+  relayAllowanceOf,
+} from "./relay-allowance.js";
 
 type Socket = NonNullable<WebSocketClientAdapter["socket"]>;
 type ConnectArgs = Parameters<WebSocketClientAdapter["connect"]>;
@@ -87,7 +91,7 @@ export class RelayClient extends WebSocketClientAdapter {
     this.#closing = undefined;
     this.lostConnection = undefined;
     this.droppedMessage = undefined;
-    this.allowance = new RelayAllowance(this.allowanceLimits);
+    this.allowance = relayAllowanceOf(this.url, this.allowanceLimits);
     this.#opened = false;
     super.connect(...args);
     this.socket?.addEventListener("open", this.#markOpened);
@@ -205,15 +209,17 @@ export class RelayClient extends WebSocketClientAdapter {
   unsolicited = 0;
 
   /**
-   * What the current connection may still bring (`relay-allowance.ts`):
-   * bytes of changes per document and in all, and time spent trying
-   * changes on copies of documents. A message past it is dropped, recorded
-   * in {@link RelayClient.droppedMessage}, and the connection closed. Each
-   * connection starts with a fresh one.
+   * What the relay may still bring (`relay-allowance.ts`): bytes of
+   * messages and of changes, per document and in all, and time spent
+   * trying changes on copies of documents. A message past it is dropped,
+   * recorded in {@link RelayClient.droppedMessage}, and the connection
+   * closed. Each connection draws on the relay's allowance in this process
+   * ({@link relayAllowanceOf}, taken again at every `connect()`): a new
+   * connection, or a new client of the same relay, does not refill it.
    */
-  allowance = new RelayAllowance();
+  allowance: RelayAllowance = relayAllowanceOf(this.url);
 
-  /** The limits of each connection's {@link RelayClient.allowance}, when not the defaults. */
+  /** The limits of the relay's {@link RelayClient.allowance}, when not the defaults (set before connecting). */
   allowanceLimits: RelayAllowanceLimits | undefined;
 
   /**

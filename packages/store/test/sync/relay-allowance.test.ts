@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import * as A from "@automerge/automerge";
 import { describe, expect, it } from "vitest";
 import { openReplica } from "../../src/index.js";
-import { RelayAllowance } from "../../src/sync/relay-allowance.js";
+import { RelayAllowance, relayAllowanceOf } from "../../src/sync/relay-allowance.js";
+import { RelayClient } from "../../src/sync/relay-client.js";
 import { openRelaySession } from "../../src/sync/relay-session.js";
 import {
   carryingWhole,
@@ -12,6 +13,7 @@ import {
   hostileRelay,
   newDocumentId,
 } from "../helpers/hostile-relay.js";
+import { hostileServer } from "../helpers/hostile-server.js";
 
 // A relay is unsigned transport. One that is broken or hostile sent a client
 // as many changes as it liked to a document the client asked for (each sync
@@ -131,6 +133,77 @@ describe("what a client takes from one connection to a relay", () => {
   }, 60_000);
 });
 
+describe("what a client takes from one relay across connections", () => {
+  // Sixth pass: the allowance was made anew at every connection, so a relay
+  // that got itself closed (or a watch, the owner, the MCP server reconnecting)
+  // fed another 64 MiB a document each time, without end.
+  it("does not refill the allowance when the client reconnects", async () => {
+    const { replica } = await freshReplica(cleanup);
+    const asked = newDocumentId();
+    const base = A.from({ wanted: "yes" }) as A.Doc<unknown>;
+    // 1 MiB each, five a connection, each connection going on from the first
+    // change the last one refused (a change needs the ones before it).
+    const bulky = bulkyChanges(base, 10, 1024 * 1024);
+    let fed = true;
+    let connection = 0;
+    const server = await hostileServer(cleanup, "hostile", (message, reply) => {
+      if (message.type === "join") {
+        fed = false;
+        reply({
+          type: "peer",
+          selectedProtocolVersion: "1",
+          peerMetadata: { storageId: crypto.randomUUID(), isEphemeral: false },
+        });
+      } else if (
+        (message.type === "request" || message.type === "sync") &&
+        message.documentId === asked &&
+        !fed
+      ) {
+        fed = true;
+        reply({ type: "sync", documentId: asked, data: carryingWhole(base) });
+        for (const change of bulky.slice(connection * 2, connection * 2 + 5))
+          reply({ type: "sync", documentId: asked, data: carrying([change]) });
+        connection += 1;
+      }
+    });
+    // Retried 100 ms after each close, as a client kept running reconnects.
+    const client = new RelayClient(server.url, 100);
+    client.allowanceLimits = { documentBytes: 3 * 1024 * 1024 };
+    client.knownDocument = (documentId) => documentId in replica.repo.handles;
+    replica.connect(client);
+    cleanup.push(async () => replica.disconnect(client));
+    const handle = await replica.find<Record<string, unknown>>(asked);
+    expect(handle?.doc().wanted).toBe("yes");
+    const deadline = Date.now() + 30_000;
+    while (server.connections() < 2 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(server.connections()).toBeGreaterThanOrEqual(2);
+    // The second connection's feed is refused at its first change.
+    while (client.droppedMessage === undefined && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(client.droppedMessage).toMatch(`more than 3 MiB of changes to ${asked} from this relay`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const keys = Object.keys(handle?.doc() ?? {}).sort();
+    expect(keys).toEqual(["bulk-0", "bulk-1", "wanted"]);
+  }, 60_000);
+
+  it("is one allowance for every client of a relay in a process, whatever its token", () => {
+    const first = new RelayClient("ws://127.0.0.1:1/sync?token=a", 1000);
+    const second = new RelayClient("ws://127.0.0.1:1/sync?token=b", 1000);
+    const other = new RelayClient("ws://127.0.0.1:2/sync", 1000);
+    expect(first.allowance).toBe(second.allowance);
+    expect(first.allowance).toBe(relayAllowanceOf("ws://127.0.0.1:1/sync"));
+    expect(other.allowance).not.toBe(first.allowance);
+    // A client asking for limits of its own (a peering relay) has its own.
+    expect(relayAllowanceOf("ws://127.0.0.1:1/sync", { documentBytes: 5 })).not.toBe(
+      first.allowance,
+    );
+    const spent = first.allowance.takeChanges("a", 64 * 1024 * 1024);
+    expect(spent).toBeUndefined();
+    expect(second.allowance.takeChanges("a", 1)).toMatch("more than 64 MiB of changes to a");
+  });
+});
+
 describe("messages without changes", () => {
   it("refuses a message larger than it takes, even one carrying no change, and closes", async () => {
     const { replica } = await freshReplica(cleanup);
@@ -172,10 +245,12 @@ describe("RelayAllowance", () => {
   it("counts changes per document and in all, and refuses what would pass either limit", () => {
     const allowance = new RelayAllowance({ documentBytes: 100, connectionBytes: 150 });
     expect(allowance.takeChanges("a", 60)).toBeUndefined();
-    expect(allowance.takeChanges("a", 41)).toBe("more than 100 bytes of changes to a");
+    expect(allowance.takeChanges("a", 41)).toBe(
+      "more than 100 bytes of changes to a from this relay in a day",
+    );
     expect(allowance.takeChanges("a", 40)).toBeUndefined();
     expect(allowance.takeChanges("b", 60)).toBe(
-      "more than 150 bytes of changes over one connection",
+      "more than 150 bytes of changes from this relay in a day",
     );
     expect(allowance.takeChanges("b", 50)).toBeUndefined();
     expect(allowance.takeChanges("c", 0)).toBeUndefined();
@@ -185,8 +260,29 @@ describe("RelayAllowance", () => {
     const allowance = new RelayAllowance({ messageBytes: 100, connectionMessageBytes: 150 });
     expect(allowance.takeMessage(101)).toBe("a message of 101 bytes (at most 100 bytes are taken)");
     expect(allowance.takeMessage(100)).toBeUndefined();
-    expect(allowance.takeMessage(51)).toBe("more than 150 bytes of messages over one connection");
+    expect(allowance.takeMessage(51)).toBe(
+      "more than 150 bytes of messages from this relay in a day",
+    );
     expect(allowance.takeMessage(50)).toBeUndefined();
+  });
+
+  it("gives spent bytes back over the refill time, never more than the limit", () => {
+    let now = 0;
+    const allowance = new RelayAllowance(
+      { documentBytes: 100, connectionBytes: 1_000, refillMs: 1_000 },
+      () => now,
+    );
+    expect(allowance.takeChanges("a", 100)).toBeUndefined();
+    expect(allowance.takeChanges("a", 1)).toBe(
+      "more than 100 bytes of changes to a from this relay in 1 s",
+    );
+    now = 500;
+    expect(allowance.takeChanges("a", 51)).toMatch("more than 100 bytes");
+    expect(allowance.takeChanges("a", 50)).toBeUndefined();
+    // A long quiet time refills it whole, not past its limit.
+    now = 100_000;
+    expect(allowance.takeChanges("a", 101)).toMatch("more than 100 bytes");
+    expect(allowance.takeChanges("a", 100)).toBeUndefined();
   });
 
   it("lets copies be tried until their time is spent", () => {
