@@ -32,6 +32,8 @@ export class RelayMetrics {
   readonly mergeSeconds: Histogram;
   /** Documents dropped from memory after being idle. */
   readonly evicted: Counter;
+  /** Database requests that waited too long for a connection or ran too long, by pool and stage (`storage/storage-timeouts.ts`). */
+  readonly storageTimeouts: Counter<"pool" | "stage">;
 
   /** Metrics of a relay running `repo` with `connections()` WebSockets open. */
   constructor(repo: () => Repo | undefined, connections: () => number) {
@@ -84,6 +86,12 @@ export class RelayMetrics {
     this.evicted = new Counter({
       name: "canon_relay_evicted_documents_total",
       help: "Documents dropped from memory after being idle (they stay stored)",
+      registers,
+    });
+    this.storageTimeouts = new Counter({
+      name: "canon_relay_storage_timeouts_total",
+      help: "Database requests that waited too long for a connection (stage wait) or ran too long (stage statement), then tried again, by pool (reads, writes)",
+      labelNames: ["pool", "stage"],
       registers,
     });
   }

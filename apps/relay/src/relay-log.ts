@@ -26,6 +26,7 @@ export type RelayEvent =
   | "repo-error"
   | "database-lost"
   | "database-back"
+  | "storage-timeout"
   | "merge-failed"
   | "documents-evicted"
   | "eviction-failed"

@@ -26,6 +26,8 @@ import { sendSpaceDocuments } from "./space-documents.js";
 import { openDirectoryStorage } from "./storage/directory-storage.js";
 import { DocumentFlushes } from "./storage/document-flushes.js";
 import type { PostgresFanout } from "./storage/postgres-fanout.js";
+import type { PostgresPoolOptions, StorageTimeout } from "./storage/postgres-storage.js";
+import { storageTimeoutReporter } from "./storage/storage-timeouts.js";
 import type { RelayStorage } from "./storage/relay-storage.js";
 
 /** How to run a relay (or serve a replica). */
@@ -47,6 +49,13 @@ export interface RelayServerOptions {
    * reach each other's clients through LISTEN/NOTIFY). Never logged with its password.
    */
   readonly databaseUrl?: string | undefined;
+  /**
+   * With `databaseUrl`: the connections for reads and for writes, and how
+   * long a request waits for one and a statement runs before it is logged
+   * (`storage-timeout`), counted (`canon_relay_storage_timeouts_total`) and
+   * tried again; `DEFAULT_POOL_OPTIONS` (6 and 4, 10 s and 30 s) unless given.
+   */
+  readonly databasePool?: Omit<PostgresPoolOptions, "onTimeout"> | undefined;
   /** TCP port for WebSocket sync and `/healthz`; 0 picks a free one. */
   readonly port: number;
   /** Address to listen on; 127.0.0.1 (this machine only) when absent. */
@@ -156,10 +165,15 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
           ...(await import("./storage/postgres-storage.js")),
           ...(await import("./storage/postgres-fanout.js")),
         };
+  // Set once the metrics exist (no request reaches the database before).
+  let reportStorageTimeout: (timeout: StorageTimeout) => void = () => undefined;
   const postgres =
     options.databaseUrl === undefined || database === undefined
       ? undefined
-      : await database.openPostgresStorage(options.databaseUrl, origin);
+      : await database.openPostgresStorage(options.databaseUrl, origin, {
+          ...options.databasePool,
+          onTimeout: (timeout) => reportStorageTimeout(timeout),
+        });
   let relayStorage: RelayStorage;
   if (postgres !== undefined) relayStorage = postgres;
   else if (options.storageDirectory !== undefined)
@@ -193,6 +207,7 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     () => started,
     () => wss.clients.size,
   );
+  reportStorageTimeout = storageTimeoutReporter(log, metrics);
   const access =
     tokens.spaces.size > 0
       ? new SpaceAccess(tokens.spaces, { storage, sizes, repo: () => started })

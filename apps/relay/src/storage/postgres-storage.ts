@@ -18,6 +18,50 @@ const OPEN_TIMEOUT_MS = 10_000;
 /** The longest pause between two tries of a write or read while the database is unreachable. */
 const MAX_RETRY_PAUSE_MS = 1000;
 
+/**
+ * How a relay uses its database connections: two pools, so that a flood of
+ * loads (clients' finds, other relays' changes fanned out) never holds every
+ * connection a save needs, nor saves every connection a load needs; and
+ * bounded waits, for a free connection and for a statement, so that a
+ * stalled database (a lock held, a server stopped, a saturated disk) is
+ * seen in the log and `/metrics` instead of requests queueing silently.
+ */
+export interface PostgresPoolOptions {
+  /** Connections for reads (loads, ranges, sizes, counts); 6 unless given. */
+  readonly readConnections?: number;
+  /** Connections for writes (saves, removals); 4 unless given. */
+  readonly writeConnections?: number;
+  /** Most milliseconds a request waits for a free connection before it is reported and tried again; 10 s unless given. */
+  readonly waitMillis?: number;
+  /** Most milliseconds a statement runs before the server cancels it, reported and tried again; 30 s unless given. */
+  readonly statementMillis?: number;
+  /** Told of each time-out (each is then tried again: a save is never dropped). */
+  readonly onTimeout?: (timeout: StorageTimeout) => void;
+}
+
+/** One of a relay's two pools of database connections ({@link PostgresPoolOptions}). */
+export type StoragePool = "reads" | "writes";
+
+/** A request to the database that took too long, and was then tried again. */
+export interface StorageTimeout {
+  readonly pool: StoragePool;
+  /** `wait`: no connection of the pool came free in time; `statement`: the statement ran too long. */
+  readonly stage: "wait" | "statement";
+  /** Requests waiting for a connection of that pool when it happened. */
+  readonly waiting: number;
+}
+
+/** The defaults of {@link PostgresPoolOptions}. */
+export const DEFAULT_POOL_OPTIONS = {
+  readConnections: 6,
+  writeConnections: 4,
+  waitMillis: 10_000,
+  statementMillis: 30_000,
+} as const;
+
+/** How much longer than a statement's time-out the client waits for its answer (a server stopped never cancels). */
+const ANSWER_GRACE_MS = 5000;
+
 /** What a notification on {@link DOCUMENTS_CHANNEL} carries: which chunk of which document, written by whom. */
 export interface ChunkNotice {
   /** The document written. */
@@ -29,39 +73,50 @@ export interface ChunkNotice {
 }
 
 /**
- * automerge-repo storage in PostgreSQL, over a `pg` pool: one row per storage
+ * automerge-repo storage in PostgreSQL, over two `pg` pools (reads and writes,
+ * {@link PostgresPoolOptions}): one row per storage
  * key (`canon_relay_chunks`), the schema created and migrated by
  * {@link openPostgresStorage}. Every write is one statement, so one
  * transaction and one round trip; a write of a
  * new snapshot or incremental chunk also sends a notification naming the chunk
  * (`pg_notify`, delivered by PostgreSQL only when the transaction commits),
  * which other relays on the same database use to pick up the change. While
- * the database is unreachable, each operation waits and tries again (so a
- * save is never dropped, and nothing is acknowledged before it commits)
- * until the storage is closed.
+ * the database is unreachable, or an operation waited too long for a
+ * connection or ran too long (reported to `onTimeout`), it waits and tries
+ * again (so a save is never dropped, and nothing is acknowledged before it
+ * commits) until the storage is closed.
  */
 export class PostgresStorage implements StorageAdapterInterface, RelayStorage {
   readonly adapter: StorageAdapterInterface = this;
   readonly location: string;
   /** This relay process, as named in the notifications it sends. */
   readonly origin: string;
-  readonly #pool: pg.Pool;
+  readonly #reads: pg.Pool;
+  readonly #writes: pg.Pool;
+  readonly #onTimeout: ((timeout: StorageTimeout) => void) | undefined;
   readonly #url: string;
   #closed = false;
   /** The last connection error, while the database is unreachable. */
   #down: string | undefined;
 
-  /** Storage over `pool` (see {@link openPostgresStorage}); `origin` names this relay in notifications. */
-  constructor(pool: pg.Pool, url: string, origin: string) {
-    this.#pool = pool;
+  /** Storage over its pools (see {@link openPostgresStorage}); `origin` names this relay in notifications. */
+  constructor(
+    pools: { readonly reads: pg.Pool; readonly writes: pg.Pool },
+    url: string,
+    origin: string,
+    onTimeout?: (timeout: StorageTimeout) => void,
+  ) {
+    this.#reads = pools.reads;
+    this.#writes = pools.writes;
+    this.#onTimeout = onTimeout;
     this.#url = url;
     this.location = redactedDatabaseUrl(url);
     this.origin = origin;
   }
 
   load(key: StorageKey): Promise<Uint8Array | undefined> {
-    return this.#retrying(async () => {
-      const { rows } = await this.#pool.query<{ data: Buffer }>(
+    return this.#retrying("reads", async () => {
+      const { rows } = await this.#reads.query<{ data: Buffer }>(
         "SELECT data FROM canon_relay_chunks WHERE key = $1",
         [key],
       );
@@ -100,8 +155,8 @@ export class PostgresStorage implements StorageAdapterInterface, RelayStorage {
   }
 
   loadRange(prefix: StorageKey): Promise<Chunk[]> {
-    return this.#retrying(async () => {
-      const { rows } = await this.#pool.query<{ key: string[]; data: Buffer }>(
+    return this.#retrying("reads", async () => {
+      const { rows } = await this.#reads.query<{ key: string[]; data: Buffer }>(
         `SELECT key, data FROM canon_relay_chunks WHERE ${rangeCondition(prefix)} ORDER BY seq`,
         rangeParameters(prefix),
       );
@@ -117,8 +172,8 @@ export class PostgresStorage implements StorageAdapterInterface, RelayStorage {
   }
 
   hasDocument(documentId: string): Promise<boolean> {
-    return this.#retrying(async () => {
-      const { rows } = await this.#pool.query<{ stored: boolean }>(
+    return this.#retrying("reads", async () => {
+      const { rows } = await this.#reads.query<{ stored: boolean }>(
         `SELECT EXISTS (SELECT 1 FROM canon_relay_chunks
            WHERE document_id = $1 AND key[2] = ANY($2)) AS stored`,
         [documentId, CONTENT_KINDS],
@@ -128,8 +183,8 @@ export class PostgresStorage implements StorageAdapterInterface, RelayStorage {
   }
 
   storedBytes(documentId: string): Promise<number> {
-    return this.#retrying(async () => {
-      const { rows } = await this.#pool.query<{ bytes: string }>(
+    return this.#retrying("reads", async () => {
+      const { rows } = await this.#reads.query<{ bytes: string }>(
         `SELECT coalesce(sum(octet_length(data)), 0) AS bytes FROM canon_relay_chunks
            WHERE document_id = $1 AND key[2] = ANY($2)`,
         [documentId, CONTENT_KINDS],
@@ -140,8 +195,8 @@ export class PostgresStorage implements StorageAdapterInterface, RelayStorage {
 
   /** How many documents have chunks stored; callers while a count runs share it (see `single-flight.ts`). */
   readonly countDocuments: () => Promise<number> = singleFlight(() =>
-    this.#retrying(async () => {
-      const { rows } = await this.#pool.query<{ documents: string }>(
+    this.#retrying("reads", async () => {
+      const { rows } = await this.#reads.query<{ documents: string }>(
         `SELECT count(DISTINCT document_id) AS documents FROM canon_relay_chunks
            WHERE key[2] = ANY($1)`,
         [CONTENT_KINDS],
@@ -182,7 +237,7 @@ export class PostgresStorage implements StorageAdapterInterface, RelayStorage {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#pool.end();
+    await Promise.all([this.#reads.end(), this.#writes.end()]);
   }
 
   /**
@@ -193,20 +248,25 @@ export class PostgresStorage implements StorageAdapterInterface, RelayStorage {
    * explicit transaction it replaced cost up to four (`BEGIN`, the insert,
    * the notification, `COMMIT`): on a machine short of CPU,
    * each round trip waits for the server process to be scheduled, and a
-   * relay's pool of connections, shared by every save and every load, then
-   * fell seconds behind (bench relay-postgres, 2026-11-30).
+   * relay's pool of connections, then shared by every save and every load,
+   * fell seconds behind (bench relay-postgres, 2026-11-30). Writes have a
+   * pool of their own now.
    */
   async #statement(sql: string, parameters: readonly unknown[]): Promise<void> {
-    await this.#retrying(() => this.#pool.query(sql, [...parameters]));
+    await this.#retrying("writes", () => this.#writes.query(sql, [...parameters]));
   }
 
   /**
    * Runs `work`, and again after a pause each time it fails because the
    * database cannot be reached (connection refused or lost, server shutting
-   * down), until it succeeds or the storage is closed. Any other error (a bug,
-   * a full disk on the server) is thrown at once as `STORAGE_UNWRITABLE`.
+   * down), or waited too long for a connection of `pool` or ran too long
+   * (reported to `onTimeout` first), until it succeeds or the storage is
+   * closed. Any other error (a bug, a full disk on the server) is thrown at
+   * once as `STORAGE_UNWRITABLE`. Every statement Canon sends may be sent
+   * again: reads change nothing, and each write is one statement that
+   * commits whole or not at all, storing the same row either way.
    */
-  async #retrying<T>(work: () => Promise<T>): Promise<T> {
+  async #retrying<T>(pool: StoragePool, work: () => Promise<T>): Promise<T> {
     let pause = 50;
     for (;;) {
       if (this.#closed)
@@ -216,7 +276,14 @@ export class PostgresStorage implements StorageAdapterInterface, RelayStorage {
         this.#down = undefined;
         return result;
       } catch (error) {
-        if (!isConnectionError(error) || this.#closed)
+        const stage = timeoutStage(error);
+        if (stage !== undefined && !this.#closed)
+          this.#onTimeout?.({
+            pool,
+            stage,
+            waiting: (pool === "reads" ? this.#reads : this.#writes).waitingCount,
+          });
+        if ((stage === undefined && !isConnectionError(error)) || this.#closed)
           throw new CanonError(
             "STORAGE_UNWRITABLE",
             `database ${this.location} refused a storage operation: ${describe(error)}`,
@@ -237,21 +304,42 @@ export class PostgresStorage implements StorageAdapterInterface, RelayStorage {
  * or its schema is newer than this relay's; the message shows the URL
  * without its password.
  */
-export async function openPostgresStorage(url: string, origin: string): Promise<PostgresStorage> {
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: 10,
-    // No timeout for a connection from the pool: under load, requests queue
-    // for a free one, and timing them out (then retrying at the back of the
-    // queue) would starve them. A database that is down refuses at once.
-    connectionTimeoutMillis: 0,
-    keepAlive: true,
-    idleTimeoutMillis: 30_000,
-    application_name: `canon-relay ${origin}`,
-  });
+export async function openPostgresStorage(
+  url: string,
+  origin: string,
+  options: PostgresPoolOptions = {},
+): Promise<PostgresStorage> {
+  const waitMillis = options.waitMillis ?? DEFAULT_POOL_OPTIONS.waitMillis;
+  const statementMillis = options.statementMillis ?? DEFAULT_POOL_OPTIONS.statementMillis;
+  const poolOf = (pool: StoragePool, max: number) =>
+    new pg.Pool({
+      connectionString: url,
+      max,
+      // A request waits for a free connection (or a new one to connect) this
+      // long at most; then it is reported and tried again, behind those
+      // already waiting. Without a bound, a stalled database queued every
+      // request silently (a client's find gave up after 60 s, "unavailable").
+      connectionTimeoutMillis: waitMillis,
+      // The server cancels a statement past this (its connection stays
+      // usable); a server that stopped answering is given up on by the
+      // client a little later, the connection then dropped and replaced.
+      statement_timeout: statementMillis,
+      query_timeout: statementMillis + ANSWER_GRACE_MS,
+      keepAlive: true,
+      idleTimeoutMillis: 30_000,
+      application_name: `canon-relay ${origin} ${pool}`,
+    });
+  const pools = {
+    reads: poolOf("reads", options.readConnections ?? DEFAULT_POOL_OPTIONS.readConnections),
+    writes: poolOf("writes", options.writeConnections ?? DEFAULT_POOL_OPTIONS.writeConnections),
+  };
+  const pool = {
+    end: () => Promise.all([pools.reads.end(), pools.writes.end()]),
+  };
   // An idle connection the server dropped (a restart) is reported here; the
   // pool replaces it on the next query. Without a listener it would end the process.
-  pool.on("error", () => undefined);
+  pools.reads.on("error", () => undefined);
+  pools.writes.on("error", () => undefined);
   // The schema is checked on a connection of its own that gives up after
   // OPEN_TIMEOUT_MS: a host that never answers (a firewall dropping packets)
   // fails the start with a message instead of hanging until TCP gives up.
@@ -274,7 +362,7 @@ export async function openPostgresStorage(url: string, origin: string): Promise<
   } finally {
     await opening.end().catch(() => undefined);
   }
-  return new PostgresStorage(pool, url, origin);
+  return new PostgresStorage(pools, url, origin, options.onTimeout);
 }
 
 /** True for errors that mean "the database is not there right now", not "the request is wrong". */
@@ -288,6 +376,20 @@ export function isConnectionError(error: unknown): boolean {
   }
   const message = error instanceof Error ? error.message : "";
   return /connection|timeout|terminated|not queryable/i.test(message);
+}
+
+/**
+ * Which wait an error ended, when it is a time-out of the relay's own:
+ * `wait` for a connection of the pool (pg-pool's), `statement` for the
+ * server's `statement_timeout` (SQLSTATE 57014) or the client's answer
+ * time-out; undefined for any other error.
+ */
+function timeoutStage(error: unknown): StorageTimeout["stage"] | undefined {
+  const message = error instanceof Error ? error.message : "";
+  if (/timeout exceeded when trying to connect/i.test(message)) return "wait";
+  if ((error as { code?: unknown }).code === "57014") return "statement";
+  if (/query read timeout/i.test(message)) return "statement";
+  return undefined;
 }
 
 /** The SQL condition for keys starting with `prefix` ($1 the document id, $2 the whole prefix). */
