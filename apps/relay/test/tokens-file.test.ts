@@ -74,6 +74,21 @@ describe("the relay's tokens file", () => {
     );
   });
 
+  // Sixth pass: V8's JSON.parse message quotes the text around an unexpected
+  // token, so a token written in single quotes (or none) had its first ten
+  // characters printed to the relay's standard error and service log.
+  it("refuses bad JSON without quoting the file's text, which may be a token", () => {
+    const singleQuoted = `{"spaces": {"${SPACE_A}": {"write": ['${WRITER}']}}}`;
+    const unquoted = `{"spaces": {"${SPACE_A}": {"write": [${WRITER}]}}}`;
+    for (const text of [singleQuoted, unquoted]) {
+      const message = refusal(text);
+      expect(message).toMatch(/tokens\.json is not JSON/);
+      expect(message).not.toContain(WRITER.slice(0, 6));
+      expect(message).toMatch(/double quotes/);
+    }
+    expect(refusal(`{"spaces": {}}\n  x`)).toMatch(/stopped at line 2, column 3/);
+  });
+
   it("refuses one token with different rights, in two spaces or in one, and the admin token listed", () => {
     expect(
       refusal(

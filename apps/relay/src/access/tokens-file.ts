@@ -49,7 +49,7 @@ export function parseTokensFile(text: string, source: string, admin?: string): R
   } catch (error) {
     throw new CanonError(
       "BAD_ARGUMENT",
-      `the tokens file ${source} is not JSON (${(error as Error).message}); it looks like {"spaces": {"<space-document-id>": {"write": ["…"], "read": ["…"]}}}`,
+      `the tokens file ${source} is not JSON (${jsonErrorPlace(text, error)}); it looks like {"spaces": {"<space-document-id>": {"write": ["…"], "read": ["…"]}}}`,
     );
   }
   const parsed = TokensFile.safeParse(json);
@@ -106,6 +106,22 @@ export async function readTokensFile(path: string, admin?: string): Promise<Rela
     );
   }
   return parseTokensFile(text, path, admin);
+}
+
+/**
+ * Where JSON.parse stopped in `text`, as "line L, column C", without its
+ * message: V8 quotes the text around an unexpected token (`Unexpected token
+ * 's', ..."write": [supersecre"...`), which in a tokens file is a token's
+ * first characters (one written in single quotes, or unquoted), and the
+ * message goes to the relay's standard error, its service log, a CI log.
+ */
+function jsonErrorPlace(text: string, error: unknown): string {
+  const message = error instanceof Error ? error.message : "";
+  const position = /at position (\d+)/.exec(message)?.[1];
+  if (position === undefined)
+    return "a character out of place: strings, tokens included, go in double quotes";
+  const before = text.slice(0, Number(position)).split("\n");
+  return `stopped at line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1}`;
 }
 
 /** An issue's message; for a bad record key, the key's own issue (zod wraps it as "Invalid key in record"). */
