@@ -104,14 +104,38 @@ const Peers = z
           if (!isCanonError(error)) throw error;
           context.addIssue({
             code: "custom",
-            message: `CANON_RELAY_PEERS has a bad URL: ${error.message}`,
-            input: url,
+            message: `CANON_RELAY_PEERS has a bad URL: ${withoutSecrets(error.message, url)}`,
           });
         }
       }),
     ),
   )
   .default([]);
+
+/**
+ * `message` with `url` (as written, or quoted as JSON) shown without what
+ * may be secret: a peer's URL carries the token this relay presents to it
+ * (`?token=`), perhaps a password (`user:password@`), and a start-up error
+ * goes to standard error, a service log, a CI log. Scheme, host and path
+ * stay, so the operator still sees which entry is wrong.
+ */
+function withoutSecrets(message: string, url: string): string {
+  let shown: string;
+  try {
+    const parsed = new URL(url);
+    if (
+      parsed.search === "" &&
+      parsed.hash === "" &&
+      parsed.username === "" &&
+      parsed.password === ""
+    )
+      return message;
+    shown = `${parsed.protocol}//${parsed.host}${parsed.pathname} (query and user info not shown)`;
+  } catch {
+    shown = "(a URL that does not parse, not shown: it may hold a token)";
+  }
+  return message.split(JSON.stringify(url).slice(1, -1)).join(shown).split(url).join(shown);
+}
 
 /**
  * The relay's environment, parsed into its settings. Unset and empty

@@ -1,0 +1,34 @@
+import { isCanonError } from "@canon/core";
+import { describe, expect, it } from "vitest";
+import { readRelayConfig } from "../src/config.js";
+
+/** The message `readRelayConfig` refuses `environment` with. */
+function refusal(environment: Record<string, string>): string {
+  try {
+    readRelayConfig(environment);
+  } catch (error) {
+    if (!isCanonError(error)) throw error;
+    expect(error.code).toBe("BAD_ARGUMENT");
+    return error.message;
+  }
+  throw new Error("accepted");
+}
+
+describe("the relay's environment", () => {
+  // Sixth pass: a peer's URL carries the token this relay presents to it; a
+  // bad entry in CANON_RELAY_PEERS was quoted whole in the start-up error
+  // (standard error, a service log), token and password included.
+  it("refuses a bad peer URL naming its host, never its token or password", () => {
+    const message = refusal({
+      CANON_RELAY_DATA: "/tmp/canon-relay-config-test",
+      CANON_RELAY_PEERS:
+        "ws://127.0.0.1:1,http://relay.example:8080/sync?token=peer-secret-0123456789,https://user:pass-secret-987@relay.example/",
+    });
+    expect(message).toMatch(
+      /CANON_RELAY_PEERS has a bad URL: "?http:\/\/relay\.example:8080\/sync/,
+    );
+    expect(message).toMatch(/is not a WebSocket URL/);
+    expect(message).not.toContain("peer-secret");
+    expect(message).not.toContain("pass-secret");
+  });
+});
