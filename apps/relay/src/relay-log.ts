@@ -32,6 +32,9 @@ export type RelayEvent =
   | "eviction-failed"
   | "unhandled-rejection";
 
+/** Longest text a log field keeps; a longer one is cut, saying how long it was. */
+export const MAX_LOGGED_TEXT = 500;
+
 /** Writes one JSON line per event; fields are plain values, never a peer's raw bytes. */
 export interface RelayLog {
   /** True when `level` would be written, so a caller can skip building fields. */
@@ -66,10 +69,38 @@ export function createRelayLog(
     write(wanted, event, fields) {
       if (!enabled(wanted)) return;
       sink(
-        `${JSON.stringify({ time: new Date().toISOString(), level: wanted, event, ...fields })}\n`,
+        `${escapedLine(JSON.stringify({ time: new Date().toISOString(), level: wanted, event, ...shortened(fields) }))}\n`,
       );
     },
   };
+}
+
+/**
+ * A JSON line with every character a terminal or a log viewer may act on
+ * written as a `\u` escape (still the same JSON): `JSON.stringify` escapes
+ * only the C0 controls (newline, ESC), not the C1 controls (U+009B starts
+ * an escape sequence on some terminals, like ESC [), the line and paragraph
+ * separators (U+2028/9, a new line to some viewers), nor the bidirectional
+ * controls (U+202A-E, U+2066-9, which reorder what a reader sees).
+ */
+function escapedLine(json: string): string {
+  return json.replace(
+    /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/** The fields with each text cut to {@link MAX_LOGGED_TEXT} characters (a reason may quote a peer). */
+function shortened(
+  fields: Readonly<Record<string, string | number | boolean | undefined>>,
+): Record<string, string | number | boolean | undefined> {
+  const cut: Record<string, string | number | boolean | undefined> = {};
+  for (const [name, value] of Object.entries(fields))
+    cut[name] =
+      typeof value === "string" && value.length > MAX_LOGGED_TEXT
+        ? `${value.slice(0, MAX_LOGGED_TEXT)}… (${value.length} characters)`
+        : value;
+  return cut;
 }
 
 /**

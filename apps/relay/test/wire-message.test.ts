@@ -14,6 +14,22 @@ function join(fields: Record<string, unknown>): Uint8Array {
 }
 
 describe("parseWireMessage", () => {
+  it("names a peer's map key in a refusal by its length only, never its text", () => {
+    const key = `\n\u001b[31m${"k".repeat(10_000)}`;
+    const parsed = parseWireMessage(
+      cbor.encode({
+        type: "remote-heads-changed",
+        senderId: "client-1",
+        targetId: "relay-1",
+        documentId,
+        newHeads: { [key]: { heads: [], timestamp: 1 } },
+      }),
+    );
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    expect(parsed.reason).toBe("bad message: newHeads.(a key of 10006 characters) is not a UUID");
+  });
+
   it("accepts a join as automerge-repo's client sends it, without unknown fields", () => {
     const parsed = parseWireMessage(join({ peerMetadata: { isEphemeral: true }, smuggled: "x" }));
     expect(parsed).toEqual({

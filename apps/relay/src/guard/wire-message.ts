@@ -194,7 +194,7 @@ export function parseWireMessage(bytes: Uint8Array): ParsedWireMessage {
     const issue = parsed.error.issues[0];
     return {
       ok: false,
-      reason: `bad message: ${issue ? `${issue.path.join(".") || "(message)"} ${issue.message}` : "wrong shape"}`,
+      reason: `bad message: ${issue ? `${shownPath(issue.path) || "(message)"} ${issue.code === "invalid_key" ? (issue.issues[0]?.message ?? issue.message) : issue.message}` : "wrong shape"}`,
     };
   }
   const message = parsed.data;
@@ -209,6 +209,23 @@ export function parseWireMessage(bytes: Uint8Array): ParsedWireMessage {
     }
   }
   return { ok: true, message, changes: [] };
+}
+
+/**
+ * Where in a message a refusal points, for the log: field names and list
+ * positions as they are, but a map key the peer chose (a `newHeads` storage
+ * id, say) only by its length. The key is the peer's text, of any length
+ * and any characters: it made one bad message a log line as large as the
+ * message, carrying whatever the peer wrote.
+ */
+function shownPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((part) =>
+      typeof part === "number" || (typeof part === "string" && /^[A-Za-z]{1,32}$/.test(part))
+        ? String(part)
+        : `(a key of ${String(part).length} characters)`,
+    )
+    .join(".");
 }
 
 function syncChanges(data: Uint8Array, message: WireMessage): ParsedWireMessage {
