@@ -221,8 +221,10 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     end: (documentId: string) => eviction?.end(documentId),
     settled: (documentId: string) => eviction?.settled(documentId),
   };
-  // Every id a peer relay answered our join with: a client may not join under one (see the guard).
-  const peerRelayIds = new Set<string>();
+  // The id each peer relay answered our join with last: a client may not join under one (see
+  // the guard). Only the last: a peer relay answering each reconnection under a new id made
+  // this grow by one id a second, for as long as the relay ran (each refusal reconnects).
+  const peerRelayIds: (string | undefined)[] = [];
   const serverAdapter = new GuardedServerAdapter(wss, {
     limits,
     log,
@@ -235,11 +237,11 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
     access,
     keepAliveMs: options.keepAliveMs,
     activity: idleMs > 0 ? activity : undefined,
-    peerRelay: (peerId) => peerRelayIds.has(peerId),
+    peerRelay: (peerId) => peerRelayIds.includes(peerId),
   });
   // A peer relay is guarded like a client (see `peering/peer-relay-client.ts`), with budgets of its own.
   const outgoing = (options.peers ?? []).map(
-    (peer) =>
+    (peer, index) =>
       new PeerRelayClient(peer, 1000, {
         limits,
         log,
@@ -248,7 +250,9 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
         check: (message, changes, peerId, budgets) =>
           serverAdapter.checkFromPeerRelay(message, changes, peerId, budgets),
         claimed: (peerId) => peerId === origin || serverAdapter.holdsPeer(peerId),
-        joined: (peerId) => peerRelayIds.add(peerId),
+        joined: (peerId) => {
+          peerRelayIds[index] = peerId;
+        },
       }),
   );
   const repo = new Repo({

@@ -275,3 +275,48 @@ describe("a client claiming the peer id of a relay ours peers with", () => {
     }, 15_000);
   }, 30_000);
 });
+
+describe("a peer relay answering each reconnection under a new id", () => {
+  // Sixth pass: every id a peer relay ever answered our join with was kept, for
+  // as long as our relay ran, and a client could not join under any of them
+  // without the admin token. A peer relay refused (a bad message) is
+  // reconnected a second later: one id more a second, without end.
+  it("is remembered under its last id only", async () => {
+    const admin = "admin-token-0123456789";
+    const alpha = parseAutomergeUrl(generateAutomergeUrl()).documentId;
+    const beta = parseAutomergeUrl(generateAutomergeUrl()).documentId;
+    let answered = 0;
+    const hostile = await hostilePeerRelay((message, reply) => {
+      if (message.type !== "join") return;
+      answered += 1;
+      const senderId = `hostile-relay-${answered}`;
+      reply({ ...PEER_ANSWER, senderId });
+      // Refused at once, so ours reconnects a second later.
+      reply({ type: "leave", senderId: "not a peer id!" });
+    });
+    const ours = await startRelayServer({
+      storageDirectory: await temporaryDirectory(),
+      port: 0,
+      token: admin,
+      spaceTokens: twoSpacesTokens(alpha, beta, admin),
+      peers: [{ url: hostile.url, token: admin }],
+      log: createRelayLog("silent"),
+    });
+    cleanup.push(() => ours.stop());
+    await eventually(() => answered >= 3, 20_000);
+    // An id the peer relay gave up on is an ordinary id again: a client may join under it.
+    const socket = new WebSocket(`${ours.url}?token=beta-token-0123456789`);
+    socket.on("error", () => {});
+    const heard: string[] = [];
+    socket.on("message", (raw: Buffer) => {
+      heard.push((cbor.decode(new Uint8Array(raw)) as RelayMessage).type);
+    });
+    await new Promise((resolve) => socket.once("open", resolve));
+    const closed = new Promise<number>((resolve) => socket.once("close", resolve));
+    socket.send(joinMessage("hostile-relay-1"));
+    await eventually(() => heard.length > 0, 10_000);
+    socket.close();
+    await closed;
+    expect(heard[0]).toBe("peer");
+  }, 40_000);
+});
