@@ -27,8 +27,8 @@ import { openDirectoryStorage } from "./storage/directory-storage.js";
 import { DocumentFlushes } from "./storage/document-flushes.js";
 import type { PostgresFanout } from "./storage/postgres-fanout.js";
 import type { PostgresPoolOptions, StorageTimeout } from "./storage/postgres-storage.js";
-import { storageTimeoutReporter } from "./storage/storage-timeouts.js";
 import type { RelayStorage } from "./storage/relay-storage.js";
+import { storageTimeoutReporter } from "./storage/storage-timeouts.js";
 
 /** How to run a relay (or serve a replica). */
 export interface RelayServerOptions {

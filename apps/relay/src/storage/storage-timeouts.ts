@@ -1,5 +1,5 @@
-import type { RelayLog } from "../relay-log.js";
 import type { RelayMetrics } from "../metrics.js";
+import type { RelayLog } from "../relay-log.js";
 import type { StorageTimeout } from "./postgres-storage.js";
 
 /** The fewest milliseconds between two `storage-timeout` lines of one pool and stage. */
