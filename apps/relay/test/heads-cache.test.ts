@@ -137,6 +137,26 @@ describe("HeadsCache", () => {
     expect(await cache.get("doc", async () => entry(["new"]))).toEqual(entry(["new"]));
   });
 
+  // Sixth pass, probed: two reads of one document in flight share one mark,
+  // which the first to end takes away; a write ending after it and before
+  // the second could leave the second's (older) heads cached, a stale
+  // summary until the next write. It cannot: the first read's own caching
+  // marks every read of the document still in flight stale.
+  it("does not keep a read that a write overtook, when another read of it ended first", async () => {
+    const cache = new HeadsCache();
+    const pending: ((value: DocumentHeads) => void)[] = [];
+    const slowRead = () => new Promise<DocumentHeads>((resolve) => pending.push(resolve));
+    const first = cache.get("doc", slowRead);
+    const second = cache.get("doc", slowRead);
+    expect(pending).toHaveLength(2);
+    pending[0]?.(entry(["old"]));
+    expect(await first).toEqual(entry(["old"]));
+    cache.invalidate("doc");
+    pending[1]?.(entry(["old"]));
+    expect(await second).toEqual(entry(["old"]));
+    expect(await cache.get("doc", async () => entry(["new"]))).toEqual(entry(["new"]));
+  });
+
   it("stays within its weight, dropping the least recently used first", async () => {
     const cache = new HeadsCache(10);
     for (const id of ["a", "b", "c", "d", "e"]) await cache.get(id, async () => entry(["h"]));
