@@ -19,6 +19,10 @@ export const RELAY_VARIABLES = [
   "CANON_RELAY_HOST",
   "CANON_RELAY_DATA",
   "CANON_RELAY_DATABASE_URL",
+  "CANON_RELAY_DATABASE_READ_CONNECTIONS",
+  "CANON_RELAY_DATABASE_WRITE_CONNECTIONS",
+  "CANON_RELAY_DATABASE_WAIT_MILLIS",
+  "CANON_RELAY_DATABASE_STATEMENT_MILLIS",
   "CANON_RELAY_TOKEN",
   "CANON_RELAY_TOKENS_FILE",
   "CANON_RELAY_PEERS",
@@ -148,6 +152,10 @@ export const RelayEnvironment = z
     CANON_RELAY_HOST: Host,
     CANON_RELAY_DATA: DataDirectory,
     CANON_RELAY_DATABASE_URL: checkedBy(parseDatabaseUrl, "CANON_RELAY_DATABASE_URL").optional(),
+    CANON_RELAY_DATABASE_READ_CONNECTIONS: Limit("CANON_RELAY_DATABASE_READ_CONNECTIONS"),
+    CANON_RELAY_DATABASE_WRITE_CONNECTIONS: Limit("CANON_RELAY_DATABASE_WRITE_CONNECTIONS"),
+    CANON_RELAY_DATABASE_WAIT_MILLIS: Limit("CANON_RELAY_DATABASE_WAIT_MILLIS"),
+    CANON_RELAY_DATABASE_STATEMENT_MILLIS: Limit("CANON_RELAY_DATABASE_STATEMENT_MILLIS"),
     CANON_RELAY_TOKEN: Token,
     CANON_RELAY_TOKENS_FILE: z
       .string()
@@ -192,6 +200,13 @@ export const RelayEnvironment = z
     dataDirectory: environment.CANON_RELAY_DATA,
     /** A PostgreSQL URL to store documents in, shared with other relays. */
     databaseUrl: environment.CANON_RELAY_DATABASE_URL,
+    /** The database's connections and waits (`PostgresPoolOptions`); the defaults where undefined. */
+    databasePool: {
+      readConnections: environment.CANON_RELAY_DATABASE_READ_CONNECTIONS,
+      writeConnections: environment.CANON_RELAY_DATABASE_WRITE_CONNECTIONS,
+      waitMillis: environment.CANON_RELAY_DATABASE_WAIT_MILLIS,
+      statementMillis: environment.CANON_RELAY_DATABASE_STATEMENT_MILLIS,
+    },
     token: environment.CANON_RELAY_TOKEN,
     tokensFile: environment.CANON_RELAY_TOKENS_FILE,
     peers: environment.CANON_RELAY_PEERS,

@@ -28,6 +28,7 @@ async function main(): Promise<void> {
     // A database, when given, wins over the directory.
     storageDirectory: config.databaseUrl === undefined ? config.dataDirectory : undefined,
     databaseUrl: config.databaseUrl,
+    databasePool: config.databasePool,
     port: config.port,
     host: config.host,
     token: config.token,

@@ -31,4 +31,31 @@ describe("the relay's environment", () => {
     expect(message).not.toContain("peer-secret");
     expect(message).not.toContain("pass-secret");
   });
+
+  it("reads the database's connections and waits, each a whole number of at least 1", () => {
+    const url = "postgres://canon@127.0.0.1:5432/canon";
+    expect(readRelayConfig({ CANON_RELAY_DATABASE_URL: url }).databasePool).toEqual({
+      readConnections: undefined,
+      writeConnections: undefined,
+      waitMillis: undefined,
+      statementMillis: undefined,
+    });
+    expect(
+      readRelayConfig({
+        CANON_RELAY_DATABASE_URL: url,
+        CANON_RELAY_DATABASE_READ_CONNECTIONS: "3",
+        CANON_RELAY_DATABASE_WRITE_CONNECTIONS: "2",
+        CANON_RELAY_DATABASE_WAIT_MILLIS: "2500",
+        CANON_RELAY_DATABASE_STATEMENT_MILLIS: "60000",
+      }).databasePool,
+    ).toEqual({
+      readConnections: 3,
+      writeConnections: 2,
+      waitMillis: 2500,
+      statementMillis: 60_000,
+    });
+    expect(
+      refusal({ CANON_RELAY_DATABASE_URL: url, CANON_RELAY_DATABASE_WAIT_MILLIS: "0" }),
+    ).toMatch(/CANON_RELAY_DATABASE_WAIT_MILLIS must be a whole number of at least 1, not "0"/);
+  });
 });

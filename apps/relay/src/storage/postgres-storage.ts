@@ -28,13 +28,13 @@ const MAX_RETRY_PAUSE_MS = 1000;
  */
 export interface PostgresPoolOptions {
   /** Connections for reads (loads, ranges, sizes, counts); 6 unless given. */
-  readonly readConnections?: number;
+  readonly readConnections?: number | undefined;
   /** Connections for writes (saves, removals); 4 unless given. */
-  readonly writeConnections?: number;
+  readonly writeConnections?: number | undefined;
   /** Most milliseconds a request waits for a free connection before it is reported and tried again; 10 s unless given. */
-  readonly waitMillis?: number;
+  readonly waitMillis?: number | undefined;
   /** Most milliseconds a statement runs before the server cancels it, reported and tried again; 30 s unless given. */
-  readonly statementMillis?: number;
+  readonly statementMillis?: number | undefined;
   /** Told of each time-out (each is then tried again: a save is never dropped). */
   readonly onTimeout?: (timeout: StorageTimeout) => void;
 }
