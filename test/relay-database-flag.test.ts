@@ -102,6 +102,20 @@ describe("canon relay --database-url", () => {
     expect(run.stderr).not.toContain(SECRET);
   });
 
+  it("reads the pools' CANON_RELAY_DATABASE_* variables as canon-relay does: a bad one is exit 2 naming it", () => {
+    // Checked before the database is reached: port 1 would otherwise be exit 4.
+    const run = canon(
+      ["relay", "--port", "0", "--database-url", `postgres://relay:${SECRET}@127.0.0.1:1/canon`],
+      { CANON_RELAY_DATABASE_WAIT_MILLIS: "soon" },
+    );
+    expect(run.status).toBe(2);
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    expect(run.stderr).toMatch(
+      /^canon: CANON_RELAY_DATABASE_WAIT_MILLIS must be a whole number of at least 1, not "soon"/,
+    );
+    expect(run.stderr + run.stdout).not.toContain(SECRET);
+  });
+
   it("exits 4 with one line, password hidden, when the database cannot be reached", () => {
     // Port 1 on loopback: nothing listens, the connection is refused at once.
     const run = canon([

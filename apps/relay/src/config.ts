@@ -6,6 +6,7 @@ import { parseTrustedProxies } from "./guard/client-address.js";
 import { LIMIT_SETTINGS, parseLimit, type RelayLimits } from "./limits.js";
 import { DEFAULT_LOG_LEVEL, parseLogLevel } from "./relay-log.js";
 import { parseDatabaseUrl } from "./storage/database-url.js";
+import type { PostgresPoolOptions } from "./storage/postgres-storage.js";
 
 /** The port a relay listens on when `CANON_RELAY_PORT` is not set. */
 export const DEFAULT_PORT = 3030;
@@ -52,6 +53,31 @@ function checkedBy<T>(parse: (value: string, name: string) => T, name: string) {
 }
 
 const Limit = (name: string) => checkedBy(parseLimit, name).optional();
+
+/** The environment variables of the database's pools, and the {@link PostgresPoolOptions} field each sets. */
+const DATABASE_POOL_VARIABLES = {
+  CANON_RELAY_DATABASE_READ_CONNECTIONS: "readConnections",
+  CANON_RELAY_DATABASE_WRITE_CONNECTIONS: "writeConnections",
+  CANON_RELAY_DATABASE_WAIT_MILLIS: "waitMillis",
+  CANON_RELAY_DATABASE_STATEMENT_MILLIS: "statementMillis",
+} as const;
+
+/**
+ * The database's connections and waits set by `CANON_RELAY_DATABASE_*`
+ * (`canon relay` reads them as `canon-relay` does); a field is undefined,
+ * the default, where its variable is unset or empty.
+ * @throws CanonError `BAD_ARGUMENT` naming the variable when one is not a whole number of at least 1.
+ */
+export function databasePoolOf(
+  environment: Readonly<Record<string, string | undefined>>,
+): Omit<PostgresPoolOptions, "onTimeout"> {
+  const pool: { -readonly [field in keyof PostgresPoolOptions]?: number } = {};
+  for (const [variable, field] of Object.entries(DATABASE_POOL_VARIABLES)) {
+    const value = environment[variable];
+    if (value) pool[field] = parseLimit(value, variable);
+  }
+  return pool;
+}
 
 /**
  * Seconds a document may stay idle in memory: a whole number, 0 for never.

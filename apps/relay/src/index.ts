@@ -1,7 +1,7 @@
 export type { AccessGrant } from "./access/access-grant.js";
 export { RelayTokens } from "./access/relay-tokens.js";
 export { MIN_TOKEN_LENGTH, parseTokensFile, readTokensFile } from "./access/tokens-file.js";
-export { parseEvictAfterSeconds } from "./config.js";
+export { databasePoolOf, parseEvictAfterSeconds } from "./config.js";
 export { parseTrustedProxies, type TrustedProxies } from "./guard/client-address.js";
 export type { ServerHealth } from "./health.js";
 export {

@@ -1,5 +1,6 @@
 import { CanonError } from "@canon/core";
 import {
+  databasePoolOf,
   LIMIT_SETTINGS,
   type LimitOverrides,
   parseDatabaseUrl,
@@ -21,7 +22,8 @@ type LimitFlags = { [name in keyof RelayLimits]?: string };
 /**
  * `canon relay --port <p> (--data <dir> | --database-url <url>) [--evict-after <s>] [--host] [--token]
  * [--tokens <file>] [--peer <ws-url>...] [--log-level] [--trusted-proxies <list>] [limits]`: run a relay until SIGTERM/SIGINT.
- * The database URL's password is never printed (the start-up line shows it as `***`).
+ * The database URL's password is never printed (the start-up line shows it as `***`); its pools'
+ * sizes and waits come from `CANON_RELAY_DATABASE_*`, as for `canon-relay`.
  */
 export async function run(
   options: GlobalOptions &
@@ -55,6 +57,8 @@ export async function run(
     // A database, when given, wins over the directory (as for canon-relay).
     storageDirectory: databaseUrl === undefined ? options.data : undefined,
     databaseUrl,
+    // The pools' sizes and waits, from the same variables as canon-relay (checked only for a database).
+    databasePool: databaseUrl === undefined ? undefined : databasePoolOf(process.env),
     idleEvictionMs: evictAfterOf(options.evictAfter),
     port,
     host: options.host,
