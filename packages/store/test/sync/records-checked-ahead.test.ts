@@ -8,6 +8,7 @@ import { openReplica, parseSpaceUrl } from "../../src/index.js";
 import { mapsAt } from "../../src/space/document-maps.js";
 import {
   type CheckedBatch,
+  coreToSpare,
   RecordsCheckedAhead,
   recordChecksWorkerFile,
 } from "../../src/sync/records-checked-ahead.js";
@@ -52,7 +53,7 @@ async function releases(count: number): Promise<SignedRecord[]> {
 /** Waits until the worker has loaded its code (as a join's answer of many documents gives it time to). */
 async function readyAhead(): Promise<RecordsCheckedAhead> {
   expect(existsSync(fileURLToPath(BUILT_WORKER)), "build the store first").toBe(true);
-  const ahead = RecordsCheckedAhead.start(BUILT_WORKER) as RecordsCheckedAhead;
+  const ahead = RecordsCheckedAhead.start(BUILT_WORKER, true) as RecordsCheckedAhead;
   expect(ahead).toBeDefined();
   await ahead.whenReady();
   return ahead;
@@ -98,9 +99,17 @@ describe("a bulk answer's records checked on a worker thread ahead of the fold",
 
   it("gives nothing, and stops the worker, when it had not loaded its code by the end of the answer", async () => {
     const [one] = await releases(1);
-    const ahead = RecordsCheckedAhead.start(BUILT_WORKER) as RecordsCheckedAhead;
+    const ahead = RecordsCheckedAhead.start(BUILT_WORKER, true) as RecordsCheckedAhead;
     ahead.add(A.from({ records: { [(one as SignedRecord).cid]: (one as SignedRecord).bytes } }));
     expect(await ahead.finish()).toEqual([]);
+  });
+
+  it("starts a worker only with a core to spare: more cores than the load average plus the join's own thread", () => {
+    expect(coreToSpare(2, 0.4)).toBe(true);
+    expect(coreToSpare(2, 1)).toBe(false);
+    expect(coreToSpare(2, 9)).toBe(false);
+    expect(coreToSpare(1, 0)).toBe(false);
+    expect(coreToSpare(8, 5.5)).toBe(true);
   });
 
   it("finds no worker beside the sources, and the CLI's bundle carries one that answers", async () => {
