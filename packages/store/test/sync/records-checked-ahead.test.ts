@@ -64,7 +64,11 @@ describe("a bulk answer's records checked on a worker thread ahead of the fold",
     // 600 good records over three documents: more than two batches of 256.
     const signed = await releases(603);
     const good = signed.slice(0, 600);
-    const [damagedSource, misfiled, unsigned] = signed.slice(600) as SignedRecord[];
+    const [damagedSource, misfiled, unsigned] = signed.slice(600) as [
+      SignedRecord,
+      SignedRecord,
+      SignedRecord,
+    ];
     const damaged = new Uint8Array(damagedSource.bytes);
     damaged[damaged.length - 1] = (damaged.at(-1) as number) ^ 1;
     const documents = [0, 1, 2].map((part) =>
@@ -116,7 +120,7 @@ describe("a bulk answer's records checked on a worker thread ahead of the fold",
     // Run from sources (as here), records are checked by the fold itself.
     expect(recordChecksWorkerFile()).toBeUndefined();
     expect(existsSync(fileURLToPath(BUNDLED_WORKER)), "build the CLI first").toBe(true);
-    const [one] = (await releases(1)) as SignedRecord[];
+    const [one] = (await releases(1)) as [SignedRecord];
     const worker = new Worker(BUNDLED_WORKER);
     try {
       const answers: (CheckedBatch | "ready")[] = [];
@@ -132,7 +136,7 @@ describe("a bulk answer's records checked on a worker thread ahead of the fold",
         buffer,
       ]);
       await answered;
-      const check = await verifyRecord(one);
+      const check = await verifyRecord({ cid: one.cid, bytes: one.bytes });
       expect(answers).toEqual([
         "ready",
         { batch: 7, passed: [[0, check.ok && check.signed.record]] },
