@@ -77,10 +77,10 @@ export interface SpaceDocumentsFetched {
  * taken in (each document whole), and the sync brings the rest. Automerge's
  * memory is reserved ahead of the documents as they arrive
  * ({@link AutomergeMemoryReserve}: grown page by page, it made V8 scavenge
- * before nearly every allocation). The records of each document loaded are
- * checked on a worker thread meanwhile ({@link RecordsCheckedAhead}), and
- * what passed is handed to the fold (`SpaceReader.checkedAhead`). Never
- * throws for what the relay answers.
+ * before nearly every allocation). When the machine has a core to spare,
+ * the records of each document loaded are checked on a worker thread
+ * meanwhile ({@link RecordsCheckedAhead}), and what passed is handed to the
+ * fold (`SpaceReader.checkedAhead`). Never throws for what the relay answers.
  */
 export async function fetchSpaceDocuments(
   replica: Replica,
@@ -101,11 +101,11 @@ export async function fetchSpaceDocuments(
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
   const summary = fetchHeadsSummary(endpoint, spaceDocumentId, timeoutMs);
-  // The records of each document loaded are checked on a worker thread while the next ones load;
-  // the fold finds them verified (`SpaceReader.checkedAhead`).
-  const ahead = RecordsCheckedAhead.start();
   // Its refusal (an answer past the limit) is thrown where it is awaited, if it ever is.
   summary.catch(() => {});
+  // With a core to spare, the records of each document loaded are checked on a worker thread
+  // while the next ones load; the fold finds them verified (`SpaceReader.checkedAhead`).
+  const ahead = RecordsCheckedAhead.start();
   const done = async (
     stopped?: SpaceDocumentsFetched["stopped"],
   ): Promise<SpaceDocumentsFetched> => {
