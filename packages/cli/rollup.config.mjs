@@ -88,14 +88,27 @@ const show = {
   external: externalToBundles,
 };
 
+/**
+ * The worker thread a join checks a bulk answer's records on
+ * (`packages/store/src/sync/record-checks-worker.ts`), a second entry of the
+ * ES module bundle so that it shares its chunks (core's checks) with the
+ * commands. It is written beside them, `dist/chunks/record-checks-worker.mjs`,
+ * where the store's `records-checked-ahead.ts` (in a chunk) looks for it.
+ */
+const RECORD_CHECKS_WORKER = "record-checks-worker";
+
 const cli = {
-  input: { canon: "build/main.js" },
+  input: {
+    canon: "build/main.js",
+    [RECORD_CHECKS_WORKER]: "../store/dist/sync/record-checks-worker.js",
+  },
   output: {
     dir: "dist",
     format: "esm",
-    entryFileNames: "[name].mjs",
+    entryFileNames: (chunk) =>
+      chunk.name === RECORD_CHECKS_WORKER ? `chunks/${RECORD_CHECKS_WORKER}.mjs` : "[name].mjs",
     chunkFileNames: "chunks/[name]-[hash].mjs",
-    banner: (chunk) => (chunk.isEntry ? "#!/usr/bin/env node" : ""),
+    banner: (chunk) => (chunk.isEntry && chunk.name === "canon" ? "#!/usr/bin/env node" : ""),
     manualChunks,
   },
   external: externalToBundles,

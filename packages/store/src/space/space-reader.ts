@@ -102,7 +102,10 @@ export class SpaceReader {
   readonly #trustSnapshot: boolean;
   /** Per space: the fingerprint of the verified snapshot on disk ("" when there is none), once read. */
   readonly #snapshots = new Map<string, string>();
-  /** Records verified by earlier folds, in this process or (from the snapshot) an earlier one; offered to each fold as its cache. */
+  /**
+   * Records verified by earlier folds, in this process or (from the snapshot) an earlier one,
+   * or checked ahead of a fold in this process ({@link checkedAhead}); offered to each fold as its cache.
+   */
   readonly #verified = new Map<string, SignedRecord>();
   /**
    * Per space: every record this replica has verified, in this process or
@@ -121,6 +124,8 @@ export class SpaceReader {
    * from `caches/refused-records.ts`; `dirty` when a fold refused more since.
    */
   readonly #refused = new Map<string, { byCid: Map<string, Rejection>; dirty: boolean }>();
+  /** Records being checked ahead of the next load ({@link checkedAhead}), not yet taken. */
+  readonly #ahead: Promise<readonly SignedRecord[]>[] = [];
 
   /**
    * A reader of `replica`'s spaces. With `trustSnapshot` false, every record
@@ -130,6 +135,31 @@ export class SpaceReader {
   constructor(replica: Replica, options: { readonly trustSnapshot: boolean }) {
     this.#replica = replica;
     this.#trustSnapshot = options.trustSnapshot;
+  }
+
+  /**
+   * Records that passed `verifyRecord` in this process before any fold read
+   * them (a bulk answer's, checked on a worker thread as it was loaded:
+   * `sync/records-checked-ahead.ts`). The next {@link load} waits for them and
+   * adds them to the records verified, which every fold takes as its cache:
+   * by CID, for an entry with exactly the bytes that were checked. Only for
+   * records checked in full in this process, never for verdicts read from
+   * elsewhere.
+   */
+  checkedAhead(records: Promise<readonly SignedRecord[]>): void {
+    // Awaited by the next load; a failure there only leaves the fold to check everything.
+    records.catch(() => {});
+    this.#ahead.push(records);
+  }
+
+  /** Adds the records checked ahead ({@link checkedAhead}) to those verified, once they are all in. */
+  async #takeCheckedAhead(): Promise<void> {
+    while (this.#ahead.length > 0) {
+      const records = await (this.#ahead.shift() as Promise<readonly SignedRecord[]>).catch(
+        () => [],
+      );
+      for (const signed of records) this.#verified.set(signed.cid, signed);
+    }
   }
 
   /**
@@ -151,6 +181,7 @@ export class SpaceReader {
       );
     }
     await this.#seedFromSnapshot(address);
+    await this.#takeCheckedAhead();
     const routing = mapField(space.doc(), "standards");
     const valid = (id: string) => isValidDocumentId(id) && id !== address.documentId;
     const known = this.#knownOf(address.documentId);

@@ -24,6 +24,11 @@ const COLUMN_TYPE_MASK = 0x07;
 /** A column whose data is deflated (documents only). */
 const DEFLATE_BIT = 0x08;
 const VALUE_RAW = 7;
+const ULEB = 2;
+/** The ops' action column's id (a spec's bits above the low four), in change and document chunks alike. */
+const ACTION_COLUMN = 4;
+/** Actions that make no object: set, delete, increment, mark. Any other value (the makes, 0, 2, 4, 6, or one unknown) counts as making one. */
+const NOT_MAKING = new Set([1, 3, 5, 7]);
 const STRING_RLE = 5;
 const BOOLEAN = 4;
 const DELTA = 3;
@@ -169,24 +174,55 @@ function columnItems(data: Uint8Array, type: number): number {
 }
 
 /**
+ * How many values of an action column (unsigned LEB128, run-length
+ * encoded) may make an object: every value but the four actions that make
+ * none ({@link NOT_MAKING}), a null counting as one that may.
+ */
+function makingActions(data: Uint8Array): number {
+  const cursor = new Cursor(data);
+  let making = 0;
+  while (cursor.left > 0) {
+    const count = cursor.sleb();
+    if (count > 0) {
+      if (!NOT_MAKING.has(cursor.uleb())) making += count;
+    } else if (count < 0) {
+      for (let index = 0; index < -count; index++) if (!NOT_MAKING.has(cursor.uleb())) making += 1;
+    } else making += cursor.uleb();
+  }
+  return making;
+}
+
+/** What {@link columnsItems} read of one chunk's columns. */
+interface ColumnsRead {
+  /** The largest count of values any column declares. */
+  readonly most: number;
+  /** Values of the action column that may make an object (Infinity when that column is missing or not as the format has it, and there are ops). */
+  readonly making: number;
+}
+
+/**
  * The largest count of values any column of `columns` declares (each
- * column's data follows the last, from `cursor`). Deflated columns are
+ * column's data follows the last, from `cursor`), and how many of the ops
+ * may make an object ({@link makingActions}). Deflated columns are
  * inflated within `budget` (past it, the chunk is unreadable).
  */
 function columnsItems(
   cursor: Cursor,
   columns: readonly (readonly [spec: number, length: number])[],
   budget: InflateBudget,
-): number {
+): ColumnsRead {
   let most = 0;
+  let making: number | undefined;
   for (const [spec, length] of columns) {
     let data = cursor.take(length);
     const type = spec & COLUMN_TYPE_MASK;
     if (type === VALUE_RAW) continue;
     if ((spec & DEFLATE_BIT) !== 0) data = budget.inflate(data);
     most = Math.max(most, columnItems(data, type));
+    if (Math.floor(spec / 16) === ACTION_COLUMN)
+      making = type === ULEB && making === undefined ? makingActions(data) : Infinity;
   }
-  return most;
+  return { most, making: making ?? (most > 0 ? Infinity : 0) };
 }
 
 function columnSpecs(cursor: Cursor): [number, number][] {
@@ -209,8 +245,8 @@ function skipHashes(cursor: Cursor): void {
   cursor.skip(count * HASH_BYTES);
 }
 
-/** The items a change chunk's body declares. */
-function changeItems(body: Uint8Array, budget: InflateBudget): number {
+/** The items a change chunk's body declares, and its ops that may make an object. */
+function changeItems(body: Uint8Array, budget: InflateBudget): ColumnsRead {
   const cursor = new Cursor(body);
   skipHashes(cursor); // dependencies
   cursor.skip(cursor.uleb()); // actor
@@ -222,23 +258,31 @@ function changeItems(body: Uint8Array, budget: InflateBudget): number {
   return columnsItems(cursor, columnSpecs(cursor), budget);
 }
 
-/** The items a document chunk's body declares (its changes' columns and its ops'). */
-function documentItems(body: Uint8Array, budget: InflateBudget): number {
+/** The items a document chunk's body declares (its changes' columns and its ops'), and its ops that may make an object. */
+function documentItems(body: Uint8Array, budget: InflateBudget): ColumnsRead {
   const cursor = new Cursor(body);
   skipActors(cursor);
   skipHashes(cursor); // heads
   const changeColumns = columnSpecs(cursor);
   const opColumns = columnSpecs(cursor);
-  return Math.max(
-    columnsItems(cursor, changeColumns, budget),
-    columnsItems(cursor, opColumns, budget),
-  );
+  const changes = columnsItems(cursor, changeColumns, budget);
+  const ops = columnsItems(cursor, opColumns, budget);
+  return { most: Math.max(changes.most, ops.most), making: ops.making };
 }
 
 /** What {@link chunkItems} counted: in change chunks, and in whole documents. */
 export interface ChunkItems {
   readonly changes: number;
   readonly documents: number;
+  /**
+   * Ops of all the chunks that may make an object (a map, list, text or
+   * table), an upper bound on the objects the bytes hold: each object is
+   * made by one op, so objects cannot nest deeper than this. Counted from
+   * the action columns (any action but set, delete, increment and mark, or
+   * a null, counts); Infinity when a chunk with ops has no such column, or
+   * one not as the format has it.
+   */
+  readonly making: number;
 }
 
 /**
@@ -260,23 +304,28 @@ export function chunkItems(bytes: Uint8Array, maxInflated: number): ChunkItems |
   const budget = new InflateBudget(maxInflated);
   let changes = 0;
   let documents = 0;
+  let making = 0;
+  const count = (read: ColumnsRead) => {
+    making += read.making;
+    return read.most;
+  };
   try {
     while (cursor.left >= MAGIC.length) {
       if (!MAGIC.every((byte, index) => bytes[cursor.offset + index] === byte)) break;
       cursor.skip(MAGIC.length + 4); // magic, checksum
       const type = cursor.byte();
       const body = cursor.take(cursor.uleb());
-      if (type === DOCUMENT_CHUNK) documents += documentItems(body, budget);
-      else if (type === CHANGE_CHUNK) changes += changeItems(body, budget);
+      if (type === DOCUMENT_CHUNK) documents += count(documentItems(body, budget));
+      else if (type === CHANGE_CHUNK) changes += count(changeItems(body, budget));
       else if (type === COMPRESSED_CHANGE_CHUNK)
-        changes += changeItems(budget.inflate(body), budget);
+        changes += count(changeItems(budget.inflate(body), budget));
       else return undefined;
     }
   } catch (error) {
     if (error instanceof Unreadable) return undefined;
     throw error;
   }
-  return { changes, documents };
+  return { changes, documents, making };
 }
 
 /**
@@ -299,8 +348,24 @@ export function itemsAllowed(byteLength: number): number {
  * inflated to at most {@link maxInflatedOf} bytes in all. Never throws.
  */
 export function tooManyItems(bytes: Uint8Array, documentItems = 0): boolean {
-  const allowed = itemsAllowed(bytes.length);
-  const items = chunkItems(bytes, maxInflatedOf(bytes.length));
+  return itemsPastBound(
+    bytes.length,
+    chunkItems(bytes, maxInflatedOf(bytes.length)),
+    documentItems,
+  );
+}
+
+/**
+ * {@link tooManyItems} from what {@link chunkItems} read of `byteLength`
+ * bytes (with {@link maxInflatedOf} them), for a caller that also wants the
+ * rest of what it read.
+ */
+export function itemsPastBound(
+  byteLength: number,
+  items: ChunkItems | undefined,
+  documentItems = 0,
+): boolean {
+  const allowed = itemsAllowed(byteLength);
   if (items === undefined || items.changes > allowed) return true;
   return items.changes + items.documents > Math.max(allowed, documentItems);
 }

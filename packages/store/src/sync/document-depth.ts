@@ -1,5 +1,11 @@
 import * as A from "@automerge/automerge";
-import { CLIENT_DOCUMENT_ITEMS, tooManyItems } from "./chunk-items.js";
+import {
+  CLIENT_DOCUMENT_ITEMS,
+  chunkItems,
+  itemsPastBound,
+  maxInflatedOf,
+  tooManyItems,
+} from "./chunk-items.js";
 
 /** Bytes a peer sent declaring more ops than a client takes (`chunk-items.ts`); the relay checks its own bound first. */
 const declaresTooMany = (bytes: Uint8Array) => tooManyItems(bytes, CLIENT_DOCUMENT_ITEMS);
@@ -109,25 +115,32 @@ export function probeDocument(
  * nest, see above) and returns it only when its objects nest at most `limit`
  * deep, measured on the loaded document itself rather than on a second
  * copy ({@link probeDocument} loads the bytes once more to walk them). A
- * document of at most `limit` ops cannot nest deeper (each level is an
- * object some op makes), so only larger ones are walked ({@link depthOf}).
+ * document of at most `limit` ops, or whose chunks hold at most `limit`
+ * ops that may make an object (`ChunkItems.making`, read from the action
+ * columns while the bytes are checked for run-length bombs), cannot nest
+ * deeper (each level is an object some op makes), so only others are
+ * walked ({@link depthOf}): a standard's document makes three objects.
  * Undefined when the bytes do not load or nest deeper: the caller must not
  * hand them to anything that patches. Undefined too, without loading them,
  * for bytes declaring more ops than their size allows (`chunk-items.ts`: a
  * few hostile bytes would otherwise cost seconds and gigabytes). Never
- * throws. Cost: one load, and a walk of documents of more than `limit` ops.
+ * throws. Cost: one read of the chunks' columns, one load, and a walk of
+ * documents that may make more than `limit` objects.
  */
 export function loadWithin<T>(
   bytes: Uint8Array,
   limit: number = MAX_DOCUMENT_NESTING,
 ): A.Doc<T> | undefined {
-  if (declaresTooMany(bytes)) return undefined;
+  const items = chunkItems(bytes, maxInflatedOf(bytes.length));
+  if (items === undefined || itemsPastBound(bytes.length, items, CLIENT_DOCUMENT_ITEMS))
+    return undefined;
   let doc: A.Doc<T>;
   try {
     doc = A.load<T>(bytes);
   } catch {
     return undefined;
   }
+  if (items.making <= limit) return doc;
   const backend = A.getBackend(doc);
   if (backend.stats().numOps <= limit || depthOf(backend, limit) <= limit) return doc;
   A.free(doc);

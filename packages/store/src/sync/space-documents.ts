@@ -5,6 +5,7 @@ import { mapField } from "../space/documents.js";
 import { AutomergeMemoryReserve } from "./automerge-memory.js";
 import { loadWithin, MAX_DOCUMENT_NESTING } from "./document-depth.js";
 import { type FramesRefusal, readDocumentFrames } from "./document-frames.js";
+import { RecordsCheckedAhead } from "./records-checked-ahead.js";
 import { fetchHeadsSummary } from "./relay-heads.js";
 import { parseRelayUrl, type RelayEndpoint } from "./relay-url.js";
 
@@ -76,7 +77,10 @@ export interface SpaceDocumentsFetched {
  * taken in (each document whole), and the sync brings the rest. Automerge's
  * memory is reserved ahead of the documents as they arrive
  * ({@link AutomergeMemoryReserve}: grown page by page, it made V8 scavenge
- * before nearly every allocation). Never throws for what the relay answers.
+ * before nearly every allocation). When the machine has a core to spare,
+ * the records of each document loaded are checked on a worker thread
+ * meanwhile ({@link RecordsCheckedAhead}), and what passed is handed to the
+ * fold (`SpaceReader.checkedAhead`). Never throws for what the relay answers.
  */
 export async function fetchSpaceDocuments(
   replica: Replica,
@@ -99,9 +103,13 @@ export async function fetchSpaceDocuments(
   const summary = fetchHeadsSummary(endpoint, spaceDocumentId, timeoutMs);
   // Its refusal (an answer past the limit) is thrown where it is awaited, if it ever is.
   summary.catch(() => {});
+  // With a core to spare, the records of each document loaded are checked on a worker thread
+  // while the next ones load; the fold finds them verified (`SpaceReader.checkedAhead`).
+  const ahead = RecordsCheckedAhead.start();
   const done = async (
     stopped?: SpaceDocumentsFetched["stopped"],
   ): Promise<SpaceDocumentsFetched> => {
+    if (ahead !== undefined) replica.spaces.checkedAhead(ahead.finish());
     const adopted = await replica.adoptAll(taken);
     const fetched: SpaceDocumentsFetched = {
       adopted,
@@ -146,12 +154,15 @@ export async function fetchSpaceDocuments(
         }
         routed = routesOf(space, spaceDocumentId);
         taken.push([documentId, space, bytes]);
+        ahead?.add(space);
         continue;
       }
       // Each routed document once; anything else is not this space's to send.
       const doc = routed.delete(documentId) ? loaded(bytes) : undefined;
-      if (doc !== undefined) taken.push([documentId, doc, bytes]);
-      else skipped += 1;
+      if (doc !== undefined) {
+        taken.push([documentId, doc, bytes]);
+        ahead?.add(doc);
+      } else skipped += 1;
     }
   } catch {
     abort.abort();

@@ -47,6 +47,14 @@ function items(bytes: Uint8Array) {
   return chunkItems(bytes, maxInflatedOf(bytes.length));
 }
 
+/** A change chunk (not one Automerge would take: no dependency, no valid hash) holding only `columns` (spec, data). */
+function changeOf(columns: readonly (readonly [number, readonly number[]])[]): Uint8Array {
+  const body = [0, 1, 0xab, 1, 1, 0, 0, 0, columns.length];
+  for (const [spec, data] of columns) body.push(spec, data.length);
+  for (const [, data] of columns) body.push(...data);
+  return Uint8Array.from([0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 1, body.length, ...body]);
+}
+
 /** A list document and a bomb of `count` inserts into its list. */
 function bombOn(count: number): { doc: A.Doc<unknown>; bomb: Uint8Array } {
   const doc = A.from<{ l: boolean[] }>({ l: [] });
@@ -63,14 +71,79 @@ describe("counting what Automerge chunks declare, from their headers and runs", 
     // Columns over 256 bytes are deflated in a saved document: this one has some.
     expect(saved.length).toBeGreaterThan(10_000);
     const ops = A.stats(doc).numOps;
-    expect(items(saved)).toEqual({ changes: 0, documents: ops });
+    // Every name is a text object (Automerge's strings), and the two maps.
+    const makes = (chunks: Uint8Array[]) =>
+      chunks
+        .flatMap((change) => A.decodeChange(change).ops)
+        .filter((op) => op.action.startsWith("make")).length;
+    expect(makes(A.getAllChanges(doc))).toBe(2_003);
+    expect(items(saved)).toEqual({ changes: 0, documents: ops, making: 2_003 });
     expect(tooManyItems(saved)).toBe(false);
     const changes = A.getAllChanges(doc);
     const last = changes.at(-1) as Uint8Array;
-    expect(items(last)).toEqual({ changes: A.decodeChange(last).ops.length, documents: 0 });
+    expect(items(last)).toEqual({
+      changes: A.decodeChange(last).ops.length,
+      documents: 0,
+      making: makes([last]),
+    });
     expect(tooManyItems(last)).toBe(false);
     const together = new Uint8Array([...saved, ...last]);
-    expect(items(together)).toEqual({ changes: A.decodeChange(last).ops.length, documents: ops });
+    expect(items(together)).toEqual({
+      changes: A.decodeChange(last).ops.length,
+      documents: ops,
+      making: 2_003 + makes([last]),
+    });
+  });
+
+  it("counts the ops that may make an object from the action columns: exactly Automerge's makes for honest bytes, every unknown or null action, and no bound without that column", () => {
+    // Nested maps, lists, text with a mark, a counter, deletions: many changes.
+    let doc = A.from<Record<string, unknown>>({
+      a: { b: { c: [1, 2, { x: "t" }] } },
+      n: new A.Counter(1),
+    });
+    for (let i = 0; i < 40; i++)
+      doc = A.change(doc, (d) => {
+        d[`k${i}`] = i % 3 === 0 ? "x".repeat(i * 20) : { v: [i, { w: i }] };
+        if (i % 7 === 0) delete d.a;
+        (d.n as A.Counter).increment(2);
+      });
+    doc = A.change(doc, (d) => {
+      d.text = "hello world";
+    });
+    doc = A.change(doc, (d) => {
+      A.mark(d, ["text"], { start: 0, end: 3, expand: "both" }, "bold", true);
+      A.splice(d, ["text"], 2, 1, "Z");
+    });
+    const changes = A.getAllChanges(doc);
+    const makes = changes
+      .flatMap((change) => A.decodeChange(change).ops)
+      .filter((op) => op.action.startsWith("make")).length;
+    expect(makes).toBeGreaterThan(60);
+    const saved = A.save(doc);
+    expect(items(saved)?.making).toBe(makes);
+    expect(items(new Uint8Array(changes.flatMap((change) => [...change])))?.making).toBe(makes);
+    const more = A.change(doc, (d) => {
+      d.deep = { er: { still: {} } };
+    });
+    expect(items(new Uint8Array([...saved, ...A.saveIncremental(more)]))?.making).toBe(makes + 3);
+    // Hostile action columns (a run, a literal run, a null run): anything but set, delete,
+    // increment and mark may make an object.
+    const action = (data: number[]) => items(changeOf([[0x42, data]]))?.making;
+    expect(action([50, 1, 0x7d, 3, 5, 7])).toBe(0);
+    expect(action([50, 0, 0x7e, 9, 1, 0, 20])).toBe(71);
+    // Ops declared without an action column, or with one not as the format has it: no bound.
+    expect(items(changeOf([[0x34, [0, 50]]]))?.making).toBe(Infinity);
+    expect(items(changeOf([[0x43, [50, 1]]]))?.making).toBe(Infinity);
+    expect(
+      items(
+        changeOf([
+          [0x42, [50, 1]],
+          [0x42, [50, 1]],
+        ]),
+      )?.making,
+    ).toBe(Infinity);
+    // And none declared at all: nothing made.
+    expect(items(changeOf([]))?.making).toBe(0);
   });
 
   it("reads the test's bomb as Automerge's own bytes at 1,000 inserts", () => {
@@ -83,14 +156,14 @@ describe("counting what Automerge chunks declare, from their headers and runs", 
     const written = A.getLastLocalChange(real) as Uint8Array;
     const time = A.decodeChange(written).time;
     expect(Buffer.from(insertBomb(1_000, target, time)).equals(Buffer.from(written))).toBe(true);
-    expect(items(bomb)).toEqual({ changes: 1_000, documents: 0 });
+    expect(items(bomb)).toEqual({ changes: 1_000, documents: 0, making: 0 });
   });
 
   it("refuses a change of 119 bytes declaring a million inserts, and one declaring a billion, without decoding them", () => {
     for (const count of [1_000_000, 1_000_000_000]) {
       const { bomb } = bombOn(count);
       expect(bomb.length).toBeLessThan(140);
-      expect(items(bomb)).toEqual({ changes: count, documents: 0 });
+      expect(items(bomb)).toEqual({ changes: count, documents: 0, making: 0 });
       expect(count).toBeGreaterThan(itemsAllowed(bomb.length));
       expect(tooManyItems(bomb)).toBe(true);
       // Whatever a client takes of whole documents, a change is held to its size.
@@ -115,7 +188,7 @@ describe("counting what Automerge chunks declare, from their headers and runs", 
     header.push(length);
     expect(tooManyItems(new Uint8Array([...header, ...body]))).toBe(true);
     // Bytes that are no chunk at all declare nothing (Automerge refuses them itself).
-    expect(items(Uint8Array.of(1, 2, 3))).toEqual({ changes: 0, documents: 0 });
+    expect(items(Uint8Array.of(1, 2, 3))).toEqual({ changes: 0, documents: 0, making: 0 });
   });
 
   it("counts every inflate of one message against one budget: columns deflated inside a compressed change cannot nest a kilobyte into gigabytes", () => {
@@ -156,7 +229,11 @@ describe("counting what Automerge chunks declare, from their headers and runs", 
       ]);
     };
     // Two columns of 400 KB inflate within a 1 MB budget; three do not, though each alone would.
-    expect(chunkItems(nested(2, 400_000), 1_000_000)).toEqual({ changes: 0, documents: 0 });
+    expect(chunkItems(nested(2, 400_000), 1_000_000)).toEqual({
+      changes: 0,
+      documents: 0,
+      making: 0,
+    });
     expect(chunkItems(nested(3, 400_000), 1_000_000)).toBeUndefined();
   });
 

@@ -85,6 +85,16 @@ describe("probing hostile bytes for nesting without patching them", () => {
     // A small document (at most `limit` ops) is returned without a walk, whole.
     const small = A.from({ canon: "standard", records: { r: new Uint8Array([1, 2]) } });
     expect(loadWithin<typeof small>(A.save(small))?.records.r).toEqual(new Uint8Array([1, 2]));
+    // Many ops making few objects (a standard's document: not walked), and many objects side by side (walked): both whole.
+    const records = Object.fromEntries(
+      Array.from({ length: 100 }, (_, i) => [`r${i}`, new Uint8Array([i])]),
+    );
+    const standard = A.from({ canon: "standard", name: "s", records, contents: {} });
+    expect(loadWithin<typeof standard>(A.save(standard))?.records.r99).toEqual(
+      new Uint8Array([99]),
+    );
+    const wide = A.from({ maps: Array.from({ length: 100 }, (_, i) => ({ i })) });
+    expect(loadWithin<typeof wide>(A.save(wide))?.maps[99]?.i).toBe(99);
     // Conflicting values: the deeper one counts, whichever wins.
     const doc = A.from<Record<string, unknown>>({ standards: {} });
     const other = A.change(A.clone(doc, { actor: "ab".repeat(16) }), (d) => {
