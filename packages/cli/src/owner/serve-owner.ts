@@ -280,7 +280,7 @@ export async function becomeOwner(
         refuse(`an owner request line is at most ${MAX_OWNER_REQUEST_BYTES} bytes`);
     });
 
-    function handleLine(bytes: Buffer): void {
+    function handleLine(bytes: Buffer) {
       let line: string;
       try {
         line = utf8.decode(bytes);
