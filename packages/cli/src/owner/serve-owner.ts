@@ -31,6 +31,7 @@ import { CommandQueue } from "./command-queue.js";
 import { LineReader } from "./line-reader.js";
 import { CLI_VERSION, isRouted, ownerLockOf, ownerSocketOf } from "./owner-socket.js";
 import { clearRefreshMark, setRefreshMark } from "./refresh-mark.js";
+import { holdOwnerClaim, releaseOwnerClaim } from "./start-owner.js";
 import { takeStopMark } from "./stop-mark.js";
 
 /** Default idle time before an owner started on demand exits: `CANON_OWNER_IDLE_SECONDS` overrides it. */
@@ -100,6 +101,8 @@ export interface OwnerOptions {
   readonly idleSeconds?: number | undefined;
   /** How long to wait for the owner lock (an owner killed a moment ago leaves it for 5 s); 0: give up at once. */
   readonly waitMs?: number | undefined;
+  /** The token of the claim the command that spawned this process made for it (start-owner.ts), if any. */
+  readonly claimToken?: string | undefined;
 }
 
 /** Seconds an on-demand owner stays without a command: `CANON_OWNER_IDLE_SECONDS`, else the default. */
@@ -136,6 +139,9 @@ export async function becomeOwner(
     await release().catch(() => {});
     return undefined;
   }
+  // This process is the owner now: the home's claim names it until it stops, so a command
+  // that did its work without it (it was busy, or still starting) spawns no other.
+  const claimToken = holdOwnerClaim(home.root, options.claimToken);
   const socketPath = ownerSocketOf(home.root);
   // A socket left by a crashed owner: this process holds the lock, so it is stale.
   await unlink(socketPath).catch(() => {});
@@ -150,6 +156,7 @@ export async function becomeOwner(
   } catch {
     process.umask(previousMask);
     server.close();
+    releaseOwnerClaim(home.root, claimToken);
     await release().catch(() => {});
     return undefined;
   } finally {
@@ -200,6 +207,7 @@ export async function becomeOwner(
       // replica's last flush and its disconnect are not worth keeping the home for.
       if (!(await settlesWithin(replica.shutdown(), STOP_STEP_MS)))
         trace(`the replica did not shut down within ${STOP_STEP_MS} ms; the owner stops anyway`);
+      releaseOwnerClaim(home.root, claimToken);
       await release().catch(() => {});
       markStopped();
     })();
