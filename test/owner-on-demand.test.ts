@@ -214,6 +214,10 @@ describe("one owner started however many commands ask", () => {
       writeFileSync(claim, "{not a claim");
       await stop((await publishAndSeeOwner()).pid);
 
+      // Naming a live process with no start time: it cannot be told from one that took the pid since.
+      writeFileSync(claim, JSON.stringify({ pid: process.pid, token: "no-start-time" }));
+      await stop((await publishAndSeeOwner()).pid);
+
       // The owner a command spawned is killed while it starts (busy 2 s before it loads,
       // test/helpers/slow-start.cjs, as on a loaded machine): the next command is answered
       // and spawns another.

@@ -73,9 +73,16 @@ function unlinkQuietly(path: string): void {
   }
 }
 
-/** True while the process a claim names exists and runs (a stopped one will not start or serve). */
+/**
+ * True while the process a claim names exists and runs (a stopped one will
+ * not start or serve). Where the machine gives start times (Linux), a claim
+ * without one names no one: only its start time tells the process from
+ * another that took its pid since.
+ */
 function claimHeld(claim: OwnerClaim | undefined): boolean {
-  return claim !== undefined && processLiveness(claim.pid, claim.started) === "running";
+  if (claim === undefined) return false;
+  if (claim.started === undefined && processStartTime(process.pid) !== undefined) return false;
+  return processLiveness(claim.pid, claim.started) === "running";
 }
 
 /**
