@@ -1,3 +1,5 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +9,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { FileStorage } from "../src/storage/file-storage.js";
 import { readGeneration } from "../src/storage/replica-generation.js";
 import { runStorageContract } from "./contracts/storage-contract.js";
+
+/** The built package, run by a traced child process. */
+const STORE_BUILD = join(import.meta.dirname, "../dist/index.js");
 
 async function temporaryDirectory(): Promise<string> {
   return mkdtemp(join(tmpdir(), "canon-storage-"));
@@ -166,6 +171,70 @@ describe("FileStorage integrity", () => {
     expect(chunks.map((chunk) => chunk.key)).toEqual([["doc", "incremental", "a"]]);
     await removeStorage(directory);
   });
+});
+
+describe("FileStorage and sync states (a lost one only makes the next sync start from scratch)", () => {
+  it("reads a damaged or empty sync state as absent, while a damaged chunk is still named", async () => {
+    const directory = await temporaryDirectory();
+    const storage = new FileStorage(directory);
+    const syncState = ["doc", "sync-state", "peer-storage-id"];
+    await storage.save(syncState, new Uint8Array(40).fill(3));
+    expect(await storage.load(syncState)).toEqual(new Uint8Array(40).fill(3));
+    const path = storage.pathOf(syncState);
+    // What a power cut can leave of a file renamed into place without fsync: a part, or nothing.
+    await writeFile(path, (await readFile(path)).subarray(0, 20));
+    expect(await storage.load(syncState)).toBeUndefined();
+    await writeFile(path, "");
+    expect(await storage.load(syncState)).toBeUndefined();
+    await storage.save(syncState, new Uint8Array([9]));
+    expect(await storage.load(syncState)).toEqual(new Uint8Array([9]));
+
+    await storage.save(["doc", "incremental", "x"], new Uint8Array(40).fill(7));
+    const chunk = storage.pathOf(["doc", "incremental", "x"]);
+    await writeFile(chunk, (await readFile(chunk)).subarray(0, 20));
+    await expect(storage.load(["doc", "incremental", "x"])).rejects.toMatchObject({
+      code: "STORAGE_DAMAGED",
+    });
+    await removeStorage(directory);
+  });
+
+  it.runIf(existsSync("/usr/bin/strace") && existsSync(STORE_BUILD))(
+    "writes a sync state without fsync, and a chunk with (strace of a real process)",
+    async () => {
+      const directory = await temporaryDirectory();
+      const fsyncsOf = (key: string[]) => {
+        const traced = join(directory, `strace-${key[1]}.txt`);
+        const script = `import { FileStorage } from ${JSON.stringify(STORE_BUILD)};
+const storage = new FileStorage(${JSON.stringify(join(directory, key[1] ?? ""))});
+await storage.save(${JSON.stringify(key)}, new Uint8Array(64).fill(5));
+if ((await storage.load(${JSON.stringify(key)}))?.length !== 64) process.exit(3);`;
+        const run = spawnSync(
+          "strace",
+          [
+            "-f",
+            "-qq",
+            "-e",
+            "trace=fsync,fdatasync",
+            "-o",
+            traced,
+            process.execPath,
+            "--input-type=module",
+            "-e",
+            script,
+          ],
+          { encoding: "utf8" },
+        );
+        expect(run.status, run.stderr).toBe(0);
+        return readFileSync(traced, "utf8")
+          .split("\n")
+          .filter((line) => /\b(fsync|fdatasync)\(/.test(line)).length;
+      };
+      expect(fsyncsOf(["doc", "sync-state", "peer-storage-id"])).toBe(0);
+      // The control: a chunk is synced, its folder too.
+      expect(fsyncsOf(["doc", "incremental", "x"])).toBeGreaterThanOrEqual(2);
+      await removeStorage(directory);
+    },
+  );
 });
 
 describe("FileStorage under a Repo", () => {

@@ -4,6 +4,7 @@ import { type GlobalOptions, print } from "../output.js";
 import { askOwner } from "../owner/owner-client.js";
 import { homeRoot, ownerLockOf } from "../owner/owner-socket.js";
 import { becomeOwner, idleSecondsFromEnv } from "../owner/serve-owner.js";
+import { CLAIM_TOKEN_ENV, releaseOwnerClaim } from "../owner/start-owner.js";
 import { stopOwner } from "../owner/stop-owner.js";
 
 /**
@@ -70,7 +71,19 @@ export async function run(
     );
     return;
   }
-  const owner = await becomeOwner(home(), { idleSeconds: idleSecondsFromEnv(), waitMs: 7_000 });
+  // Spawned by a command (start-owner.ts): the claim it made names this process; the owner
+  // keeps it while it serves, and it goes now if this process does not become the owner.
+  const claimToken = process.env[CLAIM_TOKEN_ENV];
+  delete process.env[CLAIM_TOKEN_ENV];
+  const owner = await becomeOwner(home(), {
+    idleSeconds: idleSecondsFromEnv(),
+    waitMs: 7_000,
+    claimToken,
+  }).catch((error: unknown) => {
+    releaseOwnerClaim(root, claimToken);
+    throw error;
+  });
+  if (owner === undefined) releaseOwnerClaim(root, claimToken);
   if (owner === undefined) return;
   await owner.stopped;
 }

@@ -5,15 +5,17 @@
  * no owner, a stale socket, a socket of another user, an owner that does not
  * accept within {@link ACCEPT_TIMEOUT_MS}, or one of another version. The
  * entry point then runs the command here, and starts an owner in the
- * background ({@link startOwner}) for the next command once this one
- * succeeded: a command that failed (a mistyped flag, a missing file) leaves
- * no process behind.
+ * background ({@link startOwner}, start-owner.ts: one however many commands ask) for the next command once
+ * this one succeeded: a command that failed (a mistyped flag, a missing
+ * file) leaves no process behind.
  */
-import { spawn } from "node:child_process";
 import { lstat } from "node:fs/promises";
 import { connect } from "node:net";
 import { type ProcessLiveness, processLiveness } from "@canon/store";
-import { CLI_VERSION, homeRoot, ownerDisabled, ownerSocketOf, PROTOCOL } from "./owner-socket.js";
+import { CLI_VERSION, homeRoot, ownerSocketOf, PROTOCOL } from "./owner-socket.js";
+import { startOwner } from "./start-owner.js";
+
+export { startOwner };
 
 /** How long an owner has to accept a request before the command does the work itself. */
 export const ACCEPT_TIMEOUT_MS = 2_000;
@@ -85,24 +87,6 @@ export type OwnerLiveness = ProcessLiveness;
  */
 export function ownerLiveness(pid: number): OwnerLiveness {
   return processLiveness(pid);
-}
-
-/** Starts the home's owner in the background (detached, output discarded), for the next command. */
-export function startOwner(root: string): void {
-  if (ownerDisabled() || process.argv[1] === undefined) return;
-  try {
-    const child = spawn(process.execPath, [process.argv[1], "owner"], {
-      detached: true,
-      stdio: "ignore",
-      // Not the caller's directory, which the owner would otherwise keep in use.
-      cwd: root,
-      env: { ...process.env, CANON_HOME: root },
-    });
-    child.on("error", () => {});
-    child.unref();
-  } catch {
-    // Nothing to do: commands work without an owner.
-  }
 }
 
 /**

@@ -33,6 +33,11 @@ export function ownerLockOf(root: string): string {
   return join(root, "owner.lock");
 }
 
+/** The owner's claim (see start-owner.ts): names the process starting or serving as the home's owner. */
+export function ownerClaimOf(root: string): string {
+  return join(root, "owner.claim");
+}
+
 /** The stop mark (see stop-mark.ts): a stop asked for while an owner was still starting. */
 export function ownerStopMarkOf(root: string): string {
   return join(root, "owner.stop");

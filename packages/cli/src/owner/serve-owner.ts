@@ -28,9 +28,14 @@ import {
 } from "@canon/store";
 import { signerIfAny } from "../context.js";
 import { CommandQueue } from "./command-queue.js";
+import { LineReader } from "./line-reader.js";
 import { CLI_VERSION, isRouted, ownerLockOf, ownerSocketOf } from "./owner-socket.js";
 import { clearRefreshMark, setRefreshMark } from "./refresh-mark.js";
+import { holdOwnerClaim, releaseOwnerClaim } from "./start-owner.js";
 import { takeStopMark } from "./stop-mark.js";
+
+/** `KEEP_SIGNING_KEYS` of @canon/store's identities.ts (not in its public API): the same registered symbol. */
+const KEEP_SIGNING_KEYS = Symbol.for("canon.keepSigningKeys");
 
 /** Default idle time before an owner started on demand exits: `CANON_OWNER_IDLE_SECONDS` overrides it. */
 export const DEFAULT_IDLE_SECONDS = 300;
@@ -42,8 +47,12 @@ const REFRESH_DEBOUNCE_MS = 5;
 const CONNECT_TIMEOUT_MS = 2_000;
 /** After a failed attempt (offline, the relay down), the owner tries again no sooner than this. */
 const CONNECT_RETRY_MS = 30_000;
-/** How long a client has, once accepted, to say "go". */
+/** How long a client has, once connected, to send its request and then "go". */
 const GO_TIMEOUT_MS = 5_000;
+/** How long a peer that keeps its end open after an answer or a refusal keeps the connection. */
+const END_GRACE_MS = 2_000;
+/** Request lines are UTF-8; anything else (binary) is refused, not decoded into replacement characters. */
+const utf8 = new TextDecoder("utf-8", { fatal: true });
 /**
  * How long a step of the owner's stop that durability does not need (the
  * work it does between commands, the replica's last flush and disconnect)
@@ -95,6 +104,8 @@ export interface OwnerOptions {
   readonly idleSeconds?: number | undefined;
   /** How long to wait for the owner lock (an owner killed a moment ago leaves it for 5 s); 0: give up at once. */
   readonly waitMs?: number | undefined;
+  /** The token of the claim the command that spawned this process made for it (start-owner.ts), if any. */
+  readonly claimToken?: string | undefined;
 }
 
 /** Seconds an on-demand owner stays without a command: `CANON_OWNER_IDLE_SECONDS`, else the default. */
@@ -131,6 +142,12 @@ export async function becomeOwner(
     await release().catch(() => {});
     return undefined;
   }
+  // The owner runs every routed command of its home: the key pair derived from the key
+  // file is kept while that file stays the same, unchanged and private (identities.ts).
+  (globalThis as Record<symbol, unknown>)[KEEP_SIGNING_KEYS] = true;
+  // This process is the owner now: the home's claim names it until it stops, so a command
+  // that did its work without it (it was busy, or still starting) spawns no other.
+  const claimToken = holdOwnerClaim(home.root, options.claimToken);
   const socketPath = ownerSocketOf(home.root);
   // A socket left by a crashed owner: this process holds the lock, so it is stale.
   await unlink(socketPath).catch(() => {});
@@ -145,6 +162,7 @@ export async function becomeOwner(
   } catch {
     process.umask(previousMask);
     server.close();
+    releaseOwnerClaim(home.root, claimToken);
     await release().catch(() => {});
     return undefined;
   } finally {
@@ -195,6 +213,7 @@ export async function becomeOwner(
       // replica's last flush and its disconnect are not worth keeping the home for.
       if (!(await settlesWithin(replica.shutdown(), STOP_STEP_MS)))
         trace(`the replica did not shut down within ${STOP_STEP_MS} ms; the owner stops anyway`);
+      releaseOwnerClaim(home.root, claimToken);
       await release().catch(() => {});
       markStopped();
     })();
@@ -223,29 +242,65 @@ export async function becomeOwner(
   tick.unref();
 
   function serve(socket: Socket): void {
-    let buffered = "";
+    const reader = new LineReader(MAX_OWNER_REQUEST_BYTES);
     let request: OwnerRequest | undefined;
+    /** Set once the request was refused or answered, or its command started: nothing read after changes it. */
     let finished = false;
+    let extraNoted = false;
     const send = (frame: Record<string, unknown>) => {
       if (!socket.destroyed) socket.write(`${JSON.stringify(frame)}\n`);
     };
+    // A peer that keeps its end open after the exchange does not keep the connection.
+    const endSoon = () => {
+      socket.end();
+      setTimeout(() => socket.destroy(), END_GRACE_MS).unref();
+    };
     const refuse = (reason: string) => {
       finished = true;
+      clearTimeout(goTimer);
       send({ t: "refused", reason });
-      socket.end();
+      endSoon();
     };
-    const goTimer = setTimeout(() => socket.destroy(), GO_TIMEOUT_MS);
+    const goTimer = setTimeout(
+      () =>
+        refuse(
+          request === undefined
+            ? `no request line within ${GO_TIMEOUT_MS / 1000} s`
+            : `no go within ${GO_TIMEOUT_MS / 1000} s of being accepted`,
+        ),
+      GO_TIMEOUT_MS,
+    );
     socket.on("error", () => {});
     socket.on("close", () => clearTimeout(goTimer));
-    socket.setEncoding("utf8");
-    socket.on("data", (chunk: string) => {
-      if (finished) return;
-      buffered += chunk;
-      if (buffered.length > MAX_OWNER_REQUEST_BYTES + 8) return refuse("request too long");
-      const at = buffered.indexOf("\n");
-      if (at < 0) return;
-      const line = buffered.slice(0, at);
-      buffered = buffered.slice(at + 1);
+    // Every complete line is handled, whatever the split of the writes: a request and its
+    // `go` sent in one write are both read now, not the `go` at the next write (which never came).
+    socket.on("data", (chunk: Buffer) => {
+      const { lines, overlong } = reader.push(chunk);
+      for (const line of lines) {
+        if (finished) {
+          // One request per connection: what follows `go` (a second request) is not run.
+          if (!extraNoted && request?.op === "run" && !socket.destroyed) {
+            extraNoted = true;
+            send({
+              t: "err",
+              d: "canon: the owner runs one request per connection; what was sent after `go` is ignored\n",
+            });
+          }
+          return;
+        }
+        handleLine(line);
+      }
+      if (overlong && !finished)
+        refuse(`an owner request line is at most ${MAX_OWNER_REQUEST_BYTES} bytes`);
+    });
+
+    function handleLine(bytes: Buffer) {
+      let line: string;
+      try {
+        line = utf8.decode(bytes);
+      } catch {
+        return refuse("an owner request is one line of UTF-8 JSON (this is not UTF-8)");
+      }
       if (request === undefined) {
         try {
           request = parseOwnerRequest(line);
@@ -270,7 +325,7 @@ export async function becomeOwner(
             d: `${JSON.stringify({ pid: process.pid, version: CLI_VERSION, home: home.root, busy: running, idleSeconds: options.idleSeconds ?? null })}\n`,
           });
           send({ t: "exit", code: 0 });
-          socket.end();
+          endSoon();
           return;
         }
         send({ t: "accepted", pid: process.pid });
@@ -282,7 +337,7 @@ export async function becomeOwner(
       const current = request;
       if (current.op !== "run") {
         send({ t: "exit", code: 0 });
-        socket.end();
+        endSoon();
         void stop();
         return;
       }
@@ -316,7 +371,7 @@ export async function becomeOwner(
           // next command queued behind it; a read started meanwhile waits for the mark to go.
           if (after.length > 0) setRefreshMark(home.root);
           send({ t: "exit", code });
-          socket.end();
+          endSoon();
           if (after.length > 0) {
             const answered = performance.now();
             await runAfterAnswer(home, after);
@@ -331,7 +386,7 @@ export async function becomeOwner(
           connectSoon();
         }
       });
-    });
+    }
   }
 
   // What arrives from a relay between commands is folded and written to the

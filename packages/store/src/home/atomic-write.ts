@@ -3,6 +3,22 @@ import { type FileHandle, mkdir, open, rename, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 
 /**
+ * Creates `path` (it must not exist), making its folder first only when the
+ * open fails for want of it: the folder is nearly always there, and a
+ * recursive `mkdir` before every write was a measurable share of the
+ * owner's file work (docs/decisions/2026-11-30-round-trip.md, "Third round").
+ */
+async function openNew(path: string, mode: number, makeFolder: boolean): Promise<FileHandle> {
+  try {
+    return await open(path, "wx", mode);
+  } catch (error) {
+    if (!makeFolder || (error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    await mkdir(dirname(path), { recursive: true });
+    return open(path, "wx", mode);
+  }
+}
+
+/**
  * Writes a file so that a reader sees either the old bytes or the new ones,
  * never a part: write a temporary file beside it, fsync, rename over it, then
  * fsync the directory so the rename itself survives a power cut (a compaction
@@ -24,9 +40,8 @@ export async function writeFileAtomic(
   /** Create the folder first when it is missing (the default); false when the caller made it. */
   makeFolder = true,
 ): Promise<void> {
-  if (makeFolder) await mkdir(dirname(path), { recursive: true });
   const temporary = `${path}.tmp-${randomBytes(6).toString("hex")}`;
-  const file = await open(temporary, "wx", mode);
+  const file = await openNew(temporary, mode, makeFolder);
   try {
     if (exactMode) await file.chmod(mode);
     await file.writeFile(bytes);
@@ -48,9 +63,8 @@ export async function writeFileAtomic(
  * renaming them ({@link syncFile}, then `rename`, then {@link syncDirectory}).
  */
 export async function writeTemporary(path: string, bytes: Uint8Array): Promise<string> {
-  await mkdir(dirname(path), { recursive: true });
   const temporary = `${path}.tmp-${randomBytes(6).toString("hex")}`;
-  const file = await open(temporary, "wx", 0o644);
+  const file = await openNew(temporary, 0o644, true);
   try {
     await file.writeFile(bytes);
   } catch (error) {

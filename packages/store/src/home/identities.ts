@@ -1,4 +1,5 @@
-import { chmod, link, mkdir, readdir, readFile, unlink } from "node:fs/promises";
+import type { Stats } from "node:fs";
+import { chmod, link, mkdir, readdir, readFile, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import {
   CanonError,
@@ -40,8 +41,65 @@ function identityPath(home: CanonHome, name: string): string {
  */
 export async function loadIdentity(home: CanonHome, name = DEFAULT_IDENTITY): Promise<Signer> {
   const path = identityPath(home, name);
+  if ((globalThis as Record<symbol, unknown>)[KEEP_SIGNING_KEYS] === true)
+    return loadKeptIdentity(home, name, path);
   await assertPrivate(path);
   return readIdentityFile(home, name, path);
+}
+
+/**
+ * Set to `true` on `globalThis` by the home's owner process (`becomeOwner`):
+ * it runs every routed command of its home, and deriving the key pair from
+ * the key file (an ed25519 key from its seed, WebCrypto's `importKey`) cost
+ * every `publish` and `sync` there again. With it set, {@link loadIdentity}
+ * keeps each key pair it derived, for as long as the key file is the same
+ * file, unchanged, and private: see {@link loadKeptIdentity}.
+ */
+export const KEEP_SIGNING_KEYS: unique symbol = Symbol.for("canon.keepSigningKeys");
+
+/** A key pair derived from a key file, and the file as it was when it was read. */
+interface KeptIdentity {
+  readonly file: string;
+  readonly signer: Signer;
+}
+const kept = new Map<string, KeptIdentity>();
+
+/** What says a file is the one read before, unchanged: its identity, size, and modification and change times. */
+function fileIdentity(stats: Stats): string {
+  return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}:${stats.mode}`;
+}
+
+/**
+ * {@link loadIdentity} in the home's owner: one `stat` of the key file each
+ * time, which refuses it as {@link assertPrivate} does when group or others
+ * may read or write it (checked every time, kept key or not), and gives back
+ * the key pair derived before when the file is the same one (device and
+ * inode), unchanged (size, modification and change times, mode); otherwise
+ * (replaced, rewritten, `chmod`ed, removed) the file is read and the key
+ * derived again. The key pair stays in this process's memory, which already
+ * held it for each command.
+ */
+async function loadKeptIdentity(home: CanonHome, name: string, path: string): Promise<Signer> {
+  let stats: Stats;
+  try {
+    stats = await stat(path);
+  } catch {
+    kept.delete(path);
+    return readIdentityFile(home, name, path);
+  }
+  if (process.platform !== "win32" && (stats.mode & 0o077) !== 0) {
+    kept.delete(path);
+    await assertPrivate(path);
+  }
+  const file = fileIdentity(stats);
+  const found = kept.get(path);
+  if (found !== undefined && found.file === file) return found.signer;
+  const signer = await readIdentityFile(home, name, path);
+  // Kept only if the file did not change while it was read.
+  const after = await stat(path).catch(() => undefined);
+  if (after !== undefined && fileIdentity(after) === file) kept.set(path, { file, signer });
+  else kept.delete(path);
+  return signer;
 }
 
 /**

@@ -67,6 +67,17 @@ export function isChunkKey(key: readonly string[]): boolean {
   );
 }
 
+/**
+ * True when a key names a peer's sync state (`[documentId, "sync-state", storageId]`,
+ * automerge-repo's): what two peers last knew of each other's heads, saved
+ * after each exchange. Losing one only makes the next sync with that peer
+ * start from scratch, so it is written without fsync and read as absent
+ * when damaged.
+ */
+export function isSyncStateKey(key: readonly string[]): boolean {
+  return key.length === 3 && key[1] === "sync-state";
+}
+
 /** A chunk's name within its document, `kind/name`: what a fingerprint lists. */
 export function chunkNameOf(key: readonly string[]): string {
   return key.slice(1).join("/");

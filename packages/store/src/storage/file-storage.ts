@@ -13,6 +13,7 @@ import {
   chunkNameOf,
   hasChunkFolder,
   isChunkKey,
+  isSyncStateKey,
   isTemporaryFile,
   pathOfKey,
   snapshotKeyOf,
@@ -156,6 +157,10 @@ export class FileStorage implements StorageAdapterInterface {
         : undefined;
       return chunk === undefined ? undefined : unwrap(await readPacked(chunk), describe(chunk));
     }
+    // A sync state written without fsync may be empty or partial after a power cut:
+    // it is then as good as absent (the next sync with that peer starts from scratch).
+    if (isSyncStateKey(key) && !("data" in unchecksummed(STORAGE_FILE_TAG, bytes)))
+      return undefined;
     return unwrap(bytes, path);
   }
 
@@ -167,7 +172,10 @@ export class FileStorage implements StorageAdapterInterface {
       if (isChunkKey(key)) await this.#unpack(key[0]);
       const held = this.#held;
       if (held === undefined) {
-        await this.#writing(key, () => writeFileAtomic(path, wrap(data)));
+        // A sync state needs no fsync (isSyncStateKey): automerge-repo saves one after
+        // every exchange, and its fsyncs were the owner's largest file cost per command.
+        const durable = !isSyncStateKey(key);
+        await this.#writing(key, () => writeFileAtomic(path, wrap(data), 0o644, false, durable));
         return;
       }
       // Held back: kept in memory, so no chunk file changes (the generation is left alone)
