@@ -9,6 +9,7 @@ export {
   createIdentity,
   DEFAULT_IDENTITY,
   ensureIdentity,
+  keepSigningKeys,
   listIdentities,
   loadIdentity,
   readIdentity,

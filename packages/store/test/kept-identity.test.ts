@@ -3,20 +3,19 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { canonHome } from "../src/home/canon-home.js";
-import { createIdentity, KEEP_SIGNING_KEYS, loadIdentity } from "../src/home/identities.js";
+import { createIdentity, keepSigningKeys, loadIdentity } from "../src/home/identities.js";
 
 // The home's owner keeps the key pair it derived from a key file, and only
 // while that file is the same file, unchanged and private
 // (docs/decisions/2026-11-30-round-trip.md, "Third round"). Real files.
 
-const flags = globalThis as Record<symbol, unknown>;
 let root: string;
 
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), "canon-kept-identity-"));
 });
 afterEach(async () => {
-  delete flags[KEEP_SIGNING_KEYS];
+  keepSigningKeys(false);
   await rm(root, { recursive: true, force: true });
 });
 
@@ -25,7 +24,7 @@ describe("signing keys kept in the home's owner", () => {
     const home = canonHome(root);
     const first = await createIdentity(home);
     const path = join(home.identities, "default.json");
-    flags[KEEP_SIGNING_KEYS] = true;
+    keepSigningKeys();
     const loaded = await loadIdentity(home);
     expect(loaded.identity.did).toBe(first.identity.did);
     expect(await loadIdentity(home)).toBe(loaded);
@@ -52,7 +51,7 @@ describe("signing keys kept in the home's owner", () => {
     const home = canonHome(root);
     await createIdentity(home);
     const path = join(home.identities, "default.json");
-    flags[KEEP_SIGNING_KEYS] = true;
+    keepSigningKeys();
     await loadIdentity(home);
     await chmod(path, 0o644);
     await expect(loadIdentity(home)).rejects.toMatchObject({ code: "IDENTITY_UNPROTECTED" });
@@ -62,7 +61,7 @@ describe("signing keys kept in the home's owner", () => {
     await expect(loadIdentity(home)).rejects.toMatchObject({ code: "NO_IDENTITY" });
 
     await createIdentity(home);
-    delete flags[KEEP_SIGNING_KEYS];
+    keepSigningKeys(false);
     expect(await loadIdentity(home)).not.toBe(await loadIdentity(home));
   });
 });

@@ -17,6 +17,7 @@ import {
   holdFileLock,
   holdReplica,
   keepConnected,
+  keepSigningKeys,
   MAX_OWNER_REQUEST_BYTES,
   type OwnerRequest,
   openReplica,
@@ -33,9 +34,6 @@ import { CLI_VERSION, isRouted, ownerLockOf, ownerSocketOf } from "./owner-socke
 import { clearRefreshMark, setRefreshMark } from "./refresh-mark.js";
 import { holdOwnerClaim, releaseOwnerClaim } from "./start-owner.js";
 import { takeStopMark } from "./stop-mark.js";
-
-/** `KEEP_SIGNING_KEYS` of @canon/store's identities.ts (not in its public API): the same registered symbol. */
-const KEEP_SIGNING_KEYS = Symbol.for("canon.keepSigningKeys");
 
 /** Default idle time before an owner started on demand exits: `CANON_OWNER_IDLE_SECONDS` overrides it. */
 export const DEFAULT_IDLE_SECONDS = 300;
@@ -144,7 +142,7 @@ export async function becomeOwner(
   }
   // The owner runs every routed command of its home: the key pair derived from the key
   // file is kept while that file stays the same, unchanged and private (identities.ts).
-  (globalThis as Record<symbol, unknown>)[KEEP_SIGNING_KEYS] = true;
+  keepSigningKeys();
   // This process is the owner now: the home's claim names it until it stops, so a command
   // that did its work without it (it was busy, or still starting) spawns no other.
   const claimToken = holdOwnerClaim(home.root, options.claimToken);

@@ -41,21 +41,27 @@ function identityPath(home: CanonHome, name: string): string {
  */
 export async function loadIdentity(home: CanonHome, name = DEFAULT_IDENTITY): Promise<Signer> {
   const path = identityPath(home, name);
-  if ((globalThis as Record<symbol, unknown>)[KEEP_SIGNING_KEYS] === true)
-    return loadKeptIdentity(home, name, path);
+  if (keepingSigningKeys) return loadKeptIdentity(home, name, path);
   await assertPrivate(path);
   return readIdentityFile(home, name, path);
 }
 
+/** Whether {@link loadIdentity} keeps the key pairs it derives ({@link keepSigningKeys}). */
+let keepingSigningKeys = false;
+
 /**
- * Set to `true` on `globalThis` by the home's owner process (`becomeOwner`):
- * it runs every routed command of its home, and deriving the key pair from
- * the key file (an ed25519 key from its seed, WebCrypto's `importKey`) cost
- * every `publish` and `sync` there again. With it set, {@link loadIdentity}
- * keeps each key pair it derived, for as long as the key file is the same
- * file, unchanged, and private: see {@link loadKeptIdentity}.
+ * Called by the home's owner process (`becomeOwner`): it runs every routed
+ * command of its home, and deriving the key pair from the key file (an
+ * ed25519 key from its seed, WebCrypto's `importKey`) cost every `publish`
+ * and `sync` there again. From then on {@link loadIdentity} keeps each key
+ * pair it derived in this process, for as long as the key file is the same
+ * file, unchanged, and private: see {@link loadKeptIdentity}. `false`
+ * stops keeping them and forgets those kept.
  */
-export const KEEP_SIGNING_KEYS: unique symbol = Symbol.for("canon.keepSigningKeys");
+export function keepSigningKeys(keep = true): void {
+  keepingSigningKeys = keep;
+  if (!keep) kept.clear();
+}
 
 /** A key pair derived from a key file, and the file as it was when it was read. */
 interface KeptIdentity {
