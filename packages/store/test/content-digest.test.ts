@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { CanonError, contentCid, parseCid, recordCid, sha256Hex } from "@canon/core";
-import { CID } from "multiformats/cid";
+import { type CanonError, contentCid, parseCid, recordCid, sha256Hex } from "@canon/core";
 import { base32 } from "multiformats/bases/base32";
 import { base58btc } from "multiformats/bases/base58";
+import { CID } from "multiformats/cid";
 import * as Digest from "multiformats/hashes/digest";
 import { describe, expect, it } from "vitest";
 import { contentDigestHex } from "../src/caches/content-digest.js";
