@@ -148,6 +148,27 @@ describe("the stamp index's files", () => {
     expect(await readStampIndex(old, address, { sha256s, describing: fingerprint })).toEqual(index);
   });
 
+  it("a write of some shards keeps the others as the main file on disk names them, also when another process rewrote it after this one", async () => {
+    const home = canonHome(await folder());
+    await writeStampIndex(home, "space-doc", index);
+    const main = stampIndexPath(home, "space-doc");
+    // Another process's write (this process remembers its own): shard `b` holds one stamp now.
+    const written = framedJson(STAMP_INDEX_TAG, await readFile(main)) as {
+      shards: Record<string, string>;
+    };
+    const b = "b".repeat(64);
+    const theirs = byHand("CNPS", { [b]: [["bafy-stamp-2", "did:key:two"]] });
+    await writeFile(join(`${main}.d`, "b"), theirs);
+    const shards = { ...written.shards, b: Buffer.from(theirs.subarray(4, 36)).toString("hex") };
+    await writeFile(main, byHand(STAMP_INDEX_TAG, { ...written, shards }));
+    // This process then writes shard `a` only: `b` stays as the other process left it.
+    await writeStampIndex(home, "space-doc", index, { only: ["a".repeat(64)] });
+    const after = framedJson(STAMP_INDEX_TAG, await readFile(main)) as typeof written;
+    expect(after.shards).toEqual(shards);
+    const read = await readStampIndex(home, address, { sha256s, describing: fingerprint });
+    expect(read?.bySha256[b]).toEqual([{ cid: "bafy-stamp-2", author: "did:key:two" }]);
+  });
+
   it("a damaged shard is refused and removed; one another write replaced is refused and kept", async () => {
     const home = canonHome(await folder());
     await writeStampIndex(home, "space-doc", index);

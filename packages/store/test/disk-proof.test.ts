@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { writeChecksummedJson } from "../src/caches/checksummed-json.js";
 import { provenFingerprint, recordDiskProof } from "../src/caches/disk-proof.js";
 import { readVerifiedSnapshot } from "../src/caches/verified-snapshot.js";
 import { canonHome, createSpace, ensureIdentity, openReplica, publish } from "../src/index.js";
@@ -213,6 +214,28 @@ describe("the disk proof (one read instead of listing every chunk)", () => {
     ).toBeDefined();
     expect(provenFingerprint(home, spaceId, { statFiles: true })).toEqual(fingerprint);
     await replica.close();
+  });
+
+  it("written by this process, is read from its file again once another process rewrote or damaged it", async () => {
+    const { home, spaceId, fingerprint } = await provenHome();
+    const path = join(home.indexes, `${spaceId}.proof`);
+    const token = readGeneration(home.replica)?.token;
+    // Another process's proof at the same token, naming one document fewer.
+    const [dropped] = Object.keys(fingerprint).filter((id) => id !== spaceId);
+    if (dropped === undefined) throw new Error("no standard document");
+    const { [dropped]: _, ...theirs } = fingerprint;
+    await writeChecksummedJson(
+      path,
+      "CNP1",
+      { v: 1, token, fingerprint: theirs },
+      { durable: false },
+    );
+    expect(provenFingerprint(home, spaceId, { statFiles: false })).toEqual(theirs);
+    // Damaged in place, same size: refused, as a proof read from disk always was.
+    const bytes = await readFile(path);
+    bytes[bytes.length - 3] = (bytes[bytes.length - 3] as number) ^ 0x01;
+    await writeFile(path, bytes);
+    expect(provenFingerprint(home, spaceId, { statFiles: false })).toBeUndefined();
   });
 
   it("is refused when the files on disk are not those named", async () => {

@@ -74,6 +74,32 @@ export async function readChecksummedJsonOrDrop(
   return parsedJson(opened.data);
 }
 
+/**
+ * {@link readChecksummedJsonOrDrop}, the file read synchronously: for the
+ * many small files of one cache read together (a listing's 64 shards),
+ * where a read through the thread pool (open, stat, read, close: four
+ * round trips) cost more than the file. Not for a large file: it blocks.
+ */
+export async function readSmallChecksummedJsonOrDrop(
+  path: string,
+  tag: string,
+  checksum: string,
+): Promise<unknown> {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch {
+    return undefined;
+  }
+  if (checksumOf(bytes) !== checksum) return undefined;
+  const opened = unchecksummed(tag, bytes);
+  if (!("data" in opened)) {
+    await dropDamaged(path);
+    return undefined;
+  }
+  return parsedJson(opened.data);
+}
+
 /** {@link readChecksummedJson}, synchronous: for a small file on a command's start-up path. */
 export function readChecksummedJsonSync(path: string, tag: string): unknown {
   let bytes: Uint8Array;

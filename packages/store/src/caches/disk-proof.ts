@@ -17,6 +17,7 @@ import {
   writersPresent,
 } from "../storage/replica-generation.js";
 import { readChecksummedJsonSync, writeChecksummedJson } from "./checksummed-json.js";
+import { fileIdentityOf } from "./file-identity.js";
 import { fingerprintHashOf } from "./fingerprint-hash.js";
 
 /**
@@ -71,10 +72,28 @@ function shortPathOf(home: CanonHome, spaceDocumentId: string): string {
 
 const SHORT_TAG = "CNPH";
 
+/**
+ * By path: the proof this process last wrote (frozen), and its file's
+ * identity right after. While the file still has that identity no one wrote
+ * it since, and reading it back is returning this: the home's owner reads
+ * the proof it wrote at the start of the next command, twice in a `sync`
+ * (the fingerprint of 1,000 documents, 110 KB of JSON, checked and parsed
+ * each time).
+ */
+const writtenHere = new Map<string, { readonly proof: DiskProof; readonly identity: string }>();
+
 /** The proof file, or undefined when absent, damaged or malformed. Synchronous: a small file on a command's start-up path. */
 function readProof(home: CanonHome, spaceDocumentId: string): DiskProof | undefined {
+  const path = pathOf(home, spaceDocumentId);
+  const mine = writtenHere.get(path);
+  if (mine !== undefined && mine.identity === fileIdentityOf(path)) return mine.proof;
+  return readProofFile(path);
+}
+
+/** {@link readProof} from the file itself. */
+function readProofFile(path: string): DiskProof | undefined {
   try {
-    const read = readChecksummedJsonSync(pathOf(home, spaceDocumentId), TAG);
+    const read = readChecksummedJsonSync(path, TAG);
     if (typeof read !== "object" || read === null) return undefined;
     const parsed = read as Partial<DiskProof> & { v?: unknown };
     if ((parsed.v !== 1 && parsed.v !== 2) || typeof parsed.token !== "string") return undefined;
@@ -211,6 +230,30 @@ function sealedPacked(directory: string, packs: PackedProof | undefined): (id: s
   };
 }
 
+/** `statSync`'s options for {@link unchangedSince}: no exception for an absent path (most documents have no folder of one kind). */
+const IF_PRESENT = { throwIfNoEntry: false } as const;
+
+/**
+ * True when the file or folder at `path` changed after `sinceMs`, or is
+ * absent while it `mustExist`. Not a folder where one is expected, or
+ * unreadable: as absent.
+ */
+function changedSince(path: string, sinceMs: number, mustExist: boolean): boolean {
+  try {
+    const stats = statSync(path, IF_PRESENT);
+    if (stats === undefined) return mustExist;
+    return stats.ctimeMs > sinceMs || stats.mtimeMs > sinceMs;
+  } catch {
+    return mustExist;
+  }
+}
+
+/** The kind of a chunk named `kind/name` (what a fingerprint lists). */
+function kindOf(name: string): string {
+  const at = name.indexOf("/");
+  return at < 0 ? name : name.slice(0, at);
+}
+
 /** True when no named file or folder of the documents changed after `sinceMs` (and each named chunk exists). */
 function unchangedSince(
   directory: string,
@@ -218,51 +261,46 @@ function unchangedSince(
   sinceMs: number,
   sealed: (id: string) => boolean,
 ): boolean {
-  const changed = (path: string, mustExist: boolean): boolean => {
-    // No exception for an absent path (most documents have no folder of one kind): a `stat` each, thousands a command.
-    try {
-      const stats = statSync(path, { throwIfNoEntry: false });
-      if (stats === undefined) return mustExist;
-      return stats.ctimeMs > sinceMs || stats.mtimeMs > sinceMs;
-    } catch {
-      return mustExist; // not a folder where one is expected, unreadable: as absent
-    }
-  };
-  for (const [documentId, names] of Object.entries(fingerprint)) {
+  // One `stat` a path and nothing else a document: this pass is what `ls` and every command
+  // that trusts a cache pay for each document of the space (3,000 `stat`s at 1,000 standards).
+  for (const documentId in fingerprint) {
+    const names = fingerprint[documentId] as readonly string[];
     // Packed when the proof was recorded, with these names, in packs that are still as they were:
     // unchanged while it has no chunk folder (which would alone describe it), no pack read.
     if (sealed(documentId) && !hasChunkFolder(directory, documentId)) continue;
-    if (!documentUnchanged(documentId, names) && !packedAs(directory, documentId, names))
-      return false;
+    if (!documentUnchanged(directory, documentId, names, sinceMs)) {
+      if (!packedAs(directory, documentId, names)) return false;
+    }
   }
   return true;
+}
 
-  /** True when the document's files are as named and unchanged since `sinceMs`. */
-  function documentUnchanged(documentId: string, names: readonly string[]): boolean {
-    // The folders of each kind of chunk, not the document's own folder: automerge-repo
-    // adds a `sync-state` folder beside them after a first sync (late, throttled), which
-    // changes the document folder's times but no chunk. A kind folder named nowhere may
-    // be absent; if present (made, or emptied, by another tool) it must be unchanged too.
-    // Paths joined by hand from the document's folder: `path.join` of each was a fifth of the pass.
-    const folder = pathOfKey(directory, [documentId]);
-    const kindOf = (name: string) => {
-      const at = name.indexOf("/");
-      return at < 0 ? name : name.slice(0, at);
-    };
-    const named = new Set(names.map(kindOf));
-    for (const kind of CHUNK_KINDS)
-      if (!named.has(kind) && changed(`${folder}/${kind}`, false)) return false;
-    const kinds = new Set<string>();
-    for (const name of names) {
-      const kind = kindOf(name);
-      if (!kinds.has(kind)) {
-        kinds.add(kind);
-        if (changed(`${folder}/${kind}`, true)) return false;
-      }
-      if (changed(`${folder}/${name}`, true)) return false;
-    }
-    return true;
+/**
+ * True when the document's files are as named and unchanged since `sinceMs`.
+ * The folders of each kind of chunk, not the document's own folder: automerge-repo
+ * adds a `sync-state` folder beside them after a first sync (late, throttled), which
+ * changes the document folder's times but no chunk. A kind folder named nowhere may
+ * be absent; if present (made, or emptied, by another tool) it must be unchanged too.
+ * Paths joined by hand from the document's folder: `path.join` of each was a fifth of the pass.
+ */
+function documentUnchanged(
+  directory: string,
+  documentId: string,
+  names: readonly string[],
+  sinceMs: number,
+): boolean {
+  const folder = pathOfKey(directory, [documentId]);
+  // The kinds named, in order of first appearance (two at most in a fingerprint Canon wrote).
+  const kinds: string[] = [];
+  for (const name of names) {
+    const kind = kindOf(name);
+    if (!kinds.includes(kind)) kinds.push(kind);
   }
+  for (const kind of CHUNK_KINDS)
+    if (!kinds.includes(kind) && changedSince(`${folder}/${kind}`, sinceMs, false)) return false;
+  for (const kind of kinds) if (changedSince(`${folder}/${kind}`, sinceMs, true)) return false;
+  for (const name of names) if (changedSince(`${folder}/${name}`, sinceMs, true)) return false;
+  return true;
 }
 
 /**
@@ -350,14 +388,23 @@ export async function recordDiskProof(
   if (readGeneration(home.replica)?.token !== token) return undefined;
   if (writer.inFlight > 0 || writer.batch !== undefined) return undefined;
   if (writersPresent(home.replica, undefined).length > 0) return undefined;
+  const path = pathOf(home, spaceDocumentId);
+  writtenHere.delete(path);
+  const deferred = unchanged === undefined ? undefined : { sinceMs: unchanged.sinceMs, listed };
   await writeChecksummedJson(
-    pathOf(home, spaceDocumentId),
+    path,
     TAG,
-    unchanged === undefined
+    deferred === undefined
       ? { v: 1, token, fingerprint, packs }
-      : { v: 2, token, fingerprint, deferred: { sinceMs: unchanged.sinceMs, listed }, packs },
+      : { v: 2, token, fingerprint, deferred, packs },
     { durable: true },
   );
+  const identity = fileIdentityOf(path);
+  if (identity !== undefined)
+    writtenHere.set(path, {
+      proof: frozenProof({ token, fingerprint, deferred, packs }),
+      identity,
+    });
   // The short form, after the proof: the same claim at the same token (a crash between the two leaves it
   // at an older token, which no longer holds).
   await writeChecksummedJson(
@@ -367,6 +414,35 @@ export async function recordDiskProof(
     { durable: true },
   );
   return token;
+}
+
+/**
+ * A proof as {@link readProofFile} reads it back, frozen (callers share it)
+ * and holding copies: the caller's objects stay the caller's.
+ */
+function frozenProof(proof: {
+  readonly token: string;
+  readonly fingerprint: Readonly<Record<string, readonly string[]>>;
+  readonly deferred: DiskProof["deferred"];
+  readonly packs: PackedProof | undefined;
+}): DiskProof {
+  const fingerprint: Record<string, string[]> = {};
+  for (const [id, names] of Object.entries(proof.fingerprint))
+    fingerprint[id] = Object.freeze([...names]) as string[];
+  const { deferred, packs } = proof;
+  return Object.freeze({
+    token: proof.token,
+    fingerprint: Object.freeze(fingerprint),
+    ...(deferred && {
+      deferred: Object.freeze({
+        sinceMs: deferred.sinceMs,
+        listed: Object.freeze([...deferred.listed]),
+      }),
+    }),
+    ...(packs && {
+      packs: Object.freeze({ seal: packs.seal, documents: Object.freeze([...packs.documents]) }),
+    }),
+  });
 }
 
 /**

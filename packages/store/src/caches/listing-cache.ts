@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { Freshness } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
-import { readChecksummedJsonOrDrop } from "./checksummed-json.js";
+import { readChecksummedJsonOrDrop, readSmallChecksummedJsonOrDrop } from "./checksummed-json.js";
 import { provenFingerprint, provenFingerprintHash } from "./disk-proof.js";
 import { fingerprintHashOf } from "./fingerprint-hash.js";
 import { freshnessOfIndex, type IndexedCheckpoint } from "./indexed-freshness.js";
@@ -77,9 +77,22 @@ export function listingShardPath(home: CanonHome, spaceDocumentId: string, shard
 
 /** The shard a standard's entry is kept in: two hex digits, from the sha-256 of its name. */
 export function listingShardOf(standard: string): string {
-  const first = createHash("sha256").update(standard).digest()[0] as number;
-  return (first % LISTING_SHARDS).toString(16).padStart(2, "0");
+  let shard = shards.get(standard);
+  if (shard === undefined) {
+    const first = createHash("sha256").update(standard).digest()[0] as number;
+    shard = (first % LISTING_SHARDS).toString(16).padStart(2, "0");
+    shards.set(standard, shard);
+  }
+  return shard;
 }
+
+/**
+ * Each name's shard, for the life of the process: every write of the
+ * listing groups every standard by shard, and the home's owner writes it
+ * after each command (a sha-256 a name, 1,000 of them, was a third of a
+ * `publish`'s cache writes there). A name fixes its shard.
+ */
+const shards = new Map<string, string>();
 
 /**
  * The space's listing cache when the disk proof holds for exactly the files
@@ -163,7 +176,7 @@ async function readShard(
 ): Promise<ListedEntry[] | undefined> {
   const checksum = head.shards[shard];
   if (checksum === undefined) return undefined;
-  const entries = await readChecksummedJsonOrDrop(
+  const entries = await readSmallChecksummedJsonOrDrop(
     listingShardPath(home, spaceDocumentId, shard),
     LISTING_SHARD_TAG,
     checksum,

@@ -19,6 +19,7 @@ import {
   readChecksummedJsonOrDrop,
   writeChecksummedJson,
 } from "./checksummed-json.js";
+import { fileIdentityOf } from "./file-identity.js";
 
 /**
  * The stamp index: for one space, every stamp its feeds hold that passed its
@@ -265,7 +266,13 @@ export async function writeStampIndex(
   index: StampIndex,
   options: { readonly only?: readonly string[] } = {},
 ): Promise<void> {
-  const previous = await readMain(home, spaceDocumentId, MainShards);
+  const path = stampIndexPath(home, spaceDocumentId);
+  const mine = writtenHere.get(path);
+  const previous =
+    mine !== undefined && mine.identity === fileIdentityOf(path)
+      ? { shards: mine.shards }
+      : await readMain(home, spaceDocumentId, MainShards);
+  writtenHere.delete(path);
   const shards: Record<string, string> = {};
   const grouped = new Map<string, Shard>();
   for (const [sha256, stamps] of Object.entries(index.bySha256)) {
@@ -297,14 +304,26 @@ export async function writeStampIndex(
     latest: index.latest,
     shards,
   };
-  await writeChecksummedJson(stampIndexPath(home, spaceDocumentId), STAMP_INDEX_TAG, main, {
-    durable: NOT_DURABLE,
-  });
+  await writeChecksummedJson(path, STAMP_INDEX_TAG, main, { durable: NOT_DURABLE });
+  const identity = fileIdentityOf(path);
+  if (identity !== undefined) writtenHere.set(path, { shards, identity });
   // A shard no longer named (its stamps gone from the index) goes.
   for (const shard of Object.keys(previous?.shards ?? {}))
     if (!Object.hasOwn(shards, shard))
       await unlink(shardPath(home, spaceDocumentId, shard)).catch(() => {});
 }
+
+/**
+ * By main file path: the shards this process last named there, and the
+ * file's identity right after. While the file still has it, no one wrote it
+ * since, and the next write takes the shards from here instead of reading
+ * the main file back (its fingerprint names every chunk of every document:
+ * 120 KB at 1,000 standards, checked and parsed each write in the owner).
+ */
+const writtenHere = new Map<
+  string,
+  { readonly shards: Readonly<Record<string, string>>; readonly identity: string }
+>();
 
 /** The main file (or, with `shape`, the part of it `shape` checks), when intact and of this format. */
 async function readMain<S extends z.ZodType = typeof MainShape>(

@@ -1,7 +1,8 @@
 import type { Release, SpaceState, StandardState } from "@canon/core";
-import { effectiveExpiry, missingFrom, newestCheckpoint, parseCid, sha256Hex } from "@canon/core";
+import { effectiveExpiry, missingFrom, newestCheckpoint } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import { MAX_TAIL_BYTES, TailWriter } from "./cache-tail.js";
+import { contentDigestHex } from "./content-digest.js";
 import {
   type IndexedRelease,
   type IndexedStandard,
@@ -135,7 +136,7 @@ export function indexedRelease(cid: string, record: Release): IndexedRelease {
 export function digestOf(contentCid: string): string {
   let digest = digests.get(contentCid);
   if (digest === undefined) {
-    digest = sha256Hex(parseCid(contentCid));
+    digest = contentDigestHex(contentCid);
     digests.set(contentCid, digest);
   }
   return digest;
