@@ -1,6 +1,6 @@
 import { CanonError, type SpaceState } from "@canon/core";
 import { z } from "zod";
-import { provenFingerprint } from "../caches/disk-proof.js";
+import { provenFingerprint, provenFingerprintHash } from "../caches/disk-proof.js";
 import { fingerprintHashOf } from "../caches/fingerprint-hash.js";
 import { readHeadsCache } from "../caches/heads-cache.js";
 import type { CanonHome } from "../home/canon-home.js";
@@ -194,6 +194,10 @@ export async function askByDigest(
   const spaceId = chosen.address.documentId;
   const mark = readInStepMark(home, spaceId);
   if (mark === undefined || !checkpointNotDue(mark, checkpointAs, new Date())) return undefined;
+  // The proof's own hash first (two small files): after a publish it differs from the mark's,
+  // and the stat of every document's files below would be spent for nothing.
+  const recorded = provenFingerprintHash(home, spaceId);
+  if (recorded !== undefined && recorded !== mark.fingerprintHash) return undefined;
   const proven = provenFingerprint(home, spaceId, { statFiles: true });
   if (proven === undefined || fingerprintHashOf(proven) !== mark.fingerprintHash) return undefined;
   const answer = await askHeadsSummary(endpoint, spaceId, timeoutMs, mark.digest);
