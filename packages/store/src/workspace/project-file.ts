@@ -3,7 +3,8 @@ import { open } from "node:fs/promises";
 import { CanonError } from "@canon/core";
 
 /**
- * The text of canon.json or canon.lock, or undefined when there is none. A
+ * The text of canon.json or canon.lock, or undefined when there is none,
+ * without a leading UTF-8 byte order mark (an editor's, which JSON refuses). A
  * repository may commit either as a FIFO or a link to a device
  * (`/dev/zero`): the file is opened without blocking and read only when it is
  * a regular file of at most `maxBytes`.
@@ -29,7 +30,8 @@ export async function readProjectFile(path: string, maxBytes: number): Promise<s
     const bytes = await handle.readFile();
     if (bytes.length > maxBytes)
       throw new CanonError("BAD_CONFIG", `${path} grew past ${maxBytes} bytes while being read`);
-    return bytes.toString("utf8");
+    // A byte order mark (Notepad, PowerShell 5's `Out-File -Encoding utf8`) is no part of the JSON.
+    return bytes.toString("utf8").replace(/^\uFEFF/, "");
   } catch (error) {
     if (error instanceof CanonError) throw error;
     throw new CanonError("FILE_UNREADABLE", `cannot read ${path}: ${(error as Error).message}`);
