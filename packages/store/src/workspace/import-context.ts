@@ -69,6 +69,7 @@ export async function importContext(
   if (outside.found.length === 0) refuseNothingFound(request, outside.skipped);
   return withPullLock(
     request.dir,
+    "import",
     () => importHoldingLock(home, signer, request),
     sayWaiting(request.dir, request.warn),
   );
