@@ -217,3 +217,107 @@ describe("hostile canon.json and canon.lock", () => {
     expect(await readFile(join(project, "canon.json"), "utf8")).toBe(manifest);
   });
 });
+
+describe("sixth pass: canon.json, canon.lock and flags from a repository someone else wrote", () => {
+  it("add --pin naming no release (0, -3, 99, 300 characters) is refused in one line and canon.json is left as it was", async () => {
+    const { project, p } = await agentsProject(a);
+    a.ok("add", "agents", ...p);
+    const manifestPath = join(project, "canon.json");
+    const manifest = await readFile(manifestPath, "utf8");
+    for (const pin of ["0", "-3", "99", "x".repeat(300)]) {
+      const added = a.canon("add", "agents", "--pin", pin, ...p);
+      expect(added.status, pin).not.toBe(0);
+      expect(added.stderr, pin).toMatch(/no version|neither a version/);
+      expect(added.stderr.trim().split("\n")).toHaveLength(1);
+      expect(await readFile(manifestPath, "utf8")).toBe(manifest);
+    }
+    // The project still reads: a pin that exists is taken.
+    a.ok("add", "agents", "--pin", "1", ...p);
+    a.ok("pull", ...p);
+    a.ok("pull", "--frozen", ...p);
+  });
+
+  it("a peer's bundle file near its path limit under a skill folder: the canon.lock pull writes is read back by status and pull", async () => {
+    soloSpace(a);
+    const deep = `${Array.from({ length: 4 }, () => "d".repeat(99)).join("/")}/${"f".repeat(100)}`;
+    await publishBundleThroughLibrary(a.home, "skills/deep", [
+      { path: "SKILL.md", text: "---\nname: deep\ndescription: y\n---\n" },
+      { path: deep, text: "deep\n" },
+    ]);
+    const { project, p } = await emptyProject(a);
+    a.ok("add", "skills/deep", ...p);
+    a.ok("pull", ...p);
+    expect(await readFile(join(project, ".claude", "skills", "deep", deep), "utf8")).toBe("deep\n");
+    const status = a.canon("status", ...p);
+    expect(status.status, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/current\s+skills\/deep/);
+    a.ok("pull", ...p);
+    a.ok("pull", "--frozen", ...p);
+  });
+
+  it("canon.json and canon.lock saved with a byte order mark (Notepad, PowerShell) are read", async () => {
+    const { project, p } = await agentsProject(a);
+    a.ok("add", "agents", ...p);
+    a.ok("pull", ...p);
+    for (const name of ["canon.json", "canon.lock"]) {
+      const path = join(project, name);
+      await writeFile(path, `\uFEFF${await readFile(path, "utf8")}`);
+    }
+    const status = a.canon("status", ...p);
+    expect(status.status, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/current\s+agents/);
+    a.ok("pull", "--frozen", ...p);
+  });
+
+  it("targets Windows reads as canon.json, canon.lock or .git (a trailing dot or space, a :stream, a short name) or as a device are refused, by add and in canon.json", async () => {
+    const { project, p } = await agentsProject(a);
+    a.ok("add", "agents", ...p);
+    const manifestPath = join(project, "canon.json");
+    const manifest = await readFile(manifestPath, "utf8");
+    for (const path of [
+      "canon.json.",
+      "CANON.LOCK ",
+      "canon.json::$DATA",
+      "CANON~1.JSO",
+      ".git::$INDEX_ALLOCATION/hooks/pre-commit",
+      "git~1:x/config",
+      "aux.md",
+      "docs/NUL",
+      "notes?.md",
+    ]) {
+      const added = a.canon("add", "agents", "--as", `file:${path}`, ...p);
+      expect(added.status, path).toBe(2);
+      expect(added.stderr, path).toMatch(/own files|\.git folder|Windows can hold/);
+      expect(await readFile(manifestPath, "utf8")).toBe(manifest);
+      const written = JSON.stringify({
+        standards: { agents: { targets: [{ type: "file", path }] } },
+      });
+      await writeFile(manifestPath, written);
+      const pulled = a.canon("pull", "--force", ...p);
+      expect(pulled.status, path).toBe(4);
+      expect(pulled.stderr).toMatch(/targets\.0\.path: /);
+      expect(await readFile(manifestPath, "utf8")).toBe(written);
+      await writeFile(manifestPath, manifest);
+    }
+    // Names that only look alike are still fine.
+    a.ok("add", "agents", "--as", "file:console.md", ...p);
+    a.ok("pull", ...p);
+  });
+
+  it("a peer's bundle file under .git::$INDEX_ALLOCATION (the .git folder on NTFS) is refused by pull before anything is written", async () => {
+    soloSpace(a);
+    await publishBundleThroughLibrary(a.home, "skills/hook", [
+      { path: "SKILL.md", text: "---\nname: hook\ndescription: y\n---\n" },
+      { path: ".git::$INDEX_ALLOCATION/hooks/pre-commit", text: "#!/bin/sh\necho owned\n" },
+    ]);
+    const { project, p } = await emptyProject(a);
+    a.ok("add", "skills/hook", ...p);
+    const pulled = a.canon("pull", ...p);
+    expect(pulled.status).not.toBe(0);
+    expect(pulled.stderr).toMatch(/inside a \.git folder.*nothing was written/);
+    await expect(
+      readFile(join(project, ".claude", "skills", "hook", "SKILL.md")),
+    ).rejects.toThrow();
+    await expect(readFile(join(project, "canon.lock"))).rejects.toThrow();
+  });
+});
