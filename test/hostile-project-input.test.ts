@@ -304,6 +304,17 @@ describe("sixth pass: canon.json, canon.lock and flags from a repository someone
     a.ok("pull", ...p);
   });
 
+  it("a canon.json linked to a secret (a credentials file) is refused without quoting a byte of it", async () => {
+    const { project, p } = await emptyProject(a);
+    const secret = await a.file("credentials", "aws_secret_access_key=hunter2hunter2hunter2\n");
+    await symlink(secret, join(project, "canon.json"));
+    const status = a.canon("status", ...p);
+    expect(status.status).toBe(4);
+    expect(status.stderr).toMatch(/canon\.json is not JSON/);
+    expect(status.stderr).not.toMatch(/aws_|secret|hunter/);
+    expect(status.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
   it("a peer's bundle file under .git::$INDEX_ALLOCATION (the .git folder on NTFS) is refused by pull before anything is written", async () => {
     soloSpace(a);
     await publishBundleThroughLibrary(a.home, "skills/hook", [

@@ -155,7 +155,7 @@ export function parseManifest(text: string, path: string): ProjectManifest {
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new CanonError("BAD_CONFIG", `${path} is not JSON: ${(error as Error).message}`, {
+    throw new CanonError("BAD_CONFIG", `${path} is not JSON: ${withoutQuote(error)}`, {
       cause: error,
     });
   }
@@ -173,6 +173,16 @@ export function parseManifest(text: string, path: string): ProjectManifest {
     );
   }
   return parsed.data;
+}
+
+/**
+ * A JSON parse error's message without the text it quotes from the input
+ * (`Unexpected token 'a', "aws_secret"... is not valid JSON`): canon.json may
+ * be a link a repository commits to a secret (`~/.aws/credentials`,
+ * `/proc/self/environ`), and the error goes to a terminal or a CI log.
+ */
+function withoutQuote(error: unknown): string {
+  return (error as Error).message.replace(/, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, "");
 }
 
 /** Writes canon.json atomically, 2-space JSON with a trailing newline, standards sorted by name. */
