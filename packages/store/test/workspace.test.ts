@@ -160,6 +160,31 @@ describe("front matter", () => {
     expect(skillFrontMatterProblem(bytes("---\nname: x\n"))).toMatch(/no closing ---/);
     expect(skillFrontMatterProblem(bytes("---\n- a\n---\n"))).toMatch(/not a YAML mapping/);
   });
+  it("does not parse a front matter over 16 KiB (a maintainer's 4 MiB of keys took minutes of every pull): it is a problem, the file is still written", () => {
+    const keys = (count: number) =>
+      Array.from({ length: count }, (_, i) => `k${i}: v${i}`).join("\n");
+    // Valid YAML, just too long: a problem only because of its size.
+    const long = `---\nname: x\ndescription: y\n${keys(3000)}\n---\nbody`;
+    expect(skillFrontMatterProblem(bytes(long))).toMatch(/front matter is over 16 KiB/);
+    // 4 MiB of keys: answered without parsing them.
+    const huge = bytes(`---\n${keys(300_000)}\n---\n`.slice(0, 4 * 1024 * 1024 - 8));
+    const problem = skillFrontMatterProblem(
+      new Uint8Array([...huge.subarray(0, huge.length - 4), ...bytes("\n---\n")]),
+    );
+    expect(problem).toMatch(/front matter is over 16 KiB/);
+    const warnings: string[] = [];
+    const files = skillFiles(
+      { ...input("x"), files: [{ path: "SKILL.md", bytes: bytes(long), executable: false }] },
+      undefined,
+      (message) => warnings.push(message),
+    );
+    expect(files.map((file) => file.path)).toEqual([".claude/skills/a11y/SKILL.md"]);
+    expect(warnings).toEqual([
+      expect.stringMatching(
+        /SKILL\.md of rules\/a11y: its front matter is over 16 KiB.*written as published/,
+      ),
+    ]);
+  });
 });
 
 describe("targets", () => {
