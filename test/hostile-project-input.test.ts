@@ -304,6 +304,23 @@ describe("sixth pass: canon.json, canon.lock and flags from a repository someone
     a.ok("pull", ...p);
   });
 
+  it("a compact canon.json of 17,000 standards (0.9 MB): add refuses to write it back indented past the 1 MiB every command reads, and leaves it as it was", async () => {
+    const { project, p } = await agentsProject(a);
+    a.ok("add", "agents", ...p);
+    const manifestPath = join(project, "canon.json");
+    const { space } = JSON.parse(await readFile(manifestPath, "utf8")) as { space: string };
+    const standards: Record<string, unknown> = {};
+    for (let i = 0; i < 17_000; i++)
+      standards[`s${i}`] = { targets: [{ type: "file", path: `p${i}` }] };
+    standards.agents = { targets: [{ type: "agents-md" }] };
+    const compact = JSON.stringify({ space, standards });
+    await writeFile(manifestPath, compact);
+    const added = a.canon("add", "agents", "--as", "file:X.md", ...p);
+    expect(added.status).toBe(4);
+    expect(added.stderr).toMatch(/canon\.json would be \d+ bytes, over the 1048576 .*unchanged/);
+    expect(await readFile(manifestPath, "utf8")).toBe(compact);
+  });
+
   it("a canon.json linked to a secret (a credentials file) is refused without quoting a byte of it", async () => {
     const { project, p } = await emptyProject(a);
     const secret = await a.file("credentials", "aws_secret_access_key=hunter2hunter2hunter2\n");

@@ -76,7 +76,7 @@ export async function readLock(dir: string): Promise<LockFile | undefined> {
 }
 
 /**
- * Refuses a lock that {@link readLock} would refuse, before a pull writes
+ * Refuses a lock that {@link readLock} would refuse by its schema, before a pull writes
  * anything: every later command reads the lock, so one it cannot read back
  * would leave the project stuck until the lock is deleted (and the next pull
  * would write it again).

@@ -185,13 +185,25 @@ function withoutQuote(error: unknown): string {
   return (error as Error).message.replace(/, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, "");
 }
 
-/** Writes canon.json atomically, 2-space JSON with a trailing newline, standards sorted by name. */
+/**
+ * Writes canon.json atomically, 2-space JSON with a trailing newline,
+ * standards sorted by name.
+ * @throws CanonError `BAD_CONFIG` when it would be over {@link MAX_MANIFEST_BYTES}, which {@link readProject} refuses; nothing is written.
+ */
 export async function writeProject(project: Project): Promise<void> {
   const standards = Object.fromEntries(
     Object.entries(project.manifest.standards).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
   );
   const manifest = { ...project.manifest, standards };
-  await writeFileAtomic(project.manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+  const text = `${JSON.stringify(manifest, null, 2)}\n`;
+  // Written indented, it may outgrow what is read (a compact canon.json of 0.9 MB doubles): never write what no command reads back.
+  const size = Buffer.byteLength(text);
+  if (size > MAX_MANIFEST_BYTES)
+    throw new CanonError(
+      "BAD_CONFIG",
+      `${project.manifestPath} would be ${size} bytes, over the ${MAX_MANIFEST_BYTES} a canon.json may be; it is unchanged (split the project, or remove standards it no longer uses)`,
+    );
+  await writeFileAtomic(project.manifestPath, text);
 }
 
 async function isFile(path: string): Promise<boolean> {
