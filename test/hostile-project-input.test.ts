@@ -321,6 +321,26 @@ describe("sixth pass: canon.json, canon.lock and flags from a repository someone
     expect(await readFile(manifestPath, "utf8")).toBe(compact);
   });
 
+  it("import skips a skill folder no target may name (skills/aux, a device on Windows) instead of writing a canon.json no command reads", async () => {
+    soloSpace(a);
+    const repo = join(a.dir, "repo");
+    await mkdir(join(repo, "skills", "aux"), { recursive: true });
+    await writeFile(
+      join(repo, "skills", "aux", "SKILL.md"),
+      "---\nname: aux\ndescription: d\n---\n",
+    );
+    await writeFile(join(repo, "AGENTS.md"), "Run the tests.\n");
+    const imported = a.canon("import", repo);
+    expect(imported.status, imported.stderr).toBe(0);
+    expect(imported.stderr).toMatch(
+      /skills\/aux: .*not a path every file system holds; not imported/,
+    );
+    const status = a.canon("status", "--project", repo);
+    expect(status.status, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/current\s+agents/);
+    expect(status.stdout).not.toMatch(/aux/);
+  });
+
   it("a canon.json linked to a secret (a credentials file) is refused without quoting a byte of it", async () => {
     const { project, p } = await emptyProject(a);
     const secret = await a.file("credentials", "aws_secret_access_key=hunter2hunter2hunter2\n");

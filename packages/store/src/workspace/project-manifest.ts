@@ -188,13 +188,22 @@ function withoutQuote(error: unknown): string {
 /**
  * Writes canon.json atomically, 2-space JSON with a trailing newline,
  * standards sorted by name.
- * @throws CanonError `BAD_CONFIG` when it would be over {@link MAX_MANIFEST_BYTES}, which {@link readProject} refuses; nothing is written.
+ * @throws CanonError `BAD_CONFIG` when {@link readProject} would refuse it (its schema, over {@link MAX_MANIFEST_BYTES}); nothing is written.
  */
 export async function writeProject(project: Project): Promise<void> {
   const standards = Object.fromEntries(
     Object.entries(project.manifest.standards).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
   );
   const manifest = { ...project.manifest, standards };
+  // What is written must read back: never a canon.json every later command refuses.
+  const checked = ProjectManifest.safeParse(manifest);
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    throw new CanonError(
+      "BAD_CONFIG",
+      `${project.manifestPath} would not read back (field ${issue?.path.map(String).join(".") || "(top level)"}: ${issue?.message ?? "invalid"}); it is unchanged`,
+    );
+  }
   const text = `${JSON.stringify(manifest, null, 2)}\n`;
   // Written indented, it may outgrow what is read (a compact canon.json of 0.9 MB doubles): never write what no command reads back.
   const size = Buffer.byteLength(text);
