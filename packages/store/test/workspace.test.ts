@@ -8,8 +8,8 @@ import {
 } from "../src/workspace/front-matter.js";
 import { type LockFile, serializeLock } from "../src/workspace/lock-file.js";
 import { parseManifest } from "../src/workspace/project-manifest.js";
-import { assertDistinctTargets } from "../src/workspace/target-places.js";
 import { targetsFromFlags } from "../src/workspace/target-flags.js";
+import { assertDistinctTargets } from "../src/workspace/target-places.js";
 import { cursorFrontMatter } from "../src/workspace/targets/cursor-rule.js";
 import { skillFiles } from "../src/workspace/targets/skill.js";
 import { targetFiles } from "../src/workspace/targets/target-files.js";
