@@ -341,6 +341,21 @@ describe("sixth pass: canon.json, canon.lock and flags from a repository someone
     expect(status.stdout).not.toMatch(/aux/);
   });
 
+  it("a canon.json, or an output's stamp file, linked to /proc/self/pagemap (0 bytes by its size, gigabytes read) is refused in one line, not read into memory", async () => {
+    const { project, p } = await agentsProject(a);
+    await symlink("/proc/self/pagemap", join(project, "canon.json"));
+    const status = a.canon("status", ...p);
+    expect(status.status).not.toBe(0);
+    expect(status.stderr).toMatch(/canon\.json/);
+    expect(status.stderr.trim().split("\n")).toHaveLength(1);
+    const output = await a.file("out.txt", "an output\n");
+    await symlink("/proc/self/pagemap", `${output}.canon.json`);
+    const verified = a.canon("verify", output);
+    expect(verified.status).not.toBe(0);
+    expect(verified.stderr).toMatch(/out\.txt\.canon\.json/);
+    expect(verified.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
   it("a canon.json linked to a secret (a credentials file) is refused without quoting a byte of it", async () => {
     const { project, p } = await emptyProject(a);
     const secret = await a.file("credentials", "aws_secret_access_key=hunter2hunter2hunter2\n");

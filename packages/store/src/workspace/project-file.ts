@@ -1,6 +1,7 @@
 import { constants } from "node:fs";
 import { open } from "node:fs/promises";
 import { CanonError } from "@canon/core";
+import { readAtMost } from "../operations/input-file.js";
 
 /**
  * The text of canon.json or canon.lock, or undefined when there is none,
@@ -27,11 +28,16 @@ export async function readProjectFile(path: string, maxBytes: number): Promise<s
         "BAD_CONFIG",
         `${path} is ${info.size} bytes; it may be at most ${maxBytes} bytes`,
       );
-    const bytes = await handle.readFile();
-    if (bytes.length > maxBytes)
-      throw new CanonError("BAD_CONFIG", `${path} grew past ${maxBytes} bytes while being read`);
+    const bytes = await readAtMost(handle, maxBytes);
+    if (bytes === undefined)
+      throw new CanonError(
+        "BAD_CONFIG",
+        `${path} holds more than ${maxBytes} bytes (it grew while being read, or is a special file that says it is empty)`,
+      );
     // A byte order mark (Notepad, PowerShell 5's `Out-File -Encoding utf8`) is no part of the JSON.
-    return bytes.toString("utf8").replace(/^\uFEFF/, "");
+    return Buffer.from(bytes)
+      .toString("utf8")
+      .replace(/^\uFEFF/, "");
   } catch (error) {
     if (error instanceof CanonError) throw error;
     throw new CanonError("FILE_UNREADABLE", `cannot read ${path}: ${(error as Error).message}`);
