@@ -217,3 +217,170 @@ describe("hostile canon.json and canon.lock", () => {
     expect(await readFile(join(project, "canon.json"), "utf8")).toBe(manifest);
   });
 });
+
+describe("sixth pass: canon.json, canon.lock and flags from a repository someone else wrote", () => {
+  it("add --pin naming no release (0, -3, 99, 300 characters) is refused in one line and canon.json is left as it was", async () => {
+    const { project, p } = await agentsProject(a);
+    a.ok("add", "agents", ...p);
+    const manifestPath = join(project, "canon.json");
+    const manifest = await readFile(manifestPath, "utf8");
+    for (const pin of ["0", "-3", "99", "x".repeat(300)]) {
+      const added = a.canon("add", "agents", "--pin", pin, ...p);
+      expect(added.status, pin).not.toBe(0);
+      expect(added.stderr, pin).toMatch(/no version|neither a version/);
+      expect(added.stderr.trim().split("\n")).toHaveLength(1);
+      expect(await readFile(manifestPath, "utf8")).toBe(manifest);
+    }
+    // The project still reads: a pin that exists is taken.
+    a.ok("add", "agents", "--pin", "1", ...p);
+    a.ok("pull", ...p);
+    a.ok("pull", "--frozen", ...p);
+  });
+
+  it("a peer's bundle file near its path limit under a skill folder: the canon.lock pull writes is read back by status and pull", async () => {
+    soloSpace(a);
+    const deep = `${Array.from({ length: 4 }, () => "d".repeat(99)).join("/")}/${"f".repeat(100)}`;
+    await publishBundleThroughLibrary(a.home, "skills/deep", [
+      { path: "SKILL.md", text: "---\nname: deep\ndescription: y\n---\n" },
+      { path: deep, text: "deep\n" },
+    ]);
+    const { project, p } = await emptyProject(a);
+    a.ok("add", "skills/deep", ...p);
+    a.ok("pull", ...p);
+    expect(await readFile(join(project, ".claude", "skills", "deep", deep), "utf8")).toBe("deep\n");
+    const status = a.canon("status", ...p);
+    expect(status.status, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/current\s+skills\/deep/);
+    a.ok("pull", ...p);
+    a.ok("pull", "--frozen", ...p);
+  });
+
+  it("canon.json and canon.lock saved with a byte order mark (Notepad, PowerShell) are read", async () => {
+    const { project, p } = await agentsProject(a);
+    a.ok("add", "agents", ...p);
+    a.ok("pull", ...p);
+    for (const name of ["canon.json", "canon.lock"]) {
+      const path = join(project, name);
+      await writeFile(path, `\uFEFF${await readFile(path, "utf8")}`);
+    }
+    const status = a.canon("status", ...p);
+    expect(status.status, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/current\s+agents/);
+    a.ok("pull", "--frozen", ...p);
+  });
+
+  it("targets Windows reads as canon.json, canon.lock or .git (a trailing dot or space, a :stream, a short name) or as a device are refused, by add and in canon.json", async () => {
+    const { project, p } = await agentsProject(a);
+    a.ok("add", "agents", ...p);
+    const manifestPath = join(project, "canon.json");
+    const manifest = await readFile(manifestPath, "utf8");
+    for (const path of [
+      "canon.json.",
+      "CANON.LOCK ",
+      "canon.json::$DATA",
+      "CANON~1.JSO",
+      ".git::$INDEX_ALLOCATION/hooks/pre-commit",
+      "git~1:x/config",
+      "aux.md",
+      "docs/NUL",
+      "notes?.md",
+    ]) {
+      const added = a.canon("add", "agents", "--as", `file:${path}`, ...p);
+      expect(added.status, path).toBe(2);
+      expect(added.stderr, path).toMatch(/own files|\.git folder|Windows can hold/);
+      expect(await readFile(manifestPath, "utf8")).toBe(manifest);
+      const written = JSON.stringify({
+        standards: { agents: { targets: [{ type: "file", path }] } },
+      });
+      await writeFile(manifestPath, written);
+      const pulled = a.canon("pull", "--force", ...p);
+      expect(pulled.status, path).toBe(4);
+      expect(pulled.stderr).toMatch(/targets\.0\.path: /);
+      expect(await readFile(manifestPath, "utf8")).toBe(written);
+      await writeFile(manifestPath, manifest);
+    }
+    // Names that only look alike are still fine.
+    a.ok("add", "agents", "--as", "file:console.md", ...p);
+    a.ok("pull", ...p);
+  });
+
+  it("a compact canon.json of 17,000 standards (0.9 MB): add refuses to write it back indented past the 1 MiB every command reads, and leaves it as it was", async () => {
+    const { project, p } = await agentsProject(a);
+    a.ok("add", "agents", ...p);
+    const manifestPath = join(project, "canon.json");
+    const { space } = JSON.parse(await readFile(manifestPath, "utf8")) as { space: string };
+    const standards: Record<string, unknown> = {};
+    for (let i = 0; i < 17_000; i++)
+      standards[`s${i}`] = { targets: [{ type: "file", path: `p${i}` }] };
+    standards.agents = { targets: [{ type: "agents-md" }] };
+    const compact = JSON.stringify({ space, standards });
+    await writeFile(manifestPath, compact);
+    const added = a.canon("add", "agents", "--as", "file:X.md", ...p);
+    expect(added.status).toBe(4);
+    expect(added.stderr).toMatch(/canon\.json would be \d+ bytes, over the 1048576 .*unchanged/);
+    expect(await readFile(manifestPath, "utf8")).toBe(compact);
+  });
+
+  it("import skips a skill folder no target may name (skills/aux, a device on Windows) instead of writing a canon.json no command reads", async () => {
+    soloSpace(a);
+    const repo = join(a.dir, "repo");
+    await mkdir(join(repo, "skills", "aux"), { recursive: true });
+    await writeFile(
+      join(repo, "skills", "aux", "SKILL.md"),
+      "---\nname: aux\ndescription: d\n---\n",
+    );
+    await writeFile(join(repo, "AGENTS.md"), "Run the tests.\n");
+    const imported = a.canon("import", repo);
+    expect(imported.status, imported.stderr).toBe(0);
+    expect(imported.stderr).toMatch(
+      /skills\/aux: .*not a path every file system holds; not imported/,
+    );
+    const status = a.canon("status", "--project", repo);
+    expect(status.status, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/current\s+agents/);
+    expect(status.stdout).not.toMatch(/aux/);
+  });
+
+  it("a canon.json, or an output's stamp file, linked to /proc/self/pagemap (0 bytes by its size, gigabytes read) is refused in one line, not read into memory", async () => {
+    const { project, p } = await agentsProject(a);
+    await symlink("/proc/self/pagemap", join(project, "canon.json"));
+    const status = a.canon("status", ...p);
+    expect(status.status).not.toBe(0);
+    expect(status.stderr).toMatch(/canon\.json/);
+    expect(status.stderr.trim().split("\n")).toHaveLength(1);
+    const output = await a.file("out.txt", "an output\n");
+    await symlink("/proc/self/pagemap", `${output}.canon.json`);
+    const verified = a.canon("verify", output);
+    expect(verified.status).not.toBe(0);
+    expect(verified.stderr).toMatch(/out\.txt\.canon\.json/);
+    expect(verified.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("a canon.json linked to a secret (a credentials file) is refused without quoting a byte of it", async () => {
+    const { project, p } = await emptyProject(a);
+    const secret = await a.file("credentials", "aws_secret_access_key=hunter2hunter2hunter2\n");
+    await symlink(secret, join(project, "canon.json"));
+    const status = a.canon("status", ...p);
+    expect(status.status).toBe(4);
+    expect(status.stderr).toMatch(/canon\.json is not JSON/);
+    expect(status.stderr).not.toMatch(/aws_|secret|hunter/);
+    expect(status.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("a peer's bundle file under .git::$INDEX_ALLOCATION (the .git folder on NTFS) is refused by pull before anything is written", async () => {
+    soloSpace(a);
+    await publishBundleThroughLibrary(a.home, "skills/hook", [
+      { path: "SKILL.md", text: "---\nname: hook\ndescription: y\n---\n" },
+      { path: ".git::$INDEX_ALLOCATION/hooks/pre-commit", text: "#!/bin/sh\necho owned\n" },
+    ]);
+    const { project, p } = await emptyProject(a);
+    a.ok("add", "skills/hook", ...p);
+    const pulled = a.canon("pull", ...p);
+    expect(pulled.status).not.toBe(0);
+    expect(pulled.stderr).toMatch(/inside a \.git folder.*nothing was written/);
+    await expect(
+      readFile(join(project, ".claude", "skills", "hook", "SKILL.md")),
+    ).rejects.toThrow();
+    await expect(readFile(join(project, "canon.lock"))).rejects.toThrow();
+  });
+});

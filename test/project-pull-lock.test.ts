@@ -82,13 +82,20 @@ async function expectOnePullsResult(project: string): Promise<number> {
   return version;
 }
 
-/** Starts `canon pull --offline` in `home` and stops it (SIGSTOP) once it holds the project's pull lock, named as its holder. */
-async function pullStoppedHoldingLock(home: string, project: string): Promise<Background> {
+/**
+ * Starts `canon pull --offline` (or `canon <args>`) in `home` and stops it
+ * (SIGSTOP) once it holds the project's pull lock, named as its holder.
+ */
+async function pullStoppedHoldingLock(
+  home: string,
+  project: string,
+  args: readonly string[] = ["pull", "--offline", "--project", project],
+): Promise<Background> {
   const lockDir = join(project, "canon.pull.lock");
   // The holder file is written just after the lock is taken: once it is there, the lock names its process.
   const holderFile = join(project, "canon.pull.lock.holder");
   for (let attempt = 0; attempt < 20; attempt++) {
-    const pull = startCanon(["pull", "--offline", "--project", project], home);
+    const pull = startCanon(args, home);
     while (!existsSync(holderFile) && pull.child.exitCode === null) await sleep(1);
     if (pull.child.exitCode === null) {
       pull.child.kill("SIGSTOP");
@@ -100,7 +107,7 @@ async function pullStoppedHoldingLock(home: string, project: string): Promise<Ba
     await rm(lockDir, { recursive: true, force: true });
     await rm(holderFile, { force: true });
   }
-  throw new Error("no pull was caught holding the lock in 20 attempts");
+  throw new Error(`no canon ${args[0]} was caught holding the lock in 20 attempts`);
 }
 
 /** Resolves with the exit status of a process started in the background. */
@@ -112,15 +119,17 @@ function exited(process: Background): Promise<number | null> {
 }
 
 /**
- * Starts `canon <args>` in `home` while `holder` (a pull stopped holding the
- * project's lock) runs, checks it waits, saying so and leaving canon.json
- * as it was, then lets the holder go on and waits for both to end.
+ * Starts `canon <args>` in `home` while `holder` (a pull, or the `held`
+ * command, stopped holding the project's lock) runs, checks it waits, saying
+ * so with the holder's command and process and leaving canon.json as it was,
+ * then lets the holder go on and waits for both to end.
  */
 async function waitsForStoppedPull(
   holder: Background,
   project: string,
   home: string,
   args: readonly string[],
+  held = "pull",
 ): Promise<{ holder: number | null; waiting: number | null; stderr: string }> {
   const manifest = await readFile(join(project, "canon.json"), "utf8");
   const waiting = startCanon(args, home);
@@ -137,7 +146,7 @@ async function waitsForStoppedPull(
     await sleep(20);
   expect(stderr).toMatch(
     new RegExp(
-      `another canon pull \\(process ${holder.pid}\\) is writing .*; waiting for it to finish`,
+      `another canon ${held} \\(process ${holder.pid}\\) is writing .*; waiting for it to finish`,
     ),
   );
   expect(waiting.child.exitCode).toBe(null);
@@ -257,6 +266,42 @@ describe("canon add and canon import take the pull lock", () => {
       "Run the tests before committing.\n",
     );
     expect(existsSync(join(project, "canon.pull.lock"))).toBe(false);
+  });
+
+  it("a pull waiting on an import or an add names that command, not a pull", async () => {
+    await twoVersions();
+    const project = join(a.dir, "imported");
+    await mkdir(project);
+    a.ok("add", "style", "--as", "file:STYLE.md", "--project", project);
+    await writeFile(join(project, "AGENTS.md"), "Run the tests before committing.\n");
+    const importing = await pullStoppedHoldingLock(a.home, project, ["import", project]);
+    const afterImport = await waitsForStoppedPull(
+      importing,
+      project,
+      a.home,
+      ["pull", "--offline", "--project", project],
+      "import",
+    );
+    expect(afterImport.holder).toBe(0);
+    expect(afterImport.waiting, afterImport.stderr).toBe(0);
+    expect(afterImport.stderr).not.toMatch(/another canon pull/);
+    const adding = await pullStoppedHoldingLock(a.home, project, [
+      "add",
+      "style",
+      "--as",
+      "file:GUIDE.md",
+      "--project",
+      project,
+    ]);
+    const afterAdd = await waitsForStoppedPull(
+      adding,
+      project,
+      a.home,
+      ["pull", "--offline", "--project", project],
+      "add",
+    );
+    expect(afterAdd.holder).toBe(0);
+    expect(afterAdd.waiting, afterAdd.stderr).toBe(0);
   });
 
   it("an add into a folder that does not exist yet makes it (the lock lives there); an add refused leaves no folder behind", async () => {

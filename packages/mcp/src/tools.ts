@@ -156,6 +156,7 @@ export function registerTools(server: McpServer, tools: ToolContext): void {
           offline: input.offline,
           timeoutMs: (input.timeoutSeconds ?? 10) * 1000,
           warn: (message) => tools.log(`canon: warning: ${message}`),
+          asCommand: "mcp",
         });
         await tools.changed();
         return report;

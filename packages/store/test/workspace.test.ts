@@ -9,6 +9,7 @@ import {
 import { type LockFile, serializeLock } from "../src/workspace/lock-file.js";
 import { parseManifest } from "../src/workspace/project-manifest.js";
 import { targetsFromFlags } from "../src/workspace/target-flags.js";
+import { assertDistinctTargets } from "../src/workspace/target-places.js";
 import { cursorFrontMatter } from "../src/workspace/targets/cursor-rule.js";
 import { skillFiles } from "../src/workspace/targets/skill.js";
 import { targetFiles } from "../src/workspace/targets/target-files.js";
@@ -98,6 +99,16 @@ describe("canon.json", () => {
       ).toThrow(/field standards\.a\.targets\.0\.path/);
     },
   );
+  it("checks 40,000 targets for clashes at once (pairwise, a canon.json of 17,000 standards held add for over a minute), and still finds one", () => {
+    const standards: Record<string, { targets: { type: "file"; path: string }[] }> = {};
+    for (let i = 0; i < 40_000; i++)
+      standards[`s${i}`] = { targets: [{ type: "file", path: `docs/p${i}.md` }] };
+    assertDistinctTargets({ standards }, "c.json");
+    standards.last = { targets: [{ type: "file", path: "DOCS/P17.md" }] };
+    expect(() => assertDistinctTargets({ standards }, "c.json")).toThrow(
+      /c\.json: s17 and last both write DOCS\/P17\.md/,
+    );
+  });
 });
 
 describe("a Cursor rule's front matter", () => {
@@ -159,6 +170,42 @@ describe("front matter", () => {
     expect(skillFrontMatterProblem(bytes("---\nname: [x\n---\n"))).toMatch(/not valid YAML/);
     expect(skillFrontMatterProblem(bytes("---\nname: x\n"))).toMatch(/no closing ---/);
     expect(skillFrontMatterProblem(bytes("---\n- a\n---\n"))).toMatch(/not a YAML mapping/);
+  });
+  it("does not parse a front matter over 16 KiB (a maintainer's 4 MiB of keys took minutes of every pull): it is a problem, the file is still written", () => {
+    const keys = (count: number) =>
+      Array.from({ length: count }, (_, i) => `k${i}: v${i}`).join("\n");
+    // Valid YAML, just too long: a problem only because of its size.
+    const long = `---\nname: x\ndescription: y\n${keys(3000)}\n---\nbody`;
+    expect(skillFrontMatterProblem(bytes(long))).toMatch(/front matter is over 16 KiB/);
+    // 4 MiB of keys: answered without parsing them.
+    const huge = bytes(`---\n${keys(300_000)}\n---\n`.slice(0, 4 * 1024 * 1024 - 8));
+    const problem = skillFrontMatterProblem(
+      new Uint8Array([...huge.subarray(0, huge.length - 4), ...bytes("\n---\n")]),
+    );
+    expect(problem).toMatch(/front matter is over 16 KiB/);
+    const warnings: string[] = [];
+    const files = skillFiles(
+      {
+        ...input("x"),
+        files: [
+          {
+            path: "SKILL.md",
+            cid: "bafk",
+            size: long.length,
+            bytes: bytes(long),
+            executable: false,
+          },
+        ],
+      },
+      undefined,
+      (message) => warnings.push(message),
+    );
+    expect(files.map((file) => file.path)).toEqual([".claude/skills/a11y/SKILL.md"]);
+    expect(warnings).toEqual([
+      expect.stringMatching(
+        /SKILL\.md of rules\/a11y: its front matter is over 16 KiB.*written as published/,
+      ),
+    ]);
   });
 });
 

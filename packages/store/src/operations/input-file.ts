@@ -18,15 +18,37 @@ export async function readInputFile(file: string, maxBytes: number): Promise<Uin
         "BAD_ARGUMENT",
         `${file} is ${size} bytes; a standard is at most ${maxBytes} bytes`,
       );
-    const bytes = new Uint8Array(await handle.readFile());
-    // It may grow while being read: what was read past the bound is refused too.
-    if (bytes.length > maxBytes)
+    const bytes = await readAtMost(handle, maxBytes);
+    // It may grow while being read (or be a /proc file, 0 bytes by its size): past the bound is refused too.
+    if (bytes === undefined)
       throw new CanonError(
         "BAD_ARGUMENT",
         `${file} grew past ${maxBytes} bytes while being read; a standard is at most ${maxBytes} bytes`,
       );
     return bytes;
   });
+}
+
+/**
+ * What an opened file holds, read until its end or until more than
+ * `maxBytes` have come, whichever is first: undefined in the second case.
+ * Its size is not trusted: a file under `/proc` (`/proc/self/pagemap`) says
+ * 0 bytes and holds gigabytes, which a whole-file read would take into memory.
+ */
+export async function readAtMost(
+  handle: FileHandle,
+  maxBytes: number,
+): Promise<Uint8Array | undefined> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    const chunk = Buffer.alloc(Math.min(64 * 1024, maxBytes + 1 - total));
+    const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+    if (bytesRead === 0) return new Uint8Array(Buffer.concat(chunks, total));
+    chunks.push(chunk.subarray(0, bytesRead));
+    total += bytesRead;
+    if (total > maxBytes) return undefined;
+  }
 }
 
 /**

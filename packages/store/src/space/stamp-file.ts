@@ -1,6 +1,8 @@
-import { readFile, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
 import { CanonError, CidString, DsseEnvelope, entryOfDsse, type SignedRecord } from "@canon/core";
 import { writeFileAtomic } from "../home/atomic-write.js";
+import { readAtMost } from "../operations/input-file.js";
 
 /**
  * A stamp as it sits beside an output, in `<output>.canon.json`: the signed
@@ -54,16 +56,22 @@ export async function readStampFile(path: string): Promise<{
   dsse?: DsseEnvelope;
 }> {
   let text: string;
+  let handle: FileHandle | undefined;
   try {
-    const info = await stat(path);
+    // Opened once without blocking (a FIFO is never waited on), then the opened file is checked and read.
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const info = await handle.stat();
     if (!info.isFile()) throw new CanonError("FILE_UNREADABLE", `the stamp ${path} is not a file`);
-    if (info.size > MAX_STAMP_BYTES) {
+    // Its size is not trusted (a link to /proc/self/pagemap says 0 bytes): the read is bounded too.
+    const bytes =
+      info.size > MAX_STAMP_BYTES ? undefined : await readAtMost(handle, MAX_STAMP_BYTES);
+    if (bytes === undefined) {
       throw new CanonError(
         "BAD_RECORD",
-        `${path} is ${info.size} bytes; a Canon stamp is at most ${MAX_STAMP_BYTES}`,
+        `${path} holds more than ${MAX_STAMP_BYTES} bytes; a Canon stamp is at most ${MAX_STAMP_BYTES}`,
       );
     }
-    text = await readFile(path, "utf8");
+    text = new TextDecoder().decode(bytes);
   } catch (error) {
     if (error instanceof CanonError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
@@ -71,6 +79,8 @@ export async function readStampFile(path: string): Promise<{
       "FILE_UNREADABLE",
       `cannot read the stamp ${path}: ${code === "ENOENT" ? "no such file (stamp the output with `canon stamp`, or name the stamp with --stamp)" : (error as Error).message}`,
     );
+  } finally {
+    await handle?.close();
   }
   let file: Partial<StampFile>;
   try {

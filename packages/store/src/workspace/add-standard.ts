@@ -3,11 +3,17 @@ import { dirname } from "node:path";
 import { CanonError, isBundleCid } from "@canon/core";
 import type { CanonHome } from "../home/canon-home.js";
 import { findStandard } from "../operations/find-standard.js";
+import { pickRelease } from "../operations/pick-release.js";
 import type { SpaceChoice } from "../operations/space-session.js";
 import { viewSpace } from "../operations/space-view.js";
 import { defaultTarget } from "./default-target.js";
 import { sayWaiting, withPullLock } from "./project-lock.js";
-import { readProjectOrEmpty, type Target, writeProject } from "./project-manifest.js";
+import {
+  ProjectManifest,
+  readProjectOrEmpty,
+  type Target,
+  writeProject,
+} from "./project-manifest.js";
 import { standardEntry } from "./standards-record.js";
 import { type TargetSettings, targetsFromFlags } from "./target-flags.js";
 import { assertDistinctTargets } from "./target-places.js";
@@ -43,7 +49,7 @@ export interface Added {
  * `pull` installs it. Reads and writes canon.json holding the project's pull
  * lock ({@link withPullLock}), so an add during a pull (or an import) waits
  * for it instead of writing between its reads and writes.
- * @throws CanonError `UNKNOWN_STANDARD` with a did-you-mean, `BAD_ARGUMENT` (a bad flag, no default target for its name), `BAD_CONFIG` (canon.json unreadable, or the new target would write where another standard's does; canon.json is then left as it was), `STORAGE_UNWRITABLE` (the folder or the lock cannot be made, or another command has held the lock for over two minutes; a folder this add made is removed again when it fails).
+ * @throws CanonError `UNKNOWN_STANDARD` with a did-you-mean, `UNKNOWN_VERSION` or `BAD_CID` (a pin naming no release of it), `BAD_ARGUMENT` (a bad flag, no default target for its name), `BAD_CONFIG` (canon.json unreadable, or the new target would write where another standard's does; canon.json is then left as it was), `STORAGE_UNWRITABLE` (the folder or the lock cannot be made, or another command has held the lock for over two minutes; a folder this add made is removed again when it fails).
  */
 export async function addStandard(home: CanonHome, request: AddRequest): Promise<Added> {
   // Flags are checked before the space is read, so a typo fails fast.
@@ -63,6 +69,7 @@ export async function addStandard(home: CanonHome, request: AddRequest): Promise
   try {
     return await withPullLock(
       request.dir,
+      "add",
       () => addHoldingLock(home, request, given),
       sayWaiting(request.dir, request.warn),
     );
@@ -92,10 +99,12 @@ async function addHoldingLock(
 ): Promise<Added> {
   const project = await readProjectOrEmpty(request.dir);
   const choice: SpaceChoice = { space: project.manifest.space ?? request.space };
-  const { url, bundle } = await viewSpace(home, choice, async ({ chosen, state }) => ({
-    url: chosen.url,
-    bundle: isBundleCid(findStandard(state, request.standard).latest.record.contentCid),
-  }));
+  const { url, bundle } = await viewSpace(home, choice, async ({ chosen, state }) => {
+    const standard = findStandard(state, request.standard);
+    // A pin must name a release here (`--pin 0`, `--pin -3` name none): canon.json never names what no pull can install.
+    if (request.pin !== undefined) pickRelease(standard, String(request.pin));
+    return { url: chosen.url, bundle: isBundleCid(standard.latest.record.contentCid) };
+  });
   const existing = standardEntry(project.manifest.standards, request.standard);
   const settingsGiven = Object.values(request.settings ?? {}).some((value) => value !== undefined);
   // Adding again without --as keeps the targets canon.json has (only a pin changes).
@@ -126,6 +135,15 @@ async function addHoldingLock(
     },
   };
   assertDistinctTargets(manifest, project.manifestPath);
+  // What is written must read back: a canon.json this add wrote is never one every later command refuses.
+  const checked = ProjectManifest.safeParse(manifest);
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    throw new CanonError(
+      "BAD_ARGUMENT",
+      `${request.standard} cannot be added: field ${issue?.path.map(String).join(".") || "(top level)"}: ${issue?.message ?? "invalid"}; ${project.manifestPath} is unchanged`,
+    );
+  }
   await writeProject({ ...project, manifest });
   return { project: project.dir, standard: request.standard, targets, replaced };
 }

@@ -69,6 +69,7 @@ export async function importContext(
   if (outside.found.length === 0) refuseNothingFound(request, outside.skipped);
   return withPullLock(
     request.dir,
+    "import",
     () => importHoldingLock(home, signer, request),
     sayWaiting(request.dir, request.warn),
   );
@@ -88,7 +89,9 @@ function refuseNothingFound(request: ImportRequest, skipped: readonly string[]):
 
 function warnSkipped(request: ImportRequest, skipped: readonly string[]): void {
   for (const path of skipped)
-    request.warn?.(`${path}: its name is outside the standard-name grammar; not imported`);
+    request.warn?.(
+      `${path}: its name is outside the standard-name grammar, or not a path every file system holds; not imported`,
+    );
 }
 
 /** {@link importContext}, once the project's pull lock is held. */

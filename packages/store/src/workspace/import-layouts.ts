@@ -2,6 +2,7 @@ import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { StandardName } from "@canon/core";
 import type { Target } from "./project-manifest.js";
+import { TargetPath } from "./target-path.js";
 
 /** One piece of context found in a repository, and the standard it becomes. */
 export interface FoundContext {
@@ -31,7 +32,8 @@ const SINGLE_FILES: readonly (readonly [string, string, Target])[] = [
  * `AGENTS.md`, `CLAUDE.md`, `GEMINI.md`. Named `skills/<n>`, `rules/<n>`,
  * `instructions/<n>`, `copilot-instructions`, `agents`, `claude`, `gemini`
  * (after `prefix/` when given); targets keep the exact paths. Entries whose
- * name is outside the grammar are reported in `skipped`.
+ * name is outside the grammar, or whose path is not one a target may have
+ * (`skills/aux`, a device on Windows), are reported in `skipped`.
  */
 export async function findContext(
   root: string,
@@ -41,7 +43,13 @@ export async function findContext(
   const skipped: string[] = [];
   const name = (base: string) => (prefix ? `${prefix}/${base}` : base);
   const add = (entry: FoundContext) => {
-    if (StandardName.safeParse(entry.standard).success) found.push(entry);
+    // A target canon.json could not hold (`skills/aux`: a device on Windows) would leave it unreadable.
+    const path = "path" in entry.target ? entry.target.path : undefined;
+    if (
+      StandardName.safeParse(entry.standard).success &&
+      (path === undefined || TargetPath.safeParse(path).success)
+    )
+      found.push(entry);
     else skipped.push(entry.path);
   };
   for (const dir of [".claude/skills", ".github/skills", "skills"]) {

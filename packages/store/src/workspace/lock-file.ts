@@ -5,7 +5,7 @@ import { writeFileAtomic } from "../home/atomic-write.js";
 import { readProjectFile } from "./project-file.js";
 import { Target } from "./project-manifest.js";
 import { standardsRecord } from "./standards-record.js";
-import { TargetPath } from "./target-path.js";
+import { LockedPath } from "./target-path.js";
 
 /** Largest canon.lock read (a hundred bundles of a thousand files is about 20 MiB). */
 export const MAX_LOCK_BYTES = 64 * 1024 * 1024;
@@ -17,7 +17,7 @@ const Cid = z.string().min(1).max(200);
 
 /** One file a pull wrote, with the sha-256 of its bytes (hex). */
 export const LockedFile = z.strictObject({
-  path: TargetPath,
+  path: LockedPath,
   sha256: z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex digits"),
 });
 /** One file a pull wrote. */
@@ -73,6 +73,23 @@ export async function readLock(dir: string): Promise<LockFile | undefined> {
     );
   }
   return parsed.data;
+}
+
+/**
+ * Refuses a lock that {@link readLock} would refuse by its schema, before a pull writes
+ * anything: every later command reads the lock, so one it cannot read back
+ * would leave the project stuck until the lock is deleted (and the next pull
+ * would write it again).
+ * @throws CanonError `BAD_CONFIG` naming the field at fault.
+ */
+export function assertLockReadable(lock: LockFile, dir: string): void {
+  const parsed = LockFile.safeParse(lock);
+  if (parsed.success) return;
+  const issue = parsed.error.issues[0];
+  throw new CanonError(
+    "BAD_CONFIG",
+    `the canon.lock this pull would write in ${dir} could not be read back (field ${issue?.path.map(String).join(".") || "(top level)"}: ${issue?.message ?? "invalid"}); nothing was written and canon.lock is unchanged`,
+  );
 }
 
 /** The lock as written: JSON with keys sorted at every level, 2-space indent, a trailing newline, files sorted by path. */

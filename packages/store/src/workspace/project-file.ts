@@ -1,9 +1,11 @@
 import { constants } from "node:fs";
 import { open } from "node:fs/promises";
 import { CanonError } from "@canon/core";
+import { readAtMost } from "../operations/input-file.js";
 
 /**
- * The text of canon.json or canon.lock, or undefined when there is none. A
+ * The text of canon.json or canon.lock, or undefined when there is none,
+ * without a leading UTF-8 byte order mark (an editor's, which JSON refuses). A
  * repository may commit either as a FIFO or a link to a device
  * (`/dev/zero`): the file is opened without blocking and read only when it is
  * a regular file of at most `maxBytes`.
@@ -26,10 +28,16 @@ export async function readProjectFile(path: string, maxBytes: number): Promise<s
         "BAD_CONFIG",
         `${path} is ${info.size} bytes; it may be at most ${maxBytes} bytes`,
       );
-    const bytes = await handle.readFile();
-    if (bytes.length > maxBytes)
-      throw new CanonError("BAD_CONFIG", `${path} grew past ${maxBytes} bytes while being read`);
-    return bytes.toString("utf8");
+    const bytes = await readAtMost(handle, maxBytes);
+    if (bytes === undefined)
+      throw new CanonError(
+        "BAD_CONFIG",
+        `${path} holds more than ${maxBytes} bytes (it grew while being read, or is a special file that says it is empty)`,
+      );
+    // A byte order mark (Notepad, PowerShell 5's `Out-File -Encoding utf8`) is no part of the JSON.
+    return Buffer.from(bytes)
+      .toString("utf8")
+      .replace(/^\uFEFF/, "");
   } catch (error) {
     if (error instanceof CanonError) throw error;
     throw new CanonError("FILE_UNREADABLE", `cannot read ${path}: ${(error as Error).message}`);

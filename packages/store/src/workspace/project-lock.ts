@@ -1,3 +1,5 @@
+import { readFile, rename, unlink, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CanonError } from "@canon/core";
@@ -6,8 +8,8 @@ import {
   LOCK_STALE_MS,
   lockHolderOf,
   removeHolder,
-  writeHolder,
 } from "../home/file-lock.js";
+import { processStartTime } from "../home/process-liveness.js";
 import { LOCK_FILE } from "./lock-file.js";
 
 /**
@@ -29,18 +31,80 @@ export const PULL_LOCK_WAIT_MS = 120_000;
 const FIRST_RETRY_MS = 20;
 const LONGEST_RETRY_MS = 500;
 
+/** The canon commands that write a project holding its pull lock, as a waiting one names the holder. */
+export type ProjectCommand = "pull" | "add" | "import" | "run" | "mcp";
+
+const PROJECT_COMMANDS: readonly string[] = ["pull", "add", "import", "run", "mcp"];
+
+/** Who holds a project's pull lock: its process, and the canon command it runs when the holder file names one. */
+export interface PullLockHolder {
+  readonly pid: number;
+  readonly command: ProjectCommand | undefined;
+}
+
+/** How a waiting command names the holder: `canon add (process 12)`, `a canon command` when unknown. */
+function holderName(holder: PullLockHolder | undefined): string {
+  if (holder === undefined) return "another canon command";
+  return `another canon ${holder.command ?? "command"} (process ${holder.pid})`;
+}
+
 /**
  * The `waiting` callback {@link withPullLock} takes, telling `warn` that
- * another command holds the pull lock of `dir` and this one waits for it.
+ * another command (named: `canon add`, `canon import`, `canon pull`…) holds
+ * the pull lock of `dir` and this one waits for it.
  */
 export function sayWaiting(
   dir: string,
   warn: ((message: string) => void) | undefined,
-): (holder: number | undefined) => void {
-  return (holder) =>
-    warn?.(
-      `another canon pull${holder === undefined ? "" : ` (process ${holder})`} is writing ${dir}; waiting for it to finish`,
-    );
+): (holder: PullLockHolder | undefined) => void {
+  return (holder) => warn?.(`${holderName(holder)} is writing ${dir}; waiting for it to finish`);
+}
+
+/**
+ * The holder file of the home's locks (`home/file-lock.ts`: `<lock>.holder`,
+ * `{"pid","started","host"}`), which the project's pull lock shares; the
+ * pull lock's adds `command`, which the home's reader ignores.
+ */
+function holderFileOf(lockfilePath: string): string {
+  return `${lockfilePath}.holder`;
+}
+
+/**
+ * Names this process and its command as the pull lock's holder, in one
+ * write (temporary file + rename) in the format of the home's locks
+ * (`writeHolder` in `home/file-lock.ts`) plus `command`: a command that
+ * stops between taking the lock and naming itself is never half named.
+ */
+async function writePullHolder(lockfilePath: string, command: ProjectCommand): Promise<void> {
+  const path = holderFileOf(lockfilePath);
+  const temporary = `${path}.${process.pid}.tmp`;
+  const holder = {
+    pid: process.pid,
+    started: processStartTime(process.pid),
+    host: hostname(),
+    command,
+  };
+  try {
+    await writeFile(temporary, JSON.stringify(holder));
+    await rename(temporary, path);
+  } catch {
+    // Without it the lock is only as safe as its age, as with the home's locks.
+    await unlink(temporary).catch(() => {});
+  }
+}
+
+/** The command the holder file names, when it names a known one (written by another process: anything else names none). */
+async function holderCommand(lockfilePath: string): Promise<ProjectCommand | undefined> {
+  try {
+    const { command } = JSON.parse(await readFile(holderFileOf(lockfilePath), "utf8")) as {
+      command?: unknown;
+    };
+    return typeof command === "string" && PROJECT_COMMANDS.includes(command)
+      ? (command as ProjectCommand)
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -55,7 +119,8 @@ export function sayWaiting(
  * over once {@link LOCK_STALE_MS} old, one whose holder still exists only
  * after {@link LIVE_HOLDER_STALE_MS}. Released when `work` ends, whatever it
  * throws.
- * @param waiting told once, with the holder's pid when known, when another pull holds the lock.
+ * @param command the canon command running `work`, named in the holder file to a command that waits.
+ * @param waiting told once, with the holder's pid and command when known, when another command holds the lock.
  * @throws CanonError `STORAGE_UNWRITABLE` when the lock cannot be made (the
  * project is not writable), when another pull has held it for over
  * {@link PULL_LOCK_WAIT_MS}, or when another process took it over while
@@ -63,8 +128,9 @@ export function sayWaiting(
  */
 export async function withPullLock<T>(
   dir: string,
+  command: ProjectCommand,
   work: () => Promise<T>,
-  waiting: (holder: number | undefined) => void = () => {},
+  waiting: (holder: PullLockHolder | undefined) => void = () => {},
   waitMs = PULL_LOCK_WAIT_MS,
 ): Promise<T> {
   const { lock } = await import("proper-lockfile");
@@ -74,7 +140,9 @@ export async function withPullLock<T>(
   let told = false;
   let release: () => Promise<void>;
   for (let pause = FIRST_RETRY_MS; ; pause = Math.min(pause * 2, LONGEST_RETRY_MS)) {
-    const holder = await lockHolderOf(lockfilePath);
+    const live = await lockHolderOf(lockfilePath);
+    const holder =
+      live === undefined ? undefined : { ...live, command: await holderCommand(lockfilePath) };
     try {
       release = await lock(join(dir, LOCK_FILE), {
         lockfilePath,
@@ -96,21 +164,20 @@ export async function withPullLock<T>(
           `cannot take the pull lock ${lockfilePath} (${code ?? (error as Error).message}); check that ${dir} is writable`,
           { cause: error },
         );
-      const who =
-        holder === undefined ? "another canon pull" : `another canon pull (process ${holder.pid})`;
+      const who = holderName(holder);
       if (Date.now() >= deadline)
         throw new CanonError(
           "STORAGE_UNWRITABLE",
           `${who} has been writing ${dir} for over ${waitMs / 1000} s (it holds ${lockfilePath}); nothing was written. Retry once it finishes${holder?.state === "stopped" ? ` (it is stopped: resume it with \`kill -CONT ${holder.pid}\`)` : ""}; a lock left by a killed pull frees itself after ${LOCK_STALE_MS / 1000} s`,
           { cause: error },
         );
-      if (!told) waiting(holder?.pid);
+      if (!told) waiting(holder);
       told = true;
       // Jittered, so pulls waiting together do not retry in step.
       await sleep(pause * (0.5 + Math.random()));
     }
   }
-  await writeHolder(lockfilePath);
+  await writePullHolder(lockfilePath, command);
   let result: T;
   try {
     result = await work();

@@ -155,7 +155,7 @@ export function parseManifest(text: string, path: string): ProjectManifest {
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new CanonError("BAD_CONFIG", `${path} is not JSON: ${(error as Error).message}`, {
+    throw new CanonError("BAD_CONFIG", `${path} is not JSON: ${withoutQuote(error)}`, {
       cause: error,
     });
   }
@@ -175,13 +175,44 @@ export function parseManifest(text: string, path: string): ProjectManifest {
   return parsed.data;
 }
 
-/** Writes canon.json atomically, 2-space JSON with a trailing newline, standards sorted by name. */
+/**
+ * A JSON parse error's message without the text it quotes from the input
+ * (`Unexpected token 'a', "aws_secret"... is not valid JSON`): canon.json may
+ * be a link a repository commits to a secret (`~/.aws/credentials`,
+ * `/proc/self/environ`), and the error goes to a terminal or a CI log.
+ */
+function withoutQuote(error: unknown): string {
+  return (error as Error).message.replace(/, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, "");
+}
+
+/**
+ * Writes canon.json atomically, 2-space JSON with a trailing newline,
+ * standards sorted by name.
+ * @throws CanonError `BAD_CONFIG` when {@link readProject} would refuse it (its schema, over {@link MAX_MANIFEST_BYTES}); nothing is written.
+ */
 export async function writeProject(project: Project): Promise<void> {
   const standards = Object.fromEntries(
     Object.entries(project.manifest.standards).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
   );
   const manifest = { ...project.manifest, standards };
-  await writeFileAtomic(project.manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
+  // What is written must read back: never a canon.json every later command refuses.
+  const checked = ProjectManifest.safeParse(manifest);
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    throw new CanonError(
+      "BAD_CONFIG",
+      `${project.manifestPath} would not read back (field ${issue?.path.map(String).join(".") || "(top level)"}: ${issue?.message ?? "invalid"}); it is unchanged`,
+    );
+  }
+  const text = `${JSON.stringify(manifest, null, 2)}\n`;
+  // Written indented, it may outgrow what is read (a compact canon.json of 0.9 MB doubles): never write what no command reads back.
+  const size = Buffer.byteLength(text);
+  if (size > MAX_MANIFEST_BYTES)
+    throw new CanonError(
+      "BAD_CONFIG",
+      `${project.manifestPath} would be ${size} bytes, over the ${MAX_MANIFEST_BYTES} a canon.json may be; it is unchanged (split the project, or remove standards it no longer uses)`,
+    );
+  await writeFileAtomic(project.manifestPath, text);
 }
 
 async function isFile(path: string): Promise<boolean> {

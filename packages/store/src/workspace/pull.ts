@@ -15,6 +15,7 @@ import { renderRelease } from "../operations/render.js";
 import type { SpaceChoice } from "../operations/space-session.js";
 import { viewSpace } from "../operations/space-view.js";
 import {
+  assertLockReadable,
   canonicalJson,
   type LockedFile,
   type LockedStandard,
@@ -22,7 +23,7 @@ import {
   readLock,
   writeLock,
 } from "./lock-file.js";
-import { sayWaiting, withPullLock } from "./project-lock.js";
+import { type ProjectCommand, sayWaiting, withPullLock } from "./project-lock.js";
 import { type Project, readProject } from "./project-manifest.js";
 import { releaseFiles } from "./release-files.js";
 import { sameFileKey } from "./same-file-key.js";
@@ -54,6 +55,8 @@ export interface PullRequest extends SpaceChoice {
   readonly timeoutMs: number;
   /** Told each warning (a SKILL.md without front matter, a fork, offline). */
   readonly warn?: ((message: string) => void) | undefined;
+  /** The canon command pulling (`pull` unless said), as another command waiting for the project's pull lock names it. */
+  readonly asCommand?: ProjectCommand | undefined;
 }
 
 /** What a pull installed of one standard. */
@@ -106,7 +109,12 @@ interface Planned {
 export async function pull(home: CanonHome, request: PullRequest): Promise<PullReport> {
   // canon.json is checked before the lock (no lock is made where there is no project), and read again inside it.
   const { dir } = await readProject(request.dir);
-  return withPullLock(dir, () => pullHoldingLock(home, request), sayWaiting(dir, request.warn));
+  return withPullLock(
+    dir,
+    request.asCommand ?? "pull",
+    () => pullHoldingLock(home, request),
+    sayWaiting(dir, request.warn),
+  );
 }
 
 /**
@@ -194,6 +202,8 @@ export async function pullHoldingLock(home: CanonHome, request: PullRequest): Pr
     project.dir,
     files.map((file) => file.path),
   );
+  const next: LockFile = { lockVersion: 1, space: url, standards: locked };
+  assertLockReadable(next, project.dir);
   const previous = Object.values(lock?.standards ?? {}).flatMap((entry) => entry.files);
   if (!request.force)
     await refuseOverwritingEdits(
@@ -209,7 +219,7 @@ export async function pullHoldingLock(home: CanonHome, request: PullRequest): Pr
   );
   for (const path of kept)
     warn(`${path} is no longer a target but was edited since the last pull; left in place`);
-  await writeLock(project.dir, { lockVersion: 1, space: url, standards: locked });
+  await writeLock(project.dir, next);
   return {
     project: project.dir,
     space: url,

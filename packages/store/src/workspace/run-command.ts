@@ -43,7 +43,7 @@ export interface RunReport {
  * @throws CanonError as `pull` and `stamp` do; `FILE_UNREADABLE` when the command cannot be started.
  */
 export async function runInProject(home: CanonHome, request: RunRequest): Promise<RunReport> {
-  const pulled = await pull(home, request);
+  const pulled = await pull(home, { ...request, asCommand: "run" });
   const exitStatus = await new Promise<number>((resolve, reject) => {
     const child = spawn(request.command, [...request.args], {
       cwd: request.cwd,
