@@ -1,9 +1,17 @@
-import { readFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
 import { isValidDocumentId } from "@automerge/automerge-repo";
 import { CanonError } from "@canon/core";
 import { z } from "zod";
 import type { AccessGrant } from "./access-grant.js";
 import { RelayTokens } from "./relay-tokens.js";
+
+/**
+ * Largest tokens file read, in bytes: far more than a thousand spaces' worth
+ * of tokens, and small enough that a wrong path (a device, a log) costs
+ * nothing before it is refused.
+ */
+export const MAX_TOKENS_FILE_BYTES = 1024 * 1024;
 
 /** Shortest token accepted in a tokens file: shorter ones can be guessed online. */
 export const MIN_TOKEN_LENGTH = 16;
@@ -92,20 +100,58 @@ export function parseTokensFile(text: string, source: string, admin?: string): R
 }
 
 /**
- * Reads and parses a tokens file (see {@link parseTokensFile}).
- * @throws CanonError `BAD_ARGUMENT` when it cannot be read or is wrong.
+ * Reads and parses a tokens file (see {@link parseTokensFile}). The path is
+ * opened once without blocking (a FIFO with no writer is not waited on), the
+ * opened file must be a regular file (not `/dev/zero`, a FIFO, a directory),
+ * and at most {@link MAX_TOKENS_FILE_BYTES} are read whatever size it claims.
+ * @throws CanonError `BAD_ARGUMENT` when it cannot be read, is not a regular file, is too large, or is wrong.
  */
 export async function readTokensFile(path: string, admin?: string): Promise<RelayTokens> {
-  let text: string;
+  return parseTokensFile(await readTokensFileText(path), path, admin);
+}
+
+/** The text of the tokens file at `path`, read as {@link readTokensFile} says. */
+async function readTokensFileText(path: string): Promise<string> {
+  let handle: FileHandle;
   try {
-    text = await readFile(path, "utf8");
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
-    throw new CanonError(
-      "BAD_ARGUMENT",
-      `cannot read the tokens file ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
-    );
+    throw unreadable(path, error);
   }
-  return parseTokensFile(text, path, admin);
+  try {
+    const info = await handle.stat();
+    if (!info.isFile())
+      throw new CanonError(
+        "BAD_ARGUMENT",
+        `the tokens file ${path} is not a regular file (a device, a FIFO or a directory); name a JSON file`,
+      );
+    // Read one byte past the bound, not trusting the size fstat gave: a file may grow.
+    const buffer = Buffer.alloc(MAX_TOKENS_FILE_BYTES + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > MAX_TOKENS_FILE_BYTES)
+      throw new CanonError(
+        "BAD_ARGUMENT",
+        `the tokens file ${path} is larger than ${MAX_TOKENS_FILE_BYTES} bytes; a tokens file is at most that`,
+      );
+    return buffer.toString("utf8", 0, length);
+  } catch (error) {
+    throw error instanceof CanonError ? error : unreadable(path, error);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The refusal of a tokens file the file system would not let us open or read. */
+function unreadable(path: string, error: unknown): CanonError {
+  return new CanonError(
+    "BAD_ARGUMENT",
+    `cannot read the tokens file ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+  );
 }
 
 /**
