@@ -17,7 +17,7 @@ import { type GlobalOptions, printLine } from "../output.js";
 import { serveUntilSignal } from "../serve-until-signal.js";
 
 /** The limit flags, as commander names them (`--max-message-bytes` is `maxMessageBytes`). */
-type LimitFlags = { [name in keyof RelayLimits]?: string };
+export type LimitFlags = { [name in keyof RelayLimits]?: string };
 
 /**
  * `canon relay --port <p> (--data <dir> | --database-url <url>) [--evict-after <s>] [--host] [--token]
@@ -40,12 +40,7 @@ export async function run(
       trustedProxies?: string;
     },
 ): Promise<void> {
-  const limits: LimitOverrides = Object.fromEntries(
-    Object.entries(LIMIT_SETTINGS).map(([name, setting]) => {
-      const given = options[name as keyof RelayLimits];
-      return [name, given === undefined ? undefined : parseLimit(given, setting.flag)];
-    }),
-  );
+  const limits = limitsOf(options);
   const port = parsePort(options.port, "--port");
   const databaseUrl = databaseUrlOf(options.databaseUrl);
   if (databaseUrl === undefined && options.data === undefined)
@@ -79,6 +74,23 @@ export async function run(
     `relay listening on ${server.url} (${databaseUrl === undefined ? "data in" : "database"} ${server.storage})`,
   );
   await served;
+}
+
+/**
+ * The limits of their flags, else of their `CANON_RELAY_*` variables (as
+ * `canon-relay` reads them; unset or empty is not given); a limit given by
+ * neither is undefined, the relay's default.
+ * @throws CanonError `BAD_ARGUMENT` naming the flag or variable when one is not a whole number of at least 1.
+ */
+export function limitsOf(flags: LimitFlags): LimitOverrides {
+  return Object.fromEntries(
+    Object.entries(LIMIT_SETTINGS).map(([name, setting]) => {
+      const flag = flags[name as keyof RelayLimits];
+      if (flag !== undefined) return [name, parseLimit(flag, setting.flag)];
+      const variable = process.env[setting.variable];
+      return [name, variable ? parseLimit(variable, setting.variable) : undefined];
+    }),
+  );
 }
 
 /**
