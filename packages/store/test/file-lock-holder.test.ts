@@ -1,10 +1,17 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, mkdtemp, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { LOCK_STALE_MS, lockPathOf, withFileLock } from "../src/home/file-lock.js";
+import {
+  holderPathOf,
+  LOCK_STALE_MS,
+  lockHolderOf,
+  lockPathOf,
+  withFileLock,
+  writeHolder,
+} from "../src/home/file-lock.js";
 import { processStartTime } from "../src/home/process-liveness.js";
 
 const FILE_LOCK = fileURLToPath(new URL("../dist/home/file-lock.js", import.meta.url));
@@ -132,6 +139,26 @@ describe("a lock's holder", () => {
     const longAgo = new Date(Date.now() - 10 * LOCK_STALE_MS);
     await utimes(lockPathOf(file), longAgo, longAgo);
     expect(await withFileLock(file, async () => "written")).toBe("written");
+  });
+
+  it("names the command its writer gave, in the same file the home's locks read", async () => {
+    const lock = lockPathOf(file);
+    await writeHolder(lock, "pull");
+    const written = JSON.parse(await readFile(holderPathOf(lock), "utf8"));
+    expect(written).toEqual({
+      pid: process.pid,
+      started: processStartTime(process.pid),
+      host: hostname(),
+      command: "pull",
+    });
+    expect(await lockHolderOf(lock)).toEqual({ pid: process.pid, state: "running" });
+    // Without a command, the file is as before: no command field at all.
+    await writeHolder(lock);
+    expect(Object.keys(JSON.parse(await readFile(holderPathOf(lock), "utf8")))).toEqual([
+      "pid",
+      "started",
+      "host",
+    ]);
   });
 
   it("names no one when its file is damaged: the lock's age decides, as before", async () => {

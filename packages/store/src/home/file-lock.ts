@@ -81,8 +81,12 @@ export async function withFileLock<T>(path: string, work: () => Promise<T>): Pro
   return result;
 }
 
-/** The file beside a lock that names the process holding it: `{"pid":…,"started":…,"host":…}`. */
-function holderPathOf(lockfilePath: string): string {
+/**
+ * The file beside a lock that names the process holding it:
+ * `{"pid":…,"started":…,"host":…}`, plus `"command":…` when its writer said
+ * which command holds it (the project's pull lock does).
+ */
+export function holderPathOf(lockfilePath: string): string {
   return `${lockfilePath}.holder`;
 }
 
@@ -133,13 +137,22 @@ async function staleAfter(lockfilePath: string): Promise<number> {
   return (await liveHolder(lockfilePath)) === undefined ? LOCK_STALE_MS : LIVE_HOLDER_STALE_MS;
 }
 
-/** Names this process as the lock's holder (written once the lock is taken), in the format {@link lockHolderOf} reads. */
-export async function writeHolder(lockfilePath: string): Promise<void> {
+/**
+ * Names this process as the lock's holder (written once the lock is taken),
+ * in the format {@link lockHolderOf} reads, in one write (temporary file +
+ * rename): a process that stops between taking the lock and naming itself is
+ * never half named.
+ * @param command what the holder runs, for whoever waits to name it (`lockHolderOf` ignores it).
+ */
+export async function writeHolder(lockfilePath: string, command?: string): Promise<void> {
   const path = holderPathOf(lockfilePath);
   const temporary = `${path}.${process.pid}.tmp`;
   const started = processStartTime(process.pid);
   try {
-    await writeFile(temporary, JSON.stringify({ pid: process.pid, started, host: hostname() }));
+    await writeFile(
+      temporary,
+      JSON.stringify({ pid: process.pid, started, host: hostname(), command }),
+    );
     await rename(temporary, path);
   } catch {
     // Without it the lock is only as safe as its age: as before, no worse.

@@ -1,15 +1,15 @@
-import { readFile, rename, unlink, writeFile } from "node:fs/promises";
-import { hostname } from "node:os";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CanonError } from "@canon/core";
 import {
+  holderPathOf,
   LIVE_HOLDER_STALE_MS,
   LOCK_STALE_MS,
   lockHolderOf,
   removeHolder,
+  writeHolder,
 } from "../home/file-lock.js";
-import { processStartTime } from "../home/process-liveness.js";
 import { LOCK_FILE } from "./lock-file.js";
 
 /**
@@ -60,43 +60,10 @@ export function sayWaiting(
   return (holder) => warn?.(`${holderName(holder)} is writing ${dir}; waiting for it to finish`);
 }
 
-/**
- * The holder file of the home's locks (`home/file-lock.ts`: `<lock>.holder`,
- * `{"pid","started","host"}`), which the project's pull lock shares; the
- * pull lock's adds `command`, which the home's reader ignores.
- */
-function holderFileOf(lockfilePath: string): string {
-  return `${lockfilePath}.holder`;
-}
-
-/**
- * Names this process and its command as the pull lock's holder, in one
- * write (temporary file + rename) in the format of the home's locks
- * (`writeHolder` in `home/file-lock.ts`) plus `command`: a command that
- * stops between taking the lock and naming itself is never half named.
- */
-async function writePullHolder(lockfilePath: string, command: ProjectCommand): Promise<void> {
-  const path = holderFileOf(lockfilePath);
-  const temporary = `${path}.${process.pid}.tmp`;
-  const holder = {
-    pid: process.pid,
-    started: processStartTime(process.pid),
-    host: hostname(),
-    command,
-  };
-  try {
-    await writeFile(temporary, JSON.stringify(holder));
-    await rename(temporary, path);
-  } catch {
-    // Without it the lock is only as safe as its age, as with the home's locks.
-    await unlink(temporary).catch(() => {});
-  }
-}
-
 /** The command the holder file names, when it names a known one (written by another process: anything else names none). */
 async function holderCommand(lockfilePath: string): Promise<ProjectCommand | undefined> {
   try {
-    const { command } = JSON.parse(await readFile(holderFileOf(lockfilePath), "utf8")) as {
+    const { command } = JSON.parse(await readFile(holderPathOf(lockfilePath), "utf8")) as {
       command?: unknown;
     };
     return typeof command === "string" && PROJECT_COMMANDS.includes(command)
@@ -177,7 +144,8 @@ export async function withPullLock<T>(
       await sleep(pause * (0.5 + Math.random()));
     }
   }
-  await writePullHolder(lockfilePath, command);
+  // The home's holder file (`home/file-lock.ts`) with `command`, for a command that waits.
+  await writeHolder(lockfilePath, command);
   let result: T;
   try {
     result = await work();
