@@ -417,6 +417,10 @@ program
     "--trusted-proxies <list>",
     "reverse proxies (addresses or CIDR ranges, comma-separated) whose X-Forwarded-For names the client for every per-address limit; none by default (or CANON_RELAY_TRUSTED_PROXIES)",
   )
+  .addHelpText(
+    "after",
+    "\nEach limit flag, when absent, is read from its variable (--max-message-bytes from CANON_RELAY_MAX_MESSAGE_BYTES, and so on); with a database, the pools' sizes and waits come from CANON_RELAY_DATABASE_READ_CONNECTIONS, _WRITE_CONNECTIONS, _WAIT_MILLIS and _STATEMENT_MILLIS (apps/relay/README.md).",
+  )
   .action(action(() => import("./commands/relay.js")));
 
 const projectOption = () =>
