@@ -301,9 +301,10 @@ function documentUnchanged(
     kinds ??= only === undefined ? [] : [only];
     kinds.push(kind);
   }
-  const named = (kind: string) => (kinds === undefined ? kind === only : kinds.includes(kind));
-  for (const kind of CHUNK_KINDS)
-    if (!named(kind) && changedSince(`${folder}/${kind}`, sinceMs, false)) return false;
+  for (const kind of CHUNK_KINDS) {
+    const named = kinds === undefined ? kind === only : kinds.includes(kind);
+    if (!named && changedSince(`${folder}/${kind}`, sinceMs, false)) return false;
+  }
   if (kinds === undefined) {
     if (only !== undefined && changedSince(`${folder}/${only}`, sinceMs, true)) return false;
   } else
