@@ -8,7 +8,7 @@ import { provenFingerprint, recordDiskProof } from "../src/caches/disk-proof.js"
 import { readVerifiedSnapshot } from "../src/caches/verified-snapshot.js";
 import { canonHome, createSpace, ensureIdentity, openReplica, publish } from "../src/index.js";
 import { chooseSpace } from "../src/operations/space-session.js";
-import { pathOfKey } from "../src/storage/chunk-layout.js";
+import { chunkFingerprint, pathOfKey } from "../src/storage/chunk-layout.js";
 import {
   GenerationWriter,
   generationPath,
@@ -113,6 +113,37 @@ describe("the disk proof (one read instead of listing every chunk)", () => {
     await mkdir(pathOfKey(home.replica, [documentId, missing]), { recursive: true });
     await writeFile(pathOfKey(home.replica, [documentId, missing, "forged"]), "bytes");
     expect(provenFingerprint(home, spaceId, { statFiles: true })).toBeUndefined();
+  });
+
+  it("with a document whose chunks are of both kinds, stops holding when another tool adds a file to either kind's folder", async () => {
+    const { home, spaceId, fingerprint } = await provenHome();
+    const [documentId, names] = Object.entries(fingerprint)[0] ?? [];
+    const [first] = names ?? [];
+    if (documentId === undefined || first === undefined) throw new Error("no document");
+    const kinds = ["snapshot", "incremental"];
+    const other = kinds.find((kind) => !first.startsWith(`${kind}/`)) as string;
+    // A second kind of chunk, as automerge-repo writes one (a copy of the first: the same changes).
+    await mkdir(pathOfKey(home.replica, [documentId, other]), { recursive: true });
+    await writeFile(
+      pathOfKey(home.replica, [documentId, other, "second"]),
+      await readFile(pathOfKey(home.replica, [documentId, ...first.split("/")])),
+    );
+    const both = await chunkFingerprint(home.replica, Object.keys(fingerprint));
+    expect(new Set(both[documentId]?.map((name) => name.split("/")[0]))).toEqual(new Set(kinds));
+    const replica = await openReplica(home);
+    try {
+      for (const kind of kinds) {
+        expect(await recordDiskProof(home, replica.storage, spaceId, both)).toBeDefined();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(provenFingerprint(home, spaceId, { statFiles: true })).toEqual(both);
+        const forged = pathOfKey(home.replica, [documentId, kind, "forged"]);
+        await writeFile(forged, "bytes");
+        expect(provenFingerprint(home, spaceId, { statFiles: true })).toBeUndefined();
+        await rm(forged);
+      }
+    } finally {
+      await replica.close();
+    }
   });
 
   it("is not recorded while another process is in the middle of a batch, and is once that process is gone", async () => {

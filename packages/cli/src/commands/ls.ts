@@ -44,7 +44,11 @@ function groupedLines(standards: readonly ListedStandard[]): string[] {
   const lines: string[] = [];
   for (const s of standards) {
     if (s.group === null) lines.push(line(s, "  "));
-    else groups.set(s.group, [...(groups.get(s.group) ?? []), s]);
+    else {
+      const members = groups.get(s.group);
+      if (members === undefined) groups.set(s.group, [s]);
+      else members.push(s);
+    }
   }
   for (const group of [...groups.keys()].sort()) {
     lines.push(`  ${group}`);

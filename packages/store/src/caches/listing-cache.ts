@@ -110,9 +110,11 @@ export async function readListingCache(
   if (head === undefined) return undefined;
   const standards: ListedEntry[] = [];
   for (const shard of Object.keys(head.shards)) {
-    const entries = await readShard(home, address.documentId, head, shard);
+    // Every shard is read here, so an entry's shard does not decide whether it is listed: its
+    // placement (a sha-256 of each of 1,000 names in a cold `ls`) is checked by `show` only.
+    const entries = await readShard(home, address.documentId, head, shard, false);
     if (entries === undefined) return undefined;
-    standards.push(...entries);
+    for (const entry of entries) standards.push(entry);
   }
   standards.sort((a, b) => (a.latest.standard < b.latest.standard ? -1 : 1));
   return { ...head, standards };
@@ -136,7 +138,7 @@ export async function readListedStandard(
   if (head === undefined) return undefined;
   const shard = listingShardOf(standard);
   if (!Object.hasOwn(head.shards, shard)) return { head, entry: undefined };
-  const entries = await readShard(home, address.documentId, head, shard);
+  const entries = await readShard(home, address.documentId, head, shard, true);
   if (entries === undefined) return undefined;
   return { head, entry: entries.find((entry) => entry.latest.standard === standard) };
 }
@@ -167,12 +169,17 @@ async function readListingHead(
   return head as ListingHead;
 }
 
-/** A shard's entries, when its file is the one the main file names and intact. */
+/**
+ * A shard's entries, when its file is the one the main file names and intact,
+ * and (with `placed`) each entry's name belongs to this shard: what `show`,
+ * which looks in one shard only, relies on.
+ */
 async function readShard(
   home: CanonHome,
   spaceDocumentId: string,
   head: ListingHead,
   shard: string,
+  placed: boolean,
 ): Promise<ListedEntry[] | undefined> {
   const checksum = head.shards[shard];
   if (checksum === undefined) return undefined;
@@ -185,7 +192,7 @@ async function readShard(
   for (const entry of entries)
     if (
       typeof entry?.latest?.standard !== "string" ||
-      listingShardOf(entry.latest.standard) !== shard
+      (placed && listingShardOf(entry.latest.standard) !== shard)
     )
       return undefined;
   return entries as ListedEntry[];

@@ -2,7 +2,7 @@ import { type Freshness, freshnessOf } from "@canon/core";
 import { freshnessOfListing, readListingCache } from "../caches/listing-cache.js";
 import type { CanonHome } from "../home/canon-home.js";
 import { readConfig } from "../home/config.js";
-import { indexedReleaseView, type ReleaseView, releaseView } from "./release-view.js";
+import { type ReleaseView, releaseView } from "./release-view.js";
 import { chooseSpace, type SpaceChoice } from "./space-session.js";
 import { viewSpace } from "./space-view.js";
 
@@ -47,8 +47,15 @@ export async function list(
     return {
       space: chosen.url,
       name: cached.name,
+      // One object an entry, its fields set at once (no spread): 1,000 of them in a cold `ls`.
       standards: shown.map(({ latest, forked, heads, openCorrections, retired }) => ({
-        ...indexedReleaseView(latest),
+        standard: latest.standard,
+        version: latest.version,
+        cid: latest.contentCid,
+        release: latest.releaseCid,
+        author: latest.author,
+        createdAt: latest.createdAt,
+        message: latest.message,
         forked,
         heads,
         openCorrections,
