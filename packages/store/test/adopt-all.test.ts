@@ -247,8 +247,16 @@ describe("documents taken in whole are held loose, without a handle, until somet
     try {
       expect(await replica.adoptAll([[id, ...withBytes("for the peer")]])).toEqual([id]);
       expect(id in replica.repo.handles).toBe(false);
+      // Both sides know each other before the peer asks: a request sent before the handshake
+      // ends may be answered "unavailable" (seen once in CI at load ~10).
+      const met = Promise.all(
+        [peer, replica.repo].map(
+          (repo) => new Promise((resolve) => repo.networkSubsystem.once("peer", resolve)),
+        ),
+      );
       replica.connect(new MessageChannelNetworkAdapter(asPort(port1)));
       expect(replica.repo.handles[id as DocumentId]?.isReady()).toBe(true);
+      await met;
       const found = await peer.find<{ text: string }>(`automerge:${id}` as AutomergeUrl);
       expect(found.doc().text).toBe("for the peer");
     } finally {
