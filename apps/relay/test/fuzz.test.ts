@@ -23,6 +23,12 @@ import {
 const FRAME_BUDGET = 10_000;
 const TIME_BUDGET_MS = 15_000;
 const CONCURRENCY = 8;
+/**
+ * How long the honest reader after the fuzz may take: the relay has just
+ * dropped a thousand fuzzed peers, and in CI on a loaded machine (load ~10)
+ * 5 s was once not enough. That it is served at all is what is asserted.
+ */
+const AFTER_FUZZ_TIMEOUT_MS = 20_000;
 const MAX_MESSAGE_BYTES = 256 * 1024;
 const SEED = Number(process.env.CANON_FUZZ_SEED ?? Date.now() % 2 ** 31);
 
@@ -272,7 +278,7 @@ it("stays up, keeps serving and loses nothing under thousands of hostile frames"
   expect((await server.health()).ok).toBe(true);
   await syncThroughRelay(server.url, "after the fuzz");
   const before = stored.url as AutomergeUrl;
-  expect(await fetchThroughRelay(server.url, before)).toEqual({
+  expect(await fetchThroughRelay(server.url, before, AFTER_FUZZ_TIMEOUT_MS)).toEqual({
     title: "before the fuzz",
     items: ["a", "b", "c", "d"],
   });
@@ -284,11 +290,11 @@ it("stays up, keeps serving and loses nothing under thousands of hostile frames"
     log: createRelayLog("silent"),
   });
   try {
-    expect(await fetchThroughRelay(server.url, before)).toEqual({
+    expect(await fetchThroughRelay(server.url, before, AFTER_FUZZ_TIMEOUT_MS)).toEqual({
       title: "before the fuzz",
       items: ["a", "b", "c", "d"],
     });
   } finally {
     await server.stop();
   }
-}, 40_000);
+}, 90_000);

@@ -182,10 +182,14 @@ export async function syncThroughRelay(url: string, text = "hello"): Promise<Aut
 }
 
 /** Fetches `url` through the relay with a fresh client; resolves with the document. */
-export async function fetchThroughRelay<T>(relayUrl: string, url: AutomergeUrl): Promise<T> {
+export async function fetchThroughRelay<T>(
+  relayUrl: string,
+  url: AutomergeUrl,
+  timeoutMs = 5000,
+): Promise<T> {
   const reader = clientRepo(relayUrl);
   try {
-    return (await withTimeout(reader.repo.find<T>(url), 5000)).doc();
+    return (await withTimeout(reader.repo.find<T>(url), timeoutMs)).doc();
   } finally {
     await reader.repo.shutdown();
   }
