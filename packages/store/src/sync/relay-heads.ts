@@ -261,6 +261,16 @@ export async function compareWithRelay(
     differing.add(id);
   }
   // Only a relay that answers digests is worth a mark: with an older one, asking costs a check for nothing.
+  // When heads differ, the exchange that follows writes the mark of what it leaves (`markInStep`):
+  // one of the heads before it would only be replaced (and costs the space's checkpoint plan).
+  if (asked.tagged && differing.size > 0)
+    return {
+      byDigest: false,
+      current,
+      documents: new Set([...ours.keys(), ...theirs.keys()]).size,
+      differing: [...differing].sort(),
+      relay: theirs,
+    };
   const mark = asked.tagged
     ? inStepMarkOf(spaceId, cache.fingerprint, cache.heads, current.fold.state, checkpointAs, now)
     : undefined;

@@ -69,6 +69,13 @@ export async function syncDocuments(
       const handle = await replica.find<StandardDocument>(id);
       if (handle !== undefined) standards.set(id, handle);
     }
+    // Documents whose heads the relay's summary listed as this replica's, before anything is added here.
+    const listedAsOurs = new Set<string>();
+    for (const handle of [space, ...standards.values()]) {
+      const listed = comparison.relay.get(handle.documentId);
+      if (listed !== undefined && sameHeads(listed, handle.heads()))
+        listedAsOurs.add(handle.documentId);
+    }
     const held = comparison.current.fold.state;
     if (checkpointAs && checkpointDue(held, checkpointAs.keyPair.did, new Date()))
       await appendCheckpoint(replica, { space }, held, checkpointAs);
@@ -132,8 +139,11 @@ export async function syncDocuments(
     const known = comparison.current.snapshot.fingerprint;
     const state = comparison.current.fold.state;
     const valid = (id: string) => isValidDocumentId(id) && id !== address.documentId;
+    // Only a route neither side listed needs its id checked: a listed one is a document (the
+    // check decodes each id, and a space routes every standard).
+    const unlisted = (id: string) => !standards.has(id) && !Object.hasOwn(known, id);
     const routed = [
-      ...Object.keys(mapField(space.doc(), "standards")).filter(valid),
+      ...Object.keys(mapField(space.doc(), "standards")).filter((id) => unlisted(id) && valid(id)),
       ...chooseFeedRoutes(mapField(space.doc(), "feeds"), {
         valid,
         everMembers: new Set([
@@ -143,9 +153,19 @@ export async function syncDocuments(
         known: new Set(Object.keys(known)),
       }).keys(),
     ];
-    for (const id of routed) if (!standards.has(id) && !Object.hasOwn(known, id)) return undefined;
+    for (const id of routed) if (unlisted(id)) return undefined;
+    // The relay had every record of a document whose heads its summary listed as ours (the
+    // space document after a publish, say): read as it was before the exchange, not through
+    // a view at the relay's heads (which materializes the document: the space document grows
+    // with the space). Records only this sync added to it (a checkpoint) are never in `sent`.
     const relayHad = new Set<string>();
     for (const handle of handles) {
+      if (listedAsOurs.has(handle.documentId)) {
+        const doc = before.get(handle);
+        for (const records of mapsAt(doc, "records"))
+          for (const cid of Object.keys(records)) relayHad.add(cid);
+        continue;
+      }
       const heads = session.atStart.get(handle.documentId);
       if (heads && heads.length > 0)
         for (const cid of recordCidsAt(handle, heads)) relayHad.add(cid);
@@ -169,6 +189,13 @@ export async function syncDocuments(
     session?.close();
     await replica.close();
   }
+}
+
+/** True when two lists hold the same heads, in any order. */
+function sameHeads(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const sorted = [...b].sort();
+  return [...a].sort().every((head, index) => head === sorted[index]);
 }
 
 /**
