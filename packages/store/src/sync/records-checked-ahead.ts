@@ -80,6 +80,8 @@ export class RecordsCheckedAhead {
   /** True once the worker has loaded its code and said so. */
   #ready = false;
   #finished: (() => void) | undefined;
+  /** What {@link finish} gives, once it was called. */
+  #finishing: Promise<readonly SignedRecord[]> | undefined;
   /** Told when the worker says it is ready, or fails. */
   #started: (() => void) | undefined;
 
@@ -143,7 +145,14 @@ export class RecordsCheckedAhead {
    * started) is stopped at once and nothing is given: the fold's own checks
    * of a few records take less than waiting for it.
    */
-  async finish(): Promise<readonly SignedRecord[]> {
+  finish(): Promise<readonly SignedRecord[]> {
+    // Once: a second call (a caller's error path after its first) gets the same answer, and
+    // never takes the first call's place as the one the last answer wakes.
+    this.#finishing ??= this.#finishOnce();
+    return this.#finishing;
+  }
+
+  async #finishOnce(): Promise<readonly SignedRecord[]> {
     if (!this.#ready) {
       this.#failed = true;
       await this.#worker.terminate();

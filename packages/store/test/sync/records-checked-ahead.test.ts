@@ -181,4 +181,19 @@ describe("a bulk answer's records checked on a worker thread ahead of the fold",
       await replica.close();
     }
   });
+
+  it("answers a second finish (a caller's error path after its first) with the first's records, and both settle", async () => {
+    const signed = await releases(300);
+    const ahead = await readyAhead();
+    ahead.add(
+      A.from<{ records: Record<string, unknown> }>({
+        records: Object.fromEntries(signed.map(({ cid, bytes }) => [cid, bytes])),
+      }),
+    );
+    const first = ahead.finish();
+    const second = ahead.finish();
+    const [once, twice] = await Promise.all([first, second]);
+    expect(once.map((record) => record.cid).sort()).toEqual(signed.map(({ cid }) => cid).sort());
+    expect(twice).toBe(once);
+  });
 });
