@@ -370,18 +370,23 @@ export async function becomeOwner(
           if (after.length > 0) setRefreshMark(home.root);
           send({ t: "exit", code });
           endSoon();
-          if (after.length > 0) {
-            const answered = performance.now();
-            await runAfterAnswer(home, after);
-            if (!refreshPending) clearRefreshMark(home.root);
-            if (process.env.CANON_OWNER_TRACE)
-              process.stderr.write(
-                `owner: ${argv[0]}'s caches written ${(performance.now() - answered).toFixed(1)} ms after its answer\n`,
-              );
+          try {
+            if (after.length > 0) {
+              const answered = performance.now();
+              // It may throw (the home lock not taken in time): the caches then stay stale, which
+              // the next read sees, and the mark, the count and the subscriptions below still move.
+              await runAfterAnswer(home, after);
+              if (process.env.CANON_OWNER_TRACE)
+                process.stderr.write(
+                  `owner: ${argv[0]}'s caches written ${(performance.now() - answered).toFixed(1)} ms after its answer\n`,
+                );
+            }
+          } finally {
+            if (after.length > 0 && !refreshPending) clearRefreshMark(home.root);
+            commands -= 1;
+            subscribeAll();
+            connectSoon();
           }
-          commands -= 1;
-          subscribeAll();
-          connectSoon();
         }
       });
     }
