@@ -54,27 +54,50 @@ function checkedBy<T>(parse: (value: string, name: string) => T, name: string) {
 
 const Limit = (name: string) => checkedBy(parseLimit, name).optional();
 
-/** The environment variables of the database's pools, and the {@link PostgresPoolOptions} field each sets. */
+/** Most connections one of the database's pools may open. */
+const MOST_CONNECTIONS = 1000;
+/** Most milliseconds a wait may be: Node's timers take at most 2^31 - 1 (a larger one fires at once), and so does PostgreSQL's statement_timeout. */
+const MOST_MILLIS = 2 ** 31 - 1;
+
+/** The environment variables of the database's pools: the {@link PostgresPoolOptions} field each sets, and its largest value. */
 const DATABASE_POOL_VARIABLES = {
-  CANON_RELAY_DATABASE_READ_CONNECTIONS: "readConnections",
-  CANON_RELAY_DATABASE_WRITE_CONNECTIONS: "writeConnections",
-  CANON_RELAY_DATABASE_WAIT_MILLIS: "waitMillis",
-  CANON_RELAY_DATABASE_STATEMENT_MILLIS: "statementMillis",
+  CANON_RELAY_DATABASE_READ_CONNECTIONS: { field: "readConnections", most: MOST_CONNECTIONS },
+  CANON_RELAY_DATABASE_WRITE_CONNECTIONS: { field: "writeConnections", most: MOST_CONNECTIONS },
+  CANON_RELAY_DATABASE_WAIT_MILLIS: { field: "waitMillis", most: MOST_MILLIS },
+  CANON_RELAY_DATABASE_STATEMENT_MILLIS: { field: "statementMillis", most: MOST_MILLIS },
 } as const;
+
+/**
+ * One of the `CANON_RELAY_DATABASE_*` pool settings: a whole number of at
+ * least 1 and at most its largest (1000 connections; 2^31 - 1 ms).
+ * @throws CanonError `BAD_ARGUMENT` naming the variable otherwise.
+ */
+function parsePoolSetting(value: string, variable: keyof typeof DATABASE_POOL_VARIABLES): number {
+  const parsed = parseLimit(value, variable);
+  const { most } = DATABASE_POOL_VARIABLES[variable];
+  if (parsed > most)
+    throw new CanonError("BAD_ARGUMENT", `${variable} must be at most ${most}, not ${parsed}`);
+  return parsed;
+}
+
+/** The schema of one pool setting's variable (see {@link parsePoolSetting}). */
+const PoolSetting = (variable: keyof typeof DATABASE_POOL_VARIABLES) =>
+  checkedBy((value) => parsePoolSetting(value, variable), variable).optional();
 
 /**
  * The database's connections and waits set by `CANON_RELAY_DATABASE_*`
  * (`canon relay` reads them as `canon-relay` does); a field is undefined,
  * the default, where its variable is unset or empty.
- * @throws CanonError `BAD_ARGUMENT` naming the variable when one is not a whole number of at least 1.
+ * @throws CanonError `BAD_ARGUMENT` naming the variable when one is not a whole number within its bounds.
  */
 export function databasePoolOf(
   environment: Readonly<Record<string, string | undefined>>,
 ): Omit<PostgresPoolOptions, "onTimeout"> {
   const pool: { -readonly [field in keyof PostgresPoolOptions]?: number } = {};
-  for (const [variable, field] of Object.entries(DATABASE_POOL_VARIABLES)) {
+  for (const [variable, { field }] of Object.entries(DATABASE_POOL_VARIABLES)) {
     const value = environment[variable];
-    if (value) pool[field] = parseLimit(value, variable);
+    if (value)
+      pool[field] = parsePoolSetting(value, variable as keyof typeof DATABASE_POOL_VARIABLES);
   }
   return pool;
 }
@@ -178,10 +201,10 @@ export const RelayEnvironment = z
     CANON_RELAY_HOST: Host,
     CANON_RELAY_DATA: DataDirectory,
     CANON_RELAY_DATABASE_URL: checkedBy(parseDatabaseUrl, "CANON_RELAY_DATABASE_URL").optional(),
-    CANON_RELAY_DATABASE_READ_CONNECTIONS: Limit("CANON_RELAY_DATABASE_READ_CONNECTIONS"),
-    CANON_RELAY_DATABASE_WRITE_CONNECTIONS: Limit("CANON_RELAY_DATABASE_WRITE_CONNECTIONS"),
-    CANON_RELAY_DATABASE_WAIT_MILLIS: Limit("CANON_RELAY_DATABASE_WAIT_MILLIS"),
-    CANON_RELAY_DATABASE_STATEMENT_MILLIS: Limit("CANON_RELAY_DATABASE_STATEMENT_MILLIS"),
+    CANON_RELAY_DATABASE_READ_CONNECTIONS: PoolSetting("CANON_RELAY_DATABASE_READ_CONNECTIONS"),
+    CANON_RELAY_DATABASE_WRITE_CONNECTIONS: PoolSetting("CANON_RELAY_DATABASE_WRITE_CONNECTIONS"),
+    CANON_RELAY_DATABASE_WAIT_MILLIS: PoolSetting("CANON_RELAY_DATABASE_WAIT_MILLIS"),
+    CANON_RELAY_DATABASE_STATEMENT_MILLIS: PoolSetting("CANON_RELAY_DATABASE_STATEMENT_MILLIS"),
     CANON_RELAY_TOKEN: Token,
     CANON_RELAY_TOKENS_FILE: z
       .string()

@@ -57,5 +57,19 @@ describe("the relay's environment", () => {
     expect(
       refusal({ CANON_RELAY_DATABASE_URL: url, CANON_RELAY_DATABASE_WAIT_MILLIS: "0" }),
     ).toMatch(/CANON_RELAY_DATABASE_WAIT_MILLIS must be a whole number of at least 1, not "0"/);
+    // Past 2^31 - 1 ms Node's timer fires at once (every wait a time-out) and PostgreSQL refuses
+    // the statement_timeout on every connection; thousands of connections are no setting either.
+    expect(
+      refusal({ CANON_RELAY_DATABASE_URL: url, CANON_RELAY_DATABASE_WAIT_MILLIS: "99999999999" }),
+    ).toMatch(/CANON_RELAY_DATABASE_WAIT_MILLIS must be at most 2147483647, not 99999999999/);
+    expect(
+      refusal({
+        CANON_RELAY_DATABASE_URL: url,
+        CANON_RELAY_DATABASE_STATEMENT_MILLIS: "2147483648",
+      }),
+    ).toMatch(/CANON_RELAY_DATABASE_STATEMENT_MILLIS must be at most 2147483647/);
+    expect(
+      refusal({ CANON_RELAY_DATABASE_URL: url, CANON_RELAY_DATABASE_READ_CONNECTIONS: "100000" }),
+    ).toMatch(/CANON_RELAY_DATABASE_READ_CONNECTIONS must be at most 1000/);
   });
 });
