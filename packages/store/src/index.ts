@@ -64,6 +64,7 @@ export {
   exportStandard,
 } from "./operations/export-standard.js";
 export { type History, type HistoryEntry, history } from "./operations/history.js";
+export { readAtMost } from "./operations/input-file.js";
 export { type ListedStandard, type Listing, list } from "./operations/list.js";
 export {
   changeMember,

@@ -2,6 +2,7 @@ import { constants } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { isValidDocumentId } from "@automerge/automerge-repo";
 import { CanonError } from "@canon/core";
+import { readAtMost } from "@canon/store";
 import { z } from "zod";
 import type { AccessGrant } from "./access-grant.js";
 import { RelayTokens } from "./relay-tokens.js";
@@ -125,20 +126,14 @@ async function readTokensFileText(path: string): Promise<string> {
         "BAD_ARGUMENT",
         `the tokens file ${path} is not a regular file (a device, a FIFO or a directory); name a JSON file`,
       );
-    // Read one byte past the bound, not trusting the size fstat gave: a file may grow.
-    const buffer = Buffer.alloc(MAX_TOKENS_FILE_BYTES + 1);
-    let length = 0;
-    while (length < buffer.length) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-    }
-    if (length > MAX_TOKENS_FILE_BYTES)
+    // Bounded, not trusting the size fstat gave: a file may grow.
+    const bytes = await readAtMost(handle, MAX_TOKENS_FILE_BYTES, info.size);
+    if (bytes === undefined)
       throw new CanonError(
         "BAD_ARGUMENT",
         `the tokens file ${path} is larger than ${MAX_TOKENS_FILE_BYTES} bytes; a tokens file is at most that`,
       );
-    return buffer.toString("utf8", 0, length);
+    return new TextDecoder().decode(bytes);
   } catch (error) {
     throw error instanceof CanonError ? error : unreadable(path, error);
   } finally {

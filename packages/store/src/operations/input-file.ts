@@ -18,7 +18,7 @@ export async function readInputFile(file: string, maxBytes: number): Promise<Uin
         "BAD_ARGUMENT",
         `${file} is ${size} bytes; a standard is at most ${maxBytes} bytes`,
       );
-    const bytes = await readAtMost(handle, maxBytes);
+    const bytes = await readAtMost(handle, maxBytes, size);
     // It may grow while being read (or be a /proc file, 0 bytes by its size): past the bound is refused too.
     if (bytes === undefined)
       throw new CanonError(
@@ -34,20 +34,25 @@ export async function readInputFile(file: string, maxBytes: number): Promise<Uin
  * `maxBytes` have come, whichever is first: undefined in the second case.
  * Its size is not trusted: a file under `/proc` (`/proc/self/pagemap`) says
  * 0 bytes and holds gigabytes, which a whole-file read would take into memory.
+ * `sizeHint` (the size `fstat` gave) only sizes the first read, so that an
+ * ordinary file is read in one call.
  */
 export async function readAtMost(
   handle: FileHandle,
   maxBytes: number,
+  sizeHint = 0,
 ): Promise<Uint8Array | undefined> {
   const chunks: Buffer[] = [];
   let total = 0;
+  let next = Math.max(sizeHint + 1, 64 * 1024);
   for (;;) {
-    const chunk = Buffer.alloc(Math.min(64 * 1024, maxBytes + 1 - total));
+    const chunk = Buffer.allocUnsafe(Math.min(next, maxBytes + 1 - total));
     const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
-    if (bytesRead === 0) return new Uint8Array(Buffer.concat(chunks, total));
+    if (bytesRead === 0) return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total);
     chunks.push(chunk.subarray(0, bytesRead));
     total += bytesRead;
     if (total > maxBytes) return undefined;
+    next = 64 * 1024;
   }
 }
 

@@ -64,7 +64,9 @@ export async function readStampFile(path: string): Promise<{
     if (!info.isFile()) throw new CanonError("FILE_UNREADABLE", `the stamp ${path} is not a file`);
     // Its size is not trusted (a link to /proc/self/pagemap says 0 bytes): the read is bounded too.
     const bytes =
-      info.size > MAX_STAMP_BYTES ? undefined : await readAtMost(handle, MAX_STAMP_BYTES);
+      info.size > MAX_STAMP_BYTES
+        ? undefined
+        : await readAtMost(handle, MAX_STAMP_BYTES, info.size);
     if (bytes === undefined) {
       throw new CanonError(
         "BAD_RECORD",

@@ -28,14 +28,14 @@ export async function readProjectFile(path: string, maxBytes: number): Promise<s
         "BAD_CONFIG",
         `${path} is ${info.size} bytes; it may be at most ${maxBytes} bytes`,
       );
-    const bytes = await readAtMost(handle, maxBytes);
+    const bytes = await readAtMost(handle, maxBytes, info.size);
     if (bytes === undefined)
       throw new CanonError(
         "BAD_CONFIG",
         `${path} holds more than ${maxBytes} bytes (it grew while being read, or is a special file that says it is empty)`,
       );
     // A byte order mark (Notepad, PowerShell 5's `Out-File -Encoding utf8`) is no part of the JSON.
-    return Buffer.from(bytes)
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
       .toString("utf8")
       .replace(/^\uFEFF/, "");
   } catch (error) {
