@@ -159,8 +159,10 @@ export class FileStorage implements StorageAdapterInterface {
     }
     // A sync state written without fsync may be empty or partial after a power cut:
     // it is then as good as absent (the next sync with that peer starts from scratch).
-    if (isSyncStateKey(key) && !("data" in unchecksummed(STORAGE_FILE_TAG, bytes)))
-      return undefined;
+    if (isSyncStateKey(key)) {
+      const opened = unchecksummed(STORAGE_FILE_TAG, bytes);
+      return "data" in opened ? opened.data : undefined;
+    }
     return unwrap(bytes, path);
   }
 
